@@ -1,0 +1,160 @@
+/* main.c — the `gyre` command: one executable, one subcommand per stage of the pipeline.
+ *
+ *   gyre simulate -model l96|ns2d ...   run a physical model (solvers/driver.c)
+ *   gyre info FILE                      dimensions, variables and provenance of a gyre file
+ *   gyre version                        version and the features this build has
+ *
+ * Every subcommand takes options through PETSc's options database, so -options_file,
+ * -help, -options_view and -log_view work everywhere. Errors are printed as one line,
+ * "gyre: error: <what was wrong>", and the exit status is non-zero. */
+#include <petscsys.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "gyre_model.h"
+#include "gyre_version.h"
+#include "gyre_io.h"
+#include <netcdf.h>
+#include <errno.h>
+
+static const char usage[] =
+    "usage: gyre <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  simulate   run a physical model: gyre simulate -model l96|ns2d -output run.nc ...\n"
+    "  info       print dimensions, variables and provenance: gyre info FILE\n"
+    "  version    print the version and the features of this build\n"
+    "  help       this text; `gyre <command> -help` lists a command's options\n";
+
+/* The first PETSc error raised on this rank: its message and communicator. */
+static char     first_error[1024];
+static MPI_Comm first_error_comm = MPI_COMM_NULL;
+
+/* Prints each error once, as one line, on the first rank of the communicator it was raised
+ * on (errors on PETSC_COMM_SELF are printed by the rank that raised them). */
+static PetscErrorCode GyreErrorHandler(MPI_Comm comm, int line, const char *func, const char *file,
+                                       PetscErrorCode n, PetscErrorType p, const char *mess,
+                                       void *ctx)
+{
+  PetscMPIInt rank = 0;
+
+  if (p != PETSC_ERROR_INITIAL || first_error_comm != MPI_COMM_NULL) return n;
+  first_error_comm = comm;
+  snprintf(first_error, sizeof first_error, "%s", mess && mess[0] ? mess : "PETSc error");
+  if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    fprintf(stderr, "gyre: error: %s\n", first_error);
+    if (getenv("GYRE_DEBUG")) fprintf(stderr, "  (raised in %s() at %s:%d)\n", func, file, line);
+    fflush(stderr);
+  }
+  return n;
+}
+
+/* An -options_file that does not exist is reported before PETSc starts. */
+static int CheckOptionsFiles(int argc, char **argv)
+{
+  for (int i = 1; i + 1 < argc; i++) {
+    if (strcmp(argv[i], "-options_file") == 0 && access(argv[i + 1], R_OK) != 0) {
+      fprintf(stderr, "gyre: error: cannot read options file '%s': %s\n", argv[i + 1],
+              strerror(errno));
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static PetscErrorCode PrintVersion(void)
+{
+  char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+  int  len;
+  char petsc[256];
+
+  PetscFunctionBegin;
+  MPI_Get_library_version(mpi, &len);
+  for (char *c = mpi; *c; c++)
+    if (*c == '\n' || *c == ',') {
+      *c = 0;
+      break;
+    }
+  PetscCall(PetscGetVersion(petsc, sizeof petsc));
+  PetscCall(
+      PetscPrintf(PETSC_COMM_WORLD,
+                  "gyre %s (git %s)\n"
+                  "cuda: %s\n"
+                  "mpi: %s\n"
+                  "petsc: %s\n"
+                  "netcdf: %s (parallel: yes, netcdf-mpi)\n",
+                  GYRE_VERSION, GYRE_GIT_COMMIT,
+                  GYRE_CUDA_BUILT ? "toolkit found (CUDA backend not yet written)" : "not built",
+                  mpi, petsc, nc_inq_libvers()));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Info(int argc, char **argv)
+{
+  PetscBool help;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (help || argc < 2 || argv[1][0] == '-') {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                          "usage: gyre info FILE\n"
+                          "  prints the dimensions, variables and provenance (global "
+                          "attributes) of a gyre NetCDF file\n"));
+    PetscCheck(help, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "gyre info: no FILE given");
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscMPIInt rank;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  GyreStatus s = GYRE_OK;
+  if (rank == 0) s = GyreFileInfo(argv[1]);
+  PetscCallMPI(MPI_Bcast(&s, 1, MPI_INT, 0, PETSC_COMM_WORLD));
+  PetscCheck(s == GYRE_OK, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s",
+             rank == 0 ? GyreStatusMessage() : "gyre info failed");
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+int main(int argc, char **argv)
+{
+  PetscErrorCode ierr;
+  int            exitcode = 0;
+  const char    *cmd      = argc > 1 ? argv[1] : "help";
+
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "-help") || !strcmp(cmd, "--help") ||
+      !strcmp(cmd, "-h")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "simulate") && strcmp(cmd, "info") && strcmp(cmd, "version")) {
+    fprintf(stderr, "gyre: error: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+  }
+  if (CheckOptionsFiles(argc, argv)) return 1;
+
+  /* PETSc sees "gyre-<cmd>" as the program name and the command's options. */
+  int    pargc = argc - 1;
+  char **pargv = argv + 1;
+  ierr         = PetscInitialize(&pargc, &pargv, NULL, NULL);
+  if (ierr) return 1;
+  PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
+
+  if (!strcmp(cmd, "simulate"))
+    ierr = GyreSimulate(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
+  else if (!strcmp(cmd, "info"))
+    ierr = Info(pargc, pargv);
+  else
+    ierr = PrintVersion();
+
+  if (ierr) {
+    int size;
+    MPI_Comm_size(PETSC_COMM_WORLD, &size);
+    int csize = size;
+    if (first_error_comm != MPI_COMM_NULL) MPI_Comm_size(first_error_comm, &csize);
+    /* An error raised on one rank alone cannot be finalised collectively. */
+    if (csize < size) MPI_Abort(PETSC_COMM_WORLD, 1);
+    exitcode = 1;
+  }
+  PetscCall(PetscPopErrorHandler());
+  PetscFinalize();
+  return exitcode;
+}

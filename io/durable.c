@@ -1,0 +1,58 @@
+/* durable.c — replacing a file so that a crash leaves either the old or the new content:
+ * write a temporary file next to it, fsync it, rename() it over the target (atomic on POSIX
+ * file systems), then fsync the directory so that the rename itself is on disk. */
+#include "file_impl.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *GyreTmpPath(const char *path, long pid)
+{
+  size_t n = strlen(path) + 32;
+  char  *s = malloc(n);
+  if (s) snprintf(s, n, "%s.tmp.%ld", path, pid);
+  return s;
+}
+
+/* The directory part of path ("." when there is none) into dir. */
+static void DirName(const char *path, char *dir, size_t n)
+{
+  const char *slash = strrchr(path, '/');
+  if (!slash)
+    snprintf(dir, n, ".");
+  else if (slash == path)
+    snprintf(dir, n, "/");
+  else
+    snprintf(dir, n, "%.*s", (int) (slash - path), path);
+}
+
+GyreStatus GyreDurableReplace(const char *tmp, const char *path)
+{
+  char dir[4096];
+  int  fd = open(tmp, O_RDONLY);
+
+  if (fd < 0) return GyreStatusSet(GYRE_ERR_IO, "cannot open '%s': %s", tmp, strerror(errno));
+  if (fsync(fd)) {
+    int e = errno;
+    close(fd);
+    return GyreStatusSet(GYRE_ERR_IO, "cannot fsync '%s': %s", tmp, strerror(e));
+  }
+  close(fd);
+  if (rename(tmp, path))
+    return GyreStatusSet(GYRE_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+  DirName(path, dir, sizeof dir);
+  fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0)
+    return GyreStatusSet(GYRE_ERR_IO, "cannot open directory '%s': %s", dir, strerror(errno));
+  /* some file systems refuse fsync on a directory (EINVAL): the rename is done, go on */
+  if (fsync(fd) && errno != EINVAL && errno != EROFS) {
+    int e = errno;
+    close(fd);
+    return GyreStatusSet(GYRE_ERR_IO, "cannot fsync directory '%s': %s", dir, strerror(e));
+  }
+  close(fd);
+  return GYRE_OK;
+}

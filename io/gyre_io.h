@@ -1,0 +1,171 @@
+/* gyre_io.h — CF-1.8 NetCDF-4 files written and read in parallel (netcdf-mpi), with
+ * provenance and atomic replacement. PETSc-free: MPI and NetCDF only.
+ *
+ * Layout of every gyre data file: an unlimited `time` dimension first, then optional extra
+ * dimensions (ensemble `member`, sector, layer), then the spatial dimensions:
+ *   vorticity(time, member, y, x),  X(time, k),  Y(time, k, j).
+ * Each rank writes its own hyperslab of a variable, collectively; nothing is gathered. */
+#ifndef GYRE_IO_H
+#define GYRE_IO_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include "gyre_status.h"
+
+#define GYRE_IO_MAX_DIMS 6
+
+typedef struct GyreFile_s *GyreFile;
+
+typedef enum { GYRE_FLOAT = 0, GYRE_DOUBLE = 1 } GyrePrecision;
+
+/* How model time is stored in the `time` variable. */
+typedef enum {
+  GYRE_TIME_PHYSICAL, /* real units given by the caller, e.g. "s" or "days since ..." */
+  GYRE_TIME_NONDIM    /* non-dimensional model time t stored as "days since 2000-01-01
+                         00:00:00", proleptic_gregorian, with a comment saying so */
+} GyreTimeKind;
+
+/* A dimension and its coordinate variable. values == NULL: no coordinate variable
+ * (e.g. an index dimension such as `member` gets integer values 0..len-1 instead when
+ * standard_name is "realization"). Strings may be NULL (attribute omitted). */
+typedef struct {
+  const char   *name;
+  size_t        len;
+  const double *values; /* len global coordinate values, the same on every rank */
+  const char   *units, *axis, *standard_name, *long_name;
+} GyreDimSpec;
+
+/* A data variable over (time, dims[0], ..., dims[ndims-1]); dims name defined dimensions. */
+typedef struct {
+  const char   *name;
+  int           ndims;
+  const char   *dims[GYRE_IO_MAX_DIMS];
+  const char   *long_name, *units, *standard_name, *comment; /* may be NULL */
+  GyrePrecision precision;
+  int           has_time; /* 1: first dimension is `time` (record variable); 0: static */
+} GyreVarSpec;
+
+typedef struct {
+  int    overwrite;     /* 1: replace an existing file; 0: refuse it (GYRE_ERR_IO) */
+  int    deflate;       /* 0..9, 0 = none (parallel deflate needs NetCDF >= 4.7.4) */
+  int    atomic;        /* 1: write to PATH.tmp.<pid>, fsync and rename on close */
+  size_t chunk_records; /* records per chunk along time (default 1) */
+} GyreFileOptions;
+
+/* ---- collective agreement ----------------------------------------------------------- */
+
+/* Makes every rank of comm return the same outcome: when any rank's status is a failure,
+ * all ranks return the code and message of the lowest-ranked failing one. Used after every
+ * step that can fail on some ranks only (a file system error, NaN in one block), so that no
+ * rank carries on into a collective call the others have left. Collective. */
+GyreStatus GyreStatusAgree(MPI_Comm comm, GyreStatus status);
+
+/* ---- writing ---------------------------------------------------------------------- */
+
+/* Creates a NetCDF-4 file for parallel writing. Collective on comm.
+ * Refuses an existing path unless opts->overwrite; never touches an existing file before
+ * GyreFileClose() when opts->atomic. Fails with a message naming the path. */
+GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions *opts,
+                          GyreFile *file);
+/* Defines the unlimited `time` dimension and variable. units: for GYRE_TIME_PHYSICAL the
+ * CF units string; ignored for GYRE_TIME_NONDIM. Collective, define mode. */
+GyreStatus GyreFileDefineTime(GyreFile file, GyreTimeKind kind, const char *units);
+/* Defines a dimension and, if values != NULL or it is a realization axis, its coordinate
+ * variable. Collective, define mode. */
+GyreStatus GyreFileDefineDim(GyreFile file, const GyreDimSpec *dim);
+/* Defines a variable; *varid is its handle for writing. Chunked per record; deflated if
+ * asked. Collective, define mode. */
+GyreStatus GyreFileDefineVar(GyreFile file, const GyreVarSpec *var, int *varid);
+/* Global text / double attributes (provenance). Collective, define mode. */
+GyreStatus GyreFilePutAttText(GyreFile file, const char *name, const char *value);
+GyreStatus GyreFilePutAttDouble(GyreFile file, const char *name, double value);
+/* Text attribute on a variable. Collective, define mode. */
+GyreStatus GyreFilePutVarAttText(GyreFile file, const char *var, const char *name,
+                                 const char *value);
+/* Leaves define mode (writes coordinate values). Collective. */
+GyreStatus GyreFileEndDef(GyreFile file);
+/* Writes time value t at record rec. Collective (rank 0 writes the value). */
+GyreStatus GyreFileWriteTime(GyreFile file, size_t rec, double t);
+/* Writes this rank's hyperslab of a variable. start/count cover the variable's non-time
+ * dimensions in order; rec is the time record (ignored for static variables). data is
+ * contiguous in C order over count[]. A rank with nothing to write passes count = 0.
+ * Collective. */
+GyreStatus GyreFileWriteBlock(GyreFile file, int varid, size_t rec, const size_t *start,
+                              const size_t *count, const double *data);
+/* Flushes to disk (nc_sync). Collective. */
+GyreStatus GyreFileSync(GyreFile file);
+/* Updates a global text attribute after GyreFileEndDef (re-enters define mode). Collective. */
+GyreStatus GyreFileUpdateAttText(GyreFile file, const char *name, const char *value);
+/* Closes; for atomic files fsyncs the temporary file, renames it over the path and fsyncs the
+ * directory. Collective. *file is set to NULL. */
+GyreStatus GyreFileClose(GyreFile *file);
+/* Closes and deletes a file being written (an error path); an atomic file leaves the old
+ * file untouched. Collective. */
+GyreStatus GyreFileAbort(GyreFile *file);
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+/* Opens an existing file for parallel reading (write = 0) or appending (write = 1).
+ * Collective. Fails naming the path when missing or not NetCDF. */
+GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *file);
+/* Number of records and (if times != NULL) a malloc'ed copy of the time values. */
+GyreStatus GyreFileGetTimes(GyreFile file, size_t *nrec, double **times);
+/* Record index whose time is t within tol; GYRE_ERR_FORMAT naming t and the path if none. */
+GyreStatus GyreFileFindTime(GyreFile file, double t, double tol, size_t *rec);
+/* Shape of a variable: *ndims non-time dimensions, their names and lengths; *has_time.
+ * GYRE_ERR_FORMAT naming the variable and path when it does not exist. */
+GyreStatus GyreFileInqVar(GyreFile file, const char *var, int *ndims,
+                          char dimnames[GYRE_IO_MAX_DIMS][64], size_t *dimlens, int *has_time);
+/* varid for writing into an opened file (write = 1). */
+GyreStatus GyreFileGetVarId(GyreFile file, const char *var, int *varid);
+/* Reads this rank's hyperslab of record rec (start/count over non-time dims) into data as
+ * doubles. Rejects NaN/Inf with GYRE_ERR_NAN naming path, variable, record and index.
+ * Collective. */
+GyreStatus GyreFileReadBlock(GyreFile file, const char *var, size_t rec, const size_t *start,
+                             const size_t *count, double *data);
+/* Global text attribute; *value is malloc'ed (caller frees). GYRE_ERR_FORMAT if absent. */
+GyreStatus GyreFileGetAttText(GyreFile file, const char *name, char **value);
+GyreStatus GyreFileGetAttDouble(GyreFile file, const char *name, double *value);
+/* The path the file was opened or created with. */
+const char *GyreFilePath(GyreFile file);
+
+/* Rewrites path keeping only records [0, nrec) of every record variable, atomically
+ * (the original is replaced only once the copy is complete). Collective; rank 0 copies. */
+GyreStatus GyreFileTruncateRecords(MPI_Comm comm, const char *path, size_t nrec);
+
+/* ---- provenance --------------------------------------------------------------------- */
+
+/* SHA-256 of a file's content as 64 hex characters (+ NUL). Not collective. */
+GyreStatus GyreHashFile(const char *path, char hex[65]);
+/* SHA-256 of n bytes in memory as 64 hex characters (+ NUL). Not collective. */
+void GyreHashBuffer(const void *data, size_t n, char hex[65]);
+
+/* Provenance: written as global attributes by GyreProvenanceWrite():
+ *   gyre_version, gyre_git_commit, command_line, options, mpi_size, slurm_job_id,
+ *   slurm_array_task_id, slurm_nodelist, hostname, start_time, end_time (ISO 8601 UTC),
+ *   seed, input_files ("path sha256:<hex>; ..."), Conventions = "CF-1.8", history. */
+typedef struct {
+  const char *title;
+  const char *command_line; /* argv joined with shell quoting */
+  const char *options;      /* the full options database, one "-name value" per line */
+  int         mpi_size;
+  long        seed;
+  const char *start_time; /* ISO 8601 UTC */
+  const char *inputs[16]; /* input file paths (hashed on write), NULL-terminated */
+} GyreProvenance;
+
+/* Current UTC time as ISO 8601 ("2026-11-25T19:45:52Z"). */
+void GyreTimeNowISO(char buf[32]);
+/* Writes the provenance attributes. Collective, define mode. end_time is written as
+ * "running" and set by GyreProvenanceFinish(). Rank 0 hashes the inputs, broadcasts. */
+GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov);
+/* Sets end_time to now (and an extra attribute, e.g. the stepping wall time). Collective. */
+GyreStatus GyreProvenanceFinish(GyreFile file);
+
+/* ---- `gyre info` -------------------------------------------------------------------- */
+
+/* Prints dimensions, variables (with shapes, units, long names) and all global attributes
+ * (the provenance) of any NetCDF file to stdout. Not collective (call on one rank). */
+GyreStatus GyreFileInfo(const char *path);
+
+#endif

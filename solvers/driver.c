@@ -1,0 +1,424 @@
+/* driver.c — `gyre simulate`: the time-stepping driver.
+ *
+ * The story of a run:
+ *   1. read the driver's options and create the model named by -model (solvers/registry.c);
+ *   2. set up PETSc TS for the model's split right-hand side (solvers/timestepper.c);
+ *   3. fix the clock: dt (-ts_dt, else the model's stable dt rounded so outputs fall on
+ *      steps, else the model's default), output and checkpoint intervals in whole steps;
+ *      model time is always step * dt, never an accumulated sum;
+ *   4. start: from a checkpoint (-restart FILE|auto), from a state another run stored
+ *      (-initial_file FILE -initial_time T) or from the model's initial state;
+ *   5. step each ensemble member to -ts_max_time (absolute), writing output records
+ *      (solvers/output.c), checkpoints (solvers/checkpoint.c), a progress line, and
+ *      watching for blow-up and for SIGTERM/SIGUSR1 (solvers/signals.c);
+ *   6. write the final checkpoint, close the output with the end time in its provenance.
+ *
+ * Exit codes: 0 done; 1 an error (one line "gyre: error: ..."); GYRE_EXIT_CHECKPOINTED
+ * (75) stopped by SIGTERM/SIGUSR1 after writing a checkpoint — resume with -restart auto. */
+#include <ctype.h>
+#include <math.h>
+#include <time.h>
+#include "gyre_run.h"
+
+static const char simulate_help[] =
+    "usage: gyre simulate -model l96|ns2d -output FILE [options]\n"
+    "  -model NAME              physical model (l96: two-scale Lorenz-96; ns2d: 2-D "
+    "Navier-Stokes)\n"
+    "  -output FILE             CF NetCDF output (refused if it exists unless -output_overwrite)\n"
+    "  -output_every T          model time between output records (model default)\n"
+    "  -output_every_steps N    or: an output record every N steps\n"
+    "  -output_precision single|double, -output_deflate 0-9, -output_stride r (2-D models)\n"
+    "  -ts_max_time T           absolute model time to stop at; -ts_dt dt; -ts_type any suitable\n"
+    "  -seed S, -ensemble_size N  (member m uses seed S+m)\n"
+    "  -checkpoint FILE -checkpoint_every T   checkpoints (also at the end and on "
+    "SIGTERM/SIGUSR1)\n"
+    "  -restart FILE|auto       continue a run (auto: from -checkpoint if it exists)\n"
+    "  -initial_file FILE -initial_time T     start from the state FILE stored at time T\n"
+    "  -quiet                   no progress line\n"
+    "  exit status: 0 done, 1 error, 75 checkpointed after SIGTERM/SIGUSR1 (resume: -restart "
+    "auto)\n";
+
+static double WallTime(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+}
+
+/* Converts an interval of model time to whole steps; an error unless it is a multiple of dt. */
+static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal T, PetscReal dt,
+                                      PetscInt *steps)
+{
+  PetscReal n = round(T / dt);
+
+  PetscFunctionBegin;
+  PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %g must not be negative", opt, (double) T);
+  PetscCheck(PetscAbsReal(n * dt - T) <= 1e-9 * PetscMax(T, dt), comm, PETSC_ERR_ARG_INCOMP,
+             "%s %g is not a whole number of time steps dt = %g", opt, (double) T, (double) dt);
+  *steps = (PetscInt) n;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The first state component (or -1) with a NaN/Inf or beyond the model's bound on this rank. */
+static PetscErrorCode LocalBlowUp(GyreRun *run, PetscInt *bad)
+{
+  const PetscScalar *u;
+  PetscInt           n, dof;
+  PetscReal          bound = run->model->bound;
+
+  PetscFunctionBegin;
+  *bad = -1;
+  PetscCall(DMDAGetInfo(run->model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL,
+                        NULL, NULL, NULL));
+  PetscCall(VecGetLocalSize(run->U, &n));
+  PetscCall(VecGetArrayRead(run->U, &u));
+  for (PetscInt i = 0; i < n; i++) {
+    PetscReal v = PetscRealPart(u[i]);
+    if (!isfinite(v) || (bound > 0 && PetscAbsReal(v) > bound)) {
+      *bad = i % dof;
+      break;
+    }
+  }
+  PetscCall(VecRestoreArrayRead(run->U, &u));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Progress(GyreRun *run, double wall0, PetscInt step0, PetscBool last)
+{
+  static double last_print = 0;
+  double        now        = WallTime();
+  GyreModel     m          = run->model;
+
+  PetscFunctionBegin;
+  if (run->quiet || (!last && now - last_print < 2.0)) PetscFunctionReturn(PETSC_SUCCESS);
+  last_print    = now;
+  double rate   = (run->step - step0) / PetscMax(now - wall0, 1e-9);
+  double remain = (double) (run->nsteps - run->step) +
+                  (double) (m->ensemble_size - 1 - run->member) * (run->nsteps - run->step_first);
+  PetscCall(PetscPrintf(run->comm,
+                        "[simulate] member %" PetscInt_FMT "/%" PetscInt_FMT "  step %" PetscInt_FMT
+                        "/%" PetscInt_FMT "  t = %.6g  %.0f steps/s  ETA %.1f s\n",
+                        run->member + 1, m->ensemble_size, run->step, run->nsteps,
+                        (double) (run->step * run->dt), rate, remain / PetscMax(rate, 1e-9)));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Initial state of the current member: a stored state (-initial_file) or the model's own. */
+static PetscErrorCode InitialState(GyreRun *run)
+{
+  GyreModel m = run->model;
+
+  PetscFunctionBegin;
+  if (run->initial_file[0]) {
+    GyreFile f;
+    size_t   rec;
+    PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->initial_file, 0, &f));
+    GyreStatus s =
+        GyreFileFindTime(f, run->initial_time, 1e-9 * PetscMax(1.0, run->initial_time), &rec);
+    if (s != GYRE_OK) GyreFileClose(&f);
+    PetscCallGyre(run->comm, s);
+    PetscCheck(m->ops.readstate, run->comm, PETSC_ERR_SUP, "model %s cannot start from a file",
+               m->name);
+    PetscCall((*m->ops.readstate)(m, f, rec, run->member, run->U));
+    PetscCallGyre(run->comm, GyreFileClose(&f));
+  } else {
+    PetscCall((*m->ops.initialstate)(m, run->member, run->U));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* dt: -ts_dt, else the model's stable dt rounded down to divide the output interval, else
+ * the model's default (set in settsdefaults). */
+static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
+{
+  GyreModel m = run->model;
+  PetscBool set;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &set));
+  PetscCall(TSGetTimeStep(run->ts, &run->dt));
+  if (!set && m->ops.stabledt) {
+    PetscReal dtmax;
+    run->member = 0;
+    PetscCall(InitialState(run));
+    PetscCall((*m->ops.stabledt)(m, run->U, &dtmax));
+    run->dt = PetscMin(dtmax, run->dt);
+    if (output_every > 0)
+      run->dt = output_every / PetscCeilReal(output_every / run->dt * (1 - 1e-12));
+  }
+  PetscCheck(run->dt > 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ts_dt %g must be positive",
+             (double) run->dt);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
+{
+  GyreRun   run_, *run = &run_;
+  GyreModel m;
+  char      modelname[32] = "", precision[16] = "";
+  PetscBool help, resumed                     = PETSC_FALSE;
+  PetscReal output_every = -1, checkpoint_every = 0, tmax = 1.0;
+  PetscInt  output_every_steps = 0, ensemble_size = 1, seed = 0, stride = 1;
+  PetscInt  checkpoint_every_steps = 0;
+
+  PetscFunctionBegin;
+  *exitcode = 0;
+  PetscCall(PetscMemzero(run, sizeof *run));
+  run->comm = comm;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (help) PetscCall(PetscPrintf(comm, "%s", simulate_help));
+
+  /* 1. options */
+  PetscOptionsBegin(comm, NULL, "gyre simulate: run a physical model", "simulate");
+  PetscCall(PetscOptionsString("-model", "physical model", "", modelname, modelname,
+                               sizeof modelname, NULL));
+  PetscCall(PetscOptionsString("-output", "output file", "", run->output, run->output,
+                               sizeof run->output, NULL));
+  PetscCall(PetscOptionsBool("-output_overwrite", "replace an existing output file", "",
+                             run->output_overwrite, &run->output_overwrite, NULL));
+  PetscCall(PetscOptionsString("-output_precision", "single or double (default: per field)", "",
+                               precision, precision, sizeof precision, NULL));
+  PetscCall(PetscOptionsInt("-output_deflate", "deflate level 0-9", "", run->output_deflate,
+                            &run->output_deflate, NULL));
+  PetscCall(PetscOptionsReal("-output_every", "model time between output records", "", output_every,
+                             &output_every, NULL));
+  PetscCall(PetscOptionsInt("-output_every_steps", "steps between output records", "",
+                            output_every_steps, &output_every_steps, NULL));
+  PetscCall(PetscOptionsInt("-output_stride", "store output coarsened by this factor", "", stride,
+                            &stride, NULL));
+  PetscCall(
+      PetscOptionsReal("-ts_max_time", "absolute model time to stop at", "", tmax, &tmax, NULL));
+  PetscCall(PetscOptionsString("-checkpoint", "checkpoint file", "", run->checkpoint,
+                               run->checkpoint, sizeof run->checkpoint, NULL));
+  PetscCall(PetscOptionsReal("-checkpoint_every", "model time between checkpoints", "",
+                             checkpoint_every, &checkpoint_every, NULL));
+  PetscCall(PetscOptionsString("-restart", "checkpoint to continue from, or auto", "", run->restart,
+                               run->restart, sizeof run->restart, NULL));
+  PetscCall(PetscOptionsString("-initial_file", "start from a state stored in this file", "",
+                               run->initial_file, run->initial_file, sizeof run->initial_file,
+                               NULL));
+  PetscCall(PetscOptionsReal("-initial_time", "time of the stored state to start from", "",
+                             run->initial_time, &run->initial_time, NULL));
+  PetscCall(PetscOptionsInt("-ensemble_size", "number of ensemble members", "", ensemble_size,
+                            &ensemble_size, NULL));
+  PetscCall(
+      PetscOptionsInt("-seed", "random seed (member m uses seed + m)", "", seed, &seed, NULL));
+  PetscCall(PetscOptionsBool("-quiet", "no progress line", "", run->quiet, &run->quiet, NULL));
+  PetscOptionsEnd();
+  PetscCall(PetscStrncpy(run->output_precision, precision, sizeof run->output_precision));
+
+  if (!modelname[0]) {
+    if (help) {
+      PetscCall(GyreModelListPrint(comm));
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+    SETERRQ(comm, PETSC_ERR_USER_INPUT, "no -model given: gyre simulate -model l96|ns2d ...");
+  }
+  PetscCheck(help || run->output[0], comm, PETSC_ERR_USER_INPUT,
+             "no -output FILE given: gyre simulate -model %s -output run.nc ...", modelname);
+  PetscCheck(ensemble_size >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-ensemble_size %" PetscInt_FMT " must be at least 1", ensemble_size);
+  PetscCheck(stride >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-output_stride %" PetscInt_FMT " must be at least 1", stride);
+  PetscCheck(run->output_deflate >= 0 && run->output_deflate <= 9, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-output_deflate %" PetscInt_FMT " must be between 0 and 9", run->output_deflate);
+  PetscCheck(!precision[0] || !strcmp(precision, "single") || !strcmp(precision, "double"), comm,
+             PETSC_ERR_ARG_OUTOFRANGE, "-output_precision %s: expected single or double",
+             precision);
+  PetscCheck(strcmp(run->restart, "auto") || run->checkpoint[0], comm, PETSC_ERR_USER_INPUT,
+             "-restart auto needs -checkpoint FILE (the checkpoint to resume from)");
+
+  /* the model */
+  PetscCall(GyreModelCreate(comm, modelname, &run->model));
+  m                = run->model;
+  m->seed          = seed;
+  m->ensemble_size = ensemble_size;
+  m->output_stride = stride;
+  if (m->ops.setfromoptions) PetscCall((*m->ops.setfromoptions)(m));
+  PetscCall((*m->ops.setup)(m));
+  PetscCall(GyreClosureCreateFromOptions(m, &m->closure));
+  PetscCall(DMCreateGlobalVector(m->dm, &run->U));
+
+  /* 2. time stepper */
+  PetscCall(GyreRunSetUpTS(run));
+  if (help) goto cleanup;
+
+  /* 3. the clock */
+  if (output_every < 0) output_every = m->default_output_every;
+  PetscCall(ChooseTimeStep(run, output_every_steps > 0 ? 0 : output_every));
+  if (output_every_steps > 0)
+    run->output_every_steps = output_every_steps;
+  else if (output_every > 0)
+    PetscCall(
+        IntervalToSteps(comm, "-output_every", output_every, run->dt, &run->output_every_steps));
+  else
+    run->output_every_steps = 1;
+  PetscCheck(run->output_every_steps > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-output_every must be at least one time step (dt = %g)", (double) run->dt);
+  PetscCall(IntervalToSteps(comm, "-ts_max_time", tmax, run->dt, &run->nsteps));
+  PetscCall(IntervalToSteps(comm, "-initial_time", run->initial_time, run->dt, &run->step_first));
+  if (checkpoint_every > 0)
+    PetscCall(IntervalToSteps(comm, "-checkpoint_every", checkpoint_every, run->dt,
+                              &checkpoint_every_steps));
+  PetscCheck(run->nsteps >= run->step_first, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-ts_max_time %g is before the initial time %g", (double) tmax,
+             (double) run->initial_time);
+  PetscCall(TSSetTimeStep(run->ts, run->dt));
+  PetscCall(TSSetMaxTime(run->ts, (run->nsteps + 1) * run->dt));
+
+  /* provenance */
+  PetscCall(GyreCommandLine(argc, argv, &run->command_line));
+  PetscCall(PetscOptionsGetAll(NULL, &run->options));
+  GyreTimeNowISO(run->start_time);
+
+  /* 4. start */
+  {
+    char      path[PATH_MAX] = "";
+    PetscBool exists         = PETSC_FALSE;
+    if (!strcmp(run->restart, "auto")) {
+      PetscCall(PetscTestFile(run->checkpoint, 'r', &exists));
+      if (exists) PetscCall(PetscStrncpy(path, run->checkpoint, sizeof path));
+    } else if (run->restart[0]) {
+      PetscCall(PetscTestFile(run->restart, 'r', &exists));
+      PetscCheck(exists, comm, PETSC_ERR_FILE_OPEN, "cannot read restart file '%s'", run->restart);
+      PetscCall(PetscStrncpy(path, run->restart, sizeof path));
+    }
+    if (path[0]) {
+      PetscCall(GyreRunCheckpointRead(run, path));
+      PetscCheck(run->step <= run->nsteps, comm, PETSC_ERR_ARG_OUTOFRANGE,
+                 "checkpoint '%s' is at t = %g, beyond -ts_max_time %g", path,
+                 (double) (run->step * run->dt), (double) tmax);
+      PetscInt rec = (run->step - run->step_first) / run->output_every_steps;
+      PetscCall(GyreRunOutputOpenForRestart(run, (size_t) rec + 1));
+      resumed = PETSC_TRUE;
+      if (!run->quiet)
+        PetscCall(PetscPrintf(comm,
+                              "[simulate] resuming member %" PetscInt_FMT " at step %" PetscInt_FMT
+                              " (t = %g) from %s\n",
+                              run->member + 1, run->step, (double) (run->step * run->dt), path));
+    } else {
+      PetscCall(GyreRunOutputCreate(run));
+    }
+  }
+  PetscCall(GyreSignalsInstall());
+
+  /* 5. step every member */
+  for (; run->member < m->ensemble_size; run->member++) {
+    double   wall0;
+    PetscInt step0;
+
+    if (!resumed) {
+      run->step = run->step_first;
+      PetscCall(InitialState(run));
+      PetscCall(GyreRunOutputWrite(run));
+    }
+    resumed = PETSC_FALSE;
+    PetscCall(TSSetSolution(run->ts, run->U));
+    PetscCall(TSSetStepNumber(run->ts, run->step));
+    PetscCall(TSSetTime(run->ts, run->step * run->dt));
+    PetscCall(TSSetTimeStep(run->ts, run->dt));
+    PetscCall(TSRestartStep(run->ts));
+    wall0 = WallTime();
+    step0 = run->step;
+    while (run->step < run->nsteps) {
+      double   t0 = WallTime();
+      int      sig;
+      PetscInt bad, localbad;
+
+      PetscCall(TSStep(run->ts));
+      run->step++;
+      PetscCall(TSSetTime(run->ts, run->step * run->dt)); /* the exact clock */
+      run->wall_stepping += WallTime() - t0;
+
+      PetscCall(LocalBlowUp(run, &localbad));
+      PetscCall(GyreSignalsPoll(comm, localbad, &sig, &bad));
+      if (bad >= 0) {
+        const char *field = NULL;
+        PetscCall(DMDAGetFieldName(m->dm, bad, &field));
+        PetscCall(GyreRunOutputClose(run, PETSC_FALSE));
+        SETERRQ(comm, PETSC_ERR_FP,
+                "blow-up at step %" PetscInt_FMT " (t = %g, member %" PetscInt_FMT
+                "): variable %s is NaN, Inf or beyond %g; output '%s' keeps the records before "
+                "it%s%s",
+                run->step, (double) (run->step * run->dt), run->member,
+                field && field[0] ? field : "state", (double) m->bound, run->output,
+                run->checkpoint[0] ? ", the last good checkpoint is " : "",
+                run->checkpoint[0] ? run->checkpoint : "");
+      }
+      PetscCall(GyreRunOutputWrite(run));
+      if (checkpoint_every_steps > 0 && run->checkpoint[0] &&
+          (run->step - run->step_first) % checkpoint_every_steps == 0)
+        PetscCall(GyreRunCheckpointWrite(run, run->checkpoint));
+      if (sig) {
+        char path[PATH_MAX + 8];
+        if (run->checkpoint[0])
+          PetscCall(PetscStrncpy(path, run->checkpoint, sizeof path));
+        else
+          PetscCall(PetscSNPrintf(path, sizeof path, "%s.ckpt", run->output));
+        PetscCall(GyreRunCheckpointWrite(run, path));
+        PetscCall(GyreRunOutputClose(run, PETSC_FALSE));
+        PetscCall(PetscPrintf(comm,
+                              "[simulate] signal %d at step %" PetscInt_FMT
+                              " (t = %g): checkpoint written to %s; exiting with status %d "
+                              "(resume with -restart auto -checkpoint %s)\n",
+                              sig, run->step, (double) (run->step * run->dt), path,
+                              GYRE_EXIT_CHECKPOINTED, path));
+        *exitcode = GYRE_EXIT_CHECKPOINTED;
+        goto cleanup;
+      }
+      PetscCall(Progress(run, wall0, step0, run->step == run->nsteps));
+    }
+  }
+  run->member = m->ensemble_size - 1;
+
+  /* 6. finish */
+  if (run->checkpoint[0]) PetscCall(GyreRunCheckpointWrite(run, run->checkpoint));
+  PetscCall(GyreRunOutputClose(run, PETSC_TRUE));
+  if (!run->quiet)
+    PetscCall(PetscPrintf(
+        comm, "[simulate] done: %s (t = %g, %" PetscInt_FMT " member(s), %.3g s stepping)\n",
+        run->output, (double) (run->nsteps * run->dt), m->ensemble_size, run->wall_stepping));
+
+cleanup:
+  PetscCall(GyreRunDestroyTS(run));
+  PetscCall(VecDestroy(&run->U));
+  PetscCall(GyreModelDestroy(&run->model));
+  PetscCall(PetscFree(run->buf));
+  PetscCall(PetscFree(run->command_line));
+  PetscCall(PetscFree(run->options));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+PetscErrorCode GyreCommandLine(int argc, char **argv, char **line)
+{
+  size_t len = 16;
+  char  *s, *p;
+
+  PetscFunctionBegin;
+  for (int i = 0; i < argc; i++)
+    len += 4 * strlen(argv[i]) + 3;
+  PetscCall(PetscMalloc1(len, &s));
+  p = s;
+  p += sprintf(p, "gyre");
+  for (int i = 0; i < argc; i++) {
+    const char *a    = i == 0 ? "simulate" : argv[i];
+    PetscBool   safe = a[0] ? PETSC_TRUE : PETSC_FALSE;
+    for (const char *c = a; *c; c++)
+      if (!(isalnum((unsigned char) *c) || strchr("-_./=:,+@%", *c))) safe = PETSC_FALSE;
+    *p++ = ' ';
+    if (safe) {
+      p += sprintf(p, "%s", a);
+      continue;
+    }
+    *p++ = '\'';
+    for (const char *c = a; *c; c++) {
+      if (*c == '\'')
+        p += sprintf(p, "'\\''");
+      else
+        *p++ = *c;
+    }
+    *p++ = '\'';
+  }
+  *p    = 0;
+  *line = s;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

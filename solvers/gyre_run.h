@@ -1,0 +1,80 @@
+/* gyre_run.h — the state of one `gyre simulate` run, shared by the driver's parts:
+ * driver.c (the narrative), timestepper.c (TS set-up), output.c (the output file),
+ * checkpoint.c (checkpoints and restart) and signals.c (preemption). Internal. */
+#ifndef GYRE_RUN_H
+#define GYRE_RUN_H
+
+#include <limits.h>
+#include "gyre_model.h"
+
+typedef struct {
+  GyreModel model;
+  TS        ts;
+  Vec       U;
+  Vec       work; /* scratch for the explicit RHS + closure sum */
+  MPI_Comm  comm;
+
+  /* options */
+  char      output[PATH_MAX];
+  PetscBool output_overwrite;
+  PetscInt  output_deflate;
+  char      output_precision[16]; /* "" = the model's default per field */
+  char      checkpoint[PATH_MAX];
+  char      restart[PATH_MAX];
+  char      initial_file[PATH_MAX];
+  PetscReal initial_time;
+  PetscBool quiet;
+  PetscReal dt, tmax;
+  PetscInt  output_every_steps;     /* steps between output records */
+  PetscInt  checkpoint_every_steps; /* 0: only at the end (and on a signal) */
+
+  /* the run's clock: model time is always step * dt */
+  PetscInt nsteps;     /* the absolute step of -ts_max_time */
+  PetscInt step_first; /* the step of the first output record (initial time / dt) */
+  PetscInt member;     /* ensemble member being integrated */
+  PetscInt step;       /* current step */
+
+  /* output */
+  GyreFile out;
+  int      varids[GYRE_MAX_FIELDS];
+  double  *buf;
+  char    *command_line, *options;
+
+  /* IMEX: the shift of the last IJacobian call */
+  PetscReal shift;
+  Mat       J;
+
+  double wall_stepping; /* seconds spent in time steps */
+  char   start_time[32];
+} GyreRun;
+
+/* timestepper.c */
+PetscErrorCode GyreRunSetUpTS(GyreRun *run);
+PetscErrorCode GyreRunDestroyTS(GyreRun *run);
+
+/* output.c */
+PetscErrorCode GyreRunOutputCreate(GyreRun *run);
+PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep);
+PetscErrorCode GyreRunOutputWrite(GyreRun *run);
+PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished);
+/* The record index of step (or -1 when step is not an output step). */
+PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);
+
+/* checkpoint.c */
+PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
+/* Loads run->U, run->step and run->member from a checkpoint after checking it belongs to
+ * this run. Collective. */
+PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path);
+
+/* signals.c */
+/* Installs handlers for SIGTERM and SIGUSR1 that request a checkpoint-and-exit. */
+PetscErrorCode GyreSignalsInstall(void);
+/* The signal received on any rank since installation (0 if none), agreed over comm, merged
+ * with this rank's blow-up component (-1 if none) in one reduction. Collective. */
+PetscErrorCode GyreSignalsPoll(MPI_Comm comm, PetscInt local_bad, int *signum,
+                               PetscInt *bad_component);
+
+/* The command line joined with shell quoting (malloc'ed). */
+PetscErrorCode GyreCommandLine(int argc, char **argv, char **line);
+
+#endif

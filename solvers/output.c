@@ -1,0 +1,169 @@
+/* output.c — the run's CF NetCDF output: one record every -output_every (model time) or
+ * -output_every_steps N steps, written in parallel (each rank its own block), with the
+ * run's provenance. Record r holds step step_first + r * output_every_steps, at model time
+ * step * dt exactly. An ensemble (-ensemble_size N > 1) adds a `member` dimension after
+ * `time`. */
+#include "gyre_run.h"
+
+PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step)
+{
+  PetscInt d = step - run->step_first;
+  if (d < 0 || d % run->output_every_steps) return -1;
+  return d / run->output_every_steps;
+}
+
+static PetscErrorCode FieldPrecision(GyreRun *run, const GyreOutputField *f, GyrePrecision *p)
+{
+  PetscFunctionBegin;
+  *p = f->spec.precision;
+  if (!run->output_precision[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!strcmp(run->output_precision, "single"))
+    *p = GYRE_FLOAT;
+  else if (!strcmp(run->output_precision, "double"))
+    *p = GYRE_DOUBLE;
+  else
+    SETERRQ(run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-output_precision %s: expected single or double",
+            run->output_precision);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode AllocBuffer(GyreRun *run)
+{
+  GyreModel m   = run->model;
+  size_t    max = 1;
+
+  PetscFunctionBegin;
+  for (PetscInt i = 0; i < m->nfields; i++) {
+    size_t n = 1;
+    for (int d = 0; d < m->fields[i].spec.ndims; d++)
+      n *= m->fields[i].count[d];
+    if (n > max) max = n;
+  }
+  PetscCall(PetscFree(run->buf));
+  PetscCall(PetscMalloc1(max, &run->buf));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputCreate(GyreRun *run)
+{
+  GyreModel       m    = run->model;
+  GyreFileOptions fo   = {0};
+  GyreProvenance  prov = {0};
+  char            desc[512];
+
+  PetscFunctionBegin;
+  fo.overwrite = run->output_overwrite;
+  fo.deflate   = (int) run->output_deflate;
+  PetscCallGyre(run->comm, GyreFileCreate(run->comm, run->output, &fo, &run->out));
+  PetscCallGyre(run->comm, GyreFileDefineTime(run->out, m->timekind, m->time_units));
+  if (m->ensemble_size > 1) {
+    GyreDimSpec member = {.name          = "member",
+                          .len           = (size_t) m->ensemble_size,
+                          .standard_name = "realization",
+                          .long_name     = "ensemble member"};
+    PetscCallGyre(run->comm, GyreFileDefineDim(run->out, &member));
+  }
+  for (PetscInt d = 0; d < m->ndims; d++)
+    PetscCallGyre(run->comm, GyreFileDefineDim(run->out, &m->dims[d]));
+  for (PetscInt i = 0; i < m->nfields; i++) {
+    GyreVarSpec spec = m->fields[i].spec;
+    spec.has_time    = 1;
+    if (m->ensemble_size > 1) {
+      for (int d = spec.ndims; d > 0; d--)
+        spec.dims[d] = spec.dims[d - 1];
+      spec.dims[0] = "member";
+      spec.ndims++;
+    }
+    PetscCall(FieldPrecision(run, &m->fields[i], &spec.precision));
+    PetscCallGyre(run->comm, GyreFileDefineVar(run->out, &spec, &run->varids[i]));
+  }
+  prov.title        = m->name;
+  prov.command_line = run->command_line;
+  prov.options      = run->options;
+  PetscCallMPI(MPI_Comm_size(run->comm, &prov.mpi_size));
+  prov.seed       = (long) m->seed;
+  prov.start_time = run->start_time;
+  {
+    int n = 0;
+    if (run->initial_file[0]) prov.inputs[n++] = run->initial_file;
+    if (run->restart[0] && strcmp(run->restart, "auto")) prov.inputs[n++] = run->restart;
+  }
+  PetscCallGyre(run->comm, GyreProvenanceWrite(run->out, &prov));
+  PetscCall((*m->ops.describe)(m, desc, sizeof desc));
+  PetscCallGyre(run->comm, GyreFilePutAttText(run->out, "gyre_model", m->name));
+  PetscCallGyre(run->comm, GyreFilePutAttText(run->out, "gyre_model_parameters", desc));
+  PetscCallGyre(run->comm, GyreFilePutAttDouble(run->out, "gyre_dt", run->dt));
+  PetscCallGyre(run->comm, GyreFileEndDef(run->out));
+  PetscCall(AllocBuffer(run));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep)
+{
+  GyreModel m = run->model;
+  PetscBool exists;
+
+  PetscFunctionBegin;
+  PetscCall(PetscTestFile(run->output, 'r', &exists));
+  if (!exists) {
+    /* the output was lost or never written: start a new one */
+    PetscBool ow          = run->output_overwrite;
+    run->output_overwrite = PETSC_TRUE;
+    PetscCall(GyreRunOutputCreate(run));
+    run->output_overwrite = ow;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (m->ensemble_size == 1 || run->member == 0)
+    PetscCallGyre(run->comm, GyreFileTruncateRecords(run->comm, run->output, nrec_keep));
+  PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->output, 1, &run->out));
+  for (PetscInt i = 0; i < m->nfields; i++)
+    PetscCallGyre(run->comm, GyreFileGetVarId(run->out, m->fields[i].spec.name, &run->varids[i]));
+  PetscCallGyre(run->comm, GyreFileUpdateAttText(run->out, "end_time", "running"));
+  PetscCall(AllocBuffer(run));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputWrite(GyreRun *run)
+{
+  GyreModel m   = run->model;
+  PetscInt  rec = GyreRunOutputRecord(run, run->step);
+
+  PetscFunctionBegin;
+  if (rec < 0 || !run->out) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallGyre(run->comm, GyreFileWriteTime(run->out, (size_t) rec, run->step * run->dt));
+  for (PetscInt i = 0; i < m->nfields; i++) {
+    GyreOutputField *f = &m->fields[i];
+    size_t           start[GYRE_IO_MAX_DIMS + 1], count[GYRE_IO_MAX_DIMS + 1];
+    int              nd = 0;
+
+    if (m->ensemble_size > 1) {
+      start[nd]   = (size_t) run->member;
+      count[nd++] = 1;
+    }
+    for (int d = 0; d < f->spec.ndims; d++, nd++) {
+      start[nd] = f->start[d];
+      count[nd] = f->count[d];
+    }
+    PetscCall((*m->ops.outputfield)(m, i, run->U, run->step * run->dt, run->buf));
+    PetscCallGyre(run->comm, GyreFileWriteBlock(run->out, run->varids[i], (size_t) rec, start,
+                                                count, run->buf));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
+{
+  char wall[64];
+
+  PetscFunctionBegin;
+  if (!run->out) PetscFunctionReturn(PETSC_SUCCESS);
+  if (finished) {
+    PetscCall(PetscSNPrintf(wall, sizeof wall, "%.6g", run->wall_stepping));
+    PetscCallGyre(run->comm, GyreFileUpdateAttText(run->out, "stepping_wall_seconds", wall));
+    PetscCallGyre(run->comm, GyreProvenanceFinish(run->out));
+  } else {
+    PetscCallGyre(run->comm, GyreFileUpdateAttText(run->out, "end_time", "interrupted"));
+  }
+  PetscCallGyre(run->comm, GyreFileClose(&run->out));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Bad input: one clear error line ("gyre: error: ..."), a non-zero exit, no good file damaged.
+source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+expect_error() { # expect_error "what" "pattern" command...
+  local what=$1 pattern=$2; shift 2
+  set +e
+  "$@" > out.txt 2> err.txt
+  local status=$?
+  set -e
+  [ $status -ne 0 ] || fail "$what: exit status 0"
+  local n
+  n=$(grep -c "^gyre: error:" err.txt || true)
+  [ "$n" -eq 1 ] || { cat err.txt; fail "$what: $n error lines, expected 1"; }
+  grep -q -- "$pattern" err.txt || { cat err.txt; fail "$what: message lacks '$pattern'"; }
+  echo "$what: $(grep '^gyre: error:' err.txt)"
+}
+"$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output good.nc
+sum=$(sha256sum good.nc)
+
+expect_error "unknown model" "unknown model 'bogus'" "$GYRE" simulate -model bogus -output x.nc
+expect_error "missing options file" "cannot read options file 'nope.opts'" \
+  "$GYRE" simulate -options_file nope.opts
+expect_error "grid not divisible by the stride" "not divisible" \
+  "$GYRE" simulate -model ns2d -grid_nx 30 -grid_ny 30 -output_stride 4 -output s.nc -quiet
+expect_error "existing output" "exists" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output good.nc
+expect_error "unwritable output path" "cannot create" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output /nonexistent/dir/x.nc
+# a checkpoint with a NaN in its state
+"$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output c.nc -checkpoint c.ckpt
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("c.ckpt", "a")
+d.variables["state"][3, 0] = float("nan")
+d.close()
+PY
+expect_error "NaN in a restart file" "NaN" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output c2.nc -restart c.ckpt
+expect_error "impossible option" "-output_precision" \
+  "$GYRE" simulate -model l96 -output_precision half -output p.nc -quiet
+expect_error "ts_max_time not a multiple of dt" "whole number" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.0105 -output q.nc -quiet
+# the same errors on 2 ranks: printed once
+expect_error "unknown model on 2 ranks" "unknown model" mpirun_n 2 "$GYRE" simulate -model bogus -output x.nc
+echo "$sum" | sha256sum -c --quiet || fail "good.nc was modified"
+[ ! -e x.nc ] && [ ! -e s.nc ] && [ ! -e c2.nc ] || fail "a failed run left an output file"
+echo "simulate_badinput: ok"

@@ -1,0 +1,4 @@
+# gyre simulate end to end: the driver, output, restart, signals and bad input.
+foreach(t ranks restart signal badinput files blowup)
+  gyre_add_script_test(simulate_${t} "integration" ${CMAKE_CURRENT_LIST_DIR}/simulate_${t}.sh)
+endforeach()
