@@ -134,7 +134,7 @@ int main(int argc, char **argv)
   /* PETSc sees "gyre-<cmd>" as the program name and the command's options. */
   int    pargc = argc - 1;
   char **pargv = argv + 1;
-  ierr         = PetscInitialize(&pargc, &pargv, NULL, NULL);
+  ierr = PetscInitialize(&pargc, &pargv, NULL, !strcmp(cmd, "simulate") ? GyreSimulateHelp : usage);
   if (ierr) return 1;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
 

@@ -132,6 +132,10 @@ GyreStatus GyreFileClose(GyreFile *file)
 
   if (!f) return GYRE_OK;
   if (f->define_mode) st = GyreFileEndDef(f);
+  /* atomic: flush every rank's writes (MPI_File_sync inside HDF5) before rank 0's fsync and
+   * rename, so that on a parallel file system no node still holds data of the new file */
+  if (f->tmp_path && st == GYRE_OK && (err = nc_sync(f->ncid)))
+    st = GyreStatusSet(GYRE_ERR_IO, "cannot flush '%s': %s", f->path, nc_strerror(err));
   err     = nc_close(f->ncid);
   f->ncid = -1;
   if (err && st == GYRE_OK)

@@ -100,30 +100,36 @@ GyreStatus GyreFileUpdateAttText(GyreFile file, const char *name, const char *va
  * directory. Collective. *file is set to NULL. */
 GyreStatus GyreFileClose(GyreFile *file);
 /* Closes and deletes a file being written (an error path); an atomic file leaves the old
- * file untouched. Collective. */
+ * file untouched. A file opened with GyreFileOpen() is only closed. Collective. */
 GyreStatus GyreFileAbort(GyreFile *file);
 
 /* ---- reading ---------------------------------------------------------------------- */
 
 /* Opens an existing file for parallel reading (write = 0) or appending (write = 1).
- * Collective. Fails naming the path when missing or not NetCDF. */
+ * Collective. Fails naming the path when missing or not NetCDF. Classic-format files (CDO's
+ * and NCO's default) are read by every rank on its own and cannot be appended to. Appending
+ * works on files created with the parallel API (by gyre, or GyreFileTruncateRecords): HDF5
+ * fails on parallel writes to files that a serial program created. */
 GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *file);
-/* Number of records and (if times != NULL) a malloc'ed copy of the time values. */
+/* Number of records and (if times != NULL) a malloc'ed copy of the time values. Collective
+ * when times != NULL (every rank reads them). */
 GyreStatus GyreFileGetTimes(GyreFile file, size_t *nrec, double **times);
-/* Record index whose time is t within tol; GYRE_ERR_FORMAT naming t and the path if none. */
+/* Record index whose time is nearest t, within tol; GYRE_ERR_FORMAT naming t and the path if
+ * none. Collective. */
 GyreStatus GyreFileFindTime(GyreFile file, double t, double tol, size_t *rec);
 /* Shape of a variable: *ndims non-time dimensions, their names and lengths; *has_time.
  * GYRE_ERR_FORMAT naming the variable and path when it does not exist. */
 GyreStatus GyreFileInqVar(GyreFile file, const char *var, int *ndims,
                           char dimnames[GYRE_IO_MAX_DIMS][64], size_t *dimlens, int *has_time);
-/* varid for writing into an opened file (write = 1). */
+/* varid for writing into an opened file (write = 1). Not collective. */
 GyreStatus GyreFileGetVarId(GyreFile file, const char *var, int *varid);
 /* Reads this rank's hyperslab of record rec (start/count over non-time dims) into data as
  * doubles. Rejects NaN/Inf with GYRE_ERR_NAN naming path, variable, record and index.
  * Collective. */
 GyreStatus GyreFileReadBlock(GyreFile file, const char *var, size_t rec, const size_t *start,
                              const size_t *count, double *data);
-/* Global text attribute; *value is malloc'ed (caller frees). GYRE_ERR_FORMAT if absent. */
+/* Global text attribute; *value is malloc'ed (caller frees). GYRE_ERR_FORMAT if absent.
+ * GetAttDouble also reads a number stored as text. Not collective. */
 GyreStatus GyreFileGetAttText(GyreFile file, const char *name, char **value);
 GyreStatus GyreFileGetAttDouble(GyreFile file, const char *name, double *value);
 /* The path the file was opened or created with. */

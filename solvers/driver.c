@@ -20,7 +20,7 @@
 #include <time.h>
 #include "gyre_run.h"
 
-static const char simulate_help[] =
+const char GyreSimulateHelp[] =
     "usage: gyre simulate -model l96|ns2d -output FILE [options]\n"
     "  -model NAME              physical model (l96: two-scale Lorenz-96; ns2d: 2-D "
     "Navier-Stokes)\n"
@@ -166,7 +166,6 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCall(PetscMemzero(run, sizeof *run));
   run->comm = comm;
   PetscCall(PetscOptionsHasHelp(NULL, &help));
-  if (help) PetscCall(PetscPrintf(comm, "%s", simulate_help));
 
   /* 1. options */
   PetscOptionsBegin(comm, NULL, "gyre simulate: run a physical model", "simulate");

@@ -118,6 +118,8 @@ PetscErrorCode GyreClosureDestroy(GyreClosure *closure);
 /* `gyre simulate`: runs the model named by -model with every option of the database.
  * Returns the process exit code in *exitcode (0, or GYRE_EXIT_CHECKPOINTED). Collective. */
 PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode);
+/* The usage text of `gyre simulate` (printed first by -help). */
+extern const char GyreSimulateHelp[];
 /* Exit code of a run stopped by SIGTERM/SIGUSR1 after writing its checkpoint. Not 0, so that
  * Slurm `afterok` dependants do not start on partial data. */
 #define GYRE_EXIT_CHECKPOINTED 75

@@ -23,11 +23,11 @@
  * so PETSc's IMEX Runge–Kutta methods treat viscosity implicitly at no more cost than an
  * explicit step: a 1024^2 run is limited by the advective CFL condition, not by diffusion
  * (at 1024^2 with nu = 1e-3, nu |k_max|^2 dt is ~10 at the CFL step, beyond an explicit
- * scheme's stability limit of ~3). The default integrator is
- * TSARKIMEX 3 (Kennedy–Carpenter ARK3(2)4L[2]SA: third order, L-stable implicit part, 4
- * stages); any explicit -ts_type also works (the driver then sums E + L w, and the viscous
- * term limits dt). stabledt returns the CFL step -ns2d_cfl dx / max|u| (1e10 for a fluid at
- * rest); the step settsdefaults sets assumes max|u| = 1.
+ * scheme's stability limit of ~3). The default integrator is TSARKIMEX 3 (Kennedy–Carpenter
+ * ARK3(2)4L[2]SA: third order, L-stable implicit part, 4 stages); any explicit -ts_type also
+ * works (the driver then sums E + L w, and the viscous term limits dt). stabledt returns the CFL
+ * step -ns2d_cfl dx / max|u| (1e10 for a fluid at rest); the step settsdefaults sets assumes max|u|
+ * = 1.
  *
  * OPTIONS: -grid_nx, -grid_ny (default 64; -grid_ny defaults to -grid_nx), -ns2d_nu (1e-3),
  * -ns2d_forcing li|none, -ns2d_init grf|taylor_green, -ns2d_grf_alpha (2.5), -ns2d_grf_tau (7),
@@ -37,9 +37,9 @@
  * GaussianRF(2, s, alpha, tau): N(0, sigma^2 (-Lap + tau^2 I)^(-alpha)) with
  * sigma = tau^(alpha - 1) (7^1.5 for the defaults), mean zero, seed = (driver's -seed) + m, the
  * same on any number of ranks (GyreGridRandomField). Its standard deviation is
- * sqrt(sum_k 2 sigma^2 (4 pi^2 |k|^2 + tau^2)^(-alpha)) = 0.262 at 64^2 (Li et al.'s normalisation;
- * tests/ns2d checks it). taylor_green is w = cos 2 pi x cos 2 pi y,
- * which with f = 0 decays as exp(-8 pi^2 nu t) (an exact solution: psi is proportional to w).
+ * sqrt(sum_k 2 sigma^2 (4 pi^2 |k|^2 + tau^2)^(-alpha)) = 0.262 at 64^2 (Li et al.'s
+ * normalisation; tests/ns2d checks it). taylor_green is w = cos 2 pi x cos 2 pi y, which with
+ * f = 0 decays as exp(-8 pi^2 nu t) (an exact solution: psi is proportional to w).
  *
  * OUTPUT: dimensions y, x of the STORED grid (units "1", the unit torus) and
  *   vorticity(y, x)        the state (single precision by default);
@@ -370,13 +370,13 @@ static PetscErrorCode NS2DSetUp(GyreModel m)
                                                   .values    = ns->yvals,
                                                   .units     = "1",
                                                   .axis      = "Y",
-                                                  .long_name = "y coordinate on the unit torus (non-dimensional)"};
+                                                  .long_name = "y coordinate on the unit torus"};
   m->dims[1]                      = (GyreDimSpec){.name      = "x",
                                                   .len       = (size_t) nxs,
                                                   .values    = ns->xvals,
                                                   .units     = "1",
                                                   .axis      = "X",
-                                                  .long_name = "x coordinate on the unit torus (non-dimensional)"};
+                                                  .long_name = "x coordinate on the unit torus"};
   m->fields[NS2D_FIELD_VORTICITY] = (GyreOutputField){
       .spec     = {.name      = "vorticity",
                    .ndims     = 2,
@@ -401,11 +401,12 @@ static PetscErrorCode NS2DSetUp(GyreModel m)
                      .dims      = {"y", "x"},
                      .long_name = "subgrid vorticity forcing S = C(u.grad w) - u_bar.grad w_bar",
                      .units     = "1",
-                     .comment   = "C: the coarse-graining of the stored fields; w_bar = C(w), "
-                                      "u_bar its velocity. The coarse-grained vorticity obeys "
-                                      "dw_bar/dt + u_bar.grad w_bar = nu Lap w_bar + C(f) - S, so a "
-                                      "coarse model's closure adds -S to its tendency (Ross et al. "
-                                      "2023 convention). Both advection terms are dealiased "
+                     .comment   = "C: the coarse-graining of the stored fields; w_bar = "
+                                      "C(w), u_bar its velocity. The coarse-grained "
+                                      "vorticity obeys dw_bar/dt + u_bar.grad w_bar = nu "
+                                      "Lap w_bar + C(f) - S, so a coarse model's closure "
+                                      "adds -S to its tendency (Ross et al. 2023 "
+                                      "convention). Both advection terms are dealiased "
                                       "pseudo-spectrally (2/3 rule) on their own grid.",
                      .precision = GYRE_FLOAT,
                      .has_time  = 1},

@@ -2,7 +2,8 @@
  * Written with an uneven row decomposition (one rank empty on 4 ranks), records out of
  * order, deflate 4; read back with an uneven column decomposition. Asserts: every double
  * exact, every float equal to the double rounded to float, times exact, the CF and
- * provenance attributes, chunking and deflate as defined, appending a record. */
+ * provenance attributes, chunking and deflate as defined, appending a record, chunks capped
+ * at 4 MiB, reading a classic-format file. */
 #include "io_test.h"
 #include "gyre_version.h"
 #include <netcdf.h>
@@ -199,6 +200,94 @@ static void Append(int rank, int size)
   CHECK_OK(GyreFileClose(&f));
 }
 
+/* A classic-format file (as CDO or NCO write them) is read on every rank with the serial
+ * API; appending to it is refused. */
+static void Classic(int rank, int size)
+{
+  char     cpath[64], want[256];
+  GyreFile f = NULL;
+  size_t   x0, nx, nrec = 0;
+  double   buf[NY * NX];
+  long     bad = 0, all;
+
+  snprintf(cpath, sizeof cpath, "io_classic_np%d.nc", size);
+  if (rank == 0) {
+    int    ncid, dims[3], tv, pv;
+    double t    = 0.5;
+    size_t s[3] = {0, 0, 0}, c[3] = {1, NY, NX};
+    for (size_t k = 0; k < NY * NX; k++)
+      buf[k] = Field(1, 0, 0, k / NX, k % NX);
+    nc_create(cpath, NC_CLOBBER, &ncid); /* classic format */
+    nc_def_dim(ncid, "time", NC_UNLIMITED, &dims[0]);
+    nc_def_dim(ncid, "y", NY, &dims[1]);
+    nc_def_dim(ncid, "x", NX, &dims[2]);
+    nc_def_var(ncid, "time", NC_DOUBLE, 1, dims, &tv);
+    nc_def_var(ncid, "psi", NC_DOUBLE, 3, dims, &pv);
+    nc_enddef(ncid);
+    nc_put_var1_double(ncid, tv, s, &t);
+    nc_put_vara_double(ncid, pv, s, c, buf);
+    nc_close(ncid);
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  CHECK_OK(GyreFileOpen(MPI_COMM_WORLD, cpath, 0, &f));
+  if (!f) return;
+  CHECK_OK(GyreFileGetTimes(f, &nrec, NULL));
+  CHECK(nrec == 1, "classic: %zu records", nrec);
+  ReadCols(rank, size, &x0, &nx);
+  {
+    size_t start[2] = {0, x0}, count[2] = {NY, nx};
+    CHECK_OK(GyreFileReadBlock(f, "psi", 0, start, count, buf));
+    for (size_t j = 0; j < NY; j++)
+      for (size_t i = 0; i < nx; i++)
+        bad += buf[j * nx + i] != Field(1, 0, 0, j, x0 + i);
+  }
+  MPI_Allreduce(&bad, &all, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+  CHECK(all == 0, "classic: %ld values differ", all);
+  CHECK_OK(GyreFileClose(&f));
+  snprintf(want, sizeof want,
+           "cannot append to '%s': it is a classic NetCDF file (gyre appends only to the "
+           "NetCDF-4 files it writes)",
+           cpath);
+  CHECK_FAILS(GyreFileOpen(MPI_COMM_WORLD, cpath, 1, &f), GYRE_ERR_FORMAT, want);
+}
+
+/* Chunks are one record of the whole grid, halved along the outer dimensions down to at
+ * most 4 MiB: 8 x 1500 x 1000 doubles (96 MB) give 1 x 1 x 375 x 1000 (3 MB). */
+static void ChunkCap(int rank, int size)
+{
+  char            cpath[64];
+  GyreFile        f       = NULL;
+  GyreFileOptions o       = {.overwrite = 1};
+  GyreDimSpec     dims[3] = {{.name = "member", .len = 8, .standard_name = "realization"},
+                             {.name = "y", .len = 1500},
+                             {.name = "x", .len = 1000}};
+  GyreVarSpec     big     = {.name      = "big",
+                             .ndims     = 3,
+                             .dims      = {"member", "y", "x"},
+                             .precision = GYRE_DOUBLE,
+                             .has_time  = 1};
+  int             varid;
+
+  snprintf(cpath, sizeof cpath, "io_chunks_np%d.nc", size);
+  CHECK_OK(GyreFileCreate(MPI_COMM_WORLD, cpath, &o, &f));
+  if (!f) return;
+  CHECK_OK(GyreFileDefineTime(f, GYRE_TIME_PHYSICAL, "s"));
+  for (int d = 0; d < 3; d++)
+    CHECK_OK(GyreFileDefineDim(f, &dims[d]));
+  CHECK_OK(GyreFileDefineVar(f, &big, &varid));
+  CHECK_OK(GyreFileClose(&f));
+  if (rank == 0) {
+    int    ncid, storage;
+    size_t chunks[4] = {0};
+    nc_open(cpath, NC_NOWRITE, &ncid);
+    nc_inq_varid(ncid, "big", &varid);
+    nc_inq_var_chunking(ncid, varid, &storage, chunks);
+    CHECK(chunks[0] == 1 && chunks[1] == 1 && chunks[2] == 375 && chunks[3] == 1000,
+          "chunks %zu %zu %zu %zu", chunks[0], chunks[1], chunks[2], chunks[3]);
+    nc_close(ncid);
+  }
+}
+
 int main(int argc, char **argv)
 {
   int rank, size, fails;
@@ -213,6 +302,8 @@ int main(int argc, char **argv)
   if (rank == 0) CheckLayout();
   MPI_Barrier(MPI_COMM_WORLD);
   Append(rank, size);
+  Classic(rank, size);
+  ChunkCap(rank, size);
   MPI_Allreduce(&io_test_failures, &fails, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0) printf("%s: %d failures on %d ranks\n", fails ? "FAILED" : "passed", fails, size);
   MPI_Finalize();
