@@ -29,6 +29,13 @@ m0, m1 = b.vorticity.isel(time=0, member=0).values, b.vorticity.isel(time=0, mem
 assert np.abs(m0 - m1).max() > 1e-3, "members are not distinct"
 print("xarray: ok", dict(a.sizes), dict(b.sizes))
 PY
+# CDO and NCO read the model output without a warning
+for f in l96.nc ns.nc; do
+  cdo -s sinfon "$f" > cdo.txt 2> cdo.err || { cat cdo.err; fail "cdo cannot read $f"; }
+  ! grep -qi "warning" cdo.err cdo.txt || { cat cdo.err; fail "cdo warns about $f"; }
+  ncks -m "$f" > ncks.txt 2> ncks.err || { cat ncks.err; fail "ncks cannot read $f"; }
+  ! grep -qi "warning" ncks.err || { cat ncks.err; fail "ncks warns about $f"; }
+done
 "$GYRE" info ns.nc > info.txt
 grep -q "command_line" info.txt && grep -q "vorticity" info.txt || { cat info.txt; fail "gyre info lacks provenance"; }
 echo "simulate_files: ok"
