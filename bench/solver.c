@@ -172,6 +172,7 @@ static PetscErrorCode BenchStepsAndOutput(Bench *b, GyreModel m, Vec U0, Result 
   run->model = m;
   PetscCall(VecDuplicate(U0, &run->U));
   PetscCall(VecCopy(U0, run->U));
+  run->Us = &run->U; /* one ensemble member */
   PetscCall(GyreRunSetUpTS(run));
   /* PETSc 3.18's TSStep refuses max_steps == PETSC_MAX_INT together with an unset max time */
   PetscCall(TSSetMaxSteps(run->ts, PETSC_MAX_INT - 1));

@@ -55,11 +55,13 @@ void GyreFileFree(GyreFile *file)
 
 /* Rank 0: may path (or, atomic, the temporary file) be created? Leaves no trace except an
  * empty file at target, which nc_create_par then clobbers. */
-static GyreStatus CheckCreatable(const char *path, const char *target, const GyreFileOptions *o)
+static GyreStatus CheckCreatable(const char *path, const char *target, const GyreFileOptions *o,
+                                 int *existed)
 {
   struct stat st;
   int         fd;
 
+  *existed = stat(target, &st) == 0;
   if (stat(path, &st) == 0) {
     if (!o->overwrite)
       return GyreStatusSet(GYRE_ERR_IO,
@@ -84,7 +86,7 @@ GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions
   GyreStatus      st = GYRE_OK;
   long            pid;
   const char     *target;
-  int             err;
+  int             err, existed = 1;
 
   *file = NULL;
   if (!path || !path[0]) return GyreStatusSet(GYRE_ERR_ARG, "GyreFileCreate: empty path");
@@ -103,7 +105,7 @@ GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions
   if (o.atomic && !(f->tmp_path = GyreTmpPath(path, pid)))
     st = GyreStatusSet(GYRE_ERR_MEM, "out of memory creating '%s'", path);
   target = f->tmp_path ? f->tmp_path : path;
-  if (st == GYRE_OK && f->rank == 0) st = CheckCreatable(path, target, &o);
+  if (st == GYRE_OK && f->rank == 0) st = CheckCreatable(path, target, &o, &existed);
   if ((st = GyreStatusAgree(f->comm, st)) != GYRE_OK) {
     GyreFileFree(&f);
     return st;
@@ -115,7 +117,7 @@ GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions
   if ((st = GyreStatusAgree(f->comm, st)) != GYRE_OK) {
     if (!err) nc_close(f->ncid);
     MPI_Barrier(f->comm);
-    if (f->rank == 0) unlink(target);
+    if (f->rank == 0 && !existed) unlink(target); /* never a file that was there before */
     GyreFileFree(&f);
     return st;
   }

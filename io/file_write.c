@@ -109,3 +109,28 @@ GyreStatus GyreFileUpdateAttText(GyreFile file, const char *name, const char *va
   if (st == GYRE_OK) st = GyreFileSetCollective(file);
   return GyreStatusAgree(file->comm, st);
 }
+
+GyreStatus GyreFileAmendAttributes(MPI_Comm comm, const char *path, int n,
+                                   const char *const names[], const char *const values[])
+{
+  GyreStatus st = GYRE_OK;
+  int        rank, ncid, err;
+
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    if ((err = nc_open(path, NC_WRITE, &ncid))) {
+      st = GyreStatusSet(GYRE_ERR_IO, "cannot reopen '%s' to finish its provenance: %s", path,
+                         nc_strerror(err));
+    } else {
+      err = nc_redef(ncid);
+      for (int i = 0; i < n && !err; i++)
+        err = nc_put_att_text(ncid, NC_GLOBAL, names[i], strlen(values[i]), values[i]);
+      if (err)
+        st = GyreStatusSet(GYRE_ERR_IO, "cannot write the provenance of '%s': %s", path,
+                           nc_strerror(err));
+      if ((err = nc_close(ncid)) && st == GYRE_OK)
+        st = GyreStatusSet(GYRE_ERR_IO, "cannot close '%s': %s", path, nc_strerror(err));
+    }
+  }
+  return GyreStatusAgree(comm, st);
+}

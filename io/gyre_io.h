@@ -96,6 +96,12 @@ GyreStatus GyreFileWriteBlock(GyreFile file, int varid, size_t rec, const size_t
 GyreStatus GyreFileSync(GyreFile file);
 /* Updates a global text attribute after GyreFileEndDef (re-enters define mode). Collective. */
 GyreStatus GyreFileUpdateAttText(GyreFile file, const char *name, const char *value);
+/* Sets global text attributes of a CLOSED file: rank 0 opens it serially, writes them and
+ * closes it; every rank gets the status. Parallel HDF5 cannot reliably rewrite attributes of
+ * a reopened file, so end-of-run provenance (end_time, ...) is written this way. A file
+ * amended so must be copied (GyreFileTruncateRecords) before parallel appends. Collective. */
+GyreStatus GyreFileAmendAttributes(MPI_Comm comm, const char *path, int n,
+                                   const char *const names[], const char *const values[]);
 /* Closes; for atomic files fsyncs the temporary file, renames it over the path and fsyncs the
  * directory. Collective. *file is set to NULL. */
 GyreStatus GyreFileClose(GyreFile *file);

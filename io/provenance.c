@@ -43,7 +43,9 @@ static GyreStatus HashInputs(const GyreProvenance *prov, char **out)
   for (int i = 0; i < 16 && prov->inputs[i]; i++) {
     char hex[65];
     if (GyreHashFile(prov->inputs[i], hex) != GYRE_OK) {
-      GyreStatus st = GyreStatusSet(GYRE_ERR_IO, "cannot hash input file: %s", GyreStatusMessage());
+      char why[1024]; /* the message store cannot be its own argument */
+      snprintf(why, sizeof why, "%s", GyreStatusMessage());
+      GyreStatus st = GyreStatusSet(GYRE_ERR_IO, "cannot hash input file: %s", why);
       free(s);
       return st;
     }

@@ -185,9 +185,10 @@ static GyreStatus Truncate(const char *path, size_t nrec)
                          path);
   }
   nc_inq_dimlen(c.in, c.time_dimid, &len);
-  if (nrec >= len) {
+  /* nrec == len still copies: the copy is a file created through the parallel API, which
+   * parallel appends need (a file whose attributes were amended serially may not be) */
+  if (nrec > len) {
     nc_close(c.in);
-    if (nrec == len) return GYRE_OK; /* nothing to drop */
     return GyreStatusSet(GYRE_ERR_ARG, "cannot keep %zu records of '%s': it has only %zu", nrec,
                          path, len);
   }

@@ -2,9 +2,10 @@
  * atomically (temporary file, fsync, rename), so a crash mid-write leaves the previous good
  * checkpoint in place. Each rank writes its own block of the state; nothing is gathered.
  *
- * Contents: variable `state` over (y, x, component) for a 2-D grid or (x, component) for
- * a ring, in the DMDA's natural ordering; global attributes gyre_checkpoint_* with the
- * model name, its parameters (describe()), dt, seed, ensemble size, member, step and time.
+ * Contents: variable `state` over (member, y, x, component) for a 2-D grid or (member, x,
+ * component) for a ring, in the DMDA's natural ordering — every ensemble member, since the
+ * members advance in lock-step; global attributes gyre_checkpoint_* with the model name, its
+ * parameters (describe()), dt, seed, ensemble size, step and time.
  * A restart refuses a checkpoint whose model, parameters, grid, dt, seed or ensemble size
  * differ from the run's, naming both values. */
 #include "gyre_run.h"
@@ -22,18 +23,19 @@ static PetscErrorCode GetLayout(DM dm, StateLayout *l)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* start/count of this rank's block of `state`, and the number of dims */
-static int StateBlock(const StateLayout *l, size_t *start, size_t *count)
+/* start/count of this rank's block of member e of `state`; returns the number of dims */
+static int StateBlock(const StateLayout *l, PetscInt e, size_t *start, size_t *count)
 {
+  start[0] = (size_t) e, count[0] = 1;
   if (l->dim == 1) {
-    start[0] = (size_t) l->xs, count[0] = (size_t) l->xm;
-    start[1] = 0, count[1] = (size_t) l->dof;
-    return 2;
+    start[1] = (size_t) l->xs, count[1] = (size_t) l->xm;
+    start[2] = 0, count[2] = (size_t) l->dof;
+    return 3;
   }
-  start[0] = (size_t) l->ys, count[0] = (size_t) l->ym;
-  start[1] = (size_t) l->xs, count[1] = (size_t) l->xm;
-  start[2] = 0, count[2] = (size_t) l->dof;
-  return 3;
+  start[1] = (size_t) l->ys, count[1] = (size_t) l->ym;
+  start[2] = (size_t) l->xs, count[2] = (size_t) l->xm;
+  start[3] = 0, count[3] = (size_t) l->dof;
+  return 4;
 }
 
 PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
@@ -42,7 +44,7 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   GyreFileOptions    fo = {.overwrite = 1, .atomic = 1};
   GyreFile           f;
   StateLayout        l;
-  size_t             start[3], count[3];
+  size_t             start[4], count[4];
   const PetscScalar *u;
   int                varid;
   char               desc[512], buf[64];
@@ -53,6 +55,8 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   GyreDimSpec dx = {.name = "x", .len = (size_t) l.M};
   GyreDimSpec dy = {.name = "y", .len = (size_t) l.N};
   GyreDimSpec dc = {.name = "component", .len = (size_t) l.dof};
+  GyreDimSpec dm = {.name = "member", .len = (size_t) m->ensemble_size};
+  PetscCallGyre(run->comm, GyreFileDefineDim(f, &dm));
   if (l.dim == 2) PetscCallGyre(run->comm, GyreFileDefineDim(f, &dy));
   PetscCallGyre(run->comm, GyreFileDefineDim(f, &dx));
   PetscCallGyre(run->comm, GyreFileDefineDim(f, &dc));
@@ -61,11 +65,12 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
                     .units     = "1",
                     .precision = GYRE_DOUBLE,
                     .has_time  = 0};
-  vs.ndims       = StateBlock(&l, start, count);
+  vs.ndims       = StateBlock(&l, 0, start, count);
+  vs.dims[0]     = "member";
   if (l.dim == 2) {
-    vs.dims[0] = "y", vs.dims[1] = "x", vs.dims[2] = "component";
+    vs.dims[1] = "y", vs.dims[2] = "x", vs.dims[3] = "component";
   } else {
-    vs.dims[0] = "x", vs.dims[1] = "component";
+    vs.dims[1] = "x", vs.dims[2] = "component";
   }
   PetscCallGyre(run->comm, GyreFileDefineVar(f, &vs, &varid));
   PetscCall((*m->ops.describe)(m, desc, sizeof desc));
@@ -76,7 +81,6 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_seed", (double) m->seed));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_ensemble_size",
                                                 (double) m->ensemble_size));
-  PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_member", (double) run->member));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_step", (double) run->step));
   PetscCallGyre(run->comm,
                 GyreFilePutAttDouble(f, "gyre_checkpoint_step_first", (double) run->step_first));
@@ -84,12 +88,16 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCall(PetscSNPrintf(buf, sizeof buf, "%d", 1));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_version", buf));
   PetscCallGyre(run->comm, GyreFileEndDef(f));
-  PetscCall(VecGetArrayRead(run->U, &u));
-  GyreStatus s = GyreFileWriteBlock(f, varid, 0, start, count, (const double *) u);
-  PetscCall(VecRestoreArrayRead(run->U, &u));
-  if (s != GYRE_OK) {
-    GyreFileAbort(&f);
-    PetscCallGyre(run->comm, s);
+  for (PetscInt e = 0; e < m->ensemble_size; e++) {
+    GyreStatus s;
+    StateBlock(&l, e, start, count);
+    PetscCall(VecGetArrayRead(run->Us[e], &u));
+    s = GyreFileWriteBlock(f, varid, 0, start, count, (const double *) u);
+    PetscCall(VecRestoreArrayRead(run->Us[e], &u));
+    if (s != GYRE_OK) {
+      GyreFileAbort(&f);
+      PetscCallGyre(run->comm, s);
+    }
   }
   PetscCallGyre(run->comm, GyreFileClose(&f));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -113,7 +121,7 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   GyreModel    m = run->model;
   GyreFile     f;
   StateLayout  l;
-  size_t       start[3], count[3], lens[GYRE_IO_MAX_DIMS];
+  size_t       start[4], count[4], lens[GYRE_IO_MAX_DIMS];
   char         names[GYRE_IO_MAX_DIMS][64];
   int          ndims, has_time;
   char        *model = NULL, *params = NULL, desc[512];
@@ -146,24 +154,26 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_ensemble_size", (double) m->ensemble_size,
                         "-ensemble_size"));
   PetscCallGyre(run->comm, GyreFileInqVar(f, "state", &ndims, names, lens, &has_time));
-  int nd = StateBlock(&l, start, count);
-  PetscCheck(ndims == nd && lens[nd - 1] == (size_t) l.dof &&
-                 lens[0] == (size_t) (l.dim == 1 ? l.M : l.N) &&
-                 (l.dim == 1 || lens[1] == (size_t) l.M),
+  int nd = StateBlock(&l, 0, start, count);
+  PetscCheck(ndims == nd && lens[0] == (size_t) m->ensemble_size &&
+                 lens[nd - 1] == (size_t) l.dof && lens[1] == (size_t) (l.dim == 1 ? l.M : l.N) &&
+                 (l.dim == 1 || lens[2] == (size_t) l.M),
              run->comm, PETSC_ERR_FILE_UNEXPECTED,
              "checkpoint '%s' holds a state on another grid than this run's (%" PetscInt_FMT
              " x %" PetscInt_FMT " points, %" PetscInt_FMT " components)",
              path, l.M, l.N, l.dof);
-  PetscCall(VecGetArray(run->U, &u));
-  GyreStatus s = GyreFileReadBlock(f, "state", 0, start, count, (double *) u);
-  PetscCall(VecRestoreArray(run->U, &u));
-  PetscCallGyre(run->comm, s);
+  for (PetscInt e = 0; e < m->ensemble_size; e++) {
+    GyreStatus s;
+    StateBlock(&l, e, start, count);
+    PetscCall(VecGetArray(run->Us[e], &u));
+    s = GyreFileReadBlock(f, "state", 0, start, count, (double *) u);
+    PetscCall(VecRestoreArray(run->Us[e], &u));
+    PetscCallGyre(run->comm, s);
+  }
   PetscCallGyre(run->comm, GyreFileGetAttDouble(f, "gyre_checkpoint_step", &v));
   run->step = (PetscInt) v;
   PetscCallGyre(run->comm, GyreFileGetAttDouble(f, "gyre_checkpoint_step_first", &v));
   run->step_first = (PetscInt) v;
-  PetscCallGyre(run->comm, GyreFileGetAttDouble(f, "gyre_checkpoint_member", &v));
-  run->member = (PetscInt) v;
   PetscCallGyre(run->comm, GyreFileClose(&f));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

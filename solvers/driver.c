@@ -8,7 +8,7 @@
  *      model time is always step * dt, never an accumulated sum;
  *   4. start: from a checkpoint (-restart FILE|auto), from a state another run stored
  *      (-initial_file FILE -initial_time T) or from the model's initial state;
- *   5. step each ensemble member to -ts_max_time (absolute), writing output records
+ *   5. step the ensemble members in lock-step to -ts_max_time (absolute), writing output records
  *      (solvers/output.c), checkpoints (solvers/checkpoint.c), a progress line, and
  *      watching for blow-up and for SIGTERM/SIGUSR1 (solvers/signals.c);
  *   6. write the final checkpoint, close the output with the end time in its provenance.
@@ -60,7 +60,7 @@ static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal 
 }
 
 /* The first state component (or -1) with a NaN/Inf or beyond the model's bound on this rank. */
-static PetscErrorCode LocalBlowUp(GyreRun *run, PetscInt *bad)
+static PetscErrorCode LocalBlowUp(GyreRun *run, Vec U, PetscInt *bad)
 {
   const PetscScalar *u;
   PetscInt           n, dof;
@@ -70,8 +70,8 @@ static PetscErrorCode LocalBlowUp(GyreRun *run, PetscInt *bad)
   *bad = -1;
   PetscCall(DMDAGetInfo(run->model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL,
                         NULL, NULL, NULL));
-  PetscCall(VecGetLocalSize(run->U, &n));
-  PetscCall(VecGetArrayRead(run->U, &u));
+  PetscCall(VecGetLocalSize(U, &n));
+  PetscCall(VecGetArrayRead(U, &u));
   for (PetscInt i = 0; i < n; i++) {
     PetscReal v = PetscRealPart(u[i]);
     if (!isfinite(v) || (bound > 0 && PetscAbsReal(v) > bound)) {
@@ -79,7 +79,7 @@ static PetscErrorCode LocalBlowUp(GyreRun *run, PetscInt *bad)
       break;
     }
   }
-  PetscCall(VecRestoreArrayRead(run->U, &u));
+  PetscCall(VecRestoreArrayRead(U, &u));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -91,15 +91,14 @@ static PetscErrorCode Progress(GyreRun *run, double wall0, PetscInt step0, Petsc
 
   PetscFunctionBegin;
   if (run->quiet || (!last && now - last_print < 2.0)) PetscFunctionReturn(PETSC_SUCCESS);
-  last_print    = now;
-  double rate   = (run->step - step0) / PetscMax(now - wall0, 1e-9);
-  double remain = (double) (run->nsteps - run->step) +
-                  (double) (m->ensemble_size - 1 - run->member) * (run->nsteps - run->step_first);
+  last_print  = now;
+  double rate = (run->step - step0) / PetscMax(now - wall0, 1e-9);
   PetscCall(PetscPrintf(run->comm,
-                        "[simulate] member %" PetscInt_FMT "/%" PetscInt_FMT "  step %" PetscInt_FMT
-                        "/%" PetscInt_FMT "  t = %.6g  %.0f steps/s  ETA %.1f s\n",
-                        run->member + 1, m->ensemble_size, run->step, run->nsteps,
-                        (double) (run->step * run->dt), rate, remain / PetscMax(rate, 1e-9)));
+                        "[simulate] step %" PetscInt_FMT "/%" PetscInt_FMT
+                        "  t = %.6g  %.0f steps/s%s  ETA %.1f s\n",
+                        run->step, run->nsteps, (double) (run->step * run->dt), rate,
+                        m->ensemble_size > 1 ? " (all members)" : "",
+                        (run->nsteps - run->step) / PetscMax(rate, 1e-9)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -236,7 +235,13 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   if (m->ops.setfromoptions) PetscCall((*m->ops.setfromoptions)(m));
   PetscCall((*m->ops.setup)(m));
   PetscCall(GyreClosureCreateFromOptions(m, &m->closure));
-  PetscCall(DMCreateGlobalVector(m->dm, &run->U));
+  {
+    Vec proto;
+    PetscCall(DMGetGlobalVector(m->dm, &proto));
+    PetscCall(VecDuplicateVecs(proto, m->ensemble_size, &run->Us));
+    PetscCall(DMRestoreGlobalVector(m->dm, &proto));
+    run->U = run->Us[0];
+  }
 
   /* 2. time stepper */
   PetscCall(GyreRunSetUpTS(run));
@@ -292,55 +297,61 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       resumed = PETSC_TRUE;
       if (!run->quiet)
         PetscCall(PetscPrintf(comm,
-                              "[simulate] resuming member %" PetscInt_FMT " at step %" PetscInt_FMT
-                              " (t = %g) from %s\n",
-                              run->member + 1, run->step, (double) (run->step * run->dt), path));
+                              "[simulate] resuming at step %" PetscInt_FMT " (t = %g) from %s\n",
+                              run->step, (double) (run->step * run->dt), path));
     } else {
       PetscCall(GyreRunOutputCreate(run));
     }
   }
   PetscCall(GyreSignalsInstall());
 
-  /* 5. step every member */
-  for (; run->member < m->ensemble_size; run->member++) {
-    double   wall0;
-    PetscInt step0;
-
-    if (!resumed) {
-      run->step = run->step_first;
+  /* 5. step every member in lock-step, so outputs and checkpoints hold all members at one time */
+  if (!resumed) {
+    run->step = run->step_first;
+    for (run->member = 0; run->member < m->ensemble_size; run->member++) {
+      run->U = run->Us[run->member];
       PetscCall(InitialState(run));
-      PetscCall(GyreRunOutputWrite(run));
     }
-    resumed = PETSC_FALSE;
-    PetscCall(TSSetSolution(run->ts, run->U));
-    PetscCall(TSSetStepNumber(run->ts, run->step));
-    PetscCall(TSSetTime(run->ts, run->step * run->dt));
-    PetscCall(TSSetTimeStep(run->ts, run->dt));
-    PetscCall(TSRestartStep(run->ts));
-    wall0 = WallTime();
-    step0 = run->step;
+    PetscCall(GyreRunOutputWrite(run));
+  }
+  PetscCall(TSSetStepNumber(run->ts, run->step));
+  {
+    double   wall0 = WallTime();
+    PetscInt step0 = run->step;
+
     while (run->step < run->nsteps) {
       double   t0 = WallTime();
       int      sig;
-      PetscInt bad, localbad;
+      PetscInt bad = -1, localbad = -1;
 
-      PetscCall(TSStep(run->ts));
+      for (run->member = 0; run->member < m->ensemble_size; run->member++) {
+        run->U = run->Us[run->member];
+        if (m->ensemble_size > 1 || run->step == step0) {
+          /* another member's state: the integrator must not reuse the last stage (FSAL) */
+          PetscCall(TSSetSolution(run->ts, run->U));
+          PetscCall(TSSetTimeStep(run->ts, run->dt));
+          PetscCall(TSRestartStep(run->ts));
+        }
+        PetscCall(TSSetTime(run->ts, run->step * run->dt)); /* the exact clock */
+        PetscCall(TSStep(run->ts));
+      }
       run->step++;
-      PetscCall(TSSetTime(run->ts, run->step * run->dt)); /* the exact clock */
       run->wall_stepping += WallTime() - t0;
 
-      PetscCall(LocalBlowUp(run, &localbad));
+      for (PetscInt e = 0; e < m->ensemble_size && localbad < 0; e++) {
+        PetscCall(LocalBlowUp(run, run->Us[e], &localbad));
+        if (localbad >= 0) run->member = e;
+      }
       PetscCall(GyreSignalsPoll(comm, localbad, &sig, &bad));
       if (bad >= 0) {
         const char *field = NULL;
         PetscCall(DMDAGetFieldName(m->dm, bad, &field));
         PetscCall(GyreRunOutputClose(run, PETSC_FALSE));
         SETERRQ(comm, PETSC_ERR_FP,
-                "blow-up at step %" PetscInt_FMT " (t = %g, member %" PetscInt_FMT
-                "): variable %s is NaN, Inf or beyond %g; output '%s' keeps the records before "
-                "it%s%s",
-                run->step, (double) (run->step * run->dt), run->member,
-                field && field[0] ? field : "state", (double) m->bound, run->output,
+                "blow-up at step %" PetscInt_FMT " (t = %g): variable %s is NaN, Inf or beyond "
+                "%g; output '%s' keeps the records before it%s%s",
+                run->step, (double) (run->step * run->dt), field && field[0] ? field : "state",
+                (double) m->bound, run->output,
                 run->checkpoint[0] ? ", the last good checkpoint is " : "",
                 run->checkpoint[0] ? run->checkpoint : "");
       }
@@ -368,7 +379,6 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       PetscCall(Progress(run, wall0, step0, run->step == run->nsteps));
     }
   }
-  run->member = m->ensemble_size - 1;
 
   /* 6. finish */
   if (run->checkpoint[0]) PetscCall(GyreRunCheckpointWrite(run, run->checkpoint));
@@ -380,7 +390,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
 cleanup:
   PetscCall(GyreRunDestroyTS(run));
-  PetscCall(VecDestroy(&run->U));
+  if (run->Us) PetscCall(VecDestroyVecs(run->model->ensemble_size, &run->Us));
   PetscCall(GyreModelDestroy(&run->model));
   PetscCall(PetscFree(run->buf));
   PetscCall(PetscFree(run->command_line));

@@ -10,7 +10,8 @@
 typedef struct {
   GyreModel model;
   TS        ts;
-  Vec       U;
+  Vec      *Us;   /* one state per ensemble member, all advanced in lock-step */
+  Vec       U;    /* the member being worked on (one of Us) */
   Vec       work; /* scratch for the explicit RHS + closure sum */
   MPI_Comm  comm;
 
@@ -31,7 +32,7 @@ typedef struct {
   /* the run's clock: model time is always step * dt */
   PetscInt nsteps;     /* the absolute step of -ts_max_time */
   PetscInt step_first; /* the step of the first output record (initial time / dt) */
-  PetscInt member;     /* ensemble member being integrated */
+  PetscInt member;     /* the member U is (0..ensemble_size-1) */
   PetscInt step;       /* current step */
 
   /* output */
@@ -55,6 +56,7 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run);
 /* output.c */
 PetscErrorCode GyreRunOutputCreate(GyreRun *run);
 PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep);
+/* Writes the record of run->step (if it is an output step) for every member. Collective. */
 PetscErrorCode GyreRunOutputWrite(GyreRun *run);
 PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished);
 /* The record index of step (or -1 when step is not an output step). */
@@ -62,7 +64,7 @@ PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);
 
 /* checkpoint.c */
 PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
-/* Loads run->U, run->step and run->member from a checkpoint after checking it belongs to
+/* Loads every member's state and run->step from a checkpoint after checking it belongs to
  * this run. Collective. */
 PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path);
 

@@ -113,12 +113,18 @@ PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep)
     run->output_overwrite = ow;
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  if (m->ensemble_size == 1 || run->member == 0)
-    PetscCallGyre(run->comm, GyreFileTruncateRecords(run->comm, run->output, nrec_keep));
+  PetscCallGyre(run->comm, GyreFileTruncateRecords(run->comm, run->output, nrec_keep));
   PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->output, 1, &run->out));
+  {
+    /* the stepping time of the earlier legs counts towards the run's cost */
+    char *wall = NULL;
+    if (GyreFileGetAttText(run->out, "stepping_wall_seconds", &wall) == GYRE_OK) {
+      run->wall_stepping = atof(wall);
+      free(wall);
+    }
+  }
   for (PetscInt i = 0; i < m->nfields; i++)
     PetscCallGyre(run->comm, GyreFileGetVarId(run->out, m->fields[i].spec.name, &run->varids[i]));
-  PetscCallGyre(run->comm, GyreFileUpdateAttText(run->out, "end_time", "running"));
   PetscCall(AllocBuffer(run));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -131,39 +137,42 @@ PetscErrorCode GyreRunOutputWrite(GyreRun *run)
   PetscFunctionBegin;
   if (rec < 0 || !run->out) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallGyre(run->comm, GyreFileWriteTime(run->out, (size_t) rec, run->step * run->dt));
-  for (PetscInt i = 0; i < m->nfields; i++) {
-    GyreOutputField *f = &m->fields[i];
-    size_t           start[GYRE_IO_MAX_DIMS + 1], count[GYRE_IO_MAX_DIMS + 1];
-    int              nd = 0;
+  for (PetscInt e = 0; e < m->ensemble_size; e++) {
+    for (PetscInt i = 0; i < m->nfields; i++) {
+      GyreOutputField *f = &m->fields[i];
+      size_t           start[GYRE_IO_MAX_DIMS + 1], count[GYRE_IO_MAX_DIMS + 1];
+      int              nd = 0;
 
-    if (m->ensemble_size > 1) {
-      start[nd]   = (size_t) run->member;
-      count[nd++] = 1;
+      if (m->ensemble_size > 1) {
+        start[nd]   = (size_t) e;
+        count[nd++] = 1;
+      }
+      for (int d = 0; d < f->spec.ndims; d++, nd++) {
+        start[nd] = f->start[d];
+        count[nd] = f->count[d];
+      }
+      PetscCall((*m->ops.outputfield)(m, i, run->Us[e], run->step * run->dt, run->buf));
+      PetscCallGyre(run->comm, GyreFileWriteBlock(run->out, run->varids[i], (size_t) rec, start,
+                                                  count, run->buf));
     }
-    for (int d = 0; d < f->spec.ndims; d++, nd++) {
-      start[nd] = f->start[d];
-      count[nd] = f->count[d];
-    }
-    PetscCall((*m->ops.outputfield)(m, i, run->U, run->step * run->dt, run->buf));
-    PetscCallGyre(run->comm, GyreFileWriteBlock(run->out, run->varids[i], (size_t) rec, start,
-                                                count, run->buf));
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
 {
-  char wall[64];
+  char        wall[64], now[32];
+  const char *names[2]  = {"end_time", "stepping_wall_seconds"};
+  const char *values[2] = {now, wall};
 
   PetscFunctionBegin;
   if (!run->out) PetscFunctionReturn(PETSC_SUCCESS);
-  if (finished) {
-    PetscCall(PetscSNPrintf(wall, sizeof wall, "%.6g", run->wall_stepping));
-    PetscCallGyre(run->comm, GyreFileUpdateAttText(run->out, "stepping_wall_seconds", wall));
-    PetscCallGyre(run->comm, GyreProvenanceFinish(run->out));
-  } else {
-    PetscCallGyre(run->comm, GyreFileUpdateAttText(run->out, "end_time", "interrupted"));
-  }
   PetscCallGyre(run->comm, GyreFileClose(&run->out));
+  /* the end of the run's provenance, written once the parallel file is closed */
+  GyreTimeNowISO(now);
+  PetscCallMPI(MPI_Bcast(now, sizeof now, MPI_CHAR, 0, run->comm));
+  if (!finished) PetscCall(PetscStrncpy(now, "interrupted", sizeof now));
+  PetscCall(PetscSNPrintf(wall, sizeof wall, "%.6g", run->wall_stepping));
+  PetscCallGyre(run->comm, GyreFileAmendAttributes(run->comm, run->output, 2, names, values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

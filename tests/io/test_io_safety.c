@@ -8,7 +8,8 @@
  *   settings, and the file can be appended to afterwards;
  * - NaN and Inf in a block are reported with record and flat index, whatever the
  *   decomposition; a bad block on one rank fails every rank;
- * - missing, empty and non-NetCDF files, missing variables and records, unknown times. */
+ * - missing, empty and non-NetCDF files, missing variables and records, unknown times, a
+ *   missing input file in the provenance. */
 #include "io_test.h"
 #include <netcdf.h>
 #include <stdlib.h>
@@ -85,9 +86,16 @@ static void RefuseAndCreateErrors(void)
   CHECK(!Exists(tmp), "temporary file %s left behind", tmp);
 
   for (int atomic = 0; atomic < 2; atomic++) {
+    char dir[64];
     o = (GyreFileOptions){.overwrite = 1, .atomic = atomic};
     CHECK_FAILS(GyreFileCreate(MPI_COMM_WORLD, "io_no_such_dir/out.nc", &o, &f), GYRE_ERR_IO,
                 "cannot create output file 'io_no_such_dir/out.nc': No such file or directory");
+    snprintf(dir, sizeof dir, "io_dir_np%d", size); /* a directory where the file should go */
+    if (rank == 0) mkdir(dir, 0755);
+    MPI_Barrier(MPI_COMM_WORLD);
+    snprintf(msg, sizeof msg, "cannot create output file '%s': Is a directory", dir);
+    CHECK_FAILS(GyreFileCreate(MPI_COMM_WORLD, dir, &o, &f), GYRE_ERR_IO, msg);
+    CHECK(Exists(dir), "directory %s removed", dir);
   }
 }
 
@@ -254,6 +262,25 @@ static void NotFinite(const char *path)
   CHECK_OK(GyreFileClose(&f));
 }
 
+/* A missing input file fails the provenance on every rank; the aborted file is removed. */
+static void MissingInput(void)
+{
+  GyreFileOptions o    = {.overwrite = 1};
+  GyreProvenance  prov = {.inputs = {"io_missing_input.nc"}};
+  GyreFile        f    = NULL;
+  int             varids[3];
+  char            path[64];
+
+  snprintf(path, sizeof path, "io_prov_np%d.nc", size);
+  CHECK_OK(CreateTestFile(MPI_COMM_WORLD, path, &o, &f, varids));
+  if (!f) return;
+  CHECK_FAILS(GyreProvenanceWrite(f, &prov), GYRE_ERR_IO,
+              "cannot hash input file: cannot open 'io_missing_input.nc': No such file or "
+              "directory");
+  CHECK_OK(GyreFileAbort(&f));
+  CHECK(!Exists(path), "aborted file %s left behind", path);
+}
+
 static void BadFiles(void)
 {
   GyreFile f = NULL;
@@ -304,6 +331,7 @@ int main(int argc, char **argv)
   Truncate();
   NotFinite(nanpath);
   BadFiles();
+  MissingInput();
 
   MPI_Allreduce(&io_test_failures, &fails, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0) printf("%s: %d failures on %d ranks\n", fails ? "FAILED" : "passed", fails, size);

@@ -31,7 +31,7 @@ expect_error "unwritable output path" "cannot create" \
 "$PYTHON" - <<'PY'
 import netCDF4
 d = netCDF4.Dataset("c.ckpt", "a")
-d.variables["state"][3, 0] = float("nan")
+d.variables["state"][0, 3, 0] = float("nan")
 d.close()
 PY
 expect_error "NaN in a restart file" "NaN" \

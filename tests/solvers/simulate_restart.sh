@@ -23,4 +23,10 @@ mpirun_n 2 "$GYRE" simulate $ns -ts_max_time 0.6 -output nsfull.nc
 mpirun_n 2 "$GYRE" simulate $ns -ts_max_time 0.3 -output nspart.nc -checkpoint ns.ckpt
 mpirun_n 2 "$GYRE" simulate $ns -ts_max_time 0.6 -output nspart.nc -checkpoint ns.ckpt -restart auto
 ncdiff nsfull.nc nspart.nc --vars time,vorticity --rtol 1e-12 || fail "ns2d restart differs"
+# an ensemble (members advance in lock-step): extend a 3-member run from t = 0.3 to 0.5
+ens="-model l96 -ensemble_size 3 -seed 1 -quiet"
+mpirun_n 2 "$GYRE" simulate $ens -ts_max_time 0.5 -output efull.nc
+mpirun_n 2 "$GYRE" simulate $ens -ts_max_time 0.3 -output epart.nc -checkpoint e.ckpt
+mpirun_n 2 "$GYRE" simulate $ens -ts_max_time 0.5 -output epart.nc -checkpoint e.ckpt -restart auto
+ncdiff efull.nc epart.nc --vars time,X,Y,coupling --rtol 0 || fail "ensemble restart differs"
 echo "simulate_restart: ok"
