@@ -2,7 +2,9 @@
 # Model output reads cleanly: ncdump -h, and xarray (decode_cf) with coordinates attached and
 # time decoded, no warnings; `gyre info` prints the provenance.
 source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
-mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output l96.nc
+# options from an options file, as runs/<experiment>.opts will hold them
+printf -- "-model l96\n-ts_max_time 0.1\n-quiet\n" > l96.opts
+mpirun_n 2 "$GYRE" simulate -options_file l96.opts -output l96.nc
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 64 -grid_ny 64 -output_stride 4 -ensemble_size 2 \
   -ts_max_time 1 -output_every 0.5 -quiet -output ns.nc
 ncdump -h l96.nc > l96.cdl
