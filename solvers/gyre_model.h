@@ -114,6 +114,14 @@ PetscErrorCode GyreModelListPrint(MPI_Comm comm);
 PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closure);
 PetscErrorCode GyreClosureDestroy(GyreClosure *closure);
 
+/* ---- time stepping (solvers/timestepper.c) ---- */
+/* Gives a TS (its type already chosen, e.g. after TSSetFromOptions) the model's right-hand
+ * side, with the model's closure added to the explicit part: IMEX types (arkimex, rosw) get
+ * the explicit part as RHS function and the stiff part L as IFunction Udot - L U, whose
+ * stage solves are the model's exact solve (SNES ksponly, KSP preonly, PCSHELL); explicit
+ * types (euler, rk, ssp, mprk) get the sum. Other types are refused. Collective. */
+PetscErrorCode GyreModelSetUpTS(GyreModel model, TS ts);
+
 /* ---- the driver (solvers/driver.c) ---- */
 /* `gyre simulate`: runs the model named by -model with every option of the database.
  * Returns the process exit code in *exitcode (0, or GYRE_EXIT_CHECKPOINTED). Collective. */

@@ -10,9 +10,8 @@
 typedef struct {
   GyreModel model;
   TS        ts;
-  Vec      *Us;   /* one state per ensemble member, all advanced in lock-step */
-  Vec       U;    /* the member being worked on (one of Us) */
-  Vec       work; /* scratch for the explicit RHS + closure sum */
+  Vec      *Us; /* one state per ensemble member, all advanced in lock-step */
+  Vec       U;  /* the member being worked on (one of Us) */
   MPI_Comm  comm;
 
   /* options */
@@ -40,10 +39,6 @@ typedef struct {
   int      varids[GYRE_MAX_FIELDS];
   double  *buf;
   char    *command_line, *options;
-
-  /* IMEX: the shift of the last IJacobian call */
-  PetscReal shift;
-  Mat       J;
 
   double wall_stepping; /* seconds spent in time steps */
   char   start_time[32];

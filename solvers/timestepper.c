@@ -11,10 +11,17 @@
  * of dt. */
 #include "gyre_run.h"
 
+/* What the TS callbacks need; composed on the TS and destroyed with it. */
+typedef struct {
+  GyreModel model;
+  Vec       work;  /* scratch for L U in the summed right-hand side */
+  PetscReal shift; /* of the last IJacobian call */
+  Mat       J;     /* shell: shift I - L */
+} Stepper;
+
 static PetscErrorCode RHSExplicit(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 {
-  GyreRun  *run = (GyreRun *) ctx;
-  GyreModel m   = run->model;
+  GyreModel m = ((Stepper *) ctx)->model;
 
   PetscFunctionBegin;
   PetscCall((*m->ops.rhsexplicit)(m, t, U, F));
@@ -24,21 +31,20 @@ static PetscErrorCode RHSExplicit(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 
 static PetscErrorCode RHSFull(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
 {
-  GyreRun  *run = (GyreRun *) ctx;
-  GyreModel m   = run->model;
+  Stepper  *s = (Stepper *) ctx;
+  GyreModel m = s->model;
 
   PetscFunctionBegin;
   PetscCall(RHSExplicit(ts, t, U, F, ctx));
-  PetscCall((*m->ops.rhsimplicit)(m, t, U, run->work));
-  PetscCall(VecAXPY(F, 1.0, run->work));
+  PetscCall((*m->ops.rhsimplicit)(m, t, U, s->work));
+  PetscCall(VecAXPY(F, 1.0, s->work));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* F = Udot - L U */
 static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
 {
-  GyreRun  *run = (GyreRun *) ctx;
-  GyreModel m   = run->model;
+  GyreModel m = ((Stepper *) ctx)->model;
 
   PetscFunctionBegin;
   PetscCall((*m->ops.rhsimplicit)(m, t, U, F));
@@ -49,41 +55,105 @@ static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void
 static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat P,
                                 void *ctx)
 {
-  GyreRun *run = (GyreRun *) ctx;
-
   PetscFunctionBegin;
-  run->shift = shift;
+  ((Stepper *) ctx)->shift = shift;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* y = (shift I - L) x */
 static PetscErrorCode JacobianMult(Mat A, Vec x, Vec y)
 {
-  GyreRun *run;
+  Stepper *s;
 
   PetscFunctionBegin;
-  PetscCall(MatShellGetContext(A, &run));
-  PetscCall((*run->model->ops.rhsimplicit)(run->model, 0.0, x, y));
-  PetscCall(VecAXPBY(y, run->shift, -1.0, x));
+  PetscCall(MatShellGetContext(A, &s));
+  PetscCall((*s->model->ops.rhsimplicit)(s->model, 0.0, x, y));
+  PetscCall(VecAXPBY(y, s->shift, -1.0, x));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* y = (shift I - L)^{-1} x, exactly */
 static PetscErrorCode JacobianSolve(PC pc, Vec x, Vec y)
 {
-  GyreRun *run;
+  Stepper *s;
 
   PetscFunctionBegin;
-  PetscCall(PCShellGetContext(pc, &run));
-  PetscCall((*run->model->ops.solveimplicit)(run->model, run->shift, x, y));
+  PetscCall(PCShellGetContext(pc, &s));
+  PetscCall((*s->model->ops.solveimplicit)(s->model, s->shift, x, y));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode StepperDestroy(void *ctx)
+{
+  Stepper *s = (Stepper *) ctx;
+
+  PetscFunctionBegin;
+  PetscCall(VecDestroy(&s->work));
+  PetscCall(MatDestroy(&s->J));
+  PetscCall(PetscFree(s));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreModelSetUpTS(GyreModel m, TS ts)
+{
+  PetscBool      split = m->ops.rhsimplicit && m->ops.solveimplicit ? PETSC_TRUE : PETSC_FALSE;
+  PetscBool      imex, expl;
+  Stepper       *s;
+  PetscContainer container;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&s));
+  s->model = m;
+  PetscCall(PetscContainerCreate(m->comm, &container));
+  PetscCall(PetscContainerSetPointer(container, s));
+  PetscCall(PetscContainerSetUserDestroy(container, StepperDestroy));
+  PetscCall(PetscObjectCompose((PetscObject) ts, "gyre_stepper", (PetscObject) container));
+  PetscCall(PetscContainerDestroy(&container));
+  PetscCall(DMCreateGlobalVector(m->dm, &s->work));
+
+  PetscCall(PetscObjectTypeCompareAny((PetscObject) ts, &imex, TSARKIMEX, TSROSW, ""));
+  PetscCall(PetscObjectTypeCompareAny((PetscObject) ts, &expl, TSEULER, TSRK, TSSSP, TSMPRK, ""));
+  if (imex && split) {
+    SNES     snes;
+    KSP      ksp;
+    PC       pc;
+    PetscInt nloc, nglob;
+
+    PetscCall(TSSetRHSFunction(ts, NULL, RHSExplicit, s));
+    PetscCall(TSSetIFunction(ts, NULL, IFunction, s));
+    PetscCall(VecGetLocalSize(s->work, &nloc));
+    PetscCall(VecGetSize(s->work, &nglob));
+    PetscCall(MatCreateShell(m->comm, nloc, nloc, nglob, nglob, s, &s->J));
+    PetscCall(MatShellSetOperation(s->J, MATOP_MULT, (void (*)(void)) JacobianMult));
+    PetscCall(TSSetIJacobian(ts, s->J, s->J, IJacobian, s));
+    PetscCall(TSGetSNES(ts, &snes));
+    PetscCall(SNESSetType(snes, SNESKSPONLY));
+    PetscCall(SNESGetKSP(snes, &ksp));
+    PetscCall(KSPSetType(ksp, KSPPREONLY));
+    PetscCall(KSPGetPC(ksp, &pc));
+    PetscCall(PCSetType(pc, PCSHELL));
+    PetscCall(PCShellSetContext(pc, s));
+    PetscCall(PCShellSetApply(pc, JacobianSolve));
+    PetscCall(PCShellSetName(pc, "exact solve of (shift I - L) from the model"));
+  } else if (imex) {
+    /* no stiff part: everything is explicit, the implicit side is zero */
+    PetscCall(TSSetRHSFunction(ts, NULL, RHSExplicit, s));
+  } else if (expl) {
+    PetscCall(TSSetRHSFunction(ts, NULL, split ? RHSFull : RHSExplicit, s));
+  } else {
+    TSType type;
+    PetscCall(TSGetType(ts, &type));
+    SETERRQ(m->comm, PETSC_ERR_SUP,
+            "-ts_type %s is not supported by gyre simulate: use an explicit integrator (rk, "
+            "ssp, euler) or an IMEX one (arkimex, rosw)",
+            type);
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode GyreRunSetUpTS(GyreRun *run)
 {
-  GyreModel m     = run->model;
-  PetscBool split = m->ops.rhsimplicit && m->ops.solveimplicit ? PETSC_TRUE : PETSC_FALSE;
-  PetscBool imex, expl;
+  GyreModel m = run->model;
   TSAdapt   adapt;
 
   PetscFunctionBegin;
@@ -96,46 +166,7 @@ PetscErrorCode GyreRunSetUpTS(GyreRun *run)
   /* fixed steps whatever -ts_adapt_type says: outputs land on multiples of dt */
   PetscCall(TSGetAdapt(run->ts, &adapt));
   PetscCall(TSAdaptSetType(adapt, TSADAPTNONE));
-
-  PetscCall(PetscObjectTypeCompareAny((PetscObject) run->ts, &imex, TSARKIMEX, TSROSW, ""));
-  PetscCall(
-      PetscObjectTypeCompareAny((PetscObject) run->ts, &expl, TSEULER, TSRK, TSSSP, TSMPRK, ""));
-  PetscCall(DMCreateGlobalVector(m->dm, &run->work));
-  if (imex && split) {
-    SNES     snes;
-    KSP      ksp;
-    PC       pc;
-    PetscInt nloc, nglob;
-
-    PetscCall(TSSetRHSFunction(run->ts, NULL, RHSExplicit, run));
-    PetscCall(TSSetIFunction(run->ts, NULL, IFunction, run));
-    PetscCall(VecGetLocalSize(run->work, &nloc));
-    PetscCall(VecGetSize(run->work, &nglob));
-    PetscCall(MatCreateShell(run->comm, nloc, nloc, nglob, nglob, run, &run->J));
-    PetscCall(MatShellSetOperation(run->J, MATOP_MULT, (void (*)(void)) JacobianMult));
-    PetscCall(TSSetIJacobian(run->ts, run->J, run->J, IJacobian, run));
-    PetscCall(TSGetSNES(run->ts, &snes));
-    PetscCall(SNESSetType(snes, SNESKSPONLY));
-    PetscCall(SNESGetKSP(snes, &ksp));
-    PetscCall(KSPSetType(ksp, KSPPREONLY));
-    PetscCall(KSPGetPC(ksp, &pc));
-    PetscCall(PCSetType(pc, PCSHELL));
-    PetscCall(PCShellSetContext(pc, run));
-    PetscCall(PCShellSetApply(pc, JacobianSolve));
-    PetscCall(PCShellSetName(pc, "exact solve of (shift I - L) from the model"));
-  } else if (imex) {
-    /* no stiff part: everything is explicit, the implicit side is zero */
-    PetscCall(TSSetRHSFunction(run->ts, NULL, RHSExplicit, run));
-  } else if (expl) {
-    PetscCall(TSSetRHSFunction(run->ts, NULL, split ? RHSFull : RHSExplicit, run));
-  } else {
-    TSType type;
-    PetscCall(TSGetType(run->ts, &type));
-    SETERRQ(run->comm, PETSC_ERR_SUP,
-            "-ts_type %s is not supported by gyre simulate: use an explicit integrator (rk, "
-            "ssp, euler) or an IMEX one (arkimex, rosw)",
-            type);
-  }
+  PetscCall(GyreModelSetUpTS(m, run->ts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -143,7 +174,5 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run)
 {
   PetscFunctionBegin;
   PetscCall(TSDestroy(&run->ts));
-  PetscCall(MatDestroy(&run->J));
-  PetscCall(VecDestroy(&run->work));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -64,86 +64,19 @@ static PetscErrorCode ModelCreate(MPI_Comm comm, const char *opts, PetscInt r, G
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* ---- a TS wired as the driver wires it ---------------------------------------------------- */
-
-typedef struct {
-  GyreModel m;
-  PetscReal shift;
-  Vec       work;
-} Stepper;
-
-static PetscErrorCode RHSExplicit(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
-{
-  Stepper *s = (Stepper *) ctx;
-
-  PetscFunctionBegin;
-  PetscCall((*s->m->ops.rhsexplicit)(s->m, t, U, F));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode RHSFull(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
-{
-  Stepper *s = (Stepper *) ctx;
-
-  PetscFunctionBegin;
-  PetscCall((*s->m->ops.rhsexplicit)(s->m, t, U, F));
-  PetscCall((*s->m->ops.rhsimplicit)(s->m, t, U, s->work));
-  PetscCall(VecAXPY(F, 1.0, s->work));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode IFunction(TS ts, PetscReal t, Vec U, Vec Udot, Vec F, void *ctx)
-{
-  Stepper *s = (Stepper *) ctx;
-
-  PetscFunctionBegin;
-  PetscCall((*s->m->ops.rhsimplicit)(s->m, t, U, F));
-  PetscCall(VecAYPX(F, -1.0, Udot));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode IJacobian(TS ts, PetscReal t, Vec U, Vec Udot, PetscReal shift, Mat A, Mat P,
-                                void *ctx)
-{
-  ((Stepper *) ctx)->shift = shift;
-  return PETSC_SUCCESS;
-}
-
-static PetscErrorCode JacobianMult(Mat A, Vec x, Vec y)
-{
-  Stepper *s;
-
-  PetscFunctionBegin;
-  PetscCall(MatShellGetContext(A, &s));
-  PetscCall((*s->m->ops.rhsimplicit)(s->m, 0.0, x, y));
-  PetscCall(VecAXPBY(y, s->shift, -1.0, x));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
-static PetscErrorCode JacobianSolve(PC pc, Vec x, Vec y)
-{
-  Stepper *s;
-
-  PetscFunctionBegin;
-  PetscCall(PCShellGetContext(pc, &s));
-  PetscCall((*s->m->ops.solveimplicit)(s->m, s->shift, x, y));
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
+/* ---- a TS wired by the driver's own GyreModelSetUpTS ------------------------------------- */
 
 /* Advances U by nsteps fixed steps of size dt with TSARKIMEX (subtype) or, for type TSRK,
  * classic RK4 on the summed right-hand side. Collective. */
 static PetscErrorCode Integrate(GyreModel m, TSType type, TSARKIMEXType subtype, PetscReal dt,
                                 PetscInt nsteps, Vec U)
 {
-  Stepper   s = {.m = m};
   TS        ts;
   TSAdapt   adapt;
-  Mat       J = NULL;
   PetscReal t;
   PetscInt  steps;
 
   PetscFunctionBegin;
-  PetscCall(VecDuplicate(U, &s.work));
   PetscCall(TSCreate(m->comm, &ts));
   PetscCall(TSSetDM(ts, m->dm));
   PetscCall(TSSetType(ts, type));
@@ -153,32 +86,11 @@ static PetscErrorCode Integrate(GyreModel m, TSType type, TSARKIMEXType subtype,
   PetscCall(TSSetExactFinalTime(ts, TS_EXACTFINALTIME_MATCHSTEP));
   PetscCall(TSGetAdapt(ts, &adapt));
   PetscCall(TSAdaptSetType(adapt, TSADAPTNONE));
-  if (!strcmp(type, TSARKIMEX)) {
-    SNES     snes;
-    KSP      ksp;
-    PC       pc;
-    PetscInt nloc, nglob;
-
+  if (!strcmp(type, TSARKIMEX))
     PetscCall(TSARKIMEXSetType(ts, subtype));
-    PetscCall(TSSetRHSFunction(ts, NULL, RHSExplicit, &s));
-    PetscCall(TSSetIFunction(ts, NULL, IFunction, &s));
-    PetscCall(VecGetLocalSize(U, &nloc));
-    PetscCall(VecGetSize(U, &nglob));
-    PetscCall(MatCreateShell(m->comm, nloc, nloc, nglob, nglob, &s, &J));
-    PetscCall(MatShellSetOperation(J, MATOP_MULT, (void (*)(void)) JacobianMult));
-    PetscCall(TSSetIJacobian(ts, J, J, IJacobian, &s));
-    PetscCall(TSGetSNES(ts, &snes));
-    PetscCall(SNESSetType(snes, SNESKSPONLY));
-    PetscCall(SNESGetKSP(snes, &ksp));
-    PetscCall(KSPSetType(ksp, KSPPREONLY));
-    PetscCall(KSPGetPC(ksp, &pc));
-    PetscCall(PCSetType(pc, PCSHELL));
-    PetscCall(PCShellSetContext(pc, &s));
-    PetscCall(PCShellSetApply(pc, JacobianSolve));
-  } else {
+  else
     PetscCall(TSRKSetType(ts, TSRK4));
-    PetscCall(TSSetRHSFunction(ts, NULL, RHSFull, &s));
-  }
+  PetscCall(GyreModelSetUpTS(m, ts));
   PetscCall(TSSolve(ts, U));
   PetscCall(TSGetSolveTime(ts, &t));
   PetscCall(TSGetStepNumber(ts, &steps));
@@ -187,8 +99,6 @@ static PetscErrorCode Integrate(GyreModel m, TSType type, TSARKIMEXType subtype,
              "TS took %" PetscInt_FMT " steps to t = %g, expected %" PetscInt_FMT " steps to %g",
              steps, (double) t, nsteps, (double) (nsteps * dt));
   PetscCall(TSDestroy(&ts));
-  PetscCall(MatDestroy(&J));
-  PetscCall(VecDestroy(&s.work));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
