@@ -9,10 +9,10 @@
  *        called as the driver calls them (solvers/timestepper.c; no closure).
  *  steps PETSc TS steps per second through the driver's own TS set-up (GyreRunSetUpTS: the
  *        model's default TSARKIMEX 3 with the exact implicit solve, the CFL step).
- *  bw    achieved bytes/s of the RHS over the bytes/s of a plain copy (VecCopy, i.e. memcpy)
- *        of a Vec the size of the state. Bytes counted per RHS evaluation (global, the same on
- *        any number of ranks), with R = 8 nx ny (one real field) and S = 16 ny (nx/2+1) (its
- *        half spectrum): every pass of the pseudo-spectral algorithm over a whole array
+ *  bw    achieved bytes/s of the RHS over the bytes/s of a plain copy (memcpy, as VecCopy)
+ *        of arrays the size of the state (see CopyCtx below). Bytes counted per RHS evaluation
+ * (global, the same on any number of ranks), with R = 8 nx ny (one real field) and S = 16 ny
+ * (nx/2+1) (its half spectrum): every pass of the pseudo-spectral algorithm over a whole array
  *        counts that array once when it is read and once when it is written:
  *          explicit  forward FFT of w                     R + S
  *                    4 spectral multiplies (u, v, w_x, w_y) 4 (S + S)
@@ -44,15 +44,17 @@
  *        open/create to close on every rank, payload bytes only; both go to the page cache
  *        (neither is fsync'd) unless -bench_fsync, which fsyncs both after writing. The
  *        NetCDF path converts double -> float inside the library: that is its cost. Best of
- *        -bench_trials trials each.
+ *        -bench_trials trials each (file-system timings on the VM of RESULTS.md have 10x
+ *        outliers), alternating, each trial starting with neither file present.
  *
  * Strong scaling (RHS rate on 2 ranks over twice the rate on 1 rank) is computed by
  * bench/solver.sh from the machine-readable "BENCH ..." lines printed here.
  *
  * Options: -bench_sizes 256,1024  -bench_min_time 1.0 (seconds per timed loop)
- *          -bench_dir DIR (scratch files, default .)  -bench_records 5  -bench_trials 3
+ *          -bench_dir DIR (scratch files, default .)  -bench_records 5  -bench_trials 5
  *          -bench_write_mb 32  -bench_fsync  and any ns2d/TS option (-ns2d_nu, -ts_type ...). */
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -92,69 +94,127 @@ static double CPUTime(void)
   return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
-/* The number of repetitions that fills min_time given one repetition took t1 seconds (the
- * slowest rank's t1, so every rank agrees). Collective. */
-static PetscErrorCode Repetitions(MPI_Comm comm, double t1, double min_time, PetscInt lo,
-                                  PetscInt hi, PetscInt *reps)
+/* A timed operation: repetition k of it. */
+typedef PetscErrorCode (*TimedFn)(void *ctx, PetscInt k);
+
+/* Seconds per repetition of fn: the best of `trials` timed loops of equal length that together
+ * fill about min_time (at least minreps repetitions each), after one warm-up call. Ranks agree
+ * on the repetition count (the slowest rank's first call) and every loop runs between
+ * barriers, so the time is the slowest rank's. Collective. */
+static PetscErrorCode TimeBest(MPI_Comm comm, TimedFn fn, void *ctx, double min_time,
+                               PetscInt trials, PetscInt minreps, double *per_rep)
 {
+  double   t0, t1, best = PETSC_MAX_REAL;
+  PetscInt reps, k = 0;
+
   PetscFunctionBegin;
+  PetscCall(fn(ctx, k++)); /* warm-up: first touch, FFTW buffers */
+  t0 = Now();
+  PetscCall(fn(ctx, k++));
+  t1 = Now() - t0;
   PetscCallMPI(MPIU_Allreduce(MPI_IN_PLACE, &t1, 1, MPI_DOUBLE, MPI_MAX, comm));
-  *reps = (PetscInt) PetscCeilReal(min_time / PetscMax(t1, 1e-9));
-  *reps = PetscMin(PetscMax(*reps, lo), hi);
+  reps = (PetscInt) PetscCeilReal(min_time / (double) trials / PetscMax(t1, 1e-9));
+  reps = PetscMin(PetscMax(reps, minreps), 10000000);
+  for (PetscInt trial = 0; trial < trials; trial++) {
+    PetscCallMPI(MPI_Barrier(comm));
+    t0 = Now();
+    for (PetscInt i = 0; i < reps; i++)
+      PetscCall(fn(ctx, k++));
+    PetscCallMPI(MPI_Barrier(comm));
+    best = PetscMin(best, Now() - t0);
+  }
+  *per_rep = best / (double) reps;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+typedef struct {
+  GyreModel m;
+  Vec       U, F, G;
+} RHSCtx;
+
 /* One RHS evaluation as the driver makes it: the explicit and the implicit part. */
-static PetscErrorCode RHS(GyreModel m, Vec U, Vec F, Vec G)
+static PetscErrorCode RHS(void *ctx, PetscInt k)
 {
+  RHSCtx *c = (RHSCtx *) ctx;
+
   PetscFunctionBegin;
-  PetscCall((*m->ops.rhsexplicit)(m, 0.0, U, F));
-  PetscCall((*m->ops.rhsimplicit)(m, 0.0, U, G));
+  PetscCall((*c->m->ops.rhsexplicit)(c->m, 0.0, c->U, c->F));
+  PetscCall((*c->m->ops.rhsimplicit)(c->m, 0.0, c->U, c->G));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The copy reference: memcpy (PetscArraycpy, what VecCopy does) of this rank's part of a
+ * state-sized array, cycling through COPY_POOL arrays, about as many as the RHS touches (the
+ * model's scratch fields and spectra, FFTW's buffers, U, F, G), so that the copy works on as
+ * much memory as the RHS does: 8 MiB at 256^2 (inside the 32 MiB L3 of the machine of
+ * RESULTS.md, like the RHS), 128 MiB at 1024^2 (main memory, like the RHS). The arrays start
+ * on 4 KiB boundaries of one block: glibc's memcpy (rep movsb) on AMD Zen runs up to 10x
+ * slower when source and destination sit 16 bytes apart modulo 64, which 16-byte-aligned
+ * PetscMalloc'd Vecs often do (measured on this machine: 256 KiB VecCopy 7 us or 55 us
+ * depending on where malloc put the Vecs), and the reference must not be that accident. */
+#define COPY_POOL 16
+typedef struct {
+  char   *block;
+  double *a[COPY_POOL];
+  size_t  n;
+} CopyCtx;
+
+static PetscErrorCode Copy(void *ctx, PetscInt k)
+{
+  CopyCtx *c = (CopyCtx *) ctx;
+
+  PetscFunctionBegin;
+  PetscCall(PetscArraycpy(c->a[(k + 1) % COPY_POOL], c->a[k % COPY_POOL], c->n));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 /* (a) + (b): RHS evaluations/s and bytes/s, and the copy reference. Collective. */
 static PetscErrorCode BenchRHS(Bench *b, GyreModel m, Vec U, Result *r)
 {
-  Vec      F, G;
-  PetscInt reps;
-  double   t0, t;
+  RHSCtx       rc = {.m = m, .U = U};
+  CopyCtx      cc;
+  const double R = 8.0 * (double) r->n * (double) r->n;
+  const double S = 16.0 * (double) r->n * (double) (r->n / 2 + 1);
+  double       t;
 
   PetscFunctionBegin;
-  PetscCall(VecDuplicate(U, &F));
-  PetscCall(VecDuplicate(U, &G));
-  PetscCall(RHS(m, U, F, G)); /* warm-up (first touch, FFTW) */
-  t0 = Now();
-  PetscCall(RHS(m, U, F, G));
-  PetscCall(Repetitions(b->comm, Now() - t0, b->min_time, 3, 100000, &reps));
-  PetscCallMPI(MPI_Barrier(b->comm));
-  t0 = Now();
-  for (PetscInt k = 0; k < reps; k++)
-    PetscCall(RHS(m, U, F, G));
-  PetscCallMPI(MPI_Barrier(b->comm));
-  t            = Now() - t0;
-  r->rhs_per_s = (double) reps / t;
-  {
-    const double R = 8.0 * (double) r->n * (double) r->n;
-    const double S = 16.0 * (double) r->n * (double) (r->n / 2 + 1);
-    r->rhs_bytes   = RHS_R * R + RHS_S * S;
-    r->rhs_Bps     = r->rhs_bytes * r->rhs_per_s;
+  PetscCall(VecDuplicate(U, &rc.F));
+  PetscCall(VecDuplicate(U, &rc.G));
+  PetscCall(TimeBest(b->comm, RHS, &rc, b->min_time, 3, 1, &t));
+  r->rhs_per_s = 1.0 / t;
+  r->rhs_bytes = RHS_R * R + RHS_S * S;
+  r->rhs_Bps   = r->rhs_bytes * r->rhs_per_s;
+  PetscCall(VecDestroy(&rc.F));
+  PetscCall(VecDestroy(&rc.G));
 
-    /* the reference: a plain copy of an array the size of the state, same ranks */
-    PetscCall(VecCopy(U, F));
-    t0 = Now();
-    PetscCall(VecCopy(U, F));
-    PetscCall(Repetitions(b->comm, Now() - t0, 0.3 * b->min_time, 10, 1000000, &reps));
-    PetscCallMPI(MPI_Barrier(b->comm));
-    t0 = Now();
-    for (PetscInt k = 0; k < reps; k++)
-      PetscCall(VecCopy(k % 2 ? F : U, k % 2 ? G : F));
-    PetscCallMPI(MPI_Barrier(b->comm));
-    t           = Now() - t0;
-    r->copy_Bps = 2.0 * R * (double) reps / t;
+  /* the reference: a plain copy of state-sized arrays, same ranks */
+  {
+    PetscInt     nloc;
+    const size_t page = 4096;
+    size_t       stride;
+    uintptr_t    p;
+
+    PetscCall(VecGetLocalSize(U, &nloc));
+    cc.n   = (size_t) nloc;
+    stride = (cc.n * sizeof(double) + page - 1) / page * page;
+    PetscCall(PetscMalloc1(COPY_POOL * stride + page, &cc.block));
+    p = ((uintptr_t) cc.block + page - 1) / page * page;
+    for (int i = 0; i < COPY_POOL; i++) {
+      cc.a[i] = (double *) (p + (size_t) i * stride);
+      for (size_t j = 0; j < cc.n; j++)
+        cc.a[i][j] = (double) j; /* first touch */
+    }
+    PetscCall(TimeBest(b->comm, Copy, &cc, 0.5 * b->min_time, 5, COPY_POOL, &t));
+    r->copy_Bps = 2.0 * R / t;
+    PetscCall(PetscFree(cc.block));
   }
-  PetscCall(VecDestroy(&F));
-  PetscCall(VecDestroy(&G));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode Step(void *ctx, PetscInt k)
+{
+  PetscFunctionBegin;
+  PetscCall(TSStep((TS) ctx));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -163,7 +223,6 @@ static PetscErrorCode BenchStepsAndOutput(Bench *b, GyreModel m, Vec U0, Result 
 {
   GyreRun   run_, *run = &run_;
   PetscReal dtmax;
-  PetscInt  reps;
   double    t0, t, twrite = 0;
 
   PetscFunctionBegin;
@@ -182,17 +241,8 @@ static PetscErrorCode BenchStepsAndOutput(Bench *b, GyreModel m, Vec U0, Result 
   PetscCall(TSSetSolution(run->ts, run->U));
   PetscCall(TSSetTime(run->ts, 0.0));
   PetscCall(TSSetTimeStep(run->ts, run->dt));
-  PetscCall(TSStep(run->ts)); /* warm-up */
-  t0 = Now();
-  PetscCall(TSStep(run->ts));
-  PetscCall(Repetitions(b->comm, Now() - t0, b->min_time, 2, 100000, &reps));
-  PetscCallMPI(MPI_Barrier(b->comm));
-  t0 = Now();
-  for (PetscInt k = 0; k < reps; k++)
-    PetscCall(TSStep(run->ts));
-  PetscCallMPI(MPI_Barrier(b->comm));
-  t              = Now() - t0;
-  r->steps_per_s = (double) reps / t;
+  PetscCall(TimeBest(b->comm, Step, run->ts, b->min_time, 3, 1, &t));
+  r->steps_per_s = 1.0 / t;
 
   /* output every 100 steps, the driver's way (solvers/output.c) */
   PetscCall(PetscSNPrintf(run->output, sizeof run->output, "%s/bench_output_%" PetscInt_FMT ".nc",
@@ -342,6 +392,12 @@ static PetscErrorCode BenchWrite(Bench *b, GyreModel m, Vec U, Result *r)
       (PetscInt) PetscCeilReal(b->write_mb * 1048576.0 / (4.0 * (double) r->n * (double) r->n));
   r->write_records = PetscMax(r->write_records, 1);
   for (PetscInt k = 0; k < b->trials; k++) {
+    /* both start from no file: the blocks of the last trial are freed outside the timing */
+    if (rank == 0) {
+      (void) unlink(ncpath);
+      (void) unlink(rawpath);
+    }
+    PetscCallMPI(MPI_Barrier(b->comm));
     PetscCall(WriteRaw(b, m, r->write_records, fblock, rawpath, &t));
     best_raw = PetscMin(best_raw, t);
     PetscCall(WriteNetCDF(b, m, r->write_records, block, ncpath, &t));
@@ -439,7 +495,7 @@ static PetscErrorCode Report(Bench *b, PetscMPIInt size, PetscInt nsizes, const 
 
 int main(int argc, char **argv)
 {
-  Bench     b = {.min_time = 1.0, .records = 5, .trials = 3, .write_mb = 32, .fsync = PETSC_FALSE};
+  Bench     b = {.min_time = 1.0, .records = 5, .trials = 5, .write_mb = 32, .fsync = PETSC_FALSE};
   PetscInt  sizes[MAX_SIZES] = {256, 1024}, nsizes = MAX_SIZES;
   PetscBool set;
   PetscMPIInt size;
