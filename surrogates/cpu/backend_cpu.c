@@ -1,0 +1,94 @@
+/* backend_cpu.c — the CPU backend's operation table: host memory, OpenMP threads, BLAS for
+ * GEMM, FFTW for FFTs. The ops themselves live one family per file (dense.c, conv.c,
+ * spectral.c, activation.c, loss.c); memory and elementwise ops are here. */
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_ops.h"
+
+GyreStatus GyreCPUAlloc(GyreBackend *be, size_t bytes, void **ptr)
+{
+  /* 64-byte alignment for vector loads; at least one byte so that a NULL means failure */
+  size_t n = (bytes + 63) / 64 * 64;
+  *ptr     = aligned_alloc(64, n ? n : 64);
+  if (!*ptr)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu backend: out of memory allocating %zu bytes", bytes);
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUFree(GyreBackend *be, void *ptr)
+{
+  free(ptr);
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUCopy(GyreBackend *be, void *dst, const void *src, size_t bytes)
+{
+  if (bytes) memcpy(dst, src, bytes);
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUFill(GyreBackend *be, float *x, size_t n, float value)
+{
+#pragma omp parallel for num_threads(be->threads) if (n > 65536)
+  for (size_t i = 0; i < n; i++)
+    x[i] = value;
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUAxpby(GyreBackend *be, size_t n, float a, const float *x, float b, float *y)
+{
+#pragma omp parallel for num_threads(be->threads) if (n > 65536)
+  for (size_t i = 0; i < n; i++)
+    y[i] = a * x[i] + b * y[i];
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUDot(GyreBackend *be, size_t n, const float *x, const float *y, double *result)
+{
+  double s = 0;
+#pragma omp parallel for num_threads(be->threads) reduction(+ : s) if (n > 65536)
+  for (size_t i = 0; i < n; i++)
+    s += (double) x[i] * (double) y[i];
+  *result = s;
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUScale(GyreBackend *be, size_t n, float s, float *x)
+{
+#pragma omp parallel for num_threads(be->threads) if (n > 65536)
+  for (size_t i = 0; i < n; i++)
+    x[i] *= s;
+  return GYRE_OK;
+}
+
+static const GyreBackendOps cpu_ops = {
+    .name              = "cpu",
+    .alloc             = GyreCPUAlloc,
+    .free              = GyreCPUFree,
+    .copy_from_host    = GyreCPUCopy,
+    .copy_to_host      = GyreCPUCopy,
+    .fill              = GyreCPUFill,
+    .axpby             = GyreCPUAxpby,
+    .dot               = GyreCPUDot,
+    .dense_forward     = GyreCPUDenseForward,
+    .dense_backward    = GyreCPUDenseBackward,
+    .conv_forward      = GyreCPUConvForward,
+    .conv_backward     = GyreCPUConvBackward,
+    .spectral_forward  = GyreCPUSpectralForward,
+    .spectral_backward = GyreCPUSpectralBackward,
+    .act_forward       = GyreCPUActForward,
+    .act_backward      = GyreCPUActBackward,
+    .mse_loss          = GyreCPUMSELoss,
+    .rel_l2_loss       = GyreCPURelL2Loss,
+    .bn_stats          = GyreCPUBNStats,
+    .bn_forward        = GyreCPUBNForward,
+    .bn_backward_stats = GyreCPUBNBackwardStats,
+    .bn_backward       = GyreCPUBNBackward,
+    .adam_update       = GyreCPUAdamUpdate,
+    .scale             = GyreCPUScale,
+};
+
+const GyreBackendOps *GyreBackendOpsCPU(void)
+{
+  return &cpu_ops;
+}

@@ -1,0 +1,59 @@
+/* cpu_ops.h — the CPU backend operations (files under surrogates/cpu), assembled into the
+ * operation table by backend_cpu.c. Internal to the CPU backend. Semantics: gyre_nn.h. */
+#ifndef GYRE_CPU_OPS_H
+#define GYRE_CPU_OPS_H
+#include "gyre_nn.h"
+
+/* backend_cpu.c: memory, elementwise, reductions */
+GyreStatus GyreCPUAlloc(GyreBackend *, size_t bytes, void **ptr);
+GyreStatus GyreCPUFree(GyreBackend *, void *ptr);
+GyreStatus GyreCPUCopy(GyreBackend *, void *dst, const void *src, size_t bytes);
+GyreStatus GyreCPUFill(GyreBackend *, float *x, size_t n, float value);
+GyreStatus GyreCPUAxpby(GyreBackend *, size_t n, float a, const float *x, float b, float *y);
+GyreStatus GyreCPUDot(GyreBackend *, size_t n, const float *x, const float *y, double *result);
+
+/* dense.c */
+GyreStatus GyreCPUDenseForward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                               const GyreTensor *b, GyreTensor *y);
+GyreStatus GyreCPUDenseBackward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                                const GyreTensor *dy, GyreTensor *dx, GyreTensor *dW,
+                                GyreTensor *db);
+/* conv.c */
+GyreStatus GyreCPUConvForward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                              const GyreTensor *b, GyrePadding pad, GyreTensor *y);
+GyreStatus GyreCPUConvBackward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                               const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
+                               GyreTensor *dW, GyreTensor *db);
+/* spectral.c */
+GyreStatus GyreCPUSpectralForward(GyreBackend *, const GyreTensor *x, const GyreTensor *Wr,
+                                  const GyreTensor *Wi, GyreTensor *y);
+GyreStatus GyreCPUSpectralBackward(GyreBackend *, const GyreTensor *x, const GyreTensor *Wr,
+                                   const GyreTensor *Wi, const GyreTensor *dy, GyreTensor *dx,
+                                   GyreTensor *dWr, GyreTensor *dWi);
+/* activation.c */
+GyreStatus GyreCPUActForward(GyreBackend *, GyreActivation, const GyreTensor *x, GyreTensor *y);
+GyreStatus GyreCPUActBackward(GyreBackend *, GyreActivation, const GyreTensor *x,
+                              const GyreTensor *dy, GyreTensor *dx);
+/* loss.c */
+GyreStatus GyreCPUMSELoss(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
+                          double *loss, GyreTensor *dpred);
+GyreStatus GyreCPURelL2Loss(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
+                            double *loss, GyreTensor *dpred);
+/* batchnorm.c */
+GyreStatus GyreCPUBNStats(GyreBackend *, const GyreTensor *x, double *sum, double *sumsq);
+GyreStatus GyreCPUBNForward(GyreBackend *, const GyreTensor *x, const float *mean,
+                            const float *invstd, const float *gamma, const float *beta,
+                            GyreTensor *y);
+GyreStatus GyreCPUBNBackwardStats(GyreBackend *, const GyreTensor *x, const float *mean,
+                                  const float *invstd, const GyreTensor *dy, double *sdy,
+                                  double *sdyx);
+GyreStatus GyreCPUBNBackward(GyreBackend *, const GyreTensor *x, const float *mean,
+                             const float *invstd, const float *gamma, const GyreTensor *dy,
+                             const float *mdy, const float *mdyx, GyreTensor *dx);
+/* adam.c */
+GyreStatus GyreCPUAdamUpdate(GyreBackend *, size_t n, float *p, const float *g, float *m, float *v,
+                             double lr, double beta1, double beta2, double eps, double weight_decay,
+                             int decoupled, long t);
+/* backend_cpu.c */
+GyreStatus GyreCPUScale(GyreBackend *, size_t n, float s, float *x);
+#endif

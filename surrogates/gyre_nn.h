@@ -1,0 +1,162 @@
+/* gyre_nn.h — the surrogate library's core: float32 tensors and the backend interface.
+ *
+ * The library is standalone C (no PETSc): any C or Fortran model can link it. Tensors are
+ * float32 in (N, C, X) for 1-D fields, (N, C, Y, X) for 2-D fields and (N, F) for dense
+ * layers, row-major (X fastest). Every operation a network needs is an entry of a backend's
+ * operation table (ggml's backend interface, libCEED's delegation): `surrogates/cpu/`
+ * implements it with BLAS, FFTW and OpenMP; `surrogates/cuda/` (a later issue) implements
+ * the same table, keeping device memory, streams and handles behind it. Layers and networks
+ * call the table only, never a backend's functions directly.
+ *
+ * Conventions of the operation table:
+ *  - forward ops write their output (overwrite); backward ops ACCUMULATE parameter
+ *    gradients (dW += ..., db += ...) so that a batch may be processed in pieces, and
+ *    OVERWRITE input gradients (dx = ...); a NULL gradient pointer means "not needed";
+ *  - shapes are checked by the layer code before the call (GYRE_ERR_ARG naming both shapes);
+ *    backends may assume consistent shapes;
+ *  - every entry returns a GyreStatus; a backend failure (out of memory, a library status)
+ *    is reported with a message naming the op and, for memory, the size asked for. */
+#ifndef GYRE_NN_H
+#define GYRE_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "gyre_status.h"
+
+#define GYRE_TENSOR_MAX_DIMS 5
+
+typedef struct GyreBackend_s GyreBackend;
+
+typedef struct {
+  float       *data; /* backend memory (host memory for the CPU backend) */
+  int          ndim;
+  int64_t      shape[GYRE_TENSOR_MAX_DIMS];
+  size_t       size; /* number of elements */
+  GyreBackend *backend;
+} GyreTensor;
+
+/* ---- tensors (surrogates/tensor.c) ---- */
+/* Allocates a zeroed tensor of the given shape on a backend. */
+GyreStatus GyreTensorCreate(GyreBackend *be, int ndim, const int64_t *shape, GyreTensor *t);
+/* Frees the memory; t becomes an empty tensor (data NULL, size 0). NULL-safe. */
+GyreStatus GyreTensorDestroy(GyreTensor *t);
+GyreStatus GyreTensorCopyFromHost(GyreTensor *t, const float *host); /* t->size floats */
+GyreStatus GyreTensorCopyToHost(const GyreTensor *t, float *host);
+GyreStatus GyreTensorFill(GyreTensor *t, float value);
+/* "(2, 3, 64, 64)" into buf, for messages. */
+const char *GyreTensorShapeString(const GyreTensor *t, char *buf, size_t len);
+/* GYRE_ERR_ARG naming `what` and both shapes unless a and b have the same shape. */
+GyreStatus GyreTensorCheckSameShape(const char *what, const GyreTensor *a, const GyreTensor *b);
+
+typedef enum { GYRE_PAD_ZERO = 0, GYRE_PAD_CIRCULAR = 1 } GyrePadding;
+typedef enum { GYRE_ACT_RELU = 0, GYRE_ACT_GELU = 1, GYRE_ACT_TANH = 2 } GyreActivation;
+
+/* ---- the backend operation table ---- */
+typedef struct {
+  const char *name; /* "cpu", "cuda" */
+
+  /* memory */
+  GyreStatus (*alloc)(GyreBackend *, size_t bytes, void **ptr);
+  GyreStatus (*free)(GyreBackend *, void *ptr);
+  GyreStatus (*copy_from_host)(GyreBackend *, void *dst, const void *src, size_t bytes);
+  GyreStatus (*copy_to_host)(GyreBackend *, void *dst, const void *src, size_t bytes);
+  GyreStatus (*fill)(GyreBackend *, float *x, size_t n, float value);
+
+  /* elementwise and reductions (n elements) */
+  /* y = a x + b y */
+  GyreStatus (*axpby)(GyreBackend *, size_t n, float a, const float *x, float b, float *y);
+  /* *result = sum of x*y, accumulated in double */
+  GyreStatus (*dot)(GyreBackend *, size_t n, const float *x, const float *y, double *result);
+
+  /* dense: x (M, K), W (N, K), b (N) or NULL -> y (M, N) = x W^T + b */
+  GyreStatus (*dense_forward)(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                              const GyreTensor *b, GyreTensor *y);
+  /* dx = dy W;  dW += dy^T x;  db += column sums of dy */
+  GyreStatus (*dense_backward)(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                               const GyreTensor *dy, GyreTensor *dx, GyreTensor *dW,
+                               GyreTensor *db);
+
+  /* convolution, 1-D (x (N, Cin, X), W (Cout, Cin, K)) or 2-D (x (N, Cin, Y, X),
+   * W (Cout, Cin, KY, KX)), stride 1, odd kernels, "same" output size with zero or circular
+   * padding of (K-1)/2; b (Cout) or NULL. A pointwise (1x1) convolution is K = 1. */
+  GyreStatus (*conv_forward)(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                             const GyreTensor *b, GyrePadding pad, GyreTensor *y);
+  GyreStatus (*conv_backward)(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                              const GyreTensor *dy, GyrePadding pad, GyreTensor *dx, GyreTensor *dW,
+                              GyreTensor *db);
+
+  /* spectral convolution (Li et al. 2021): real FFT of x over its spatial dims, keep the
+   * lowest modes, multiply by complex weights, inverse real FFT.
+   *  1-D: x (N, Cin, X); Wr, Wi (Cin, Cout, M) for modes kx = 0..M-1 (M <= X/2+1).
+   *  2-D: x (N, Cin, Y, X); Wr, Wi (2, Cin, Cout, MY, MX): block 0 for ky = 0..MY-1,
+   *       block 1 for ky = Y-MY..Y-1 (the negative ky), kx = 0..MX-1 (MX <= X/2+1,
+   *       2 MY <= Y), as in Li et al.'s SpectralConv2d (weights1, weights2).
+   * y_hat[n, o, k] = sum_i x_hat[n, i, k] (Wr + i Wi)[i, o, k]; modes not kept are zero;
+   * normalisation as numpy/torch rfft/irfft ("backward": the inverse divides by the size). */
+  GyreStatus (*spectral_forward)(GyreBackend *, const GyreTensor *x, const GyreTensor *Wr,
+                                 const GyreTensor *Wi, GyreTensor *y);
+  GyreStatus (*spectral_backward)(GyreBackend *, const GyreTensor *x, const GyreTensor *Wr,
+                                  const GyreTensor *Wi, const GyreTensor *dy, GyreTensor *dx,
+                                  GyreTensor *dWr, GyreTensor *dWi);
+
+  /* activations (elementwise on any shape): y = f(x); dx = f'(x) dy. GELU is the exact
+   * erf form (PyTorch's default). */
+  GyreStatus (*act_forward)(GyreBackend *, GyreActivation, const GyreTensor *x, GyreTensor *y);
+  GyreStatus (*act_backward)(GyreBackend *, GyreActivation, const GyreTensor *x,
+                             const GyreTensor *dy, GyreTensor *dx);
+
+  /* losses over all elements of pred/target (N, ...):
+   *  MSE: mean (pred - target)^2;
+   *  relative L2 (Li et al. LpLoss): mean over samples n of ||pred_n - target_n|| /
+   *  ||target_n||. *loss in double; dpred = d loss / d pred (overwrite). */
+  GyreStatus (*mse_loss)(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
+                         double *loss, GyreTensor *dpred);
+  GyreStatus (*rel_l2_loss)(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
+                            double *loss, GyreTensor *dpred);
+
+  /* batch normalisation over x (N, C, ...) per channel c, in three steps so that the caller
+   * can sum the statistics over MPI ranks in between (PyTorch's SyncBatchNorm):
+   *  bn_stats: sum[c] = sum of x, sumsq[c] = sum of x^2 over n and space (double, C each);
+   *  bn_forward: y = gamma[c] (x - mean[c]) invstd[c] + beta[c];
+   *  bn_backward_stats: sdy[c] = sum dy, sdyx[c] = sum dy xhat, xhat = (x - mean) invstd;
+   *  bn_backward: dx = gamma invstd (dy - mdy[c] - xhat mdyx[c]) with mdy, mdyx the global
+   *  means of dy and dy xhat. (dgamma += sdyx, dbeta += sdy are the caller's.)
+   * The float arrays of length C (mean, invstd, gamma, beta, mdy, mdyx) are backend memory;
+   * the double arrays (sum, sumsq, sdy, sdyx) are host memory, ready for MPI_Allreduce. */
+  GyreStatus (*bn_stats)(GyreBackend *, const GyreTensor *x, double *sum, double *sumsq);
+  GyreStatus (*bn_forward)(GyreBackend *, const GyreTensor *x, const float *mean,
+                           const float *invstd, const float *gamma, const float *beta,
+                           GyreTensor *y);
+  GyreStatus (*bn_backward_stats)(GyreBackend *, const GyreTensor *x, const float *mean,
+                                  const float *invstd, const GyreTensor *dy, double *sdy,
+                                  double *sdyx);
+  GyreStatus (*bn_backward)(GyreBackend *, const GyreTensor *x, const float *mean,
+                            const float *invstd, const float *gamma, const GyreTensor *dy,
+                            const float *mdy, const float *mdyx, GyreTensor *dx);
+
+  /* optimiser: one fused Adam/AdamW update of n parameters p with gradient g and moments
+   * m, v at step t (1-based); hyperparameters in double, as PyTorch holds them (a float
+   * 0.999 would shift 1 - beta2 by 1.3e-5): weight_decay is L2 added to g (Adam, decoupled = 0) or
+   * applied to p as p -= lr wd p (AdamW, decoupled = 1); bias-corrected as in PyTorch. */
+  GyreStatus (*adam_update)(GyreBackend *, size_t n, float *p, const float *g, float *m, float *v,
+                            double lr, double beta1, double beta2, double eps, double weight_decay,
+                            int decoupled, long t);
+  /* x *= s (gradient clipping) */
+  GyreStatus (*scale)(GyreBackend *, size_t n, float s, float *x);
+} GyreBackendOps;
+
+struct GyreBackend_s {
+  const GyreBackendOps *ops;
+  void                 *ctx; /* the backend's own state (threads, plans, handles) */
+  int                   threads;
+};
+
+/* ---- backends (surrogates/backend.c) ---- */
+/* Creates the backend named "cpu" (or "cuda" where built); threads <= 0: the default
+ * (OMP_NUM_THREADS or 1). GYRE_ERR_ARG naming the known backends otherwise. */
+GyreStatus GyreBackendCreate(const char *name, int threads, GyreBackend **be);
+GyreStatus GyreBackendDestroy(GyreBackend **be);
+/* The CPU backend's table (surrogates/cpu/backend_cpu.c). */
+const GyreBackendOps *GyreBackendOpsCPU(void);
+
+#endif

@@ -1,0 +1,596 @@
+/* test_nn_ops.c — forward and gradient checks of the CPU backend's network ops, modelled on
+ * ggml's test-backend-ops. Usage: test_nn_ops dense|act|loss|conv|spectral.
+ * For every case:
+ *  1. forward: the float op against a direct double-precision reference (direct sums, a
+ *     direct DFT for the spectral convolution) — pins the forward semantics;
+ *  2. gradients: objective L = sum(w .* y) with random w (for losses L = loss); the analytic
+ *     gradient of every input and parameter against central finite differences
+ *     (L(v + e) - L(v - e)) / (v_+ - v_-) with L summed in double and v_+ - v_- the actual
+ *     float step; the relative error norm ||g - g_fd|| / ||g_fd|| must be below 1e-3;
+ *  3. accumulation: a second backward doubles dW, db (accumulate) and leaves dx unchanged
+ *     (overwrite, even from garbage);
+ *  4. threads: 1 and 4 OpenMP threads give the same results.
+ * Prints the worst errors; exits non-zero on any failure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_ops.h"
+#include "gyre_nn.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+#define FD_TOL 1e-3
+#define FWD_TOL 1e-5
+
+static int          failures = 0;
+static GyreBackend *be1, *be4;
+static double       worst_fwd = 0, worst_fd = 0, worst_acc = 0, worst_thr = 0;
+
+#define CHECK(call)                                                                                \
+  do {                                                                                             \
+    GyreStatus s_ = (call);                                                                        \
+    if (s_ != GYRE_OK) {                                                                           \
+      fprintf(stderr, "FAIL %s:%d: %s -> %d: %s\n", __FILE__, __LINE__, #call, (int) s_,           \
+              GyreStatusMessage());                                                                \
+      exit(1);                                                                                     \
+    }                                                                                              \
+  } while (0)
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static double   urand(void) /* uniform in [-1, 1) */
+{
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (double) (rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+}
+
+static void tensor(GyreTensor *t, int ndim, int64_t a, int64_t b, int64_t c, int64_t d)
+{
+  int64_t sh[4] = {a, b, c, d};
+  CHECK(GyreTensorCreate(be1, ndim, sh, t));
+}
+static void randomize(GyreTensor *t, double lo_abs)
+{
+  for (size_t k = 0; k < t->size; k++) {
+    double v = urand();
+    if (lo_abs > 0) v = (v < 0 ? -1 : 1) * (lo_abs + (1 - lo_abs) * fabs(v));
+    t->data[k] = (float) v;
+  }
+}
+static void zero(GyreTensor *t)
+{
+  if (t && t->data) memset(t->data, 0, sizeof(float) * t->size);
+}
+
+static void report(const char *name, const char *what, double err, double tol, double *worst)
+{
+  int bad = !(err <= tol);
+  if (err > *worst) *worst = err;
+  if (bad) {
+    failures++;
+    printf("FAIL %-40s %-10s rel err %.3e (tol %.1e)\n", name, what, err, tol);
+  } else
+    printf("ok   %-40s %-10s rel err %.3e\n", name, what, err);
+}
+
+/* relative error norm of float a against double ref */
+static double rel_err(size_t n, const float *a, const double *ref)
+{
+  double num = 0, den = 0;
+  for (size_t k = 0; k < n; k++) {
+    num += (a[k] - ref[k]) * (a[k] - ref[k]);
+    den += ref[k] * ref[k];
+  }
+  return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+static double rel_err_f(size_t n, const float *a, const float *b)
+{
+  double num = 0, den = 0;
+  for (size_t k = 0; k < n; k++) {
+    num += ((double) a[k] - b[k]) * ((double) a[k] - b[k]);
+    den += (double) b[k] * b[k];
+  }
+  return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* ---- one op case ---- */
+typedef enum { OP_DENSE, OP_ACT, OP_CONV, OP_SPEC } OpKind;
+typedef struct {
+  char           name[96];
+  OpKind         kind;
+  GyreActivation act;
+  GyrePadding    pad;
+  int            has_b;
+  double         eps;
+  GyreTensor     x, W, b, Wr, Wi, y, w, dx, dW, db, dWr, dWi;
+} Case;
+
+static void forward(GyreBackend *be, Case *c)
+{
+  switch (c->kind) {
+  case OP_DENSE:
+    CHECK(GyreCPUDenseForward(be, &c->x, &c->W, c->has_b ? &c->b : NULL, &c->y));
+    break;
+  case OP_ACT:
+    CHECK(GyreCPUActForward(be, c->act, &c->x, &c->y));
+    break;
+  case OP_CONV:
+    CHECK(GyreCPUConvForward(be, &c->x, &c->W, c->has_b ? &c->b : NULL, c->pad, &c->y));
+    break;
+  case OP_SPEC:
+    CHECK(GyreCPUSpectralForward(be, &c->x, &c->Wr, &c->Wi, &c->y));
+    break;
+  }
+}
+static void backward(GyreBackend *be, Case *c)
+{
+  switch (c->kind) {
+  case OP_DENSE:
+    CHECK(GyreCPUDenseBackward(be, &c->x, &c->W, &c->w, &c->dx, &c->dW, c->has_b ? &c->db : NULL));
+    break;
+  case OP_ACT:
+    CHECK(GyreCPUActBackward(be, c->act, &c->x, &c->w, &c->dx));
+    break;
+  case OP_CONV:
+    CHECK(GyreCPUConvBackward(be, &c->x, &c->W, &c->w, c->pad, &c->dx, &c->dW,
+                              c->has_b ? &c->db : NULL));
+    break;
+  case OP_SPEC:
+    CHECK(GyreCPUSpectralBackward(be, &c->x, &c->Wr, &c->Wi, &c->w, &c->dx, &c->dWr, &c->dWi));
+    break;
+  }
+}
+static double objective(Case *c)
+{
+  double L = 0;
+  forward(be1, c);
+  for (size_t k = 0; k < c->y.size; k++)
+    L += (double) c->w.data[k] * c->y.data[k];
+  return L;
+}
+
+/* the (parameter, gradient) pairs of a case */
+static int params(Case *c, GyreTensor **p, GyreTensor **g, const char **nm)
+{
+  int n = 0;
+  p[n] = &c->x, g[n] = &c->dx, nm[n++] = "dx";
+  if (c->kind == OP_DENSE || c->kind == OP_CONV) {
+    p[n] = &c->W, g[n] = &c->dW, nm[n++] = "dW";
+    if (c->has_b) p[n] = &c->b, g[n] = &c->db, nm[n++] = "db";
+  }
+  if (c->kind == OP_SPEC) {
+    p[n] = &c->Wr, g[n] = &c->dWr, nm[n++] = "dWr";
+    p[n] = &c->Wi, g[n] = &c->dWi, nm[n++] = "dWi";
+  }
+  return n;
+}
+
+static void make_grads(Case *c)
+{
+  GyreTensor *p[6], *g[6];
+  const char *nm[6];
+  int         n = params(c, p, g, nm);
+  for (int k = 0; k < n; k++)
+    CHECK(GyreTensorCreate(be1, p[k]->ndim, p[k]->shape, g[k]));
+  CHECK(GyreTensorCreate(be1, c->y.ndim, c->y.shape, &c->w));
+  randomize(&c->w, 0);
+}
+
+/* 2.-4. for a case whose forward reference has been checked */
+static void check_gradients(Case *c, int full_fd)
+{
+  GyreTensor *p[6], *g[6];
+  const char *nm[6];
+  int         np = params(c, p, g, nm);
+  float      *g1[6];
+
+  /* analytic gradients; dx prefilled with garbage (overwrite), parameter grads zeroed */
+  for (int k = 0; k < np; k++)
+    zero(g[k]);
+  for (size_t k = 0; k < c->dx.size; k++)
+    c->dx.data[k] = 1234.5f;
+  backward(be1, c);
+  for (int k = 0; k < np; k++) {
+    g1[k] = malloc(sizeof(float) * g[k]->size);
+    memcpy(g1[k], g[k]->data, sizeof(float) * g[k]->size);
+  }
+
+  /* finite differences (every element, or 3 random directions for large cases) */
+  for (int k = 0; k < np; k++) {
+    GyreTensor *t = p[k];
+    if (full_fd) {
+      double *fd = malloc(sizeof(double) * t->size);
+      for (size_t j = 0; j < t->size; j++) {
+        const float v = t->data[j], vp = (float) (v + c->eps), vm = (float) (v - c->eps);
+        t->data[j] = vp;
+        double Lp  = objective(c);
+        t->data[j] = vm;
+        double Lm  = objective(c);
+        t->data[j] = v;
+        fd[j]      = (Lp - Lm) / ((double) vp - (double) vm);
+      }
+      report(c->name, nm[k], rel_err(t->size, g1[k], fd), FD_TOL, &worst_fd);
+      free(fd);
+    } else {
+      /* directional derivatives along random v: <g, v> against (L(p + e v) - L(p - e v)) / 2e */
+      float *save = malloc(sizeof(float) * t->size), *v = malloc(sizeof(float) * t->size);
+      double num = 0, den = 0;
+      memcpy(save, t->data, sizeof(float) * t->size);
+      for (int r = 0; r < 3; r++) {
+        double Lpm[2], gstep = 0;
+        for (size_t j = 0; j < t->size; j++)
+          v[j] = (float) urand();
+        for (int sgn = 0; sgn < 2; sgn++) {
+          for (size_t j = 0; j < t->size; j++)
+            t->data[j] = save[j] + (sgn ? -1 : 1) * (float) c->eps * v[j];
+          Lpm[sgn] = objective(c);
+        }
+        /* <g, p+ - p-> with the actual float steps (these ops are linear in each argument) */
+        for (size_t j = 0; j < t->size; j++) {
+          float pp = save[j] + (float) c->eps * v[j], pm = save[j] - (float) c->eps * v[j];
+          gstep += (double) g1[k][j] * ((double) pp - (double) pm);
+        }
+        const double dL = Lpm[0] - Lpm[1];
+        num += (dL - gstep) * (dL - gstep);
+        den += gstep * gstep;
+      }
+      memcpy(t->data, save, sizeof(float) * t->size);
+      report(c->name, nm[k], sqrt(num / den), FD_TOL, &worst_fd);
+      free(save);
+      free(v);
+    }
+  }
+
+  /* accumulation: second backward without zeroing */
+  for (size_t k = 0; k < c->dx.size; k++)
+    c->dx.data[k] = -777.0f;
+  backward(be1, c);
+  {
+    double e = 0;
+    for (int k = 0; k < np; k++) {
+      float *want = malloc(sizeof(float) * g[k]->size);
+      for (size_t j = 0; j < g[k]->size; j++)
+        want[j] = g[k] == &c->dx ? g1[k][j] : 2.0f * g1[k][j];
+      double ek = rel_err_f(g[k]->size, g[k]->data, want);
+      if (ek > e) e = ek;
+      free(want);
+    }
+    report(c->name, "accumulate", e, 1e-6, &worst_acc);
+  }
+
+  /* threads: 4 threads give the same forward and gradients */
+  {
+    float *y1 = malloc(sizeof(float) * c->y.size);
+    double e  = 0;
+    forward(be1, c);
+    memcpy(y1, c->y.data, sizeof(float) * c->y.size);
+    forward(be4, c);
+    e = rel_err_f(c->y.size, c->y.data, y1);
+    for (int k = 0; k < np; k++)
+      zero(g[k]);
+    backward(be4, c);
+    for (int k = 0; k < np; k++) {
+      double ek = rel_err_f(g[k]->size, g[k]->data, g1[k]);
+      if (ek > e) e = ek;
+    }
+    report(c->name, "threads", e, 1e-5, &worst_thr);
+    free(y1);
+  }
+  for (int k = 0; k < np; k++)
+    free(g1[k]);
+}
+
+static void destroy_case(Case *c)
+{
+  GyreTensor *all[] = {&c->x, &c->W,  &c->b,  &c->Wr, &c->Wi,  &c->y,
+                       &c->w, &c->dx, &c->dW, &c->db, &c->dWr, &c->dWi};
+  for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+    GyreTensorDestroy(all[k]);
+}
+
+/* ---- dense ---- */
+static void test_dense(int M, int K, int N, int has_b)
+{
+  Case c = {0};
+  snprintf(c.name, sizeof c.name, "dense M%d K%d N%d%s", M, K, N, has_b ? " +b" : "");
+  c.kind = OP_DENSE, c.has_b = has_b, c.eps = 1e-2;
+  tensor(&c.x, 2, M, K, 0, 0), randomize(&c.x, 0);
+  tensor(&c.W, 2, N, K, 0, 0), randomize(&c.W, 0);
+  tensor(&c.b, 1, N, 0, 0, 0), randomize(&c.b, 0);
+  tensor(&c.y, 2, M, N, 0, 0);
+  forward(be1, &c);
+  double *ref = malloc(sizeof(double) * M * N);
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = has_b ? c.b.data[n] : 0;
+      for (int k = 0; k < K; k++)
+        s += (double) c.x.data[m * K + k] * c.W.data[n * K + k];
+      ref[m * N + n] = s;
+    }
+  report(c.name, "forward", rel_err(c.y.size, c.y.data, ref), FWD_TOL, &worst_fwd);
+  free(ref);
+  make_grads(&c);
+  check_gradients(&c, 1);
+  destroy_case(&c);
+}
+
+/* ---- activations ---- */
+static void test_act(GyreActivation act)
+{
+  static const char *names[] = {"relu", "gelu", "tanh"};
+  Case               c       = {0};
+  snprintf(c.name, sizeof c.name, "act %s", names[act]);
+  c.kind = OP_ACT, c.act = act, c.eps = act == GYRE_ACT_RELU ? 1e-2 : 1e-3;
+  tensor(&c.x, 4, 2, 3, 4, 5);
+  randomize(&c.x, act == GYRE_ACT_RELU ? 0.05 : 0);
+  for (size_t k = 0; k < c.x.size; k++)
+    c.x.data[k] *= 3.0f; /* cover the tails */
+  tensor(&c.y, 4, 2, 3, 4, 5);
+  forward(be1, &c);
+  double *ref = malloc(sizeof(double) * c.x.size);
+  for (size_t k = 0; k < c.x.size; k++) {
+    double v = c.x.data[k];
+    ref[k]   = act == GYRE_ACT_RELU   ? (v > 0 ? v : 0)
+               : act == GYRE_ACT_GELU ? 0.5 * v * (1 + erf(v / sqrt(2.0)))
+                                      : tanh(v);
+  }
+  report(c.name, "forward", rel_err(c.y.size, c.y.data, ref), FWD_TOL, &worst_fwd);
+  free(ref);
+  make_grads(&c);
+  check_gradients(&c, 1);
+  destroy_case(&c);
+}
+
+/* ---- losses ---- */
+static void test_loss(int rel)
+{
+  const char *name = rel ? "loss rel_l2 (4,3,5,6)" : "loss mse (4,3,5,6)";
+  GyreTensor  p, t, g, g2;
+  double      loss, ref = 0;
+  tensor(&p, 4, 4, 3, 5, 6), randomize(&p, 0);
+  tensor(&t, 4, 4, 3, 5, 6), randomize(&t, 0);
+  tensor(&g, 4, 4, 3, 5, 6), tensor(&g2, 4, 4, 3, 5, 6);
+  const size_t n = p.size, per = n / 4;
+  for (size_t k = 0; k < n; k++)
+    g.data[k] = 99.0f; /* overwrite */
+  if (rel)
+    CHECK(GyreCPURelL2Loss(be1, &p, &t, &loss, &g));
+  else
+    CHECK(GyreCPUMSELoss(be1, &p, &t, &loss, &g));
+  if (rel) {
+    for (int s = 0; s < 4; s++) {
+      double dd = 0, tt = 0;
+      for (size_t k = s * per; k < (s + 1) * per; k++) {
+        dd += ((double) p.data[k] - t.data[k]) * ((double) p.data[k] - t.data[k]);
+        tt += (double) t.data[k] * t.data[k];
+      }
+      ref += sqrt(dd) / sqrt(tt) / 4;
+    }
+  } else {
+    for (size_t k = 0; k < n; k++)
+      ref += ((double) p.data[k] - t.data[k]) * ((double) p.data[k] - t.data[k]) / n;
+  }
+  report(name, "forward", fabs(loss - ref) / fabs(ref), 1e-12, &worst_fwd);
+  double *fd = calloc(n, sizeof(double));
+  for (size_t k = 0; k < n; k++) {
+    const float v = p.data[k], vp = v + 1e-3f, vm = v - 1e-3f;
+    double      Lp, Lm;
+    p.data[k] = vp;
+    CHECK(rel ? GyreCPURelL2Loss(be1, &p, &t, &Lp, NULL) : GyreCPUMSELoss(be1, &p, &t, &Lp, NULL));
+    p.data[k] = vm;
+    CHECK(rel ? GyreCPURelL2Loss(be1, &p, &t, &Lm, NULL) : GyreCPUMSELoss(be1, &p, &t, &Lm, NULL));
+    p.data[k] = v;
+    fd[k]     = (Lp - Lm) / ((double) vp - (double) vm);
+  }
+  report(name, "dpred", rel_err(n, g.data, fd), FD_TOL, &worst_fd);
+  free(fd);
+  /* threads */
+  double loss4;
+  CHECK(rel ? GyreCPURelL2Loss(be4, &p, &t, &loss4, &g2)
+            : GyreCPUMSELoss(be4, &p, &t, &loss4, &g2));
+  double e = fmax(fabs(loss4 - loss) / loss, rel_err_f(n, g2.data, g.data));
+  report(name, "threads", e, 1e-6, &worst_thr);
+  if (rel) {
+    /* a zero-norm target sample is an error, not a NaN */
+    memset(t.data + per, 0, sizeof(float) * per);
+    GyreStatus st = GyreCPURelL2Loss(be1, &p, &t, &loss, &g);
+    printf("%s %-40s zero target -> %d: %s\n", st == GYRE_ERR_NAN ? "ok  " : "FAIL", name, (int) st,
+           GyreStatusMessage());
+    if (st != GYRE_ERR_NAN) failures++;
+  }
+  GyreTensorDestroy(&p), GyreTensorDestroy(&t), GyreTensorDestroy(&g), GyreTensorDestroy(&g2);
+}
+
+/* ---- convolution ---- */
+static void test_conv(int dims, int N, int Cin, int Cout, int Y, int X, int KY, int KX,
+                      GyrePadding pad, int has_b, int full_fd)
+{
+  Case c = {0};
+  if (dims == 1) Y = 1, KY = 1;
+  snprintf(c.name, sizeof c.name, "conv%dd %s N%d C%d->%d %dx%d K%dx%d%s", dims,
+           pad == GYRE_PAD_ZERO ? "zero" : "circ", N, Cin, Cout, Y, X, KY, KX, has_b ? " +b" : "");
+  c.kind = OP_CONV, c.pad = pad, c.has_b = has_b;
+  c.eps = full_fd ? 1e-2 : 1e-1; /* linear in each argument: a large step is exact */
+  if (dims == 1) {
+    tensor(&c.x, 3, N, Cin, X, 0), tensor(&c.W, 3, Cout, Cin, KX, 0);
+    tensor(&c.y, 3, N, Cout, X, 0);
+  } else {
+    tensor(&c.x, 4, N, Cin, Y, X), tensor(&c.W, 4, Cout, Cin, KY, KX);
+    tensor(&c.y, 4, N, Cout, Y, X);
+  }
+  tensor(&c.b, 1, Cout, 0, 0, 0);
+  randomize(&c.x, 0), randomize(&c.W, 0), randomize(&c.b, 0);
+  forward(be1, &c);
+  double   *ref = malloc(sizeof(double) * c.y.size);
+  const int PY = (KY - 1) / 2, PX = (KX - 1) / 2;
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < Cout; o++)
+      for (int y = 0; y < Y; y++)
+        for (int x = 0; x < X; x++) {
+          double s = has_b ? c.b.data[o] : 0;
+          for (int i = 0; i < Cin; i++)
+            for (int ky = 0; ky < KY; ky++)
+              for (int kx = 0; kx < KX; kx++) {
+                int ys = y + ky - PY, xs = x + kx - PX;
+                if (pad == GYRE_PAD_CIRCULAR) ys = (ys % Y + Y) % Y, xs = (xs % X + X) % X;
+                if (ys < 0 || ys >= Y || xs < 0 || xs >= X) continue;
+                s += (double) c.W.data[((o * Cin + i) * KY + ky) * KX + kx] *
+                     c.x.data[((size_t) (n * Cin + i) * Y + ys) * X + xs];
+              }
+          ref[((size_t) (n * Cout + o) * Y + y) * X + x] = s;
+        }
+  report(c.name, "forward", rel_err(c.y.size, c.y.data, ref), FWD_TOL, &worst_fwd);
+  free(ref);
+  make_grads(&c);
+  check_gradients(&c, full_fd);
+  destroy_case(&c);
+}
+
+/* ---- spectral convolution ---- */
+static void test_spectral(int dims, int N, int Cin, int Cout, int Y, int X, int MY, int MX)
+{
+  Case c = {0};
+  if (dims == 1) Y = 1, MY = 1;
+  const int nb = dims == 1 ? 1 : 2;
+  snprintf(c.name, sizeof c.name, "spectral%dd N%d C%d->%d %dx%d modes %dx%d", dims, N, Cin, Cout,
+           Y, X, MY, MX);
+  c.kind = OP_SPEC, c.eps = 1e-2;
+  if (dims == 1) {
+    tensor(&c.x, 3, N, Cin, X, 0), tensor(&c.y, 3, N, Cout, X, 0);
+    tensor(&c.Wr, 3, Cin, Cout, MX, 0), tensor(&c.Wi, 3, Cin, Cout, MX, 0);
+  } else {
+    /* (2, Cin, Cout, MY, MX) held as (2 Cin, Cout, MY, MX): GYRE_TENSOR_MAX_DIMS is 4 */
+    tensor(&c.x, 4, N, Cin, Y, X), tensor(&c.y, 4, N, Cout, Y, X);
+    tensor(&c.Wr, 4, 2 * Cin, Cout, MY, MX), tensor(&c.Wi, 4, 2 * Cin, Cout, MY, MX);
+  }
+  randomize(&c.x, 0), randomize(&c.Wr, 0), randomize(&c.Wi, 0);
+  forward(be1, &c);
+  /* direct DFT reference: x_hat on the kept modes, y = 1/(XY) sum c_kx Re(F e^{+i phi}) */
+  double   *ref = calloc(c.y.size, sizeof(double));
+  const int nm  = nb * MY * MX;
+  double   *xr = malloc(sizeof(double) * Cin * nm), *xi = malloc(sizeof(double) * Cin * nm);
+  for (int n = 0; n < N; n++) {
+    for (int i = 0; i < Cin; i++)
+      for (int m = 0; m < nm; m++) {
+        const int b = m / (MY * MX), r = (m / MX) % MY, kx = m % MX, ky = b ? Y - MY + r : r;
+        double    sr = 0, si = 0;
+        for (int y = 0; y < Y; y++)
+          for (int x = 0; x < X; x++) {
+            double ph = -2 * M_PI * ((double) ky * y / Y + (double) kx * x / X);
+            double v  = c.x.data[((size_t) (n * Cin + i) * Y + y) * X + x];
+            sr += v * cos(ph), si += v * sin(ph);
+          }
+        xr[i * nm + m] = sr, xi[i * nm + m] = si;
+      }
+    for (int o = 0; o < Cout; o++)
+      for (int m = 0; m < nm; m++) {
+        const int b = m / (MY * MX), r = (m / MX) % MY, kx = m % MX, ky = b ? Y - MY + r : r;
+        double    Fr = 0, Fi = 0;
+        for (int i = 0; i < Cin; i++) {
+          size_t w  = ((size_t) (b * Cin + i) * Cout + o) * MY * MX + r * MX + kx;
+          double wr = c.Wr.data[w], wi = c.Wi.data[w];
+          Fr += xr[i * nm + m] * wr - xi[i * nm + m] * wi;
+          Fi += xr[i * nm + m] * wi + xi[i * nm + m] * wr;
+        }
+        const double ck = (kx == 0 || 2 * kx == X) ? 1 : 2;
+        for (int y = 0; y < Y; y++)
+          for (int x = 0; x < X; x++) {
+            double ph = 2 * M_PI * ((double) ky * y / Y + (double) kx * x / X);
+            ref[((size_t) (n * Cout + o) * Y + y) * X + x] +=
+                ck * (Fr * cos(ph) - Fi * sin(ph)) / ((double) X * Y);
+          }
+      }
+  }
+  report(c.name, "forward", rel_err(c.y.size, c.y.data, ref), FWD_TOL, &worst_fwd);
+  free(ref), free(xr), free(xi);
+  make_grads(&c);
+  check_gradients(&c, 1);
+  destroy_case(&c);
+}
+
+/* concurrent calls (the inference API is thread-safe): 4 threads each run a spectral
+ * convolution of a shape not seen before (planning concurrently, through the plan cache);
+ * the results equal the serial ones bitwise */
+static void test_spectral_concurrent(void)
+{
+  enum { T = 4 };
+  GyreTensor x[T], Wr[T], Wi[T], yp[T], ys[T];
+  int        bad = 0;
+  for (int t = 0; t < T; t++) {
+    tensor(&x[t], 4, 2, 2, 6, 20 + t), randomize(&x[t], 0);
+    tensor(&Wr[t], 4, 4, 2, 2, 3), randomize(&Wr[t], 0);
+    tensor(&Wi[t], 4, 4, 2, 2, 3), randomize(&Wi[t], 0);
+    tensor(&yp[t], 4, 2, 2, 6, 20 + t), tensor(&ys[t], 4, 2, 2, 6, 20 + t);
+  }
+#pragma omp parallel for num_threads(T)
+  for (int t = 0; t < T; t++)
+    if (GyreCPUSpectralForward(be1, &x[t], &Wr[t], &Wi[t], &yp[t]) != GYRE_OK) bad = 1;
+  for (int t = 0; t < T; t++) {
+    CHECK(GyreCPUSpectralForward(be1, &x[t], &Wr[t], &Wi[t], &ys[t]));
+    if (memcmp(yp[t].data, ys[t].data, sizeof(float) * ys[t].size)) bad = 1;
+    GyreTensorDestroy(&x[t]), GyreTensorDestroy(&Wr[t]), GyreTensorDestroy(&Wi[t]);
+    GyreTensorDestroy(&yp[t]), GyreTensorDestroy(&ys[t]);
+  }
+  printf("%s %-40s concurrent calls equal serial ones\n", bad ? "FAIL" : "ok  ",
+         "spectral2d 4 threads, new shapes");
+  failures += bad;
+}
+
+int main(int argc, char **argv)
+{
+  const char *what = argc > 1 ? argv[1] : "all";
+  int         all  = !strcmp(what, "all");
+  CHECK(GyreBackendCreate("cpu", 1, &be1));
+  CHECK(GyreBackendCreate("cpu", 4, &be4));
+
+  if (all || !strcmp(what, "dense")) {
+    test_dense(4, 5, 3, 1);
+    test_dense(7, 3, 6, 0);
+    test_dense(1, 9, 2, 1);
+  }
+  if (all || !strcmp(what, "act"))
+    for (int a = 0; a < 3; a++)
+      test_act((GyreActivation) a);
+  if (all || !strcmp(what, "loss")) {
+    test_loss(0);
+    test_loss(1);
+  }
+  if (all || !strcmp(what, "conv")) {
+    const int K[] = {1, 3, 5};
+    for (int p = 0; p < 2; p++)
+      for (int k = 0; k < 3; k++) {
+        test_conv(1, 3, 2, 3, 1, 7, 1, K[k], (GyrePadding) p, 1, 1);
+        test_conv(2, 3, 2, 3, 5, 6, K[k], K[k], (GyrePadding) p, 1, 1);
+      }
+    test_conv(2, 3, 2, 2, 6, 5, 3, 5, GYRE_PAD_CIRCULAR, 0, 1);
+    test_conv(2, 2, 3, 2, 4, 7, 5, 3, GYRE_PAD_ZERO, 0, 1);
+    /* large enough for the im2col to work in blocks of rows: directional derivatives */
+    test_conv(2, 2, 48, 2, 3, 1100, 5, 5, GYRE_PAD_CIRCULAR, 1, 0);
+    test_conv(2, 2, 48, 2, 3, 1100, 5, 5, GYRE_PAD_ZERO, 1, 0);
+  }
+  if (all || !strcmp(what, "spectral")) {
+    test_spectral(1, 3, 2, 3, 1, 16, 1, 4);
+    test_spectral(1, 3, 2, 3, 1, 16, 1, 9); /* M = X/2 + 1 (Nyquist kept) */
+    test_spectral(1, 3, 2, 3, 1, 15, 1, 8); /* odd X, M = X/2 + 1 */
+    test_spectral(1, 2, 3, 2, 1, 15, 1, 1); /* only the mean */
+    test_spectral(2, 3, 2, 3, 8, 8, 2, 3);
+    test_spectral(2, 3, 2, 3, 8, 8, 4, 5);  /* 2 MY = Y, MX = X/2 + 1 */
+    test_spectral(2, 3, 2, 2, 7, 9, 3, 5);  /* odd Y and X, MX = X/2 + 1 */
+    test_spectral(2, 2, 2, 3, 6, 10, 1, 6); /* MX = X/2 + 1, even X */
+    test_spectral(2, 2, 1, 2, 6, 5, 1, 1);
+    test_spectral_concurrent();
+  }
+  printf("worst: forward %.3e  gradient(FD) %.3e  accumulate %.3e  threads %.3e\n", worst_fwd,
+         worst_fd, worst_acc, worst_thr);
+  GyreBackendDestroy(&be1);
+  GyreBackendDestroy(&be4);
+  if (failures) {
+    printf("%d check(s) FAILED\n", failures);
+    return 1;
+  }
+  printf("all checks passed\n");
+  return 0;
+}
