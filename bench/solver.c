@@ -10,49 +10,54 @@
  *  steps PETSc TS steps per second through the driver's own TS set-up (GyreRunSetUpTS: the
  *        model's default TSARKIMEX 3 with the exact implicit solve, the CFL step).
  *  bw    achieved bytes/s of the RHS over the bytes/s of a plain copy (memcpy, as VecCopy)
- *        of arrays the size of the state (see CopyCtx below). Bytes counted per RHS evaluation
- * (global, the same on any number of ranks), with R = 8 nx ny (one real field) and S = 16 ny
- * (nx/2+1) (its half spectrum): every pass of the pseudo-spectral algorithm over a whole array
- *        counts that array once when it is read and once when it is written:
- *          explicit  forward FFT of w                     R + S
- *                    4 spectral multiplies (u, v, w_x, w_y) 4 (S + S)
- *                    4 inverse FFTs                        4 (S + R)
- *                    product u w_x + v w_y                 4R + R
- *                    forward FFT of the product            R + S
- *                    2/3-rule mask (writes only)           S
- *                    inverse FFT                           S + R
- *                    F = f - A                             2R + R
+ *        of arrays the size of the state (see CopyCtx below). Bytes per RHS evaluation are
+ *        counted globally (the same on any number of ranks) with R = 8 nx ny (a real field)
+ *        and S = 16 ny (nx/2+1) (its half spectrum): every pass of the pseudo-spectral
+ *        algorithm over a whole array counts that array once when read and once when written:
+ *          explicit  forward FFT of w                       R + S
+ *                    4 spectral multiplies (u, v, w_x, w_y)  4 (S + S)
+ *                    4 inverse FFTs                          4 (S + R)
+ *                    product u w_x + v w_y                   4R + R
+ *                    forward FFT of the product              R + S
+ *                    2/3-rule mask (writes only)             S
+ *                    inverse FFT                             S + R
+ *                    F = f - A                               2R + R
  *          implicit  forward FFT, scale by -nu k^2, inverse  (R + S) + 2S + (S + R)
- *          total     17 R + 20 S   (about 37 R: 311 MB at 1024^2)
+ *          total     17 R + 20 S   (about 37 R: 19.5 MB at 256^2, 311 MB at 1024^2)
  *        NOT counted: FFTW's internal passes (a 2-D transform too big for cache makes at least
  *        two, plus the MPI transposes on 2 ranks), the staging copies of grids/spectral.c
  *        (Vec <-> FFTW buffer, normalisation) and MPI messages. So the figure is the minimum
  *        traffic of the algorithm; the memory traffic really generated is larger. A copy
- *        counts 2R (read + write, write-allocate not counted, as for the RHS).
+ *        counts 2R (read + write; write-allocate is not counted, as for the RHS).
  *  out   share of wall time spent in output when writing every 100 steps: the time of one
  *        record written the driver's way (GyreRunOutputWrite: ops.outputfield + the parallel
- *        NetCDF write of the float32 vorticity + its time value; file close amortised over
- *        -bench_records records; file creation, once per run, excluded) over that time plus
- *        100 TS steps (from the steps figure).
+ *        NetCDF write of the float32 vorticity + its time value; the file's close amortised
+ *        over -bench_records records; its creation, once per run, excluded) over that time
+ *        plus the time of 100 TS steps (from the steps figure).
  *  nc    NetCDF write bytes/s over raw write() bytes/s of the same bytes: K float32 records
  *        of the nx x ny vorticity (K so that they hold -bench_write_mb MiB, default 32: 128
  *        records at 256^2, 8 at 1024^2), each rank its own hyperslab, collective (io/:
  *        GyreFileCreate, define time/y/x/variable as the model does, K x (GyreFileWriteTime +
  *        GyreFileWriteBlock), GyreFileClose), against each rank pwrite()-ing the same float32
  *        bytes at the same offsets of a file in the same directory (open, K pwrites, close; rank
- *        0 creates it). Both are timed from
- *        open/create to close on every rank, payload bytes only; both go to the page cache
- *        (neither is fsync'd) unless -bench_fsync, which fsyncs both after writing. The
- *        NetCDF path converts double -> float inside the library: that is its cost. Best of
- *        -bench_trials trials each (file-system timings on the VM of RESULTS.md have 10x
- *        outliers), alternating, each trial starting with neither file present.
+ *        0 creates it). Both are timed from open/create to close on every rank, payload bytes
+ *        only, and both are fsync'd: NetCDF-4/HDF5 over MPI-IO fsyncs the file when it is
+ *        closed, whatever we ask (strace shows two fsync() per file), so the raw file is
+ *        fsync'd before its close too (and the NetCDF file once more after its close, a
+ *        no-op). -bench_fsync 0 drops the explicit fsyncs: then only the NetCDF file is synced,
+ *        which is not a fair comparison. The NetCDF path converts double -> float inside the
+ *        library: that is its cost. Best of -bench_trials trials each (file-system timings on
+ *        the VM of RESULTS.md have 10x outliers), alternating, each trial starting with
+ *        neither file present.
  *
+ * Every compute figure is the best of 5 timed loops (TimeBest). The CPU time / wall time of
+ * those loops is printed: well below 1 means other processes shared the cores.
  * Strong scaling (RHS rate on 2 ranks over twice the rate on 1 rank) is computed by
  * bench/solver.sh from the machine-readable "BENCH ..." lines printed here.
  *
- * Options: -bench_sizes 256,1024  -bench_min_time 1.0 (seconds per timed loop)
- *          -bench_dir DIR (scratch files, default .)  -bench_records 5  -bench_trials 5
- *          -bench_write_mb 32  -bench_fsync  and any ns2d/TS option (-ns2d_nu, -ts_type ...). */
+ * Options: -bench_sizes 256,1024  -bench_min_time 5 (seconds per timed measurement, best of 5)
+ *          -bench_dir DIR (scratch files, default .)  -bench_records 10  -bench_trials 9
+ *          -bench_write_mb 32  -bench_fsync 1  and any ns2d/TS option (-ns2d_nu, -ts_type ...). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,6 +84,7 @@ typedef struct {
   PetscInt  records, trials; /* output records per output test; trials of the write test */
   PetscReal write_mb;        /* payload of the write test */
   PetscBool fsync;
+  double    cpu, wall; /* CPU and wall seconds inside the timed compute loops (TimeBest) */
 } Bench;
 
 static double Now(void)
@@ -101,10 +107,11 @@ typedef PetscErrorCode (*TimedFn)(void *ctx, PetscInt k);
  * fill about min_time (at least minreps repetitions each), after one warm-up call. Ranks agree
  * on the repetition count (the slowest rank's first call) and every loop runs between
  * barriers, so the time is the slowest rank's. Collective. */
-static PetscErrorCode TimeBest(MPI_Comm comm, TimedFn fn, void *ctx, double min_time,
-                               PetscInt trials, PetscInt minreps, double *per_rep)
+static PetscErrorCode TimeBest(Bench *b, TimedFn fn, void *ctx, double min_time, PetscInt trials,
+                               PetscInt minreps, double *per_rep)
 {
-  double   t0, t1, best = PETSC_MAX_REAL;
+  MPI_Comm comm = b->comm;
+  double   t0, t1, c0, best = PETSC_MAX_REAL;
   PetscInt reps, k = 0;
 
   PetscFunctionBegin;
@@ -118,10 +125,14 @@ static PetscErrorCode TimeBest(MPI_Comm comm, TimedFn fn, void *ctx, double min_
   for (PetscInt trial = 0; trial < trials; trial++) {
     PetscCallMPI(MPI_Barrier(comm));
     t0 = Now();
+    c0 = CPUTime();
     for (PetscInt i = 0; i < reps; i++)
       PetscCall(fn(ctx, k++));
     PetscCallMPI(MPI_Barrier(comm));
-    best = PetscMin(best, Now() - t0);
+    t1 = Now() - t0;
+    b->cpu += CPUTime() - c0;
+    b->wall += t1;
+    best = PetscMin(best, t1);
   }
   *per_rep = best / (double) reps;
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -148,10 +159,11 @@ static PetscErrorCode RHS(void *ctx, PetscInt k)
  * model's scratch fields and spectra, FFTW's buffers, U, F, G), so that the copy works on as
  * much memory as the RHS does: 8 MiB at 256^2 (inside the 32 MiB L3 of the machine of
  * RESULTS.md, like the RHS), 128 MiB at 1024^2 (main memory, like the RHS). The arrays start
- * on 4 KiB boundaries of one block: glibc's memcpy (rep movsb) on AMD Zen runs up to 10x
- * slower when source and destination sit 16 bytes apart modulo 64, which 16-byte-aligned
- * PetscMalloc'd Vecs often do (measured on this machine: 256 KiB VecCopy 7 us or 55 us
- * depending on where malloc put the Vecs), and the reference must not be that accident. */
+ * on 4 KiB boundaries of one block: glibc's memcpy (rep movsb) on this AMD EPYC is up to 10x
+ * slower for some relative placements of source and destination (measured: 256 KiB copies at
+ * 6 GB/s with dst - src = 16 mod 4096, 70 GB/s with 0, 64 or 2160), and PetscMalloc'd Vecs sit
+ * wherever malloc puts them (measured: a 256 KiB VecCopy took 7 us or 55 us depending on the
+ * allocation history), so the reference must not be that accident. */
 #define COPY_POOL 16
 typedef struct {
   char   *block;
@@ -180,7 +192,7 @@ static PetscErrorCode BenchRHS(Bench *b, GyreModel m, Vec U, Result *r)
   PetscFunctionBegin;
   PetscCall(VecDuplicate(U, &rc.F));
   PetscCall(VecDuplicate(U, &rc.G));
-  PetscCall(TimeBest(b->comm, RHS, &rc, b->min_time, 3, 1, &t));
+  PetscCall(TimeBest(b, RHS, &rc, b->min_time, 5, 1, &t));
   r->rhs_per_s = 1.0 / t;
   r->rhs_bytes = RHS_R * R + RHS_S * S;
   r->rhs_Bps   = r->rhs_bytes * r->rhs_per_s;
@@ -204,7 +216,7 @@ static PetscErrorCode BenchRHS(Bench *b, GyreModel m, Vec U, Result *r)
       for (size_t j = 0; j < cc.n; j++)
         cc.a[i][j] = (double) j; /* first touch */
     }
-    PetscCall(TimeBest(b->comm, Copy, &cc, 0.5 * b->min_time, 5, COPY_POOL, &t));
+    PetscCall(TimeBest(b, Copy, &cc, 0.5 * b->min_time, 5, COPY_POOL, &t));
     r->copy_Bps = 2.0 * R / t;
     PetscCall(PetscFree(cc.block));
   }
@@ -233,7 +245,7 @@ static PetscErrorCode BenchStepsAndOutput(Bench *b, GyreModel m, Vec U0, Result 
   PetscCall(VecCopy(U0, run->U));
   run->Us = &run->U; /* one ensemble member */
   PetscCall(GyreRunSetUpTS(run));
-  /* PETSc 3.18's TSStep refuses max_steps == PETSC_MAX_INT together with an unset max time */
+  /* TSStep needs a bound; the driver sets the max time from -ts_max_time, we only step */
   PetscCall(TSSetMaxSteps(run->ts, PETSC_MAX_INT - 1));
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
   PetscCall((*m->ops.stabledt)(m, run->U, &dtmax));
@@ -241,7 +253,7 @@ static PetscErrorCode BenchStepsAndOutput(Bench *b, GyreModel m, Vec U0, Result 
   PetscCall(TSSetSolution(run->ts, run->U));
   PetscCall(TSSetTime(run->ts, 0.0));
   PetscCall(TSSetTimeStep(run->ts, run->dt));
-  PetscCall(TimeBest(b->comm, Step, run->ts, b->min_time, 3, 1, &t));
+  PetscCall(TimeBest(b, Step, run->ts, b->min_time, 5, 1, &t));
   r->steps_per_s = 1.0 / t;
 
   /* output every 100 steps, the driver's way (solvers/output.c) */
@@ -448,8 +460,9 @@ static const char *Met(PetscBool ok)
   return ok ? "yes" : "NO";
 }
 
-/* cpu_share: the smallest share of wall time any rank had a core for (1: the machine was
- * ours; clearly less: other processes competed and the figures are low). */
+/* cpu_share: the smallest share of the wall time of the timed compute loops (RHS, copy, TS
+ * steps) that any rank spent on a core (1: the machine was ours; clearly less: other
+ * processes competed and the figures are low). */
 static PetscErrorCode Report(Bench *b, PetscMPIInt size, PetscInt nsizes, const Result *res,
                              double cpu_share)
 {
@@ -459,7 +472,7 @@ static PetscErrorCode Report(Bench *b, PetscMPIInt size, PetscInt nsizes, const 
                         "S = 16 n (n/2+1)); output every 100 steps (%" PetscInt_FMT
                         " records timed); write test %g MiB float32 per trial, %s\n",
                         size, b->records, (double) b->write_mb,
-                        b->fsync ? "fsync'd" : "not fsync'd"));
+                        b->fsync ? "both fsync'd" : "raw not fsync'd (unfair)"));
   PetscCall(PetscPrintf(b->comm, "%-6s %9s %8s %9s %9s %6s %4s %8s %9s %7s %4s %9s %9s %6s %4s\n",
                         "n", "rhs/s", "MB/rhs", "rhs GB/s", "copy GB/s", "ratio", "met", "steps/s",
                         "record ms", "out %", "met", "nc MB/s", "raw MB/s", "ratio", "met"));
@@ -469,12 +482,13 @@ static PetscErrorCode Report(Bench *b, PetscMPIInt size, PetscInt nsizes, const 
     PetscCall(PetscPrintf(
         b->comm,
         "%-6" PetscInt_FMT
-        " %9.3g %8.1f %9.2f %9.2f %6.3f %4s %8.3g %9.2f %7.2f %4s %9.0f %9.0f %6.3f %4s\n",
+        " %9.3g %8.1f %9.2f %9.2f %6.4f %4s %8.3g %9.2f %7.3f %4s %9.0f %9.0f %6.4f %4s\n",
         r->n, r->rhs_per_s, r->rhs_bytes / 1e6, r->rhs_Bps / 1e9, r->copy_Bps / 1e9, bw,
         Met(bw >= 0.4), r->steps_per_s, 1e3 * r->record_s, 100 * r->out_share,
         Met(r->out_share <= 0.05), r->nc_Bps / 1e6, r->raw_Bps / 1e6, wr, Met(wr >= 0.5)));
   }
-  PetscCall(PetscPrintf(b->comm, "CPU time / wall time of the slowest-served rank: %.3f%s\n",
+  PetscCall(PetscPrintf(b->comm,
+                        "CPU time / wall time in the compute loops, slowest-served rank: %.3f%s\n",
                         cpu_share,
                         cpu_share < 0.9 ? "  WARNING: other processes took CPU time; figures "
                                           "are unreliable, rerun on a quiet machine"
@@ -495,12 +509,12 @@ static PetscErrorCode Report(Bench *b, PetscMPIInt size, PetscInt nsizes, const 
 
 int main(int argc, char **argv)
 {
-  Bench     b = {.min_time = 1.0, .records = 5, .trials = 5, .write_mb = 32, .fsync = PETSC_FALSE};
+  Bench     b = {.min_time = 5.0, .records = 10, .trials = 9, .write_mb = 32, .fsync = PETSC_TRUE};
   PetscInt  sizes[MAX_SIZES] = {256, 1024}, nsizes = MAX_SIZES;
   PetscBool set;
   PetscMPIInt size;
   Result      res[MAX_SIZES];
-  double      cpu0, wall0, cpu_share;
+  double      cpu_share;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL,
                             "bench_solver: ns2d RHS rate, bandwidth, output share and NetCDF "
@@ -511,8 +525,8 @@ int main(int argc, char **argv)
   PetscCall(
       PetscOptionsIntArray("-bench_sizes", "grid sizes n (n x n)", NULL, sizes, &nsizes, &set));
   if (!set) nsizes = 2;
-  PetscCall(PetscOptionsReal("-bench_min_time", "seconds per timed loop", NULL, b.min_time,
-                             &b.min_time, NULL));
+  PetscCall(PetscOptionsReal("-bench_min_time", "seconds per timed measurement (best of 5 loops)",
+                             NULL, b.min_time, &b.min_time, NULL));
   PetscCall(PetscOptionsString("-bench_dir", "directory of the scratch files", NULL, b.dir, b.dir,
                                sizeof b.dir, NULL));
   PetscCall(PetscOptionsInt("-bench_records", "records written per output/write test", NULL,
@@ -521,21 +535,19 @@ int main(int argc, char **argv)
                             &b.trials, NULL));
   PetscCall(PetscOptionsReal("-bench_write_mb", "MiB written per trial of the write test", NULL,
                              b.write_mb, &b.write_mb, NULL));
-  PetscCall(PetscOptionsBool("-bench_fsync", "fsync both NetCDF and raw files", NULL, b.fsync,
-                             &b.fsync, NULL));
+  PetscCall(PetscOptionsBool("-bench_fsync", "fsync the raw file like MPI-IO does the NetCDF one",
+                             NULL, b.fsync, &b.fsync, NULL));
   PetscOptionsEnd();
   PetscCheck(b.records >= 1 && b.trials >= 1, b.comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-bench_records and -bench_trials must be at least 1");
   PetscCallMPI(MPI_Comm_size(b.comm, &size));
-  cpu0  = CPUTime();
-  wall0 = Now();
 
   for (PetscInt i = 0; i < nsizes; i++) {
     PetscCall(BenchSize(&b, sizes[i], &res[i]));
     PetscCall(
         PetscPrintf(b.comm, "[bench] %d rank(s), %" PetscInt_FMT "^2 done\n", size, sizes[i]));
   }
-  cpu_share = (CPUTime() - cpu0) / (Now() - wall0);
+  cpu_share = b.cpu / b.wall;
   PetscCallMPI(MPIU_Allreduce(MPI_IN_PLACE, &cpu_share, 1, MPI_DOUBLE, MPI_MIN, b.comm));
   PetscCall(Report(&b, size, nsizes, res, cpu_share));
   PetscCall(PetscFinalize());

@@ -15,6 +15,7 @@
 #include "gyre_version.h"
 #include "gyre_io.h"
 #include <netcdf.h>
+#include <cblas.h>
 #include <errno.h>
 
 static const char usage[] =
@@ -130,6 +131,9 @@ int main(int argc, char **argv)
     return 2;
   }
   if (CheckOptionsFiles(argc, argv)) return 1;
+  /* The solvers make no BLAS calls worth threading, and each rank's idle OpenBLAS pool
+   * thread (Debian's pthread build) competes with the ranks for the cores. */
+  openblas_set_num_threads(1);
 
   /* PETSc sees "gyre-<cmd>" as the program name and the command's options. */
   int    pargc = argc - 1;
