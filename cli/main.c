@@ -78,6 +78,9 @@ static PetscErrorCode PrintVersion(void)
       break;
     }
   PetscCall(PetscGetVersion(petsc, sizeof petsc));
+  char netcdf[64];
+  snprintf(netcdf, sizeof netcdf, "%s", nc_inq_libvers());
+  netcdf[strcspn(netcdf, " ")] = 0; /* "4.9.0 of <build date> $" -> "4.9.0" */
   PetscCall(
       PetscPrintf(PETSC_COMM_WORLD,
                   "gyre %s (git %s)\n"
@@ -87,7 +90,7 @@ static PetscErrorCode PrintVersion(void)
                   "netcdf: %s (parallel: yes, netcdf-mpi)\n",
                   GYRE_VERSION, GYRE_GIT_COMMIT,
                   GYRE_CUDA_BUILT ? "toolkit found (CUDA backend not yet written)" : "not built",
-                  mpi, petsc, nc_inq_libvers()));
+                  mpi, petsc, netcdf));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
