@@ -1,0 +1,118 @@
+/* gyre_net.h — networks of the surrogate library: MLP, FNO (1-D and 2-D, Li et al. 2021)
+ * and the FCNN of Ross et al. 2023, as sequences of layers over a backend's operation
+ * table (gyre_nn.h). Standalone C (no PETSc); MPI only for synchronised batch norm.
+ *
+ * A network owns its parameters and their gradients (backend memory), a flat list of them
+ * with names and natural shapes (dense W (out, in), conv W (out, in, ky, kx) or (out, in, k),
+ * spectral Wr/Wi (2, in, out, my, mx) or (in, out, m), biases (out), batch-norm gamma/beta
+ * (C)), usable by GyreOptimizer and by the model file. The forward pass keeps what the
+ * backward pass needs (every layer's output, a copy of the input); the backward pass
+ * ACCUMULATES parameter gradients (zero them with GyreNetZeroGrad or the optimiser) and
+ * OVERWRITES the input gradient.
+ *
+ * Initialisation is deterministic from a seed (splitmix64, parameter by parameter in list
+ * order) with PyTorch's default bounds: dense and conv weights and biases uniform in
+ * [-1/sqrt(fan_in), 1/sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)), fan_in = in k^dim;
+ * spectral weights (1/(Cin Cout)) uniform[0, 1) for real and imaginary parts (Li et al.);
+ * batch norm gamma 1, beta 0.
+ *
+ * Architectures (decisions written here):
+ *  MLP: x (N, F) -> [dense -> act] x depth -> dense -> y (N, outputs). depth = number of
+ *       hidden layers (>= 0).
+ *  FNO: x (N, Cin, Y, X) [2-D] or (N, Cin, X) [1-D]; the grid coordinates are appended as
+ *       extra channels (2-D: x then y, each i/n in [0, 1); 1-D: x), Li et al.'s get_grid
+ *       uses linspace(0, 1) which includes 1; we use the periodic [0, 1) the brief asks for;
+ *       lift: pointwise conv (Cin + grid) -> width; 4 Fourier layers, each spectral conv +
+ *       pointwise conv summed, GELU after all but the last; projection: pointwise
+ *       width -> 128, GELU, pointwise 128 -> Cout. Li et al.'s nn.Linear on the channel
+ *       dimension equals our pointwise conv (same parameter count, shape (out, in, 1, 1)).
+ *  CNN: Ross et al. 2023 FCNN (pyqg_parameterization_benchmarks): 8 circular-padded convs,
+ *       kernels 5,5,3,3,3,3,3,3, channels 128,64,32,32,32,32,32,Cout; each hidden layer is
+ *       conv -> ReLU -> BatchNorm2d (their order); the last layer is a conv only; optional
+ *       zero-mean output (subtract the spatial mean per sample and channel). Batch norm is
+ *       synchronised over the options' communicator. `channels`/`kernels` may be overridden
+ *       (tests use small channels); the default is the paper's. */
+#ifndef GYRE_NET_H
+#define GYRE_NET_H
+
+#include <mpi.h>
+#include "gyre_nn.h"
+
+typedef enum { GYRE_NET_MLP = 0, GYRE_NET_FNO = 1, GYRE_NET_CNN = 2 } GyreNetType;
+
+#define GYRE_CNN_MAX_LAYERS 16
+
+typedef struct {
+  int            inputs;     /* input features F */
+  int            outputs;    /* output features */
+  int            width;      /* hidden width; 64 */
+  int            depth;      /* hidden layers; 2 */
+  GyreActivation activation; /* GELU */
+} GyreMLPOptions;
+
+typedef struct {
+  int dim;         /* 1 or 2; 2 */
+  int in_channels; /* Cin, without the grid channels */
+  int out_channels;
+  int width;      /* 20 (Li et al. 2-D) */
+  int modes;      /* kept modes per dimension: 12 (2-D: modes in ky (each sign) and kx) */
+  int layers;     /* Fourier layers; 4 */
+  int proj_width; /* 128 */
+  int grid;       /* append grid coordinates; 1 */
+} GyreFNOOptions;
+
+typedef struct {
+  int            dim; /* 1 or 2; 2 */
+  int            in_channels;
+  int            out_channels;
+  int            nlayers;                       /* 8 */
+  int            channels[GYRE_CNN_MAX_LAYERS]; /* output channels of layers 0..nlayers-2 */
+  int            kernels[GYRE_CNN_MAX_LAYERS];  /* kernel sizes (odd) of layers 0..nlayers-1 */
+  int            batch_norm;                    /* 1 */
+  int            zero_mean;                     /* 0 */
+  GyreActivation activation;                    /* RELU (tests use a smooth one) */
+  MPI_Comm       comm;                          /* batch-norm communicator; MPI_COMM_SELF */
+} GyreCNNOptions;
+
+typedef struct GyreNet_s GyreNet;
+
+/* Defaults as documented above (in/out sizes 1). */
+void GyreMLPOptionsDefault(GyreMLPOptions *o);
+void GyreFNOOptionsDefault(GyreFNOOptions *o);
+void GyreCNNOptionsDefault(GyreCNNOptions *o); /* Ross et al. FCNN */
+
+/* Create a network on a backend with parameters initialised from seed. Not collective.
+ * GYRE_ERR_ARG naming the option for impossible options. */
+GyreStatus GyreNetCreateMLP(GyreBackend *be, const GyreMLPOptions *o, uint64_t seed, GyreNet **net);
+GyreStatus GyreNetCreateFNO(GyreBackend *be, const GyreFNOOptions *o, uint64_t seed, GyreNet **net);
+GyreStatus GyreNetCreateCNN(GyreBackend *be, const GyreCNNOptions *o, uint64_t seed, GyreNet **net);
+/* Frees everything; *net becomes NULL. NULL-safe. */
+GyreStatus GyreNetDestroy(GyreNet **net);
+
+/* The output shape for an input shape (GYRE_ERR_ARG naming the shapes if x does not fit). */
+GyreStatus GyreNetOutputShape(const GyreNet *net, int ndim, const int64_t *xshape, int *yndim,
+                              int64_t *yshape);
+/* y = net(x). y must have the output shape (GyreNetOutputShape). train != 0: training mode
+ * (batch norm uses and synchronises the batch statistics: collective on the CNN's comm).
+ * Keeps what the backward pass needs; x may change after the call. Not thread-safe. */
+GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train);
+/* Backward of the last forward: dy has y's shape; accumulates the parameter gradients and
+ * writes dx (x's shape) unless dx is NULL. Collective on the CNN's comm after a training
+ * forward. */
+GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx);
+/* Sets all parameter gradients to zero. */
+GyreStatus GyreNetZeroGrad(GyreNet *net);
+/* The flat parameter list: n tensors, their gradients and names ("lift.W", "fourier0.Wr",
+ * "conv3.b", "bn2.gamma", ...). The arrays belong to the network. */
+GyreStatus GyreNetParameters(GyreNet *net, int *n, GyreTensor *const **params,
+                             GyreTensor *const **grads, const char *const **names);
+/* Total number of parameter floats (a complex spectral weight counts 2, as Li et al.). */
+size_t GyreNetParameterCount(const GyreNet *net);
+/* The architecture. */
+GyreNetType GyreNetGetType(const GyreNet *net);
+
+/* Closed-form parameter counts, for checks and messages. */
+size_t GyreFNOParameterCountFormula(const GyreFNOOptions *o);
+size_t GyreCNNParameterCountFormula(const GyreCNNOptions *o);
+
+#endif

@@ -1,0 +1,644 @@
+/* network.c — GyreNet: MLP, FNO (1-D/2-D) and the Ross et al. FCNN as a sequence of layers
+ * over a backend's operation table (see gyre_net.h for the architectures and decisions).
+ *
+ * A network is a list of layers; the forward pass stores every layer's output act[i+1]
+ * (act[0] is a copy of the input), the backward pass walks the list in reverse with one
+ * gradient buffer per stored activation. Layer kinds: dense, conv (zero or circular
+ * padding), Fourier block (spectral conv + pointwise conv, summed), activation, batch norm
+ * (GyreBatchNorm, synchronised over a communicator), grid (append coordinate channels) and
+ * zero-mean (subtract the spatial mean per sample and channel). Everything runs through
+ * be->ops, so a CUDA backend serves the same code. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gyre_net.h"
+#include "gyre_train.h"
+
+typedef enum { L_DENSE, L_CONV, L_FOURIER, L_ACT, L_BN, L_GRID, L_ZEROMEAN } LayerKind;
+
+typedef struct {
+  LayerKind      kind;
+  int            cin, cout, k, dim, modes;
+  GyrePadding    pad;
+  GyreActivation act;
+  GyreTensor     W, b, dW, db;     /* dense / conv; Fourier block: the pointwise conv */
+  GyreTensor     Wr, Wi, dWr, dWi; /* Fourier block: spectral weights */
+  GyreBatchNorm *bn;
+  MPI_Comm       comm;
+  GyreTensor     tmp; /* Fourier block: pointwise output / input-gradient part */
+  GyreTensor     aux; /* grid: coordinates (dim, spatial...); zero-mean: ones (spatial) */
+} Layer;
+
+struct GyreNet_s {
+  GyreBackend *be;
+  GyreNetType  type;
+  int          nl, cap;
+  Layer       *L;
+  GyreTensor  *act, *grad; /* nl + 1 each */
+  int          np, npcap;
+  GyreTensor **params, **grads;
+  char       **names;
+  int          in_ndim; /* expected input rank */
+  int          in_channels;
+  int          dim; /* spatial dims (0 for the MLP) */
+  int          has_forward;
+};
+
+/* ---- helpers ---------------------------------------------------------------------- */
+static double rng_uniform(uint64_t *s) /* splitmix64 -> [0, 1) */
+{
+  uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+  z          = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z          = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return (double) (z >> 11) / 9007199254740992.0;
+}
+
+static int same_shape(const GyreTensor *t, int ndim, const int64_t *shape)
+{
+  if (!t->data || t->ndim != ndim) return 0;
+  for (int d = 0; d < ndim; d++)
+    if (t->shape[d] != shape[d]) return 0;
+  return 1;
+}
+
+static GyreStatus ensure(GyreBackend *be, GyreTensor *t, int ndim, const int64_t *shape)
+{
+  if (same_shape(t, ndim, shape)) return GYRE_OK;
+  GyreCall(GyreTensorDestroy(t));
+  return GyreTensorCreate(be, ndim, shape, t);
+}
+
+/* y[0..n) = x[0..n) on the backend (y is zeroed first so stale values never leak) */
+static GyreStatus copy_dev(GyreBackend *be, size_t n, const float *x, float *y)
+{
+  GyreCall(be->ops->fill(be, y, n, 0.0f));
+  return be->ops->axpby(be, n, 1.0f, x, 1.0f, y);
+}
+
+static GyreStatus init_uniform(GyreBackend *be, GyreTensor *t, uint64_t *rng, double lo, double hi)
+{
+  float *h = malloc(t->size * sizeof(float) + 1);
+  if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory (%zu floats)", t->size);
+  for (size_t i = 0; i < t->size; i++)
+    h[i] = (float) (lo + (hi - lo) * rng_uniform(rng));
+  GyreStatus s = GyreTensorCopyFromHost(t, h);
+  free(h);
+  return s;
+}
+
+static GyreStatus add_param(GyreNet *net, GyreTensor *p, GyreTensor *g, const char *fmt, int i,
+                            const char *what)
+{
+  if (net->np == net->npcap) {
+    int   cap = net->npcap ? 2 * net->npcap : 16;
+    void *a   = realloc(net->params, cap * sizeof(*net->params));
+    if (!a) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+    net->params = a;
+    a           = realloc(net->grads, cap * sizeof(*net->grads));
+    if (!a) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+    net->grads = a;
+    a          = realloc(net->names, cap * sizeof(*net->names));
+    if (!a) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+    net->names = a;
+    net->npcap = cap;
+  }
+  char buf[64];
+  snprintf(buf, sizeof buf, fmt, i);
+  size_t len = strlen(buf) + strlen(what) + 2;
+  char  *nm  = malloc(len);
+  if (!nm) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+  snprintf(nm, len, "%s.%s", buf, what);
+  net->params[net->np] = p;
+  net->grads[net->np]  = g;
+  net->names[net->np]  = nm;
+  net->np++;
+  return GYRE_OK;
+}
+
+static GyreStatus net_alloc(GyreBackend *be, GyreNetType type, int cap, GyreNet **out)
+{
+  if (!be) return GyreStatusSet(GYRE_ERR_ARG, "GyreNet: no backend");
+  GyreNet *net = calloc(1, sizeof(*net));
+  if (!net) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+  net->L    = calloc(cap, sizeof(Layer));
+  net->act  = calloc(cap + 1, sizeof(GyreTensor));
+  net->grad = calloc(cap + 1, sizeof(GyreTensor));
+  if (!net->L || !net->act || !net->grad) {
+    free(net->L), free(net->act), free(net->grad), free(net);
+    return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+  }
+  net->be   = be;
+  net->type = type;
+  net->cap  = cap;
+  *out      = net;
+  return GYRE_OK;
+}
+
+static Layer *push(GyreNet *net, LayerKind kind)
+{
+  Layer *l = &net->L[net->nl++];
+  l->kind  = kind;
+  return l;
+}
+
+/* dense (dim 0) or conv (dim 1, 2) weights (cout, cin[, k[, k]]) and bias, PyTorch bounds */
+static GyreStatus add_affine(GyreNet *net, Layer *l, int dim, int cin, int cout, int k,
+                             uint64_t *rng, const char *fmt, int idx, GyreTensor *W, GyreTensor *b,
+                             GyreTensor *dW, GyreTensor *db)
+{
+  int64_t shape[4] = {cout, cin, k, k};
+  int     nd       = 2 + dim;
+  int64_t bs[1]    = {cout};
+  GyreCall(GyreTensorCreate(net->be, nd, shape, W));
+  GyreCall(GyreTensorCreate(net->be, nd, shape, dW));
+  GyreCall(GyreTensorCreate(net->be, 1, bs, b));
+  GyreCall(GyreTensorCreate(net->be, 1, bs, db));
+  double fan_in = cin;
+  for (int d = 0; d < dim; d++)
+    fan_in *= k;
+  double bound = 1.0 / sqrt(fan_in);
+  GyreCall(init_uniform(net->be, W, rng, -bound, bound));
+  GyreCall(init_uniform(net->be, b, rng, -bound, bound));
+  GyreCall(add_param(net, W, dW, fmt, idx, "W"));
+  GyreCall(add_param(net, b, db, fmt, idx, "b"));
+  (void) l;
+  return GYRE_OK;
+}
+
+static GyreStatus add_dense(GyreNet *net, int cin, int cout, uint64_t *rng, const char *fmt,
+                            int idx)
+{
+  Layer *l = push(net, L_DENSE);
+  l->cin = cin, l->cout = cout;
+  return add_affine(net, l, 0, cin, cout, 1, rng, fmt, idx, &l->W, &l->b, &l->dW, &l->db);
+}
+
+static GyreStatus add_conv(GyreNet *net, int dim, int cin, int cout, int k, GyrePadding pad,
+                           uint64_t *rng, const char *fmt, int idx)
+{
+  Layer *l = push(net, L_CONV);
+  l->cin = cin, l->cout = cout, l->k = k, l->dim = dim, l->pad = pad;
+  return add_affine(net, l, dim, cin, cout, k, rng, fmt, idx, &l->W, &l->b, &l->dW, &l->db);
+}
+
+static void add_act(GyreNet *net, GyreActivation a)
+{
+  Layer *l = push(net, L_ACT);
+  l->act   = a;
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+void GyreMLPOptionsDefault(GyreMLPOptions *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->inputs = 1, o->outputs = 1, o->width = 64, o->depth = 2, o->activation = GYRE_ACT_GELU;
+}
+
+void GyreFNOOptionsDefault(GyreFNOOptions *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->dim = 2, o->in_channels = 1, o->out_channels = 1, o->width = 20, o->modes = 12;
+  o->layers = 4, o->proj_width = 128, o->grid = 1;
+}
+
+void GyreCNNOptionsDefault(GyreCNNOptions *o)
+{
+  static const int ch[] = {128, 64, 32, 32, 32, 32, 32}, ks[] = {5, 5, 3, 3, 3, 3, 3, 3};
+  memset(o, 0, sizeof(*o));
+  o->dim = 2, o->in_channels = 1, o->out_channels = 1, o->nlayers = 8;
+  for (int i = 0; i < 7; i++)
+    o->channels[i] = ch[i];
+  for (int i = 0; i < 8; i++)
+    o->kernels[i] = ks[i];
+  o->batch_norm = 1, o->zero_mean = 0, o->comm = MPI_COMM_SELF;
+  o->activation = GYRE_ACT_RELU;
+}
+
+size_t GyreFNOParameterCountFormula(const GyreFNOOptions *o)
+{
+  size_t w = o->width, m = o->modes, cin = o->in_channels + (o->grid ? o->dim : 0);
+  size_t spec = 2 * w * w * (o->dim == 2 ? 2 * m * m : m);
+  return cin * w + w + o->layers * (spec + w * w + w) + w * o->proj_width + o->proj_width +
+         (size_t) o->proj_width * o->out_channels + o->out_channels;
+}
+
+size_t GyreCNNParameterCountFormula(const GyreCNNOptions *o)
+{
+  size_t n   = 0;
+  int    cin = o->in_channels;
+  for (int i = 0; i < o->nlayers; i++) {
+    int    cout = i == o->nlayers - 1 ? o->out_channels : o->channels[i];
+    size_t kk   = o->dim == 2 ? (size_t) o->kernels[i] * o->kernels[i] : (size_t) o->kernels[i];
+    n += (size_t) cin * cout * kk + cout;
+    if (i < o->nlayers - 1 && o->batch_norm) n += 2 * (size_t) cout;
+    cin = cout;
+  }
+  return n;
+}
+
+/* ---- creation ----------------------------------------------------------------------- */
+GyreStatus GyreNetCreateMLP(GyreBackend *be, const GyreMLPOptions *o, uint64_t seed, GyreNet **out)
+{
+  *out = NULL;
+  if (o->inputs < 1 || o->outputs < 1 || o->width < 1 || o->depth < 0)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GyreNetCreateMLP: inputs %d, outputs %d, width %d must be >= 1 and "
+                         "depth %d >= 0",
+                         o->inputs, o->outputs, o->width, o->depth);
+  GyreNet *net;
+  GyreCall(net_alloc(be, GYRE_NET_MLP, 2 * o->depth + 1, &net));
+  net->in_ndim = 2, net->in_channels = o->inputs, net->dim = 0;
+  uint64_t   rng = seed;
+  GyreStatus s   = GYRE_OK;
+  int        cin = o->inputs;
+  for (int i = 0; i < o->depth && !s; i++) {
+    s = add_dense(net, cin, o->width, &rng, "dense%d", i);
+    add_act(net, o->activation);
+    cin = o->width;
+  }
+  if (!s) s = add_dense(net, cin, o->outputs, &rng, "dense%d", o->depth);
+  if (s) GyreNetDestroy(&net);
+  *out = net;
+  return s;
+}
+
+static GyreStatus add_grid(GyreNet *net, int dim)
+{
+  Layer *l = push(net, L_GRID);
+  l->dim   = dim;
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetCreateFNO(GyreBackend *be, const GyreFNOOptions *o, uint64_t seed, GyreNet **out)
+{
+  *out = NULL;
+  if ((o->dim != 1 && o->dim != 2) || o->in_channels < 1 || o->out_channels < 1 || o->width < 1 ||
+      o->modes < 1 || o->layers < 1 || o->proj_width < 1)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GyreNetCreateFNO: dim %d must be 1 or 2; in_channels %d, out_channels "
+                         "%d, width %d, modes %d, layers %d, proj_width %d must be >= 1",
+                         o->dim, o->in_channels, o->out_channels, o->width, o->modes, o->layers,
+                         o->proj_width);
+  GyreNet *net;
+  GyreCall(net_alloc(be, GYRE_NET_FNO, 2 * o->layers + 5, &net));
+  net->in_ndim = 2 + o->dim, net->in_channels = o->in_channels, net->dim = o->dim;
+  uint64_t   rng = seed;
+  GyreStatus s   = GYRE_OK;
+  int        cin = o->in_channels, w = o->width, m = o->modes;
+  if (o->grid) {
+    add_grid(net, o->dim);
+    cin += o->dim;
+  }
+  s = add_conv(net, o->dim, cin, w, 1, GYRE_PAD_ZERO, &rng, "lift", 0);
+  for (int i = 0; i < o->layers && !s; i++) {
+    Layer *l = push(net, L_FOURIER);
+    l->cin = l->cout = w, l->dim = o->dim, l->modes = m, l->k = 1;
+    int64_t  sh2[5] = {2, w, w, m, m}, sh1[3] = {w, w, m};
+    int      nd = o->dim == 2 ? 5 : 3;
+    int64_t *sh = o->dim == 2 ? sh2 : sh1;
+    if (!s) s = GyreTensorCreate(be, nd, sh, &l->Wr);
+    if (!s) s = GyreTensorCreate(be, nd, sh, &l->Wi);
+    if (!s) s = GyreTensorCreate(be, nd, sh, &l->dWr);
+    if (!s) s = GyreTensorCreate(be, nd, sh, &l->dWi);
+    double scale = 1.0 / ((double) w * w);
+    if (!s) s = init_uniform(be, &l->Wr, &rng, 0.0, scale);
+    if (!s) s = init_uniform(be, &l->Wi, &rng, 0.0, scale);
+    if (!s) s = add_param(net, &l->Wr, &l->dWr, "fourier%d", i, "Wr");
+    if (!s) s = add_param(net, &l->Wi, &l->dWi, "fourier%d", i, "Wi");
+    if (!s)
+      s = add_affine(net, l, o->dim, w, w, 1, &rng, "pointwise%d", i, &l->W, &l->b, &l->dW, &l->db);
+    if (i < o->layers - 1) add_act(net, GYRE_ACT_GELU);
+  }
+  if (!s) s = add_conv(net, o->dim, w, o->proj_width, 1, GYRE_PAD_ZERO, &rng, "proj%d", 1);
+  add_act(net, GYRE_ACT_GELU);
+  if (!s)
+    s = add_conv(net, o->dim, o->proj_width, o->out_channels, 1, GYRE_PAD_ZERO, &rng, "proj%d", 2);
+  if (s) GyreNetDestroy(&net);
+  *out = net;
+  return s;
+}
+
+GyreStatus GyreNetCreateCNN(GyreBackend *be, const GyreCNNOptions *o, uint64_t seed, GyreNet **out)
+{
+  *out = NULL;
+  if ((o->dim != 1 && o->dim != 2) || o->in_channels < 1 || o->out_channels < 1 || o->nlayers < 1 ||
+      o->nlayers > GYRE_CNN_MAX_LAYERS)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GyreNetCreateCNN: dim %d must be 1 or 2, in/out channels %d/%d >= 1, "
+                         "nlayers %d in 1..%d",
+                         o->dim, o->in_channels, o->out_channels, o->nlayers, GYRE_CNN_MAX_LAYERS);
+  for (int i = 0; i < o->nlayers; i++) {
+    if (o->kernels[i] < 1 || o->kernels[i] % 2 == 0)
+      return GyreStatusSet(GYRE_ERR_ARG, "GyreNetCreateCNN: kernel %d of layer %d must be odd",
+                           o->kernels[i], i);
+    if (i < o->nlayers - 1 && o->channels[i] < 1)
+      return GyreStatusSet(GYRE_ERR_ARG, "GyreNetCreateCNN: channels %d of layer %d must be >= 1",
+                           o->channels[i], i);
+  }
+  GyreNet *net;
+  GyreCall(net_alloc(be, GYRE_NET_CNN, 3 * o->nlayers + 1, &net));
+  net->in_ndim = 2 + o->dim, net->in_channels = o->in_channels, net->dim = o->dim;
+  uint64_t   rng = seed;
+  GyreStatus s   = GYRE_OK;
+  int        cin = o->in_channels;
+  for (int i = 0; i < o->nlayers && !s; i++) {
+    int last = i == o->nlayers - 1, cout = last ? o->out_channels : o->channels[i];
+    s = add_conv(net, o->dim, cin, cout, o->kernels[i], GYRE_PAD_CIRCULAR, &rng, "conv%d", i);
+    if (!last) {
+      add_act(net, o->activation);
+      if (o->batch_norm && !s) {
+        Layer *l = push(net, L_BN);
+        l->cin = l->cout = cout, l->comm = o->comm;
+        s = GyreBatchNormCreate(be, cout, &l->bn);
+        if (!s) s = add_param(net, &l->bn->gamma, &l->bn->dgamma, "bn%d", i, "gamma");
+        if (!s) s = add_param(net, &l->bn->beta, &l->bn->dbeta, "bn%d", i, "beta");
+      }
+    }
+    cin = cout;
+  }
+  if (!s && o->zero_mean) push(net, L_ZEROMEAN)->dim = o->dim;
+  if (s) GyreNetDestroy(&net);
+  *out = net;
+  return s;
+}
+
+GyreStatus GyreNetDestroy(GyreNet **pnet)
+{
+  if (!pnet || !*pnet) return GYRE_OK;
+  GyreNet *net = *pnet;
+  for (int i = 0; i < net->nl; i++) {
+    Layer      *l   = &net->L[i];
+    GyreTensor *t[] = {&l->W,  &l->b,   &l->dW,  &l->db,  &l->Wr,
+                       &l->Wi, &l->dWr, &l->dWi, &l->tmp, &l->aux};
+    for (size_t j = 0; j < sizeof t / sizeof t[0]; j++)
+      GyreTensorDestroy(t[j]);
+    GyreBatchNormDestroy(&l->bn);
+  }
+  for (int i = 0; i <= net->cap; i++)
+    GyreTensorDestroy(&net->act[i]), GyreTensorDestroy(&net->grad[i]);
+  for (int i = 0; i < net->np; i++)
+    free(net->names[i]);
+  free(net->names), free(net->params), free(net->grads);
+  free(net->L), free(net->act), free(net->grad), free(net);
+  *pnet = NULL;
+  return GYRE_OK;
+}
+
+/* ---- shapes ------------------------------------------------------------------------- */
+static GyreStatus layer_shape(const Layer *l, int nd, const int64_t *in, int64_t *out)
+{
+  memcpy(out, in, nd * sizeof(int64_t));
+  int need = l->kind == L_DENSE ? 2 : 2 + l->dim;
+  if (l->kind == L_DENSE || l->kind == L_CONV || l->kind == L_FOURIER || l->kind == L_GRID ||
+      l->kind == L_ZEROMEAN) {
+    if (nd != need)
+      return GyreStatusSet(GYRE_ERR_ARG, "GyreNet: a layer expects a %d-dimensional input, got %d",
+                           need, nd);
+  }
+  switch (l->kind) {
+  case L_DENSE:
+  case L_CONV:
+  case L_FOURIER:
+    if (in[1] != l->cin)
+      return GyreStatusSet(GYRE_ERR_ARG, "GyreNet: a layer expects %d input channels, got %lld",
+                           l->cin, (long long) in[1]);
+    out[1] = l->cout;
+    if (l->kind == L_FOURIER) {
+      int64_t X = in[nd - 1];
+      if (l->modes > X / 2 + 1 || (l->dim == 2 && 2 * l->modes > in[2]))
+        return GyreStatusSet(GYRE_ERR_ARG,
+                             "GyreNet: %d Fourier modes do not fit a grid of %lld x %lld points "
+                             "(need modes <= X/2+1 and 2 modes <= Y)",
+                             l->modes, (long long) (l->dim == 2 ? in[2] : 1), (long long) X);
+    }
+    break;
+  case L_BN:
+    if (nd < 2 || in[1] != l->cin)
+      return GyreStatusSet(GYRE_ERR_ARG, "GyreNet: batch norm expects %d channels", l->cin);
+    break;
+  case L_GRID:
+    out[1] = in[1] + l->dim;
+    break;
+  default:
+    break;
+  }
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetOutputShape(const GyreNet *net, int ndim, const int64_t *xshape, int *yndim,
+                              int64_t *yshape)
+{
+  if (ndim != net->in_ndim || xshape[1] != net->in_channels)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GyreNet: the input must be %d-dimensional with %d channels/features, got "
+                         "%d dimensions with %lld",
+                         net->in_ndim, net->in_channels, ndim,
+                         ndim > 1 ? (long long) xshape[1] : -1LL);
+  int64_t a[GYRE_TENSOR_MAX_DIMS], b[GYRE_TENSOR_MAX_DIMS];
+  memcpy(a, xshape, ndim * sizeof(int64_t));
+  for (int i = 0; i < net->nl; i++) {
+    GyreCall(layer_shape(&net->L[i], ndim, a, b));
+    memcpy(a, b, ndim * sizeof(int64_t));
+  }
+  *yndim = ndim;
+  memcpy(yshape, a, ndim * sizeof(int64_t));
+  return GYRE_OK;
+}
+
+/* ---- forward / backward ------------------------------------------------------------- */
+static size_t spatial(const GyreTensor *t)
+{
+  size_t s = 1;
+  for (int d = 2; d < t->ndim; d++)
+    s *= (size_t) t->shape[d];
+  return s;
+}
+
+/* out = in - spatial mean per (n, c); ones is a tensor of `spatial` ones */
+static GyreStatus zero_mean(GyreBackend *be, const GyreTensor *in, const GyreTensor *ones,
+                            GyreTensor *out)
+{
+  size_t S = spatial(in), NC = in->size / S;
+  GyreCall(copy_dev(be, in->size, in->data, out->data));
+  for (size_t j = 0; j < NC; j++) {
+    double sum;
+    GyreCall(be->ops->dot(be, S, in->data + j * S, ones->data, &sum));
+    GyreCall(
+        be->ops->axpby(be, S, (float) (-sum / (double) S), ones->data, 1.0f, out->data + j * S));
+  }
+  return GYRE_OK;
+}
+
+static GyreStatus layer_forward(GyreNet *net, Layer *l, const GyreTensor *x, GyreTensor *y,
+                                int train)
+{
+  GyreBackend *be = net->be;
+  switch (l->kind) {
+  case L_DENSE:
+    return be->ops->dense_forward(be, x, &l->W, &l->b, y);
+  case L_CONV:
+    return be->ops->conv_forward(be, x, &l->W, &l->b, l->pad, y);
+  case L_FOURIER:
+    GyreCall(ensure(be, &l->tmp, y->ndim, y->shape));
+    GyreCall(be->ops->spectral_forward(be, x, &l->Wr, &l->Wi, y));
+    GyreCall(be->ops->conv_forward(be, x, &l->W, &l->b, GYRE_PAD_ZERO, &l->tmp));
+    return be->ops->axpby(be, y->size, 1.0f, l->tmp.data, 1.0f, y->data);
+  case L_ACT:
+    return be->ops->act_forward(be, l->act, x, y);
+  case L_BN:
+    return GyreBatchNormForward(l->bn, train, l->comm, x, y);
+  case L_GRID: {
+    size_t  S = spatial(x), N = (size_t) x->shape[0], C = (size_t) x->shape[1];
+    int64_t gs[4] = {l->dim, 1, 1, 1};
+    for (int d = 2; d < x->ndim; d++)
+      gs[d - 1] = x->shape[d];
+    if (!same_shape(&l->aux, x->ndim - 1, gs)) {
+      GyreCall(ensure(be, &l->aux, x->ndim - 1, gs));
+      float *h = malloc(l->aux.size * sizeof(float));
+      if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+      int64_t X = x->shape[x->ndim - 1], Y = x->ndim == 4 ? x->shape[2] : 1;
+      for (int64_t j = 0; j < Y; j++)
+        for (int64_t i = 0; i < X; i++) {
+          h[j * X + i] = (float) ((double) i / (double) X);                      /* channel x */
+          if (l->dim == 2) h[S + j * X + i] = (float) ((double) j / (double) Y); /* channel y */
+        }
+      GyreStatus s = GyreTensorCopyFromHost(&l->aux, h);
+      free(h);
+      GyreCall(s);
+    }
+    GyreCall(be->ops->fill(be, y->data, y->size, 0.0f));
+    for (size_t n = 0; n < N; n++) {
+      float *yn = y->data + n * (C + l->dim) * S;
+      GyreCall(be->ops->axpby(be, C * S, 1.0f, x->data + n * C * S, 1.0f, yn));
+      GyreCall(be->ops->axpby(be, l->dim * S, 1.0f, l->aux.data, 1.0f, yn + C * S));
+    }
+    return GYRE_OK;
+  }
+  case L_ZEROMEAN: {
+    int64_t S = (int64_t) spatial(x);
+    if (!same_shape(&l->aux, 1, &S)) {
+      GyreCall(ensure(be, &l->aux, 1, &S));
+      GyreCall(GyreTensorFill(&l->aux, 1.0f));
+    }
+    return zero_mean(be, x, &l->aux, y);
+  }
+  }
+  return GyreStatusSet(GYRE_ERR_INTERNAL, "GyreNet: unknown layer kind %d", (int) l->kind);
+}
+
+/* dx may be NULL (not needed) */
+static GyreStatus layer_backward(GyreNet *net, Layer *l, const GyreTensor *x, const GyreTensor *dy,
+                                 GyreTensor *dx)
+{
+  GyreBackend *be = net->be;
+  switch (l->kind) {
+  case L_DENSE:
+    return be->ops->dense_backward(be, x, &l->W, dy, dx, &l->dW, &l->db);
+  case L_CONV:
+    return be->ops->conv_backward(be, x, &l->W, dy, l->pad, dx, &l->dW, &l->db);
+  case L_FOURIER:
+    GyreCall(be->ops->spectral_backward(be, x, &l->Wr, &l->Wi, dy, dx, &l->dWr, &l->dWi));
+    GyreCall(be->ops->conv_backward(be, x, &l->W, dy, GYRE_PAD_ZERO, dx ? &l->tmp : NULL, &l->dW,
+                                    &l->db));
+    if (dx) GyreCall(be->ops->axpby(be, dx->size, 1.0f, l->tmp.data, 1.0f, dx->data));
+    return GYRE_OK;
+  case L_ACT:
+    return dx ? be->ops->act_backward(be, l->act, x, dy, dx) : GYRE_OK;
+  case L_BN:
+    return GyreBatchNormBackward(l->bn, l->comm, x, dy, dx);
+  case L_GRID: {
+    if (!dx) return GYRE_OK;
+    size_t S = spatial(x), N = (size_t) x->shape[0], C = (size_t) x->shape[1];
+    for (size_t n = 0; n < N; n++)
+      GyreCall(copy_dev(be, C * S, dy->data + n * (C + l->dim) * S, dx->data + n * C * S));
+    return GYRE_OK;
+  }
+  case L_ZEROMEAN:
+    return dx ? zero_mean(be, dy, &l->aux, dx) : GYRE_OK;
+  }
+  return GyreStatusSet(GYRE_ERR_INTERNAL, "GyreNet: unknown layer kind %d", (int) l->kind);
+}
+
+GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train)
+{
+  int     nd;
+  int64_t ys[GYRE_TENSOR_MAX_DIMS];
+  GyreCall(GyreNetOutputShape(net, x->ndim, x->shape, &nd, ys));
+  if (!same_shape(y, nd, ys)) {
+    char       a[96], b[96];
+    GyreTensor want = *y;
+    want.ndim       = nd;
+    memcpy(want.shape, ys, sizeof ys);
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreNetForward: the output tensor is %s, expected %s",
+                         GyreTensorShapeString(y, a, sizeof a),
+                         GyreTensorShapeString(&want, b, sizeof b));
+  }
+  GyreBackend *be  = net->be;
+  net->has_forward = 0;
+  GyreCall(ensure(be, &net->act[0], x->ndim, x->shape));
+  GyreCall(copy_dev(be, x->size, x->data, net->act[0].data));
+  int64_t a[GYRE_TENSOR_MAX_DIMS], b[GYRE_TENSOR_MAX_DIMS];
+  memcpy(a, x->shape, nd * sizeof(int64_t));
+  for (int i = 0; i < net->nl; i++) {
+    GyreCall(layer_shape(&net->L[i], nd, a, b));
+    GyreCall(ensure(be, &net->act[i + 1], nd, b));
+    GyreCall(layer_forward(net, &net->L[i], &net->act[i], &net->act[i + 1], train));
+    memcpy(a, b, nd * sizeof(int64_t));
+  }
+  GyreCall(copy_dev(be, y->size, net->act[net->nl].data, y->data));
+  net->has_forward = 1;
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)
+{
+  if (!net->has_forward)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GyreNetBackward: no successful forward pass to go back through");
+  GyreCall(GyreTensorCheckSameShape("GyreNetBackward: dy vs the output", dy, &net->act[net->nl]));
+  if (dx) GyreCall(GyreTensorCheckSameShape("GyreNetBackward: dx vs the input", dx, &net->act[0]));
+  const GyreTensor *g = dy;
+  for (int i = net->nl - 1; i >= 0; i--) {
+    GyreTensor *gi = NULL;
+    if (i > 0) {
+      GyreCall(ensure(net->be, &net->grad[i], net->act[i].ndim, net->act[i].shape));
+      gi = &net->grad[i];
+    } else
+      gi = dx;
+    GyreCall(layer_backward(net, &net->L[i], &net->act[i], g, gi));
+    g = gi;
+  }
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetZeroGrad(GyreNet *net)
+{
+  for (int i = 0; i < net->np; i++)
+    GyreCall(GyreTensorFill(net->grads[i], 0.0f));
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetParameters(GyreNet *net, int *n, GyreTensor *const **params,
+                             GyreTensor *const **grads, const char *const **names)
+{
+  if (n) *n = net->np;
+  if (params) *params = net->params;
+  if (grads) *grads = net->grads;
+  if (names) *names = (const char *const *) net->names;
+  return GYRE_OK;
+}
+
+size_t GyreNetParameterCount(const GyreNet *net)
+{
+  size_t n = 0;
+  for (int i = 0; i < net->np; i++)
+    n += net->params[i]->size;
+  return n;
+}
+
+GyreNetType GyreNetGetType(const GyreNet *net)
+{
+  return net->type;
+}
