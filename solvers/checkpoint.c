@@ -50,6 +50,9 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   char               desc[512], buf[64];
 
   PetscFunctionBegin;
+  /* the output's records up to this step reach the disk before the checkpoint that names
+   * them, so that a hard kill after the checkpoint cannot leave the output behind it */
+  if (run->out) PetscCallGyre(run->comm, GyreFileSync(run->out));
   PetscCall(GetLayout(m->dm, &l));
   PetscCallGyre(run->comm, GyreFileCreate(run->comm, path, &fo, &f));
   GyreDimSpec dx = {.name = "x", .len = (size_t) l.M};
@@ -84,6 +87,8 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_step", (double) run->step));
   PetscCallGyre(run->comm,
                 GyreFilePutAttDouble(f, "gyre_checkpoint_step_first", (double) run->step_first));
+  PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_output_every_steps",
+                                                (double) run->output_every_steps));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_time", run->step * run->dt));
   PetscCall(PetscSNPrintf(buf, sizeof buf, "%d", 1));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_version", buf));
@@ -92,7 +97,7 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
     GyreStatus s;
     StateBlock(&l, e, start, count);
     PetscCall(VecGetArrayRead(run->Us[e], &u));
-    s = GyreFileWriteBlock(f, varid, 0, start, count, (const double *) u);
+    s = GyreFileWriteBlock(f, varid, 0, start, count, (const double *) u); /* agreed over ranks */
     PetscCall(VecRestoreArrayRead(run->Us[e], &u));
     if (s != GYRE_OK) {
       GyreFileAbort(&f);
@@ -153,6 +158,8 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_seed", (double) m->seed, "-seed"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_ensemble_size", (double) m->ensemble_size,
                         "-ensemble_size"));
+  PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_output_every_steps",
+                        (double) run->output_every_steps, "steps between outputs"));
   PetscCallGyre(run->comm, GyreFileInqVar(f, "state", &ndims, names, lens, &has_time));
   int nd = StateBlock(&l, 0, start, count);
   PetscCheck(ndims == nd && lens[0] == (size_t) m->ensemble_size &&
@@ -166,7 +173,7 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
     GyreStatus s;
     StateBlock(&l, e, start, count);
     PetscCall(VecGetArray(run->Us[e], &u));
-    s = GyreFileReadBlock(f, "state", 0, start, count, (double *) u);
+    s = GyreFileReadBlock(f, "state", 0, start, count, (double *) u); /* agreed over ranks */
     PetscCall(VecRestoreArray(run->Us[e], &u));
     PetscCallGyre(run->comm, s);
   }

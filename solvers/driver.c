@@ -260,6 +260,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCheck(run->output_every_steps > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-output_every must be at least one time step (dt = %g)", (double) run->dt);
   PetscCall(IntervalToSteps(comm, "-ts_max_time", tmax, run->dt, &run->nsteps));
+  /* (with an automatic dt, IntervalToSteps' message names the dt chosen: -ts_dt sets it) */
   PetscCall(IntervalToSteps(comm, "-initial_time", run->initial_time, run->dt, &run->step_first));
   if (checkpoint_every > 0)
     PetscCall(IntervalToSteps(comm, "-checkpoint_every", checkpoint_every, run->dt,
@@ -293,7 +294,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                  "checkpoint '%s' is at t = %g, beyond -ts_max_time %g", path,
                  (double) (run->step * run->dt), (double) tmax);
       PetscInt rec = (run->step - run->step_first) / run->output_every_steps;
-      PetscCall(GyreRunOutputOpenForRestart(run, (size_t) rec + 1));
+      PetscCall(GyreRunOutputOpenForRestart(
+          run, (size_t) rec + 1,
+          (double) (run->step_first + rec * run->output_every_steps) * run->dt));
       resumed = PETSC_TRUE;
       if (!run->quiet)
         PetscCall(PetscPrintf(comm,
@@ -352,13 +355,15 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                 "%g; output '%s' keeps the records before it%s%s",
                 run->step, (double) (run->step * run->dt), field && field[0] ? field : "state",
                 (double) m->bound, run->output,
-                run->checkpoint[0] ? ", the last good checkpoint is " : "",
-                run->checkpoint[0] ? run->checkpoint : "");
+                run->checkpoint_written ? ", the last good checkpoint is " : "",
+                run->checkpoint_written ? run->checkpoint : "");
       }
       PetscCall(GyreRunOutputWrite(run));
       if (checkpoint_every_steps > 0 && run->checkpoint[0] &&
-          (run->step - run->step_first) % checkpoint_every_steps == 0)
+          (run->step - run->step_first) % checkpoint_every_steps == 0) {
         PetscCall(GyreRunCheckpointWrite(run, run->checkpoint));
+        run->checkpoint_written = PETSC_TRUE;
+      }
       if (sig) {
         char path[PATH_MAX + 8];
         if (run->checkpoint[0])

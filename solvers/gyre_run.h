@@ -40,8 +40,9 @@ typedef struct {
   double  *buf;
   char    *command_line, *options;
 
-  double wall_stepping; /* seconds spent in time steps */
-  char   start_time[32];
+  double    wall_stepping;      /* seconds spent in time steps */
+  PetscBool checkpoint_written; /* this run has written run->checkpoint */
+  char      start_time[32];
 } GyreRun;
 
 /* timestepper.c */
@@ -50,7 +51,10 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run);
 
 /* output.c */
 PetscErrorCode GyreRunOutputCreate(GyreRun *run);
-PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep);
+/* Continues the output of a checkpointed run: checks the file is this run's (model,
+ * parameters, dt, record nrec_keep-1 at time t_last), keeps its first nrec_keep records
+ * (a fresh parallel-created copy) and opens it for appending. Collective. */
+PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep, double t_last);
 /* Writes the record of run->step (if it is an output step) for every member. Collective. */
 PetscErrorCode GyreRunOutputWrite(GyreRun *run);
 PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished);

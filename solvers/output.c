@@ -98,21 +98,54 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep)
+/* Refuses to continue an output file that is not this run's: another model, other
+ * parameters or dt, or a record nrec_keep-1 not at the checkpoint's output time t_last. */
+static PetscErrorCode CheckOutputBelongs(GyreRun *run, size_t nrec_keep, double t_last)
+{
+  GyreModel m = run->model;
+  GyreFile  f;
+  char     *model = NULL, *params = NULL, desc[512];
+  double    dt = 0, *times = NULL;
+  size_t    nrec      = 0;
+  char      why[1024] = "";
+
+  PetscFunctionBegin;
+  PetscCall((*m->ops.describe)(m, desc, sizeof desc));
+  PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->output, 0, &f));
+  if (GyreFileGetAttText(f, "gyre_model", &model) != GYRE_OK ||
+      GyreFileGetAttText(f, "gyre_model_parameters", &params) != GYRE_OK ||
+      GyreFileGetAttDouble(f, "gyre_dt", &dt) != GYRE_OK)
+    PetscCall(PetscSNPrintf(why, sizeof why, "it is not a gyre simulate output"));
+  else if (strcmp(model, m->name) || strcmp(params, desc) || dt != run->dt)
+    PetscCall(PetscSNPrintf(why, sizeof why, "it holds %s (%s, dt %g), this run is %s (%s, dt %g)",
+                            model, params, dt, m->name, desc, (double) run->dt));
+  else if (GyreFileGetTimes(f, &nrec, &times) != GYRE_OK || nrec < nrec_keep ||
+           PetscAbsReal(times[nrec_keep - 1] - t_last) > 1e-9 * PetscMax(1.0, t_last))
+    PetscCall(PetscSNPrintf(why, sizeof why,
+                            "its records do not match the checkpoint (record %zu should be at "
+                            "t = %g; %zu records; was -output_every changed?)",
+                            nrec_keep - 1, t_last, nrec));
+  free(model);
+  free(params);
+  free(times);
+  PetscCallGyre(run->comm, GyreFileClose(&f));
+  PetscCheck(!why[0], run->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "cannot continue output '%s' from the checkpoint: %s", run->output, why);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep, double t_last)
 {
   GyreModel m = run->model;
   PetscBool exists;
 
   PetscFunctionBegin;
   PetscCall(PetscTestFile(run->output, 'r', &exists));
-  if (!exists) {
-    /* the output was lost or never written: start a new one */
-    PetscBool ow          = run->output_overwrite;
-    run->output_overwrite = PETSC_TRUE;
-    PetscCall(GyreRunOutputCreate(run));
-    run->output_overwrite = ow;
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
+  PetscCheck(exists, run->comm, PETSC_ERR_FILE_OPEN,
+             "cannot continue output '%s' from the checkpoint: the file is missing (its first "
+             "%zu records are gone; start again, or give the file back)",
+             run->output, nrec_keep);
+  PetscCall(CheckOutputBelongs(run, nrec_keep, t_last));
   PetscCallGyre(run->comm, GyreFileTruncateRecords(run->comm, run->output, nrec_keep));
   PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->output, 1, &run->out));
   {

@@ -19,6 +19,7 @@ PetscErrorCode GyreSignalsInstall(void)
   PetscFunctionBegin;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = Handler;
+  sa.sa_flags   = SA_RESTART; /* a blocking read/write in NetCDF or MPI resumes, not EINTR */
   sigemptyset(&sa.sa_mask);
   PetscCheck(sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGUSR1, &sa, NULL) == 0,
              PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the SIGTERM/SIGUSR1 handlers");

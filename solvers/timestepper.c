@@ -136,8 +136,12 @@ PetscErrorCode GyreModelSetUpTS(GyreModel m, TS ts)
     PetscCall(PCShellSetApply(pc, JacobianSolve));
     PetscCall(PCShellSetName(pc, "exact solve of (shift I - L) from the model"));
   } else if (imex) {
-    /* no stiff part: everything is explicit, the implicit side is zero */
-    PetscCall(TSSetRHSFunction(ts, NULL, RHSExplicit, s));
+    TSType type;
+    PetscCall(TSGetType(ts, &type));
+    SETERRQ(m->comm, PETSC_ERR_SUP,
+            "-ts_type %s is an IMEX integrator but model %s has no stiff part: use an explicit "
+            "one (rk, ssp, euler)",
+            type, m->name);
   } else if (expl) {
     PetscCall(TSSetRHSFunction(ts, NULL, split ? RHSFull : RHSExplicit, s));
   } else {

@@ -40,8 +40,22 @@ expect_error "impossible option" "-output_precision" \
   "$GYRE" simulate -model l96 -output_precision half -output p.nc -quiet
 expect_error "ts_max_time not a multiple of dt" "whole number" \
   "$GYRE" simulate -model l96 -ts_max_time 0.0105 -output q.nc -quiet
+expect_error "IMEX integrator for a model without a stiff part" "no stiff part" \
+  "$GYRE" simulate -model l96 -ts_type arkimex -ts_max_time 0.01 -output im.nc -quiet
+# a restart never touches an output that is not the checkpointed run's
+"$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output a.nc -checkpoint a.ckpt
+"$GYRE" simulate -model l96 -l96_F 8 -ts_max_time 0.1 -quiet -output other.nc
+othersum=$(sha256sum other.nc)
+expect_error "restart into another run's output" "cannot continue output 'other.nc'" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output other.nc -restart a.ckpt
+echo "$othersum" | sha256sum -c --quiet || fail "other.nc was modified by a refused restart"
+expect_error "restart with another output interval" "steps between outputs" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -output_every 0.01 -quiet -output a.nc -restart a.ckpt
+mv a.nc a-moved.nc
+expect_error "restart with the output missing" "the file is missing" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output a.nc -restart a.ckpt
 # the same errors on 2 ranks: printed once
 expect_error "unknown model on 2 ranks" "unknown model" mpirun_n 2 "$GYRE" simulate -model bogus -output x.nc
 echo "$sum" | sha256sum -c --quiet || fail "good.nc was modified"
-[ ! -e x.nc ] && [ ! -e s.nc ] && [ ! -e c2.nc ] || fail "a failed run left an output file"
+[ ! -e x.nc ] && [ ! -e s.nc ] && [ ! -e c2.nc ] && [ ! -e im.nc ] || fail "a failed run left an output file"
 echo "simulate_badinput: ok"
