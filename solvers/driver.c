@@ -51,10 +51,15 @@ static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal 
 {
   PetscReal n = round(T / dt);
 
+  PetscBool dt_given;
+
   PetscFunctionBegin;
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &dt_given));
   PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %g must not be negative", opt, (double) T);
   PetscCheck(PetscAbsReal(n * dt - T) <= 1e-9 * PetscMax(T, dt), comm, PETSC_ERR_ARG_INCOMP,
-             "%s %g is not a whole number of time steps dt = %g", opt, (double) T, (double) dt);
+             "%s %g is not a whole number of time steps dt = %g%s", opt, (double) T, (double) dt,
+             dt_given ? ""
+                      : " (dt chosen by the model: set -ts_dt, or a multiple of -output_every)");
   *steps = (PetscInt) n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -260,7 +265,6 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCheck(run->output_every_steps > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-output_every must be at least one time step (dt = %g)", (double) run->dt);
   PetscCall(IntervalToSteps(comm, "-ts_max_time", tmax, run->dt, &run->nsteps));
-  /* (with an automatic dt, IntervalToSteps' message names the dt chosen: -ts_dt sets it) */
   PetscCall(IntervalToSteps(comm, "-initial_time", run->initial_time, run->dt, &run->step_first));
   if (checkpoint_every > 0)
     PetscCall(IntervalToSteps(comm, "-checkpoint_every", checkpoint_every, run->dt,
