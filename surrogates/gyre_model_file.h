@@ -1,0 +1,104 @@
+/* gyre_model_file.h — the surrogate model file (NetCDF-4) and the inference API.
+ *
+ * File layout (format version 1), written atomically (io's atomic option):
+ *  global attributes: gyre_model_format_version = 1, architecture = "mlp"|"fno"|"cnn" and
+ *    every option of that architecture as "<arch>_<option>" (numbers; the CNN's channels and
+ *    kernels as comma-separated text), input_fields, output_fields, units, grid_nx, grid_ny,
+ *    training_options, split, lineage ("path sha256:<hex>; ..."), seed, gyre_version,
+ *    gyre_git_commit, parameter_count, nparameters, weights_sha256 (SHA-256 of all
+ *    parameters as little-endian float32 in list order; verified on load);
+ *  variables: one float32 variable per parameter, named as GyreNetParameters names it
+ *    ("lift.W", "conv3.b", ...) in its natural shape over dimensions "<name>_d0", ...;
+ *    norm_in_mean, norm_in_std (norm_in), norm_out_mean, norm_out_std (norm_out), double.
+ *
+ *  optional (GyreModelTraining): learning curve curve_epoch, curve_train_loss and
+ *    curve_val_loss over dimension "epoch" (double); optimiser state "adam_m.<param>" and
+ *    "adam_v.<param>" (float32, the parameter's dimensions) and attribute optimizer_step.
+ *    Attributes has_learning_curve, has_val_loss, has_optimizer_state (0/1) say which.
+ *
+ * Not saved (yet): the CNN's batch-norm running statistics (the network has no API for
+ * them; a loaded CNN has running mean 0 / variance 1). */
+#ifndef GYRE_MODEL_FILE_H
+#define GYRE_MODEL_FILE_H
+
+#include <mpi.h>
+#include <stdint.h>
+#include "gyre_data.h"
+#include "gyre_net.h"
+#include "gyre_status.h"
+#include "gyre_train.h"
+
+#define GYRE_MODEL_FORMAT_VERSION 1
+#define GYRE_MODEL_MAX_LINEAGE 8
+
+/* Everything about a model besides its weights and normalisation. Strings are NUL-terminated
+ * (empty allowed). The architecture options must be those the network was created with. */
+typedef struct {
+  GyreNetType    type;
+  GyreMLPOptions mlp; /* used when type == GYRE_NET_MLP */
+  GyreFNOOptions fno; /* ... FNO */
+  GyreCNNOptions cnn; /* ... CNN (comm is not stored; a loaded CNN gets MPI_COMM_SELF) */
+  uint64_t       seed;
+  char           input_fields[256];  /* e.g. "q_upper,q_lower" */
+  char           output_fields[256]; /* e.g. "q_subgrid_forcing" */
+  char           units[256];         /* e.g. "s-2" */
+  int            grid_nx, grid_ny;
+  char           training_options[4096];
+  char           split[256]; /* split description */
+  int            nlineage;   /* dataset files */
+  char           lineage_path[GYRE_MODEL_MAX_LINEAGE][512];
+  char           lineage_sha256[GYRE_MODEL_MAX_LINEAGE][65];
+} GyreModelMeta;
+
+/* Optional training record. Writing: nepochs values of epoch/train_loss (and val_loss unless
+ * NULL); opt != NULL saves its state (GyreOptimizerGetState). Reading
+ * (GyreModelFileReadTraining): the arrays are malloc'ed (caller frees; NULL when absent) and
+ * opt != NULL gets the saved state (GyreOptimizerSetState). */
+typedef struct {
+  int            nepochs;
+  double        *epoch, *train_loss, *val_loss;
+  GyreOptimizer *opt;
+  long           step; /* reading: the saved optimiser step (-1 if none) */
+} GyreModelTraining;
+
+/* Writes net, meta and norm to path atomically (replacing an existing file). Collective on
+ * comm (use MPI_COMM_SELF from one rank). GYRE_ERR_ARG if meta's architecture does not
+ * describe net (type or parameter count). */
+GyreStatus GyreModelFileWrite(MPI_Comm comm, const char *path, GyreNet *net,
+                              const GyreModelMeta *meta, const GyreNormalization *norm,
+                              const GyreModelTraining *train /* may be NULL */);
+/* Reads a model file: rebuilds the network on backend from the architecture attributes and
+ * loads every weight, checking names, shapes, count and the weights' SHA-256. *net, *meta
+ * and *norm are set only on success. Every failure gives one message naming the path:
+ * not a NetCDF file / truncated, future format version, unknown architecture, missing or
+ * wrong-shaped weight, NaN weight, checksum mismatch. Collective on comm. */
+GyreStatus GyreModelFileRead(MPI_Comm comm, const char *path, GyreBackend *backend, GyreNet **net,
+                             GyreModelMeta *meta, GyreNormalization *norm);
+
+/* Reads the training record of a model file whose network (GyreModelFileRead) is net:
+ * train->opt (if not NULL, created on net's parameters) gets the optimiser state; GYRE_ERR_FORMAT
+ * when it was asked for and the file has none. Collective on comm. */
+GyreStatus GyreModelFileReadTraining(MPI_Comm comm, const char *path, GyreNet *net,
+                                     GyreModelTraining *train);
+
+/* ---- inference ---------------------------------------------------------------------- */
+
+typedef struct GyreSurrogate_s GyreSurrogate;
+
+/* Loads a model file (GyreModelFileRead). Collective on comm. */
+GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backend,
+                             GyreSurrogate **s);
+/* out = denorm(net(norm(in))) for n samples in host float32, in evaluation mode. MLP:
+ * in (n, inputs), out (n, outputs); FNO/CNN 2-D: in (n, Cin, grid_ny, grid_nx),
+ * out (n, Cout, grid_ny, grid_nx); 1-D: (n, C, grid_nx). Inputs are normalised per channel
+ * with the input statistics, outputs de-normalised with the target statistics.
+ * NOT thread-safe: GyreNetForward keeps state in the network (one surrogate per thread). */
+GyreStatus GyreSurrogateApply(GyreSurrogate *s, const float *in_physical, float *out_physical,
+                              int n);
+const GyreModelMeta     *GyreSurrogateMeta(const GyreSurrogate *s);
+const GyreNormalization *GyreSurrogateNormalization(const GyreSurrogate *s);
+GyreNet                 *GyreSurrogateNet(GyreSurrogate *s);
+/* NULL-safe; *s becomes NULL. */
+GyreStatus GyreSurrogateDestroy(GyreSurrogate **s);
+
+#endif

@@ -1,0 +1,127 @@
+/* inference.c — GyreSurrogate: a loaded model applied to physical fields (gyre_model_file.h). */
+#include "gyre_model_file.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct GyreSurrogate_s {
+  GyreBackend      *be;
+  GyreNet          *net;
+  GyreModelMeta     meta;
+  GyreNormalization norm;
+  GyreTensor        x, y;
+  int               n; /* batch the tensors were made for (0: none) */
+};
+
+GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backend,
+                             GyreSurrogate **out)
+{
+  if (!out) return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateLoad: NULL argument");
+  GyreSurrogate *s = calloc(1, sizeof *s);
+  if (!s) return GyreStatusSet(GYRE_ERR_MEM, "GyreSurrogateLoad: out of memory");
+  GyreStatus st = GyreModelFileRead(comm, path, backend, &s->net, &s->meta, &s->norm);
+  if (st) {
+    free(s);
+    return st;
+  }
+  s->be = backend;
+  *out  = s;
+  return GYRE_OK;
+}
+
+/* input shape for n samples: MLP (n, inputs); FNO/CNN (n, C, [ny,] nx) */
+static GyreStatus in_shape(const GyreSurrogate *s, int n, int *nd, int64_t *sh, int *cin,
+                           size_t *per_channel)
+{
+  const GyreModelMeta *m = &s->meta;
+  int                  dim;
+  if (m->type == GYRE_NET_MLP) {
+    *nd = 2, sh[0] = n, sh[1] = m->mlp.inputs, *cin = m->mlp.inputs, *per_channel = 1;
+    return GYRE_OK;
+  }
+  if (m->type == GYRE_NET_FNO)
+    dim = m->fno.dim, *cin = m->fno.in_channels;
+  else
+    dim = m->cnn.dim, *cin = m->cnn.in_channels;
+  if (m->grid_nx < 1 || (dim == 2 && m->grid_ny < 1))
+    return GyreStatusSet(GYRE_ERR_ARG, "surrogate: the model's grid size %d x %d is unusable",
+                         m->grid_nx, m->grid_ny);
+  sh[0] = n, sh[1] = *cin;
+  if (dim == 2)
+    *nd = 4, sh[2] = m->grid_ny, sh[3] = m->grid_nx;
+  else
+    *nd = 3, sh[2] = m->grid_nx;
+  *per_channel = (size_t) m->grid_nx * (dim == 2 ? (size_t) m->grid_ny : 1);
+  return GYRE_OK;
+}
+
+GyreStatus GyreSurrogateApply(GyreSurrogate *s, const float *in, float *out, int n)
+{
+  if (!s || !in || !out || n < 1)
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateApply: NULL argument or n = %d < 1", n);
+  int     nd = 0, cin = 0, ynd = 0;
+  int64_t sh[4], ysh[4];
+  size_t  pc = 1;
+  GyreCall(in_shape(s, n, &nd, sh, &cin, &pc));
+  GyreCall(GyreNetOutputShape(s->net, nd, sh, &ynd, ysh));
+  int    cout = (int) ysh[1];
+  size_t ypc  = 1;
+  for (int k = 2; k < ynd; k++)
+    ypc *= (size_t) ysh[k];
+  if (cin > s->norm.nin || cout > s->norm.nout)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "surrogate: the normalisation has %d input / %d target channels, the "
+                         "network %d / %d",
+                         s->norm.nin, s->norm.nout, cin, cout);
+  if (s->n != n) {
+    GyreTensorDestroy(&s->x);
+    GyreTensorDestroy(&s->y);
+    s->n = 0;
+    GyreCall(GyreTensorCreate(s->be, nd, sh, &s->x));
+    GyreCall(GyreTensorCreate(s->be, ynd, ysh, &s->y));
+    s->n = n;
+  }
+  size_t xs = s->x.size;
+  float *h  = malloc(xs * sizeof(float));
+  if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreSurrogateApply: out of memory");
+  for (size_t i = 0; i < xs; i++) {
+    int c = (int) ((i / pc) % (size_t) cin);
+    h[i]  = (float) (((double) in[i] - s->norm.in_mean[c]) / s->norm.in_std[c]);
+  }
+  GyreStatus st = GyreTensorCopyFromHost(&s->x, h);
+  free(h);
+  GyreCall(st);
+  GyreCall(GyreNetForward(s->net, &s->x, &s->y, 0));
+  GyreCall(GyreTensorCopyToHost(&s->y, out));
+  for (size_t i = 0; i < s->y.size; i++) {
+    int c  = (int) ((i / ypc) % (size_t) cout);
+    out[i] = (float) ((double) out[i] * s->norm.out_std[c] + s->norm.out_mean[c]);
+  }
+  return GYRE_OK;
+}
+
+const GyreModelMeta *GyreSurrogateMeta(const GyreSurrogate *s)
+{
+  return &s->meta;
+}
+const GyreNormalization *GyreSurrogateNormalization(const GyreSurrogate *s)
+{
+  return &s->norm;
+}
+GyreNet *GyreSurrogateNet(GyreSurrogate *s)
+{
+  return s->net;
+}
+
+GyreStatus GyreSurrogateDestroy(GyreSurrogate **ps)
+{
+  if (!ps || !*ps) return GYRE_OK;
+  GyreSurrogate *s = *ps;
+  if (s->n) {
+    GyreTensorDestroy(&s->x);
+    GyreTensorDestroy(&s->y);
+  }
+  GyreNetDestroy(&s->net);
+  free(s);
+  *ps = NULL;
+  return GYRE_OK;
+}

@@ -1,0 +1,885 @@
+/* model_file.c — writes and reads the surrogate model file (gyre_model_file.h). */
+#include "gyre_model_file.h"
+#include "gyre_io.h"
+#include "gyre_version.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *act_name(GyreActivation a)
+{
+  return a == GYRE_ACT_RELU ? "relu" : a == GYRE_ACT_GELU ? "gelu" : "tanh";
+}
+
+static int act_parse(const char *s, GyreActivation *a)
+{
+  if (!strcmp(s, "relu"))
+    *a = GYRE_ACT_RELU;
+  else if (!strcmp(s, "gelu"))
+    *a = GYRE_ACT_GELU;
+  else if (!strcmp(s, "tanh"))
+    *a = GYRE_ACT_TANH;
+  else
+    return 0;
+  return 1;
+}
+
+static void int_list(const int *v, int n, char *buf, size_t len)
+{
+  size_t off = 0;
+  buf[0]     = 0;
+  for (int i = 0; i < n && off < len; i++)
+    off += (size_t) snprintf(buf + off, len - off, i ? ",%d" : "%d", v[i]);
+}
+
+/* all parameters as one host float buffer, in list order */
+static GyreStatus gather_params(GyreNet *net, float **buf, size_t *total)
+{
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  size_t tot = 0;
+  for (int i = 0; i < n; i++)
+    tot += p[i]->size;
+  float *b = malloc((tot ? tot : 1) * sizeof(float));
+  if (!b) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory for %zu weights", tot);
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    GyreStatus s = GyreTensorCopyToHost(p[i], b + off);
+    if (s) {
+      free(b);
+      return s;
+    }
+    off += p[i]->size;
+  }
+  *buf = b, *total = tot;
+  return GYRE_OK;
+}
+
+static GyreStatus put_num(GyreFile f, const char *name, double v)
+{
+  return GyreFilePutAttDouble(f, name, v);
+}
+
+static GyreStatus write_arch(GyreFile f, const GyreModelMeta *m)
+{
+  char buf[512];
+  if (m->type == GYRE_NET_MLP) {
+    GyreCall(GyreFilePutAttText(f, "architecture", "mlp"));
+    GyreCall(put_num(f, "mlp_inputs", m->mlp.inputs));
+    GyreCall(put_num(f, "mlp_outputs", m->mlp.outputs));
+    GyreCall(put_num(f, "mlp_width", m->mlp.width));
+    GyreCall(put_num(f, "mlp_depth", m->mlp.depth));
+    GyreCall(GyreFilePutAttText(f, "mlp_activation", act_name(m->mlp.activation)));
+  } else if (m->type == GYRE_NET_FNO) {
+    GyreCall(GyreFilePutAttText(f, "architecture", "fno"));
+    GyreCall(put_num(f, "fno_dim", m->fno.dim));
+    GyreCall(put_num(f, "fno_in_channels", m->fno.in_channels));
+    GyreCall(put_num(f, "fno_out_channels", m->fno.out_channels));
+    GyreCall(put_num(f, "fno_width", m->fno.width));
+    GyreCall(put_num(f, "fno_modes", m->fno.modes));
+    GyreCall(put_num(f, "fno_layers", m->fno.layers));
+    GyreCall(put_num(f, "fno_proj_width", m->fno.proj_width));
+    GyreCall(put_num(f, "fno_grid", m->fno.grid));
+  } else if (m->type == GYRE_NET_CNN) {
+    GyreCall(GyreFilePutAttText(f, "architecture", "cnn"));
+    GyreCall(put_num(f, "cnn_dim", m->cnn.dim));
+    GyreCall(put_num(f, "cnn_in_channels", m->cnn.in_channels));
+    GyreCall(put_num(f, "cnn_out_channels", m->cnn.out_channels));
+    GyreCall(put_num(f, "cnn_nlayers", m->cnn.nlayers));
+    int_list(m->cnn.channels, m->cnn.nlayers - 1, buf, sizeof buf);
+    GyreCall(GyreFilePutAttText(f, "cnn_channels", buf));
+    int_list(m->cnn.kernels, m->cnn.nlayers, buf, sizeof buf);
+    GyreCall(GyreFilePutAttText(f, "cnn_kernels", buf));
+    GyreCall(put_num(f, "cnn_batch_norm", m->cnn.batch_norm));
+    GyreCall(put_num(f, "cnn_zero_mean", m->cnn.zero_mean));
+    GyreCall(GyreFilePutAttText(f, "cnn_activation", act_name(m->cnn.activation)));
+  } else {
+    return GyreStatusSet(GYRE_ERR_ARG, "model file: unknown network type %d", (int) m->type);
+  }
+  return GYRE_OK;
+}
+
+static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta *m,
+                                   const GyreNormalization *norm, const GyreModelTraining *tr,
+                                   const char *sha, size_t total, int *varids, int *normids,
+                                   int *trids)
+{
+  char buf[1024];
+  GyreCall(put_num(f, "gyre_model_format_version", GYRE_MODEL_FORMAT_VERSION));
+  GyreCall(GyreFilePutAttText(f, "Conventions", "CF-1.8"));
+  GyreCall(GyreFilePutAttText(f, "title", "gyre surrogate model"));
+  GyreCall(GyreFilePutAttText(f, "gyre_version", GYRE_VERSION));
+  GyreCall(GyreFilePutAttText(f, "gyre_git_commit", GYRE_GIT_COMMIT));
+  GyreTimeNowISO(buf);
+  GyreCall(GyreFilePutAttText(f, "creation_time", buf));
+  GyreCall(write_arch(f, m));
+  snprintf(buf, sizeof buf, "%llu", (unsigned long long) m->seed);
+  GyreCall(GyreFilePutAttText(f, "seed", buf));
+  GyreCall(GyreFilePutAttText(f, "input_fields", m->input_fields));
+  GyreCall(GyreFilePutAttText(f, "output_fields", m->output_fields));
+  GyreCall(GyreFilePutAttText(f, "units", m->units));
+  GyreCall(put_num(f, "grid_nx", m->grid_nx));
+  GyreCall(put_num(f, "grid_ny", m->grid_ny));
+  GyreCall(GyreFilePutAttText(f, "training_options", m->training_options));
+  GyreCall(GyreFilePutAttText(f, "split", m->split));
+  {
+    size_t need = 1;
+    for (int i = 0; i < m->nlineage; i++)
+      need += strlen(m->lineage_path[i]) + 80;
+    char *lin = malloc(need);
+    if (!lin) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+    size_t off = 0;
+    lin[0]     = 0;
+    for (int i = 0; i < m->nlineage; i++)
+      off += (size_t) snprintf(lin + off, need - off, "%s%s sha256:%s", i ? "; " : "",
+                               m->lineage_path[i], m->lineage_sha256[i]);
+    GyreStatus s = GyreFilePutAttText(f, "lineage", lin);
+    free(lin);
+    GyreCall(s);
+  }
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  GyreCall(put_num(f, "nparameters", n));
+  GyreCall(put_num(f, "parameter_count", (double) total));
+  GyreCall(GyreFilePutAttText(f, "weights_sha256", sha));
+  for (int i = 0; i < n; i++) {
+    char dn[GYRE_IO_MAX_DIMS][96];
+    if (p[i]->ndim < 1 || p[i]->ndim > GYRE_IO_MAX_DIMS)
+      return GyreStatusSet(GYRE_ERR_INTERNAL, "model file: parameter %s has %d dimensions",
+                           names[i], p[i]->ndim);
+    GyreVarSpec v = {0};
+    v.name = names[i], v.ndims = p[i]->ndim, v.precision = GYRE_FLOAT, v.has_time = 0;
+    for (int k = 0; k < p[i]->ndim; k++) {
+      snprintf(dn[k], sizeof dn[k], "%s_d%d", names[i], k);
+      GyreDimSpec d = {0};
+      d.name = dn[k], d.len = (size_t) p[i]->shape[k];
+      GyreCall(GyreFileDefineDim(f, &d));
+      v.dims[k] = dn[k];
+    }
+    v.long_name = "network parameter";
+    GyreCall(GyreFileDefineVar(f, &v, &varids[i]));
+  }
+  GyreDimSpec din  = {.name = "norm_in", .len = (size_t) norm->nin};
+  GyreDimSpec dout = {.name = "norm_out", .len = (size_t) norm->nout};
+  GyreCall(GyreFileDefineDim(f, &din));
+  GyreCall(GyreFileDefineDim(f, &dout));
+  const char *nn[4] = {"norm_in_mean", "norm_in_std", "norm_out_mean", "norm_out_std"};
+  for (int j = 0; j < 4; j++) {
+    GyreVarSpec v = {0};
+    v.name = nn[j], v.ndims = 1, v.dims[0] = j < 2 ? "norm_in" : "norm_out";
+    v.precision = GYRE_DOUBLE, v.has_time = 0;
+    v.long_name =
+        j < 2 ? "input normalisation (per channel)" : "target normalisation (per channel)";
+    GyreCall(GyreFileDefineVar(f, &v, &normids[j]));
+  }
+  int curve = tr && tr->nepochs > 0, vl = curve && tr->val_loss, opt = tr && tr->opt;
+  GyreCall(put_num(f, "has_learning_curve", curve));
+  GyreCall(put_num(f, "has_val_loss", vl));
+  GyreCall(put_num(f, "has_optimizer_state", opt));
+  if (curve) {
+    GyreDimSpec de = {.name = "epoch", .len = (size_t) tr->nepochs};
+    GyreCall(GyreFileDefineDim(f, &de));
+    const char *cn[3] = {"curve_epoch", "curve_train_loss", "curve_val_loss"};
+    for (int j = 0; j < (vl ? 3 : 2); j++) {
+      GyreVarSpec v = {0};
+      v.name = cn[j], v.ndims = 1, v.dims[0] = "epoch", v.precision = GYRE_DOUBLE;
+      v.long_name = "learning curve";
+      GyreCall(GyreFileDefineVar(f, &v, &trids[j]));
+    }
+  }
+  if (opt) {
+    long step = 0;
+    GyreCall(GyreOptimizerGetState(tr->opt, NULL, NULL, &step));
+    GyreCall(put_num(f, "optimizer_step", (double) step));
+    for (int i = 0; i < n; i++) {
+      char        dn[GYRE_IO_MAX_DIMS][96], vn[2][160];
+      GyreVarSpec v = {0};
+      v.ndims = p[i]->ndim, v.precision = GYRE_FLOAT, v.has_time = 0;
+      for (int k = 0; k < p[i]->ndim; k++) {
+        snprintf(dn[k], sizeof dn[k], "%s_d%d", names[i], k);
+        v.dims[k] = dn[k];
+      }
+      snprintf(vn[0], sizeof vn[0], "adam_m.%s", names[i]);
+      snprintf(vn[1], sizeof vn[1], "adam_v.%s", names[i]);
+      for (int j = 0; j < 2; j++) {
+        v.name      = vn[j];
+        v.long_name = j ? "optimiser second moment" : "optimiser first moment";
+        GyreCall(GyreFileDefineVar(f, &v, &trids[3 + 2 * i + j]));
+      }
+    }
+  }
+  return GyreFileEndDef(f);
+}
+
+static GyreStatus write_floats(GyreFile f, int varid, const GyreTensor *t, const float *src,
+                               int rank)
+{
+  size_t  start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS] = {0};
+  double *d = malloc((t->size ? t->size : 1) * sizeof(double));
+  if (!d) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  for (size_t k = 0; k < t->size; k++)
+    d[k] = src[k];
+  for (int k = 0; k < t->ndim; k++)
+    count[k] = rank == 0 ? (size_t) t->shape[k] : 0;
+  GyreStatus s = GyreFileWriteBlock(f, varid, 0, start, count, d);
+  free(d);
+  return s;
+}
+
+static GyreStatus write_training(GyreFile f, GyreNet *net, const GyreModelTraining *tr,
+                                 const int *trids, int rank)
+{
+  if (!tr) return GYRE_OK;
+  if (tr->nepochs > 0) {
+    const double *cv[3] = {tr->epoch, tr->train_loss, tr->val_loss};
+    for (int j = 0; j < (tr->val_loss ? 3 : 2); j++) {
+      size_t start[1] = {0}, count[1] = {rank == 0 ? (size_t) tr->nepochs : 0};
+      GyreCall(GyreFileWriteBlock(f, trids[j], 0, start, count, cv[j]));
+    }
+  }
+  if (tr->opt) {
+    int                n;
+    GyreTensor *const *p, *const *g;
+    const char *const *names;
+    GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+    size_t ns = GyreOptimizerStateSize(tr->opt);
+    float *m = malloc((ns ? ns : 1) * sizeof(float)), *v = malloc((ns ? ns : 1) * sizeof(float));
+    GyreStatus s   = (m && v) ? GyreOptimizerGetState(tr->opt, m, v, NULL)
+                              : GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+    size_t     off = 0;
+    for (int i = 0; !s && i < n; i++) {
+      s = write_floats(f, trids[3 + 2 * i], p[i], m + off, rank);
+      if (!s) s = write_floats(f, trids[3 + 2 * i + 1], p[i], v + off, rank);
+      off += p[i]->size;
+    }
+    free(m), free(v);
+    GyreCall(s);
+  }
+  return GYRE_OK;
+}
+
+static GyreStatus write_data(GyreFile f, GyreNet *net, const float *all,
+                             const GyreNormalization *norm, const int *varids, const int *normids,
+                             int rank)
+{
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    size_t  start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS] = {0};
+    double *d = malloc((p[i]->size ? p[i]->size : 1) * sizeof(double));
+    if (!d) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+    for (size_t k = 0; k < p[i]->size; k++)
+      d[k] = all[off + k];
+    for (int k = 0; k < p[i]->ndim; k++)
+      count[k] = rank == 0 ? (size_t) p[i]->shape[k] : 0;
+    GyreStatus s = GyreFileWriteBlock(f, varids[i], 0, start, count, d);
+    free(d);
+    GyreCall(s);
+    off += p[i]->size;
+  }
+  const double *nv[4] = {norm->in_mean, norm->in_std, norm->out_mean, norm->out_std};
+  for (int j = 0; j < 4; j++) {
+    size_t start[1] = {0}, count[1] = {rank == 0 ? (size_t) (j < 2 ? norm->nin : norm->nout) : 0};
+    GyreCall(GyreFileWriteBlock(f, normids[j], 0, start, count, nv[j]));
+  }
+  return GYRE_OK;
+}
+
+static size_t mlp_count(const GyreMLPOptions *o)
+{
+  size_t c = 0, in = (size_t) o->inputs;
+  for (int i = 0; i < o->depth; i++)
+    c += (size_t) o->width * (in + 1), in = (size_t) o->width;
+  return c + (size_t) o->outputs * (in + 1);
+}
+
+static size_t arch_count(const GyreModelMeta *m)
+{
+  if (m->type == GYRE_NET_MLP) return mlp_count(&m->mlp);
+  if (m->type == GYRE_NET_FNO) return GyreFNOParameterCountFormula(&m->fno);
+  return GyreCNNParameterCountFormula(&m->cnn);
+}
+
+GyreStatus GyreModelFileWrite(MPI_Comm comm, const char *path, GyreNet *net,
+                              const GyreModelMeta *meta, const GyreNormalization *norm,
+                              const GyreModelTraining *train)
+{
+  if (!path || !net || !meta || !norm)
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreModelFileWrite: NULL argument");
+  if (GyreNetGetType(net) != meta->type)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "model file '%s': the metadata's architecture (type %d) is not the "
+                         "network's (type %d)",
+                         path, (int) meta->type, (int) GyreNetGetType(net));
+  if (arch_count(meta) != GyreNetParameterCount(net))
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "model file '%s': the metadata's architecture options give %zu "
+                         "parameters but the network has %zu",
+                         path, arch_count(meta), GyreNetParameterCount(net));
+  if (norm->nin < 1 || norm->nout < 1 || norm->nin > GYRE_DATA_MAX_CHANNELS ||
+      norm->nout > GYRE_DATA_MAX_CHANNELS)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "model file '%s': normalisation has %d input and %d "
+                         "target channels (1..%d each)",
+                         path, norm->nin, norm->nout, GYRE_DATA_MAX_CHANNELS);
+  if (train &&
+      (train->nepochs < 0 || (train->nepochs > 0 && (!train->epoch || !train->train_loss))))
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "model file '%s': learning curve with %d epochs needs "
+                         "epoch and train_loss arrays",
+                         path, train->nepochs);
+  if (train && train->opt) {
+    size_t             cnt = 0;
+    int                np;
+    GyreTensor *const *pp, *const *gg;
+    const char *const *nn;
+    GyreCall(GyreNetParameters(net, &np, &pp, &gg, &nn));
+    for (int i = 0; i < np; i++)
+      cnt += pp[i]->size;
+    if (GyreOptimizerStateSize(train->opt) != cnt)
+      return GyreStatusSet(GYRE_ERR_ARG,
+                           "model file '%s': the optimiser holds %zu values but "
+                           "the network %zu",
+                           path, GyreOptimizerStateSize(train->opt), cnt);
+  }
+  if (meta->nlineage < 0 || meta->nlineage > GYRE_MODEL_MAX_LINEAGE)
+    return GyreStatusSet(GYRE_ERR_ARG, "model file '%s': nlineage %d (0..%d)", path, meta->nlineage,
+                         GYRE_MODEL_MAX_LINEAGE);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  float     *all   = NULL;
+  size_t     total = 0;
+  char       sha[65];
+  GyreStatus s = gather_params(net, &all, &total);
+  if (s) return s;
+  GyreHashBuffer(all, total * sizeof(float), sha);
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  GyreNetParameters(net, &n, &p, &g, &names);
+  int *varids = malloc((size_t) (n ? n : 1) * sizeof(int));
+  int *trids  = malloc((size_t) (3 + 2 * n) * sizeof(int));
+  if (!varids || !trids) {
+    free(varids), free(trids);
+    free(all);
+    return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  }
+  int             normids[4];
+  GyreFileOptions opts = {.overwrite = 1, .deflate = 0, .atomic = 1, .chunk_records = 1};
+  GyreFile        f    = NULL;
+  s                    = GyreFileCreate(comm, path, &opts, &f);
+  if (!s) s = define_and_attrs(f, net, meta, norm, train, sha, total, varids, normids, trids);
+  if (!s) s = write_data(f, net, all, norm, varids, normids, rank);
+  if (!s) s = write_training(f, net, train, trids, rank);
+  if (!s)
+    s = GyreFileClose(&f);
+  else if (f) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+    GyreFileAbort(&f);
+    GyreStatusSet(s, "%s", msg);
+  }
+  free(varids);
+  free(trids);
+  free(all);
+  return s;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+static GyreStatus get_int(GyreFile f, const char *path, const char *name, int *v)
+{
+  double d;
+  if (GyreFileGetAttDouble(f, name, &d) || !isfinite(d) || d != floor(d) || fabs(d) > 1e9)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': architecture attribute '%s' is missing or not an "
+                         "integer",
+                         path, name);
+  *v = (int) d;
+  return GYRE_OK;
+}
+
+static GyreStatus get_text(GyreFile f, const char *path, const char *name, char *dst, size_t len)
+{
+  char *t = NULL;
+  if (GyreFileGetAttText(f, name, &t))
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': attribute '%s' is missing", path, name);
+  snprintf(dst, len, "%s", t);
+  free(t);
+  return GYRE_OK;
+}
+
+static GyreStatus get_act(GyreFile f, const char *path, const char *name, GyreActivation *a)
+{
+  char buf[32];
+  GyreCall(get_text(f, path, name, buf, sizeof buf));
+  if (!act_parse(buf, a))
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': unknown activation '%s' in '%s'", path,
+                         buf, name);
+  return GYRE_OK;
+}
+
+static GyreStatus get_list(GyreFile f, const char *path, const char *name, int *v, int n)
+{
+  char buf[512], *q = buf;
+  GyreCall(get_text(f, path, name, buf, sizeof buf));
+  for (int i = 0; i < n; i++) {
+    char *e;
+    long  x = strtol(q, &e, 10);
+    if (e == q || (i < n - 1 && *e != ',') || (i == n - 1 && *e))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': attribute '%s' = '%s' is not %d comma-separated "
+                           "integers",
+                           path, name, buf, n);
+    v[i] = (int) x, q = e + 1;
+  }
+  return GYRE_OK;
+}
+
+static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
+{
+  char arch[32], buf[64];
+  memset(m, 0, sizeof *m);
+  GyreCall(get_text(f, path, "architecture", arch, sizeof arch));
+  if (!strcmp(arch, "mlp")) {
+    m->type = GYRE_NET_MLP;
+    GyreMLPOptionsDefault(&m->mlp);
+    GyreCall(get_int(f, path, "mlp_inputs", &m->mlp.inputs));
+    GyreCall(get_int(f, path, "mlp_outputs", &m->mlp.outputs));
+    GyreCall(get_int(f, path, "mlp_width", &m->mlp.width));
+    GyreCall(get_int(f, path, "mlp_depth", &m->mlp.depth));
+    GyreCall(get_act(f, path, "mlp_activation", &m->mlp.activation));
+  } else if (!strcmp(arch, "fno")) {
+    m->type = GYRE_NET_FNO;
+    GyreFNOOptionsDefault(&m->fno);
+    GyreCall(get_int(f, path, "fno_dim", &m->fno.dim));
+    GyreCall(get_int(f, path, "fno_in_channels", &m->fno.in_channels));
+    GyreCall(get_int(f, path, "fno_out_channels", &m->fno.out_channels));
+    GyreCall(get_int(f, path, "fno_width", &m->fno.width));
+    GyreCall(get_int(f, path, "fno_modes", &m->fno.modes));
+    GyreCall(get_int(f, path, "fno_layers", &m->fno.layers));
+    GyreCall(get_int(f, path, "fno_proj_width", &m->fno.proj_width));
+    GyreCall(get_int(f, path, "fno_grid", &m->fno.grid));
+  } else if (!strcmp(arch, "cnn")) {
+    m->type = GYRE_NET_CNN;
+    GyreCNNOptionsDefault(&m->cnn);
+    GyreCall(get_int(f, path, "cnn_dim", &m->cnn.dim));
+    GyreCall(get_int(f, path, "cnn_in_channels", &m->cnn.in_channels));
+    GyreCall(get_int(f, path, "cnn_out_channels", &m->cnn.out_channels));
+    GyreCall(get_int(f, path, "cnn_nlayers", &m->cnn.nlayers));
+    if (m->cnn.nlayers < 1 || m->cnn.nlayers > GYRE_CNN_MAX_LAYERS)
+      return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': cnn_nlayers %d (1..%d)", path,
+                           m->cnn.nlayers, GYRE_CNN_MAX_LAYERS);
+    if (m->cnn.nlayers > 1)
+      GyreCall(get_list(f, path, "cnn_channels", m->cnn.channels, m->cnn.nlayers - 1));
+    GyreCall(get_list(f, path, "cnn_kernels", m->cnn.kernels, m->cnn.nlayers));
+    GyreCall(get_int(f, path, "cnn_batch_norm", &m->cnn.batch_norm));
+    GyreCall(get_int(f, path, "cnn_zero_mean", &m->cnn.zero_mean));
+    GyreCall(get_act(f, path, "cnn_activation", &m->cnn.activation));
+    m->cnn.comm = MPI_COMM_SELF;
+  } else {
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': unknown architecture '%s' (expected mlp, fno or cnn)",
+                         path, arch);
+  }
+  GyreCall(get_text(f, path, "seed", buf, sizeof buf));
+  m->seed = strtoull(buf, NULL, 10);
+  GyreCall(get_text(f, path, "input_fields", m->input_fields, sizeof m->input_fields));
+  GyreCall(get_text(f, path, "output_fields", m->output_fields, sizeof m->output_fields));
+  GyreCall(get_text(f, path, "units", m->units, sizeof m->units));
+  GyreCall(get_int(f, path, "grid_nx", &m->grid_nx));
+  GyreCall(get_int(f, path, "grid_ny", &m->grid_ny));
+  GyreCall(get_text(f, path, "training_options", m->training_options, sizeof m->training_options));
+  GyreCall(get_text(f, path, "split", m->split, sizeof m->split));
+  char *lin = NULL;
+  if (GyreFileGetAttText(f, "lineage", &lin))
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': attribute 'lineage' is missing", path);
+  /* "path sha256:<hex>; path sha256:<hex>" */
+  char *q = lin;
+  while (*q && m->nlineage < GYRE_MODEL_MAX_LINEAGE) {
+    char *sep = strstr(q, " sha256:");
+    if (!sep) break;
+    int i = m->nlineage++;
+    snprintf(m->lineage_path[i], sizeof m->lineage_path[i], "%.*s", (int) (sep - q), q);
+    sep += 8;
+    size_t hl = strcspn(sep, ";");
+    snprintf(m->lineage_sha256[i], sizeof m->lineage_sha256[i], "%.*s", (int) hl, sep);
+    q = sep + hl;
+    if (*q == ';') q++;
+    if (*q == ' ') q++;
+  }
+  free(lin);
+  return GYRE_OK;
+}
+
+static GyreStatus read_weights(GyreFile f, const char *path, GyreNet *net, float **all,
+                               size_t *total)
+{
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  int nfile;
+  GyreCall(get_int(f, path, "nparameters", &nfile));
+  if (nfile != n)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': holds %d parameter tensors but its architecture has %d",
+                         path, nfile, n);
+  size_t tot = GyreNetParameterCount(net), cnt = 0;
+  for (int i = 0; i < n; i++)
+    cnt += p[i]->size;
+  float *b = malloc((cnt ? cnt : 1) * sizeof(float));
+  if (!b) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  (void) tot;
+  size_t off = 0;
+  for (int i = 0; i < n; i++) {
+    int    nd, has_time;
+    char   dn[GYRE_IO_MAX_DIMS][64];
+    size_t len[GYRE_IO_MAX_DIMS];
+    char   want[128], got[128] = "";
+    GyreTensorShapeString(p[i], want, sizeof want);
+    if (GyreFileInqVar(f, names[i], &nd, dn, len, &has_time)) {
+      free(b);
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': weight '%s' %s of the architecture is missing", path,
+                           names[i], want);
+    }
+    int    ok = nd == p[i]->ndim && !has_time;
+    size_t go = 0;
+    for (int k = 0; k < nd; k++) {
+      go += (size_t) snprintf(got + go, sizeof got - go, k ? ", %zu" : "(%zu", len[k]);
+      if (go >= sizeof got) go = sizeof got - 1;
+      if (ok && len[k] != (size_t) p[i]->shape[k]) ok = 0;
+    }
+    if (go < sizeof got - 1) snprintf(got + go, sizeof got - go, ")");
+    if (!ok) {
+      free(b);
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': weight '%s' has shape %s but the architecture "
+                           "needs %s",
+                           path, names[i], got, want);
+    }
+    size_t  start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS];
+    double *d                       = malloc((p[i]->size ? p[i]->size : 1) * sizeof(double));
+    if (!d) {
+      free(b);
+      return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+    }
+    for (int k = 0; k < nd; k++)
+      count[k] = len[k];
+    GyreStatus s = GyreFileReadBlock(f, names[i], 0, start, count, d);
+    if (s) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+      free(d), free(b);
+      if (s == GYRE_ERR_NAN)
+        return GyreStatusSet(s, "model file '%s': weight '%s' is not finite (NaN/Inf): %s", path,
+                             names[i], msg);
+      return GyreStatusSet(s, "model file '%s': cannot read weight '%s' (corrupt file?): %s", path,
+                           names[i], msg);
+    }
+    for (size_t k = 0; k < p[i]->size; k++)
+      b[off + k] = (float) d[k];
+    free(d);
+    off += p[i]->size;
+  }
+  *all = b, *total = cnt;
+  return GYRE_OK;
+}
+
+static GyreStatus read_norm(GyreFile f, const char *path, GyreNormalization *norm)
+{
+  memset(norm, 0, sizeof *norm);
+  const char *nn[4]  = {"norm_in_mean", "norm_in_std", "norm_out_mean", "norm_out_std"};
+  double     *dst[4] = {norm->in_mean, norm->in_std, norm->out_mean, norm->out_std};
+  for (int j = 0; j < 4; j++) {
+    int    nd, ht;
+    char   dn[GYRE_IO_MAX_DIMS][64];
+    size_t len[GYRE_IO_MAX_DIMS];
+    if (GyreFileInqVar(f, nn[j], &nd, dn, len, &ht))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': normalisation variable '%s' is "
+                           "missing",
+                           path, nn[j]);
+    if (nd != 1 || ht || len[0] < 1 || len[0] > GYRE_DATA_MAX_CHANNELS)
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': normalisation variable '%s' has "
+                           "a wrong shape",
+                           path, nn[j]);
+    size_t     start[1] = {0}, count[1] = {len[0]};
+    GyreStatus s = GyreFileReadBlock(f, nn[j], 0, start, count, dst[j]);
+    if (s) {
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+      return GyreStatusSet(s, "model file '%s': cannot read '%s': %s", path, nn[j], msg);
+    }
+    if (j < 2)
+      norm->nin = (int) len[0];
+    else
+      norm->nout = (int) len[0];
+  }
+  for (int c = 0; c < norm->nin; c++)
+    if (!(norm->in_std[c] > 0))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': norm_in_std[%d] = %g is not "
+                           "positive",
+                           path, c, norm->in_std[c]);
+  for (int c = 0; c < norm->nout; c++)
+    if (!(norm->out_std[c] > 0))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': norm_out_std[%d] = %g is not "
+                           "positive",
+                           path, c, norm->out_std[c]);
+  return GYRE_OK;
+}
+
+static GyreStatus read_all(GyreFile f, const char *path, GyreBackend *be, GyreNet **pnet,
+                           GyreModelMeta *meta, GyreNormalization *norm)
+{
+  double ver;
+  if (GyreFileGetAttDouble(f, "gyre_model_format_version", &ver))
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': no gyre_model_format_version attribute (not a gyre "
+                         "model file)",
+                         path);
+  if (ver != GYRE_MODEL_FORMAT_VERSION)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': format version %g is not supported (this gyre reads "
+                         "version %d; a newer gyre wrote it?)",
+                         path, ver, GYRE_MODEL_FORMAT_VERSION);
+  GyreCall(read_meta(f, path, meta));
+  GyreNet   *net = NULL;
+  GyreStatus s;
+  if (meta->type == GYRE_NET_MLP)
+    s = GyreNetCreateMLP(be, &meta->mlp, meta->seed, &net);
+  else if (meta->type == GYRE_NET_FNO)
+    s = GyreNetCreateFNO(be, &meta->fno, meta->seed, &net);
+  else
+    s = GyreNetCreateCNN(be, &meta->cnn, meta->seed, &net);
+  if (s) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': its architecture is impossible: %s",
+                         path, msg);
+  }
+  float *all   = NULL;
+  size_t total = 0;
+  s            = read_weights(f, path, net, &all, &total);
+  if (!s) {
+    char want[65], got[65];
+    s = get_text(f, path, "weights_sha256", want, sizeof want);
+    if (!s) {
+      GyreHashBuffer(all, total * sizeof(float), got);
+      if (strcmp(want, got))
+        s = GyreStatusSet(GYRE_ERR_FORMAT,
+                          "model file '%s': weights checksum mismatch (sha256 %s, the file "
+                          "says %s): the file is corrupt",
+                          path, got, want);
+    }
+  }
+  if (!s) {
+    int                n;
+    GyreTensor *const *p, *const *g;
+    const char *const *names;
+    s          = GyreNetParameters(net, &n, &p, &g, &names);
+    size_t off = 0;
+    for (int i = 0; !s && i < n; i++) {
+      s = GyreTensorCopyFromHost(p[i], all + off);
+      off += p[i]->size;
+    }
+  }
+  free(all);
+  if (!s) s = read_norm(f, path, norm);
+  if (s) {
+    GyreNetDestroy(&net);
+    return s;
+  }
+  *pnet = net;
+  return GYRE_OK;
+}
+
+GyreStatus GyreModelFileRead(MPI_Comm comm, const char *path, GyreBackend *backend, GyreNet **net,
+                             GyreModelMeta *meta, GyreNormalization *norm)
+{
+  if (!path || !backend || !net || !meta || !norm)
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreModelFileRead: NULL argument");
+  GyreFile   f = NULL;
+  GyreStatus s = GyreFileOpen(comm, path, 0, &f);
+  if (s) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+    return GyreStatusSet(s == GYRE_ERR_MEM ? s : GYRE_ERR_FORMAT,
+                         "model file '%s' cannot be opened as NetCDF-4 (missing, truncated or "
+                         "not NetCDF): %s",
+                         path, msg);
+  }
+  GyreModelMeta    *m = malloc(sizeof *m);
+  GyreNormalization nm;
+  GyreNet          *out = NULL;
+  if (!m)
+    s = GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  else
+    s = read_all(f, path, backend, &out, m, &nm);
+  char msg[2048];
+  snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+  GyreStatus cs = GyreFileClose(&f);
+  if (s)
+    GyreStatusSet(s, "%s", msg);
+  else if (cs)
+    s = cs;
+  if (!s) {
+    *net = out, *meta = *m, *norm = nm;
+  } else {
+    GyreNetDestroy(&out);
+  }
+  free(m);
+  return s;
+}
+
+/* ---- training record ---------------------------------------------------------------- */
+
+static GyreStatus read_doubles(GyreFile f, const char *path, const char *name, size_t n,
+                               double **out)
+{
+  int    nd, ht;
+  char   dn[GYRE_IO_MAX_DIMS][64];
+  size_t len[GYRE_IO_MAX_DIMS];
+  if (GyreFileInqVar(f, name, &nd, dn, len, &ht))
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': variable '%s' is missing", path, name);
+  if (nd != 1 || ht || len[0] != n)
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': variable '%s' has a wrong shape", path,
+                         name);
+  double *d = malloc((n ? n : 1) * sizeof(double));
+  if (!d) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  size_t     start[1] = {0}, count[1] = {n};
+  GyreStatus s = GyreFileReadBlock(f, name, 0, start, count, d);
+  if (s) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+    free(d);
+    return GyreStatusSet(s, "model file '%s': cannot read '%s': %s", path, name, msg);
+  }
+  *out = d;
+  return GYRE_OK;
+}
+
+static GyreStatus read_training(GyreFile f, const char *path, GyreNet *net, GyreModelTraining *t)
+{
+  int curve, vl, opt;
+  GyreCall(get_int(f, path, "has_learning_curve", &curve));
+  GyreCall(get_int(f, path, "has_val_loss", &vl));
+  GyreCall(get_int(f, path, "has_optimizer_state", &opt));
+  if (curve) {
+    int    nd, ht;
+    char   dn[GYRE_IO_MAX_DIMS][64];
+    size_t len[GYRE_IO_MAX_DIMS];
+    if (GyreFileInqVar(f, "curve_epoch", &nd, dn, len, &ht) || nd != 1)
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': variable 'curve_epoch' is missing "
+                           "or not 1-D",
+                           path);
+    t->nepochs = (int) len[0];
+    GyreCall(read_doubles(f, path, "curve_epoch", len[0], &t->epoch));
+    GyreCall(read_doubles(f, path, "curve_train_loss", len[0], &t->train_loss));
+    if (vl) GyreCall(read_doubles(f, path, "curve_val_loss", len[0], &t->val_loss));
+  }
+  if (!opt) {
+    if (t->opt)
+      return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': holds no optimiser state", path);
+    return GYRE_OK;
+  }
+  int step;
+  GyreCall(get_int(f, path, "optimizer_step", &step));
+  t->step = step;
+  if (!t->opt) return GYRE_OK;
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  size_t ns = GyreOptimizerStateSize(t->opt), cnt = 0;
+  for (int i = 0; i < n; i++)
+    cnt += p[i]->size;
+  if (ns != cnt)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "model file '%s': the optimiser holds %zu values but the "
+                         "network %zu",
+                         path, ns, cnt);
+  float     *mv[2] = {malloc((ns ? ns : 1) * sizeof(float)), malloc((ns ? ns : 1) * sizeof(float))};
+  GyreStatus s =
+      (mv[0] && mv[1]) ? GYRE_OK : GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  size_t off = 0;
+  for (int i = 0; !s && i < n; i++) {
+    for (int j = 0; !s && j < 2; j++) {
+      char   vn[160];
+      int    nd, ht;
+      char   dn[GYRE_IO_MAX_DIMS][64];
+      size_t len[GYRE_IO_MAX_DIMS], start[GYRE_IO_MAX_DIMS] = {0};
+      snprintf(vn, sizeof vn, "adam_%c.%s", j ? 'v' : 'm', names[i]);
+      if (GyreFileInqVar(f, vn, &nd, dn, len, &ht)) {
+        s = GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': optimiser state '%s' is missing", path,
+                          vn);
+        break;
+      }
+      int ok = nd == p[i]->ndim && !ht;
+      for (int k = 0; ok && k < nd; k++)
+        ok = len[k] == (size_t) p[i]->shape[k];
+      if (!ok) {
+        s = GyreStatusSet(GYRE_ERR_FORMAT,
+                          "model file '%s': optimiser state '%s' has a wrong "
+                          "shape",
+                          path, vn);
+        break;
+      }
+      double *d = malloc((p[i]->size ? p[i]->size : 1) * sizeof(double));
+      if (!d) {
+        s = GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+        break;
+      }
+      s = GyreFileReadBlock(f, vn, 0, start, len, d);
+      for (size_t k = 0; !s && k < p[i]->size; k++)
+        mv[j][off + k] = (float) d[k];
+      free(d);
+    }
+    off += p[i]->size;
+  }
+  if (!s) s = GyreOptimizerSetState(t->opt, mv[0], mv[1], step);
+  free(mv[0]), free(mv[1]);
+  return s;
+}
+
+GyreStatus GyreModelFileReadTraining(MPI_Comm comm, const char *path, GyreNet *net,
+                                     GyreModelTraining *train)
+{
+  if (!path || !net || !train)
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreModelFileReadTraining: NULL argument");
+  train->nepochs = 0, train->epoch = train->train_loss = train->val_loss = NULL, train->step = -1;
+  GyreFile   f = NULL;
+  GyreStatus s = GyreFileOpen(comm, path, 0, &f);
+  if (s) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s' cannot be opened as NetCDF-4: %s", path,
+                         msg);
+  }
+  s = read_training(f, path, net, train);
+  char msg[2048];
+  snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+  GyreStatus cs = GyreFileClose(&f);
+  if (s)
+    GyreStatusSet(s, "%s", msg);
+  else
+    s = cs;
+  if (s) {
+    free(train->epoch), free(train->train_loss), free(train->val_loss);
+    train->nepochs = 0, train->epoch = train->train_loss = train->val_loss = NULL;
+  }
+  return s;
+}

@@ -1,0 +1,593 @@
+/* test_nn_model.c — the model file and inference API (surrogates/gyre_model_file.h).
+ * One program, one case per argument:
+ *   roundtrip_mlp, roundtrip_fno, roundtrip_cnn: weights (perturbed away from the seed's),
+ *     normalisation and metadata survive write -> read bitwise; the loaded network's outputs
+ *     equal the original's bitwise;
+ *   corrupt: truncated file, flipped byte in the weights (checksum), NaN weight, wrong-shape
+ *     weight, missing weight, wrong tensor count, unknown architecture, future format
+ *     version, non-NetCDF file: each fails with its own message (checked by text);
+ *   training: learning curve and Adam state (m, v, step) bitwise through a file; a file
+ *     without them says so;
+ *   inference: GyreSurrogateApply equals normalise -> forward -> de-normalise by hand. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdarg.h>
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "gyre_io.h"
+#include "gyre_model_file.h"
+
+static int failures = 0;
+
+static void check_(GyreStatus s, const char *file, int line, const char *expr)
+{
+  if (s != GYRE_OK) {
+    fprintf(stderr, "%s:%d: %s failed (%d): %s\n", file, line, expr, (int) s, GyreStatusMessage());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+}
+#define CHECK(expr) check_((expr), __FILE__, __LINE__, #expr)
+#define EXPECT(cond, ...)                                                                          \
+  do {                                                                                             \
+    if (!(cond)) {                                                                                 \
+      fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);                            \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fprintf(stderr, "\n");                                                                       \
+      failures++;                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+static uint64_t rng_state = 12345;
+static double   urand(void)
+{
+  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+  z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z          = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return (double) ((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+
+/* moves every weight away from its seeded value so that a round trip must read the file */
+static void perturb(GyreNet *net)
+{
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  CHECK(GyreNetParameters(net, &n, &p, &g, &names));
+  for (int i = 0; i < n; i++) {
+    float *h = malloc(p[i]->size * sizeof(float));
+    CHECK(GyreTensorCopyToHost(p[i], h));
+    for (size_t k = 0; k < p[i]->size; k++)
+      h[k] += (float) (0.1 * (urand() - 0.5));
+    CHECK(GyreTensorCopyFromHost(p[i], h));
+    free(h);
+  }
+}
+
+static void fill_meta(GyreModelMeta *m, GyreNormalization *nm, int nin, int nout, int nx, int ny)
+{
+  snprintf(m->input_fields, sizeof m->input_fields, "q_upper,q_lower");
+  snprintf(m->output_fields, sizeof m->output_fields, "q_forcing");
+  snprintf(m->units, sizeof m->units, "s-1;s-2");
+  m->grid_nx = nx, m->grid_ny = ny;
+  snprintf(m->training_options, sizeof m->training_options,
+           "-epochs 3 -lr 1e-3\n-batch 8 -loss mse");
+  snprintf(m->split, sizeof m->split, "val_fraction=0.2 seed=7 by=sample");
+  m->nlineage = 2;
+  snprintf(m->lineage_path[0], sizeof m->lineage_path[0], "/data/run a/train.nc");
+  snprintf(m->lineage_sha256[0], 65, "%064d", 1);
+  snprintf(m->lineage_path[1], sizeof m->lineage_path[1], "/data/val.nc");
+  snprintf(m->lineage_sha256[1], 65, "ab%062d", 0);
+  m->seed = 18446744073709551557ull;
+  memset(nm, 0, sizeof *nm);
+  nm->nin = nin, nm->nout = nout;
+  for (int c = 0; c < nin; c++)
+    nm->in_mean[c] = 0.1 * c - 0.3, nm->in_std[c] = 1.5 + c / 3.0;
+  for (int c = 0; c < nout; c++)
+    nm->out_mean[c] = 1e-11 * (c + 1), nm->out_std[c] = 3e-11 / 7;
+}
+
+static int same_params(GyreNet *a, GyreNet *b)
+{
+  int                na, nb;
+  GyreTensor *const *pa, *const *pb, *const *g;
+  const char *const *sa, *const *sb;
+  CHECK(GyreNetParameters(a, &na, &pa, &g, &sa));
+  CHECK(GyreNetParameters(b, &nb, &pb, &g, &sb));
+  if (na != nb) return 0;
+  for (int i = 0; i < na; i++) {
+    if (strcmp(sa[i], sb[i]) || pa[i]->size != pb[i]->size || pa[i]->ndim != pb[i]->ndim) return 0;
+    float *x = malloc(pa[i]->size * 4), *y = malloc(pb[i]->size * 4);
+    CHECK(GyreTensorCopyToHost(pa[i], x));
+    CHECK(GyreTensorCopyToHost(pb[i], y));
+    int same = !memcmp(x, y, pa[i]->size * 4);
+    free(x), free(y);
+    if (!same) return 0;
+  }
+  return 1;
+}
+
+static void check_meta(const GyreModelMeta *a, const GyreModelMeta *b)
+{
+  EXPECT(a->type == b->type, "type");
+  if (a->type == GYRE_NET_MLP) EXPECT(!memcmp(&a->mlp, &b->mlp, sizeof a->mlp), "mlp options");
+  if (a->type == GYRE_NET_FNO) EXPECT(!memcmp(&a->fno, &b->fno, sizeof a->fno), "fno options");
+  if (a->type == GYRE_NET_CNN) {
+    EXPECT(a->cnn.dim == b->cnn.dim && a->cnn.in_channels == b->cnn.in_channels &&
+               a->cnn.out_channels == b->cnn.out_channels && a->cnn.nlayers == b->cnn.nlayers &&
+               !memcmp(a->cnn.channels, b->cnn.channels, sizeof a->cnn.channels) &&
+               !memcmp(a->cnn.kernels, b->cnn.kernels, sizeof a->cnn.kernels) &&
+               a->cnn.batch_norm == b->cnn.batch_norm && a->cnn.zero_mean == b->cnn.zero_mean &&
+               a->cnn.activation == b->cnn.activation,
+           "cnn options");
+  }
+  EXPECT(a->seed == b->seed, "seed %llu %llu", (unsigned long long) a->seed,
+         (unsigned long long) b->seed);
+  EXPECT(!strcmp(a->input_fields, b->input_fields), "input_fields '%s'", b->input_fields);
+  EXPECT(!strcmp(a->output_fields, b->output_fields), "output_fields '%s'", b->output_fields);
+  EXPECT(!strcmp(a->units, b->units), "units '%s'", b->units);
+  EXPECT(a->grid_nx == b->grid_nx && a->grid_ny == b->grid_ny, "grid");
+  EXPECT(!strcmp(a->training_options, b->training_options), "training_options '%s'",
+         b->training_options);
+  EXPECT(!strcmp(a->split, b->split), "split '%s'", b->split);
+  EXPECT(a->nlineage == b->nlineage, "nlineage %d", b->nlineage);
+  for (int i = 0; i < a->nlineage && i < b->nlineage; i++) {
+    EXPECT(!strcmp(a->lineage_path[i], b->lineage_path[i]), "lineage path '%s'",
+           b->lineage_path[i]);
+    EXPECT(!strcmp(a->lineage_sha256[i], b->lineage_sha256[i]), "lineage sha '%s'",
+           b->lineage_sha256[i]);
+  }
+}
+
+static void check_norm(const GyreNormalization *a, const GyreNormalization *b)
+{
+  EXPECT(a->nin == b->nin && a->nout == b->nout, "norm channels %d %d", b->nin, b->nout);
+  EXPECT(!memcmp(a->in_mean, b->in_mean, sizeof(double) * a->nin) &&
+             !memcmp(a->in_std, b->in_std, sizeof(double) * a->nin) &&
+             !memcmp(a->out_mean, b->out_mean, sizeof(double) * a->nout) &&
+             !memcmp(a->out_std, b->out_std, sizeof(double) * a->nout),
+         "norm values differ");
+}
+
+static void roundtrip(GyreBackend *be, const char *path, GyreNet *net, const GyreModelMeta *meta,
+                      const GyreNormalization *norm, int nd, const int64_t *xs)
+{
+  perturb(net);
+  CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, meta, norm, NULL));
+  GyreNet          *net2;
+  GyreModelMeta    *m2 = malloc(sizeof *m2);
+  GyreNormalization n2;
+  CHECK(GyreModelFileRead(MPI_COMM_SELF, path, be, &net2, m2, &n2));
+  EXPECT(same_params(net, net2), "weights differ after the round trip");
+  check_meta(meta, m2);
+  check_norm(norm, &n2);
+  GyreTensor x = {0}, y1 = {0}, y2 = {0};
+  int        ynd;
+  int64_t    ys[4];
+  CHECK(GyreTensorCreate(be, nd, xs, &x));
+  float *h = malloc(x.size * 4);
+  for (size_t i = 0; i < x.size; i++)
+    h[i] = (float) (2 * urand() - 1);
+  CHECK(GyreTensorCopyFromHost(&x, h));
+  CHECK(GyreNetOutputShape(net, nd, xs, &ynd, ys));
+  CHECK(GyreTensorCreate(be, ynd, ys, &y1));
+  CHECK(GyreTensorCreate(be, ynd, ys, &y2));
+  CHECK(GyreNetForward(net, &x, &y1, 0));
+  CHECK(GyreTensorCopyFromHost(&x, h));
+  CHECK(GyreNetForward(net2, &x, &y2, 0));
+  float *a = malloc(y1.size * 4), *b = malloc(y1.size * 4);
+  CHECK(GyreTensorCopyToHost(&y1, a));
+  CHECK(GyreTensorCopyToHost(&y2, b));
+  EXPECT(!memcmp(a, b, y1.size * 4), "outputs of the loaded network differ");
+  printf("%s: %zu parameters, %zu outputs: weights, metadata, normalisation and outputs bitwise "
+         "equal\n",
+         path, GyreNetParameterCount(net), y1.size);
+  free(a), free(b), free(h), free(m2);
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y1), GyreTensorDestroy(&y2);
+  GyreNetDestroy(&net2);
+  unlink(path);
+}
+
+static void mlp_setup(GyreMLPOptions *o)
+{
+  GyreMLPOptionsDefault(o);
+  o->inputs = 5, o->outputs = 3, o->width = 16, o->depth = 2, o->activation = GYRE_ACT_GELU;
+}
+
+static void test_roundtrip_mlp(GyreBackend *be)
+{
+  GyreModelMeta    *m = calloc(1, sizeof *m);
+  GyreNormalization nm;
+  m->type = GYRE_NET_MLP;
+  mlp_setup(&m->mlp);
+  fill_meta(m, &nm, 5, 3, 1, 1);
+  GyreNet *net;
+  CHECK(GyreNetCreateMLP(be, &m->mlp, m->seed, &net));
+  int64_t xs[2] = {7, 5};
+  roundtrip(be, "nn_model_mlp.nc", net, m, &nm, 2, xs);
+  GyreNetDestroy(&net);
+  free(m);
+}
+
+static void test_roundtrip_fno(GyreBackend *be)
+{
+  GyreModelMeta    *m = calloc(1, sizeof *m);
+  GyreNormalization nm;
+  m->type = GYRE_NET_FNO;
+  GyreFNOOptionsDefault(&m->fno);
+  m->fno.dim = 2, m->fno.in_channels = 2, m->fno.out_channels = 1, m->fno.width = 6;
+  m->fno.modes = 3, m->fno.proj_width = 8;
+  fill_meta(m, &nm, 2, 1, 16, 12);
+  GyreNet *net;
+  CHECK(GyreNetCreateFNO(be, &m->fno, m->seed, &net));
+  int64_t xs[4] = {2, 2, 12, 16};
+  roundtrip(be, "nn_model_fno.nc", net, m, &nm, 4, xs);
+  GyreNetDestroy(&net);
+  free(m);
+}
+
+static void test_roundtrip_cnn(GyreBackend *be)
+{
+  GyreModelMeta    *m = calloc(1, sizeof *m);
+  GyreNormalization nm;
+  m->type = GYRE_NET_CNN;
+  GyreCNNOptionsDefault(&m->cnn);
+  m->cnn.in_channels = 2, m->cnn.out_channels = 2, m->cnn.zero_mean = 1;
+  int ch[7] = {6, 5, 4, 4, 4, 4, 4};
+  memcpy(m->cnn.channels, ch, sizeof ch);
+  fill_meta(m, &nm, 2, 2, 8, 8);
+  GyreNet *net;
+  CHECK(GyreNetCreateCNN(be, &m->cnn, m->seed, &net));
+  int64_t xs[4] = {3, 2, 8, 8};
+  roundtrip(be, "nn_model_cnn.nc", net, m, &nm, 4, xs);
+  GyreNetDestroy(&net);
+  free(m);
+}
+
+/* ---- corrupt files ---- */
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  *n = (size_t) ftell(f);
+  fseek(f, 0, SEEK_SET);
+  unsigned char *b = malloc(*n);
+  if (fread(b, 1, *n, f) != *n) *n = 0;
+  fclose(f);
+  return b;
+}
+static void spit(const char *path, const unsigned char *b, size_t n)
+{
+  FILE *f = fopen(path, "wb");
+  fwrite(b, 1, n, f);
+  fclose(f);
+}
+
+/* reads path, expecting failure with a message containing each of the NULL-terminated texts */
+static void expect_fail(GyreBackend *be, const char *path, const char *what, ...)
+{
+  GyreNet          *net = NULL;
+  GyreModelMeta    *m   = malloc(sizeof *m);
+  GyreNormalization nm;
+  GyreStatus        s   = GyreModelFileRead(MPI_COMM_SELF, path, be, &net, m, &nm);
+  const char       *msg = GyreStatusMessage();
+  EXPECT(s != GYRE_OK, "%s: read succeeded", what);
+  EXPECT(net == NULL, "%s: a network was returned", what);
+  EXPECT(strstr(msg, path) != NULL, "%s: message does not name the path: %s", what, msg);
+  va_list ap;
+  va_start(ap, what);
+  for (const char *t; (t = va_arg(ap, const char *));)
+    EXPECT(strstr(msg, t) != NULL, "%s: message lacks '%s': %s", what, t, msg);
+  va_end(ap);
+  printf("%-22s -> %s\n", what, msg);
+  if (net) GyreNetDestroy(&net);
+  free(m);
+}
+
+static void write_mlp(GyreBackend *be, const char *path, int depth, int width)
+{
+  GyreModelMeta    *m = calloc(1, sizeof *m);
+  GyreNormalization nm;
+  m->type = GYRE_NET_MLP;
+  mlp_setup(&m->mlp);
+  m->mlp.depth = depth, m->mlp.width = width;
+  fill_meta(m, &nm, 5, 3, 1, 1);
+  GyreNet *net;
+  CHECK(GyreNetCreateMLP(be, &m->mlp, 3, &net));
+  perturb(net);
+  CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
+  GyreNetDestroy(&net);
+  free(m);
+}
+
+/* offset of the first parameter's (dense0.W) float32 data in the file */
+static long find_weights(GyreBackend *be, const char *path, const unsigned char *file, size_t n)
+{
+  GyreNet          *net;
+  GyreModelMeta    *m = malloc(sizeof *m);
+  GyreNormalization nm;
+  CHECK(GyreModelFileRead(MPI_COMM_SELF, path, be, &net, m, &nm));
+  int                np;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  CHECK(GyreNetParameters(net, &np, &p, &g, &names));
+  float *h = malloc(p[0]->size * 4);
+  CHECK(GyreTensorCopyToHost(p[0], h));
+  unsigned char *at = memmem(file, n, h, p[0]->size * 4);
+  free(h), free(m);
+  GyreNetDestroy(&net);
+  return at ? (long) (at - file) : -1;
+}
+
+static void amend(const char *path, const char *name, const char *value)
+{
+  const char *names[1] = {name}, *values[1] = {value};
+  CHECK(GyreFileAmendAttributes(MPI_COMM_SELF, path, 1, names, values));
+}
+
+static void test_corrupt(GyreBackend *be)
+{
+  const char *good = "nn_model_good.nc", *bad = "nn_model_bad.nc";
+  write_mlp(be, good, 2, 16);
+  size_t         n    = 0;
+  unsigned char *file = slurp(good, &n);
+  long           off  = find_weights(be, good, file, n);
+  EXPECT(off >= 0, "dense0.W's data not found in the file");
+  if (off < 0) return;
+
+  spit(bad, file, n / 2);
+  expect_fail(be, bad, "truncated", "cannot be opened as NetCDF-4", NULL);
+
+  unsigned char *c = malloc(n);
+  memcpy(c, file, n);
+  c[off + 4 * 17] ^= 0x01; /* lowest mantissa bit of element 17: finite, slightly changed */
+  spit(bad, c, n);
+  expect_fail(be, bad, "flipped bit", "checksum mismatch", "corrupt", NULL);
+
+  memcpy(c, file, n);
+  const unsigned char qnan[4] = {0x00, 0x00, 0xc0, 0x7f};
+  memcpy(c + off + 4 * 5, qnan, 4);
+  spit(bad, c, n);
+  expect_fail(be, bad, "NaN weight", "weight 'dense0.W' is not finite", NULL);
+
+  spit(bad, file, n);
+  amend(bad, "mlp_width", "17");
+  expect_fail(be, bad, "wrong shape", "weight 'dense0.W' has shape (16, 5)",
+              "architecture needs (17, 5)", NULL);
+
+  spit(bad, file, n);
+  amend(bad, "mlp_depth", "3");
+  expect_fail(be, bad, "wrong tensor count", "holds 6 parameter tensors", "has 8", NULL);
+
+  spit(bad, file, n);
+  amend(bad, "architecture", "transformer");
+  expect_fail(be, bad, "unknown architecture", "unknown architecture 'transformer'", NULL);
+
+  spit(bad, file, n);
+  amend(bad, "mlp_activation", "swish");
+  expect_fail(be, bad, "unknown activation", "unknown activation 'swish'", NULL);
+
+  spit(bad, file, n);
+  amend(bad, "gyre_model_format_version", "2");
+  expect_fail(be, bad, "future version", "format version 2 is not supported", NULL);
+
+  /* missing variable: a depth-0 MLP (dense0 (3, 5) only) claimed to have depth 1, width 3 */
+  write_mlp(be, bad, 0, 3);
+  amend(bad, "mlp_depth", "1");
+  amend(bad, "mlp_width", "3");
+  amend(bad, "nparameters", "4");
+  expect_fail(be, bad, "missing weight", "weight 'dense1.W' (3, 3)", "is missing", NULL);
+
+  spit(bad, (const unsigned char *) "this is not a NetCDF file\n", 26);
+  expect_fail(be, bad, "not NetCDF", "cannot be opened as NetCDF-4", NULL);
+
+  expect_fail(be, "nn_model_does_not_exist.nc", "missing file", "cannot be opened", NULL);
+
+  /* the good file still loads */
+  GyreNet          *net;
+  GyreModelMeta    *m = malloc(sizeof *m);
+  GyreNormalization nm;
+  CHECK(GyreModelFileRead(MPI_COMM_SELF, good, be, &net, m, &nm));
+  GyreNetDestroy(&net);
+  free(m), free(c), free(file);
+  unlink(good), unlink(bad);
+}
+
+/* ---- training record: learning curve and optimiser state ---- */
+
+static GyreOptimizer *make_opt(GyreBackend *be, GyreNet *net)
+{
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  CHECK(GyreNetParameters(net, &n, &p, &g, &names));
+  GyreOptimizerOptions oo;
+  GyreOptimizerOptionsDefault(&oo);
+  GyreOptimizer *o;
+  CHECK(GyreOptimizerCreate(be, n, p, g, &oo, &o));
+  return o;
+}
+
+static void test_training(GyreBackend *be)
+{
+  const char       *path = "nn_model_training.nc";
+  GyreModelMeta    *m    = calloc(1, sizeof *m);
+  GyreNormalization nm;
+  m->type = GYRE_NET_MLP;
+  mlp_setup(&m->mlp);
+  fill_meta(m, &nm, 5, 3, 1, 1);
+  GyreNet *net;
+  CHECK(GyreNetCreateMLP(be, &m->mlp, 4, &net));
+  GyreOptimizer     *o = make_opt(be, net);
+  int                n;
+  GyreTensor *const *p, *const *g;
+  const char *const *names;
+  CHECK(GyreNetParameters(net, &n, &p, &g, &names));
+  for (int step = 0; step < 3; step++) { /* random gradients, three Adam steps */
+    for (int i = 0; i < n; i++) {
+      float *h = malloc(g[i]->size * 4);
+      for (size_t k = 0; k < g[i]->size; k++)
+        h[k] = (float) (urand() - 0.5);
+      CHECK(GyreTensorCopyFromHost(g[i], h));
+      free(h);
+    }
+    CHECK(GyreOptimizerStep(o, NULL));
+  }
+  double            ep[3] = {0, 1, 2}, tl[3] = {1.5, 0.7, 0.31}, vl[3] = {1.7, 0.9, 1.0 / 3};
+  GyreModelTraining tr = {.nepochs = 3, .epoch = ep, .train_loss = tl, .val_loss = vl, .opt = o};
+  CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, &tr));
+
+  GyreNet          *net2;
+  GyreModelMeta    *m2 = malloc(sizeof *m2);
+  GyreNormalization n2;
+  CHECK(GyreModelFileRead(MPI_COMM_SELF, path, be, &net2, m2, &n2));
+  EXPECT(same_params(net, net2), "weights differ");
+  GyreOptimizer    *o2  = make_opt(be, net2);
+  GyreModelTraining tr2 = {.opt = o2};
+  CHECK(GyreModelFileReadTraining(MPI_COMM_SELF, path, net2, &tr2));
+  EXPECT(tr2.nepochs == 3 && tr2.epoch && tr2.train_loss && tr2.val_loss, "curve missing");
+  if (tr2.nepochs == 3 && tr2.val_loss)
+    EXPECT(!memcmp(ep, tr2.epoch, sizeof ep) && !memcmp(tl, tr2.train_loss, sizeof tl) &&
+               !memcmp(vl, tr2.val_loss, sizeof vl),
+           "learning curve differs");
+  size_t ns = GyreOptimizerStateSize(o);
+  EXPECT(ns == GyreOptimizerStateSize(o2), "state sizes");
+  float *a = malloc(ns * 4), *b = malloc(ns * 4), *c = malloc(ns * 4), *d = malloc(ns * 4);
+  long   s1, s2;
+  CHECK(GyreOptimizerGetState(o, a, b, &s1));
+  CHECK(GyreOptimizerGetState(o2, c, d, &s2));
+  EXPECT(s1 == 3 && s2 == 3 && tr2.step == 3, "steps %ld %ld %ld", s1, s2, tr2.step);
+  EXPECT(!memcmp(a, c, ns * 4) && !memcmp(b, d, ns * 4), "optimiser moments differ");
+  printf("training record: 3-epoch curve and Adam state (%zu m + %zu v, step %ld) bitwise equal\n",
+         ns, ns, s2);
+  free(tr2.epoch), free(tr2.train_loss), free(tr2.val_loss);
+
+  /* a file without a training record: the optimiser asked for is missing */
+  CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
+  GyreModelTraining tr3 = {.opt = o2};
+  GyreStatus        st  = GyreModelFileReadTraining(MPI_COMM_SELF, path, net2, &tr3);
+  EXPECT(st != GYRE_OK && strstr(GyreStatusMessage(), "holds no optimiser state"),
+         "no-state file: %s", GyreStatusMessage());
+  EXPECT(tr3.nepochs == 0 && !tr3.epoch, "no curve expected");
+  tr3.opt = NULL;
+  CHECK(GyreModelFileReadTraining(MPI_COMM_SELF, path, net2, &tr3));
+  EXPECT(tr3.nepochs == 0 && tr3.step == -1, "no record expected");
+
+  free(a), free(b), free(c), free(d), free(m), free(m2);
+  GyreOptimizerDestroy(&o), GyreOptimizerDestroy(&o2);
+  GyreNetDestroy(&net), GyreNetDestroy(&net2);
+  unlink(path);
+}
+
+/* ---- inference ---- */
+
+static void test_inference(GyreBackend *be)
+{
+  const char *path = "nn_model_inference.nc";
+  /* a 2-D CNN (fields) and an MLP (per-point) */
+  for (int kind = 0; kind < 2; kind++) {
+    GyreModelMeta    *m = calloc(1, sizeof *m);
+    GyreNormalization nm;
+    GyreNet          *net;
+    int               nd;
+    int64_t           xs[4];
+    if (kind == 0) {
+      m->type = GYRE_NET_CNN;
+      GyreCNNOptionsDefault(&m->cnn);
+      m->cnn.in_channels = 2, m->cnn.out_channels = 2;
+      int ch[7] = {6, 5, 4, 4, 4, 4, 4};
+      memcpy(m->cnn.channels, ch, sizeof ch);
+      fill_meta(m, &nm, 2, 2, 8, 6);
+      CHECK(GyreNetCreateCNN(be, &m->cnn, 9, &net));
+      nd = 4, xs[0] = 3, xs[1] = 2, xs[2] = 6, xs[3] = 8;
+    } else {
+      m->type = GYRE_NET_MLP;
+      mlp_setup(&m->mlp);
+      fill_meta(m, &nm, 5, 3, 1, 1);
+      CHECK(GyreNetCreateMLP(be, &m->mlp, 9, &net));
+      nd = 2, xs[0] = 11, xs[1] = 5;
+    }
+    perturb(net);
+    CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
+    GyreSurrogate *s;
+    CHECK(GyreSurrogateLoad(MPI_COMM_SELF, path, be, &s));
+    GyreTensor x = {0}, y = {0};
+    int        ynd;
+    int64_t    ys[4];
+    CHECK(GyreTensorCreate(be, nd, xs, &x));
+    CHECK(GyreNetOutputShape(net, nd, xs, &ynd, ys));
+    CHECK(GyreTensorCreate(be, ynd, ys, &y));
+    int    cin = (int) xs[1], cout = (int) ys[1];
+    size_t per = x.size / ((size_t) xs[0] * cin), yper = y.size / ((size_t) ys[0] * cout);
+    float *phys = malloc(x.size * 4), *h = malloc(x.size * 4);
+    float *want = malloc(y.size * 4), *got = malloc(y.size * 4);
+    for (size_t i = 0; i < x.size; i++) {
+      int c   = (int) ((i / per) % cin);
+      phys[i] = (float) (nm.in_mean[c] + nm.in_std[c] * (2 * urand() - 1));
+      h[i]    = (float) (((double) phys[i] - nm.in_mean[c]) / nm.in_std[c]);
+    }
+    CHECK(GyreTensorCopyFromHost(&x, h));
+    CHECK(GyreNetForward(net, &x, &y, 0));
+    CHECK(GyreTensorCopyToHost(&y, want));
+    for (size_t i = 0; i < y.size; i++) {
+      int c   = (int) ((i / yper) % cout);
+      want[i] = (float) ((double) want[i] * nm.out_std[c] + nm.out_mean[c]);
+    }
+    for (int rep = 0; rep < 2; rep++) { /* twice: reuses its buffers */
+      CHECK(GyreSurrogateApply(s, phys, got, (int) xs[0]));
+      EXPECT(!memcmp(want, got, y.size * 4), "%s: Apply differs from manual", kind ? "mlp" : "cnn");
+    }
+    double maxabs = 0;
+    for (size_t i = 0; i < y.size; i++)
+      maxabs = fmax(maxabs, fabs(got[i]));
+    printf("inference %s: %zu outputs equal normalise -> forward -> de-normalise bitwise "
+           "(max |out| %.3g)\n",
+           kind ? "mlp" : "cnn", y.size, maxabs);
+    free(phys), free(h), free(want), free(got);
+    GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+    CHECK(GyreSurrogateDestroy(&s));
+    EXPECT(s == NULL, "destroy");
+    GyreNetDestroy(&net);
+    free(m);
+  }
+  unlink(path);
+}
+
+int main(int argc, char **argv)
+{
+  MPI_Init(&argc, &argv);
+  if (argc != 2) {
+    fprintf(stderr,
+            "usage: %s roundtrip_mlp|roundtrip_fno|roundtrip_cnn|corrupt|inference|training\n",
+            argv[0]);
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
+  GyreBackend *be;
+  CHECK(GyreBackendCreate("cpu", 1, &be));
+  const char *c = argv[1];
+  if (!strcmp(c, "roundtrip_mlp"))
+    test_roundtrip_mlp(be);
+  else if (!strcmp(c, "roundtrip_fno"))
+    test_roundtrip_fno(be);
+  else if (!strcmp(c, "roundtrip_cnn"))
+    test_roundtrip_cnn(be);
+  else if (!strcmp(c, "corrupt"))
+    test_corrupt(be);
+  else if (!strcmp(c, "inference"))
+    test_inference(be);
+  else if (!strcmp(c, "training"))
+    test_training(be);
+  else {
+    fprintf(stderr, "unknown case %s\n", c);
+    failures++;
+  }
+  GyreBackendDestroy(&be);
+  printf("%s: %s\n", c, failures ? "FAILED" : "passed");
+  MPI_Finalize();
+  return failures ? 1 : 0;
+}
