@@ -5,10 +5,15 @@
  *    every option of that architecture as "<arch>_<option>" (numbers; the CNN's channels and
  *    kernels as comma-separated text), input_fields, output_fields, units, grid_nx, grid_ny,
  *    training_options, split, lineage ("path sha256:<hex>; ..."), seed, gyre_version,
- *    gyre_git_commit, parameter_count, nparameters, weights_sha256 (SHA-256 of all
- *    parameters as little-endian float32 in list order; verified on load);
+ *    gyre_git_commit, parameter_count (parameters only), nparameters, nbuffers,
+ *    weights_sha256 (SHA-256 of all parameters, then all buffers, as little-endian float32
+ *    in list order; verified on load);
  *  variables: one float32 variable per parameter, named as GyreNetParameters names it
  *    ("lift.W", "conv3.b", ...) in its natural shape over dimensions "<name>_d0", ...;
+ *    one float32 variable per non-trainable buffer (GyreNetBuffers: the CNN's batch-norm
+ *    running statistics "bn<i>.running_mean", "bn<i>.running_var"; none for MLP/FNO) the
+ *    same way, long_name "network buffer (not trained)"; names, shapes and count are checked
+ *    on load (a file without nbuffers holds none);
  *    norm_in_mean, norm_in_std (norm_in), norm_out_mean, norm_out_std (norm_out), double.
  *
  *  optional (GyreModelTraining): learning curve curve_epoch, curve_train_loss and
@@ -16,8 +21,8 @@
  *    "adam_v.<param>" (float32, the parameter's dimensions) and attribute optimizer_step.
  *    Attributes has_learning_curve, has_val_loss, has_optimizer_state (0/1) say which.
  *
- * Not saved (yet): the CNN's batch-norm running statistics (the network has no API for
- * them; a loaded CNN has running mean 0 / variance 1). */
+ * A loaded CNN therefore evaluates (eval mode) exactly as the one written. Not saved: the
+ * batch-norm num_batches_tracked counter (unused by the forward pass). */
 #ifndef GYRE_MODEL_FILE_H
 #define GYRE_MODEL_FILE_H
 

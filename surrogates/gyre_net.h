@@ -106,6 +106,12 @@ GyreStatus GyreNetZeroGrad(GyreNet *net);
  * "conv3.b", "bn2.gamma", ...). The arrays belong to the network. */
 GyreStatus GyreNetParameters(GyreNet *net, int *n, GyreTensor *const **params,
                              GyreTensor *const **grads, const char *const **names);
+/* The flat list of non-trainable buffers (saved in the model file, not trained): n tensors
+ * and their names, the CNN's batch-norm running statistics "bn<i>.running_mean" and
+ * "bn<i>.running_var" (C) each, in layer order; none for the MLP and FNO (n = 0). The
+ * arrays belong to the network. */
+GyreStatus GyreNetBuffers(GyreNet *net, int *n, GyreTensor *const **tensors,
+                          const char *const **names);
 /* Total number of parameter floats (a complex spectral weight counts 2, as Li et al.). */
 size_t GyreNetParameterCount(const GyreNet *net);
 /* The architecture. */

@@ -33,27 +33,56 @@ static void int_list(const int *v, int n, char *buf, size_t len)
     off += (size_t) snprintf(buf + off, len - off, i ? ",%d" : "%d", v[i]);
 }
 
-/* all parameters as one host float buffer, in list order */
+/* The tensors saved as network variables: the parameters in list order, then the
+ * non-trainable buffers (GyreNetBuffers) in list order. *np is the number of parameters;
+ * free *t and *names (the tensors and strings belong to the network). */
+static GyreStatus net_tensors(GyreNet *net, int *np, int *ntot, GyreTensor ***t,
+                              const char ***names)
+{
+  int                n, nb;
+  GyreTensor *const *p, *const *g, *const *b;
+  const char *const *pn, *const *bn;
+  GyreCall(GyreNetParameters(net, &n, &p, &g, &pn));
+  GyreCall(GyreNetBuffers(net, &nb, &b, &bn));
+  GyreTensor **tt = malloc((size_t) (n + nb + 1) * sizeof *tt);
+  const char **nn = malloc((size_t) (n + nb + 1) * sizeof *nn);
+  if (!tt || !nn) {
+    free(tt), free(nn);
+    return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  }
+  for (int i = 0; i < n; i++)
+    tt[i] = p[i], nn[i] = pn[i];
+  for (int i = 0; i < nb; i++)
+    tt[n + i] = b[i], nn[n + i] = bn[i];
+  *np = n, *ntot = n + nb, *t = tt, *names = nn;
+  return GYRE_OK;
+}
+
+/* all parameters, then all buffers, as one host float buffer, in list order */
 static GyreStatus gather_params(GyreNet *net, float **buf, size_t *total)
 {
-  int                n;
-  GyreTensor *const *p, *const *g;
-  const char *const *names;
-  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  int          n, np;
+  GyreTensor **p;
+  const char **names;
+  GyreCall(net_tensors(net, &np, &n, &p, &names));
   size_t tot = 0;
   for (int i = 0; i < n; i++)
     tot += p[i]->size;
   float *b = malloc((tot ? tot : 1) * sizeof(float));
-  if (!b) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory for %zu weights", tot);
+  if (!b) {
+    free(p), free(names);
+    return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory for %zu weights", tot);
+  }
   size_t off = 0;
   for (int i = 0; i < n; i++) {
     GyreStatus s = GyreTensorCopyToHost(p[i], b + off);
     if (s) {
-      free(b);
+      free(b), free(p), free(names);
       return s;
     }
     off += p[i]->size;
   }
+  free(p), free(names);
   *buf = b, *total = tot;
   return GYRE_OK;
 }
@@ -144,24 +173,31 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreTensor *const *p, *const *g;
   const char *const *names;
   GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  int                nb;
+  GyreTensor *const *bt;
+  const char *const *bnames;
+  GyreCall(GyreNetBuffers(net, &nb, &bt, &bnames));
   GyreCall(put_num(f, "nparameters", n));
+  GyreCall(put_num(f, "nbuffers", nb));
   GyreCall(put_num(f, "parameter_count", (double) total));
   GyreCall(GyreFilePutAttText(f, "weights_sha256", sha));
-  for (int i = 0; i < n; i++) {
-    char dn[GYRE_IO_MAX_DIMS][96];
-    if (p[i]->ndim < 1 || p[i]->ndim > GYRE_IO_MAX_DIMS)
-      return GyreStatusSet(GYRE_ERR_INTERNAL, "model file: parameter %s has %d dimensions",
-                           names[i], p[i]->ndim);
+  for (int i = 0; i < n + nb; i++) {
+    char              dn[GYRE_IO_MAX_DIMS][96];
+    const GyreTensor *t  = i < n ? p[i] : bt[i - n];
+    const char       *nm = i < n ? names[i] : bnames[i - n];
+    if (t->ndim < 1 || t->ndim > GYRE_IO_MAX_DIMS)
+      return GyreStatusSet(GYRE_ERR_INTERNAL, "model file: %s %s has %d dimensions",
+                           i < n ? "parameter" : "buffer", nm, t->ndim);
     GyreVarSpec v = {0};
-    v.name = names[i], v.ndims = p[i]->ndim, v.precision = GYRE_FLOAT, v.has_time = 0;
-    for (int k = 0; k < p[i]->ndim; k++) {
-      snprintf(dn[k], sizeof dn[k], "%s_d%d", names[i], k);
+    v.name = nm, v.ndims = t->ndim, v.precision = GYRE_FLOAT, v.has_time = 0;
+    for (int k = 0; k < t->ndim; k++) {
+      snprintf(dn[k], sizeof dn[k], "%s_d%d", nm, k);
       GyreDimSpec d = {0};
-      d.name = dn[k], d.len = (size_t) p[i]->shape[k];
+      d.name = dn[k], d.len = (size_t) t->shape[k];
       GyreCall(GyreFileDefineDim(f, &d));
       v.dims[k] = dn[k];
     }
-    v.long_name = "network parameter";
+    v.long_name = i < n ? "network parameter" : "network buffer (not trained)";
     GyreCall(GyreFileDefineVar(f, &v, &varids[i]));
   }
   GyreDimSpec din  = {.name = "norm_in", .len = (size_t) norm->nin};
@@ -267,24 +303,31 @@ static GyreStatus write_data(GyreFile f, GyreNet *net, const float *all,
                              const GyreNormalization *norm, const int *varids, const int *normids,
                              int rank)
 {
-  int                n;
-  GyreTensor *const *p, *const *g;
-  const char *const *names;
-  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
+  int          n, np;
+  GyreTensor **p;
+  const char **names;
+  GyreCall(net_tensors(net, &np, &n, &p, &names));
   size_t off = 0;
   for (int i = 0; i < n; i++) {
     size_t  start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS] = {0};
     double *d = malloc((p[i]->size ? p[i]->size : 1) * sizeof(double));
-    if (!d) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+    if (!d) {
+      free(p), free(names);
+      return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+    }
     for (size_t k = 0; k < p[i]->size; k++)
       d[k] = all[off + k];
     for (int k = 0; k < p[i]->ndim; k++)
       count[k] = rank == 0 ? (size_t) p[i]->shape[k] : 0;
     GyreStatus s = GyreFileWriteBlock(f, varids[i], 0, start, count, d);
     free(d);
-    GyreCall(s);
+    if (s) {
+      free(p), free(names);
+      return s;
+    }
     off += p[i]->size;
   }
+  free(p), free(names);
   const double *nv[4] = {norm->in_mean, norm->in_std, norm->out_mean, norm->out_std};
   for (int j = 0; j < 4; j++) {
     size_t start[1] = {0}, count[1] = {rank == 0 ? (size_t) (j < 2 ? norm->nin : norm->nout) : 0};
@@ -360,12 +403,15 @@ GyreStatus GyreModelFileWrite(MPI_Comm comm, const char *path, GyreNet *net,
   char       sha[65];
   GyreStatus s = gather_params(net, &all, &total);
   if (s) return s;
-  GyreHashBuffer(all, total * sizeof(float), sha);
-  int                n;
-  GyreTensor *const *p, *const *g;
-  const char *const *names;
+  GyreHashBuffer(all, total * sizeof(float), sha); /* parameters, then buffers */
+  int                n, nb;
+  GyreTensor *const *p, *const *g, *const *bt;
+  const char *const *names, *const *bnames;
   GyreNetParameters(net, &n, &p, &g, &names);
-  int *varids = malloc((size_t) (n ? n : 1) * sizeof(int));
+  GyreNetBuffers(net, &nb, &bt, &bnames);
+  for (int i = 0; i < nb; i++)
+    total -= bt[i]->size; /* parameter_count: the parameters only */
+  int *varids = malloc((size_t) (n + nb + 1) * sizeof(int));
   int *trids  = malloc((size_t) (3 + 2 * n) * sizeof(int));
   if (!varids || !trids) {
     free(varids), free(trids);
@@ -523,34 +569,54 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
 static GyreStatus read_weights(GyreFile f, const char *path, GyreNet *net, float **all,
                                size_t *total)
 {
-  int                n;
-  GyreTensor *const *p, *const *g;
-  const char *const *names;
-  GyreCall(GyreNetParameters(net, &n, &p, &g, &names));
-  int nfile;
-  GyreCall(get_int(f, path, "nparameters", &nfile));
-  if (nfile != n)
-    return GyreStatusSet(GYRE_ERR_FORMAT,
-                         "model file '%s': holds %d parameter tensors but its architecture has %d",
-                         path, nfile, n);
-  size_t tot = GyreNetParameterCount(net), cnt = 0;
+  int          n, np;
+  GyreTensor **p;
+  const char **names;
+  int          nfile, nbfile = 0;
+  double       dnb;
+  GyreCall(net_tensors(net, &np, &n, &p, &names));
+  GyreStatus s0 = get_int(f, path, "nparameters", &nfile);
+  if (!s0 && nfile != np)
+    s0 = GyreStatusSet(GYRE_ERR_FORMAT,
+                       "model file '%s': holds %d parameter tensors but its architecture has %d",
+                       path, nfile, np);
+  /* files without the attribute (written before buffers were saved) hold none */
+  if (!s0 && !GyreFileGetAttDouble(f, "nbuffers", &dnb)) {
+    s0 = get_int(f, path, "nbuffers", &nbfile);
+    if (!s0 && nbfile < 0)
+      s0 = GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': nbuffers %d", path, nbfile);
+  }
+  if (!s0 && nbfile != n - np)
+    s0 = GyreStatusSet(GYRE_ERR_FORMAT,
+                       "model file '%s': holds %d network buffers (batch-norm running "
+                       "statistics) but its architecture has %d",
+                       path, nbfile, n - np);
+  if (s0) {
+    free(p), free(names);
+    return s0;
+  }
+  size_t cnt = 0;
   for (int i = 0; i < n; i++)
     cnt += p[i]->size;
   float *b = malloc((cnt ? cnt : 1) * sizeof(float));
-  if (!b) return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
-  (void) tot;
+  if (!b) {
+    free(p), free(names);
+    return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
+  }
   size_t off = 0;
   for (int i = 0; i < n; i++) {
-    int    nd, has_time;
-    char   dn[GYRE_IO_MAX_DIMS][64];
-    size_t len[GYRE_IO_MAX_DIMS];
-    char   want[128], got[128] = "";
+    const char *kind = i < np ? "weight" : "buffer";
+    int         nd, has_time;
+    char        dn[GYRE_IO_MAX_DIMS][64];
+    size_t      len[GYRE_IO_MAX_DIMS];
+    char        want[128], got[128] = "";
     GyreTensorShapeString(p[i], want, sizeof want);
     if (GyreFileInqVar(f, names[i], &nd, dn, len, &has_time)) {
-      free(b);
-      return GyreStatusSet(GYRE_ERR_FORMAT,
-                           "model file '%s': weight '%s' %s of the architecture is missing", path,
-                           names[i], want);
+      GyreStatus e = GyreStatusSet(
+          GYRE_ERR_FORMAT, "model file '%s': %s '%s' %s of the architecture is missing", path,
+          i < np ? "weight" : "buffer (not trained)", names[i], want);
+      free(b), free(p), free(names);
+      return e;
     }
     int    ok = nd == p[i]->ndim && !has_time;
     size_t go = 0;
@@ -561,16 +627,17 @@ static GyreStatus read_weights(GyreFile f, const char *path, GyreNet *net, float
     }
     if (go < sizeof got - 1) snprintf(got + go, sizeof got - go, ")");
     if (!ok) {
-      free(b);
-      return GyreStatusSet(GYRE_ERR_FORMAT,
-                           "model file '%s': weight '%s' has shape %s but the architecture "
-                           "needs %s",
-                           path, names[i], got, want);
+      GyreStatus e = GyreStatusSet(GYRE_ERR_FORMAT,
+                                   "model file '%s': %s '%s' has shape %s but the architecture "
+                                   "needs %s",
+                                   path, kind, names[i], got, want);
+      free(b), free(p), free(names);
+      return e;
     }
     size_t  start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS];
     double *d                       = malloc((p[i]->size ? p[i]->size : 1) * sizeof(double));
     if (!d) {
-      free(b);
+      free(b), free(p), free(names);
       return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
     }
     for (int k = 0; k < nd; k++)
@@ -581,16 +648,20 @@ static GyreStatus read_weights(GyreFile f, const char *path, GyreNet *net, float
       snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
       free(d), free(b);
       if (s == GYRE_ERR_NAN)
-        return GyreStatusSet(s, "model file '%s': weight '%s' is not finite (NaN/Inf): %s", path,
-                             names[i], msg);
-      return GyreStatusSet(s, "model file '%s': cannot read weight '%s' (corrupt file?): %s", path,
-                           names[i], msg);
+        s = GyreStatusSet(s, "model file '%s': %s '%s' is not finite (NaN/Inf): %s", path, kind,
+                          names[i], msg);
+      else
+        s = GyreStatusSet(s, "model file '%s': cannot read %s '%s' (corrupt file?): %s", path, kind,
+                          names[i], msg);
+      free(p), free(names);
+      return s;
     }
     for (size_t k = 0; k < p[i]->size; k++)
       b[off + k] = (float) d[k];
     free(d);
     off += p[i]->size;
   }
+  free(p), free(names);
   *all = b, *total = cnt;
   return GYRE_OK;
 }
@@ -686,15 +757,16 @@ static GyreStatus read_all(GyreFile f, const char *path, GyreBackend *be, GyreNe
     }
   }
   if (!s) {
-    int                n;
-    GyreTensor *const *p, *const *g;
-    const char *const *names;
-    s          = GyreNetParameters(net, &n, &p, &g, &names);
-    size_t off = 0;
+    int          n, np;
+    GyreTensor **p     = NULL;
+    const char **names = NULL;
+    s                  = net_tensors(net, &np, &n, &p, &names);
+    size_t off         = 0;
     for (int i = 0; !s && i < n; i++) {
       s = GyreTensorCopyFromHost(p[i], all + off);
       off += p[i]->size;
     }
+    free(p), free(names);
   }
   free(all);
   if (!s) s = read_norm(f, path, norm);

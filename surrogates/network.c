@@ -39,6 +39,9 @@ struct GyreNet_s {
   int          np, npcap;
   GyreTensor **params, **grads;
   char       **names;
+  int          nb, nbcap; /* non-trainable buffers (batch-norm running statistics) */
+  GyreTensor **bufs;
+  char       **bnames;
   int          in_ndim; /* expected input rank */
   int          in_channels;
   int          dim; /* spatial dims (0 for the MLP) */
@@ -88,6 +91,17 @@ static GyreStatus init_uniform(GyreBackend *be, GyreTensor *t, uint64_t *rng, do
   return s;
 }
 
+/* "<fmt % i>.<what>", e.g. "bn3.gamma" (malloc'ed) */
+static GyreStatus tensor_name(const char *fmt, int i, const char *what, char **name)
+{
+  char buf[64];
+  snprintf(buf, sizeof buf, fmt, i);
+  size_t len = strlen(buf) + strlen(what) + 2;
+  if (!(*name = malloc(len))) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+  snprintf(*name, len, "%s.%s", buf, what);
+  return GYRE_OK;
+}
+
 static GyreStatus add_param(GyreNet *net, GyreTensor *p, GyreTensor *g, const char *fmt, int i,
                             const char *what)
 {
@@ -104,16 +118,32 @@ static GyreStatus add_param(GyreNet *net, GyreTensor *p, GyreTensor *g, const ch
     net->names = a;
     net->npcap = cap;
   }
-  char buf[64];
-  snprintf(buf, sizeof buf, fmt, i);
-  size_t len = strlen(buf) + strlen(what) + 2;
-  char  *nm  = malloc(len);
-  if (!nm) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
-  snprintf(nm, len, "%s.%s", buf, what);
+  char *nm;
+  GyreCall(tensor_name(fmt, i, what, &nm));
   net->params[net->np] = p;
   net->grads[net->np]  = g;
   net->names[net->np]  = nm;
   net->np++;
+  return GYRE_OK;
+}
+
+static GyreStatus add_buffer(GyreNet *net, GyreTensor *t, const char *fmt, int i, const char *what)
+{
+  if (net->nb == net->nbcap) {
+    int   cap = net->nbcap ? 2 * net->nbcap : 16;
+    void *a   = realloc(net->bufs, cap * sizeof(*net->bufs));
+    if (!a) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+    net->bufs = a;
+    a         = realloc(net->bnames, cap * sizeof(*net->bnames));
+    if (!a) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
+    net->bnames = a;
+    net->nbcap  = cap;
+  }
+  char *nm;
+  GyreCall(tensor_name(fmt, i, what, &nm));
+  net->bufs[net->nb]   = t;
+  net->bnames[net->nb] = nm;
+  net->nb++;
   return GYRE_OK;
 }
 
@@ -354,6 +384,8 @@ GyreStatus GyreNetCreateCNN(GyreBackend *be, const GyreCNNOptions *o, uint64_t s
         s = GyreBatchNormCreate(be, cout, &l->bn);
         if (!s) s = add_param(net, &l->bn->gamma, &l->bn->dgamma, "bn%d", i, "gamma");
         if (!s) s = add_param(net, &l->bn->beta, &l->bn->dbeta, "bn%d", i, "beta");
+        if (!s) s = add_buffer(net, &l->bn->running_mean, "bn%d", i, "running_mean");
+        if (!s) s = add_buffer(net, &l->bn->running_var, "bn%d", i, "running_var");
       }
     }
     cin = cout;
@@ -381,6 +413,9 @@ GyreStatus GyreNetDestroy(GyreNet **pnet)
   for (int i = 0; i < net->np; i++)
     free(net->names[i]);
   free(net->names), free(net->params), free(net->grads);
+  for (int i = 0; i < net->nb; i++)
+    free(net->bnames[i]);
+  free(net->bnames), free(net->bufs);
   free(net->L), free(net->act), free(net->grad), free(net);
   *pnet = NULL;
   return GYRE_OK;
@@ -627,6 +662,15 @@ GyreStatus GyreNetParameters(GyreNet *net, int *n, GyreTensor *const **params,
   if (params) *params = net->params;
   if (grads) *grads = net->grads;
   if (names) *names = (const char *const *) net->names;
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetBuffers(GyreNet *net, int *n, GyreTensor *const **tensors,
+                          const char *const **names)
+{
+  if (n) *n = net->nb;
+  if (tensors) *tensors = net->bufs;
+  if (names) *names = (const char *const *) net->bnames;
   return GYRE_OK;
 }
 

@@ -2,7 +2,10 @@
  * One program, one case per argument:
  *   roundtrip_mlp, roundtrip_fno, roundtrip_cnn: weights (perturbed away from the seed's),
  *     normalisation and metadata survive write -> read bitwise; the loaded network's outputs
- *     equal the original's bitwise;
+ *     equal the original's bitwise; roundtrip_cnn also: batch-norm running statistics
+ *     changed by training-mode forwards survive the file bitwise (GyreNetBuffers), the loaded
+ *     network's EVAL-mode outputs equal the original's bitwise (and differ from a network
+ *     with default statistics), and a file missing a running_var variable fails clearly;
  *   corrupt: truncated file, flipped byte in the weights (checksum), NaN weight, wrong-shape
  *     weight, missing weight, wrong tensor count, unknown architecture, future format
  *     version, non-NetCDF file: each fails with its own message (checked by text);
@@ -20,6 +23,7 @@
 #include <unistd.h>
 #include "gyre_io.h"
 #include "gyre_model_file.h"
+#include <netcdf.h>
 
 static int failures = 0;
 
@@ -245,6 +249,158 @@ static void test_roundtrip_cnn(GyreBackend *be)
   roundtrip(be, "nn_model_cnn.nc", net, m, &nm, 4, xs);
   GyreNetDestroy(&net);
   free(m);
+}
+
+/* eval-mode forward of net on host input h (shape xs), output to host out (caller frees) */
+static float *eval_out(GyreBackend *be, GyreNet *net, int nd, const int64_t *xs, const float *h,
+                       size_t *ny)
+{
+  GyreTensor x = {0}, y = {0};
+  int        ynd;
+  int64_t    ys[4];
+  CHECK(GyreTensorCreate(be, nd, xs, &x));
+  CHECK(GyreTensorCopyFromHost(&x, h));
+  CHECK(GyreNetOutputShape(net, nd, xs, &ynd, ys));
+  CHECK(GyreTensorCreate(be, ynd, ys, &y));
+  CHECK(GyreNetForward(net, &x, &y, 0));
+  float *o = malloc(y.size * 4);
+  CHECK(GyreTensorCopyToHost(&y, o));
+  *ny = y.size;
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+  return o;
+}
+
+static void           expect_fail(GyreBackend *be, const char *path, const char *what, ...);
+static unsigned char *slurp(const char *path, size_t *n);
+static void           spit(const char *path, const unsigned char *b, size_t n);
+
+/* batch-norm running statistics (non-trainable buffers) through the model file */
+static void test_cnn_buffers(GyreBackend *be)
+{
+  const char       *path = "nn_model_cnn_bn.nc", *bad = "nn_model_cnn_bn_bad.nc";
+  GyreModelMeta    *m = calloc(1, sizeof *m);
+  GyreNormalization nm;
+  m->type = GYRE_NET_CNN;
+  GyreCNNOptionsDefault(&m->cnn);
+  m->cnn.in_channels = 2, m->cnn.out_channels = 2, m->cnn.activation = GYRE_ACT_TANH;
+  int ch[7] = {6, 5, 4, 4, 4, 4, 4};
+  memcpy(m->cnn.channels, ch, sizeof ch);
+  fill_meta(m, &nm, 2, 2, 8, 8);
+  GyreNet *net, *fresh;
+  CHECK(GyreNetCreateCNN(be, &m->cnn, m->seed, &net));
+  CHECK(GyreNetCreateCNN(be, &m->cnn, m->seed, &fresh));
+  perturb(net);
+  { /* the same perturbed parameters, default running statistics */
+    int                n, n2;
+    GyreTensor *const *p, *const *p2, *const *g;
+    const char *const *names;
+    CHECK(GyreNetParameters(net, &n, &p, &g, &names));
+    CHECK(GyreNetParameters(fresh, &n2, &p2, &g, &names));
+    for (int i = 0; i < n && i < n2; i++) {
+      float *h = malloc(p[i]->size * 4);
+      CHECK(GyreTensorCopyToHost(p[i], h));
+      CHECK(GyreTensorCopyFromHost(p2[i], h));
+      free(h);
+    }
+  }
+  int                nb;
+  GyreTensor *const *bt;
+  const char *const *bn;
+  CHECK(GyreNetBuffers(net, &nb, &bt, &bn));
+  EXPECT(nb == 14, "CNN with 7 batch-norm layers has %d buffers, want 14", nb);
+  EXPECT(nb >= 2 && !strcmp(bn[0], "bn0.running_mean") && !strcmp(bn[1], "bn0.running_var") &&
+             !strcmp(bn[nb - 1], "bn6.running_var"),
+         "buffer names %s, %s, ..., %s", nb ? bn[0] : "-", nb > 1 ? bn[1] : "-",
+         nb ? bn[nb - 1] : "-");
+  int64_t xs[4] = {3, 2, 8, 8};
+  size_t  nx    = 3 * 2 * 8 * 8;
+  float  *h     = malloc(nx * 4);
+  { /* two training-mode forwards change the running statistics */
+    GyreTensor x = {0}, y = {0};
+    int        ynd;
+    int64_t    ys[4];
+    CHECK(GyreTensorCreate(be, 4, xs, &x));
+    CHECK(GyreNetOutputShape(net, 4, xs, &ynd, ys));
+    CHECK(GyreTensorCreate(be, ynd, ys, &y));
+    for (int it = 0; it < 2; it++) {
+      for (size_t i = 0; i < nx; i++)
+        h[i] = (float) (3 * urand() - 1);
+      CHECK(GyreTensorCopyFromHost(&x, h));
+      CHECK(GyreNetForward(net, &x, &y, 1));
+    }
+    GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+  }
+  int nondefault = 0;
+  for (int i = 0; i < nb; i++) {
+    float *b = malloc(bt[i]->size * 4);
+    CHECK(GyreTensorCopyToHost(bt[i], b));
+    for (size_t k = 0; k < bt[i]->size; k++)
+      nondefault += b[k] != (i % 2 ? 1.0f : 0.0f);
+    free(b);
+  }
+  EXPECT(nondefault > 0, "training forwards left the running statistics at their defaults");
+  CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
+  GyreNet          *net2 = NULL;
+  GyreModelMeta    *m2   = malloc(sizeof *m2);
+  GyreNormalization n2;
+  CHECK(GyreModelFileRead(MPI_COMM_SELF, path, be, &net2, m2, &n2));
+  EXPECT(same_params(net, net2), "weights differ after the round trip");
+  int                nb2;
+  GyreTensor *const *bt2;
+  const char *const *bn2;
+  CHECK(GyreNetBuffers(net2, &nb2, &bt2, &bn2));
+  EXPECT(nb2 == nb, "loaded network has %d buffers, want %d", nb2, nb);
+  for (int i = 0; i < nb && i < nb2; i++) {
+    float *a = malloc(bt[i]->size * 4), *b = malloc(bt[i]->size * 4);
+    CHECK(GyreTensorCopyToHost(bt[i], a));
+    CHECK(GyreTensorCopyToHost(bt2[i], b));
+    EXPECT(bt[i]->size == bt2[i]->size && !memcmp(a, b, bt[i]->size * 4),
+           "buffer %s differs after the round trip", bn[i]);
+    free(a), free(b);
+  }
+  for (size_t i = 0; i < nx; i++)
+    h[i] = (float) (2 * urand() - 1);
+  size_t ny, ny2, ny3;
+  float *y1 = eval_out(be, net, 4, xs, h, &ny), *y2 = eval_out(be, net2, 4, xs, h, &ny2);
+  float *y3 = eval_out(be, fresh, 4, xs, h, &ny3);
+  EXPECT(ny == ny2 && !memcmp(y1, y2, ny * 4),
+         "eval-mode outputs of the loaded CNN differ from the original's");
+  EXPECT(ny == ny3 && memcmp(y1, y3, ny * 4),
+         "eval-mode outputs do not depend on the running statistics (test is vacuous)");
+  printf("%s: %d buffers (running statistics, %d values off default) and eval-mode outputs "
+         "(%zu) bitwise equal after the round trip\n",
+         path, nb, nondefault, ny);
+  free(y1), free(y2), free(y3);
+  { /* the MLP has no buffers */
+    GyreMLPOptions mo;
+    GyreNet       *mlp;
+    mlp_setup(&mo);
+    CHECK(GyreNetCreateMLP(be, &mo, 1, &mlp));
+    int n0 = -1;
+    CHECK(GyreNetBuffers(mlp, &n0, NULL, NULL));
+    EXPECT(n0 == 0, "MLP has %d buffers", n0);
+    GyreNetDestroy(&mlp);
+  }
+  { /* a file whose bn6.running_var variable is gone (renamed) */
+    size_t         len  = 0;
+    unsigned char *file = slurp(path, &len);
+    spit(bad, file, len);
+    free(file);
+    int nc, varid, e;
+    e = nc_open(bad, NC_WRITE, &nc);
+    if (!e) e = nc_redef(nc);
+    if (!e) e = nc_inq_varid(nc, "bn6.running_var", &varid);
+    if (!e) e = nc_rename_var(nc, varid, "bn6.renamed");
+    if (!e) e = nc_enddef(nc);
+    if (!e) e = nc_close(nc);
+    EXPECT(!e, "renaming bn6.running_var: %s", nc_strerror(e));
+    expect_fail(be, bad, "missing buffer", "buffer (not trained) 'bn6.running_var' (4)",
+                "is missing", NULL);
+    unlink(bad);
+  }
+  free(h), free(m2), free(m);
+  GyreNetDestroy(&net2), GyreNetDestroy(&net), GyreNetDestroy(&fresh);
+  unlink(path);
 }
 
 /* ---- corrupt files ---- */
@@ -575,7 +731,7 @@ int main(int argc, char **argv)
   else if (!strcmp(c, "roundtrip_fno"))
     test_roundtrip_fno(be);
   else if (!strcmp(c, "roundtrip_cnn"))
-    test_roundtrip_cnn(be);
+    test_roundtrip_cnn(be), test_cnn_buffers(be);
   else if (!strcmp(c, "corrupt"))
     test_corrupt(be);
   else if (!strcmp(c, "inference"))

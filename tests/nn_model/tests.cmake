@@ -1,5 +1,6 @@
 # surrogates/ model file and inference API (surrogates/gyre_model_file.h).
-#   nn_model_roundtrip_{mlp,fno,cnn}: weights, normalisation, metadata bitwise through a file;
+#   nn_model_roundtrip_{mlp,fno,cnn}: weights, normalisation, metadata bitwise through a file
+#     (cnn also: batch-norm running statistics and eval-mode outputs; missing running_var);
 #     the loaded network's outputs equal the original's bitwise;
 #   nn_model_corrupt: truncated, flipped bit (checksum), NaN, wrong shape, missing weight,
 #     wrong count, unknown architecture/activation, future version, non-NetCDF: one message each;
