@@ -25,33 +25,12 @@
 #include "gyre_model_file.h"
 #include <netcdf.h>
 
-static int failures = 0;
-
-static void check_(GyreStatus s, const char *file, int line, const char *expr)
-{
-  if (s != GYRE_OK) {
-    fprintf(stderr, "%s:%d: %s failed (%d): %s\n", file, line, expr, (int) s, GyreStatusMessage());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-}
-#define CHECK(expr) check_((expr), __FILE__, __LINE__, #expr)
-#define EXPECT(cond, ...)                                                                          \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: FAILED %s: ", __FILE__, __LINE__, #cond);                            \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fprintf(stderr, "\n");                                                                       \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+#include "nn_test.h"
 
 static uint64_t rng_state = 12345;
 static double   urand(void)
 {
-  uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-  z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z          = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return (double) ((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+  return nn_uniform01(&rng_state);
 }
 
 /* moves every weight away from its seeded value so that a round trip must read the file */
@@ -725,7 +704,8 @@ int main(int argc, char **argv)
   }
   GyreBackend *be;
   CHECK(GyreBackendCreate("cpu", 1, &be));
-  const char *c = argv[1];
+  const char *c     = argv[1];
+  int         known = 1;
   if (!strcmp(c, "roundtrip_mlp"))
     test_roundtrip_mlp(be);
   else if (!strcmp(c, "roundtrip_fno"))
@@ -738,12 +718,7 @@ int main(int argc, char **argv)
     test_inference(be);
   else if (!strcmp(c, "training"))
     test_training(be);
-  else {
-    fprintf(stderr, "unknown case %s\n", c);
-    failures++;
-  }
-  GyreBackendDestroy(&be);
-  printf("%s: %s\n", c, failures ? "FAILED" : "passed");
-  MPI_Finalize();
-  return failures ? 1 : 0;
+  else
+    known = 0;
+  return nn_test_finish(c, known, be);
 }

@@ -22,36 +22,11 @@
 #include "gyre_net.h"
 #include "gyre_train.h"
 
-static int failures = 0;
-
-/* a library call that must succeed; aborts with the message otherwise (an expression, so
- * that calls may be joined by commas) */
-static void check_(GyreStatus s, const char *file, int line, const char *expr)
-{
-  if (s != GYRE_OK) {
-    fprintf(stderr, "%s:%d: %s failed (%d): %s\n", file, line, expr, (int) s, GyreStatusMessage());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-}
-#define CHECK(expr) check_((expr), __FILE__, __LINE__, #expr)
-
-#define EXPECT(cond, ...)                                                                          \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                         \
-      fprintf(stderr, __VA_ARGS__);                                                                \
-      fprintf(stderr, "\n");                                                                       \
-      failures++;                                                                                  \
-    }                                                                                              \
-  } while (0)
+#include "nn_test.h"
 
 static double urand(uint64_t *state) /* [-1, 1) */
 {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-  z          = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z          = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  return (double) (z >> 11) / 9007199254740992.0 * 2.0 - 1.0;
+  return 2.0 * nn_uniform01(state) - 1.0;
 }
 
 static void fill_random(GyreTensor *t, uint64_t seed, double amp)
@@ -617,7 +592,8 @@ int main(int argc, char **argv)
   }
   GyreBackend *be;
   CHECK(GyreBackendCreate("cpu", 1, &be));
-  const char *c = argv[1];
+  const char *c     = argv[1];
+  int         known = 1;
   if (!strcmp(c, "grad_mlp"))
     test_grad_mlp(be);
   else if (!strcmp(c, "grad_fno2d"))
@@ -636,12 +612,7 @@ int main(int argc, char **argv)
     test_counts(be);
   else if (!strcmp(c, "cnn_mpi"))
     test_cnn_mpi(be);
-  else {
-    fprintf(stderr, "unknown case %s\n", c);
-    failures++;
-  }
-  GyreBackendDestroy(&be);
-  printf("%s: %s\n", c, failures ? "FAILED" : "passed");
-  MPI_Finalize();
-  return failures ? 1 : 0;
+  else
+    known = 0;
+  return nn_test_finish(c, known, be);
 }
