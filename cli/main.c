@@ -1,6 +1,7 @@
 /* main.c — the `gyre` command: one executable, one subcommand per stage of the pipeline.
  *
  *   gyre simulate -model l96|ns2d ...   run a physical model (solvers/driver.c)
+ *   gyre train -train_data ... -net ... train a surrogate (cli/train.c, surrogates/trainer.c)
  *   gyre info FILE                      dimensions, variables and provenance of a gyre file
  *   gyre version                        version and the features this build has
  *
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "gyre_cli.h"
 #include "gyre_model.h"
 #include "gyre_version.h"
 #include "gyre_io.h"
@@ -23,6 +25,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  simulate   run a physical model: gyre simulate -model l96|ns2d -output run.nc ...\n"
+    "  train      train a surrogate: gyre train -train_data run.nc -net mlp|cnn|fno ...\n"
     "  info       print dimensions, variables and provenance: gyre info FILE\n"
     "  version    print the version and the features of this build\n"
     "  help       this text; `gyre <command> -help` lists a command's options\n";
@@ -129,7 +132,8 @@ int main(int argc, char **argv)
     fputs(usage, stdout);
     return 0;
   }
-  if (strcmp(cmd, "simulate") && strcmp(cmd, "info") && strcmp(cmd, "version")) {
+  if (strcmp(cmd, "simulate") && strcmp(cmd, "train") && strcmp(cmd, "info") &&
+      strcmp(cmd, "version")) {
     fprintf(stderr, "gyre: error: unknown command '%s'\n%s", cmd, usage);
     return 2;
   }
@@ -141,12 +145,17 @@ int main(int argc, char **argv)
   /* PETSc sees "gyre-<cmd>" as the program name and the command's options. */
   int    pargc = argc - 1;
   char **pargv = argv + 1;
-  ierr = PetscInitialize(&pargc, &pargv, NULL, !strcmp(cmd, "simulate") ? GyreSimulateHelp : usage);
+  ierr         = PetscInitialize(&pargc, &pargv, NULL,
+                         !strcmp(cmd, "simulate") ? GyreSimulateHelp
+                                 : !strcmp(cmd, "train")  ? GyreTrainHelp
+                                                          : usage);
   if (ierr) return 1;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
 
   if (!strcmp(cmd, "simulate"))
     ierr = GyreSimulate(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
+  else if (!strcmp(cmd, "train"))
+    ierr = GyreTrainCommand(PETSC_COMM_WORLD, pargc, pargv);
   else if (!strcmp(cmd, "info"))
     ierr = Info(pargc, pargv);
   else

@@ -59,6 +59,9 @@ typedef struct GyreDataset_s {
   FieldSample       *fs[2];  /* field samples per split */
   int64_t            nfs[2]; /* field samples per split */
   char               split_desc[512];
+  double             record_dt, dx, dy;                              /* from the first file */
+  char               xname[NC_MAX_NAME + 1], yname[NC_MAX_NAME + 1]; /* spatial dimensions */
+  char               fields[2][256], units[256];
   /* batching */
   long       epoch;
   int64_t   *perm;
@@ -154,6 +157,48 @@ static void ShapeString(int nd, char names[][NC_MAX_NAME + 1], const size_t *len
   if (o < blen) snprintf(buf + o, blen - o, ")");
 }
 
+/* v[1] - v[0] of a 1-D coordinate variable of file ncid (0 when absent or shorter). */
+static double Spacing(int ncid, const char *name)
+{
+  int    id, nd;
+  size_t len;
+  double v[2]     = {0, 0};
+  size_t start[1] = {0}, count[1] = {2};
+  int    dims[NC_MAX_VAR_DIMS];
+  if (nc_inq_varid(ncid, name, &id) || nc_inq_varndims(ncid, id, &nd) || nd != 1 ||
+      nc_inq_vardimid(ncid, id, dims) || nc_inq_dimlen(ncid, dims[0], &len) || len < 2 ||
+      nc_get_vara_double(ncid, id, start, count, v))
+    return 0;
+  return v[1] - v[0];
+}
+
+/* Grid spacing, record spacing, field names and units from the first file. Holds the mutex. */
+static void DescribeFirstFile(GyreDataset ds)
+{
+  int ncid      = ds->ncid[0];
+  ds->record_dt = Spacing(ncid, "time");
+  ds->dx        = Spacing(ncid, ds->xname);
+  ds->dy        = ds->nspatial == 2 ? Spacing(ncid, ds->yname) : 0;
+  size_t uo     = 0;
+  for (int side = 0; side < 2; side++) {
+    int    n0 = side ? ds->nin_vars : 0, n1 = side ? ds->nin_vars + ds->nout_vars : ds->nin_vars;
+    size_t fo = 0;
+    for (int v = n0; v < n1; v++) {
+      const char *name       = VarName(ds, v);
+      char        units[128] = "1";
+      size_t      ulen       = 0;
+      int         id;
+      if (!nc_inq_varid(ncid, name, &id) && !nc_inq_attlen(ncid, id, "units", &ulen) &&
+          ulen < sizeof units && !nc_get_att_text(ncid, id, "units", units))
+        units[ulen] = 0;
+      fo += (size_t) snprintf(ds->fields[side] + fo, fo < 256 ? 256 - fo : 0, "%s%s",
+                              v > n0 ? "," : "", name);
+      uo += (size_t) snprintf(ds->units + uo, uo < 256 ? 256 - uo : 0, "%s%s: %s", uo ? "; " : "",
+                              name, units);
+    }
+  }
+}
+
 /* Opens file f and checks every variable; fills the grid on the first file. Holds the mutex. */
 static GyreStatus InspectFile(GyreDataset ds, int f, char ref_shape[256], const char **ref_path,
                               const char **ref_var)
@@ -210,7 +255,9 @@ static GyreStatus InspectFile(GyreDataset ds, int f, char ref_shape[256], const 
       ds->nspatial = ns;
       ds->ny       = ns == 2 ? lens[hm] : 1;
       ds->nx       = lens[hm + ns - 1];
-      ds->npoints  = ds->ny * ds->nx;
+      snprintf(ds->xname, sizeof ds->xname, "%s", names[hm + ns - 1]);
+      snprintf(ds->yname, sizeof ds->yname, "%s", ns == 2 ? names[hm] : "");
+      ds->npoints = ds->ny * ds->nx;
     } else if (strcmp(shape, ref_shape))
       return GyreStatusSet(GYRE_ERR_FORMAT,
                            "dataset: grid mismatch: variable '%s' in '%s' is %s but '%s' in '%s' "
@@ -375,6 +422,7 @@ GyreStatus GyreDatasetCreate(MPI_Comm comm, const GyreDatasetOptions *opts, Gyre
   pthread_mutex_lock(&gyre_nc_mutex);
   for (int f = 0; f < ds->nfiles && st == GYRE_OK; f++)
     st = InspectFile(ds, f, ref_shape, &ref_path, &ref_var);
+  if (st == GYRE_OK) DescribeFirstFile(ds);
   pthread_mutex_unlock(&gyre_nc_mutex);
   ds->opts.pattern = opts->pattern;
   if (st == GYRE_OK) st = BuildSplit(ds);
@@ -407,6 +455,12 @@ GyreStatus GyreDatasetGetInfo(GyreDataset ds, GyreDatasetInfo *info)
   info->nval       = SampleCount(ds, 1);
   info->nbatches   = info->ntrain / ds->opts.batch;
   info->rank_batch = ds->opts.batch / ds->size + (ds->rank < ds->opts.batch % ds->size);
+  info->record_dt  = ds->record_dt;
+  info->dx         = ds->dx;
+  info->dy         = ds->dy;
+  snprintf(info->input_fields, sizeof info->input_fields, "%s", ds->fields[0]);
+  snprintf(info->output_fields, sizeof info->output_fields, "%s", ds->fields[1]);
+  snprintf(info->units, sizeof info->units, "%s", ds->units);
   return GYRE_OK;
 }
 
@@ -753,7 +807,7 @@ GyreStatus GyreDatasetStartEpoch(GyreDataset ds, long epoch)
   return GYRE_OK;
 }
 
-GyreStatus GyreDatasetNextBatch(GyreDataset ds, const GyreBatch **batch)
+GyreStatus GyreDatasetNextBatch(GyreDataset ds, GyreBatch **batch)
 {
   *batch = NULL;
   if (ds->epoch < 0)

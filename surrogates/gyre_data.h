@@ -88,6 +88,11 @@ typedef struct {
   int64_t ntrain, nval;
   int64_t nbatches;   /* full global batches per epoch (last partial one dropped) */
   int     rank_batch; /* samples this rank reads per batch */
+  /* from the first file, for the model file: the time between records (its time variable's
+   * first two values; 0 with one record), the grid spacing (first two values of the x and y
+   * coordinate variables; 0 where absent) and "name [units], ..." of the inputs and targets */
+  double record_dt, dx, dy;
+  char   input_fields[256], output_fields[256], units[256];
 } GyreDatasetInfo;
 
 /* Defaults: closure, history 1, lead 1, op_t0 0, op_t1 -1, val 0.2, batch 32,
@@ -125,8 +130,9 @@ GyreStatus GyreDatasetEpochPermutation(GyreDataset ds, long epoch, int64_t *perm
 GyreStatus GyreDatasetStartEpoch(GyreDataset ds, long epoch);
 /* *batch = this rank's slice of the next global batch, or NULL at the end of the epoch. The
  * batch stays valid until the next call; with prefetch the following batch is being read
- * meanwhile. Not collective; the status is this rank's (use GyreStatusAgree). */
-GyreStatus GyreDatasetNextBatch(GyreDataset ds, const GyreBatch **batch);
+ * meanwhile; the caller may change its arrays (normalise in place). Not collective; the status
+ * is this rank's (use GyreStatusAgree). */
+GyreStatus GyreDatasetNextBatch(GyreDataset ds, GyreBatch **batch);
 /* Waits for a background read to finish (call before using NetCDF elsewhere). */
 GyreStatus GyreDatasetWait(GyreDataset ds);
 /* Frees a batch from GyreDatasetReadSamples. */

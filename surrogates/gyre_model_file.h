@@ -4,7 +4,8 @@
  *  global attributes: gyre_model_format_version = 1, architecture = "mlp"|"fno"|"cnn" and
  *    every option of that architecture as "<arch>_<option>" (numbers; the CNN's channels and
  *    kernels as comma-separated text), input_fields, output_fields, units, grid_nx, grid_ny,
- *    training_options, split, lineage ("path sha256:<hex>; ..."), seed, gyre_version,
+ *    training_options, split, mode, per_point, history, lead, record_dt, dx, dy (optional on
+ *    read: "", 1, 1, 1, 0, 0, 0), lineage ("path sha256:<hex>; ..."), seed, gyre_version,
  *    gyre_git_commit, parameter_count (parameters only), nparameters, nbuffers,
  *    weights_sha256 (SHA-256 of all parameters, then all buffers, as little-endian float32
  *    in list order; verified on load);
@@ -50,9 +51,17 @@ typedef struct {
   int            grid_nx, grid_ny;
   char           training_options[4096];
   char           split[256]; /* split description */
-  int            nlineage;   /* dataset files */
-  char           lineage_path[GYRE_MODEL_MAX_LINEAGE][512];
-  char           lineage_sha256[GYRE_MODEL_MAX_LINEAGE][65];
+  /* how the model was trained, for the solver that loads it (issue 4's checks) */
+  char mode[16];    /* "closure" | "emulator" | "operator" ("" when unknown) */
+  int  per_point;   /* MLP: 1 = applied at each grid point to its channels; 0 = to a whole
+                       field flattened to (C * ny * nx) features */
+  int    history;   /* input steps per variable (channels = variables x history); 1 */
+  int    lead;      /* emulator: records ahead of the newest input; 1 */
+  double record_dt; /* model time between the training data's records (0: unknown) */
+  double dx, dy;    /* grid spacing of the training data (0: unknown) */
+  int    nlineage;  /* dataset files */
+  char   lineage_path[GYRE_MODEL_MAX_LINEAGE][512];
+  char   lineage_sha256[GYRE_MODEL_MAX_LINEAGE][65];
 } GyreModelMeta;
 
 /* Optional training record. Writing: nepochs values of epoch/train_loss (and val_loss unless

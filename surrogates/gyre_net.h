@@ -100,6 +100,12 @@ GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int 
  * writes dx (x's shape) unless dx is NULL. Collective on the CNN's comm after a training
  * forward. */
 GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx);
+/* A hook called by GyreNetBackward each time the gradients of parameters [first, n) (in
+ * GyreNetParameters order) have become final, with first decreasing from call to call: the
+ * data-parallel trainer starts averaging a bucket of gradients as soon as its backward is done
+ * (GyreGradSync). A failure stops the backward pass and is returned by it. NULL: no hook. */
+typedef GyreStatus (*GyreNetGradHook)(void *ctx, int first);
+GyreStatus GyreNetSetGradHook(GyreNet *net, GyreNetGradHook hook, void *ctx);
 /* Sets all parameter gradients to zero. */
 GyreStatus GyreNetZeroGrad(GyreNet *net);
 /* The flat parameter list: n tensors, their gradients and names ("lift.W", "fourier0.Wr",

@@ -146,4 +146,35 @@ GyreStatus GyreOptimizerGetState(const GyreOptimizer *o, float *m, float *v, lon
 /* Restores the state written by GyreOptimizerGetState (resuming a run). */
 GyreStatus GyreOptimizerSetState(GyreOptimizer *o, const float *m, const float *v, long step);
 
+/* ---------------------------------------------------------------------------------------
+ * Gradient averaging for data-parallel training (surrogates/gradsync.c), PyTorch DDP's
+ * bucketing: the parameter list is cut, from its END (the last layers' gradients are final
+ * first in the backward pass), into buckets of contiguous parameters of about bucket_bytes
+ * each. Connected to the network's backward hook (GyreNetSetGradHook with GyreGradSyncReady),
+ * a bucket is packed into one host buffer and its MPI_Iallreduce (MPI_SUM) started as soon as
+ * all its gradients are final, while the backward pass goes on; GyreGradSyncFinish starts what
+ * is left, waits and writes the sums back. So a step makes one call per bucket.
+ *
+ * The operation is a SUM: the trainer scales each rank's loss gradient by n_r / N (its share
+ * of the global batch), so the summed gradient is exactly the gradient of the global batch's
+ * mean loss, also through synchronised batch norm, whatever the rank count and however the
+ * samples are spread. MPI returns the same sum on every rank, so every rank takes the same
+ * optimiser step and the weights stay identical (the trainer checks it every epoch).
+ * With one rank nothing is communicated or copied. */
+typedef struct GyreGradSync_s GyreGradSync;
+
+/* Sets up the buckets over n gradient tensors (kept by pointer; bucket_bytes 0: 4 MiB).
+ * Collective on comm (every rank must pass the same tensor sizes). */
+GyreStatus GyreGradSyncCreate(MPI_Comm comm, GyreBackend *be, int n, GyreTensor *const *grads,
+                              size_t bucket_bytes, GyreGradSync **gs);
+/* Gradients [first, n) are final: starts the reduction of every bucket lying inside that
+ * range that has not started. Matches GyreNetGradHook (ctx = the GyreGradSync). */
+GyreStatus GyreGradSyncReady(void *gs, int first);
+/* Starts the buckets not yet started, waits for all and writes the sums into the gradient
+ * tensors. Collective on comm; every rank must call it once per step. */
+GyreStatus GyreGradSyncFinish(GyreGradSync *gs);
+/* The number of buckets (MPI calls per step). */
+int        GyreGradSyncBuckets(const GyreGradSync *gs);
+GyreStatus GyreGradSyncDestroy(GyreGradSync **gs);
+
 #endif

@@ -28,14 +28,28 @@ GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backe
   return GYRE_OK;
 }
 
-/* input shape for n samples: MLP (n, inputs); FNO/CNN (n, C, [ny,] nx) */
+/* The input shape for n samples: MLP (n, inputs); FNO/CNN (n, C, [ny,] nx). *cin and *pc: the
+ * normalisation channels and the values per channel of one sample (an MLP applied per point
+ * sees its channels, pc = 1; one applied to a whole field sees C * ny * nx features). */
 static GyreStatus in_shape(const GyreSurrogate *s, int n, int *nd, int64_t *sh, int *cin,
                            size_t *per_channel)
 {
   const GyreModelMeta *m = &s->meta;
-  int                  dim;
+  size_t               pts =
+      (size_t) (m->grid_nx > 0 ? m->grid_nx : 1) * (size_t) (m->grid_ny > 0 ? m->grid_ny : 1);
+  int dim;
   if (m->type == GYRE_NET_MLP) {
-    *nd = 2, sh[0] = n, sh[1] = m->mlp.inputs, *cin = m->mlp.inputs, *per_channel = 1;
+    *nd = 2, sh[0] = n, sh[1] = m->mlp.inputs;
+    if (m->per_point) {
+      *cin = m->mlp.inputs, *per_channel = 1;
+    } else {
+      *cin = s->norm.nin, *per_channel = pts;
+      if ((size_t) m->mlp.inputs != (size_t) s->norm.nin * pts)
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "surrogate: a whole-field MLP with %d inputs does not match %d "
+                             "channels x %zu grid points",
+                             m->mlp.inputs, s->norm.nin, pts);
+    }
     return GYRE_OK;
   }
   if (m->type == GYRE_NET_FNO)
@@ -67,6 +81,10 @@ GyreStatus GyreSurrogateApply(GyreSurrogate *s, const float *in, float *out, int
   size_t ypc  = 1;
   for (int k = 2; k < ynd; k++)
     ypc *= (size_t) ysh[k];
+  if (s->meta.type == GYRE_NET_MLP && !s->meta.per_point) { /* (n, Cout * points) */
+    ypc  = pc;
+    cout = (int) (ysh[1] / (int64_t) pc);
+  }
   if (cin > s->norm.nin || cout > s->norm.nout)
     return GyreStatusSet(GYRE_ERR_FORMAT,
                          "surrogate: the normalisation has %d input / %d target channels, the "

@@ -154,6 +154,13 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(put_num(f, "grid_ny", m->grid_ny));
   GyreCall(GyreFilePutAttText(f, "training_options", m->training_options));
   GyreCall(GyreFilePutAttText(f, "split", m->split));
+  GyreCall(GyreFilePutAttText(f, "mode", m->mode));
+  GyreCall(put_num(f, "per_point", m->per_point));
+  GyreCall(put_num(f, "history", m->history));
+  GyreCall(put_num(f, "lead", m->lead));
+  GyreCall(put_num(f, "record_dt", m->record_dt));
+  GyreCall(put_num(f, "dx", m->dx));
+  GyreCall(put_num(f, "dy", m->dy));
   {
     size_t need = 1;
     for (int i = 0; i < m->nlineage; i++)
@@ -492,7 +499,8 @@ static GyreStatus get_list(GyreFile f, const char *path, const char *name, int *
 
 static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
 {
-  char arch[32], buf[64];
+  char   arch[32], buf[64];
+  double num;
   memset(m, 0, sizeof *m);
   GyreCall(get_text(f, path, "architecture", arch, sizeof arch));
   if (!strcmp(arch, "mlp")) {
@@ -545,6 +553,27 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   GyreCall(get_int(f, path, "grid_ny", &m->grid_ny));
   GyreCall(get_text(f, path, "training_options", m->training_options, sizeof m->training_options));
   GyreCall(get_text(f, path, "split", m->split, sizeof m->split));
+  /* how it was trained: optional (files written before these attributes existed) */
+  m->per_point = 1, m->history = 1, m->lead = 1;
+  if (!GyreFileGetAttDouble(f, "per_point", &num))
+    GyreCall(get_int(f, path, "per_point", &m->per_point));
+  if (!GyreFileGetAttDouble(f, "history", &num)) GyreCall(get_int(f, path, "history", &m->history));
+  if (!GyreFileGetAttDouble(f, "lead", &num)) GyreCall(get_int(f, path, "lead", &m->lead));
+  if (GyreFileGetAttDouble(f, "record_dt", &m->record_dt)) m->record_dt = 0;
+  if (GyreFileGetAttDouble(f, "dx", &m->dx)) m->dx = 0;
+  if (GyreFileGetAttDouble(f, "dy", &m->dy)) m->dy = 0;
+  if (m->history < 1 || m->lead < 1 || (m->per_point != 0 && m->per_point != 1))
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': history %d, lead %d, per_point %d "
+                         "(expected >= 1, >= 1, 0 or 1)",
+                         path, m->history, m->lead, m->per_point);
+  {
+    char *mode = NULL;
+    if (!GyreFileGetAttText(f, "mode", &mode)) {
+      snprintf(m->mode, sizeof m->mode, "%s", mode);
+      free(mode);
+    }
+  }
   char *lin = NULL;
   if (GyreFileGetAttText(f, "lineage", &lin))
     return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': attribute 'lineage' is missing", path);

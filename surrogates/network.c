@@ -26,26 +26,29 @@ typedef struct {
   GyreTensor     Wr, Wi, dWr, dWi; /* Fourier block: spectral weights */
   GyreBatchNorm *bn;
   MPI_Comm       comm;
-  GyreTensor     tmp; /* Fourier block: pointwise output / input-gradient part */
-  GyreTensor     aux; /* grid: coordinates (dim, spatial...); zero-mean: ones (spatial) */
+  GyreTensor     tmp;    /* Fourier block: pointwise output / input-gradient part */
+  GyreTensor     aux;    /* grid: coordinates (dim, spatial...); zero-mean: ones (spatial) */
+  int            pfirst; /* index of the layer's first parameter (= the count before it) */
 } Layer;
 
 struct GyreNet_s {
-  GyreBackend *be;
-  GyreNetType  type;
-  int          nl, cap;
-  Layer       *L;
-  GyreTensor  *act, *grad; /* nl + 1 each */
-  int          np, npcap;
-  GyreTensor **params, **grads;
-  char       **names;
-  int          nb, nbcap; /* non-trainable buffers (batch-norm running statistics) */
-  GyreTensor **bufs;
-  char       **bnames;
-  int          in_ndim; /* expected input rank */
-  int          in_channels;
-  int          dim; /* spatial dims (0 for the MLP) */
-  int          has_forward;
+  GyreBackend    *be;
+  GyreNetType     type;
+  int             nl, cap;
+  Layer          *L;
+  GyreTensor     *act, *grad; /* nl + 1 each */
+  int             np, npcap;
+  GyreTensor    **params, **grads;
+  char          **names;
+  int             nb, nbcap; /* non-trainable buffers (batch-norm running statistics) */
+  GyreTensor    **bufs;
+  char          **bnames;
+  int             in_ndim; /* expected input rank */
+  int             in_channels;
+  int             dim; /* spatial dims (0 for the MLP) */
+  int             has_forward;
+  GyreNetGradHook hook; /* called during the backward pass as gradients become final */
+  void           *hook_ctx;
 };
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -168,8 +171,9 @@ static GyreStatus net_alloc(GyreBackend *be, GyreNetType type, int cap, GyreNet 
 
 static Layer *push(GyreNet *net, LayerKind kind)
 {
-  Layer *l = &net->L[net->nl++];
-  l->kind  = kind;
+  Layer *l  = &net->L[net->nl++];
+  l->kind   = kind;
+  l->pfirst = net->np;
   return l;
 }
 
@@ -634,7 +638,8 @@ GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)
                          "GyreNetBackward: no successful forward pass to go back through");
   GyreCall(GyreTensorCheckSameShape("GyreNetBackward: dy vs the output", dy, &net->act[net->nl]));
   if (dx) GyreCall(GyreTensorCheckSameShape("GyreNetBackward: dx vs the input", dx, &net->act[0]));
-  const GyreTensor *g = dy;
+  const GyreTensor *g     = dy;
+  int               ready = net->np; /* parameters [ready, np) have final gradients */
   for (int i = net->nl - 1; i >= 0; i--) {
     GyreTensor *gi = NULL;
     if (i > 0) {
@@ -644,7 +649,18 @@ GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)
       gi = dx;
     GyreCall(layer_backward(net, &net->L[i], &net->act[i], g, gi));
     g = gi;
+    if (net->hook && net->L[i].pfirst < ready) {
+      ready = net->L[i].pfirst;
+      GyreCall(net->hook(net->hook_ctx, ready));
+    }
   }
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetSetGradHook(GyreNet *net, GyreNetGradHook hook, void *ctx)
+{
+  net->hook     = hook;
+  net->hook_ctx = ctx;
   return GYRE_OK;
 }
 

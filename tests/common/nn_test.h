@@ -31,7 +31,7 @@ static void check_(GyreStatus s, const char *file, int line, const char *expr)
   } while (0)
 
 /* splitmix64: uniform in [0, 1) */
-static double nn_uniform01(uint64_t *state)
+static inline double nn_uniform01(uint64_t *state)
 {
   uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
   z          = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;

@@ -385,8 +385,8 @@ static void TestBatches(void)
   for (long epoch = 0; epoch < 2; epoch++) {
     CHECK_OK(GyreDatasetStartEpoch(ds, epoch));
     CHECK_OK(GyreDatasetStartEpoch(solo, epoch));
-    const GyreBatch *b, *s;
-    int              nb = 0;
+    GyreBatch *b, *s;
+    int        nb = 0;
     for (;;) {
       CHECK_OK(GyreDatasetNextBatch(ds, &b));
       CHECK_OK(GyreDatasetNextBatch(solo, &s));
@@ -440,7 +440,7 @@ static void TestBatches(void)
   for (long epoch = 0; epoch < 3; epoch++) {
     CHECK_OK(GyreDatasetStartEpoch(a, epoch));
     CHECK_OK(GyreDatasetStartEpoch(c, epoch));
-    const GyreBatch *ba, *bc;
+    GyreBatch *ba, *bc;
     for (;;) {
       CHECK_OK(GyreDatasetNextBatch(a, &ba));
       CHECK_OK(GyreDatasetNextBatch(c, &bc));

@@ -65,6 +65,9 @@ static void fill_meta(GyreModelMeta *m, GyreNormalization *nm, int nin, int nout
   snprintf(m->lineage_path[1], sizeof m->lineage_path[1], "/data/val.nc");
   snprintf(m->lineage_sha256[1], 65, "ab%062d", 0);
   m->seed = 18446744073709551557ull;
+  snprintf(m->mode, sizeof m->mode, "emulator");
+  m->per_point = 1, m->history = 2, m->lead = 3;
+  m->record_dt = 0.05, m->dx = 2 * M_PI / 64, m->dy = 1.0 / 3.0;
   memset(nm, 0, sizeof *nm);
   nm->nin = nin, nm->nout = nout;
   for (int c = 0; c < nin; c++)
@@ -116,6 +119,10 @@ static void check_meta(const GyreModelMeta *a, const GyreModelMeta *b)
   EXPECT(!strcmp(a->training_options, b->training_options), "training_options '%s'",
          b->training_options);
   EXPECT(!strcmp(a->split, b->split), "split '%s'", b->split);
+  EXPECT(!strcmp(a->mode, b->mode) && a->per_point == b->per_point && a->history == b->history &&
+             a->lead == b->lead && a->record_dt == b->record_dt && a->dx == b->dx && a->dy == b->dy,
+         "mode/per_point/history/lead/record_dt/dx/dy: '%s' %d %d %d %g %g %g", b->mode,
+         b->per_point, b->history, b->lead, b->record_dt, b->dx, b->dy);
   EXPECT(a->nlineage == b->nlineage, "nlineage %d", b->nlineage);
   for (int i = 0; i < a->nlineage && i < b->nlineage; i++) {
     EXPECT(!strcmp(a->lineage_path[i], b->lineage_path[i]), "lineage path '%s'",

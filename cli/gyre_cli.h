@@ -1,0 +1,10 @@
+/* gyre_cli.h — the subcommands of the `gyre` executable that live in their own files. */
+#ifndef GYRE_CLI_H
+#define GYRE_CLI_H
+#include <petscsys.h>
+
+/* `gyre train` (cli/train.c): the options of GyreTrainHelp, then the trainer. Collective. */
+extern const char GyreTrainHelp[];
+PetscErrorCode    GyreTrainCommand(MPI_Comm comm, int argc, char **argv);
+
+#endif

@@ -1,0 +1,306 @@
+/* train.c — `gyre train`: reads the -train_*, -net* and -fno_/-cnn_ options and runs the
+ * surrogate library's data-parallel trainer (surrogates/gyre_trainer.h) on PETSC_COMM_WORLD.
+ * Every option is documented in GyreTrainHelp and by `gyre train -help`. */
+#include <petscsys.h>
+#include <string.h>
+#include <unistd.h>
+#include "gyre_petsc.h"
+#include "gyre_run.h"
+#include "gyre_trainer.h"
+#include "gyre_cli.h"
+
+const char GyreTrainHelp[] =
+    "usage: gyre train -train_data 'runs/*.nc' -train_inputs X -train_targets Y -train_out "
+    "model.nc [options]\n"
+    "data:\n"
+    "  -train_data PATTERN       gyre NetCDF files (a path or a quoted glob pattern)\n"
+    "  -train_mode closure|emulator|operator   sample kind (closure)\n"
+    "  -train_inputs a,b         input variables; -train_targets c,d target variables\n"
+    "                            (emulator: default the inputs)\n"
+    "  -train_history T          emulator: input steps (1); -train_lead k records ahead (1)\n"
+    "  -train_op_t0 i -train_op_t1 j   operator: input and target records (0, last)\n"
+    "  -train_per_point 0|1      MLP on each grid point's channels (default 1 for an MLP\n"
+    "                            closure) or on whole fields\n"
+    "  -train_val_fraction f     validation share, by member/file or by a final time block "
+    "(0.2)\n"
+    "network:\n"
+    "  -net mlp|cnn|fno          architecture (mlp)\n"
+    "  -net_width W              MLP hidden width (64), FNO width (20)\n"
+    "  -net_depth D              MLP hidden layers (2), FNO Fourier layers (4), CNN conv layers\n"
+    "                            (8, Ross et al.; another depth needs -cnn_channels and "
+    "-cnn_kernels)\n"
+    "  -net_activation relu|gelu|tanh   MLP and CNN activation (MLP gelu, CNN relu)\n"
+    "  -fno_modes M -fno_proj_width P -fno_grid 0|1   FNO modes (12), projection (128), grid "
+    "channels (1)\n"
+    "  -cnn_channels c1,c2,...   hidden channels (128,64,32,32,32,32,32); -cnn_kernels "
+    "5,5,3,...\n"
+    "  -cnn_batch_norm 0|1 (1)   -cnn_zero_mean 0|1 (0)\n"
+    "optimisation:\n"
+    "  -train_epochs E (10)      -train_batch B global batch (32), split over the ranks\n"
+    "  -train_lr lr (1e-3)       -train_optimizer adam|adamw   -train_weight_decay wd (0)\n"
+    "  -train_betas b1,b2        -train_eps e   -train_clip max_norm (0: none)\n"
+    "  -train_schedule constant|step|cosine   -train_step_size k -train_step_gamma g\n"
+    "                            -train_warmup W -train_min_lr lr (cosine)\n"
+    "  -train_loss mse|rel_l2    (mse)   -train_seed S (0): weights and batch order\n"
+    "  -train_early_stop N       stop after N epochs without a better validation loss (0: "
+    "never)\n"
+    "output:\n"
+    "  -train_out FILE           the best model (refused if it exists, unless resuming or\n"
+    "                            -train_overwrite)\n"
+    "  -train_checkpoint FILE    resumable checkpoint, every epoch (default "
+    "<out>.ckpt.nc)\n"
+    "  -train_resume FILE|auto   continue from a checkpoint (auto: from -train_checkpoint if "
+    "it exists)\n"
+    "  -train_epochs_per_run N   stop after N epochs of this run (resume later); 0: all\n"
+    "running:\n"
+    "  -train_threads T          CPU threads per rank (OMP_NUM_THREADS or 1)\n"
+    "  -surrogate_backend cpu    compute backend   -train_bucket_mb M gradient buckets (4)\n"
+    "  -train_prefetch 0|1       read the next batch in a background thread (1)\n"
+    "  -quiet                    no progress lines\n";
+
+static PetscErrorCode ParseList(const char *opt, const char *value, int *v, int max, int *n)
+{
+  char        buf[256], *save = NULL;
+  const char *sep = ",";
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(buf, value, sizeof buf));
+  *n = 0;
+  for (char *tok = strtok_r(buf, sep, &save); tok; tok = strtok_r(NULL, sep, &save)) {
+    char *end;
+    long  x = strtol(tok, &end, 10);
+    PetscCheck(end != tok && !*end && x > 0 && *n < max, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE,
+               "%s %s: expected up to %d positive integers, comma-separated", opt, value, max);
+    v[(*n)++] = (int) x;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode ParseVars(const char *opt, char *value, const char **names, int *n)
+{
+  char *save = NULL;
+
+  PetscFunctionBegin;
+  *n = 0;
+  for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    PetscCheck(*n < GYRE_DATA_MAX_VARS, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE,
+               "%s: at most %d variables", opt, GYRE_DATA_MAX_VARS);
+    names[(*n)++] = tok;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
+{
+  GyreTrainerOptions o;
+  char data[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "", ckpt[PETSC_MAX_PATH_LEN] = "",
+       resume[PETSC_MAX_PATH_LEN] = "";
+  char inputs[512] = "", targets[512] = "", betas[64] = "", channels[256] = "", kernels[256] = "",
+       backend[16]    = "cpu";
+  const char *modes[] = {"closure", "emulator", "operator"}, *nets[] = {"mlp", "fno", "cnn"};
+  const char *acts[] = {"relu", "gelu", "tanh"}, *opts[] = {"adam", "adamw"};
+  const char *scheds[] = {"constant", "step", "cosine"}, *losses[] = {"mse", "rel_l2"};
+  PetscInt    mode = 0, net = 0, act = -1, optim = 0, sched = 0, lossi = 0;
+  PetscInt    width = -1, depth = -1, modes_ = 12, proj = 128, history = 1, lead = 1;
+  PetscInt    epochs = 10, batch = 32, seed = 0, early = 0, threads = 0, step_size = 30;
+  PetscInt    warmup = 0, per_point = -1, t0 = 0, t1 = -1, per_run = 0;
+  PetscBool   grid = PETSC_TRUE, bn = PETSC_TRUE, zero_mean = PETSC_FALSE, quiet = PETSC_FALSE;
+  PetscBool   prefetch = PETSC_TRUE, overwrite = PETSC_FALSE, help;
+  PetscReal   lr = 1e-3, wd = 0, eps = 1e-8, clip = 0, gamma = 0.1, min_lr = 0, val = 0.2;
+  PetscReal   bucket_mb = 4;
+
+  PetscFunctionBegin;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  GyreTrainerOptionsDefault(&o);
+  PetscOptionsBegin(comm, NULL, "gyre train: train a surrogate, data-parallel over the ranks",
+                    "train");
+  PetscCall(PetscOptionsString("-train_data", "data files (path or glob)", "", data, data,
+                               sizeof data, NULL));
+  PetscCall(
+      PetscOptionsEList("-train_mode", "sample kind", "", modes, 3, modes[mode], &mode, NULL));
+  PetscCall(PetscOptionsString("-train_inputs", "input variables, comma-separated", "", inputs,
+                               inputs, sizeof inputs, NULL));
+  PetscCall(PetscOptionsString("-train_targets", "target variables, comma-separated", "", targets,
+                               targets, sizeof targets, NULL));
+  PetscCall(PetscOptionsInt("-train_history", "emulator input steps", "", history, &history, NULL));
+  PetscCall(PetscOptionsInt("-train_lead", "emulator records ahead", "", lead, &lead, NULL));
+  PetscCall(PetscOptionsInt("-train_op_t0", "operator input record", "", t0, &t0, NULL));
+  PetscCall(
+      PetscOptionsInt("-train_op_t1", "operator target record (-1: last)", "", t1, &t1, NULL));
+  PetscCall(PetscOptionsInt("-train_per_point", "MLP per grid point (1) or on whole fields (0)", "",
+                            per_point, &per_point, NULL));
+  PetscCall(PetscOptionsReal("-train_val_fraction", "validation share", "", val, &val, NULL));
+  PetscCall(PetscOptionsEList("-net", "architecture", "", nets, 3, nets[net], &net, NULL));
+  PetscCall(PetscOptionsInt("-net_width", "MLP hidden width / FNO width", "", width, &width, NULL));
+  PetscCall(PetscOptionsInt("-net_depth", "MLP hidden layers / FNO layers / CNN layers", "", depth,
+                            &depth, NULL));
+  PetscCall(PetscOptionsEList("-net_activation", "activation", "", acts, 3, "", &act, NULL));
+  PetscCall(PetscOptionsInt("-fno_modes", "FNO modes per dimension", "", modes_, &modes_, NULL));
+  PetscCall(PetscOptionsInt("-fno_proj_width", "FNO projection width", "", proj, &proj, NULL));
+  PetscCall(PetscOptionsBool("-fno_grid", "FNO grid channels", "", grid, &grid, NULL));
+  PetscCall(PetscOptionsString("-cnn_channels", "CNN hidden channels", "", channels, channels,
+                               sizeof channels, NULL));
+  PetscCall(PetscOptionsString("-cnn_kernels", "CNN kernel sizes", "", kernels, kernels,
+                               sizeof kernels, NULL));
+  PetscCall(PetscOptionsBool("-cnn_batch_norm", "CNN batch norm", "", bn, &bn, NULL));
+  PetscCall(
+      PetscOptionsBool("-cnn_zero_mean", "CNN zero-mean output", "", zero_mean, &zero_mean, NULL));
+  PetscCall(PetscOptionsInt("-train_epochs", "epochs", "", epochs, &epochs, NULL));
+  PetscCall(PetscOptionsInt("-train_batch", "global batch", "", batch, &batch, NULL));
+  PetscCall(PetscOptionsReal("-train_lr", "learning rate", "", lr, &lr, NULL));
+  PetscCall(
+      PetscOptionsEList("-train_optimizer", "optimiser", "", opts, 2, opts[optim], &optim, NULL));
+  PetscCall(PetscOptionsReal("-train_weight_decay", "weight decay", "", wd, &wd, NULL));
+  PetscCall(
+      PetscOptionsString("-train_betas", "Adam betas b1,b2", "", betas, betas, sizeof betas, NULL));
+  PetscCall(PetscOptionsReal("-train_eps", "Adam epsilon", "", eps, &eps, NULL));
+  PetscCall(PetscOptionsReal("-train_clip", "max gradient norm (0: none)", "", clip, &clip, NULL));
+  PetscCall(PetscOptionsEList("-train_schedule", "learning-rate schedule", "", scheds, 3,
+                              scheds[sched], &sched, NULL));
+  PetscCall(PetscOptionsInt("-train_step_size", "step schedule: epochs per decay", "", step_size,
+                            &step_size, NULL));
+  PetscCall(
+      PetscOptionsReal("-train_step_gamma", "step schedule: factor", "", gamma, &gamma, NULL));
+  PetscCall(PetscOptionsInt("-train_warmup", "cosine: warm-up epochs", "", warmup, &warmup, NULL));
+  PetscCall(
+      PetscOptionsReal("-train_min_lr", "cosine: final learning rate", "", min_lr, &min_lr, NULL));
+  PetscCall(PetscOptionsEList("-train_loss", "loss", "", losses, 2, losses[lossi], &lossi, NULL));
+  PetscCall(PetscOptionsInt("-train_seed", "seed of weights and batches", "", seed, &seed, NULL));
+  PetscCall(PetscOptionsInt("-train_early_stop", "patience in epochs (0: none)", "", early, &early,
+                            NULL));
+  PetscCall(PetscOptionsInt("-train_epochs_per_run", "epochs in this run, then stop (0: all)", "",
+                            per_run, &per_run, NULL));
+  PetscCall(PetscOptionsString("-train_out", "best model file", "", out, out, sizeof out, NULL));
+  PetscCall(PetscOptionsBool("-train_overwrite", "replace an existing -train_out", "", overwrite,
+                             &overwrite, NULL));
+  PetscCall(PetscOptionsString("-train_checkpoint", "checkpoint file", "", ckpt, ckpt, sizeof ckpt,
+                               NULL));
+  PetscCall(PetscOptionsString("-train_resume", "checkpoint to resume from, or auto", "", resume,
+                               resume, sizeof resume, NULL));
+  PetscCall(PetscOptionsInt("-train_threads", "CPU threads per rank", "", threads, &threads, NULL));
+  PetscCall(PetscOptionsString("-surrogate_backend", "backend", "", backend, backend,
+                               sizeof backend, NULL));
+  PetscCall(PetscOptionsReal("-train_bucket_mb", "gradient bucket size in MiB", "", bucket_mb,
+                             &bucket_mb, NULL));
+  PetscCall(PetscOptionsBool("-train_prefetch", "background batch reading", "", prefetch, &prefetch,
+                             NULL));
+  PetscCall(PetscOptionsBool("-quiet", "no progress lines", "", quiet, &quiet, NULL));
+  PetscOptionsEnd();
+  if (help) PetscFunctionReturn(PETSC_SUCCESS);
+
+  /* what is required */
+  PetscCheck(data[0], comm, PETSC_ERR_USER_INPUT,
+             "no -train_data given: gyre train -train_data 'runs/*.nc' ... (see gyre train -help)");
+  PetscCheck(inputs[0], comm, PETSC_ERR_USER_INPUT, "no -train_inputs given (variable names)");
+  PetscCheck(targets[0] || mode == GYRE_SAMPLE_EMULATOR, comm, PETSC_ERR_USER_INPUT,
+             "no -train_targets given (needed for -train_mode %s)", modes[mode]);
+  PetscCheck(out[0], comm, PETSC_ERR_USER_INPUT, "no -train_out FILE given (the model file)");
+  PetscCheck(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-surrogate_backend %s: expected cpu or cuda", backend);
+  PetscCheck(threads >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_threads %" PetscInt_FMT " < 0",
+             threads);
+  PetscCheck(bucket_mb > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_bucket_mb %g must be > 0",
+             (double) bucket_mb);
+  PetscCheck(per_point >= -1 && per_point <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_per_point %" PetscInt_FMT ": expected 0 or 1", per_point);
+  if (!resume[0] || strcmp(resume, "auto")) {
+    /* a fresh run never replaces a model file unless asked to; a resumed one updates it */
+    PetscBool   exists = PETSC_FALSE;
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    if (rank == 0) exists = access(out, F_OK) == 0 ? PETSC_TRUE : PETSC_FALSE;
+    PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
+    PetscCheck(!exists || overwrite || resume[0], comm, PETSC_ERR_FILE_OPEN,
+               "-train_out '%s' exists: remove it, give -train_overwrite, or resume with "
+               "-train_resume",
+               out);
+  }
+
+  /* the data */
+  o.data.pattern      = data;
+  o.data.kind         = (GyreSampleKind) mode;
+  o.data.history      = (int) history;
+  o.data.lead         = (int) lead;
+  o.data.op_t0        = t0;
+  o.data.op_t1        = t1;
+  o.data.per_point    = per_point >= 0 ? (int) per_point : (net == 0 && mode == 0);
+  o.data.val_fraction = val;
+  o.data.seed         = (uint64_t) seed;
+  o.data.batch        = (int) batch;
+  o.data.prefetch     = prefetch;
+  PetscCall(ParseVars("-train_inputs", inputs, o.data.inputs, &o.data.ninputs));
+  PetscCall(ParseVars("-train_targets", targets, o.data.targets, &o.data.ntargets));
+
+  /* the network */
+  o.net = net == 0 ? GYRE_NET_MLP : net == 1 ? GYRE_NET_FNO : GYRE_NET_CNN;
+  if (width > 0) o.mlp.width = o.fno.width = (int) width;
+  if (depth >= 0) o.mlp.depth = (int) depth;
+  if (act >= 0) o.mlp.activation = o.cnn.activation = (GyreActivation) act;
+  o.fno.modes      = (int) modes_;
+  o.fno.proj_width = (int) proj;
+  o.fno.grid       = grid;
+  if (depth > 0) o.fno.layers = (int) depth;
+  o.cnn.batch_norm = bn;
+  o.cnn.zero_mean  = zero_mean;
+  if (o.net == GYRE_NET_CNN) {
+    int nc = o.cnn.nlayers - 1, nk = o.cnn.nlayers;
+    if (depth > 0) o.cnn.nlayers = (int) depth;
+    PetscCheck(o.cnn.nlayers <= GYRE_CNN_MAX_LAYERS, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-net_depth %d: the CNN has at most %d layers", o.cnn.nlayers, GYRE_CNN_MAX_LAYERS);
+    if (channels[0]) PetscCall(ParseList("-cnn_channels", channels, o.cnn.channels, 16, &nc));
+    if (kernels[0]) PetscCall(ParseList("-cnn_kernels", kernels, o.cnn.kernels, 16, &nk));
+    PetscCheck(nc == o.cnn.nlayers - 1 && nk == o.cnn.nlayers, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "a CNN of %d layers needs %d hidden channel counts (-cnn_channels) and %d kernel "
+               "sizes (-cnn_kernels), got %d and %d",
+               o.cnn.nlayers, o.cnn.nlayers - 1, o.cnn.nlayers, nc, nk);
+  }
+
+  /* the optimiser */
+  o.opt.type         = optim ? GYRE_OPT_ADAMW : GYRE_OPT_ADAM;
+  o.opt.lr           = lr;
+  o.opt.eps          = eps;
+  o.opt.weight_decay = wd;
+  o.opt.schedule     = (GyreScheduleType) sched;
+  o.opt.step_size    = (int) step_size;
+  o.opt.step_gamma   = gamma;
+  o.opt.warmup       = (int) warmup;
+  o.opt.min_lr       = min_lr;
+  o.opt.clip         = clip;
+  if (betas[0]) {
+    double b1, b2;
+    char   tail;
+    PetscCheck(sscanf(betas, "%lf,%lf%c", &b1, &b2, &tail) == 2, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-train_betas %s: expected b1,b2", betas);
+    o.opt.beta1 = b1, o.opt.beta2 = b2;
+  }
+  o.loss           = lossi ? GYRE_LOSS_REL_L2 : GYRE_LOSS_MSE;
+  o.epochs         = (int) epochs;
+  o.early_stop     = (int) early;
+  o.epochs_per_run = (int) per_run;
+  o.seed           = (uint64_t) seed;
+  o.out            = out;
+  o.checkpoint     = ckpt[0] ? ckpt : NULL;
+  o.resume         = resume[0] ? resume : NULL;
+  o.bucket_bytes   = (size_t) (bucket_mb * 1048576.0);
+  o.log            = quiet ? NULL : stdout;
+
+  /* provenance: the command line and the whole options database */
+  char *line = NULL, *all = NULL, *text = NULL;
+  PetscCall(GyreCommandLine(argc, argv, &line));
+  PetscCall(PetscOptionsGetAll(NULL, &all));
+  size_t len = strlen(line) + strlen(all) + 64;
+  PetscCall(PetscMalloc1(len, &text));
+  snprintf(text, len, "command: %s\noptions: %s", line, all);
+  o.training_options = text;
+
+  GyreBackend *be = NULL;
+  PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));
+  GyreTrainerResult res;
+  GyreStatus        st = GyreTrain(comm, be, &o, &res);
+  GyreBackendDestroy(&be);
+  PetscCall(PetscFree(line));
+  PetscCall(PetscFree(all));
+  PetscCall(PetscFree(text));
+  PetscCheck(st == GYRE_OK, comm, PETSC_ERR_LIB, "%s", GyreStatusMessage());
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

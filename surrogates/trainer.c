@@ -1,0 +1,601 @@
+/* trainer.c — the data-parallel training loop (gyre_trainer.h). Read top to bottom, GyreTrain
+ * is: open the data, build (or resume) the network and its normalisation, then for each epoch
+ * train on the global batches, validate, check that the ranks agree, write the best model and
+ * the checkpoint, print a progress line. */
+#include "gyre_trainer.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "gyre_io.h"
+
+void GyreTrainerOptionsDefault(GyreTrainerOptions *o)
+{
+  memset(o, 0, sizeof *o);
+  GyreDatasetOptionsDefault(&o->data);
+  o->net = GYRE_NET_MLP;
+  GyreMLPOptionsDefault(&o->mlp);
+  GyreFNOOptionsDefault(&o->fno);
+  GyreCNNOptionsDefault(&o->cnn);
+  GyreOptimizerOptionsDefault(&o->opt);
+  o->loss   = GYRE_LOSS_MSE;
+  o->epochs = 10;
+}
+
+/* Everything one training run holds. */
+typedef struct {
+  MPI_Comm                  comm;
+  int                       rank, size;
+  GyreBackend              *be;
+  const GyreTrainerOptions *o;
+  GyreDataset               ds;
+  GyreDatasetInfo           info;
+  GyreModelMeta            *meta;
+  GyreNormalization         norm;
+  GyreNet                  *net;
+  GyreOptimizer            *opt;
+  GyreGradSync             *sync;
+  int                       np;
+  GyreTensor *const        *params;
+  char                      ckpt[4096];
+  /* learning curve */
+  int     nepochs;
+  double *c_epoch, *c_train, *c_val;
+  /* per-step tensors */
+  GyreTensor x, y, t, dy;
+} Trainer;
+
+static int exists(const char *path)
+{
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+/* ---- the network's shape from the data ---------------------------------------------- */
+
+static GyreStatus describe_model(Trainer *tr)
+{
+  const GyreTrainerOptions *o    = tr->o;
+  const GyreDatasetInfo    *info = &tr->info;
+  GyreModelMeta            *m    = tr->meta;
+  size_t                    pts  = info->ny * info->nx;
+  int                       dim  = info->nspatial;
+  m->type                        = o->net;
+  m->seed                        = o->seed;
+  m->per_point                   = o->data.per_point;
+  m->history                     = o->data.kind == GYRE_SAMPLE_EMULATOR ? o->data.history : 1;
+  m->lead                        = o->data.kind == GYRE_SAMPLE_EMULATOR ? o->data.lead : 1;
+  snprintf(m->mode, sizeof m->mode, "%s",
+           o->data.kind == GYRE_SAMPLE_CLOSURE    ? "closure"
+           : o->data.kind == GYRE_SAMPLE_EMULATOR ? "emulator"
+                                                  : "operator");
+  m->record_dt = info->record_dt, m->dx = info->dx, m->dy = info->dy;
+  m->grid_nx = (int) info->nx, m->grid_ny = dim == 2 ? (int) info->ny : 1;
+  snprintf(m->input_fields, sizeof m->input_fields, "%s", info->input_fields);
+  snprintf(m->output_fields, sizeof m->output_fields, "%s", info->output_fields);
+  snprintf(m->units, sizeof m->units, "%s", info->units);
+  snprintf(m->training_options, sizeof m->training_options, "%s",
+           o->training_options ? o->training_options : "");
+  snprintf(m->split, sizeof m->split, "%s", GyreDatasetSplitString(tr->ds));
+  if (o->net != GYRE_NET_MLP && o->data.per_point)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: the %s takes whole fields, not per-point samples "
+                         "(-train_per_point 0)",
+                         o->net == GYRE_NET_FNO ? "FNO" : "CNN");
+  switch (o->net) {
+  case GYRE_NET_MLP:
+    m->mlp         = o->mlp;
+    m->mlp.inputs  = o->data.per_point ? info->nin : (int) ((size_t) info->nin * pts);
+    m->mlp.outputs = o->data.per_point ? info->nout : (int) ((size_t) info->nout * pts);
+    break;
+  case GYRE_NET_FNO:
+    m->fno     = o->fno;
+    m->fno.dim = dim, m->fno.in_channels = info->nin, m->fno.out_channels = info->nout;
+    break;
+  case GYRE_NET_CNN:
+    m->cnn     = o->cnn;
+    m->cnn.dim = dim, m->cnn.in_channels = info->nin, m->cnn.out_channels = info->nout;
+    m->cnn.comm = tr->comm;
+    break;
+  default:
+    return GyreStatusSet(GYRE_ERR_ARG, "train: unknown network type %d", (int) o->net);
+  }
+  /* lineage: the data files and their SHA-256 (rank 0 hashes, broadcasts) */
+  int        n  = info->nfiles < GYRE_MODEL_MAX_LINEAGE ? info->nfiles : GYRE_MODEL_MAX_LINEAGE;
+  GyreStatus st = GYRE_OK;
+  m->nlineage   = n;
+  for (int i = 0; i < n; i++) {
+    snprintf(m->lineage_path[i], sizeof m->lineage_path[i], "%s", GyreDatasetFile(tr->ds, i));
+    if (tr->rank == 0 && !st) st = GyreHashFile(m->lineage_path[i], m->lineage_sha256[i]);
+  }
+  GyreCall(GyreStatusAgree(tr->comm, st));
+  MPI_Bcast(m->lineage_sha256, (int) sizeof m->lineage_sha256, MPI_CHAR, 0, tr->comm);
+  return GYRE_OK;
+}
+
+static GyreStatus create_net(Trainer *tr, const GyreModelMeta *m, GyreNet **net)
+{
+  switch (m->type) {
+  case GYRE_NET_MLP:
+    return GyreNetCreateMLP(tr->be, &m->mlp, m->seed, net);
+  case GYRE_NET_FNO:
+    return GyreNetCreateFNO(tr->be, &m->fno, m->seed, net);
+  default:
+    return GyreNetCreateCNN(tr->be, &m->cnn, m->seed, net);
+  }
+}
+
+/* ---- resuming ----------------------------------------------------------------------- */
+
+/* The checkpoint must describe the network these options build, trained on the same data. */
+static GyreStatus check_checkpoint(Trainer *tr, const char *path, const GyreModelMeta *c)
+{
+  const GyreModelMeta *m    = tr->meta;
+  int                  same = c->type == m->type;
+  if (same && m->type == GYRE_NET_MLP) same = !memcmp(&c->mlp, &m->mlp, sizeof m->mlp);
+  if (same && m->type == GYRE_NET_FNO) same = !memcmp(&c->fno, &m->fno, sizeof m->fno);
+  if (same && m->type == GYRE_NET_CNN)
+    same = c->cnn.dim == m->cnn.dim && c->cnn.in_channels == m->cnn.in_channels &&
+           c->cnn.out_channels == m->cnn.out_channels && c->cnn.nlayers == m->cnn.nlayers &&
+           !memcmp(c->cnn.channels, m->cnn.channels, sizeof m->cnn.channels) &&
+           !memcmp(c->cnn.kernels, m->cnn.kernels, sizeof m->cnn.kernels) &&
+           c->cnn.batch_norm == m->cnn.batch_norm && c->cnn.zero_mean == m->cnn.zero_mean &&
+           c->cnn.activation == m->cnn.activation;
+  if (!same)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: checkpoint '%s' holds a different network (%s, %zu parameters) "
+                         "than the options describe (%s): resume with the options it was "
+                         "trained with",
+                         path,
+                         c->type == GYRE_NET_MLP   ? "mlp"
+                         : c->type == GYRE_NET_FNO ? "fno"
+                                                   : "cnn",
+                         GyreNetParameterCount(tr->net),
+                         m->type == GYRE_NET_MLP   ? "mlp"
+                         : m->type == GYRE_NET_FNO ? "fno"
+                                                   : "cnn");
+  if (strcmp(c->mode, m->mode) || c->per_point != m->per_point || c->history != m->history ||
+      c->lead != m->lead || strcmp(c->input_fields, m->input_fields) ||
+      strcmp(c->output_fields, m->output_fields))
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: checkpoint '%s' was trained as %s %s -> %s (history %d, lead %d), "
+                         "the options ask for %s %s -> %s (history %d, lead %d)",
+                         path, c->mode, c->input_fields, c->output_fields, c->history, c->lead,
+                         m->mode, m->input_fields, m->output_fields, m->history, m->lead);
+  if (c->nlineage != m->nlineage)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: checkpoint '%s' was trained on %d data files, the options give %d",
+                         path, c->nlineage, m->nlineage);
+  for (int i = 0; i < m->nlineage; i++)
+    if (strcmp(c->lineage_sha256[i], m->lineage_sha256[i]))
+      return GyreStatusSet(GYRE_ERR_ARG,
+                           "train: checkpoint '%s' was trained on '%s' (sha256 %.12s...), but "
+                           "'%s' has sha256 %.12s...: not the same data",
+                           path, c->lineage_path[i], c->lineage_sha256[i], m->lineage_path[i],
+                           m->lineage_sha256[i]);
+  return GYRE_OK;
+}
+
+/* Copies every parameter and buffer of src into dst (same architecture). */
+static GyreStatus copy_weights(GyreNet *src, GyreNet *dst)
+{
+  for (int kind = 0; kind < 2; kind++) {
+    int                ns, nd;
+    GyreTensor *const *ps, *const *pd, *const *g;
+    const char *const *names;
+    if (kind == 0) {
+      GyreCall(GyreNetParameters(src, &ns, &ps, &g, &names));
+      GyreCall(GyreNetParameters(dst, &nd, &pd, &g, &names));
+    } else {
+      GyreCall(GyreNetBuffers(src, &ns, &ps, &names));
+      GyreCall(GyreNetBuffers(dst, &nd, &pd, &names));
+    }
+    if (ns != nd)
+      return GyreStatusSet(GYRE_ERR_INTERNAL, "train: %d vs %d tensors in a resumed network", ns,
+                           nd);
+    for (int i = 0; i < ns; i++) {
+      GyreCall(GyreTensorCheckSameShape("train: resumed tensor", ps[i], pd[i]));
+      float *h = malloc(ps[i]->size * sizeof(float) + 1);
+      if (!h) return GyreStatusSet(GYRE_ERR_MEM, "train: out of memory");
+      GyreStatus st = GyreTensorCopyToHost(ps[i], h);
+      if (!st) st = GyreTensorCopyFromHost(pd[i], h);
+      free(h);
+      GyreCall(st);
+    }
+  }
+  return GYRE_OK;
+}
+
+static GyreStatus resume(Trainer *tr, const char *path)
+{
+  GyreNet          *loaded = NULL;
+  GyreModelMeta    *c      = malloc(sizeof *c);
+  GyreModelTraining rec    = {0};
+  if (!c) return GyreStatusSet(GYRE_ERR_MEM, "train: out of memory");
+  GyreStatus st = GyreModelFileRead(tr->comm, path, tr->be, &loaded, c, &tr->norm);
+  if (!st) st = check_checkpoint(tr, path, c);
+  if (!st) st = copy_weights(loaded, tr->net);
+  if (!st) {
+    rec.opt = tr->opt;
+    st      = GyreModelFileReadTraining(tr->comm, path, loaded, &rec);
+  }
+  if (!st && (rec.nepochs < 1 || !rec.train_loss))
+    st = GyreStatusSet(GYRE_ERR_FORMAT, "train: checkpoint '%s' has no learning curve", path);
+  if (!st && rec.nepochs > tr->o->epochs)
+    st = GyreStatusSet(GYRE_ERR_ARG,
+                       "train: checkpoint '%s' has already run %d epochs, more than "
+                       "-train_epochs %d",
+                       path, rec.nepochs, tr->o->epochs);
+  if (!st) {
+    tr->nepochs = rec.nepochs;
+    for (int i = 0; i < rec.nepochs; i++) {
+      tr->c_epoch[i] = rec.epoch[i];
+      tr->c_train[i] = rec.train_loss[i];
+      tr->c_val[i]   = rec.val_loss ? rec.val_loss[i] : NAN;
+    }
+  }
+  free(rec.epoch), free(rec.train_loss), free(rec.val_loss);
+  GyreNetDestroy(&loaded);
+  free(c);
+  return st;
+}
+
+/* ---- one epoch ---------------------------------------------------------------------- */
+
+static GyreStatus ensure(GyreBackend *be, GyreTensor *t, int nd, const int64_t *shape)
+{
+  if (t->data && t->ndim == nd && !memcmp(t->shape, shape, (size_t) nd * sizeof(int64_t)))
+    return GYRE_OK;
+  GyreTensorDestroy(t);
+  return GyreTensorCreate(be, nd, shape, t);
+}
+
+/* Loads a normalised batch into x and t (flattened to (n, features) for a whole-field MLP) and
+ * sizes y and dy. */
+static GyreStatus load_batch(Trainer *tr, const GyreBatch *b)
+{
+  int64_t xs[4], ts[4];
+  int     nd = b->ndim;
+  memcpy(xs, b->in_shape, sizeof xs);
+  memcpy(ts, b->out_shape, sizeof ts);
+  if (tr->meta->type == GYRE_NET_MLP && nd > 2) {
+    for (int d = 2; d < nd; d++)
+      xs[1] *= xs[d], ts[1] *= ts[d];
+    nd = 2;
+  }
+  GyreCall(ensure(tr->be, &tr->x, nd, xs));
+  GyreCall(ensure(tr->be, &tr->t, nd, ts));
+  int     ynd;
+  int64_t ys[GYRE_TENSOR_MAX_DIMS];
+  GyreCall(GyreNetOutputShape(tr->net, nd, xs, &ynd, ys));
+  GyreCall(ensure(tr->be, &tr->y, ynd, ys));
+  GyreCall(ensure(tr->be, &tr->dy, ynd, ys));
+  GyreCall(GyreTensorCheckSameShape("train: network output vs target", &tr->y, &tr->t));
+  GyreCall(GyreTensorCopyFromHost(&tr->x, b->input));
+  GyreCall(GyreTensorCopyFromHost(&tr->t, b->target));
+  return GYRE_OK;
+}
+
+static GyreStatus loss(Trainer *tr, double *value, GyreTensor *dpred)
+{
+  const GyreBackendOps *op = tr->be->ops;
+  if (tr->o->loss == GYRE_LOSS_REL_L2) return op->rel_l2_loss(tr->be, &tr->y, &tr->t, value, dpred);
+  return op->mse_loss(tr->be, &tr->y, &tr->t, value, dpred);
+}
+
+/* The forward half of a step on this rank's slice b of a global batch of B samples: loss and
+ * its gradient scaled by n_r / B. *contrib receives n_r / B times the local loss (the global
+ * batch loss is the sum over ranks). */
+static GyreStatus forward_step(Trainer *tr, GyreBatch *b, int B, double *contrib)
+{
+  GyreNormalizationApply(&tr->norm, b);
+  GyreCall(load_batch(tr, b));
+  GyreCall(GyreNetForward(tr->net, &tr->x, &tr->y, 1));
+  double l;
+  GyreCall(loss(tr, &l, &tr->dy));
+  double w = (double) b->n / (double) B;
+  GyreCall(tr->be->ops->scale(tr->be, tr->dy.size, (float) w, tr->dy.data));
+  *contrib = w * l;
+  return GYRE_OK;
+}
+
+/* Trains one epoch; *train_loss is the mean over its global batches of the batch loss. */
+static GyreStatus train_epoch(Trainer *tr, int epoch, double *train_loss)
+{
+  GyreCall(GyreOptimizerSetEpoch(tr->opt, epoch));
+  GyreCall(GyreDatasetStartEpoch(tr->ds, epoch));
+  double sum = 0;
+  for (long k = 0;; k++) {
+    GyreBatch *b  = NULL;
+    double     c  = 0;
+    GyreStatus st = GyreDatasetNextBatch(tr->ds, &b);
+    if (!st && b) st = forward_step(tr, b, tr->o->data.batch, &c);
+    if (!st && b && !isfinite(c))
+      st = GyreStatusSet(GYRE_ERR_NAN,
+                         "train: the loss is %s in epoch %d, batch %ld (learning rate %g): lower "
+                         "-train_lr or check the data",
+                         isnan(c) ? "NaN" : "Inf", epoch + 1, k, GyreOptimizerGetLR(tr->opt));
+    /* the ranks agree before the backward pass starts its collective reductions */
+    GyreCall(GyreStatusAgree(tr->comm, st));
+    if (!b) break;
+    st = GyreOptimizerZeroGrad(tr->opt);
+    if (!st) st = GyreNetBackward(tr->net, &tr->dy, NULL);
+    /* always finished, so that every rank has started every bucket's reduction */
+    GyreStatus sf = GyreGradSyncFinish(tr->sync);
+    GyreCall(GyreStatusAgree(tr->comm, st ? st : sf));
+    GyreCall(GyreOptimizerStep(tr->opt, NULL));
+    sum += c;
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, tr->comm);
+  *train_loss = tr->info.nbatches > 0 ? sum / (double) tr->info.nbatches : NAN;
+  return GYRE_OK;
+}
+
+/* The mean loss over every validation sample (evaluation mode); NaN without validation data.
+ * Rank r evaluates a contiguous share of the samples in chunks. */
+static GyreStatus validate(Trainer *tr, double *val_loss)
+{
+  int64_t nval = tr->info.nval;
+  *val_loss    = NAN;
+  if (nval == 0) return GYRE_OK;
+  int64_t    lo = nval * tr->rank / tr->size, hi = nval * (tr->rank + 1) / tr->size;
+  int64_t    chunk = tr->info.rank_batch > 64 ? tr->info.rank_batch : 64;
+  double     sum   = 0;
+  GyreBatch  b     = {0};
+  GyreStatus st    = GYRE_OK;
+  for (int64_t s = lo; s < hi && !st; s += chunk) {
+    int64_t n = hi - s < chunk ? hi - s : chunk;
+    double  l = 0;
+    st        = GyreDatasetReadSamples(tr->ds, GYRE_SPLIT_VAL, s, n, &b);
+    if (!st) GyreNormalizationApply(&tr->norm, &b);
+    if (!st) st = load_batch(tr, &b);
+    if (!st) st = GyreNetForward(tr->net, &tr->x, &tr->y, 0);
+    if (!st) st = loss(tr, &l, NULL);
+    sum += l * (double) n;
+  }
+  GyreBatchFree(&b);
+  GyreCall(GyreStatusAgree(tr->comm, st));
+  MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, tr->comm);
+  *val_loss = sum / (double) nval;
+  return GYRE_OK;
+}
+
+/* FNV-1a of every parameter's bytes: the ranks must hold identical weights. */
+static GyreStatus check_ranks_agree(Trainer *tr, int epoch)
+{
+  uint64_t h = 1469598103934665603ULL;
+  for (int i = 0; i < tr->np; i++) {
+    size_t n = tr->params[i]->size;
+    float *v = malloc(n * sizeof(float) + 1);
+    if (!v) return GyreStatusSet(GYRE_ERR_MEM, "train: out of memory");
+    GyreStatus st = GyreTensorCopyToHost(tr->params[i], v);
+    for (size_t k = 0; k < n * sizeof(float) && !st; k++)
+      h = (h ^ ((const unsigned char *) v)[k]) * 1099511628211ULL;
+    free(v);
+    GyreCall(st);
+  }
+  uint64_t mn, mx;
+  MPI_Allreduce(&h, &mn, 1, MPI_UINT64_T, MPI_MIN, tr->comm);
+  MPI_Allreduce(&h, &mx, 1, MPI_UINT64_T, MPI_MAX, tr->comm);
+  if (mn != mx)
+    return GyreStatusSet(GYRE_ERR_INTERNAL,
+                         "train: the ranks' weights differ after epoch %d (the gradient "
+                         "reduction gave different sums): a bug or a faulty MPI",
+                         epoch);
+  return GYRE_OK;
+}
+
+/* Rank 0 writes path (atomically); every rank gets the status. */
+static GyreStatus write_model(Trainer *tr, const char *path, int with_state)
+{
+  GyreStatus st = GYRE_OK;
+  if (tr->rank == 0) {
+    GyreModelTraining rec = {.nepochs    = tr->nepochs,
+                             .epoch      = tr->c_epoch,
+                             .train_loss = tr->c_train,
+                             .val_loss   = tr->info.nval > 0 ? tr->c_val : NULL,
+                             .opt        = with_state ? tr->opt : NULL};
+    st = GyreModelFileWrite(MPI_COMM_SELF, path, tr->net, tr->meta, &tr->norm, &rec);
+  }
+  return GyreStatusAgree(tr->comm, st);
+}
+
+static void hms(double s, char *buf, size_t len)
+{
+  long t = s > 0 && s < 1e9 ? (long) (s + 0.5) : 0;
+  if (t >= 3600)
+    snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else
+    snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
+}
+
+/* ---- the driver ----------------------------------------------------------------------- */
+
+static GyreStatus check_options(const GyreTrainerOptions *o)
+{
+  if (!o->out || !o->out[0])
+    return GyreStatusSet(GYRE_ERR_ARG, "train: no output model file "
+                                       "(-train_out) given");
+  if (o->epochs < 1) return GyreStatusSet(GYRE_ERR_ARG, "train: -train_epochs %d < 1", o->epochs);
+  if (o->epochs_per_run < 0)
+    return GyreStatusSet(GYRE_ERR_ARG, "train: -train_epochs_per_run %d < 0", o->epochs_per_run);
+  if (o->early_stop < 0)
+    return GyreStatusSet(GYRE_ERR_ARG, "train: -train_early_stop %d < 0", o->early_stop);
+  GyreOptimizerOptions opt = o->opt;
+  opt.epochs               = o->epochs;
+  if (opt.schedule == GYRE_SCHED_COSINE && opt.warmup >= opt.epochs)
+    return GyreStatusSet(GYRE_ERR_ARG, "train: -train_warmup %d must be below -train_epochs %d",
+                         opt.warmup, opt.epochs);
+  return GyreOptimizerOptionsCheck(&opt);
+}
+
+static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
+{
+  const GyreTrainerOptions *o = tr->o;
+
+  /* 1. the data: files, split, batches */
+  GyreCall(GyreDatasetCreate(tr->comm, &o->data, &tr->ds));
+  GyreCall(GyreDatasetGetInfo(tr->ds, &tr->info));
+  if (tr->info.nbatches < 1)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: %lld training samples do not fill one global batch of %d "
+                         "(-train_batch)",
+                         (long long) tr->info.ntrain, o->data.batch);
+  res->ntrain = tr->info.ntrain, res->nval = tr->info.nval;
+
+  /* 2. the network, its optimiser and the gradient reduction */
+  GyreCall(describe_model(tr));
+  GyreCall(create_net(tr, tr->meta, &tr->net));
+  GyreTensor *const *grads;
+  const char *const *names;
+  GyreCall(GyreNetParameters(tr->net, &tr->np, &tr->params, &grads, &names));
+  GyreOptimizerOptions opt = o->opt;
+  opt.epochs               = o->epochs;
+  GyreCall(GyreOptimizerCreate(tr->be, tr->np, tr->params, grads, &opt, &tr->opt));
+  GyreCall(GyreGradSyncCreate(tr->comm, tr->be, tr->np, grads, o->bucket_bytes, &tr->sync));
+  GyreCall(GyreNetSetGradHook(tr->net, GyreGradSyncReady, tr->sync));
+  res->buckets = GyreGradSyncBuckets(tr->sync);
+  size_t ne    = (size_t) o->epochs;
+  tr->c_epoch  = malloc(ne * sizeof(double));
+  tr->c_train  = malloc(ne * sizeof(double));
+  tr->c_val    = malloc(ne * sizeof(double));
+  if (!tr->c_epoch || !tr->c_train || !tr->c_val)
+    return GyreStatusSet(GYRE_ERR_MEM, "train: out of memory");
+
+  /* 3. a fresh start (normalisation from the training data) or a resumed run */
+  const char *from = NULL;
+  if (o->resume && !strcmp(o->resume, "auto")) {
+    int e = tr->rank == 0 ? exists(tr->ckpt) : 0;
+    MPI_Bcast(&e, 1, MPI_INT, 0, tr->comm);
+    if (e) from = tr->ckpt;
+  } else if (o->resume && o->resume[0])
+    from = o->resume;
+  if (from)
+    GyreCall(resume(tr, from));
+  else
+    GyreCall(GyreDatasetComputeNormalization(tr->ds, &tr->norm));
+
+  int    best_epoch = -1, since_best = 0;
+  double best = INFINITY;
+  for (int e = 0; e < tr->nepochs; e++) {
+    double l = tr->info.nval > 0 ? tr->c_val[e] : tr->c_train[e];
+    if (l < best) best = l, best_epoch = e;
+  }
+  since_best = best_epoch >= 0 ? tr->nepochs - 1 - best_epoch : 0;
+  FILE *log  = tr->rank == 0 ? o->log : NULL;
+  if (log) {
+    fprintf(log,
+            "train: %s, %zu parameters, %s -> %s on %d x %d points; %lld training and %lld "
+            "validation samples, global batch %d over %d rank(s), %lld steps per epoch, %d "
+            "gradient bucket(s)\n",
+            tr->meta->type == GYRE_NET_MLP   ? "mlp"
+            : tr->meta->type == GYRE_NET_FNO ? "fno"
+                                             : "cnn",
+            GyreNetParameterCount(tr->net), tr->meta->input_fields, tr->meta->output_fields,
+            tr->meta->grid_nx, tr->meta->grid_ny, (long long) tr->info.ntrain,
+            (long long) tr->info.nval, o->data.batch, tr->size, (long long) tr->info.nbatches,
+            res->buckets);
+    if (from)
+      fprintf(log, "train: resumed from '%s' after epoch %d (best %d)\n", from, tr->nepochs,
+              best_epoch + 1);
+    fflush(log);
+  }
+
+  /* 4. the epochs */
+  res->start_epoch = tr->nepochs;
+  double t_train = 0, t_all = 0;
+  int    ran  = 0;
+  int    last = o->epochs;
+  if (o->epochs_per_run > 0 && tr->nepochs + o->epochs_per_run < last)
+    last = tr->nepochs + o->epochs_per_run;
+  for (int e = tr->nepochs; e < last; e++) {
+    double t0 = MPI_Wtime(), tl, vl;
+    GyreCall(train_epoch(tr, e, &tl));
+    double t1 = MPI_Wtime();
+    GyreCall(validate(tr, &vl));
+    GyreCall(check_ranks_agree(tr, e + 1));
+    tr->c_epoch[e] = e + 1, tr->c_train[e] = tl, tr->c_val[e] = vl;
+    tr->nepochs   = e + 1;
+    double score  = tr->info.nval > 0 ? vl : tl;
+    int    better = score < best;
+    if (better) {
+      best = score, best_epoch = e, since_best = 0;
+      GyreCall(write_model(tr, o->out, 0));
+    } else
+      since_best++;
+    GyreCall(write_model(tr, tr->ckpt, 1));
+    double t2 = MPI_Wtime();
+    t_train += t1 - t0, t_all += t2 - t0, ran++;
+    if (log) {
+      char   eta[32];
+      double rate = (double) tr->info.nbatches * o->data.batch / (t1 - t0);
+      hms(t_all / ran * (last - e - 1), eta, sizeof eta);
+      fprintf(log, "epoch %d/%d  train %.4e  val %.4e  lr %.3g  %.0f samples/s  ETA %s%s\n", e + 1,
+              o->epochs, tl, vl, GyreOptimizerGetLR(tr->opt), rate, eta,
+              better ? "  (best, saved)" : "");
+      fflush(log);
+    }
+    if (o->early_stop > 0 && since_best >= o->early_stop && e + 1 < o->epochs) {
+      res->stopped_early = 1;
+      if (log)
+        fprintf(log, "train: early stop: no better %s loss for %d epochs\n",
+                tr->info.nval > 0 ? "validation" : "training", o->early_stop);
+      break;
+    }
+  }
+  if (best_epoch < 0) /* resumed at the last epoch with nothing better: the best model exists */
+    best_epoch = tr->nepochs - 1;
+  res->epochs_run    = tr->nepochs;
+  res->best_epoch    = best_epoch;
+  res->best_loss     = best;
+  res->train_loss    = tr->nepochs ? tr->c_train[tr->nepochs - 1] : NAN;
+  res->val_loss      = tr->nepochs ? tr->c_val[tr->nepochs - 1] : NAN;
+  res->samples_per_s = t_train > 0 ? (double) ran * tr->info.nbatches * o->data.batch / t_train : 0;
+  if (log && tr->nepochs < o->epochs && !res->stopped_early)
+    fprintf(log,
+            "train: stopped after epoch %d of %d (-train_epochs_per_run %d): resume with "
+            "-train_resume %s\n",
+            tr->nepochs, o->epochs, o->epochs_per_run, tr->ckpt);
+  if (log) {
+    fprintf(log, "train: best model (epoch %d, %s loss %.4e) in '%s'; checkpoint in '%s'\n",
+            best_epoch + 1, tr->info.nval > 0 ? "validation" : "training", best, o->out, tr->ckpt);
+    fflush(log);
+  }
+  return GYRE_OK;
+}
+
+GyreStatus GyreTrain(MPI_Comm comm, GyreBackend *be, const GyreTrainerOptions *o,
+                     GyreTrainerResult *res)
+{
+  GyreTrainerResult dummy;
+  if (!res) res = &dummy;
+  memset(res, 0, sizeof *res);
+  GyreCall(GyreStatusAgree(comm, check_options(o)));
+  Trainer tr = {0};
+  tr.comm = comm, tr.be = be, tr.o = o;
+  MPI_Comm_rank(comm, &tr.rank);
+  MPI_Comm_size(comm, &tr.size);
+  if (o->checkpoint && o->checkpoint[0])
+    snprintf(tr.ckpt, sizeof tr.ckpt, "%s", o->checkpoint);
+  else {
+    size_t n = strlen(o->out);
+    if (n > 3 && !strcmp(o->out + n - 3, ".nc")) n -= 3;
+    snprintf(tr.ckpt, sizeof tr.ckpt, "%.*s.ckpt.nc", (int) n, o->out);
+  }
+  if (!strcmp(tr.ckpt, o->out))
+    return GyreStatusSet(GYRE_ERR_ARG, "train: the checkpoint and the model file are both '%s'",
+                         o->out);
+  tr.meta = calloc(1, sizeof *tr.meta);
+  if (!tr.meta) return GyreStatusSet(GYRE_ERR_MEM, "train: out of memory");
+  GyreStatus st = run(&tr, res);
+  /* every rank has agreed on st: clean up */
+  GyreTensorDestroy(&tr.x), GyreTensorDestroy(&tr.y), GyreTensorDestroy(&tr.t);
+  GyreTensorDestroy(&tr.dy);
+  GyreGradSyncDestroy(&tr.sync);
+  GyreOptimizerDestroy(&tr.opt);
+  GyreNetDestroy(&tr.net);
+  GyreDatasetDestroy(&tr.ds);
+  free(tr.c_epoch), free(tr.c_train), free(tr.c_val);
+  free(tr.meta);
+  return st;
+}
