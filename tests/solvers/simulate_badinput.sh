@@ -1,19 +1,6 @@
 #!/usr/bin/env bash
 # Bad input: one clear error line ("gyre: error: ..."), a non-zero exit, no good file damaged.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
-expect_error() { # expect_error "what" "pattern" command...
-  local what=$1 pattern=$2; shift 2
-  set +e
-  "$@" > out.txt 2> err.txt
-  local status=$?
-  set -e
-  [ $status -ne 0 ] || fail "$what: exit status 0"
-  local n
-  n=$(grep -c "^gyre: error:" err.txt || true)
-  [ "$n" -eq 1 ] || { cat err.txt; fail "$what: $n error lines, expected 1"; }
-  grep -q -- "$pattern" err.txt || { cat err.txt; fail "$what: message lacks '$pattern'"; }
-  echo "$what: $(grep '^gyre: error:' err.txt)"
-}
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output good.nc
 sum=$(sha256sum good.nc)
 

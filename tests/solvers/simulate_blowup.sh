@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Blow-up: a NaN/Inf or an exceeded bound stops the run with an error naming the step and the
 # variable, keeps the output written so far and the last good checkpoint, exits non-zero.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 set +e
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 1e6 -ts_dt 0.005 \
   -ts_max_time 5 -output_every 0.005 -checkpoint_every 0.005 -checkpoint b.ckpt -quiet \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Model output reads cleanly: ncdump -h, and xarray (decode_cf) with coordinates attached and
 # time decoded, no warnings; `gyre info` prints the provenance.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 # options from an options file, as runs/<experiment>.opts will hold them
 printf -- "-model l96\n-ts_max_time 0.1\n-quiet\n" > l96.opts
 mpirun_n 2 "$GYRE" simulate -options_file l96.opts -output l96.nc

@@ -2,7 +2,7 @@
 # -initial_file/-initial_time: a forecast started from the state a truth run stored at t = 0.5
 # reproduces the truth run from there on (bitwise for l96, whose state is stored in double),
 # its time axis starts at 0.5, and the truth file is named, with its hash, in the provenance.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 mpirun_n 2 "$GYRE" simulate -model l96 -seed 4 -ts_max_time 1 -quiet -output truth.nc
 mpirun_n 2 "$GYRE" simulate -model l96 -seed 99 -ts_max_time 1 -quiet -output fc.nc \
   -initial_file truth.nc -initial_time 0.5

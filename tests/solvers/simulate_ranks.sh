@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The same output whatever the rank count: l96 bitwise, ns2d to 1e-10 relative (double).
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 for n in 1 2 4; do
   mpirun_n $n "$GYRE" simulate -model l96 -ts_max_time 0.5 -seed 3 -quiet -output l96_$n.nc
   mpirun_n $n "$GYRE" simulate -model ns2d -grid_nx 32 -grid_ny 32 -ts_dt 0.01 -ts_max_time 0.5 \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Restart equals an uninterrupted run: l96 bitwise on the same rank count (-restart FILE and
 # -restart auto), ns2d to 1e-12.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 common="-model l96 -seed 7 -quiet"
 mpirun_n 2 "$GYRE" simulate $common -ts_max_time 1 -output full.nc
 # a first leg to t = 0.4, then a restart from its checkpoint to the absolute t = 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SIGTERM, then SIGUSR1, mid-run: a checkpoint is written, the exit status is 75 (not 0), and -restart auto
 # with the same command line finishes with the uninterrupted result (bitwise for l96).
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 args="-model l96 -seed 11 -quiet -ts_max_time 60 -output_every 0.05"
 mpirun_n 2 "$GYRE" simulate $args -output full.nc
 # interrupt (signal) a leg started or resumed with the same command line; the leg must exit 75

@@ -2,7 +2,7 @@
 # Any suitable -ts_type works: ns2d with explicit RK4 (viscosity explicit), IMEX ARKIMEX-4 and
 # ROSW (viscosity through the exact spectral solve) agree to their truncation error; l96 runs
 # with several explicit types; an unsuitable type is refused with one clear line.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 ns="-model ns2d -grid_nx 32 -ts_dt 0.005 -ts_max_time 0.5 -output_every 0.5 -output_precision double -quiet"
 "$GYRE" simulate $ns -ts_type rk -ts_rk_type 4 -output rk4.nc
 "$GYRE" simulate $ns -ts_type arkimex -ts_arkimex_type 4 -output ark4.nc

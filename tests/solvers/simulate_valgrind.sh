@@ -2,7 +2,7 @@
 # Memory errors: short l96 and ns2d runs (output, checkpoint, restart) under valgrind memcheck
 # on one rank; any invalid read/write or use of uninitialised memory fails the test. Leaks are
 # left to the ASan build (make test-sanitize): Open MPI's start-up holds memory until exit.
-source "$GYRE_SOURCE_DIR/tests/solvers/common.sh"
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 command -v valgrind >/dev/null || { echo "SKIP: valgrind not installed"; exit 77; }
 supp=()
 [ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# gyre train with bad input: missing or corrupt data (truncated, flipped bytes, NaN), a wrong
+# variable, mismatched grids, impossible options, corrupt or foreign checkpoints. Each gives one
+# "gyre: error:" line naming what was wrong and a non-zero exit (also on 2 ranks); a failing
+# run never replaces a good model file.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+
+"$GYRE" simulate -model l96 -ts_max_time 2 -ensemble_size 2 -quiet -output d.nc
+"$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 1 -output_every 0.25 -quiet \
+  -output g16.nc
+"$GYRE" simulate -model ns2d -grid_nx 32 -grid_ny 32 -ts_max_time 1 -output_every 0.25 -quiet \
+  -output g32.nc
+t=(-train_inputs X -train_targets coupling -train_epochs 2 -train_batch 64 -quiet)
+"$GYRE" train -train_data d.nc "${t[@]}" -train_out good.nc
+sum=$(sha256sum good.nc good.ckpt.nc)
+
+expect_error "missing data file" "'nope.nc' does not exist" \
+  "$GYRE" train -train_data nope.nc "${t[@]}" -train_out m.nc
+expect_error "pattern matching nothing" "no file matches 'none_" \
+  "$GYRE" train -train_data 'none_*.nc' "${t[@]}" -train_out m.nc
+expect_error "wrong variable" "variable 'Z' not found in 'd.nc'" \
+  "$GYRE" train -train_data d.nc -train_inputs Z -train_targets coupling -train_out m.nc
+expect_error "wrong variable on 2 ranks" "variable 'Z' not found in 'd.nc'" \
+  mpirun_n 2 "$GYRE" train -train_data d.nc -train_inputs Z -train_targets coupling -train_out m.nc
+expect_error "grid mismatch between files" "grid mismatch" \
+  "$GYRE" train -train_data 'g*.nc' -train_mode emulator -train_inputs vorticity -net fno \
+  -train_batch 2 -train_out m.nc
+
+cp d.nc nan.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("nan.nc", "a")
+d.variables["X"][5, 1, 3] = float("nan")
+d.close()
+PY
+expect_error "NaN in the data" "nan.nc.*X.*NaN\|NaN.*nan.nc.*X" \
+  "$GYRE" train -train_data nan.nc "${t[@]}" -train_out m.nc
+head -c $(($(stat -c %s d.nc) / 2)) d.nc > trunc.nc
+expect_error "truncated data file" "trunc.nc" \
+  "$GYRE" train -train_data trunc.nc "${t[@]}" -train_out m.nc
+cp d.nc flip.nc
+printf '\xff\xff\xff\xff' | dd of=flip.nc bs=1 seek=0 conv=notrunc status=none
+expect_error "flipped bytes in the data file" "flip.nc" \
+  "$GYRE" train -train_data flip.nc "${t[@]}" -train_out m.nc
+
+expect_error "unknown network" "-net" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -net transformer -train_out m.nc
+expect_error "impossible batch" "batch" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_batch 0 -train_out m.nc
+expect_error "no targets" "-train_targets" \
+  "$GYRE" train -train_data d.nc -train_inputs X -train_out m.nc
+expect_error "cnn without its channel list" "-cnn_channels" \
+  "$GYRE" train -train_data g16.nc -train_mode emulator -train_inputs vorticity -net cnn \
+  -net_depth 3 -train_out m.nc
+
+head -c 3000 good.ckpt.nc > badckpt.nc
+expect_error "truncated checkpoint" "badckpt.nc" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out m.nc -train_resume badckpt.nc
+expect_error "checkpoint of another network" "different network" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -net_width 16 -train_out m.nc -train_resume good.ckpt.nc
+expect_error "NaN loss, good model kept" "the loss is" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_lr 1e30 -train_eps 1e-30 -train_out good.nc \
+  -train_overwrite
+[ "$(sha256sum good.nc good.ckpt.nc)" = "$sum" ] || fail "a failed run changed good.nc"
+echo "train_badinput: passed"

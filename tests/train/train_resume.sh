@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# gyre train through the command line: a run stopped after epoch 1 (-train_epochs_per_run 1)
+# and resumed (-train_resume auto, the same command) ends bitwise equal to the uninterrupted
+# run (weights, batch-norm statistics, Adam moments, learning curve), on 1 and on 2 ranks;
+# 2 ranks x b agree with 1 rank x 2b to 1e-5; a fresh run refuses to replace a model file.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+
+mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 2 -output_every 0.25 \
+  -ensemble_size 3 -seed 4 -output ens.nc -quiet
+common=(-train_data ens.nc -train_mode emulator -train_inputs vorticity -train_history 2
+        -net cnn -net_depth 3 -cnn_channels 8,8 -cnn_kernels 5,3,3 -train_batch 4
+        -train_epochs 3 -train_schedule cosine -train_warmup 1 -train_lr 2e-3 -quiet)
+for np in 1 2; do
+  mpirun_n $np "$GYRE" train "${common[@]}" -train_out full$np.nc
+  mpirun_n $np "$GYRE" train "${common[@]}" -train_out part$np.nc -train_epochs_per_run 1 \
+    -train_resume auto
+  mpirun_n $np "$GYRE" train "${common[@]}" -train_out part$np.nc -train_epochs_per_run 1 \
+    -train_resume auto
+  [ "$(ncdump -v curve_epoch part$np.ckpt.nc | grep -c 'curve_epoch = 1, 2 ;')" -eq 1 ] ||
+    fail "np $np: the checkpoint after two runs does not hold epochs 1, 2"
+  mpirun_n $np "$GYRE" train "${common[@]}" -train_out part$np.nc -train_resume auto
+  ncdiff full$np.ckpt.nc part$np.ckpt.nc || fail "np $np: resumed checkpoint differs"
+  ncdiff full$np.nc part$np.nc || fail "np $np: resumed best model differs"
+done
+ncdiff full1.ckpt.nc full2.ckpt.nc --rtol 1e-5 || fail "2 ranks differ from 1 rank"
+expect_error "existing model file" "exists" "$GYRE" train "${common[@]}" -train_out full1.nc
+echo "train_resume: passed"
