@@ -6,7 +6,7 @@ export OMPI_ALLOW_RUN_AS_ROOT ?= 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM ?= 1
 export OMPI_MCA_rmaps_base_oversubscribe ?= 1
 
-.PHONY: all setup build demo test test-sanitize bench clean format
+.PHONY: all setup build demo test test-sanitize test-mpich bench clean format
 
 all: build
 
@@ -35,6 +35,18 @@ test-sanitize: setup
 	cd build-asan && ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -L unit
 
+# The surrogate library alone (io/, surrogates/ and their tests; no PETSc) built and tested
+# with MPICH and the serial libnetcdf, the second configuration CI checks (after test-sanitize).
+# The MPICH compiler wrapper and launcher are named explicitly: `mpicc` and `mpiexec` on PATH
+# stay Open MPI's, the MPI of Debian's PETSc.
+MPICH_CMAKE_FLAGS = -DGYRE_SURROGATES_ONLY=ON -DGYRE_ENABLE_CUDA=OFF \
+  -DCMAKE_C_COMPILER=mpicc.mpich -DMPI_C_COMPILER=mpicc.mpich \
+  -DMPIEXEC_EXECUTABLE=$(shell command -v mpiexec.mpich || echo /usr/bin/mpiexec.mpich)
+test-mpich: setup
+	cmake -S . -B build-mpich $(MPICH_CMAKE_FLAGS)
+	cmake --build build-mpich -j $(JOBS)
+	cd build-mpich && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+
 bench: setup
 	@$(MAKE) --no-print-directory build
 	@bash bench/solver.sh $(BUILD)
@@ -43,4 +55,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-mpich

@@ -5,10 +5,10 @@
  * Decisions: rank 0 alone checks the file system before anything collective happens
  * (whether the file exists, whether it can be created) and the outcome is agreed on by all
  * ranks, so that every rank fails with the same one-line message and none hangs in
- * nc_create_par. The temporary name is "PATH.tmp.<pid of rank 0>". */
+ * nc_create_par. The temporary name is "PATH.tmp.<pid of rank 0>". A build with the serial
+ * NetCDF (nc_parallel.c) creates files on one rank only and says so on more. */
 #include "file_impl.h"
 #include <netcdf.h>
-#include <netcdf_par.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -86,10 +86,13 @@ GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions
   GyreStatus      st = GYRE_OK;
   long            pid;
   const char     *target;
-  int             err, existed = 1;
+  int             err, existed = 1, size;
 
   *file = NULL;
   if (!path || !path[0]) return GyreStatusSet(GYRE_ERR_ARG, "GyreFileCreate: empty path");
+  if (!GyreFileParallelWrites() && !MPI_Comm_size(comm, &size) && size > 1)
+    return GyreStatusSet(GYRE_ERR_IO, "cannot create '%s' on %d MPI ranks: %s", path, size,
+                         GyreNcSerialReason());
   if (opts) o = *opts;
   if (o.deflate < 0 || o.deflate > 9)
     return GyreStatusSet(GYRE_ERR_ARG, "deflate level %d for '%s': expected 0..9", o.deflate, path);
@@ -111,7 +114,7 @@ GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions
     return st;
   }
 
-  err = nc_create_par(target, NC_NETCDF4 | NC_MPIIO | NC_CLOBBER, f->comm, MPI_INFO_NULL, &f->ncid);
+  err = GyreNcCreatePar(target, NC_NETCDF4 | NC_MPIIO | NC_CLOBBER, f->comm, &f->ncid);
   if (err)
     st = GyreStatusSet(GYRE_ERR_IO, "cannot create output file '%s': %s", path, nc_strerror(err));
   if ((st = GyreStatusAgree(f->comm, st)) != GYRE_OK) {
@@ -121,7 +124,7 @@ GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions
     GyreFileFree(&f);
     return st;
   }
-  f->parallel = 1;
+  f->parallel = GyreFileParallelWrites();
   *file       = f;
   return GYRE_OK;
 }

@@ -14,7 +14,6 @@
  *   matters); parallel filters need collective access, which every variable gets. */
 #include "file_impl.h"
 #include <netcdf.h>
-#include <netcdf_par.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,7 +217,7 @@ GyreStatus GyreFileSetCollective(GyreFile file)
     return GyreStatusSet(GYRE_ERR_IO, "cannot list the variables of '%s': %s", file->path,
                          nc_strerror(err));
   for (int v = 0; v < nvars; v++)
-    if ((err = nc_var_par_access(file->ncid, v, NC_COLLECTIVE)))
+    if ((err = GyreNcVarCollective(file->ncid, v)))
       return GyreStatusSet(GYRE_ERR_IO, "cannot set collective access in '%s': %s", file->path,
                            nc_strerror(err));
   return GYRE_OK;

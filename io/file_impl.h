@@ -62,6 +62,21 @@ GyreStatus GyreFileKindOf(const char *path, GyreFileKind *kind);
 GyreStatus GyreFileVarShape(GyreFile f, int varid, int *nd, int *has_time, size_t *lens,
                             char *name);
 
+/* ---- nc_parallel.c ---- */
+
+/* The build's NetCDF: GYRE_IO_PARALLEL is 1 (netcdf-mpi) unless CMake says 0 (serial). */
+#ifndef GYRE_IO_PARALLEL
+#define GYRE_IO_PARALLEL 1
+#endif
+/* nc_create_par / nc_open_par / nc_var_par_access with a parallel NetCDF. With a serial one:
+ * nc_create / nc_open (NC_ENOPAR when comm has more than one rank and the file would be
+ * written) and a no-op. Return NetCDF error codes. Collective (parallel) or not (serial). */
+int GyreNcCreatePar(const char *path, int mode, MPI_Comm comm, int *ncid);
+int GyreNcOpenPar(const char *path, int mode, MPI_Comm comm, int *ncid);
+int GyreNcVarCollective(int ncid, int varid);
+/* Why a serial build cannot write on more than one rank (the end of a one-line message). */
+const char *GyreNcSerialReason(void);
+
 /* ---- file_define.c ---- */
 
 /* Sets collective access on every variable (parallel files). */

@@ -7,13 +7,13 @@
  *   same on every rank.
  * - NetCDF-4 (HDF5) files are opened with the parallel API; classic-format files (written
  *   by CDO or NCO, say) cannot be (this NetCDF has no PnetCDF), so every rank opens them
- *   read-only with the serial API and reads its block on its own.
+ *   read-only with the serial API and reads its block on its own. So does every file in a
+ *   build with the serial NetCDF (nc_parallel.c), which appends on one rank only.
  * - The time axis is the unlimited dimension (or, without one, a dimension named `time`).
  * - A block holding NaN or Inf is rejected on every rank with the same message: the first
  *   bad value in the record's C-order (flat) index, whatever the decomposition. */
 #include "file_impl.h"
 #include <netcdf.h>
-#include <netcdf_par.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,10 +25,13 @@ GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *fi
   GyreFile     f;
   GyreStatus   st   = GYRE_OK;
   GyreFileKind kind = GYRE_KIND_HDF5;
-  int          k, err, unlim;
+  int          k, err, unlim, size;
 
   *file = NULL;
   if (!path || !path[0]) return GyreStatusSet(GYRE_ERR_ARG, "GyreFileOpen: empty path");
+  if (write && !GyreFileParallelWrites() && !MPI_Comm_size(comm, &size) && size > 1)
+    return GyreStatusSet(GYRE_ERR_IO, "cannot append to '%s' on %d MPI ranks: %s", path, size,
+                         GyreNcSerialReason());
   GyreCall(GyreFileAlloc(comm, path, &f));
   if (f->rank == 0) {
     st = GyreFileKindOf(path, &kind);
@@ -44,12 +47,12 @@ GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *fi
     GyreFileFree(&f);
     return st;
   }
-  f->parallel = k == GYRE_KIND_HDF5;
+  f->parallel = k == GYRE_KIND_HDF5 && GyreFileParallelWrites();
   f->writable = write ? 1 : 0;
   if (f->parallel)
-    err = nc_open_par(path, write ? NC_WRITE : NC_NOWRITE, f->comm, MPI_INFO_NULL, &f->ncid);
+    err = GyreNcOpenPar(path, write ? NC_WRITE : NC_NOWRITE, f->comm, &f->ncid);
   else
-    err = nc_open(path, NC_NOWRITE, &f->ncid);
+    err = nc_open(path, write ? NC_WRITE : NC_NOWRITE, &f->ncid);
   if (err) {
     f->ncid = -1;
     st      = err == NC_ENOTNC

@@ -5,7 +5,6 @@
  * only are agreed on before the collective write, so that no rank is left waiting. */
 #include "file_impl.h"
 #include <netcdf.h>
-#include <netcdf_par.h>
 #include <string.h>
 
 static GyreStatus CheckWritable(GyreFile f, const char *what)

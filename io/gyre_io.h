@@ -4,7 +4,12 @@
  * Layout of every gyre data file: an unlimited `time` dimension first, then optional extra
  * dimensions (ensemble `member`, sector, layer), then the spatial dimensions:
  *   vorticity(time, member, y, x),  X(time, k),  Y(time, k, j).
- * Each rank writes its own hyperslab of a variable, collectively; nothing is gathered. */
+ * Each rank writes its own hyperslab of a variable, collectively; nothing is gathered.
+ *
+ * A build with the serial NetCDF instead (GyreFileParallelWrites() == 0: the surrogate
+ * library built with MPICH, for which Debian has no netcdf-mpi) reads files on any number
+ * of ranks, each rank opening the file on its own, but creates and appends to files on a
+ * communicator of one rank only (MPI_COMM_SELF); on more it fails with a message saying so. */
 #ifndef GYRE_IO_H
 #define GYRE_IO_H
 
@@ -62,9 +67,15 @@ GyreStatus GyreStatusAgree(MPI_Comm comm, GyreStatus status);
 
 /* ---- writing ---------------------------------------------------------------------- */
 
+/* 1: this build's NetCDF is parallel (netcdf-mpi): files are created and appended to
+ * collectively on any communicator. 0: serial NetCDF: only on a communicator of one rank.
+ * Not collective. */
+int GyreFileParallelWrites(void);
+
 /* Creates a NetCDF-4 file for parallel writing. Collective on comm.
  * Refuses an existing path unless opts->overwrite; never touches an existing file before
- * GyreFileClose() when opts->atomic. Fails with a message naming the path. */
+ * GyreFileClose() when opts->atomic. Fails with a message naming the path; with a serial
+ * NetCDF (GyreFileParallelWrites() == 0), also when comm has more than one rank. */
 GyreStatus GyreFileCreate(MPI_Comm comm, const char *path, const GyreFileOptions *opts,
                           GyreFile *file);
 /* Defines the unlimited `time` dimension and variable. units: for GYRE_TIME_PHYSICAL the
@@ -115,7 +126,9 @@ GyreStatus GyreFileAbort(GyreFile *file);
  * Collective. Fails naming the path when missing or not NetCDF. Classic-format files (CDO's
  * and NCO's default) are read by every rank on its own and cannot be appended to. Appending
  * works on files created with the parallel API (by gyre, or GyreFileTruncateRecords): HDF5
- * fails on parallel writes to files that a serial program created. */
+ * fails on parallel writes to files that a serial program created. With a serial NetCDF
+ * (GyreFileParallelWrites() == 0) every file is read by every rank on its own, and
+ * appending needs a communicator of one rank. */
 GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *file);
 /* Number of records and (if times != NULL) a malloc'ed copy of the time values. Collective
  * when times != NULL (every rank reads them). */

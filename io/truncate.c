@@ -9,7 +9,6 @@
  * shuffle, fletcher32, endianness and fill mode; other filters (szip, blosc) are not. */
 #include "file_impl.h"
 #include <netcdf.h>
-#include <netcdf_par.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,9 +128,10 @@ static GyreStatus CopyFile(Copy *c, const char *dst)
                                                   : 0;
   /* a NetCDF-4 copy is made with the parallel API on rank 0 alone: HDF5 then gives its
    * datasets the settings (early allocation) that later parallel appends need, which a
-   * serially created file lacks (parallel writes to its deflated chunks fail) */
+   * serially created file lacks (parallel writes to its deflated chunks fail); with a serial
+   * NetCDF (nc_parallel.c) it is a plain nc_create, as no parallel appends can follow */
   if (c->netcdf4)
-    err = nc_create_par(dst, mode | NC_CLOBBER, MPI_COMM_SELF, MPI_INFO_NULL, &c->out);
+    err = GyreNcCreatePar(dst, mode | NC_CLOBBER, MPI_COMM_SELF, &c->out);
   else
     err = nc_create(dst, mode | NC_CLOBBER, &c->out);
   if (err) {
@@ -158,7 +158,7 @@ static GyreStatus CopyFile(Copy *c, const char *dst)
     GyreCall(DefineVar(c, v, dimmap));
   if ((err = nc_enddef(c->out))) return NcErr(c, err, "writing the header of", dst);
   for (int v = 0; v < nvars && c->netcdf4; v++) /* parallel filters need collective access */
-    if ((err = nc_var_par_access(c->out, v, NC_COLLECTIVE)))
+    if ((err = GyreNcVarCollective(c->out, v)))
       return NcErr(c, err, "setting collective access in", dst);
   for (int v = 0; v < nvars; v++)
     GyreCall(CopyData(c, v));
