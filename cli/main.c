@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "gyre_cli.h"
 #include "gyre_model.h"
+#include "gyre_model_file.h"
 #include "gyre_version.h"
 #include "gyre_io.h"
 #include <netcdf.h>
@@ -26,7 +27,7 @@ static const char usage[] =
     "commands:\n"
     "  simulate   run a physical model: gyre simulate -model l96|ns2d -output run.nc ...\n"
     "  train      train a surrogate: gyre train -train_data run.nc -net mlp|cnn|fno ...\n"
-    "  info       print dimensions, variables and provenance: gyre info FILE\n"
+    "  info       print dimensions, variables and provenance, or validate a model: gyre info FILE\n"
     "  version    print the version and the features of this build\n"
     "  help       this text; `gyre <command> -help` lists a command's options\n";
 
@@ -107,14 +108,26 @@ static PetscErrorCode Info(int argc, char **argv)
     PetscCall(PetscPrintf(PETSC_COMM_WORLD,
                           "usage: gyre info FILE\n"
                           "  prints the dimensions, variables and provenance (global "
-                          "attributes) of a gyre NetCDF file\n"));
+                          "attributes) of a gyre NetCDF file;\n"
+                          "  a surrogate model file (gyre train) is validated (every check of "
+                          "loading, the weights' SHA-256)\n"
+                          "  and described: architecture, fields, grid, normalisation, split, "
+                          "learning curve, lineage\n"));
     PetscCheck(help, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "gyre info: no FILE given");
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscMPIInt rank;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   GyreStatus s = GYRE_OK;
-  if (rank == 0) s = GyreFileInfo(argv[1]);
+  if (rank == 0) {
+    /* a surrogate model file is validated and described; any other file is listed */
+    int ncid, model = 0;
+    if (nc_open(argv[1], NC_NOWRITE, &ncid) == NC_NOERR) {
+      model = nc_inq_att(ncid, NC_GLOBAL, "gyre_model_format_version", NULL, NULL) == NC_NOERR;
+      nc_close(ncid);
+    }
+    s = model ? GyreModelFilePrint(MPI_COMM_SELF, argv[1], stdout) : GyreFileInfo(argv[1]);
+  }
   PetscCallMPI(MPI_Bcast(&s, 1, MPI_INT, 0, PETSC_COMM_WORLD));
   PetscCheck(s == GYRE_OK, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s",
              rank == 0 ? GyreStatusMessage() : "gyre info failed");

@@ -76,6 +76,29 @@ static PetscErrorCode ParseList(const char *opt, const char *value, int *v, int 
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* -name VALUE among n choices; *idx unchanged when the option is absent. */
+static PetscErrorCode Choice(PetscOptionItems *PetscOptionsObject, const char *name,
+                             const char *help, const char *const *list, int n, PetscInt *idx)
+{
+  char      value[64];
+  PetscBool set;
+  char      known[256] = "";
+
+  PetscFunctionBegin;
+  PetscCall(PetscStrncpy(value, *idx >= 0 ? list[*idx] : "", sizeof value));
+  PetscCall(PetscOptionsString(name, help, "", value, value, sizeof value, &set));
+  if (!set) PetscFunctionReturn(PETSC_SUCCESS);
+  for (int i = 0; i < n; i++) {
+    if (!strcmp(value, list[i])) {
+      *idx = i;
+      PetscFunctionReturn(PETSC_SUCCESS);
+    }
+    PetscCall(PetscStrlcat(known, i ? (i == n - 1 ? " or " : ", ") : "", sizeof known));
+    PetscCall(PetscStrlcat(known, list[i], sizeof known));
+  }
+  SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: expected %s", name, value, known);
+}
+
 static PetscErrorCode ParseVars(const char *opt, char *value, const char **names, int *n)
 {
   char *save = NULL;
@@ -116,8 +139,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
                     "train");
   PetscCall(PetscOptionsString("-train_data", "data files (path or glob)", "", data, data,
                                sizeof data, NULL));
-  PetscCall(
-      PetscOptionsEList("-train_mode", "sample kind", "", modes, 3, modes[mode], &mode, NULL));
+  PetscCall(Choice(PetscOptionsObject, "-train_mode", "sample kind", modes, 3, &mode));
   PetscCall(PetscOptionsString("-train_inputs", "input variables, comma-separated", "", inputs,
                                inputs, sizeof inputs, NULL));
   PetscCall(PetscOptionsString("-train_targets", "target variables, comma-separated", "", targets,
@@ -130,11 +152,11 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   PetscCall(PetscOptionsInt("-train_per_point", "MLP per grid point (1) or on whole fields (0)", "",
                             per_point, &per_point, NULL));
   PetscCall(PetscOptionsReal("-train_val_fraction", "validation share", "", val, &val, NULL));
-  PetscCall(PetscOptionsEList("-net", "architecture", "", nets, 3, nets[net], &net, NULL));
+  PetscCall(Choice(PetscOptionsObject, "-net", "architecture", nets, 3, &net));
   PetscCall(PetscOptionsInt("-net_width", "MLP hidden width / FNO width", "", width, &width, NULL));
   PetscCall(PetscOptionsInt("-net_depth", "MLP hidden layers / FNO layers / CNN layers", "", depth,
                             &depth, NULL));
-  PetscCall(PetscOptionsEList("-net_activation", "activation", "", acts, 3, "", &act, NULL));
+  PetscCall(Choice(PetscOptionsObject, "-net_activation", "activation", acts, 3, &act));
   PetscCall(PetscOptionsInt("-fno_modes", "FNO modes per dimension", "", modes_, &modes_, NULL));
   PetscCall(PetscOptionsInt("-fno_proj_width", "FNO projection width", "", proj, &proj, NULL));
   PetscCall(PetscOptionsBool("-fno_grid", "FNO grid channels", "", grid, &grid, NULL));
@@ -148,15 +170,14 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   PetscCall(PetscOptionsInt("-train_epochs", "epochs", "", epochs, &epochs, NULL));
   PetscCall(PetscOptionsInt("-train_batch", "global batch", "", batch, &batch, NULL));
   PetscCall(PetscOptionsReal("-train_lr", "learning rate", "", lr, &lr, NULL));
-  PetscCall(
-      PetscOptionsEList("-train_optimizer", "optimiser", "", opts, 2, opts[optim], &optim, NULL));
+  PetscCall(Choice(PetscOptionsObject, "-train_optimizer", "optimiser", opts, 2, &optim));
   PetscCall(PetscOptionsReal("-train_weight_decay", "weight decay", "", wd, &wd, NULL));
   PetscCall(
       PetscOptionsString("-train_betas", "Adam betas b1,b2", "", betas, betas, sizeof betas, NULL));
   PetscCall(PetscOptionsReal("-train_eps", "Adam epsilon", "", eps, &eps, NULL));
   PetscCall(PetscOptionsReal("-train_clip", "max gradient norm (0: none)", "", clip, &clip, NULL));
-  PetscCall(PetscOptionsEList("-train_schedule", "learning-rate schedule", "", scheds, 3,
-                              scheds[sched], &sched, NULL));
+  PetscCall(
+      Choice(PetscOptionsObject, "-train_schedule", "learning-rate schedule", scheds, 3, &sched));
   PetscCall(PetscOptionsInt("-train_step_size", "step schedule: epochs per decay", "", step_size,
                             &step_size, NULL));
   PetscCall(
@@ -164,7 +185,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   PetscCall(PetscOptionsInt("-train_warmup", "cosine: warm-up epochs", "", warmup, &warmup, NULL));
   PetscCall(
       PetscOptionsReal("-train_min_lr", "cosine: final learning rate", "", min_lr, &min_lr, NULL));
-  PetscCall(PetscOptionsEList("-train_loss", "loss", "", losses, 2, losses[lossi], &lossi, NULL));
+  PetscCall(Choice(PetscOptionsObject, "-train_loss", "loss", losses, 2, &lossi));
   PetscCall(PetscOptionsInt("-train_seed", "seed of weights and batches", "", seed, &seed, NULL));
   PetscCall(PetscOptionsInt("-train_early_stop", "patience in epochs (0: none)", "", early, &early,
                             NULL));
@@ -197,6 +218,10 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   PetscCheck(out[0], comm, PETSC_ERR_USER_INPUT, "no -train_out FILE given (the model file)");
   PetscCheck(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-surrogate_backend %s: expected cpu or cuda", backend);
+  PetscCheck(batch >= 1 && epochs >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_batch %" PetscInt_FMT " and -train_epochs %" PetscInt_FMT
+             " must be at least 1",
+             batch, epochs);
   PetscCheck(threads >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_threads %" PetscInt_FMT " < 0",
              threads);
   PetscCheck(bucket_mb > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_bucket_mb %g must be > 0",

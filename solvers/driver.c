@@ -418,7 +418,7 @@ PetscErrorCode GyreCommandLine(int argc, char **argv, char **line)
   p = s;
   p += sprintf(p, "gyre");
   for (int i = 0; i < argc; i++) {
-    const char *a    = i == 0 ? "simulate" : argv[i];
+    const char *a    = argv[i]; /* argv[0] is the subcommand */
     PetscBool   safe = a[0] ? PETSC_TRUE : PETSC_FALSE;
     for (const char *c = a; *c; c++)
       if (!(isalnum((unsigned char) *c) || strchr("-_./=:,+@%", *c))) safe = PETSC_FALSE;

@@ -28,6 +28,7 @@
 #define GYRE_MODEL_FILE_H
 
 #include <mpi.h>
+#include <stdio.h>
 #include <stdint.h>
 #include "gyre_data.h"
 #include "gyre_net.h"
@@ -94,6 +95,15 @@ GyreStatus GyreModelFileRead(MPI_Comm comm, const char *path, GyreBackend *backe
  * when it was asked for and the file has none. Collective on comm. */
 GyreStatus GyreModelFileReadTraining(MPI_Comm comm, const char *path, GyreNet *net,
                                      GyreModelTraining *train);
+
+/* "mlp (inputs 1, outputs 1, width 32, depth 2, gelu; 1409 parameters)": the architecture in
+ * words, for messages and `gyre info`. Returns buf. */
+const char *GyreModelArchString(const GyreModelMeta *meta, char *buf, size_t len);
+/* Validates a model file (GyreModelFileRead: every check, the weights' checksum included;
+ * the training record) and prints what it holds to out: architecture, fields, units, grid,
+ * how it was trained, normalisation, split, learning curve, optimiser state, lineage and
+ * provenance. Collective on comm (rank 0 prints); the status says whether the file is valid. */
+GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out);
 
 /* ---- inference ---------------------------------------------------------------------- */
 

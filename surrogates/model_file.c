@@ -358,6 +358,33 @@ static size_t arch_count(const GyreModelMeta *m)
   return GyreCNNParameterCountFormula(&m->cnn);
 }
 
+const char *GyreModelArchString(const GyreModelMeta *m, char *buf, size_t len)
+{
+  size_t n = arch_count(m);
+  if (m->type == GYRE_NET_MLP)
+    snprintf(buf, len, "mlp (inputs %d, outputs %d, width %d, depth %d, %s; %zu parameters)",
+             m->mlp.inputs, m->mlp.outputs, m->mlp.width, m->mlp.depth, act_name(m->mlp.activation),
+             n);
+  else if (m->type == GYRE_NET_FNO)
+    snprintf(buf, len,
+             "fno %d-D (channels %d -> %d, width %d, modes %d, layers %d, projection %d, grid "
+             "channels %s; %zu parameters)",
+             m->fno.dim, m->fno.in_channels, m->fno.out_channels, m->fno.width, m->fno.modes,
+             m->fno.layers, m->fno.proj_width, m->fno.grid ? "yes" : "no", n);
+  else {
+    char ch[128], kn[128];
+    int_list(m->cnn.channels, m->cnn.nlayers - 1, ch, sizeof ch);
+    int_list(m->cnn.kernels, m->cnn.nlayers, kn, sizeof kn);
+    snprintf(buf, len,
+             "cnn %d-D (channels %d -> [%s] -> %d, kernels [%s], %s, batch norm %s, zero mean "
+             "%s; %zu parameters)",
+             m->cnn.dim, m->cnn.in_channels, ch, m->cnn.out_channels, kn,
+             act_name(m->cnn.activation), m->cnn.batch_norm ? "yes" : "no",
+             m->cnn.zero_mean ? "yes" : "no", n);
+  }
+  return buf;
+}
+
 GyreStatus GyreModelFileWrite(MPI_Comm comm, const char *path, GyreNet *net,
                               const GyreModelMeta *meta, const GyreNormalization *norm,
                               const GyreModelTraining *train)

@@ -141,19 +141,14 @@ static GyreStatus check_checkpoint(Trainer *tr, const char *path, const GyreMode
            !memcmp(c->cnn.kernels, m->cnn.kernels, sizeof m->cnn.kernels) &&
            c->cnn.batch_norm == m->cnn.batch_norm && c->cnn.zero_mean == m->cnn.zero_mean &&
            c->cnn.activation == m->cnn.activation;
-  if (!same)
+  if (!same) {
+    char a[512], b[512];
     return GyreStatusSet(GYRE_ERR_ARG,
-                         "train: checkpoint '%s' holds a different network (%s, %zu parameters) "
-                         "than the options describe (%s): resume with the options it was "
-                         "trained with",
-                         path,
-                         c->type == GYRE_NET_MLP   ? "mlp"
-                         : c->type == GYRE_NET_FNO ? "fno"
-                                                   : "cnn",
-                         GyreNetParameterCount(tr->net),
-                         m->type == GYRE_NET_MLP   ? "mlp"
-                         : m->type == GYRE_NET_FNO ? "fno"
-                                                   : "cnn");
+                         "train: checkpoint '%s' holds a different network, %s, than the options "
+                         "describe, %s: resume with the options it was trained with",
+                         path, GyreModelArchString(c, a, sizeof a),
+                         GyreModelArchString(m, b, sizeof b));
+  }
   if (strcmp(c->mode, m->mode) || c->per_point != m->per_point || c->history != m->history ||
       c->lead != m->lead || strcmp(c->input_fields, m->input_fields) ||
       strcmp(c->output_fields, m->output_fields))
