@@ -67,7 +67,7 @@ GyreStatus GyreBatchNormDestroy(GyreBatchNorm **pbn)
   return GYRE_OK;
 }
 
-static GyreStatus bn_check(GyreBatchNorm *bn, const char *what, const GyreTensor *x,
+static GyreStatus bn_check(const GyreBatchNorm *bn, const char *what, const GyreTensor *x,
                            const GyreTensor *y)
 {
   char sx[96];
@@ -152,6 +152,26 @@ GyreStatus GyreBatchNormForward(GyreBatchNorm *bn, int training, MPI_Comm comm, 
   GyreCall(GyreTensorCopyFromHost(&bn->mean, fm));
   GyreCall(GyreTensorCopyFromHost(&bn->invstd, fi));
   return op->bn_forward(be, x, bn->mean.data, bn->invstd.data, bn->gamma.data, bn->beta.data, y);
+}
+
+GyreStatus GyreBatchNormEval(const GyreBatchNorm *bn, const GyreTensor *x, GyreTensor *y,
+                             GyreTensor *invstd)
+{
+  GyreBackend *be = bn->be;
+  const int    C  = bn->channels;
+  GyreCall(bn_check(bn, "batch norm evaluation", x, y));
+  GyreCall(GyreTensorCheckSameShape("batch norm evaluation: invstd vs channels", invstd,
+                                    &bn->running_var));
+  float *h = malloc((size_t) C * sizeof(float));
+  if (!h) return GyreStatusSet(GYRE_ERR_MEM, "batch norm evaluation: out of memory");
+  GyreStatus st = GyreTensorCopyToHost(&bn->running_var, h);
+  for (int c = 0; c < C; c++) /* as GyreBatchNormForward's evaluation branch */
+    h[c] = (float) (1.0 / sqrt((double) h[c] + (double) bn->eps));
+  if (!st) st = GyreTensorCopyFromHost(invstd, h);
+  free(h);
+  GyreCall(st);
+  return be->ops->bn_forward(be, x, bn->running_mean.data, invstd->data, bn->gamma.data,
+                             bn->beta.data, y);
 }
 
 GyreStatus GyreBatchNormBackward(GyreBatchNorm *bn, MPI_Comm comm, const GyreTensor *x,

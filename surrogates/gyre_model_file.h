@@ -115,13 +115,19 @@ GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backe
 /* out = denorm(net(norm(in))) for n samples in host float32, in evaluation mode. MLP:
  * in (n, inputs), out (n, outputs); FNO/CNN 2-D: in (n, Cin, grid_ny, grid_nx),
  * out (n, Cout, grid_ny, grid_nx); 1-D: (n, C, grid_nx). Inputs are normalised per channel
- * with the input statistics, outputs de-normalised with the target statistics.
- * NOT thread-safe: GyreNetForward keeps state in the network (one surrogate per thread). */
-GyreStatus GyreSurrogateApply(GyreSurrogate *s, const float *in_physical, float *out_physical,
+ * with the input statistics, outputs de-normalised with the target statistics (a whole-field
+ * MLP's features are channel-major, C blocks of grid points).
+ * Thread-safe: the surrogate is not changed (GyreNetInfer); any number of threads may apply
+ * one surrogate at once. GyreSurrogateApply makes a temporary workspace per call;
+ * GyreSurrogateApplyWorkspace uses the caller's (one per thread, GyreNetWorkspaceCreate on
+ * GyreSurrogateNet), which keeps its buffers between calls. */
+GyreStatus GyreSurrogateApply(const GyreSurrogate *s, const float *in_physical, float *out_physical,
                               int n);
+GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace *ws,
+                                       const float *in_physical, float *out_physical, int n);
 const GyreModelMeta     *GyreSurrogateMeta(const GyreSurrogate *s);
 const GyreNormalization *GyreSurrogateNormalization(const GyreSurrogate *s);
-GyreNet                 *GyreSurrogateNet(GyreSurrogate *s);
+const GyreNet           *GyreSurrogateNet(const GyreSurrogate *s);
 /* NULL-safe; *s becomes NULL. */
 GyreStatus GyreSurrogateDestroy(GyreSurrogate **s);
 

@@ -96,6 +96,15 @@ GyreStatus GyreNetOutputShape(const GyreNet *net, int ndim, const int64_t *xshap
  * (batch norm uses and synchronises the batch statistics: collective on the CNN's comm).
  * Keeps what the backward pass needs; x may change after the call. Not thread-safe. */
 GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train);
+/* Inference on a const network: y = net(x) in evaluation mode (batch norm from its running
+ * statistics), bitwise equal to GyreNetForward(net, x, y, 0), keeping every intermediate in
+ * the workspace and changing nothing in the network. Thread-safe: threads may infer with the
+ * same network at once, each with its own workspace. No communication. */
+typedef struct GyreNetWorkspace_s GyreNetWorkspace;
+GyreStatus                        GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **ws);
+GyreStatus                        GyreNetWorkspaceDestroy(GyreNetWorkspace **ws);
+GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                        GyreTensor *y);
 /* Backward of the last forward: dy has y's shape; accumulates the parameter gradients and
  * writes dx (x's shape) unless dx is NULL. Collective on the CNN's comm after a training
  * forward. */

@@ -58,6 +58,11 @@ GyreStatus GyreBatchNormDestroy(GyreBatchNorm **bn);
  * training == 0: running statistics, no communication. */
 GyreStatus GyreBatchNormForward(GyreBatchNorm *bn, int training, MPI_Comm comm, const GyreTensor *x,
                                 GyreTensor *y);
+/* Evaluation-mode batch norm that changes nothing in bn (thread-safe, for inference): y from
+ * the running statistics, exactly as GyreBatchNormForward with training = 0. invstd is the
+ * caller's scratch tensor of shape (C). No communication. */
+GyreStatus GyreBatchNormEval(const GyreBatchNorm *bn, const GyreTensor *x, GyreTensor *y,
+                             GyreTensor *invstd);
 /* Backward of the last forward: x is that forward's input, dy the gradient of y; writes dx
  * (may be NULL, may alias dy) and accumulates dgamma, dbeta. Collective on comm after a
  * training forward (allreduces sum dy, sum dy xhat); no communication after an evaluation

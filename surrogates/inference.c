@@ -8,8 +8,6 @@ struct GyreSurrogate_s {
   GyreNet          *net;
   GyreModelMeta     meta;
   GyreNormalization norm;
-  GyreTensor        x, y;
-  int               n; /* batch the tensors were made for (0: none) */
 };
 
 GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backend,
@@ -68,9 +66,10 @@ static GyreStatus in_shape(const GyreSurrogate *s, int n, int *nd, int64_t *sh, 
   return GYRE_OK;
 }
 
-GyreStatus GyreSurrogateApply(GyreSurrogate *s, const float *in, float *out, int n)
+GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace *ws,
+                                       const float *in, float *out, int n)
 {
-  if (!s || !in || !out || n < 1)
+  if (!s || !ws || !in || !out || n < 1)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateApply: NULL argument or n = %d < 1", n);
   int     nd = 0, cin = 0, ynd = 0;
   int64_t sh[4], ysh[4];
@@ -90,31 +89,39 @@ GyreStatus GyreSurrogateApply(GyreSurrogate *s, const float *in, float *out, int
                          "surrogate: the normalisation has %d input / %d target channels, the "
                          "network %d / %d",
                          s->norm.nin, s->norm.nout, cin, cout);
-  if (s->n != n) {
-    GyreTensorDestroy(&s->x);
-    GyreTensorDestroy(&s->y);
-    s->n = 0;
-    GyreCall(GyreTensorCreate(s->be, nd, sh, &s->x));
-    GyreCall(GyreTensorCreate(s->be, ynd, ysh, &s->y));
-    s->n = n;
+  GyreTensor x = {0}, y = {0};
+  GyreStatus st = GyreTensorCreate(s->be, nd, sh, &x);
+  if (!st) st = GyreTensorCreate(s->be, ynd, ysh, &y);
+  float *h = st ? NULL : malloc(x.size * sizeof(float));
+  if (!st && !h) st = GyreStatusSet(GYRE_ERR_MEM, "GyreSurrogateApply: out of memory");
+  if (!st) {
+    for (size_t i = 0; i < x.size; i++) {
+      int c = (int) ((i / pc) % (size_t) cin);
+      h[i]  = (float) (((double) in[i] - s->norm.in_mean[c]) / s->norm.in_std[c]);
+    }
+    st = GyreTensorCopyFromHost(&x, h);
   }
-  size_t xs = s->x.size;
-  float *h  = malloc(xs * sizeof(float));
-  if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreSurrogateApply: out of memory");
-  for (size_t i = 0; i < xs; i++) {
-    int c = (int) ((i / pc) % (size_t) cin);
-    h[i]  = (float) (((double) in[i] - s->norm.in_mean[c]) / s->norm.in_std[c]);
-  }
-  GyreStatus st = GyreTensorCopyFromHost(&s->x, h);
   free(h);
-  GyreCall(st);
-  GyreCall(GyreNetForward(s->net, &s->x, &s->y, 0));
-  GyreCall(GyreTensorCopyToHost(&s->y, out));
-  for (size_t i = 0; i < s->y.size; i++) {
-    int c  = (int) ((i / ypc) % (size_t) cout);
-    out[i] = (float) ((double) out[i] * s->norm.out_std[c] + s->norm.out_mean[c]);
-  }
-  return GYRE_OK;
+  if (!st) st = GyreNetInfer(s->net, ws, &x, &y);
+  if (!st) st = GyreTensorCopyToHost(&y, out);
+  if (!st)
+    for (size_t i = 0; i < y.size; i++) {
+      int c  = (int) ((i / ypc) % (size_t) cout);
+      out[i] = (float) ((double) out[i] * s->norm.out_std[c] + s->norm.out_mean[c]);
+    }
+  GyreTensorDestroy(&x);
+  GyreTensorDestroy(&y);
+  return st;
+}
+
+GyreStatus GyreSurrogateApply(const GyreSurrogate *s, const float *in, float *out, int n)
+{
+  if (!s) return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateApply: NULL surrogate");
+  GyreNetWorkspace *ws = NULL;
+  GyreCall(GyreNetWorkspaceCreate(s->net, &ws));
+  GyreStatus st = GyreSurrogateApplyWorkspace(s, ws, in, out, n);
+  GyreNetWorkspaceDestroy(&ws);
+  return st;
 }
 
 const GyreModelMeta *GyreSurrogateMeta(const GyreSurrogate *s)
@@ -125,7 +132,7 @@ const GyreNormalization *GyreSurrogateNormalization(const GyreSurrogate *s)
 {
   return &s->norm;
 }
-GyreNet *GyreSurrogateNet(GyreSurrogate *s)
+const GyreNet *GyreSurrogateNet(const GyreSurrogate *s)
 {
   return s->net;
 }
@@ -134,10 +141,6 @@ GyreStatus GyreSurrogateDestroy(GyreSurrogate **ps)
 {
   if (!ps || !*ps) return GYRE_OK;
   GyreSurrogate *s = *ps;
-  if (s->n) {
-    GyreTensorDestroy(&s->x);
-    GyreTensorDestroy(&s->y);
-  }
   GyreNetDestroy(&s->net);
   free(s);
   *ps = NULL;

@@ -510,8 +510,14 @@ static GyreStatus zero_mean(GyreBackend *be, const GyreTensor *in, const GyreTen
   return GYRE_OK;
 }
 
-static GyreStatus layer_forward(GyreNet *net, Layer *l, const GyreTensor *x, GyreTensor *y,
-                                int train)
+/* Where a layer's forward pass keeps its scratch: the layer's own tensors (GyreNetForward) or a
+ * workspace's (GyreNetInfer, which changes nothing in the network). */
+typedef struct {
+  GyreTensor *tmp, *aux, *bn_invstd; /* bn_invstd != NULL: pure evaluation-mode batch norm */
+} Scratch;
+
+static GyreStatus layer_forward(const GyreNet *net, const Layer *l, const GyreTensor *x,
+                                GyreTensor *y, int train, Scratch sc)
 {
   GyreBackend *be = net->be;
   switch (l->kind) {
@@ -520,22 +526,27 @@ static GyreStatus layer_forward(GyreNet *net, Layer *l, const GyreTensor *x, Gyr
   case L_CONV:
     return be->ops->conv_forward(be, x, &l->W, &l->b, l->pad, y);
   case L_FOURIER:
-    GyreCall(ensure(be, &l->tmp, y->ndim, y->shape));
+    GyreCall(ensure(be, sc.tmp, y->ndim, y->shape));
     GyreCall(be->ops->spectral_forward(be, x, &l->Wr, &l->Wi, y));
-    GyreCall(be->ops->conv_forward(be, x, &l->W, &l->b, GYRE_PAD_ZERO, &l->tmp));
-    return be->ops->axpby(be, y->size, 1.0f, l->tmp.data, 1.0f, y->data);
+    GyreCall(be->ops->conv_forward(be, x, &l->W, &l->b, GYRE_PAD_ZERO, sc.tmp));
+    return be->ops->axpby(be, y->size, 1.0f, sc.tmp->data, 1.0f, y->data);
   case L_ACT:
     return be->ops->act_forward(be, l->act, x, y);
   case L_BN:
+    if (sc.bn_invstd) {
+      int64_t c = l->bn->channels;
+      GyreCall(ensure(be, sc.bn_invstd, 1, &c));
+      return GyreBatchNormEval(l->bn, x, y, sc.bn_invstd);
+    }
     return GyreBatchNormForward(l->bn, train, l->comm, x, y);
   case L_GRID: {
     size_t  S = spatial(x), N = (size_t) x->shape[0], C = (size_t) x->shape[1];
     int64_t gs[4] = {l->dim, 1, 1, 1};
     for (int d = 2; d < x->ndim; d++)
       gs[d - 1] = x->shape[d];
-    if (!same_shape(&l->aux, x->ndim - 1, gs)) {
-      GyreCall(ensure(be, &l->aux, x->ndim - 1, gs));
-      float *h = malloc(l->aux.size * sizeof(float));
+    if (!same_shape(sc.aux, x->ndim - 1, gs)) {
+      GyreCall(ensure(be, sc.aux, x->ndim - 1, gs));
+      float *h = malloc(sc.aux->size * sizeof(float));
       if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
       int64_t X = x->shape[x->ndim - 1], Y = x->ndim == 4 ? x->shape[2] : 1;
       for (int64_t j = 0; j < Y; j++)
@@ -543,7 +554,7 @@ static GyreStatus layer_forward(GyreNet *net, Layer *l, const GyreTensor *x, Gyr
           h[j * X + i] = (float) ((double) i / (double) X);                      /* channel x */
           if (l->dim == 2) h[S + j * X + i] = (float) ((double) j / (double) Y); /* channel y */
         }
-      GyreStatus s = GyreTensorCopyFromHost(&l->aux, h);
+      GyreStatus s = GyreTensorCopyFromHost(sc.aux, h);
       free(h);
       GyreCall(s);
     }
@@ -551,17 +562,17 @@ static GyreStatus layer_forward(GyreNet *net, Layer *l, const GyreTensor *x, Gyr
     for (size_t n = 0; n < N; n++) {
       float *yn = y->data + n * (C + l->dim) * S;
       GyreCall(be->ops->axpby(be, C * S, 1.0f, x->data + n * C * S, 1.0f, yn));
-      GyreCall(be->ops->axpby(be, l->dim * S, 1.0f, l->aux.data, 1.0f, yn + C * S));
+      GyreCall(be->ops->axpby(be, l->dim * S, 1.0f, sc.aux->data, 1.0f, yn + C * S));
     }
     return GYRE_OK;
   }
   case L_ZEROMEAN: {
     int64_t S = (int64_t) spatial(x);
-    if (!same_shape(&l->aux, 1, &S)) {
-      GyreCall(ensure(be, &l->aux, 1, &S));
-      GyreCall(GyreTensorFill(&l->aux, 1.0f));
+    if (!same_shape(sc.aux, 1, &S)) {
+      GyreCall(ensure(be, sc.aux, 1, &S));
+      GyreCall(GyreTensorFill(sc.aux, 1.0f));
     }
-    return zero_mean(be, x, &l->aux, y);
+    return zero_mean(be, x, sc.aux, y);
   }
   }
   return GyreStatusSet(GYRE_ERR_INTERNAL, "GyreNet: unknown layer kind %d", (int) l->kind);
@@ -600,7 +611,9 @@ static GyreStatus layer_backward(GyreNet *net, Layer *l, const GyreTensor *x, co
   return GyreStatusSet(GYRE_ERR_INTERNAL, "GyreNet: unknown layer kind %d", (int) l->kind);
 }
 
-GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train)
+/* The output tensor must have the shape the network gives x. */
+static GyreStatus check_output(const GyreNet *net, const GyreTensor *x, const GyreTensor *y,
+                               const char *who)
 {
   int     nd;
   int64_t ys[GYRE_TENSOR_MAX_DIMS];
@@ -610,25 +623,90 @@ GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int 
     GyreTensor want = *y;
     want.ndim       = nd;
     memcpy(want.shape, ys, sizeof ys);
-    return GyreStatusSet(GYRE_ERR_ARG, "GyreNetForward: the output tensor is %s, expected %s",
+    return GyreStatusSet(GYRE_ERR_ARG, "%s: the output tensor is %s, expected %s", who,
                          GyreTensorShapeString(y, a, sizeof a),
                          GyreTensorShapeString(&want, b, sizeof b));
   }
-  GyreBackend *be  = net->be;
-  net->has_forward = 0;
-  GyreCall(ensure(be, &net->act[0], x->ndim, x->shape));
-  GyreCall(copy_dev(be, x->size, x->data, net->act[0].data));
+  return GYRE_OK;
+}
+
+/* Runs the layers from x into act[0..nl] (act[0] a copy of x) and copies the result to y;
+ * scratch from the layers (ws NULL) or from the workspace arrays. */
+static GyreStatus run_layers(const GyreNet *net, GyreTensor *act, GyreTensor *tmp, GyreTensor *aux,
+                             GyreTensor *bnis, const GyreTensor *x, GyreTensor *y, int train)
+{
+  GyreBackend *be = net->be;
+  int          nd = x->ndim;
+  GyreCall(ensure(be, &act[0], x->ndim, x->shape));
+  GyreCall(copy_dev(be, x->size, x->data, act[0].data));
   int64_t a[GYRE_TENSOR_MAX_DIMS], b[GYRE_TENSOR_MAX_DIMS];
   memcpy(a, x->shape, nd * sizeof(int64_t));
   for (int i = 0; i < net->nl; i++) {
-    GyreCall(layer_shape(&net->L[i], nd, a, b));
-    GyreCall(ensure(be, &net->act[i + 1], nd, b));
-    GyreCall(layer_forward(net, &net->L[i], &net->act[i], &net->act[i + 1], train));
+    const Layer *l  = &net->L[i];
+    Scratch      sc = tmp ? (Scratch){&tmp[i], &aux[i], &bnis[i]}
+                          : (Scratch){(GyreTensor *) &l->tmp, (GyreTensor *) &l->aux, NULL};
+    GyreCall(layer_shape(l, nd, a, b));
+    GyreCall(ensure(be, &act[i + 1], nd, b));
+    GyreCall(layer_forward(net, l, &act[i], &act[i + 1], train, sc));
     memcpy(a, b, nd * sizeof(int64_t));
   }
-  GyreCall(copy_dev(be, y->size, net->act[net->nl].data, y->data));
+  return copy_dev(be, y->size, act[net->nl].data, y->data);
+}
+
+GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train)
+{
+  GyreCall(check_output(net, x, y, "GyreNetForward"));
+  net->has_forward = 0;
+  GyreCall(run_layers(net, net->act, NULL, NULL, NULL, x, y, train));
   net->has_forward = 1;
   return GYRE_OK;
+}
+
+struct GyreNetWorkspace_s {
+  int         nl;
+  GyreTensor *act, *tmp, *aux, *bnis; /* nl + 1, nl, nl, nl */
+};
+
+GyreStatus GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **out)
+{
+  GyreNetWorkspace *w = calloc(1, sizeof *w);
+  if (!w) return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceCreate: out of memory");
+  w->nl   = net->nl;
+  w->act  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
+  w->tmp  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
+  w->aux  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
+  w->bnis = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
+  if (!w->act || !w->tmp || !w->aux || !w->bnis) {
+    GyreNetWorkspaceDestroy(&w);
+    return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceCreate: out of memory");
+  }
+  *out = w;
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
+{
+  if (!pw || !*pw) return GYRE_OK;
+  GyreNetWorkspace *w = *pw;
+  for (int i = 0; i <= w->nl; i++) {
+    if (w->act) GyreTensorDestroy(&w->act[i]);
+    if (w->tmp) GyreTensorDestroy(&w->tmp[i]);
+    if (w->aux) GyreTensorDestroy(&w->aux[i]);
+    if (w->bnis) GyreTensorDestroy(&w->bnis[i]);
+  }
+  free(w->act), free(w->tmp), free(w->aux), free(w->bnis);
+  free(w);
+  *pw = NULL;
+  return GYRE_OK;
+}
+
+GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                        GyreTensor *y)
+{
+  if (!ws || ws->nl != net->nl)
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreNetInfer: the workspace was not made for this network");
+  GyreCall(check_output(net, x, y, "GyreNetInfer"));
+  return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
 }
 
 GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)

@@ -11,9 +11,11 @@
  *     version, non-NetCDF file: each fails with its own message (checked by text);
  *   training: learning curve and Adam state (m, v, step) bitwise through a file; a file
  *     without them says so;
- *   inference: GyreSurrogateApply equals normalise -> forward -> de-normalise by hand. */
+ *   inference: GyreSurrogateApply equals normalise -> forward -> de-normalise by hand, also
+ *     from 4 threads at once (the const, thread-safe inference path). */
 #define _GNU_SOURCE
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <mpi.h>
 #include <stdint.h>
@@ -628,6 +630,31 @@ static void test_training(GyreBackend *be)
 
 /* ---- inference ---- */
 
+typedef struct {
+  const GyreSurrogate *s;
+  const float         *in, *want;
+  int                  n;
+  size_t               ysize;
+  int                  own_workspace;
+  int                  bad; /* applications that differ from want */
+} ApplyJob;
+
+static void *apply_thread(void *arg)
+{
+  ApplyJob         *j   = arg;
+  float            *out = malloc(j->ysize * sizeof(float));
+  GyreNetWorkspace *ws  = NULL;
+  if (j->own_workspace && GyreNetWorkspaceCreate(GyreSurrogateNet(j->s), &ws)) j->bad = 3;
+  for (int rep = 0; rep < 3 && !j->bad; rep++) {
+    GyreStatus st = ws ? GyreSurrogateApplyWorkspace(j->s, ws, j->in, out, j->n)
+                       : GyreSurrogateApply(j->s, j->in, out, j->n);
+    if (st || memcmp(out, j->want, j->ysize * sizeof(float))) j->bad++;
+  }
+  GyreNetWorkspaceDestroy(&ws);
+  free(out);
+  return NULL;
+}
+
 static void test_inference(GyreBackend *be)
 {
   const char *path = "nn_model_inference.nc";
@@ -683,6 +710,25 @@ static void test_inference(GyreBackend *be)
     for (int rep = 0; rep < 2; rep++) { /* twice: reuses its buffers */
       CHECK(GyreSurrogateApply(s, phys, got, (int) xs[0]));
       EXPECT(!memcmp(want, got, y.size * 4), "%s: Apply differs from manual", kind ? "mlp" : "cnn");
+    }
+    /* thread safety: 4 threads apply the same surrogate at once, two with their own
+     * workspaces, two with temporary ones, 3 times each; every result equals the serial one */
+    {
+      ApplyJob  job[4];
+      pthread_t th[4];
+      for (int t = 0; t < 4; t++) {
+        job[t] = (ApplyJob){s, phys, want, (int) xs[0], y.size, t % 2, 0};
+        pthread_create(&th[t], NULL, apply_thread, &job[t]);
+      }
+      int bad = 0;
+      for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        bad += job[t].bad;
+      }
+      EXPECT(bad == 0, "%s: %d of 12 concurrent applications differ from the serial result",
+             kind ? "mlp" : "cnn", bad);
+      printf("inference %s: 4 threads x 3 concurrent applications equal the serial result\n",
+             kind ? "mlp" : "cnn");
     }
     double maxabs = 0;
     for (size_t i = 0; i < y.size; i++)
