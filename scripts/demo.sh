@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: a small end-to-end run on 2 MPI ranks (under two minutes on 2 cores):
-# an l96 two-scale truth run, a small ns2d ensemble at 64^2, then `gyre info` of a file.
+# an l96 two-scale truth run, a small ns2d ensemble at 64^2, an l96 closure trained on the
+# truth run, then `gyre info` of the model and of the ensemble file.
 set -euo pipefail
 build=${1:-build}
 gyre="$build/bin/gyre"
@@ -16,6 +17,15 @@ $run "$gyre" simulate -model l96 -l96_mode two_scale -ts_max_time 10 \
 echo "== ns2d ensemble: 3 members at 64^2, nu=1e-3, t in [0,5], output every 1"
 $run "$gyre" simulate -model ns2d -grid_nx 64 -grid_ny 64 -ns2d_nu 1e-3 -ts_max_time 5 \
   -ensemble_size 3 -seed 10 -output "$out/ns2d_ensemble.nc" -output_overwrite
+
+echo "== gyre train: an l96 closure (MLP at each point k: X_k -> coupling_k) on the truth run,"
+echo "   the last 20% of its records held out for validation"
+$run "$gyre" train -train_data "$out/l96_truth.nc" -train_inputs X -train_targets coupling \
+  -net mlp -net_width 32 -train_epochs 3 -train_batch 256 -train_lr 3e-3 \
+  -train_out "$out/l96_closure.nc" -train_overwrite
+
+echo "== gyre info $out/l96_closure.nc (validates the model file)"
+"$gyre" info "$out/l96_closure.nc"
 
 echo "== gyre info $out/ns2d_ensemble.nc"
 "$gyre" info "$out/ns2d_ensemble.nc"
