@@ -3,8 +3,9 @@
 #define GYRE_CLI_H
 #include <petscsys.h>
 
-/* `gyre train` (cli/train.c): the options of GyreTrainHelp, then the trainer. Collective. */
+/* `gyre train` (cli/train.c): the options of GyreTrainHelp, then the trainer. *exitcode: 0, or
+ * GYRE_EXIT_CHECKPOINTED after a signal. Collective. */
 extern const char GyreTrainHelp[];
-PetscErrorCode    GyreTrainCommand(MPI_Comm comm, int argc, char **argv);
+PetscErrorCode    GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitcode);
 
 #endif

@@ -168,7 +168,7 @@ int main(int argc, char **argv)
   if (!strcmp(cmd, "simulate"))
     ierr = GyreSimulate(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
   else if (!strcmp(cmd, "train"))
-    ierr = GyreTrainCommand(PETSC_COMM_WORLD, pargc, pargv);
+    ierr = GyreTrainCommand(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
   else if (!strcmp(cmd, "info"))
     ierr = Info(pargc, pargv);
   else

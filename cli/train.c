@@ -4,6 +4,7 @@
 #include <petscsys.h>
 #include <string.h>
 #include <unistd.h>
+#include "gyre_model.h"
 #include "gyre_petsc.h"
 #include "gyre_run.h"
 #include "gyre_trainer.h"
@@ -56,7 +57,9 @@ const char GyreTrainHelp[] =
     "  -train_threads T          CPU threads per rank (OMP_NUM_THREADS or 1)\n"
     "  -surrogate_backend cpu    compute backend   -train_bucket_mb M gradient buckets (4)\n"
     "  -train_prefetch 0|1       read the next batch in a background thread (1)\n"
-    "  -quiet                    no progress lines\n";
+    "  -quiet                    no progress lines\n"
+    "exit status: 0 done; 1 an error (one line, gyre: error: ...); 75 stopped by SIGTERM or\n"
+    "SIGUSR1 after writing the checkpoint (resume with -train_resume auto)\n";
 
 static PetscErrorCode ParseList(const char *opt, const char *value, int *v, int max, int *n)
 {
@@ -113,7 +116,13 @@ static PetscErrorCode ParseVars(const char *opt, char *value, const char **names
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
+static int StopRequested(void *ctx)
+{
+  (void) ctx;
+  return GyreSignalsReceived() != 0;
+}
+
+PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitcode)
 {
   GyreTrainerOptions o;
   char data[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "", ckpt[PETSC_MAX_PATH_LEN] = "",
@@ -133,6 +142,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   PetscReal   bucket_mb = 4;
 
   PetscFunctionBegin;
+  *exitcode = 0;
   PetscCall(PetscOptionsHasHelp(NULL, &help));
   GyreTrainerOptionsDefault(&o);
   PetscOptionsBegin(comm, NULL, "gyre train: train a surrogate, data-parallel over the ranks",
@@ -318,6 +328,10 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   snprintf(text, len, "command: %s\noptions: %s", line, all);
   o.training_options = text;
 
+  /* SIGTERM/SIGUSR1 (Slurm's warning): checkpoint after the current step, exit 75 */
+  PetscCall(GyreSignalsInstall());
+  o.stop = StopRequested;
+
   GyreBackend *be = NULL;
   PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));
   GyreTrainerResult res;
@@ -327,5 +341,6 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv)
   PetscCall(PetscFree(all));
   PetscCall(PetscFree(text));
   PetscCheck(st == GYRE_OK, comm, PETSC_ERR_LIB, "%s", GyreStatusMessage());
+  if (res.interrupted) *exitcode = GYRE_EXIT_CHECKPOINTED;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

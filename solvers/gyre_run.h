@@ -75,6 +75,9 @@ PetscErrorCode GyreSignalsInstall(void);
 PetscErrorCode GyreSignalsPoll(MPI_Comm comm, PetscInt local_bad, int *signum,
                                PetscInt *bad_component);
 
+/* The signal this rank has received since installation (0 if none); not collective. */
+int GyreSignalsReceived(void);
+
 /* The command line joined with shell quoting (malloc'ed). */
 PetscErrorCode GyreCommandLine(int argc, char **argv, char **line);
 

@@ -38,3 +38,8 @@ PetscErrorCode GyreSignalsPoll(MPI_Comm comm, PetscInt local_bad, int *signum,
   *bad_component = out[1] - 1;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+int GyreSignalsReceived(void)
+{
+  return (int) gyre_signal_received;
+}

@@ -794,16 +794,24 @@ GyreStatus GyreDatasetWait(GyreDataset ds)
 
 GyreStatus GyreDatasetStartEpoch(GyreDataset ds, long epoch)
 {
+  return GyreDatasetStartEpochAt(ds, epoch, 0);
+}
+
+GyreStatus GyreDatasetStartEpochAt(GyreDataset ds, long epoch, int64_t first)
+{
   (void) GyreDatasetWait(ds); /* a read of the previous epoch, if any */
   int64_t n = SampleCount(ds, 0);
   free(ds->perm);
   ds->perm = malloc((size_t) (n ? n : 1) * sizeof(int64_t));
   if (!ds->perm) return GyreStatusSet(GYRE_ERR_MEM, "dataset: out of memory (permutation)");
   GyreCall(GyreDatasetEpochPermutation(ds, epoch, ds->perm));
-  ds->epoch      = epoch;
-  ds->nbatches   = n / ds->opts.batch; /* the last partial batch is dropped */
-  ds->next_batch = 0;
-  if (ds->opts.prefetch && ds->nbatches > 0) GyreCall(StartRead(ds, 0, 0));
+  ds->epoch    = epoch;
+  ds->nbatches = n / ds->opts.batch; /* the last partial batch is dropped */
+  if (first < 0 || first > ds->nbatches)
+    return GyreStatusSet(GYRE_ERR_ARG, "dataset: epoch %ld has %lld batches, cannot start at %lld",
+                         epoch, (long long) ds->nbatches, (long long) first);
+  ds->next_batch = first;
+  if (ds->opts.prefetch && first < ds->nbatches) GyreCall(StartRead(ds, first, 0));
   return GYRE_OK;
 }
 

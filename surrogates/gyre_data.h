@@ -128,6 +128,9 @@ GyreStatus GyreDatasetEpochPermutation(GyreDataset ds, long epoch, int64_t *perm
 /* Starts an epoch: draws its permutation and (prefetch) starts reading batch 0. Not
  * collective, but every rank must call it with the same epoch. */
 GyreStatus GyreDatasetStartEpoch(GyreDataset ds, long epoch);
+/* The same, starting at global batch `first` of the epoch (resuming an epoch stopped part-way:
+ * the batches are those an uninterrupted epoch would read from there on). */
+GyreStatus GyreDatasetStartEpochAt(GyreDataset ds, long epoch, int64_t first);
 /* *batch = this rank's slice of the next global batch, or NULL at the end of the epoch. The
  * batch stays valid until the next call; with prefetch the following batch is being read
  * meanwhile; the caller may change its arrays (normalise in place). Not collective; the status

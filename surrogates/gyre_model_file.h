@@ -20,7 +20,9 @@
  *  optional (GyreModelTraining): learning curve curve_epoch, curve_train_loss and
  *    curve_val_loss over dimension "epoch" (double); optimiser state "adam_m.<param>" and
  *    "adam_v.<param>" (float32, the parameter's dimensions) and attribute optimizer_step.
- *    Attributes has_learning_curve, has_val_loss, has_optimizer_state (0/1) say which.
+ *    Attributes has_learning_curve, has_val_loss, has_optimizer_state (0/1) say which;
+ *    partial_epoch_batches and partial_epoch_loss (optional, 0) record an epoch stopped
+ *    part-way.
  *
  * A loaded CNN therefore evaluates (eval mode) exactly as the one written. Not saved: the
  * batch-norm num_batches_tracked counter (unused by the forward pass). */
@@ -74,6 +76,10 @@ typedef struct {
   double        *epoch, *train_loss, *val_loss;
   GyreOptimizer *opt;
   long           step; /* reading: the saved optimiser step (-1 if none) */
+  /* an epoch (number nepochs) stopped part-way (a signal): its global batches done and the sum
+   * of their batch losses; 0 and 0 for a checkpoint at the end of an epoch */
+  long   partial_batches;
+  double partial_loss;
 } GyreModelTraining;
 
 /* Writes net, meta and norm to path atomically (replacing an existing file). Collective on

@@ -10,6 +10,12 @@
  * ranks: the trainer checks this at the end of every epoch (a hash of the weights) and stops with
  * an error if they differ. The result depends on B and the seeds, not on the rank count (up to
  * the order of floating-point sums: 2 ranks x b agree with 1 rank x 2b to about 1e-6).
+ * The training loss of a global batch is summed over the ranks at every step (with the stop
+ * flag, in one small MPI_Allreduce), so the epoch's loss is the same however often the run
+ * was stopped and resumed.
+ * The training loss of a global batch is summed over the ranks at every step (with the stop
+ * flag, in one small MPI_Allreduce), so the epoch's loss is the same however often the run
+ * was stopped and resumed.
  * After each epoch: the validation loss (every validation sample, evaluation mode, the same
  * loss as training) on rank 0's progress line, the learning curve, the best model (lowest
  * validation loss; training loss without validation data) written to `out`, and a resumable
@@ -55,6 +61,13 @@ typedef struct {
   size_t      bucket_bytes;        /* gradient bucket size; 0: 4 MiB */
   const char *training_options;    /* text stored in the model file (the options) */
   FILE       *log;                 /* progress lines on rank 0; NULL: silent */
+  /* Preemption: polled after every step on every rank (NULL: never). A nonzero value on any
+   * rank stops training after that step: the checkpoint is written with the epoch's position
+   * (resuming continues the epoch at the next batch, with the uninterrupted result) and
+   * GyreTrain returns GYRE_OK with result->interrupted = 1. The CLI passes the
+   * SIGTERM/SIGUSR1 flag. */
+  int (*stop)(void *ctx);
+  void *stop_ctx;
 } GyreTrainerOptions;
 
 typedef struct {
@@ -66,7 +79,8 @@ typedef struct {
   double  val_loss;      /* of the last epoch (NaN without validation data) */
   double  samples_per_s; /* training samples per second over this call's epochs */
   int     stopped_early;
-  int     buckets; /* gradient buckets (MPI calls) per step */
+  int     interrupted; /* 1 when the stop callback stopped training, else 0 */
+  int     buckets;     /* gradient buckets (MPI calls) per step */
   int64_t ntrain, nval;
 } GyreTrainerResult;
 

@@ -224,6 +224,8 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(put_num(f, "has_learning_curve", curve));
   GyreCall(put_num(f, "has_val_loss", vl));
   GyreCall(put_num(f, "has_optimizer_state", opt));
+  GyreCall(put_num(f, "partial_epoch_batches", tr ? (double) tr->partial_batches : 0));
+  GyreCall(put_num(f, "partial_epoch_loss", tr ? tr->partial_loss : 0));
   if (curve) {
     GyreDimSpec de = {.name = "epoch", .len = (size_t) tr->nepochs};
     GyreCall(GyreFileDefineDim(f, &de));
@@ -905,6 +907,13 @@ static GyreStatus read_training(GyreFile f, const char *path, GyreNet *net, Gyre
   GyreCall(get_int(f, path, "has_learning_curve", &curve));
   GyreCall(get_int(f, path, "has_val_loss", &vl));
   GyreCall(get_int(f, path, "has_optimizer_state", &opt));
+  double pb = 0;
+  if (GyreFileGetAttDouble(f, "partial_epoch_batches", &pb)) pb = 0;
+  if (GyreFileGetAttDouble(f, "partial_epoch_loss", &t->partial_loss)) t->partial_loss = 0;
+  if (pb < 0 || pb != floor(pb) || !isfinite(t->partial_loss))
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': partial_epoch_batches %g / loss %g",
+                         path, pb, t->partial_loss);
+  t->partial_batches = (long) pb;
   if (curve) {
     int    nd, ht;
     char   dn[GYRE_IO_MAX_DIMS][64];
@@ -989,6 +998,7 @@ GyreStatus GyreModelFileReadTraining(MPI_Comm comm, const char *path, GyreNet *n
   if (!path || !net || !train)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreModelFileReadTraining: NULL argument");
   train->nepochs = 0, train->epoch = train->train_loss = train->val_loss = NULL, train->step = -1;
+  train->partial_batches = 0, train->partial_loss = 0;
   GyreFile   f = NULL;
   GyreStatus s = GyreFileOpen(comm, path, 0, &f);
   if (s) {

@@ -38,8 +38,10 @@ typedef struct {
   int                       np;
   GyreTensor *const        *params;
   char                      ckpt[4096];
-  /* learning curve */
+  /* learning curve; an epoch stopped part-way (resume) */
   int     nepochs;
+  long    partial_batches;
+  double  partial_loss;
   double *c_epoch, *c_train, *c_val;
   /* per-step tensors */
   GyreTensor x, y, t, dy;
@@ -214,15 +216,22 @@ static GyreStatus resume(Trainer *tr, const char *path)
     rec.opt = tr->opt;
     st      = GyreModelFileReadTraining(tr->comm, path, loaded, &rec);
   }
-  if (!st && (rec.nepochs < 1 || !rec.train_loss))
+  if (!st && rec.partial_batches == 0 && (rec.nepochs < 1 || !rec.train_loss))
     st = GyreStatusSet(GYRE_ERR_FORMAT, "train: checkpoint '%s' has no learning curve", path);
+  if (!st && rec.partial_batches > tr->info.nbatches)
+    st = GyreStatusSet(GYRE_ERR_ARG,
+                       "train: checkpoint '%s' stopped after batch %ld of an epoch, but the "
+                       "options give %lld batches per epoch",
+                       path, rec.partial_batches, (long long) tr->info.nbatches);
   if (!st && rec.nepochs > tr->o->epochs)
     st = GyreStatusSet(GYRE_ERR_ARG,
                        "train: checkpoint '%s' has already run %d epochs, more than "
                        "-train_epochs %d",
                        path, rec.nepochs, tr->o->epochs);
   if (!st) {
-    tr->nepochs = rec.nepochs;
+    tr->nepochs         = rec.nepochs;
+    tr->partial_batches = rec.partial_batches;
+    tr->partial_loss    = rec.partial_loss;
     for (int i = 0; i < rec.nepochs; i++) {
       tr->c_epoch[i] = rec.epoch[i];
       tr->c_train[i] = rec.train_loss[i];
@@ -294,16 +303,20 @@ static GyreStatus forward_step(Trainer *tr, GyreBatch *b, int B, double *contrib
   return GYRE_OK;
 }
 
-/* Trains one epoch; *train_loss is the mean over its global batches of the batch loss. */
-static GyreStatus train_epoch(Trainer *tr, int epoch, double *train_loss)
+/* Trains epoch `epoch` from global batch `first` (> 0 when resuming an epoch stopped
+ * part-way), *sum holding the batch losses so far. Returns with *done = the batches done when
+ * the stop callback fired (*stopped = its value), or *done = all of them. */
+static GyreStatus train_epoch(Trainer *tr, int epoch, long first, double *sum, long *done,
+                              int *stopped)
 {
+  *stopped = 0;
   GyreCall(GyreOptimizerSetEpoch(tr->opt, epoch));
-  GyreCall(GyreDatasetStartEpoch(tr->ds, epoch));
-  double sum = 0;
-  for (long k = 0;; k++) {
+  GyreCall(GyreDatasetStartEpochAt(tr->ds, epoch, first));
+  for (long k = first;; k++) {
     GyreBatch *b  = NULL;
     double     c  = 0;
     GyreStatus st = GyreDatasetNextBatch(tr->ds, &b);
+    *done         = k;
     if (!st && b) st = forward_step(tr, b, tr->o->data.batch, &c);
     if (!st && b && !isfinite(c))
       st = GyreStatusSet(GYRE_ERR_NAN,
@@ -319,10 +332,16 @@ static GyreStatus train_epoch(Trainer *tr, int epoch, double *train_loss)
     GyreStatus sf = GyreGradSyncFinish(tr->sync);
     GyreCall(GyreStatusAgree(tr->comm, st ? st : sf));
     GyreCall(GyreOptimizerStep(tr->opt, NULL));
-    sum += c;
+    /* the global batch loss and the stop flag, in one reduction */
+    double v[2] = {c, tr->o->stop ? (double) tr->o->stop(tr->o->stop_ctx) : 0};
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_SUM, tr->comm);
+    *sum += v[0];
+    if (v[1] != 0) {
+      *done    = k + 1;
+      *stopped = 1;
+      return GYRE_OK;
+    }
   }
-  MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, tr->comm);
-  *train_loss = tr->info.nbatches > 0 ? sum / (double) tr->info.nbatches : NAN;
   return GYRE_OK;
 }
 
@@ -381,15 +400,18 @@ static GyreStatus check_ranks_agree(Trainer *tr, int epoch)
 }
 
 /* Rank 0 writes path (atomically); every rank gets the status. */
-static GyreStatus write_model(Trainer *tr, const char *path, int with_state)
+static GyreStatus write_model(Trainer *tr, const char *path, int with_state, long partial_batches,
+                              double partial_loss)
 {
   GyreStatus st = GYRE_OK;
   if (tr->rank == 0) {
-    GyreModelTraining rec = {.nepochs    = tr->nepochs,
-                             .epoch      = tr->c_epoch,
-                             .train_loss = tr->c_train,
-                             .val_loss   = tr->info.nval > 0 ? tr->c_val : NULL,
-                             .opt        = with_state ? tr->opt : NULL};
+    GyreModelTraining rec = {.nepochs         = tr->nepochs,
+                             .epoch           = tr->c_epoch,
+                             .train_loss      = tr->c_train,
+                             .val_loss        = tr->info.nval > 0 ? tr->c_val : NULL,
+                             .opt             = with_state ? tr->opt : NULL,
+                             .partial_batches = partial_batches,
+                             .partial_loss    = partial_loss};
     st = GyreModelFileWrite(MPI_COMM_SELF, path, tr->net, tr->meta, &tr->norm, &rec);
   }
   return GyreStatusAgree(tr->comm, st);
@@ -491,8 +513,8 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
             (long long) tr->info.nval, o->data.batch, tr->size, (long long) tr->info.nbatches,
             res->buckets);
     if (from)
-      fprintf(log, "train: resumed from '%s' after epoch %d (best %d)\n", from, tr->nepochs,
-              best_epoch + 1);
+      fprintf(log, "train: resumed from '%s' after epoch %d%s (best so far: epoch %d)\n", from,
+              tr->nepochs, tr->partial_batches ? " and part of the next" : "", best_epoch + 1);
     fflush(log);
   }
 
@@ -504,8 +526,25 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
   if (o->epochs_per_run > 0 && tr->nepochs + o->epochs_per_run < last)
     last = tr->nepochs + o->epochs_per_run;
   for (int e = tr->nepochs; e < last; e++) {
-    double t0 = MPI_Wtime(), tl, vl;
-    GyreCall(train_epoch(tr, e, &tl));
+    double t0 = MPI_Wtime(), tl, vl, sum = 0;
+    long   first = 0, done = 0;
+    int    stopped = 0;
+    if (tr->partial_batches > 0) { /* resuming an epoch stopped part-way */
+      first = tr->partial_batches, sum = tr->partial_loss;
+      tr->partial_batches = 0, tr->partial_loss = 0;
+    }
+    GyreCall(train_epoch(tr, e, first, &sum, &done, &stopped));
+    if (stopped) {
+      res->interrupted = stopped;
+      GyreCall(write_model(tr, tr->ckpt, 1, done, sum));
+      if (log)
+        fprintf(log,
+                "train: stopped (%d) in epoch %d after batch %ld of %lld; checkpoint in '%s': "
+                "resume with -train_resume auto\n",
+                stopped, e + 1, done, (long long) tr->info.nbatches, tr->ckpt);
+      break;
+    }
+    tl        = sum / (double) tr->info.nbatches;
     double t1 = MPI_Wtime();
     GyreCall(validate(tr, &vl));
     GyreCall(check_ranks_agree(tr, e + 1));
@@ -515,10 +554,10 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
     int    better = score < best;
     if (better) {
       best = score, best_epoch = e, since_best = 0;
-      GyreCall(write_model(tr, o->out, 0));
+      GyreCall(write_model(tr, o->out, 0, 0, 0));
     } else
       since_best++;
-    GyreCall(write_model(tr, tr->ckpt, 1));
+    GyreCall(write_model(tr, tr->ckpt, 1, 0, 0));
     double t2 = MPI_Wtime();
     t_train += t1 - t0, t_all += t2 - t0, ran++;
     if (log) {
@@ -546,7 +585,7 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
   res->train_loss    = tr->nepochs ? tr->c_train[tr->nepochs - 1] : NAN;
   res->val_loss      = tr->nepochs ? tr->c_val[tr->nepochs - 1] : NAN;
   res->samples_per_s = t_train > 0 ? (double) ran * tr->info.nbatches * o->data.batch / t_train : 0;
-  if (log && tr->nepochs < o->epochs && !res->stopped_early)
+  if (log && tr->nepochs < o->epochs && !res->stopped_early && !res->interrupted)
     fprintf(log,
             "train: stopped after epoch %d of %d (-train_epochs_per_run %d): resume with "
             "-train_resume %s\n",

@@ -128,7 +128,7 @@ typedef struct {
   char    names[256][64];
   float  *v[256];
   size_t  len[256];
-  double *curve;
+  double *curve, *train; /* validation (else training) loss; training loss */
   int     nep;
 } Dump;
 
@@ -172,7 +172,7 @@ static void Load(const char *path, Dump *d)
   }
   d->nep   = rec.nepochs;
   d->curve = rec.val_loss ? rec.val_loss : rec.train_loss;
-  if (rec.val_loss) free(rec.train_loss);
+  d->train = rec.train_loss;
   free(rec.epoch);
   GyreOptimizerDestroy(&opt);
   GyreNetDestroy(&net);
@@ -183,7 +183,8 @@ static void Free(Dump *d)
 {
   for (int i = 0; i < d->n; i++)
     free(d->v[i]);
-  free(d->curve);
+  if (d->curve != d->train) free(d->curve);
+  free(d->train);
 }
 
 /* max over variables of max |a - b| / max |a| */
@@ -301,6 +302,14 @@ static void TestRanks(void)
   Remove(d1), Remove(d2);
 }
 
+/* the stop callback: true on the last rank every 3rd step */
+static int stop_calls = 0;
+static int StopEvery3(void *ctx)
+{
+  (void) ctx;
+  return rank == size - 1 && ++stop_calls % 3 == 0;
+}
+
 static void TestResume(void)
 {
   const char *d2 = Path("resume.nc"), *other = Path("resume_other.nc");
@@ -335,11 +344,43 @@ static void TestResume(void)
       double w    = Compare(&a, &b, tag);
       int    same = a.nep == b.nep;
       for (int i = 0; i < a.nep && same; i++)
-        same = a.curve[i] == b.curve[i];
+        same = a.curve[i] == b.curve[i] && a.train[i] == b.train[i];
       printf("resume %s: max difference %.3g over %d tensors; curves %s\n", tag, w, a.n,
              same ? "equal" : "DIFFER");
       EXPECT(w == 0 && same, "%s: resumed run differs (%.3g)", tag, w);
       Free(&a), Free(&b);
+    }
+    /* stopped mid-epoch (as by SIGUSR1 on the last rank only) every 3 steps (also after the last
+     * batch of an epoch) and resumed until done: bitwise the uninterrupted run, training losses
+     * included */
+    {
+      char cstop[200], stopped_out[160];
+      snprintf(stopped_out, sizeof stopped_out, "%s_stop.nc", Path(tag));
+      snprintf(cstop, sizeof cstop, "%s.ckpt", stopped_out);
+      GyreTrainerOptions so = o;
+      so.out = stopped_out, so.checkpoint = cstop, so.resume = "auto";
+      so.stop = StopEvery3, so.stop_ctx = NULL;
+      int legs = 0, stops = 0;
+      stop_calls = 0;
+      do {
+        Train(MPI_COMM_WORLD, &so, &r);
+        stops += r.interrupted;
+      } while (r.interrupted && ++legs < 50);
+      if (rank == 0) {
+        Dump a, b;
+        Load(cfull, &a);
+        Load(cstop, &b);
+        double w    = Compare(&a, &b, tag);
+        int    same = a.nep == b.nep;
+        for (int i = 0; i < a.nep && same; i++)
+          same = a.curve[i] == b.curve[i] && a.train[i] == b.train[i];
+        printf("resume %s: stopped %d times mid-epoch and resumed: max difference %.3g, curves "
+               "%s\n",
+               tag, stops, w, same ? "equal" : "DIFFER");
+        EXPECT(stops >= 2 && w == 0 && same, "%s: %d stops, difference %.3g", tag, stops, w);
+        Free(&a), Free(&b);
+      }
+      Remove(stopped_out), Remove(cstop);
     }
     /* a checkpoint of another network, or trained on other data, is refused */
     GyreTrainerOptions bad = o;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Preemption of gyre train: SIGUSR1, then SIGTERM, sent to the ranks mid-run (as Slurm does
+# before a time limit): the run writes its checkpoint at the current step and exits 75 (not 0);
+# the same command line (-train_resume auto) continues, mid-epoch, and the finished run equals
+# the uninterrupted one bitwise (weights, Adam moments, learning curve).
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode two_scale -ts_max_time 4 -ensemble_size 3 \
+  -seed 5 -output d.nc -quiet
+args=(-train_data d.nc -train_inputs X -train_targets coupling -net_width 48 -train_epochs 20
+      -train_batch 16 -train_lr 1e-3 -quiet)
+mpirun_n 2 "$GYRE" train "${args[@]}" -train_out full.nc
+interrupt() {
+  local sig=$1
+  touch marker
+  mpiexec -n 2 --oversubscribe "$GYRE" train "${args[@]}" -train_out run.nc -train_resume auto &
+  local pid=$!
+  # signal once this leg has written a checkpoint (its handlers are surely installed)
+  for _ in $(seq 600); do
+    [ run.ckpt.nc -nt marker ] && break
+    sleep 0.1
+  done
+  local ranks
+  ranks=$(pgrep -P $pid || true)
+  [ -n "$ranks" ] || fail "the run finished before it could be signalled: make it longer"
+  kill -$sig $ranks
+  set +e
+  wait $pid
+  local status=$?
+  set -e
+  [ $status -eq 75 ] || fail "exit status after SIG$sig was $status, expected 75"
+  [ -s run.ckpt.nc ] || fail "no checkpoint after SIG$sig"
+  ncdump -h run.ckpt.nc > h.txt
+  grep "partial_epoch_batches" h.txt
+}
+interrupt USR1
+interrupt TERM
+mpirun_n 2 "$GYRE" train "${args[@]}" -train_out run.nc -train_resume auto
+ncdiff full.ckpt.nc run.ckpt.nc || fail "the resumed run differs from the uninterrupted one"
+ncdiff full.nc run.nc || fail "the resumed best model differs"
+echo "train_signal: passed"
