@@ -25,3 +25,17 @@ expect_error() {
   grep -q -- "$pattern" err.txt || { cat err.txt; fail "$what: message lacks '$pattern'"; }
   echo "$what: $(grep '^gyre: error:' err.txt)"
 }
+# signal_ranks PID SIG: sends SIG to the ranks of the mpiexec PID (as Slurm does: mpiexec
+# itself would turn SIGTERM into a kill), waits for it and fails unless it exits 75 (the
+# checkpointed code).
+signal_ranks() {
+  local pid=$1 sig=$2 ranks status
+  ranks=$(pgrep -P "$pid" || true)
+  [ -n "$ranks" ] || fail "the run finished before it could be signalled: make it longer"
+  kill -"$sig" $ranks
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+  [ $status -eq 75 ] || fail "exit status after SIG$sig was $status, expected 75"
+}

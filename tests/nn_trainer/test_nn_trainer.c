@@ -204,6 +204,21 @@ static double Compare(const Dump *a, const Dump *b, const char *what)
   return worst;
 }
 
+/* Two checkpoints of the same training: *w the largest relative difference of their tensors;
+ * returns whether their learning curves (validation and training loss) are bitwise equal. */
+static int SameRun(const char *pa, const char *pb, const char *tag, double *w)
+{
+  Dump a, b;
+  Load(pa, &a);
+  Load(pb, &b);
+  *w       = Compare(&a, &b, tag);
+  int same = a.nep == b.nep;
+  for (int i = 0; i < a.nep && same; i++)
+    same = a.curve[i] == b.curve[i] && a.train[i] == b.train[i];
+  Free(&a), Free(&b);
+  return same;
+}
+
 /* ---- cases ---------------------------------------------------------------------------- */
 
 static void TestGradSync(void)
@@ -338,17 +353,10 @@ static void TestResume(void)
     EXPECT(r.start_epoch == 1 && r.epochs_run == 3, "%s: resumed at %d, ran %d", tag, r.start_epoch,
            r.epochs_run);
     if (rank == 0) {
-      Dump a, b;
-      Load(cfull, &a);
-      Load(cpart, &b);
-      double w    = Compare(&a, &b, tag);
-      int    same = a.nep == b.nep;
-      for (int i = 0; i < a.nep && same; i++)
-        same = a.curve[i] == b.curve[i] && a.train[i] == b.train[i];
-      printf("resume %s: max difference %.3g over %d tensors; curves %s\n", tag, w, a.n,
-             same ? "equal" : "DIFFER");
+      double w    = 0;
+      int    same = SameRun(cfull, cpart, tag, &w);
+      printf("resume %s: max difference %.3g; curves %s\n", tag, w, same ? "equal" : "DIFFER");
       EXPECT(w == 0 && same, "%s: resumed run differs (%.3g)", tag, w);
-      Free(&a), Free(&b);
     }
     /* stopped mid-epoch (as by SIGUSR1 on the last rank only) every 3 steps (also after the last
      * batch of an epoch) and resumed until done: bitwise the uninterrupted run, training losses
@@ -367,18 +375,12 @@ static void TestResume(void)
         stops += r.interrupted;
       } while (r.interrupted && ++legs < 50);
       if (rank == 0) {
-        Dump a, b;
-        Load(cfull, &a);
-        Load(cstop, &b);
-        double w    = Compare(&a, &b, tag);
-        int    same = a.nep == b.nep;
-        for (int i = 0; i < a.nep && same; i++)
-          same = a.curve[i] == b.curve[i] && a.train[i] == b.train[i];
+        double w    = 0;
+        int    same = SameRun(cfull, cstop, tag, &w);
         printf("resume %s: stopped %d times mid-epoch and resumed: max difference %.3g, curves "
                "%s\n",
                tag, stops, w, same ? "equal" : "DIFFER");
         EXPECT(stops >= 2 && w == 0 && same, "%s: %d stops, difference %.3g", tag, stops, w);
-        Free(&a), Free(&b);
       }
       Remove(stopped_out), Remove(cstop);
     }

@@ -10,16 +10,7 @@ interrupt() {
   mpiexec -n 2 --oversubscribe "$GYRE" simulate $args -output run.nc -checkpoint run.ckpt -restart auto &
   local pid=$!
   sleep 1
-  # signal the ranks themselves, as Slurm does (mpiexec would turn SIGTERM into a kill)
-  local ranks
-  ranks=$(pgrep -P $pid || true)
-  [ -n "$ranks" ] || fail "the run finished before it could be signalled: make it longer"
-  kill -$sig $ranks
-  set +e
-  wait $pid
-  local status=$?
-  set -e
-  [ $status -eq 75 ] || fail "exit status after SIG$sig was $status, expected 75"
+  signal_ranks $pid $sig
   [ -s run.ckpt ] || fail "no checkpoint after SIG$sig"
   "$PYTHON" - <<'PY' || fail "checkpoint not usable"
 import netCDF4

@@ -19,15 +19,7 @@ interrupt() {
     [ run.ckpt.nc -nt marker ] && break
     sleep 0.1
   done
-  local ranks
-  ranks=$(pgrep -P $pid || true)
-  [ -n "$ranks" ] || fail "the run finished before it could be signalled: make it longer"
-  kill -$sig $ranks
-  set +e
-  wait $pid
-  local status=$?
-  set -e
-  [ $status -eq 75 ] || fail "exit status after SIG$sig was $status, expected 75"
+  signal_ranks $pid $sig
   [ -s run.ckpt.nc ] || fail "no checkpoint after SIG$sig"
   ncdump -h run.ckpt.nc > h.txt
   grep "partial_epoch_batches" h.txt
