@@ -658,8 +658,10 @@ static void *apply_thread(void *arg)
 static void test_inference(GyreBackend *be)
 {
   const char *path = "nn_model_inference.nc";
-  /* a 2-D CNN (fields) and an MLP (per-point) */
-  for (int kind = 0; kind < 2; kind++) {
+  /* a 2-D CNN (fields), an MLP (per-point) and a 2-D FNO (the FFTW plan cache shared by the
+   * threads) */
+  const char *kname[3] = {"cnn", "mlp", "fno"};
+  for (int kind = 0; kind < 3; kind++) {
     GyreModelMeta    *m = calloc(1, sizeof *m);
     GyreNormalization nm;
     GyreNet          *net;
@@ -674,12 +676,20 @@ static void test_inference(GyreBackend *be)
       fill_meta(m, &nm, 2, 2, 8, 6);
       CHECK(GyreNetCreateCNN(be, &m->cnn, 9, &net));
       nd = 4, xs[0] = 3, xs[1] = 2, xs[2] = 6, xs[3] = 8;
-    } else {
+    } else if (kind == 1) {
       m->type = GYRE_NET_MLP;
       mlp_setup(&m->mlp);
       fill_meta(m, &nm, 5, 3, 1, 1);
       CHECK(GyreNetCreateMLP(be, &m->mlp, 9, &net));
       nd = 2, xs[0] = 11, xs[1] = 5;
+    } else {
+      m->type = GYRE_NET_FNO;
+      GyreFNOOptionsDefault(&m->fno);
+      m->fno.in_channels = 2, m->fno.out_channels = 1, m->fno.width = 6, m->fno.modes = 3;
+      m->fno.proj_width = 8;
+      fill_meta(m, &nm, 2, 1, 12, 10);
+      CHECK(GyreNetCreateFNO(be, &m->fno, 9, &net));
+      nd = 4, xs[0] = 3, xs[1] = 2, xs[2] = 10, xs[3] = 12;
     }
     perturb(net);
     CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
@@ -709,7 +719,7 @@ static void test_inference(GyreBackend *be)
     }
     for (int rep = 0; rep < 2; rep++) { /* twice: reuses its buffers */
       CHECK(GyreSurrogateApply(s, phys, got, (int) xs[0]));
-      EXPECT(!memcmp(want, got, y.size * 4), "%s: Apply differs from manual", kind ? "mlp" : "cnn");
+      EXPECT(!memcmp(want, got, y.size * 4), "%s: Apply differs from manual", kname[kind]);
     }
     /* thread safety: 4 threads apply the same surrogate at once, two with their own
      * workspaces, two with temporary ones, 3 times each; every result equals the serial one */
@@ -726,16 +736,16 @@ static void test_inference(GyreBackend *be)
         bad += job[t].bad;
       }
       EXPECT(bad == 0, "%s: %d of 12 concurrent applications differ from the serial result",
-             kind ? "mlp" : "cnn", bad);
+             kname[kind], bad);
       printf("inference %s: 4 threads x 3 concurrent applications equal the serial result\n",
-             kind ? "mlp" : "cnn");
+             kname[kind]);
     }
     double maxabs = 0;
     for (size_t i = 0; i < y.size; i++)
       maxabs = fmax(maxabs, fabs(got[i]));
     printf("inference %s: %zu outputs equal normalise -> forward -> de-normalise bitwise "
            "(max |out| %.3g)\n",
-           kind ? "mlp" : "cnn", y.size, maxabs);
+           kname[kind], y.size, maxabs);
     free(phys), free(h), free(want), free(got);
     GyreTensorDestroy(&x), GyreTensorDestroy(&y);
     CHECK(GyreSurrogateDestroy(&s));
