@@ -22,6 +22,8 @@ const char GyreTrainHelp[] =
     "  -train_op_t0 i -train_op_t1 j   operator: input and target records (0, last)\n"
     "  -train_per_point 0|1      MLP on each grid point's channels (default 1 for an MLP\n"
     "                            closure) or on whole fields\n"
+    "  -train_stencil r          per-point MLP: inputs are the (2r+1)^dims neighbourhood of\n"
+    "                            each point (periodic), e.g. X_{k-2..k+2} for r = 2 (0)\n"
     "  -train_val_fraction f     validation share, by member/file or by a final time block "
     "(0.2)\n"
     "network:\n"
@@ -135,7 +137,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscInt    mode = 0, net = 0, act = -1, optim = 0, sched = 0, lossi = 0;
   PetscInt    width = -1, depth = -1, modes_ = 12, proj = 128, history = 1, lead = 1;
   PetscInt    epochs = 10, batch = 32, seed = 0, early = 0, threads = 0, step_size = 30;
-  PetscInt    warmup = 0, per_point = -1, t0 = 0, t1 = -1, per_run = 0;
+  PetscInt    warmup = 0, per_point = -1, t0 = 0, t1 = -1, per_run = 0, stencil = 0;
   PetscBool   grid = PETSC_TRUE, bn = PETSC_TRUE, zero_mean = PETSC_FALSE, quiet = PETSC_FALSE;
   PetscBool   prefetch = PETSC_TRUE, overwrite = PETSC_FALSE, help;
   PetscReal   lr = 1e-3, wd = 0, eps = 1e-8, clip = 0, gamma = 0.1, min_lr = 0, val = 0.2;
@@ -161,6 +163,8 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
       PetscOptionsInt("-train_op_t1", "operator target record (-1: last)", "", t1, &t1, NULL));
   PetscCall(PetscOptionsInt("-train_per_point", "MLP per grid point (1) or on whole fields (0)", "",
                             per_point, &per_point, NULL));
+  PetscCall(PetscOptionsInt("-train_stencil", "per-point MLP: neighbours on each side", "", stencil,
+                            &stencil, NULL));
   PetscCall(PetscOptionsReal("-train_val_fraction", "validation share", "", val, &val, NULL));
   PetscCall(Choice(PetscOptionsObject, "-net", "architecture", nets, 3, &net));
   PetscCall(PetscOptionsInt("-net_width", "MLP hidden width / FNO width", "", width, &width, NULL));
@@ -259,6 +263,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   o.data.op_t0        = t0;
   o.data.op_t1        = t1;
   o.data.per_point    = per_point >= 0 ? (int) per_point : (net == 0 && mode == 0);
+  o.data.stencil      = (int) stencil;
   o.data.val_fraction = val;
   o.data.seed         = (uint64_t) seed;
   o.data.batch        = (int) batch;

@@ -380,6 +380,10 @@ GyreStatus GyreDatasetCreate(MPI_Comm comm, const GyreDatasetOptions *opts, Gyre
                        opts->val_fraction);
   else if (opts->per_point && opts->kind != GYRE_SAMPLE_CLOSURE)
     st = GyreStatusSet(GYRE_ERR_ARG, "dataset: per-point samples are for closures only");
+  else if (opts->stencil < 0 || (opts->stencil > 0 && !opts->per_point))
+    st = GyreStatusSet(GYRE_ERR_ARG,
+                       "dataset: stencil %d: a stencil (>= 0) is for per-point samples only",
+                       opts->stencil);
   int size;
   MPI_Comm_size(comm, &size);
   if (st == GYRE_OK && opts->batch < size)
@@ -441,23 +445,32 @@ static int64_t SampleCount(GyreDataset ds, int split)
   return ds->nfs[split] * (pp ? (int64_t) ds->npoints : 1);
 }
 
+/* S: values per channel of a per-point sample (1 without a stencil or for fields) */
+static size_t StencilSize(GyreDataset ds)
+{
+  int    pp = ds->opts.kind == GYRE_SAMPLE_CLOSURE && ds->opts.per_point;
+  size_t w  = (size_t) (2 * ds->opts.stencil + 1);
+  return pp ? (ds->nspatial == 2 ? w * w : w) : 1;
+}
+
 GyreStatus GyreDatasetGetInfo(GyreDataset ds, GyreDatasetInfo *info)
 {
   memset(info, 0, sizeof(*info));
-  info->nfiles     = ds->nfiles;
-  info->ntraj      = ds->ntraj;
-  info->nin        = ds->nin_vars * ds->history;
-  info->nout       = ds->nout_vars;
-  info->nspatial   = ds->nspatial;
-  info->ny         = ds->ny;
-  info->nx         = ds->nx;
-  info->ntrain     = SampleCount(ds, 0);
-  info->nval       = SampleCount(ds, 1);
-  info->nbatches   = info->ntrain / ds->opts.batch;
-  info->rank_batch = ds->opts.batch / ds->size + (ds->rank < ds->opts.batch % ds->size);
-  info->record_dt  = ds->record_dt;
-  info->dx         = ds->dx;
-  info->dy         = ds->dy;
+  info->nfiles       = ds->nfiles;
+  info->ntraj        = ds->ntraj;
+  info->nin          = ds->nin_vars * ds->history;
+  info->nout         = ds->nout_vars;
+  info->nspatial     = ds->nspatial;
+  info->ny           = ds->ny;
+  info->nx           = ds->nx;
+  info->ntrain       = SampleCount(ds, 0);
+  info->nval         = SampleCount(ds, 1);
+  info->nbatches     = info->ntrain / ds->opts.batch;
+  info->rank_batch   = ds->opts.batch / ds->size + (ds->rank < ds->opts.batch % ds->size);
+  info->stencil_size = (int) StencilSize(ds);
+  info->record_dt    = ds->record_dt;
+  info->dx           = ds->dx;
+  info->dy           = ds->dy;
   snprintf(info->input_fields, sizeof info->input_fields, "%s", ds->fields[0]);
   snprintf(info->output_fields, sizeof info->output_fields, "%s", ds->fields[1]);
   snprintf(info->units, sizeof info->units, "%s", ds->units);
@@ -530,9 +543,9 @@ static void SampleRecords(GyreDataset ds, const FieldSample *s, int64_t *in_last
 static GyreStatus BatchReserve(GyreDataset ds, GyreBatch *b, int64_t n)
 {
   int    pp  = ds->opts.kind == GYRE_SAMPLE_CLOSURE && ds->opts.per_point;
-  size_t per = pp ? 1 : ds->npoints;
+  size_t per = pp ? 1 : ds->npoints, S = StencilSize(ds);
   int    cin = ds->nin_vars * ds->history, cout = ds->nout_vars;
-  size_t nin = (size_t) n * (size_t) cin * per, nout = (size_t) n * (size_t) cout * per;
+  size_t nin = (size_t) n * (size_t) cin * per * S, nout = (size_t) n * (size_t) cout * per;
   if (nin > b->cap_in) {
     float *in = realloc(b->input, nin * sizeof(float));
     if (!in)
@@ -556,7 +569,7 @@ static GyreStatus BatchReserve(GyreDataset ds, GyreBatch *b, int64_t n)
   }
   b->n           = (int) n;
   b->in_shape[0] = b->out_shape[0] = n;
-  b->in_shape[1]                   = cin;
+  b->in_shape[1]                   = cin * (int64_t) S;
   b->out_shape[1]                  = cout;
   if (pp)
     b->ndim = 2;
@@ -576,8 +589,10 @@ static GyreStatus ReadList(GyreDataset ds, int split, const int64_t *list, int64
 {
   GyreCall(BatchReserve(ds, b, n));
   int     pp = ds->opts.kind == GYRE_SAMPLE_CLOSURE && ds->opts.per_point;
-  size_t  np = ds->npoints, per = pp ? 1 : np;
+  size_t  np = ds->npoints, per = pp ? 1 : np, S = StencilSize(ds);
   int     cin = ds->nin_vars * ds->history, cout = ds->nout_vars;
+  int     r = ds->opts.stencil, w = 2 * r + 1;
+  int64_t NX = (int64_t) ds->nx, NY = (int64_t) ds->ny;
   double *tmp = malloc(np * sizeof(double));
   if (!tmp) return GyreStatusSet(GYRE_ERR_MEM, "dataset: out of memory");
   GyreStatus st = GYRE_OK;
@@ -591,11 +606,18 @@ static GyreStatus ReadList(GyreDataset ds, int split, const int64_t *list, int64
     SampleRecords(ds, s, &in_last, &out_rec);
     for (int v = 0; v < ds->nin_vars && st == GYRE_OK; v++)
       for (int h = 0; h < ds->history && st == GYRE_OK; h++) {
-        st         = ReadField(ds, s->traj, v, in_last - (ds->history - 1 - h), tmp);
-        float *dst = b->input + ((size_t) i * (size_t) cin + (size_t) (v * ds->history + h)) * per;
-        if (pp)
-          dst[0] = (float) tmp[pt];
-        else
+        st = ReadField(ds, s->traj, v, in_last - (ds->history - 1 - h), tmp);
+        float *dst =
+            b->input + ((size_t) i * (size_t) cin + (size_t) (v * ds->history + h)) * per * S;
+        if (pp) { /* the stencil around point pt, periodic */
+          int64_t px = (int64_t) pt % NX, py = (int64_t) pt / NX;
+          for (size_t k = 0; k < S; k++) {
+            int64_t dx = (int64_t) (k % (size_t) w) - r;
+            int64_t dy = ds->nspatial == 2 ? (int64_t) (k / (size_t) w) - r : 0;
+            int64_t x = ((px + dx) % NX + NX) % NX, y = ((py + dy) % NY + NY) % NY;
+            dst[k] = (float) tmp[y * NX + x];
+          }
+        } else
           for (size_t p = 0; p < np; p++)
             dst[p] = (float) tmp[p];
       }
@@ -703,18 +725,19 @@ GyreStatus GyreDatasetComputeNormalization(GyreDataset ds, GyreNormalization *no
 
 void GyreNormalizationApply(const GyreNormalization *norm, GyreBatch *b)
 {
-  size_t per = 1;
-  for (int d = 2; d < b->ndim; d++)
-    per *= (size_t) b->in_shape[d];
+  size_t vin = 1, vout = 1; /* values per sample */
+  for (int d = 1; d < b->ndim; d++)
+    vin *= (size_t) b->in_shape[d], vout *= (size_t) b->out_shape[d];
+  size_t pin = vin / (size_t) norm->nin, pout = vout / (size_t) norm->nout;
   for (int i = 0; i < b->n; i++) {
     for (int c = 0; c < norm->nin; c++) {
-      float *x = b->input + ((size_t) i * (size_t) norm->nin + (size_t) c) * per;
-      for (size_t p = 0; p < per; p++)
+      float *x = b->input + (size_t) i * vin + (size_t) c * pin;
+      for (size_t p = 0; p < pin; p++)
         x[p] = (float) (((double) x[p] - norm->in_mean[c]) / norm->in_std[c]);
     }
     for (int c = 0; c < norm->nout; c++) {
-      float *x = b->target + ((size_t) i * (size_t) norm->nout + (size_t) c) * per;
-      for (size_t p = 0; p < per; p++)
+      float *x = b->target + (size_t) i * vout + (size_t) c * pout;
+      for (size_t p = 0; p < pout; p++)
         x[p] = (float) (((double) x[p] - norm->out_mean[c]) / norm->out_std[c]);
     }
   }

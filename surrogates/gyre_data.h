@@ -5,7 +5,10 @@
  * broadcast). Each file holds variables (time, [member,] [y,] x); every (file, member) is an
  * independent trajectory. Three sample kinds:
  *   closure   inputs at record t            -> targets at record t (per field, or per point:
- *             per_point = 1 gives (N, C) samples, one per spatial point);
+ *             per_point = 1 gives (N, C S) samples, one per spatial point, where S =
+ *             (2 stencil + 1)^dims values of each channel around the point (periodic wrap,
+ *             offsets row-major from (-r, -r), the point itself in the middle; S = 1 with
+ *             stencil 0): feature c S + s is channel c at offset s);
  *   emulator  inputs at t-history+1 .. t    -> targets (default: the inputs) at t + lead;
  *   operator  inputs at record op_t0        -> targets at record op_t1, one per trajectory.
  * Samples are float32 (N, C, [Y,] X), C = variables x history, channel c = v*history + h with
@@ -52,7 +55,8 @@ typedef struct {
   int            history;      /* emulator: input steps T_in >= 1 (default 1) */
   int            lead;         /* emulator: k >= 1 records ahead (default 1) */
   long           op_t0, op_t1; /* operator: records (default 0 and -1 = the last) */
-  int            per_point;    /* closure: 1 = one sample per spatial point, (N, C) */
+  int            per_point;    /* closure: 1 = one sample per spatial point, (N, C S) */
+  int            stencil;      /* per_point: neighbours r on each side (0: the point alone) */
   double         val_fraction; /* default 0.2; 0 = no validation data */
   uint64_t       seed;         /* global seed of the epoch permutations */
   int            batch;        /* global batch size B (>= number of ranks) */
@@ -86,8 +90,9 @@ typedef struct {
   int     nspatial;  /* 1 or 2 */
   size_t  ny, nx;    /* ny = 1 for 1-D fields */
   int64_t ntrain, nval;
-  int64_t nbatches;   /* full global batches per epoch (last partial one dropped) */
-  int     rank_batch; /* samples this rank reads per batch */
+  int64_t nbatches;     /* full global batches per epoch (last partial one dropped) */
+  int     rank_batch;   /* samples this rank reads per batch */
+  int     stencil_size; /* S: values per channel of a per-point sample (1 for fields) */
   /* from the first file, for the model file: the time between records (its time variable's
    * first two values; 0 with one record), the grid spacing (first two values of the x and y
    * coordinate variables; 0 where absent) and "name [units], ..." of the inputs and targets */
@@ -116,7 +121,8 @@ const char *GyreDatasetFile(GyreDataset ds, int i);
  * summed with MPI_Allreduce in double. NaN/Inf: GYRE_ERR_NAN naming file, variable, record
  * and index. Collective. */
 GyreStatus GyreDatasetComputeNormalization(GyreDataset ds, GyreNormalization *norm);
-/* (x - mean) / std per channel of the batch's input and target, in place. Not collective. */
+/* (x - mean) / std per channel of the batch's input and target, in place; the values of a
+ * sample are channel-major (nin blocks of equal length). Not collective. */
 void GyreNormalizationApply(const GyreNormalization *norm, GyreBatch *batch);
 
 /* Reads samples [start, start + count) of a split's list (no shuffle; validation uses this)

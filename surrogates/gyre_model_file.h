@@ -4,9 +4,9 @@
  *  global attributes: gyre_model_format_version = 1, architecture = "mlp"|"fno"|"cnn" and
  *    every option of that architecture as "<arch>_<option>" (numbers; the CNN's channels and
  *    kernels as comma-separated text), input_fields, output_fields, units, grid_nx, grid_ny,
- *    training_options, split, mode, per_point, history, lead, record_dt, dx, dy (optional on
- *    read: "", 1, 1, 1, 0, 0, 0), lineage ("path sha256:<hex>; ..."), seed, gyre_version,
- *    gyre_git_commit, parameter_count (parameters only), nparameters, nbuffers,
+ *    training_options, split, mode, per_point, stencil, history, lead, record_dt, dx, dy
+ *    (optional on read: "", 1, 0, 1, 1, 0, 0, 0), lineage ("path sha256:<hex>; ..."), seed,
+ * gyre_version, gyre_git_commit, parameter_count (parameters only), nparameters, nbuffers,
  *    weights_sha256 (SHA-256 of all parameters, then all buffers, as little-endian float32
  *    in list order; verified on load);
  *  variables: one float32 variable per parameter, named as GyreNetParameters names it
@@ -58,6 +58,8 @@ typedef struct {
   char mode[16];    /* "closure" | "emulator" | "operator" ("" when unknown) */
   int  per_point;   /* MLP: 1 = applied at each grid point to its channels; 0 = to a whole
                        field flattened to (C * ny * nx) features */
+  int stencil;      /* per-point MLP: neighbours r on each side of the point; its inputs are
+                       channel-major, (2r + 1)^dims values per channel (gyre_data.h) */
   int    history;   /* input steps per variable (channels = variables x history); 1 */
   int    lead;      /* emulator: records ahead of the newest input; 1 */
   double record_dt; /* model time between the training data's records (0: unknown) */

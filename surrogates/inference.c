@@ -38,8 +38,13 @@ static GyreStatus in_shape(const GyreSurrogate *s, int n, int *nd, int64_t *sh, 
   int dim;
   if (m->type == GYRE_NET_MLP) {
     *nd = 2, sh[0] = n, sh[1] = m->mlp.inputs;
-    if (m->per_point) {
-      *cin = m->mlp.inputs, *per_channel = 1;
+    if (m->per_point) { /* the point's channels, each with its stencil of S values */
+      *cin = s->norm.nin, *per_channel = (size_t) m->mlp.inputs / (size_t) s->norm.nin;
+      if ((size_t) m->mlp.inputs != *per_channel * (size_t) s->norm.nin)
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "surrogate: a per-point MLP with %d inputs does not match %d "
+                             "channels (stencil %d)",
+                             m->mlp.inputs, s->norm.nin, m->stencil);
     } else {
       *cin = s->norm.nin, *per_channel = pts;
       if ((size_t) m->mlp.inputs != (size_t) s->norm.nin * pts)

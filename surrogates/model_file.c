@@ -156,6 +156,7 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(GyreFilePutAttText(f, "split", m->split));
   GyreCall(GyreFilePutAttText(f, "mode", m->mode));
   GyreCall(put_num(f, "per_point", m->per_point));
+  GyreCall(put_num(f, "stencil", m->stencil));
   GyreCall(put_num(f, "history", m->history));
   GyreCall(put_num(f, "lead", m->lead));
   GyreCall(put_num(f, "record_dt", m->record_dt));
@@ -586,12 +587,13 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   m->per_point = 1, m->history = 1, m->lead = 1;
   if (!GyreFileGetAttDouble(f, "per_point", &num))
     GyreCall(get_int(f, path, "per_point", &m->per_point));
+  if (!GyreFileGetAttDouble(f, "stencil", &num)) GyreCall(get_int(f, path, "stencil", &m->stencil));
   if (!GyreFileGetAttDouble(f, "history", &num)) GyreCall(get_int(f, path, "history", &m->history));
   if (!GyreFileGetAttDouble(f, "lead", &num)) GyreCall(get_int(f, path, "lead", &m->lead));
   if (GyreFileGetAttDouble(f, "record_dt", &m->record_dt)) m->record_dt = 0;
   if (GyreFileGetAttDouble(f, "dx", &m->dx)) m->dx = 0;
   if (GyreFileGetAttDouble(f, "dy", &m->dy)) m->dy = 0;
-  if (m->history < 1 || m->lead < 1 || (m->per_point != 0 && m->per_point != 1))
+  if (m->history < 1 || m->lead < 1 || (m->per_point != 0 && m->per_point != 1) || m->stencil < 0)
     return GyreStatusSet(GYRE_ERR_FORMAT,
                          "model file '%s': history %d, lead %d, per_point %d "
                          "(expected >= 1, >= 1, 0 or 1)",

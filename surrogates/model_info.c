@@ -70,6 +70,8 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
             m->input_fields, m->output_fields);
     if (m->type == GYRE_NET_MLP)
       fprintf(out, ", %s", m->per_point ? "applied at each grid point" : "on whole fields");
+    if (m->type == GYRE_NET_MLP && m->per_point && m->stencil)
+      fprintf(out, " to a stencil of %d neighbours on each side", m->stencil);
     fprintf(out, ", history %d, lead %d\n", m->history, m->lead);
     fprintf(out, "  units: %s\n", m->units);
     fprintf(out, "  grid: %d x %d points (nx x ny), spacing dx %g dy %g; record spacing %g\n",

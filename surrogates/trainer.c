@@ -65,6 +65,7 @@ static GyreStatus describe_model(Trainer *tr)
   m->type                        = o->net;
   m->seed                        = o->seed;
   m->per_point                   = o->data.per_point;
+  m->stencil                     = o->data.per_point ? o->data.stencil : 0;
   m->history                     = o->data.kind == GYRE_SAMPLE_EMULATOR ? o->data.history : 1;
   m->lead                        = o->data.kind == GYRE_SAMPLE_EMULATOR ? o->data.lead : 1;
   snprintf(m->mode, sizeof m->mode, "%s",
@@ -86,8 +87,9 @@ static GyreStatus describe_model(Trainer *tr)
                          o->net == GYRE_NET_FNO ? "FNO" : "CNN");
   switch (o->net) {
   case GYRE_NET_MLP:
-    m->mlp         = o->mlp;
-    m->mlp.inputs  = o->data.per_point ? info->nin : (int) ((size_t) info->nin * pts);
+    m->mlp = o->mlp;
+    m->mlp.inputs =
+        o->data.per_point ? info->nin * info->stencil_size : (int) ((size_t) info->nin * pts);
     m->mlp.outputs = o->data.per_point ? info->nout : (int) ((size_t) info->nout * pts);
     break;
   case GYRE_NET_FNO:
@@ -151,8 +153,8 @@ static GyreStatus check_checkpoint(Trainer *tr, const char *path, const GyreMode
                          path, GyreModelArchString(c, a, sizeof a),
                          GyreModelArchString(m, b, sizeof b));
   }
-  if (strcmp(c->mode, m->mode) || c->per_point != m->per_point || c->history != m->history ||
-      c->lead != m->lead || strcmp(c->input_fields, m->input_fields) ||
+  if (strcmp(c->mode, m->mode) || c->per_point != m->per_point || c->stencil != m->stencil ||
+      c->history != m->history || c->lead != m->lead || strcmp(c->input_fields, m->input_fields) ||
       strcmp(c->output_fields, m->output_fields))
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: checkpoint '%s' was trained as %s %s -> %s (history %d, lead %d), "

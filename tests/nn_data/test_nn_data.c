@@ -202,6 +202,69 @@ static void TestAssembly(void)
   CHECK(bad == 0, "per-point: %d samples differ", bad);
   GyreDatasetDestroy(&ds);
 
+  /* per point with a stencil of 2 on the ring: X_{k-2..k+2}, periodic */
+  o.stencil = 2;
+  CHECK_OK(GyreDatasetCreate(MPI_COMM_WORLD, &o, &ds));
+  GyreDatasetGetInfo(ds, &in);
+  CHECK(in.ntrain == 16 * K && in.stencil_size == 5 && in.nin == 1, "stencil sizes");
+  CHECK_OK(GyreDatasetReadSamples(ds, GYRE_SPLIT_TRAIN, 0, in.ntrain, &b));
+  CHECK(b.ndim == 2 && b.in_shape[1] == 5 && b.out_shape[1] == 1, "stencil shape");
+  bad = 0;
+  for (int i = 0; i < in.ntrain; i++) {
+    for (int sft = -2; sft <= 2; sft++)
+      bad += b.input[i * 5 + sft + 2] != (float) V1(0, 0, i / K, ((i % K) + sft + K) % K);
+    bad += b.target[i] != (float) V1(0, 1, i / K, i % K);
+  }
+  CHECK(bad == 0, "stencil 1-D: %d values differ", bad);
+  GyreDatasetDestroy(&ds);
+  o.stencil = 0;
+
+  /* per point with a 3 x 3 stencil on the 2-D ensemble (vort -> psi), against the per-point
+   * samples without one; then normalised: every stencil value with its channel's statistics */
+  {
+    GyreDatasetOptions e = Ens(GYRE_SAMPLE_CLOSURE);
+    e.ntargets = 1, e.targets[0] = "psi", e.per_point = 1;
+    GyreDataset     a, st;
+    GyreDatasetInfo ia, is;
+    GyreBatch       ba = {0};
+    CHECK_OK(GyreDatasetCreate(MPI_COMM_WORLD, &e, &a));
+    e.stencil = 1;
+    CHECK_OK(GyreDatasetCreate(MPI_COMM_WORLD, &e, &st));
+    GyreDatasetGetInfo(a, &ia);
+    GyreDatasetGetInfo(st, &is);
+    CHECK(is.ntrain == ia.ntrain && is.stencil_size == 9, "stencil 2-D sizes");
+    CHECK_OK(GyreDatasetReadSamples(a, GYRE_SPLIT_TRAIN, 0, ia.ntrain, &ba));
+    CHECK_OK(GyreDatasetReadSamples(st, GYRE_SPLIT_TRAIN, 0, is.ntrain, &b));
+    CHECK(b.in_shape[1] == 9, "stencil 2-D shape");
+    const int np = NY * NX;
+    bad          = 0;
+    for (int i = 0; i < is.ntrain; i++) {
+      int f = i / np, px = (i % np) % NX, py = (i % np) / NX;
+      for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+          int nb = f * np + ((py + dy + NY) % NY) * NX + (px + dx + NX) % NX;
+          bad += b.input[i * 9 + (dy + 1) * 3 + dx + 1] != ba.input[nb];
+        }
+      bad += b.target[i] != ba.target[i];
+    }
+    CHECK(bad == 0, "stencil 2-D: %d values differ from the neighbours' samples", bad);
+    GyreNormalization nm;
+    CHECK_OK(GyreDatasetComputeNormalization(st, &nm));
+    GyreNormalizationApply(&nm, &b);
+    bad = 0;
+    for (int i = 0; i < is.ntrain; i++)
+      for (int k = 0; k < 9; k++) {
+        int   f = i / np, px = (i % np) % NX, py = (i % np) / NX, dy = k / 3 - 1, dx = k % 3 - 1;
+        int   nb   = f * np + ((py + dy + NY) % NY) * NX + (px + dx + NX) % NX;
+        float want = (float) (((double) ba.input[nb] - nm.in_mean[0]) / nm.in_std[0]);
+        bad += b.input[i * 9 + k] != want;
+      }
+    CHECK(bad == 0, "stencil 2-D normalised: %d values differ", bad);
+    GyreBatchFree(&ba);
+    GyreDatasetDestroy(&a);
+    GyreDatasetDestroy(&st);
+  }
+
   /* emulator history 2, stride (lead) 2 on the 1-D file, split by time: train t = 1..13
    * (t + 2 <= 15), validation t = 17 (t - 1 >= 16, t + 2 <= 19) */
   o          = Ring(GYRE_SAMPLE_EMULATOR);

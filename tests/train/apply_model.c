@@ -4,7 +4,8 @@
  *   apply_model MODEL DATA INPUT TARGET MEMBER
  *
  * For every record of ensemble member MEMBER of DATA (variables (time, member, k)), applies the
- * model to INPUT and compares with TARGET. Prints one line
+ * model to INPUT (at each point k, with the model's stencil of neighbours, periodic) and
+ * compares with TARGET. Prints one line
  *   "mse_model <m> mse_zero <z> ratio <m/z> records <n> points <p>"
  * where mse_zero is the error of the zero closure (predicting 0). Exit 1 on any error. */
 #include <stdio.h>
@@ -39,14 +40,16 @@ int main(int argc, char **argv)
   if (GyreFileGetTimes(f, &nrec, NULL)) return die("times");
   size_t  K = len[1], start[2] = {(size_t) atoi(argv[5]), 0}, count[2] = {1, K};
   double *x = malloc(K * sizeof(double)), *t = malloc(K * sizeof(double));
-  float  *in = malloc(K * sizeof(float)), *out = malloc(K * sizeof(float));
+  long    rad = GyreSurrogateMeta(s)->stencil, w = 2 * rad + 1; /* X_{k-rad..k+rad} */
+  float  *in = malloc(K * (size_t) w * sizeof(float)), *out = malloc(K * sizeof(float));
   double  em = 0, ez = 0;
   for (size_t r = 0; r < nrec; r++) {
     if (GyreFileReadBlock(f, argv[3], r, start, count, x)) return die("read input");
     if (GyreFileReadBlock(f, argv[4], r, start, count, t)) return die("read target");
     for (size_t k = 0; k < K; k++)
-      in[k] = (float) x[k];
-    /* a per-point MLP: the K points are K samples of one channel */
+      for (long o = -rad; o <= rad; o++)
+        in[k * (size_t) w + (size_t) (o + rad)] = (float) x[(size_t) ((long) k + o + (long) K) % K];
+    /* a per-point MLP: the K points are K samples of one channel and its stencil */
     if (GyreSurrogateApply(s, in, out, (int) K)) return die("apply");
     for (size_t k = 0; k < K; k++) {
       em += (out[k] - t[k]) * (out[k] - t[k]);
