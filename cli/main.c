@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "gyre_cli.h"
 #include "gyre_model.h"
+#include "gyre_run.h"
 #include "gyre_model_file.h"
 #include "gyre_version.h"
 #include "gyre_io.h"
@@ -164,6 +165,9 @@ int main(int argc, char **argv)
                                                           : usage);
   if (ierr) return 1;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
+  /* SIGTERM/SIGUSR1 (Slurm's warning) are recorded from here on: a long command checkpoints
+   * and exits 75, and a signal during start-up is not fatal */
+  if (!strcmp(cmd, "simulate") || !strcmp(cmd, "train")) PetscCall(GyreSignalsInstall());
 
   if (!strcmp(cmd, "simulate"))
     ierr = GyreSimulate(PETSC_COMM_WORLD, pargc, pargv, &exitcode);

@@ -7,9 +7,14 @@ mpirun_n 2 "$GYRE" simulate $args -output full.nc
 # interrupt (signal) a leg started or resumed with the same command line; the leg must exit 75
 interrupt() {
   local sig=$1
+  touch marker
   mpiexec -n 2 --oversubscribe "$GYRE" simulate $args -output run.nc -checkpoint run.ckpt -restart auto &
   local pid=$!
-  sleep 1
+  # signal once this leg writes output (the handlers are installed at start-up)
+  for _ in $(seq 600); do
+    [ run.nc -nt marker ] && break
+    sleep 0.1
+  done
   signal_ranks $pid $sig
   [ -s run.ckpt ] || fail "no checkpoint after SIG$sig"
   "$PYTHON" - <<'PY' || fail "checkpoint not usable"
