@@ -23,7 +23,7 @@ static PetscFunctionList GyreClosureList = NULL;
 
 /* Index of closure->field among the components of the model's DMDA (filling in the first
  * component's name when no field was named). Collective (the error is raised on every rank). */
-static PetscErrorCode GyreClosureFindComponent(GyreClosure cl, GyreModel model, PetscInt *comp)
+PetscErrorCode GyreClosureFindComponent(GyreClosure cl, GyreModel model, PetscInt *comp)
 {
   PetscInt dof;
   char     known[512] = "";
@@ -134,6 +134,7 @@ static PetscErrorCode GyreClosureRegisterAll(void)
   PetscFunctionBegin;
   if (GyreClosureList) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFunctionListAdd(&GyreClosureList, "polynomial", GyreClosureCreate_Polynomial));
+  PetscCall(PetscFunctionListAdd(&GyreClosureList, "surrogate", GyreClosureCreate_Surrogate));
   PetscCall(PetscRegisterFinalize(GyreClosureFinalize));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -141,7 +142,9 @@ static PetscErrorCode GyreClosureRegisterAll(void)
 PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closure)
 {
   PetscErrorCode (*create)(GyreClosure, GyreModel) = NULL;
-  char        type[32] = "none", field[32] = "";
+  char        type[32] = "none", field[32] = "", surrogate[PETSC_MAX_PATH_LEN] = "";
+  char        mode[16] = "closure";
+  PetscBool   type_set = PETSC_FALSE, mode_set = PETSC_FALSE;
   GyreClosure cl;
 
   PetscFunctionBegin;
@@ -149,15 +152,30 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
   PetscCall(GyreClosureRegisterAll());
   PetscOptionsBegin(model->comm, NULL, "Closure: a term added to a state component's RHS",
                     "closure");
-  PetscCall(PetscOptionsString("-closure", "closure: none or polynomial", NULL, type, type,
-                               sizeof type, NULL));
+  PetscCall(PetscOptionsString("-closure", "closure: none, polynomial or surrogate", NULL, type,
+                               type, sizeof type, &type_set));
+  PetscCall(PetscOptionsString("-surrogate", "a trained model file (gyre train)", NULL, surrogate,
+                               surrogate, sizeof surrogate, NULL));
+  PetscCall(PetscOptionsString("-surrogate_mode", "closure or emulator", NULL, mode, mode,
+                               sizeof mode, &mode_set));
   PetscCall(PetscOptionsString("-closure_field", "the forced state component (default: first)",
                                NULL, field, field, sizeof field, NULL));
   PetscOptionsEnd();
+  /* -surrogate FILE [-surrogate_mode closure] is -closure surrogate */
+  PetscCheck(!strcmp(mode, "closure") || !strcmp(mode, "emulator"), model->comm,
+             PETSC_ERR_ARG_OUTOFRANGE, "-surrogate_mode %s: expected closure or emulator", mode);
+  PetscCheck(strcmp(mode, "emulator"), model->comm, PETSC_ERR_SUP,
+             "-surrogate_mode emulator is not available yet (issue 4 in progress): use a closure");
+  if (surrogate[0]) {
+    PetscCheck(!type_set || !strcmp(type, "surrogate"), model->comm, PETSC_ERR_ARG_INCOMP,
+               "-closure %s and -surrogate %s: one closure at a time", type, surrogate);
+    PetscCall(PetscStrncpy(type, "surrogate", sizeof type));
+  }
+  (void) mode_set;
   if (!strcmp(type, "none")) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFunctionListFind(GyreClosureList, type, &create));
   PetscCheck(create, model->comm, PETSC_ERR_ARG_UNKNOWN_TYPE,
-             "unknown closure '%s' (-closure): choose none or polynomial", type);
+             "unknown closure '%s' (-closure): choose none, polynomial or surrogate", type);
 
   PetscCall(PetscNew(&cl));
   PetscCall(PetscStrncpy(cl->name, type, sizeof cl->name));

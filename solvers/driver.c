@@ -34,6 +34,11 @@ const char GyreSimulateHelp[] =
     "SIGTERM/SIGUSR1)\n"
     "  -restart FILE|auto       continue a run (auto: from -checkpoint if it exists)\n"
     "  -initial_file FILE -initial_time T     start from the state FILE stored at time T\n"
+    "  -closure none|polynomial|surrogate, -closure_field NAME   a term added to a component's "
+    "RHS\n"
+    "  -surrogate FILE [-surrogate_mode closure]   a trained closure (gyre train): a per-point\n"
+    "                           MLP evaluated at every RHS evaluation on each rank's points;\n"
+    "                           -surrogate_threads T, -surrogate_backend cpu\n"
     "  -quiet                   no progress line\n"
     "  exit status: 0 done, 1 error, 75 checkpointed after SIGTERM/SIGUSR1 (resume: -restart "
     "auto)\n";

@@ -109,10 +109,16 @@ PetscErrorCode GyreModelDestroy(GyreModel *model);
 PetscErrorCode GyreModelListPrint(MPI_Comm comm);
 
 /* ---- closures (solvers/closure.c) ---- */
-/* Creates the closure named by -closure none|polynomial for model (reads -closure_*).
+/* Creates the closure named by -closure none|polynomial|surrogate for model (reads -closure_*;
+ * -surrogate FILE [-surrogate_mode closure] means -closure surrogate).
  * *closure is NULL for none. Collective. */
 PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closure);
 PetscErrorCode GyreClosureDestroy(GyreClosure *closure);
+/* Index of closure->field among the components of the model's DMDA (the first component's name
+ * is filled in when no field was named). Collective (the error is raised on every rank). */
+PetscErrorCode GyreClosureFindComponent(GyreClosure cl, GyreModel model, PetscInt *comp);
+/* The closure types (solvers/closure.c, solvers/closure_surrogate.c). */
+PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model);
 
 /* ---- time stepping (solvers/timestepper.c) ---- */
 /* Gives a TS (its type already chosen, e.g. after TSSetFromOptions) the model's right-hand

@@ -599,7 +599,7 @@ static PetscErrorCode TestBadOptions(void)
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_size(PETSC_COMM_WORLD, &size));
   PetscCall(ExpectError("-l96_mode bogus", "choose two_scale or one_scale"));
-  PetscCall(ExpectError("-closure bogus", "choose none or polynomial"));
+  PetscCall(ExpectError("-closure bogus", "choose none, polynomial or surrogate"));
   PetscCall(ExpectError("-closure polynomial", "-closure_coeffs a0,a1,...,an"));
   PetscCall(ExpectError("-closure polynomial -closure_coeffs 1 -closure_field Q",
                         "'Q' is not a state component of model l96 (components: X, Y_1,"));

@@ -1,0 +1,6 @@
+# surrogates coupled into the solvers (solvers/closure_surrogate.c):
+#   simulate_surrogate_closure: an l96 MLP closure (stencil 2) trained on two-scale runs cuts
+#     the one-scale forecast RMSE at lead 1 by >= 30% against no closure; 1 rank == 2 ranks;
+#     -log_view shows the GyreSurrogate event; mismatched models are refused.
+gyre_add_script_test(simulate_surrogate_closure "integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/simulate_surrogate_closure.sh)
