@@ -672,9 +672,12 @@ GyreStatus GyreDatasetComputeNormalization(GyreDataset ds, GyreNormalization *no
   norm->nin  = cin;
   norm->nout = cout;
   /* statistics over the training FIELD samples (per-point samples cover the same values) */
-  int64_t   nf = ds->nfs[0];
-  int64_t   lo = nf * ds->rank / ds->size, hi = nf * (ds->rank + 1) / ds->size;
-  double   *acc       = calloc((size_t) (3 * nc), sizeof(double)); /* count, sum, sumsq */
+  int64_t nf = ds->nfs[0];
+  int64_t lo = nf * ds->rank / ds->size, hi = nf * (ds->rank + 1) / ds->size;
+  double *acc = calloc((size_t) (3 * nc), sizeof(double)); /* count, sum, sumsq */
+  double  msmin[GYRE_DATA_MAX_CHANNELS], msmax[GYRE_DATA_MAX_CHANNELS];
+  for (int c = 0; c < cin; c++)
+    msmin[c] = INFINITY, msmax[c] = -INFINITY;
   GyreBatch b         = {0};
   int       pp        = ds->opts.per_point;
   ds->opts.per_point  = 0;
@@ -696,6 +699,11 @@ GyreStatus GyreDatasetComputeNormalization(GyreDataset ds, GyreNormalization *no
         acc[3 * c] += (double) ds->npoints;
         acc[3 * c + 1] += sum;
         acc[3 * c + 2] += sq;
+        if (c < cin) {
+          double ms = sq / (double) ds->npoints;
+          if (ms < msmin[c]) msmin[c] = ms;
+          if (ms > msmax[c]) msmax[c] = ms;
+        }
       }
   }
   ds->opts.per_point = pp;
@@ -704,7 +712,9 @@ GyreStatus GyreDatasetComputeNormalization(GyreDataset ds, GyreNormalization *no
     free(acc);
     return st;
   }
-  if (MPI_Allreduce(MPI_IN_PLACE, acc, 3 * nc, MPI_DOUBLE, MPI_SUM, ds->comm) != MPI_SUCCESS) {
+  if (MPI_Allreduce(MPI_IN_PLACE, acc, 3 * nc, MPI_DOUBLE, MPI_SUM, ds->comm) != MPI_SUCCESS ||
+      MPI_Allreduce(msmin, norm->in_ms_min, cin, MPI_DOUBLE, MPI_MIN, ds->comm) != MPI_SUCCESS ||
+      MPI_Allreduce(msmax, norm->in_ms_max, cin, MPI_DOUBLE, MPI_MAX, ds->comm) != MPI_SUCCESS) {
     free(acc);
     return GyreStatusSet(GYRE_ERR_MPI, "dataset: MPI_Allreduce of the statistics failed");
   }
@@ -719,6 +729,7 @@ GyreStatus GyreDatasetComputeNormalization(GyreDataset ds, GyreNormalization *no
       norm->out_mean[c - cin] = mean, norm->out_std[c - cin] = sd;
     norm->count = n;
   }
+  norm->has_band = 1;
   free(acc);
   return GYRE_OK;
 }

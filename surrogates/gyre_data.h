@@ -64,12 +64,18 @@ typedef struct {
 } GyreDatasetOptions;
 
 /* Per-channel statistics of inputs and targets over the TRAINING samples (population std;
- * a channel with std < 1e-12 |mean| + 1e-30 gets std 1). Stored in the model file. */
+ * a channel with std < 1e-12 |mean| + 1e-30 gets std 1), and the band of the inputs' mean
+ * squares. Stored in the model file. */
 typedef struct {
   int    nin, nout;
   double in_mean[GYRE_DATA_MAX_CHANNELS], in_std[GYRE_DATA_MAX_CHANNELS];
   double out_mean[GYRE_DATA_MAX_CHANNELS], out_std[GYRE_DATA_MAX_CHANNELS];
   double count; /* values per channel that went into the statistics */
+  /* the band of each input channel's mean square (energy / enstrophy-like) over the training
+   * fields: min and max over the samples of the spatial mean of x^2 (the guard's invariant
+   * check); has_band 0 when unknown (model files written before it was stored) */
+  double in_ms_min[GYRE_DATA_MAX_CHANNELS], in_ms_max[GYRE_DATA_MAX_CHANNELS];
+  int    has_band;
 } GyreNormalization;
 
 /* A batch on this rank: n samples in host float32, input (n, cin, [ny,] nx) and target

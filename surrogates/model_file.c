@@ -212,13 +212,15 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreDimSpec dout = {.name = "norm_out", .len = (size_t) norm->nout};
   GyreCall(GyreFileDefineDim(f, &din));
   GyreCall(GyreFileDefineDim(f, &dout));
-  const char *nn[4] = {"norm_in_mean", "norm_in_std", "norm_out_mean", "norm_out_std"};
-  for (int j = 0; j < 4; j++) {
+  const char *nn[6] = {"norm_in_mean", "norm_in_std",    "norm_out_mean",
+                       "norm_out_std", "norm_in_ms_min", "norm_in_ms_max"};
+  for (int j = 0; j < (norm->has_band ? 6 : 4); j++) {
     GyreVarSpec v = {0};
-    v.name = nn[j], v.ndims = 1, v.dims[0] = j < 2 ? "norm_in" : "norm_out";
+    v.name = nn[j], v.ndims = 1, v.dims[0] = j < 2 || j > 3 ? "norm_in" : "norm_out";
     v.precision = GYRE_DOUBLE, v.has_time = 0;
-    v.long_name =
-        j < 2 ? "input normalisation (per channel)" : "target normalisation (per channel)";
+    v.long_name = j < 2   ? "input normalisation (per channel)"
+                  : j < 4 ? "target normalisation (per channel)"
+                          : "band of the input's spatial mean square over the training fields";
     GyreCall(GyreFileDefineVar(f, &v, &normids[j]));
   }
   int curve = tr && tr->nepochs > 0, vl = curve && tr->val_loss, opt = tr && tr->opt;
@@ -338,9 +340,11 @@ static GyreStatus write_data(GyreFile f, GyreNet *net, const float *all,
     off += p[i]->size;
   }
   free(p), free(names);
-  const double *nv[4] = {norm->in_mean, norm->in_std, norm->out_mean, norm->out_std};
-  for (int j = 0; j < 4; j++) {
-    size_t start[1] = {0}, count[1] = {rank == 0 ? (size_t) (j < 2 ? norm->nin : norm->nout) : 0};
+  const double *nv[6] = {norm->in_mean, norm->in_std,    norm->out_mean,
+                         norm->out_std, norm->in_ms_min, norm->in_ms_max};
+  for (int j = 0; j < (norm->has_band ? 6 : 4); j++) {
+    size_t start[1] = {0},
+           count[1] = {rank == 0 ? (size_t) (j < 2 || j > 3 ? norm->nin : norm->nout) : 0};
     GyreCall(GyreFileWriteBlock(f, normids[j], 0, start, count, nv[j]));
   }
   return GYRE_OK;
@@ -455,7 +459,7 @@ GyreStatus GyreModelFileWrite(MPI_Comm comm, const char *path, GyreNet *net,
     free(all);
     return GyreStatusSet(GYRE_ERR_MEM, "model file: out of memory");
   }
-  int             normids[4];
+  int             normids[6];
   GyreFileOptions opts = {.overwrite = 1, .deflate = 0, .atomic = 1, .chunk_records = 1};
   GyreFile        f    = NULL;
   s                    = GyreFileCreate(comm, path, &opts, &f);
@@ -756,6 +760,21 @@ static GyreStatus read_norm(GyreFile f, const char *path, GyreNormalization *nor
       norm->nin = (int) len[0];
     else
       norm->nout = (int) len[0];
+  }
+  /* the band (optional) */
+  {
+    int    nd, ht;
+    char   dn[GYRE_IO_MAX_DIMS][64];
+    size_t len[GYRE_IO_MAX_DIMS], start[1] = {0}, count[1] = {(size_t) norm->nin};
+    if (!GyreFileInqVar(f, "norm_in_ms_min", &nd, dn, len, &ht)) {
+      if (nd != 1 || len[0] != (size_t) norm->nin ||
+          GyreFileReadBlock(f, "norm_in_ms_min", 0, start, count, norm->in_ms_min) ||
+          GyreFileReadBlock(f, "norm_in_ms_max", 0, start, count, norm->in_ms_max))
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "model file '%s': norm_in_ms_min/max are not %d finite values", path,
+                             norm->nin);
+      norm->has_band = 1;
+    }
   }
   for (int c = 0; c < norm->nin; c++)
     if (!(norm->in_std[c] > 0))

@@ -79,6 +79,12 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
     fprintf(out, "  normalisation (per channel, over the training samples):\n");
     print_norm(out, "  inputs", m->input_fields, norm.nin, norm.in_mean, norm.in_std);
     print_norm(out, "  targets", m->output_fields, norm.nout, norm.out_mean, norm.out_std);
+    if (norm.has_band) {
+      fprintf(out, "  inputs' spatial mean square over the training fields (the guard's band):");
+      for (int c = 0; c < norm.nin; c++)
+        fprintf(out, "%s [%.6g, %.6g]", c ? ";" : "", norm.in_ms_min[c], norm.in_ms_max[c]);
+      fprintf(out, "\n");
+    }
     fprintf(out, "  split: %s\n", m->split);
     if (rec.nepochs > 0) {
       const double *score = rec.val_loss ? rec.val_loss : rec.train_loss;

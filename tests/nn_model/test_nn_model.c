@@ -76,6 +76,9 @@ static void fill_meta(GyreModelMeta *m, GyreNormalization *nm, int nin, int nout
     nm->in_mean[c] = 0.1 * c - 0.3, nm->in_std[c] = 1.5 + c / 3.0;
   for (int c = 0; c < nout; c++)
     nm->out_mean[c] = 1e-11 * (c + 1), nm->out_std[c] = 3e-11 / 7;
+  nm->has_band = 1;
+  for (int c = 0; c < nin; c++)
+    nm->in_ms_min[c] = 0.25 + c, nm->in_ms_max[c] = 9.5 + c / 7.0;
 }
 
 static int same_params(GyreNet *a, GyreNet *b)
@@ -142,6 +145,10 @@ static void check_norm(const GyreNormalization *a, const GyreNormalization *b)
              !memcmp(a->out_mean, b->out_mean, sizeof(double) * a->nout) &&
              !memcmp(a->out_std, b->out_std, sizeof(double) * a->nout),
          "norm values differ");
+  EXPECT(a->has_band == b->has_band &&
+             !memcmp(a->in_ms_min, b->in_ms_min, sizeof(double) * a->nin) &&
+             !memcmp(a->in_ms_max, b->in_ms_max, sizeof(double) * a->nin),
+         "mean-square band differs");
 }
 
 static void roundtrip(GyreBackend *be, const char *path, GyreNet *net, const GyreModelMeta *meta,
