@@ -32,6 +32,63 @@ typedef struct {
 
 static PetscLogEvent GYRE_SURROGATE_EVENT = 0;
 
+/* The guard's checks of one evaluation: outputs NaN/Inf or beyond sigma, inputs beyond sigma
+ * (in units of the training statistics); the first reason found is kept in cl->trip. */
+static PetscErrorCode GuardValues(GyreClosure cl, SurrogateClosure *sc, PetscInt nx, PetscInt ny)
+{
+  const GyreNormalization *nm  = GyreSurrogateNormalization(sc->s);
+  const double             sg  = (double) cl->guard_sigma;
+  PetscInt                 per = nx / (ny * sc->nin); /* stencil values per channel */
+
+  PetscFunctionBegin;
+  for (PetscInt p = 0; p < ny && !cl->trip; p++) {
+    double y = sc->yout[p];
+    if (!isfinite(y))
+      cl->trip = GYRE_GUARD_NAN;
+    else if (fabs(y - nm->out_mean[0]) > sg * nm->out_std[0])
+      cl->trip = GYRE_GUARD_OUTPUT;
+  }
+  for (PetscInt i = 0; i < nx && !cl->trip; i++) {
+    PetscInt c = (i / per) % sc->nin;
+    if (!(fabs(sc->xin[i] - nm->in_mean[c]) <= sg * nm->in_std[c])) cl->trip = GYRE_GUARD_INPUT;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After a step: the reason recorded during it on any rank, else the invariant check of U's
+ * input fields (spatial mean square against the training band widened by `band`). Collective. */
+static PetscErrorCode GuardCheck(GyreClosure cl, GyreModel model, Vec U, PetscReal band,
+                                 PetscInt *reason)
+{
+  SurrogateClosure        *sc                             = (SurrogateClosure *) cl->ctx;
+  const GyreNormalization *nm                             = GyreSurrogateNormalization(sc->s);
+  PetscInt                 r                              = cl->trip, dof, n;
+  PetscReal                ms[GYRE_DATA_MAX_CHANNELS + 1] = {0};
+  const PetscScalar       *u;
+
+  PetscFunctionBegin;
+  PetscCall(MPIU_Allreduce(&r, reason, 1, MPIU_INT, MPI_MAX, model->comm));
+  if (*reason || !nm->has_band) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
+                        NULL, NULL));
+  PetscCall(VecGetLocalSize(U, &n));
+  PetscCall(VecGetArrayRead(U, &u));
+  for (PetscInt i = 0; i < n / dof; i++)
+    for (PetscInt c = 0; c < sc->nin; c++) {
+      PetscReal v = PetscRealPart(u[i * dof + sc->in_comp[c]]);
+      ms[c] += v * v;
+    }
+  ms[sc->nin] = (PetscReal) (n / dof);
+  PetscCall(VecRestoreArrayRead(U, &u));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, ms, sc->nin + 1, MPIU_REAL, MPIU_SUM, model->comm));
+  for (PetscInt c = 0; c < sc->nin; c++) {
+    double m = ms[c] / ms[sc->nin];
+    if (!(m >= nm->in_ms_min[c] * (1 - band) && m <= nm->in_ms_max[c] * (1 + band)))
+      *reason = GYRE_GUARD_INVARIANT;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U, Vec F)
 {
   SurrogateClosure  *sc = (SurrogateClosure *) cl->ctx;
@@ -42,6 +99,7 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
 
   PetscFunctionBegin;
   (void) t;
+  if (cl->disabled) PetscFunctionReturn(PETSC_SUCCESS); /* the guard's physics fallback */
   if (sc->comp < 0) PetscCall(GyreClosureFindComponent(cl, model, &sc->comp));
   PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, U, F, 0, 0));
   PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
@@ -74,6 +132,7 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
   PetscCall(DMRestoreLocalVector(model->dm, &Ul));
   PetscCallGyre(PETSC_COMM_SELF,
                 GyreSurrogateApplyWorkspace(sc->s, sc->ws, sc->xin, sc->yout, (int) n));
+  if (cl->guard_sigma > 0 && !cl->trip) PetscCall(GuardValues(cl, sc, n * sc->nin * S, n));
   PetscCall(VecGetArray(F, &f));
   for (PetscInt p = 0; p < n; p++)
     f[p * dof + sc->comp] += sc->yout[p];
@@ -198,10 +257,11 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&sc));
-  cl->ctx     = sc;
-  cl->apply   = Apply;
-  cl->destroy = Destroy;
-  sc->comp    = -1;
+  cl->ctx         = sc;
+  cl->apply       = Apply;
+  cl->destroy     = Destroy;
+  cl->guard_check = GuardCheck;
+  sc->comp        = -1;
   PetscOptionsBegin(model->comm, NULL, "Surrogate closure (-closure surrogate)", "closure");
   PetscCall(PetscOptionsString("-surrogate", "model file from gyre train", NULL, sc->path, sc->path,
                                sizeof sc->path, NULL));

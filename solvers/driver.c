@@ -39,6 +39,8 @@ const char GyreSimulateHelp[] =
     "  -surrogate FILE [-surrogate_mode closure]   a trained closure (gyre train): a per-point\n"
     "                           MLP evaluated at every RHS evaluation on each rank's points;\n"
     "                           -surrogate_threads T, -surrogate_backend cpu\n"
+    "  -guard 0|1 -guard_sigma s -guard_band b -guard_cooldown n   the surrogate's guard: a\n"
+    "                           bad step is redone without it (defaults 1, 6, 0.5, 10)\n"
     "  -quiet                   no progress line\n"
     "  exit status: 0 done, 1 error, 75 checkpointed after SIGTERM/SIGUSR1 (resume: -restart "
     "auto)\n";
@@ -316,6 +318,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     }
   }
   PetscCall(GyreSignalsInstall());
+  PetscCall(GyreGuardCreate(run));
 
   /* 5. step every member in lock-step, so outputs and checkpoints hold all members at one time */
   if (!resumed) {
@@ -345,7 +348,17 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
           PetscCall(TSRestartStep(run->ts));
         }
         PetscCall(TSSetTime(run->ts, run->step * run->dt)); /* the exact clock */
+        PetscCall(GyreGuardBeginStep(run));
         PetscCall(TSStep(run->ts));
+        PetscBool redo;
+        PetscCall(GyreGuardEndStep(run, &redo));
+        if (redo) { /* rolled back: the same step with the physics fallback */
+          PetscCall(TSSetSolution(run->ts, run->U));
+          PetscCall(TSSetTimeStep(run->ts, run->dt));
+          PetscCall(TSRestartStep(run->ts));
+          PetscCall(TSSetTime(run->ts, run->step * run->dt));
+          PetscCall(TSStep(run->ts));
+        }
       }
       run->step++;
       run->wall_stepping += WallTime() - t0;
@@ -403,6 +416,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         run->output, (double) (run->nsteps * run->dt), m->ensemble_size, run->wall_stepping));
 
 cleanup:
+  PetscCall(GyreGuardDestroy(run));
   PetscCall(GyreRunDestroyTS(run));
   if (run->Us) PetscCall(VecDestroyVecs(run->model->ensemble_size, &run->Us));
   PetscCall(GyreModelDestroy(&run->model));

@@ -99,7 +99,27 @@ struct _p_GyreClosure {
   /* F += closure term for state U at time t. Collective. */
   PetscErrorCode (*apply)(GyreClosure, GyreModel, PetscReal t, Vec U, Vec F);
   PetscErrorCode (*destroy)(GyreClosure);
+  /* The guard (solvers/guard.c), for learned closures only (guard_check != NULL):
+   * disabled: apply adds nothing (the physics fallback, no closure); guard_sigma > 0: apply
+   * records in `trip` (a GyreGuardReason, the first one since it was reset to 0) an output
+   * that is NaN/Inf or beyond guard_sigma standard deviations of the training targets, or an
+   * input beyond guard_sigma of the training inputs; guard_check sets *reason to `trip` or,
+   * failing that, to GYRE_GUARD_INVARIANT when a state's invariant (an input field's spatial
+   * mean square) leaves the training band widened by the factor band. Collective. */
+  PetscBool disabled;
+  PetscReal guard_sigma;
+  PetscInt  trip;
+  PetscErrorCode (*guard_check)(GyreClosure, GyreModel, Vec U, PetscReal band, PetscInt *reason);
 };
+
+/* Why the guard rejected a step with the surrogate. */
+typedef enum {
+  GYRE_GUARD_NONE      = 0,
+  GYRE_GUARD_NAN       = 1, /* the network's output is NaN or Inf */
+  GYRE_GUARD_INPUT     = 2, /* an input beyond -guard_sigma of the training inputs */
+  GYRE_GUARD_OUTPUT    = 3, /* an output beyond -guard_sigma of the training targets */
+  GYRE_GUARD_INVARIANT = 4  /* a field's mean square outside the training band (-guard_band) */
+} GyreGuardReason;
 
 /* ---- registry (solvers/registry.c) ---- */
 /* Creates the model registered under name; a clear error lists the known models. */

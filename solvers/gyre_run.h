@@ -7,6 +7,8 @@
 #include <limits.h>
 #include "gyre_model.h"
 
+typedef struct _p_GyreGuard *GyreGuard;
+
 typedef struct {
   GyreModel model;
   TS        ts;
@@ -40,6 +42,8 @@ typedef struct {
   double  *buf;
   char    *command_line, *options;
 
+  GyreGuard guard; /* the learned closure's guard (guard.c), or NULL */
+
   double    wall_stepping;      /* seconds spent in time steps */
   PetscBool checkpoint_written; /* this run has written run->checkpoint */
   char      start_time[32];
@@ -66,6 +70,19 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
 /* Loads every member's state and run->step from a checkpoint after checking it belongs to
  * this run. Collective. */
 PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path);
+
+/* guard.c: the guard of a learned closure (NULL without one, or with -guard 0) */
+PetscErrorCode GyreGuardCreate(GyreRun *run);
+PetscErrorCode GyreGuardDestroy(GyreRun *run);
+/* Before member run->member takes step run->step + 1: the surrogate on or off (cooldown),
+ * a backup of the state. */
+PetscErrorCode GyreGuardBeginStep(GyreRun *run);
+/* After it: *redo = PETSC_TRUE when the guard tripped (the state is rolled back and the
+ * surrogate off: the caller steps again). The event is logged and kept. Collective. */
+PetscErrorCode GyreGuardEndStep(GyreRun *run, PetscBool *redo);
+/* The events and a summary as text for the output file (malloc'ed, PetscFree them; NULL
+ * without a guard); prints the summary. Collective. */
+PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary);
 
 /* signals.c */
 /* Installs handlers for SIGTERM and SIGUSR1 that request a checkpoint-and-exit. */

@@ -194,9 +194,9 @@ PetscErrorCode GyreRunOutputWrite(GyreRun *run)
 
 PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
 {
-  char        wall[64], now[32];
-  const char *names[2]  = {"end_time", "stepping_wall_seconds"};
-  const char *values[2] = {now, wall};
+  char        wall[64], now[32], *events = NULL, *summary = NULL;
+  const char *names[4]  = {"end_time", "stepping_wall_seconds", "guard_events", "guard_summary"};
+  const char *values[4] = {now, wall, NULL, NULL};
 
   PetscFunctionBegin;
   if (!run->out) PetscFunctionReturn(PETSC_SUCCESS);
@@ -206,6 +206,12 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
   PetscCallMPI(MPI_Bcast(now, sizeof now, MPI_CHAR, 0, run->comm));
   if (!finished) PetscCall(PetscStrncpy(now, "interrupted", sizeof now));
   PetscCall(PetscSNPrintf(wall, sizeof wall, "%.6g", run->wall_stepping));
-  PetscCallGyre(run->comm, GyreFileAmendAttributes(run->comm, run->output, 2, names, values));
+  /* the guard's events (a learned closure) */
+  PetscCall(GyreGuardSummary(run, &events, &summary));
+  values[2] = events, values[3] = summary;
+  PetscCallGyre(run->comm,
+                GyreFileAmendAttributes(run->comm, run->output, events ? 4 : 2, names, values));
+  PetscCall(PetscFree(events));
+  PetscCall(PetscFree(summary));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

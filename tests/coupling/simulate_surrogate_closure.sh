@@ -7,11 +7,8 @@
 # (grid, fields, architecture, mode) and a missing file give one error line each.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
-mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode two_scale -ts_max_time 5 -ensemble_size 4 \
-  -seed 3 -output truth.nc -quiet
-mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs X -train_targets coupling \
-  -net mlp -net_width 32 -train_epochs 6 -train_batch 256 -train_lr 3e-3 -train_stencil 2 \
-  -train_out closure.nc -quiet
+source "$GYRE_SOURCE_DIR/tests/coupling/l96_closure.sh"
+l96_closure 5 4 32 6
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode two_scale -ts_max_time 3 -ensemble_size 4 \
   -seed 77 -output heldout.nc -quiet
 fc=(-model l96 -l96_mode one_scale -initial_file heldout.nc -initial_time 1 -ts_max_time 2

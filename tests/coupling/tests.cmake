@@ -4,3 +4,8 @@
 #     -log_view shows the GyreSurrogate event; mismatched models are refused.
 gyre_add_script_test(simulate_surrogate_closure "integration"
                      ${CMAKE_CURRENT_LIST_DIR}/simulate_surrogate_closure.sh)
+#   simulate_surrogate_guard: a closure run far outside its training regime (F = 60) and one
+#     whose network makes Inf/NaN both complete, every trip redone without the surrogate and
+#     recorded (log lines, output attributes, summary).
+gyre_add_script_test(simulate_surrogate_guard "integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/simulate_surrogate_guard.sh)

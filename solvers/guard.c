@@ -1,0 +1,157 @@
+/* guard.c — the guard of a learned closure: after every step with the surrogate, the step is
+ * checked (solvers/closure_surrogate.c: NaN/Inf outputs, inputs and outputs beyond
+ * -guard_sigma standard deviations of the training statistics, an input field's mean square
+ * outside the training band widened by -guard_band); on a trip the step is rolled back and
+ * redone without the surrogate (the physics fallback: no closure), and the surrogate stays off
+ * for that member for -guard_cooldown steps. Every event (time, step, member, reason) goes to
+ * the log as it happens and into the output file's attributes (guard_events, guard_summary),
+ * with a summary at the end.
+ *
+ * Options: -guard 0|1 (1 when the closure is a surrogate), -guard_sigma s (6), -guard_band b
+ * (0.5: the band [min (1 - b), max (1 + b)]), -guard_cooldown n (10 steps). The cooldown is
+ * not kept in checkpoints: a restarted run starts with the surrogate on. */
+#include "gyre_run.h"
+
+typedef struct {
+  PetscReal t;
+  PetscInt  step, member, reason;
+} GuardEvent;
+
+struct _p_GyreGuard {
+  PetscReal   sigma, band;
+  PetscInt    cooldown;
+  PetscInt   *off_until; /* per member: the surrogate is off while step < off_until */
+  Vec         backup;
+  GuardEvent *ev;
+  PetscInt    nev, cap, count[5];
+};
+
+static const char *const ReasonNames[5] = {"none", "output_nan_or_inf", "input_out_of_range",
+                                           "output_out_of_range", "invariant_out_of_band"};
+
+PetscErrorCode GyreGuardCreate(GyreRun *run)
+{
+  GyreModel   m  = run->model;
+  GyreClosure cl = m->closure;
+  PetscBool   on = PETSC_TRUE;
+  GyreGuard   g;
+
+  PetscFunctionBegin;
+  run->guard = NULL;
+  if (!cl || !cl->guard_check) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscNew(&g));
+  g->sigma = 6, g->band = 0.5, g->cooldown = 10;
+  PetscOptionsBegin(run->comm, NULL, "Guard of a learned closure", "guard");
+  PetscCall(PetscOptionsBool("-guard", "check every step with the surrogate", NULL, on, &on, NULL));
+  PetscCall(PetscOptionsReal("-guard_sigma", "inputs/outputs beyond this many training std trip",
+                             NULL, g->sigma, &g->sigma, NULL));
+  PetscCall(PetscOptionsReal("-guard_band", "widening of the training band of mean squares", NULL,
+                             g->band, &g->band, NULL));
+  PetscCall(PetscOptionsInt("-guard_cooldown", "steps without the surrogate after a trip", NULL,
+                            g->cooldown, &g->cooldown, NULL));
+  PetscOptionsEnd();
+  if (!on) {
+    PetscCall(PetscFree(g));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCheck(g->sigma > 0 && g->band >= 0 && g->cooldown >= 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-guard_sigma %g must be > 0, -guard_band %g >= 0, -guard_cooldown %" PetscInt_FMT
+             " >= 0",
+             (double) g->sigma, (double) g->band, g->cooldown);
+  PetscCall(PetscCalloc1(m->ensemble_size, &g->off_until));
+  PetscCall(VecDuplicate(run->Us[0], &g->backup));
+  cl->guard_sigma = g->sigma;
+  run->guard      = g;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardDestroy(GyreRun *run)
+{
+  GyreGuard g = run->guard;
+
+  PetscFunctionBegin;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(VecDestroy(&g->backup));
+  PetscCall(PetscFree(g->off_until));
+  PetscCall(PetscFree(g->ev));
+  PetscCall(PetscFree(run->guard));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardBeginStep(GyreRun *run)
+{
+  GyreGuard   g  = run->guard;
+  GyreClosure cl = run->model->closure;
+
+  PetscFunctionBegin;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  cl->disabled = run->step < g->off_until[run->member] ? PETSC_TRUE : PETSC_FALSE;
+  cl->trip     = GYRE_GUARD_NONE;
+  if (!cl->disabled) PetscCall(VecCopy(run->U, g->backup));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardEndStep(GyreRun *run, PetscBool *redo)
+{
+  GyreGuard   g  = run->guard;
+  GyreClosure cl = run->model->closure;
+  PetscInt    reason;
+
+  PetscFunctionBegin;
+  *redo = PETSC_FALSE;
+  if (!g || cl->disabled) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall((*cl->guard_check)(cl, run->model, run->U, g->band, &reason));
+  if (reason == GYRE_GUARD_NONE) PetscFunctionReturn(PETSC_SUCCESS);
+  /* roll back; the caller redoes the step with the closure off */
+  PetscCall(VecCopy(g->backup, run->U));
+  cl->disabled              = PETSC_TRUE;
+  g->off_until[run->member] = run->step + 1 + g->cooldown;
+  *redo                     = PETSC_TRUE;
+  if (g->nev == g->cap) {
+    GuardEvent *ev;
+    g->cap = g->cap ? 2 * g->cap : 16;
+    PetscCall(PetscMalloc1(g->cap, &ev));
+    if (g->nev) PetscCall(PetscArraycpy(ev, g->ev, g->nev));
+    PetscCall(PetscFree(g->ev));
+    g->ev = ev;
+  }
+  PetscReal t     = (PetscReal) (run->step + 1) * run->dt;
+  g->ev[g->nev++] = (GuardEvent){t, run->step + 1, run->member, reason};
+  g->count[reason]++;
+  PetscCall(PetscPrintf(
+      run->comm,
+      "[guard] t = %g, step %" PetscInt_FMT ", member %" PetscInt_FMT
+      ": %s; step redone without the surrogate, which stays off for %" PetscInt_FMT " steps\n",
+      (double) t, run->step + 1, run->member, ReasonNames[reason], g->cooldown));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary)
+{
+  GyreGuard g = run->guard;
+  size_t    len, off = 0;
+  const int shown = 200; /* events listed in the attribute; the rest are counted */
+
+  PetscFunctionBegin;
+  *events = *summary = NULL;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc1(256, summary));
+  snprintf(*summary, 256, /* (PETSc's own %g would print "6.") */
+           "%ld events: %ld output NaN/Inf, %ld input out of range, %ld output out of range, %ld "
+           "invariant out of band (sigma %g, band %g, cooldown %ld steps)",
+           (long) g->nev, (long) g->count[1], (long) g->count[2], (long) g->count[3],
+           (long) g->count[4], (double) g->sigma, (double) g->band, (long) g->cooldown);
+  len = 96 * (size_t) PetscMin(g->nev, shown) + 64;
+  PetscCall(PetscMalloc1(len, events));
+  (*events)[0] = 0;
+  for (PetscInt i = 0; i < g->nev && i < shown; i++)
+    off += (size_t) snprintf(*events + off, len - off,
+                             "%st=%g step=%" PetscInt_FMT " member=%" PetscInt_FMT " %s",
+                             i ? "; " : "", (double) g->ev[i].t, g->ev[i].step, g->ev[i].member,
+                             ReasonNames[g->ev[i].reason]);
+  if (g->nev > shown)
+    snprintf(*events + off, len - off, "; ... and %" PetscInt_FMT " more", g->nev - shown);
+  if (!g->nev) PetscCall(PetscStrncpy(*events, "none", len));
+  if (!run->quiet || g->nev) PetscCall(PetscPrintf(run->comm, "[guard] %s\n", *summary));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The guard of a learned closure: (1) a closure trained at F = 20 run at F = 60 (inputs far
+# outside the training regime) and (2) a model whose last layer makes Inf/NaN: both runs
+# complete with finite states, every trip is redone without the surrogate, and the events
+# (time, step, member, reason) are on the log and in the output file with a summary.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+
+source "$GYRE_SOURCE_DIR/tests/coupling/l96_closure.sh"
+l96_closure 3 3 16 3
+
+check_events() { # file reason: the run completed, its X is finite, events of that reason
+  "$PYTHON" - "$1" "$2" <<'PY'
+import sys
+import netCDF4
+import numpy as np
+d = netCDF4.Dataset(sys.argv[1])
+summary, events = d.getncattr("guard_summary"), d.getncattr("guard_events")
+print(f"{sys.argv[1]}: {summary}")
+print("  first events:", events[:160])
+assert d.getncattr("end_time") != "interrupted"
+assert np.isfinite(d["X"][:]).all(), "non-finite X in the output"
+n = int(summary.split()[0])
+assert n > 0 and sys.argv[2] in events, f"no {sys.argv[2]} event"
+PY
+}
+
+# (1) far outside the training regime
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_time 2 \
+  -ensemble_size 2 -surrogate closure.nc -output f60.nc -quiet > f60.log
+grep -q "^\[guard\] t = .*member .*: .*_out_of_" f60.log || fail "no [guard] event line on the log"
+grep -q "^\[guard\] [0-9]* events:" f60.log || fail "no [guard] summary on the log"
+check_events f60.nc out_of_range
+
+# (2) a network that makes Inf/NaN: its last layer's weights set to +-3e38 (checksum updated)
+"$PYTHON" - <<'PY'
+import hashlib
+import netCDF4
+import numpy as np
+d = netCDF4.Dataset("closure.nc", "r")
+params = [n for n, v in d.variables.items() if getattr(v, "long_name", "") == "network parameter"]
+buffers = [n for n, v in d.variables.items()
+           if getattr(v, "long_name", "") == "network buffer (not trained)"]
+d.close()
+last = [n for n in params if n.endswith(".W")][-1]
+d = netCDF4.Dataset("closure.nc", "a")
+w = d[last][:]
+d[last][:] = np.where(np.arange(w.size).reshape(w.shape) % 2 == 0, 3e38, -3e38).astype("f4")
+h = hashlib.sha256()
+for n in params + buffers:
+    h.update(np.ascontiguousarray(d[n][:], dtype="<f4").tobytes())
+d.setncattr("weights_sha256", h.hexdigest())
+d.close()
+print(f"{last} set to +-3e38")
+PY
+"$GYRE" info closure.nc > /dev/null || fail "the modified model does not load"
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 1 -ensemble_size 2 \
+  -surrogate closure.nc -output nan.nc -quiet > nan.log
+check_events nan.nc output_nan_or_inf
+echo "simulate_surrogate_guard: passed"
