@@ -3,6 +3,7 @@
  * packed into a host buffer and reduced with one MPI_Iallreduce started from the network's
  * backward hook as soon as its gradients are final. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gyre_io.h"
@@ -62,11 +63,11 @@ GyreStatus GyreGradSyncCreate(MPI_Comm comm, GyreBackend *be, int n, GyreTensor 
                          g->b[i].count * sizeof(float));
   }
   /* every rank must cut the same buckets */
-  long mine[2] = {g->nb, n}, lo[2], hi[2];
-  for (int i = 0; i < g->nb; i++)
-    mine[1] = mine[1] * 31 + (long) g->b[i].count;
-  MPI_Allreduce(mine, lo, 2, MPI_LONG, MPI_MIN, comm);
-  MPI_Allreduce(mine, hi, 2, MPI_LONG, MPI_MAX, comm);
+  uint64_t mine[2] = {(uint64_t) g->nb, (uint64_t) n}, lo[2], hi[2];
+  for (int i = 0; i < g->nb; i++) /* unsigned: wraps, never overflows */
+    mine[1] = mine[1] * 31u + (uint64_t) g->b[i].count;
+  MPI_Allreduce(mine, lo, 2, MPI_UINT64_T, MPI_MIN, comm);
+  MPI_Allreduce(mine, hi, 2, MPI_UINT64_T, MPI_MAX, comm);
   if (!st && (lo[0] != hi[0] || lo[1] != hi[1]))
     st = GyreStatusSet(GYRE_ERR_ARG, "GyreGradSync: the ranks hold different parameter lists");
   if ((st = GyreStatusAgree(comm, st)) != GYRE_OK) {
