@@ -584,55 +584,96 @@ static GyreStatus BatchReserve(GyreDataset ds, GyreBatch *b, int64_t n)
   return GYRE_OK;
 }
 
+typedef struct {
+  int64_t field, pos; /* field sample and position in the batch */
+} PointRef;
+
+static int ComparePointRef(const void *a, const void *b)
+{
+  const PointRef *x = a, *y = b;
+  return x->field != y->field ? (x->field < y->field ? -1 : 1)
+                              : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* Reads the fields of field sample s (inputs with history, then targets) into f, (cin + cout)
+ * blocks of npoints. Holds the mutex. */
+static GyreStatus ReadSampleFields(GyreDataset ds, const FieldSample *s, double *f)
+{
+  int64_t in_last = 0, out_rec = 0;
+  size_t  np = ds->npoints;
+  SampleRecords(ds, s, &in_last, &out_rec);
+  for (int v = 0; v < ds->nin_vars; v++)
+    for (int h = 0; h < ds->history; h++)
+      GyreCall(ReadField(ds, s->traj, v, in_last - (ds->history - 1 - h),
+                         f + (size_t) (v * ds->history + h) * np));
+  for (int v = 0; v < ds->nout_vars; v++)
+    GyreCall(ReadField(ds, s->traj, ds->nin_vars + v, out_rec,
+                       f + (size_t) (ds->nin_vars * ds->history + v) * np));
+  return GYRE_OK;
+}
+
+/* Per-point samples: the batch's samples grouped by field sample, so that each field is read
+ * once per batch however many of its points the batch holds. Holds the mutex. */
+static GyreStatus ReadPoints(GyreDataset ds, int split, const int64_t *list, int64_t n,
+                             GyreBatch *b, double *f)
+{
+  size_t    np = ds->npoints, S = StencilSize(ds);
+  int       cin = ds->nin_vars * ds->history, cout = ds->nout_vars;
+  int       r = ds->opts.stencil, w = 2 * r + 1;
+  int64_t   NX = (int64_t) ds->nx, NY = (int64_t) ds->ny;
+  PointRef *ref = malloc((size_t) (n ? n : 1) * sizeof(PointRef));
+  if (!ref) return GyreStatusSet(GYRE_ERR_MEM, "dataset: out of memory");
+  for (int64_t i = 0; i < n; i++)
+    ref[i] = (PointRef){list[i] / (int64_t) np, i};
+  qsort(ref, (size_t) n, sizeof(PointRef), ComparePointRef);
+  GyreStatus st = GYRE_OK;
+  for (int64_t k = 0; k < n && st == GYRE_OK; k++) {
+    if (k == 0 || ref[k].field != ref[k - 1].field)
+      st = ReadSampleFields(ds, &ds->fs[split][ref[k].field], f);
+    int64_t i = ref[k].pos, pt = list[i] % (int64_t) np;
+    int64_t px = pt % NX, py = pt / NX;
+    b->index[i] = list[i];
+    for (int c = 0; c < cin && st == GYRE_OK; c++) { /* the stencil around pt, periodic */
+      float *dst = b->input + ((size_t) i * (size_t) cin + (size_t) c) * S;
+      for (size_t q = 0; q < S; q++) {
+        int64_t dx = (int64_t) (q % (size_t) w) - r;
+        int64_t dy = ds->nspatial == 2 ? (int64_t) (q / (size_t) w) - r : 0;
+        int64_t x = ((px + dx) % NX + NX) % NX, y = ((py + dy) % NY + NY) % NY;
+        dst[q] = (float) f[(size_t) c * np + (size_t) (y * NX + x)];
+      }
+    }
+    for (int c = 0; c < cout && st == GYRE_OK; c++)
+      b->target[(size_t) i * (size_t) cout + (size_t) c] =
+          (float) f[(size_t) (cin + c) * np + (size_t) pt];
+  }
+  free(ref);
+  return st;
+}
+
 /* Reads the samples list[0..n) (indices into split's sample list) into b. */
 static GyreStatus ReadList(GyreDataset ds, int split, const int64_t *list, int64_t n, GyreBatch *b)
 {
   GyreCall(BatchReserve(ds, b, n));
-  int     pp = ds->opts.kind == GYRE_SAMPLE_CLOSURE && ds->opts.per_point;
-  size_t  np = ds->npoints, per = pp ? 1 : np, S = StencilSize(ds);
+  int     pp  = ds->opts.kind == GYRE_SAMPLE_CLOSURE && ds->opts.per_point;
+  size_t  np  = ds->npoints;
   int     cin = ds->nin_vars * ds->history, cout = ds->nout_vars;
-  int     r = ds->opts.stencil, w = 2 * r + 1;
-  int64_t NX = (int64_t) ds->nx, NY = (int64_t) ds->ny;
-  double *tmp = malloc(np * sizeof(double));
-  if (!tmp) return GyreStatusSet(GYRE_ERR_MEM, "dataset: out of memory");
+  double *f = malloc((size_t) (cin + cout) * np * sizeof(double));
+  if (!f) return GyreStatusSet(GYRE_ERR_MEM, "dataset: out of memory");
   GyreStatus st = GYRE_OK;
   pthread_mutex_lock(&gyre_nc_mutex);
-  for (int64_t i = 0; i < n && st == GYRE_OK; i++) {
-    int64_t idx = list[i], fsi = pp ? idx / (int64_t) np : idx;
-    size_t  pt                 = pp ? (size_t) (idx % (int64_t) np) : 0;
-    b->index[i]                = idx;
-    const FieldSample *s       = &ds->fs[split][fsi];
-    int64_t            in_last = 0, out_rec = 0;
-    SampleRecords(ds, s, &in_last, &out_rec);
-    for (int v = 0; v < ds->nin_vars && st == GYRE_OK; v++)
-      for (int h = 0; h < ds->history && st == GYRE_OK; h++) {
-        st = ReadField(ds, s->traj, v, in_last - (ds->history - 1 - h), tmp);
-        float *dst =
-            b->input + ((size_t) i * (size_t) cin + (size_t) (v * ds->history + h)) * per * S;
-        if (pp) { /* the stencil around point pt, periodic */
-          int64_t px = (int64_t) pt % NX, py = (int64_t) pt / NX;
-          for (size_t k = 0; k < S; k++) {
-            int64_t dx = (int64_t) (k % (size_t) w) - r;
-            int64_t dy = ds->nspatial == 2 ? (int64_t) (k / (size_t) w) - r : 0;
-            int64_t x = ((px + dx) % NX + NX) % NX, y = ((py + dy) % NY + NY) % NY;
-            dst[k] = (float) tmp[y * NX + x];
-          }
-        } else
-          for (size_t p = 0; p < np; p++)
-            dst[p] = (float) tmp[p];
-      }
-    for (int v = 0; v < ds->nout_vars && st == GYRE_OK; v++) {
-      st         = ReadField(ds, s->traj, ds->nin_vars + v, out_rec, tmp);
-      float *dst = b->target + ((size_t) i * (size_t) cout + (size_t) v) * per;
-      if (pp)
-        dst[0] = (float) tmp[pt];
-      else
-        for (size_t p = 0; p < np; p++)
-          dst[p] = (float) tmp[p];
+  if (pp)
+    st = ReadPoints(ds, split, list, n, b, f);
+  else
+    for (int64_t i = 0; i < n && st == GYRE_OK; i++) {
+      b->index[i] = list[i];
+      st          = ReadSampleFields(ds, &ds->fs[split][list[i]], f);
+      for (size_t q = 0; q < (size_t) cin * np && st == GYRE_OK; q++)
+        b->input[(size_t) i * (size_t) cin * np + q] = (float) f[q];
+      for (size_t q = 0; q < (size_t) cout * np && st == GYRE_OK; q++)
+        b->target[(size_t) i * (size_t) cout * np + q] = (float) f[(size_t) cin * np + q];
     }
-  }
   pthread_mutex_unlock(&gyre_nc_mutex);
-  free(tmp);
+  free(f);
   return st;
 }
 
