@@ -2,10 +2,15 @@
  * `-surrogate model.nc -surrogate_mode closure`): at every right-hand-side evaluation the
  * network's output, in physical units, is added to the forced component's tendency.
  *
- * Supported now: an MLP applied at each grid point (per_point model files from `gyre train
- * -train_per_point 1`, with or without -train_stencil r), on 1-D and 2-D DMDA models. The
- * stencil comes from the DMDA's ghost points (DMGlobalToLocal): each rank evaluates its own
- * points and never gathers the field; a stencil wider than the model's ghost width is refused.
+ * Supported: an MLP applied at each grid point (per_point model files from `gyre train
+ * -train_per_point 1`, with or without -train_stencil r), its stencil from the DMDA's ghost
+ * points; and a CNN (gyre train -net cnn, without zero-mean output) run on each rank's block
+ * with a halo as wide as its receptive field, from a DMDA with the model's layout and that
+ * stencil width: the interior of the block's output equals the whole-field network's, so the
+ * result does not depend on the rank count, and no rank gathers the field. A receptive field
+ * wider than a rank's subdomain, an FNO or a whole-field MLP (they need the whole field) are
+ * refused for now. -surrogate_scale s multiplies the output (ns2d's subgrid_forcing S enters
+ * the coarse tendency as -S: -surrogate_scale -1).
  *
  * On load the model file is checked against the run, each mismatch one error naming both
  * sides: trained as a closure; input fields are state components of this model (by name);
@@ -28,28 +33,31 @@ typedef struct {
   PetscInt          r, dim;                               /* stencil half-width, spatial dims */
   float            *xin, *yout;                           /* host batches: (n, nin S), (n, 1) */
   PetscInt          cap;
+  PetscBool         cnn;   /* a CNN on the subdomain with a halo of r (its receptive radius) */
+  DM                halo;  /* the model's layout with stencil width r (CNN) */
+  PetscReal         scale; /* F += scale * output (-surrogate_scale) */
 } SurrogateClosure;
 
 static PetscLogEvent GYRE_SURROGATE_EVENT = 0;
 
 /* The guard's checks of one evaluation: outputs NaN/Inf or beyond sigma, inputs beyond sigma
  * (in units of the training statistics); the first reason found is kept in cl->trip. */
-static PetscErrorCode GuardValues(GyreClosure cl, SurrogateClosure *sc, PetscInt nx, PetscInt ny)
+static PetscErrorCode GuardValues(GyreClosure cl, SurrogateClosure *sc, const float *y, PetscInt nx,
+                                  PetscInt ny, PetscInt per)
 {
-  const GyreNormalization *nm  = GyreSurrogateNormalization(sc->s);
-  const double             sg  = (double) cl->guard_sigma;
-  PetscInt                 per = nx / (ny * sc->nin); /* stencil values per channel */
+  const GyreNormalization *nm = GyreSurrogateNormalization(sc->s);
+  const double             sg = (double) cl->guard_sigma;
 
   PetscFunctionBegin;
   for (PetscInt p = 0; p < ny && !cl->trip; p++) {
-    double y = sc->yout[p];
-    if (!isfinite(y))
+    double v = y[p];
+    if (!isfinite(v))
       cl->trip = GYRE_GUARD_NAN;
-    else if (fabs(y - nm->out_mean[0]) > sg * nm->out_std[0])
+    else if (fabs(v - nm->out_mean[0]) > sg * nm->out_std[0])
       cl->trip = GYRE_GUARD_OUTPUT;
   }
   for (PetscInt i = 0; i < nx && !cl->trip; i++) {
-    PetscInt c = (i / per) % sc->nin;
+    PetscInt c = (i / per) % sc->nin; /* channel-major blocks of per values */
     if (!(fabs(sc->xin[i] - nm->in_mean[c]) <= sg * nm->in_std[c])) cl->trip = GYRE_GUARD_INPUT;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -89,53 +97,102 @@ static PetscErrorCode GuardCheck(GyreClosure cl, GyreModel model, Vec U, PetscRe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* This rank's block of a DMDA: owned corners, ghosted corners, dof (1-D: y extents 1). */
+typedef struct {
+  PetscInt xs, ys, xm, ym, gxs, gys, gxm, gym, dof;
+} Block;
+
+/* U with the ghost points of dm (its layout equals the model's), its array and block; give
+ * them back with RestoreGhosted. Collective. */
+static PetscErrorCode GetGhosted(DM dm, PetscInt dim, Vec U, Block *b, Vec *Ul,
+                                 const PetscScalar **u)
+{
+  PetscFunctionBegin;
+  PetscCall(DMDAGetInfo(dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &b->dof, NULL, NULL, NULL,
+                        NULL, NULL));
+  PetscCall(DMDAGetCorners(dm, &b->xs, &b->ys, NULL, &b->xm, &b->ym, NULL));
+  PetscCall(DMDAGetGhostCorners(dm, &b->gxs, &b->gys, NULL, &b->gxm, &b->gym, NULL));
+  if (dim == 1) b->ys = b->gys = 0, b->ym = b->gym = 1;
+  PetscCall(DMGetLocalVector(dm, Ul));
+  PetscCall(DMGlobalToLocalBegin(dm, U, INSERT_VALUES, *Ul));
+  PetscCall(DMGlobalToLocalEnd(dm, U, INSERT_VALUES, *Ul));
+  PetscCall(VecGetArrayRead(*Ul, u));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+static PetscErrorCode RestoreGhosted(DM dm, Vec *Ul, const PetscScalar **u)
+{
+  PetscFunctionBegin;
+  PetscCall(VecRestoreArrayRead(*Ul, u));
+  PetscCall(DMRestoreLocalVector(dm, Ul));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Sizes the host buffers for nx inputs and ny outputs. */
+static PetscErrorCode Reserve(SurrogateClosure *sc, PetscInt nx, PetscInt ny)
+{
+  PetscFunctionBegin;
+  if (nx + ny <= sc->cap) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscFree2(sc->xin, sc->yout));
+  PetscCall(PetscMalloc2(nx, &sc->xin, ny, &sc->yout));
+  sc->cap = nx + ny;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* F += scale x network(U) on this rank's points. A per-point MLP takes each point's stencil
+ * from the model's ghost points; a CNN runs on the rank's block with a halo of its receptive
+ * radius (periodic ghosts of the halo DMDA) and the interior of its output is kept, which
+ * equals the whole-field network's. Collective (ghost exchange). */
 static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U, Vec F)
 {
   SurrogateClosure  *sc = (SurrogateClosure *) cl->ctx;
+  DM                 dm = sc->cnn ? sc->halo : model->dm;
   Vec                Ul;
   const PetscScalar *u;
   PetscScalar       *f;
-  PetscInt           xs, ys, xm, ym, gxs, gys, gxm, gym, dof;
+  Block              b;
 
   PetscFunctionBegin;
   (void) t;
   if (cl->disabled) PetscFunctionReturn(PETSC_SUCCESS); /* the guard's physics fallback */
   if (sc->comp < 0) PetscCall(GyreClosureFindComponent(cl, model, &sc->comp));
   PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, U, F, 0, 0));
-  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
-                        NULL, NULL));
-  PetscCall(DMDAGetCorners(model->dm, &xs, &ys, NULL, &xm, &ym, NULL));
-  PetscCall(DMDAGetGhostCorners(model->dm, &gxs, &gys, NULL, &gxm, &gym, NULL));
-  if (sc->dim == 1) ys = gys = 0, ym = gym = 1;
-  PetscInt n = xm * ym, w = 2 * sc->r + 1, S = sc->dim == 2 ? w * w : w;
-  if (n > sc->cap) {
-    PetscCall(PetscFree2(sc->xin, sc->yout));
-    PetscCall(PetscMalloc2(n * sc->nin * S, &sc->xin, n, &sc->yout));
-    sc->cap = n;
-  }
-  PetscCall(DMGetLocalVector(model->dm, &Ul));
-  PetscCall(DMGlobalToLocalBegin(model->dm, U, INSERT_VALUES, Ul));
-  PetscCall(DMGlobalToLocalEnd(model->dm, U, INSERT_VALUES, Ul));
-  PetscCall(VecGetArrayRead(Ul, &u));
-  /* inputs: channel-major stencils, offsets row-major from (-r, -r) (gyre_data.h) */
-  for (PetscInt j = 0; j < ym; j++)
-    for (PetscInt i = 0; i < xm; i++) {
-      float *x = sc->xin + (j * xm + i) * sc->nin * S;
-      for (PetscInt c = 0; c < sc->nin; c++)
-        for (PetscInt k = 0; k < S; k++) {
-          PetscInt dx = k % w - sc->r, dy = sc->dim == 2 ? k / w - sc->r : 0;
-          PetscInt lx = xs + i + dx - gxs, ly = ys + j + dy - gys;
-          x[c * S + k] = (float) PetscRealPart(u[(ly * gxm + lx) * dof + sc->in_comp[c]]);
-        }
-    }
-  PetscCall(VecRestoreArrayRead(Ul, &u));
-  PetscCall(DMRestoreLocalVector(model->dm, &Ul));
-  PetscCallGyre(PETSC_COMM_SELF,
-                GyreSurrogateApplyWorkspace(sc->s, sc->ws, sc->xin, sc->yout, (int) n));
-  if (cl->guard_sigma > 0 && !cl->trip) PetscCall(GuardValues(cl, sc, n * sc->nin * S, n));
+  PetscCall(GetGhosted(dm, sc->dim, U, &b, &Ul, &u));
+  PetscInt n = b.xm * b.ym, nb = b.gxm * b.gym, w = 2 * sc->r + 1;
+  PetscInt S = sc->cnn ? nb : (sc->dim == 2 ? w * w : w); /* input values per channel */
+  PetscCall(Reserve(sc, (sc->cnn ? 1 : n) * sc->nin * S, sc->cnn ? nb + n : n));
+  if (sc->cnn) /* the block with its halo, channel-major */
+    for (PetscInt c = 0; c < sc->nin; c++)
+      for (PetscInt p = 0; p < nb; p++)
+        sc->xin[c * nb + p] = (float) PetscRealPart(u[p * b.dof + sc->in_comp[c]]);
+  else /* per point: channel-major stencils, offsets row-major from (-r, -r) (gyre_data.h) */
+    for (PetscInt j = 0; j < b.ym; j++)
+      for (PetscInt i = 0; i < b.xm; i++) {
+        float *x = sc->xin + (j * b.xm + i) * sc->nin * S;
+        for (PetscInt c = 0; c < sc->nin; c++)
+          for (PetscInt k = 0; k < S; k++) {
+            PetscInt dx = k % w - sc->r, dy = sc->dim == 2 ? k / w - sc->r : 0;
+            PetscInt lx = b.xs + i + dx - b.gxs, ly = b.ys + j + dy - b.gys;
+            x[c * S + k] = (float) PetscRealPart(u[(ly * b.gxm + lx) * b.dof + sc->in_comp[c]]);
+          }
+      }
+  PetscCall(RestoreGhosted(dm, &Ul, &u));
+  float *y = sc->yout; /* this rank's n outputs */
+  if (sc->cnn) {
+    PetscCallGyre(PETSC_COMM_SELF, GyreSurrogateApplyBlock(sc->s, sc->ws, sc->xin, sc->yout, 1,
+                                                           (int) b.gym, (int) b.gxm));
+    y = sc->yout + nb; /* the interior, contiguous */
+    for (PetscInt j = 0; j < b.ym; j++)
+      for (PetscInt i = 0; i < b.xm; i++)
+        y[j * b.xm + i] = sc->yout[(j + b.ys - b.gys) * b.gxm + (i + b.xs - b.gxs)];
+  } else
+    PetscCallGyre(PETSC_COMM_SELF,
+                  GyreSurrogateApplyWorkspace(sc->s, sc->ws, sc->xin, sc->yout, (int) n));
+  if (cl->guard_sigma > 0 && !cl->trip)
+    PetscCall(GuardValues(cl, sc, y, (sc->cnn ? 1 : n) * sc->nin * S, n, S));
   PetscCall(VecGetArray(F, &f));
   for (PetscInt p = 0; p < n; p++)
-    f[p * dof + sc->comp] += sc->yout[p];
+    f[p * b.dof + sc->comp] += sc->scale * y[p];
   PetscCall(VecRestoreArray(F, &f));
   PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, U, F, 0, 0));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -148,6 +205,7 @@ static PetscErrorCode Destroy(GyreClosure cl)
   PetscFunctionBegin;
   if (!sc) PetscFunctionReturn(PETSC_SUCCESS);
   GyreNetWorkspaceDestroy(&sc->ws);
+  PetscCall(DMDestroy(&sc->halo));
   GyreSurrogateDestroy(&sc->s);
   GyreBackendDestroy(&sc->be);
   PetscCall(PetscFree2(sc->xin, sc->yout));
@@ -179,13 +237,18 @@ static PetscErrorCode CheckAgainstRun(GyreClosure cl, GyreModel model, Surrogate
   PetscCheck(!m->mode[0] || !strcmp(m->mode, "closure"), model->comm, PETSC_ERR_ARG_INCOMP,
              "surrogate '%s' was trained as an %s, not a closure (-surrogate_mode %s)", path,
              m->mode, m->mode);
-  PetscCheck(m->type == GYRE_NET_MLP && m->per_point, model->comm, PETSC_ERR_SUP,
+  PetscCheck(GyreSurrogateReceptiveRadius(sc->s) >= 0, model->comm, PETSC_ERR_SUP,
              "surrogate '%s': a closure from a %s model is not supported yet; closures take a "
-             "per-point MLP (gyre train -net mlp -train_per_point 1 [-train_stencil r])",
+             "per-point MLP (gyre train -net mlp -train_per_point 1 [-train_stencil r]) or a "
+             "CNN without zero-mean output, evaluated on each rank's subdomain with a halo",
              path,
              m->type == GYRE_NET_MLP   ? "whole-field MLP"
-             : m->type == GYRE_NET_FNO ? "FNO"
-                                       : "CNN");
+             : m->type == GYRE_NET_FNO ? "FNO (it needs the whole field)"
+                                       : "zero-mean CNN (it needs the whole field)");
+  sc->cnn = m->type == GYRE_NET_CNN ? PETSC_TRUE : PETSC_FALSE;
+  PetscCheck(!sc->cnn || m->cnn.dim == dim, model->comm, PETSC_ERR_ARG_INCOMP,
+             "surrogate '%s' is a %d-D CNN, model %s is %" PetscInt_FMT "-D", path, m->cnn.dim,
+             model->name, dim);
   PetscCheck(m->history == 1, model->comm, PETSC_ERR_ARG_INCOMP,
              "surrogate '%s' takes %d past steps; a closure takes the current state (history 1)",
              path, m->history);
@@ -208,8 +271,9 @@ static PetscErrorCode CheckAgainstRun(GyreClosure cl, GyreModel model, Surrogate
     sc->in_comp[sc->nin++] = c;
   }
   const GyreNormalization *nm = GyreSurrogateNormalization(sc->s);
-  PetscCheck(sc->nin == nm->nin && nm->nout == 1 && m->mlp.outputs == 1, model->comm,
-             PETSC_ERR_ARG_INCOMP,
+  PetscCheck(sc->nin == nm->nin && nm->nout == 1 &&
+                 (sc->cnn ? m->cnn.out_channels == 1 : m->mlp.outputs == 1),
+             model->comm, PETSC_ERR_ARG_INCOMP,
              "surrogate '%s' has %d input and %d output channels; a closure of one component "
              "takes the %" PetscInt_FMT " named input fields and gives 1 output",
              path, nm->nin, nm->nout, sc->nin);
@@ -236,7 +300,8 @@ static PetscErrorCode CheckAgainstRun(GyreClosure cl, GyreModel model, Surrogate
                "surrogate '%s' was trained with grid spacing dy = %g, the run has dy = %g", path,
                m->dy, (double) dy);
   }
-  sc->dim = dim, sc->r = m->stencil;
+  sc->dim = dim, sc->r = GyreSurrogateReceptiveRadius(sc->s);
+  if (sc->cnn) PetscFunctionReturn(PETSC_SUCCESS); /* its halo: CreateHalo */
   PetscInt S = dim == 2 ? (2 * sc->r + 1) * (2 * sc->r + 1) : 2 * sc->r + 1;
   PetscCheck(m->mlp.inputs == sc->nin * S, model->comm, PETSC_ERR_ARG_INCOMP,
              "surrogate '%s': %d inputs do not match %" PetscInt_FMT
@@ -246,6 +311,41 @@ static PetscErrorCode CheckAgainstRun(GyreClosure cl, GyreModel model, Surrogate
              "surrogate '%s' needs a stencil of %" PetscInt_FMT
              " neighbours, wider than model %s's halo of %" PetscInt_FMT,
              path, sc->r, model->name, sw);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The CNN's halo: a DMDA with the model's layout (sizes, ownership, dof) and stencil width r. */
+static PetscErrorCode CreateHalo(GyreModel model, SurrogateClosure *sc)
+{
+  PetscInt        dim, M, N, mp, np, dof;
+  DMBoundaryType  bx, by;
+  const PetscInt *lx, *ly;
+
+  PetscFunctionBegin;
+  PetscCall(
+      DMDAGetInfo(model->dm, &dim, &M, &N, NULL, &mp, &np, NULL, &dof, NULL, &bx, &by, NULL, NULL));
+  PetscCall(DMDAGetOwnershipRanges(model->dm, &lx, &ly, NULL));
+  PetscCheck(bx == DM_BOUNDARY_PERIODIC && (dim == 1 || by == DM_BOUNDARY_PERIODIC), model->comm,
+             PETSC_ERR_SUP, "surrogate '%s': a CNN closure needs a periodic model grid", sc->path);
+  PetscInt narrow = M;
+  for (PetscInt i = 0; i < mp; i++)
+    narrow = PetscMin(narrow, lx[i]);
+  for (PetscInt j = 0; dim == 2 && j < np; j++)
+    narrow = PetscMin(narrow, ly[j]);
+  PetscCheck(sc->r <= narrow, model->comm, PETSC_ERR_SUP,
+             "surrogate '%s': the CNN's receptive field of %" PetscInt_FMT
+             " points on each side is wider than the narrowest subdomain (%" PetscInt_FMT
+             " points): use fewer ranks",
+             sc->path, sc->r, narrow);
+  if (dim == 1)
+    PetscCall(DMDACreate1d(model->comm, DM_BOUNDARY_PERIODIC, M, dof, sc->r, lx, &sc->halo));
+  else
+    PetscCall(DMDACreate2d(model->comm, DM_BOUNDARY_PERIODIC, DM_BOUNDARY_PERIODIC,
+                           DMDA_STENCIL_BOX, M, N, mp, np, dof, sc->r, lx, ly, &sc->halo));
+  PetscCall(DMSetUp(sc->halo));
+  PetscCall(PetscInfo(
+      NULL, "surrogate '%s': CNN on each rank's subdomain with a halo of %" PetscInt_FMT "\n",
+      sc->path, sc->r));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -269,6 +369,9 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
                                sizeof backend, NULL));
   PetscCall(PetscOptionsInt("-surrogate_threads", "CPU threads per rank for the network", NULL,
                             threads, &threads, NULL));
+  sc->scale = 1;
+  PetscCall(PetscOptionsReal("-surrogate_scale", "F += scale x output (ns2d's S enters as -S)",
+                             NULL, sc->scale, &sc->scale, NULL));
   PetscOptionsEnd();
   PetscCheck(sc->path[0], model->comm, PETSC_ERR_USER_INPUT,
              "-closure surrogate needs -surrogate FILE (a model file from gyre train)");
@@ -282,6 +385,7 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
     PetscCall(PetscStrncpy(cl->field, in, PetscMin(len + 1, sizeof cl->field)));
   }
   PetscCall(CheckAgainstRun(cl, model, sc));
+  if (sc->cnn) PetscCall(CreateHalo(model, sc));
   PetscCallGyre(model->comm, GyreNetWorkspaceCreate(GyreSurrogateNet(sc->s), &sc->ws));
   PetscCall(PetscInfo(NULL, "surrogate closure '%s' loaded: %s -> %s, stencil %" PetscInt_FMT "\n",
                       sc->path, GyreSurrogateMeta(sc->s)->input_fields,

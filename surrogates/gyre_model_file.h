@@ -133,6 +133,17 @@ GyreStatus GyreSurrogateApply(const GyreSurrogate *s, const float *in_physical, 
                               int n);
 GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace *ws,
                                        const float *in_physical, float *out_physical, int n);
+/* A CNN applied to a block of ny x nx points (1-D: ny = 1) instead of the whole grid: in
+ * (n, Cin, ny, nx), out (n, Cout, ny, nx). A solver passes its subdomain with a halo as wide
+ * as the receptive field (GyreSurrogateReceptiveRadius) and keeps the interior, which then
+ * equals the whole-field result. Thread-safe like GyreSurrogateApply. */
+GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
+                                   const float *in_physical, float *out_physical, int n, int ny,
+                                   int nx);
+/* Points on each side that one output point depends on: a CNN's sum of (k - 1) / 2 over its
+ * layers; 0 for a per-point MLP without stencil; -1 for networks that need the whole field
+ * (FNO, whole-field MLP, a CNN with zero-mean output). */
+int                      GyreSurrogateReceptiveRadius(const GyreSurrogate *s);
 const GyreModelMeta     *GyreSurrogateMeta(const GyreSurrogate *s);
 const GyreNormalization *GyreSurrogateNormalization(const GyreSurrogate *s);
 const GyreNet           *GyreSurrogateNet(const GyreSurrogate *s);

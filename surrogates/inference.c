@@ -29,8 +29,8 @@ GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backe
 /* The input shape for n samples: MLP (n, inputs); FNO/CNN (n, C, [ny,] nx). *cin and *pc: the
  * normalisation channels and the values per channel of one sample (an MLP applied per point
  * sees its channels, pc = 1; one applied to a whole field sees C * ny * nx features). */
-static GyreStatus in_shape(const GyreSurrogate *s, int n, int *nd, int64_t *sh, int *cin,
-                           size_t *per_channel)
+static GyreStatus in_shape(const GyreSurrogate *s, int n, int bny, int bnx, int *nd, int64_t *sh,
+                           int *cin, size_t *per_channel)
 {
   const GyreModelMeta *m = &s->meta;
   size_t               pts =
@@ -59,27 +59,35 @@ static GyreStatus in_shape(const GyreSurrogate *s, int n, int *nd, int64_t *sh, 
     dim = m->fno.dim, *cin = m->fno.in_channels;
   else
     dim = m->cnn.dim, *cin = m->cnn.in_channels;
-  if (m->grid_nx < 1 || (dim == 2 && m->grid_ny < 1))
-    return GyreStatusSet(GYRE_ERR_ARG, "surrogate: the model's grid size %d x %d is unusable",
-                         m->grid_nx, m->grid_ny);
+  int gy = bnx > 0 ? bny : m->grid_ny, gx = bnx > 0 ? bnx : m->grid_nx; /* block or grid */
+  if (bnx > 0 && m->type != GYRE_NET_CNN)
+    return GyreStatusSet(GYRE_ERR_ARG, "surrogate: only a CNN applies to a block of the grid");
+  if (gx < 1 || (dim == 2 && gy < 1))
+    return GyreStatusSet(GYRE_ERR_ARG, "surrogate: a grid of %d x %d is unusable", gx, gy);
   sh[0] = n, sh[1] = *cin;
   if (dim == 2)
-    *nd = 4, sh[2] = m->grid_ny, sh[3] = m->grid_nx;
+    *nd = 4, sh[2] = gy, sh[3] = gx;
   else
-    *nd = 3, sh[2] = m->grid_nx;
-  *per_channel = (size_t) m->grid_nx * (dim == 2 ? (size_t) m->grid_ny : 1);
+    *nd = 3, sh[2] = gx;
+  *per_channel = (size_t) gx * (dim == 2 ? (size_t) gy : 1);
   return GYRE_OK;
 }
 
 GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace *ws,
                                        const float *in, float *out, int n)
 {
+  return GyreSurrogateApplyBlock(s, ws, in, out, n, 0, 0);
+}
+
+GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws, const float *in,
+                                   float *out, int n, int ny, int nx)
+{
   if (!s || !ws || !in || !out || n < 1)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateApply: NULL argument or n = %d < 1", n);
   int     nd = 0, cin = 0, ynd = 0;
   int64_t sh[4], ysh[4];
   size_t  pc = 1;
-  GyreCall(in_shape(s, n, &nd, sh, &cin, &pc));
+  GyreCall(in_shape(s, n, ny, nx, &nd, sh, &cin, &pc));
   GyreCall(GyreNetOutputShape(s->net, nd, sh, &ynd, ysh));
   int    cout = (int) ysh[1];
   size_t ypc  = 1;
@@ -127,6 +135,17 @@ GyreStatus GyreSurrogateApply(const GyreSurrogate *s, const float *in, float *ou
   GyreStatus st = GyreSurrogateApplyWorkspace(s, ws, in, out, n);
   GyreNetWorkspaceDestroy(&ws);
   return st;
+}
+
+int GyreSurrogateReceptiveRadius(const GyreSurrogate *s)
+{
+  const GyreModelMeta *m = &s->meta;
+  if (m->type == GYRE_NET_MLP) return m->per_point ? m->stencil : -1;
+  if (m->type != GYRE_NET_CNN || m->cnn.zero_mean) return -1;
+  int r = 0;
+  for (int i = 0; i < m->cnn.nlayers; i++)
+    r += (m->cnn.kernels[i] - 1) / 2;
+  return r;
 }
 
 const GyreModelMeta *GyreSurrogateMeta(const GyreSurrogate *s)

@@ -9,3 +9,7 @@ gyre_add_script_test(simulate_surrogate_closure "integration"
 #     recorded (log lines, output attributes, summary).
 gyre_add_script_test(simulate_surrogate_guard "integration"
                      ${CMAKE_CURRENT_LIST_DIR}/simulate_surrogate_guard.sh)
+#   simulate_cnn_closure: an ns2d CNN closure evaluated on each rank's rows with a halo of its
+#     receptive field: the same run on 1, 2 and 4 ranks; too wide a field or an FNO refused.
+gyre_add_script_test(simulate_cnn_closure "integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/simulate_cnn_closure.sh)
