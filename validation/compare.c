@@ -575,12 +575,18 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
   {
     const char *paths[3] = {o->ref, o->test, o->baseline};
     VarList    *lists[3] = {lr, lt, lb};
+    const char *roles[3] = {"reference", "test", "baseline"};
     for (int k = 0; k < 3 && st == GYRE_OK; k++) {
       GyreFile f = NULL;
       if (!paths[k]) continue;
       st = GyreFileOpen(MPI_COMM_SELF, paths[k], 0, &f);
       if (st == GYRE_OK) st = GyreFileClose(&f);
       if (st == GYRE_OK) st = ListRecordVars(paths[k], lists[k]);
+      if (st != GYRE_OK) { /* say which of the files it is */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", GyreStatusMessage());
+        st = GyreStatusSet(st, "%s file: %s", roles[k], msg);
+      }
     }
   }
   st = GyreStatusAgree(comm, st);
