@@ -8,4 +8,9 @@
 extern const char GyreTrainHelp[];
 PetscErrorCode    GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitcode);
 
+/* `gyre compare` (cli/compare.c): the options of GyreCompareHelp, then the validation library's
+ * GyreCompare. Collective. */
+extern const char GyreCompareHelp[];
+PetscErrorCode    GyreCompareCommand(MPI_Comm comm, int argc, char **argv);
+
 #endif

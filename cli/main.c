@@ -2,6 +2,7 @@
  *
  *   gyre simulate -model l96|ns2d ...   run a physical model (solvers/driver.c)
  *   gyre train -train_data ... -net ... train a surrogate (cli/train.c, surrogates/trainer.c)
+ *   gyre compare REF TEST ...           score a run against a reference (validation/)
  *   gyre info FILE                      dimensions, variables and provenance of a gyre file
  *   gyre version                        version and the features this build has
  *
@@ -28,6 +29,7 @@ static const char usage[] =
     "commands:\n"
     "  simulate   run a physical model: gyre simulate -model l96|ns2d -output run.nc ...\n"
     "  train      train a surrogate: gyre train -train_data run.nc -net mlp|cnn|fno ...\n"
+    "  compare    score a run against a reference: gyre compare REF.nc TEST.nc -output m.nc\n"
     "  info       print dimensions, variables and provenance, or validate a model: gyre info FILE\n"
     "  version    print the version and the features of this build\n"
     "  help       this text; `gyre <command> -help` lists a command's options\n";
@@ -147,7 +149,7 @@ int main(int argc, char **argv)
     return 0;
   }
   if (strcmp(cmd, "simulate") && strcmp(cmd, "train") && strcmp(cmd, "info") &&
-      strcmp(cmd, "version")) {
+      strcmp(cmd, "compare") && strcmp(cmd, "version")) {
     fprintf(stderr, "gyre: error: unknown command '%s'\n%s", cmd, usage);
     return 2;
   }
@@ -160,9 +162,10 @@ int main(int argc, char **argv)
   int    pargc = argc - 1;
   char **pargv = argv + 1;
   ierr         = PetscInitialize(&pargc, &pargv, NULL,
-                         !strcmp(cmd, "simulate") ? GyreSimulateHelp
-                                 : !strcmp(cmd, "train")  ? GyreTrainHelp
-                                                          : usage);
+                         !strcmp(cmd, "simulate")  ? GyreSimulateHelp
+                                 : !strcmp(cmd, "train")   ? GyreTrainHelp
+                                 : !strcmp(cmd, "compare") ? GyreCompareHelp
+                                                           : usage);
   if (ierr) return 1;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
   /* SIGTERM/SIGUSR1 (Slurm's warning) are recorded from here on: a long command checkpoints
@@ -173,6 +176,8 @@ int main(int argc, char **argv)
     ierr = GyreSimulate(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
   else if (!strcmp(cmd, "train"))
     ierr = GyreTrainCommand(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
+  else if (!strcmp(cmd, "compare"))
+    ierr = GyreCompareCommand(PETSC_COMM_WORLD, pargc, pargv);
   else if (!strcmp(cmd, "info"))
     ierr = Info(pargc, pargv);
   else

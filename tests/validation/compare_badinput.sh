@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# gyre compare refuses bad input with one error line naming the files, and leaves no metrics
+# file: missing files, no shared variable, no shared time, a grid mismatch, NaN in REF, a
+# baseline without the variable, missing or extra arguments, bad options.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+"$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output a.nc
+"$GYRE" simulate -model l96 -l96_K 16 -ts_max_time 0.05 -quiet -output k16.nc
+"$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.05 -quiet -output one.nc
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4
+import numpy as np, shutil
+shutil.copy("a.nc", "later.nc")
+d = netCDF4.Dataset("later.nc", "a"); d["time"][:] = d["time"][:] + 100; d.close()
+shutil.copy("a.nc", "nanref.nc")
+d = netCDF4.Dataset("nanref.nc", "a"); x = d["X"][:]; x[2, 1] = np.nan; d["X"][:] = x; d.close()
+d = netCDF4.Dataset("other.nc", "w", format="NETCDF4")
+d.createDimension("time", None); d.createDimension("x", 4)
+t = d.createVariable("time", "f8", ("time",)); t[:] = [0.0, 0.005]
+v = d.createVariable("u", "f8", ("time", "x")); v[:] = np.zeros((2, 4))
+d.close()
+PY
+expect_error "missing REF" "reference file: cannot open 'nope.nc'" "$GYRE" compare nope.nc a.nc -output m.nc
+expect_error "missing TEST" "test file: cannot open 'nope.nc'" "$GYRE" compare a.nc nope.nc -output m.nc
+expect_error "missing baseline" "baseline file: cannot open 'nope.nc'" "$GYRE" compare a.nc a.nc -baseline nope.nc -output m.nc
+expect_error "one file" "needs two files" "$GYRE" compare a.nc -output m.nc
+expect_error "three files" "is a third" "$GYRE" compare a.nc a.nc a.nc -output m.nc
+expect_error "no -output" "no -output" "$GYRE" compare a.nc a.nc
+expect_error "no shared variable" "'a.nc' and 'other.nc' share no data variable" \
+  "$GYRE" compare a.nc other.nc -output m.nc
+expect_error "no shared time" "'a.nc' (times 0 to 0.05) and 'later.nc' (times 100 to 100.05) share no time" \
+  "$GYRE" compare a.nc later.nc -output m.nc
+expect_error "grid mismatch" "variable 'X' is on different grids: (k=8) in 'a.nc', (k=16) in 'k16.nc'" \
+  mpirun_n 2 "$GYRE" compare a.nc k16.nc -output m.nc
+expect_error "NaN in REF" "NaN in 'nanref.nc' variable 'X' at record 2" \
+  mpirun_n 2 "$GYRE" compare nanref.nc a.nc -output m.nc
+expect_error "baseline lacks the variable" "the baseline 'one.nc' has no record variable 'Y'" \
+  "$GYRE" compare a.nc a.nc -baseline one.nc -output m.nc
+expect_error "unknown variable" "-compare_vars: 'Z'" "$GYRE" compare a.nc a.nc -compare_vars Z -output m.nc
+expect_error "bad threshold" "-compare_blowup" "$GYRE" compare a.nc a.nc -compare_blowup -1 -output m.nc
+[ ! -e m.nc ] || fail "a failed comparison left m.nc"
+ls m.nc.tmp.* 2> /dev/null && fail "a failed comparison left a temporary file"
+# the one-scale run shares X with the two-scale one: that is compared, Y and coupling are not
+"$GYRE" compare a.nc one.nc -output m.nc -quiet
+ncdump -h m.nc > m.cdl
+grep -q "rmse_X(lead)" m.cdl || fail "X not compared"
+! grep -q "rmse_Y" m.cdl || fail "Y compared though one.nc lacks it"
+echo "compare_badinput: ok"

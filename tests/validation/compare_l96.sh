@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# gyre compare on l96 output against known answers: identical files give zero errors and ACC 1
+# exactly; TEST = REF + c gives RMSE = |c|, bias = c, ACC = 1 and W1 = |c|; TEST = REF + a
+# cos(2 pi k/K) gives RMSE = a/sqrt(2) and bias 0; a NaN and a value beyond -compare_blowup
+# are found at their times; the baseline similarity is 0.5 for BASE = REF + 2c and undefined
+# for BASE = REF; the cost is read from the files; xarray reads metrics.nc without warnings.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+"$GYRE" simulate -model l96 -ts_max_time 1 -quiet -output ref.nc
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4  # first: Debian's build warns about numpy's ABI at import
+import numpy as np, shutil
+def make(name, f):
+    shutil.copy("ref.nc", name)
+    d = netCDF4.Dataset(name, "a")
+    for v in ("X", "Y", "coupling"):
+        d[v][:] = f(v, np.asarray(d[v][:]))
+    d.close()
+make("plus_c.nc", lambda v, a: a + 0.75)
+make("plus_2c.nc", lambda v, a: a + 1.5)
+K = 8
+make("field.nc", lambda v, a: a + 0.5 * np.cos(2 * np.pi * np.arange(K) / K).reshape((1, K) + (1,) * (a.ndim - 2)))
+def blow(v, a):
+    a = a.copy()
+    if v == "X": a[30, 3] = np.nan
+    if v == "Y": a[12, 2, 5] = 2e6
+    return a
+make("blowup.nc", blow)
+PY
+# identical files: exactly zero errors, ACC exactly 1
+"$GYRE" compare ref.nc ref.nc -output same.nc > same.txt
+grep -q "stability: no NaN/Inf" same.txt || { cat same.txt; fail "summary lacks stability"; }
+grep -q "speed-up 1x" same.txt || { cat same.txt; fail "summary lacks the cost"; }
+"$GYRE" compare ref.nc plus_c.nc -output plus_c_m.nc -quiet
+"$GYRE" compare ref.nc field.nc -output field_m.nc -quiet
+"$GYRE" compare ref.nc blowup.nc -output blowup_m.nc -compare_blowup 1e6 > blowup.txt
+"$GYRE" compare ref.nc plus_c.nc -baseline plus_2c.nc -output sim.nc -quiet
+"$GYRE" compare ref.nc plus_c.nc -baseline ref.nc -output undef.nc > undef.txt
+grep -q "time mean undefined (D(BASE,REF) = 0)" undef.txt || { cat undef.txt; fail "undefined similarity not stated"; }
+"$PYTHON" - <<'PY' 2>&1 | grep -v "numpy.ndarray size changed" || fail "metrics check failed"
+import netCDF4
+import warnings, numpy as np, xarray as xr
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    same = xr.open_dataset("same.nc"); c = xr.open_dataset("plus_c_m.nc")
+    fld = xr.open_dataset("field_m.nc"); bl = xr.open_dataset("blowup_m.nc")
+    sim = xr.open_dataset("sim.nc"); und = xr.open_dataset("undef.nc")
+ref = netCDF4.Dataset("ref.nc"); t = ref["time"][:]
+assert same.sizes["lead"] == len(t) and same.lead.attrs["units"] == "1"
+assert abs(float(same.lead[-1]) - (t[-1] - t[0])) < 1e-12
+for v in ("X", "Y", "coupling"):
+    for m in ("rmse", "rel_l2", "bias"):
+        assert (same[f"{m}_{v}"].values == 0).all(), (m, v)
+    assert (same[f"acc_{v}"].values == 1).all(), v
+    for m in ("rmse_time_mean", "rmse_variance", "w1"):
+        assert float(same[f"{m}_{v}"]) == 0, (m, v)
+    assert np.isnan(float(same[f"blowup_time_{v}"]))
+    # REF + c
+    assert np.allclose(c[f"rmse_{v}"], 0.75, rtol=1e-12, atol=0), v
+    assert np.allclose(c[f"bias_{v}"], 0.75, rtol=1e-12, atol=0), v
+    assert np.allclose(c[f"acc_{v}"], 1, rtol=0, atol=1e-12), v
+    assert abs(float(c[f"w1_{v}"]) - 0.75) < 1e-12 and abs(float(c[f"rmse_time_mean_{v}"]) - 0.75) < 1e-12
+    assert float(c[f"rmse_variance_{v}"]) < 1e-12
+    assert np.allclose(c[f"time_mean_test_{v}"] - c[f"time_mean_ref_{v}"], 0.75, atol=1e-12)
+    # REF + a cos(2 pi k / K): RMSE a/sqrt(2), bias 0
+    assert np.allclose(fld[f"rmse_{v}"], 0.5 / np.sqrt(2), rtol=1e-12, atol=0), v
+    assert np.abs(fld[f"bias_{v}"]).max() < 1e-12, v
+    # similarity 1 - D(TEST)/D(BASE) = 1 - c/2c
+    for m in ("time_mean", "w1"):
+        assert abs(float(sim[f"similarity_{m}_{v}"]) - 0.5) < 1e-12, (m, v)
+        assert np.isnan(float(und[f"similarity_{m}_{v}"])), (m, v)
+        assert "undefined" in und[f"similarity_{m}_{v}"].attrs["comment"]
+# stability: X has a NaN at record 30: its metrics stop there; Y exceeds 1e6 at record 12
+assert abs(float(bl.blowup_time_X) - t[30]) < 1e-12, float(bl.blowup_time_X)
+assert abs(float(bl.blowup_time_Y) - t[12]) < 1e-12, float(bl.blowup_time_Y)
+assert np.isnan(float(bl.blowup_time_coupling))
+assert (bl.rmse_X.values[:30] == 0).all() and np.isnan(bl.rmse_X.values[30:]).all()
+assert float(bl.w1_X) == 0 and not np.isnan(bl.rmse_Y.values).any()
+# cost: the driver's stepping wall time over the time span
+assert np.isfinite(same.attrs["cost_ref_wall_seconds_per_model_time"]) and same.attrs["cost_speedup"] == 1
+assert same.attrs["Conventions"] == "CF-1.8" and "ref.nc" in same.attrs["input_files"]
+print("compare_l96 metrics: ok")
+PY
+grep -q "stability: t = 0.15: NaN in 'blowup.nc' variable 'X' at record 30" blowup.txt || { cat blowup.txt; fail "NaN not reported"; }
+grep -q "|Y| = 2e+06 > 1e+06" blowup.txt || { cat blowup.txt; fail "blow-up not reported"; }
+# -output exists
+expect_error "existing output" "same.nc' exists" "$GYRE" compare ref.nc ref.nc -output same.nc
+"$GYRE" compare ref.nc ref.nc -output same.nc -output_overwrite -quiet
+# -help lists the options
+"$GYRE" compare -help > help.txt || true
+for o in -output -output_overwrite -baseline -compare_vars -compare_blowup -compare_time_tol; do
+  grep -q -- "$o " help.txt || { cat help.txt; fail "gyre compare -help lacks $o"; }
+done
+echo "compare_l96: ok"

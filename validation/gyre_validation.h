@@ -1,0 +1,53 @@
+/* gyre_validation.h — scoring a test run (a surrogate, a hybrid) against a reference run:
+ * the metric functions (pure, no I/O) and `gyre compare` (GyreCompare: reads two gyre files,
+ * computes the metrics in parallel over MPI ranks, writes metrics.nc and a summary).
+ * PETSc-free: io/, MPI and NetCDF only. */
+#ifndef GYRE_VALIDATION_H
+#define GYRE_VALIDATION_H
+
+#include <mpi.h>
+#include <stdio.h>
+#include <stddef.h>
+#include "gyre_status.h"
+
+/* ---- metric functions (pure, not collective) -------------------------------------------- */
+
+/* Exact Wasserstein-1 distance between the empirical distributions of two samples sorted in
+ * ascending order (sizes may differ): the integral of |F_a - F_b|. Equal sizes: the mean of
+ * |a_i - b_i|. NaN when a sample is empty. */
+double GyreMetricW1Sorted(size_t na, const double *a, size_t nb, const double *b);
+
+/* Centred correlation of two anomaly fields over n points: each field's own mean over the n
+ * points is removed first. NaN when either field is constant. Exactly 1 for identical
+ * fields; clamped to [-1, 1]. */
+double GyreMetricACC(size_t n, const double *a, const double *b);
+
+/* CRPS of an ensemble of m values sorted in ascending order against one value y:
+ * mean|x_i - y| - (1/(2 m^2)) sum_ij |x_i - x_j| (the empirical CRPS, not the "fair" one).
+ * For m = 1: |x - y|. */
+double GyreMetricCRPSSorted(size_t m, const double *x, double y);
+
+/* ---- gyre compare -------------------------------------------------------------------- */
+
+typedef struct {
+  const char *ref, *test; /* the reference and the test file */
+  const char *baseline;   /* NULL, or a baseline file for Ross et al.'s similarity scores */
+  const char *output;     /* metrics.nc */
+  int         overwrite;  /* replace an existing output */
+  const char *vars;       /* NULL: every shared variable; else "a,b" (each must be shared) */
+  double      blowup;     /* stability: |x| above this counts as a blow-up (1e6) */
+  double      time_tol;   /* times match when |t_ref - t_test| <= time_tol (1e-6) */
+  const char *command_line, *options, *start_time; /* provenance of metrics.nc */
+  FILE       *summary;                             /* one-page summary (rank 0), NULL: none */
+} GyreCompareOptions;
+
+void GyreCompareOptionsDefault(GyreCompareOptions *o);
+
+/* Compares o->test with o->ref (and o->baseline with o->ref for the similarity scores) and
+ * writes o->output. Collective on comm: every rank reads its share of the time records
+ * (each rank opens the files on MPI_COMM_SELF), the results are reduced with MPI, rank 0
+ * writes metrics.nc (atomically) and the summary. Every rank returns the same status; a
+ * failure leaves no output file. */
+GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o);
+
+#endif
