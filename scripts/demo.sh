@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: a small end-to-end run on 2 MPI ranks (under two minutes on 2 cores):
 # an l96 two-scale truth run, a small ns2d ensemble at 64^2, an l96 closure trained on the
-# truth run, then `gyre info` of the model and of the ensemble file.
+# truth run, one-scale forecasts with it and without, `gyre compare` of both against the
+# truth, then `gyre info` of the model and of the ensemble file.
 set -euo pipefail
 build=${1:-build}
 gyre="$build/bin/gyre"
@@ -26,6 +27,18 @@ $run "$gyre" train -train_data "$out/l96_truth.nc" -train_inputs X -train_target
 
 echo "== gyre info $out/l96_closure.nc (validates the model file)"
 "$gyre" info "$out/l96_closure.nc"
+
+echo "== one-scale l96 forecasts from the truth at t=8 (the held-out block) to t=10: with the"
+echo "   learned closure (guarded) and with none"
+$run "$gyre" simulate -model l96 -l96_mode one_scale -initial_file "$out/l96_truth.nc" \
+  -initial_time 8 -ts_max_time 10 -surrogate "$out/l96_closure.nc" -quiet \
+  -output "$out/l96_learned.nc" -output_overwrite
+$run "$gyre" simulate -model l96 -l96_mode one_scale -initial_file "$out/l96_truth.nc" \
+  -initial_time 8 -ts_max_time 10 -quiet -output "$out/l96_none.nc" -output_overwrite
+
+echo "== gyre compare: the learned closure against the truth, no closure as the baseline"
+$run "$gyre" compare "$out/l96_truth.nc" "$out/l96_learned.nc" -baseline "$out/l96_none.nc" \
+  -compare_vars X -output "$out/l96_metrics.nc" -output_overwrite
 
 echo "== gyre info $out/ns2d_ensemble.nc"
 "$gyre" info "$out/ns2d_ensemble.nc"
