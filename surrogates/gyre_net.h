@@ -105,6 +105,11 @@ GyreStatus                        GyreNetWorkspaceCreate(const GyreNet *net, Gyr
 GyreStatus                        GyreNetWorkspaceDestroy(GyreNetWorkspace **ws);
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y);
+/* Input and output tensors of the given shapes and a host staging buffer of max(x, y) floats,
+ * kept in the workspace between calls (reallocated only when a shape changes): a caller that
+ * infers at every time step allocates nothing after the first call. */
+GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xshape, int ynd,
+                              const int64_t *yshape, GyreTensor **x, GyreTensor **y, float **host);
 /* Backward of the last forward: dy has y's shape; accumulates the parameter gradients and
  * writes dx (x's shape) unless dx is NULL. Collective on the CNN's comm after a training
  * forward. */

@@ -102,29 +102,21 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
                          "surrogate: the normalisation has %d input / %d target channels, the "
                          "network %d / %d",
                          s->norm.nin, s->norm.nout, cin, cout);
-  GyreTensor x = {0}, y = {0};
-  GyreStatus st = GyreTensorCreate(s->be, nd, sh, &x);
-  if (!st) st = GyreTensorCreate(s->be, ynd, ysh, &y);
-  float *h = st ? NULL : malloc(x.size * sizeof(float));
-  if (!st && !h) st = GyreStatusSet(GYRE_ERR_MEM, "GyreSurrogateApply: out of memory");
-  if (!st) {
-    for (size_t i = 0; i < x.size; i++) {
-      int c = (int) ((i / pc) % (size_t) cin);
-      h[i]  = (float) (((double) in[i] - s->norm.in_mean[c]) / s->norm.in_std[c]);
-    }
-    st = GyreTensorCopyFromHost(&x, h);
+  GyreTensor *x, *y;
+  float      *h;
+  GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h));
+  for (size_t i = 0; i < x->size; i++) {
+    int c = (int) ((i / pc) % (size_t) cin);
+    h[i]  = (float) (((double) in[i] - s->norm.in_mean[c]) / s->norm.in_std[c]);
   }
-  free(h);
-  if (!st) st = GyreNetInfer(s->net, ws, &x, &y);
-  if (!st) st = GyreTensorCopyToHost(&y, out);
-  if (!st)
-    for (size_t i = 0; i < y.size; i++) {
-      int c  = (int) ((i / ypc) % (size_t) cout);
-      out[i] = (float) ((double) out[i] * s->norm.out_std[c] + s->norm.out_mean[c]);
-    }
-  GyreTensorDestroy(&x);
-  GyreTensorDestroy(&y);
-  return st;
+  GyreCall(GyreTensorCopyFromHost(x, h));
+  GyreCall(GyreNetInfer(s->net, ws, x, y));
+  GyreCall(GyreTensorCopyToHost(y, out));
+  for (size_t i = 0; i < y->size; i++) {
+    int c  = (int) ((i / ypc) % (size_t) cout);
+    out[i] = (float) ((double) out[i] * s->norm.out_std[c] + s->norm.out_mean[c]);
+  }
+  return GYRE_OK;
 }
 
 GyreStatus GyreSurrogateApply(const GyreSurrogate *s, const float *in, float *out, int n)

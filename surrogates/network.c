@@ -663,14 +663,34 @@ GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int 
 }
 
 struct GyreNetWorkspace_s {
-  int         nl;
-  GyreTensor *act, *tmp, *aux, *bnis; /* nl + 1, nl, nl, nl */
+  GyreBackend *be;
+  int          nl;
+  GyreTensor  *act, *tmp, *aux, *bnis; /* nl + 1, nl, nl, nl */
+  GyreTensor   x, y;                   /* a caller's input and output (GyreNetWorkspaceIO) */
+  float       *host;                   /* a caller's host staging buffer */
+  size_t       host_len;
 };
+
+GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
+                              const int64_t *ys, GyreTensor **x, GyreTensor **y, float **host)
+{
+  GyreCall(ensure(ws->be, &ws->x, nd, xs));
+  GyreCall(ensure(ws->be, &ws->y, ynd, ys));
+  size_t need = ws->x.size > ws->y.size ? ws->x.size : ws->y.size;
+  if (need > ws->host_len) {
+    float *h = realloc(ws->host, need * sizeof(float));
+    if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceIO: out of memory");
+    ws->host = h, ws->host_len = need;
+  }
+  *x = &ws->x, *y = &ws->y, *host = ws->host;
+  return GYRE_OK;
+}
 
 GyreStatus GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **out)
 {
   GyreNetWorkspace *w = calloc(1, sizeof *w);
   if (!w) return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceCreate: out of memory");
+  w->be   = net->be;
   w->nl   = net->nl;
   w->act  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
   w->tmp  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
@@ -695,6 +715,8 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
     if (w->bnis) GyreTensorDestroy(&w->bnis[i]);
   }
   free(w->act), free(w->tmp), free(w->aux), free(w->bnis);
+  GyreTensorDestroy(&w->x), GyreTensorDestroy(&w->y);
+  free(w->host);
   free(w);
   *pw = NULL;
   return GYRE_OK;
