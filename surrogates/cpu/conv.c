@@ -242,21 +242,33 @@ static GyreStatus conv_backward_im2col(GyreBackend *be, const ConvShape s, const
   return GYRE_OK;
 }
 
-/* db[o] += sum over n and space of dy[n, o], in double */
+/* sum of g[0..n), in double over blocks of 256 summed in 8 float lanes (vectorised) */
+static double plane_sum(const float *g, size_t n)
+{
+  double t = 0;
+  size_t k = 0;
+  for (; k + 256 <= n; k += 256) {
+    float a[8] = {0};
+    for (size_t j = 0; j < 256; j += 8)
+      for (int l = 0; l < 8; l++)
+        a[l] += g[k + j + l];
+    t += (double) a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+  }
+  for (; k < n; k++)
+    t += g[k];
+  return t;
+}
+
+/* db[o] += sum over n and space of dy[n, o], accumulated in double (see plane_sum) */
 static void conv_bias_grad(GyreBackend *be, const ConvShape *s, const GyreTensor *dy,
                            GyreTensor *db)
 {
   const size_t plane = (size_t) s->Y * s->X;
+#pragma omp parallel for num_threads(be->threads) if ((size_t) s->N * s->Cout * plane > 65536)
   for (int o = 0; o < s->Cout; o++) {
     double acc = 0;
-#pragma omp parallel for num_threads(be->threads) reduction(+ : acc) if ((size_t) s->N * plane > 65536)
-    for (int n = 0; n < s->N; n++) {
-      const float *g = dy->data + ((size_t) n * s->Cout + o) * plane;
-      double       t = 0;
-      for (size_t k = 0; k < plane; k++)
-        t += g[k];
-      acc += t;
-    }
+    for (int n = 0; n < s->N; n++)
+      acc += plane_sum(dy->data + ((size_t) n * s->Cout + o) * plane, plane);
     db->data[o] += (float) acc;
   }
 }
