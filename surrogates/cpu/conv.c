@@ -2,9 +2,25 @@
  * or circular padding of (K-1)/2 (PyTorch's Conv1d/Conv2d with padding_mode 'zeros' or
  * 'circular'; cross-correlation, as every deep-learning framework computes it):
  *   y[n,o,y,x] = b[o] + sum_{i,ky,kx} W[o,i,ky,kx] x[n,i,y+ky-PY,x+kx-PX].
- * A 1-D convolution is the 2-D one with Y = KY = 1. Implementation: im2col of a block of rows
- * (bounded to about 4 MiB of scratch per thread) and sgemm; OpenMP over the batch, each
- * thread with its own scratch and its own dW partial sum (reduced at the end). */
+ * A 1-D convolution is the 2-D one with Y = KY = 1. OpenMP over the batch, each thread with its
+ * own scratch and its own dW partial sum (reduced at the end); OpenBLAS single-threaded inside.
+ * Two algorithms, the same results up to float rounding:
+ *
+ *  shift-GEMM (Cin >= CONV_SHIFT_MIN_CIN, and every 1x1 convolution): no im2col. Each sample
+ *    is padded once into xp (Cin, Y + 2 PY, X + 2 PX) (circular wrap or zeros; plus 2 PX zero
+ *    floats at the end). With Xp = X + 2 PX, the output on the "extended" grid
+ *    yext[o, y Xp + x] (x in [0, Xp); columns x >= X are garbage, then dropped) is
+ *      yext (Cout, Y Xp) = sum over the KY KX offsets k of W_k (Cout, Cin) xp_k (Cin, Y Xp),
+ *    where xp_k is xp shifted by ky Xp + kx: a plain strided matrix (leading dimension the
+ *    padded plane), so each offset is one sgemm reading the input in place. The backward is
+ *    the same trick: dW_k += dyext (Cout, Y Xp) xp_k^T with dyext's garbage columns zero, and
+ *    dx = the convolution of dy padded the same way (circular or zeros) with the flipped
+ *    kernel, W_k^T (Cin, Cout). A 1x1 convolution needs no padding and no copies at all.
+ *    Scratch per thread: a few padded planes, O((Cin + Cout) (Y + 2PY) (X + 2PX)).
+ *  im2col + sgemm (few input channels, where one offset's sgemm would be a rank-Cin update):
+ *    im2col of a block of rows (bounded to about 4 MiB of scratch per thread) and sgemm.
+ *
+ * GYRE_CONV_ALGO=im2col|shift in the environment forces one algorithm (for tests of both). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,13 +141,12 @@ static int conv_threads(GyreBackend *be, int N)
   return t < N ? t : N;
 }
 
-GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
-                              const GyreTensor *b, GyrePadding pad, GyreTensor *y)
+static GyreStatus conv_forward_im2col(GyreBackend *be, const ConvShape s, const GyreTensor *x,
+                                      const GyreTensor *W, const GyreTensor *b, GyreTensor *y)
 {
-  const ConvShape s  = conv_shape(x, W, pad);
-  const int       CK = s.Cin * s.KY * s.KX, rows = conv_block_rows(&s);
-  const size_t    plane = (size_t) s.Y * s.X, colsz = (size_t) CK * rows * s.X;
-  int             failed = 0;
+  const int    CK = s.Cin * s.KY * s.KX, rows = conv_block_rows(&s);
+  const size_t plane = (size_t) s.Y * s.X, colsz = (size_t) CK * rows * s.X;
+  int          failed = 0;
 
 #pragma omp parallel num_threads(conv_threads(be, s.N))
   {
@@ -167,30 +182,15 @@ GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTe
   return GYRE_OK;
 }
 
-GyreStatus GyreCPUConvBackward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
-                               const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
-                               GyreTensor *dW, GyreTensor *db)
+static GyreStatus conv_backward_im2col(GyreBackend *be, const ConvShape s, const GyreTensor *x,
+                                       const GyreTensor *W, const GyreTensor *dy, GyreTensor *dx,
+                                       GyreTensor *dW)
 {
-  const ConvShape s  = conv_shape(x, W, pad);
-  const int       CK = s.Cin * s.KY * s.KX, rows = conv_block_rows(&s);
-  const size_t    plane = (size_t) s.Y * s.X, colsz = (size_t) CK * rows * s.X;
-  const size_t    wsz    = (size_t) s.Cout * CK;
-  int             failed = 0;
+  const int    CK = s.Cin * s.KY * s.KX, rows = conv_block_rows(&s);
+  const size_t plane = (size_t) s.Y * s.X, colsz = (size_t) CK * rows * s.X;
+  const size_t wsz    = (size_t) s.Cout * CK;
+  int          failed = 0;
 
-  if (db) {
-    for (int o = 0; o < s.Cout; o++) {
-      double acc = 0;
-#pragma omp parallel for num_threads(be->threads) reduction(+ : acc) if ((size_t) s.N * plane > 65536)
-      for (int n = 0; n < s.N; n++) {
-        const float *g = dy->data + ((size_t) n * s.Cout + o) * plane;
-        double       t = 0;
-        for (size_t k = 0; k < plane; k++)
-          t += g[k];
-        acc += t;
-      }
-      db->data[o] += (float) acc;
-    }
-  }
   if (!dx && !dW) return GYRE_OK;
 
 #pragma omp parallel num_threads(conv_threads(be, s.N))
@@ -240,4 +240,299 @@ GyreStatus GyreCPUConvBackward(GyreBackend *be, const GyreTensor *x, const GyreT
     return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_backward: out of memory allocating %zu bytes",
                          sizeof(float) * (2 * colsz + wsz));
   return GYRE_OK;
+}
+
+/* sum of g[0..n), in double over blocks of 256 summed in 8 float lanes (vectorised) */
+static double plane_sum(const float *g, size_t n)
+{
+  double t = 0;
+  size_t k = 0;
+  for (; k + 256 <= n; k += 256) {
+    float a[8] = {0};
+    for (size_t j = 0; j < 256; j += 8)
+      for (int l = 0; l < 8; l++)
+        a[l] += g[k + j + l];
+    t += (double) a[0] + a[1] + a[2] + a[3] + a[4] + a[5] + a[6] + a[7];
+  }
+  for (; k < n; k++)
+    t += g[k];
+  return t;
+}
+
+/* db[o] += sum over n and space of dy[n, o], accumulated in double (see plane_sum) */
+static void conv_bias_grad(GyreBackend *be, const ConvShape *s, const GyreTensor *dy,
+                           GyreTensor *db)
+{
+  const size_t plane = (size_t) s->Y * s->X;
+#pragma omp parallel for num_threads(be->threads) if ((size_t) s->N * s->Cout * plane > 65536)
+  for (int o = 0; o < s->Cout; o++) {
+    double acc = 0;
+    for (int n = 0; n < s->N; n++)
+      acc += plane_sum(dy->data + ((size_t) n * s->Cout + o) * plane, plane);
+    db->data[o] += (float) acc;
+  }
+}
+
+/* ---- shift-GEMM ----------------------------------------------------------------------- */
+#define CONV_SHIFT_MIN_CIN 8
+
+/* padded-plane geometry of the shift algorithm */
+typedef struct {
+  int    Yp, Xp;
+  size_t pplane; /* Yp Xp */
+  size_t ext;    /* Y Xp: one channel of the extended output grid */
+} ShiftGeom;
+
+static ShiftGeom shift_geom(const ConvShape *s)
+{
+  ShiftGeom g;
+  g.Yp     = s->Y + 2 * s->PY;
+  g.Xp     = s->X + 2 * s->PX;
+  g.pplane = (size_t) g.Yp * g.Xp;
+  g.ext    = (size_t) s->Y * g.Xp;
+  return g;
+}
+
+/* dst (C, Yp, Xp) = src (C, Y, X) padded by PY, PX (circular wrap or zeros), then 2 PX zero
+ * floats (the last offset's slab reads that far into garbage columns) */
+static void pad_planes(const ConvShape *s, const ShiftGeom *g, int C, int circ, const float *src,
+                       float *dst)
+{
+  const int X = s->X, Y = s->Y, PX = s->PX, PY = s->PY;
+  for (int c = 0; c < C; c++) {
+    const float *sc = src + (size_t) c * Y * X;
+    float       *dc = dst + (size_t) c * g->pplane;
+    for (int r = 0; r < g->Yp; r++) {
+      float *dr = dc + (size_t) r * g->Xp;
+      int    ys = r - PY;
+      if (ys < 0 || ys >= Y) {
+        if (!circ) {
+          memset(dr, 0, sizeof(float) * g->Xp);
+          continue;
+        }
+        ys = wrap(ys, Y);
+      }
+      const float *sr = sc + (size_t) ys * X;
+      for (int x = 0; x < PX; x++) {
+        dr[x]          = circ ? sr[wrap(x - PX, X)] : 0.0f;
+        dr[PX + X + x] = circ ? sr[wrap(X + x, X)] : 0.0f;
+      }
+      memcpy(dr + PX, sr, sizeof(float) * X);
+    }
+  }
+  memset(dst + (size_t) C * g->pplane, 0, sizeof(float) * 2 * PX);
+}
+
+/* dst (C, Y, X) = the first X columns of each row of src (C, Y, Xp) */
+static void drop_garbage(const ConvShape *s, const ShiftGeom *g, int C, const float *src,
+                         float *dst)
+{
+  for (size_t r = 0; r < (size_t) C * s->Y; r++)
+    memcpy(dst + r * s->X, src + r * g->Xp, sizeof(float) * s->X);
+}
+
+/* Wt[k][o][i] = W[o][i][k] (k = ky KX + kx) */
+static float *transpose_weights(const ConvShape *s, const float *W)
+{
+  const int KK = s->KY * s->KX;
+  float    *Wt = malloc(sizeof(float) * (size_t) KK * s->Cout * s->Cin);
+  if (!Wt) return NULL;
+  for (int o = 0; o < s->Cout; o++)
+    for (int i = 0; i < s->Cin; i++)
+      for (int k = 0; k < KK; k++)
+        Wt[((size_t) k * s->Cout + o) * s->Cin + i] = W[((size_t) o * s->Cin + i) * KK + k];
+  return Wt;
+}
+
+static GyreStatus conv_forward_shift(GyreBackend *be, const ConvShape s, const GyreTensor *x,
+                                     const GyreTensor *W, const GyreTensor *b, GyreTensor *y)
+{
+  const ShiftGeom g  = shift_geom(&s);
+  const int       KK = s.KY * s.KX, padded = s.PX || s.PY;
+  const size_t    plane = (size_t) s.Y * s.X;
+  const size_t    xpsz  = padded ? (size_t) s.Cin * g.pplane + 2 * s.PX : 0,
+               ysz      = s.PX ? s.Cout * g.ext : 0;
+  float *Wt             = KK > 1 ? transpose_weights(&s, W->data) : W->data;
+  int    failed         = 0;
+  if (!Wt)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_forward: out of memory allocating %zu bytes",
+                         sizeof(float) * (size_t) KK * s.Cout * s.Cin);
+
+#pragma omp parallel num_threads(conv_threads(be, s.N))
+  {
+    float *xp = xpsz ? malloc(sizeof(float) * xpsz) : NULL;
+    float *ye = ysz ? malloc(sizeof(float) * ysz) : NULL;
+    int    ok = (!xpsz || xp) && (!ysz || ye);
+    if (!ok) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int n = 0; n < s.N; n++) {
+      if (!ok) continue;
+      const float *xn  = x->data + (size_t) n * s.Cin * plane;
+      float       *yn  = y->data + (size_t) n * s.Cout * plane;
+      const float *src = xn;
+      size_t       ld  = plane;
+      if (padded) {
+        pad_planes(&s, &g, s.Cin, s.circ, xn, xp);
+        src = xp, ld = g.pplane;
+      }
+      float *dst = s.PX ? ye : yn;
+      for (int k = 0; k < KK; k++) {
+        const int ky = k / s.KX, kx = k % s.KX;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.Cout, (int) g.ext, s.Cin, 1.0f,
+                    Wt + (size_t) k * s.Cout * s.Cin, s.Cin, src + (size_t) ky * g.Xp + kx,
+                    (int) ld, k ? 1.0f : 0.0f, dst, (int) g.ext);
+      }
+      if (s.PX) drop_garbage(&s, &g, s.Cout, ye, yn);
+      if (b)
+        for (int o = 0; o < s.Cout; o++) {
+          const float bo = b->data[o];
+          float      *yo = yn + (size_t) o * plane;
+          for (size_t k = 0; k < plane; k++)
+            yo[k] += bo;
+        }
+    }
+    free(xp);
+    free(ye);
+  }
+  if (Wt != W->data) free(Wt);
+  if (failed)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_forward: out of memory allocating %zu bytes",
+                         sizeof(float) * (xpsz + ysz + (size_t) KK * s.Cout * s.Cin));
+  return GYRE_OK;
+}
+
+static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const GyreTensor *x,
+                                      const GyreTensor *W, const GyreTensor *dy, GyreTensor *dx,
+                                      GyreTensor *dW)
+{
+  const ShiftGeom g  = shift_geom(&s);
+  const int       KK = s.KY * s.KX, padded = s.PX || s.PY;
+  const size_t    plane = (size_t) s.Y * s.X, wsz = (size_t) s.Cout * s.Cin * KK;
+  /* per thread: xp (padded x, for dW), dye (dy on the extended grid, garbage columns zero,
+   * for dW), dyp (padded dy, for dx), dxe (dx on the extended grid), dWl (KK, Cout, Cin) */
+  const size_t xpsz   = dW && padded ? (size_t) s.Cin * g.pplane + 2 * s.PX : 0;
+  const size_t dyesz  = dW && s.PX ? (size_t) s.Cout * g.ext : 0;
+  const size_t dypsz  = dx && padded ? (size_t) s.Cout * g.pplane + 2 * s.PX : 0;
+  const size_t dxesz  = dx && s.PX ? (size_t) s.Cin * g.ext : 0;
+  float       *Wt     = dx && KK > 1 ? transpose_weights(&s, W->data) : W->data;
+  int          failed = 0;
+  if (!Wt)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_backward: out of memory allocating %zu bytes",
+                         sizeof(float) * wsz);
+
+#pragma omp parallel num_threads(conv_threads(be, s.N))
+  {
+    float *xp  = xpsz ? malloc(sizeof(float) * xpsz) : NULL;
+    float *dye = dyesz ? calloc(dyesz, sizeof(float)) : NULL;
+    float *dyp = dypsz ? malloc(sizeof(float) * dypsz) : NULL;
+    float *dxe = dxesz ? malloc(sizeof(float) * dxesz) : NULL;
+    float *dWl = dW ? calloc(wsz, sizeof(float)) : NULL;
+    int ok = (!xpsz || xp) && (!dyesz || dye) && (!dypsz || dyp) && (!dxesz || dxe) && (!dW || dWl);
+    if (!ok) {
+#pragma omp atomic write
+      failed = 1;
+    }
+#pragma omp for schedule(static)
+    for (int n = 0; n < s.N; n++) {
+      if (!ok) continue;
+      const float *xn  = x->data + (size_t) n * s.Cin * plane;
+      const float *dyn = dy->data + (size_t) n * s.Cout * plane;
+      if (dW) {
+        /* dW_k (Cout, Cin) += dyext (Cout, Y Xp) xp_k^T (Y Xp, Cin) */
+        const float *src = xn, *g2 = dyn;
+        size_t       ld = plane;
+        if (padded) {
+          pad_planes(&s, &g, s.Cin, s.circ, xn, xp);
+          src = xp, ld = g.pplane;
+        }
+        if (s.PX) {
+          for (size_t r = 0; r < (size_t) s.Cout * s.Y; r++)
+            memcpy(dye + r * g.Xp, dyn + r * s.X, sizeof(float) * s.X); /* rest stays zero */
+          g2 = dye;
+        }
+        for (int k = 0; k < KK; k++) {
+          const int ky = k / s.KX, kx = k % s.KX;
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s.Cout, s.Cin, (int) g.ext, 1.0f, g2,
+                      (int) g.ext, src + (size_t) ky * g.Xp + kx, (int) ld, 1.0f,
+                      dWl + (size_t) k * s.Cout * s.Cin, s.Cin);
+        }
+      }
+      if (dx) {
+        /* dx (Cin, Y Xp) = sum_k W_k^T (Cin, Cout) dyp shifted by the flipped offset */
+        float       *dxn = dx->data + (size_t) n * s.Cin * plane;
+        const float *src = dyn;
+        size_t       ld  = plane;
+        if (padded) {
+          pad_planes(&s, &g, s.Cout, s.circ, dyn, dyp);
+          src = dyp, ld = g.pplane;
+        }
+        float *dst = s.PX ? dxe : dxn;
+        for (int k = 0; k < KK; k++) {
+          const int ky = k / s.KX, kx = k % s.KX;
+          const int fy = s.KY - 1 - ky, fx = s.KX - 1 - kx;
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s.Cin, (int) g.ext, s.Cout, 1.0f,
+                      Wt + (size_t) k * s.Cout * s.Cin, s.Cin, src + (size_t) fy * g.Xp + fx,
+                      (int) ld, k ? 1.0f : 0.0f, dst, (int) g.ext);
+        }
+        if (s.PX) drop_garbage(&s, &g, s.Cin, dxe, dxn);
+      }
+    }
+    if (ok && dW) {
+#pragma omp critical(gyre_conv_dw)
+      for (int o = 0; o < s.Cout; o++)
+        for (int i = 0; i < s.Cin; i++)
+          for (int k = 0; k < KK; k++)
+            dW->data[((size_t) o * s.Cin + i) * KK + k] +=
+                dWl[((size_t) k * s.Cout + o) * s.Cin + i];
+    }
+    free(xp);
+    free(dye);
+    free(dyp);
+    free(dxe);
+    free(dWl);
+  }
+  if (Wt != W->data) free(Wt);
+  if (failed)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_backward: out of memory allocating %zu bytes",
+                         sizeof(float) * (xpsz + dyesz + dypsz + dxesz + 2 * wsz));
+  return GYRE_OK;
+}
+
+/* ---- the op-table entries: choose the algorithm ------------------------------------------ */
+static int conv_use_shift(const ConvShape *s)
+{
+  static int forced = -1; /* -1 unread, 0 none, 1 im2col, 2 shift */
+  int        f;
+#pragma omp atomic read
+  f = forced;
+  if (f < 0) {
+    const char *e = getenv("GYRE_CONV_ALGO");
+    f             = !e ? 0 : !strcmp(e, "im2col") ? 1 : !strcmp(e, "shift") ? 2 : 0;
+#pragma omp atomic write
+    forced = f;
+  }
+  if (f) return f == 2;
+  return (s->KY == 1 && s->KX == 1) || s->Cin >= CONV_SHIFT_MIN_CIN;
+}
+
+GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
+                              const GyreTensor *b, GyrePadding pad, GyreTensor *y)
+{
+  const ConvShape s = conv_shape(x, W, pad);
+  return conv_use_shift(&s) ? conv_forward_shift(be, s, x, W, b, y)
+                            : conv_forward_im2col(be, s, x, W, b, y);
+}
+
+GyreStatus GyreCPUConvBackward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
+                               const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
+                               GyreTensor *dW, GyreTensor *db)
+{
+  const ConvShape s = conv_shape(x, W, pad);
+  if (db) conv_bias_grad(be, &s, dy, db);
+  if (!dx && !dW) return GYRE_OK;
+  return conv_use_shift(&s) ? conv_backward_shift(be, s, x, W, dy, dx, dW)
+                            : conv_backward_im2col(be, s, x, W, dy, dx, dW);
 }
