@@ -50,6 +50,8 @@ test-mpich: setup
 bench: setup
 	@$(MAKE) --no-print-directory build
 	@bash bench/solver.sh $(BUILD)
+	@bash bench/train_cpu.sh $(BUILD)
+	@bash bench/coupling.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
