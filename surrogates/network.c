@@ -738,15 +738,25 @@ GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)
                          "GyreNetBackward: no successful forward pass to go back through");
   GyreCall(GyreTensorCheckSameShape("GyreNetBackward: dy vs the output", dy, &net->act[net->nl]));
   if (dx) GyreCall(GyreTensorCheckSameShape("GyreNetBackward: dx vs the input", dx, &net->act[0]));
-  const GyreTensor *g     = dy;
+  /* the gradients of the intermediate activations live in two buffers used in turn (layer i
+   * reads one and writes the other), each as large as the largest activation: the memory of
+   * two activations, not of all of them */
+  int64_t most = 1;
+  for (int i = 1; i < net->nl; i++)
+    if ((int64_t) net->act[i].size > most) most = (int64_t) net->act[i].size;
+  for (int k = 0; k < 2 && net->nl > 1; k++)
+    if ((int64_t) net->grad[k].size < most) GyreCall(ensure(net->be, &net->grad[k], 1, &most));
+  const GyreTensor *g = dy;
+  GyreTensor        view[2];
   int               ready = net->np; /* parameters [ready, np) have final gradients */
   for (int i = net->nl - 1; i >= 0; i--) {
-    GyreTensor *gi = NULL;
-    if (i > 0) {
-      GyreCall(ensure(net->be, &net->grad[i], net->act[i].ndim, net->act[i].shape));
-      gi = &net->grad[i];
-    } else
-      gi = dx;
+    GyreTensor *gi = dx;
+    if (i > 0) { /* a view of buffer i % 2 with the shape of act[i] */
+      gi          = &view[i % 2];
+      *gi         = net->act[i];
+      gi->data    = net->grad[i % 2].data;
+      gi->backend = net->grad[i % 2].backend;
+    }
     GyreCall(layer_backward(net, &net->L[i], &net->act[i], g, gi));
     g = gi;
     if (net->hook && net->L[i].pfirst < ready) {
