@@ -26,9 +26,12 @@ typedef struct {
   GyreTensor     Wr, Wi, dWr, dWi; /* Fourier block: spectral weights */
   GyreBatchNorm *bn;
   MPI_Comm       comm;
-  GyreTensor     tmp;    /* Fourier block: pointwise output / input-gradient part */
-  GyreTensor     aux;    /* grid: coordinates (dim, spatial...); zero-mean: ones (spatial) */
-  int            pfirst; /* index of the layer's first parameter (= the count before it) */
+  GyreTensor     tmp;     /* Fourier block: pointwise output / input-gradient part */
+  GyreTensor     aux;     /* grid: coordinates (dim, spatial...); zero-mean: ones (spatial) */
+  int            pfirst;  /* index of the layer's first parameter (= the count before it) */
+  int            inplace; /* ReLU after another layer: its output overwrites its input (the
+                             backward pass needs only the output's sign), saving one stored
+                             activation; act[i+1] is then a view of act[i] */
 } Layer;
 
 struct GyreNet_s {
@@ -221,6 +224,9 @@ static void add_act(GyreNet *net, GyreActivation a)
 {
   Layer *l = push(net, L_ACT);
   l->act   = a;
+  /* GYRE_RELU_INPLACE=0 keeps ReLU's input (tests compare both ways) */
+  const char *env = getenv("GYRE_RELU_INPLACE");
+  l->inplace      = a == GYRE_ACT_RELU && net->nl > 1 && !(env && !strcmp(env, "0"));
 }
 
 /* ---- options ------------------------------------------------------------------------ */
@@ -412,8 +418,10 @@ GyreStatus GyreNetDestroy(GyreNet **pnet)
       GyreTensorDestroy(t[j]);
     GyreBatchNormDestroy(&l->bn);
   }
-  for (int i = 0; i <= net->cap; i++)
-    GyreTensorDestroy(&net->act[i]), GyreTensorDestroy(&net->grad[i]);
+  for (int i = 0; i <= net->cap; i++) {
+    if (i == 0 || i > net->nl || !net->L[i - 1].inplace) GyreTensorDestroy(&net->act[i]);
+    GyreTensorDestroy(&net->grad[i]);
+  }
   for (int i = 0; i < net->np; i++)
     free(net->names[i]);
   free(net->names), free(net->params), free(net->grads);
@@ -646,8 +654,13 @@ static GyreStatus run_layers(const GyreNet *net, GyreTensor *act, GyreTensor *tm
     Scratch      sc = tmp ? (Scratch){&tmp[i], &aux[i], &bnis[i]}
                           : (Scratch){(GyreTensor *) &l->tmp, (GyreTensor *) &l->aux, NULL};
     GyreCall(layer_shape(l, nd, a, b));
-    GyreCall(ensure(be, &act[i + 1], nd, b));
-    GyreCall(layer_forward(net, l, &act[i], &act[i + 1], train, sc));
+    if (l->inplace) { /* act[i+1] is a view of act[i] */
+      act[i + 1] = act[i];
+      GyreCall(be->ops->act_forward(be, l->act, &act[i + 1], &act[i + 1]));
+    } else {
+      GyreCall(ensure(be, &act[i + 1], nd, b));
+      GyreCall(layer_forward(net, l, &act[i], &act[i + 1], train, sc));
+    }
     memcpy(a, b, nd * sizeof(int64_t));
   }
   return copy_dev(be, y->size, act[net->nl].data, y->data);
@@ -663,12 +676,13 @@ GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int 
 }
 
 struct GyreNetWorkspace_s {
-  GyreBackend *be;
-  int          nl;
-  GyreTensor  *act, *tmp, *aux, *bnis; /* nl + 1, nl, nl, nl */
-  GyreTensor   x, y;                   /* a caller's input and output (GyreNetWorkspaceIO) */
-  float       *host;                   /* a caller's host staging buffer */
-  size_t       host_len;
+  GyreBackend   *be;
+  int            nl;
+  unsigned char *view; /* view[i]: act[i] is a view of act[i-1] (an in-place ReLU) */
+  GyreTensor    *act, *tmp, *aux, *bnis; /* nl + 1, nl, nl, nl */
+  GyreTensor     x, y;                   /* a caller's input and output (GyreNetWorkspaceIO) */
+  float         *host;                   /* a caller's host staging buffer */
+  size_t         host_len;
 };
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
@@ -692,11 +706,14 @@ GyreStatus GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **out)
   if (!w) return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceCreate: out of memory");
   w->be   = net->be;
   w->nl   = net->nl;
+  w->view = calloc((size_t) net->nl + 1, 1);
+  for (int i = 1; w->view && i <= net->nl; i++)
+    w->view[i] = (unsigned char) net->L[i - 1].inplace;
   w->act  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
   w->tmp  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
   w->aux  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
   w->bnis = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
-  if (!w->act || !w->tmp || !w->aux || !w->bnis) {
+  if (!w->act || !w->tmp || !w->aux || !w->bnis || !w->view) {
     GyreNetWorkspaceDestroy(&w);
     return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceCreate: out of memory");
   }
@@ -709,12 +726,12 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
   if (!pw || !*pw) return GYRE_OK;
   GyreNetWorkspace *w = *pw;
   for (int i = 0; i <= w->nl; i++) {
-    if (w->act) GyreTensorDestroy(&w->act[i]);
+    if (w->act && !(w->view && w->view[i])) GyreTensorDestroy(&w->act[i]);
     if (w->tmp) GyreTensorDestroy(&w->tmp[i]);
     if (w->aux) GyreTensorDestroy(&w->aux[i]);
     if (w->bnis) GyreTensorDestroy(&w->bnis[i]);
   }
-  free(w->act), free(w->tmp), free(w->aux), free(w->bnis);
+  free(w->act), free(w->tmp), free(w->aux), free(w->bnis), free(w->view);
   GyreTensorDestroy(&w->x), GyreTensorDestroy(&w->y);
   free(w->host);
   free(w);
