@@ -63,7 +63,7 @@ typedef struct {
   GyreStatus (*fill)(GyreBackend *, float *x, size_t n, float value);
 
   /* elementwise and reductions (n elements) */
-  /* y = a x + b y */
+  /* y = a x + b y; b == 0: y is overwritten, not read (as BLAS's beta = 0) */
   GyreStatus (*axpby)(GyreBackend *, size_t n, float a, const float *x, float b, float *y);
   /* *result = sum of x*y, accumulated in double */
   GyreStatus (*dot)(GyreBackend *, size_t n, const float *x, const float *y, double *result);

@@ -37,6 +37,12 @@ GyreStatus GyreCPUFill(GyreBackend *be, float *x, size_t n, float value)
 
 GyreStatus GyreCPUAxpby(GyreBackend *be, size_t n, float a, const float *x, float b, float *y)
 {
+  if (b == 0.0f) { /* y is not read (BLAS's beta = 0): stale NaN cannot leak */
+#pragma omp parallel for num_threads(be->threads) if (n > 65536)
+    for (size_t i = 0; i < n; i++)
+      y[i] = a * x[i];
+    return GYRE_OK;
+  }
 #pragma omp parallel for num_threads(be->threads) if (n > 65536)
   for (size_t i = 0; i < n; i++)
     y[i] = a * x[i] + b * y[i];

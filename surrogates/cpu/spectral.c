@@ -248,9 +248,18 @@ GyreStatus GyreCPUSpectralBackward(GyreBackend *be, const GyreTensor *x, const G
   int             owned, failed = 0;
 
   if (!dx && !wantW) return GYRE_OK;
-  if (!spec_get_plans(s.X, s.Y, s.MX, &p, &owned))
+  /* c_kx / (X Y) of each kept mode within a block (rfft: the kx > 0 columns count twice) */
+  double *cm = malloc(sizeof(double) * (size_t) (s.mm > 0 ? s.mm : 1));
+  if (!cm) return GyreStatusSet(GYRE_ERR_MEM, "cpu spectral_backward: out of memory");
+  for (int m = 0; m < s.mm; m++) {
+    const int kx = m % s.MX;
+    cm[m]        = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
+  }
+  if (!spec_get_plans(s.X, s.Y, s.MX, &p, &owned)) {
+    free(cm);
     return GyreStatusSet(GYRE_ERR_INTERNAL, "cpu spectral_backward: FFTW could not plan (%d, %d)",
                          s.Y, s.X);
+  }
 #pragma omp parallel num_threads(spec_threads(be, s.N))
   {
     fftwf_complex *T  = fftwf_malloc(sizeof(fftwf_complex) * (size_t) s.Y * s.Xh);
@@ -258,7 +267,8 @@ GyreStatus GyreCPUSpectralBackward(GyreBackend *be, const GyreTensor *x, const G
     fftwf_complex *Xc = wantW ? fftwf_malloc(sizeof(fftwf_complex) * (size_t) s.nm) : NULL;
     fftwf_complex *D  = dx ? fftwf_malloc(sizeof(fftwf_complex) * (size_t) s.nm) : NULL;
     double        *dW = wantW ? calloc(2 * wsz, sizeof(double)) : NULL;
-    const int      ok = T && Gc && (!wantW || (Xc && dW)) && (!dx || D);
+    double(*acc)[2]   = dx ? malloc(sizeof(double[2]) * (size_t) s.nm) : NULL;
+    const int ok      = T && Gc && (!wantW || (Xc && dW)) && (!dx || (D && acc));
     if (!ok) {
 #pragma omp atomic write
       failed = 1;
@@ -270,31 +280,39 @@ GyreStatus GyreCPUSpectralBackward(GyreBackend *be, const GyreTensor *x, const G
         spec_fwd(&s, &p, dy->data + ((size_t) n * s.Cout + o) * plane, T, Gc + (size_t) o * s.nm);
       for (int i = 0; i < s.Cin; i++) {
         if (wantW) {
-          /* dW[i, o, k] += c_kx / (X Y) g_hat[o, k] conj(x_hat[i, k]) */
+          /* dW[i, o, k] += c_kx / (X Y) g_hat[o, k] conj(x_hat[i, k]); for each block b the
+           * weights of (i, o) are contiguous in the mode index, the inner loop runs along it */
           spec_fwd(&s, &p, x->data + ((size_t) n * s.Cin + i) * plane, T, Xc);
           for (int o = 0; o < s.Cout; o++)
-            for (int m = 0; m < s.nm; m++) {
-              const int    kx = m % s.MX;
-              const double c  = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
-              const float *g  = Gc[(size_t) o * s.nm + m];
-              const size_t w  = spec_widx(&s, i, o, m);
-              dW[w] += c * ((double) g[0] * Xc[m][0] + (double) g[1] * Xc[m][1]);
-              dW[wsz + w] += c * ((double) g[1] * Xc[m][0] - (double) g[0] * Xc[m][1]);
+            for (int b = 0; b < s.nb; b++) {
+              const size_t w0     = spec_widx(&s, i, o, b * s.mm);
+              const float(*g)[2]  = (const float(*)[2]) Gc + (size_t) o * s.nm + b * s.mm;
+              const float(*xc)[2] = (const float(*)[2]) Xc + b * s.mm;
+              double *dr = dW + w0, *di = dW + wsz + w0;
+              for (int m = 0; m < s.mm; m++) {
+                dr[m] += cm[m] * ((double) g[m][0] * xc[m][0] + (double) g[m][1] * xc[m][1]);
+                di[m] += cm[m] * ((double) g[m][1] * xc[m][0] - (double) g[m][0] * xc[m][1]);
+              }
             }
         }
         if (dx) {
           /* dx[i] = irfft_unnormalised(1 / (X Y) sum_o g_hat[o] conj(W[i, o])) */
-          for (int m = 0; m < s.nm; m++) {
-            double re = 0, im = 0;
-            for (int o = 0; o < s.Cout; o++) {
-              const float *g  = Gc[(size_t) o * s.nm + m];
-              const size_t w  = spec_widx(&s, i, o, m);
-              const double wr = Wr->data[w], wi = Wi->data[w];
-              re += g[0] * wr + g[1] * wi;
-              im += g[1] * wr - g[0] * wi;
+          for (int m = 0; m < s.nm; m++)
+            acc[m][0] = acc[m][1] = 0;
+          for (int o = 0; o < s.Cout; o++)
+            for (int b = 0; b < s.nb; b++) {
+              const size_t w0    = spec_widx(&s, i, o, b * s.mm);
+              const float(*g)[2] = (const float(*)[2]) Gc + (size_t) o * s.nm + b * s.mm;
+              const float *wr = Wr->data + w0, *wi = Wi->data + w0;
+              double(*a)[2] = acc + b * s.mm;
+              for (int m = 0; m < s.mm; m++) {
+                a[m][0] += g[m][0] * wr[m] + g[m][1] * wi[m];
+                a[m][1] += g[m][1] * wr[m] - g[m][0] * wi[m];
+              }
             }
-            D[m][0] = (float) (re * inv);
-            D[m][1] = (float) (im * inv);
+          for (int m = 0; m < s.nm; m++) {
+            D[m][0] = (float) (acc[m][0] * inv);
+            D[m][1] = (float) (acc[m][1] * inv);
           }
           spec_inv(&s, &p, D, T, dx->data + ((size_t) n * s.Cin + i) * plane);
         }
@@ -312,7 +330,9 @@ GyreStatus GyreCPUSpectralBackward(GyreBackend *be, const GyreTensor *x, const G
     fftwf_free(Xc);
     fftwf_free(D);
     free(dW);
+    free(acc);
   }
+  free(cm);
   spec_release(&p, owned);
   if (failed)
     return GyreStatusSet(GYRE_ERR_MEM, "cpu spectral_backward: out of memory allocating %zu bytes",
