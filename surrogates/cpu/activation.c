@@ -17,8 +17,14 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GYRE_INLINE __attribute__((always_inline, optimize("no-trapping-math")))
+/* the GELU forward loop is also compiled for AVX2 + FMA (Haswell and later), chosen at run
+ * time (an ifunc), so a portable build still runs 8 lanes with FMA where the CPU has them */
+#define GYRE_VEC_FN_AVX2                                                                           \
+  __attribute__((optimize("no-trapping-math"), target_clones("arch=haswell", "default")))
+/* (the backward loop is not cloned: GCC 12 leaves its Haswell clone scalar) */
 #define GYRE_VEC_FN __attribute__((optimize("no-trapping-math")))
 #else
+#define GYRE_VEC_FN_AVX2
 #define GYRE_VEC_FN
 #define GYRE_INLINE
 #endif
@@ -66,7 +72,7 @@ GYRE_INLINE static inline float exp_neg_fast(float x)
   return p * s;
 }
 
-GYRE_VEC_FN static void gelu_forward_range(const float *x, float *y, size_t n)
+GYRE_VEC_FN_AVX2 static void gelu_forward_range(const float *x, float *y, size_t n)
 {
 #pragma omp simd
   for (size_t i = 0; i < n; i++) {
