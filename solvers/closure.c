@@ -98,7 +98,7 @@ static PetscErrorCode GyreClosureDestroy_Polynomial(GyreClosure cl)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-static PetscErrorCode GyreClosureCreate_Polynomial(GyreClosure cl, GyreModel model)
+PetscErrorCode GyreClosureCreate_Polynomial(GyreClosure cl, GyreModel model)
 {
   GyreClosurePoly *p;
   PetscBool        set;

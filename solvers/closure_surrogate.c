@@ -33,9 +33,10 @@ typedef struct {
   PetscInt          r, dim;                               /* stencil half-width, spatial dims */
   float            *xin, *yout;                           /* host batches: (n, nin S), (n, 1) */
   PetscInt          cap;
-  PetscBool         cnn;   /* a CNN on the subdomain with a halo of r (its receptive radius) */
-  DM                halo;  /* the model's layout with stencil width r (CNN) */
-  PetscReal         scale; /* F += scale * output (-surrogate_scale) */
+  PetscBool         cnn;      /* a CNN on the subdomain with a halo of r (its receptive radius) */
+  DM                halo;     /* the model's layout with stencil width r (CNN) */
+  PetscReal         scale;    /* F += scale * output (-surrogate_scale) */
+  GyreClosure       fallback; /* the guard's analytic fallback (-guard_fallback), or NULL */
 } SurrogateClosure;
 
 static PetscLogEvent GYRE_SURROGATE_EVENT = 0;
@@ -154,7 +155,10 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
 
   PetscFunctionBegin;
   (void) t;
-  if (cl->disabled) PetscFunctionReturn(PETSC_SUCCESS); /* the guard's physics fallback */
+  if (cl->disabled) { /* the guard's physics fallback: no closure, or an analytic one */
+    if (sc->fallback) PetscCall((*sc->fallback->apply)(sc->fallback, model, t, U, F));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   if (sc->comp < 0) PetscCall(GyreClosureFindComponent(cl, model, &sc->comp));
   PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, U, F, 0, 0));
   PetscCall(GetGhosted(dm, sc->dim, U, &b, &Ul, &u));
@@ -205,6 +209,7 @@ static PetscErrorCode Destroy(GyreClosure cl)
   PetscFunctionBegin;
   if (!sc) PetscFunctionReturn(PETSC_SUCCESS);
   GyreNetWorkspaceDestroy(&sc->ws);
+  PetscCall(GyreClosureDestroy(&sc->fallback));
   PetscCall(DMDestroy(&sc->halo));
   GyreSurrogateDestroy(&sc->s);
   GyreBackendDestroy(&sc->be);
@@ -352,8 +357,8 @@ static PetscErrorCode CreateHalo(GyreModel model, SurrogateClosure *sc)
 PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
 {
   SurrogateClosure *sc;
-  char              backend[16] = "cpu";
-  PetscInt          threads     = 1;
+  char              backend[16] = "cpu", fallback[32] = "none";
+  PetscInt          threads = 1;
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&sc));
@@ -372,6 +377,10 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
   sc->scale = 1;
   PetscCall(PetscOptionsReal("-surrogate_scale", "F += scale x output (ns2d's S enters as -S)",
                              NULL, sc->scale, &sc->scale, NULL));
+  PetscCall(PetscOptionsString("-guard_fallback",
+                               "the guard's fallback: none or polynomial "
+                               "(with -closure_coeffs)",
+                               NULL, fallback, fallback, sizeof fallback, NULL));
   PetscOptionsEnd();
   PetscCheck(sc->path[0], model->comm, PETSC_ERR_USER_INPUT,
              "-closure surrogate needs -surrogate FILE (a model file from gyre train)");
@@ -385,6 +394,14 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
     PetscCall(PetscStrncpy(cl->field, in, PetscMin(len + 1, sizeof cl->field)));
   }
   PetscCall(CheckAgainstRun(cl, model, sc));
+  PetscCheck(!strcmp(fallback, "none") || !strcmp(fallback, "polynomial"), model->comm,
+             PETSC_ERR_ARG_OUTOFRANGE, "-guard_fallback %s: expected none or polynomial", fallback);
+  if (!strcmp(fallback, "polynomial")) { /* the same forced field, -closure_coeffs */
+    PetscCall(PetscNew(&sc->fallback));
+    PetscCall(PetscStrncpy(sc->fallback->name, "polynomial", sizeof sc->fallback->name));
+    PetscCall(PetscStrncpy(sc->fallback->field, cl->field, sizeof sc->fallback->field));
+    PetscCall(GyreClosureCreate_Polynomial(sc->fallback, model));
+  }
   if (sc->cnn) PetscCall(CreateHalo(model, sc));
   PetscCallGyre(model->comm, GyreNetWorkspaceCreate(GyreSurrogateNet(sc->s), &sc->ws));
   PetscCall(PetscInfo(NULL, "surrogate closure '%s' loaded: %s -> %s, stencil %" PetscInt_FMT "\n",

@@ -40,7 +40,8 @@ const char GyreSimulateHelp[] =
     "                           MLP evaluated at every RHS evaluation on each rank's points;\n"
     "                           -surrogate_threads T, -surrogate_backend cpu\n"
     "  -guard 0|1 -guard_sigma s -guard_band b -guard_cooldown n   the surrogate's guard: a\n"
-    "                           bad step is redone without it (defaults 1, 6, 0.5, 10)\n"
+    "                           bad step is redone without it (defaults 1, 6, 0.5, 10);\n"
+    "                           -guard_fallback none|polynomial (with -closure_coeffs)\n"
     "  -quiet                   no progress line\n"
     "  exit status: 0 done, 1 error, 75 checkpointed after SIGTERM/SIGUSR1 (resume: -restart "
     "auto)\n";

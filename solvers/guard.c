@@ -2,7 +2,8 @@
  * checked (solvers/closure_surrogate.c: NaN/Inf outputs, inputs and outputs beyond
  * -guard_sigma standard deviations of the training statistics, an input field's mean square
  * outside the training band widened by -guard_band); on a trip the step is rolled back and
- * redone without the surrogate (the physics fallback: no closure), and the surrogate stays off
+ * redone without the surrogate (the physics fallback: no closure, or the polynomial closure of
+ * -guard_fallback polynomial -closure_coeffs ...), and the surrogate stays off
  * for that member for -guard_cooldown steps. Every event (time, step, member, reason) goes to
  * the log as it happens and into the output file's attributes (guard_events, guard_summary),
  * with a summary at the end.

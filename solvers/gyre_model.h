@@ -139,6 +139,7 @@ PetscErrorCode GyreClosureDestroy(GyreClosure *closure);
 PetscErrorCode GyreClosureFindComponent(GyreClosure cl, GyreModel model, PetscInt *comp);
 /* The closure types (solvers/closure.c, solvers/closure_surrogate.c). */
 PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model);
+PetscErrorCode GyreClosureCreate_Polynomial(GyreClosure cl, GyreModel model);
 
 /* ---- time stepping (solvers/timestepper.c) ---- */
 /* Gives a TS (its type already chosen, e.g. after TSSetFromOptions) the model's right-hand

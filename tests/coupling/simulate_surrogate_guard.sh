@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The guard of a learned closure: (1) a closure trained at F = 20 run at F = 60 (inputs far
 # outside the training regime) and (2) a model whose last layer makes Inf/NaN: both runs
-# complete with finite states, every trip is redone without the surrogate, and the events
+# complete with finite states, every trip is redone without the surrogate (no closure, or the
+# polynomial closure with -guard_fallback polynomial), and the events
 # (time, step, member, reason) are on the log and in the output file with a summary.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
@@ -30,6 +31,15 @@ mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_tim
 grep -q "^\[guard\] t = .*member .*: .*_out_of_" f60.log || fail "no [guard] event line on the log"
 grep -q "^\[guard\] [0-9]* events:" f60.log || fail "no [guard] summary on the log"
 check_events f60.nc out_of_range
+# the same with an analytic fallback (a polynomial closure while the surrogate is off)
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_time 2 \
+  -ensemble_size 2 -surrogate closure.nc -guard_fallback polynomial \
+  -closure_coeffs -0.2,-0.8 -output f60p.nc -quiet > /dev/null
+check_events f60p.nc out_of_range
+if ncdiff f60.nc f60p.nc --vars X > /dev/null; then fail "the polynomial fallback changed nothing"; fi
+expect_error "unknown fallback" "-guard_fallback bogus" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate closure.nc \
+  -guard_fallback bogus -output x.nc
 
 # (2) a network that makes Inf/NaN: its last layer's weights set to +-3e38 (checksum updated)
 "$PYTHON" - <<'PY'
