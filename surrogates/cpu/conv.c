@@ -323,6 +323,20 @@ static void pad_planes(const ConvShape *s, const ShiftGeom *g, int C, int circ, 
   memset(dst + (size_t) C * g->pplane, 0, sizeof(float) * 2 * PX);
 }
 
+/* The shift algorithm's source for one sample's C planes: the planes themselves (leading
+ * dimension Y X) when nothing is padded, else their padded copy in scratch (Yp Xp). */
+static const float *shift_source(const ConvShape *s, const ShiftGeom *g, int C, int padded,
+                                 const float *planes, float *scratch, size_t *ld)
+{
+  if (!padded) {
+    *ld = (size_t) s->Y * s->X;
+    return planes;
+  }
+  pad_planes(s, g, C, s->circ, planes, scratch);
+  *ld = g->pplane;
+  return scratch;
+}
+
 /* dst (C, Y, X) = the first X columns of each row of src (C, Y, Xp) */
 static void drop_garbage(const ConvShape *s, const ShiftGeom *g, int C, const float *src,
                          float *dst)
@@ -370,15 +384,11 @@ static GyreStatus conv_forward_shift(GyreBackend *be, const ConvShape s, const G
 #pragma omp for schedule(static)
     for (int n = 0; n < s.N; n++) {
       if (!ok) continue;
-      const float *xn  = x->data + (size_t) n * s.Cin * plane;
-      float       *yn  = y->data + (size_t) n * s.Cout * plane;
-      const float *src = xn;
-      size_t       ld  = plane;
-      if (padded) {
-        pad_planes(&s, &g, s.Cin, s.circ, xn, xp);
-        src = xp, ld = g.pplane;
-      }
-      float *dst = s.PX ? ye : yn;
+      const float *xn = x->data + (size_t) n * s.Cin * plane;
+      float       *yn = y->data + (size_t) n * s.Cout * plane;
+      size_t       ld;
+      const float *src = shift_source(&s, &g, s.Cin, padded, xn, xp, &ld);
+      float       *dst = s.PX ? ye : yn;
       for (int k = 0; k < KK; k++) {
         const int ky = k / s.KX, kx = k % s.KX;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.Cout, (int) g.ext, s.Cin, 1.0f,
@@ -442,12 +452,8 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
       const float *dyn = dy->data + (size_t) n * s.Cout * plane;
       if (dW) {
         /* dW_k (Cout, Cin) += dyext (Cout, Y Xp) xp_k^T (Y Xp, Cin) */
-        const float *src = xn, *g2 = dyn;
-        size_t       ld = plane;
-        if (padded) {
-          pad_planes(&s, &g, s.Cin, s.circ, xn, xp);
-          src = xp, ld = g.pplane;
-        }
+        size_t       ld;
+        const float *src = shift_source(&s, &g, s.Cin, padded, xn, xp, &ld), *g2 = dyn;
         if (s.PX) {
           for (size_t r = 0; r < (size_t) s.Cout * s.Y; r++)
             memcpy(dye + r * g.Xp, dyn + r * s.X, sizeof(float) * s.X); /* rest stays zero */
@@ -463,13 +469,9 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
       if (dx) {
         /* dx (Cin, Y Xp) = sum_k W_k^T (Cin, Cout) dyp shifted by the flipped offset */
         float       *dxn = dx->data + (size_t) n * s.Cin * plane;
-        const float *src = dyn;
-        size_t       ld  = plane;
-        if (padded) {
-          pad_planes(&s, &g, s.Cout, s.circ, dyn, dyp);
-          src = dyp, ld = g.pplane;
-        }
-        float *dst = s.PX ? dxe : dxn;
+        size_t       ld;
+        const float *src = shift_source(&s, &g, s.Cout, padded, dyn, dyp, &ld);
+        float       *dst = s.PX ? dxe : dxn;
         for (int k = 0; k < KK; k++) {
           const int ky = k / s.KX, kx = k % s.KX;
           const int fy = s.KY - 1 - ky, fx = s.KX - 1 - kx;
