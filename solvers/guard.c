@@ -55,10 +55,12 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
     PetscCall(PetscFree(g));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  PetscCheck(g->sigma > 0 && g->band >= 0 && g->cooldown >= 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "-guard_sigma %g must be > 0, -guard_band %g >= 0, -guard_cooldown %" PetscInt_FMT
-             " >= 0",
-             (double) g->sigma, (double) g->band, g->cooldown);
+  PetscCheck(g->sigma > 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-guard_sigma %g must be > 0",
+             (double) g->sigma);
+  PetscCheck(g->band >= 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-guard_band %g must be >= 0",
+             (double) g->band);
+  PetscCheck(g->cooldown >= 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-guard_cooldown %" PetscInt_FMT " must be >= 0", g->cooldown);
   PetscCall(PetscCalloc1(m->ensemble_size, &g->off_until));
   PetscCall(VecDuplicate(run->Us[0], &g->backup));
   cl->guard_sigma = g->sigma;

@@ -62,4 +62,18 @@ expect_error "NaN loss, good model kept" "the loss is" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_lr 1e30 -train_eps 1e-30 -train_out good.nc \
   -train_overwrite
 [ "$(sha256sum good.nc good.ckpt.nc)" = "$sum" ] || fail "a failed run changed good.nc"
+expect_error "stencil without per-point samples" "stencil" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_per_point 0 -train_stencil 2 -train_out m.nc
+expect_error "negative epochs per run" "-train_epochs_per_run" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs_per_run -1 -train_out m.nc
+# gyre info on a model file with a flipped weight byte: the checksum says so
+cp good.nc flipped.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("flipped.nc", "a")
+w = [n for n, v in d.variables.items() if getattr(v, "long_name", "") == "network parameter"][0]
+d[w][...] = d[w][...] * 1.0001
+d.close()
+PY
+expect_error "gyre info: a changed weight" "flipped.nc" "$GYRE" info flipped.nc
 echo "train_badinput: passed"
