@@ -3,37 +3,81 @@
 #include <string.h>
 #include <cblas.h>
 #include "gyre_nn.h"
+#if GYRE_HAVE_CUDA
+#include "cuda/gyre_cuda.h"
+#endif
+
+const char *GyreBackendsBuilt(void)
+{
+#if GYRE_HAVE_CUDA
+  return "cpu, cuda";
+#else
+  return "cpu";
+#endif
+}
+
+static int default_threads(int threads)
+{
+  if (threads <= 0) {
+    const char *env = getenv("OMP_NUM_THREADS");
+    threads         = env ? atoi(env) : 1;
+    if (threads <= 0) threads = 1;
+  }
+  return threads;
+}
 
 GyreStatus GyreBackendCreate(const char *name, int threads, GyreBackend **be)
 {
   GyreBackend *b;
 
   *be = NULL;
-  if (!name || strcmp(name, "cpu")) {
-    if (name && !strcmp(name, "cuda"))
-      return GyreStatusSet(GYRE_ERR_ARG, "backend 'cuda': the CUDA backend is not built "
-                                         "(it arrives with the GPU issue); use cpu");
-    return GyreStatusSet(GYRE_ERR_ARG, "unknown backend '%s' (known: cpu)", name ? name : "");
-  }
+  if (!name || (strcmp(name, "cpu") && strcmp(name, "cuda")))
+    return GyreStatusSet(GYRE_ERR_ARG, "unknown backend '%s' (built: %s)", name ? name : "",
+                         GyreBackendsBuilt());
+#if !GYRE_HAVE_CUDA
+  if (!strcmp(name, "cuda"))
+    return GyreStatusSet(GYRE_ERR_ARG, "backend 'cuda': this build of gyre has no CUDA backend "
+                                       "(configured without nvcc: GYRE_ENABLE_CUDA); use cpu");
+#endif
   if (!(b = calloc(1, sizeof *b))) return GyreStatusSet(GYRE_ERR_MEM, "out of memory");
-  if (threads <= 0) {
-    const char *env = getenv("OMP_NUM_THREADS");
-    threads         = env ? atoi(env) : 1;
-    if (threads <= 0) threads = 1;
-  }
+  b->threads = default_threads(threads);
   /* the CPU ops thread over the batch themselves (OpenMP, `threads`) and call BLAS inside
    * those threads: OpenBLAS's own pool would oversubscribe the cores */
   openblas_set_num_threads(1);
-  b->ops     = GyreBackendOpsCPU();
-  b->threads = threads;
-  *be        = b;
+#if GYRE_HAVE_CUDA
+  if (!strcmp(name, "cuda")) {
+    GyreStatus st = GyreCUDABackendInit(b);
+    if (st) {
+      free(b);
+      return st;
+    }
+    *be = b;
+    return GYRE_OK;
+  }
+#endif
+  b->ops = GyreBackendOpsCPU();
+  *be    = b;
   return GYRE_OK;
 }
 
 GyreStatus GyreBackendDestroy(GyreBackend **be)
 {
   if (!be || !*be) return GYRE_OK;
+#if GYRE_HAVE_CUDA
+  if ((*be)->ops && !strcmp((*be)->ops->name, "cuda")) GyreCUDABackendFinalize(*be);
+#endif
   free(*be);
   *be = NULL;
   return GYRE_OK;
+}
+
+GyreStatus GyreBackendSynchronize(GyreBackend *be)
+{
+  return be && be->ops->synchronize ? be->ops->synchronize(be) : GYRE_OK;
+}
+
+GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak)
+{
+  *in_use = *peak = 0;
+  return be && be->ops->memory_stats ? be->ops->memory_stats(be, in_use, peak) : GYRE_OK;
 }

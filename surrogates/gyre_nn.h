@@ -143,6 +143,13 @@ typedef struct {
                             int decoupled, long t);
   /* x *= s (gradient clipping) */
   GyreStatus (*scale)(GyreBackend *, size_t n, float s, float *x);
+
+  /* optional (NULL: not provided) */
+  /* wait until every queued operation has finished (timings) */
+  GyreStatus (*synchronize)(GyreBackend *);
+  /* bytes of backend memory in use now and at most since creation (tensors and the backend's
+   * own buffers; as torch.cuda.memory_allocated / max_memory_allocated) */
+  GyreStatus (*memory_stats)(GyreBackend *, size_t *in_use, size_t *peak);
 } GyreBackendOps;
 
 struct GyreBackend_s {
@@ -156,6 +163,13 @@ struct GyreBackend_s {
  * (OMP_NUM_THREADS or 1). GYRE_ERR_ARG naming the known backends otherwise. */
 GyreStatus GyreBackendCreate(const char *name, int threads, GyreBackend **be);
 GyreStatus GyreBackendDestroy(GyreBackend **be);
+/* Waits for the backend's queued work (a no-op for the CPU backend). */
+GyreStatus GyreBackendSynchronize(GyreBackend *be);
+/* Backend memory in use and its peak, in bytes; 0 and 0 where the backend does not count
+ * (the CPU backend: use the process's peak RSS). */
+GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak);
+/* Names of the backends built, e.g. "cpu" or "cpu, cuda". */
+const char *GyreBackendsBuilt(void);
 /* The CPU backend's table (surrogates/cpu/backend_cpu.c). */
 const GyreBackendOps *GyreBackendOpsCPU(void);
 
