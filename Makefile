@@ -6,7 +6,7 @@ export OMPI_ALLOW_RUN_AS_ROOT ?= 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM ?= 1
 export OMPI_MCA_rmaps_base_oversubscribe ?= 1
 
-.PHONY: all setup build demo test test-sanitize test-mpich bench clean format
+.PHONY: all setup build demo test test-sanitize test-mpich bench gpu-bundle clean format
 
 all: build
 
@@ -53,8 +53,13 @@ bench: setup
 	@bash bench/train_cpu.sh $(BUILD)
 	@bash bench/coupling.sh $(BUILD)
 
+# The GPU tests and benchmark, built here (needs nvcc) and packed into .gpu/bundle.tar.xz for a
+# GPU machine, where `bash tests/gpu/run.sh` runs them.
+gpu-bundle: setup
+	@bash scripts/gpu_bundle.sh build-gpu
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) build-asan build-mpich
+	rm -rf $(BUILD) build-asan build-mpich build-gpu .gpu

@@ -19,7 +19,11 @@
 #include "gyre_model_file.h"
 #include "gyre_version.h"
 #include "gyre_io.h"
+#include "gyre_nn.h"
 #include <netcdf.h>
+#if GYRE_HAVE_CUDA
+#include "gyre_cuda.h"
+#endif
 #include <cblas.h>
 #include <errno.h>
 
@@ -88,16 +92,38 @@ static PetscErrorCode PrintVersion(void)
   char netcdf[64];
   snprintf(netcdf, sizeof netcdf, "%s", nc_inq_libvers());
   netcdf[strcspn(netcdf, " ")] = 0; /* "4.9.0 of <build date> $" -> "4.9.0" */
-  PetscCall(
-      PetscPrintf(PETSC_COMM_WORLD,
-                  "gyre %s (git %s)\n"
-                  "cuda: %s\n"
-                  "mpi: %s\n"
-                  "petsc: %s\n"
-                  "netcdf: %s (parallel: yes, netcdf-mpi)\n",
-                  GYRE_VERSION, GYRE_GIT_COMMIT,
-                  GYRE_CUDA_BUILT ? "toolkit found (CUDA backend not yet written)" : "not built",
-                  mpi, petsc, netcdf));
+  char cuda[160]               = "not built (no nvcc when configured, or GYRE_ENABLE_CUDA=OFF)";
+  char gpu[320] = "none (CUDA not built)", nccl[320] = "not built (needs the CUDA backend)";
+#if GYRE_HAVE_CUDA
+  snprintf(cuda, sizeof cuda, "built (nvcc %s, architectures %s)", GYRE_CUDA_VERSION_STR,
+           GYRE_CUDA_ARCHS_STR);
+  if (!GyreCUDAAvailable(gpu, sizeof gpu)) {
+    /* gpu holds the reason */
+  } else {
+    GyreBackend *be = NULL;
+    if (GyreBackendCreate("cuda", 0, &be) == GYRE_OK) {
+      GyreCUDADeviceString(be, gpu, sizeof gpu);
+      GyreBackendDestroy(&be);
+    } else
+      snprintf(gpu, sizeof gpu, "%s", GyreStatusMessage());
+  }
+  char where[256];
+  int  ok = GyreCUDANCCLProbe(where, sizeof where);
+  snprintf(nccl, sizeof nccl, "%s %s",
+           ok ? "loadable:" : "not loadable (gradients summed with MPI):", where);
+#endif
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
+                        "gyre %s (git %s)\n"
+                        "cuda: %s\n"
+                        "gpu: %s\n"
+                        "nccl: %s\n"
+                        "backends: %s\n"
+                        "mpi: %s\n"
+                        "petsc: %s\n"
+                        "netcdf: %s (parallel: %s)\n",
+                        GYRE_VERSION, GYRE_GIT_COMMIT, cuda, gpu, nccl, GyreBackendsBuilt(), mpi,
+                        petsc, netcdf,
+                        GYRE_NETCDF_PARALLEL_BUILT ? "yes, netcdf-mpi" : "no, serial NetCDF"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -57,7 +57,9 @@ const char GyreTrainHelp[] =
     "  -train_epochs_per_run N   stop after N epochs of this run (resume later); 0: all\n"
     "running:\n"
     "  -train_threads T          CPU threads per rank (OMP_NUM_THREADS or 1)\n"
-    "  -surrogate_backend cpu    compute backend   -train_bucket_mb M gradient buckets (4)\n"
+    "  -surrogate_backend cpu|cuda  compute backend (cuda: one GPU per rank, NCCL if found)\n"
+    "  -surrogate_precision fp32|tf32|bf16  GEMM arithmetic (tf32/bf16: cuda tensor cores)\n"
+    "  -train_bucket_mb M        gradient bucket size in MiB (4)\n"
     "  -train_prefetch 0|1       read the next batch in a background thread (1)\n"
     "  -quiet                    no progress lines\n"
     "exit status: 0 done; 1 an error (one line, gyre: error: ...); 75 stopped by SIGTERM or\n"
@@ -130,7 +132,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   char data[PETSC_MAX_PATH_LEN] = "", out[PETSC_MAX_PATH_LEN] = "", ckpt[PETSC_MAX_PATH_LEN] = "",
        resume[PETSC_MAX_PATH_LEN] = "";
   char inputs[512] = "", targets[512] = "", betas[64] = "", channels[256] = "", kernels[256] = "",
-       backend[16]    = "cpu";
+       backend[16] = "cpu", precision[16] = "fp32";
   const char *modes[] = {"closure", "emulator", "operator"}, *nets[] = {"mlp", "fno", "cnn"};
   const char *acts[] = {"relu", "gelu", "tanh"}, *opts[] = {"adam", "adamw"};
   const char *scheds[] = {"constant", "step", "cosine"}, *losses[] = {"mse", "rel_l2"};
@@ -215,6 +217,8 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCall(PetscOptionsInt("-train_threads", "CPU threads per rank", "", threads, &threads, NULL));
   PetscCall(PetscOptionsString("-surrogate_backend", "backend", "", backend, backend,
                                sizeof backend, NULL));
+  PetscCall(PetscOptionsString("-surrogate_precision", "GEMM arithmetic: fp32, tf32, bf16", "",
+                               precision, precision, sizeof precision, NULL));
   PetscCall(PetscOptionsReal("-train_bucket_mb", "gradient bucket size in MiB", "", bucket_mb,
                              &bucket_mb, NULL));
   PetscCall(PetscOptionsBool("-train_prefetch", "background batch reading", "", prefetch, &prefetch,
@@ -339,6 +343,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
 
   GyreBackend *be = NULL;
   PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));
+  PetscCallGyre(comm, GyreBackendSetPrecision(be, precision));
   GyreTrainerResult res;
   GyreStatus        st = GyreTrain(comm, be, &o, &res);
   GyreBackendDestroy(&be);

@@ -5,6 +5,10 @@
 #ifndef GYRE_STATUS_H
 #define GYRE_STATUS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
   GYRE_OK = 0,
   GYRE_ERR_IO,       /* a file could not be opened, read or written */
@@ -14,6 +18,7 @@ typedef enum {
   GYRE_ERR_MEM,      /* out of memory */
   GYRE_ERR_MPI,      /* an MPI call failed */
   GYRE_ERR_INTERNAL, /* a bug */
+  GYRE_ERR_DEVICE,   /* an accelerator library call failed (CUDA, cuBLAS, cuFFT, NCCL) */
 } GyreStatus;
 
 /* Records a printf-style message for code and returns code. Not collective. */
@@ -21,6 +26,10 @@ GyreStatus GyreStatusSet(GyreStatus code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* The message recorded by the last failing call on this thread ("" if none). */
 const char *GyreStatusMessage(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 /* Propagates a failed status to the caller. */
 #define GyreCall(expr)                                                                             \

@@ -1,4 +1,5 @@
 /* backend.c — choosing a backend by name at run time (-surrogate_backend cpu|cuda). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
@@ -41,6 +42,7 @@ GyreStatus GyreBackendCreate(const char *name, int threads, GyreBackend **be)
 #endif
   if (!(b = calloc(1, sizeof *b))) return GyreStatusSet(GYRE_ERR_MEM, "out of memory");
   b->threads = default_threads(threads);
+  snprintf(b->precision, sizeof b->precision, "fp32");
   /* the CPU ops thread over the batch themselves (OpenMP, `threads`) and call BLAS inside
    * those threads: OpenBLAS's own pool would oversubscribe the cores */
   openblas_set_num_threads(1);
@@ -80,4 +82,43 @@ GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak)
 {
   *in_use = *peak = 0;
   return be && be->ops->memory_stats ? be->ops->memory_stats(be, in_use, peak) : GYRE_OK;
+}
+
+GyreStatus GyreBackendSetPrecision(GyreBackend *be, const char *precision)
+{
+  if (!precision ||
+      (strcmp(precision, "fp32") && strcmp(precision, "tf32") && strcmp(precision, "bf16")))
+    return GyreStatusSet(GYRE_ERR_ARG, "precision '%s': expected fp32, tf32 or bf16",
+                         precision ? precision : "");
+  if (be->ops->set_precision)
+    GyreCall(be->ops->set_precision(be, precision));
+  else if (strcmp(precision, "fp32"))
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "precision '%s' needs tensor cores: the %s backend computes in fp32 "
+                         "only (use -surrogate_backend cuda)",
+                         precision, be->ops->name);
+  snprintf(be->precision, sizeof be->precision, "%s", precision);
+  return GYRE_OK;
+}
+
+const char *GyreBackendPrecision(const GyreBackend *be)
+{
+  return be->precision[0] ? be->precision : "fp32";
+}
+
+GyreStatus GyreBackendHostAlloc(GyreBackend *be, size_t bytes, void **ptr)
+{
+  if (be->ops->host_alloc) return be->ops->host_alloc(be, bytes, ptr);
+  *ptr = malloc(bytes ? bytes : 1);
+  if (!*ptr) return GyreStatusSet(GYRE_ERR_MEM, "out of host memory allocating %zu bytes", bytes);
+  return GYRE_OK;
+}
+
+void GyreBackendHostFree(GyreBackend *be, void *ptr)
+{
+  if (!ptr) return;
+  if (be->ops->host_free)
+    be->ops->host_free(be, ptr);
+  else
+    free(ptr);
 }

@@ -5,7 +5,8 @@
  *    every option of that architecture as "<arch>_<option>" (numbers; the CNN's channels and
  *    kernels as comma-separated text), input_fields, output_fields, units, grid_nx, grid_ny,
  *    training_options, split, mode, per_point, stencil, history, lead, record_dt, dx, dy
- *    (optional on read: "", 1, 0, 1, 1, 0, 0, 0), lineage ("path sha256:<hex>; ..."), seed,
+ *    (optional on read: "", 1, 0, 1, 1, 0, 0, 0), precision, val_loss_precision,
+ *    val_loss_fp32 (optional: "fp32", NaN, NaN), lineage ("path sha256:<hex>; ..."), seed,
  * gyre_version, gyre_git_commit, parameter_count (parameters only), nparameters, nbuffers,
  *    weights_sha256 (SHA-256 of all parameters, then all buffers, as little-endian float32
  *    in list order; verified on load);
@@ -64,7 +65,12 @@ typedef struct {
   int    lead;      /* emulator: records ahead of the newest input; 1 */
   double record_dt; /* model time between the training data's records (0: unknown) */
   double dx, dy;    /* grid spacing of the training data (0: unknown) */
-  int    nlineage;  /* dataset files */
+  /* the GEMMs' arithmetic in training ("fp32", "tf32", "bf16"; "" when unknown: fp32) and,
+   * for tf32/bf16, the saved model's validation loss at that precision and at fp32: the
+   * change the reduced precision makes (NaN when not measured) */
+  char   precision[8];
+  double val_loss_precision, val_loss_fp32;
+  int    nlineage; /* dataset files */
   char   lineage_path[GYRE_MODEL_MAX_LINEAGE][512];
   char   lineage_sha256[GYRE_MODEL_MAX_LINEAGE][65];
 } GyreModelMeta;

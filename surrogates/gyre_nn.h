@@ -23,6 +23,10 @@
 #include <stdint.h>
 #include "gyre_status.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GYRE_TENSOR_MAX_DIMS 5
 
 typedef struct GyreBackend_s GyreBackend;
@@ -41,6 +45,9 @@ GyreStatus GyreTensorCreate(GyreBackend *be, int ndim, const int64_t *shape, Gyr
 /* Frees the memory; t becomes an empty tensor (data NULL, size 0). NULL-safe. */
 GyreStatus GyreTensorDestroy(GyreTensor *t);
 GyreStatus GyreTensorCopyFromHost(GyreTensor *t, const float *host); /* t->size floats */
+/* The same through the backend's copy stream where it has one (copy_from_host_async): host
+ * must stay unchanged until an op queued after it has returned a host value (a loss). */
+GyreStatus GyreTensorCopyFromHostAsync(GyreTensor *t, const float *host);
 GyreStatus GyreTensorCopyToHost(const GyreTensor *t, float *host);
 GyreStatus GyreTensorFill(GyreTensor *t, float value);
 /* "(2, 3, 64, 64)" into buf, for messages. */
@@ -150,12 +157,22 @@ typedef struct {
   /* bytes of backend memory in use now and at most since creation (tensors and the backend's
    * own buffers; as torch.cuda.memory_allocated / max_memory_allocated) */
   GyreStatus (*memory_stats)(GyreBackend *, size_t *in_use, size_t *peak);
+  /* the GEMMs' arithmetic: "fp32", "tf32", "bf16" (NULL: fp32 only) */
+  GyreStatus (*set_precision)(GyreBackend *, const char *precision);
+  /* host memory for staging copies (CUDA: pinned, so copies run at full speed) */
+  GyreStatus (*host_alloc)(GyreBackend *, size_t bytes, void **ptr);
+  GyreStatus (*host_free)(GyreBackend *, void *ptr);
+  /* a copy to the device through the copy stream: the transfer overlaps with work queued
+   * before it (the previous training step's backward pass) and dst is written in order with
+   * the ops; src must stay unchanged until an op after it has returned a host value */
+  GyreStatus (*copy_from_host_async)(GyreBackend *, void *dst, const void *src, size_t bytes);
 } GyreBackendOps;
 
 struct GyreBackend_s {
   const GyreBackendOps *ops;
   void                 *ctx; /* the backend's own state (threads, plans, handles) */
   int                   threads;
+  char                  precision[8]; /* "fp32" (GyreBackendSetPrecision) */
 };
 
 /* ---- backends (surrogates/backend.c) ---- */
@@ -168,9 +185,20 @@ GyreStatus GyreBackendSynchronize(GyreBackend *be);
 /* Backend memory in use and its peak, in bytes; 0 and 0 where the backend does not count
  * (the CPU backend: use the process's peak RSS). */
 GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak);
+/* The GEMMs' arithmetic (-surrogate_precision): "fp32" everywhere; "tf32" and "bf16" (tensor
+ * cores, fp32 accumulation) on the CUDA backend. GYRE_ERR_ARG naming the backend otherwise. */
+GyreStatus GyreBackendSetPrecision(GyreBackend *be, const char *precision);
+/* The precision set ("fp32" unless GyreBackendSetPrecision changed it). */
+const char *GyreBackendPrecision(const GyreBackend *be);
+/* Host staging memory from the backend (pinned on CUDA; malloc otherwise) and its release. */
+GyreStatus GyreBackendHostAlloc(GyreBackend *be, size_t bytes, void **ptr);
+void       GyreBackendHostFree(GyreBackend *be, void *ptr);
 /* Names of the backends built, e.g. "cpu" or "cpu, cuda". */
 const char *GyreBackendsBuilt(void);
 /* The CPU backend's table (surrogates/cpu/backend_cpu.c). */
 const GyreBackendOps *GyreBackendOpsCPU(void);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

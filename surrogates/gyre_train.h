@@ -179,7 +179,10 @@ GyreStatus GyreGradSyncReady(void *gs, int first);
  * tensors. Collective on comm; every rank must call it once per step. */
 GyreStatus GyreGradSyncFinish(GyreGradSync *gs);
 /* The number of buckets (MPI calls per step). */
-int        GyreGradSyncBuckets(const GyreGradSync *gs);
-GyreStatus GyreGradSyncDestroy(GyreGradSync **gs);
+int GyreGradSyncBuckets(const GyreGradSync *gs);
+/* How the sums travel, for the log: "NCCL all-reduce on the device (2 ranks)",
+ * "MPI_Iallreduce on host buffers", "MPI (NCCL not loaded (...))", "none (1 rank)". */
+const char *GyreGradSyncTransport(const GyreGradSync *gs);
+GyreStatus  GyreGradSyncDestroy(GyreGradSync **gs);
 
 #endif

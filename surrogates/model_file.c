@@ -162,6 +162,11 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(put_num(f, "record_dt", m->record_dt));
   GyreCall(put_num(f, "dx", m->dx));
   GyreCall(put_num(f, "dy", m->dy));
+  GyreCall(GyreFilePutAttText(f, "precision", m->precision[0] ? m->precision : "fp32"));
+  if (m->precision[0] && strcmp(m->precision, "fp32") && !isnan(m->val_loss_fp32)) {
+    GyreCall(put_num(f, "val_loss_precision", m->val_loss_precision));
+    GyreCall(put_num(f, "val_loss_fp32", m->val_loss_fp32));
+  }
   {
     size_t need = 1;
     for (int i = 0; i < m->nlineage; i++)
@@ -603,11 +608,19 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
                          "(expected >= 1, >= 1, 0 or 1)",
                          path, m->history, m->lead, m->per_point);
   {
-    char *mode = NULL;
+    char *mode = NULL, *prec = NULL;
     if (!GyreFileGetAttText(f, "mode", &mode)) {
       snprintf(m->mode, sizeof m->mode, "%s", mode);
       free(mode);
     }
+    snprintf(m->precision, sizeof m->precision, "fp32");
+    if (!GyreFileGetAttText(f, "precision", &prec)) {
+      snprintf(m->precision, sizeof m->precision, "%s", prec);
+      free(prec);
+    }
+    if (GyreFileGetAttDouble(f, "val_loss_precision", &m->val_loss_precision))
+      m->val_loss_precision = NAN;
+    if (GyreFileGetAttDouble(f, "val_loss_fp32", &m->val_loss_fp32)) m->val_loss_fp32 = NAN;
   }
   char *lin = NULL;
   if (GyreFileGetAttText(f, "lineage", &lin))

@@ -76,6 +76,12 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
     fprintf(out, "  units: %s\n", m->units);
     fprintf(out, "  grid: %d x %d points (nx x ny), spacing dx %g dy %g; record spacing %g\n",
             m->grid_nx, m->grid_ny, m->dx, m->dy, m->record_dt);
+    if (!isnan(m->val_loss_fp32))
+      fprintf(out, "  precision: trained in %s; validation loss %.6g (%s), %.6g (fp32): %+.3g%%\n",
+              m->precision, m->val_loss_precision, m->precision, m->val_loss_fp32,
+              100.0 * (m->val_loss_precision - m->val_loss_fp32) / m->val_loss_fp32);
+    else
+      fprintf(out, "  precision: trained in %s\n", m->precision[0] ? m->precision : "fp32");
     fprintf(out, "  normalisation (per channel, over the training samples):\n");
     print_norm(out, "  inputs", m->input_fields, norm.nin, norm.in_mean, norm.in_std);
     print_norm(out, "  targets", m->output_fields, norm.nout, norm.out_mean, norm.out_std);

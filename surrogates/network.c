@@ -690,9 +690,10 @@ GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, i
   GyreCall(ensure(ws->be, &ws->x, nd, xs));
   GyreCall(ensure(ws->be, &ws->y, ynd, ys));
   size_t need = ws->x.size > ws->y.size ? ws->x.size : ws->y.size;
-  if (need > ws->host_len) {
-    float *h = realloc(ws->host, need * sizeof(float));
-    if (!h) return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceIO: out of memory");
+  if (need > ws->host_len) { /* the backend's staging memory: pinned on CUDA */
+    void *h = NULL;
+    GyreCall(GyreBackendHostAlloc(ws->be, need * sizeof(float), &h));
+    GyreBackendHostFree(ws->be, ws->host);
     ws->host = h, ws->host_len = need;
   }
   *x = &ws->x, *y = &ws->y, *host = ws->host;
@@ -732,7 +733,7 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
   }
   free(w->act), free(w->tmp), free(w->aux), free(w->bnis), free(w->view);
   GyreTensorDestroy(&w->x), GyreTensorDestroy(&w->y);
-  free(w->host);
+  GyreBackendHostFree(w->be, w->host);
   free(w);
   *pw = NULL;
   return GYRE_OK;

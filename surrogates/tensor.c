@@ -38,6 +38,14 @@ GyreStatus GyreTensorCopyFromHost(GyreTensor *t, const float *host)
   return t->backend->ops->copy_from_host(t->backend, t->data, host, t->size * sizeof(float));
 }
 
+GyreStatus GyreTensorCopyFromHostAsync(GyreTensor *t, const float *host)
+{
+  const GyreBackendOps *op = t->backend->ops;
+  if (op->copy_from_host_async)
+    return op->copy_from_host_async(t->backend, t->data, host, t->size * sizeof(float));
+  return GyreTensorCopyFromHost(t, host);
+}
+
 GyreStatus GyreTensorCopyToHost(const GyreTensor *t, float *host)
 {
   return t->backend->ops->copy_to_host(t->backend, host, t->data, t->size * sizeof(float));

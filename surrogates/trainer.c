@@ -73,6 +73,8 @@ static GyreStatus describe_model(Trainer *tr)
            : o->data.kind == GYRE_SAMPLE_EMULATOR ? "emulator"
                                                   : "operator");
   m->record_dt = info->record_dt, m->dx = info->dx, m->dy = info->dy;
+  snprintf(m->precision, sizeof m->precision, "%s", GyreBackendPrecision(tr->be));
+  m->val_loss_precision = m->val_loss_fp32 = NAN;
   m->grid_nx = (int) info->nx, m->grid_ny = dim == 2 ? (int) info->ny : 1;
   snprintf(m->input_fields, sizeof m->input_fields, "%s", info->input_fields);
   snprintf(m->output_fields, sizeof m->output_fields, "%s", info->output_fields);
@@ -277,8 +279,10 @@ static GyreStatus load_batch(Trainer *tr, const GyreBatch *b)
   GyreCall(ensure(tr->be, &tr->y, ynd, ys));
   GyreCall(ensure(tr->be, &tr->dy, ynd, ys));
   GyreCall(GyreTensorCheckSameShape("train: network output vs target", &tr->y, &tr->t));
-  GyreCall(GyreTensorCopyFromHost(&tr->x, b->input));
-  GyreCall(GyreTensorCopyFromHost(&tr->t, b->target));
+  /* on a GPU the transfers overlap with the previous step's backward pass, still running; the
+   * host batch is not reused before the loss (a host value, after the copies) returns */
+  GyreCall(GyreTensorCopyFromHostAsync(&tr->x, b->input));
+  GyreCall(GyreTensorCopyFromHostAsync(&tr->t, b->target));
   return GYRE_OK;
 }
 
@@ -514,6 +518,8 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
             tr->meta->grid_nx, tr->meta->grid_ny, (long long) tr->info.ntrain,
             (long long) tr->info.nval, o->data.batch, tr->size, (long long) tr->info.nbatches,
             res->buckets);
+    fprintf(log, "train: backend %s, gradient sums: %s\n", tr->be->ops->name,
+            GyreGradSyncTransport(tr->sync));
     if (from)
       fprintf(log, "train: resumed from '%s' after epoch %d%s (best so far: epoch %d)\n", from,
               tr->nepochs, tr->partial_batches ? " and part of the next" : "", best_epoch + 1);
@@ -549,6 +555,16 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
     tl        = sum / (double) tr->info.nbatches;
     double t1 = MPI_Wtime();
     GyreCall(validate(tr, &vl));
+    double vl32 = NAN;
+    if (strcmp(GyreBackendPrecision(tr->be), "fp32") && tr->info.nval > 0) {
+      /* tf32/bf16: the same weights' validation loss in fp32, the change recorded */
+      char prec[8];
+      snprintf(prec, sizeof prec, "%s", GyreBackendPrecision(tr->be));
+      GyreCall(GyreBackendSetPrecision(tr->be, "fp32"));
+      GyreStatus st = validate(tr, &vl32);
+      GyreCall(GyreBackendSetPrecision(tr->be, prec));
+      GyreCall(st);
+    }
     GyreCall(check_ranks_agree(tr, e + 1));
     tr->c_epoch[e] = e + 1, tr->c_train[e] = tl, tr->c_val[e] = vl;
     tr->nepochs   = e + 1;
@@ -556,6 +572,7 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
     int    better = score < best;
     if (better) {
       best = score, best_epoch = e, since_best = 0;
+      tr->meta->val_loss_precision = vl, tr->meta->val_loss_fp32 = vl32;
       GyreCall(write_model(tr, o->out, 0, 0, 0));
     } else
       since_best++;
@@ -566,8 +583,10 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
       char   eta[32];
       double rate = (double) tr->info.nbatches * o->data.batch / (t1 - t0);
       hms(t_all / ran * (last - e - 1), eta, sizeof eta);
-      fprintf(log, "epoch %d/%d  train %.4e  val %.4e  lr %.3g  %.0f samples/s  ETA %s%s\n", e + 1,
-              o->epochs, tl, vl, GyreOptimizerGetLR(tr->opt), rate, eta,
+      char v32[48] = "";
+      if (!isnan(vl32)) snprintf(v32, sizeof v32, " (fp32 %.4e)", vl32);
+      fprintf(log, "epoch %d/%d  train %.4e  val %.4e%s  lr %.3g  %.0f samples/s  ETA %s%s\n",
+              e + 1, o->epochs, tl, vl, v32, GyreOptimizerGetLR(tr->opt), rate, eta,
               better ? "  (best, saved)" : "");
       fflush(log);
     }

@@ -25,33 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_ops.h"
+#include "op_shapes.h"
 
-typedef struct {
-  int N, Cin, Cout, Y, X, KY, KX, PY, PX, circ;
-} ConvShape;
-
-static ConvShape conv_shape(const GyreTensor *x, const GyreTensor *W, GyrePadding pad)
-{
-  ConvShape s;
-  s.N    = (int) x->shape[0];
-  s.Cin  = (int) x->shape[1];
-  s.Cout = (int) W->shape[0];
-  if (x->ndim == 4) {
-    s.Y  = (int) x->shape[2];
-    s.X  = (int) x->shape[3];
-    s.KY = (int) W->shape[2];
-    s.KX = (int) W->shape[3];
-  } else {
-    s.Y  = 1;
-    s.X  = (int) x->shape[2];
-    s.KY = 1;
-    s.KX = (int) W->shape[2];
-  }
-  s.PY   = (s.KY - 1) / 2;
-  s.PX   = (s.KX - 1) / 2;
-  s.circ = pad == GYRE_PAD_CIRCULAR;
-  return s;
-}
+typedef GyreConvShape ConvShape;
+#define conv_shape GyreConvShapeOf
 
 static inline int wrap(int v, int n)
 {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_ops.h"
+#include "op_shapes.h"
 
 typedef struct {
   int        X, Y, MX;
@@ -100,39 +101,8 @@ static void spec_release(SpecPlans *p, int owned)
   spec_destroy_plans(p);
 }
 
-typedef struct {
-  int N, Cin, Cout, Y, X, Xh, MY, MX, nb, mm, nm;
-} SpecShape;
-
-/* The weights are read from their trailing dimensions: (Cin, Cout, M) in 1-D; in 2-D the
- * layout (2, Cin, Cout, MY, MX) of gyre_nn.h, which with GYRE_TENSOR_MAX_DIMS = 4 is held
- * as the 4-D tensor (2 Cin, Cout, MY, MX) (the same memory); both shapes work here. */
-static SpecShape spec_shape(const GyreTensor *x, const GyreTensor *Wr)
-{
-  SpecShape s;
-  const int d = Wr->ndim;
-  s.N         = (int) x->shape[0];
-  s.Cin       = (int) x->shape[1];
-  if (x->ndim == 4) {
-    s.Y    = (int) x->shape[2];
-    s.X    = (int) x->shape[3];
-    s.nb   = 2;
-    s.Cout = (int) Wr->shape[d - 3];
-    s.MY   = (int) Wr->shape[d - 2];
-    s.MX   = (int) Wr->shape[d - 1];
-  } else {
-    s.Y    = 1;
-    s.X    = (int) x->shape[2];
-    s.nb   = 1;
-    s.Cout = (int) Wr->shape[d - 2];
-    s.MY   = 1;
-    s.MX   = (int) Wr->shape[d - 1];
-  }
-  s.Xh = s.X / 2 + 1;
-  s.mm = s.MY * s.MX;
-  s.nm = s.nb * s.mm;
-  return s;
-}
+typedef GyreSpecShape SpecShape;
+#define spec_shape GyreSpecShapeOf
 
 static inline int spec_ky(const SpecShape *s, int b, int r)
 {

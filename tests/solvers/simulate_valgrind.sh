@@ -6,6 +6,7 @@ source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 command -v valgrind >/dev/null || { echo "SKIP: valgrind not installed"; exit 77; }
 supp=()
 [ -f /usr/share/openmpi/openmpi-valgrind.supp ] && supp=(--suppressions=/usr/share/openmpi/openmpi-valgrind.supp)
+supp+=(--suppressions="$GYRE_SOURCE_DIR/tests/common/cuda-valgrind.supp") # CUDA libraries' loading
 vg() { valgrind -q --error-exitcode=3 --leak-check=no "${supp[@]}" "$@"; }
 vg "$GYRE" simulate -model l96 -ts_max_time 0.02 -quiet -output l96.nc -checkpoint l96.ckpt
 vg "$GYRE" simulate -model l96 -ts_max_time 0.04 -quiet -output l96.nc -checkpoint l96.ckpt -restart auto

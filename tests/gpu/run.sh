@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/gpu/run.sh [quick] — the whole GPU suite and the GPU benchmark in one command, on a
+# GPU machine, from the self-contained bundle made here by scripts/gpu_bundle.sh
+# (.gpu/bundle.tar.xz: the programs and the shared libraries they need beyond the C runtime
+# and CUDA's toolkit). With the device tool: carry [".gpu"], command "bash tests/gpu/run.sh".
+#
+# Prints the card, every case of tests/gpu/test_backend_ops.c (passed, FAILED or SKIPPED) with
+# its figures, a summary line, then bench/train_gpu.sh's table (quick: a short benchmark).
+# Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+mode=${1:-full}
+bundle=$root/.gpu/bundle.tar.xz
+log=${OUT:-/tmp}/gpu.log
+if [ ! -f "$bundle" ]; then
+  echo "tests/gpu/run.sh: $bundle not found: run scripts/gpu_bundle.sh first (where nvcc is)" >&2
+  exit 1
+fi
+exec > >(tee "$log") 2>&1
+dir=$(mktemp -d /tmp/gyre-gpu.XXXXXX)
+tar -C "$dir" -xJf "$bundle"
+# CUDA's libraries from the machine's toolkit (or PyTorch's wheels), the bundle's for the rest
+libs=$dir/lib
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+  [ -d "$d" ] && libs=$libs:$d
+done
+py=${PY:-python3}
+site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null || true)
+for d in "$site"/nvidia/*/lib "$site"/nvidia/cu13/lib; do
+  [ -d "$d" ] && libs=$libs:$d
+done
+export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+if [ -z "${GYRE_NCCL_LIBRARY:-}" ]; then
+  for f in /usr/local/cuda/lib64/libnccl.so.2 /usr/local/cuda/lib/libnccl.so.2 \
+    "$site"/nvidia/nccl/lib/libnccl.so.2 "$site"/nvidia/cu13/lib/libnccl.so.2; do
+    if [ -f "$f" ]; then
+      export GYRE_NCCL_LIBRARY=$f
+      break
+    fi
+  done
+fi
+echo "== gyre GPU suite: $(date -u +%FT%TZ), $(uname -m)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 || true
+echo "NCCL: ${GYRE_NCCL_LIBRARY:-not found (the nccl case will be skipped)}"
+missing=$(ldd "$dir/bin/test_backend_ops" | grep "not found" || true)
+[ -n "$missing" ] && echo "missing libraries: $missing"
+
+pass=0 fail=0 skip=0 failed=""
+for c in ops nets infer arena precision nccl; do
+  echo "-- test_backend_ops $c"
+  timeout 300 "$dir/bin/test_backend_ops" "$c"
+  rc=$?
+  case $rc in
+  0) pass=$((pass + 1)) ;;
+  77) skip=$((skip + 1)) ;;
+  *)
+    fail=$((fail + 1))
+    failed="$failed $c(rc=$rc)"
+    ;;
+  esac
+done
+echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
+
+if [ -f "$root/bench/train_gpu.sh" ]; then
+  echo "== bench/train_gpu.sh"
+  bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode" || echo "bench/train_gpu.sh failed (status $?)"
+fi
+rm -rf "$dir"
+[ "$fail" -eq 0 ]
