@@ -1,41 +1,51 @@
-/* train_cpu.c — the CPU training benchmark (issue 3, section 6): `bench_train_cpu`, run by
- * bench/train_cpu.sh next to bench/train_cpu.py (the same networks in PyTorch) at 1 and 2
- * threads, each case in a process of its own so that its peak RSS is its own.
+/* train_cpu.c — the training benchmark's gyre side: `bench_train_cpu`, run by
+ * bench/train_cpu.sh (issue 3, section 6: CPU, at 1 and 2 threads) and bench/train_gpu.sh
+ * (issue 6, section 4: -backend cuda, 64^2 and 256^2) next to bench/train_cpu.py (the same
+ * networks in PyTorch), each case in a process of its own so that its peak memory is its own.
+ * (The name is the CPU benchmark's, kept so that the bundle carried to the GPU machine and
+ * `make bench` do not change.)
  *
- * One case = one architecture at one thread count: a training loop of forward (training mode),
- * MSE loss, backward and one Adam step (PyTorch's defaults: lr 1e-3, betas (0.9, 0.999),
- * eps 1e-8), on random data from a fixed seed, through the library's public API only
- * (GyreBackendCreate, GyreNetCreate*, GyreNetForward/Backward, GyreOptimizer*; the loss is
+ * One case = one architecture on one backend at one thread count: a training loop of forward
+ * (training mode), MSE loss, backward and one Adam step (PyTorch's defaults: lr 1e-3, betas
+ * (0.9, 0.999), eps 1e-8), on random data from a fixed seed, through the library's public API
+ * only (GyreBackendCreate, GyreNetCreate*, GyreNetForward/Backward, GyreOptimizer*; the loss is
  * the backend's mse_loss op, as the trainer calls it):
  *
  *   fno   FNO-2D of Li et al. 2021: 1 input channel (+ 2 grid channels), width 20, modes 12,
- *         4 Fourier layers, projection 128, 1 output channel; 64 x 64; batch 20;
+ *         4 Fourier layers, projection 128, 1 output channel; S x S (-size, 64); batch 20;
  *   fcnn  Ross et al. 2023 FCNN (8 circular convs 5,5,3,3,3,3,3,3, channels
- *         128,64,32,32,32,32,32,1, ReLU then BatchNorm2d); 1 input channel; 64 x 64; batch 64;
- *   mlp   8 inputs, 3 hidden layers of 64, GELU, 8 outputs; batch 1024.
+ *         128,64,32,32,32,32,32,1, ReLU then BatchNorm2d); 1 input channel; S x S; batch 64;
+ *   mlp   8 inputs, 3 hidden layers of 64, GELU, 8 outputs; batch 1024 (-size unused).
  *
  * Data: NBATCH = 4 batches of inputs and targets, cycled, every value uniform in [-1, 1) from
  * splitmix64 seeded with -seed (default 42): value k of the stream (k = 0, 1, ...; the inputs
  * of batch 0, its targets, the inputs of batch 1, ...) is 2 u - 1 with u = (z >> 40) 2^-24 and
  * z the k-th splitmix64 output; exactly representable in float32, so bench/train_cpu.py
- * generates the same numbers with numpy (both print the sum of the data as a check).
+ * generates the same numbers with numpy (both print the sum of the data as a check). All
+ * NBATCH batches are copied to the backend (device memory with cuda) before timing.
  *
  * Timing: -warmup iterations (default 2) are not timed (plans, first-touch memory, scratch
  * allocations); then the timed loop runs at least -iters iterations and at least -min_time
- * seconds. samples/s = batch x timed iterations / wall time. Peak memory is getrusage's
+ * seconds. The clock is read after GyreBackendSynchronize (all queued GPU work done; a no-op
+ * on the CPU). samples/s = batch x timed iterations / wall time. Peak memory is getrusage's
  * ru_maxrss of this process at the end (KiB), MPI initialisation included (the batch-norm layer
- * needs MPI; a singleton run, no mpiexec).
+ * needs MPI; a singleton run, no mpiexec); with -backend cuda also the backend's peak device
+ * memory (GyreBackendMemoryStats, as torch.cuda.max_memory_allocated).
  *
  * Threads: GyreBackendCreate("cpu", T): the CPU ops thread with OpenMP over T threads and call
  * OpenBLAS single-threaded inside them (the backend sets OpenBLAS to 1 thread: its own pool
  * would oversubscribe the cores); FFTW single-threaded plans inside the OpenMP threads.
+ * With -backend cuda, T defaults to 0 (the backend's default).
  *
- * Usage: bench_train_cpu -arch fno|fcnn|mlp [-threads T] [-iters N] [-warmup W]
- *                        [-min_time S] [-seed S]
+ * Usage: bench_train_cpu -arch fno|fcnn|mlp [-backend cpu|cuda] [-size S] [-threads T]
+ *                        [-iters N] [-warmup W] [-min_time S] [-seed S]
  * Prints one machine-readable line:
  *   TRAIN fw=gyre arch=fno threads=1 batch=20 params=... iters=... seconds=...
  *         samples_per_s=... cpu_per_wall=... peak_rss_kb=... loss_first=... loss_last=...
- *         data_sum=... */
+ *         data_sum=...
+ * and, with -backend cuda or a -size other than 64, at its end
+ *         backend=cuda size=256 peak_device_bytes=...
+ * (without them the line is the CPU benchmark's, unchanged). */
 #include <math.h>
 #include <mpi.h>
 #include <stdint.h>
@@ -100,14 +110,21 @@ int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
   const char *arch     = arg_str(argc, argv, "-arch", "fno");
-  int         threads  = atoi(arg_str(argc, argv, "-threads", "1"));
+  const char *backend  = arg_str(argc, argv, "-backend", "cpu");
+  int         cpu      = !strcmp(backend, "cpu");
+  int         size     = atoi(arg_str(argc, argv, "-size", "64"));
+  int         threads  = atoi(arg_str(argc, argv, "-threads", cpu ? "1" : "0"));
   int         iters    = atoi(arg_str(argc, argv, "-iters", "5"));
   int         warmup   = atoi(arg_str(argc, argv, "-warmup", "2"));
   double      min_time = atof(arg_str(argc, argv, "-min_time", "0"));
   uint64_t    seed     = strtoull(arg_str(argc, argv, "-seed", "42"), NULL, 10);
 
+  if (size < 8) {
+    fprintf(stderr, "bench_train_cpu: -size %d: at least 8\n", size);
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
   GyreBackend *be;
-  CALL(GyreBackendCreate("cpu", threads, &be));
+  CALL(GyreBackendCreate(backend, threads, &be));
 
   /* the network and its data shapes */
   GyreNet *net   = NULL;
@@ -117,13 +134,13 @@ int main(int argc, char **argv)
     GyreFNOOptions o;
     GyreFNOOptionsDefault(&o); /* dim 2, width 20, modes 12, 4 layers, proj 128, grid */
     o.in_channels = 1, o.out_channels = 1;
-    batch = 20, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = 64, xs[3] = 64;
+    batch = 20, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = size, xs[3] = size;
     CALL(GyreNetCreateFNO(be, &o, seed, &net));
   } else if (!strcmp(arch, "fcnn")) {
     GyreCNNOptions o;
     GyreCNNOptionsDefault(&o); /* Ross et al. 2023 FCNN */
     o.in_channels = 1, o.out_channels = 1;
-    batch = 64, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = 64, xs[3] = 64;
+    batch = 64, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = size, xs[3] = size;
     CALL(GyreNetCreateCNN(be, &o, seed, &net));
   } else if (!strcmp(arch, "mlp")) {
     GyreMLPOptions o;
@@ -184,23 +201,30 @@ int main(int argc, char **argv)
 
   for (int i = 0; i < warmup; i++)
     TRAIN_STEP();
+  CALL(GyreBackendSynchronize(be));
   int    done = 0;
   double w0 = wall_now(), c0 = cpu_now(), w1;
   do {
     TRAIN_STEP();
     done++;
+    CALL(GyreBackendSynchronize(be));
     w1 = wall_now();
   } while (done < iters || w1 - w0 < min_time);
   double c1 = cpu_now();
+  size_t dev_in_use, dev_peak;
+  CALL(GyreBackendMemoryStats(be, &dev_in_use, &dev_peak));
 
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   printf("TRAIN fw=gyre arch=%s threads=%d batch=%d params=%zu iters=%d seconds=%.4f "
          "samples_per_s=%.6g cpu_per_wall=%.3f peak_rss_kb=%ld loss_first=%.6g loss_last=%.6g "
-         "data_sum=%.6f\n",
+         "data_sum=%.6f",
          arch, threads, batch, GyreNetParameterCount(net), done, w1 - w0,
          (double) batch * done / (w1 - w0), (c1 - c0) / (w1 - w0), ru.ru_maxrss, loss_first, loss,
          data_sum);
+  if (!cpu || size != 64)
+    printf(" backend=%s size=%d peak_device_bytes=%zu", backend, size, dev_peak);
+  printf("\n");
 
   GyreOptimizerDestroy(&opt);
   for (int b = 0; b < NBATCH; b++) {

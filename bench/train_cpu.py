@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""train_cpu.py -- the PyTorch side of the CPU training benchmark (bench/train_cpu.sh).
+"""train_cpu.py -- the PyTorch side of the training benchmarks: on the CPU (bench/train_cpu.sh)
+and, with -device cuda, on the GPU (bench/train_gpu.sh).
 
 The same networks, data, loss, optimiser and timing as bench/train_cpu.c (read its header
-comment): one case (architecture, thread count) per process, so that the peak RSS
-(resource.getrusage ru_maxrss, KiB on Linux; the interpreter and `import torch` included, as
-the gyre figure includes MPI's start-up) is the case's own.
+comment): one case (architecture, device, size, thread count) per process, so that the peak
+RSS (resource.getrusage ru_maxrss, KiB on Linux; the interpreter and `import torch` included,
+as the gyre figure includes MPI's start-up) and the peak device memory are the case's own.
 
   fno   FNO2d of Li et al. 2021 (fourier_2d.py, without the domain padding, as gyre): the grid
         (x, y) appended as 2 channels, fc0 = Linear(3, 20) on the channel dimension, 4 layers
@@ -15,6 +16,7 @@ the gyre figure includes MPI's start-up) is the case's own.
   fcnn  Ross et al. 2023 FCNN: Conv2d(padding='same', padding_mode='circular') with kernels
         5,5,3,3,3,3,3,3 and channels 128,64,32,32,32,32,32,1, each hidden conv followed by
         ReLU then BatchNorm2d; 64 x 64, batch 64.
+        (fno and fcnn: -size S for S x S instead of 64 x 64.)
   mlp   Linear(8, 64), GELU, Linear(64, 64), GELU, Linear(64, 64), GELU, Linear(64, 8);
         batch 1024.
 
@@ -23,11 +25,25 @@ same order (inputs of batch 0, its targets, inputs of batch 1, ...), NBATCH = 4 
 cycled. Training step: zero_grad(set_to_none=False), forward (train mode), MSELoss, backward,
 Adam(lr 1e-3) step, the loss fetched with .item() every step as gyre's op returns it.
 
+CUDA (-device cuda, also spelt --device and -backend as gyre's option): the model and all
+NBATCH batches on the GPU before timing; true fp32: TF32 off for cuBLAS and cuDNN
+(torch.backends.cuda.matmul.allow_tf32 = False, torch.backends.cudnn.allow_tf32 = False, and
+the fp32_precision = "ieee" settings where this PyTorch has them; the line says tf32=off only
+when it reads them back off); cudnn.benchmark = True (cuDNN picks its fastest algorithm in the
+warm-up steps, as a tuned PyTorch run would); eager mode, no torch.compile.
+torch.cuda.synchronize() before every clock reading; peak device memory is
+torch.cuda.max_memory_allocated() at the end (data, model, optimiser state, activations,
+cuDNN/cuBLAS workspaces from the caching allocator; not the allocator's cached slack).
+
 Threads: torch.set_num_threads(T) (intra-op, oneDNN and OpenMP) and torch.set_num_interop_threads(1);
 the script (train_cpu.sh) also sets OMP_NUM_THREADS=T and OPENBLAS_NUM_THREADS=T for it.
 
-Usage: train_cpu.py -arch fno|fcnn|mlp [-threads T] [-iters N] [-warmup W] [-min_time S] [-seed S]
-Prints one line "TRAIN fw=torch arch=... threads=... ..." with the same keys as gyre's.
+Usage: train_cpu.py -arch fno|fcnn|mlp [-device cpu|cuda] [-size S] [-threads T] [-iters N]
+                    [-warmup W] [-min_time S] [-seed S]
+Prints one line "TRAIN fw=torch arch=... threads=... ..." with the same keys as gyre's
+(backend=, size= and peak_device_bytes= as gyre's: with cuda or a size other than 64).
+numpy generates the data; where it is missing, the same stream is computed with torch int64
+arithmetic (GYRE_BENCH_NO_NUMPY=1 forces that path, for testing).
 """
 import argparse
 import math
@@ -35,10 +51,18 @@ import resource
 import sys
 import time
 
-import numpy as np
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+try:
+    if os.environ.get("GYRE_BENCH_NO_NUMPY"):
+        raise ImportError("GYRE_BENCH_NO_NUMPY set")
+    import numpy as np
+except ImportError:
+    np = None
 
 NBATCH = 4
 
@@ -55,6 +79,50 @@ def splitmix64_uniform(n, state):
         new_state = (state + n * 0x9E3779B97F4A7C15) % (1 << 64)
     u = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
     return (np.float32(2.0) * u - np.float32(1.0)).astype(np.float32), new_state
+
+
+def _signed64(c):
+    return c - (1 << 64) if c >= 1 << 63 else c
+
+
+def splitmix64_uniform_torch(n, state):
+    """splitmix64_uniform without numpy: int64 tensors wrap modulo 2^64 as uint64 would, and
+    the right shifts are made logical by masking."""
+    def srl(z, s):
+        return (z >> s) & ((1 << (64 - s)) - 1)
+
+    k = torch.arange(1, n + 1, dtype=torch.int64)
+    z = k * _signed64(0x9E3779B97F4A7C15) + _signed64(state % (1 << 64))
+    z = (z ^ srl(z, 30)) * _signed64(0xBF58476D1CE4E5B9)
+    z = (z ^ srl(z, 27)) * _signed64(0x94D049BB133111EB)
+    z = z ^ srl(z, 31)
+    new_state = (state + n * 0x9E3779B97F4A7C15) % (1 << 64)
+    u = srl(z, 40).to(torch.float32) * (2.0**-24)
+    return 2.0 * u - 1.0, new_state
+
+
+def set_true_fp32():
+    """TF32 off for cuBLAS and cuDNN (old and, where present, new settings); True when both
+    read back off."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        if hasattr(torch.backends, "fp32_precision"):  # PyTorch >= 2.9
+            for obj in (torch.backends, torch.backends.cuda.matmul, torch.backends.cudnn,
+                        getattr(torch.backends.cudnn, "conv", None)):
+                if obj is not None and hasattr(obj, "fp32_precision"):
+                    try:
+                        obj.fp32_precision = "ieee"
+                    except Exception:  # noqa: BLE001 (a setting this version refuses)
+                        pass
+        torch.set_float32_matmul_precision("highest")
+        try:
+            return not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+        except Exception:  # noqa: BLE001 (reading the old flags after the new ones)
+            return (torch.backends.cuda.matmul.fp32_precision == "ieee"
+                    and torch.backends.cudnn.conv.fp32_precision == "ieee")
 
 
 class SpectralConv2d(nn.Module):
@@ -91,8 +159,9 @@ class FNO2d(nn.Module):
 
     def forward(self, x):  # x (N, Y, X, C)
         n, ny, nx = x.shape[0], x.shape[1], x.shape[2]
-        gx = (torch.arange(nx, dtype=torch.float32) / nx).reshape(1, 1, nx, 1).expand(n, ny, nx, 1)
-        gy = (torch.arange(ny, dtype=torch.float32) / ny).reshape(1, ny, 1, 1).expand(n, ny, nx, 1)
+        ar = lambda m: torch.arange(m, dtype=torch.float32, device=x.device) / m  # noqa: E731
+        gx = ar(nx).reshape(1, 1, nx, 1).expand(n, ny, nx, 1)
+        gy = ar(ny).reshape(1, ny, 1, 1).expand(n, ny, nx, 1)
         x = torch.cat((x, gx, gy), dim=-1)
         x = self.fc0(x).permute(0, 3, 1, 2)
         for i in range(4):
@@ -123,6 +192,9 @@ def mlp():
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("-arch", default="fno", choices=["fno", "fcnn", "mlp"])
+    p.add_argument("-device", "--device", "-backend", dest="device", default="cpu",
+                   choices=["cpu", "cuda"])
+    p.add_argument("-size", "--size", dest="size", type=int, default=64)
     p.add_argument("-threads", type=int, default=1)
     p.add_argument("-iters", type=int, default=5)
     p.add_argument("-warmup", type=int, default=2)
@@ -133,25 +205,40 @@ def main():
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
     torch.manual_seed(a.seed)
+    dev, tf32 = torch.device(a.device), None
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            sys.exit("train_cpu.py: no CUDA device (torch.cuda.is_available() is False; "
+                     f"PyTorch {torch.__version__}, built for CUDA {torch.version.cuda})")
+        tf32 = "off" if set_true_fp32() else "UNKNOWN"
+        torch.backends.cudnn.benchmark = True
+    S = a.size
 
     # gyre's (N, C, Y, X) data; the FNO takes it channel-last as Li et al.'s code does
     if a.arch == "fno":
-        net, batch, xs = FNO2d(), 20, (20, 1, 64, 64)
+        net, batch, xs = FNO2d(), 20, (20, 1, S, S)
     elif a.arch == "fcnn":
-        net, batch, xs = fcnn(), 64, (64, 1, 64, 64)
+        net, batch, xs = fcnn(), 64, (64, 1, S, S)
     else:
         net, batch, xs = mlp(), 1024, (1024, 8)
     ys = (batch, 8) if a.arch == "mlp" else xs
     state, data, data_sum = a.seed, [], 0.0
     for _ in range(NBATCH):
-        hx, state = splitmix64_uniform(math.prod(xs), state)
-        ht, state = splitmix64_uniform(math.prod(ys), state)
-        data_sum += float(hx.astype(np.float64).sum()) + float(ht.astype(np.float64).sum())
-        x, t = torch.from_numpy(hx.reshape(xs)), torch.from_numpy(ht.reshape(ys))
+        if np is not None:
+            hx, state = splitmix64_uniform(math.prod(xs), state)
+            ht, state = splitmix64_uniform(math.prod(ys), state)
+            data_sum += float(hx.astype(np.float64).sum()) + float(ht.astype(np.float64).sum())
+            x, t = torch.from_numpy(hx.reshape(xs)), torch.from_numpy(ht.reshape(ys))
+        else:
+            hx, state = splitmix64_uniform_torch(math.prod(xs), state)
+            ht, state = splitmix64_uniform_torch(math.prod(ys), state)
+            data_sum += float(hx.double().sum()) + float(ht.double().sum())
+            x, t = hx.reshape(xs), ht.reshape(ys)
         if a.arch == "fno":  # (N, 1, Y, X) -> (N, Y, X, 1), contiguous, before timing
             x, t = x.permute(0, 2, 3, 1).contiguous(), t.permute(0, 2, 3, 1).contiguous()
-        data.append((x, t))
+        data.append((x.to(dev), t.to(dev)))
 
+    net.to(dev)
     params = sum(q.numel() * (2 if q.is_complex() else 1) for q in net.parameters())
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
@@ -168,22 +255,32 @@ def main():
         opt.step()
         losses.append(loss.item())
 
+    def sync():
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+
     for _ in range(a.warmup):
         train_step()
+    sync()
     done, w0, c0 = 0, time.perf_counter(), time.process_time()
     while True:
         train_step()
         done += 1
+        sync()
         w1 = time.perf_counter()
         if done >= a.iters and w1 - w0 >= a.min_time:
             break
     c1 = time.process_time()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    dev_peak = torch.cuda.max_memory_allocated() if a.device == "cuda" else 0
     print(f"TRAIN fw=torch arch={a.arch} threads={a.threads} batch={batch} params={params} "
           f"iters={done} seconds={w1 - w0:.4f} samples_per_s={batch * done / (w1 - w0):.6g} "
           f"cpu_per_wall={(c1 - c0) / (w1 - w0):.3f} peak_rss_kb={rss} "
           f"loss_first={losses[0]:.6g} loss_last={losses[-1]:.6g} data_sum={data_sum:.6f} "
-          f"torch={torch.__version__}")
+          f"torch={torch.__version__}"
+          + (f" backend={a.device} size={S} peak_device_bytes={dev_peak}"
+             if a.device != "cpu" or S != 64 else "")
+          + (f" tf32={tf32}" if a.device == "cuda" else ""))
     sys.stdout.flush()
 
 

@@ -9,7 +9,9 @@
 # >= 1.0 FCNN) and the peak RSS of each (goal: gyre <= PyTorch). Every case (framework,
 # architecture, threads) runs in a process of its own, gyre and PyTorch one after the other,
 # so that each peak RSS is its own and both meet the same machine state. Parameter counts and
-# the sums of the data must agree between the two (checked; the run fails otherwise).
+# the sums of the data must agree between the two (checked; the run fails otherwise). The
+# reading of the result lines and those checks are bench/train_table.awk, shared with
+# bench/train_gpu.sh (the GPU benchmark, issue 6).
 #
 # quick (second argument): a smoke check with a few iterations (figures mean little).
 # Installs python3-torch with apt-get (as scripts/setup.sh does: sudo when not root) when
@@ -63,13 +65,7 @@ for T in 1 2; do
   done
 done
 
-awk '
-/^TRAIN / {
-  delete kv
-  for (i = 2; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
-  key = kv["arch"] SUBSEP kv["threads"]
-  for (k in kv) v[kv["fw"], key, k] = kv[k]
-}
+awk -v case_key=threads -f "$here/train_table.awk" -f /dev/stdin "$log" <<'EOF'
 END {
   n = split("fno fcnn mlp", archs, " ")
   split("1.5 1.0 1.5", goals, " ")
@@ -81,17 +77,10 @@ END {
   for (T = 1; T <= 2; T++)
     for (a = 1; a <= n; a++) {
       key = archs[a] SUBSEP T
-      if (!(("gyre", key, "samples_per_s") in v) || !(("torch", key, "samples_per_s") in v)) {
+      if (!have_pair(key)) {
         printf "%-24s %3d  missing result\n", labels[a], T; bad = 1; continue
       }
-      if (v["gyre", key, "params"] != v["torch", key, "params"]) {
-        printf "ERROR: %s: parameter counts differ: gyre %s, torch %s\n", archs[a], \
-          v["gyre", key, "params"], v["torch", key, "params"]; bad = 1
-      }
-      dg = v["gyre", key, "data_sum"]; dt = v["torch", key, "data_sum"]
-      if ((dg - dt) > 1e-3 || (dt - dg) > 1e-3) {
-        printf "ERROR: %s: the data differ (sums %s, %s)\n", archs[a], dg, dt; bad = 1
-      }
+      if (pair_differs(archs[a], key)) bad = 1
       g = v["gyre", key, "samples_per_s"]; t = v["torch", key, "samples_per_s"]
       mg = v["gyre", key, "peak_rss_kb"] / 1024; mt = v["torch", key, "peak_rss_kb"] / 1024
       r = g / t
@@ -103,4 +92,5 @@ END {
     v["gyre", "fno" SUBSEP 1, "params"], v["gyre", "fcnn" SUBSEP 1, "params"], v["gyre", "mlp" SUBSEP 1, "params"]
   printf "   timed loop, gyre/torch (well below the thread count: other processes shared the cores)\n"
   exit bad
-}' "$log"
+}
+EOF
