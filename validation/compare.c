@@ -479,17 +479,36 @@ static void SnapshotLeads(GyreCmpResult *r)
     if (!r->nsnap || c[k] != r->snap_lead[r->nsnap - 1]) r->snap_lead[r->nsnap++] = c[k];
 }
 
+/* The partner's (v's) record i of REF (w = 0) or TEST (w = 1), member-major, into Y (buf: N
+ * values of scratch). A non-finite TEST value gives NaN (its own comparison reports it). */
+static GyreStatus PartnerRecord(const GyreCmpPair *p, const GyreCmpVar *partner, size_t i, int w,
+                                double *buf, double *Y)
+{
+  size_t     start[GYRE_IO_MAX_DIMS] = {0}, N = partner->members * partner->npts;
+  GyreStatus st = GyreFileReadBlock(w ? p->test : p->ref, partner->name,
+                                    w ? p->itest[i] : p->iref[i], start, partner->lens, buf);
+  if (st == GYRE_ERR_NAN && w) {
+    for (size_t k = 0; k < N; k++)
+      Y[k] = NAN;
+    return GYRE_OK;
+  }
+  GyreCall(st);
+  MemberMajor(partner, buf, Y);
+  return GYRE_OK;
+}
+
 /* Conservation, spectra and snapshots of this rank's compared records [r0, v1) of R and T
  * (member-major, N = M P per record), summed over the ranks and averaged in record order (the
- * same on any rank count); the per-lead energies go to lead + 8 n. Collective. */
-static GyreStatus FlowAndSnapshots(MPI_Comm comm, GyreFile ref, const GyreCmpVar *v, size_t n,
-                                   size_t r0, size_t v1, const double *R, const double *T,
-                                   double *lead, GyreCmpResult *r)
+ * same on any rank count); the per-lead energies go to lead + 8 n. partner: v when v is u.
+ * Collective. */
+static GyreStatus FlowAndSnapshots(MPI_Comm comm, const GyreCmpPair *pair, const GyreCmpVar *v,
+                                   const GyreCmpVar *partner, size_t r0, size_t v1, const double *R,
+                                   const double *T, double *lead, GyreCmpResult *r)
 {
-  size_t      M = v->members, P = v->npts, N = M * P, S = 0, nv = r->nvalid;
+  size_t      n = pair->nshared, M = v->members, P = v->npts, N = M * P, S = 0, nv = r->nvalid;
   GyreCmpFlow fl;
-  double     *spec = NULL;
-  GyreStatus  st   = GyreStatusAgree(comm, GyreCmpFlowCreate(ref, v, &fl));
+  double     *spec = NULL, *Y = NULL;
+  GyreStatus  st = GyreStatusAgree(comm, GyreCmpFlowCreate(pair->ref, v, partner, &fl));
 
   if (st != GYRE_OK) return st;
   r->spectral = fl.kind;
@@ -500,18 +519,21 @@ static GyreStatus FlowAndSnapshots(MPI_Comm comm, GyreFile ref, const GyreCmpVar
     spec          = calloc(4 * S * n, sizeof *spec);
     r->wavenumber = calloc(5 * S, sizeof *r->wavenumber);
   }
-  if (!r->snap || (S && (!spec || !r->wavenumber)))
+  if (fl.kind == 3) Y = malloc(2 * N * sizeof *Y);
+  if (!r->snap || (S && (!spec || !r->wavenumber)) || (fl.kind == 3 && !Y))
     st =
         GyreStatusSet(GYRE_ERR_MEM, "out of memory for the spectra and snapshots of '%s'", v->name);
   if ((st = GyreStatusAgree(comm, st)) != GYRE_OK) goto done;
 
   /* per record on its owner: energies [energy_ref, energy_test, enstrophy_ref, enstrophy_test]
    * at lead[(8 + q) n + i], spectra [ke_ref, ke_test, ens_ref, ens_test] at spec[(4 i + q) S] */
-  for (size_t i = r0; i < v1; i++) {
+  for (size_t i = r0; st == GYRE_OK && i < v1; i++) {
     const double *X[2] = {R + (i - r0) * N, T + (i - r0) * N};
-    for (int w = 0; w < 2; w++) {
+    for (int w = 0; st == GYRE_OK && w < 2; w++) {
       double q[2], *sp = spec ? spec + 4 * i * S : NULL;
-      GyreCmpFlowRecord(&fl, M, P, X[w], q, sp ? sp + w * S : NULL, sp ? sp + (2 + w) * S : NULL);
+      if (Y && (st = PartnerRecord(pair, partner, i, w, Y + N, Y)) != GYRE_OK) break;
+      GyreCmpFlowRecord(&fl, M, P, X[w], Y, q, sp ? sp + w * S : NULL,
+                        sp ? sp + (2 + w) * S : NULL);
       lead[(8 + w) * n + i]  = q[0];
       lead[(10 + w) * n + i] = q[1];
     }
@@ -522,6 +544,7 @@ static GyreStatus FlowAndSnapshots(MPI_Comm comm, GyreFile ref, const GyreCmpVar
         sn[p] = X[0][p], sn[ns * P + p] = X[1][p], sn[2 * ns * P + p] = X[1][p] - X[0][p];
     }
   }
+  if ((st = GyreStatusAgree(comm, st)) != GYRE_OK) goto done;
   if ((st = Reduce(comm, r->snap, r->nsnap * 3 * P)) != GYRE_OK) goto done;
   if (!nv)
     for (size_t k = 0; k < 3 * P; k++)
@@ -537,18 +560,20 @@ static GyreStatus FlowAndSnapshots(MPI_Comm comm, GyreFile ref, const GyreCmpVar
     for (size_t k = 0; k < 4 * S; k++)
       mean[k] = nv ? mean[k] / (double) nv : NAN;
     r->ke_ref = mean, r->ke_test = mean + S, r->ens_ref = mean + 2 * S, r->ens_test = mean + 3 * S;
-    r->rmse_log_ke  = fl.kind == 2 ? GyreMetricLogSpectrumRMSE(S, r->ke_ref, r->ke_test) : NAN;
+    r->rmse_log_ke  = fl.kind >= 2 ? GyreMetricLogSpectrumRMSE(S, r->ke_ref, r->ke_test) : NAN;
     r->rmse_log_ens = GyreMetricLogSpectrumRMSE(S, r->ens_ref, r->ens_test);
   }
 done:
   free(spec);
+  free(Y);
   GyreCmpFlowDestroy(&fl);
   return st;
 }
 
 /* Every metric of variable v for the pair p. Collective. */
 static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpVar *v,
-                             const GyreCompareOptions *o, GyreCmpResult *r)
+                             const GyreCmpVar *partner, const GyreCompareOptions *o,
+                             GyreCmpResult *r)
 {
   double     threshold = o->blowup;
   int        rank, size;
@@ -637,13 +662,13 @@ static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpV
     for (int j = 0; j < 8; j++)
       lead[j * n + i] = out[j];
   }
-  if ((st = FlowAndSnapshots(comm, p->ref, v, n, r0, v1, R, T, lead, r)) != GYRE_OK) goto done;
+  if ((st = FlowAndSnapshots(comm, p, v, partner, r0, v1, R, T, lead, r)) != GYRE_OK) goto done;
   if ((st = Reduce(comm, lead, 12 * n)) != GYRE_OK) goto done;
   for (size_t i = nvalid; i < n; i++)
     for (int j = 0; j < 12; j++)
       lead[j * n + i] = NAN;
   r->energy_ref = lead + 8 * n, r->energy_test = lead + 9 * n;
-  if (r->spectral == 2) r->enstrophy_ref = lead + 10 * n, r->enstrophy_test = lead + 11 * n;
+  if (r->spectral >= 2) r->enstrophy_ref = lead + 10 * n, r->enstrophy_test = lead + 11 * n;
   r->rel_l2 = lead + n, r->bias = lead + 2 * n, r->acc = lead + 3 * n;
   if (M > 1)
     r->crps = lead + 4 * n, r->spread = lead + 5 * n, r->ens_rmse = lead + 6 * n,
@@ -658,6 +683,20 @@ done:
 }
 
 /* ---- the command ------------------------------------------------------------------------ */
+
+/* v for the variable u when both are 2-D fields on the same grid (compare_flow.c); else NULL. */
+static const GyreCmpVar *VelocityPartner(int nvars, const GyreCmpVar *vars, const GyreCmpVar *u)
+{
+  if (strcmp(u->name, "u") || !GyreCmpSpectralKind(u)) return NULL;
+  for (int i = 0; i < nvars; i++) {
+    const GyreCmpVar *v    = &vars[i];
+    int               same = !strcmp(v->name, "v") && v->nd == u->nd && v->mdim == u->mdim;
+    for (int d = 0; same && d < u->nd; d++)
+      same = !strcmp(v->dims[d], u->dims[d]) && v->lens[d] == u->lens[d];
+    if (same) return v;
+  }
+  return NULL;
+}
 
 GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
 {
@@ -742,8 +781,9 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
 
   /* the metrics, variable by variable */
   for (int i = 0; st == GYRE_OK && i < nvars; i++) {
-    st = CompareVar(comm, &pt, &vars[i], o, &res[i]);
-    if (st == GYRE_OK && o->baseline) st = CompareVar(comm, &pb, &vars[i], o, &base[i]);
+    const GyreCmpVar *partner = VelocityPartner(nvars, vars, &vars[i]);
+    st                        = CompareVar(comm, &pt, &vars[i], partner, o, &res[i]);
+    if (st == GYRE_OK && o->baseline) st = CompareVar(comm, &pb, &vars[i], partner, o, &base[i]);
   }
 
   /* rank 0 writes metrics.nc and the summary */

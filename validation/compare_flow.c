@@ -10,6 +10,10 @@
  *   kinetic energy per unit area and its enstrophy mean(w^2) / 2. Any other 2-D field gets its
  *   variance spectrum (sum |f_hat|^2 / 2 per shell). Every variable's "energy" is otherwise
  *   mean(V^2) / 2 over its points (l96's X: the energy of the slow variables per sector).
+ * - Velocity components: when the compared variables include 2-D fields `u` and `v` on the same
+ *   grid, u's spectra and conserved quantities are those of the flow (u, v): the kinetic-energy
+ *   spectrum from both components, the enstrophy spectrum of the vorticity dv/dx - du/dy
+ *   (written under u's name, e.g. ke_spectrum_ref_u); v keeps its own variance spectrum.
  * - Everything is a mean over the members. */
 #include "compare_impl.h"
 #include <math.h>
@@ -44,13 +48,15 @@ static double DomainLength(GyreFile f, const char *dim, size_t n)
   return l > 0 && isfinite(l) ? l : 1;
 }
 
-GyreStatus GyreCmpFlowCreate(GyreFile ref, const GyreCmpVar *v, GyreCmpFlow *f)
+GyreStatus GyreCmpFlowCreate(GyreFile ref, const GyreCmpVar *v, const GyreCmpVar *partner,
+                             GyreCmpFlow *f)
 {
   size_t ny = 0, nx = 0;
 
   memset(f, 0, sizeof *f);
   f->kind = GyreCmpSpectralKind(v);
   if (!f->kind) return GYRE_OK;
+  if (partner) f->kind = 3;
   for (int d = 0; d < v->nd; d++)
     if (d != v->mdim) ny = nx, nx = v->lens[d];
   GyreCall(
@@ -64,8 +70,8 @@ GyreStatus GyreCmpFlowCreate(GyreFile ref, const GyreCmpVar *v, GyreCmpFlow *f)
   return GYRE_OK;
 }
 
-void GyreCmpFlowRecord(GyreCmpFlow *f, size_t M, size_t P, const double *X, double q[2], double *ke,
-                       double *ens)
+void GyreCmpFlowRecord(GyreCmpFlow *f, size_t M, size_t P, const double *X, const double *Y,
+                       double q[2], double *ke, double *ens)
 {
   double *wk = f->work, *wz = f->work + f->nshell;
 
@@ -82,9 +88,16 @@ void GyreCmpFlowRecord(GyreCmpFlow *f, size_t M, size_t P, const double *X, doub
       q[0] += sq / (double) M;
       continue;
     }
-    GyreSpectrumApply(f->sp, x, wk, wz, &e, NULL);
-    q[0] += (f->kind == 2 ? e : sq) / (double) M;
-    q[1] += sq / (double) M;
+    if (f->kind == 3) {
+      double z;
+      GyreSpectrumApplyVelocity(f->sp, x, Y + m * P, wk, wz, &e, &z);
+      q[0] += e / (double) M;
+      q[1] += z / (double) M;
+    } else {
+      GyreSpectrumApply(f->sp, x, wk, wz, &e, NULL);
+      q[0] += (f->kind == 2 ? e : sq) / (double) M;
+      q[1] += sq / (double) M;
+    }
     for (size_t s = 0; s < f->nshell; s++)
       ke[s] += wk[s] / (double) M, ens[s] += wz[s] / (double) M;
   }

@@ -178,7 +178,7 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
 {
   static const char *lead_dim[1] = {"lead"};
   const char        *qn[2]       = {"energy", "enstrophy"};
-  const char        *qln[2]      = {r->spectral == 2 ? "kinetic energy per unit area"
+  const char        *qln[2]      = {r->spectral >= 2 ? "kinetic energy per unit area"
                                                      : "energy mean(V^2)/2 over the points",
                         "enstrophy mean(vorticity^2)/2"};
   char          name[160], ln[256], bin[160], edge[160], snap[160];
@@ -187,12 +187,12 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
   const double *qv[4] = {r->energy_ref, r->energy_test, r->enstrophy_ref, r->enstrophy_test};
 
   /* conservation */
-  for (int q = 0; q < (r->spectral == 2 ? 2 : 1); q++)
+  for (int q = 0; q < (r->spectral >= 2 ? 2 : 1); q++)
     for (int w = 0; w < 2; w++) {
       const char *who = w ? "test" : "ref", *WHO = w ? "TEST" : "REF";
       snprintf(name, sizeof name, "%s_%s_", qn[q], who);
       snprintf(ln, sizeof ln, "%s %s (member mean)", WHO, qln[q]);
-      GyreCall(DefPending(f, l, name, v, 1, lead_dim, &n, ln, r->spectral == 2 ? "1" : u2, NULL,
+      GyreCall(DefPending(f, l, name, v, 1, lead_dim, &n, ln, r->spectral >= 2 ? "1" : u2, NULL,
                           qv[2 * q + w]));
       snprintf(name, sizeof name, "%s_drift_%s_", qn[q], who);
       snprintf(ln, sizeof ln, "%s %s drift X(lead)/X(0) - 1", WHO, qn[q]);
@@ -222,8 +222,11 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
   /* spectra of 2-D fields */
   if (r->spectral) {
     static const char *wn[1] = {"wavenumber"};
-    const char        *cm    = "isotropic, time mean over the compared times and members; shell "
-                               "n: (n - 1/2) dk <= |k| < (n + 1/2) dk";
+    const char        *cm    = r->spectral == 3
+                                   ? "of the flow (u, v): isotropic, time mean over the compared times and "
+                                     "members; shell n: (n - 1/2) dk <= |k| < (n + 1/2) dk"
+                                   : "isotropic, time mean over the compared times and members; shell n: "
+                                     "(n - 1/2) dk <= |k| < (n + 1/2) dk";
     if (!*wavenumber_defined) {
       GyreDimSpec ds = {0};
       ds.name        = "wavenumber";
@@ -234,7 +237,7 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
       GyreCall(GyreFileDefineDim(f, &ds));
       *wavenumber_defined = 1;
     }
-    if (r->spectral == 2) {
+    if (r->spectral >= 2) {
       GyreCall(DefPending(f, l, "ke_spectrum_ref_", v, 1, wn, &r->nshell,
                           "REF kinetic-energy spectrum", "1", cm, r->ke_ref));
       GyreCall(DefPending(f, l, "ke_spectrum_test_", v, 1, wn, &r->nshell,
@@ -243,15 +246,15 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
                           "RMSE of log10 kinetic-energy spectra (TEST vs REF)", "1",
                           "shells 1..K, log10 of the time-mean spectra", &r->rmse_log_ke));
     }
-    snprintf(name, sizeof name, "%s_spectrum_", r->spectral == 2 ? "enstrophy" : "power");
-    snprintf(ln, sizeof ln, "%s_spectrum_ref_", r->spectral == 2 ? "enstrophy" : "power");
+    snprintf(name, sizeof name, "%s_spectrum_", r->spectral >= 2 ? "enstrophy" : "power");
+    snprintf(ln, sizeof ln, "%s_spectrum_ref_", r->spectral >= 2 ? "enstrophy" : "power");
     GyreCall(DefPending(f, l, ln, v, 1, wn, &r->nshell,
-                        r->spectral == 2 ? "REF enstrophy spectrum" : "REF variance spectrum",
-                        r->spectral == 2 ? "1" : u2, cm, r->ens_ref));
-    snprintf(ln, sizeof ln, "%s_spectrum_test_", r->spectral == 2 ? "enstrophy" : "power");
+                        r->spectral >= 2 ? "REF enstrophy spectrum" : "REF variance spectrum",
+                        r->spectral >= 2 ? "1" : u2, cm, r->ens_ref));
+    snprintf(ln, sizeof ln, "%s_spectrum_test_", r->spectral >= 2 ? "enstrophy" : "power");
     GyreCall(DefPending(f, l, ln, v, 1, wn, &r->nshell,
-                        r->spectral == 2 ? "TEST enstrophy spectrum" : "TEST variance spectrum",
-                        r->spectral == 2 ? "1" : u2, cm, r->ens_test));
+                        r->spectral >= 2 ? "TEST enstrophy spectrum" : "TEST variance spectrum",
+                        r->spectral >= 2 ? "1" : u2, cm, r->ens_test));
     snprintf(ln, sizeof ln, "rmse_log_%s", name);
     GyreCall(DefPending(f, l, ln, v, 0, NULL, NULL, "RMSE of log10 spectra (TEST vs REF)", "1",
                         "shells 1..K, log10 of the time-mean spectra", &r->rmse_log_ens));
@@ -503,7 +506,7 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
             r->rmse_mean, r->rmse_var, r->w1, r->nvalid, n);
     fprintf(out, "  PDFs: %zu common bins on [%.4g, %.4g]\n", r->pdf_bins, r->pdf_edges[0],
             r->pdf_edges[r->pdf_bins]);
-    if (r->spectral == 2)
+    if (r->spectral >= 2)
       fprintf(out,
               "  spectra (time mean, %zu shells): RMSE of log10 kinetic energy %.4g, of log10 "
               "enstrophy %.4g\n",
@@ -513,7 +516,7 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
               r->nshell, r->rmse_log_ens);
     {
       size_t      last = r->nvalid ? r->nvalid - 1 : 0;
-      const char *en   = r->spectral == 2 ? "kinetic energy" : "energy mean(V^2)/2";
+      const char *en   = r->spectral >= 2 ? "kinetic energy" : "energy mean(V^2)/2";
       fprintf(out, "  conservation (drift X/X(0) - 1 at lead %g): %s REF %+.4g, TEST %+.4g",
               p->t[last] - p->t[0], en, r->energy_ref[last] / r->energy_ref[0] - 1,
               r->energy_test[last] / r->energy_test[0] - 1);

@@ -54,6 +54,10 @@ double GyreSpectrumWavenumber(GyreSpectrum s, size_t shell);
  * over every mode (energy, enstrophy = mean(w^2) / 2; either pointer may be NULL). */
 void GyreSpectrumApply(GyreSpectrum s, const double *w, double *ke, double *ens, double *energy,
                        double *enstrophy);
+/* The same spectra and totals from the velocity components u and v of a flow: ke = sum
+ * (|u_hat|^2 + |v_hat|^2) / 2, ens = sum |w_hat|^2 / 2 with w_hat = i (kx v_hat - ky u_hat). */
+void GyreSpectrumApplyVelocity(GyreSpectrum s, const double *u, const double *v, double *ke,
+                               double *ens, double *energy, double *enstrophy);
 void GyreSpectrumDestroy(GyreSpectrum *s);
 
 /* ---- gyre compare -------------------------------------------------------------------- */

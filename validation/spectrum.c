@@ -8,6 +8,8 @@
  *   streamfunction psi_hat = w_hat / |k|^2 giving |u_hat|^2 = |k|^2 |psi_hat|^2. The mode
  *   k = 0 has no velocity (E skips it). For a field that is not a vorticity, Z(k) is its
  *   variance (power) spectrum.
+ * - Given velocity components (u, v) instead, E(k) = sum (|u_hat|^2 + |v_hat|^2) / 2 and the
+ *   vorticity is w_hat = i (kx v_hat - ky u_hat), so Z(k) = sum |kx v_hat - ky u_hat|^2 / 2.
  * - |k| is physical: (2 pi kx / Lx, 2 pi ky / Ly) from the domain lengths. Shells have width
  *   dk = 2 pi / max(Lx, Ly); shell n holds (n - 1/2) dk <= |k| < (n + 1/2) dk, n = 0..K with
  *   K = min(nx, ny) / 2; the corner modes beyond shell K are left out of the spectra (the
@@ -26,7 +28,7 @@ struct GyreSpectrum_s {
   size_t        ny, nx, nshell;
   double        lx, ly, dk;
   double       *in;
-  fftw_complex *out;
+  fftw_complex *out, *out2;
   fftw_plan     plan;
 };
 
@@ -47,7 +49,8 @@ GyreStatus GyreSpectrumCreate(size_t ny, size_t nx, double ly, double lx, GyreSp
   p->nshell = (nx < ny ? nx : ny) / 2 + 1;
   p->in     = fftw_malloc(ny * nx * sizeof *p->in);
   p->out    = fftw_malloc(ny * (nx / 2 + 1) * sizeof *p->out);
-  if (p->in && p->out)
+  p->out2   = fftw_malloc(ny * (nx / 2 + 1) * sizeof *p->out2);
+  if (p->in && p->out && p->out2)
     p->plan = fftw_plan_dft_r2c_2d((int) ny, (int) nx, p->in, p->out, FFTW_ESTIMATE);
   if (!p->plan) {
     GyreSpectrumDestroy(&p);
@@ -67,15 +70,13 @@ double GyreSpectrumWavenumber(GyreSpectrum s, size_t shell)
   return (double) shell * s->dk;
 }
 
-void GyreSpectrumApply(GyreSpectrum s, const double *w, double *ke, double *ens, double *energy,
-                       double *enstrophy)
+/* The spectra from s->out (w, or u when vel) and s->out2 (v when vel). */
+static void Shells(GyreSpectrum s, int vel, double *ke, double *ens, double *energy,
+                   double *enstrophy)
 {
   size_t nxh  = s->nx / 2 + 1;
   double norm = 1.0 / ((double) s->nx * (double) s->ny), e = 0, z = 0;
 
-  for (size_t k = 0; k < s->nx * s->ny; k++)
-    s->in[k] = w[k];
-  fftw_execute(s->plan);
   for (size_t n = 0; n < s->nshell; n++)
     ke[n] = ens[n] = 0;
   for (size_t j = 0; j < s->ny; j++) {
@@ -85,9 +86,16 @@ void GyreSpectrumApply(GyreSpectrum s, const double *w, double *ke, double *ens,
       double mult = (i == 0 || (s->nx % 2 == 0 && i == s->nx / 2)) ? 1 : 2;
       double kx   = kTwoPi / s->lx * (double) i;
       double re = s->out[j * nxh + i][0] * norm, im = s->out[j * nxh + i][1] * norm;
-      double a2 = mult * (re * re + im * im) / 2, k2 = kx * kx + ky * ky;
-      double sh = floor(sqrt(k2) / s->dk + 0.5);
-      double en = k2 > 0 ? a2 / k2 : 0;
+      double k2 = kx * kx + ky * ky, sh = floor(sqrt(k2) / s->dk + 0.5), a2, en;
+      if (vel) { /* re, im: u_hat; v_hat from out2; w_hat = i (kx v_hat - ky u_hat) */
+        double vr = s->out2[j * nxh + i][0] * norm, vi = s->out2[j * nxh + i][1] * norm;
+        double wr = kx * vr - ky * re, wi = kx * vi - ky * im;
+        en = mult * (re * re + im * im + vr * vr + vi * vi) / 2;
+        a2 = mult * (wr * wr + wi * wi) / 2;
+      } else {
+        a2 = mult * (re * re + im * im) / 2;
+        en = k2 > 0 ? a2 / k2 : 0;
+      }
       z += a2, e += en;
       if (sh < (double) s->nshell) ke[(size_t) sh] += en, ens[(size_t) sh] += a2;
     }
@@ -96,12 +104,34 @@ void GyreSpectrumApply(GyreSpectrum s, const double *w, double *ke, double *ens,
   if (enstrophy) *enstrophy = z;
 }
 
+void GyreSpectrumApply(GyreSpectrum s, const double *w, double *ke, double *ens, double *energy,
+                       double *enstrophy)
+{
+  for (size_t k = 0; k < s->nx * s->ny; k++)
+    s->in[k] = w[k];
+  fftw_execute(s->plan);
+  Shells(s, 0, ke, ens, energy, enstrophy);
+}
+
+void GyreSpectrumApplyVelocity(GyreSpectrum s, const double *u, const double *v, double *ke,
+                               double *ens, double *energy, double *enstrophy)
+{
+  for (size_t k = 0; k < s->nx * s->ny; k++)
+    s->in[k] = v[k];
+  fftw_execute_dft_r2c(s->plan, s->in, s->out2);
+  for (size_t k = 0; k < s->nx * s->ny; k++)
+    s->in[k] = u[k];
+  fftw_execute(s->plan);
+  Shells(s, 1, ke, ens, energy, enstrophy);
+}
+
 void GyreSpectrumDestroy(GyreSpectrum *s)
 {
   if (!*s) return;
   if ((*s)->plan) fftw_destroy_plan((*s)->plan);
   fftw_free((*s)->in);
   fftw_free((*s)->out);
+  fftw_free((*s)->out2);
   free(*s);
   *s = NULL;
 }

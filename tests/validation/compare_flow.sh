@@ -3,7 +3,8 @@
 # identical files give zero spectral RMSE, equal drifts and equal PDFs; TEST = 2 REF gives a
 # log10 spectral RMSE of log10 4 and the same drift; the spectra of a stored single mode
 # cos(2 pi 3 x) (1 + lead) peak at shell 3 with E = Z / (6 pi)^2 and its drift is
-# (1 + lead)^2 - 1; an ns2d run's spectra agree with numpy's FFT; l96 TEST = REF sqrt(1 + lead)
+# (1 + lead)^2 - 1; an ns2d run's spectra agree with numpy's FFT; a flow stored as velocity
+# (u, v) gives the spectra and totals of the same flow stored as vorticity; l96 TEST = REF sqrt(1 + lead)
 # drifts by (1 + lead)(1 + REF's drift) - 1; the PDFs agree with numpy.histogram on the
 # stored edges; the snapshots are the records at the first, middle and last lead.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
@@ -25,6 +26,18 @@ x = np.arange(16) / 16
 w = d.createVariable("vorticity", "f8", ("time", "y", "x"))
 w[:] = (1 + np.asarray(t[:]))[:, None, None] * np.cos(2 * np.pi * 3 * x)[None, None, :] * np.ones((4, 16, 1))
 d.close()
+# a flow stored both as velocity (u, v) and as vorticity: psi = cos(2 pi 3 x) + sin(2 pi (2 x + 4 y)) / 2
+d = netCDF4.Dataset("uv.nc", "w", format="NETCDF4")
+d.createDimension("time", None); d.createDimension("y", 16); d.createDimension("x", 16)
+t = d.createVariable("time", "f8", ("time",)); t[:] = [0, 1]
+Y, X = np.meshgrid(np.arange(16) / 16, np.arange(16) / 16, indexing="ij")
+tp = 2 * np.pi
+u = 0.5 * tp * 4 * np.cos(tp * (2 * X + 4 * Y))                              # d psi / dy
+v = tp * 3 * np.sin(tp * 3 * X) - 0.5 * tp * 2 * np.cos(tp * (2 * X + 4 * Y))  # -d psi / dx
+w = (tp * 3)**2 * np.cos(tp * 3 * X) + 0.5 * tp**2 * 20 * np.sin(tp * (2 * X + 4 * Y))  # -lap psi
+for name, f in (("u", u), ("v", v), ("vorticity", w)):
+    var = d.createVariable(name, "f8", ("time", "y", "x")); var[:] = np.stack([f, 0.5 * f])
+d.close()
 shutil.copy("l96.nc", "l96grow.nc")
 d = netCDF4.Dataset("l96grow.nc", "a"); tt = np.asarray(d["time"][:]); lead = tt - tt[0]
 d["X"][:] = np.asarray(d["X"][:]) * np.sqrt(1 + lead)[:, None]; d.close()
@@ -32,6 +45,7 @@ PY
 "$GYRE" compare ref.nc ref.nc -output same.nc > same.txt
 "$GYRE" compare ref.nc twice.nc -output twice_m.nc -quiet
 "$GYRE" compare mode.nc mode.nc -output mode_m.nc > mode.txt
+"$GYRE" compare uv.nc uv.nc -output uv_m.nc -quiet
 "$GYRE" compare l96.nc l96grow.nc -compare_vars X -compare_pdf_bins 20 -output l96_m.nc > l96.txt
 for f in same.txt mode.txt; do
   grep -q "spectra (time mean, 9 shells): RMSE of log10 kinetic energy 0, of log10 enstrophy 0" $f ||
@@ -92,6 +106,18 @@ assert np.allclose(np.delete(Zs, 3), 0, atol=1e-20)
 for q in ("energy", "enstrophy"):
     assert np.allclose(mode[f"{q}_drift_ref_vorticity"], (1 + t)**2 - 1, rtol=1e-12), q
     assert abs(float(mode[f"{q}_drift_final_test_vorticity"]) - 5.25) < 1e-12
+# velocity (u, v): the same spectra and totals as from the vorticity; v keeps its variance spectrum
+with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    uv = xr.open_dataset("uv_m.nc")
+for q in ("ke", "enstrophy"):
+    a, b = uv[f"{q}_spectrum_ref_u"].values, uv[f"{q}_spectrum_ref_vorticity"].values
+    assert np.allclose(a, b, rtol=1e-10, atol=1e-12 * b.max()), (q, a, b)
+    assert a[3] > 0 and a[4] > 0 and np.allclose(np.delete(a, [3, 4]), 0, atol=1e-12 * a.max()), (q, a)
+for q in ("energy", "enstrophy"):
+    assert np.allclose(uv[f"{q}_ref_u"], uv[f"{q}_ref_vorticity"], rtol=1e-10), q
+    assert np.allclose(uv[f"{q}_drift_ref_u"], [0, -0.75], rtol=1e-12, atol=1e-15), q  # (1/2)^2 - 1
+assert "power_spectrum_ref_v" in uv and "ke_spectrum_ref_v" not in uv
 # l96: TEST = REF sqrt(1 + lead): energy drift (1 + lead)(1 + REF drift) - 1
 lead = l96.lead.values
 want = (1 + lead) * (1 + l96.energy_drift_ref_X.values) - 1
