@@ -504,8 +504,9 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
     fprintf(out,
             "  climate: RMSE of time mean %.4g, of variance %.4g, W1 %.4g (%zu of %zu times)\n",
             r->rmse_mean, r->rmse_var, r->w1, r->nvalid, n);
-    fprintf(out, "  PDFs: %zu common bins on [%.4g, %.4g]\n", r->pdf_bins, r->pdf_edges[0],
-            r->pdf_edges[r->pdf_bins]);
+    if (r->nvalid)
+      fprintf(out, "  PDFs: %zu common bins on [%.4g, %.4g]\n", r->pdf_bins, r->pdf_edges[0],
+              r->pdf_edges[r->pdf_bins]);
     if (r->spectral >= 2)
       fprintf(out,
               "  spectra (time mean, %zu shells): RMSE of log10 kinetic energy %.4g, of log10 "
@@ -514,8 +515,8 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
     else if (r->spectral)
       fprintf(out, "  spectrum (time mean, %zu shells): RMSE of the log10 variance spectrum %.4g\n",
               r->nshell, r->rmse_log_ens);
-    {
-      size_t      last = r->nvalid ? r->nvalid - 1 : 0;
+    if (r->nvalid) {
+      size_t      last = r->nvalid - 1;
       const char *en   = r->spectral >= 2 ? "kinetic energy" : "energy mean(V^2)/2";
       fprintf(out, "  conservation (drift X/X(0) - 1 at lead %g): %s REF %+.4g, TEST %+.4g",
               p->t[last] - p->t[0], en, r->energy_ref[last] / r->energy_ref[0] - 1,

@@ -198,7 +198,8 @@ def plot_pdf(m, v, outdir, written):
     ax = fig.add_subplot(1, 1, 1)
     for w, style in (("ref", "k"), ("test", "C0")):
         ax.stairs(m.get(f"pdf_{w}_{v}"), edges, color=style, label=w.upper(), lw=1.5)
-    ax.set_yscale("log")
+    if any(np.nansum(m.get(f"pdf_{w}_{v}")) > 0 for w in ("ref", "test")):
+        ax.set_yscale("log")
     finish_axes(ax, v, "probability density",
                 f"PDF of {v} (Wasserstein-1 {fmt(m.scalar(f'w1_{v}'))})")
     fig.subplots_adjust(left=0.08, right=0.97, top=0.9, bottom=0.12)
@@ -252,7 +253,17 @@ def words(m, v):
     lead = m.lead
     i = at_lead(m, 1.0)
     rmse, acc = m.get(f"rmse_{v}"), m.get(f"acc_{v}")
-    s = f"RMSE of {v} at lead {lead[i]:.4g} is {fmt(rmse[i])}"
+    finite = np.nonzero(np.isfinite(rmse))[0]
+    if not finite.size:
+        return [f"No time of {v} could be compared: TEST is not finite from the first shared "
+                f"time ({fmt(m.scalar(f'blowup_time_{v}'))}) on."]
+    s = ""
+    if not np.isfinite(rmse[i]):
+        s = (f"RMSE of {v} is not available at lead {lead[i]:.4g} (TEST is not finite there); ")
+        i = int(finite[-1])
+        s += f"at lead {lead[i]:.4g}, the last compared, it is {fmt(rmse[i])}"
+    else:
+        s = f"RMSE of {v} at lead {lead[i]:.4g} is {fmt(rmse[i])}"
     base = m.get(f"rmse_baseline_{v}")
     if base is not None and np.isfinite(base[i]) and base[i] > 0 and np.isfinite(rmse[i]):
         change = rmse[i] / base[i] - 1

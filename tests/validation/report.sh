@@ -2,7 +2,8 @@
 # gyre report renders an l96 comparison (with a baseline) and an ns2d ensemble comparison:
 # every PNG decodes, has its expected pixel size and is not blank; index.html and report.md
 # exist, show every plot and state the numbers of metrics.nc in words (RMSE at lead 1 and the
-# percentage below the baseline, ACC, W1, spectral RMSE, drift, speed-up). Bad input is one
+# percentage below the baseline, ACC, W1, spectral RMSE, drift, speed-up), and a blow-up is
+# stated with the RMSE at the last compared lead. Bad input is one
 # error line each: no file, a missing file, not NetCDF, not a metrics file, an unwritable
 # -output, no -output, two files, a Python without matplotlib, a missing script.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
@@ -17,6 +18,9 @@ for name, scale in (("l96_test.nc", 0.3), ("l96_base.nc", 0.9)):
     shutil.copy("l96.nc", name)
     d = netCDF4.Dataset(name, "a")
     x = np.asarray(d["X"][:]); d["X"][:] = x + scale * rng.standard_normal(x.shape); d.close()
+shutil.copy("l96.nc", "l96_nan.nc")  # TEST blows up: NaN at record 100 (t = 0.5)
+d = netCDF4.Dataset("l96_nan.nc", "a"); x = np.asarray(d["X"][:]); x[100, 2] = np.nan
+d["X"][:] = x; d.close()
 shutil.copy("ns2d.nc", "ns2d_test.nc")
 d = netCDF4.Dataset("ns2d_test.nc", "a")
 w = np.asarray(d["vorticity"][:]); d["vorticity"][:] = 1.1 * w + 0.02 * rng.standard_normal(w.shape)
@@ -80,6 +84,13 @@ for w in want:
 print("ns2d report states:", "; ".join(want))
 PY
 cat check.txt
+# a TEST that blows up: the report says so and gives the RMSE at the last compared lead
+"$GYRE" compare l96.nc l96_nan.nc -compare_vars X -output nan_m.nc -quiet
+"$GYRE" report nan_m.nc -output nan_report > nan_report.txt
+grep -q "RMSE of X is not available at lead 1 (TEST is not finite there); at lead 0.495, the last compared" \
+  nan_report/report.md || { cat nan_report/report.md; fail "the blow-up's RMSE is not stated"; }
+grep -q "TEST blows up (NaN/Inf or beyond the threshold 1e+06) at time 0.5" nan_report/report.md ||
+  { cat nan_report/report.md; fail "the blow-up is not stated"; }
 # an earlier report is replaced in place; no temporary file is left
 "$GYRE" report l96_m.nc -output l96_report > again.txt
 ls -a l96_report > listing.txt
