@@ -13,8 +13,11 @@ const char GyreCompareHelp[] =
     "usage: gyre compare REF.nc TEST.nc [-baseline BASE.nc] -output metrics.nc [options]\n"
     "  scores TEST against REF on the variables and times they share: by lead time RMSE,\n"
     "  relative L2, bias and centred ACC (with a member dimension also CRPS and the\n"
-    "  spread-skill ratio); time-mean and variance maps and their RMSE, the Wasserstein-1\n"
-    "  distance; stability; cost. Writes metrics.nc (CF) and a summary on stdout.\n"
+    "  spread-skill ratio); time-mean and variance maps and their RMSE, PDFs on common bins\n"
+    "  and the Wasserstein-1 distance; for 2-D fields on (y, x) the isotropic kinetic-energy\n"
+    "  and enstrophy spectra (of a vorticity; else the variance spectrum) and the RMSE of their\n"
+    "  log10; the drift of energy and enstrophy; stability; cost; snapshots for gyre report.\n"
+    "  Writes metrics.nc (CF) and a summary on stdout.\n"
     "options:\n"
     "  -output FILE              metrics file (refused if it exists, unless -output_overwrite)\n"
     "  -output_overwrite         replace an existing -output\n"
@@ -23,6 +26,7 @@ const char GyreCompareHelp[] =
     "  -compare_vars a,b         only these variables (default: every shared one)\n"
     "  -compare_blowup X         stability: |x| > X in TEST counts as a blow-up (1e6)\n"
     "  -compare_time_tol dt      times match within dt (1e-6)\n"
+    "  -compare_pdf_bins N       bins of the PDFs (50)\n"
     "  -quiet                    no summary on stdout\n";
 
 PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
@@ -32,12 +36,13 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   char               start[32], *line = NULL, *all = NULL;
   PetscBool          overwrite = PETSC_FALSE, quiet = PETSC_FALSE, help;
   PetscReal          blowup, tol;
+  PetscInt           bins;
 
   PetscFunctionBegin;
   GyreTimeNowISO(start);
   PetscCallMPI(MPI_Bcast(start, sizeof start, MPI_CHAR, 0, comm));
   GyreCompareOptionsDefault(&o);
-  blowup = o.blowup, tol = o.time_tol;
+  blowup = o.blowup, tol = o.time_tol, bins = o.pdf_bins;
   PetscCall(PetscOptionsHasHelp(NULL, &help));
   PetscOptionsBegin(comm, NULL, "gyre compare: score a test run against a reference", "compare");
   PetscCall(PetscOptionsString("-output", "metrics file", "", output, output, sizeof output, NULL));
@@ -50,6 +55,7 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   PetscCall(
       PetscOptionsReal("-compare_blowup", "blow-up threshold on |x|", "", blowup, &blowup, NULL));
   PetscCall(PetscOptionsReal("-compare_time_tol", "time matching tolerance", "", tol, &tol, NULL));
+  PetscCall(PetscOptionsInt("-compare_pdf_bins", "bins of the PDFs", "", bins, &bins, NULL));
   PetscCall(PetscOptionsBool("-quiet", "no summary", "", quiet, &quiet, NULL));
   PetscOptionsEnd();
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
@@ -65,6 +71,8 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   PetscCheck(output[0], comm, PETSC_ERR_USER_INPUT, "no -output FILE given (the metrics file)");
   PetscCheck(blowup > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-compare_blowup %g must be > 0",
              (double) blowup);
+  PetscCheck(bins >= 1 && bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-compare_pdf_bins %" PetscInt_FMT " must be 1 to 100000", bins);
   PetscCheck(tol >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-compare_time_tol %g must be >= 0",
              (double) tol);
 
@@ -78,6 +86,7 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   o.vars         = vars[0] ? vars : NULL;
   o.blowup       = blowup;
   o.time_tol     = tol;
+  o.pdf_bins     = (int) bins;
   o.command_line = line;
   o.options      = all;
   o.start_time   = start;

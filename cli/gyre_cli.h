@@ -13,4 +13,9 @@ PetscErrorCode    GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *ex
 extern const char GyreCompareHelp[];
 PetscErrorCode    GyreCompareCommand(MPI_Comm comm, int argc, char **argv);
 
+/* `gyre report` (cli/report.c): checks its arguments and runs validation/report.py on rank 0.
+ * Collective. */
+extern const char GyreReportHelp[];
+PetscErrorCode    GyreReportCommand(MPI_Comm comm, int argc, char **argv);
+
 #endif

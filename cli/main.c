@@ -3,6 +3,7 @@
  *   gyre simulate -model l96|ns2d ...   run a physical model (solvers/driver.c)
  *   gyre train -train_data ... -net ... train a surrogate (cli/train.c, surrogates/trainer.c)
  *   gyre compare REF TEST ...           score a run against a reference (validation/)
+ *   gyre report metrics.nc -output DIR  plots and words of a comparison (cli/report.c)
  *   gyre info FILE                      dimensions, variables and provenance of a gyre file
  *   gyre version                        version and the features this build has
  *
@@ -34,6 +35,7 @@ static const char usage[] =
     "  simulate   run a physical model: gyre simulate -model l96|ns2d -output run.nc ...\n"
     "  train      train a surrogate: gyre train -train_data run.nc -net mlp|cnn|fno ...\n"
     "  compare    score a run against a reference: gyre compare REF.nc TEST.nc -output m.nc\n"
+    "  report     plots and words of a comparison: gyre report m.nc -output DIR\n"
     "  info       print dimensions, variables and provenance, or validate a model: gyre info FILE\n"
     "  version    print the version and the features of this build\n"
     "  help       this text; `gyre <command> -help` lists a command's options\n";
@@ -175,7 +177,7 @@ int main(int argc, char **argv)
     return 0;
   }
   if (strcmp(cmd, "simulate") && strcmp(cmd, "train") && strcmp(cmd, "info") &&
-      strcmp(cmd, "compare") && strcmp(cmd, "version")) {
+      strcmp(cmd, "compare") && strcmp(cmd, "report") && strcmp(cmd, "version")) {
     fprintf(stderr, "gyre: error: unknown command '%s'\n%s", cmd, usage);
     return 2;
   }
@@ -191,6 +193,7 @@ int main(int argc, char **argv)
                          !strcmp(cmd, "simulate")  ? GyreSimulateHelp
                                  : !strcmp(cmd, "train")   ? GyreTrainHelp
                                  : !strcmp(cmd, "compare") ? GyreCompareHelp
+                                 : !strcmp(cmd, "report")  ? GyreReportHelp
                                                            : usage);
   if (ierr) return 1;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
@@ -204,6 +207,8 @@ int main(int argc, char **argv)
     ierr = GyreTrainCommand(PETSC_COMM_WORLD, pargc, pargv, &exitcode);
   else if (!strcmp(cmd, "compare"))
     ierr = GyreCompareCommand(PETSC_COMM_WORLD, pargc, pargv);
+  else if (!strcmp(cmd, "report"))
+    ierr = GyreReportCommand(PETSC_COMM_WORLD, pargc, pargv);
   else if (!strcmp(cmd, "info"))
     ierr = Info(pargc, pargv);
   else

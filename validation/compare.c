@@ -26,7 +26,15 @@
  * - Stability: the first shared time at which TEST holds a NaN/Inf or |x| > -compare_blowup.
  *   A non-finite TEST record and every later one are left out of everything (their per-lead
  *   values are NaN, and the climate statistics cover the times before it); a finite value
- *   beyond the threshold is only reported. A non-finite REF value is an error. */
+ *   beyond the threshold is only reported. A non-finite REF value is an error.
+ * - PDFs: -compare_pdf_bins (50) equal bins from the smallest to the largest value of REF and
+ *   TEST together, from the same sorted samples as W1 (so the same on any rank count).
+ * - Conservation and spectra (compare_flow.c) are computed per record on its owner and summed
+ *   like the per-lead values; the time-mean spectra then average the leads in order. Drift is
+ *   X(lead)/X(0) - 1 of the member-mean energy (enstrophy), for REF and TEST alike; the log10
+ *   spectral RMSE compares the time-mean spectra (validation/spectrum.c).
+ * - Snapshots (for gyre report): member 0 of REF, TEST and TEST - REF at the first, middle and
+ *   last compared record. */
 #include "compare_impl.h"
 #include <math.h>
 #include <netcdf.h>
@@ -38,6 +46,7 @@ void GyreCompareOptionsDefault(GyreCompareOptions *o)
   memset(o, 0, sizeof *o);
   o->blowup   = 1e6;
   o->time_tol = 1e-6;
+  o->pdf_bins = 50;
 }
 
 /* ---- files, variables, times ---------------------------------------------------------- */
@@ -274,6 +283,9 @@ static void ResultFree(GyreCmpResult *r)
 {
   free(r->rmse); /* one allocation holds every per-lead array */
   free(r->mean_ref);
+  free(r->pdf_edges);
+  free(r->wavenumber);
+  free(r->snap);
   memset(r, 0, sizeof *r);
 }
 
@@ -404,9 +416,27 @@ static GyreStatus GatherAll(MPI_Comm comm, size_t nloc, const double *R, const d
   return st;
 }
 
+/* The histograms of REF's and TEST's sorted samples (n each) on r->pdf_bins common bins
+ * spanning both (a unit-wide range around a constant sample; edges 0..bins and NaN densities
+ * without samples). */
+static void Pdfs(size_t n, const double *R, const double *T, GyreCmpResult *r)
+{
+  size_t nb = r->pdf_bins;
+  double lo = 0, hi = (double) nb;
+  if (n) {
+    lo = R[0] < T[0] ? R[0] : T[0];
+    hi = R[n - 1] > T[n - 1] ? R[n - 1] : T[n - 1];
+    if (!(hi > lo)) lo -= 0.5, hi += 0.5;
+  }
+  for (size_t b = 0; b <= nb; b++)
+    r->pdf_edges[b] = b == nb ? hi : lo + (hi - lo) * (double) b / (double) nb;
+  GyreMetricHistogramSorted(n, R, nb, r->pdf_edges, r->pdf_ref);
+  GyreMetricHistogramSorted(n, T, nb, r->pdf_edges, r->pdf_test);
+}
+
 /* The climate statistics from every sample (rank 0, in record order, so the same on any rank
  * count): time-mean and variance maps of REF and TEST pooled over members (maps: 4 * P
- * values), the RMSE of the maps and the exact W1 distance (sorts all). */
+ * values), the RMSE of the maps, the exact W1 distance and the PDFs (sorts all). */
 static void Climate(size_t total, size_t P, double *all, double *maps, GyreCmpResult *r)
 {
   double *mR = maps, *mT = maps + P, *vR = maps + 2 * P, *vT = maps + 3 * P, *T = all + total;
@@ -436,12 +466,116 @@ static void Climate(size_t total, size_t P, double *all, double *maps, GyreCmpRe
     qsort(T, total, sizeof *T, CmpDouble);
     r->w1 = GyreMetricW1Sorted(total, all, total, T);
   }
+  Pdfs(total, all, T, r);
+}
+
+/* The leads of the snapshots: the first, middle and last compared record (fewer when they
+ * coincide; lead 0 when none is compared). */
+static void SnapshotLeads(GyreCmpResult *r)
+{
+  size_t nv = r->nvalid, c[3] = {0, nv ? (nv - 1) / 2 : 0, nv ? nv - 1 : 0};
+  r->nsnap = 0;
+  for (int k = 0; k < 3; k++)
+    if (!r->nsnap || c[k] != r->snap_lead[r->nsnap - 1]) r->snap_lead[r->nsnap++] = c[k];
+}
+
+/* The partner's (v's) record i of REF (w = 0) or TEST (w = 1), member-major, into Y (buf: N
+ * values of scratch). A non-finite TEST value gives NaN (its own comparison reports it). */
+static GyreStatus PartnerRecord(const GyreCmpPair *p, const GyreCmpVar *partner, size_t i, int w,
+                                double *buf, double *Y)
+{
+  size_t     start[GYRE_IO_MAX_DIMS] = {0}, N = partner->members * partner->npts;
+  GyreStatus st = GyreFileReadBlock(w ? p->test : p->ref, partner->name,
+                                    w ? p->itest[i] : p->iref[i], start, partner->lens, buf);
+  if (st == GYRE_ERR_NAN && w) {
+    for (size_t k = 0; k < N; k++)
+      Y[k] = NAN;
+    return GYRE_OK;
+  }
+  GyreCall(st);
+  MemberMajor(partner, buf, Y);
+  return GYRE_OK;
+}
+
+/* Conservation, spectra and snapshots of this rank's compared records [r0, v1) of R and T
+ * (member-major, N = M P per record), summed over the ranks and averaged in record order (the
+ * same on any rank count); the per-lead energies go to lead + 8 n. partner: v when v is u.
+ * Collective. */
+static GyreStatus FlowAndSnapshots(MPI_Comm comm, const GyreCmpPair *pair, const GyreCmpVar *v,
+                                   const GyreCmpVar *partner, size_t r0, size_t v1, const double *R,
+                                   const double *T, double *lead, GyreCmpResult *r)
+{
+  size_t      n = pair->nshared, M = v->members, P = v->npts, N = M * P, S = 0, nv = r->nvalid;
+  GyreCmpFlow fl;
+  double     *spec = NULL, *Y = NULL;
+  GyreStatus  st = GyreStatusAgree(comm, GyreCmpFlowCreate(pair->ref, v, partner, &fl));
+
+  if (st != GYRE_OK) return st;
+  r->spectral = fl.kind;
+  r->nshell = S = fl.nshell;
+  SnapshotLeads(r);
+  r->snap = calloc(r->nsnap * 3 * P, sizeof *r->snap);
+  if (S) {
+    spec          = calloc(4 * S * n, sizeof *spec);
+    r->wavenumber = calloc(5 * S, sizeof *r->wavenumber);
+  }
+  if (fl.kind == 3) Y = malloc(2 * N * sizeof *Y);
+  if (!r->snap || (S && (!spec || !r->wavenumber)) || (fl.kind == 3 && !Y))
+    st =
+        GyreStatusSet(GYRE_ERR_MEM, "out of memory for the spectra and snapshots of '%s'", v->name);
+  if ((st = GyreStatusAgree(comm, st)) != GYRE_OK) goto done;
+
+  /* per record on its owner: energies [energy_ref, energy_test, enstrophy_ref, enstrophy_test]
+   * at lead[(8 + q) n + i], spectra [ke_ref, ke_test, ens_ref, ens_test] at spec[(4 i + q) S] */
+  for (size_t i = r0; st == GYRE_OK && i < v1; i++) {
+    const double *X[2] = {R + (i - r0) * N, T + (i - r0) * N};
+    for (int w = 0; st == GYRE_OK && w < 2; w++) {
+      double q[2], *sp = spec ? spec + 4 * i * S : NULL;
+      if (Y && (st = PartnerRecord(pair, partner, i, w, Y + N, Y)) != GYRE_OK) break;
+      GyreCmpFlowRecord(&fl, M, P, X[w], Y, q, sp ? sp + w * S : NULL,
+                        sp ? sp + (2 + w) * S : NULL);
+      lead[(8 + w) * n + i]  = q[0];
+      lead[(10 + w) * n + i] = q[1];
+    }
+    for (size_t k = 0, ns = r->nsnap; k < ns; k++) {
+      double *sn = r->snap + k * P; /* [REF, TEST, TEST - REF][snapshot][point] */
+      if (r->snap_lead[k] != i) continue;
+      for (size_t p = 0; p < P; p++)
+        sn[p] = X[0][p], sn[ns * P + p] = X[1][p], sn[2 * ns * P + p] = X[1][p] - X[0][p];
+    }
+  }
+  if ((st = GyreStatusAgree(comm, st)) != GYRE_OK) goto done;
+  if ((st = Reduce(comm, r->snap, r->nsnap * 3 * P)) != GYRE_OK) goto done;
+  if (!nv)
+    for (size_t k = 0; k < 3 * P; k++)
+      r->snap[k] = NAN;
+  if (S && (st = Reduce(comm, spec, 4 * S * n)) != GYRE_OK) goto done;
+  if (S) {
+    double *mean = r->wavenumber + S; /* ke_ref, ke_test, ens_ref, ens_test */
+    for (size_t s = 0; s < S; s++)
+      r->wavenumber[s] = GyreSpectrumWavenumber(fl.sp, s);
+    for (size_t i = 0; i < nv; i++)
+      for (size_t k = 0; k < 4 * S; k++)
+        mean[k] += spec[4 * i * S + k];
+    for (size_t k = 0; k < 4 * S; k++)
+      mean[k] = nv ? mean[k] / (double) nv : NAN;
+    r->ke_ref = mean, r->ke_test = mean + S, r->ens_ref = mean + 2 * S, r->ens_test = mean + 3 * S;
+    r->rmse_log_ke  = fl.kind >= 2 ? GyreMetricLogSpectrumRMSE(S, r->ke_ref, r->ke_test) : NAN;
+    r->rmse_log_ens = GyreMetricLogSpectrumRMSE(S, r->ens_ref, r->ens_test);
+  }
+done:
+  free(spec);
+  free(Y);
+  GyreCmpFlowDestroy(&fl);
+  return st;
 }
 
 /* Every metric of variable v for the pair p. Collective. */
 static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpVar *v,
-                             double threshold, GyreCmpResult *r)
+                             const GyreCmpVar *partner, const GyreCompareOptions *o,
+                             GyreCmpResult *r)
 {
+  double     threshold = o->blowup;
   int        rank, size;
   size_t     n = p->nshared, M = v->members, P = v->npts, N = M * P;
   size_t     r0, r1, bad = n, exceed = n, nvalid, v1, glob[2];
@@ -454,17 +588,19 @@ static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpV
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
   memset(r, 0, sizeof *r);
-  r0          = n * (size_t) rank / (size_t) size;
-  r1          = n * (size_t) (rank + 1) / (size_t) size;
-  r->nlead    = n;
-  R           = malloc(((r1 - r0) * N + 1) * sizeof *R);
-  T           = malloc(((r1 - r0) * N + 1) * sizeof *T);
-  buf         = malloc(N * sizeof *buf);
-  scratch     = malloc((2 * P + M) * sizeof *scratch);
-  lead        = calloc(8 * n, sizeof *lead);
-  r->rmse     = lead;
-  r->mean_ref = malloc(4 * P * sizeof(double));
-  if (!R || !T || !buf || !scratch || !lead || !r->mean_ref)
+  r0           = n * (size_t) rank / (size_t) size;
+  r1           = n * (size_t) (rank + 1) / (size_t) size;
+  r->nlead     = n;
+  R            = malloc(((r1 - r0) * N + 1) * sizeof *R);
+  T            = malloc(((r1 - r0) * N + 1) * sizeof *T);
+  buf          = malloc(N * sizeof *buf);
+  scratch      = malloc((2 * P + M) * sizeof *scratch);
+  lead         = calloc(12 * n, sizeof *lead);
+  r->rmse      = lead;
+  r->mean_ref  = malloc(4 * P * sizeof(double));
+  r->pdf_bins  = (size_t) o->pdf_bins;
+  r->pdf_edges = malloc((3 * r->pdf_bins + 1) * sizeof(double));
+  if (!R || !T || !buf || !scratch || !lead || !r->mean_ref || !r->pdf_edges)
     st = GyreStatusSet(GYRE_ERR_MEM, "out of memory comparing '%s'", v->name);
 
   /* this rank's records: REF must be finite; TEST's first non-finite record ends the
@@ -509,12 +645,14 @@ static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpV
    * ACC's climatology) */
   r->mean_test = r->mean_ref + P, r->var_ref = r->mean_ref + 2 * P,
   r->var_test = r->mean_ref + 3 * P;
+  r->pdf_ref = r->pdf_edges + r->pdf_bins + 1, r->pdf_test = r->pdf_ref + r->pdf_bins;
   if ((st = GatherAll(comm, (v1 - r0) * N, R, T, &all, &total)) != GYRE_OK) goto done;
   if (rank == 0) Climate(total, P, all, r->mean_ref, r);
   free(all);
   all = NULL;
   MPI_Bcast(r->mean_ref, (int) (4 * P), MPI_DOUBLE, 0, comm);
   MPI_Bcast(&r->rmse_mean, 3, MPI_DOUBLE, 0, comm);
+  MPI_Bcast(r->pdf_edges, (int) (3 * r->pdf_bins + 1), MPI_DOUBLE, 0, comm);
 
   /* per lead: each record on its owner, zeros elsewhere, summed */
   for (size_t i = r0; i < v1; i++) {
@@ -524,10 +662,13 @@ static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpV
     for (int j = 0; j < 8; j++)
       lead[j * n + i] = out[j];
   }
-  if ((st = Reduce(comm, lead, 8 * n)) != GYRE_OK) goto done;
+  if ((st = FlowAndSnapshots(comm, p, v, partner, r0, v1, R, T, lead, r)) != GYRE_OK) goto done;
+  if ((st = Reduce(comm, lead, 12 * n)) != GYRE_OK) goto done;
   for (size_t i = nvalid; i < n; i++)
-    for (int j = 0; j < 8; j++)
+    for (int j = 0; j < 12; j++)
       lead[j * n + i] = NAN;
+  r->energy_ref = lead + 8 * n, r->energy_test = lead + 9 * n;
+  if (r->spectral >= 2) r->enstrophy_ref = lead + 10 * n, r->enstrophy_test = lead + 11 * n;
   r->rel_l2 = lead + n, r->bias = lead + 2 * n, r->acc = lead + 3 * n;
   if (M > 1)
     r->crps = lead + 4 * n, r->spread = lead + 5 * n, r->ens_rmse = lead + 6 * n,
@@ -542,6 +683,20 @@ done:
 }
 
 /* ---- the command ------------------------------------------------------------------------ */
+
+/* v for the variable u when both are 2-D fields on the same grid (compare_flow.c); else NULL. */
+static const GyreCmpVar *VelocityPartner(int nvars, const GyreCmpVar *vars, const GyreCmpVar *u)
+{
+  if (strcmp(u->name, "u") || !GyreCmpSpectralKind(u)) return NULL;
+  for (int i = 0; i < nvars; i++) {
+    const GyreCmpVar *v    = &vars[i];
+    int               same = !strcmp(v->name, "v") && v->nd == u->nd && v->mdim == u->mdim;
+    for (int d = 0; same && d < u->nd; d++)
+      same = !strcmp(v->dims[d], u->dims[d]) && v->lens[d] == u->lens[d];
+    if (same) return v;
+  }
+  return NULL;
+}
 
 GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
 {
@@ -558,6 +713,8 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
   memset(res, 0, sizeof res), memset(base, 0, sizeof base);
   if (!o->ref || !o->test || !o->output)
     return GyreStatusSet(GYRE_ERR_ARG, "gyre compare needs REF.nc TEST.nc and -output FILE");
+  if (o->pdf_bins < 1 || o->pdf_bins > 100000)
+    return GyreStatusSet(GYRE_ERR_ARG, "-compare_pdf_bins %d: expected 1 to 100000", o->pdf_bins);
   if (rank == 0 && !o->overwrite) {
     FILE *f = fopen(o->output, "r");
     if (f) {
@@ -624,8 +781,9 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
 
   /* the metrics, variable by variable */
   for (int i = 0; st == GYRE_OK && i < nvars; i++) {
-    st = CompareVar(comm, &pt, &vars[i], o->blowup, &res[i]);
-    if (st == GYRE_OK && o->baseline) st = CompareVar(comm, &pb, &vars[i], o->blowup, &base[i]);
+    const GyreCmpVar *partner = VelocityPartner(nvars, vars, &vars[i]);
+    st                        = CompareVar(comm, &pt, &vars[i], partner, o, &res[i]);
+    if (st == GYRE_OK && o->baseline) st = CompareVar(comm, &pb, &vars[i], partner, o, &base[i]);
   }
 
   /* rank 0 writes metrics.nc and the summary */

@@ -7,7 +7,18 @@
  *   time_mean_ref_V, time_mean_test_V, variance_ref_V, variance_test_V (V's non-member dims)
  *   rmse_time_mean_V, rmse_variance_V, w1_V, blowup_time_V (scalars; blowup_time_V NaN: none)
  *   with -baseline: similarity_time_mean_V, similarity_variance_V, similarity_w1_V (NaN and a
- *   comment where D(BASE, REF) = 0)
+ *   comment where D(BASE, REF) = 0), and BASE's rmse_baseline_V(lead), acc_baseline_V(lead)
+ *   conservation: energy_{ref,test}_V(lead), energy_drift_{ref,test}_V(lead) = E/E(0) - 1,
+ *   energy_drift_final_{ref,test}_V (at the last compared lead); for a vorticity the same for
+ *   enstrophy_* (compare_flow.c says what the energy of each kind of variable is)
+ *   PDFs: pdf_ref_V(pdf_bin_V), pdf_test_V(pdf_bin_V), densities on common bins whose edges
+ *   are the coordinate pdf_edge_V (pdf_bin_V holds the centres)
+ *   2-D fields on (y, x), time-mean isotropic spectra over the coordinate wavenumber: for a
+ *   vorticity ke_spectrum_{ref,test}_V, enstrophy_spectrum_{ref,test}_V and the RMSEs of
+ *   their log10, rmse_log_ke_spectrum_V, rmse_log_enstrophy_spectrum_V; for another 2-D field
+ *   power_spectrum_{ref,test}_V, rmse_log_power_spectrum_V
+ *   snapshots for gyre report: snapshot_{ref,test,error}_V(snapshot_V, V's non-member dims),
+ *   member 0 at the first, middle and last compared lead (the coordinate snapshot_V)
  * lead is model time after the first shared time, in the files' model time units ("1": gyre's
  * non-dimensional time). Global attributes: the provenance, the files compared, the cost. */
 #include "compare_impl.h"
@@ -84,6 +95,188 @@ static GyreStatus DefineSpatialDims(GyreFile out, GyreFile ref, const GyreCmpVar
   return GYRE_OK;
 }
 
+/* Variables defined now and written after the define mode: their data and counts. */
+typedef struct {
+  int           id;
+  const double *data;
+  size_t        count[GYRE_IO_MAX_DIMS];
+} Pending;
+
+typedef struct {
+  Pending *p;
+  int      n, cap;
+} PendingList;
+
+/* Defines prefix + v's name over dims (counts: their lengths) and queues data to be written. */
+static GyreStatus DefPending(GyreFile f, PendingList *l, const char *prefix, const GyreCmpVar *v,
+                             int nd, const char *const *dims, const size_t *counts,
+                             const char *long_name, const char *units, const char *comment,
+                             const double *data)
+{
+  Pending *q;
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 64;
+    if (!(q = realloc(l->p, (size_t) cap * sizeof *q)))
+      return GyreStatusSet(GYRE_ERR_MEM, "out of memory defining metrics");
+    l->p = q, l->cap = cap;
+  }
+  q = &l->p[l->n];
+  memset(q, 0, sizeof *q);
+  q->data = data;
+  for (int d = 0; d < nd; d++)
+    q->count[d] = counts[d];
+  GyreCall(DefVar(f, prefix, v, nd, dims, long_name, units, comment, &q->id));
+  l->n++;
+  return GYRE_OK;
+}
+
+/* A dimension named prefix + v's name with coordinate values. */
+static GyreStatus DefCoord(GyreFile f, const char *prefix, const GyreCmpVar *v, size_t len,
+                           const double *values, const char *long_name, char *name, size_t n)
+{
+  GyreDimSpec ds = {0};
+  snprintf(name, n, "%s%s", prefix, v->name);
+  ds.name      = name;
+  ds.len       = len;
+  ds.values    = values;
+  ds.units     = "1";
+  ds.long_name = long_name;
+  return GyreFileDefineDim(f, &ds);
+}
+
+/* The numbers derived for writing from one variable's results: drifts X(t)/X(0) - 1 of the
+ * energy and enstrophy of REF and TEST (4 n) and their final values (4; at the last compared
+ * lead), the PDF bin centres, the snapshot leads. */
+typedef struct {
+  double *drift, final[4], *centres, snap_lead[3];
+} Derived;
+
+static GyreStatus Derive(const GyreCmpPair *p, const GyreCmpResult *r, Derived *d)
+{
+  size_t        n = r->nlead, last = r->nvalid ? r->nvalid - 1 : 0;
+  const double *q[4] = {r->energy_ref, r->energy_test, r->enstrophy_ref, r->enstrophy_test};
+  d->drift           = malloc((4 * n + r->pdf_bins) * sizeof *d->drift);
+  if (!d->drift) return GyreStatusSet(GYRE_ERR_MEM, "out of memory writing the metrics");
+  d->centres = d->drift + 4 * n;
+  for (int k = 0; k < 4; k++) {
+    for (size_t i = 0; i < n; i++)
+      d->drift[k * n + i] = q[k] ? q[k][i] / q[k][0] - 1 : NAN;
+    d->final[k] = r->nvalid ? d->drift[k * n + last] : NAN;
+  }
+  for (size_t b = 0; b < r->pdf_bins; b++)
+    d->centres[b] = (r->pdf_edges[b] + r->pdf_edges[b + 1]) / 2;
+  for (size_t k = 0; k < r->nsnap; k++)
+    d->snap_lead[k] = p->t[r->snap_lead[k]] - p->t[0];
+  return GYRE_OK;
+}
+
+/* The conservation, PDF, spectrum and snapshot variables of v. */
+static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, size_t n,
+                             const GyreCmpResult *r, const Derived *d, int *wavenumber_defined,
+                             const char **sdims, const size_t *slens, int snd, const char *u1,
+                             const char *u2)
+{
+  static const char *lead_dim[1] = {"lead"};
+  const char        *qn[2]       = {"energy", "enstrophy"};
+  const char        *qln[2]      = {r->spectral >= 2 ? "kinetic energy per unit area"
+                                                     : "energy mean(V^2)/2 over the points",
+                        "enstrophy mean(vorticity^2)/2"};
+  char          name[160], ln[256], bin[160], edge[160], snap[160];
+  const char   *dims[GYRE_IO_MAX_DIMS + 1];
+  size_t        counts[GYRE_IO_MAX_DIMS + 1];
+  const double *qv[4] = {r->energy_ref, r->energy_test, r->enstrophy_ref, r->enstrophy_test};
+
+  /* conservation */
+  for (int q = 0; q < (r->spectral >= 2 ? 2 : 1); q++)
+    for (int w = 0; w < 2; w++) {
+      const char *who = w ? "test" : "ref", *WHO = w ? "TEST" : "REF";
+      snprintf(name, sizeof name, "%s_%s_", qn[q], who);
+      snprintf(ln, sizeof ln, "%s %s (member mean)", WHO, qln[q]);
+      GyreCall(DefPending(f, l, name, v, 1, lead_dim, &n, ln, r->spectral >= 2 ? "1" : u2, NULL,
+                          qv[2 * q + w]));
+      snprintf(name, sizeof name, "%s_drift_%s_", qn[q], who);
+      snprintf(ln, sizeof ln, "%s %s drift X(lead)/X(0) - 1", WHO, qn[q]);
+      GyreCall(
+          DefPending(f, l, name, v, 1, lead_dim, &n, ln, "1", NULL, d->drift + (2 * q + w) * n));
+      snprintf(name, sizeof name, "%s_drift_final_%s_", qn[q], who);
+      snprintf(ln, sizeof ln, "%s %s drift at the last compared lead", WHO, qn[q]);
+      GyreCall(DefPending(f, l, name, v, 0, NULL, NULL, ln, "1", NULL, &d->final[2 * q + w]));
+    }
+
+  /* PDFs on common bins */
+  GyreCall(DefCoord(f, "pdf_bin_", v, r->pdf_bins, d->centres, "PDF bin centre", bin, sizeof bin));
+  GyreCall(DefCoord(f, "pdf_edge_", v, r->pdf_bins + 1, r->pdf_edges, "PDF bin edges", edge,
+                    sizeof edge));
+  dims[0] = bin;
+  {
+    char u[128];
+    snprintf(u, sizeof u, strcmp(u1, "1") ? "(%s)^-1" : "1", u1);
+    GyreCall(DefPending(f, l, "pdf_ref_", v, 1, dims, &r->pdf_bins, "REF probability density", u,
+                        "histogram density on the common bins (pdf_edge_*): count / (N width), "
+                        "every compared time, point and member",
+                        r->pdf_ref));
+    GyreCall(DefPending(f, l, "pdf_test_", v, 1, dims, &r->pdf_bins, "TEST probability density", u,
+                        "histogram density on the same bins as pdf_ref", r->pdf_test));
+  }
+
+  /* spectra of 2-D fields */
+  if (r->spectral) {
+    static const char *wn[1] = {"wavenumber"};
+    const char        *cm    = r->spectral == 3
+                                   ? "of the flow (u, v): isotropic, time mean over the compared times and "
+                                     "members; shell n: (n - 1/2) dk <= |k| < (n + 1/2) dk"
+                                   : "isotropic, time mean over the compared times and members; shell n: "
+                                     "(n - 1/2) dk <= |k| < (n + 1/2) dk";
+    if (!*wavenumber_defined) {
+      GyreDimSpec ds = {0};
+      ds.name        = "wavenumber";
+      ds.len         = r->nshell;
+      ds.values      = r->wavenumber;
+      ds.units       = "1";
+      ds.long_name   = "isotropic wavenumber |k| of the shell (2 pi / domain length per mode)";
+      GyreCall(GyreFileDefineDim(f, &ds));
+      *wavenumber_defined = 1;
+    }
+    if (r->spectral >= 2) {
+      GyreCall(DefPending(f, l, "ke_spectrum_ref_", v, 1, wn, &r->nshell,
+                          "REF kinetic-energy spectrum", "1", cm, r->ke_ref));
+      GyreCall(DefPending(f, l, "ke_spectrum_test_", v, 1, wn, &r->nshell,
+                          "TEST kinetic-energy spectrum", "1", cm, r->ke_test));
+      GyreCall(DefPending(f, l, "rmse_log_ke_spectrum_", v, 0, NULL, NULL,
+                          "RMSE of log10 kinetic-energy spectra (TEST vs REF)", "1",
+                          "shells 1..K, log10 of the time-mean spectra", &r->rmse_log_ke));
+    }
+    snprintf(name, sizeof name, "%s_spectrum_", r->spectral >= 2 ? "enstrophy" : "power");
+    snprintf(ln, sizeof ln, "%s_spectrum_ref_", r->spectral >= 2 ? "enstrophy" : "power");
+    GyreCall(DefPending(f, l, ln, v, 1, wn, &r->nshell,
+                        r->spectral >= 2 ? "REF enstrophy spectrum" : "REF variance spectrum",
+                        r->spectral >= 2 ? "1" : u2, cm, r->ens_ref));
+    snprintf(ln, sizeof ln, "%s_spectrum_test_", r->spectral >= 2 ? "enstrophy" : "power");
+    GyreCall(DefPending(f, l, ln, v, 1, wn, &r->nshell,
+                        r->spectral >= 2 ? "TEST enstrophy spectrum" : "TEST variance spectrum",
+                        r->spectral >= 2 ? "1" : u2, cm, r->ens_test));
+    snprintf(ln, sizeof ln, "rmse_log_%s", name);
+    GyreCall(DefPending(f, l, ln, v, 0, NULL, NULL, "RMSE of log10 spectra (TEST vs REF)", "1",
+                        "shells 1..K, log10 of the time-mean spectra", &r->rmse_log_ens));
+  }
+
+  /* snapshots of member 0 */
+  GyreCall(DefCoord(f, "snapshot_", v, r->nsnap, d->snap_lead,
+                    "lead of the snapshot (first, middle, last compared time)", snap, sizeof snap));
+  dims[0] = snap, counts[0] = r->nsnap;
+  for (int k = 0; k < snd; k++)
+    dims[k + 1] = sdims[k], counts[k + 1] = slens[k];
+  {
+    const char *pre[3] = {"snapshot_ref_", "snapshot_test_", "snapshot_error_"};
+    const char *lns[3] = {"REF snapshot", "TEST snapshot", "snapshot error TEST - REF"};
+    size_t      P      = v->npts;
+    for (int w = 0; w < 3; w++)
+      GyreCall(DefPending(f, l, pre[w], v, snd + 1, dims, counts, lns[w], u1,
+                          v->members > 1 ? "member 0" : NULL, r->snap + (size_t) w * r->nsnap * P));
+  }
+  return GYRE_OK;
+}
+
 static void Units(const char *u, const char *fmt, char *buf, size_t n)
 {
   if (!u[0] || !strcmp(u, "1"))
@@ -94,9 +287,10 @@ static void Units(const char *u, const char *fmt, char *buf, size_t n)
 
 static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const GyreCmpPair *p,
                             int nvars, const GyreCmpVar *vars, const GyreCmpResult *res,
-                            const GyreCmpResult *base, GyreFile f)
+                            const GyreCmpResult *base, PendingList *pl, Derived *der, GyreFile f)
 {
-  static const char *lead_dim[1] = {"lead"};
+  int                wavenumber_defined = 0;
+  static const char *lead_dim[1]        = {"lead"};
   char               defined[GYRE_CMP_MAX_VARS * GYRE_IO_MAX_DIMS][64];
   int                ndefined = 0, ids[GYRE_CMP_MAX_VARS][20];
   size_t             n = p->nshared, zero[GYRE_IO_MAX_DIMS] = {0};
@@ -129,6 +323,20 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
     Units(v->units, "%s", u1, sizeof u1);
     Units(v->units, "(%s)^2", u2, sizeof u2);
     GyreCall(DefineSpatialDims(f, p->ref, v, defined, &ndefined, dims, &nd));
+    {
+      size_t slens[GYRE_IO_MAX_DIMS];
+      for (int d = 0, k = 0; d < v->nd; d++)
+        if (d != v->mdim) slens[k++] = v->lens[d];
+      GyreCall(Derive(p, &res[i], &der[i]));
+      GyreCall(
+          DefineFlow(f, pl, v, n, &res[i], &der[i], &wavenumber_defined, dims, slens, nd, u1, u2));
+    }
+    if (base) {
+      GyreCall(DefPending(f, pl, "rmse_baseline_", v, 1, lead_dim, &n,
+                          "root-mean-square error (BASE - REF)", u1, NULL, base[i].rmse));
+      GyreCall(DefPending(f, pl, "acc_baseline_", v, 1, lead_dim, &n,
+                          "centred anomaly correlation (BASE vs REF)", "1", NULL, base[i].acc));
+    }
     GyreCall(DefVar(f, "rmse_", v, 1, lead_dim, "root-mean-square error (TEST - REF)", u1,
                     v->members > 1 ? "over the points, averaged over the members" : NULL,
                     &ids[i][0]));
@@ -245,6 +453,8 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
         GyreCall(GyreFileWriteBlock(f, ids[i][16 + k], 0, zero, zero, &s[k]));
     }
   }
+  for (int k = 0; k < pl->n; k++)
+    GyreCall(GyreFileWriteBlock(f, pl->p[k].id, 0, zero, pl->p[k].count, pl->p[k].data));
   return GyreProvenanceFinish(f);
 }
 
@@ -294,6 +504,29 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
     fprintf(out,
             "  climate: RMSE of time mean %.4g, of variance %.4g, W1 %.4g (%zu of %zu times)\n",
             r->rmse_mean, r->rmse_var, r->w1, r->nvalid, n);
+    if (r->nvalid)
+      fprintf(out, "  PDFs: %zu common bins on [%.4g, %.4g]\n", r->pdf_bins, r->pdf_edges[0],
+              r->pdf_edges[r->pdf_bins]);
+    if (r->spectral >= 2)
+      fprintf(out,
+              "  spectra (time mean, %zu shells): RMSE of log10 kinetic energy %.4g, of log10 "
+              "enstrophy %.4g\n",
+              r->nshell, r->rmse_log_ke, r->rmse_log_ens);
+    else if (r->spectral)
+      fprintf(out, "  spectrum (time mean, %zu shells): RMSE of the log10 variance spectrum %.4g\n",
+              r->nshell, r->rmse_log_ens);
+    if (r->nvalid) {
+      size_t      last = r->nvalid - 1;
+      const char *en   = r->spectral >= 2 ? "kinetic energy" : "energy mean(V^2)/2";
+      fprintf(out, "  conservation (drift X/X(0) - 1 at lead %g): %s REF %+.4g, TEST %+.4g",
+              p->t[last] - p->t[0], en, r->energy_ref[last] / r->energy_ref[0] - 1,
+              r->energy_test[last] / r->energy_test[0] - 1);
+      if (r->enstrophy_ref)
+        fprintf(out, "; enstrophy REF %+.4g, TEST %+.4g",
+                r->enstrophy_ref[last] / r->enstrophy_ref[0] - 1,
+                r->enstrophy_test[last] / r->enstrophy_test[0] - 1);
+      fprintf(out, "\n");
+    }
     if (isnan(r->blowup_time))
       fprintf(out, "  stability: no NaN/Inf or |x| > %g\n", o->blowup);
     else
@@ -330,10 +563,16 @@ GyreStatus GyreCompareWrite(const GyreCompareOptions *o, int mpi_size, const Gyr
   GyreFileOptions fo = {0};
   GyreStatus      st;
 
-  fo.overwrite = o->overwrite;
-  fo.atomic    = 1;
+  fo.overwrite                       = o->overwrite;
+  fo.atomic                          = 1;
+  PendingList pl                     = {0};
+  Derived     der[GYRE_CMP_MAX_VARS] = {0};
+
   GyreCall(GyreFileCreate(MPI_COMM_SELF, o->output, &fo, &f));
-  st = WriteFile(o, mpi_size, p, nvars, vars, res, base, f);
+  st = WriteFile(o, mpi_size, p, nvars, vars, res, base, &pl, der, f);
+  free(pl.p);
+  for (int i = 0; i < nvars; i++)
+    free(der[i].drift);
   if (st != GYRE_OK) {
     GyreFileAbort(&f);
     return st;

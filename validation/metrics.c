@@ -1,6 +1,6 @@
 /* metrics.c — the metric functions of gyre compare, pure and unit-tested: the exact
  * Wasserstein-1 distance of two sorted samples, the centred anomaly correlation and the
- * ensemble CRPS.
+ * ensemble CRPS, the histogram of a sorted sample.
  *
  * Decisions:
  * - W1 is computed from the sorted samples exactly (no histogram): for equal sizes the mean
@@ -62,4 +62,19 @@ double GyreMetricCRPSSorted(size_t m, const double *x, double y)
     spread += (2.0 * (double) i - (double) m + 1.0) * x[i];
   }
   return err / (double) m - spread / ((double) m * (double) m);
+}
+
+void GyreMetricHistogramSorted(size_t n, const double *x, size_t nbins, const double *edges,
+                               double *density)
+{
+  size_t i = 0;
+
+  for (size_t b = 0; b < nbins; b++) {
+    size_t cnt = 0;
+    while (i < n && x[i] < edges[b])
+      i++; /* below the first edge */
+    while (i < n && (x[i] < edges[b + 1] || (b + 1 == nbins && x[i] == edges[b + 1])))
+      i++, cnt++;
+    density[b] = n ? (double) cnt / ((double) n * (edges[b + 1] - edges[b])) : NAN;
+  }
 }

@@ -1,11 +1,16 @@
 /* test_metrics.c — the metric functions of validation/ on samples with known answers: the
  * exact W1 distance (equal and unequal sizes, ties), the centred ACC (1, -1, 0, exactly 1
- * for identical fields, NaN for a constant field) and the ensemble CRPS. */
+ * for identical fields, NaN for a constant field), the ensemble CRPS, the histogram density,
+ * the log10 spectral RMSE and the isotropic spectra of single Fourier modes (the peak in the
+ * right shell, Parseval's totals, a domain of length 2 pi). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "gyre_validation.h"
 
 static int failures = 0;
+
+static const double kTwoPi = 6.283185307179586476925;
 
 static void Check(const char *what, double got, double want, double tol)
 {
@@ -45,6 +50,63 @@ int main(void)
   Check("CRPS {0,1} vs 0", GyreMetricCRPSSorted(2, two, 0), 0.25, 1e-15);
   /* mean|x - 1| = (2 + 1 + 3)/3 = 2; pairs |.|: 1, 5, 4 -> sum_ij = 20; 20/18 */
   Check("CRPS {-1,0,4} vs 1", GyreMetricCRPSSorted(3, three, 1), 2 - 20.0 / 18, 1e-15);
+
+  /* histogram: bins [0,1) [1,2]; -1 and 3 outside */
+  const double hs[7] = {-1, 0, 0.5, 1, 1, 2, 3}, he[3] = {0, 1, 2};
+  double       hd[2];
+  GyreMetricHistogramSorted(7, hs, 2, he, hd);
+  Check("histogram density [0,1)", hd[0], 2.0 / 7, 1e-15);
+  Check("histogram density [1,2] (right edge in)", hd[1], 3.0 / 7, 1e-15);
+
+  /* log10 spectral RMSE: shell 0 skipped; TEST = 4 REF -> log10 4 */
+  const double sr[4] = {123, 1, 10, 100}, st4[4] = {0, 4, 40, 400}, sz[4] = {0, 0, 0, 0};
+  Check("log RMSE of identical spectra", GyreMetricLogSpectrumRMSE(4, sr, sr), 0, 0);
+  Check("log RMSE of 4 x REF", GyreMetricLogSpectrumRMSE(4, sr, st4), log10(4.0), 1e-15);
+  Check("log RMSE with REF zero", GyreMetricLogSpectrumRMSE(4, sz, st4), NAN, 0);
+
+  /* spectra of single modes on 16 x 16 */
+  {
+    enum { NY = 16, NX = 16 };
+    struct {
+      const char *what;
+      int         ky, kx, shell;
+      double      len;
+    } modes[3] = {{"cos(2 pi 3 x)", 0, 3, 3, 1},
+                  {"sin(2 pi (4 y + 3 x)), |k| = 5", 4, 3, 5, 1},
+                  {"cos(3 x) on [0, 2 pi)^2", 0, 3, 3, kTwoPi}};
+    double       w[NY * NX], ke[16], ens[16], etot, ztot;
+    GyreSpectrum sp;
+    for (int m = 0; m < 3; m++) {
+      char   what[128];
+      size_t peak = 0;
+      double k2   = (kTwoPi / modes[m].len) * (kTwoPi / modes[m].len) *
+                  (modes[m].kx * modes[m].kx + modes[m].ky * modes[m].ky);
+      if (GyreSpectrumCreate(NY, NX, modes[m].len, modes[m].len, &sp) != GYRE_OK) return 1;
+      for (int j = 0; j < NY; j++)
+        for (int i = 0; i < NX; i++) {
+          double ph     = kTwoPi * ((double) modes[m].ky * j / NY + (double) modes[m].kx * i / NX);
+          w[j * NX + i] = m == 1 ? sin(ph) : cos(ph);
+        }
+      GyreSpectrumApply(sp, w, ke, ens, &etot, &ztot);
+      for (size_t sh = 1; sh < GyreSpectrumShells(sp); sh++)
+        if (ens[sh] > ens[peak]) peak = sh;
+      snprintf(what, sizeof what, "%s: peak shell", modes[m].what);
+      Check(what, (double) peak, modes[m].shell, 0);
+      snprintf(what, sizeof what, "%s: shells", modes[m].what);
+      Check(what, (double) GyreSpectrumShells(sp), 9, 0);
+      snprintf(what, sizeof what, "%s: wavenumber of the peak", modes[m].what);
+      Check(what, GyreSpectrumWavenumber(sp, peak), sqrt(k2), 1e-12);
+      snprintf(what, sizeof what, "%s: Z(peak) = mean(w^2)/2 = 1/4", modes[m].what);
+      Check(what, ens[peak], 0.25, 1e-14);
+      snprintf(what, sizeof what, "%s: E(peak) = Z / |k|^2", modes[m].what);
+      Check(what, ke[peak], 0.25 / k2, 1e-14 / k2);
+      snprintf(what, sizeof what, "%s: total energy", modes[m].what);
+      Check(what, etot, 0.25 / k2, 1e-14 / k2);
+      snprintf(what, sizeof what, "%s: total enstrophy", modes[m].what);
+      Check(what, ztot, 0.25, 1e-14);
+      GyreSpectrumDestroy(&sp);
+    }
+  }
 
   printf(failures ? "test_metrics: %d FAILED\n" : "test_metrics: ok\n", failures);
   return failures != 0;
