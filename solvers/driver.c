@@ -169,7 +169,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   GyreModel m;
   char      modelname[32] = "", precision[16] = "";
   PetscBool help, resumed                     = PETSC_FALSE;
-  PetscReal output_every = -1, checkpoint_every = 0, tmax = 1.0;
+  PetscReal output_every = -1, checkpoint_every = 0, tmax = 1.0, emulator_stride = 0;
   PetscInt  output_every_steps = 0, ensemble_size = 1, seed = 0, stride = 1;
   PetscInt  checkpoint_every_steps = 0;
 
@@ -248,6 +248,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   if (m->ops.setfromoptions) PetscCall((*m->ops.setfromoptions)(m));
   PetscCall((*m->ops.setup)(m));
   PetscCall(GyreClosureCreateFromOptions(m, &m->closure));
+  run->surrogate     = m->closure ? m->closure->surrogate : NULL;
+  run->advance_steps = 1;
+  PetscCall(GyreEmulatorCreate(run, &emulator_stride)); /* -surrogate_mode emulator */
   {
     Vec proto;
     PetscCall(DMGetGlobalVector(m->dm, &proto));
@@ -262,7 +265,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
   /* 3. the clock */
   if (output_every < 0) output_every = m->default_output_every;
-  PetscCall(ChooseTimeStep(run, output_every_steps > 0 ? 0 : output_every));
+  /* an emulator's stride is the natural interval: dt divides it, outputs are whole strides */
+  PetscCall(ChooseTimeStep(run, emulator_stride > 0      ? emulator_stride
+                                : output_every_steps > 0 ? 0
+                                                         : output_every));
   if (output_every_steps > 0)
     run->output_every_steps = output_every_steps;
   else if (output_every > 0)
@@ -282,6 +288,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
              (double) run->initial_time);
   PetscCall(TSSetTimeStep(run->ts, run->dt));
   PetscCall(TSSetMaxTime(run->ts, (run->nsteps + 1) * run->dt));
+  if (run->emulator) PetscCall(GyreEmulatorSetUpClock(run, checkpoint_every_steps));
 
   /* provenance */
   PetscCall(GyreCommandLine(argc, argv, &run->command_line));
@@ -330,6 +337,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     }
     PetscCall(GyreRunOutputWrite(run));
   }
+  PetscCall(GyreEmulatorStart(run)); /* its history starts at the current state */
   PetscCall(TSSetStepNumber(run->ts, run->step));
   {
     double   wall0 = WallTime();
@@ -342,26 +350,19 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
       for (run->member = 0; run->member < m->ensemble_size; run->member++) {
         run->U = run->Us[run->member];
-        if (m->ensemble_size > 1 || run->step == step0) {
-          /* another member's state: the integrator must not reuse the last stage (FSAL) */
-          PetscCall(TSSetSolution(run->ts, run->U));
-          PetscCall(TSSetTimeStep(run->ts, run->dt));
-          PetscCall(TSRestartStep(run->ts));
+        if (run->emulator) { /* one stride: the network or physics (emulator.c) */
+          PetscCall(GyreEmulatorAdvance(run));
+          continue;
         }
-        PetscCall(TSSetTime(run->ts, run->step * run->dt)); /* the exact clock */
+        /* another member's state: the integrator must not reuse the last stage (FSAL) */
+        PetscBool redo,
+            restart = m->ensemble_size > 1 || run->step == step0 ? PETSC_TRUE : PETSC_FALSE;
         PetscCall(GyreGuardBeginStep(run));
-        PetscCall(TSStep(run->ts));
-        PetscBool redo;
+        PetscCall(GyreRunStepPhysics(run, 1, restart));
         PetscCall(GyreGuardEndStep(run, &redo));
-        if (redo) { /* rolled back: the same step with the physics fallback */
-          PetscCall(TSSetSolution(run->ts, run->U));
-          PetscCall(TSSetTimeStep(run->ts, run->dt));
-          PetscCall(TSRestartStep(run->ts));
-          PetscCall(TSSetTime(run->ts, run->step * run->dt));
-          PetscCall(TSStep(run->ts));
-        }
+        if (redo) PetscCall(GyreRunStepPhysics(run, 1, PETSC_TRUE)); /* the physics fallback */
       }
-      run->step++;
+      run->step += run->advance_steps;
       run->wall_stepping += WallTime() - t0;
 
       for (PetscInt e = 0; e < m->ensemble_size && localbad < 0; e++) {
@@ -418,6 +419,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
 cleanup:
   PetscCall(GyreGuardDestroy(run));
+  PetscCall(GyreEmulatorDestroy(run));
   PetscCall(GyreRunDestroyTS(run));
   if (run->Us) PetscCall(VecDestroyVecs(run->model->ensemble_size, &run->Us));
   PetscCall(GyreModelDestroy(&run->model));

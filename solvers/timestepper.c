@@ -180,3 +180,18 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run)
   PetscCall(TSDestroy(&run->ts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
+{
+  PetscFunctionBegin;
+  if (restart) {
+    PetscCall(TSSetSolution(run->ts, run->U));
+    PetscCall(TSSetTimeStep(run->ts, run->dt));
+    PetscCall(TSRestartStep(run->ts));
+  }
+  for (PetscInt k = 0; k < n; k++) {
+    PetscCall(TSSetTime(run->ts, (run->step + k) * run->dt)); /* the exact clock */
+    PetscCall(TSStep(run->ts));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
