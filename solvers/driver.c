@@ -354,9 +354,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
           PetscCall(GyreEmulatorAdvance(run));
           continue;
         }
-        /* another member's state: the integrator must not reuse the last stage (FSAL) */
-        PetscBool redo,
-            restart = m->ensemble_size > 1 || run->step == step0 ? PETSC_TRUE : PETSC_FALSE;
+        /* the first step: the TS has not computed the state (an ensemble restarts always) */
+        PetscBool redo, restart = run->step == step0 ? PETSC_TRUE : PETSC_FALSE;
         PetscCall(GyreGuardBeginStep(run));
         PetscCall(GyreRunStepPhysics(run, 1, restart));
         PetscCall(GyreGuardEndStep(run, &redo));

@@ -39,6 +39,7 @@ struct _p_GyreEmulator {
   PetscReal         stride;        /* model time per advance */
   Vec              *hist;          /* member m's h-th oldest state: hist[m T + h] */
   PetscInt         *nfilled;       /* states in member m's history */
+  PetscBool        *physics_last;  /* member m's last advance was physics: the TS may go on */
 };
 
 /* Every check of the model file against the run (same outcome on every rank). */
@@ -174,7 +175,8 @@ PetscErrorCode GyreEmulatorSetUpClock(GyreRun *run, PetscInt checkpoint_every_st
   if (checkpoint_every_steps > 0)
     PetscCall(CheckMultiple(run, "checkpoint interval", checkpoint_every_steps));
   PetscCall(VecDuplicateVecs(run->Us[0], run->model->ensemble_size * e->T, &e->hist));
-  PetscCall(PetscCalloc1(run->model->ensemble_size, &e->nfilled));
+  PetscCall(PetscCalloc2(run->model->ensemble_size, &e->nfilled, run->model->ensemble_size,
+                         &e->physics_last));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -186,7 +188,8 @@ PetscErrorCode GyreEmulatorStart(GyreRun *run)
   if (!e) PetscFunctionReturn(PETSC_SUCCESS);
   for (PetscInt m = 0; m < run->model->ensemble_size; m++) {
     PetscCall(VecCopy(run->Us[m], e->hist[m * e->T + e->T - 1]));
-    e->nfilled[m] = 1;
+    e->nfilled[m]      = 1;
+    e->physics_last[m] = PETSC_FALSE;
   }
   PetscCall(PetscPrintf(run->comm,
                         "surrogate: emulator '%s' advances by %g (%" PetscInt_FMT
@@ -199,8 +202,10 @@ PetscErrorCode GyreEmulatorStart(GyreRun *run)
                           " advance(s) are physics advances",
                           e->T - 1));
   if (e->physics_every > 0)
-    PetscCall(PetscPrintf(run->comm, "; every %" PetscInt_FMT "-th advance is a physics advance",
-                          e->physics_every));
+    PetscCall(PetscPrintf(run->comm,
+                          "; advances %" PetscInt_FMT ", %" PetscInt_FMT
+                          ", ... are physics advances (-surrogate_physics_every)",
+                          e->physics_every, 2 * e->physics_every));
   PetscCall(PetscPrintf(run->comm, "\n"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -246,6 +251,7 @@ PetscErrorCode GyreEmulatorAdvance(GyreRun *run)
   PetscBool    physics = e->nfilled[m] < e->T || (e->physics_every > 0 && a % e->physics_every == 0)
                              ? PETSC_TRUE
                              : PETSC_FALSE;
+  PetscBool    restart = !e->physics_last[m]; /* the TS did not compute run->U */
 
   PetscFunctionBegin;
   if (!physics) {
@@ -256,9 +262,11 @@ PetscErrorCode GyreEmulatorAdvance(GyreRun *run)
       PetscCall(NetworkAdvance(run));
       PetscCall(GyreGuardEndStep(run, &redo)); /* a trip: rolled back, redone with physics */
       physics = redo;
+      restart = PETSC_TRUE;
     }
   }
-  if (physics) PetscCall(GyreRunStepPhysics(run, run->advance_steps, PETSC_TRUE));
+  if (physics) PetscCall(GyreRunStepPhysics(run, run->advance_steps, restart));
+  e->physics_last[m] = physics;
   { /* the new state becomes the newest of the history */
     Vec *hist = e->hist + m * e->T, oldest = hist[0];
     for (PetscInt h = 0; h < e->T - 1; h++)
@@ -277,7 +285,7 @@ PetscErrorCode GyreEmulatorDestroy(GyreRun *run)
   PetscFunctionBegin;
   if (!e) PetscFunctionReturn(PETSC_SUCCESS);
   if (e->hist) PetscCall(VecDestroyVecs(run->model->ensemble_size * e->T, &e->hist));
-  PetscCall(PetscFree(e->nfilled));
+  PetscCall(PetscFree2(e->nfilled, e->physics_last));
   PetscCall(GyreSurrogateEvalDestroy(&e->ev));
   run->surrogate = NULL;
   PetscCall(PetscFree(run->emulator));

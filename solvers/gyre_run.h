@@ -59,7 +59,8 @@ PetscErrorCode GyreRunSetUpTS(GyreRun *run);
 PetscErrorCode GyreRunDestroyTS(GyreRun *run);
 /* Advances member run->member (run->U) by n physics steps of the TS from step run->step (the
  * clock exact: step * dt); restart: the TS is pointed at run->U and forgets its last stages
- * (another member's state, or a state the TS did not compute). Collective. */
+ * (a state the TS did not compute), which an ensemble's members do at every step (they share
+ * the TS). Collective. */
 PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart);
 
 /* emulator.c: -surrogate FILE -surrogate_mode emulator (run->emulator NULL otherwise) */

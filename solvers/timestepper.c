@@ -184,12 +184,13 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run)
 PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
 {
   PetscFunctionBegin;
-  if (restart) {
-    PetscCall(TSSetSolution(run->ts, run->U));
-    PetscCall(TSSetTimeStep(run->ts, run->dt));
-    PetscCall(TSRestartStep(run->ts));
-  }
   for (PetscInt k = 0; k < n; k++) {
+    /* members share the TS: each step of an ensemble restarts, as in the physics run */
+    if ((restart && k == 0) || run->model->ensemble_size > 1) {
+      PetscCall(TSSetSolution(run->ts, run->U));
+      PetscCall(TSSetTimeStep(run->ts, run->dt));
+      PetscCall(TSRestartStep(run->ts));
+    }
     PetscCall(TSSetTime(run->ts, (run->step + k) * run->dt)); /* the exact clock */
     PetscCall(TSStep(run->ts));
   }

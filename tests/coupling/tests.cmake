@@ -20,3 +20,7 @@ gyre_add_script_test(simulate_cnn_closure "integration"
 #     every event recorded.
 gyre_add_script_test(simulate_emulator "integration"
                      ${CMAKE_CURRENT_LIST_DIR}/simulate_emulator.sh)
+#   simulate_emulator_ns2d: ns2d CNN (a halo per rank) and FNO (gathered on one rank)
+#     emulators: the same run on 1, 2 (and 4) ranks, physics_every 1 == physics (bitwise).
+gyre_add_script_test(simulate_emulator_ns2d "integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/simulate_emulator_ns2d.sh)
