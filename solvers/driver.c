@@ -3,13 +3,15 @@
  * The story of a run:
  *   1. read the driver's options and create the model named by -model (solvers/registry.c);
  *   2. set up PETSc TS for the model's split right-hand side (solvers/timestepper.c);
- *   3. fix the clock: dt (-ts_dt, else the model's stable dt rounded so outputs fall on
- *      steps, else the model's default), output and checkpoint intervals in whole steps;
+ *   3. fix the clock: dt (-ts_dt, else the model's stable dt rounded so outputs (with an
+ *      emulator: its strides) fall on steps, else the model's default), output and
+ *      checkpoint intervals in whole steps;
  *      model time is always step * dt, never an accumulated sum;
  *   4. start: from a checkpoint (-restart FILE|auto), from a state another run stored
  *      (-initial_file FILE -initial_time T) or from the model's initial state;
- *   5. step the ensemble members in lock-step to -ts_max_time (absolute), writing output records
- *      (solvers/output.c), checkpoints (solvers/checkpoint.c), a progress line, and
+ *   5. step the ensemble members in lock-step to -ts_max_time (absolute) — one TS step at a
+ *      time, or with an emulator one stride at a time (solvers/emulator.c) — writing output
+ *      records (solvers/output.c), checkpoints (solvers/checkpoint.c), a progress line, and
  *      watching for blow-up and for SIGTERM/SIGUSR1 (solvers/signals.c);
  *   6. write the final checkpoint, close the output with the end time in its provenance.
  *

@@ -3,7 +3,8 @@
 # emulators (2 past states -> the state one record later) trained on a one-scale ensemble, a
 # CNN (on each rank's sectors with a halo) and an FNO (gathered on one rank). Required: the run
 # completes with the physics run's variables and times and a provenance naming the emulator;
-# the history is filled by physics (said on the log); 1 and 2 ranks agree (CNN and FNO);
+# the history is filled by physics (said on the log), also after a restart; the cost is a
+# -log_view event; 1 and 2 ranks agree (CNN and FNO);
 # -surrogate_physics_every 1 is the physics run; a stride that does not fit the run, a closure
 # model, another grid: one error line each; a network that makes Inf/NaN falls back to physics
 # with every event recorded.
@@ -52,6 +53,21 @@ for name in ("cnn2.nc", "fno2.nc"):
     assert mode.startswith("emulator (advance 0.05 = 10 steps, history 2"), mode
     assert model == name[:3] + ".nc" and model_in in e.getncattr("input_files"), model
     print(f"{name}: {len(e['time'])} records as the physics run; {model}: {mode}")
+PY
+
+# the network's cost is the GyreSurrogate event of -log_view; a restart from a checkpoint (which
+# does not hold the history: it is filled by physics again) completes the same records
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -ts_max_time 1 -surrogate cnn.nc -surrogate_mode emulator \
+  -checkpoint ck.nc -output restarted.nc -log_view > first.log
+grep -q "^GyreSurrogate " first.log || fail "no GyreSurrogate event in -log_view"
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+  -checkpoint ck.nc -restart auto -output restarted.nc > /dev/null
+"$PYTHON" - <<'PY'
+import netCDF4
+import numpy as np
+r, p = netCDF4.Dataset("restarted.nc"), netCDF4.Dataset("physics.nc")
+assert np.array_equal(r["time"][:], p["time"][:]), f"restarted: times {r['time'][:]}"
+assert r.getncattr("end_time") != "interrupted" and np.isfinite(r["X"][:]).all()
 PY
 
 # every advance a physics advance: the physics run (to round-off); every second: neither
