@@ -144,7 +144,7 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
   PetscErrorCode (*create)(GyreClosure, GyreModel) = NULL;
   char        type[32] = "none", field[32] = "", surrogate[PETSC_MAX_PATH_LEN] = "";
   char        mode[16] = "closure";
-  PetscBool   type_set = PETSC_FALSE, mode_set = PETSC_FALSE;
+  PetscBool   type_set = PETSC_FALSE;
   GyreClosure cl;
 
   PetscFunctionBegin;
@@ -157,21 +157,23 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
   PetscCall(PetscOptionsString("-surrogate", "a trained model file (gyre train)", NULL, surrogate,
                                surrogate, sizeof surrogate, NULL));
   PetscCall(PetscOptionsString("-surrogate_mode", "closure or emulator", NULL, mode, mode,
-                               sizeof mode, &mode_set));
+                               sizeof mode, NULL));
   PetscCall(PetscOptionsString("-closure_field", "the forced state component (default: first)",
                                NULL, field, field, sizeof field, NULL));
   PetscOptionsEnd();
-  /* -surrogate FILE [-surrogate_mode closure] is -closure surrogate */
+  /* -surrogate FILE [-surrogate_mode closure] is -closure surrogate; an emulator
+   * (solvers/emulator.c) is no closure, though its physics advances may use one */
   PetscCheck(!strcmp(mode, "closure") || !strcmp(mode, "emulator"), model->comm,
              PETSC_ERR_ARG_OUTOFRANGE, "-surrogate_mode %s: expected closure or emulator", mode);
-  PetscCheck(strcmp(mode, "emulator"), model->comm, PETSC_ERR_SUP,
-             "-surrogate_mode emulator is not available yet (issue 4 in progress): use a closure");
-  if (surrogate[0]) {
+  if (!strcmp(mode, "emulator")) {
+    PetscCheck(
+        strcmp(type, "surrogate"), model->comm, PETSC_ERR_ARG_INCOMP,
+        "-closure surrogate and -surrogate_mode emulator: the surrogate is one or the other");
+  } else if (surrogate[0]) {
     PetscCheck(!type_set || !strcmp(type, "surrogate"), model->comm, PETSC_ERR_ARG_INCOMP,
                "-closure %s and -surrogate %s: one closure at a time", type, surrogate);
     PetscCall(PetscStrncpy(type, "surrogate", sizeof type));
   }
-  (void) mode_set;
   if (!strcmp(type, "none")) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscFunctionListFind(GyreClosureList, type, &create));
   PetscCheck(create, model->comm, PETSC_ERR_ARG_UNKNOWN_TYPE,

@@ -3,13 +3,15 @@
  * The story of a run:
  *   1. read the driver's options and create the model named by -model (solvers/registry.c);
  *   2. set up PETSc TS for the model's split right-hand side (solvers/timestepper.c);
- *   3. fix the clock: dt (-ts_dt, else the model's stable dt rounded so outputs fall on
- *      steps, else the model's default), output and checkpoint intervals in whole steps;
+ *   3. fix the clock: dt (-ts_dt, else the model's stable dt rounded so outputs (with an
+ *      emulator: its strides) fall on steps, else the model's default), output and
+ *      checkpoint intervals in whole steps;
  *      model time is always step * dt, never an accumulated sum;
  *   4. start: from a checkpoint (-restart FILE|auto), from a state another run stored
  *      (-initial_file FILE -initial_time T) or from the model's initial state;
- *   5. step the ensemble members in lock-step to -ts_max_time (absolute), writing output records
- *      (solvers/output.c), checkpoints (solvers/checkpoint.c), a progress line, and
+ *   5. step the ensemble members in lock-step to -ts_max_time (absolute) — one TS step at a
+ *      time, or with an emulator one stride at a time (solvers/emulator.c) — writing output
+ *      records (solvers/output.c), checkpoints (solvers/checkpoint.c), a progress line, and
  *      watching for blow-up and for SIGTERM/SIGUSR1 (solvers/signals.c);
  *   6. write the final checkpoint, close the output with the end time in its provenance.
  *
@@ -36,11 +38,17 @@ const char GyreSimulateHelp[] =
     "  -initial_file FILE -initial_time T     start from the state FILE stored at time T\n"
     "  -closure none|polynomial|surrogate, -closure_field NAME   a term added to a component's "
     "RHS\n"
-    "  -surrogate FILE [-surrogate_mode closure]   a trained closure (gyre train): a per-point\n"
-    "                           MLP evaluated at every RHS evaluation on each rank's points;\n"
+    "  -surrogate FILE [-surrogate_mode closure|emulator]   a model trained by gyre train:\n"
+    "                           closure: its output added to a component's RHS at every\n"
+    "                           evaluation (-surrogate_scale s); emulator: the network advances\n"
+    "                           the state by its stride (lead x record spacing of its data)\n"
+    "                           from the last T_in states (the first T_in-1 advances: physics);\n"
+    "                           CNN/per-point MLP per rank with a halo, FNO gathered on 1 rank;\n"
     "                           -surrogate_threads T, -surrogate_backend cpu\n"
+    "  -surrogate_physics_every N   emulator: advances N, 2N, ... are physics advances (0)\n"
     "  -guard 0|1 -guard_sigma s -guard_band b -guard_cooldown n   the surrogate's guard: a\n"
-    "                           bad step is redone without it (defaults 1, 6, 0.5, 10);\n"
+    "                           bad step (emulator: advance) is redone without it, by physics\n"
+    "                           (defaults 1, 6, 0.5, 10 steps or advances);\n"
     "                           -guard_fallback none|polynomial (with -closure_coeffs)\n"
     "  -quiet                   no progress line\n"
     "  exit status: 0 done, 1 error, 75 checkpointed after SIGTERM/SIGUSR1 (resume: -restart "
@@ -169,7 +177,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   GyreModel m;
   char      modelname[32] = "", precision[16] = "";
   PetscBool help, resumed                     = PETSC_FALSE;
-  PetscReal output_every = -1, checkpoint_every = 0, tmax = 1.0;
+  PetscReal output_every = -1, checkpoint_every = 0, tmax = 1.0, emulator_stride = 0;
   PetscInt  output_every_steps = 0, ensemble_size = 1, seed = 0, stride = 1;
   PetscInt  checkpoint_every_steps = 0;
 
@@ -248,6 +256,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   if (m->ops.setfromoptions) PetscCall((*m->ops.setfromoptions)(m));
   PetscCall((*m->ops.setup)(m));
   PetscCall(GyreClosureCreateFromOptions(m, &m->closure));
+  run->surrogate     = m->closure ? m->closure->surrogate : NULL;
+  run->advance_steps = 1;
+  PetscCall(GyreEmulatorCreate(run, &emulator_stride)); /* -surrogate_mode emulator */
   {
     Vec proto;
     PetscCall(DMGetGlobalVector(m->dm, &proto));
@@ -262,7 +273,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
   /* 3. the clock */
   if (output_every < 0) output_every = m->default_output_every;
-  PetscCall(ChooseTimeStep(run, output_every_steps > 0 ? 0 : output_every));
+  /* an emulator's stride is the natural interval: dt divides it, outputs are whole strides */
+  PetscCall(ChooseTimeStep(run, emulator_stride > 0      ? emulator_stride
+                                : output_every_steps > 0 ? 0
+                                                         : output_every));
   if (output_every_steps > 0)
     run->output_every_steps = output_every_steps;
   else if (output_every > 0)
@@ -282,6 +296,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
              (double) run->initial_time);
   PetscCall(TSSetTimeStep(run->ts, run->dt));
   PetscCall(TSSetMaxTime(run->ts, (run->nsteps + 1) * run->dt));
+  if (run->emulator) PetscCall(GyreEmulatorSetUpClock(run, checkpoint_every_steps));
 
   /* provenance */
   PetscCall(GyreCommandLine(argc, argv, &run->command_line));
@@ -330,6 +345,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     }
     PetscCall(GyreRunOutputWrite(run));
   }
+  PetscCall(GyreEmulatorStart(run)); /* its history starts at the current state */
   PetscCall(TSSetStepNumber(run->ts, run->step));
   {
     double   wall0 = WallTime();
@@ -342,26 +358,18 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
       for (run->member = 0; run->member < m->ensemble_size; run->member++) {
         run->U = run->Us[run->member];
-        if (m->ensemble_size > 1 || run->step == step0) {
-          /* another member's state: the integrator must not reuse the last stage (FSAL) */
-          PetscCall(TSSetSolution(run->ts, run->U));
-          PetscCall(TSSetTimeStep(run->ts, run->dt));
-          PetscCall(TSRestartStep(run->ts));
+        if (run->emulator) { /* one stride: the network or physics (emulator.c) */
+          PetscCall(GyreEmulatorAdvance(run));
+          continue;
         }
-        PetscCall(TSSetTime(run->ts, run->step * run->dt)); /* the exact clock */
+        /* the first step: the TS has not computed the state (an ensemble restarts always) */
+        PetscBool redo, restart = run->step == step0 ? PETSC_TRUE : PETSC_FALSE;
         PetscCall(GyreGuardBeginStep(run));
-        PetscCall(TSStep(run->ts));
-        PetscBool redo;
+        PetscCall(GyreRunStepPhysics(run, 1, restart));
         PetscCall(GyreGuardEndStep(run, &redo));
-        if (redo) { /* rolled back: the same step with the physics fallback */
-          PetscCall(TSSetSolution(run->ts, run->U));
-          PetscCall(TSSetTimeStep(run->ts, run->dt));
-          PetscCall(TSRestartStep(run->ts));
-          PetscCall(TSSetTime(run->ts, run->step * run->dt));
-          PetscCall(TSStep(run->ts));
-        }
+        if (redo) PetscCall(GyreRunStepPhysics(run, 1, PETSC_TRUE)); /* the physics fallback */
       }
-      run->step++;
+      run->step += run->advance_steps;
       run->wall_stepping += WallTime() - t0;
 
       for (PetscInt e = 0; e < m->ensemble_size && localbad < 0; e++) {
@@ -418,6 +426,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
 cleanup:
   PetscCall(GyreGuardDestroy(run));
+  PetscCall(GyreEmulatorDestroy(run));
   PetscCall(GyreRunDestroyTS(run));
   if (run->Us) PetscCall(VecDestroyVecs(run->model->ensemble_size, &run->Us));
   PetscCall(GyreModelDestroy(&run->model));

@@ -1,17 +1,19 @@
-/* guard.c — the guard of a learned closure: after every step with the surrogate, the step is
- * checked (solvers/closure_surrogate.c: NaN/Inf outputs, inputs and outputs beyond
- * -guard_sigma standard deviations of the training statistics, an input field's mean square
- * outside the training band widened by -guard_band); on a trip the step is rolled back and
+/* guard.c — the guard of a learned closure or an emulator: after every step (emulator: every
+ * advance) with the surrogate, it is checked (solvers/surrogate_eval.c: NaN/Inf outputs, inputs and
+ * outputs beyond -guard_sigma standard deviations of the training statistics, an input field's mean
+ * square outside the training band widened by -guard_band); on a trip the step is rolled back and
  * redone without the surrogate (the physics fallback: no closure, or the polynomial closure of
- * -guard_fallback polynomial -closure_coeffs ...), and the surrogate stays off
- * for that member for -guard_cooldown steps. Every event (time, step, member, reason) goes to
+ * -guard_fallback polynomial -closure_coeffs ...; for an emulator, a physics advance over the
+ * same stride), and the surrogate stays off for that member for -guard_cooldown steps
+ * (emulator: advances). Every event (time, step, member, reason) goes to
  * the log as it happens and into the output file's attributes (guard_events, guard_summary),
  * with a summary at the end.
  *
  * Options: -guard 0|1 (1 when the closure is a surrogate), -guard_sigma s (6), -guard_band b
- * (0.5: the band [min (1 - b), max (1 + b)]), -guard_cooldown n (10 steps). The cooldown is
- * not kept in checkpoints: a restarted run starts with the surrogate on. */
+ * (0.5: the band [min (1 - b), max (1 + b)]), -guard_cooldown n (10 steps or advances). The
+ * cooldown is not kept in checkpoints: a restarted run starts with the surrogate on. */
 #include "gyre_run.h"
+#include "gyre_surrogate.h"
 
 typedef struct {
   PetscReal t;
@@ -32,23 +34,25 @@ static const char *const ReasonNames[5] = {"none", "output_nan_or_inf", "input_o
 
 PetscErrorCode GyreGuardCreate(GyreRun *run)
 {
-  GyreModel   m  = run->model;
-  GyreClosure cl = m->closure;
-  PetscBool   on = PETSC_TRUE;
-  GyreGuard   g;
+  GyreModel         m  = run->model;
+  GyreSurrogateEval ev = run->surrogate;
+  PetscBool         on = PETSC_TRUE;
+  GyreGuard         g;
 
   PetscFunctionBegin;
   run->guard = NULL;
-  if (!cl || !cl->guard_check) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscNew(&g));
   g->sigma = 6, g->band = 0.5, g->cooldown = 10;
-  PetscOptionsBegin(run->comm, NULL, "Guard of a learned closure", "guard");
-  PetscCall(PetscOptionsBool("-guard", "check every step with the surrogate", NULL, on, &on, NULL));
+  PetscOptionsBegin(run->comm, NULL, "Guard of a learned closure or emulator", "guard");
+  PetscCall(PetscOptionsBool("-guard", "check every step or advance with the surrogate", NULL, on,
+                             &on, NULL));
   PetscCall(PetscOptionsReal("-guard_sigma", "inputs/outputs beyond this many training std trip",
                              NULL, g->sigma, &g->sigma, NULL));
   PetscCall(PetscOptionsReal("-guard_band", "widening of the training band of mean squares", NULL,
                              g->band, &g->band, NULL));
-  PetscCall(PetscOptionsInt("-guard_cooldown", "steps without the surrogate after a trip", NULL,
+  PetscCall(PetscOptionsInt("-guard_cooldown",
+                            "steps (emulator: advances) without the surrogate after a trip", NULL,
                             g->cooldown, &g->cooldown, NULL));
   PetscOptionsEnd();
   if (!on) {
@@ -63,8 +67,8 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
              "-guard_cooldown %" PetscInt_FMT " must be >= 0", g->cooldown);
   PetscCall(PetscCalloc1(m->ensemble_size, &g->off_until));
   PetscCall(VecDuplicate(run->Us[0], &g->backup));
-  cl->guard_sigma = g->sigma;
-  run->guard      = g;
+  ev->sigma  = g->sigma;
+  run->guard = g;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -83,49 +87,51 @@ PetscErrorCode GyreGuardDestroy(GyreRun *run)
 
 PetscErrorCode GyreGuardBeginStep(GyreRun *run)
 {
-  GyreGuard   g  = run->guard;
-  GyreClosure cl = run->model->closure;
+  GyreGuard         g  = run->guard;
+  GyreSurrogateEval ev = run->surrogate;
 
   PetscFunctionBegin;
   if (!g) PetscFunctionReturn(PETSC_SUCCESS);
-  cl->disabled = run->step < g->off_until[run->member] ? PETSC_TRUE : PETSC_FALSE;
-  cl->trip     = GYRE_GUARD_NONE;
-  if (!cl->disabled) PetscCall(VecCopy(run->U, g->backup));
+  ev->disabled = run->step < g->off_until[run->member] ? PETSC_TRUE : PETSC_FALSE;
+  ev->trip     = GYRE_GUARD_NONE;
+  if (!ev->disabled) PetscCall(VecCopy(run->U, g->backup));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode GyreGuardEndStep(GyreRun *run, PetscBool *redo)
 {
-  GyreGuard   g  = run->guard;
-  GyreClosure cl = run->model->closure;
-  PetscInt    reason;
+  GyreGuard         g  = run->guard;
+  GyreSurrogateEval ev = run->surrogate;
+  PetscInt          reason, unit = run->advance_steps; /* steps per step/advance */
 
   PetscFunctionBegin;
   *redo = PETSC_FALSE;
-  if (!g || cl->disabled) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall((*cl->guard_check)(cl, run->model, run->U, g->band, &reason));
+  if (!g || ev->disabled) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(GyreSurrogateEvalGuardCheck(ev, run->model, run->U, g->band, &reason));
   if (reason == GYRE_GUARD_NONE) PetscFunctionReturn(PETSC_SUCCESS);
   /* roll back; the caller redoes the step with the closure off */
   PetscCall(VecCopy(g->backup, run->U));
-  cl->disabled              = PETSC_TRUE;
-  g->off_until[run->member] = run->step + 1 + g->cooldown;
+  ev->disabled              = PETSC_TRUE;
+  g->off_until[run->member] = run->step + unit * (1 + g->cooldown);
   *redo                     = PETSC_TRUE;
   if (g->nev == g->cap) {
-    GuardEvent *ev;
+    GuardEvent *events;
     g->cap = g->cap ? 2 * g->cap : 16;
-    PetscCall(PetscMalloc1(g->cap, &ev));
-    if (g->nev) PetscCall(PetscArraycpy(ev, g->ev, g->nev));
+    PetscCall(PetscMalloc1(g->cap, &events));
+    if (g->nev) PetscCall(PetscArraycpy(events, g->ev, g->nev));
     PetscCall(PetscFree(g->ev));
-    g->ev = ev;
+    g->ev = events;
   }
-  PetscReal t     = (PetscReal) (run->step + 1) * run->dt;
-  g->ev[g->nev++] = (GuardEvent){t, run->step + 1, run->member, reason};
+  PetscReal t     = (PetscReal) (run->step + unit) * run->dt;
+  g->ev[g->nev++] = (GuardEvent){t, run->step + unit, run->member, reason};
   g->count[reason]++;
-  PetscCall(PetscPrintf(
-      run->comm,
-      "[guard] t = %g, step %" PetscInt_FMT ", member %" PetscInt_FMT
-      ": %s; step redone without the surrogate, which stays off for %" PetscInt_FMT " steps\n",
-      (double) t, run->step + 1, run->member, ReasonNames[reason], g->cooldown));
+  PetscCall(PetscPrintf(run->comm,
+                        "[guard] t = %g, step %" PetscInt_FMT ", member %" PetscInt_FMT
+                        ": %s; %s, which stays off for %" PetscInt_FMT " %s\n",
+                        (double) t, run->step + unit, run->member, ReasonNames[reason],
+                        run->emulator ? "advance redone with physics instead of the surrogate"
+                                      : "step redone without the surrogate",
+                        g->cooldown, run->emulator ? "advances" : "steps"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -141,9 +147,10 @@ PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary)
   PetscCall(PetscMalloc1(256, summary));
   snprintf(*summary, 256, /* (PETSc's own %g would print "6.") */
            "%ld events: %ld output NaN/Inf, %ld input out of range, %ld output out of range, %ld "
-           "invariant out of band (sigma %g, band %g, cooldown %ld steps)",
+           "invariant out of band (sigma %g, band %g, cooldown %ld %s)",
            (long) g->nev, (long) g->count[1], (long) g->count[2], (long) g->count[3],
-           (long) g->count[4], (double) g->sigma, (double) g->band, (long) g->cooldown);
+           (long) g->count[4], (double) g->sigma, (double) g->band, (long) g->cooldown,
+           run->emulator ? "advances" : "steps");
   len = 96 * (size_t) PetscMin(g->nev, shown) + 64;
   PetscCall(PetscMalloc1(len, events));
   (*events)[0] = 0;

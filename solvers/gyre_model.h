@@ -20,8 +20,9 @@
 #define GYRE_MAX_DIMS 8
 #define GYRE_MAX_INVARIANTS 4
 
-typedef struct _p_GyreModel   *GyreModel;
-typedef struct _p_GyreClosure *GyreClosure;
+typedef struct _p_GyreModel         *GyreModel;
+typedef struct _p_GyreClosure       *GyreClosure;
+typedef struct _p_GyreSurrogateEval *GyreSurrogateEval;
 
 /* A field the model offers for output: a variable over (time, [member,] dims...). The local
  * block this rank writes is start[]/count[] over dims (set by the model in setup). */
@@ -99,20 +100,12 @@ struct _p_GyreClosure {
   /* F += closure term for state U at time t. Collective. */
   PetscErrorCode (*apply)(GyreClosure, GyreModel, PetscReal t, Vec U, Vec F);
   PetscErrorCode (*destroy)(GyreClosure);
-  /* The guard (solvers/guard.c), for learned closures only (guard_check != NULL):
-   * disabled: apply adds nothing (the physics fallback, no closure); guard_sigma > 0: apply
-   * records in `trip` (a GyreGuardReason, the first one since it was reset to 0) an output
-   * that is NaN/Inf or beyond guard_sigma standard deviations of the training targets, or an
-   * input beyond guard_sigma of the training inputs; guard_check sets *reason to `trip` or,
-   * failing that, to GYRE_GUARD_INVARIANT when a state's invariant (an input field's spatial
-   * mean square) leaves the training band widened by the factor band. Collective. */
-  PetscBool disabled;
-  PetscReal guard_sigma;
-  PetscInt  trip;
-  PetscErrorCode (*guard_check)(GyreClosure, GyreModel, Vec U, PetscReal band, PetscInt *reason);
+  /* A learned closure's surrogate (solvers/gyre_surrogate.h: its guard state), NULL for the
+   * others. Owned by ctx. */
+  GyreSurrogateEval surrogate;
 };
 
-/* Why the guard rejected a step with the surrogate. */
+/* Why the guard rejected a step (or an emulator's advance) with the surrogate. */
 typedef enum {
   GYRE_GUARD_NONE      = 0,
   GYRE_GUARD_NAN       = 1, /* the network's output is NaN or Inf */

@@ -7,7 +7,8 @@
 #include <limits.h>
 #include "gyre_model.h"
 
-typedef struct _p_GyreGuard *GyreGuard;
+typedef struct _p_GyreGuard    *GyreGuard;
+typedef struct _p_GyreEmulator *GyreEmulator;
 
 typedef struct {
   GyreModel model;
@@ -42,7 +43,11 @@ typedef struct {
   double  *buf;
   char    *command_line, *options;
 
-  GyreGuard guard; /* the learned closure's guard (guard.c), or NULL */
+  /* surrogates */
+  PetscInt          advance_steps; /* steps per advance: 1, or the emulator's stride in steps */
+  GyreEmulator      emulator;      /* -surrogate_mode emulator (emulator.c), or NULL */
+  GyreSurrogateEval surrogate;     /* the learned closure's or the emulator's network, borrowed */
+  GyreGuard         guard;         /* the surrogate's guard (guard.c), or NULL */
 
   double    wall_stepping;      /* seconds spent in time steps */
   PetscBool checkpoint_written; /* this run has written run->checkpoint */
@@ -52,6 +57,28 @@ typedef struct {
 /* timestepper.c */
 PetscErrorCode GyreRunSetUpTS(GyreRun *run);
 PetscErrorCode GyreRunDestroyTS(GyreRun *run);
+/* Advances member run->member (run->U) by n physics steps of the TS from step run->step (the
+ * clock exact: step * dt); restart: the TS is pointed at run->U and forgets its last stages
+ * (a state the TS did not compute), which an ensemble's members do at every step (they share
+ * the TS). Collective. */
+PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart);
+
+/* emulator.c: -surrogate FILE -surrogate_mode emulator (run->emulator NULL otherwise) */
+/* Loads the emulator and checks it against the model (mode, fields, grid, stride known);
+ * *stride: its advance in model time (lead x record_dt), 0 without an emulator. Collective. */
+PetscErrorCode GyreEmulatorCreate(GyreRun *run, PetscReal *stride);
+/* With dt and the output interval fixed: the stride in whole steps (run->advance_steps); an
+ * output or checkpoint interval or run length that is not a multiple of it is an error naming
+ * both sides. Also allocates the history buffers. Collective. */
+PetscErrorCode GyreEmulatorSetUpClock(GyreRun *run, PetscInt checkpoint_every_steps);
+/* Starts every member's history at its current state (a start or a restart). */
+PetscErrorCode GyreEmulatorStart(GyreRun *run);
+/* Advances member run->member by one stride: the network, or a physics advance (history
+ * still filling, -surrogate_physics_every, guard cooldown, or a guard trip). Collective. */
+PetscErrorCode GyreEmulatorAdvance(GyreRun *run);
+PetscErrorCode GyreEmulatorDestroy(GyreRun *run);
+/* "emulator (advance 0.05 = 10 steps, history 2, -surrogate_physics_every 0)" for provenance. */
+PetscErrorCode GyreEmulatorDescribe(GyreRun *run, char *buf, size_t len);
 
 /* output.c */
 PetscErrorCode GyreRunOutputCreate(GyreRun *run);

@@ -4,6 +4,7 @@
  * step * dt exactly. An ensemble (-ensemble_size N > 1) adds a `member` dimension after
  * `time`. */
 #include "gyre_run.h"
+#include "gyre_surrogate.h"
 
 PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step)
 {
@@ -87,12 +88,19 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run)
     int n = 0;
     if (run->initial_file[0]) prov.inputs[n++] = run->initial_file;
     if (run->restart[0] && strcmp(run->restart, "auto")) prov.inputs[n++] = run->restart;
+    if (run->surrogate) prov.inputs[n++] = run->surrogate->path; /* hashed with the others */
   }
   PetscCallGyre(run->comm, GyreProvenanceWrite(run->out, &prov));
   PetscCall((*m->ops.describe)(m, desc, sizeof desc));
   PetscCallGyre(run->comm, GyreFilePutAttText(run->out, "gyre_model", m->name));
   PetscCallGyre(run->comm, GyreFilePutAttText(run->out, "gyre_model_parameters", desc));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(run->out, "gyre_dt", run->dt));
+  if (run->surrogate) { /* a hybrid run names its surrogate and how it was used */
+    char how[256] = "closure";
+    if (run->emulator) PetscCall(GyreEmulatorDescribe(run, how, sizeof how));
+    PetscCallGyre(run->comm, GyreFilePutAttText(run->out, "gyre_surrogate", run->surrogate->path));
+    PetscCallGyre(run->comm, GyreFilePutAttText(run->out, "gyre_surrogate_mode", how));
+  }
   PetscCallGyre(run->comm, GyreFileEndDef(run->out));
   PetscCall(AllocBuffer(run));
   PetscFunctionReturn(PETSC_SUCCESS);

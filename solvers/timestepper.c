@@ -180,3 +180,19 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run)
   PetscCall(TSDestroy(&run->ts));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
+{
+  PetscFunctionBegin;
+  for (PetscInt k = 0; k < n; k++) {
+    /* members share the TS: each step of an ensemble restarts, as in the physics run */
+    if ((restart && k == 0) || run->model->ensemble_size > 1) {
+      PetscCall(TSSetSolution(run->ts, run->U));
+      PetscCall(TSSetTimeStep(run->ts, run->dt));
+      PetscCall(TSRestartStep(run->ts));
+    }
+    PetscCall(TSSetTime(run->ts, (run->step + k) * run->dt)); /* the exact clock */
+    PetscCall(TSStep(run->ts));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -2,8 +2,9 @@
 # A CNN closure on ns2d, evaluated distributed: each rank runs the network on its own rows with
 # a halo as wide as the receptive field (4 points for kernels 5,3,3), never gathering the
 # field. Required: the same run on 1, 2 and 4 ranks (to 1e-9 relative: the solver's own
-# rank-to-rank agreement is 1e-10), a visible effect against no closure, and clear errors for
-# a receptive field wider than a rank's rows and for an FNO (which needs the whole field).
+# rank-to-rank agreement is 1e-10), a visible effect against no closure, a clear error for
+# a receptive field wider than a rank's rows; an FNO closure (it needs the whole field) is
+# gathered on one rank, says so, and gives the same run on 1 and 2 ranks.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 64 -grid_ny 64 -output_stride 2 -ts_max_time 2 \
@@ -30,6 +31,15 @@ expect_error "receptive field wider than a rank's rows" "wider than the narrowes
   mpirun_n 4 "$GYRE" simulate "${run[@]}" -surrogate wide.nc -output w.nc
 mpirun_n 2 "$GYRE" train -train_data fine.nc -train_inputs vorticity -train_targets subgrid_forcing \
   -net fno -net_width 4 -fno_modes 4 -train_batch 4 -train_epochs 1 -train_out fno.nc -quiet
-expect_error "FNO closure" "FNO (it needs the whole field)" \
-  "$GYRE" simulate "${run[@]}" -surrogate fno.nc -output f.nc
+# an FNO needs the whole field: gathered on one rank, scattered back; the same on 1 and 2 ranks
+for np in 1 2; do
+  mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate fno.nc -surrogate_scale -1 \
+    -output f$np.nc > f$np.log
+done
+grep -q "^surrogate: FNO needs the whole field: gathered on 1 rank (of 2)" f2.log ||
+  fail "no log line saying the FNO is gathered"
+ncdiff f1.nc f2.nc --vars vorticity --rtol 1e-9 || fail "FNO closure: 2 ranks differ from 1"
+if ncdiff f2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
+  fail "the FNO closure changes nothing"
+fi
 echo "simulate_cnn_closure: passed"

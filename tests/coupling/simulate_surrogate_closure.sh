@@ -4,7 +4,8 @@
 # forecasts from held-out truth states. Required: the forecast RMSE of X at lead 1 is cut by
 # at least 30% against no closure; the same forecast on 1 and 2 ranks (to 1e-6, relative);
 # the network's cost appears as the GyreSurrogate event of -log_view; mismatched models
-# (grid, fields, architecture, mode) and a missing file give one error line each.
+# (grid, fields, mode) and a missing file give one error line each; a whole-field MLP (it needs
+# the whole field) is gathered on one rank and gives the same run on 1 and 2 ranks.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 source "$GYRE_SOURCE_DIR/tests/coupling/l96_closure.sh"
@@ -35,8 +36,12 @@ PY
 # mismatches: one error line each
 mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs X -train_targets coupling \
   -net mlp -train_per_point 0 -train_epochs 1 -train_batch 64 -train_out field.nc -quiet
-expect_error "whole-field MLP" "not supported yet" \
-  "$GYRE" simulate "${fc[@]}" -surrogate field.nc -output x1.nc
+# a whole-field MLP needs the whole field: gathered on one rank, the same run on 1 and 2 ranks
+mpirun_n 1 "$GYRE" simulate "${fc[@]}" -surrogate field.nc -output wf1.nc > wf1.log
+mpirun_n 2 "$GYRE" simulate "${fc[@]}" -surrogate field.nc -output wf2.nc > wf2.log
+grep -q "whole-field MLP needs the whole field: gathered on 1 rank (of 2)" wf2.log ||
+  fail "no log line saying the whole-field MLP is gathered"
+ncdiff wf1.nc wf2.nc --vars X --rtol 1e-12 || fail "whole-field MLP: 1 and 2 ranks differ"
 expect_error "grid mismatch" "trained on a 8 x 1 grid, the run's grid is 16 x 1" \
   "$GYRE" simulate -model l96 -l96_mode one_scale -l96_K 16 -ts_max_time 0.1 -quiet \
   -surrogate closure.nc -output x2.nc

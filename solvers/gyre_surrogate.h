@@ -1,0 +1,84 @@
+/* gyre_surrogate.h — a trained surrogate evaluated on a model's distributed fields, shared by
+ * the learned closure (closure_surrogate.c), the emulator (emulator.c) and the guard
+ * (guard.c). Internal to solvers/.
+ *
+ * The caller fills a packed input vector (the model's layout and ownership, one component per
+ * network input channel) and gets the network's output channels on this rank's own points.
+ * How the network is evaluated depends on what one output point depends on
+ * (GyreSurrogateReceptiveRadius):
+ *   POINTS  a per-point MLP: each point's stencil of r neighbours from the ghost points of a
+ *           DMDA of stencil width r;
+ *   BLOCK   a CNN: each rank's block with a halo of its receptive radius r (periodic ghosts);
+ *           the interior equals the whole-field network's, so no rank gathers the field;
+ *   WHOLE   a network that needs the whole field (FNO, whole-field MLP, zero-mean CNN): the
+ *           field is gathered on rank 0 (DMDA natural ordering, VecScatterCreateToZero),
+ *           evaluated there and the output scattered back; the solver state stays
+ *           distributed. Set-up says so on the log.
+ * All three give the same result on any rank count. The cost is the "GyreSurrogate" event of
+ * -log_view. */
+#ifndef GYRE_SURROGATE_H
+#define GYRE_SURROGATE_H
+
+#include "gyre_model.h"
+#include "gyre_model_file.h"
+
+typedef enum { GYRE_EVAL_POINTS, GYRE_EVAL_BLOCK, GYRE_EVAL_WHOLE } GyreEvalKind;
+
+struct _p_GyreSurrogateEval {
+  GyreBackend      *be;
+  GyreSurrogate    *s;
+  GyreNetWorkspace *ws;
+  char              path[PETSC_MAX_PATH_LEN];
+  PetscInt          dim, r;    /* spatial dims; receptive radius (-1: the whole field) */
+  PetscInt          cin, cout; /* network input and output channels */
+  GyreEvalKind      kind;
+  DM                in_dm;  /* the model's layout, dof cin, stencil width r (0 for WHOLE) */
+  DM                out_dm; /* WHOLE: the model's layout, dof cout */
+  Vec               in, out, nat_in, nat_out, seq_in, seq_out; /* out .. seq_out: WHOLE */
+  VecScatter        to_zero_in, to_zero_out;
+  float            *xin, *yout, *y; /* host buffers: network input, output, this rank's y */
+  PetscInt          cap;
+
+  /* the guard (guard.c): disabled, the caller uses its physics fallback; sigma > 0: Apply
+   * records in trip (the first GyreGuardReason since it was reset to 0) an output NaN/Inf or
+   * beyond sigma training standard deviations of the targets, or an input beyond sigma of
+   * the inputs; GyreSurrogateEvalGuardCheck adds the invariant band of the state components
+   * band_comp[] (mean square within [band_min (1 - b), band_max (1 + b)]). */
+  PetscBool disabled;
+  PetscReal sigma;
+  PetscInt  trip;
+  PetscInt  nband, band_comp[GYRE_DATA_MAX_CHANNELS];
+  PetscReal band_min[GYRE_DATA_MAX_CHANNELS], band_max[GYRE_DATA_MAX_CHANNELS];
+};
+
+/* Loads the model file path once (-surrogate_backend, -surrogate_threads). Collective. */
+PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSurrogateEval *ev);
+PetscErrorCode GyreSurrogateEvalDestroy(GyreSurrogateEval *ev);
+/* The comma-separated field names of list (the model file's input or output fields, `what`
+ * says which) as state components of the model: *n of them in comp[] (at most max). Each name
+ * that is not a state component is one error naming the file and the model. Collective. */
+PetscErrorCode GyreSurrogateEvalFindFields(GyreSurrogateEval ev, GyreModel model, const char *list,
+                                           const char *what, PetscInt max, PetscInt *n,
+                                           PetscInt comp[]);
+/* Checks the model file's grid size and spacing against the model's (spacing from the output
+ * dimensions of the model field `field`, where both are known); one error naming both sides.
+ * Collective. */
+PetscErrorCode GyreSurrogateEvalCheckGrid(GyreSurrogateEval ev, GyreModel model, const char *field);
+/* Chooses how to evaluate (POINTS, BLOCK, WHOLE) for cin input and cout output channels and
+ * creates the DMDAs and scatters. Collective. */
+PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, PetscInt cin,
+                                      PetscInt cout);
+/* The packed input on this rank's points: x[p * cin + c] is channel c at owned point p (the
+ * model's local ordering). Not collective. */
+PetscErrorCode GyreSurrogateEvalGetInput(GyreSurrogateEval ev, PetscScalar **x);
+PetscErrorCode GyreSurrogateEvalRestoreInput(GyreSurrogateEval ev, PetscScalar **x);
+/* Evaluates the network on the packed input: *y (owned by ev, valid until the next call) holds
+ * channel c of owned point p at y[c * n + p], n the number of owned points. Records guard trips
+ * when ev->sigma > 0. Collective. */
+PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y);
+/* After a step with the surrogate: the trip recorded on any rank, else the invariant band of
+ * U's components band_comp[] widened by band. Collective. */
+PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model, Vec U,
+                                           PetscReal band, PetscInt *reason);
+
+#endif

@@ -1,0 +1,416 @@
+/* surrogate_eval.c — a trained surrogate evaluated on a model's distributed fields (see
+ * gyre_surrogate.h): the load, the checks shared by closures and emulators (fields by name,
+ * grid size and spacing), the three ways of evaluating (per point, per block with a halo, the
+ * whole field gathered on rank 0) and the guard's value and invariant checks.
+ *
+ * Whole-field networks are gathered on ONE rank (rank 0): the fields these runs use (up to a
+ * few hundred points on a side) fit one rank's memory many times over, and one gather is the
+ * least communication; a larger run would split the batch of members over ranks. */
+#include <math.h>
+#include <string.h>
+#include "gyre_surrogate.h"
+#include "gyre_petsc.h"
+
+static PetscLogEvent GYRE_SURROGATE_EVENT = 0;
+
+PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSurrogateEval *pev)
+{
+  GyreSurrogateEval ev;
+  char              backend[16] = "cpu";
+  PetscInt          threads     = 1;
+
+  PetscFunctionBegin;
+  PetscCall(PetscNew(&ev));
+  *pev = ev;
+  PetscCall(PetscStrncpy(ev->path, path, sizeof ev->path));
+  PetscOptionsBegin(model->comm, NULL, "Surrogate (-surrogate FILE)", "surrogate");
+  PetscCall(PetscOptionsString("-surrogate_backend", "cpu (cuda: issue 6)", NULL, backend, backend,
+                               sizeof backend, NULL));
+  PetscCall(PetscOptionsInt("-surrogate_threads", "CPU threads per rank for the network", NULL,
+                            threads, &threads, NULL));
+  PetscOptionsEnd();
+  if (!GYRE_SURROGATE_EVENT)
+    PetscCall(PetscLogEventRegister("GyreSurrogate", DM_CLASSID, &GYRE_SURROGATE_EVENT));
+  PetscCallGyre(model->comm, GyreBackendCreate(backend, (int) threads, &ev->be));
+  PetscCallGyre(model->comm, GyreSurrogateLoad(model->comm, ev->path, ev->be, &ev->s));
+  ev->r = GyreSurrogateReceptiveRadius(ev->s);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalDestroy(GyreSurrogateEval *pev)
+{
+  GyreSurrogateEval ev = *pev;
+
+  PetscFunctionBegin;
+  if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
+  GyreNetWorkspaceDestroy(&ev->ws);
+  GyreSurrogateDestroy(&ev->s);
+  GyreBackendDestroy(&ev->be);
+  PetscCall(VecDestroy(&ev->in));
+  PetscCall(VecDestroy(&ev->out));
+  PetscCall(VecDestroy(&ev->nat_in));
+  PetscCall(VecDestroy(&ev->nat_out));
+  PetscCall(VecDestroy(&ev->seq_in));
+  PetscCall(VecDestroy(&ev->seq_out));
+  PetscCall(VecScatterDestroy(&ev->to_zero_in));
+  PetscCall(VecScatterDestroy(&ev->to_zero_out));
+  PetscCall(DMDestroy(&ev->in_dm));
+  PetscCall(DMDestroy(&ev->out_dm));
+  PetscCall(PetscFree3(ev->xin, ev->yout, ev->y));
+  PetscCall(PetscFree(*pev));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalFindFields(GyreSurrogateEval ev, GyreModel model, const char *list,
+                                           const char *what, PetscInt max, PetscInt *n,
+                                           PetscInt comp[])
+{
+  char     fields[256], *save = NULL;
+  PetscInt dof;
+
+  PetscFunctionBegin;
+  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
+                        NULL, NULL));
+  PetscCall(PetscStrncpy(fields, list, sizeof fields));
+  *n = 0;
+  for (char *tok = strtok_r(fields, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    PetscInt c = -1;
+    for (PetscInt k = 0; k < dof && c < 0; k++) {
+      const char *name;
+      PetscCall(DMDAGetFieldName(model->dm, k, &name));
+      if (name && !strcmp(name, tok)) c = k;
+    }
+    PetscCheck(c >= 0, model->comm, PETSC_ERR_ARG_INCOMP,
+               "surrogate '%s' takes %s field '%s', which is not a state component of model %s",
+               ev->path, what, tok, model->name);
+    PetscCheck(*n < max, model->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "surrogate '%s': too many %s fields", ev->path, what);
+    comp[(*n)++] = c;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The spacing of the model's output dimension `name` (0 when it has no coordinate values). */
+static PetscReal DimSpacing(GyreModel model, const char *name)
+{
+  for (PetscInt d = 0; d < model->ndims; d++)
+    if (model->dims[d].name && !strcmp(model->dims[d].name, name) && model->dims[d].values &&
+        model->dims[d].len > 1)
+      return (PetscReal) (model->dims[d].values[1] - model->dims[d].values[0]);
+  return 0;
+}
+
+PetscErrorCode GyreSurrogateEvalCheckGrid(GyreSurrogateEval ev, GyreModel model, const char *field)
+{
+  const GyreModelMeta *m = GyreSurrogateMeta(ev->s);
+  PetscInt             dim, M, N;
+  const char          *xname = NULL, *yname = NULL;
+
+  PetscFunctionBegin;
+  PetscCall(DMDAGetInfo(model->dm, &dim, &M, &N, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                        NULL, NULL));
+  PetscInt ny = dim == 2 ? N : 1;
+  PetscCheck(dim <= 2 && m->grid_nx == M && m->grid_ny == ny, model->comm, PETSC_ERR_ARG_INCOMP,
+             "surrogate '%s' was trained on a %d x %d grid, the run's grid is %" PetscInt_FMT
+             " x %" PetscInt_FMT,
+             ev->path, m->grid_nx, m->grid_ny, M, ny);
+  for (PetscInt f = 0; f < model->nfields; f++)
+    if (!strcmp(model->fields[f].spec.name, field)) {
+      xname = model->fields[f].spec.dims[model->fields[f].spec.ndims - 1];
+      if (dim == 2) yname = model->fields[f].spec.dims[model->fields[f].spec.ndims - 2];
+    }
+  PetscReal dx = xname ? DimSpacing(model, xname) : 0, dy = yname ? DimSpacing(model, yname) : 0;
+  PetscCheck(!(dx > 0 && m->dx > 0) || PetscAbsReal(dx - m->dx) <= 1e-9 * PetscAbsReal(dx),
+             model->comm, PETSC_ERR_ARG_INCOMP,
+             "surrogate '%s' was trained with grid spacing dx = %g, the run has dx = %g", ev->path,
+             m->dx, (double) dx);
+  PetscCheck(!(dy > 0 && m->dy > 0) || PetscAbsReal(dy - m->dy) <= 1e-9 * PetscAbsReal(dy),
+             model->comm, PETSC_ERR_ARG_INCOMP,
+             "surrogate '%s' was trained with grid spacing dy = %g, the run has dy = %g", ev->path,
+             m->dy, (double) dy);
+  ev->dim = dim;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* A DMDA with the model's layout (sizes, ownership) with dof components and stencil width w. */
+static PetscErrorCode CreateLayout(GyreModel model, GyreSurrogateEval ev, PetscInt dof, PetscInt w,
+                                   DM *dm)
+{
+  PetscInt        dim, M, N, mp, np;
+  DMBoundaryType  bx, by;
+  const PetscInt *lx, *ly;
+
+  PetscFunctionBegin;
+  PetscCall(
+      DMDAGetInfo(model->dm, &dim, &M, &N, NULL, &mp, &np, NULL, NULL, NULL, &bx, &by, NULL, NULL));
+  PetscCall(DMDAGetOwnershipRanges(model->dm, &lx, &ly, NULL));
+  if (w > 0) { /* a halo: periodic, and no wider than any rank's subdomain */
+    PetscCheck(bx == DM_BOUNDARY_PERIODIC && (dim == 1 || by == DM_BOUNDARY_PERIODIC), model->comm,
+               PETSC_ERR_SUP, "surrogate '%s': a halo needs a periodic model grid", ev->path);
+    PetscInt narrow = M;
+    for (PetscInt i = 0; i < mp; i++)
+      narrow = PetscMin(narrow, lx[i]);
+    for (PetscInt j = 0; dim == 2 && j < np; j++)
+      narrow = PetscMin(narrow, ly[j]);
+    PetscCheck(w <= narrow, model->comm, PETSC_ERR_SUP,
+               "surrogate '%s': the network's receptive field of %" PetscInt_FMT
+               " points on each side is wider than the narrowest subdomain (%" PetscInt_FMT
+               " points): use fewer ranks",
+               ev->path, w, narrow);
+  }
+  if (dim == 1)
+    PetscCall(DMDACreate1d(model->comm, bx, M, dof, w, lx, dm));
+  else
+    PetscCall(
+        DMDACreate2d(model->comm, bx, by, DMDA_STENCIL_BOX, M, N, mp, np, dof, w, lx, ly, dm));
+  PetscCall(DMSetUp(*dm));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, PetscInt cin,
+                                      PetscInt cout)
+{
+  const GyreModelMeta *m = GyreSurrogateMeta(ev->s);
+  PetscInt             dim, M, N, xm, ym, nx, ny;
+
+  PetscFunctionBegin;
+  PetscCall(DMDAGetInfo(model->dm, &dim, &M, &N, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                        NULL, NULL));
+  ev->dim = dim, ev->cin = cin, ev->cout = cout;
+  ev->kind = ev->r < 0                 ? GYRE_EVAL_WHOLE
+             : m->type == GYRE_NET_CNN ? GYRE_EVAL_BLOCK
+                                       : GYRE_EVAL_POINTS;
+  PetscCheck(m->type != GYRE_NET_CNN || m->cnn.dim == dim, model->comm, PETSC_ERR_ARG_INCOMP,
+             "surrogate '%s' is a %d-D CNN, model %s is %" PetscInt_FMT "-D", ev->path, m->cnn.dim,
+             model->name, dim);
+  PetscCheck(m->type != GYRE_NET_FNO || m->fno.dim == dim, model->comm, PETSC_ERR_ARG_INCOMP,
+             "surrogate '%s' is a %d-D FNO, model %s is %" PetscInt_FMT "-D", ev->path, m->fno.dim,
+             model->name, dim);
+  if (ev->kind == GYRE_EVAL_POINTS) {
+    PetscInt S = dim == 2 ? (2 * ev->r + 1) * (2 * ev->r + 1) : 2 * ev->r + 1;
+    PetscCheck(m->mlp.inputs == cin * S, model->comm, PETSC_ERR_ARG_INCOMP,
+               "surrogate '%s': %d inputs do not match %" PetscInt_FMT
+               " fields x stencil %" PetscInt_FMT,
+               ev->path, m->mlp.inputs, cin, S);
+  }
+  PetscCall(CreateLayout(model, ev, cin, ev->kind == GYRE_EVAL_WHOLE ? 0 : ev->r, &ev->in_dm));
+  PetscCall(DMCreateGlobalVector(ev->in_dm, &ev->in));
+  PetscCall(DMDAGetCorners(ev->in_dm, NULL, NULL, NULL, &xm, &ym, NULL));
+  if (dim == 1) ym = 1;
+  PetscCall(DMDAGetGhostCorners(ev->in_dm, NULL, NULL, NULL, &nx, &ny, NULL));
+  if (dim == 1) ny = 1;
+  PetscInt n = xm * ym, nb = nx * ny, P = M * (dim == 2 ? N : 1);
+  PetscInt S = ev->kind == GYRE_EVAL_POINTS
+                   ? (dim == 2 ? (2 * ev->r + 1) * (2 * ev->r + 1) : 2 * ev->r + 1)
+                   : 1;
+  /* host buffers: the network's input and output, and this rank's channel-major output */
+  PetscInt nxin  = ev->kind == GYRE_EVAL_POINTS  ? n * cin * S
+                   : ev->kind == GYRE_EVAL_BLOCK ? nb * cin
+                                                 : P * cin;
+  PetscInt nyout = ev->kind == GYRE_EVAL_POINTS  ? n * cout
+                   : ev->kind == GYRE_EVAL_BLOCK ? nb * cout
+                                                 : P * cout;
+  PetscCall(PetscMalloc3(nxin, &ev->xin, nyout, &ev->yout, n * cout, &ev->y));
+  if (ev->kind == GYRE_EVAL_WHOLE) {
+    PetscMPIInt size;
+    PetscCall(CreateLayout(model, ev, cout, 0, &ev->out_dm));
+    PetscCall(DMCreateGlobalVector(ev->out_dm, &ev->out));
+    PetscCall(DMDACreateNaturalVector(ev->in_dm, &ev->nat_in));
+    PetscCall(DMDACreateNaturalVector(ev->out_dm, &ev->nat_out));
+    PetscCall(VecScatterCreateToZero(ev->nat_in, &ev->to_zero_in, &ev->seq_in));
+    PetscCall(VecScatterCreateToZero(ev->nat_out, &ev->to_zero_out, &ev->seq_out));
+    PetscCallMPI(MPI_Comm_size(model->comm, &size));
+    PetscCall(PetscPrintf(model->comm,
+                          "surrogate: %s needs the whole field: gathered on 1 rank (of %d); the "
+                          "solver state stays distributed\n",
+                          m->type == GYRE_NET_FNO   ? "FNO"
+                          : m->type == GYRE_NET_MLP ? "a whole-field MLP"
+                                                    : "a zero-mean CNN",
+                          size));
+  } else
+    PetscCall(PetscInfo(
+        NULL, "surrogate '%s': %s on each rank's points with a halo of %" PetscInt_FMT "\n",
+        ev->path, ev->kind == GYRE_EVAL_BLOCK ? "CNN" : "per-point MLP", ev->r));
+  PetscCallGyre(model->comm, GyreNetWorkspaceCreate(GyreSurrogateNet(ev->s), &ev->ws));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalGetInput(GyreSurrogateEval ev, PetscScalar **x)
+{
+  PetscFunctionBegin;
+  PetscCall(VecGetArray(ev->in, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalRestoreInput(GyreSurrogateEval ev, PetscScalar **x)
+{
+  PetscFunctionBegin;
+  PetscCall(VecRestoreArray(ev->in, x));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The guard's checks of one evaluation: nx network inputs (channel-major blocks of per_in
+ * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values); the first
+ * reason found is kept in ev->trip. */
+static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, const float *y,
+                        PetscInt ny, PetscInt per_out)
+{
+  const GyreNormalization *nm = GyreSurrogateNormalization(ev->s);
+  const double             sg = (double) ev->sigma;
+
+  for (PetscInt p = 0; p < ny && !ev->trip; p++) {
+    double   v = y[p];
+    PetscInt c = (p / per_out) % ev->cout;
+    if (!isfinite(v))
+      ev->trip = GYRE_GUARD_NAN;
+    else if (fabs(v - nm->out_mean[c]) > sg * nm->out_std[c])
+      ev->trip = GYRE_GUARD_OUTPUT;
+  }
+  for (PetscInt i = 0; i < nx && !ev->trip; i++) {
+    PetscInt c = (i / per_in) % ev->cin;
+    if (!(fabs(ev->xin[i] - nm->in_mean[c]) <= sg * nm->in_std[c])) ev->trip = GYRE_GUARD_INPUT;
+  }
+}
+
+/* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. */
+static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
+{
+  PetscInt           xs, ys, xm, ym, gxs, gys, gxm, gym, C = ev->cin, r = ev->r;
+  Vec                Ul;
+  const PetscScalar *u;
+
+  PetscFunctionBegin;
+  PetscCall(DMDAGetCorners(ev->in_dm, &xs, &ys, NULL, &xm, &ym, NULL));
+  PetscCall(DMDAGetGhostCorners(ev->in_dm, &gxs, &gys, NULL, &gxm, &gym, NULL));
+  if (ev->dim == 1) ys = gys = 0, ym = gym = 1;
+  PetscCall(DMGetLocalVector(ev->in_dm, &Ul));
+  PetscCall(DMGlobalToLocalBegin(ev->in_dm, ev->in, INSERT_VALUES, Ul));
+  PetscCall(DMGlobalToLocalEnd(ev->in_dm, ev->in, INSERT_VALUES, Ul));
+  PetscCall(VecGetArrayRead(Ul, &u));
+  PetscInt n = xm * ym, nb = gxm * gym, w = 2 * r + 1, S = ev->dim == 2 ? w * w : w;
+  if (ev->kind == GYRE_EVAL_BLOCK) /* the block with its halo, channel-major */
+    for (PetscInt c = 0; c < C; c++)
+      for (PetscInt p = 0; p < nb; p++)
+        ev->xin[c * nb + p] = (float) PetscRealPart(u[p * C + c]);
+  else /* per point: channel-major stencils, offsets row-major from (-r, -r) (gyre_data.h) */
+    for (PetscInt j = 0; j < ym; j++)
+      for (PetscInt i = 0; i < xm; i++) {
+        float *x = ev->xin + (j * xm + i) * C * S;
+        for (PetscInt c = 0; c < C; c++)
+          for (PetscInt k = 0; k < S; k++) {
+            PetscInt dx = k % w - r, dy = ev->dim == 2 ? k / w - r : 0;
+            PetscInt lx = xs + i + dx - gxs, ly = ys + j + dy - gys;
+            x[c * S + k] = (float) PetscRealPart(u[(ly * gxm + lx) * C + c]);
+          }
+      }
+  PetscCall(VecRestoreArrayRead(Ul, &u));
+  PetscCall(DMRestoreLocalVector(ev->in_dm, &Ul));
+  if (ev->kind == GYRE_EVAL_BLOCK) {
+    PetscCallGyre(PETSC_COMM_SELF, GyreSurrogateApplyBlock(ev->s, ev->ws, ev->xin, ev->yout, 1,
+                                                           (int) gym, (int) gxm));
+    for (PetscInt c = 0; c < ev->cout; c++) /* the interior */
+      for (PetscInt j = 0; j < ym; j++)
+        for (PetscInt i = 0; i < xm; i++)
+          ev->y[c * n + j * xm + i] = ev->yout[c * nb + (j + ys - gys) * gxm + (i + xs - gxs)];
+  } else {
+    PetscCallGyre(PETSC_COMM_SELF,
+                  GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, ev->yout, (int) n));
+    for (PetscInt c = 0; c < ev->cout; c++)
+      for (PetscInt p = 0; p < n; p++)
+        ev->y[c * n + p] = ev->yout[p * ev->cout + c];
+  }
+  if (ev->sigma > 0 && !ev->trip)
+    GuardValues(ev, ev->kind == GYRE_EVAL_BLOCK ? nb * C : n * C * S,
+                ev->kind == GYRE_EVAL_BLOCK ? nb : S, ev->y, n * ev->cout, n);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* WHOLE: gather the packed input on rank 0 (natural ordering), evaluate there, scatter the
+ * output back to the owners. */
+static PetscErrorCode ApplyWhole(GyreSurrogateEval ev)
+{
+  PetscInt           P, n, C = ev->cin, K = ev->cout;
+  const PetscScalar *g;
+  PetscScalar       *o;
+
+  PetscFunctionBegin;
+  PetscCall(DMDAGlobalToNaturalBegin(ev->in_dm, ev->in, INSERT_VALUES, ev->nat_in));
+  PetscCall(DMDAGlobalToNaturalEnd(ev->in_dm, ev->in, INSERT_VALUES, ev->nat_in));
+  PetscCall(
+      VecScatterBegin(ev->to_zero_in, ev->nat_in, ev->seq_in, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecScatterEnd(ev->to_zero_in, ev->nat_in, ev->seq_in, INSERT_VALUES, SCATTER_FORWARD));
+  PetscCall(VecGetLocalSize(ev->seq_in, &P));
+  P /= C; /* the whole grid on rank 0, nothing elsewhere */
+  PetscCall(VecGetArray(ev->seq_out, &o));
+  if (P > 0) {
+    PetscCall(VecGetArrayRead(ev->seq_in, &g));
+    for (PetscInt c = 0; c < C; c++)
+      for (PetscInt p = 0; p < P; p++)
+        ev->xin[c * P + p] = (float) PetscRealPart(g[p * C + c]);
+    PetscCall(VecRestoreArrayRead(ev->seq_in, &g));
+    PetscCallGyre(PETSC_COMM_SELF,
+                  GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, ev->yout, 1));
+    if (ev->sigma > 0 && !ev->trip) GuardValues(ev, P * C, P, ev->yout, P * K, P);
+    for (PetscInt c = 0; c < K; c++)
+      for (PetscInt p = 0; p < P; p++)
+        o[p * K + c] = ev->yout[c * P + p];
+  }
+  PetscCall(VecRestoreArray(ev->seq_out, &o));
+  PetscCall(
+      VecScatterBegin(ev->to_zero_out, ev->seq_out, ev->nat_out, INSERT_VALUES, SCATTER_REVERSE));
+  PetscCall(
+      VecScatterEnd(ev->to_zero_out, ev->seq_out, ev->nat_out, INSERT_VALUES, SCATTER_REVERSE));
+  PetscCall(DMDANaturalToGlobalBegin(ev->out_dm, ev->nat_out, INSERT_VALUES, ev->out));
+  PetscCall(DMDANaturalToGlobalEnd(ev->out_dm, ev->nat_out, INSERT_VALUES, ev->out));
+  PetscCall(VecGetLocalSize(ev->out, &n));
+  n /= K;
+  PetscCall(VecGetArrayRead(ev->out, &g));
+  for (PetscInt c = 0; c < K; c++)
+    for (PetscInt p = 0; p < n; p++)
+      ev->y[c * n + p] = (float) PetscRealPart(g[p * K + c]);
+  PetscCall(VecRestoreArrayRead(ev->out, &g));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
+{
+  PetscFunctionBegin;
+  PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, ev->in, 0, 0, 0));
+  if (ev->kind == GYRE_EVAL_WHOLE)
+    PetscCall(ApplyWhole(ev));
+  else
+    PetscCall(ApplyLocal(ev));
+  PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, ev->in, 0, 0, 0));
+  *y = ev->y;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model, Vec U,
+                                           PetscReal band, PetscInt *reason)
+{
+  PetscInt           r                              = ev->trip, dof, n;
+  PetscReal          ms[GYRE_DATA_MAX_CHANNELS + 1] = {0};
+  const PetscScalar *u;
+
+  PetscFunctionBegin;
+  PetscCall(MPIU_Allreduce(&r, reason, 1, MPIU_INT, MPI_MAX, model->comm));
+  if (*reason || !ev->nband) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
+                        NULL, NULL));
+  PetscCall(VecGetLocalSize(U, &n));
+  PetscCall(VecGetArrayRead(U, &u));
+  for (PetscInt i = 0; i < n / dof; i++)
+    for (PetscInt c = 0; c < ev->nband; c++) {
+      PetscReal v = PetscRealPart(u[i * dof + ev->band_comp[c]]);
+      ms[c] += v * v;
+    }
+  ms[ev->nband] = (PetscReal) (n / dof);
+  PetscCall(VecRestoreArrayRead(U, &u));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, ms, ev->nband + 1, MPIU_REAL, MPIU_SUM, model->comm));
+  for (PetscInt c = 0; c < ev->nband; c++) {
+    PetscReal m = ms[c] / ms[ev->nband];
+    if (!(m >= ev->band_min[c] * (1 - band) && m <= ev->band_max[c] * (1 + band)))
+      *reason = GYRE_GUARD_INVARIANT;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

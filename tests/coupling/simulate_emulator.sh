@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# gyre simulate -surrogate model.nc -surrogate_mode emulator on l96 (one-scale, K = 8): tiny
+# emulators (2 past states -> the state one record later) trained on a one-scale ensemble, a
+# CNN (on each rank's sectors with a halo) and an FNO (gathered on one rank). Required: the run
+# completes with the physics run's variables and times and a provenance naming the emulator;
+# the history is filled by physics (said on the log), also after a restart; the cost is a
+# -log_view event; 1 and 2 ranks agree (CNN and FNO);
+# -surrogate_physics_every 1 is the physics run; a stride that does not fit the run, a closure
+# model, another grid: one error line each; a network that makes Inf/NaN falls back to physics
+# with every event recorded.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 10 -output_every 0.05 \
+  -ensemble_size 4 -seed 3 -output truth.nc -quiet
+train=(-train_data truth.nc -train_mode emulator -train_inputs X -train_history 2
+       -train_batch 32 -train_epochs 3 -quiet)
+mpirun_n 2 "$GYRE" train "${train[@]}" -net cnn -net_depth 2 -cnn_channels 16 -cnn_kernels 3,3 \
+  -train_out cnn.nc
+mpirun_n 2 "$GYRE" train "${train[@]}" -net fno -fno_modes 3 -net_width 8 -net_depth 2 \
+  -train_out fno.nc
+
+run=(-model l96 -l96_mode one_scale -ts_max_time 2 -output_every 0.1 -ensemble_size 2 -seed 11
+     -quiet)
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -output physics.nc
+for np in 1 2; do
+  mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+    -output cnn$np.nc > cnn$np.log
+  mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate fno.nc -surrogate_mode emulator \
+    -output fno$np.nc > fno$np.log
+done
+grep -q "^surrogate: emulator 'cnn.nc' advances by 0.05 (10 steps of dt = 0.005) from 2 past" \
+  cnn2.log || { cat cnn2.log; fail "no log line on the emulator's stride"; }
+grep -q "the first 1 advance(s) are physics advances" cnn2.log ||
+  fail "the log does not say the history is filled by physics"
+grep -q "^surrogate: FNO needs the whole field: gathered on 1 rank (of 2)" fno2.log ||
+  fail "no log line saying the FNO is gathered"
+ncdiff cnn1.nc cnn2.nc --vars X --rtol 1e-12 || fail "CNN emulator: 2 ranks differ from 1"
+ncdiff fno1.nc fno2.nc --vars X --rtol 1e-12 || fail "FNO emulator: 2 ranks differ from 1"
+"$PYTHON" - <<'PY'
+import netCDF4
+import numpy as np
+p = netCDF4.Dataset("physics.nc")
+for name in ("cnn2.nc", "fno2.nc"):
+    e = netCDF4.Dataset(name)
+    assert set(e.variables) == set(p.variables), f"{name}: variables {set(e.variables)}"
+    assert np.array_equal(e["time"][:], p["time"][:]), f"{name}: times {e['time'][:]}"
+    assert np.isfinite(e["X"][:]).all(), f"{name}: non-finite X"
+    # the first advance is physics (history 2), the next ones the network's
+    assert np.array_equal(e["X"][0], p["X"][0]), f"{name}: another initial state"
+    assert not np.allclose(e["X"][-1], p["X"][-1]), f"{name}: the emulator changed nothing"
+    mode, model = e.getncattr("gyre_surrogate_mode"), e.getncattr("gyre_surrogate")
+    model_in = name[:3] + ".nc sha256:"
+    assert mode.startswith("emulator (advance 0.05 = 10 steps, history 2"), mode
+    assert model == name[:3] + ".nc" and model_in in e.getncattr("input_files"), model
+    print(f"{name}: {len(e['time'])} records as the physics run; {model}: {mode}")
+PY
+
+# the network's cost is the GyreSurrogate event of -log_view; a restart from a checkpoint (which
+# does not hold the history: it is filled by physics again) completes the same records
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -ts_max_time 1 -surrogate cnn.nc -surrogate_mode emulator \
+  -checkpoint ck.nc -output restarted.nc -log_view > first.log
+grep -q "^GyreSurrogate " first.log || fail "no GyreSurrogate event in -log_view"
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+  -checkpoint ck.nc -restart auto -output restarted.nc > /dev/null
+"$PYTHON" - <<'PY'
+import netCDF4
+import numpy as np
+r, p = netCDF4.Dataset("restarted.nc"), netCDF4.Dataset("physics.nc")
+assert np.array_equal(r["time"][:], p["time"][:]), f"restarted: times {r['time'][:]}"
+assert r.getncattr("end_time") != "interrupted" and np.isfinite(r["X"][:]).all()
+PY
+
+# every advance a physics advance: the physics run (to round-off); every second: neither
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+  -surrogate_physics_every 1 -output every1.nc > /dev/null
+ncdiff physics.nc every1.nc --vars X --rtol 1e-12 || fail "physics_every 1 is not the physics run"
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+  -surrogate_physics_every 2 -output every2.nc > /dev/null
+if ncdiff physics.nc every2.nc --vars X --rtol 1e-6 > /dev/null ||
+  ncdiff cnn2.nc every2.nc --vars X --rtol 1e-6 > /dev/null; then
+  fail "physics_every 2 equals the physics or the emulator run"
+fi
+
+# mismatches: one error line each, naming both sides
+expect_error "output interval not a multiple of the stride" \
+  "advances by 0.05 (lead 1 x record spacing 0.05 of its training data); the run's output interval 0.075 is not a multiple" \
+  "$GYRE" simulate "${run[@]}" -output_every 0.075 -surrogate cnn.nc -surrogate_mode emulator \
+  -output x1.nc
+expect_error "dt that does not divide the stride" "the run's time step dt = 0.003 does not divide" \
+  "$GYRE" simulate "${run[@]}" -ts_dt 0.003 -output_every 0.15 -ts_max_time 1.5 \
+  -surrogate cnn.nc -surrogate_mode emulator -output x2.nc
+expect_error "run length not a multiple of the stride" "length (-ts_max_time" \
+  "$GYRE" simulate "${run[@]}" -output_every 0.05 -ts_max_time 2.025 -ts_dt 0.0025 \
+  -surrogate cnn.nc -surrogate_mode emulator -output x3.nc
+expect_error "another grid" "trained on a 8 x 1 grid, the run's grid is 16 x 1" \
+  "$GYRE" simulate "${run[@]}" -l96_K 16 -surrogate cnn.nc -surrogate_mode emulator -output x4.nc
+expect_error "an emulator as a closure" "trained as an emulator, not a closure" \
+  "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -output x5.nc
+expect_error "negative physics_every" "-surrogate_physics_every -1" \
+  "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+  -surrogate_physics_every -1 -output x6.nc
+mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs X -train_targets X -net mlp \
+  -train_epochs 1 -train_batch 64 -train_out closure.nc -quiet
+expect_error "a closure as an emulator" "trained as a closure, not an emulator" \
+  "$GYRE" simulate "${run[@]}" -surrogate closure.nc -surrogate_mode emulator -output x7.nc
+
+# the guard: a network that makes Inf/NaN; every advance with it is redone with physics
+"$PYTHON" "$GYRE_SOURCE_DIR/tests/coupling/nan_model.py" cnn.nc
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \
+  -guard_cooldown 3 -output nan.nc > nan.log
+grep -q "^\[guard\] t = 0.1, step 20, member 0: output_nan_or_inf; advance redone with physics" \
+  nan.log || { cat nan.log; fail "no [guard] event line on the log"; }
+ncdiff physics.nc nan.nc --vars X --rtol 1e-12 || fail "the fallback is not the physics run"
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("nan.nc")
+summary, events = d.getncattr("guard_summary"), d.getncattr("guard_events")
+print(f"nan.nc: {summary}\n  events: {events[:120]}")
+# 40 advances: the first is physics (history), then a trip at advance 2, 6, ..., 38 (cooldown
+# 3: off for the 3 advances after each trip): 10 per member
+assert summary.startswith("20 events: 20 output NaN/Inf"), summary
+assert "cooldown 3 advances" in summary and "t=0.1 step=20 member=1" in events, events
+PY
+echo "simulate_emulator: passed"
