@@ -16,22 +16,25 @@ static PetscLogEvent GYRE_SURROGATE_EVENT = 0;
 PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSurrogateEval *pev)
 {
   GyreSurrogateEval ev;
-  char              backend[16] = "cpu";
-  PetscInt          threads     = 1;
+  char              backend[16] = "cpu", precision[16] = "fp32";
+  PetscInt          threads = 1;
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&ev));
   *pev = ev;
   PetscCall(PetscStrncpy(ev->path, path, sizeof ev->path));
   PetscOptionsBegin(model->comm, NULL, "Surrogate (-surrogate FILE)", "surrogate");
-  PetscCall(PetscOptionsString("-surrogate_backend", "cpu (cuda: issue 6)", NULL, backend, backend,
-                               sizeof backend, NULL));
+  PetscCall(PetscOptionsString("-surrogate_backend", "cpu or cuda (one GPU per rank)", NULL,
+                               backend, backend, sizeof backend, NULL));
+  PetscCall(PetscOptionsString("-surrogate_precision", "GEMM arithmetic: fp32, tf32, bf16", NULL,
+                               precision, precision, sizeof precision, NULL));
   PetscCall(PetscOptionsInt("-surrogate_threads", "CPU threads per rank for the network", NULL,
                             threads, &threads, NULL));
   PetscOptionsEnd();
   if (!GYRE_SURROGATE_EVENT)
     PetscCall(PetscLogEventRegister("GyreSurrogate", DM_CLASSID, &GYRE_SURROGATE_EVENT));
   PetscCallGyre(model->comm, GyreBackendCreate(backend, (int) threads, &ev->be));
+  PetscCallGyre(model->comm, GyreBackendSetPrecision(ev->be, precision));
   PetscCallGyre(model->comm, GyreSurrogateLoad(model->comm, ev->path, ev->be, &ev->s));
   ev->r = GyreSurrogateReceptiveRadius(ev->s);
   PetscFunctionReturn(PETSC_SUCCESS);
