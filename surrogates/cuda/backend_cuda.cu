@@ -71,6 +71,69 @@ GyreStatus GyreCUFFTStatus(cufftResult e, const char *what, const char *file, in
                        base(file), line);
 }
 
+/* ---- profiling (GYRE_CUDA_PROFILE=1) ------------------------------------------------------ */
+static void prof_resolve(CudaCtx *c)
+{
+  if (!c->npairs) return;
+  cudaEventSynchronize(c->pev[2 * (c->npairs - 1) + 1]);
+  for (int i = 0; i < c->npairs; i++) {
+    float ms = 0;
+    if (cudaEventElapsedTime(&ms, c->pev[2 * i], c->pev[2 * i + 1]) == cudaSuccess) {
+      c->ptab[c->pslot[i]].ms += ms;
+      c->ptab[c->pslot[i]].calls++;
+    }
+  }
+  c->npairs = 0;
+}
+
+CudaProf::CudaProf(GyreBackend *b, const char *name) : be(b), pair(-1)
+{
+  CudaCtx *c = cuda_ctx(b);
+  if (!c->prof) return;
+  if (!c->pev) {
+    c->pev   = (cudaEvent_t *) calloc(2 * GYRE_CUDA_PROF_PAIRS, sizeof(cudaEvent_t));
+    c->pslot = (int *) calloc(GYRE_CUDA_PROF_PAIRS, sizeof(int));
+    for (int i = 0; c->pev && i < 2 * GYRE_CUDA_PROF_PAIRS; i++)
+      cudaEventCreate(&c->pev[i]);
+  }
+  if (!c->pev || !c->pslot) return;
+  if (c->npairs == GYRE_CUDA_PROF_PAIRS) prof_resolve(c);
+  int k = 0;
+  while (k < c->nptab && strcmp(c->ptab[k].name, name))
+    k++;
+  if (k == c->nptab) {
+    if (k == GYRE_CUDA_PROF_NAMES) return;
+    c->ptab[c->nptab++].name = name;
+  }
+  pair           = c->npairs++;
+  c->pslot[pair] = k;
+  cudaEventRecord(c->pev[2 * pair], c->stream);
+}
+
+CudaProf::~CudaProf()
+{
+  if (pair >= 0) cudaEventRecord(cuda_ctx(be)->pev[2 * pair + 1], cuda_ctx(be)->stream);
+}
+
+static void prof_print(CudaCtx *c)
+{
+  double total = 0;
+  prof_resolve(c);
+  for (int i = 0; i < c->nptab; i++)
+    total += c->ptab[i].ms;
+  fprintf(stderr, "cuda profile (device time per op; nested scopes count in both):\n");
+  for (int done = 0; done < c->nptab; done++) { /* largest first */
+    int best = -1;
+    for (int i = 0; i < c->nptab; i++)
+      if (c->ptab[i].calls >= 0 && (best < 0 || c->ptab[i].ms > c->ptab[best].ms)) best = i;
+    fprintf(stderr, "  %-32s %8ld calls %10.2f ms %8.4f ms/call %5.1f%%\n", c->ptab[best].name,
+            c->ptab[best].calls, c->ptab[best].ms,
+            c->ptab[best].calls ? c->ptab[best].ms / c->ptab[best].calls : 0.0,
+            total > 0 ? 100.0 * c->ptab[best].ms / total : 0.0);
+    c->ptab[best].calls = -1;
+  }
+}
+
 /* ---- the arena ------------------------------------------------------------------------ */
 static size_t round_bytes(size_t b)
 {
@@ -246,6 +309,7 @@ static GyreStatus cu_copy_to_host(GyreBackend *be, void *dst, const void *src, s
 
 static GyreStatus cu_fill(GyreBackend *be, float *x, size_t n, float v)
 {
+  CUDA_PROF(be, "fill");
   if (!n) return GYRE_OK;
   k_fill<<<cuda_blocks(n, 256), 256, 0, cuda_ctx(be)->stream>>>(x, n, v);
   CU_LAUNCHED();
@@ -268,6 +332,7 @@ __global__ static void k_axpby(size_t n, float a, const float *x, float b, float
 
 static GyreStatus cu_axpby(GyreBackend *be, size_t n, float a, const float *x, float b, float *y)
 {
+  CUDA_PROF(be, "axpby");
   if (!n) return GYRE_OK;
   k_axpby<<<cuda_blocks(n, 256), 256, 0, cuda_ctx(be)->stream>>>(n, a, x, b, y);
   CU_LAUNCHED();
@@ -281,6 +346,7 @@ __global__ static void k_scale(size_t n, float s, float *x)
 
 static GyreStatus cu_scale(GyreBackend *be, size_t n, float s, float *x)
 {
+  CUDA_PROF(be, "scale");
   if (!n) return GYRE_OK;
   k_scale<<<cuda_blocks(n, 256), 256, 0, cuda_ctx(be)->stream>>>(n, s, x);
   CU_LAUNCHED();
@@ -321,6 +387,7 @@ static unsigned reduce_blocks(size_t n)
 
 static GyreStatus cu_dot(GyreBackend *be, size_t n, const float *x, const float *y, double *r)
 {
+  CUDA_PROF(be, "dot");
   double *d;
   GyreCall(GyreCUDAReduceBuffer(be, 1, &d));
   if (n) {
@@ -371,6 +438,7 @@ static GyreStatus check_act(GyreActivation a, const char *op)
 static GyreStatus cu_act_forward(GyreBackend *be, GyreActivation a, const GyreTensor *x,
                                  GyreTensor *y)
 {
+  CUDA_PROF(be, "activation forward");
   GyreCall(check_act(a, "act_forward"));
   k_act_fwd<<<cuda_blocks(x->size, 256), 256, 0, cuda_ctx(be)->stream>>>((int) a, x->size, x->data,
                                                                          y->data);
@@ -381,6 +449,7 @@ static GyreStatus cu_act_forward(GyreBackend *be, GyreActivation a, const GyreTe
 static GyreStatus cu_act_backward(GyreBackend *be, GyreActivation a, const GyreTensor *x,
                                   const GyreTensor *dy, GyreTensor *dx)
 {
+  CUDA_PROF(be, "activation backward");
   if (!dx) return GYRE_OK;
   GyreCall(check_act(a, "act_backward"));
   k_act_bwd<<<cuda_blocks(x->size, 256), 256, 0, cuda_ctx(be)->stream>>>((int) a, x->size, x->data,
@@ -409,6 +478,7 @@ __global__ static void k_mse_grad(size_t n, double scale, const float *p, const 
 static GyreStatus cu_mse_loss(GyreBackend *be, const GyreTensor *pred, const GyreTensor *target,
                               double *loss, GyreTensor *dpred)
 {
+  CUDA_PROF(be, "loss");
   CudaCtx     *c = cuda_ctx(be);
   const size_t n = pred->size;
   double      *d, s;
@@ -536,6 +606,7 @@ static void bn_shape(const GyreTensor *x, int *N, int *C, size_t *S)
 static GyreStatus bn_sums(GyreBackend *be, int mode, const GyreTensor *x, const float *dy,
                           const float *mean, const float *invstd, double *o1, double *o2)
 {
+  CUDA_PROF(be, "batch norm statistics");
   int    N, C;
   size_t S;
   bn_shape(x, &N, &C, &S);
@@ -585,6 +656,7 @@ static GyreStatus cu_bn_forward(GyreBackend *be, const GyreTensor *x, const floa
                                 const float *invstd, const float *gamma, const float *beta,
                                 GyreTensor *y)
 {
+  CUDA_PROF(be, "batch norm");
   int    N, C;
   size_t S;
   bn_shape(x, &N, &C, &S);
@@ -610,6 +682,7 @@ static GyreStatus cu_bn_backward(GyreBackend *be, const GyreTensor *x, const flo
                                  const float *invstd, const float *gamma, const GyreTensor *dy,
                                  const float *mdy, const float *mdyx, GyreTensor *dx)
 {
+  CUDA_PROF(be, "batch norm");
   int    N, C;
   size_t S;
   bn_shape(x, &N, &C, &S);
@@ -653,6 +726,7 @@ static GyreStatus cu_adam_update(GyreBackend *be, size_t n, float *p, const floa
                                  float *v, double lr, double beta1, double beta2, double eps,
                                  double weight_decay, int decoupled, long t)
 {
+  CUDA_PROF(be, "adam");
   if (t < 1) return GyreStatusSet(GYRE_ERR_ARG, "cuda adam_update: step %ld (1-based expected)", t);
   if (!n) return GYRE_OK;
   const double bc1 = 1.0 - pow(beta1, (double) t), bc2 = 1.0 - pow(beta2, (double) t);
@@ -687,6 +761,7 @@ static GyreStatus cu_host_free(GyreBackend *be, void *ptr)
  * allocated (and zero-filled on `stream`) or still read by queued ops is safe. */
 static GyreStatus cu_copy_from_host_async(GyreBackend *be, void *dst, const void *src, size_t bytes)
 {
+  CUDA_PROF(be, "batch copy");
   CudaCtx  *c = cuda_ctx(be);
   const int i = c->stage_next;
   if (!bytes) return GYRE_OK;
@@ -813,6 +888,13 @@ static void ctx_destroy(CudaCtx *c)
 {
   if (!c) return;
   if (c->stream) cudaStreamSynchronize(c->stream);
+  if (c->prof && c->pev) {
+    prof_print(c);
+    for (int i = 0; i < 2 * GYRE_CUDA_PROF_PAIRS; i++)
+      cudaEventDestroy(c->pev[i]);
+  }
+  free(c->pev);
+  free(c->pslot);
   for (int i = 0; i < c->nplans; i++) {
     cufftDestroy(c->plans[i].r2c);
     cufftDestroy(c->plans[i].c2r);
@@ -843,6 +925,7 @@ extern "C" GyreStatus GyreCUDABackendInit(GyreBackend *be)
   CudaCtx *c = (CudaCtx *) calloc(1, sizeof *c);
   if (!c) return GyreStatusSet(GYRE_ERR_MEM, "cuda backend: out of host memory");
   c->device     = local_rank() % n;
+  c->prof       = getenv("GYRE_CUDA_PROFILE") && atoi(getenv("GYRE_CUDA_PROFILE")) > 0;
   GyreStatus st = GYRE_OK;
 #define INIT(call)                                                                                 \
   do {                                                                                             \

@@ -24,6 +24,8 @@ typedef struct {
 
 #define GYRE_CUDA_PLANS 16
 #define GYRE_CUDA_STAGES 4
+#define GYRE_CUDA_PROF_NAMES 48
+#define GYRE_CUDA_PROF_PAIRS 4096
 
 typedef struct {
   int            device;
@@ -57,6 +59,17 @@ typedef struct {
   size_t      ones_n;
   CudaFFTPlan plans[GYRE_CUDA_PLANS];
   int         nplans;
+  /* GYRE_CUDA_PROFILE=1: device time per op family, printed when the backend is destroyed */
+  int prof;
+  struct {
+    const char *name;
+    double      ms;
+    long        calls;
+  } ptab[GYRE_CUDA_PROF_NAMES];
+  int          nptab;
+  cudaEvent_t *pev;   /* pairs: start, end */
+  int         *pslot; /* the name of each pair */
+  int          npairs;
 } CudaCtx;
 
 static inline CudaCtx *cuda_ctx(GyreBackend *be)
@@ -115,6 +128,18 @@ static inline unsigned cuda_blocks(size_t n, int threads)
   if (b > 65535u * 8u) b = 65535u * 8u;
   return (unsigned) (b ? b : 1);
 }
+
+/* GYRE_CUDA_PROFILE=1: the device time of the enclosing scope, under `name` (events on the
+ * stream: no synchronisation; resolved in batches and at the end) */
+struct CudaProf {
+  GyreBackend *be;
+  int          pair;
+  CudaProf(GyreBackend *be, const char *name);
+  ~CudaProf();
+};
+#define CUDA_PROF_CAT2(a, b) a##b
+#define CUDA_PROF_CAT(a, b) CUDA_PROF_CAT2(a, b)
+#define CUDA_PROF(be, name) CudaProf CUDA_PROF_CAT(cuda_prof_, __LINE__)(be, name)
 
 /* the ops of each file */
 GyreStatus GyreCUDADenseForward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,

@@ -15,6 +15,8 @@
  * extra rows zero), and dx is the convolution of dy, padded the same way, with the flipped
  * transposed kernel. A 1x1 (pointwise) convolution needs no padding: one strided-batched
  * GEMM over the samples in the (N, C, P) layout. Reductions (bias gradients) in double. */
+#include <stdlib.h>
+#include <string.h>
 #include "cuda_internal.cuh"
 #include "op_shapes.h"
 
@@ -51,6 +53,7 @@ GyreStatus GyreCUDADenseForward(GyreBackend *be, const GyreTensor *x, const Gyre
                                 const GyreTensor *b, GyreTensor *y)
 {
   const int M = (int) x->shape[0], N = (int) W->shape[0], K = (int) (W->size / W->shape[0]);
+  CUDA_PROF(be, "dense forward");
   GyreCall(GyreCUDAGemm(be, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, 1.0f, W->data, K, 0, x->data, K, 0,
                         0.0f, y->data, N, 0, 1));
   if (b) {
@@ -66,6 +69,7 @@ GyreStatus GyreCUDADenseBackward(GyreBackend *be, const GyreTensor *x, const Gyr
                                  GyreTensor *db)
 {
   const int M = (int) x->shape[0], N = (int) W->shape[0], K = (int) (W->size / W->shape[0]);
+  CUDA_PROF(be, "dense backward");
   if (dx) /* dx (M, K) = dy W */
     GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_N, K, M, N, 1.0f, W->data, K, 0, dy->data, N,
                           0, 0.0f, dx->data, K, 0, 1));
@@ -200,17 +204,241 @@ static GyreStatus shift_gemm(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
   return GYRE_OK;
 }
 
+/* A pointwise (1x1) convolution by a kernel of its own (cuBLAS's strided-batched GEMMs are
+ * slow for the few channels of an FNO: 20 x 20 per sample): y[n, o, p] = sum_i
+ * W[o wso + i wsi] x[n, i, p] (+ b[o]), one thread a position p and PW_TILE outputs o, the
+ * weights of the tile in shared memory. wso = Cin, wsi = 1 is the forward; wso = 1,
+ * wsi = (the forward's Cin) with the channel counts swapped is its adjoint (dx from dy). */
+#define PW_TILE 16
+#define PW_MAX_CIN 1024
+__global__ static void k_pointwise(int Cin, int Cout, size_t P, const float *x, const float *W,
+                                   int wso, int wsi, const float *b, float *y)
+{
+  extern __shared__ float wt[]; /* PW_TILE x Cin */
+  const int               o0 = blockIdx.z * PW_TILE, n = blockIdx.y;
+  for (int t = threadIdx.x; t < PW_TILE * Cin; t += blockDim.x) {
+    const int oo = t / Cin, i = t - oo * Cin;
+    wt[t] = o0 + oo < Cout ? W[(size_t) (o0 + oo) * wso + (size_t) i * wsi] : 0.0f;
+  }
+  __syncthreads();
+  const size_t p = blockIdx.x * (size_t) blockDim.x + threadIdx.x;
+  if (p >= P) return;
+  float        acc[PW_TILE];
+  const float *xn = x + (size_t) n * Cin * P + p;
+#pragma unroll
+  for (int oo = 0; oo < PW_TILE; oo++)
+    acc[oo] = 0.0f;
+  for (int i = 0; i < Cin; i++) {
+    const float v = xn[(size_t) i * P];
+#pragma unroll
+    for (int oo = 0; oo < PW_TILE; oo++)
+      acc[oo] += wt[oo * Cin + i] * v;
+  }
+  float *yn = y + (size_t) n * Cout * P + p;
+#pragma unroll
+  for (int oo = 0; oo < PW_TILE; oo++)
+    if (o0 + oo < Cout) yn[(size_t) (o0 + oo) * P] = acc[oo] + (b ? b[o0 + oo] : 0.0f);
+}
+
+static GyreStatus pointwise(GyreBackend *be, int N, int Cin, int Cout, size_t P, const float *x,
+                            const float *W, int wso, int wsi, const float *b, float *y)
+{
+  dim3 grid((unsigned) ((P + 255) / 256), (unsigned) N,
+            (unsigned) ((Cout + PW_TILE - 1) / PW_TILE));
+  k_pointwise<<<grid, 256, sizeof(float) * PW_TILE * Cin, cuda_ctx(be)->stream>>>(
+      Cin, Cout, P, x, W, wso, wsi, b, y);
+  CU_LAUNCHED();
+  return GYRE_OK;
+}
+
+/* The pointwise weight gradient dW[o, i] += sum over n, p of dy[n, o, p] x[n, i, p]: each
+ * block sums a chunk of positions of one sample, 32 at a time through shared memory, into
+ * its Cin Cout partial sums (each thread PW_DW_PAIRS of the (i, o) pairs), written to part
+ * (blocks x Cin Cout); one GEMV with ones then adds the blocks' partials in a fixed order
+ * (deterministic, unlike atomics). For Cin Cout <= 256 PW_DW_PAIRS. */
+#define PW_DW_TP 32
+#define PW_DW_PAIRS 16
+__global__ static void k_pw_dw(int Cin, int Cout, size_t P, int chunks, int ppb, const float *x,
+                               const float *dy, float *part)
+{
+  extern __shared__ float sh[]; /* xs (Cin x 33), gs (Cout x 33) */
+  float                  *xs = sh, *gs = sh + (size_t) Cin * (PW_DW_TP + 1);
+  const int               n = blockIdx.x / chunks, ch = blockIdx.x % chunks, CC = Cin * Cout;
+  const size_t            p0 = (size_t) ch * ppb, p1 = p0 + ppb < P ? p0 + ppb : P;
+  const float            *xn = x + (size_t) n * Cin * P, *gn = dy + (size_t) n * Cout * P;
+  float                   acc[PW_DW_PAIRS];
+#pragma unroll
+  for (int r = 0; r < PW_DW_PAIRS; r++)
+    acc[r] = 0.0f;
+  for (size_t t0 = p0; t0 < p1; t0 += PW_DW_TP) {
+    for (int t = threadIdx.x; t < (Cin + Cout) * PW_DW_TP; t += blockDim.x) {
+      const int    c = t / PW_DW_TP, tp = t % PW_DW_TP;
+      const size_t p = t0 + tp;
+      const float  v =
+          p < p1 ? (c < Cin ? xn[(size_t) c * P + p] : gn[(size_t) (c - Cin) * P + p]) : 0.0f;
+      sh[c * (PW_DW_TP + 1) + tp] = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int r = 0; r < PW_DW_PAIRS; r++) {
+      const int j = threadIdx.x + r * blockDim.x;
+      if (j < CC) {
+        const float *xi = xs + (j % Cin) * (PW_DW_TP + 1), *go = gs + (j / Cin) * (PW_DW_TP + 1);
+        float        a = 0.0f;
+#pragma unroll 8
+        for (int tp = 0; tp < PW_DW_TP; tp++)
+          a += xi[tp] * go[tp];
+        acc[r] += a;
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int r = 0; r < PW_DW_PAIRS; r++) {
+    const int j = threadIdx.x + r * blockDim.x;
+    if (j < CC) part[(size_t) blockIdx.x * CC + j] = acc[r];
+  }
+}
+
+static GyreStatus pointwise_dw(GyreBackend *be, int N, int Cin, int Cout, size_t P, const float *x,
+                               const float *dy, float *dW)
+{
+  const int    sms   = cuda_ctx(be)->prop.multiProcessorCount;
+  const size_t maxch = (P + PW_DW_TP - 1) / PW_DW_TP, want = (size_t) (4 * sms + N - 1) / N;
+  const int    chunks = (int) (want < 1 ? 1 : want > maxch ? maxch : want);
+  const int    ppb    = (int) (((P + chunks - 1) / chunks + PW_DW_TP - 1) / PW_DW_TP * PW_DW_TP);
+  const int    blocks = N * chunks, CC = Cin * Cout;
+  float       *part;
+  const float *ones, one = 1.0f;
+  GyreCall(GyreCUDAScratch(be, 3, sizeof(float) * (size_t) blocks * CC, (void **) &part));
+  GyreCall(GyreCUDAOnes(be, (size_t) blocks, &ones));
+  k_pw_dw<<<blocks, 256, sizeof(float) * (size_t) (Cin + Cout) * (PW_DW_TP + 1),
+            cuda_ctx(be)->stream>>>(Cin, Cout, P, chunks, ppb, x, dy, part);
+  CU_LAUNCHED();
+  CUBLAS(cublasSgemv(cuda_ctx(be)->blas, CUBLAS_OP_N, CC, blocks, &one, part, CC, ones, 1, &one, dW,
+                     1));
+  return GYRE_OK;
+}
+
+/* the kernel serves up to PW_MAX_CIN input channels and N <= 65535 samples; GYRE_CUDA_PW=gemm
+ * forces cuBLAS */
+static int pointwise_kernel(const ConvGeom *g, int cin)
+{
+  const char *env = getenv("GYRE_CUDA_PW");
+  return !(env && !strcmp(env, "gemm")) && cin <= PW_MAX_CIN && g->s.N <= 65535;
+}
+
+/* col (m x C K, column-major, leading dimension m): col[q, i K + k] = xp[i L + q + off_k], the
+ * padded-grid rows of every channel and offset side by side (im2col on the tall layout) */
+__global__ static void k_im2col(ConvGeom g, int C, const float *xp, float *col)
+{
+  const size_t n_all = g.m * (size_t) C * g.K;
+  GRID_STRIDE(j, n_all)
+  {
+    const size_t q = j % g.m, ck = j / g.m, i = ck / g.K, k = ck % g.K;
+    const size_t off = (k / g.s.KX) * (size_t) g.Xp + k % g.s.KX;
+    col[j]           = xp[i * g.L + q + off];
+  }
+}
+
+/* Wt[(i Cout + o) K + k] = W[(o Cin + i) K + K - 1 - k]: the adjoint's weights, (Cin, Cout, K) */
+__global__ static void k_flip_t(int Cout, int Cin, int K, const float *W, float *Wt)
+{
+  const size_t n_all = (size_t) Cout * Cin * K;
+  GRID_STRIDE(j, n_all)
+  {
+    const size_t k = j % K, oi = j / K, i = oi % Cin, o = oi / Cin;
+    Wt[((i * Cout) + o) * K + (K - 1 - k)] = W[j];
+  }
+}
+
+/* the geometry of samples [n0, n0 + nc) alone */
+static ConvGeom conv_chunk(const ConvGeom *g, int nc)
+{
+  ConvGeom c = *g;
+  c.s.N      = nc;
+  c.m        = (size_t) nc * g->Pp;
+  c.L        = c.m + (size_t) (g->s.KY - 1) * g->Xp + (size_t) (g->s.KX - 1);
+  return c;
+}
+
+/* samples per chunk: the im2col matrix of a chunk within GYRE_CUDA_IM2COL_MB (1024) */
+static int conv_chunk_samples(const ConvGeom *g, int C)
+{
+  const char  *env    = getenv("GYRE_CUDA_IM2COL_MB");
+  const double budget = (env && atof(env) > 0 ? atof(env) : 1024.0) * 1048576.0;
+  const double per    = (double) g->Pp * C * g->K * sizeof(float);
+  int          nc     = (int) (budget / per);
+  return nc < 1 ? 1 : nc > g->s.N ? g->s.N : nc;
+}
+
+/* out (N, Co, Y, X) = conv(in (N, Ci, Y, X), Wc (Ci K x Co column-major)) [+ b] by im2col and
+ * one GEMM per chunk of samples; slots 0 (padded input), 1 (padded-grid output), 2 (col) */
+static GyreStatus im2col_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co, const float *in,
+                              const float *Wc, const float *b, float *out)
+{
+  const int nc = conv_chunk_samples(g, Ci);
+  for (int n0 = 0; n0 < g->s.N; n0 += nc) {
+    const ConvGeom c = conv_chunk(g, g->s.N - n0 < nc ? g->s.N - n0 : nc);
+    float         *xp, *yw, *col;
+    GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) Ci * c.L, (void **) &xp));
+    GyreCall(GyreCUDAScratch(be, 1, sizeof(float) * (size_t) Co * c.m, (void **) &yw));
+    GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * c.m * Ci * c.K, (void **) &col));
+    LAUNCH(k_pad, (size_t) Ci * c.L, c, Ci, in + (size_t) n0 * Ci * g->P, xp);
+    LAUNCH(k_im2col, c.m * Ci * c.K, c, Ci, xp, col);
+    GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_N, (int) c.m, Co, Ci * c.K, 1.0f, col,
+                          (int) c.m, 0, Wc, Ci * c.K, 0, 0.0f, yw, (int) c.m, 0, 1));
+    LAUNCH(k_unpad, (size_t) c.s.N * Co * g->P, c, Co, yw, b, out + (size_t) n0 * Co * g->P);
+  }
+  return GYRE_OK;
+}
+
+/* dW (Cout, Cin, K) = (Cin K x Cout column-major) += col^T dyw, chunk by chunk */
+static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, const float *dy,
+                            float *dW)
+{
+  const int Ci = g->s.Cin, Co = g->s.Cout, nc = conv_chunk_samples(g, Ci);
+  for (int n0 = 0; n0 < g->s.N; n0 += nc) {
+    const ConvGeom c = conv_chunk(g, g->s.N - n0 < nc ? g->s.N - n0 : nc);
+    float         *xp, *dyw, *col;
+    GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) Ci * c.L, (void **) &xp));
+    GyreCall(GyreCUDAScratch(be, 1, sizeof(float) * (size_t) Co * c.m, (void **) &dyw));
+    GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * c.m * Ci * c.K, (void **) &col));
+    LAUNCH(k_pad, (size_t) Ci * c.L, c, Ci, x + (size_t) n0 * Ci * g->P, xp);
+    LAUNCH(k_im2col, c.m * Ci * c.K, c, Ci, xp, col);
+    LAUNCH(k_widen, (size_t) Co * c.m, c, Co, dy + (size_t) n0 * Co * g->P, dyw);
+    GyreCall(GyreCUDAGemm(be, CUBLAS_OP_T, CUBLAS_OP_N, Ci * c.K, Co, (int) c.m, 1.0f, col,
+                          (int) c.m, 0, dyw, (int) c.m, 0, 1.0f, dW, Ci * c.K, 0, 1));
+  }
+  return GYRE_OK;
+}
+
+/* K > 1: the shift-GEMM (faster on an H200 for Ross et al.'s FCNN: 1759 against 1588
+ * samples/s at 64^2) unless GYRE_CUDA_CONV=im2col */
+static int use_shift(void)
+{
+  const char *env = getenv("GYRE_CUDA_CONV");
+  return !(env && !strcmp(env, "im2col"));
+}
+
 GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
                                const GyreTensor *b, GyrePadding pad, GyreTensor *y)
 {
   const ConvGeom g = conv_geom(x, W, pad);
   if (g.K == 1) { /* pointwise: y_n (P x Cout) = x_n (P x Cin) W (Cin x Cout) */
+    CUDA_PROF(be, "conv forward 1x1");
+    if (pointwise_kernel(&g, g.s.Cin))
+      return pointwise(be, g.s.N, g.s.Cin, g.s.Cout, g.P, x->data, W->data, g.s.Cin, 1,
+                       b ? b->data : NULL, y->data);
     GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_N, (int) g.P, g.s.Cout, g.s.Cin, 1.0f, x->data,
                           (int) g.P, (long long) g.s.Cin * g.P, W->data, g.s.Cin, 0, 0.0f, y->data,
                           (int) g.P, (long long) g.s.Cout * g.P, g.s.N));
     if (b) LAUNCH(k_bias, y->size, y->size, g.s.Cout, g.P, b->data, y->data);
     return GYRE_OK;
   }
+  CUDA_PROF(be, "conv forward KxK");
+  if (!use_shift()) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
+    return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data);
   float *xp, *Wk;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) g.s.Cin * g.L, (void **) &xp));
   GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * W->size, (void **) &Wk));
@@ -224,13 +452,33 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
                                 GyreTensor *dW, GyreTensor *db)
 {
   const ConvGeom g = conv_geom(x, W, pad);
-  if (db) GyreCall(bias_grad(be, g.s.N, g.s.Cout, g.P, dy->data, db->data));
+  if (db) {
+    CUDA_PROF(be, "conv backward db");
+    GyreCall(bias_grad(be, g.s.N, g.s.Cout, g.P, dy->data, db->data));
+  }
   if (g.K == 1) {
-    if (dx) /* dx_n (P x Cin) = dy_n (P x Cout) W^T */
+    if (dx && pointwise_kernel(&g, g.s.Cout))
+      GyreCall(pointwise(be, g.s.N, g.s.Cout, g.s.Cin, g.P, dy->data, W->data, 1, g.s.Cin, NULL,
+                         dx->data));
+    else if (dx) /* dx_n (P x Cin) = dy_n (P x Cout) W^T */
       GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_T, (int) g.P, g.s.Cin, g.s.Cout, 1.0f,
                             dy->data, (int) g.P, (long long) g.s.Cout * g.P, W->data, g.s.Cin, 0,
                             0.0f, dx->data, (int) g.P, (long long) g.s.Cin * g.P, g.s.N));
-    if (dW) { /* per sample x_n^T dy_n (Cin x Cout), then summed over n by one GEMV */
+    const char *pwdw = getenv("GYRE_CUDA_PW_DW");
+    if (dW && !pwdw && g.s.Cin * g.s.Cout <= 256 * PW_DW_PAIRS &&
+        (g.s.Cin + g.s.Cout) * (PW_DW_TP + 1) * sizeof(float) <= 48 * 1024) {
+      CUDA_PROF(be, "conv backward 1x1 dW (kernel)");
+      GyreCall(pointwise_dw(be, g.s.N, g.s.Cin, g.s.Cout, g.P, x->data, dy->data, dW->data));
+    } else if (dW && !(pwdw && !strcmp(pwdw, "batched"))) { /* a GEMM a sample, accumulating */
+      CUDA_PROF(be, "conv backward 1x1 dW (loop)");
+      for (int n = 0; n < g.s.N; n++)
+        GyreCall(GyreCUDAGemm(be, CUBLAS_OP_T, CUBLAS_OP_N, g.s.Cin, g.s.Cout, (int) g.P, 1.0f,
+                              x->data + (size_t) n * g.s.Cin * g.P, (int) g.P, 0,
+                              dy->data + (size_t) n * g.s.Cout * g.P, (int) g.P, 0, 1.0f, dW->data,
+                              g.s.Cin, 0, 1));
+    } else if (dW) { /* per sample x_n^T dy_n (Cin x Cout), then summed over n by one GEMV
+                        (cuBLAS runs few blocks for these long, thin products: slower) */
+      CUDA_PROF(be, "conv backward 1x1 dW (batched)");
       float       *part;
       const float *ones;
       const size_t wsz = (size_t) g.s.Cin * g.s.Cout;
@@ -246,7 +494,22 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
     }
     return GYRE_OK;
   }
+  if (!use_shift()) {
+    if (dW) {
+      CUDA_PROF(be, "conv backward KxK dW");
+      GyreCall(im2col_dw(be, &g, x->data, dy->data, dW->data));
+    }
+    if (dx) { /* dx = conv(dy, flipped W^T) */
+      CUDA_PROF(be, "conv backward KxK dx");
+      float *Wt;
+      GyreCall(GyreCUDAScratch(be, 3, sizeof(float) * W->size, (void **) &Wt));
+      LAUNCH(k_flip_t, W->size, g.s.Cout, g.s.Cin, g.K, W->data, Wt);
+      GyreCall(im2col_conv(be, &g, g.s.Cout, g.s.Cin, dy->data, Wt, NULL, dx->data));
+    }
+    return GYRE_OK;
+  }
   float *xp, *w1, *Wk, *dWk;
+  CUDA_PROF(be, "conv backward KxK (shift)");
   if (dW) { /* dW_k (Cin x Cout) = (xp + off_k)^T dyw */
     GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) g.s.Cin * g.L, (void **) &xp));
     GyreCall(GyreCUDAScratch(be, 1, sizeof(float) * (size_t) g.s.Cout * g.m, (void **) &w1));

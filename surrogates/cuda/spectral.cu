@@ -157,6 +157,7 @@ __global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const
 static GyreStatus modes_of(GyreBackend *be, const SpecGeom *s, int planes, const float *in,
                            float2 *out)
 {
+  CUDA_PROF(be, "  spectral: rfft rows + modes");
   CudaFFTPlan *p;
   float2      *T;
   float       *copy;
@@ -176,6 +177,7 @@ static GyreStatus modes_of(GyreBackend *be, const SpecGeom *s, int planes, const
 static GyreStatus planes_of(GyreBackend *be, const SpecGeom *s, int planes, float scale,
                             const float2 *F, float *out)
 {
+  CUDA_PROF(be, "  spectral: modes + irfft rows");
   CudaFFTPlan *p;
   float2      *T;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
@@ -188,6 +190,7 @@ static GyreStatus planes_of(GyreBackend *be, const SpecGeom *s, int planes, floa
 GyreStatus GyreCUDASpectralForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *Wr,
                                    const GyreTensor *Wi, GyreTensor *y)
 {
+  CUDA_PROF(be, "spectral forward");
   const SpecGeom s = spec_geom(x, Wr);
   float2        *Xc, *F;
   GyreCall(GyreCUDAScratch(be, 1, sizeof(float2) * (size_t) s.N * s.Cin * s.nm, (void **) &Xc));
@@ -201,6 +204,7 @@ GyreStatus GyreCUDASpectralBackward(GyreBackend *be, const GyreTensor *x, const 
                                     const GyreTensor *Wi, const GyreTensor *dy, GyreTensor *dx,
                                     GyreTensor *dWr, GyreTensor *dWi)
 {
+  CUDA_PROF(be, "spectral backward");
   const SpecGeom s   = spec_geom(x, Wr);
   const double   inv = 1.0 / ((double) s.X * s.Y);
   float2        *G, *B;

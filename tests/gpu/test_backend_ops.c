@@ -343,13 +343,39 @@ static void case_ops(void)
   case_dense(37, 19, 23, 1);
   case_dense(1024, 64, 64, 0);
   case_dense(5, 3, 1, 1);
-  for (int pad = 0; pad < 2; pad++) {
-    case_conv(1, 3, 4, 5, 1, 17, 5, (GyrePadding) pad, 1);
-    case_conv(1, 2, 3, 2, 1, 9, 1, (GyrePadding) pad, 1);
-    case_conv(2, 2, 3, 4, 9, 11, 3, (GyrePadding) pad, 1);
-    case_conv(2, 3, 9, 6, 8, 8, 5, (GyrePadding) pad, 0);
-    case_conv(2, 4, 7, 5, 6, 10, 1, (GyrePadding) pad, 1);
+  /* the convolution algorithms: the shift-GEMM, im2col one sample at a time (a tiny chunk
+   * budget), im2col in chunks as large as allowed */
+  const char *algo[3][2] = {{"shift", "1024"}, {"im2col", "0.001"}, {"im2col", "1024"}};
+  for (int a = 0; a < 3; a++) {
+    setenv("GYRE_CUDA_CONV", algo[a][0], 1);
+    setenv("GYRE_CUDA_IM2COL_MB", algo[a][1], 1);
+    if (a == 1) { /* and the 1x1 convolutions by cuBLAS (strided-batched weight gradient) */
+      setenv("GYRE_CUDA_PW", "gemm", 1);
+      setenv("GYRE_CUDA_PW_DW", "batched", 1);
+    } else if (a == 2) { /* (a cuBLAS GEMM a sample for the weight gradient) */
+      unsetenv("GYRE_CUDA_PW");
+      setenv("GYRE_CUDA_PW_DW", "loop", 1);
+    } else {
+      unsetenv("GYRE_CUDA_PW");
+      unsetenv("GYRE_CUDA_PW_DW");
+    }
+    for (int pad = 0; pad < 2; pad++) {
+      case_conv(1, 3, 4, 5, 1, 17, 5, (GyrePadding) pad, 1);
+      case_conv(1, 2, 3, 2, 1, 9, 1, (GyrePadding) pad, 1);
+      case_conv(2, 2, 3, 4, 9, 11, 3, (GyrePadding) pad, 1);
+      case_conv(2, 3, 9, 6, 8, 8, 5, (GyrePadding) pad, 0);
+      case_conv(2, 4, 7, 5, 6, 10, 1, (GyrePadding) pad, 1);
+    }
+    /* 1x1 at FNO sizes: several position chunks per sample, a partial last tile, the
+     * projection's 20 -> 128 and back */
+    case_conv(2, 3, 20, 24, 37, 41, 1, GYRE_PAD_ZERO, 1);
+    case_conv(2, 2, 20, 128, 16, 33, 1, GYRE_PAD_ZERO, 1);
+    case_conv(2, 2, 128, 1, 16, 33, 1, GYRE_PAD_ZERO, 1);
   }
+  unsetenv("GYRE_CUDA_CONV");
+  unsetenv("GYRE_CUDA_IM2COL_MB");
+  unsetenv("GYRE_CUDA_PW");
+  unsetenv("GYRE_CUDA_PW_DW");
   case_spectral(1, 3, 4, 5, 1, 32, 1, 17); /* every mode, Nyquist included */
   case_spectral(1, 2, 3, 2, 1, 15, 1, 5);  /* odd length */
   case_spectral(2, 2, 3, 4, 16, 20, 5, 11);
