@@ -1,2 +1,5 @@
 # Source formatting: every C file matches .clang-format.
 gyre_add_script_test(format format ${CMAKE_CURRENT_LIST_DIR}/check_format.sh)
+# gyre version lists the build's features and agrees with the configuration.
+gyre_add_script_test(cli_version unit ${CMAKE_CURRENT_LIST_DIR}/version.sh)
+set_property(TEST cli_version APPEND PROPERTY ENVIRONMENT "GYRE_EXPECT_CUDA=${GYRE_CUDA_BUILT}")

@@ -66,6 +66,17 @@ expect_error "stencil without per-point samples" "stencil" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_per_point 0 -train_stencil 2 -train_out m.nc
 expect_error "negative epochs per run" "-train_epochs_per_run" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs_per_run -1 -train_out m.nc
+# precision and backend: tensor-core arithmetic on the CPU backend, an unknown precision, and
+# the CUDA backend where this build or this machine has none
+expect_error "tf32 on the CPU backend" "needs tensor cores" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_precision tf32 -train_out m.nc
+expect_error "unknown precision" "precision 'fp8'" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_precision fp8 -train_out m.nc
+"$GYRE" version > version.txt
+if grep -q "^gpu: none\|^gpu: no CUDA device" version.txt; then
+  expect_error "cuda backend without a GPU" "no CUDA backend\|no CUDA device" \
+    "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_backend cuda -train_out m.nc
+fi
 # gyre info on a model file with a flipped weight byte: the checksum says so
 cp good.nc flipped.nc
 "$PYTHON" - <<'PY'
