@@ -70,6 +70,9 @@ static void fill_meta(GyreModelMeta *m, GyreNormalization *nm, int nin, int nout
   snprintf(m->mode, sizeof m->mode, "emulator");
   m->per_point = 1, m->history = 2, m->lead = 3;
   m->record_dt = 0.05, m->dx = 2 * M_PI / 64, m->dy = 1.0 / 3.0;
+  /* trained in tf32: the validation loss at that precision and at fp32 (issue 6) */
+  snprintf(m->precision, sizeof m->precision, "tf32");
+  m->val_loss_precision = 0.0125, m->val_loss_fp32 = 0.0123;
   memset(nm, 0, sizeof *nm);
   nm->nin = nin, nm->nout = nout;
   for (int c = 0; c < nin; c++)
@@ -128,6 +131,9 @@ static void check_meta(const GyreModelMeta *a, const GyreModelMeta *b)
              a->lead == b->lead && a->record_dt == b->record_dt && a->dx == b->dx && a->dy == b->dy,
          "mode/per_point/history/lead/record_dt/dx/dy: '%s' %d %d %d %g %g %g", b->mode,
          b->per_point, b->history, b->lead, b->record_dt, b->dx, b->dy);
+  EXPECT(!strcmp(a->precision, b->precision) && a->val_loss_precision == b->val_loss_precision &&
+             a->val_loss_fp32 == b->val_loss_fp32,
+         "precision '%s' %g %g", b->precision, b->val_loss_precision, b->val_loss_fp32);
   EXPECT(a->nlineage == b->nlineage, "nlineage %d", b->nlineage);
   for (int i = 0; i < a->nlineage && i < b->nlineage; i++) {
     EXPECT(!strcmp(a->lineage_path[i], b->lineage_path[i]), "lineage path '%s'",
