@@ -100,6 +100,9 @@ slurm_start() {
   local d=$SLURM_DIR user
   user=$(id -un)
   mkdir -p "$d/munge" "$d/state" "$d/spool" "$d/log" "$d/run" "$d/tmp"
+  # Private: munged warns that the socket is inaccessible to other users, which is the point
+  # (every daemon, command and job runs as this user). slurmctld's "Could not open ... state
+  # file" errors at start-up are a fresh cluster's, expected too.
   chmod 700 "$d/munge"
 
   # munge: a fresh key, the socket under the temp dir. libmunge reads no environment
