@@ -7,13 +7,17 @@
 # of the surrogate library alone, `make test-mpich`). libmpich-dev registers its own
 # alternatives for mpicc, mpiexec and the MPI headers; they must keep pointing at Open MPI,
 # so this script sets them back if installing MPICH (or anything else) changed them.
+#
+# slurmctld, slurmd, slurm-client and munge are for the slurm tests (tests/slurm/), which
+# start their own throwaway cluster; the services the packages install are not used.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang-format
       petsc-dev libnetcdf-mpi-dev netcdf-bin libopenblas-dev
       libfftw3-dev libfftw3-mpi-dev openmpi-bin
       libmpich-dev mpich libnetcdf-dev
       python3-xarray python3-netcdf4 python3-matplotlib
-      cdo nco valgrind)
+      cdo nco valgrind
+      slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,9 @@
+# Slurm (tests/slurm/fixture.sh starts a throwaway single-node cluster from Debian's packages:
+# munged, slurmctld, slurmd under a temporary directory, on free ports; stopped by pid
+# whatever the outcome; SKIPPED with the reason where it cannot start):
+#   slurm_basic: a one-line job and an array of 3 COMPLETED (3 distinct member files); a job
+#     that exits 3 FAILED and its afterok dependant CANCELLED (kill_invalid_depend).
+gyre_add_script_test(slurm_basic "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_basic.sh)
+#   slurm_mpi: an sbatch job with --ntasks=4 runs gyre simulate on 4 ranks (mpiexec inside the
+#     allocation) on a 2-core machine: COMPLETED, x.nc readable by gyre info.
+gyre_add_script_test(slurm_mpi "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_mpi.sh)
