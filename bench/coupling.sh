@@ -20,7 +20,7 @@ gyre=$(readlink -f "$build/bin/gyre" || true)
 [ -x "$gyre" ] || { echo "bench/coupling.sh: $gyre not found: build first (make)" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 PY=/usr/bin/python3
-scratch=$(mktemp -d "$build/bench-coupling.XXXXXX")
+scratch=$(readlink -f "$(mktemp -d "$build/bench-coupling.XXXXXX")") # absolute: the trap runs after the cd
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 run() { mpiexec -n 1 "$gyre" "$@"; }
