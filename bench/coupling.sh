@@ -9,15 +9,18 @@
 # and the table gives seconds per time step (the driver's stepping_wall_seconds / steps), the
 # ratio closure step / plain step (goal <= 1.25) and the inference share of the run's time
 # (the GyreSurrogate event of -log_view over its total; it includes the closure's evaluations
-# for the output's coupling diagnostic). The networks are trained briefly here on small truth
-# runs (their skill is not the point: bench/ measures speed). One rank, one thread.
+# for the output's coupling diagnostic), the GyreSurrogate events per step and their mean time
+# (the pure inference cost of one call); ns2d "trimmed" is -surrogate_trim_halo (no halo on a
+# rank that owns the whole grid: fewer points, not bitwise the default's). The networks are
+# trained briefly here on small truth runs (their skill is not the point: bench/ measures
+# speed). One rank, one thread.
 set -euo pipefail
 build=${1:-build}
 gyre=$(readlink -f "$build/bin/gyre" || true)
 [ -x "$gyre" ] || { echo "bench/coupling.sh: $gyre not found: build first (make)" >&2; exit 1; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 PY=/usr/bin/python3
-scratch=$(mktemp -d "$build/bench-coupling.XXXXXX")
+scratch=$(readlink -f "$(mktemp -d "$build/bench-coupling.XXXXXX")") # absolute: the trap runs after the cd
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 run() { mpiexec -n 1 "$gyre" "$@"; }
@@ -71,14 +74,15 @@ wall = float(d.getncattr("stepping_wall_seconds"))
 dt = float(d.getncattr("gyre_dt"))
 t = d["time"][:]
 steps = round((float(t[-1]) - float(t[0])) / dt)
-inf, total = 0.0, 0.0
+inf, total, calls = 0.0, 0.0, 0
 for line in open(log):
     f = line.split()
     if f and f[0] == "GyreSurrogate":
-        inf = float(f[3])
+        calls, inf = int(f[1]), float(f[3])
     if line.startswith("Time (sec):"):
         total = float(f[2])
-print(f"RESULT {case} {label} {wall / steps:.6e} {inf / total if total > 0 else 0:.4f}")
+print(f"RESULT {case} {label} {wall / steps:.6e} {inf / total if total > 0 else 0:.4f} "
+      f"{calls / steps:.3f} {inf / calls if calls else 0:.4e}")
 PY
 }
 
@@ -93,22 +97,28 @@ echo "-- timing (1 rank)"
   bench ns2d plain "${ns[@]}"
   bench ns2d null "${ns[@]}" -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
   bench ns2d trained "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0
+  # not bitwise the default's (float rounding): no halo where the rank owns the whole grid
+  bench ns2d trimmed "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
+    -surrogate_trim_halo
 } | tee results.txt
 
-awk '/^RESULT/ { t[$2, $3] = $4; s[$2, $3] = $5; if (!($2 in seen)) { seen[$2] = 1; c[++n] = $2 } }
+awk '/^RESULT/ { t[$2, $3] = $4; s[$2, $3] = $5; cps[$2, $3] = $6; spc[$2, $3] = $7; if (!($2 in seen)) { seen[$2] = 1; c[++n] = $2 } }
 END {
   print ""
   print "== results: seconds per time step; each ratio against the plain step of the same run"
-  printf "%-6s %-8s %12s %10s %10s  %-8s %s\n", "model", "closure", "s/step", "ratio", "infer.", "goal", "met"
+  print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
+  print "output counted; ms/call: the mean time of one event)"
+  printf "%-6s %-8s %12s %10s %10s %10s %10s  %-8s %s\n", "model", "closure", "s/step", "ratio", \
+    "infer.", "calls/step", "ms/call", "goal", "met"
   for (i = 1; i <= n; i++) {
     m = c[i]
     printf "%-6s %-8s %12.4g %10s %10s\n", m, "plain", t[m, "plain"], "1", "-"
-    split("null trained guarded", k, " ")
-    for (j = 1; j <= 3; j++) {
+    split("null trained guarded trimmed", k, " ")
+    for (j = 1; j <= 4; j++) {
       if (!((m, k[j]) in t)) continue
       r = t[m, k[j]] / t[m, "plain"]
-      printf "%-6s %-8s %12.4g %10.3f %9.1f%%  %-8s %s\n", m, k[j], t[m, k[j]], r, 100 * s[m, k[j]], \
-        "<= 1.25", (r <= 1.25 ? "yes" : "NO")
+      printf "%-6s %-8s %12.4g %10.3f %9.1f%% %10.2f %10.4g  %-8s %s\n", m, k[j], t[m, k[j]], r, \
+        100 * s[m, k[j]], cps[m, k[j]], 1e3 * spc[m, k[j]], "<= 1.25", (r <= 1.25 ? "yes" : "NO")
     }
   }
 }' results.txt

@@ -14,8 +14,9 @@
  *           field is gathered on rank 0 (DMDA natural ordering, VecScatterCreateToZero),
  *           evaluated there and the output scattered back; the solver state stays
  *           distributed. Set-up says so on the log.
- * All three give the same result on any rank count. The cost is the "GyreSurrogate" event of
- * -log_view. */
+ * All three give the same result on any rank count. An input identical (bitwise) to the last
+ * one's reuses its output without evaluating the network again. The cost is the "GyreSurrogate"
+ * event of -log_view. */
 #ifndef GYRE_SURROGATE_H
 #define GYRE_SURROGATE_H
 
@@ -38,6 +39,24 @@ struct _p_GyreSurrogateEval {
   VecScatter        to_zero_in, to_zero_out;
   float            *xin, *yout, *y; /* host buffers: network input, output, this rank's y */
   PetscInt          cap;
+  /* POINTS and BLOCK: whole: this rank owns the whole (periodic) grid, its ghosts are its own
+   * points and no ghost exchange is needed; BLOCK: the block the CNN sees, in global indices
+   * (bxs, bys) and size bxm x bym: the owned points with a halo of r (with -surrogate_trim_halo
+   * only in each dimension this rank does not own whole: one it owns whole needs none, the
+   * network's circular padding is the periodic wrap; the values agree to float rounding, not
+   * bitwise, as the convolutions' GEMMs change shape) */
+  PetscBool whole, trim_halo; /* trim_halo: -surrogate_trim_halo (default: a halo everywhere) */
+  PetscInt  bxs, bys, bxm, bym;
+  /* the last evaluation: its packed input (n cin values) and, in y, its output; an identical
+   * input (e.g. the output's coupling diagnostic, then the next step's first stage on the same
+   * state) reuses it. have_last: the cache is valid. The guard's arguments of that
+   * evaluation (GuardValues) are kept to repeat its checks on a reuse. */
+  PetscScalar *last;
+  PetscInt     nlast;
+  PetscBool    have_last;
+  PetscMPIInt  size;
+  PetscInt     g_nx, g_per_in, g_ny, g_per_out;
+  const float *g_y;
 
   /* the guard (guard.c): disabled, the caller uses its physics fallback; sigma > 0: Apply
    * records in trip (the first GyreGuardReason since it was reset to 0) an output NaN/Inf or

@@ -105,16 +105,24 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   GyreTensor *x, *y;
   float      *h;
   GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h));
-  for (size_t i = 0; i < x->size; i++) {
-    int c = (int) ((i / pc) % (size_t) cin);
-    h[i]  = (float) (((double) in[i] - s->norm.in_mean[c]) / s->norm.in_std[c]);
+  /* normalised, one channel's block of pc values at a time (channel (b % cin)) */
+  for (size_t b = 0, nb = x->size / pc; b < nb; b++) {
+    const int    c = (int) (b % (size_t) cin);
+    const double m = s->norm.in_mean[c], sd = s->norm.in_std[c];
+    const float *ib = in + b * pc;
+    float       *hb = h + b * pc;
+    for (size_t k = 0; k < pc; k++)
+      hb[k] = (float) (((double) ib[k] - m) / sd);
   }
   GyreCall(GyreTensorCopyFromHost(x, h));
   GyreCall(GyreNetInfer(s->net, ws, x, y));
   GyreCall(GyreTensorCopyToHost(y, out));
-  for (size_t i = 0; i < y->size; i++) {
-    int c  = (int) ((i / ypc) % (size_t) cout);
-    out[i] = (float) ((double) out[i] * s->norm.out_std[c] + s->norm.out_mean[c]);
+  for (size_t b = 0, nb = y->size / ypc; b < nb; b++) { /* back to physical units */
+    const int    c = (int) (b % (size_t) cout);
+    const double m = s->norm.out_mean[c], sd = s->norm.out_std[c];
+    float       *ob = out + b * ypc;
+    for (size_t k = 0; k < ypc; k++)
+      ob[k] = (float) ((double) ob[k] * sd + m);
   }
   return GYRE_OK;
 }
