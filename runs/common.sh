@@ -36,6 +36,12 @@ stage_opts() {
     }' "$file"
 }
 
+# load_stages STAGE...: for each STAGE an array of that name holding its options (opts, size).
+load_stages() {
+  local s
+  for s in "$@"; do mapfile -t "$s" < <(stage_opts "$opts" "$s" "$size"); done
+}
+
 # opt_value FILE STAGE SIZE NAME: the value of -STAGE_NAME (SIZE's when it has one); an error
 # when neither is set.
 opt_value() {
@@ -73,6 +79,30 @@ check_build() {
     die "$PYTHON lacks numpy or netCDF4 (make setup installs python3-netcdf4)"
   export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1}
   export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
+}
+
+# experiment_start NAME [BUILD] [SIZE]: the start of runs/NAME.sh [BUILD] [tiny|small|full]:
+# sets build (default build), size (default small), gyre, opts (runs/NAME.opts) and out
+# ($GYRE_RUN_DIR, default BUILD/runs/NAME-SIZE, created).
+runs_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+experiment_start() {
+  exp_name=$1
+  build=${2:-build}
+  size=${3:-small}
+  check_size "$size" tiny small full
+  check_build "$build"
+  opts="$runs_dir/$exp_name.opts"
+  out=${GYRE_RUN_DIR:-$build/runs/$exp_name-$size}
+  mkdir -p "$out"
+  exp_start=$SECONDS
+  echo "$exp_name ($size): files in $out"
+}
+
+# experiment_end: the run's wall time and where its report is.
+experiment_end() {
+  echo
+  echo "$exp_name ($size) done in $((SECONDS - exp_start)) s"
+  echo "report: $out/report/report.md (and index.html, PNGs)"
 }
 
 # check_size SIZE SIZES...: SIZE is one of SIZES.

@@ -1,10 +1,14 @@
-"""runs/l96_goals.py MLP_METRICS.nc POLY_METRICS.nc REPORT.md ABOUT — the l96-closure goals.
+"""runs/l96_goals.py MLP_METRICS.nc POLY_METRICS.nc COST.txt REPORT.md ABOUT — the l96-closure
+goals.
 
 Reads the metrics gyre compare computed (truth as REF; the MLP-closure forecasts, resp. the
 cubic-polynomial ones, as TEST; no closure as the baseline), prints each goal of issue 4 §5
 with the measured numbers and whether it is met, and appends the same as a section to the
-report's report.md. ABOUT is a sentence describing the run (sizes). Exit status 0 whether or
-not the goals are met: the experiment reports, its tests judge.
+report's report.md. ABOUT is a sentence describing the run (sizes). COST.txt holds lines
+"truth S mlp S": stepping wall seconds of one unit of the truth and of the MLP run timed back
+to back; the cost goal is judged on the minimum of each (the whole runs' figures from gyre
+compare are stated too: they ran minutes apart, under whatever load the machine had).
+Exit status 0 whether or not the goals are met: the experiment reports, its tests judge.
 """
 import sys
 
@@ -29,9 +33,16 @@ def window_mean(f, name, lo, hi):
 
 
 def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: l96_goals.py MLP_METRICS.nc POLY_METRICS.nc REPORT.md ABOUT")
-    mlp_path, poly_path, report, about = sys.argv[1:]
+    if len(sys.argv) != 6:
+        sys.exit("usage: l96_goals.py MLP_METRICS.nc POLY_METRICS.nc COST.txt REPORT.md ABOUT")
+    mlp_path, poly_path, cost_path, report, about = sys.argv[1:]
+    with open(cost_path, encoding="utf-8") as f:
+        pairs = [line.split() for line in f if line.strip()]
+    try:
+        t_truth = min(float(p[1]) for p in pairs)
+        t_mlp = min(float(p[3]) for p in pairs)
+    except (IndexError, ValueError):
+        sys.exit(f"l96_goals.py: {cost_path}: expected lines 'truth S mlp S'")
     with netCDF4.Dataset(mlp_path) as m, netCDF4.Dataset(poly_path) as p:
         r1_mlp, r1_none = at_lead(m, "rmse_X", 1.0), at_lead(m, "rmse_baseline_X", 1.0)
         rf_mlp, hi = window_mean(m, "rmse_X", 0.5, 2.0)
@@ -55,10 +66,11 @@ def main():
          "Wasserstein-1 of X in the long run within 5% of the cubic polynomial or better",
          f"MLP {w_mlp:.4f}, polynomial {w_poly:.4f} (all {ntimes} records): "
          f"MLP/polynomial {w_mlp / w_poly:.3f}"),
-        (speed >= 5, "one-scale MLP run >= 5x faster than the two-scale truth (stepping wall "
-         "time per model time unit)",
-         f"truth {c_truth:.4g} s, MLP {c_mlp:.4g} s, polynomial {c_poly:.4g} s per unit: "
-         f"speed-up {speed:.1f}x"),
+        (t_truth >= 5 * t_mlp, "one-scale MLP run >= 5x faster than the two-scale truth "
+         "(stepping wall time per model time unit)",
+         f"back to back (min of {len(pairs)}): truth {t_truth:.4g} s, MLP {t_mlp:.4g} s per unit: "
+         f"speed-up {t_truth / t_mlp:.1f}x; the whole runs: truth {c_truth:.4g} s, MLP "
+         f"{c_mlp:.4g} s, polynomial {c_poly:.4g} s per unit, speed-up {speed:.1f}x"),
     ]
     met = sum(ok for ok, _, _ in goals)
     print(f"goals of issue 4 (l96-closure), measured: {met} of {len(goals)} met")
