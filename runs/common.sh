@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # runs/common.sh — sourced by the experiment scripts (runs/*.sh) and scripts/demo.sh.
 #
 # An experiment's options live in runs/<exp>.opts as PETSc options, one stage per prefix
@@ -29,9 +30,13 @@ stage_opts() {
       print "-" substr(tok[1], length(pre) + 1)
       for (i = 2; i <= n; i++) print tok[i]
     }
+    function name(line, pre,   t) {
+      split(line, t, /[ \t]+/)
+      return substr(t[1], length(pre) + 1)
+    }
     END {
-      for (i = 1; i <= no; i++) { split(own[i], t, /[ \t]+/); mine["-" substr(t[1], length(q) + 1)] = 1 }
-      for (i = 1; i <= ng; i++) { split(gen[i], t, /[ \t]+/); if (!mine["-" substr(t[1], length(p) + 1)]) emit(gen[i], p) }
+      for (i = 1; i <= no; i++) mine[name(own[i], q)] = 1
+      for (i = 1; i <= ng; i++) if (!(name(gen[i], p) in mine)) emit(gen[i], p)
       for (i = 1; i <= no; i++) emit(own[i], q)
     }' "$file"
 }

@@ -12,6 +12,8 @@
 # cores); full is the experiment as the issue states it; tiny is the smoke test's. Files go
 # to $GYRE_RUN_DIR (default BUILD/runs/l96-closure-SIZE); the report to its report/.
 # Exit status 0 when every stage ran, whether or not the goals are met (they are printed).
+# shellcheck disable=SC2154 # (the stage arrays: set by load_stages)
+# shellcheck source=runs/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 experiment_start l96-closure "$@"
 
