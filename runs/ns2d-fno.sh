@@ -8,8 +8,8 @@
 #
 # Options: runs/ns2d-fno.opts (one stage per prefix, sizes as prefixes; see runs/common.sh).
 # BUILD (default build) holds bin/gyre; the size defaults to small (5-10 minutes on 2
-# cores: 6 members, 16 units, 50 epochs); full is the size (about an hour on 2
-# cores); tiny is the smoke test's (32^2, 3 frames of history, 1 epoch). Files go to
+# cores: 6 members, 16 units, 50 epochs); full is the size (about 20 minutes on
+# 2 cores); tiny is the smoke test's (32^2, 3 frames of history, 1 epoch). Files go to
 # $GYRE_RUN_DIR (default BUILD/runs/ns2d-fno-SIZE); the report to its report/.
 # shellcheck disable=SC2154 # (the stage arrays: set by load_stages)
 # shellcheck source=runs/common.sh
