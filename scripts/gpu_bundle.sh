@@ -4,8 +4,8 @@
 #
 # The surrogate library alone is configured with the CUDA backend (GYRE_ENABLE_CUDA=ON),
 # MPICH (its singleton start needs no launcher) and the serial NetCDF, in BUILD (build-gpu).
-# The test and benchmark programs go to bin/, every shared library they load from this
-# machine's packages to lib/, except the C runtime and CUDA's own libraries (cuBLAS, cuFFT,
+# The test and benchmark programs go to bin/, the CUDA backend's module (libgyre_cuda.so) and
+# every shared library they load from this machine's packages to lib/, except the C runtime and CUDA's own libraries (cuBLAS, cuFFT,
 # the driver), which the GPU machine's toolkit provides (same major version: CUDA 13). The
 # CUDA runtime is linked statically; NCCL is opened at run time. Everything is packed into
 # .gpu/bundle.tar.xz (about 20 MiB: the device tool carries at most 64 MiB), which
@@ -24,7 +24,7 @@ cmake -S . -B "$build" -DGYRE_SURROGATES_ONLY=ON -DGYRE_ENABLE_CUDA=ON \
   -DMPIEXEC_EXECUTABLE="$(command -v mpiexec.mpich || echo /usr/bin/mpiexec.mpich)" >/dev/null
 progs=(test_backend_ops)
 for t in $(cd bench && ls train_*.c 2>/dev/null); do progs+=("bench_${t%.c}"); done
-cmake --build "$build" -j "$(nproc)" --target "${progs[@]}"
+cmake --build "$build" -j "$(nproc)" --target "${progs[@]}" gyre_cuda
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -34,9 +34,11 @@ for p in "${progs[@]}"; do
   [ -n "$f" ] || { echo "gpu_bundle: $p was not built" >&2; exit 1; }
   cp "$f" "$stage/bin/"
 done
+# the CUDA backend's module (opened at run time: bin/../lib/libgyre_cuda.so)
+cp "$build/lib/libgyre_cuda.so" "$stage/lib/"
 # the libraries to carry: what ldd resolves, less the C runtime and CUDA's libraries
 skip='^(linux-vdso|ld-linux|libc\.so|libm\.so|libpthread|libdl\.so|librt\.so|libgcc_s|libstdc\+\+|libcuda\.so|libcublas|libcublasLt|libcufft|libcudart|libnvidia)'
-for p in "$stage"/bin/*; do
+for p in "$stage"/bin/* "$stage/lib/libgyre_cuda.so"; do
   ldd "$p" | awk '/=>/ && $3 ~ /^\// {print $1, $3}'
 done | sort -u | while read -r name path; do
   if [[ ! $name =~ $skip ]]; then cp -L "$path" "$stage/lib/$name"; fi

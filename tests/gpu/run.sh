@@ -30,6 +30,7 @@ for d in "$site"/nvidia/*/lib "$site"/nvidia/cu13/lib; do
   [ -d "$d" ] && libs=$libs:$d
 done
 export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export GYRE_CUDA_MODULE=$dir/lib/libgyre_cuda.so # the CUDA backend, opened at run time
 if [ -z "${GYRE_NCCL_LIBRARY:-}" ]; then
   for f in /usr/local/cuda/lib64/libnccl.so.2 /usr/local/cuda/lib/libnccl.so.2 \
     "$site"/nvidia/nccl/lib/libnccl.so.2 "$site"/nvidia/cu13/lib/libnccl.so.2; do
