@@ -181,6 +181,9 @@ typedef struct {
 
 /* Current UTC time as ISO 8601 ("2026-11-25T19:45:52Z"). */
 void GyreTimeNowISO(char buf[32]);
+/* How this process was started: "mpiexec (Open MPI)", "srun", "mpiexec (MPICH Hydra)" or
+ * "none (a process started directly)" (the provenance attribute `launcher`). */
+const char *GyreLauncher(void);
 /* Writes the provenance attributes. Collective, define mode. end_time is written as
  * "running" and set by GyreProvenanceFinish(). Rank 0 hashes the inputs, broadcasts. */
 GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov);

@@ -1,5 +1,6 @@
 /* provenance.c — where a file came from, as global attributes: gyre version and commit,
- * the command line and full options, MPI size, host and Slurm job, start/end time, seed,
+ * the command line and full options, MPI size, host, Slurm job (id, array index, node list)
+ * and how the processes were launched, start/end time, seed,
  * and every input file with its SHA-256. `gyre info FILE` prints them back.
  *
  * Decisions: rank 0 gathers everything that could differ between ranks (host name,
@@ -57,7 +58,34 @@ static GyreStatus HashInputs(const GyreProvenance *prov, char **out)
   return GYRE_OK;
 }
 
-enum { P_TITLE, P_CMD, P_OPTS, P_HOST, P_JOB, P_TASK, P_NODES, P_START, P_INPUTS, P_HISTORY, P_N };
+enum {
+  P_TITLE,
+  P_CMD,
+  P_OPTS,
+  P_HOST,
+  P_JOB,
+  P_TASK,
+  P_NODES,
+  P_LAUNCH,
+  P_START,
+  P_INPUTS,
+  P_HISTORY,
+  P_N
+};
+
+/* How the processes were started, from the launchers' environment variables: Open MPI's
+ * mpiexec (OMPI_COMM_WORLD_SIZE), Slurm's srun (a job step other than the batch script's, with
+ * SLURM_PROCID), MPICH's Hydra (PMI_RANK, PMI_FD), or a process started directly. */
+const char *GyreLauncher(void)
+{
+  const char *step = getenv("SLURM_STEP_ID");
+  if (getenv("OMPI_COMM_WORLD_SIZE")) return "mpiexec (Open MPI)";
+  if (step && strcmp(step, "batch") && strcmp(step, "extern") && getenv("SLURM_PROCID"))
+    return "srun";
+  if (getenv("PMI_RANK") || getenv("PMI_FD") || getenv("HYDRA_CONTROL_FD"))
+    return "mpiexec (MPICH Hydra)";
+  return "none (a process started directly)";
+}
 
 GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov)
 {
@@ -81,10 +109,11 @@ GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov)
     v[P_HOST]             = strdup(host);
     v[P_JOB]              = strdup(OrNone(getenv("SLURM_JOB_ID")));
     v[P_TASK]             = strdup(OrNone(getenv("SLURM_ARRAY_TASK_ID")));
-    v[P_NODES] = strdup(OrNone(getenv("SLURM_JOB_NODELIST") ? getenv("SLURM_JOB_NODELIST")
-                                                            : getenv("SLURM_NODELIST")));
-    v[P_START] = strdup(prov->start_time && prov->start_time[0] ? prov->start_time : now);
-    st         = HashInputs(prov, &v[P_INPUTS]);
+    v[P_NODES]  = strdup(OrNone(getenv("SLURM_JOB_NODELIST") ? getenv("SLURM_JOB_NODELIST")
+                                                             : getenv("SLURM_NODELIST")));
+    v[P_LAUNCH] = strdup(GyreLauncher());
+    v[P_START]  = strdup(prov->start_time && prov->start_time[0] ? prov->start_time : now);
+    st          = HashInputs(prov, &v[P_INPUTS]);
     if (v[P_START] && v[P_CMD]) {
       size_t n     = strlen(v[P_START]) + strlen(v[P_CMD]) + 16;
       v[P_HISTORY] = malloc(n);
@@ -114,6 +143,7 @@ GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov)
                 {"slurm_job_id", v[P_JOB]},
                 {"slurm_array_task_id", v[P_TASK]},
                 {"slurm_nodelist", v[P_NODES]},
+                {"launcher", v[P_LAUNCH]},
                 {"start_time", v[P_START]},
                 {"end_time", "running"},
                 {"input_files", v[P_INPUTS]}};

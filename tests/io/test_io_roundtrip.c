@@ -112,6 +112,9 @@ static void Read(int rank, int size)
   CHECK_OK(GyreFileGetAttText(f, "slurm_job_id", &s));
   CHECK(s && !strcmp(s, getenv("SLURM_JOB_ID") ? getenv("SLURM_JOB_ID") : "none"), "job %s", s);
   free(s);
+  CHECK_OK(GyreFileGetAttText(f, "launcher", &s));
+  CHECK(s && !strcmp(s, GyreLauncher()) && (size == 1 || strncmp(s, "none", 4)), "launcher %s", s);
+  free(s);
   CHECK_OK(GyreFileGetAttText(f, "options", &s));
   CHECK(s && !strcmp(s, "-model test\n-output a b.nc"), "options %s", s);
   free(s);

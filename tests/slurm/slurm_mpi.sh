@@ -34,4 +34,9 @@ grep -q 'NumTasks=4 ' job.txt || { cat job.txt; fail "job $job did not get 4 tas
 [ -f x.nc ] || fail "job $job wrote no x.nc"
 "$GYRE" info x.nc > info.txt || { cat info.txt; fail "gyre info x.nc failed"; }
 head -n 3 info.txt
+# the provenance names the job, its nodes and the launcher
+ncdump -h x.nc > header.txt
+grep -q "slurm_job_id = \"$job\"" header.txt || fail "x.nc's slurm_job_id is not $job"
+grep -q 'slurm_nodelist = "localhost"' header.txt || fail "x.nc's slurm_nodelist is not localhost"
+grep -q 'launcher = "mpiexec (Open MPI)"' header.txt || fail "x.nc's launcher is not Open MPI's"
 echo "4-task MPI job $job COMPLETED on $(nproc) cores"
