@@ -7,8 +7,8 @@
  * start-up costs about 150 MiB of resident memory) and a gyre built with CUDA runs on a node
  * without them, where asking for `-surrogate_backend cuda` is one clear error saying why.
  *
- * The module is looked for at GYRE_CUDA_MODULE (a file), then where the build put it, then
- * next to the executable and in ../lib. It resolves gyre's own functions (GyreStatusSet, ...)
+ * The module is GYRE_CUDA_MODULE where that is set (that file only), else where the build put
+ * it, next to the executable or in ../lib. It resolves gyre's own functions (GyreStatusSet, ...)
  * from the executable, which exports them (CMake ENABLE_EXPORTS). */
 #include <string.h>
 #include "gyre_nn.h"
@@ -38,8 +38,13 @@ static int try_open(const char *path)
 
 static void open_module(void)
 {
-  char exe[512], dir[600];
-  if (try_open(getenv("GYRE_CUDA_MODULE"))) return;
+  char        exe[512], dir[600];
+  const char *named = getenv("GYRE_CUDA_MODULE");
+  if (named && *named) { /* a module named by the user is the only one tried */
+    if (!try_open(named) && access(named, R_OK))
+      snprintf(module_why, sizeof module_why, "GYRE_CUDA_MODULE=%s: no such file", named);
+    return;
+  }
 #ifdef GYRE_CUDA_MODULE_PATH
   if (access(GYRE_CUDA_MODULE_PATH, R_OK) == 0 && try_open(GYRE_CUDA_MODULE_PATH)) return;
 #endif

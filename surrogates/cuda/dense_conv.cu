@@ -464,33 +464,20 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
       GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_T, (int) g.P, g.s.Cin, g.s.Cout, 1.0f,
                             dy->data, (int) g.P, (long long) g.s.Cout * g.P, W->data, g.s.Cin, 0,
                             0.0f, dx->data, (int) g.P, (long long) g.s.Cin * g.P, g.s.N));
+    /* the weight gradient: the kernel where its tile fits, else a cuBLAS GEMM a sample
+     * (GYRE_CUDA_PW_DW=loop forces the GEMMs, for the tests) */
     const char *pwdw = getenv("GYRE_CUDA_PW_DW");
     if (dW && !pwdw && g.s.Cin * g.s.Cout <= 256 * PW_DW_PAIRS &&
         (g.s.Cin + g.s.Cout) * (PW_DW_TP + 1) * sizeof(float) <= 48 * 1024) {
       CUDA_PROF(be, "conv backward 1x1 dW (kernel)");
       GyreCall(pointwise_dw(be, g.s.N, g.s.Cin, g.s.Cout, g.P, x->data, dy->data, dW->data));
-    } else if (dW && !(pwdw && !strcmp(pwdw, "batched"))) { /* a GEMM a sample, accumulating */
+    } else if (dW) {
       CUDA_PROF(be, "conv backward 1x1 dW (loop)");
       for (int n = 0; n < g.s.N; n++)
         GyreCall(GyreCUDAGemm(be, CUBLAS_OP_T, CUBLAS_OP_N, g.s.Cin, g.s.Cout, (int) g.P, 1.0f,
                               x->data + (size_t) n * g.s.Cin * g.P, (int) g.P, 0,
                               dy->data + (size_t) n * g.s.Cout * g.P, (int) g.P, 0, 1.0f, dW->data,
                               g.s.Cin, 0, 1));
-    } else if (dW) { /* per sample x_n^T dy_n (Cin x Cout), then summed over n by one GEMV
-                        (cuBLAS runs few blocks for these long, thin products: slower) */
-      CUDA_PROF(be, "conv backward 1x1 dW (batched)");
-      float       *part;
-      const float *ones;
-      const size_t wsz = (size_t) g.s.Cin * g.s.Cout;
-      GyreCall(GyreCUDAScratch(be, 3, sizeof(float) * wsz * g.s.N, (void **) &part));
-      GyreCall(GyreCUDAOnes(be, (size_t) g.s.N, &ones));
-      GyreCall(GyreCUDAGemm(be, CUBLAS_OP_T, CUBLAS_OP_N, g.s.Cin, g.s.Cout, (int) g.P, 1.0f,
-                            x->data, (int) g.P, (long long) g.s.Cin * g.P, dy->data, (int) g.P,
-                            (long long) g.s.Cout * g.P, 0.0f, part, g.s.Cin, (long long) wsz,
-                            g.s.N));
-      const float one = 1.0f;
-      CUBLAS(cublasSgemv(cuda_ctx(be)->blas, CUBLAS_OP_N, (int) wsz, g.s.N, &one, part, (int) wsz,
-                         ones, 1, &one, dW->data, 1));
     }
     return GYRE_OK;
   }

@@ -349,11 +349,8 @@ static void case_ops(void)
   for (int a = 0; a < 3; a++) {
     setenv("GYRE_CUDA_CONV", algo[a][0], 1);
     setenv("GYRE_CUDA_IM2COL_MB", algo[a][1], 1);
-    if (a == 1) { /* and the 1x1 convolutions by cuBLAS (strided-batched weight gradient) */
+    if (a == 1) { /* and the 1x1 convolutions by cuBLAS (a GEMM a sample for dW) */
       setenv("GYRE_CUDA_PW", "gemm", 1);
-      setenv("GYRE_CUDA_PW_DW", "batched", 1);
-    } else if (a == 2) { /* (a cuBLAS GEMM a sample for the weight gradient) */
-      unsetenv("GYRE_CUDA_PW");
       setenv("GYRE_CUDA_PW_DW", "loop", 1);
     } else {
       unsetenv("GYRE_CUDA_PW");

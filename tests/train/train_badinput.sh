@@ -77,6 +77,11 @@ if grep -q "^gpu: none\|^gpu: no CUDA device" version.txt; then
   expect_error "cuda backend without a GPU" "no CUDA backend\|no CUDA device" \
     "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_backend cuda -train_out m.nc
 fi
+if grep -q "^cuda: built" version.txt; then # the CUDA module named where it is not
+  expect_error "a missing CUDA module" "GYRE_CUDA_MODULE=/nonexistent/libgyre_cuda.so: no such" \
+    env GYRE_CUDA_MODULE=/nonexistent/libgyre_cuda.so "$GYRE" train -train_data d.nc "${t[@]}" \
+    -surrogate_backend cuda -train_out m.nc
+fi
 # gyre info on a model file with a flipped weight byte: the checksum says so
 cp good.nc flipped.nc
 "$PYTHON" - <<'PY'
