@@ -178,21 +178,18 @@ GyreStatus GyreCPUActForward(GyreBackend *be, GyreActivation act, const GyreTens
   const float *xd = x->data;
   float       *yd = y->data;
 
+  const size_t nc = (n + GELU_CHUNK - 1) / GELU_CHUNK; /* GELU: chunks of GELU_CHUNK values */
+
   switch (act) {
   case GYRE_ACT_RELU:
-#pragma omp parallel for num_threads(be->threads) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-      yd[i] = xd[i] > 0.0f ? xd[i] : 0.0f;
+    CPU_PARALLEL_FOR(n, 65536, i, yd[i] = xd[i] > 0.0f ? xd[i] : 0.0f);
     break;
   case GYRE_ACT_GELU:
-#pragma omp parallel for num_threads(be->threads) if (n > 16384)
-    for (size_t i = 0; i < n; i += GELU_CHUNK)
-      gelu_forward_range(xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK);
+    CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK;
+                     gelu_forward_range(xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
     break;
   case GYRE_ACT_TANH:
-#pragma omp parallel for num_threads(be->threads) if (n > 16384)
-    for (size_t i = 0; i < n; i++)
-      yd[i] = tanhf(xd[i]);
+    CPU_PARALLEL_FOR(n, 16384, i, yd[i] = tanhf(xd[i]));
     break;
   default:
     return GyreStatusSet(GYRE_ERR_ARG, "cpu act_forward: unknown activation %d", (int) act);
@@ -208,25 +205,20 @@ GyreStatus GyreCPUActBackward(GyreBackend *be, GyreActivation act, const GyreTen
   const float *xd = x->data, *g = dy->data;
   float       *d = dx->data;
 
+  const size_t nc = (n + GELU_CHUNK - 1) / GELU_CHUNK;
+
   switch (act) {
   case GYRE_ACT_RELU:
-#pragma omp parallel for num_threads(be->threads) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-      d[i] = xd[i] > 0.0f ? g[i] : 0.0f;
+    CPU_PARALLEL_FOR(n, 65536, i, d[i] = xd[i] > 0.0f ? g[i] : 0.0f);
     break;
   case GYRE_ACT_GELU: {
     const int avx = gelu_avx2(); /* decided before the threads start */
-#pragma omp parallel for num_threads(be->threads) if (n > 16384)
-    for (size_t i = 0; i < n; i += GELU_CHUNK)
-      GELU_BACKWARD(avx, xd + i, g + i, d + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK);
+    CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK; GELU_BACKWARD(
+                         avx, xd + i, g + i, d + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
     break;
   }
   case GYRE_ACT_TANH:
-#pragma omp parallel for num_threads(be->threads) if (n > 16384)
-    for (size_t i = 0; i < n; i++) {
-      const float t = tanhf(xd[i]);
-      d[i]          = g[i] * (1.0f - t * t);
-    }
+    CPU_PARALLEL_FOR(n, 16384, i, const float t = tanhf(xd[i]); d[i] = g[i] * (1.0f - t * t));
     break;
   default:
     return GyreStatusSet(GYRE_ERR_ARG, "cpu act_backward: unknown activation %d", (int) act);

@@ -29,23 +29,17 @@ GyreStatus GyreCPUCopy(GyreBackend *be, void *dst, const void *src, size_t bytes
 
 GyreStatus GyreCPUFill(GyreBackend *be, float *x, size_t n, float value)
 {
-#pragma omp parallel for num_threads(be->threads) if (n > 65536)
-  for (size_t i = 0; i < n; i++)
-    x[i] = value;
+  CPU_PARALLEL_FOR(n, 65536, i, x[i] = value);
   return GYRE_OK;
 }
 
 GyreStatus GyreCPUAxpby(GyreBackend *be, size_t n, float a, const float *x, float b, float *y)
 {
   if (b == 0.0f) { /* y is not read (BLAS's beta = 0): stale NaN cannot leak */
-#pragma omp parallel for num_threads(be->threads) if (n > 65536)
-    for (size_t i = 0; i < n; i++)
-      y[i] = a * x[i];
+    CPU_PARALLEL_FOR(n, 65536, i, y[i] = a * x[i]);
     return GYRE_OK;
   }
-#pragma omp parallel for num_threads(be->threads) if (n > 65536)
-  for (size_t i = 0; i < n; i++)
-    y[i] = a * x[i] + b * y[i];
+  CPU_PARALLEL_FOR(n, 65536, i, y[i] = a * x[i] + b * y[i]);
   return GYRE_OK;
 }
 
@@ -61,9 +55,7 @@ GyreStatus GyreCPUDot(GyreBackend *be, size_t n, const float *x, const float *y,
 
 GyreStatus GyreCPUScale(GyreBackend *be, size_t n, float s, float *x)
 {
-#pragma omp parallel for num_threads(be->threads) if (n > 65536)
-  for (size_t i = 0; i < n; i++)
-    x[i] *= s;
+  CPU_PARALLEL_FOR(n, 65536, i, x[i] *= s);
   return GYRE_OK;
 }
 

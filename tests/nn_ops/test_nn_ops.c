@@ -317,6 +317,34 @@ static void test_dense(int M, int K, int N, int has_b)
   destroy_case(&c);
 }
 
+/* A row's result must not depend on how many rows the call has (a closure's points split over
+ * 1, 2 or 4 ranks): 1 and 3 rows give the first rows of an 8-row call, bitwise. */
+static void test_dense_rows(void)
+{
+  const int  K = 13, N = 19;
+  GyreTensor x = {0}, W = {0}, b = {0}, y8 = {0}, y = {0};
+  tensor(&x, 2, 8, K, 0, 0), randomize(&x, 0);
+  tensor(&W, 2, N, K, 0, 0), randomize(&W, 0);
+  tensor(&b, 1, N, 0, 0, 0), randomize(&b, 0);
+  tensor(&y8, 2, 8, N, 0, 0);
+  CHECK(be1->ops->dense_forward(be1, &x, &W, &b, &y8));
+  for (int M = 1; M <= 3; M += 2) {
+    GyreTensor xm = x;
+    xm.shape[0] = M, xm.size = (size_t) M * K;
+    tensor(&y, 2, M, N, 0, 0);
+    CHECK(be1->ops->dense_forward(be1, &xm, &W, &b, &y));
+    if (memcmp(y.data, y8.data, sizeof(float) * (size_t) M * N)) {
+      failures++;
+      printf("FAIL dense rows: %d rows differ from the first rows of an 8-row call\n", M);
+    } else
+      printf("ok   dense rows: %d rows = the first rows of an 8-row call (bitwise)\n", M);
+    GyreTensorDestroy(&y);
+  }
+  GyreTensor *all[] = {&x, &W, &b, &y8};
+  for (size_t k = 0; k < 4; k++)
+    GyreTensorDestroy(all[k]);
+}
+
 /* ---- activations ---- */
 static void test_act(GyreActivation act)
 {
@@ -550,6 +578,15 @@ int main(int argc, char **argv)
     test_dense(4, 5, 3, 1);
     test_dense(7, 3, 6, 0);
     test_dense(1, 9, 2, 1);
+    /* the direct kernel of small layers (M N K <= 32768: full blocks of 8 outputs and of 8
+     * columns, a K tail, an N tail, both) and sgemm beyond */
+    test_dense(8, 32, 32, 1);
+    test_dense(8, 5, 32, 1);
+    test_dense(8, 32, 1, 0);
+    test_dense(5, 13, 19, 1);
+    test_dense(64, 40, 24, 1);
+    test_dense(256, 32, 32, 1);
+    test_dense_rows();
   }
   if (all || !strcmp(what, "act"))
     for (int a = 0; a < 3; a++)
