@@ -64,7 +64,7 @@ PY
 bench() {
   local case=$1 label=$2
   shift 2
-  run simulate "$@" -quiet -output "$case-$label.nc" -log_view > "$case-$label.log"
+  run simulate "$@" -quiet -output "$case-$label.nc" -output_overwrite -log_view > "$case-$label.log"
   "$PY" - "$case" "$label" "$case-$label.nc" "$case-$label.log" <<'PY'
 import sys
 import netCDF4  # noqa: F401
@@ -88,11 +88,15 @@ PY
 
 echo "-- timing (1 rank)"
 {
+  # l96's runs take about a second: each case REPEATS times (default 5), the cases interleaved,
+  # and the table keeps each case's fastest run (a shared machine's load only slows a run)
   l96=(-model l96 -l96_mode one_scale -ts_max_time 200)
-  bench l96 plain "${l96[@]}"
-  bench l96 null "${l96[@]}" -surrogate l96_mlp_null.nc -guard 0
-  bench l96 trained "${l96[@]}" -surrogate l96_mlp.nc -guard 0
-  bench l96 guarded "${l96[@]}" -surrogate l96_mlp.nc
+  for ((r = 0; r < ${REPEATS:-5}; r++)); do
+    bench l96 plain "${l96[@]}"
+    bench l96 null "${l96[@]}" -surrogate l96_mlp_null.nc -guard 0
+    bench l96 trained "${l96[@]}" -surrogate l96_mlp.nc -guard 0
+    bench l96 guarded "${l96[@]}" -surrogate l96_mlp.nc
+  done
   ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.5 -output_every 0.25)
   bench ns2d plain "${ns[@]}"
   bench ns2d null "${ns[@]}" -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
@@ -102,10 +106,12 @@ echo "-- timing (1 rank)"
     -surrogate_trim_halo
 } | tee results.txt
 
-awk '/^RESULT/ { t[$2, $3] = $4; s[$2, $3] = $5; cps[$2, $3] = $6; spc[$2, $3] = $7; if (!($2 in seen)) { seen[$2] = 1; c[++n] = $2 } }
+awk '/^RESULT/ && (!(($2, $3) in t) || $4 < t[$2, $3]) { t[$2, $3] = $4; s[$2, $3] = $5; cps[$2, $3] = $6; spc[$2, $3] = $7 }
+/^RESULT/ { if (!($2 in seen)) { seen[$2] = 1; c[++n] = $2 } }
 END {
   print ""
-  print "== results: seconds per time step; each ratio against the plain step of the same run"
+  print "== results: seconds per time step (l96: the fastest of the repeated runs); each ratio against"
+  print "the plain step of the same run"
   print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
   print "output counted; ms/call: the mean time of one event)"
   printf "%-6s %-8s %12s %10s %10s %10s %10s  %-8s %s\n", "model", "closure", "s/step", "ratio", \

@@ -280,17 +280,26 @@ static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, cons
   const GyreNormalization *nm = GyreSurrogateNormalization(ev->s);
   const double             sg = (double) ev->sigma;
 
-  for (PetscInt p = 0; p < ny && !ev->trip; p++) {
-    double   v = y[p];
-    PetscInt c = (p / per_out) % ev->cout;
-    if (!isfinite(v))
-      ev->trip = GYRE_GUARD_NAN;
-    else if (fabs(v - nm->out_mean[c]) > sg * nm->out_std[c])
-      ev->trip = GYRE_GUARD_OUTPUT;
+  /* block by block (one channel each: no index division per value) */
+  for (PetscInt b = 0; b * per_out < ny && !ev->trip; b++) {
+    const PetscInt c = b % ev->cout, end = PetscMin(ny, (b + 1) * per_out);
+    const double   mean = nm->out_mean[c], bound = sg * nm->out_std[c];
+    for (PetscInt p = b * per_out; p < end && !ev->trip; p++) {
+      double v = y[p];
+      if (!isfinite(v))
+        ev->trip = GYRE_GUARD_NAN;
+      else if (fabs(v - mean) > bound)
+        ev->trip = GYRE_GUARD_OUTPUT;
+    }
   }
-  for (PetscInt i = 0; i < nx && !ev->trip; i++) {
-    PetscInt c = (i / per_in) % ev->cin;
-    if (!(fabs(ev->xin[i] - nm->in_mean[c]) <= sg * nm->in_std[c])) ev->trip = GYRE_GUARD_INPUT;
+  for (PetscInt b = 0; b * per_in < nx && !ev->trip; b++) {
+    const PetscInt c = b % ev->cin, end = PetscMin(nx, (b + 1) * per_in);
+    const double   mean = nm->in_mean[c], bound = sg * nm->in_std[c];
+    for (PetscInt i = b * per_in; i < end; i++)
+      if (!(fabs(ev->xin[i] - mean) <= bound)) {
+        ev->trip = GYRE_GUARD_INPUT;
+        break;
+      }
   }
 }
 

@@ -47,25 +47,27 @@ dense_direct_avx2(int M, int N, int K, const float *x, const float *W, const flo
   const int     kt = K & ~7, rem = K - kt;
   const __m256i mask =
       _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  for (int m = 0; m < M; m++) {
-    const float *xm = x + (size_t) m * K;
-    float       *ym = y + (size_t) m * N;
-    int          n  = 0;
-    for (; n + 8 <= N; n += 8) {
+  int n = 0;
+  /* blocks of 8 outputs, the rows inside (the 8 weight rows' addresses set up once a block) */
+  for (; n + 8 <= N; n += 8) {
+    const float *w0 = W + (size_t) n * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K, *w4 = w3 + K,
+                *w5 = w4 + K, *w6 = w5 + K, *w7 = w6 + K;
+    const __m256 bn = b ? _mm256_loadu_ps(b + n) : _mm256_setzero_ps();
+    for (int m = 0; m < M; m++) {
+      const float *xm = x + (size_t) m * K;
       /* eight accumulators in registers (written out: GCC -O2 keeps an array of them in memory) */
-      const float *w0 = W + (size_t) n * K;
-      __m256       a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0,
              a7 = a0;
 #define DENSE_FMA8(LOAD, k, xv)                                                                    \
   do {                                                                                             \
-    a0 = _mm256_fmadd_ps(LOAD(w0 + 0 * (size_t) K + (k)), xv, a0);                                 \
-    a1 = _mm256_fmadd_ps(LOAD(w0 + 1 * (size_t) K + (k)), xv, a1);                                 \
-    a2 = _mm256_fmadd_ps(LOAD(w0 + 2 * (size_t) K + (k)), xv, a2);                                 \
-    a3 = _mm256_fmadd_ps(LOAD(w0 + 3 * (size_t) K + (k)), xv, a3);                                 \
-    a4 = _mm256_fmadd_ps(LOAD(w0 + 4 * (size_t) K + (k)), xv, a4);                                 \
-    a5 = _mm256_fmadd_ps(LOAD(w0 + 5 * (size_t) K + (k)), xv, a5);                                 \
-    a6 = _mm256_fmadd_ps(LOAD(w0 + 6 * (size_t) K + (k)), xv, a6);                                 \
-    a7 = _mm256_fmadd_ps(LOAD(w0 + 7 * (size_t) K + (k)), xv, a7);                                 \
+    a0 = _mm256_fmadd_ps(LOAD(w0 + (k)), xv, a0);                                                  \
+    a1 = _mm256_fmadd_ps(LOAD(w1 + (k)), xv, a1);                                                  \
+    a2 = _mm256_fmadd_ps(LOAD(w2 + (k)), xv, a2);                                                  \
+    a3 = _mm256_fmadd_ps(LOAD(w3 + (k)), xv, a3);                                                  \
+    a4 = _mm256_fmadd_ps(LOAD(w4 + (k)), xv, a4);                                                  \
+    a5 = _mm256_fmadd_ps(LOAD(w5 + (k)), xv, a5);                                                  \
+    a6 = _mm256_fmadd_ps(LOAD(w6 + (k)), xv, a6);                                                  \
+    a7 = _mm256_fmadd_ps(LOAD(w7 + (k)), xv, a7);                                                  \
   } while (0)
 #define DENSE_LOADU(p) _mm256_loadu_ps(p)
 #define DENSE_LOADM(p) _mm256_maskload_ps(p, mask)
@@ -82,11 +84,14 @@ dense_direct_avx2(int M, int N, int K, const float *x, const float *W, const flo
 #undef DENSE_LOADM
       const __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
       __m256       s      = hsum8x8(acc);
-      if (b) s = _mm256_add_ps(s, _mm256_loadu_ps(b + n));
-      _mm256_storeu_ps(ym + n, s);
+      if (b) s = _mm256_add_ps(s, bn);
+      _mm256_storeu_ps(y + (size_t) m * N + n, s);
     }
-    for (; n < N; n++) { /* the last N % 8 outputs one at a time, the same order */
-      __m256 acc = _mm256_setzero_ps();
+  }
+  for (; n < N; n++) /* the last N % 8 outputs one at a time, the same order */
+    for (int m = 0; m < M; m++) {
+      const float *xm  = x + (size_t) m * K;
+      __m256       acc = _mm256_setzero_ps();
       for (int k = 0; k < kt; k += 8)
         acc =
             _mm256_fmadd_ps(_mm256_loadu_ps(W + (size_t) n * K + k), _mm256_loadu_ps(xm + k), acc);
@@ -95,9 +100,8 @@ dense_direct_avx2(int M, int N, int K, const float *x, const float *W, const flo
                               _mm256_maskload_ps(xm + kt, mask), acc);
       __m256      one[8] = {acc, acc, acc, acc, acc, acc, acc, acc};
       const float s = _mm256_cvtss_f32(hsum8x8(one)); /* the pairwise order of the blocks above */
-      ym[n]         = b ? s + b[n] : s;
+      y[(size_t) m * N + n] = b ? s + b[n] : s;
     }
-  }
 }
 
 static int dense_direct_avx2_ok(void)
