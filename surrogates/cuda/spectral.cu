@@ -21,8 +21,32 @@ __device__ static inline int spec_ky(const SpecGeom &s, int m, int *kx)
   return b ? s.Y - s.MY + r : r;
 }
 
+/* sin and cos of 2 pi q / Y (q = ky y mod Y): from the table tw (tw[q] = (cos, sin), made by
+ * k_twiddle with the same sincospif call, so bitwise the same values) where one is given, else
+ * computed here (the default until a GPU run has measured and checked the table:
+ * GYRE_CUDA_TWIDDLE=1 turns it on) */
+__device__ static inline void twiddle(const SpecGeom &s, const float2 *tw, int q, float *sn,
+                                      float *cs)
+{
+  if (tw) {
+    const float2 t = tw[q];
+    *cs = t.x, *sn = t.y;
+  } else
+    sincospif(2.0f * (float) q / (float) s.Y, sn, cs);
+}
+
+__global__ static void k_twiddle(int Y, float2 *tw)
+{
+  for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < Y; q += gridDim.x * blockDim.x) {
+    float sn, cs;
+    sincospif(2.0f * (float) q / (float) Y, &sn, &cs);
+    tw[q] = make_float2(cs, sn);
+  }
+}
+
 /* Xc[p, m] = sum_y T[p, y, kx] exp(-2 pi i ky y / Y) for the kept modes m of planes p */
-__global__ static void k_cols_fwd(SpecGeom s, int planes, const float2 *T, float2 *Xc)
+__global__ static void k_cols_fwd(SpecGeom s, int planes, const float2 *tw, const float2 *T,
+                                  float2 *Xc)
 {
   const size_t n_all = (size_t) planes * s.nm;
   for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
@@ -33,9 +57,9 @@ __global__ static void k_cols_fwd(SpecGeom s, int planes, const float2 *T, float
     const int     ky = spec_ky(s, m, &kx);
     const float2 *Tp = T + p * (size_t) s.Y * s.Xh + kx;
     float         re = 0, im = 0;
-    for (int y = 0; y < s.Y; y++) {
-      float sn, cs;
-      sincospif(2.0f * (float) ((ky * y) % s.Y) / (float) s.Y, &sn, &cs);
+    for (int y = 0, q = 0; y < s.Y; y++, q = q + ky >= s.Y ? q + ky - s.Y : q + ky) {
+      float sn, cs; /* q = (ky y) mod Y */
+      twiddle(s, tw, q, &sn, &cs);
       const float2 t = Tp[(size_t) y * s.Xh];
       re += t.x * cs + t.y * sn; /* t (cos - i sin) */
       im += t.y * cs - t.x * sn;
@@ -47,7 +71,8 @@ __global__ static void k_cols_fwd(SpecGeom s, int planes, const float2 *T, float
 /* T[p, y, kx] = scale sum over the kept ky of F[p, m(ky, kx)] exp(+2 pi i ky y / Y) for
  * kx < MX, 0 beyond; imaginary parts of kx = 0 and kx = X/2 zeroed (the real inverse ignores
  * them, as FFTW's and numpy's do) */
-__global__ static void k_cols_inv(SpecGeom s, int planes, float scale, const float2 *F, float2 *T)
+__global__ static void k_cols_inv(SpecGeom s, int planes, float scale, const float2 *tw,
+                                  const float2 *F, float2 *T)
 {
   const size_t n_all = (size_t) planes * s.Y * s.Xh;
   for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
@@ -59,15 +84,16 @@ __global__ static void k_cols_inv(SpecGeom s, int planes, float scale, const flo
     float        re = 0, im = 0;
     if (kx < s.MX) {
       const float2 *Fp = F + p * s.nm;
-      for (int b = 0; b < s.nb; b++)
-        for (int r = 0; r < s.MY; r++) {
-          const int ky = b ? s.Y - s.MY + r : r;
-          float     sn, cs;
-          sincospif(2.0f * (float) ((ky * y) % s.Y) / (float) s.Y, &sn, &cs);
+      for (int b = 0; b < s.nb; b++) {
+        int q = ((b ? s.Y - s.MY : 0) * y) % s.Y; /* (ky y) mod Y, ky = the block's first */
+        for (int r = 0; r < s.MY; r++, q = q + y >= s.Y ? q + y - s.Y : q + y) {
+          float sn, cs;
+          twiddle(s, tw, q, &sn, &cs);
           const float2 f = Fp[(b * s.MY + r) * s.MX + kx];
           re += f.x * cs - f.y * sn;
           im += f.x * sn + f.y * cs;
         }
+      }
       if (kx == 0 || 2 * kx == s.X) im = 0;
     }
     T[j] = make_float2(scale * re, scale * im);
@@ -153,13 +179,29 @@ __global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const
     CU_LAUNCHED();                                                                                 \
   } while (0)
 
+/* *tw: the twiddle table of Y (scratch slot 4, made on the stream before its use), or NULL
+ * (GYRE_CUDA_TWIDDLE unset or 0: the kernels call sincospif) */
+static GyreStatus twiddles(GyreBackend *be, const SpecGeom *s, float2 **tw)
+{
+  static int use = -1;
+  if (use < 0) {
+    const char *env = getenv("GYRE_CUDA_TWIDDLE");
+    use             = env && atoi(env) > 0;
+  }
+  *tw = NULL;
+  if (!use) return GYRE_OK;
+  GyreCall(GyreCUDAScratch(be, 4, sizeof(float2) * (size_t) s->Y, (void **) tw));
+  LAUNCH(k_twiddle, (size_t) s->Y, s->Y, *tw);
+  return GYRE_OK;
+}
+
 /* out (planes, nm) = the kept modes of the real planes in (planes, Y, X); scratch slot 0 */
 static GyreStatus modes_of(GyreBackend *be, const SpecGeom *s, int planes, const float *in,
                            float2 *out)
 {
   CUDA_PROF(be, "  spectral: rfft rows + modes");
   CudaFFTPlan *p;
-  float2      *T;
+  float2      *T, *tw;
   float       *copy;
   const size_t bytes = sizeof(float) * (size_t) planes * s->Y * s->X;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
@@ -168,7 +210,8 @@ static GyreStatus modes_of(GyreBackend *be, const SpecGeom *s, int planes, const
   /* cuFFT may use an out-of-place transform's input as work space: transform a copy */
   CU(cudaMemcpyAsync(copy, in, bytes, cudaMemcpyDeviceToDevice, cuda_ctx(be)->stream));
   CUFFT(cufftExecR2C(p->r2c, (cufftReal *) copy, (cufftComplex *) T));
-  LAUNCH(k_cols_fwd, (size_t) planes * s->nm, *s, planes, T, out);
+  GyreCall(twiddles(be, s, &tw));
+  LAUNCH(k_cols_fwd, (size_t) planes * s->nm, *s, planes, tw, T, out);
   return GYRE_OK;
 }
 
@@ -179,10 +222,11 @@ static GyreStatus planes_of(GyreBackend *be, const SpecGeom *s, int planes, floa
 {
   CUDA_PROF(be, "  spectral: modes + irfft rows");
   CudaFFTPlan *p;
-  float2      *T;
+  float2      *T, *tw;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
   GyreCall(GyreCUDAFFTPlan(be, s->X, planes * s->Y, &p));
-  LAUNCH(k_cols_inv, (size_t) planes * s->Y * s->Xh, *s, planes, scale, F, T);
+  GyreCall(twiddles(be, s, &tw));
+  LAUNCH(k_cols_inv, (size_t) planes * s->Y * s->Xh, *s, planes, scale, tw, F, T);
   CUFFT(cufftExecC2R(p->c2r, (cufftComplex *) T, (cufftReal *) out));
   return GYRE_OK;
 }

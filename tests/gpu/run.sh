@@ -5,7 +5,8 @@
 # and CUDA's toolkit). With the device tool: carry [".gpu"], command "bash tests/gpu/run.sh".
 #
 # Prints the card, every case of tests/gpu/test_backend_ops.c (passed, FAILED or SKIPPED) with
-# its figures, a summary line, then bench/train_gpu.sh's table (quick: a short benchmark).
+# its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=1), a summary line, then
+# bench/train_gpu.sh's table (quick: a short benchmark) and gyre's FNO with the twiddle table.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,11 +61,32 @@ for c in ops nets infer arena precision nccl; do
     ;;
   esac
 done
+# the spectral twiddle table (opt-in until measured here: GYRE_CUDA_TWIDDLE=1) must give the
+# same results: the op and whole-network cases again with it on
+for c in ops nets; do
+  echo "-- test_backend_ops $c, GYRE_CUDA_TWIDDLE=1"
+  GYRE_CUDA_TWIDDLE=1 timeout 300 "$dir/bin/test_backend_ops" "$c"
+  rc=$?
+  case $rc in
+  0) pass=$((pass + 1)) ;;
+  77) skip=$((skip + 1)) ;;
+  *)
+    fail=$((fail + 1))
+    failed="$failed $c+twiddle(rc=$rc)"
+    ;;
+  esac
+done
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
   echo "== bench/train_gpu.sh"
   bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode" || echo "bench/train_gpu.sh failed (status $?)"
+  # gyre's FNO again with the twiddle table, to compare with the table's default rows above
+  echo "== gyre FNO with GYRE_CUDA_TWIDDLE=1 (samples/s: compare with the gyre FNO rows above)"
+  for size in 64 256; do
+    GYRE_CUDA_TWIDDLE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fno -backend cuda \
+      -size "$size" -iters 10 -warmup 5 -min_time 2.5 | grep '^TRAIN' || echo "fno $size failed"
+  done
 fi
 rm -rf "$dir"
 [ "$fail" -eq 0 ]
