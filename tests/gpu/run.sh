@@ -48,45 +48,44 @@ missing=$(ldd "$dir/bin/test_backend_ops" | grep "not found" || true)
 [ -n "$missing" ] && echo "missing libraries: $missing"
 
 pass=0 fail=0 skip=0 failed=""
-for c in ops nets infer arena precision nccl; do
-  echo "-- test_backend_ops $c"
-  timeout 300 "$dir/bin/test_backend_ops" "$c"
+# run_case LABEL CASE [VAR=VALUE...]: one case of test_backend_ops, counted
+run_case() {
+  local label=$1 c=$2 rc
+  shift 2
+  echo "-- test_backend_ops $label"
+  env "$@" timeout 300 "$dir/bin/test_backend_ops" "$c"
   rc=$?
   case $rc in
   0) pass=$((pass + 1)) ;;
   77) skip=$((skip + 1)) ;;
   *)
     fail=$((fail + 1))
-    failed="$failed $c(rc=$rc)"
+    failed="$failed $label(rc=$rc)"
     ;;
   esac
+}
+for c in ops nets infer arena precision nccl; do
+  run_case "$c" "$c"
 done
 # the spectral twiddle table (opt-in until measured here: GYRE_CUDA_TWIDDLE=1) must give the
 # same results: the op and whole-network cases again with it on
 for c in ops nets; do
-  echo "-- test_backend_ops $c, GYRE_CUDA_TWIDDLE=1"
-  GYRE_CUDA_TWIDDLE=1 timeout 300 "$dir/bin/test_backend_ops" "$c"
-  rc=$?
-  case $rc in
-  0) pass=$((pass + 1)) ;;
-  77) skip=$((skip + 1)) ;;
-  *)
-    fail=$((fail + 1))
-    failed="$failed $c+twiddle(rc=$rc)"
-    ;;
-  esac
+  run_case "$c+twiddle" "$c" GYRE_CUDA_TWIDDLE=1
 done
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
   echo "== bench/train_gpu.sh"
-  bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode" || echo "bench/train_gpu.sh failed (status $?)"
-  # gyre's FNO again with the twiddle table, to compare with the table's default rows above
-  echo "== gyre FNO with GYRE_CUDA_TWIDDLE=1 (samples/s: compare with the gyre FNO rows above)"
-  for size in 64 256; do
-    GYRE_CUDA_TWIDDLE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fno -backend cuda \
-      -size "$size" -iters 10 -warmup 5 -min_time 2.5 | grep '^TRAIN' || echo "fno $size failed"
-  done
+  if bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode"; then
+    # gyre's FNO again with the twiddle table, to compare with the table's gyre FNO rows
+    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=1 (samples/s: compare with the gyre FNO rows above)"
+    for size in 64 256; do
+      GYRE_CUDA_TWIDDLE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fno -backend cuda \
+        -size "$size" -iters 10 -warmup 5 -min_time 2.5 | grep '^TRAIN' || echo "fno $size failed"
+    done
+  else
+    echo "bench/train_gpu.sh failed (status $?)"
+  fi
 fi
 rm -rf "$dir"
 [ "$fail" -eq 0 ]
