@@ -911,13 +911,13 @@ static int Status(const char *arg)
     snprintf(path, sizeof path, "%s/jobs.txt", arg);
   else
     snprintf(path, sizeof path, "%s", arg);
-  char pdir[PATH_MAX];
-  snprintf(pdir, sizeof pdir, "%s", path);
-  if (strrchr(pdir, '/'))
-    *strrchr(pdir, '/') = 0;
+  char pdir[PATH_MAX], cwd[PATH_MAX / 2]; /* the pipeline's directory, absolute */
+  if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+    snprintf(pdir, sizeof pdir, "%s", path);
   else
-    snprintf(pdir, sizeof pdir, ".");
-  FILE *f = fopen(path, "r");
+    snprintf(pdir, sizeof pdir, "%s/%.*s", cwd, (int) (sizeof pdir / 2 - 2), path);
+  *strrchr(pdir, '/') = 0;
+  FILE *f             = fopen(path, "r");
   if (!f)
     return Error("cannot read '%s': %s (give a pipeline's directory or its jobs.txt)", path,
                  strerror(errno));
@@ -986,11 +986,10 @@ static int Status(const char *arg)
     for (char *l = out.s; rc == 0 && l && *l;) {
       char *nl = strchr(l, '\n');
       if (nl) *nl = 0;
-      char jid[64], task[64], state[64], log[PATH_MAX], exitc[32], reason[128];
+      char jid[64], task[64], state[64], log[PATH_MAX + 400], exitc[32], reason[128];
       Field(l, "JobId", jid, sizeof jid);
       Field(l, "ArrayTaskId", task, sizeof task);
       Field(l, "JobState", state, sizeof state);
-      Field(l, "StdOut", log, sizeof log);
       Field(l, "ExitCode", exitc, sizeof exitc);
       Field(l, "Reason", reason, sizeof reason);
       char shown[160];
@@ -1000,6 +999,8 @@ static int Status(const char *arg)
         snprintf(shown, sizeof shown, "%s_%s", aid, task);
       } else
         snprintf(shown, sizeof shown, "%s", jid);
+      /* the log: where gyre submit's --output put it (StdOut= may hold blanks) */
+      snprintf(log, sizeof log, "%s/logs/%s-%s.out", pdir, name, shown);
       printf("%-8s %-12s %-12s %s\n", name, shown, state, log);
       total++;
       if (!strcmp(state, "COMPLETED"))

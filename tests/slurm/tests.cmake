@@ -11,3 +11,9 @@ gyre_add_script_test(slurm_mpi "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slu
 #     array's 2 tasks) COMPLETED, the report produced, the array's member files distinct with
 #     their job id and array index in the provenance, gyre submit -status says so.
 gyre_add_script_test(slurm_submit "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_submit.sh)
+#   slurm_submit_fail: a pipeline whose train stage fails (-fit_net nonesuch) and whose option
+#     values try to run commands: -dry_run submits nothing; train FAILED, hybrid, compare and
+#     report CANCELLED, the others COMPLETED; -status names the failed job and its log; no
+#     injected command ran.
+gyre_add_script_test(slurm_submit_fail "slurm;integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/slurm_submit_fail.sh)
