@@ -7,6 +7,7 @@
 # values with ;, $(), backticks and quotes reach the scripts single-quoted and run nothing;
 # a submission through the stand-in chains the jobs with afterok and kill-on-invalid-dep.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+source "$GYRE_SOURCE_DIR/tests/slurm/submit_common.sh" # append_injections
 opts=$GYRE_SOURCE_DIR/runs/l96-closure.opts
 
 "$GYRE" submit -help > help.txt
@@ -63,12 +64,7 @@ grep -qF -- "'--dependency=afterok:<train>:<heldout>' --kill-on-invalid-dep=yes"
 # injection: values with ; $() backticks and quotes, in a stage, a slurm parameter and the
 # directory name, under -dry_run and a submission through the stand-in
 mkdir -p inj && cp "$opts" inj/l96-closure.opts
-cat >> inj/l96-closure.opts << 'EOS'
--heldout_note "x; touch PWNED1"
--heldout_note2 $(touch PWNED2) `touch PWNED3`
--heldout_note3 it's a 'quote "and; touch PWNED4"
--slurm_extra "--comment=$(touch PWNED5); touch PWNED6"
-EOS
+append_injections inj/l96-closure.opts
 dir="$work/p \$(touch PWNED7) \`touch PWNED8\` 'q;"
 PATH=$fake_path "$GYRE" submit inj/l96-closure.opts -size tiny -dir "$dir" -dry_run > inj.txt
 grep -qF "'-note' 'x; touch PWNED1'" inj.txt || fail "-dry_run: the value with ; is not one quoted word"
@@ -88,23 +84,26 @@ for f in "$dir"/slurm/*.sbatch; do bash -n "$f" || fail "$f does not parse"; don
 sed -n '/^cd /,$p' "$dir/slurm/heldout.sbatch" | sed 1d > body.sh
 printf '%s\n' '#!/bin/bash' 'printf "<%s>\n" "$@"' > fakebin/fakegyre
 chmod +x fakebin/fakegyre
+# shellcheck disable=SC2317,SC2034,SC1091,SC2030,SC2031 # used by body.sh, in a subshell
 (
   gyre_requeueable() { "$@"; }
   launch=()
-  GYRE=$work/fakebin/fakegyre
-  # shellcheck disable=SC1091
+  export GYRE=$work/fakebin/fakegyre
   source body.sh
 ) > args.txt
 grep -qxF "<x; touch PWNED1>" args.txt || { cat args.txt; fail "the value did not arrive whole"; }
+# shellcheck disable=SC2016 # the literal text
 grep -qxF '<$(touch>' args.txt || fail 'the $( word did not arrive literally'
 grep -qxF "<'quote>" args.txt || fail "the quote did not arrive literally"
 for i in 1 2 3 4 5 6 7 8; do
-  [ ! -e "PWNED$i" ] && [ ! -e "$dir/PWNED$i" ] && [ ! -e "inj/PWNED$i" ] ||
+  if [ -e "PWNED$i" ] || [ -e "$dir/PWNED$i" ] || [ -e "inj/PWNED$i" ]; then
     fail "PWNED$i was created: an option value ran a command"
+  fi
 done
 grep -q "^heldout 102$" "$dir/jobs.txt" || fail "jobs.txt lacks the heldout job's id"
 grep -q -- "--dependency=afterok:101:102 --kill-on-invalid-dep=yes" "$FAKE_LOG" ||
   fail "the twin job is not afterok on truth (101) and heldout (102)"
+# shellcheck disable=SC2031 # GYRE: changed only in the subshell above
 expect_error "pipeline exists" "already holds a pipeline" env PATH="$fake_path" \
   "$GYRE" submit inj/l96-closure.opts -size tiny -dir "$dir"
 echo "gyre submit: errors, -dry_run and quoting as expected"

@@ -14,13 +14,8 @@ slurm_start
 write_site_env "$work/site.env"
 mkdir -p exp
 cp "$GYRE_SOURCE_DIR/runs/l96-closure.opts" exp/
-cat >> exp/l96-closure.opts << 'EOS'
--fit_net nonesuch
--heldout_note "x; touch PWNED1"
--heldout_note2 $(touch PWNED2) `touch PWNED3`
--heldout_note3 it's a 'quote "and; touch PWNED4"
--slurm_extra "--comment=$(touch PWNED5); touch PWNED6"
-EOS
+echo "-fit_net nonesuch" >> exp/l96-closure.opts
+append_injections exp/l96-closure.opts
 pipe="$work/pipe \$(touch PWNED7) \`touch PWNED8\` 'q;"
 submit=("$GYRE" submit exp/l96-closure.opts -size tiny -runs "$GYRE_SOURCE_DIR/runs" -dir "$pipe"
   -slurm_env_file "$work/site.env" -slurm_python "$PYTHON")
@@ -65,9 +60,10 @@ grep -q "^gyre: error: " "$log" || fail "the failed job's log $log holds no gyre
 grep "^gyre: error: " "$log"
 
 # the injected values arrived as text: in the job's comment, and nothing ran
-scontrol show job "$train" | grep -F 'Comment=--comment=$(touch PWNED5); touch PWNED6' > /dev/null ||
-  scontrol show job "$train" | grep -F 'Comment=$(touch PWNED5); touch PWNED6' > /dev/null ||
-  { scontrol show job "$train"; fail "-slurm_extra did not reach sbatch as one argument"; }
+scontrol show job "$train" > train_job.txt
+# shellcheck disable=SC2016 # the literal text
+grep -qF 'Comment=$(touch PWNED5); touch PWNED6' train_job.txt ||
+  { cat train_job.txt; fail "-slurm_extra did not reach sbatch as one argument"; }
 found=$(find "$work" "$GYRE_SOURCE_DIR" -maxdepth 3 -name 'PWNED*' 2> /dev/null || true)
 [ -z "$found" ] || fail "an option value ran a command: $found"
 echo "failed job $train cancelled its dependants; no injected command ran"

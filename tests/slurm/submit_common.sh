@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by the gyre submit tests (slurm_submit*.sh): a site environment file for the jobs
+# Shared by the gyre submit tests (slurm_submit*.sh, tests/cli/submit.sh): a site environment file for the jobs
 # and helpers over a pipeline's jobs.txt. Source after fixture.sh.
 
 # The site's environment file, as a cluster's would hold `module load ...`: here Open MPI's
@@ -10,6 +10,18 @@ write_site_env() {
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+EOS
+}
+
+# append_injections FILE: option values that would run a command (touch PWNED1..6) if they
+# reached a shell unquoted: ; $() backticks quotes, in a stage's option and in -slurm_extra.
+# (The tests add PWNED7, PWNED8 in the pipeline directory's name.)
+append_injections() {
+  cat >> "$1" << 'EOS'
+-heldout_note "x; touch PWNED1"
+-heldout_note2 $(touch PWNED2) `touch PWNED3`
+-heldout_note3 it's a 'quote "and; touch PWNED4"
+-slurm_extra "--comment=$(touch PWNED5); touch PWNED6"
 EOS
 }
 
