@@ -387,7 +387,7 @@ static int ExpInt(const Submit *s, const char *stage, const char *name, long lo,
 /* Appends a stage's options (its prefix stripped), quoted: the file's -STAGE_X not overridden
  * by a -SIZE_STAGE_X, then the -SIZE_STAGE_X, then the command line's (which PETSc takes last,
  * so they win). As runs/common.sh's stage_opts. */
-static void StageWords(const Submit *s, Buf *b, const char *stage)
+static void StageWordsExcept(const Submit *s, Buf *b, const char *stage, const char *const *skip)
 {
   char   p[128], q[128], own[256];
   size_t np = (size_t) snprintf(p, sizeof p, "%s_", stage);
@@ -406,12 +406,22 @@ static void StageWords(const Submit *s, Buf *b, const char *stage)
         snprintf(own, sizeof own, "%s%s", q, o->key + np);
         if (OptsFind(&s->exp, own)) continue;
       }
+      int skipped = 0;
+      for (int k = 0; skip && skip[k]; k++)
+        skipped |= !strcmp(o->key + off, skip[k]);
+      if (skipped) continue;
       snprintf(own, sizeof own, "-%s", o->key + off);
       BufWord(b, own);
       for (int v = 0; v < o->nval; v++)
         BufWord(b, o->val[v]);
     }
   }
+}
+
+/* All of a stage's options. */
+static void StageWords(const Submit *s, Buf *b, const char *stage)
+{
+  StageWordsExcept(s, b, stage, NULL);
 }
 
 /* Every option of the file and the command line belongs to one of the experiment's stages
@@ -485,18 +495,18 @@ static void NumArg(Buf *b, const char *name, double x)
   BufAdd(b, " %s %.10g", name, x);
 }
 
-/* A two-scale run of stage STAGE (with the extra options EXTRA, shell text) spun up from its
- * random state to t = spinup (spinup_NAME.nc: the first and the spun-up record), then run from
- * there to end (NAME.nc); NAME is a fragment of shell text inside double quotes. Checkpoints
- * ckpt_*.nc (outside the pattern NAME*.nc that gyre train reads). As runs/l96-closure.sh's
- * two_scale_run. */
-static void TwoScaleRun(const Submit *s, Buf *b, const char *stage, const char *extra,
-                        const char *name, double spinup, double end)
+/* A two-scale run of stage STAGE (its options but SKIP, then the extra options EXTRA, shell text)
+ * spun up from its random state to t = spinup (spinup_NAME.nc: the first and the spun-up record),
+ * then run from there to end (NAME.nc); NAME is a fragment of shell text inside double quotes.
+ * Checkpoints ckpt_*.nc (outside the pattern NAME*.nc that gyre train reads). As
+ * runs/l96-closure.sh's two_scale_run. */
+static void TwoScaleRun(const Submit *s, Buf *b, const char *stage, const char *const *skip,
+                        const char *extra, const char *name, double spinup, double end)
 {
   for (int run = 0; run < 2; run++) {
     Requeueable(b, "simulate");
     StageWords(s, b, "twoscale");
-    StageWords(s, b, stage);
+    StageWordsExcept(s, b, stage, skip);
     BufAdd(b, "%s", extra);
     NumArg(b, "-ts_max_time", run ? end : spinup);
     if (run) {
@@ -542,14 +552,16 @@ static int L96Closure(Submit *s)
          "seed=$((%ld + member))\n"
          "echo \"truth member $member (seed $seed): spin-up to t = %.10g, then to t = %.10g\"\n",
          seed0, spinup, truth_end);
-  TwoScaleRun(s, b, "truth", " -ensemble_size 1 -seed \"$seed\"", "truth_m$m", spinup, truth_end);
+  static const char *const member_own[] = {"seed", "ensemble_size", NULL}; /* the task's */
+  TwoScaleRun(s, b, "truth", member_own, " -ensemble_size 1 -seed \"$seed\"", "truth_m$m", spinup,
+              truth_end);
 
   /* the held-out truth: the forecasts' initial states and reference */
   j = AddJob(s, "heldout", "held-out two-scale truth", 1, (int) np_sim);
   b = &j->body;
   BufAdd(b, "echo \"held-out truth: spin-up to t = %.10g, then to t = %.10g\"\n", spinup,
          heldout_end);
-  TwoScaleRun(s, b, "heldout", "", "heldout", spinup, heldout_end);
+  TwoScaleRun(s, b, "heldout", NULL, "", "heldout", spinup, heldout_end);
 
   /* the MLP closure, on every truth member's file */
   j           = AddJob(s, "train", "gyre train: the MLP closure", 1, (int) np_train);

@@ -61,6 +61,23 @@ for f in script*.sh; do bash -n "$f" || fail "$f (from -dry_run) does not parse"
 grep -qF -- "'--dependency=afterok:<train>:<heldout>' --kill-on-invalid-dep=yes" dry.txt ||
   fail "-dry_run: the hybrid job's dependencies are not afterok on train and heldout"
 
+# site parameters: for every job, or for one job (GPUs for training only); preemption flags
+# on the simulation and training jobs only
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_account proj1 -slurm_partition big \
+  -slurm_train_gpus_per_node 2 -slurm_launcher srun > site.txt
+grep '^sbatch ' site.txt > lines.txt
+[ "$(grep -c -- '--account=proj1 --partition=big --time=00:10:00 --nodes=1' lines.txt)" -eq 7 ] ||
+  { cat lines.txt; fail "not every job has the account, partition and the tiny time limit"; }
+grep -- '--job-name=l96-closure.train ' lines.txt > train_line.txt
+grep -q -- '--gpus-per-node=2 --ntasks-per-node=2 ' train_line.txt ||
+  fail "the train job has no --gpus-per-node=2 --ntasks-per-node=2"
+[ "$(grep -c -- '--gpus-per-node' lines.txt)" -eq 1 ] || fail "GPUs asked for by more than train"
+[ "$(grep -c -- '--signal=B:USR1@120 --requeue --open-mode=append' lines.txt)" -eq 5 ] ||
+  fail "the 5 simulation and training jobs do not all carry the preemption flags"
+grep -E -- 'l96-closure.(compare|report) ' lines.txt > last_lines.txt
+if grep -q -- '--requeue' last_lines.txt; then fail "compare or report carries --requeue"; fi
+[ "$(grep -c "^export GYRE_LAUNCHER='srun'" site.txt)" -eq 7 ] || fail "-slurm_launcher srun not in the scripts"
+
 # injection: values with ; $() backticks and quotes, in a stage, a slurm parameter and the
 # directory name, under -dry_run and a submission through the stand-in
 mkdir -p inj && cp "$opts" inj/l96-closure.opts

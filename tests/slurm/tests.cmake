@@ -17,3 +17,8 @@ gyre_add_script_test(slurm_submit "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/
 #     injected command ran.
 gyre_add_script_test(slurm_submit_fail "slurm;integration"
                      ${CMAKE_CURRENT_LIST_DIR}/slurm_submit_fail.sh)
+#   slurm_templates: runs/slurm/*.sbatch by hand, chained with afterok: an ensemble array of 3
+#     (3 distinct member files with their array index and seed), a 2-rank simulation, training
+#     on the members, a hybrid run and its physics twin, compare and report: all COMPLETED.
+gyre_add_script_test(slurm_templates "slurm;integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/slurm_templates.sh)
