@@ -16,7 +16,8 @@
  *   -S_slurm_X, -slurm_X is taken, looked up on the command line, then in the experiment's
  *   file, then in the defaults.
  *
- * - The stage graph is the experiment's (one function per experiment below; l96-closure today):
+ * - The stage graph is the experiment's (one function per experiment below: l96-closure,
+ *   ns2d-fno):
  *   which jobs, what each runs, which ranks, and which jobs it waits for. Each job is a bash
  *   script written to DIR/slurm/JOB.sbatch: a few exports (GYRE, GYRE_LAUNCHER, GYRE_PYTHON,
  *   GYRE_SITE_ENV), `source runs/slurm/job.sh` (site environment, launcher, requeue.sh), `cd
@@ -62,14 +63,17 @@
 
 static const char usage[] =
     "usage: gyre submit runs/<experiment>.opts [-size tiny|small|full] [-dir DIR] [-dry_run]\n"
+    "                   (or -options_file runs/<experiment>.opts)\n"
     "                   [-gyre PATH] [-runs DIR] [-experiment NAME] [-STAGE_OPTION VALUE...]\n"
     "       gyre submit -status DIR|DIR/jobs.txt\n"
     "\n"
     "  Submits an experiment's whole pipeline as Slurm jobs chained with --dependency=afterok\n"
-    "  and --kill-on-invalid-dep=yes (l96-closure: the two-scale truth as a job array, one\n"
-    "  member each; the held-out truth; gyre train; the hybrid run (MLP closure) and the physics\n"
-    "  twin (no closure, cubic polynomial); gyre compare; gyre report), prints the job ids and\n"
-    "  how to follow them.\n"
+    "  and --kill-on-invalid-dep=yes, prints the job ids and how to follow them. Experiments:\n"
+    "    l96-closure  truth (job array, one member a task), heldout -> train -> hybrid (MLP\n"
+    "                 closure; cost) and twin (no closure, cubic polynomial) -> compare -> report\n"
+    "    ns2d-fno     data (job array) -> train (FNO emulator) -> hybrid (rollouts) and heldout\n"
+    "                 (physics) -> compare -> report\n"
+    "  Scripts: DIR/slurm/JOB.sbatch; logs: DIR/logs/JOB-ID.out; job ids: DIR/jobs.txt.\n"
     "\n"
     "  -size S          tiny, small (default) or full: the options' size prefix\n"
     "  -dir DIR         where every output, script (DIR/slurm), log (DIR/logs) and jobs.txt go\n"
@@ -467,6 +471,36 @@ static Job *AddJob(Submit *s, const char *name, const char *what, int requeue, i
   return j;
 }
 
+/* An ensemble as a job array of nmembers tasks, one member each: the script's start sets m
+ * (the task's index, 3 digits) and seed (seed0 + index: the seed member m of an -ensemble_size
+ * run gets); its commands give -ensemble_size 1 -seed "$seed" (ENSEMBLE_ARGS) and skip the
+ * stage's own (ensemble_own), and write one file per member, NAME_m$m.nc. */
+static const char *const ensemble_own[] = {"seed", "ensemble_size", NULL};
+#define ENSEMBLE_ARGS " -ensemble_size 1 -seed \"$seed\""
+
+static Job *EnsembleJob(Submit *s, const char *name, const char *what, long ranks, long nmembers,
+                        long seed0)
+{
+  Job *j   = AddJob(s, name, what, 1, (int) ranks);
+  j->array = (int) nmembers;
+  BufAdd(&j->body,
+         "member=$SLURM_ARRAY_TASK_ID\n"
+         "m=$(printf %%03d \"$member\")\n"
+         "seed=$((%ld + member))\n"
+         "echo \"%s member $member of %ld (seed $seed)\"\n",
+         seed0, name, nmembers);
+  return j;
+}
+
+/* Appends the path of a file of runs/ as one quoted word. */
+static void RunsFile(const Submit *s, Buf *b, const char *file)
+{
+  Buf path = {0};
+  BufAdd(&path, "%s/%s", s->runs, file);
+  BufWord(b, path.s);
+  free(path.s);
+}
+
 /* ---- the l96-closure experiment ----------------------------------------------------------
  * runs/l96-closure.sh's stages as jobs (that script's comments say what each computes):
  *
@@ -543,18 +577,10 @@ static int L96Closure(Submit *s)
   Buf   *b;
 
   /* the training truth: one member a task (its seed: what -ensemble_size gives member m) */
-  j        = AddJob(s, "truth", "two-scale truth, one member a task", 1, (int) np_sim);
-  j->array = (int) nmembers;
-  b        = &j->body;
-  BufAdd(b,
-         "member=$SLURM_ARRAY_TASK_ID\n"
-         "m=$(printf %%03d \"$member\")\n"
-         "seed=$((%ld + member))\n"
-         "echo \"truth member $member (seed $seed): spin-up to t = %.10g, then to t = %.10g\"\n",
-         seed0, spinup, truth_end);
-  static const char *const member_own[] = {"seed", "ensemble_size", NULL}; /* the task's */
-  TwoScaleRun(s, b, "truth", member_own, " -ensemble_size 1 -seed \"$seed\"", "truth_m$m", spinup,
-              truth_end);
+  j = EnsembleJob(s, "truth", "two-scale truth, one member a task", np_sim, nmembers, seed0);
+  b = &j->body;
+  BufAdd(b, "echo \"spin-up to t = %.10g, then to t = %.10g\"\n", spinup, truth_end);
+  TwoScaleRun(s, b, "truth", ensemble_own, ENSEMBLE_ARGS, "truth_m$m", spinup, truth_end);
 
   /* the held-out truth: the forecasts' initial states and reference */
   j = AddJob(s, "heldout", "held-out two-scale truth", 1, (int) np_sim);
@@ -623,10 +649,7 @@ static int L96Closure(Submit *s)
   j->after[1] = "heldout";
   b           = &j->body;
   BufAdd(b, "coeffs=$(\"$GYRE_PYTHON\"");
-  Buf py = {0};
-  BufAdd(&py, "%s/l96_polyfit.py", s->runs);
-  BufWord(b, py.s);
-  free(py.s);
+  RunsFile(s, b, "l96_polyfit.py");
   BufAdd(b, " 'truth_m*.nc' 3)\n"
             "echo \"cubic polynomial closure: coupling ~ sum a_i X^i, a = $coeffs\"\n"
             "echo \"$coeffs\" > poly_coeffs.txt\n");
@@ -681,12 +704,104 @@ static int L96Closure(Submit *s)
   BufAdd(b, "\"$(cat poly_coeffs.txt). The polynomial's own report is in polynomial/.\"\n"
             "\"$GYRE_PYTHON\"");
   free(about.s);
-  Buf goals = {0};
-  BufAdd(&goals, "%s/l96_goals.py", s->runs);
-  BufWord(b, goals.s);
-  free(goals.s);
+  RunsFile(s, b, "l96_goals.py");
   BufAdd(b, " metrics_mlp.nc metrics_poly.nc cost.txt report/report.md \"$about\"\n"
             "echo \"report: $PWD/report/index.html (report.md, PNGs)\"\n");
+  return 0;
+}
+
+/* ---- the ns2d-fno experiment ------------------------------------------------------------
+ * runs/ns2d-fno.sh's stages as jobs:
+ *
+ *   data    (array, one ns2d member a task: ens_mNNN.nc)
+ *   heldout (the held-out members, physics: physics.nc; the physics twin)
+ *   train   after data:             gyre train, the FNO emulator on ens_m*.nc -> fno.nc
+ *   hybrid  after train:            the held-out members, the emulator's rollouts (emulator.nc)
+ *   compare after hybrid, heldout:  gyre compare, the rollouts against the physics
+ *   report  after compare:          gyre report and the experiment's summary */
+
+static const char *const ns2d_stages[] = {"exp", "flow",    "data",  "heldout",
+                                          "fit", "rollout", "score", NULL};
+
+static int NS2dFno(Submit *s)
+{
+  long np, nmembers, seed0, history;
+  if (ExpInt(s, "exp", "ranks", 1, 100000, 0, 0, &np) ||
+      ExpInt(s, "data", "ensemble_size", 1, 10000, 1, 1, &nmembers) ||
+      ExpInt(s, "data", "seed", 0, 1000000000, 1, 0, &seed0) ||
+      ExpInt(s, "fit", "train_history", 1, 10000, 0, 0, &history))
+    return 1;
+  Job *j = EnsembleJob(s, "data", "the training ensemble, one member a task", np, nmembers, seed0);
+  Buf *b = &j->body;
+  Requeueable(b, "simulate");
+  StageWords(s, b, "flow");
+  StageWordsExcept(s, b, "data", ensemble_own);
+  BufAdd(b, ENSEMBLE_ARGS " -output \"ens_m$m.nc\" -output_overwrite"
+                          " -checkpoint \"ckpt_ens_m$m.nc\" -restart auto\n");
+
+  j = AddJob(s, "heldout", "the held-out members, physics", 1, (int) np);
+  b = &j->body;
+  Requeueable(b, "simulate");
+  StageWords(s, b, "flow");
+  StageWords(s, b, "heldout");
+  BufAdd(b, " -output physics.nc -output_overwrite -checkpoint ckpt_physics.nc -restart auto\n");
+
+  j           = AddJob(s, "train", "gyre train: the FNO emulator", 1, (int) np);
+  j->after[0] = "data";
+  b           = &j->body;
+  Requeueable(b, "train -train_data 'ens_m*.nc'");
+  StageWords(s, b, "fit");
+  BufAdd(b, " -train_out fno.nc -train_resume auto\n"
+            "\"$GYRE\" info fno.nc > fno.info # validates the model file\n"
+            "grep -i loss fno.info | head -n 3 || true\n");
+
+  /* no checkpoint: an emulator resumed from one refills its history with physics advances, so
+   * a resumed rollout would differ from an uninterrupted one; a requeued rollout starts over */
+  j           = AddJob(s, "hybrid", "the emulator's rollouts of the held-out members", 1, (int) np);
+  j->after[0] = "train";
+  b           = &j->body;
+  Requeueable(b, "simulate");
+  StageWords(s, b, "flow");
+  StageWords(s, b, "heldout");
+  BufAdd(b, " -surrogate fno.nc");
+  StageWords(s, b, "rollout");
+  BufAdd(b, " -output emulator.nc -output_overwrite -log_view > emulator.log\n"
+            "awk '/^\\*\\*\\*\\*/ { exit } { print }' emulator.log # without -log_view's tables\n");
+
+  j           = AddJob(s, "compare", "gyre compare, the rollouts against the physics", 0, (int) np);
+  j->after[0] = "hybrid";
+  j->after[1] = "heldout";
+  b           = &j->body;
+  BufAdd(b, "\"${launch[@]}\" \"$GYRE\" compare physics.nc emulator.nc");
+  StageWords(s, b, "score");
+  BufAdd(b, " -output metrics.nc -output_overwrite | tee compare.txt\n");
+
+  j           = AddJob(s, "report", "gyre report and the summary", 0, 1);
+  j->after[0] = "compare";
+  b           = &j->body;
+  Buf about = {0}, words = {0};
+  StageWords(s, &words, "flow");
+  BufAdd(&about, "Size '%s', on Slurm (gyre submit):%s; training ensemble", s->size,
+         BufStr(&words));
+  words.len = 0;
+  StageWords(s, &words, "data");
+  BufAdd(&about, "%s, %ld members, one a job array task; held-out members", BufStr(&words),
+         nmembers);
+  words.len = 0;
+  StageWords(s, &words, "heldout");
+  BufAdd(&about, "%s; FNO trained with", BufStr(&words));
+  words.len = 0;
+  StageWords(s, &words, "fit");
+  BufAdd(&about, "%s; %ld MPI ranks.", BufStr(&words), np);
+  free(words.s);
+  BufAdd(b, "rm -rf report\n"
+            "\"$GYRE\" report metrics.nc -output report\n"
+            "\"$GYRE_PYTHON\"");
+  RunsFile(s, b, "ns2d_summary.py");
+  BufAdd(b, " metrics.nc physics.nc emulator.nc emulator.log %ld report/report.md", history);
+  BufWord(b, BufStr(&about));
+  free(about.s);
+  BufAdd(b, "\necho \"report: $PWD/report/index.html (report.md, PNGs)\"\n");
   return 0;
 }
 
@@ -698,6 +813,7 @@ typedef struct {
 
 static const Experiment experiments[] = {
     {"l96-closure", l96_stages, L96Closure},
+    {"ns2d-fno", ns2d_stages, NS2dFno},
     {NULL, NULL, NULL},
 };
 
@@ -1130,6 +1246,14 @@ int GyreSubmitCommand(int argc, char **argv)
     if (!strcmp(a, "-status")) {
       if (i + 1 >= argc) return Error("-status needs a pipeline directory or its jobs.txt");
       return Status(argv[i + 1]);
+    }
+    if (!strcmp(a, "-options_file")) { /* PETSc's spelling of the positional argument */
+      if (i + 1 >= argc) return Error("-options_file needs a file (gyre submit -help)");
+      a = argv[++i];
+      if (opts)
+        return Error("two options files given ('%s', '%s'): one experiment at a time", opts, a);
+      opts = a;
+      continue;
     }
     if (!strcmp(a, "-dry_run")) {
       dry_run = 1;

@@ -4,6 +4,8 @@
 # train, hybrid, twin, compare, report) ends COMPLETED; the report (index.html, report.md,
 # PNGs) is produced; the array's member files are distinct and each one's provenance names
 # its job id, array index, node list and launcher; gyre submit -status says all completed.
+# Then the same for runs/ns2d-fno.opts (an ensemble array of 3, train, physics, the FNO
+# emulator's rollouts, compare, report).
 # Skipped (77) where Slurm cannot start.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/fixture.sh"
@@ -66,3 +68,19 @@ grep -q "truth_m\*.nc" "$pipe/closure.info" || grep -q "truth_m00" "$pipe/closur
 cat status.txt
 grep -q "^all 8 job(s) COMPLETED" status.txt || fail "-status does not say all completed"
 echo "gyre submit: l96-closure tiny COMPLETED with its report"
+
+# the other experiment: ns2d-fno, its training ensemble an array of 3
+pipe2=$work/pipe2
+"$GYRE" submit "$GYRE_SOURCE_DIR/runs/ns2d-fno.opts" -size tiny -dir "$pipe2" \
+  -slurm_env_file "$work/site.env" -slurm_python "$PYTHON" > submit2.txt 2>&1 ||
+  { cat submit2.txt; fail "gyre submit (ns2d-fno) failed"; }
+cat submit2.txt
+mapfile -t ids < <(pipeline_ids "$pipe2")
+(slurm_wait 300 "${ids[@]}") || { show_logs "$pipe2"; fail "ns2d-fno did not end in 300 s"; }
+"$GYRE" submit -status "$pipe2" > status2.txt || { cat status2.txt; show_logs "$pipe2"; fail "ns2d-fno: a job failed"; }
+cat status2.txt
+grep -q "^all 8 job(s) COMPLETED" status2.txt || fail "ns2d-fno: not all 8 jobs COMPLETED"
+[ -s "$pipe2/report/index.html" ] || fail "ns2d-fno: no report/index.html"
+grep -q "relative L2 error of the vorticity" "$pipe2/logs/report-$(pipeline_id "$pipe2" report).out" ||
+  fail "ns2d-fno: the report job printed no summary"
+echo "gyre submit: ns2d-fno tiny COMPLETED with its report"

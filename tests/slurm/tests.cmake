@@ -9,7 +9,8 @@ gyre_add_script_test(slurm_basic "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/s
 gyre_add_script_test(slurm_mpi "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_mpi.sh)
 #   slurm_submit: gyre submit runs/l96-closure.opts -size tiny: all 7 jobs (8 with the truth
 #     array's 2 tasks) COMPLETED, the report produced, the array's member files distinct with
-#     their job id and array index in the provenance, gyre submit -status says so.
+#     their job id and array index in the provenance, gyre submit -status says so; then
+#     runs/ns2d-fno.opts tiny the same way (8 jobs COMPLETED, the report and its summary).
 gyre_add_script_test(slurm_submit "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_submit.sh)
 #   slurm_submit_fail: a pipeline whose train stage fails (-fit_net nonesuch) and whose option
 #     values try to run commands: -dry_run submits nothing; train FAILED, hybrid, compare and
