@@ -529,6 +529,23 @@ static void NumArg(Buf *b, const char *name, double x)
   BufAdd(b, " %s %.10g", name, x);
 }
 
+/* The training job: gyre train on every member file of the ensemble job AFTER (AFTER_m*.nc is
+ * its file pattern when AFTER is truth; ens_m*.nc for data) with the stage fit's options, the
+ * model in MODEL.nc, resumed after a requeue, then validated by gyre info (MODEL.info). */
+static void TrainJob(Submit *s, const char *what, long ranks, const char *after, const char *model)
+{
+  Job *j      = AddJob(s, "train", what, 1, (int) ranks);
+  j->after[0] = after;
+  Requeueable(&j->body, "train -train_data");
+  BufAdd(&j->body, " '%s_m*.nc'", strcmp(after, "data") ? after : "ens");
+  StageWords(s, &j->body, "fit");
+  BufAdd(&j->body,
+         " -train_out %s.nc -train_resume auto\n"
+         "\"$GYRE\" info %s.nc > %s.info # validates the model file\n"
+         "grep -i loss %s.info | head -n 3 || true\n",
+         model, model, model, model);
+}
+
 /* A two-scale run of stage STAGE (its options but SKIP, then the extra options EXTRA, shell text)
  * spun up from its random state to t = spinup (spinup_NAME.nc: the first and the spun-up record),
  * then run from there to end (NAME.nc); NAME is a fragment of shell text inside double quotes.
@@ -590,14 +607,7 @@ static int L96Closure(Submit *s)
   TwoScaleRun(s, b, "heldout", NULL, "", "heldout", spinup, heldout_end);
 
   /* the MLP closure, on every truth member's file */
-  j           = AddJob(s, "train", "gyre train: the MLP closure", 1, (int) np_train);
-  j->after[0] = "truth";
-  b           = &j->body;
-  Requeueable(b, "train -train_data 'truth_m*.nc'");
-  StageWords(s, b, "fit");
-  BufAdd(b, " -train_out closure.nc -train_resume auto\n"
-            "\"$GYRE\" info closure.nc > closure.info # validates the model file\n"
-            "grep -i loss closure.info | head -n 3 || true\n");
+  TrainJob(s, "gyre train: the MLP closure", np_train, "truth", "closure");
 
   /* the one-scale forecasts from the held-out states: the common options */
   Buf fc = {0};
@@ -746,14 +756,7 @@ static int NS2dFno(Submit *s)
   StageWords(s, b, "heldout");
   BufAdd(b, " -output physics.nc -output_overwrite -checkpoint ckpt_physics.nc -restart auto\n");
 
-  j           = AddJob(s, "train", "gyre train: the FNO emulator", 1, (int) np);
-  j->after[0] = "data";
-  b           = &j->body;
-  Requeueable(b, "train -train_data 'ens_m*.nc'");
-  StageWords(s, b, "fit");
-  BufAdd(b, " -train_out fno.nc -train_resume auto\n"
-            "\"$GYRE\" info fno.nc > fno.info # validates the model file\n"
-            "grep -i loss fno.info | head -n 3 || true\n");
+  TrainJob(s, "gyre train: the FNO emulator", np, "data", "fno");
 
   /* no checkpoint: an emulator resumed from one refills its history with physics advances, so
    * a resumed rollout would differ from an uninterrupted one; a requeued rollout starts over */
