@@ -39,8 +39,13 @@ case ${GYRE_LAUNCHER:-mpiexec} in
     ;;
 esac
 
+requeue_sh=$(dirname "${BASH_SOURCE[0]}")/requeue.sh
+[ -r "$requeue_sh" ] || {
+  echo "gyre: error: '$requeue_sh' not found (gyre_requeueable: preemption and requeue)" >&2
+  exit 1
+}
 # shellcheck source=runs/slurm/requeue.sh
-source "$(dirname "${BASH_SOURCE[0]}")/requeue.sh"
+source "$requeue_sh"
 
 echo "[job] ${SLURM_JOB_NAME:-gyre} job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ task \
 $SLURM_ARRAY_TASK_ID}${SLURM_RESTART_COUNT:+ restart $SLURM_RESTART_COUNT}: \

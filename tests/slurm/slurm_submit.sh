@@ -10,6 +10,7 @@
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/fixture.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/submit_common.sh"
+require_requeue_sh
 slurm_start
 
 write_site_env "$work/site.env"

@@ -25,6 +25,13 @@ append_injections() {
 EOS
 }
 
+# require_requeue_sh: the jobs source runs/slurm/requeue.sh (gyre_requeueable, from the
+# preemption work); without it every job would fail, so say so at once.
+require_requeue_sh() {
+  [ -r "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh" ] ||
+    fail "runs/slurm/requeue.sh is missing (gyre_requeueable: preemption and requeue)"
+}
+
 # pipeline_ids DIR: the job ids of DIR/jobs.txt, one a line.
 pipeline_ids() { awk '!/^#/ { print $2 }' "$1/jobs.txt"; }
 
