@@ -18,4 +18,9 @@ PetscErrorCode    GyreCompareCommand(MPI_Comm comm, int argc, char **argv);
 extern const char GyreReportHelp[];
 PetscErrorCode    GyreReportCommand(MPI_Comm comm, int argc, char **argv);
 
+/* `gyre submit` (cli/submit.c): an experiment's pipeline as Slurm jobs, or -status of one.
+ * Not PETSc, not MPI (a login-node command that forks sbatch): argv[0] is "submit". Returns the
+ * exit status (errors printed as one line). */
+int GyreSubmitCommand(int argc, char **argv);
+
 #endif

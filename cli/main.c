@@ -5,6 +5,7 @@
  *   gyre compare REF TEST ...           score a run against a reference (validation/)
  *   gyre report metrics.nc -output DIR  plots and words of a comparison (cli/report.c)
  *   gyre info FILE                      dimensions, variables and provenance of a gyre file
+ *   gyre submit runs/<exp>.opts         the experiment's pipeline as Slurm jobs (cli/submit.c)
  *   gyre version                        version and the features this build has
  *
  * Every subcommand takes options through PETSc's options database, so -options_file,
@@ -37,6 +38,7 @@ static const char usage[] =
     "  compare    score a run against a reference: gyre compare REF.nc TEST.nc -output m.nc\n"
     "  report     plots and words of a comparison: gyre report m.nc -output DIR\n"
     "  info       print dimensions, variables and provenance, or validate a model: gyre info FILE\n"
+    "  submit     an experiment's pipeline as Slurm jobs: gyre submit runs/<exp>.opts -size tiny\n"
     "  version    print the version and the features of this build\n"
     "  help       this text; `gyre <command> -help` lists a command's options\n";
 
@@ -176,6 +178,8 @@ int main(int argc, char **argv)
     fputs(usage, stdout);
     return 0;
   }
+  /* submit runs on a login node: no MPI, no PETSc (it forks sbatch) */
+  if (!strcmp(cmd, "submit")) return GyreSubmitCommand(argc - 1, argv + 1);
   if (strcmp(cmd, "simulate") && strcmp(cmd, "train") && strcmp(cmd, "info") &&
       strcmp(cmd, "compare") && strcmp(cmd, "report") && strcmp(cmd, "version")) {
     fprintf(stderr, "gyre: error: unknown command '%s'\n%s", cmd, usage);

@@ -7,3 +7,19 @@ gyre_add_script_test(slurm_basic "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/s
 #   slurm_mpi: an sbatch job with --ntasks=4 runs gyre simulate on 4 ranks (mpiexec inside the
 #     allocation) on a 2-core machine: COMPLETED, x.nc readable by gyre info.
 gyre_add_script_test(slurm_mpi "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_mpi.sh)
+#   slurm_submit: gyre submit runs/l96-closure.opts -size tiny: all 7 jobs (8 with the truth
+#     array's 2 tasks) COMPLETED, the report produced, the array's member files distinct with
+#     their job id and array index in the provenance, gyre submit -status says so; then
+#     runs/ns2d-fno.opts tiny the same way (8 jobs COMPLETED, the report and its summary).
+gyre_add_script_test(slurm_submit "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_submit.sh)
+#   slurm_submit_fail: a pipeline whose train stage fails (-fit_net nonesuch) and whose option
+#     values try to run commands: -dry_run submits nothing; train FAILED, hybrid, compare and
+#     report CANCELLED, the others COMPLETED; -status names the failed job and its log; no
+#     injected command ran.
+gyre_add_script_test(slurm_submit_fail "slurm;integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/slurm_submit_fail.sh)
+#   slurm_templates: runs/slurm/*.sbatch by hand, chained with afterok: an ensemble array of 3
+#     (3 distinct member files with their array index and seed), a 2-rank simulation, training
+#     on the members, a hybrid run and its physics twin, compare and report: all COMPLETED.
+gyre_add_script_test(slurm_templates "slurm;integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/slurm_templates.sh)

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# cli_submit: gyre submit without a Slurm cluster (a stand-in sbatch on PATH records its
+# calls): -help; one "gyre: error:" line for each bad input (no options file, a missing one,
+# an unknown experiment, an unknown stage, a bad size, a non-number, sbatch missing, sbatch
+# failing, a directory that holds a pipeline, -status of nothing); -dry_run prints the 7
+# scripts and sbatch lines, calls no sbatch and writes nothing, and its scripts parse; option
+# values with ;, $(), backticks and quotes reach the scripts single-quoted and run nothing;
+# a submission through the stand-in chains the jobs with afterok and kill-on-invalid-dep.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+source "$GYRE_SOURCE_DIR/tests/slurm/submit_common.sh" # append_injections
+opts=$GYRE_SOURCE_DIR/runs/l96-closure.opts
+
+"$GYRE" submit -help > help.txt
+for w in -dry_run -status -size -dir -slurm_X; do
+  grep -q -- "$w" help.txt || fail "gyre submit -help does not mention $w"
+done
+
+# a stand-in sbatch: records its arguments, prints an id (or fails when told to)
+mkdir -p fakebin
+cat > fakebin/sbatch << 'EOS'
+#!/bin/bash
+echo "$*" >> "$FAKE_LOG"
+if [ -n "${FAKE_FAIL:-}" ]; then
+  echo "sbatch: error: Invalid account or account/partition combination specified" >&2
+  exit 1
+fi
+n=$(wc -l < "$FAKE_LOG")
+echo "$((100 + n))"
+EOS
+cat > fakebin/scancel << 'EOS'
+#!/bin/bash
+echo "scancel $*" >> "$FAKE_LOG"
+EOS
+chmod +x fakebin/sbatch fakebin/scancel
+export FAKE_LOG=$work/sbatch.log
+fake_path=$work/fakebin:$PATH
+
+expect_error "no options file" "no options file" "$GYRE" submit -size tiny
+expect_error "missing options file" "cannot read options file 'nope.opts'" \
+  "$GYRE" submit nope.opts
+mkdir -p other && cp "$opts" other/ns9.opts
+expect_error "unknown experiment" "experiment 'ns9'" "$GYRE" submit other/ns9.opts
+expect_error "unknown stage" "unknown stage 'fitt'" "$GYRE" submit "$opts" -fitt_net mlp
+expect_error "bad size" "-size 'huge'" "$GYRE" submit "$opts" -size huge
+expect_error "non-number" "-exp_spinup 'soon': expected a number" \
+  "$GYRE" submit "$opts" -exp_spinup soon -dry_run
+expect_error "sbatch missing" "'sbatch' not found" env PATH=/nonexistent "$GYRE" submit "$opts" \
+  -size tiny -dir "$work/p0"
+expect_error "sbatch failing" "sbatch failed for job 'truth' (exit status 1): sbatch: error: Invalid account" \
+  env PATH="$fake_path" FAKE_FAIL=1 "$GYRE" submit "$opts" -size tiny -dir "$work/p1"
+expect_error "-status of nothing" "cannot read" "$GYRE" submit -status "$work/none"
+
+# -dry_run: nothing submitted, nothing written; 7 scripts that parse
+rm -f "$FAKE_LOG"
+PATH=$fake_path "$GYRE" submit "$opts" -size tiny -dir "$work/dry" -dry_run > dry.txt
+[ ! -e "$FAKE_LOG" ] || fail "-dry_run called sbatch: $(cat "$FAKE_LOG")"
+[ ! -e "$work/dry" ] || fail "-dry_run created $work/dry"
+[ "$(grep -c '^sbatch --parsable' dry.txt)" -eq 7 ] || fail "-dry_run printed no 7 sbatch lines"
+awk '/^# ==== /{ f = sprintf("script%d.sh", ++n); next } /^# ---- sbatch line:/{ f = "" } f { print > f }' dry.txt
+for f in script*.sh; do bash -n "$f" || fail "$f (from -dry_run) does not parse"; done
+grep -qF -- "'--dependency=afterok:<train>:<heldout>' --kill-on-invalid-dep=yes" dry.txt ||
+  fail "-dry_run: the hybrid job's dependencies are not afterok on train and heldout"
+
+# site parameters: for every job, or for one job (GPUs for training only); preemption flags
+# on the simulation and training jobs only
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_account proj1 -slurm_partition big \
+  -slurm_train_gpus_per_node 2 -slurm_launcher srun > site.txt
+grep '^sbatch ' site.txt > lines.txt
+[ "$(grep -c -- '--account=proj1 --partition=big --time=00:10:00 --nodes=1' lines.txt)" -eq 7 ] ||
+  { cat lines.txt; fail "not every job has the account, partition and the tiny time limit"; }
+grep -- '--job-name=l96-closure.train ' lines.txt > train_line.txt
+grep -q -- '--gpus-per-node=2 --ntasks-per-node=2 ' train_line.txt ||
+  fail "the train job has no --gpus-per-node=2 --ntasks-per-node=2"
+[ "$(grep -c -- '--gpus-per-node' lines.txt)" -eq 1 ] || fail "GPUs asked for by more than train"
+[ "$(grep -c -- '--signal=B:USR1@120 --requeue --open-mode=append' lines.txt)" -eq 5 ] ||
+  fail "the 5 simulation and training jobs do not all carry the preemption flags"
+grep -E -- 'l96-closure.(compare|report) ' lines.txt > last_lines.txt
+if grep -q -- '--requeue' last_lines.txt; then fail "compare or report carries --requeue"; fi
+[ "$(grep -c "^export GYRE_LAUNCHER='srun'" site.txt)" -eq 7 ] || fail "-slurm_launcher srun not in the scripts"
+
+# injection: values with ; $() backticks and quotes, in a stage, a slurm parameter and the
+# directory name, under -dry_run and a submission through the stand-in
+mkdir -p inj && cp "$opts" inj/l96-closure.opts
+append_injections inj/l96-closure.opts
+dir="$work/p \$(touch PWNED7) \`touch PWNED8\` 'q;"
+PATH=$fake_path "$GYRE" submit inj/l96-closure.opts -size tiny -dir "$dir" -dry_run > inj.txt
+grep -qF "'-note' 'x; touch PWNED1'" inj.txt || fail "-dry_run: the value with ; is not one quoted word"
+grep -qF "'-note3' 'it'\\''s' 'a' ''\\''quote' 'and; touch PWNED4'" inj.txt ||
+  fail "-dry_run: the quotes are not escaped"
+awk '/^# ==== /{ f = sprintf("inj%d.sh", ++n); next } /^# ---- sbatch line:/{ f = "" } f { print > f }' inj.txt
+for f in inj*.sh; do bash -n "$f" || fail "$f (injection, -dry_run) does not parse"; done
+rm -f "$FAKE_LOG"
+PATH=$fake_path "$GYRE" submit inj/l96-closure.opts -size tiny -dir "$dir" > sub.txt
+cat sub.txt
+[ "$(grep -c . "$FAKE_LOG")" -eq 7 ] || fail "expected 7 sbatch calls"
+grep -q -- "--comment=\$(touch PWNED5); touch PWNED6" "$FAKE_LOG" ||
+  fail "-slurm_extra did not reach sbatch verbatim as one argument"
+# the generated scripts: their gyre lines, run with stand-ins for gyre and the launcher,
+# pass the values as arguments and run no command
+for f in "$dir"/slurm/*.sbatch; do bash -n "$f" || fail "$f does not parse"; done
+sed -n '/^cd /,$p' "$dir/slurm/heldout.sbatch" | sed 1d > body.sh
+printf '%s\n' '#!/bin/bash' 'printf "<%s>\n" "$@"' > fakebin/fakegyre
+chmod +x fakebin/fakegyre
+# shellcheck disable=SC2317,SC2034,SC1091,SC2030,SC2031 # used by body.sh, in a subshell
+(
+  gyre_requeueable() { "$@"; }
+  launch=()
+  export GYRE=$work/fakebin/fakegyre
+  source body.sh
+) > args.txt
+grep -qxF "<x; touch PWNED1>" args.txt || { cat args.txt; fail "the value did not arrive whole"; }
+# shellcheck disable=SC2016 # the literal text
+grep -qxF '<$(touch>' args.txt || fail 'the $( word did not arrive literally'
+grep -qxF "<'quote>" args.txt || fail "the quote did not arrive literally"
+for i in 1 2 3 4 5 6 7 8; do
+  if [ -e "PWNED$i" ] || [ -e "$dir/PWNED$i" ] || [ -e "inj/PWNED$i" ]; then
+    fail "PWNED$i was created: an option value ran a command"
+  fi
+done
+grep -q "^heldout 102$" "$dir/jobs.txt" || fail "jobs.txt lacks the heldout job's id"
+grep -q -- "--dependency=afterok:101:102 --kill-on-invalid-dep=yes" "$FAKE_LOG" ||
+  fail "the twin job is not afterok on truth (101) and heldout (102)"
+# shellcheck disable=SC2031 # GYRE: changed only in the subshell above
+expect_error "pipeline exists" "already holds a pipeline" env PATH="$fake_path" \
+  "$GYRE" submit inj/l96-closure.opts -size tiny -dir "$dir"
+echo "gyre submit: errors, -dry_run and quoting as expected"
