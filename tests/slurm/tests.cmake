@@ -7,3 +7,9 @@ gyre_add_script_test(slurm_basic "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/s
 #   slurm_mpi: an sbatch job with --ntasks=4 runs gyre simulate on 4 ranks (mpiexec inside the
 #     allocation) on a 2-core machine: COMPLETED, x.nc readable by gyre info.
 gyre_add_script_test(slurm_mpi "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_mpi.sh)
+#   slurm_requeue: preemption and requeue with runs/slurm/requeue.sh's gyre_requeueable: a
+#     2-rank gyre simulate warned mid-run (USR1 to the batch shell) checkpoints, requeues itself
+#     and resumes to COMPLETED with the output of an uninterrupted run (bitwise); the same for a
+#     job requeued from outside (scontrol requeue) and for gyre train (weights bitwise); an
+#     afterok dependant waits through the requeue and starts after the final COMPLETED.
+gyre_add_script_test(slurm_requeue "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_requeue.sh)
