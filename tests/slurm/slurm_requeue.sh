@@ -9,8 +9,8 @@
 #      the job, which runs again (SLURM_RESTART_COUNT=1), resumes from the checkpoint, ends
 #      COMPLETED (Restarts=1) and its output equals, bitwise in every data variable, the same
 #      command run outside Slurm without interruption; its log shows the restart and the resume.
-#  (b) the same job requeued from outside mid-run (scontrol requeue, which sends SIGTERM to
-#      every process of the job): the same, bitwise.
+#  (b) the same job launched with srun instead of mpiexec, requeued from outside mid-run
+#      (scontrol requeue, which sends SIGTERM to every process of the job): the same, bitwise.
 #  (c) an afterok dependant of (a) stays PENDING while (a) is checkpointed and requeued, and
 #      starts only once (a) has COMPLETED, as its record of (a)'s state shows.
 #  (d) gyre train (one process, no launcher) warned the same way: after the requeue its
@@ -49,7 +49,9 @@ export OMPI_MCA_mpi_yield_when_idle=1
 # Long enough to be interrupted once its first periodic checkpoint exists (the sign that the
 # run is under way; the output's records are not on disk before it closes or checkpoints).
 sim=(-model l96 -seed 3 -ensemble_size 2 -ts_max_time 100 -output_every 0.5 -checkpoint_every 10)
-# The batch script: $1 names the run's files. Options go in verbatim: no spaces in them.
+# The batch script: $1 names the run's files, $2 is the launcher (mpiexec, or srun with
+# Slurm's PMIx plugin: Open MPI's ranks then are srun's tasks and srun forwards the signal).
+# Options go in verbatim: no spaces in them.
 cat > sim_job.sh << EOS
 #!/bin/bash
 #SBATCH --ntasks=2
@@ -59,7 +61,8 @@ cat > sim_job.sh << EOS
 set -euo pipefail
 source "\$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
 echo "job \$SLURM_JOB_ID: SLURM_RESTART_COUNT=\${SLURM_RESTART_COUNT:-0}"
-gyre_requeueable mpiexec -n 2 "\$GYRE" simulate ${sim[*]} -output "\$1.nc" \\
+if [ "\$2" = srun ]; then launch=(srun --mpi=pmix); else launch=(mpiexec -n 2); fi
+gyre_requeueable "\${launch[@]}" "\$GYRE" simulate ${sim[*]} -output "\$1.nc" \\
   -checkpoint "\$1.ckpt" -restart auto
 echo "job \$SLURM_JOB_ID: done"
 EOS
@@ -68,10 +71,10 @@ EOS
 mpirun_n 2 "$GYRE" simulate "${sim[@]}" -output full.nc -checkpoint full.ckpt -restart auto \
   > full.log 2>&1 &
 full_pid=$!
-a=$(sbatch --parsable -J warned -t 10 -o a.out sim_job.sh a)
+a=$(sbatch --parsable -J warned -t 10 -o a.out sim_job.sh a mpiexec)
 dep=$(sbatch --parsable -J dependant -o dep.out --dependency="afterok:$a" --kill-on-invalid-dep=yes \
   --wrap "scontrol show job -o $a > dep_saw.txt")
-b=$(sbatch --parsable -J requeued -t 10 -o b.out sim_job.sh b)
+b=$(sbatch --parsable -J requeued -t 10 -o b.out sim_job.sh b srun)
 echo "submitted: job $a (warned), its afterok dependant $dep, job $b (scontrol requeue)"
 
 # (a): the warning, once the run is under way
@@ -106,6 +109,11 @@ for j in a b; do
     "job $id: its second run does not log restart 1"
   ncdiff full.nc "$j.nc" --rtol 0 || fail "job $id's output differs from the uninterrupted run"
 done
+# the launchers were the ones asked for (the provenance says)
+ncdump -h a.nc > a.hdr
+ncdump -h b.nc > b.hdr
+expect_in a.hdr 'launcher = "mpiexec (Open MPI)"' "job $a: not launched by mpiexec"
+expect_in b.hdr 'launcher = "srun"' "job $b: not launched by srun"
 # (a)'s first run was warned: checkpointed (75) and requeued itself
 expect_in a.out '^\[simulate\] signal 10 at step' "job $a: gyre did not see the warning"
 expect_in a.out "gyre_requeueable: job $a (restart 0): checkpointed (exit 75): requeued" \
