@@ -246,17 +246,28 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
              (double) bucket_mb);
   PetscCheck(per_point >= -1 && per_point <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-train_per_point %" PetscInt_FMT ": expected 0 or 1", per_point);
-  if (!resume[0] || strcmp(resume, "auto")) {
-    /* a fresh run never replaces a model file unless asked to; a resumed one updates it */
-    PetscBool   exists = PETSC_FALSE;
-    PetscMPIInt rank;
+  {
+    /* a fresh run never replaces a model file unless asked to; a resumed one updates it.
+     * -train_resume auto is a fresh run where its checkpoint does not exist (a requeued job
+     * whose checkpoint went missing must not quietly train afresh over its model file) */
+    PetscBool          is_auto = (PetscBool) !strcmp(resume, "auto");
+    int                clash   = 0; /* 1: the model file exists, 2: and auto found no checkpoint */
+    char               path[PETSC_MAX_PATH_LEN] = "";
+    GyreTrainerOptions where                    = {.out = out, .checkpoint = ckpt};
+    PetscMPIInt        rank;
     PetscCallMPI(MPI_Comm_rank(comm, &rank));
-    if (rank == 0) exists = access(out, F_OK) == 0 ? PETSC_TRUE : PETSC_FALSE;
-    PetscCallMPI(MPI_Bcast(&exists, 1, MPIU_BOOL, 0, comm));
-    PetscCheck(!exists || overwrite || resume[0], comm, PETSC_ERR_FILE_OPEN,
+    GyreTrainerCheckpointPath(&where, path, sizeof path);
+    if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
+      clash = is_auto ? 2 : 1;
+    PetscCallMPI(MPI_Bcast(&clash, 1, MPI_INT, 0, comm));
+    PetscCheck(clash != 1 || overwrite, comm, PETSC_ERR_FILE_OPEN,
                "-train_out '%s' exists: remove it, give -train_overwrite, or resume with "
                "-train_resume",
                out);
+    PetscCheck(clash != 2 || overwrite, comm, PETSC_ERR_FILE_OPEN,
+               "-train_out '%s' exists but its checkpoint '%s' does not (-train_resume auto): "
+               "give the checkpoint back, remove the model file, or give -train_overwrite",
+               out, path);
   }
 
   /* the data */

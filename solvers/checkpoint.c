@@ -135,7 +135,12 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
 
   PetscFunctionBegin;
   PetscCall(GetLayout(m->dm, &l));
-  PetscCallGyre(run->comm, GyreFileOpen(run->comm, path, 0, &f));
+  /* a requeued job resumes from here: an unreadable checkpoint (truncated, not NetCDF) stops
+   * it with the file named, never a silent fresh start over the output it continues */
+  PetscCheck(GyreFileOpen(run->comm, path, 0, &f) == GYRE_OK, run->comm, PETSC_ERR_FILE_READ,
+             "cannot resume from checkpoint '%s' (%s): give a good one, or remove it and the "
+             "output to start again",
+             path, GyreStatusMessage());
   PetscCallGyre(run->comm, GyreFileGetAttText(f, "gyre_checkpoint_model", &model));
   PetscCallGyre(run->comm, GyreFileGetAttText(f, "gyre_checkpoint_parameters", &params));
   PetscCall((*m->ops.describe)(m, desc, sizeof desc));

@@ -310,7 +310,17 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     PetscBool exists         = PETSC_FALSE;
     if (!strcmp(run->restart, "auto")) {
       PetscCall(PetscTestFile(run->checkpoint, 'r', &exists));
-      if (exists) PetscCall(PetscStrncpy(path, run->checkpoint, sizeof path));
+      if (exists)
+        PetscCall(PetscStrncpy(path, run->checkpoint, sizeof path));
+      else if (!run->output_overwrite) {
+        /* a fresh start: a requeued job whose checkpoint went missing stops here, named */
+        PetscBool out_exists = PETSC_FALSE;
+        PetscCall(PetscTestFile(run->output, '\0', &out_exists));
+        PetscCheck(!out_exists, comm, PETSC_ERR_FILE_OPEN,
+                   "output '%s' exists but its checkpoint '%s' does not (-restart auto): give the "
+                   "checkpoint back, remove the output, or give -output_overwrite",
+                   run->output, run->checkpoint);
+      }
     } else if (run->restart[0]) {
       PetscCall(PetscTestFile(run->restart, 'r', &exists));
       PetscCheck(exists, comm, PETSC_ERR_FILE_OPEN, "cannot read restart file '%s'", run->restart);

@@ -88,6 +88,10 @@ typedef struct {
  * early stop, seed 0, dataset defaults. */
 void GyreTrainerOptionsDefault(GyreTrainerOptions *o);
 
+/* The checkpoint file of a training: o->checkpoint when given, else o->out with ".nc"
+ * replaced by ".ckpt.nc". Not collective. buf: at least n bytes. */
+void GyreTrainerCheckpointPath(const GyreTrainerOptions *o, char *buf, size_t n);
+
 /* Trains a network as described above. Collective on comm; every rank returns the same status
  * (one message naming what was wrong: a dataset error, an impossible option, a checkpoint that
  * does not match the options or the data, NaN in the loss). be: the backend each rank

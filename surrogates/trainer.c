@@ -619,6 +619,17 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
   return GYRE_OK;
 }
 
+void GyreTrainerCheckpointPath(const GyreTrainerOptions *o, char *buf, size_t n)
+{
+  if (o->checkpoint && o->checkpoint[0]) {
+    snprintf(buf, n, "%s", o->checkpoint);
+    return;
+  }
+  size_t len = strlen(o->out);
+  if (len > 3 && !strcmp(o->out + len - 3, ".nc")) len -= 3;
+  snprintf(buf, n, "%.*s.ckpt.nc", (int) len, o->out);
+}
+
 GyreStatus GyreTrain(MPI_Comm comm, GyreBackend *be, const GyreTrainerOptions *o,
                      GyreTrainerResult *res)
 {
@@ -630,13 +641,7 @@ GyreStatus GyreTrain(MPI_Comm comm, GyreBackend *be, const GyreTrainerOptions *o
   tr.comm = comm, tr.be = be, tr.o = o;
   MPI_Comm_rank(comm, &tr.rank);
   MPI_Comm_size(comm, &tr.size);
-  if (o->checkpoint && o->checkpoint[0])
-    snprintf(tr.ckpt, sizeof tr.ckpt, "%s", o->checkpoint);
-  else {
-    size_t n = strlen(o->out);
-    if (n > 3 && !strcmp(o->out + n - 3, ".nc")) n -= 3;
-    snprintf(tr.ckpt, sizeof tr.ckpt, "%.*s.ckpt.nc", (int) n, o->out);
-  }
+  GyreTrainerCheckpointPath(o, tr.ckpt, sizeof tr.ckpt);
   if (!strcmp(tr.ckpt, o->out))
     return GyreStatusSet(GYRE_ERR_ARG, "train: the checkpoint and the model file are both '%s'",
                          o->out);

@@ -137,7 +137,9 @@ SlurmUser=$user
 SlurmdUser=$user
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$SLURM_MUNGE_SOCKET
+# cred_expire (default 120 s) is also how long a requeued job waits before it may start again
+# (its EligibleTime is the requeue's time + cred_expire + 1 s): 10 s keeps a requeue test short.
+AuthInfo=socket=$SLURM_MUNGE_SOCKET,cred_expire=10
 StateSaveLocation=$d/state
 SlurmdSpoolDir=$d/spool/slurmd.%n
 TmpFS=$d/tmp

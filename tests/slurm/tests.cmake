@@ -23,3 +23,10 @@ gyre_add_script_test(slurm_submit_fail "slurm;integration"
 #     on the members, a hybrid run and its physics twin, compare and report: all COMPLETED.
 gyre_add_script_test(slurm_templates "slurm;integration"
                      ${CMAKE_CURRENT_LIST_DIR}/slurm_templates.sh)
+#   slurm_requeue: preemption and requeue with runs/slurm/requeue.sh's gyre_requeueable: a
+#     2-rank gyre simulate (mpiexec) warned mid-run (USR1 to the batch shell) checkpoints,
+#     requeues itself and resumes to COMPLETED with the output of an uninterrupted run
+#     (bitwise); the same for an srun job requeued from outside (scontrol requeue) and for gyre
+#     train (weights bitwise); an afterok dependant waits through the requeue and starts after
+#     the final COMPLETED; an array task requeues itself alone (JOB_TASK). About 2 minutes.
+gyre_add_script_test(slurm_requeue "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_requeue.sh)

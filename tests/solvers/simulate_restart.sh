@@ -13,6 +13,13 @@ ncdiff full.nc part.nc --vars time,X,Y,coupling --rtol 0 || fail "-restart FILE 
 mpirun_n 2 "$GYRE" simulate $common -ts_max_time 0.3 -output auto.nc -checkpoint auto.ckpt -restart auto
 mpirun_n 2 "$GYRE" simulate $common -ts_max_time 1 -output auto.nc -checkpoint auto.ckpt -restart auto
 ncdiff full.nc auto.nc --vars time,X,Y,coupling --rtol 0 || fail "-restart auto differs"
+# a requeued job's -restart auto whose checkpoint is unreadable, or gone while the output
+# exists, stops with the file named (never a silent fresh start over the output)
+head -c 2000 auto.ckpt > bad.ckpt
+expect_error "unreadable checkpoint" "cannot resume from checkpoint 'bad.ckpt'" \
+  "$GYRE" simulate $common -ts_max_time 1 -output auto.nc -checkpoint bad.ckpt -restart auto
+expect_error "missing checkpoint" "output 'auto.nc' exists but its checkpoint 'gone.ckpt' does not" \
+  "$GYRE" simulate $common -ts_max_time 1 -output auto.nc -checkpoint gone.ckpt -restart auto
 # a checkpoint from another run is refused
 if mpirun_n 1 "$GYRE" simulate -model l96 -l96_F 8 -seed 7 -quiet -ts_max_time 1 -output other.nc \
      -restart part.ckpt 2> err.txt; then fail "foreign checkpoint accepted"; fi

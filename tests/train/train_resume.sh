@@ -3,7 +3,7 @@
 # and resumed (-train_resume auto, the same command) ends bitwise equal to the uninterrupted
 # run (weights, batch-norm statistics, Adam moments, learning curve), on 1 and on 2 ranks;
 # 2 ranks x b agree with 1 rank x 2b (weights to 1e-5, Adam moments to 1e-4); a fresh run
-# refuses to replace a model file.
+# refuses to replace a model file, and so does -train_resume auto without the checkpoint.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 2 -output_every 0.25 \
@@ -36,4 +36,9 @@ PY
 ncdiff full1.ckpt.nc full2.ckpt.nc --vars "${split% *}" --rtol 1e-5 || fail "2 ranks differ from 1 rank"
 ncdiff full1.ckpt.nc full2.ckpt.nc --vars "${split#* }" --rtol 1e-4 || fail "2 ranks' Adam moments differ"
 expect_error "existing model file" "exists" "$GYRE" train "${common[@]}" -train_out full1.nc
+# -train_resume auto starts afresh only where neither the checkpoint nor the model file exists
+# (a requeued job whose checkpoint went missing stops, the file named)
+mv part1.ckpt.nc gone.ckpt.nc
+expect_error "model file without its checkpoint" "exists but its checkpoint 'part1.ckpt.nc' does not" \
+  "$GYRE" train "${common[@]}" -train_out part1.nc -train_resume auto
 echo "train_resume: passed"
