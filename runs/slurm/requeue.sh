@@ -19,19 +19,21 @@
 # gyre_requeueable COMMAND...
 #   Runs COMMAND (srun ..., mpiexec -n N ..., or a plain gyre command) in the background and
 #   waits for it (polling once a second). On SIGUSR1 or SIGTERM the batch shell forwards
-#   SIGUSR1 to COMMAND, whatever it received (gyre treats both alike, and Open MPI's mpiexec turns a SIGTERM into a kill of
-#   its ranks while it forwards SIGUSR1 to them; srun and MPICH's mpiexec forward SIGUSR1 to
-#   their tasks too), then waits again until COMMAND has exited: gyre writes its checkpoint
-#   after the current step and exits 75 ("checkpointed").
-#   - COMMAND exits 75 after a SIGTERM to the batch shell: Slurm is ending the job (scancel,
-#     the time limit, preemption, a requeue from outside); it is not requeued here (that would
-#     bring a cancelled job back), one line says so, and gyre_requeueable returns 75.
+#   SIGUSR1 to COMMAND, whatever it received (gyre treats both alike; Open MPI's mpiexec turns
+#   a SIGTERM into a kill of its ranks but forwards SIGUSR1 to them; srun and MPICH's mpiexec
+#   forward SIGUSR1 to their tasks too), and keeps waiting until COMMAND has exited: gyre
+#   writes its checkpoint after the current step and exits 75 ("checkpointed").
+#   - COMMAND exits 75 while Slurm is ending the job (the batch shell got SIGTERM, or
+#     `scontrol show job` no longer says RUNNING: scancel, the time limit, preemption, a
+#     requeue from outside): not requeued here (that would bring a cancelled job back), one
+#     line says so, and gyre_requeueable returns 75.
 #   - COMMAND exits 75 otherwise (the USR1 warning; a signal sent to the step itself, e.g.
-#     scancel --signal=USR1 JOBID): one line in the log, `scontrol requeue` of this job (an array task
-#     as ARRAYJOBID_TASKID: one task's SLURM_JOB_ID equals SLURM_ARRAY_JOB_ID, and that id
-#     names the whole array to scontrol), and gyre_requeueable returns 75. Under `set -e` the script then exits 75, so a
-#     checkpointed run never counts as success for an afterok dependant; the requeued job stays
-#     the same job id, so dependants wait for its final run.
+#     scancel --signal=USR1 JOBID): one line in the log, `scontrol requeue` of this job (an
+#     array task as ARRAYJOBID_TASKID: one task's SLURM_JOB_ID equals SLURM_ARRAY_JOB_ID, and
+#     that id names the whole array to scontrol), and gyre_requeueable returns 75. Under
+#     `set -e` the script then exits 75, so a checkpointed run never counts as success for an
+#     afterok dependant; the requeued job keeps its job id, so dependants wait for its final
+#     run.
 #   - otherwise it returns COMMAND's status (0 when the run is done).
 #   Outside Slurm (no SLURM_JOB_ID) it runs COMMAND in the foreground and returns its status
 #   (75 included): nothing is requeued.

@@ -66,11 +66,11 @@ run_job() {
   bash job.sh "$@" 2> job.log &
   local pid=$!
   if [ "$sig" != none ]; then
-    for _ in $(seq 100); do
-      [ -e started ] && break
+    for _ in $(seq 400); do # its pid written: its handlers are in place
+      [ -s started ] && break
       sleep 0.05
     done
-    [ -e started ] || fail "the step did not start"
+    [ -s started ] || { cat job.log; fail "the step did not start within 20 s"; }
     if [ "$sig" = TERM-all ]; then # Slurm ending a job signals every process at once
       local all
       all="$pid $(cat started) $(pgrep -P "$(cat started)" || true)"
@@ -106,7 +106,8 @@ expect "outside Slurm, exit 75" 75 "" ""
 export SLURM_JOB_ID=42
 run_job none stop
 expect "in Slurm, done" 0 "" ""
-grep -q "caller-usr1" traps_after.txt || { cat traps_after.txt; fail "the caller's USR1 handler is lost"; }
+grep -q "caller-usr1" traps_after.txt ||
+  { cat traps_after.txt; fail "the caller's USR1 handler is lost"; }
 run_job none stop 3
 expect "in Slurm, exit 3" 3 "" ""
 run_job USR1 stop

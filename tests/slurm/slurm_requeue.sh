@@ -74,7 +74,8 @@ mpirun_n 2 "$GYRE" simulate "${sim[@]}" -output full.nc -checkpoint full.ckpt -r
   > full.log 2>&1 &
 full_pid=$!
 a=$(sbatch --parsable -J warned -t 10 -o a.out sim_job.sh a mpiexec)
-dep=$(sbatch --parsable -J dependant -o dep.out --dependency="afterok:$a" --kill-on-invalid-dep=yes \
+dep=$(sbatch --parsable -J dependant -o dep.out --dependency="afterok:$a" \
+  --kill-on-invalid-dep=yes \
   --wrap "scontrol show job -o $a > dep_saw.txt")
 b=$(sbatch --parsable -J requeued -t 10 -o b.out sim_job.sh b srun)
 echo "submitted: job $a (warned), its afterok dependant $dep, job $b (scontrol requeue)"
@@ -158,7 +159,8 @@ cat > array_job.sh << 'EOS'
 #SBATCH --open-mode=append
 set -euo pipefail
 source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
-echo "task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID) run ${SLURM_RESTART_COUNT:-0}" >> "runs_$SLURM_ARRAY_TASK_ID.txt"
+echo "task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID) run ${SLURM_RESTART_COUNT:-0}" \
+  >> "runs_$SLURM_ARRAY_TASK_ID.txt"
 # shellcheck disable=SC2016 # expanded by the step
 gyre_requeueable bash -c 'if [ "$SLURM_JOB_ID" = "$SLURM_ARRAY_JOB_ID" ] &&
   [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then exit 75; fi; sleep 4'
@@ -202,7 +204,8 @@ n=$(grep -c 'JobState=COMPLETED$' arr.txt || true)
 [ "$n" -eq 2 ] || { cat arr.txt; fail "array $arr: $n tasks COMPLETED, expected 2"; }
 cat runs_0.txt runs_1.txt > runs.txt
 [ "$(grep -c . runs.txt)" -eq 3 ] || fail "array $arr: not 3 runs (one task twice, one once)"
-expect_in runs.txt "(job $arr) run 1" "array $arr: the task with the array's job id did not run again"
+expect_in runs.txt "(job $arr) run 1" \
+  "array $arr: the task with the array's job id did not run again"
 expect_in array.out "requeued (scontrol requeue ${arr}_" "array $arr: not requeued as ${arr}_TASK"
 # (f) still cancelled once a requeued job could have started again (cred_expire 10 s + 1 s)
 while [ $((SECONDS - t_cancel)) -lt 16 ]; do sleep 1; done
