@@ -11,48 +11,73 @@
 #   source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
 #   gyre_requeueable srun gyre simulate -options_file run.opts \
 #     -output run.nc -checkpoint run.ckpt -restart auto
+#   echo "finished"   # reached only by the run that completes (set -e: 75 ends the script)
+#
+# Without `set -e`, write `gyre_requeueable ... || exit $?`: the script must exit with the
+# status, never 0 after a checkpointed run.
 #
 # gyre_requeueable COMMAND...
 #   Runs COMMAND (srun ..., mpiexec -n N ..., or a plain gyre command) in the background and
-#   waits for it. On SIGUSR1 or SIGTERM the batch shell forwards SIGUSR1 to COMMAND, whatever
-#   it received (gyre treats both alike, and Open MPI's mpiexec turns a SIGTERM into a kill of
-#   its ranks while it forwards SIGUSR1 to them; srun and MPICH's mpiexec forward SIGUSR1 to
-#   their tasks too), then waits again until COMMAND has exited: gyre writes its checkpoint
-#   after the current step and exits 75 ("checkpointed").
-#   - COMMAND exits 75: one line in the log, `scontrol requeue` of this job (an array task
-#     as ARRAYJOBID_TASKID: the plain SLURM_JOB_ID of an array's first task names the whole
-#     array), and gyre_requeueable returns 75. Under `set -e` the script then exits 75, so a
-#     checkpointed run never counts as success for an afterok dependant; the requeued job stays
-#     the same job id, so dependants wait for its final run.
+#   waits for it (polling once a second). On SIGUSR1 or SIGTERM the batch shell forwards
+#   SIGUSR1 to COMMAND, whatever it received (gyre treats both alike; Open MPI's mpiexec turns
+#   a SIGTERM into a kill of its ranks but forwards SIGUSR1 to them; srun and MPICH's mpiexec
+#   forward SIGUSR1 to their tasks too), and keeps waiting until COMMAND has exited: gyre
+#   writes its checkpoint after the current step and exits 75 ("checkpointed").
+#   - COMMAND exits 75 while Slurm is ending the job (the batch shell got SIGTERM, or
+#     `scontrol show job` no longer says RUNNING: scancel, the time limit, preemption, a
+#     requeue from outside): not requeued here (that would bring a cancelled job back), one
+#     line says so, and gyre_requeueable returns 75.
+#   - COMMAND exits 75 otherwise (the USR1 warning; a signal sent to the step itself, e.g.
+#     scancel --signal=USR1 JOBID): one line in the log, `scontrol requeue` of this job (an
+#     array task as ARRAYJOBID_TASKID: one task's SLURM_JOB_ID equals SLURM_ARRAY_JOB_ID, and
+#     that id names the whole array to scontrol), and gyre_requeueable returns 75. Under
+#     `set -e` the script then exits 75, so a checkpointed run never counts as success for an
+#     afterok dependant; the requeued job keeps its job id, so dependants wait for its final
+#     run.
 #   - otherwise it returns COMMAND's status (0 when the run is done).
 #   Outside Slurm (no SLURM_JOB_ID) it runs COMMAND in the foreground and returns its status
 #   (75 included): nothing is requeued.
 #   The log lines start with "gyre_requeueable:" and go to stderr (the job's log); each names
 #   the job, SLURM_RESTART_COUNT (0 in the first run, 1 after one requeue, ...).
 #
+# The launchers, as measured (Open MPI 4.1, MPICH 4.0 Hydra, Slurm 22.05): Open MPI's mpiexec
+# prints "Forwarding signal 10 to job" and exits 75 when its ranks do, but on SIGTERM it kills
+# its ranks and exits 1 — hence SIGUSR1 is what is forwarded; srun forwards SIGUSR1 (and
+# SIGTERM) to its tasks and exits 75; MPICH's mpiexec.hydra forwards SIGUSR1 and exits 75.
+# A signal in the first moment of a step, before gyre has installed its handlers (right after
+# MPI/PETSc start-up), ends that step with the signal instead: a --signal=B:USR1@120 warning
+# comes long after.
+#
 # What a requeue does: Slurm ends this run (the batch shell gets SIGTERM; the trap is quiet by
 # then) and puts the job back in the queue as PENDING with the same job id; when it starts
 # again it runs this same script from the top, with SLURM_RESTART_COUNT one higher, appending
-# to the same log (--open-mode=append). The same gyre command line resumes it:
+# to the same log (--open-mode=append). It may start again no sooner than the requeue's time +
+# cred_expire + 1 s (slurm.conf's AuthInfo=...,cred_expire=, 120 s by default; `scontrol show
+# job` says Reason=BeginTime meanwhile), so leave the warning time (USR1@120) plus that much
+# before a reservation or maintenance ends. The same gyre command line resumes it:
 #   gyre simulate ... -checkpoint F -restart auto: resumes from F when F exists, else starts;
 #   gyre train ... -train_resume auto [-train_checkpoint F]: the same for training.
 # A resumed run finishes with the result of an uninterrupted one (bitwise; tests/slurm/
-# slurm_requeue.sh). A checkpoint that exists but is unreadable or from another run is a
-# one-line "gyre: error:" naming the file and the job fails; it is never silently restarted.
+# slurm_requeue.sh). A checkpoint that exists but is unreadable or from another run, or one
+# that is gone while the output (model file) it continues exists, is a one-line "gyre: error:"
+# naming the file, and the job fails: a requeued run never silently starts afresh.
 # A `scontrol requeue JOBID` from outside (an operator, preemption with PreemptMode=REQUEUE)
 # sends SIGTERM to every process of the job: gyre checkpoints within KillWait and the job runs
-# again the same way (the requeue this function then asks for is refused, which it logs).
-# A cancelled job (scancel) is not requeued: Slurm refuses to requeue a cancelled job.
+# again the same way. A cancelled job (scancel) checkpoints the same way and stays cancelled
+# (tested too): resubmitting the same script later resumes it.
 
-# The pid of the running COMMAND, for the signal handler.
+# The pid of the running COMMAND, for the signal handler; _term: 1 once the batch shell got
+# SIGTERM.
 _gyre_requeue_pid=""
+_gyre_requeue_term=0
 
 _gyre_requeue_log() {
   echo "gyre_requeueable: job ${_gyre_requeue_id:-?} (restart ${SLURM_RESTART_COUNT:-0}): $*" >&2
 }
 
-# The handler of USR1 and TERM while COMMAND runs: forward SIGUSR1.
+# The handler of USR1 and TERM while COMMAND runs: forward SIGUSR1; remember a SIGTERM.
 _gyre_requeue_forward() {
+  [ "$1" != TERM ] || _gyre_requeue_term=1
   _gyre_requeue_log "SIG$1 received: forwarding SIGUSR1 to the step (pid $_gyre_requeue_pid)"
   kill -USR1 "$_gyre_requeue_pid" 2> /dev/null || true
 }
@@ -84,17 +109,25 @@ gyre_requeueable() {
   local old_usr1 old_term
   old_usr1=$(trap -p USR1)
   old_term=$(trap -p TERM)
+  _gyre_requeue_term=0
   trap '_gyre_requeue_forward USR1' USR1
   trap '_gyre_requeue_forward TERM' TERM
   "$@" &
   _gyre_requeue_pid=$!
-  # A trapped signal interrupts `wait` (status > 128) while COMMAND still runs: wait again
-  # until COMMAND has been reaped (kill -0 then fails; a zombie still answers it).
-  while :; do
-    status=0
-    wait "$_gyre_requeue_pid" || status=$?
-    kill -0 "$_gyre_requeue_pid" 2> /dev/null || break
+  # Poll, then wait for the exit status once COMMAND has ended. Not a blocking `wait`: a trap
+  # interrupts it (status 128 + signal) and, when COMMAND ends at that moment (Slurm signals
+  # every process of a job at once), bash 5.2 can lose COMMAND's status: `wait` returned -1
+  # from then on (seen 1 in 20 runs; tests/slurm/requeue_lib.sh). A trap runs once the
+  # `sleep` ends, within 1 s; `|| true`: Slurm's SIGTERM ends the sleep too.
+  while kill -0 "$_gyre_requeue_pid" 2> /dev/null; do
+    sleep 1 || true
   done
+  status=0
+  wait "$_gyre_requeue_pid" || status=$?
+  if [ $status -lt 0 ] || [ $status -gt 255 ]; then
+    _gyre_requeue_log "the step's exit status is lost (wait gave $status): taken as 1"
+    status=1
+  fi
   _gyre_requeue_pid=""
 
   if [ $status -ne 75 ]; then
@@ -104,7 +137,22 @@ gyre_requeueable() {
     _gyre_requeue_log "the step exited with status $status"
     return $status
   fi
-  # Checkpointed. The requeue ends this run with a SIGTERM to the batch shell: a quiet trap
+  # Checkpointed. Requeue only a job that Slurm still counts as RUNNING: a SIGTERM to the
+  # batch shell, or another state (COMPLETING after scancel, the time limit or preemption;
+  # PENDING after a requeue from outside), is Slurm ending the job, and Slurm decides what
+  # comes next: a requeue here would bring a cancelled job back (Slurm accepts it). The
+  # state, not only the SIGTERM: slurmd may signal the step before the batch shell.
+  local info state=""
+  info=$(scontrol show job -o "$_gyre_requeue_id" 2>&1) || info=""
+  if [[ $info =~ JobState=([A-Z_]+) ]]; then state=${BASH_REMATCH[1]}; fi
+  if [ "$_gyre_requeue_term" = 1 ] || { [ -n "$state" ] && [ "$state" != RUNNING ]; }; then
+    local why="JobState=${state:-?}"
+    [ "$_gyre_requeue_term" = 0 ] || why="$why, SIGTERM received"
+    _gyre_requeue_log "checkpointed (exit 75) while Slurm ends the job ($why: scancel, time" \
+      "limit or preemption; a job requeued from outside runs again): not requeued"
+    return 75
+  fi
+  # The requeue ends this run with a SIGTERM to the batch shell: a quiet trap
   # (not an ignored signal, which scontrol would inherit) lets this shell exit 75 itself.
   trap ':' USR1 TERM
   local out
@@ -112,7 +160,8 @@ gyre_requeueable() {
     _gyre_requeue_log "checkpointed (exit 75): requeued (scontrol requeue $_gyre_requeue_id)"
   else
     _gyre_requeue_log "checkpointed (exit 75): scontrol requeue $_gyre_requeue_id refused" \
-      "(${out//$'\n'/ }); a job requeued or cancelled from outside is already on its way"
+      "(${out//$'\n'/ }): a job requeued from outside runs again anyway; otherwise (cancelled," \
+      "or no --requeue) it ends here with status 75"
   fi
   return 75
 }

@@ -16,6 +16,8 @@
 #  (d) gyre train (one process, no launcher) warned the same way: after the requeue its
 #      checkpoint (weights, optimiser state, learning curve) and best model equal, bitwise,
 #      an uninterrupted training's.
+#  (e) an array task that checkpoints requeues itself alone (ARRAYJOB_TASK), not the array;
+#  (f) a job cancelled mid-run (scancel) whose step checkpoints stays CANCELLED.
 # Skipped (77) where Slurm cannot start.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/fixture.sh"
@@ -72,27 +74,27 @@ mpirun_n 2 "$GYRE" simulate "${sim[@]}" -output full.nc -checkpoint full.ckpt -r
   > full.log 2>&1 &
 full_pid=$!
 a=$(sbatch --parsable -J warned -t 10 -o a.out sim_job.sh a mpiexec)
-dep=$(sbatch --parsable -J dependant -o dep.out --dependency="afterok:$a" --kill-on-invalid-dep=yes \
+dep=$(sbatch --parsable -J dependant -o dep.out --dependency="afterok:$a" \
+  --kill-on-invalid-dep=yes \
   --wrap "scontrol show job -o $a > dep_saw.txt")
 b=$(sbatch --parsable -J requeued -t 10 -o b.out sim_job.sh b srun)
 echo "submitted: job $a (warned), its afterok dependant $dep, job $b (scontrol requeue)"
 
-# (a): the warning, once the run is under way
+# (a) the warning and (b) the requeue from outside, each once its run is under way
 wait_until 120 "under way (a.ckpt)" test -s a.ckpt
 scancel --signal=USR1 --batch "$a"
-t0=$SECONDS
+t_a=$SECONDS
+wait_until 120 "under way (b.ckpt)" test -s b.ckpt
+[ "$(state_of "$b")" = RUNNING ] || fail "job $b is not running before its requeue"
+scontrol requeue "$b"
+t_b=$SECONDS
 wait_until 60 "requeued and restarted" restarted a.out
-echo "job $a: warned at $((t0 - t_start)) s, running again $((SECONDS - t0)) s later"
+echo "job $a: warned at $((t_a - t_start)) s, running again $((SECONDS - t_a)) s later"
 # (c): the dependant waits
 s=$(state_of "$dep")
 [ "$s" = PENDING ] || fail "dependant $dep is $s while job $a runs again after its requeue"
-
-# (b): requeued from outside, once under way
-wait_until 120 "under way (b.ckpt)" test -s b.ckpt
-scontrol requeue "$b"
-t0=$SECONDS
 wait_until 60 "requeued and restarted" restarted b.out
-echo "job $b: requeued at $((t0 - t_start)) s, running again $((SECONDS - t0)) s later"
+echo "job $b: requeued at $((t_b - t_start)) s, running again $((SECONDS - t_b)) s later"
 
 wait "$full_pid" || { cat full.log; fail "the uninterrupted run failed"; }
 slurm_wait 180 "$a" "$dep" "$b"
@@ -114,6 +116,11 @@ ncdump -h a.nc > a.hdr
 ncdump -h b.nc > b.hdr
 expect_in a.hdr 'launcher = "mpiexec (Open MPI)"' "job $a: not launched by mpiexec"
 expect_in b.hdr 'launcher = "srun"' "job $b: not launched by srun"
+# (b)'s first run was stopped mid-run by the requeue's SIGTERM, and its script left the requeue
+# to Slurm
+expect_in b.out '^\[simulate\] signal 15 at step' "job $b: gyre did not see the requeue's SIGTERM"
+expect_in b.out "gyre_requeueable: job $b (restart 0): checkpointed (exit 75)" \
+  "job $b: no line for the checkpointed exit"
 # (a)'s first run was warned: checkpointed (75) and requeued itself
 expect_in a.out '^\[simulate\] signal 10 at step' "job $a: gyre did not see the warning"
 expect_in a.out "gyre_requeueable: job $a (restart 0): checkpointed (exit 75): requeued" \
@@ -152,13 +159,30 @@ cat > array_job.sh << 'EOS'
 #SBATCH --open-mode=append
 set -euo pipefail
 source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
-echo "task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID) run ${SLURM_RESTART_COUNT:-0}" >> "runs_$SLURM_ARRAY_TASK_ID.txt"
+echo "task $SLURM_ARRAY_TASK_ID (job $SLURM_JOB_ID) run ${SLURM_RESTART_COUNT:-0}" \
+  >> "runs_$SLURM_ARRAY_TASK_ID.txt"
 # shellcheck disable=SC2016 # expanded by the step
 gyre_requeueable bash -c 'if [ "$SLURM_JOB_ID" = "$SLURM_ARRAY_JOB_ID" ] &&
   [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then exit 75; fi; sleep 4'
 EOS
 arr=$(sbatch --parsable -J array --array=0-1 -t 5 -o 'array_%a.out' array_job.sh)
-echo "submitted: training job $t, array $arr"
+# (f) alongside: a job cancelled mid-run (scancel: SIGTERM to all its processes) whose step
+# checkpoints (exit 75) is not requeued by its script; it stays CANCELLED.
+cat > cancel_job.sh << 'EOS'
+#!/bin/bash
+#SBATCH --requeue
+#SBATCH --open-mode=append
+set -euo pipefail
+source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
+echo "run ${SLURM_RESTART_COUNT:-0}"
+# shellcheck disable=SC2016 # expanded by the step
+gyre_requeueable bash -c 'trap "exit 75" TERM USR1; touch cancel_started; sleep 60 & wait'
+EOS
+c=$(sbatch --parsable -J cancelled -t 5 -o c.out cancel_job.sh)
+echo "submitted: training job $t, array $arr, job $c (to be cancelled)"
+wait_until 60 "started (job $c)" test -e cancel_started
+scancel "$c"
+t_cancel=$SECONDS
 wait_until 120 "under way (t.ckpt.nc)" test -s t.ckpt.nc
 scancel --signal=USR1 --batch "$t"
 wait_until 60 "requeued and restarted" restarted t.out
@@ -180,6 +204,15 @@ n=$(grep -c 'JobState=COMPLETED$' arr.txt || true)
 [ "$n" -eq 2 ] || { cat arr.txt; fail "array $arr: $n tasks COMPLETED, expected 2"; }
 cat runs_0.txt runs_1.txt > runs.txt
 [ "$(grep -c . runs.txt)" -eq 3 ] || fail "array $arr: not 3 runs (one task twice, one once)"
-expect_in runs.txt "(job $arr) run 1" "array $arr: the task with the array's job id did not run again"
+expect_in runs.txt "(job $arr) run 1" \
+  "array $arr: the task with the array's job id did not run again"
 expect_in array.out "requeued (scontrol requeue ${arr}_" "array $arr: not requeued as ${arr}_TASK"
+# (f) still cancelled once a requeued job could have started again (cred_expire 10 s + 1 s)
+while [ $((SECONDS - t_cancel)) -lt 16 ]; do sleep 1; done
+cat c.out
+s=$(state_of "$c")
+[ "$s" = CANCELLED ] || fail "cancelled job $c is $s"
+expect_in c.out "checkpointed (exit 75) while Slurm ends the job (JobState=.*not requeued" \
+  "job $c: no line for the cancel"
+[ "$(grep -c '^run ' c.out)" -eq 1 ] || fail "cancelled job $c ran again"
 echo "slurm_requeue: passed in $((SECONDS - t_start)) s"

@@ -30,3 +30,7 @@ gyre_add_script_test(slurm_templates "slurm;integration"
 #     train (weights bitwise); an afterok dependant waits through the requeue and starts after
 #     the final COMPLETED; an array task requeues itself alone (JOB_TASK). About 2 minutes.
 gyre_add_script_test(slurm_requeue "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_requeue.sh)
+#   requeue_lib: gyre_requeueable without a cluster (a stand-in scontrol and step): exit
+#     statuses, USR1/TERM forwarded as USR1, the interrupted wait waited again, requeue ids
+#     (array tasks as JOB_TASK), no requeue after a SIGTERM (Slurm ending the job).
+gyre_add_script_test(requeue_lib "unit" ${CMAKE_CURRENT_LIST_DIR}/requeue_lib.sh)

@@ -29,4 +29,22 @@ interrupt TERM
 mpirun_n 2 "$GYRE" train "${args[@]}" -train_out run.nc -train_resume auto
 ncdiff full.ckpt.nc run.ckpt.nc || fail "the resumed run differs from the uninterrupted one"
 ncdiff full.nc run.nc || fail "the resumed best model differs"
+# one rank, signalled at random moments mid-epoch while the prefetch thread reads the next
+# batch: exit 75 every time (the checkpoint was written beside that read, and crashed 5 runs
+# in 8, until the read was waited for)
+for i in 1 2 3 4; do
+  rm -f p.nc p.ckpt.nc
+  touch marker
+  "$GYRE" train "${args[@]}" -train_out p.nc -train_resume auto > p.log 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do
+    [ p.ckpt.nc -nt marker ] && break
+    sleep 0.1
+  done
+  sleep "0.$((RANDOM % 5))"
+  kill -USR1 $pid || fail "run $i finished before the signal"
+  status=0
+  wait $pid || status=$?
+  [ $status -eq 75 ] || { cat p.log; fail "run $i: exit status $status after SIGUSR1, expected 75"; }
+done
 echo "train_signal: passed"
