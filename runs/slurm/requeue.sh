@@ -44,9 +44,10 @@
 # prints "Forwarding signal 10 to job" and exits 75 when its ranks do, but on SIGTERM it kills
 # its ranks and exits 1 — hence SIGUSR1 is what is forwarded; srun forwards SIGUSR1 (and
 # SIGTERM) to its tasks and exits 75; MPICH's mpiexec.hydra forwards SIGUSR1 and exits 75.
-# A signal in the first moment of a step, before gyre has installed its handlers (right after
-# MPI/PETSc start-up), ends that step with the signal instead: a --signal=B:USR1@120 warning
-# comes long after.
+# A signal in the first second of a step, before the launcher or gyre has installed its
+# handlers (Open MPI's mpiexec dies of a SIGUSR1 in its first ~0.5 s: status 138), ends that
+# step with the signal instead, and the job fails: a --signal=B:USR1@120 warning comes long
+# after.
 #
 # What a requeue does: Slurm ends this run (the batch shell gets SIGTERM; the trap is quiet by
 # then) and puts the job back in the queue as PENDING with the same job id; when it starts
