@@ -98,12 +98,12 @@ GyreStatus GyreGradSyncCreate(MPI_Comm comm, GyreBackend *be, int n, GyreTensor 
       k->count += grads[--k->lo]->size;
     hi = k->lo;
   }
-  GyreStatus  st    = GYRE_OK;
-  const char *env   = getenv("GYRE_NCCL");
-  const int   force = env && !strcmp(env, "force");
-  g->active         = g->size > 1;
+  GyreStatus st = GYRE_OK;
+  g->active     = g->size > 1;
   snprintf(g->transport, sizeof g->transport, "MPI_Iallreduce on host buffers");
 #if GYRE_HAVE_CUDA
+  const char *env   = getenv("GYRE_NCCL");
+  const int   force = env && !strcmp(env, "force");
   if (!strcmp(be->ops->name, "cuda") && (g->size > 1 || force)) {
     st = GyreStatusAgree(comm, nccl_setup(g, force));
     if (g->nccl) g->active = 1;
