@@ -167,6 +167,25 @@ static PetscErrorCode Info(int argc, char **argv)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* One warning line (rank 0) for each option that the command never read. */
+static PetscErrorCode WarnUnusedOptions(const char *cmd)
+{
+  PetscInt    n;
+  char      **names, **values;
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
+  for (PetscInt i = 0; i < n && rank == 0; i++)
+    fprintf(stderr,
+            "gyre: warning: option -%s%s%s was not used (misspelt, or not an option of gyre "
+            "%s?)\n",
+            names[i], values[i] ? " " : "", values[i] ? values[i] : "", cmd);
+  PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 int main(int argc, char **argv)
 {
   PetscErrorCode ierr;
@@ -218,6 +237,9 @@ int main(int argc, char **argv)
   else
     ierr = PrintVersion();
 
+  /* an option nothing read (a misspelling: -ts_max_tim) would otherwise pass in silence */
+  if (!ierr && (!strcmp(cmd, "simulate") || !strcmp(cmd, "train") || !strcmp(cmd, "compare")))
+    ierr = WarnUnusedOptions(cmd);
   if (ierr) {
     int size;
     MPI_Comm_size(PETSC_COMM_WORLD, &size);

@@ -41,6 +41,12 @@ expect_error "restart with another output interval" "steps between outputs" \
 mv a.nc a-moved.nc
 expect_error "restart with the output missing" "the file is missing" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output a.nc -restart a.ckpt
+# a misspelt option: the run completes, and one warning line (once on 2 ranks) names it
+mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 0.05 -ts_max_tim 9 -quiet -output w.nc \
+  2> warn.txt || fail "a run with an unused option failed"
+cat warn.txt
+n=$(grep -c "gyre: warning: option -ts_max_tim 9 was not used" warn.txt || true)
+[ "$n" = 1 ] || fail "expected one warning naming -ts_max_tim, got $n"
 # the same errors on 2 ranks: printed once
 expect_error "unknown model on 2 ranks" "unknown model" mpirun_n 2 "$GYRE" simulate -model bogus -output x.nc
 echo "$sum" | sha256sum -c --quiet || fail "good.nc was modified"
