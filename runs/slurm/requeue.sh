@@ -72,6 +72,14 @@
 _gyre_requeue_pid=""
 _gyre_requeue_term=0
 
+# A warning (USR1) that reaches the batch shell while it runs something other than a step of
+# gyre_requeueable (a python fit, gyre info) would take USR1's default action and kill the
+# shell, failing the job: from the moment this file is sourced it is remembered instead, and
+# the next gyre_requeueable requeues the job rather than starting its step (the requeued run
+# goes through the script again: finished commands resume from their final checkpoints).
+_gyre_requeue_pending=0
+trap '_gyre_requeue_pending=1' USR1
+
 _gyre_requeue_log() {
   echo "gyre_requeueable: job ${_gyre_requeue_id:-?} (restart ${SLURM_RESTART_COUNT:-0}): $*" >&2
 }
@@ -113,7 +121,14 @@ gyre_requeueable() {
   _gyre_requeue_term=0
   trap '_gyre_requeue_forward USR1' USR1
   trap '_gyre_requeue_forward TERM' TERM
-  "$@" &
+  if [ "$_gyre_requeue_pending" = 1 ]; then
+    _gyre_requeue_pending=0
+    _gyre_requeue_log "SIGUSR1 came between steps: not starting this step (as if it had" \
+      "checkpointed)"
+    ( exit 75 ) &
+  else
+    "$@" &
+  fi
   _gyre_requeue_pid=$!
   # Poll, then wait for the exit status once COMMAND has ended. Not a blocking `wait`: a trap
   # interrupts it (status 128 + signal) and, when COMMAND ends at that moment (Slurm signals

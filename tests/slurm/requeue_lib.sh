@@ -11,7 +11,9 @@
 #  - the step's own status comes back after a signal: a step that exits at once on it (also
 #    when it gets SIGTERM together with the shell, as from Slurm, 20 times: a blocking wait
 #    lost that status 1 time in 20), and one that ignores it and ends later;
-#  - a step that exits 0 or 3 gives 0 or 3, and the caller's USR1/TERM handlers come back.
+#  - a step that exits 0 or 3 gives 0 or 3, and the caller's USR1/TERM handlers come back;
+#  - a USR1 between steps does not kill the batch shell: the next step is not started and the
+#    job is requeued.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mkdir bin
@@ -135,4 +137,21 @@ SLURM_RESTART_COUNT=2 SLURM_ARRAY_JOB_ID=40 SLURM_ARRAY_TASK_ID=2 SLURM_JOB_ID=4
 expect "array task 2 of 40" 75 USR1 "requeue 40_2"
 grep -q '^gyre_requeueable: job 40_2 (restart 2): a requeued run' job.log ||
   { cat job.log; fail "no restart count in the log"; }
+# a warning between steps (the batch script busy with something else): the shell survives,
+# the next step is not started, the job is requeued
+cat > between.sh << 'EOS'
+#!/bin/bash
+set -euo pipefail
+source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
+kill -USR1 $$ # as Slurm's warning would, while the script runs a python fit
+echo "alive after USR1" > alive.txt
+gyre_requeueable ./step.sh stop
+EOS
+rm -f started signals.txt scontrol.txt alive.txt
+status=0
+bash between.sh 2> job.log || status=$?
+expect "USR1 between steps" 75 "" "requeue 42"
+[ -e alive.txt ] || { cat job.log; fail "USR1 between steps killed the batch shell"; }
+[ ! -e started ] || fail "the step after a warning between steps was started"
+grep -q 'SIGUSR1 came between steps' job.log || { cat job.log; fail "no between-steps line"; }
 echo "requeue_lib: passed"
