@@ -54,15 +54,19 @@ slurm_daemon() {
   SLURM_PIDS+=($!)
 }
 
-# Prints the last lines of every log, for a failed start.
-slurm_logs() {
-  local f
-  for f in "$SLURM_DIR"/log/*; do
+# tail_logs N FILE...: the last N lines of each non-empty FILE, under its name.
+tail_logs() {
+  local n=$1 f
+  shift
+  for f in "$@"; do
     [ -s "$f" ] || continue
-    echo "--- $f (last 15 lines)"
-    tail -n 15 "$f"
+    echo "--- $f (last $n lines)"
+    tail -n "$n" "$f"
   done
 }
+
+# Prints the last lines of every daemon's log, for a failed start.
+slurm_logs() { tail_logs 15 "$SLURM_DIR"/log/*; }
 
 # Called when the cluster did not come up: skip where the cause is the environment (not
 # root), fail otherwise.

@@ -10,10 +10,7 @@
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/fixture.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/submit_common.sh"
-require_requeue_sh
-slurm_start
-
-write_site_env "$work/site.env"
+submit_cluster_start
 pipe=$work/pipe
 t0=$SECONDS
 "$GYRE" submit "$GYRE_SOURCE_DIR/runs/l96-closure.opts" -size tiny -dir "$pipe" \

@@ -9,10 +9,7 @@
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/fixture.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/submit_common.sh"
-require_requeue_sh
-slurm_start
-
-write_site_env "$work/site.env"
+submit_cluster_start
 mkdir -p exp
 cp "$GYRE_SOURCE_DIR/runs/l96-closure.opts" exp/
 echo "-fit_net nonesuch" >> exp/l96-closure.opts

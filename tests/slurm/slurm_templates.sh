@@ -8,10 +8,7 @@
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/fixture.sh"
 source "$GYRE_SOURCE_DIR/tests/slurm/submit_common.sh"
-require_requeue_sh
-slurm_start
-
-write_site_env "$work/site.env"
+submit_cluster_start
 export GYRE_SITE_ENV=$work/site.env GYRE_SLURM_DIR=$GYRE_SOURCE_DIR/runs/slurm
 t=$GYRE_SOURCE_DIR/runs/slurm
 sub() { sbatch --parsable "$@"; }

@@ -25,11 +25,14 @@ append_injections() {
 EOS
 }
 
-# require_requeue_sh: the jobs source runs/slurm/requeue.sh (gyre_requeueable, from the
-# preemption work); without it every job would fail, so say so at once.
-require_requeue_sh() {
+# submit_cluster_start: the test cluster (fixture.sh's slurm_start) and $work/site.env. The
+# jobs source runs/slurm/requeue.sh (gyre_requeueable); without it every job would fail, so
+# that is said at once.
+submit_cluster_start() {
   [ -r "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh" ] ||
     fail "runs/slurm/requeue.sh is missing (gyre_requeueable: preemption and requeue)"
+  slurm_start
+  write_site_env "${work:?}/site.env"
 }
 
 # pipeline_ids DIR: the job ids of DIR/jobs.txt, one a line.
@@ -42,11 +45,4 @@ pipeline_id() { awk -v j="$2" '$1 == j { print $2 }' "$1/jobs.txt"; }
 job_state() { slurm_job_states "$1" | awk '{ sub(/JobState=/, "", $3); print $3 }'; }
 
 # show_logs DIR: every log of the pipeline, for a failure.
-show_logs() {
-  local f
-  for f in "$1"/logs/*; do
-    [ -f "$f" ] || continue
-    echo "--- $f"
-    tail -n 20 "$f"
-  done
-}
+show_logs() { tail_logs 20 "$1"/logs/*; }
