@@ -154,4 +154,10 @@ expect "USR1 between steps" 75 "" "requeue 42"
 [ -e alive.txt ] || { cat job.log; fail "USR1 between steps killed the batch shell"; }
 [ ! -e started ] || fail "the step after a warning between steps was started"
 grep -q 'SIGUSR1 came between steps' job.log || { cat job.log; fail "no between-steps line"; }
+# no command: one line, status 2
+status=0
+bash -c 'source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"; gyre_requeueable' 2> noarg.log ||
+  status=$?
+[ "$status" = 2 ] && grep -q "gyre_requeueable: no command given" noarg.log ||
+  { cat noarg.log; fail "gyre_requeueable without a command: status $status"; }
 echo "requeue_lib: passed"
