@@ -158,6 +158,8 @@ grep -q 'SIGUSR1 came between steps' job.log || { cat job.log; fail "no between-
 status=0
 bash -c 'source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"; gyre_requeueable' 2> noarg.log ||
   status=$?
-[ "$status" = 2 ] && grep -q "gyre_requeueable: no command given" noarg.log ||
-  { cat noarg.log; fail "gyre_requeueable without a command: status $status"; }
+if [ "$status" != 2 ] || ! grep -q "gyre_requeueable: no command given" noarg.log; then
+  cat noarg.log
+  fail "gyre_requeueable without a command: status $status"
+fi
 echo "requeue_lib: passed"
