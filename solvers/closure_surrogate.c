@@ -26,6 +26,7 @@ typedef struct {
   GyreSurrogateEval ev;
   PetscInt          comp;                                 /* forced component, -1 until resolved */
   PetscInt          nin, in_comp[GYRE_DATA_MAX_CHANNELS]; /* input channels: DMDA components */
+  PetscInt          dof;                                  /* the model's components per point */
   PetscReal         scale;    /* F += scale * output (-surrogate_scale) */
   GyreClosure       fallback; /* the guard's analytic fallback (-guard_fallback), or NULL */
 } SurrogateClosure;
@@ -34,11 +35,10 @@ typedef struct {
  * halo, or the whole field gathered on one rank). Collective. */
 static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U, Vec F)
 {
-  SurrogateClosure  *sc = (SurrogateClosure *) cl->ctx;
-  const PetscScalar *u;
-  PetscScalar       *f, *x;
-  const float       *y;
-  PetscInt           n, dof;
+  SurrogateClosure *sc = (SurrogateClosure *) cl->ctx;
+  PetscScalar      *f;
+  const float      *y;
+  PetscInt          n, dof;
 
   PetscFunctionBegin;
   if (sc->ev->disabled) { /* the guard's physics fallback: no closure, or an analytic one */
@@ -46,18 +46,10 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   if (sc->comp < 0) PetscCall(GyreClosureFindComponent(cl, model, &sc->comp));
-  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
-                        NULL, NULL));
+  dof = sc->dof;
   PetscCall(VecGetLocalSize(U, &n));
   n /= dof;
-  PetscCall(VecGetArrayRead(U, &u));
-  PetscCall(GyreSurrogateEvalGetInput(sc->ev, &x));
-  for (PetscInt p = 0; p < n; p++)
-    for (PetscInt c = 0; c < sc->nin; c++)
-      x[p * sc->nin + c] = u[p * dof + sc->in_comp[c]];
-  PetscCall(GyreSurrogateEvalRestoreInput(sc->ev, &x));
-  PetscCall(VecRestoreArrayRead(U, &u));
-  PetscCall(GyreSurrogateEvalApply(sc->ev, &y));
+  PetscCall(GyreSurrogateEvalApplyState(sc->ev, U, dof, sc->in_comp, &y));
   PetscCall(VecGetArray(F, &f));
   for (PetscInt p = 0; p < n; p++)
     f[p * dof + sc->comp] += sc->scale * y[p];
@@ -148,6 +140,8 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
     PetscCall(GyreClosureCreate_Polynomial(sc->fallback, model));
   }
   PetscCall(GyreSurrogateEvalSetUp(sc->ev, model, sc->nin, 1));
+  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &sc->dof, NULL, NULL,
+                        NULL, NULL, NULL));
   { /* the guard's invariant: each input field's mean square within the training band */
     const GyreNormalization *nm = GyreSurrogateNormalization(sc->ev->s);
     sc->ev->nband               = nm->has_band ? sc->nin : 0;

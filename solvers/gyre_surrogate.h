@@ -45,8 +45,19 @@ struct _p_GyreSurrogateEval {
    * only in each dimension this rank does not own whole: one it owns whole needs none, the
    * network's circular padding is the periodic wrap; the values agree to float rounding, not
    * bitwise, as the convolutions' GEMMs change shape) */
+  PetscInt  xs, ys, xm, ym, gxs, gys, gxm, gym; /* this rank's corners in in_dm (1-D: y 0, 1) */
   PetscBool whole, trim_halo; /* trim_halo: -surrogate_trim_halo (default: a halo everywhere) */
   PetscInt  bxs, bys, bxm, bym;
+  /* POINTS: xin[i] = u[gidx[i]], u this rank's points (whole) or its ghosted local block: the
+   * stencils' offsets, computed once */
+  PetscInt *gidx;
+  /* GyreSurrogateEvalApplyState: the input channels are components in_comp[] of a state with
+   * dof components a point; POINTS on a rank that owns the whole grid: xin[i] = u[sidx[i]]
+   * straight from the state, and xlast the packed input of the last evaluation (have_xlast) */
+  PetscInt  dof, in_comp[GYRE_DATA_MAX_CHANNELS];
+  PetscInt *sidx;
+  float    *xlast;
+  PetscBool have_xlast;
   /* the last evaluation: its packed input (n cin values) and, in y, its output; an identical
    * input (e.g. the output's coupling diagnostic, then the next step's first stage on the same
    * state) reuses it. have_last: the cache is valid. The guard's arguments of that
@@ -95,6 +106,14 @@ PetscErrorCode GyreSurrogateEvalRestoreInput(GyreSurrogateEval ev, PetscScalar *
  * channel c of owned point p at y[c * n + p], n the number of owned points. Records guard trips
  * when ev->sigma > 0. Collective. */
 PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y);
+/* The network on the state U (dof components a point, the input channels its components
+ * comp[0..cin)): *y as GyreSurrogateEvalApply's. Where this rank owns the whole grid and the
+ * network is applied per point, the stencils are gathered straight from U into the network's
+ * input (offsets set up on the first call) and an input equal to the last one reuses its
+ * output; otherwise the channels are packed (GetInput) and GyreSurrogateEvalApply runs. The
+ * same values either way. Collective. */
+PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
+                                           const PetscInt *comp, const float **y);
 /* After a step with the surrogate: the trip recorded on any rank, else the invariant band of
  * U's components band_comp[] widened by band. Collective. */
 PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model, Vec U,

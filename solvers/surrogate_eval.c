@@ -66,6 +66,8 @@ PetscErrorCode GyreSurrogateEvalDestroy(GyreSurrogateEval *pev)
   PetscCall(DMDestroy(&ev->out_dm));
   PetscCall(PetscFree3(ev->xin, ev->yout, ev->y));
   PetscCall(PetscFree(ev->last));
+  PetscCall(PetscFree(ev->gidx));
+  PetscCall(PetscFree2(ev->sidx, ev->xlast));
   PetscCall(PetscFree(*pev));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -176,6 +178,11 @@ static PetscErrorCode CreateLayout(GyreModel model, GyreSurrogateEval ev, PetscI
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+static inline PetscInt Wrap(PetscInt v, PetscInt n)
+{
+  return v < 0 ? v + n : v >= n ? v - n : v;
+}
+
 PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, PetscInt cin,
                                       PetscInt cout)
 {
@@ -204,10 +211,10 @@ PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, Pet
   }
   PetscCall(CreateLayout(model, ev, cin, ev->kind == GYRE_EVAL_WHOLE ? 0 : ev->r, &ev->in_dm));
   PetscCall(DMCreateGlobalVector(ev->in_dm, &ev->in));
-  PetscCall(DMDAGetCorners(ev->in_dm, NULL, NULL, NULL, &xm, &ym, NULL));
-  if (dim == 1) ym = 1;
-  PetscCall(DMDAGetGhostCorners(ev->in_dm, NULL, NULL, NULL, &nx, &ny, NULL));
-  if (dim == 1) ny = 1;
+  PetscCall(DMDAGetCorners(ev->in_dm, &ev->xs, &ev->ys, NULL, &ev->xm, &ev->ym, NULL));
+  PetscCall(DMDAGetGhostCorners(ev->in_dm, &ev->gxs, &ev->gys, NULL, &ev->gxm, &ev->gym, NULL));
+  if (dim == 1) ev->ys = ev->gys = 0, ev->ym = ev->gym = 1;
+  xm = ev->xm, ym = ev->ym, nx = ev->gxm, ny = ev->gym;
   PetscInt n = xm * ym, nb = nx * ny, P = M * (dim == 2 ? N : 1);
   PetscInt S = ev->kind == GYRE_EVAL_POINTS
                    ? (dim == 2 ? (2 * ev->r + 1) * (2 * ev->r + 1) : 2 * ev->r + 1)
@@ -224,14 +231,28 @@ PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, Pet
   PetscCall(PetscMalloc1(ev->nlast, &ev->last));
   PetscCallMPI(MPI_Comm_size(model->comm, &ev->size));
   if (ev->kind != GYRE_EVAL_WHOLE) { /* the block: a halo only where this rank is not whole */
-    PetscInt xs, ys, gxs, gys;
-    PetscCall(DMDAGetCorners(ev->in_dm, &xs, &ys, NULL, NULL, NULL, NULL));
-    PetscCall(DMDAGetGhostCorners(ev->in_dm, &gxs, &gys, NULL, NULL, NULL, NULL));
-    if (dim == 1) ys = gys = 0, N = 1;
+    PetscInt xs = ev->xs, ys = ev->ys, gxs = ev->gxs, gys = ev->gys;
+    if (dim == 1) N = 1;
     PetscBool trim = ev->trim_halo, wx = xm == M, wy = ym == N;
     ev->whole = wx && wy ? PETSC_TRUE : PETSC_FALSE;
     ev->bxs = trim && wx ? xs : gxs, ev->bxm = trim && wx ? xm : nx;
     ev->bys = trim && wy ? ys : gys, ev->bym = trim && wy ? ym : ny;
+  }
+  if (ev->kind == GYRE_EVAL_POINTS) { /* the stencils' offsets in u (ApplyLocal) */
+    PetscInt xs = ev->xs, ys = ev->ys, gxs = ev->gxs, gys = ev->gys, gxm = ev->gxm;
+    PetscInt w = 2 * ev->r + 1, Mx = xm, Ny = ym;
+    if (ev->whole) gxs = xs, gys = ys, gxm = xm; /* u: this rank's points, the whole grid */
+    PetscCall(PetscMalloc1(nxin, &ev->gidx));
+    /* channel-major stencils, offsets row-major from (-r, -r) (gyre_data.h) */
+    for (PetscInt j = 0; j < ym; j++)
+      for (PetscInt i = 0; i < xm; i++)
+        for (PetscInt k = 0; k < S; k++) {
+          PetscInt dx = k % w - ev->r, dy = dim == 2 ? k / w - ev->r : 0;
+          PetscInt lx = xs + i + dx - gxs, ly = ys + j + dy - gys;
+          if (ev->whole) lx = Wrap(lx, Mx), ly = dim == 2 ? Wrap(ly, Ny) : 0;
+          for (PetscInt c = 0; c < cin; c++)
+            ev->gidx[(j * xm + i) * cin * S + c * S + k] = (ly * gxm + lx) * cin + c;
+        }
   }
   if (ev->kind == GYRE_EVAL_WHOLE) {
     PetscMPIInt size;
@@ -303,23 +324,16 @@ static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, cons
   }
 }
 
-static inline PetscInt Wrap(PetscInt v, PetscInt n)
-{
-  return v < 0 ? v + n : v >= n ? v - n : v;
-}
-
 /* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. A rank
  * that owns the whole grid reads its own points (periodic wrap) without a ghost exchange. */
 static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
 {
-  PetscInt           xs, ys, xm, ym, gxs, gys, gxm, gym, M, N, C = ev->cin, r = ev->r;
-  Vec                Ul = NULL;
+  PetscInt xs = ev->xs, ys = ev->ys, xm = ev->xm, ym = ev->ym, gxs = ev->gxs, gys = ev->gys;
+  PetscInt gxm = ev->gxm, M, N, C = ev->cin, r = ev->r;
+  Vec      Ul = NULL;
   const PetscScalar *u;
 
   PetscFunctionBegin;
-  PetscCall(DMDAGetCorners(ev->in_dm, &xs, &ys, NULL, &xm, &ym, NULL));
-  PetscCall(DMDAGetGhostCorners(ev->in_dm, &gxs, &gys, NULL, &gxm, &gym, NULL));
-  if (ev->dim == 1) ys = gys = 0, ym = gym = 1;
   if (ev->whole) { /* u: this rank's points, the whole grid: (global) row length M */
     M = xm, N = ym, gxs = xs, gys = ys, gxm = xm;
     PetscCall(VecGetArrayRead(ev->in, &u));
@@ -347,19 +361,9 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
         for (PetscInt i = 0; i < ev->bxm; i++)
           x[i] = (float) PetscRealPart(row[i * C]);
       }
-  else /* per point: channel-major stencils, offsets row-major from (-r, -r) (gyre_data.h) */
-    for (PetscInt j = 0; j < ym; j++)
-      for (PetscInt i = 0; i < xm; i++) {
-        float *x = ev->xin + (j * xm + i) * C * S;
-        for (PetscInt k = 0; k < S; k++) {
-          PetscInt dx = k % w - r, dy = ev->dim == 2 ? k / w - r : 0;
-          PetscInt lx = xs + i + dx - gxs, ly = ys + j + dy - gys;
-          if (ev->whole) lx = Wrap(lx, M), ly = ev->dim == 2 ? Wrap(ly, N) : 0;
-          const PetscScalar *up = u + (ly * gxm + lx) * C;
-          for (PetscInt c = 0; c < C; c++)
-            x[c * S + k] = (float) PetscRealPart(up[c]);
-        }
-      }
+  else /* per point: the stencils by their offsets (set up once) */
+    for (PetscInt i = 0, m = n * C * S; i < m; i++)
+      ev->xin[i] = (float) PetscRealPart(u[ev->gidx[i]]);
   if (ev->whole)
     PetscCall(VecRestoreArrayRead(ev->in, &u));
   else {
@@ -464,6 +468,63 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
   if (ev->sigma > 0 && !ev->trip && ev->g_ny > 0)
     GuardValues(ev, ev->g_nx, ev->g_per_in, ev->g_y, ev->g_ny, ev->g_per_out);
   PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, ev->in, 0, 0, 0));
+  *y = ev->y;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
+                                           const PetscInt *comp, const float **y)
+{
+  const PetscScalar *u;
+  PetscInt           n = ev->xm * ev->ym, C = ev->cin;
+
+  PetscFunctionBegin;
+  if (!(ev->kind == GYRE_EVAL_POINTS && ev->whole)) { /* pack the channels, then Apply */
+    PetscScalar *x;
+    PetscCall(VecGetArrayRead(U, &u));
+    PetscCall(GyreSurrogateEvalGetInput(ev, &x));
+    for (PetscInt p = 0; p < n; p++)
+      for (PetscInt c = 0; c < C; c++)
+        x[p * C + c] = u[p * dof + comp[c]];
+    PetscCall(GyreSurrogateEvalRestoreInput(ev, &x));
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(GyreSurrogateEvalApply(ev, y));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  const PetscInt S = ev->dim == 2 ? (2 * ev->r + 1) * (2 * ev->r + 1) : 2 * ev->r + 1,
+                 m = n * C * S;
+  PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, U, 0, 0, 0));
+  PetscBool same = ev->sidx && ev->dof == dof ? PETSC_TRUE : PETSC_FALSE;
+  for (PetscInt c = 0; same && c < C; c++)
+    if (ev->in_comp[c] != comp[c]) same = PETSC_FALSE;
+  if (!same) {
+    /* gidx's offsets are into the packed channels (point q, channel c: q cin + c) */
+    if (!ev->sidx) PetscCall(PetscMalloc2(m, &ev->sidx, m, &ev->xlast));
+    ev->dof = dof;
+    for (PetscInt c = 0; c < C; c++)
+      ev->in_comp[c] = comp[c];
+    for (PetscInt i = 0; i < m; i++)
+      ev->sidx[i] = ev->gidx[i] / C * dof + comp[ev->gidx[i] % C];
+    ev->have_xlast = PETSC_FALSE;
+  }
+  PetscCall(VecGetArrayRead(U, &u));
+  for (PetscInt i = 0; i < m; i++)
+    ev->xin[i] = (float) PetscRealPart(u[ev->sidx[i]]);
+  PetscCall(VecRestoreArrayRead(U, &u));
+  if (!ev->have_xlast || memcmp(ev->xin, ev->xlast, sizeof(float) * (size_t) m)) {
+    ev->have_xlast = PETSC_FALSE;
+    PetscCallGyre(PETSC_COMM_SELF,
+                  GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, ev->yout, (int) n));
+    for (PetscInt c = 0; c < ev->cout; c++)
+      for (PetscInt p = 0; p < n; p++)
+        ev->y[c * n + p] = ev->yout[p * ev->cout + c];
+    PetscCall(PetscArraycpy(ev->xlast, ev->xin, m));
+    ev->have_xlast = PETSC_TRUE;
+  }
+  ev->g_nx = m, ev->g_per_in = S, ev->g_y = ev->y, ev->g_ny = n * ev->cout, ev->g_per_out = n;
+  if (ev->sigma > 0 && !ev->trip)
+    GuardValues(ev, ev->g_nx, ev->g_per_in, ev->g_y, ev->g_ny, ev->g_per_out);
+  PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, U, 0, 0, 0));
   *y = ev->y;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -166,7 +166,16 @@ typedef struct {
    * before it (the previous training step's backward pass) and dst is written in order with
    * the ops; src must stay unchanged until an op after it has returned a host value */
   GyreStatus (*copy_from_host_async)(GyreBackend *, void *dst, const void *src, size_t bytes);
+  /* an MLP's inference in one pass: nl dense layers, layer i h_{i+1} = act_i(h_i W_i^T + b_i)
+   * (act_i < 0: none; b_i may be NULL), h_0 = x (M, K_0), y (M, N_{nl-1}) = h_nl; every width
+   * (K_0 and each N_i) at most GYRE_MLP_FUSED_MAX. Each row's result depends on that row only
+   * (not on M or the thread count). Not bitwise the layers one by one (the sums' order). */
+  GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
+                            const GyreTensor *const *b, const int *act, const GyreTensor *x,
+                            GyreTensor *y);
 } GyreBackendOps;
+
+#define GYRE_MLP_FUSED_MAX 128
 
 struct GyreBackend_s {
   const GyreBackendOps *ops;

@@ -88,7 +88,10 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   int64_t sh[4], ysh[4];
   size_t  pc = 1;
   GyreCall(in_shape(s, n, ny, nx, &nd, sh, &cin, &pc));
-  GyreCall(GyreNetOutputShape(s->net, nd, sh, &ynd, ysh));
+  if (s->meta.type == GYRE_NET_MLP) /* (n, outputs): no pass over the layers */
+    ynd = 2, ysh[0] = n, ysh[1] = s->meta.mlp.outputs;
+  else
+    GyreCall(GyreNetOutputShape(s->net, nd, sh, &ynd, ysh));
   int    cout = (int) ysh[1];
   size_t ypc  = 1;
   for (int k = 2; k < ynd; k++)
@@ -105,14 +108,20 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   GyreTensor *x, *y;
   float      *h;
   GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h));
-  /* normalised, one channel's block of pc values at a time (channel (b % cin)) */
-  for (size_t b = 0, nb = x->size / pc; b < nb; b++) {
-    const int    c = (int) (b % (size_t) cin);
-    const double m = s->norm.in_mean[c], sd = s->norm.in_std[c];
+  /* normalised, one channel's block of pc values at a time (channel (b % cin)), by the
+   * reciprocal of the standard deviation (a division a value was most of a small call) */
+  double inv[GYRE_DATA_MAX_CHANNELS];
+  if (cin > GYRE_DATA_MAX_CHANNELS)
+    return GyreStatusSet(GYRE_ERR_FORMAT, "surrogate: %d input channels (at most %d)", cin,
+                         GYRE_DATA_MAX_CHANNELS);
+  for (int c = 0; c < cin; c++)
+    inv[c] = 1.0 / s->norm.in_std[c];
+  for (size_t b = 0, nb = x->size / pc, c = 0; b < nb; b++, c = c + 1 == (size_t) cin ? 0 : c + 1) {
+    const double m = s->norm.in_mean[c], r = inv[c];
     const float *ib = in + b * pc;
     float       *hb = h + b * pc;
     for (size_t k = 0; k < pc; k++)
-      hb[k] = (float) (((double) ib[k] - m) / sd);
+      hb[k] = (float) (((double) ib[k] - m) * r);
   }
   GyreCall(GyreTensorCopyFromHost(x, h));
   GyreCall(GyreNetInfer(s->net, ws, x, y));

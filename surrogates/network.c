@@ -682,6 +682,7 @@ struct GyreNetWorkspace_s {
   GyreTensor     x, y;                   /* a caller's input and output (GyreNetWorkspaceIO) */
   float         *host;                   /* a caller's host staging buffer */
   size_t         host_len;
+  int            fused; /* an MLP the backend runs in one pass (mlp_forward): its dense layers */
 };
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
@@ -700,13 +701,54 @@ GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, i
   return GYRE_OK;
 }
 
+/* The number of dense layers if the backend can run net in one mlp_forward call (dense layers,
+ * each followed by at most one activation, every width <= GYRE_MLP_FUSED_MAX), else 0.
+ * GYRE_MLP_FUSED=0 says 0 (the layers one by one, for comparisons). */
+static int fusable_mlp(const GyreNet *net)
+{
+  const char *env = getenv("GYRE_MLP_FUSED");
+  int         nd  = 0;
+  if (!net->be->ops->mlp_forward || (env && !strcmp(env, "0")) || net->nl < 1) return 0;
+  for (int i = 0; i < net->nl; i++) {
+    const Layer *l = &net->L[i];
+    if (l->kind == L_DENSE && l->cin <= GYRE_MLP_FUSED_MAX && l->cout <= GYRE_MLP_FUSED_MAX)
+      nd++;
+    else if (!(l->kind == L_ACT && i > 0 && net->L[i - 1].kind == L_DENSE))
+      return 0;
+  }
+  return nd <= 64 ? nd : 0;
+}
+
+/* y = net(x) by the backend's mlp_forward (ws->fused dense layers); *done = 0 (nothing run) if
+ * x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by one then */
+static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, const GyreTensor *x,
+                              GyreTensor *y, int *done)
+{
+  const GyreTensor *W[64], *b[64];
+  int               act[64], n = 0;
+  for (int i = 0; i < net->nl; i++) {
+    const Layer *l = &net->L[i];
+    if (l->kind == L_DENSE)
+      W[n] = &l->W, b[n] = l->b.data ? &l->b : NULL, act[n++] = -1;
+    else
+      act[n - 1] = (int) l->act;
+  }
+  const Layer *first = &net->L[0], *last = &net->L[net->nl - 1];
+  if (last->kind == L_ACT) last--;
+  const int64_t M = x->ndim >= 1 ? x->shape[0] : 0;
+  *done           = n == ws->fused && x->ndim >= 2 && x->size == (size_t) M * (size_t) first->cin &&
+          y->ndim == 2 && y->shape[0] == M && y->shape[1] == last->cout;
+  return *done ? net->be->ops->mlp_forward(net->be, n, W, b, act, x, y) : GYRE_OK;
+}
+
 GyreStatus GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **out)
 {
   GyreNetWorkspace *w = calloc(1, sizeof *w);
   if (!w) return GyreStatusSet(GYRE_ERR_MEM, "GyreNetWorkspaceCreate: out of memory");
-  w->be   = net->be;
-  w->nl   = net->nl;
-  w->view = calloc((size_t) net->nl + 1, 1);
+  w->be    = net->be;
+  w->nl    = net->nl;
+  w->fused = fusable_mlp(net);
+  w->view  = calloc((size_t) net->nl + 1, 1);
   for (int i = 1; w->view && i <= net->nl; i++)
     w->view[i] = (unsigned char) net->L[i - 1].inplace;
   w->act  = calloc((size_t) net->nl + 1, sizeof(GyreTensor));
@@ -744,6 +786,11 @@ GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTens
 {
   if (!ws || ws->nl != net->nl)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreNetInfer: the workspace was not made for this network");
+  if (ws->fused) {
+    int done = 0;
+    GyreCall(infer_fused(net, ws, x, y, &done));
+    if (done) return GYRE_OK;
+  }
   GyreCall(check_output(net, x, y, "GyreNetInfer"));
   return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
 }

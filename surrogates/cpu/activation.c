@@ -18,14 +18,12 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define GYRE_INLINE __attribute__((always_inline, optimize("no-trapping-math")))
-/* the GELU forward loop is also compiled for AVX2 + FMA (Haswell and later), chosen at run
- * time (an ifunc), so a portable build still runs 8 lanes with FMA where the CPU has them */
-#define GYRE_VEC_FN_AVX2                                                                           \
-  __attribute__((optimize("no-trapping-math"), target_clones("arch=haswell", "default")))
-/* (the backward loop is not cloned: GCC 12 leaves its Haswell clone scalar) */
+/* (the loops are not cloned for AVX2: GCC 12 leaves the backward loop's clone scalar and the
+ * forward one's without FMA and latency-bound; both are written in intrinsics below. A
+ * target_clones("arch=haswell") clone, as the forward loop had, is chosen only where
+ * __builtin_cpu_is("haswell"): never on AMD or on later Intel cores.) */
 #define GYRE_VEC_FN __attribute__((optimize("no-trapping-math")))
 #else
-#define GYRE_VEC_FN_AVX2
 #define GYRE_VEC_FN
 #define GYRE_INLINE
 #endif
@@ -73,7 +71,7 @@ GYRE_INLINE static inline float exp_neg_fast(float x)
   return p * s;
 }
 
-GYRE_VEC_FN_AVX2 static void gelu_forward_range(const float *x, float *y, size_t n)
+GYRE_VEC_FN static void gelu_forward_range(const float *x, float *y, size_t n)
 {
 #pragma omp simd
   for (size_t i = 0; i < n; i++) {
@@ -96,34 +94,68 @@ GYRE_VEC_FN static void gelu_backward_range(const float *x, const float *g, floa
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+/* erf_fast of t on 8 lanes: the clamp to [-4, 4], the same rational approximation term for
+ * term, Horner by FMA */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 erf_avx2(__m256 t)
+{
+  t               = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
+  const __m256 t2 = _mm256_mul_ps(t, t);
+  __m256       p  = _mm256_set1_ps(-2.72614225801306e-10f);
+  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(2.77068142495902e-08f));
+  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-2.10102402082508e-06f));
+  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-5.69250639462346e-05f));
+  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-7.34990630326855e-04f));
+  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-2.95459980854025e-03f));
+  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-1.60960333262415e-02f));
+  __m256 q        = _mm256_set1_ps(-1.45660718464996e-05f);
+  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-2.13374055278905e-04f));
+  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-1.68282697438203e-03f));
+  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-7.37332916720468e-03f));
+  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-1.42647390514189e-02f));
+  return _mm256_div_ps(_mm256_mul_ps(t, p), q);
+}
+
+/* The forward loop in AVX2 + FMA intrinsics, two vectors an iteration (independent chains: the
+ * compiled loop above ran one, its latency unhidden, and without FMA); chosen at run time as the
+ * backward one. */
+__attribute__((target("avx2,fma"))) static void gelu_forward_avx2(const float *x, float *y,
+                                                                  size_t n)
+{
+  size_t       i    = 0;
+  const __m256 rs2  = _mm256_set1_ps((float) 0.70710678118654752440);
+  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  for (; i + 16 <= n; i += 16) {
+    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+    const __m256 e0 = erf_avx2(_mm256_mul_ps(v0, rs2)), e1 = erf_avx2(_mm256_mul_ps(v1, rs2));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, v0), _mm256_add_ps(one, e0)));
+    _mm256_storeu_ps(y + i + 8, _mm256_mul_ps(_mm256_mul_ps(half, v1), _mm256_add_ps(one, e1)));
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256 e = erf_avx2(_mm256_mul_ps(v, rs2));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
+  }
+  if (i < n) { /* the tail through the same lanes (zeros beyond n) */
+    float tx[8] = {0}, ty[8];
+    memcpy(tx, x + i, (n - i) * sizeof(float));
+    gelu_forward_avx2(tx, ty, 8);
+    memcpy(y + i, ty, (n - i) * sizeof(float));
+  }
+}
+
 /* The backward loop in AVX2 + FMA intrinsics (GCC 12 leaves a Haswell clone of the loop above
  * scalar), the same approximations term for term (FMA roundings aside); chosen at run time
  * where the CPU has AVX2 and FMA (GYRE_GELU_AVX2=0 turns it off, for comparisons). */
 __attribute__((target("avx2,fma"))) static void gelu_backward_avx2(const float *x, const float *g,
                                                                    float *d, size_t n)
 {
-  size_t       i   = 0;
-  const __m256 rs2 = _mm256_set1_ps((float) 0.70710678118654752440);
-  const __m256 lim = _mm256_set1_ps(4.0f), nlim = _mm256_set1_ps(-4.0f);
+  size_t       i    = 0;
+  const __m256 rs2  = _mm256_set1_ps((float) 0.70710678118654752440);
   const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
   const __m256 pdfc = _mm256_set1_ps((float) 0.39894228040143267794);
   for (; i + 8 <= n; i += 8) {
     const __m256 v   = _mm256_loadu_ps(x + i);
-    __m256       t   = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, rs2), nlim), lim);
-    const __m256 t2  = _mm256_mul_ps(t, t);
-    __m256       p   = _mm256_set1_ps(-2.72614225801306e-10f);
-    p                = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(2.77068142495902e-08f));
-    p                = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-2.10102402082508e-06f));
-    p                = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-5.69250639462346e-05f));
-    p                = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-7.34990630326855e-04f));
-    p                = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-2.95459980854025e-03f));
-    p                = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-1.60960333262415e-02f));
-    __m256 q         = _mm256_set1_ps(-1.45660718464996e-05f);
-    q                = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-2.13374055278905e-04f));
-    q                = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-1.68282697438203e-03f));
-    q                = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-7.37332916720468e-03f));
-    q                = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-1.42647390514189e-02f));
-    const __m256 erf = _mm256_div_ps(_mm256_mul_ps(t, p), q);
+    const __m256 erf = erf_avx2(_mm256_mul_ps(v, rs2));
     const __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, erf));
     /* exp(-v^2 / 2) as exp_neg_fast */
     __m256        e  = _mm256_max_ps(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(v, v)),
@@ -153,23 +185,41 @@ static int gelu_avx2(void)
   static int use = -1;
   if (use < 0) {
     const char *env = getenv("GYRE_GELU_AVX2");
-    __builtin_cpu_init();
-    use = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-          !(env && !strcmp(env, "0"));
+    use             = GyreCPUHasAVX2FMA() && !(env && !strcmp(env, "0"));
   }
   return use;
 }
 #define GELU_BACKWARD(avx, x, g, d, n)                                                             \
   ((avx) ? gelu_backward_avx2(x, g, d, n) : gelu_backward_range(x, g, d, n))
+#define GELU_FORWARD(avx, x, y, n)                                                                 \
+  ((avx) ? gelu_forward_avx2(x, y, n) : gelu_forward_range(x, y, n))
 #else
 static int gelu_avx2(void)
 {
   return 0;
 }
 #define GELU_BACKWARD(avx, x, g, d, n) gelu_backward_range(x, g, d, n)
+#define GELU_FORWARD(avx, x, y, n) gelu_forward_range(x, y, n)
 #endif
 
 #define GELU_CHUNK 4096
+
+void GyreCPUActRange(GyreActivation act, const float *x, float *y, size_t n)
+{
+  switch (act) {
+  case GYRE_ACT_RELU:
+    for (size_t i = 0; i < n; i++)
+      y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    break;
+  case GYRE_ACT_GELU:
+    GELU_FORWARD(gelu_avx2(), x, y, n);
+    break;
+  case GYRE_ACT_TANH:
+    for (size_t i = 0; i < n; i++)
+      y[i] = tanhf(x[i]);
+    break;
+  }
+}
 
 GyreStatus GyreCPUActForward(GyreBackend *be, GyreActivation act, const GyreTensor *x,
                              GyreTensor *y)
@@ -184,10 +234,12 @@ GyreStatus GyreCPUActForward(GyreBackend *be, GyreActivation act, const GyreTens
   case GYRE_ACT_RELU:
     CPU_PARALLEL_FOR(n, 65536, i, yd[i] = xd[i] > 0.0f ? xd[i] : 0.0f);
     break;
-  case GYRE_ACT_GELU:
+  case GYRE_ACT_GELU: {
+    const int avx = gelu_avx2(); /* decided before the threads start */
     CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK;
-                     gelu_forward_range(xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
+                     GELU_FORWARD(avx, xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
     break;
+  }
   case GYRE_ACT_TANH:
     CPU_PARALLEL_FOR(n, 16384, i, yd[i] = tanhf(xd[i]));
     break;

@@ -59,6 +59,20 @@ GyreStatus GyreCPUScale(GyreBackend *be, size_t n, float s, float *x)
   return GYRE_OK;
 }
 
+int GyreCPUHasAVX2FMA(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+  static int use = -1;
+  if (use < 0) {
+    __builtin_cpu_init();
+    use = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return use;
+#else
+  return 0;
+#endif
+}
+
 static const GyreBackendOps cpu_ops = {
     .name              = "cpu",
     .alloc             = GyreCPUAlloc,
@@ -84,6 +98,7 @@ static const GyreBackendOps cpu_ops = {
     .bn_backward       = GyreCPUBNBackward,
     .adam_update       = GyreCPUAdamUpdate,
     .scale             = GyreCPUScale,
+    .mlp_forward       = GyreCPUMLPForward,
 };
 
 const GyreBackendOps *GyreBackendOpsCPU(void)

@@ -24,6 +24,9 @@
     }                                                                                              \
   } while (0)
 
+/* backend_cpu.c: whether this CPU runs AVX2 and FMA (the hand-written kernels' condition;
+ * decided once; 0 where the compiler is not GCC-compatible on x86-64) */
+int GyreCPUHasAVX2FMA(void);
 /* backend_cpu.c: memory, elementwise, reductions */
 GyreStatus GyreCPUAlloc(GyreBackend *, size_t bytes, void **ptr);
 GyreStatus GyreCPUFree(GyreBackend *, void *ptr);
@@ -54,6 +57,13 @@ GyreStatus GyreCPUSpectralBackward(GyreBackend *, const GyreTensor *x, const Gyr
 GyreStatus GyreCPUActForward(GyreBackend *, GyreActivation, const GyreTensor *x, GyreTensor *y);
 GyreStatus GyreCPUActBackward(GyreBackend *, GyreActivation, const GyreTensor *x,
                               const GyreTensor *dy, GyreTensor *dx);
+/* y = f(x) on n values in this thread, the same arithmetic as GyreCPUActForward (an unknown
+ * activation leaves y as it is: the callers check it) */
+void GyreCPUActRange(GyreActivation act, const float *x, float *y, size_t n);
+/* mlp.c */
+GyreStatus GyreCPUMLPForward(GyreBackend *, int nl, const GyreTensor *const *W,
+                             const GyreTensor *const *b, const int *act, const GyreTensor *x,
+                             GyreTensor *y);
 /* loss.c */
 GyreStatus GyreCPUMSELoss(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
                           double *loss, GyreTensor *dpred);

@@ -104,18 +104,9 @@ dense_direct_avx2(int M, int N, int K, const float *x, const float *W, const flo
     }
 }
 
-static int dense_direct_avx2_ok(void)
-{
-  static int use = -1;
-  if (use < 0) {
-    __builtin_cpu_init();
-    use = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }
-  return use;
-}
 #define DENSE_DIRECT(M, N, K, x, W, b, y)                                                          \
-  (dense_direct_avx2_ok() ? dense_direct_avx2(M, N, K, x, W, b, y)                                 \
-                          : dense_direct_generic(M, N, K, x, W, b, y))
+  (GyreCPUHasAVX2FMA() ? dense_direct_avx2(M, N, K, x, W, b, y)                                    \
+                       : dense_direct_generic(M, N, K, x, W, b, y))
 #else
 #define DENSE_DIRECT(M, N, K, x, W, b, y) dense_direct_generic(M, N, K, x, W, b, y)
 #endif

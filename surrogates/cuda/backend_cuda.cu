@@ -860,6 +860,7 @@ static const GyreBackendOps cuda_ops = {
     cu_host_alloc,
     cu_host_free,
     cu_copy_from_host_async,
+    NULL, /* mlp_forward: the layers one by one */
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */

@@ -1,5 +1,5 @@
 /* test_nn_ops.c — forward and gradient checks of the CPU backend's network ops, modelled on
- * ggml's test-backend-ops. Usage: test_nn_ops dense|act|loss|conv|spectral.
+ * ggml's test-backend-ops. Usage: test_nn_ops dense|act|mlp|loss|conv|spectral.
  * For every case:
  *  1. forward: the float op against a direct double-precision reference (direct sums, a
  *     direct DFT for the spectral convolution) — pins the forward semantics;
@@ -10,6 +10,8 @@
  *  3. accumulation: a second backward doubles dW, db (accumulate) and leaves dx unchanged
  *     (overwrite, even from garbage);
  *  4. threads: 1 and 4 OpenMP threads give the same results.
+ *  5. mlp: the fused MLP inference (mlp_forward) against a double reference and the layers one
+ *     by one; a row's result independent of the call's rows and threads (bitwise).
  * Prints the worst errors; exits non-zero on any failure. */
 #include <math.h>
 #include <stdio.h>
@@ -372,6 +374,112 @@ static void test_act(GyreActivation act)
   destroy_case(&c);
 }
 
+/* Each value's activation must not depend on where it falls in the call (the vector loops work
+ * in blocks of 16 and 8 with a padded tail): every prefix length 1..41 gives the values of one
+ * 41-value call, bitwise. */
+static void test_act_positions(GyreActivation act)
+{
+  static const char *names[] = {"relu", "gelu", "tanh"};
+  GyreTensor         x = {0}, y = {0}, yn = {0};
+  int                bad = 0;
+  tensor(&x, 1, 41, 0, 0, 0), randomize(&x, 0);
+  for (size_t k = 0; k < x.size; k++)
+    x.data[k] *= 5.0f;
+  tensor(&y, 1, 41, 0, 0, 0);
+  CHECK(be1->ops->act_forward(be1, act, &x, &y));
+  for (int n = 1; n <= 41 && !bad; n++) {
+    GyreTensor xn = x;
+    xn.shape[0] = n, xn.size = (size_t) n;
+    tensor(&yn, 1, n, 0, 0, 0);
+    CHECK(be1->ops->act_forward(be1, act, &xn, &yn));
+    bad = memcmp(yn.data, y.data, sizeof(float) * (size_t) n) != 0;
+    GyreTensorDestroy(&yn);
+  }
+  printf("%s act %s positions: calls of 1..41 values = one 41-value call (bitwise)\n",
+         bad ? "FAIL" : "ok  ", names[act]);
+  failures += bad;
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+}
+
+/* ---- the fused MLP (mlp_forward) ---- */
+/* nl dense layers of widths w[0] -> w[1] -> ... -> w[nl], activation act (none after the last),
+ * biases when has_b; M rows. Checks: against a double-precision reference; against the layers
+ * one by one (dense_forward + act_forward); every row = the same row called alone (bitwise: a
+ * closure's points split over ranks); 4 threads = 1 thread (bitwise). */
+static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
+{
+  static const char *names[] = {"relu", "gelu", "tanh"};
+  char               name[64];
+  GyreTensor         W[8], b[8], x = {0}, y = {0}, y4 = {0}, yr = {0}, h[9];
+  const GyreTensor  *Wp[8], *bp[8];
+  int                acts[8], bad_rows = 0;
+  snprintf(name, sizeof name, "mlp %d->%d x%d %s%s M=%d", w[0], w[nl], nl, names[act],
+           has_b ? "" : " nobias", M);
+  for (int i = 0; i < nl; i++) {
+    tensor(&W[i], 2, w[i + 1], w[i], 0, 0), randomize(&W[i], 0);
+    for (size_t k = 0; k < W[i].size; k++) /* PyTorch's init scale: activations O(1) */
+      W[i].data[k] *= (float) (1.7 / sqrt((double) w[i]));
+    tensor(&b[i], 1, w[i + 1], 0, 0, 0), randomize(&b[i], 0);
+    Wp[i] = &W[i], bp[i] = has_b ? &b[i] : NULL, acts[i] = i + 1 < nl ? (int) act : -1;
+  }
+  tensor(&x, 2, M, w[0], 0, 0), randomize(&x, 0);
+  tensor(&y, 2, M, w[nl], 0, 0), tensor(&y4, 2, M, w[nl], 0, 0);
+  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, &x, &y));
+  CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &x, &y4));
+  /* double reference */
+  double *ref = NULL;
+  {
+    double *cur = malloc(sizeof(double) * (size_t) M * w[0]);
+    for (size_t k = 0; k < x.size; k++)
+      cur[k] = x.data[k];
+    for (int i = 0; i < nl; i++) {
+      double *nxt = malloc(sizeof(double) * (size_t) M * w[i + 1]);
+      for (int m = 0; m < M; m++)
+        for (int j = 0; j < w[i + 1]; j++) {
+          double s = has_b ? b[i].data[j] : 0;
+          for (int k = 0; k < w[i]; k++)
+            s += (double) W[i].data[(size_t) j * w[i] + k] * cur[(size_t) m * w[i] + k];
+          if (acts[i] >= 0)
+            s = act == GYRE_ACT_RELU   ? (s > 0 ? s : 0)
+                : act == GYRE_ACT_GELU ? 0.5 * s * (1 + erf(s / sqrt(2.0)))
+                                       : tanh(s);
+          nxt[(size_t) m * w[i + 1] + j] = s;
+        }
+      free(cur);
+      cur = nxt;
+    }
+    ref = cur;
+  }
+  report(name, "forward", rel_err(y.size, y.data, ref), FWD_TOL, &worst_fwd);
+  free(ref);
+  /* the layers one by one */
+  tensor(&h[0], 2, M, w[0], 0, 0);
+  memcpy(h[0].data, x.data, sizeof(float) * x.size);
+  for (int i = 0; i < nl; i++) {
+    tensor(&h[i + 1], 2, M, w[i + 1], 0, 0);
+    CHECK(be1->ops->dense_forward(be1, &h[i], &W[i], bp[i], &h[i + 1]));
+    if (acts[i] >= 0) CHECK(be1->ops->act_forward(be1, act, &h[i + 1], &h[i + 1]));
+  }
+  report(name, "vs layers", rel_err_f(y.size, y.data, h[nl].data), FWD_TOL, &worst_fwd);
+  /* rows alone */
+  tensor(&yr, 2, 1, w[nl], 0, 0);
+  for (int m = 0; m < M && !bad_rows; m++) {
+    GyreTensor xr = x;
+    xr.shape[0] = 1, xr.size = (size_t) w[0], xr.data = x.data + (size_t) m * w[0];
+    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, &xr, &yr));
+    bad_rows = memcmp(yr.data, y.data + (size_t) m * w[nl], sizeof(float) * w[nl]) != 0;
+  }
+  int bad_thr = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
+  printf("%s %-40s each row = the row alone, 4 threads = 1 (bitwise)\n",
+         bad_rows || bad_thr ? "FAIL" : "ok  ", name);
+  failures += bad_rows + bad_thr;
+  for (int i = 0; i < nl; i++)
+    GyreTensorDestroy(&W[i]), GyreTensorDestroy(&b[i]);
+  for (int i = 0; i <= nl; i++)
+    GyreTensorDestroy(&h[i]);
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y), GyreTensorDestroy(&y4), GyreTensorDestroy(&yr);
+}
+
 /* ---- losses ---- */
 static void test_loss(int rel)
 {
@@ -589,8 +697,23 @@ int main(int argc, char **argv)
     test_dense_rows();
   }
   if (all || !strcmp(what, "act"))
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < 3; a++) {
       test_act((GyreActivation) a);
+      test_act_positions((GyreActivation) a);
+    }
+  if (all || !strcmp(what, "mlp")) {
+    /* the l96 closure (5 -> 32 -> 32 -> 1 on 8 sectors); blocks of 8 outputs and a tail; rows
+     * not a multiple of 8; the widest layers (128); enough rows for the threads */
+    const int l96[] = {5, 32, 32, 1}, odd[] = {7, 13, 3}, wide[] = {128, 128, 64, 2},
+              deep[] = {3, 9, 17, 8, 4, 1};
+    test_mlp(3, l96, GYRE_ACT_GELU, 1, 8);
+    test_mlp(3, l96, GYRE_ACT_GELU, 1, 13);
+    test_mlp(2, odd, GYRE_ACT_RELU, 0, 5);
+    test_mlp(2, odd, GYRE_ACT_TANH, 1, 1);
+    test_mlp(3, wide, GYRE_ACT_GELU, 1, 11);
+    test_mlp(5, deep, GYRE_ACT_TANH, 1, 21);
+    test_mlp(3, l96, GYRE_ACT_GELU, 1, 1000);
+  }
   if (all || !strcmp(what, "loss")) {
     test_loss(0);
     test_loss(1);

@@ -1,0 +1,141 @@
+/* mlp.c — an MLP's inference in one pass (the mlp_forward op, gyre_nn.h): every dense layer
+ * and its activation on blocks of 8 rows, the activations kept feature-major in two small
+ * buffers (h[k][lane], lane = one row), so that a layer is broadcast weight x 8 rows by FMA and
+ * nothing is transposed, allocated or dispatched per layer. A closure MLP on a rank's few points
+ * (Lorenz-96: 8 sectors, 5 -> 32 -> 32 -> 1) spent most of a call in the layer-by-layer
+ * plumbing (shapes, tensors, one op per layer, the dense kernel's horizontal sums).
+ *
+ * Each output is b_j + sum_k W_jk h_k accumulated in k order by FMA (a plain multiply-add where
+ * the CPU lacks AVX2 + FMA), each lane on its own row: a row's result does not depend on the
+ * call's row count, on where the row falls in its block (the last block is padded with zeros)
+ * or on the thread count. Activations through GyreCPUActRange (GyreCPUActForward's
+ * arithmetic). network.c uses it for GyreNetInfer (GYRE_MLP_FUSED=0 there: the layers one by
+ * one, for comparisons). */
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_ops.h"
+
+#define MLP_LANES 8
+#define MLP_MAX GYRE_MLP_FUSED_MAX
+
+typedef struct {
+  int                 nl;
+  const float *const *W, *const *b;
+  const int *K, *N, *act;
+} Mlp;
+
+/* one layer on a block: out[j][l] = b_j + sum_k W_jk in[k][l] (K inputs, N outputs) */
+static void layer_generic(int K, int N, const float *W, const float *b, const float *in, float *out)
+{
+  for (int j = 0; j < N; j++) {
+    float acc[MLP_LANES];
+    for (int l = 0; l < MLP_LANES; l++)
+      acc[l] = b ? b[j] : 0.0f;
+    for (int k = 0; k < K; k++)
+      for (int l = 0; l < MLP_LANES; l++)
+        acc[l] += W[(size_t) j * K + k] * in[k * MLP_LANES + l];
+    memcpy(out + j * MLP_LANES, acc, sizeof acc);
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2,fma"))) static void
+layer_avx2(int K, int N, const float *W, const float *b, const float *in, float *out)
+{
+  int j = 0;
+  /* eight outputs at a time: eight independent FMA chains (four left the FMA units waiting on
+   * the previous FMA's latency) */
+  for (; j + 8 <= N; j += 8) {
+    const float *w0 = W + (size_t) j * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K, *w4 = w3 + K,
+                *w5 = w4 + K, *w6 = w5 + K, *w7 = w6 + K;
+    __m256 a0, a1, a2, a3, a4, a5, a6, a7;
+    if (b) {
+      a0 = _mm256_broadcast_ss(b + j), a1 = _mm256_broadcast_ss(b + j + 1);
+      a2 = _mm256_broadcast_ss(b + j + 2), a3 = _mm256_broadcast_ss(b + j + 3);
+      a4 = _mm256_broadcast_ss(b + j + 4), a5 = _mm256_broadcast_ss(b + j + 5);
+      a6 = _mm256_broadcast_ss(b + j + 6), a7 = _mm256_broadcast_ss(b + j + 7);
+    } else
+      a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+      const __m256 h = _mm256_loadu_ps(in + k * MLP_LANES);
+      a0             = _mm256_fmadd_ps(_mm256_broadcast_ss(w0 + k), h, a0);
+      a1             = _mm256_fmadd_ps(_mm256_broadcast_ss(w1 + k), h, a1);
+      a2             = _mm256_fmadd_ps(_mm256_broadcast_ss(w2 + k), h, a2);
+      a3             = _mm256_fmadd_ps(_mm256_broadcast_ss(w3 + k), h, a3);
+      a4             = _mm256_fmadd_ps(_mm256_broadcast_ss(w4 + k), h, a4);
+      a5             = _mm256_fmadd_ps(_mm256_broadcast_ss(w5 + k), h, a5);
+      a6             = _mm256_fmadd_ps(_mm256_broadcast_ss(w6 + k), h, a6);
+      a7             = _mm256_fmadd_ps(_mm256_broadcast_ss(w7 + k), h, a7);
+    }
+    float *o = out + j * MLP_LANES;
+    _mm256_storeu_ps(o, a0), _mm256_storeu_ps(o + 8, a1), _mm256_storeu_ps(o + 16, a2);
+    _mm256_storeu_ps(o + 24, a3), _mm256_storeu_ps(o + 32, a4), _mm256_storeu_ps(o + 40, a5);
+    _mm256_storeu_ps(o + 48, a6), _mm256_storeu_ps(o + 56, a7);
+  }
+  for (; j < N; j++) { /* the same chain for the last N % 8 */
+    const float *w = W + (size_t) j * K;
+    __m256       a = _mm256_set1_ps(b ? b[j] : 0.0f);
+    for (int k = 0; k < K; k++)
+      a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k), _mm256_loadu_ps(in + k * MLP_LANES), a);
+    _mm256_storeu_ps(out + j * MLP_LANES, a);
+  }
+}
+
+#define MLP_LAYER(avx, K, N, W, b, in, out)                                                        \
+  ((avx) ? layer_avx2(K, N, W, b, in, out) : layer_generic(K, N, W, b, in, out))
+#else
+#define MLP_LAYER(avx, K, N, W, b, in, out) layer_generic(K, N, W, b, in, out)
+#endif
+
+/* rows [r0, r0 + nr) of x (row length K_0) -> y (row length N_last), nr <= MLP_LANES */
+static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, float *y)
+{
+  float h[2][MLP_MAX * MLP_LANES];
+  int   K0 = m->K[0], cur = 0;
+  memset(h[0], 0, sizeof(float) * (size_t) K0 * MLP_LANES); /* padded lanes: zeros */
+  for (int l = 0; l < nr; l++)
+    for (int k = 0; k < K0; k++)
+      h[0][k * MLP_LANES + l] = x[(r0 + (size_t) l) * K0 + k];
+  for (int i = 0; i < m->nl; i++) {
+    MLP_LAYER(avx, m->K[i], m->N[i], m->W[i], m->b[i], h[cur], h[1 - cur]);
+    cur = 1 - cur;
+    if (m->act[i] >= 0)
+      GyreCPUActRange((GyreActivation) m->act[i], h[cur], h[cur], (size_t) m->N[i] * MLP_LANES);
+  }
+  const int N = m->N[m->nl - 1];
+  for (int l = 0; l < nr; l++)
+    for (int j = 0; j < N; j++)
+      y[(r0 + (size_t) l) * N + j] = h[cur][j * MLP_LANES + l];
+}
+
+GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
+                             const GyreTensor *const *b, const int *act, const GyreTensor *x,
+                             GyreTensor *y)
+{
+  if (nl < 1 || nl > 64 || x->ndim < 1)
+    return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: %d layers", nl);
+  const float *Wd[64], *bd[64];
+  int          K[64], N[64];
+  const size_t M = (size_t) x->shape[0];
+  for (int i = 0; i < nl; i++) {
+    N[i] = (int) W[i]->shape[0];
+    K[i] = (int) (W[i]->size / (size_t) W[i]->shape[0]);
+    if (K[i] > MLP_MAX || N[i] > MLP_MAX || (i > 0 && K[i] != N[i - 1]) ||
+        (b[i] && b[i]->size != (size_t) N[i]) ||
+        (act[i] >= 0 && act[i] != GYRE_ACT_RELU && act[i] != GYRE_ACT_GELU &&
+         act[i] != GYRE_ACT_TANH))
+      return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: layer %d (%d -> %d) does not fit", i,
+                           K[i], N[i]);
+    Wd[i] = W[i]->data, bd[i] = b[i] ? b[i]->data : NULL;
+  }
+  if (x->size != M * (size_t) K[0] || y->size != M * (size_t) N[nl - 1])
+    return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: x or y does not match the layers");
+  const Mlp    m   = {nl, Wd, bd, K, N, act};
+  const int    avx = GyreCPUHasAVX2FMA();
+  const size_t nb  = (M + MLP_LANES - 1) / MLP_LANES;
+  CPU_PARALLEL_FOR(
+      nb, 64, blk, const size_t r0 = blk * MLP_LANES;
+      mlp_block(&m, avx, x->data, r0, (int) (M - r0 < MLP_LANES ? M - r0 : MLP_LANES), y->data));
+  return GYRE_OK;
+}
