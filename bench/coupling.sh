@@ -13,7 +13,7 @@
 # (the pure inference cost of one call); ns2d "trimmed" is -surrogate_trim_halo (no halo on a
 # rank that owns the whole grid: fewer points, not bitwise the default's). The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
-# speed). One rank, one thread.
+# speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases.
 set -euo pipefail
 build=${1:-build}
 gyre=$(readlink -f "$build/bin/gyre" || true)
@@ -27,17 +27,24 @@ run() { mpiexec -n 1 "$gyre" "$@"; }
 
 echo "== gyre coupling benchmark on $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
 echo "-- training the networks (small truth runs, a few epochs)"
-run simulate -model l96 -l96_mode two_scale -ts_max_time 5 -ensemble_size 2 -seed 3 \
-  -output l96_truth.nc -quiet
-run train -train_data l96_truth.nc -train_inputs X -train_targets coupling -net mlp \
-  -net_width 32 -train_stencil 2 -train_epochs 2 -train_batch 256 -train_out l96_mlp.nc -quiet
-run simulate -model ns2d -grid_nx 128 -grid_ny 128 -output_stride 2 -ts_max_time 1 \
-  -output_every 0.25 -seed 3 -output ns2d_truth.nc -quiet
-run train -train_data ns2d_truth.nc -train_inputs vorticity -train_targets subgrid_forcing \
-  -net cnn -train_epochs 1 -train_batch 4 -train_val_fraction 0.2 -train_out ns2d_cnn.nc -quiet
+nets=()
+if [ "${ONLY:-l96}" = l96 ]; then
+  run simulate -model l96 -l96_mode two_scale -ts_max_time 5 -ensemble_size 2 -seed 3 \
+    -output l96_truth.nc -quiet
+  run train -train_data l96_truth.nc -train_inputs X -train_targets coupling -net mlp \
+    -net_width 32 -train_stencil 2 -train_epochs 2 -train_batch 256 -train_out l96_mlp.nc -quiet
+  nets+=(l96_mlp.nc)
+fi
+if [ "${ONLY:-ns2d}" = ns2d ]; then
+  run simulate -model ns2d -grid_nx 128 -grid_ny 128 -output_stride 2 -ts_max_time 1 \
+    -output_every 0.25 -seed 3 -output ns2d_truth.nc -quiet
+  run train -train_data ns2d_truth.nc -train_inputs vorticity -train_targets subgrid_forcing \
+    -net cnn -train_epochs 1 -train_batch 4 -train_val_fraction 0.2 -train_out ns2d_cnn.nc -quiet
+  nets+=(ns2d_cnn.nc)
+fi
 
 # the null networks: every parameter zero, the weights' checksum updated
-"$PY" - l96_mlp.nc ns2d_cnn.nc <<'PY'
+"$PY" - "${nets[@]}" <<'PY'
 import hashlib
 import shutil
 import sys
@@ -92,12 +99,14 @@ echo "-- timing (1 rank)"
   # and the table keeps each case's fastest run (a shared machine's load only slows a run)
   l96=(-model l96 -l96_mode one_scale -ts_max_time 200)
   for ((r = 0; r < ${REPEATS:-5}; r++)); do
+    [ "${ONLY:-l96}" = l96 ] || break
     bench l96 plain "${l96[@]}"
     bench l96 null "${l96[@]}" -surrogate l96_mlp_null.nc -guard 0
     bench l96 trained "${l96[@]}" -surrogate l96_mlp.nc -guard 0
     bench l96 guarded "${l96[@]}" -surrogate l96_mlp.nc
   done
   ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.5 -output_every 0.25)
+  [ "${ONLY:-ns2d}" = ns2d ] || exit 0
   bench ns2d plain "${ns[@]}"
   bench ns2d null "${ns[@]}" -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
   bench ns2d trained "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0

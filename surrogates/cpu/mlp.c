@@ -5,10 +5,12 @@
  * (Lorenz-96: 8 sectors, 5 -> 32 -> 32 -> 1) spent most of a call in the layer-by-layer
  * plumbing (shapes, tensors, one op per layer, the dense kernel's horizontal sums).
  *
- * Each output is b_j + sum_k W_jk h_k accumulated in k order by FMA (a plain multiply-add where
- * the CPU lacks AVX2 + FMA), each lane on its own row: a row's result does not depend on the
- * call's row count, on where the row falls in its block (the last block is padded with zeros)
- * or on the thread count. Activations through GyreCPUActRange (GyreCPUActForward's
+ * Each output is b_j + sum_k W_jk h_k accumulated in k order by FMA (on AVX2 + FMA; outputs past
+ * the last full block of 8 in four chains over k mod 4, added pairwise at the end, so that one
+ * output alone, e.g. a closure's, is not one long chain of FMA latencies; a plain multiply-add
+ * in k order where the CPU lacks AVX2 + FMA), each lane on its own row: a row's result does not
+ * depend on the call's row count, on where the row falls in its block (the last block is padded
+ * with zeros) or on the thread count. Activations through GyreCPUActRange (GyreCPUActForward's
  * arithmetic). network.c uses it for GyreNetInfer (GYRE_MLP_FUSED=0 there: the layers one by
  * one, for comparisons). */
 #include <stdlib.h>
@@ -73,12 +75,21 @@ layer_avx2(int K, int N, const float *W, const float *b, const float *in, float 
     _mm256_storeu_ps(o + 24, a3), _mm256_storeu_ps(o + 32, a4), _mm256_storeu_ps(o + 40, a5);
     _mm256_storeu_ps(o + 48, a6), _mm256_storeu_ps(o + 56, a7);
   }
-  for (; j < N; j++) { /* the same chain for the last N % 8 */
-    const float *w = W + (size_t) j * K;
-    __m256       a = _mm256_set1_ps(b ? b[j] : 0.0f);
-    for (int k = 0; k < K; k++)
-      a = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k), _mm256_loadu_ps(in + k * MLP_LANES), a);
-    _mm256_storeu_ps(out + j * MLP_LANES, a);
+  for (; j < N; j++) { /* the last N % 8 one at a time: four chains over k mod 4 */
+    const float *w  = W + (size_t) j * K;
+    __m256       a0 = _mm256_set1_ps(b ? b[j] : 0.0f), a1 = _mm256_setzero_ps(), a2 = a1, a3 = a1;
+    int          k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const float *h = in + k * MLP_LANES;
+      a0             = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k), _mm256_loadu_ps(h), a0);
+      a1             = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k + 1), _mm256_loadu_ps(h + 8), a1);
+      a2             = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k + 2), _mm256_loadu_ps(h + 16), a2);
+      a3             = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k + 3), _mm256_loadu_ps(h + 24), a3);
+    }
+    for (; k < K; k++)
+      a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k), _mm256_loadu_ps(in + k * MLP_LANES), a0);
+    _mm256_storeu_ps(out + j * MLP_LANES,
+                     _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   }
 }
 
