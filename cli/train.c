@@ -123,7 +123,7 @@ static PetscErrorCode ParseVars(const char *opt, char *value, const char **names
 static int StopRequested(void *ctx)
 {
   (void) ctx;
-  return GyreSignalsReceived() != 0;
+  return GyreSignalsReceived(); /* the signal's number, or 0 */
 }
 
 PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitcode)

@@ -61,11 +61,12 @@ typedef struct {
   size_t      bucket_bytes;        /* gradient bucket size; 0: 4 MiB */
   const char *training_options;    /* text stored in the model file (the options) */
   FILE       *log;                 /* progress lines on rank 0; NULL: silent */
-  /* Preemption: polled after every step on every rank (NULL: never). A nonzero value on any
-   * rank stops training after that step: the checkpoint is written with the epoch's position
-   * (resuming continues the epoch at the next batch, with the uninterrupted result) and
-   * GyreTrain returns GYRE_OK with result->interrupted = 1. The CLI passes the
-   * SIGTERM/SIGUSR1 flag. */
+  /* Preemption: polled after every step on every rank (NULL: never); returns 0, or the
+   * number of the signal that asks to stop (the CLI: SIGTERM or SIGUSR1). A nonzero value on
+   * any rank stops training after that step: the checkpoint is written with the epoch's
+   * position (resuming continues the epoch at the next batch, with the uninterrupted result),
+   * the log names the signal (the largest number over the ranks) and GyreTrain returns
+   * GYRE_OK with result->interrupted = that number. */
   int (*stop)(void *ctx);
   void *stop_ctx;
 } GyreTrainerOptions;
@@ -79,7 +80,7 @@ typedef struct {
   double  val_loss;      /* of the last epoch (NaN without validation data) */
   double  samples_per_s; /* training samples per second over this call's epochs */
   int     stopped_early;
-  int     interrupted; /* 1 when the stop callback stopped training, else 0 */
+  int     interrupted; /* the stop callback's signal number when it stopped training, else 0 */
   int     buckets;     /* gradient buckets (MPI calls) per step */
   int64_t ntrain, nval;
 } GyreTrainerResult;

@@ -339,12 +339,16 @@ static GyreStatus train_epoch(Trainer *tr, int epoch, long first, double *sum, l
     GyreCall(GyreStatusAgree(tr->comm, st ? st : sf));
     GyreCall(GyreOptimizerStep(tr->opt, NULL));
     /* the global batch loss and the stop flag, in one reduction */
-    double v[2] = {c, tr->o->stop ? (double) tr->o->stop(tr->o->stop_ctx) : 0};
+    int    lstop = tr->o->stop ? tr->o->stop(tr->o->stop_ctx) : 0;
+    double v[2]  = {c, lstop != 0 ? 1.0 : 0.0};
     MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_SUM, tr->comm);
     *sum += v[0];
     if (v[1] != 0) {
+      /* the stop value (the CLI: the signal's number), the largest over the ranks */
+      int code = lstop > 0 ? lstop : 0;
+      MPI_Allreduce(MPI_IN_PLACE, &code, 1, MPI_INT, MPI_MAX, tr->comm);
       *done    = k + 1;
-      *stopped = 1;
+      *stopped = code > 0 ? code : 1;
       /* the prefetch thread may be reading the next batch (HDF5 underneath): it must end
        * before the checkpoint is written, HDF5 not being thread-safe (a SIGUSR1 mid-epoch
        * crashed 5 runs in 8 without this); its batch is not needed */
@@ -551,9 +555,9 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
       GyreCall(write_model(tr, tr->ckpt, 1, done, sum));
       if (log)
         fprintf(log,
-                "train: stopped (%d) in epoch %d after batch %ld of %lld; checkpoint in '%s': "
-                "resume with -train_resume auto\n",
-                stopped, e + 1, done, (long long) tr->info.nbatches, tr->ckpt);
+                "train: stopped by signal %d (%s) in epoch %d after batch %ld of %lld; "
+                "checkpoint in '%s': resume with -train_resume auto\n",
+                stopped, strsignal(stopped), e + 1, done, (long long) tr->info.nbatches, tr->ckpt);
       break;
     }
     tl        = sum / (double) tr->info.nbatches;

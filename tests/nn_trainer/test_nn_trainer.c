@@ -12,6 +12,7 @@
  *             the curve is stored, the best model is the epoch with the lowest loss;
  *   errors    impossible options, a NaN loss, no batch: one clear message each. */
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -322,7 +323,7 @@ static int stop_calls = 0;
 static int StopEvery3(void *ctx)
 {
   (void) ctx;
-  return rank == size - 1 && ++stop_calls % 3 == 0;
+  return rank == size - 1 && ++stop_calls % 3 == 0 ? SIGUSR1 : 0;
 }
 
 static void TestResume(void)
@@ -368,12 +369,16 @@ static void TestResume(void)
       GyreTrainerOptions so = o;
       so.out = stopped_out, so.checkpoint = cstop, so.resume = "auto";
       so.stop = StopEvery3, so.stop_ctx = NULL;
-      int legs = 0, stops = 0;
+      int legs = 0, stops = 0, signum = 0;
       stop_calls = 0;
       do {
         Train(MPI_COMM_WORLD, &so, &r);
-        stops += r.interrupted;
+        stops += r.interrupted != 0;
+        if (r.interrupted && r.interrupted != SIGUSR1) signum = r.interrupted;
       } while (r.interrupted && ++legs < 50);
+      /* every rank learns the last rank's signal */
+      EXPECT(signum == 0, "%s: interrupted by %d on rank %d, expected SIGUSR1 (%d)", tag, signum,
+             rank, SIGUSR1);
       if (rank == 0) {
         double w    = 0;
         int    same = SameRun(cfull, cstop, tag, &w);

@@ -191,7 +191,7 @@ slurm_wait 120 "$t"
 cat t.out
 s=$(state_of "$t")
 [ "$s" = COMPLETED ] || fail "training job $t ended $s, expected COMPLETED"
-expect_in t.out '^train: stopped (.*) in epoch' "job $t: gyre train did not see the warning"
+expect_in t.out '^train: stopped by signal 10 (.*) in epoch' "job $t: gyre train did not see the warning"
 expect_in t.out '^train: resumed from ' "job $t: no resume in its log"
 ncdiff tfull.ckpt.nc t.ckpt.nc || fail "job $t's training differs from the uninterrupted one"
 ncdiff tfull.nc t.nc || fail "job $t's best model differs from the uninterrupted one's"
