@@ -47,6 +47,10 @@ requeue_sh=$(dirname "${BASH_SOURCE[0]}")/requeue.sh
 # shellcheck source=runs/slurm/requeue.sh
 source "$requeue_sh"
 
-echo "[job] ${SLURM_JOB_NAME:-gyre} job ${SLURM_JOB_ID:-none}${SLURM_ARRAY_TASK_ID:+ task \
-$SLURM_ARRAY_TASK_ID}${SLURM_RESTART_COUNT:+ restart $SLURM_RESTART_COUNT}: \
-$ntasks task(s) on ${SLURM_JOB_NODELIST:-$(hostname)}, $(date -u +%FT%TZ)"
+# an array task by the id squeue and requeue.sh show (ARRAYJOBID_TASKID), its own id after it
+job_id=${SLURM_JOB_ID:-none}
+if [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
+  job_id="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} (job id ${SLURM_JOB_ID:-none})"
+fi
+echo "[job] ${SLURM_JOB_NAME:-gyre} job $job_id${SLURM_RESTART_COUNT:+ restart \
+$SLURM_RESTART_COUNT}: $ntasks task(s) on ${SLURM_JOB_NODELIST:-$(hostname)}, $(date -u +%FT%TZ)"

@@ -56,6 +56,11 @@ for i in range(3):
         assert not np.allclose(x[i], x[j]), f"members {i} and {j} are the same run"
 print("3 distinct members")
 PY
+# an array task's first log line names it as squeue does (ARRAYJOBID_TASKID), its own id after
+for k in 0 1 2; do
+  grep -q "^\[job\] ens job ${ens}_$k (job id [0-9]*):" "ens-${ens}_$k.out" ||
+    { head -n 3 "ens-${ens}_$k.out"; fail "array task $k: the first log line names no ${ens}_$k"; }
+done
 grep -q 'launcher = "mpiexec (Open MPI)"' <(ncdump -h truth.nc) || fail "truth.nc: launcher"
 grep -q 'gyre_surrogate' <(ncdump -h hybrid.nc) || fail "hybrid.nc names no surrogate"
 echo "the templates: 7 jobs (9 with the array's tasks) COMPLETED, the report produced"
