@@ -13,7 +13,10 @@
 # (the pure inference cost of one call); ns2d "trimmed" is -surrogate_trim_halo (no halo on a
 # rank that owns the whole grid: fewer points, not bitwise the default's). The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
-# speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases.
+# speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases; BACKEND=cuda
+# (and PRECISION=tf32|bf16) evaluates the networks on the GPU (-surrogate_backend), where gyre
+# was built with CUDA and the node has PETSc, NetCDF and a GPU; tests/gpu/run.sh gives the
+# FCNN's latency on a bare GPU machine ("closure latency").
 set -euo pipefail
 build=${1:-build}
 gyre=$(readlink -f "$build/bin/gyre" || true)
@@ -24,6 +27,8 @@ scratch=$(readlink -f "$(mktemp -d "$build/bench-coupling.XXXXXX")") # absolute:
 trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 run() { mpiexec -n 1 "$gyre" "$@"; }
+dev=() # the closures' backend (simulate only)
+[ -n "${BACKEND:-}" ] && dev=(-surrogate_backend "$BACKEND" -surrogate_precision "${PRECISION:-fp32}")
 
 echo "== gyre coupling benchmark on $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
 echo "-- training the networks (small truth runs, a few epochs)"
@@ -101,17 +106,17 @@ echo "-- timing (1 rank)"
   for ((r = 0; r < ${REPEATS:-5}; r++)); do
     [ "${ONLY:-l96}" = l96 ] || break
     bench l96 plain "${l96[@]}"
-    bench l96 null "${l96[@]}" -surrogate l96_mlp_null.nc -guard 0
-    bench l96 trained "${l96[@]}" -surrogate l96_mlp.nc -guard 0
-    bench l96 guarded "${l96[@]}" -surrogate l96_mlp.nc
+    bench l96 null "${l96[@]}" "${dev[@]}" -surrogate l96_mlp_null.nc -guard 0
+    bench l96 trained "${l96[@]}" "${dev[@]}" -surrogate l96_mlp.nc -guard 0
+    bench l96 guarded "${l96[@]}" "${dev[@]}" -surrogate l96_mlp.nc
   done
   ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.5 -output_every 0.25)
   [ "${ONLY:-ns2d}" = ns2d ] || exit 0
   bench ns2d plain "${ns[@]}"
-  bench ns2d null "${ns[@]}" -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
-  bench ns2d trained "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0
+  bench ns2d null "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
+  bench ns2d trained "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0
   # not bitwise the default's (float rounding): no halo where the rank owns the whole grid
-  bench ns2d trimmed "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
+  bench ns2d trimmed "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
     -surrogate_trim_halo
 } | tee results.txt
 

@@ -611,6 +611,55 @@ static void case_nccl(void)
 }
 #endif
 
+/* The closure's cost on the GPU (bench/coupling measures it on the CPU): the Ross et al.
+ * FCNN on one 84 x 84 field (ns2d's 64^2 with the closure's halo of 10, as one rank evaluates
+ * it), the input copied to the device and the output back as the solver's coupling does,
+ * milliseconds a call on the CPU backend (1 thread) and on CUDA in fp32, tf32 and bf16. No
+ * goal here: bench/RESULTS.md turns it into a closure step / plain step estimate. */
+static void infer_latency(void)
+{
+  GyreCNNOptions o;
+  GyreCNNOptionsDefault(&o);
+  int64_t           xs[4] = {1, 1, 84, 84};
+  size_t            n     = 84 * 84;
+  float            *h = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * n);
+  GyreNet          *net[2];
+  GyreTensor        x[2], y[2];
+  GyreNetWorkspace *ws[2];
+  for (size_t i = 0; i < n; i++)
+    h[i] = (float) nn_uniform01(&rng) - 0.5f;
+  BOTH(GyreNetCreateCNN(cpu, &o, 5, &net[0]), GyreNetCreateCNN(gpu, &o, 5, &net[1]));
+  const char *prec[] = {"fp32", "fp32", "tf32", "bf16"};
+  double      ms[4];
+  for (int k = 0; k < 4; k++) {
+    int b = k > 0; /* 0: CPU; 1..3: CUDA */
+    if (k <= 1) {
+      CHECK(GyreNetWorkspaceCreate(net[b], &ws[b]));
+      CHECK(GyreTensorCreate(b ? gpu : cpu, 4, xs, &x[b]));
+      CHECK(GyreTensorCreate(b ? gpu : cpu, 4, xs, &y[b]));
+    }
+    if (b) CHECK(GyreBackendSetPrecision(gpu, prec[k]));
+    int    reps = b ? 50 : 3;
+    double t0   = 0;
+    for (int it = -2; it < reps; it++) { /* two calls to warm up (plans, workspaces) */
+      if (it == 0) t0 = MPI_Wtime();
+      CHECK(GyreTensorCopyFromHost(&x[b], h));
+      CHECK(GyreNetInfer(net[b], ws[b], &x[b], &y[b]));
+      CHECK(GyreTensorCopyToHost(&y[b], r));
+    }
+    ms[k] = 1e3 * (MPI_Wtime() - t0) / reps;
+  }
+  CHECK(GyreBackendSetPrecision(gpu, "fp32"));
+  printf("closure latency, FCNN on one 84^2 field (copies included): cpu %.2f ms, cuda fp32 %.3f "
+         "ms, tf32 %.3f ms, bf16 %.3f ms\n",
+         ms[0], ms[1], ms[2], ms[3]);
+  for (int b = 0; b < 2; b++) {
+    GyreTensorDestroy(&x[b]), GyreTensorDestroy(&y[b]);
+    GyreNetWorkspaceDestroy(&ws[b]), GyreNetDestroy(&net[b]);
+  }
+  free(h), free(r);
+}
+
 /* inference on a const network (the coupling path): CPU and CUDA agree */
 static void case_infer(void)
 {
@@ -632,6 +681,7 @@ static void case_infer(void)
   pair_free(&x), pair_free(&y);
   GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
   GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+  infer_latency();
 }
 
 int main(int argc, char **argv)
