@@ -4,7 +4,8 @@
 # field. Required: the same run on 1, 2 and 4 ranks (to 1e-9 relative: the solver's own
 # rank-to-rank agreement is 1e-10), a visible effect against no closure, a clear error for
 # a receptive field wider than a rank's rows; an FNO closure (it needs the whole field) is
-# gathered on one rank, says so, and gives the same run on 1 and 2 ranks.
+# gathered on one rank, says so, and gives the same run on 1 and 2 ranks; a per-point MLP
+# closure (3 x 3 stencils) gives bitwise the same run on 1, 2 and 4 ranks.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 64 -grid_ny 64 -output_stride 2 -ts_max_time 2 \
@@ -22,6 +23,21 @@ ncdiff c1.nc c4.nc --vars vorticity --rtol 1e-9 || fail "4 ranks differ from 1"
 mpirun_n 2 "$GYRE" simulate "${run[@]}" -output none.nc
 if ncdiff c2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
   fail "the CNN closure changes nothing"
+fi
+
+# a per-point MLP on the 3 x 3 stencil of each point: 1 rank gathers the stencils straight from
+# the state, 2 and 4 ranks through the ghost exchange; a point's output depends on its stencil
+# alone, so the runs are bitwise equal
+mpirun_n 2 "$GYRE" train -train_data fine.nc -train_inputs vorticity -train_targets subgrid_forcing \
+  -net mlp -train_per_point 1 -train_stencil 1 -net_width 16 -train_batch 256 -train_epochs 1 \
+  -train_out pp.nc -quiet
+for np in 1 2 4; do
+  mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate pp.nc -surrogate_scale -1 -output p$np.nc
+done
+ncdiff p1.nc p2.nc --vars vorticity --rtol 0 || fail "per-point MLP: 2 ranks differ from 1"
+ncdiff p1.nc p4.nc --vars vorticity --rtol 0 || fail "per-point MLP: 4 ranks differ from 1"
+if ncdiff p2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
+  fail "the per-point MLP closure changes nothing"
 fi
 
 mpirun_n 2 "$GYRE" train -train_data fine.nc -train_inputs vorticity -train_targets subgrid_forcing \
