@@ -204,12 +204,28 @@ static int gelu_avx2(void)
 
 #define GELU_CHUNK 4096
 
+/* ReLU forward and backward, branch-free: written as comparisons (ReLU(NaN) = 0, ReLU(-0) = +0,
+ * as before) under -fno-trapping-math so that GCC vectorises them as a compare and a mask; the
+ * plain loops compiled to a compare and branch a value, mispredicted on half of a network's
+ * activations (ReLU took a third of a small MLP's inference) */
+GYRE_VEC_FN static void relu_forward_range(const float *x, float *y, size_t n)
+{
+#pragma omp simd
+  for (size_t i = 0; i < n; i++)
+    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+GYRE_VEC_FN static void relu_backward_range(const float *x, const float *g, float *d, size_t n)
+{
+#pragma omp simd
+  for (size_t i = 0; i < n; i++)
+    d[i] = x[i] > 0.0f ? g[i] : 0.0f;
+}
+
 void GyreCPUActRange(GyreActivation act, const float *x, float *y, size_t n)
 {
   switch (act) {
   case GYRE_ACT_RELU:
-    for (size_t i = 0; i < n; i++)
-      y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    relu_forward_range(x, y, n);
     break;
   case GYRE_ACT_GELU:
     GELU_FORWARD(gelu_avx2(), x, y, n);
@@ -232,7 +248,8 @@ GyreStatus GyreCPUActForward(GyreBackend *be, GyreActivation act, const GyreTens
 
   switch (act) {
   case GYRE_ACT_RELU:
-    CPU_PARALLEL_FOR(n, 65536, i, yd[i] = xd[i] > 0.0f ? xd[i] : 0.0f);
+    CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK;
+                     relu_forward_range(xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
     break;
   case GYRE_ACT_GELU: {
     const int avx = gelu_avx2(); /* decided before the threads start */
@@ -261,7 +278,8 @@ GyreStatus GyreCPUActBackward(GyreBackend *be, GyreActivation act, const GyreTen
 
   switch (act) {
   case GYRE_ACT_RELU:
-    CPU_PARALLEL_FOR(n, 65536, i, d[i] = xd[i] > 0.0f ? g[i] : 0.0f);
+    CPU_PARALLEL_FOR(nc, 16, c, const size_t i = c * GELU_CHUNK; relu_backward_range(
+                         xd + i, g + i, d + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
     break;
   case GYRE_ACT_GELU: {
     const int avx = gelu_avx2(); /* decided before the threads start */
