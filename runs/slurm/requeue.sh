@@ -44,10 +44,12 @@
 # prints "Forwarding signal 10 to job" and exits 75 when its ranks do, but on SIGTERM it kills
 # its ranks and exits 1 — hence SIGUSR1 is what is forwarded; srun forwards SIGUSR1 (and
 # SIGTERM) to its tasks and exits 75; MPICH's mpiexec.hydra forwards SIGUSR1 and exits 75.
-# A signal in the first second of a step, before the launcher or gyre has installed its
-# handlers (Open MPI's mpiexec dies of a SIGUSR1 in its first ~0.5 s: status 138), ends that
-# step with the signal instead, and the job fails: a --signal=B:USR1@120 warning comes long
-# after.
+# A step's first seconds: before the launcher and gyre have installed their handlers a
+# SIGUSR1 kills the step (Open MPI's mpiexec died of one in its first ~0.5 s: status 138, and
+# the job failed), so a warning (USR1) that comes while the step is younger than
+# GYRE_REQUEUE_HOLD seconds (default 3) is held and forwarded once the step is that old; one
+# held when the step ends by itself is remembered as between steps (below). A SIGTERM is
+# forwarded at once: Slurm is ending the job and kills what is left after KillWait.
 #
 # What a requeue does: Slurm ends this run (the batch shell gets SIGTERM; the trap is quiet by
 # then) and puts the job back in the queue as PENDING with the same job id; when it starts
@@ -68,9 +70,12 @@
 # (tested too): resubmitting the same script later resumes it.
 
 # The pid of the running COMMAND, for the signal handler; _term: 1 once the batch shell got
-# SIGTERM.
+# SIGTERM; _start: $SECONDS when COMMAND started; _held: 1 while a forward waits for the
+# step to be GYRE_REQUEUE_HOLD seconds old.
 _gyre_requeue_pid=""
 _gyre_requeue_term=0
+_gyre_requeue_start=0
+_gyre_requeue_held=0
 
 # A warning (USR1) that reaches the batch shell while it runs something other than a step of
 # gyre_requeueable (a python fit, gyre info) would take USR1's default action and kill the
@@ -84,9 +89,17 @@ _gyre_requeue_log() {
   echo "gyre_requeueable: job ${_gyre_requeue_id:-?} (restart ${SLURM_RESTART_COUNT:-0}): $*" >&2
 }
 
-# The handler of USR1 and TERM while COMMAND runs: forward SIGUSR1; remember a SIGTERM.
+# The handler of USR1 and TERM while COMMAND runs: forward SIGUSR1 (a USR1 held while the step
+# is younger than GYRE_REQUEUE_HOLD seconds); remember a SIGTERM.
 _gyre_requeue_forward() {
   [ "$1" != TERM ] || _gyre_requeue_term=1
+  # a SIGTERM is never held: Slurm is ending the job and kills it after KillWait anyway
+  if [ "$1" = USR1 ] && [ $((SECONDS - _gyre_requeue_start)) -lt "${GYRE_REQUEUE_HOLD:-3}" ]; then
+    _gyre_requeue_held=1
+    _gyre_requeue_log "SIG$1 received: held until the step (pid $_gyre_requeue_pid) is" \
+      "${GYRE_REQUEUE_HOLD:-3} s old (its signal handlers may not exist yet)"
+    return
+  fi
   _gyre_requeue_log "SIG$1 received: forwarding SIGUSR1 to the step (pid $_gyre_requeue_pid)"
   kill -USR1 "$_gyre_requeue_pid" 2> /dev/null || true
 }
@@ -119,6 +132,8 @@ gyre_requeueable() {
   old_usr1=$(trap -p USR1)
   old_term=$(trap -p TERM)
   _gyre_requeue_term=0
+  _gyre_requeue_held=0
+  _gyre_requeue_start=$SECONDS
   trap '_gyre_requeue_forward USR1' USR1
   trap '_gyre_requeue_forward TERM' TERM
   if [ "$_gyre_requeue_pending" = 1 ]; then
@@ -137,6 +152,12 @@ gyre_requeueable() {
   # `sleep` ends, within 1 s; `|| true`: Slurm's SIGTERM ends the sleep too.
   while kill -0 "$_gyre_requeue_pid" 2> /dev/null; do
     sleep 1 || true
+    if [ "$_gyre_requeue_held" = 1 ] &&
+      [ $((SECONDS - _gyre_requeue_start)) -ge "${GYRE_REQUEUE_HOLD:-3}" ]; then
+      _gyre_requeue_held=0
+      _gyre_requeue_log "forwarding the held SIGUSR1 to the step (pid $_gyre_requeue_pid)"
+      kill -USR1 "$_gyre_requeue_pid" 2> /dev/null || true
+    fi
   done
   status=0
   wait "$_gyre_requeue_pid" || status=$?
@@ -151,6 +172,11 @@ gyre_requeueable() {
     eval "$old_usr1"
     eval "$old_term"
     _gyre_requeue_log "the step exited with status $status"
+    if [ "$_gyre_requeue_held" = 1 ]; then # a warning it never got: for the next step
+      _gyre_requeue_held=0
+      _gyre_requeue_pending=1
+      _gyre_requeue_log "the held SIGUSR1 is kept: the next gyre_requeueable requeues the job"
+    fi
     return $status
   fi
   # Checkpointed. Requeue only a job that Slurm still counts as RUNNING: a SIGTERM to the

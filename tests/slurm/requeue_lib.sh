@@ -13,7 +13,10 @@
 #    lost that status 1 time in 20), and one that ignores it and ends later;
 #  - a step that exits 0 or 3 gives 0 or 3, and the caller's USR1/TERM handlers come back;
 #  - a USR1 between steps does not kill the batch shell: the next step is not started and the
-#    job is requeued.
+#    job is requeued;
+#  - a USR1 in a step's first second (before its handlers exist) is held until the step is
+#    GYRE_REQUEUE_HOLD s old, then reaches it (forwarded at once it would kill the step); one
+#    held while the step ends by itself requeues the job at the next step.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mkdir bin
@@ -28,10 +31,16 @@ EOS
 chmod +x bin/scontrol
 export PATH=$PWD/bin:$PATH
 # step.sh MODE: "stop" exits 75 on USR1/TERM, "quick" the same at once (no handler delay),
-# "ignore" logs the signal and carries on; after 2 s without a signal it exits $2 (default 0).
+# "ignore" logs the signal and carries on, "late" is "stop" with its handlers installed only
+# after 1 s (a launcher's and gyre's start-up: a signal before then kills it); after 2 s
+# without a signal it exits $2 (default 0).
 cat > step.sh << 'EOS'
 #!/bin/bash
 mode=$1
+if [ "$mode" = late ]; then
+  echo $$ > started
+  sleep 1
+fi
 got() {
   echo "$1" >> signals.txt
   [ "$mode" = ignore ] || exit 75
@@ -106,6 +115,7 @@ run_job none stop 75
 expect "outside Slurm, exit 75" 75 "" ""
 
 export SLURM_JOB_ID=42
+export GYRE_REQUEUE_HOLD=0 # forwarded at once (the hold has its own cases below)
 run_job none stop
 expect "in Slurm, done" 0 "" ""
 grep -q "caller-usr1" traps_after.txt ||
@@ -154,6 +164,37 @@ expect "USR1 between steps" 75 "" "requeue 42"
 [ -e alive.txt ] || { cat job.log; fail "USR1 between steps killed the batch shell"; }
 [ ! -e started ] || fail "the step after a warning between steps was started"
 grep -q 'SIGUSR1 came between steps' job.log || { cat job.log; fail "no between-steps line"; }
+# a warning in a step's first second, before its handlers exist: forwarded at once it kills
+# the step (status 138: the job would fail); held until the step is GYRE_REQUEUE_HOLD s old, it
+# reaches the step's handler and the job is requeued
+run_job USR1 late
+expect "USR1 in the step's first second, no hold" 138 "" ""
+GYRE_REQUEUE_HOLD=2 run_job USR1 late
+expect "USR1 in the step's first second, held 2 s" 75 USR1 "requeue 42"
+grep -q 'held until the step .* is 2 s old' job.log || { cat job.log; fail "no held line"; }
+grep -q 'forwarding the held SIGUSR1' job.log || { cat job.log; fail "no held forward line"; }
+# held while the step ends by itself: kept for the next step, which is not started
+cat > held.sh << 'EOS'
+#!/bin/bash
+set -euo pipefail
+source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"
+GYRE_REQUEUE_HOLD=30 gyre_requeueable ./step.sh ignore
+mv started started1
+gyre_requeueable ./step.sh stop
+EOS
+rm -f started started1 signals.txt scontrol.txt
+bash held.sh 2> job.log &
+pid=$!
+for _ in $(seq 400); do
+  [ -s started ] && break
+  sleep 0.05
+done
+kill -USR1 $pid
+status=0
+wait $pid || status=$?
+expect "USR1 held while the step ends by itself" 75 "" "requeue 42"
+[ ! -e started ] || { cat job.log; fail "the step after a held warning was started"; }
+grep -q 'the held SIGUSR1 is kept' job.log || { cat job.log; fail "no kept line"; }
 # no command: one line, status 2
 status=0
 bash -c 'source "$GYRE_SOURCE_DIR/runs/slurm/requeue.sh"; gyre_requeueable' 2> noarg.log ||
