@@ -7,6 +7,10 @@ gyre_add_script_test(slurm_basic "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/s
 #   slurm_mpi: an sbatch job with --ntasks=4 runs gyre simulate on 4 ranks (mpiexec inside the
 #     allocation) on a 2-core machine: COMPLETED, x.nc readable by gyre info.
 gyre_add_script_test(slurm_mpi "slurm;integration" ${CMAKE_CURRENT_LIST_DIR}/slurm_mpi.sh)
+#   slurm_cluster_script: scripts/test_cluster.sh COMMAND (the worked example's cluster): a job
+#     runs, COMMAND's status comes back, no daemon or directory is left.
+gyre_add_script_test(slurm_cluster_script "slurm;integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/slurm_cluster_script.sh)
 #   slurm_submit: gyre submit runs/l96-closure.opts -size tiny: all 7 jobs (8 with the truth
 #     array's 2 tasks) COMPLETED, the report produced, the array's member files distinct with
 #     their job id and array index in the provenance, gyre submit -status says so; then
