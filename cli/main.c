@@ -116,18 +116,18 @@ static PetscErrorCode PrintVersion(void)
   snprintf(nccl, sizeof nccl, "%s %s",
            ok ? "loadable:" : "not loadable (gradients summed with MPI):", where);
 #endif
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD,
-                        "gyre %s (git %s)\n"
-                        "cuda: %s\n"
-                        "gpu: %s\n"
-                        "nccl: %s\n"
-                        "backends: %s\n"
-                        "mpi: %s\n"
-                        "petsc: %s\n"
-                        "netcdf: %s (parallel: %s)\n",
-                        GYRE_VERSION, GYRE_GIT_COMMIT, cuda, gpu, nccl, GyreBackendsBuilt(), mpi,
-                        petsc, netcdf,
-                        GYRE_NETCDF_PARALLEL_BUILT ? "yes, netcdf-mpi" : "no, serial NetCDF"));
+  PetscCall(PetscPrintf(
+      PETSC_COMM_WORLD,
+      "gyre %s (git %s)\n"
+      "cuda: %s\n"
+      "gpu: %s\n"
+      "nccl: %s\n"
+      "backends: %s\n"
+      "mpi: %s\n"
+      "petsc: %s\n"
+      "netcdf: %s (parallel: %s)\n",
+      GYRE_VERSION, GYRE_GIT_COMMIT, cuda, gpu, nccl, GyreBackendsBuilt(), mpi, petsc, netcdf,
+      GYRE_NETCDF_PARALLEL_BUILT ? "yes, pkg-config " GYRE_NETCDF_PC : "no, serial NetCDF"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

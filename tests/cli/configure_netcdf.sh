@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The configure step's NetCDF: with pkg-config seeing only a `netcdf.pc` (a site's module), a
+# parallel build (here Debian's netcdf-mpi under that name) is taken and a serial one is one
+# clear CMake error naming it. Each run configures a scratch build (no compiling) with
+# PKG_CONFIG_LIBDIR set to a folder of this machine's .pc files less the NetCDF ones.
+source "$GYRE_SOURCE_DIR/tests/common/common.sh"
+pc=$(pkg-config --variable pcfiledir netcdf-mpi 2> /dev/null || true)
+[ -n "$pc" ] || { echo "SKIPPED: no netcdf-mpi.pc here"; exit 77; }
+[ -f "$pc/netcdf.pc" ] || { echo "SKIPPED: no serial netcdf.pc here"; exit 77; }
+for kind in par ser; do
+  mkdir -p "$kind"
+  for f in "$pc"/*.pc /usr/share/pkgconfig/*.pc; do
+    [ -f "$f" ] || continue
+    case $(basename "$f") in netcdf*.pc) ;; *) cp "$f" "$kind/" ;; esac
+  done
+done
+cp "$pc/netcdf-mpi.pc" par/netcdf.pc
+cp "$pc/netcdf.pc" ser/netcdf.pc
+for kind in par ser; do
+  status=0
+  PKG_CONFIG_LIBDIR=$PWD/$kind cmake -S "$GYRE_SOURCE_DIR" -B "build-$kind" \
+    -DGYRE_ENABLE_CUDA=OFF > "$kind.log" 2>&1 || status=$?
+  eval "status_$kind=$status"
+done
+grep -q "gyre: parallel NetCDF .* (pkg-config netcdf)" par.log && [ "$status_par" -eq 0 ] ||
+  { tail -n 20 par.log; fail "a parallel netcdf.pc was not taken (status $status_par)"; }
+[ "$status_ser" -ne 0 ] || { tail -n 20 ser.log; fail "a serial netcdf.pc was accepted"; }
+# (CMake wraps the message's lines)
+tr -s ' \n' ' ' < ser.log | grep -q "names netcdf (.*) has no parallel I/O" ||
+  { tail -n 20 ser.log; fail "no message naming the serial netcdf.pc"; }
+grep -A3 "CMake Error" ser.log
+echo "configure: a parallel netcdf.pc taken, a serial one refused with a message"
