@@ -86,8 +86,9 @@ static const char usage[] =
     "  -STAGE_X V...    overrides the file's -STAGE_X; -slurm_X sets a site parameter:\n"
     "                   account, partition, qos, time, nodes, ntasks, gpus_per_node,\n"
     "                   cpus_per_task, env_file (sourced by every job: module load ...),\n"
-    "                   launcher (mpiexec|srun|none), python, extra (defaults and the per-job\n"
-    "                   form -slurm_JOB_X: runs/slurm/defaults.opts)\n"
+    "                   launcher (mpiexec|srun|none), launcher_args (more words for it,\n"
+    "                   e.g. \"--mpi=pmix\"), python, extra (defaults and the per-job form\n"
+    "                   -slurm_JOB_X: runs/slurm/defaults.opts; another X is an error)\n"
     "  -status DIR      each job's state and log; which job failed and which it cancelled\n"
     "                   (exit status 1 when a job failed)\n"
     "\n"
@@ -428,6 +429,16 @@ static void StageWords(const Submit *s, Buf *b, const char *stage)
   StageWordsExcept(s, b, stage, NULL);
 }
 
+/* An option's name after its size prefix (tiny_, small_, full_), if it has one. */
+static const char *WithoutSize(const char *key)
+{
+  for (int z = 0; sizes[z]; z++) {
+    size_t n = strlen(sizes[z]);
+    if (!strncmp(key, sizes[z], n) && key[n] == '_') return key + n + 1;
+  }
+  return key;
+}
+
 /* Every option of the file and the command line belongs to one of the experiment's stages
  * (after an optional size prefix), or to slurm_. */
 static int CheckStages(const Submit *s)
@@ -436,14 +447,10 @@ static int CheckStages(const Submit *s)
   for (int l = 0; l < 2; l++)
     for (int i = 0; i < layer[l]->n; i++) {
       const Opt  *o   = &layer[l]->o[i];
-      const char *key = o->key;
-      for (int z = 0; sizes[z]; z++) {
-        size_t n = strlen(sizes[z]);
-        if (!strncmp(key, sizes[z], n) && key[n] == '_') key += n + 1;
-      }
-      const char *us = strchr(key, '_');
-      size_t      n  = us ? (size_t) (us - key) : strlen(key);
-      int         ok = n == 5 && !strncmp(key, "slurm", 5);
+      const char *key = WithoutSize(o->key);
+      const char *us  = strchr(key, '_');
+      size_t      n   = us ? (size_t) (us - key) : strlen(key);
+      int         ok  = n == 5 && !strncmp(key, "slurm", 5);
       for (int k = 0; !ok && s->stages[k]; k++)
         ok = strlen(s->stages[k]) == n && !strncmp(key, s->stages[k], n) && us;
       if (!ok) {
@@ -454,6 +461,49 @@ static int CheckStages(const Submit *s)
               "tiny_, small_ or full_ may come first)",
               o->where, o->key, (int) n, key, s->experiment, BufStr(&known));
         free(known.s);
+        return 1;
+      }
+    }
+  return 0;
+}
+
+/* The site parameters (-slurm_NAME, -slurm_JOB_NAME; runs/slurm/defaults.opts). */
+static const char *slurm_params[] = {
+    "account",       "partition",     "qos",           "time",           "nodes",
+    "ntasks",        "gpus_per_node", "cpus_per_task", "env_file",       "launcher",
+    "launcher_args", "python",        "extra",         "signal_seconds", NULL};
+
+/* Every -slurm_ option (after an optional size prefix) names a site parameter, for all jobs
+ * or for one of this pipeline's jobs: a misspelt one would otherwise be ignored in silence. */
+static int CheckSlurmNames(const Submit *s)
+{
+  const Opts *layer[3] = {&s->def, &s->exp, &s->cmd};
+  for (int l = 0; l < 3; l++)
+    for (int i = 0; i < layer[l]->n; i++) {
+      const Opt  *o   = &layer[l]->o[i];
+      const char *key = WithoutSize(o->key);
+      if (strncmp(key, "slurm_", 6)) continue;
+      const char *rest = key + 6, *name = rest;
+      for (int j = 0; j < s->njob; j++) { /* -slurm_JOB_NAME */
+        size_t n = strlen(s->job[j].name);
+        if (!strncmp(rest, s->job[j].name, n) && rest[n] == '_') {
+          name = rest + n + 1;
+          break;
+        }
+      }
+      int ok = 0;
+      for (int k = 0; !ok && slurm_params[k]; k++)
+        ok = !strcmp(name, slurm_params[k]);
+      if (!ok) {
+        Buf known = {0}, jobs = {0};
+        for (int k = 0; slurm_params[k]; k++)
+          BufAdd(&known, "%s%s", k ? ", " : "", slurm_params[k]);
+        for (int j = 0; j < s->njob; j++)
+          BufAdd(&jobs, "%s%s", j ? ", " : "", s->job[j].name);
+        Error("%s: -%s: not a site parameter (-slurm_NAME or -slurm_JOB_NAME with NAME one of %s; "
+              "JOB one of %s)",
+              o->where, o->key, BufStr(&known), BufStr(&jobs));
+        free(known.s), free(jobs.s);
         return 1;
       }
     }
@@ -973,9 +1023,9 @@ static int JobArgv(const Submit *s, const Job *j, const char *script, Argv *a)
 /* The whole script of job j. */
 static int JobScript(const Submit *s, const Job *j, Buf *b)
 {
-  const char *env, *launcher, *python;
+  const char *env, *launcher, *largs, *python;
   if (SlurmParam(s, j->name, "env_file", &env) || SlurmParam(s, j->name, "launcher", &launcher) ||
-      SlurmParam(s, j->name, "python", &python))
+      SlurmParam(s, j->name, "launcher_args", &largs) || SlurmParam(s, j->name, "python", &python))
     return 1;
   if (launcher && strcmp(launcher, "mpiexec") && strcmp(launcher, "srun") &&
       strcmp(launcher, "none"))
@@ -991,6 +1041,8 @@ static int JobScript(const Submit *s, const Job *j, Buf *b)
   BufQuote(b, s->gyre);
   BufAdd(b, "\nexport GYRE_LAUNCHER=");
   BufQuote(b, launcher ? launcher : "mpiexec");
+  BufAdd(b, "\nexport GYRE_LAUNCHER_ARGS=");
+  BufQuote(b, largs ? largs : "");
   BufAdd(b, "\nexport GYRE_PYTHON=");
   BufQuote(b, python ? python : "python3");
   BufAdd(b, "\nexport GYRE_SITE_ENV=");
@@ -1365,7 +1417,7 @@ int GyreSubmitCommand(int argc, char **argv)
                    s.dir);
 
   /* 4. the jobs */
-  if (e->build(&s)) return 1;
+  if (e->build(&s) || CheckSlurmNames(&s)) return 1;
 
   if (dry_run) {
     printf("# gyre submit -dry_run: %s (size %s), %d jobs in %s; nothing written or submitted\n",

@@ -7,7 +7,7 @@
 #   - finds gyre: $GYRE (default: gyre on PATH);
 #   - sets the array `launch`, the command that starts $SLURM_NTASKS MPI ranks in this
 #     allocation, from $GYRE_LAUNCHER: mpiexec (default; Open MPI's and MPICH's read the
-#     allocation), srun, or none (one process);
+#     allocation), srun, or none (one process), then the words of $GYRE_LAUNCHER_ARGS;
 #   - sources requeue.sh (preemption: gyre_requeueable COMMAND... runs COMMAND, forwards
 #     Slurm's USR1/TERM to it, and requeues the job when it exits 75, checkpointed).
 set -euo pipefail
@@ -38,6 +38,16 @@ case ${GYRE_LAUNCHER:-mpiexec} in
     exit 1
     ;;
 esac
+# GYRE_LAUNCHER_ARGS: more words for the launcher (e.g. --mpi=pmix --cpu-bind=cores), split
+# at blanks, never evaluated
+if [ -n "${GYRE_LAUNCHER_ARGS:-}" ]; then
+  [ ${#launch[@]} -gt 0 ] || {
+    echo "gyre: error: GYRE_LAUNCHER_ARGS '$GYRE_LAUNCHER_ARGS' given with no launcher" >&2
+    exit 1
+  }
+  read -r -a launcher_args <<< "$GYRE_LAUNCHER_ARGS"
+  launch+=("${launcher_args[@]}")
+fi
 
 requeue_sh=$(dirname "${BASH_SOURCE[0]}")/requeue.sh
 [ -r "$requeue_sh" ] || {

@@ -42,6 +42,10 @@ mkdir -p other && cp "$opts" other/ns9.opts
 expect_error "unknown experiment" "experiment 'ns9'" "$GYRE" submit other/ns9.opts
 expect_error "unknown stage" "unknown stage 'fitt'" "$GYRE" submit "$opts" -fitt_net mlp
 expect_error "bad size" "-size 'huge'" "$GYRE" submit "$opts" -size huge
+expect_error "misspelt site parameter" "-slurm_acount: not a site parameter" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_acount proj1
+expect_error "a site parameter of no such job" "-slurm_fit_time: not a site parameter" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_fit_time 1:00:00
 expect_error "non-number" "-exp_spinup 'soon': expected a number" \
   "$GYRE" submit "$opts" -exp_spinup soon -dry_run
 expect_error "sbatch missing" "'sbatch' not found" env PATH=/nonexistent "$GYRE" submit "$opts" \
@@ -77,6 +81,24 @@ grep -q -- '--gpus-per-node=2 --ntasks-per-node=2 ' train_line.txt ||
 grep -E -- 'l96-closure.(compare|report) ' lines.txt > last_lines.txt
 if grep -q -- '--requeue' last_lines.txt; then fail "compare or report carries --requeue"; fi
 [ "$(grep -c "^export GYRE_LAUNCHER='srun'" site.txt)" -eq 7 ] || fail "-slurm_launcher srun not in the scripts"
+# the launcher's extra words: one quoted value in the scripts, split at blanks by job.sh and
+# never evaluated
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_launcher srun \
+  -slurm_launcher_args '--mpi=pmix $(touch PWNED9) ;x' > largs.txt
+[ "$(grep -cF "export GYRE_LAUNCHER_ARGS='--mpi=pmix \$(touch PWNED9) ;x'" largs.txt)" -eq 7 ] ||
+  fail "-slurm_launcher_args is not one quoted value in every script"
+(
+  set -e
+  export GYRE=true GYRE_LAUNCHER=srun GYRE_LAUNCHER_ARGS='--mpi=pmix $(touch PWNED9) ;x'
+  SLURM_NTASKS=3 source "$GYRE_SOURCE_DIR/runs/slurm/job.sh"
+  printf '%s\n' "${launch[@]}" > launch.txt
+)
+printf '%s\n' srun --ntasks=3 --mpi=pmix '$(touch' 'PWNED9)' ';x' | cmp - launch.txt ||
+  { cat launch.txt; fail "job.sh: the launcher's words are not srun --ntasks=3 + the words"; }
+[ ! -e PWNED9 ] || fail "GYRE_LAUNCHER_ARGS ran a command"
+expect_error "launcher words without a launcher" "given with no launcher" \
+  env GYRE=true GYRE_LAUNCHER=none GYRE_LAUNCHER_ARGS=-x bash -c \
+  'source "$GYRE_SOURCE_DIR/runs/slurm/job.sh"' 
 
 # injection: values with ; $() backticks and quotes, in a stage, a slurm parameter and the
 # directory name, under -dry_run and a submission through the stand-in

@@ -4,7 +4,8 @@
 # train, hybrid, twin, compare, report) ends COMPLETED; the report (index.html, report.md,
 # PNGs) is produced; the array's member files are distinct and each one's provenance names
 # its job id, array index, node list and launcher; gyre submit -status says all completed.
-# Then the same for runs/ns2d-fno.opts (an ensemble array of 3, train, physics, the FNO
+# Then the same for runs/ns2d-fno.opts (its ranks started by srun --mpi=pmix: -slurm_launcher
+# srun -slurm_launcher_args; an ensemble array of 3, train, physics, the FNO
 # emulator's rollouts, compare, report).
 # Skipped (77) where Slurm cannot start.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
@@ -67,9 +68,11 @@ cat status.txt
 grep -q "^all 8 job(s) COMPLETED" status.txt || fail "-status does not say all completed"
 echo "gyre submit: l96-closure tiny COMPLETED with its report"
 
-# the other experiment: ns2d-fno, its training ensemble an array of 3
+# the other experiment: ns2d-fno, its training ensemble an array of 3; its ranks started by
+# srun (Slurm's PMIx plugin, -slurm_launcher_args) instead of mpiexec
 pipe2=$work/pipe2
 "$GYRE" submit "$GYRE_SOURCE_DIR/runs/ns2d-fno.opts" -size tiny -dir "$pipe2" \
+  -slurm_launcher srun -slurm_launcher_args "--mpi=pmix" \
   -slurm_env_file "$work/site.env" -slurm_python "$PYTHON" > submit2.txt 2>&1 ||
   { cat submit2.txt; fail "gyre submit (ns2d-fno) failed"; }
 cat submit2.txt
@@ -78,6 +81,8 @@ mapfile -t ids < <(pipeline_ids "$pipe2")
 "$GYRE" submit -status "$pipe2" > status2.txt || { cat status2.txt; show_logs "$pipe2"; fail "ns2d-fno: a job failed"; }
 cat status2.txt
 grep -q "^all 8 job(s) COMPLETED" status2.txt || fail "ns2d-fno: not all 8 jobs COMPLETED"
+grep -rq "the first run: srun --ntasks=[0-9]* --mpi=pmix .*gyre simulate" "$pipe2"/logs/ ||
+  { show_logs "$pipe2"; fail "ns2d-fno: the ranks were not started by srun --mpi=pmix"; }
 [ -s "$pipe2/report/index.html" ] || fail "ns2d-fno: no report/index.html"
 grep -q "relative L2 error of the vorticity" "$pipe2/logs/report-$(pipeline_id "$pipe2" report).out" ||
   fail "ns2d-fno: the report job printed no summary"
