@@ -11,7 +11,8 @@
 # (the GyreSurrogate event of -log_view over its total; it includes the closure's evaluations
 # for the output's coupling diagnostic), the GyreSurrogate events per step and their mean time
 # (the pure inference cost of one call); ns2d "trimmed" is -surrogate_trim_halo (no halo on a
-# rank that owns the whole grid: fewer points, not bitwise the default's). The networks are
+# rank that owns the whole grid: fewer points, not bitwise the default's), ns2d "small" a
+# 3-layer CNN of 8 channels (kernels 5,3,3) instead of the FCNN. The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
 # speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases; BACKEND=cuda
 # (and PRECISION=tf32|bf16) evaluates the networks on the GPU (-surrogate_backend), where gyre
@@ -45,6 +46,11 @@ if [ "${ONLY:-ns2d}" = ns2d ]; then
     -output_every 0.25 -seed 3 -output ns2d_truth.nc -quiet
   run train -train_data ns2d_truth.nc -train_inputs vorticity -train_targets subgrid_forcing \
     -net cnn -train_epochs 1 -train_batch 4 -train_val_fraction 0.2 -train_out ns2d_cnn.nc -quiet
+  # a small CNN beside it (3 layers, 8 channels, kernels 5,3,3: 848 multiply-adds a point
+  # against the FCNN's 263.6 k): how the cost scales with the network
+  run train -train_data ns2d_truth.nc -train_inputs vorticity -train_targets subgrid_forcing \
+    -net cnn -net_depth 3 -cnn_channels 8,8 -cnn_kernels 5,3,3 -train_epochs 1 -train_batch 4 \
+    -train_val_fraction 0.2 -train_out ns2d_small.nc -quiet
   nets+=(ns2d_cnn.nc)
 fi
 
@@ -118,6 +124,7 @@ echo "-- timing (1 rank)"
   # not bitwise the default's (float rounding): no halo where the rank owns the whole grid
   bench ns2d trimmed "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
     -surrogate_trim_halo
+  bench ns2d small "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 -guard 0
 } | tee results.txt
 
 awk '/^RESULT/ && (!(($2, $3) in t) || $4 < t[$2, $3]) { t[$2, $3] = $4; s[$2, $3] = $5; cps[$2, $3] = $6; spc[$2, $3] = $7 }
@@ -133,8 +140,8 @@ END {
   for (i = 1; i <= n; i++) {
     m = c[i]
     printf "%-6s %-8s %12.4g %10s %10s\n", m, "plain", t[m, "plain"], "1", "-"
-    split("null trained guarded trimmed", k, " ")
-    for (j = 1; j <= 4; j++) {
+    split("null trained guarded trimmed small", k, " ")
+    for (j = 1; j <= 5; j++) {
       if (!((m, k[j]) in t)) continue
       r = t[m, k[j]] / t[m, "plain"]
       printf "%-6s %-8s %12.4g %10.3f %9.1f%% %10.2f %10.4g  %-8s %s\n", m, k[j], t[m, k[j]], r, \
