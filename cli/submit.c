@@ -473,23 +473,24 @@ static const char *slurm_params[] = {
     "ntasks",        "gpus_per_node", "cpus_per_task", "env_file",       "launcher",
     "launcher_args", "python",        "extra",         "signal_seconds", NULL};
 
-/* Every -slurm_ option (after an optional size prefix) names a site parameter, for all jobs
- * or for one of this pipeline's jobs: a misspelt one would otherwise be ignored in silence. */
+/* Every -slurm_ option (after an optional size prefix) of the experiment's file and the command
+ * line names a site parameter, for all jobs or for one of this pipeline's jobs: a misspelt one
+ * would otherwise be ignored in silence. (defaults.opts, shared by the experiments, may name
+ * another experiment's jobs.) */
 static int CheckSlurmNames(const Submit *s)
 {
-  const Opts *layer[3] = {&s->def, &s->exp, &s->cmd};
-  for (int l = 0; l < 3; l++)
+  const Opts *layer[2] = {&s->exp, &s->cmd};
+  for (int l = 0; l < 2; l++)
     for (int i = 0; i < layer[l]->n; i++) {
       const Opt  *o   = &layer[l]->o[i];
       const char *key = WithoutSize(o->key);
       if (strncmp(key, "slurm_", 6)) continue;
       const char *rest = key + 6, *name = rest;
-      for (int j = 0; j < s->njob; j++) { /* -slurm_JOB_NAME */
+      size_t      best = 0;
+      for (int j = 0; j < s->njob; j++) { /* -slurm_JOB_NAME, the longest job name that fits */
         size_t n = strlen(s->job[j].name);
-        if (!strncmp(rest, s->job[j].name, n) && rest[n] == '_') {
-          name = rest + n + 1;
-          break;
-        }
+        if (n > best && !strncmp(rest, s->job[j].name, n) && rest[n] == '_')
+          name = rest + n + 1, best = n;
       }
       int ok = 0;
       for (int k = 0; !ok && slurm_params[k]; k++)

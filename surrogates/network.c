@@ -720,7 +720,8 @@ static int fusable_mlp(const GyreNet *net)
 }
 
 /* y = net(x) by the backend's mlp_forward (ws->fused dense layers); *done = 0 (nothing run) if
- * x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by one then */
+ * x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by one then (which
+ * accept or refuse it as without the fused path) */
 static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, const GyreTensor *x,
                               GyreTensor *y, int *done)
 {
@@ -736,8 +737,8 @@ static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, co
   const Layer *first = &net->L[0], *last = &net->L[net->nl - 1];
   if (last->kind == L_ACT) last--;
   const int64_t M = x->ndim >= 1 ? x->shape[0] : 0;
-  *done           = n == ws->fused && x->ndim >= 2 && x->size == (size_t) M * (size_t) first->cin &&
-          y->ndim == 2 && y->shape[0] == M && y->shape[1] == last->cout;
+  *done           = n == ws->fused && x->ndim == 2 && x->shape[1] == first->cin && y->ndim == 2 &&
+          y->shape[0] == M && y->shape[1] == last->cout;
   return *done ? net->be->ops->mlp_forward(net->be, n, W, b, act, x, y) : GYRE_OK;
 }
 

@@ -557,7 +557,8 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
         fprintf(log,
                 "train: stopped by signal %d (%s) in epoch %d after batch %ld of %lld; "
                 "checkpoint in '%s': resume with -train_resume auto\n",
-                stopped, strsignal(stopped), e + 1, done, (long long) tr->info.nbatches, tr->ckpt);
+                stopped, stopped > 0 && stopped < 65 ? strsignal(stopped) : "a stop request", e + 1,
+                done, (long long) tr->info.nbatches, tr->ckpt);
       break;
     }
     tl        = sum / (double) tr->info.nbatches;

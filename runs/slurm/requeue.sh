@@ -47,7 +47,8 @@
 # A step's first seconds: before the launcher and gyre have installed their handlers a
 # SIGUSR1 kills the step (Open MPI's mpiexec died of one in its first ~0.5 s: status 138, and
 # the job failed), so a warning (USR1) that comes while the step is younger than
-# GYRE_REQUEUE_HOLD seconds (default 3) is held and forwarded once the step is that old; one
+# GYRE_REQUEUE_HOLD seconds (a whole number, default 3; 0: no hold) is held and forwarded once
+# the step is that old (within the next second); one
 # held when the step ends by itself is remembered as between steps (below). A SIGTERM is
 # forwarded at once: Slurm is ending the job and kills what is left after KillWait.
 #
@@ -94,14 +95,29 @@ _gyre_requeue_log() {
 _gyre_requeue_forward() {
   [ "$1" != TERM ] || _gyre_requeue_term=1
   # a SIGTERM is never held: Slurm is ending the job and kills it after KillWait anyway
-  if [ "$1" = USR1 ] && [ $((SECONDS - _gyre_requeue_start)) -lt "${GYRE_REQUEUE_HOLD:-3}" ]; then
+  if [ "$1" = USR1 ] && ! _gyre_requeue_old_enough; then
     _gyre_requeue_held=1
     _gyre_requeue_log "SIG$1 received: held until the step (pid $_gyre_requeue_pid) is" \
-      "${GYRE_REQUEUE_HOLD:-3} s old (its signal handlers may not exist yet)"
+      "$(_gyre_requeue_hold) s old (its signal handlers may not exist yet)"
     return
   fi
+  _gyre_requeue_held=0 # forwarded now: a held one is not sent again
   _gyre_requeue_log "SIG$1 received: forwarding SIGUSR1 to the step (pid $_gyre_requeue_pid)"
   kill -USR1 "$_gyre_requeue_pid" 2> /dev/null || true
+}
+
+# GYRE_REQUEUE_HOLD, a whole number of seconds (default 3; anything else is taken as 3)
+_gyre_requeue_hold() {
+  local h=${GYRE_REQUEUE_HOLD:-3}
+  [[ $h =~ ^[0-9]+$ ]] || h=3
+  echo "$h"
+}
+# Whether the step is at least GYRE_REQUEUE_HOLD s old. SECONDS counts whole seconds, so a
+# difference of HOLD + 1 guarantees HOLD (HOLD alone could be HOLD - 1 and a bit).
+_gyre_requeue_old_enough() {
+  local h
+  h=$(_gyre_requeue_hold)
+  [ "$h" -eq 0 ] || [ $((SECONDS - _gyre_requeue_start)) -ge $((h + 1)) ]
 }
 
 gyre_requeueable() {
@@ -152,8 +168,7 @@ gyre_requeueable() {
   # `sleep` ends, within 1 s; `|| true`: Slurm's SIGTERM ends the sleep too.
   while kill -0 "$_gyre_requeue_pid" 2> /dev/null; do
     sleep 1 || true
-    if [ "$_gyre_requeue_held" = 1 ] &&
-      [ $((SECONDS - _gyre_requeue_start)) -ge "${GYRE_REQUEUE_HOLD:-3}" ]; then
+    if [ "$_gyre_requeue_held" = 1 ] && _gyre_requeue_old_enough; then
       _gyre_requeue_held=0
       _gyre_requeue_log "forwarding the held SIGUSR1 to the step (pid $_gyre_requeue_pid)"
       kill -USR1 "$_gyre_requeue_pid" 2> /dev/null || true

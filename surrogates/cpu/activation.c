@@ -221,14 +221,19 @@ GYRE_VEC_FN static void relu_backward_range(const float *x, const float *g, floa
     d[i] = x[i] > 0.0f ? g[i] : 0.0f;
 }
 
-void GyreCPUActRange(GyreActivation act, const float *x, float *y, size_t n)
+int GyreCPUGeluAVX2(void)
+{
+  return gelu_avx2();
+}
+
+void GyreCPUActRange(GyreActivation act, int avx, const float *x, float *y, size_t n)
 {
   switch (act) {
   case GYRE_ACT_RELU:
     relu_forward_range(x, y, n);
     break;
   case GYRE_ACT_GELU:
-    GELU_FORWARD(gelu_avx2(), x, y, n);
+    GELU_FORWARD(avx, x, y, n);
     break;
   case GYRE_ACT_TANH:
     for (size_t i = 0; i < n; i++)

@@ -58,8 +58,10 @@ GyreStatus GyreCPUActForward(GyreBackend *, GyreActivation, const GyreTensor *x,
 GyreStatus GyreCPUActBackward(GyreBackend *, GyreActivation, const GyreTensor *x,
                               const GyreTensor *dy, GyreTensor *dx);
 /* y = f(x) on n values in this thread, the same arithmetic as GyreCPUActForward (an unknown
- * activation leaves y as it is: the callers check it) */
-void GyreCPUActRange(GyreActivation act, const float *x, float *y, size_t n);
+ * activation leaves y as it is: the callers check it); avx: GyreCPUGeluAVX2(), decided by the
+ * caller before any threads start (its first call reads the environment and the CPU) */
+void GyreCPUActRange(GyreActivation act, int avx, const float *x, float *y, size_t n);
+int  GyreCPUGeluAVX2(void);
 /* mlp.c */
 GyreStatus GyreCPUMLPForward(GyreBackend *, int nl, const GyreTensor *const *W,
                              const GyreTensor *const *b, const int *act, const GyreTensor *x,

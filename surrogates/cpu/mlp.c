@@ -24,6 +24,7 @@ typedef struct {
   int                 nl;
   const float *const *W, *const *b;
   const int *K, *N, *act;
+  int        gelu_avx; /* GyreCPUGeluAVX2(), decided before the threads */
 } Mlp;
 
 /* one layer on a block: out[j][l] = b_j + sum_k W_jk in[k][l] (K inputs, N outputs) */
@@ -112,7 +113,8 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
     MLP_LAYER(avx, m->K[i], m->N[i], m->W[i], m->b[i], h[cur], h[1 - cur]);
     cur = 1 - cur;
     if (m->act[i] >= 0)
-      GyreCPUActRange((GyreActivation) m->act[i], h[cur], h[cur], (size_t) m->N[i] * MLP_LANES);
+      GyreCPUActRange((GyreActivation) m->act[i], m->gelu_avx, h[cur], h[cur],
+                      (size_t) m->N[i] * MLP_LANES);
   }
   const int N = m->N[m->nl - 1];
   for (int l = 0; l < nr; l++)
@@ -142,7 +144,7 @@ GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W
   }
   if (x->size != M * (size_t) K[0] || y->size != M * (size_t) N[nl - 1])
     return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: x or y does not match the layers");
-  const Mlp    m   = {nl, Wd, bd, K, N, act};
+  const Mlp    m   = {nl, Wd, bd, K, N, act, GyreCPUGeluAVX2()};
   const int    avx = GyreCPUHasAVX2FMA();
   const size_t nb  = (M + MLP_LANES - 1) / MLP_LANES;
   CPU_PARALLEL_FOR(

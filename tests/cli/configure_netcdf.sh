@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The configure step's NetCDF: with pkg-config seeing only a `netcdf.pc` (a site's module), a
 # parallel build (here Debian's netcdf-mpi under that name) is taken and a serial one is one
-# clear CMake error naming it. Each run configures a scratch build (no compiling) with
-# PKG_CONFIG_LIBDIR set to a folder of this machine's .pc files less the NetCDF ones.
+# clear CMake error naming it, also when the same build directory is configured again with the
+# other one. Each run configures a scratch build (no compiling) with PKG_CONFIG_LIBDIR set to
+# a folder of this machine's .pc files less the NetCDF ones.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 pc=$(pkg-config --variable pcfiledir netcdf-mpi 2> /dev/null || true)
 [ -n "$pc" ] || { echo "SKIPPED: no netcdf-mpi.pc here"; exit 77; }
@@ -16,17 +17,23 @@ for kind in par ser; do
 done
 cp "$pc/netcdf-mpi.pc" par/netcdf.pc
 cp "$pc/netcdf.pc" ser/netcdf.pc
-for kind in par ser; do
+# one build directory configured in turn with each (a module loaded, unloaded, loaded again):
+# the answer must follow the NetCDF of each configure, not the cache of the one before
+n=0
+for kind in par ser par; do
+  n=$((n + 1))
   status=0
-  PKG_CONFIG_LIBDIR=$PWD/$kind cmake -S "$GYRE_SOURCE_DIR" -B "build-$kind" \
-    -DGYRE_ENABLE_CUDA=OFF > "$kind.log" 2>&1 || status=$?
-  eval "status_$kind=$status"
+  PKG_CONFIG_LIBDIR=$PWD/$kind cmake -S "$GYRE_SOURCE_DIR" -B build -DGYRE_ENABLE_CUDA=OFF \
+    > "$n-$kind.log" 2>&1 || status=$?
+  if [ $kind = par ]; then
+    [ $status -eq 0 ] && grep -q "gyre: parallel NetCDF .* (pkg-config netcdf)" "$n-$kind.log" ||
+      { tail -n 20 "$n-$kind.log"; fail "configure $n: a parallel netcdf.pc was not taken"; }
+  else
+    [ $status -ne 0 ] || { tail -n 20 "$n-$kind.log"; fail "configure $n: a serial netcdf.pc was accepted"; }
+    # (CMake wraps the message's lines)
+    tr -s ' \n' ' ' < "$n-$kind.log" | grep -q "names netcdf (.*) has no parallel NetCDF-4 I/O" ||
+      { tail -n 20 "$n-$kind.log"; fail "configure $n: no message naming the serial netcdf.pc"; }
+    grep -A3 "CMake Error" "$n-$kind.log"
+  fi
 done
-grep -q "gyre: parallel NetCDF .* (pkg-config netcdf)" par.log && [ "$status_par" -eq 0 ] ||
-  { tail -n 20 par.log; fail "a parallel netcdf.pc was not taken (status $status_par)"; }
-[ "$status_ser" -ne 0 ] || { tail -n 20 ser.log; fail "a serial netcdf.pc was accepted"; }
-# (CMake wraps the message's lines)
-tr -s ' \n' ' ' < ser.log | grep -q "names netcdf (.*) has no parallel I/O" ||
-  { tail -n 20 ser.log; fail "no message naming the serial netcdf.pc"; }
-grep -A3 "CMake Error" ser.log
 echo "configure: a parallel netcdf.pc taken, a serial one refused with a message"

@@ -33,7 +33,7 @@ export PATH=$PWD/bin:$PATH
 # step.sh MODE: "stop" exits 75 on USR1/TERM, "quick" the same at once (no handler delay),
 # "ignore" logs the signal and carries on, "late" is "stop" with its handlers installed only
 # after 1 s (a launcher's and gyre's start-up: a signal before then kills it); after 2 s
-# without a signal it exits $2 (default 0).
+# (STEP_TICKS tenths) without a signal it exits $2 (default 0).
 cat > step.sh << 'EOS'
 #!/bin/bash
 mode=$1
@@ -54,7 +54,7 @@ if [ "$mode" = quick ]; then
     wait $!
   done
 fi
-for _ in $(seq 20); do sleep 0.1; done
+for _ in $(seq "${STEP_TICKS:-20}"); do sleep 0.1; done
 exit "${2:-0}"
 EOS
 chmod +x step.sh
@@ -82,7 +82,11 @@ run_job() {
       sleep 0.05
     done
     [ -s started ] || { cat job.log; fail "the step did not start within 20 s"; }
-    if [ "$sig" = TERM-all ]; then # Slurm ending a job signals every process at once
+    if [ "$sig" = USR1-TERM ]; then # a warning, then Slurm ending the job
+      kill -USR1 "$pid"
+      sleep 0.5
+      kill -TERM "$pid"
+    elif [ "$sig" = TERM-all ]; then # Slurm ending a job signals every process at once
       local all
       all="$pid $(cat started) $(pgrep -P "$(cat started)" || true)"
       # shellcheck disable=SC2086 # a list of pids
@@ -173,6 +177,9 @@ GYRE_REQUEUE_HOLD=2 run_job USR1 late
 expect "USR1 in the step's first second, held 2 s" 75 USR1 "requeue 42"
 grep -q 'held until the step .* is 2 s old' job.log || { cat job.log; fail "no held line"; }
 grep -q 'forwarding the held SIGUSR1' job.log || { cat job.log; fail "no held forward line"; }
+# held, then a TERM (Slurm ending the job): forwarded once, not again when the hold ends
+GYRE_REQUEUE_HOLD=1 STEP_TICKS=40 run_job USR1-TERM ignore 5
+expect "USR1 held, then TERM" 5 USR1 ""
 # held while the step ends by itself: kept for the next step, which is not started
 cat > held.sh << 'EOS'
 #!/bin/bash
