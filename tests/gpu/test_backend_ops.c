@@ -681,6 +681,22 @@ static void case_infer(void)
   pair_free(&x), pair_free(&y);
   GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
   GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+  { /* a closure MLP on 13 points: the CPU runs it in one pass (mlp_forward), CUDA layer by
+       layer */
+    GyreMLPOptions m;
+    GyreMLPOptionsDefault(&m);
+    m.inputs = 5, m.outputs = 1, m.width = 32, m.depth = 2;
+    int64_t mx[2] = {13, 5}, my[2] = {13, 1};
+    BOTH(GyreNetCreateMLP(cpu, &m, 3, &nc), GyreNetCreateMLP(gpu, &m, 3, &ng));
+    BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
+    pair_make(&x, 2, mx, -2, 2);
+    pair_out(&y, 2, my);
+    BOTH(GyreNetInfer(nc, wc, &x.c, &y.c), GyreNetInfer(ng, wg, &x.g, &y.g));
+    AGREE("mlp 5-32-32-1 inference (cpu one pass)", &y, TOL_FP32);
+    pair_free(&x), pair_free(&y);
+    GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
+    GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+  }
   infer_latency();
 }
 
