@@ -87,8 +87,12 @@ static const char usage[] =
     "                   account, partition, qos, time, nodes, ntasks, gpus_per_node,\n"
     "                   cpus_per_task, env_file (sourced by every job: module load ...),\n"
     "                   launcher (mpiexec|srun|none), launcher_args (more words for it,\n"
-    "                   e.g. \"--mpi=pmix\"), python, extra (defaults and the per-job form\n"
-    "                   -slurm_JOB_X: runs/slurm/defaults.opts; another X is an error)\n"
+    "                   e.g. \"--mpi=pmix\"; split at blanks, never evaluated), python (with\n"
+    "                   numpy and netCDF4; default python3 on the jobs' PATH: checked here,\n"
+    "                   a warning if it cannot import them), extra (one sbatch argument),\n"
+    "                   signal_seconds (the warning before the time limit, 120). For one job:\n"
+    "                   -slurm_JOB_X; for one size: -SIZE_slurm_X; defaults:\n"
+    "                   runs/slurm/defaults.opts; another X is an error\n"
     "  -status DIR      each job's state and log; which job failed and which it cancelled\n"
     "                   (exit status 1 when a job failed)\n"
     "\n"
@@ -934,6 +938,39 @@ static void FirstLine(const char *s, char *line, size_t n)
   line[strcspn(line, "\n")] = 0;
 }
 
+/* The jobs' python (the report job's -slurm_python) must import numpy and netCDF4: tried here,
+ * a warning (not an error: the jobs' environment, -slurm_env_file, may differ from this
+ * shell's) when it cannot. */
+static void CheckPython(const Submit *s)
+{
+  const char *py = NULL;
+  if (SlurmParam(s, "report", "python", &py)) return;
+  if (!py) py = "python3";
+  char *argv[] = {(char *) py, "-c", "import numpy, netCDF4", NULL};
+  Buf   out = {0}, err = {0};
+  int   st = 0;
+  if (!OnPath(py))
+    fprintf(stderr,
+            "gyre submit: warning: -slurm_python '%s' is not found here: the jobs that run "
+            "python (the polynomial fit, the goals, the summary) need one with numpy and netCDF4 "
+            "(e.g. -slurm_python /usr/bin/python3)\n",
+            py);
+  else if (Capture(argv, &out, &err, &st) || st != 0) {
+    char        line[256] = "";
+    const char *e = BufStr(&err), *last = e;
+    for (const char *c = e; *c; c++) /* the traceback's last line */
+      if (c[0] == '\n' && c[1]) last = c + 1;
+    FirstLine(last, line, sizeof line);
+    fprintf(stderr,
+            "gyre submit: warning: -slurm_python '%s' cannot import numpy and netCDF4 here (%s): "
+            "the jobs that run python (the polynomial fit, the goals, the summary) fail unless "
+            "their environment provides them; give one that can (e.g. -slurm_python "
+            "/usr/bin/python3)\n",
+            py, line[0] ? line : "no message");
+  }
+  free(out.s), free(err.s);
+}
+
 /* ---- the argument vector of a job's sbatch -------------------------------------------- */
 
 typedef struct {
@@ -1031,6 +1068,10 @@ static int JobScript(const Submit *s, const Job *j, Buf *b)
   if (launcher && strcmp(launcher, "mpiexec") && strcmp(launcher, "srun") &&
       strcmp(launcher, "none"))
     return Error("-slurm_launcher '%s': expected mpiexec, srun or none", launcher);
+  if (launcher && !strcmp(launcher, "none") && largs && largs[0])
+    return Error("-slurm_launcher_args '%s' with -slurm_launcher none (job %s): no launcher to "
+                 "give them to",
+                 largs, j->name);
   char   when[32];
   time_t now = time(NULL);
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -1419,6 +1460,7 @@ int GyreSubmitCommand(int argc, char **argv)
 
   /* 4. the jobs */
   if (e->build(&s) || CheckSlurmNames(&s)) return 1;
+  CheckPython(&s);
 
   if (dry_run) {
     printf("# gyre submit -dry_run: %s (size %s), %d jobs in %s; nothing written or submitted\n",

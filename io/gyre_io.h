@@ -167,8 +167,9 @@ void GyreHashBuffer(const void *data, size_t n, char hex[65]);
 
 /* Provenance: written as global attributes by GyreProvenanceWrite():
  *   gyre_version, gyre_git_commit, command_line, options, mpi_size, slurm_job_id,
- *   slurm_array_task_id, slurm_nodelist, hostname, start_time, end_time (ISO 8601 UTC),
- *   seed, input_files ("path sha256:<hex>; ..."), Conventions = "CF-1.8", history. */
+ *   slurm_array_task_id, slurm_array_job_id (an array task: squeue's ARRAYJOBID_TASKID),
+ *   slurm_nodelist, hostname, start_time, end_time (ISO 8601 UTC), seed,
+ *   input_files ("path sha256:<hex>; ..."), Conventions = "CF-1.8", history. */
 typedef struct {
   const char *title;
   const char *command_line; /* argv joined with shell quoting */

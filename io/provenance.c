@@ -65,6 +65,7 @@ enum {
   P_HOST,
   P_JOB,
   P_TASK,
+  P_ARRAY,
   P_NODES,
   P_LAUNCH,
   P_START,
@@ -109,6 +110,7 @@ GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov)
     v[P_HOST]             = strdup(host);
     v[P_JOB]              = strdup(OrNone(getenv("SLURM_JOB_ID")));
     v[P_TASK]             = strdup(OrNone(getenv("SLURM_ARRAY_TASK_ID")));
+    v[P_ARRAY]            = strdup(OrNone(getenv("SLURM_ARRAY_JOB_ID")));
     v[P_NODES]  = strdup(OrNone(getenv("SLURM_JOB_NODELIST") ? getenv("SLURM_JOB_NODELIST")
                                                              : getenv("SLURM_NODELIST")));
     v[P_LAUNCH] = strdup(GyreLauncher());
@@ -142,6 +144,7 @@ GyreStatus GyreProvenanceWrite(GyreFile file, const GyreProvenance *prov)
                 {"hostname", v[P_HOST]},
                 {"slurm_job_id", v[P_JOB]},
                 {"slurm_array_task_id", v[P_TASK]},
+                {"slurm_array_job_id", v[P_ARRAY]},
                 {"slurm_nodelist", v[P_NODES]},
                 {"launcher", v[P_LAUNCH]},
                 {"start_time", v[P_START]},

@@ -96,6 +96,13 @@ if grep -q -- '--requeue' last_lines.txt; then fail "compare or report carries -
 printf '%s\n' srun --ntasks=3 --mpi=pmix '$(touch' 'PWNED9)' ';x' | cmp - launch.txt ||
   { cat launch.txt; fail "job.sh: the launcher's words are not srun --ntasks=3 + the words"; }
 [ ! -e PWNED9 ] || fail "GYRE_LAUNCHER_ARGS ran a command"
+expect_error "gyre submit: launcher words with -slurm_launcher none" "with -slurm_launcher none" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_launcher none -slurm_launcher_args "--mpi=pmix"
+# a python that cannot import numpy and netCDF4: one warning line, the submission goes on
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_python /bin/false > /dev/null 2> pywarn.txt ||
+  { cat pywarn.txt; fail "-slurm_python /bin/false: the dry run failed"; }
+[ "$(grep -c "^gyre submit: warning: -slurm_python '/bin/false' cannot import numpy and netCDF4" \
+  pywarn.txt)" -eq 1 ] || { cat pywarn.txt; fail "no (or more than one) warning for a bad python"; }
 expect_error "launcher words without a launcher" "given with no launcher" \
   env GYRE=true GYRE_LAUNCHER=none GYRE_LAUNCHER_ARGS=-x bash -c \
   'source "$GYRE_SOURCE_DIR/runs/slurm/job.sh"' 

@@ -47,6 +47,7 @@ for k in 0 1; do
   ncdump -h "$f" > "h$k.txt"
   grep -q "slurm_job_id = \"$task_job\"" "h$k.txt" || fail "$f: slurm_job_id is not $task_job"
   grep -q "slurm_array_task_id = \"$k\"" "h$k.txt" || fail "$f: slurm_array_task_id is not $k"
+  grep -q "slurm_array_job_id = \"$truth\"" "h$k.txt" || fail "$f: slurm_array_job_id is not $truth"
   grep -q 'slurm_nodelist = "localhost"' "h$k.txt" || fail "$f: slurm_nodelist is not localhost"
   grep -q 'launcher = "mpiexec (Open MPI)"' "h$k.txt" || fail "$f: launcher is not Open MPI's"
 done
