@@ -32,14 +32,14 @@ chmod +x bin/scontrol
 export PATH=$PWD/bin:$PATH
 # step.sh MODE: "stop" exits 75 on USR1/TERM, "quick" the same at once (no handler delay),
 # "ignore" logs the signal and carries on, "late" is "stop" with its handlers installed only
-# after 1 s (a launcher's and gyre's start-up: a signal before then kills it); after 2 s
-# (STEP_TICKS tenths) without a signal it exits $2 (default 0).
+# after LATE s (default 1: a launcher's and gyre's start-up; a signal before then kills it);
+# after 2 s (STEP_TICKS tenths) without a signal it exits $2 (default 0).
 cat > step.sh << 'EOS'
 #!/bin/bash
 mode=$1
 if [ "$mode" = late ]; then
   echo $$ > started
-  sleep 1
+  sleep "${LATE:-1}"
 fi
 got() {
   echo "$1" >> signals.txt
@@ -168,13 +168,15 @@ expect "USR1 between steps" 75 "" "requeue 42"
 [ -e alive.txt ] || { cat job.log; fail "USR1 between steps killed the batch shell"; }
 [ ! -e started ] || fail "the step after a warning between steps was started"
 grep -q 'SIGUSR1 came between steps' job.log || { cat job.log; fail "no between-steps line"; }
-# a warning in a step's first second, before its handlers exist: forwarded at once it kills
-# the step (status 138: the job would fail); held until the step is GYRE_REQUEUE_HOLD s old, it
-# reaches the step's handler and the job is requeued
-run_job USR1 late
-expect "USR1 in the step's first second, no hold" 138 "" ""
-GYRE_REQUEUE_HOLD=2 run_job USR1 late
-expect "USR1 in the step's first second, held 2 s" 75 USR1 "requeue 42"
+# a warning in a step's first seconds, before its handlers exist: forwarded at once (within
+# the poll's second) it kills the step (status 138: the job would fail); held until the step
+# is GYRE_REQUEUE_HOLD s old, it reaches the step's handler and the job is requeued. (The
+# margins: handlers at 4 s against a forward within ~1 s; handlers at 1 s against a forward
+# at 2-4 s, the step running 6 s.)
+LATE=4 run_job USR1 late
+expect "USR1 before the step's handlers, no hold" 138 "" ""
+LATE=1 STEP_TICKS=60 GYRE_REQUEUE_HOLD=2 run_job USR1 late
+expect "USR1 before the step's handlers, held 2 s" 75 USR1 "requeue 42"
 grep -q 'held until the step .* is 2 s old' job.log || { cat job.log; fail "no held line"; }
 grep -q 'forwarding the held SIGUSR1' job.log || { cat job.log; fail "no held forward line"; }
 # held, then a TERM (Slurm ending the job): forwarded once, not again when the hold ends
