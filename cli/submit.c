@@ -226,6 +226,17 @@ static void OptAddValue(Opt *o, const char *v)
   o->val[o->nval++] = Dup(v);
 }
 
+/* Whether word is an option's name, -NAME with NAME a letter then letters, digits and '_': on
+ * the command line anything else after an option is one of its values ("-bind-to core",
+ * "--mpi=pmix", "-1"). */
+static int IsOptionName(const char *w)
+{
+  if (w[0] != '-' || !isalpha((unsigned char) w[1])) return 0;
+  for (const char *c = w + 2; *c; c++)
+    if (!isalnum((unsigned char) *c) && *c != '_') return 0;
+  return 1;
+}
+
 /* Reads a PETSc options file: '#' starts a comment (outside double quotes); each remaining
  * line is -KEY followed by its values, words split at blanks, a double-quoted word kept whole
  * (its quotes removed), as PETSc's own reader does. */
@@ -264,8 +275,8 @@ static int OptsRead(const char *path, Opts *opts)
         rc = Error("%s: unterminated double quote", where);
         break;
       }
-      if (!o) {
-        if (word[0] != '-' || !isalpha((unsigned char) word[1])) {
+      if (!o) { /* one option a line: its first word; the others are its values */
+        if (!IsOptionName(word)) {
           rc = Error("%s: '%s': expected an option, -STAGE_NAME VALUE...", where, word);
           break;
         }
@@ -1367,9 +1378,9 @@ int GyreSubmitCommand(int argc, char **argv)
       *val = argv[++i];
       continue;
     }
-    if (a[0] == '-' && isalpha((unsigned char) a[1])) {
+    if (IsOptionName(a)) {
       Opt *o = OptsAdd(&s.cmd, a + 1, "the command line");
-      while (i + 1 < argc && !(argv[i + 1][0] == '-' && isalpha((unsigned char) argv[i + 1][1])))
+      while (i + 1 < argc && !IsOptionName(argv[i + 1]))
         OptAddValue(o, argv[++i]);
       continue;
     }

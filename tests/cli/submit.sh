@@ -81,6 +81,10 @@ grep -q -- '--gpus-per-node=2 --ntasks-per-node=2 ' train_line.txt ||
 grep -E -- 'l96-closure.(compare|report) ' lines.txt > last_lines.txt
 if grep -q -- '--requeue' last_lines.txt; then fail "compare or report carries --requeue"; fi
 [ "$(grep -c "^export GYRE_LAUNCHER='srun'" site.txt)" -eq 7 ] || fail "-slurm_launcher srun not in the scripts"
+# a value that starts with a dash but is no option name (MPICH's "-bind-to core") is a value
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_launcher_args "-bind-to core" > dash.txt
+[ "$(grep -cF "export GYRE_LAUNCHER_ARGS='-bind-to core'" dash.txt)" -eq 7 ] ||
+  fail "-slurm_launcher_args \"-bind-to core\" was not taken as its value"
 # the launcher's extra words: one quoted value in the scripts, split at blanks by job.sh and
 # never evaluated
 "$GYRE" submit "$opts" -size tiny -dry_run -slurm_launcher srun \
