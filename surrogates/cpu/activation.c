@@ -249,25 +249,14 @@ GyreStatus GyreCPUActForward(GyreBackend *be, GyreActivation act, const GyreTens
   const float *xd = x->data;
   float       *yd = y->data;
 
-  const size_t nc = (n + GELU_CHUNK - 1) / GELU_CHUNK; /* GELU: chunks of GELU_CHUNK values */
-
-  switch (act) {
-  case GYRE_ACT_RELU:
-    CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK;
-                     relu_forward_range(xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
-    break;
-  case GYRE_ACT_GELU: {
-    const int avx = gelu_avx2(); /* decided before the threads start */
-    CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK;
-                     GELU_FORWARD(avx, xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
-    break;
-  }
-  case GYRE_ACT_TANH:
-    CPU_PARALLEL_FOR(n, 16384, i, yd[i] = tanhf(xd[i]));
-    break;
-  default:
+  if (act != GYRE_ACT_RELU && act != GYRE_ACT_GELU && act != GYRE_ACT_TANH)
     return GyreStatusSet(GYRE_ERR_ARG, "cpu act_forward: unknown activation %d", (int) act);
-  }
+  /* chunks of GELU_CHUNK values over the threads, each through GyreCPUActRange (the one-pass
+   * MLP's path too) */
+  const size_t nc  = (n + GELU_CHUNK - 1) / GELU_CHUNK;
+  const int    avx = gelu_avx2(); /* decided before the threads start */
+  CPU_PARALLEL_FOR(nc, 4, c, const size_t i = c * GELU_CHUNK; GyreCPUActRange(
+                       act, avx, xd + i, yd + i, n - i < GELU_CHUNK ? n - i : GELU_CHUNK));
   return GYRE_OK;
 }
 
