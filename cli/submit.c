@@ -454,32 +454,49 @@ static const char *WithoutSize(const char *key)
   return key;
 }
 
+/* The first option of the experiment's file or the command line whose name (after its size
+ * prefix) the test rejects, or NULL; defaults.opts is ours and not checked. */
+static const Opt *FirstRejected(const Submit *s, int (*ok)(const Submit *, const char *key))
+{
+  const Opts *layer[2] = {&s->exp, &s->cmd};
+  for (int l = 0; l < 2; l++)
+    for (int i = 0; i < layer[l]->n; i++)
+      if (!ok(s, WithoutSize(layer[l]->o[i].key))) return &layer[l]->o[i];
+  return NULL;
+}
+
+/* The length of key's stage (what comes before its first '_'). */
+static size_t StageLength(const char *key)
+{
+  const char *us = strchr(key, '_');
+  return us ? (size_t) (us - key) : strlen(key);
+}
+
+static int KnownStage(const Submit *s, const char *key)
+{
+  size_t n = StageLength(key);
+  if (!key[n]) return 0; /* no '_': no stage */
+  if (n == 5 && !strncmp(key, "slurm", 5)) return 1;
+  for (int k = 0; s->stages[k]; k++)
+    if (strlen(s->stages[k]) == n && !strncmp(key, s->stages[k], n)) return 1;
+  return 0;
+}
+
 /* Every option of the file and the command line belongs to one of the experiment's stages
  * (after an optional size prefix), or to slurm_. */
 static int CheckStages(const Submit *s)
 {
-  const Opts *layer[2] = {&s->exp, &s->cmd};
-  for (int l = 0; l < 2; l++)
-    for (int i = 0; i < layer[l]->n; i++) {
-      const Opt  *o   = &layer[l]->o[i];
-      const char *key = WithoutSize(o->key);
-      const char *us  = strchr(key, '_');
-      size_t      n   = us ? (size_t) (us - key) : strlen(key);
-      int         ok  = n == 5 && !strncmp(key, "slurm", 5);
-      for (int k = 0; !ok && s->stages[k]; k++)
-        ok = strlen(s->stages[k]) == n && !strncmp(key, s->stages[k], n) && us;
-      if (!ok) {
-        Buf known = {0};
-        for (int k = 0; s->stages[k]; k++)
-          BufAdd(&known, "%s_ ", s->stages[k]);
-        Error("%s: -%s: unknown stage '%.*s' of experiment %s (stages: %sslurm_; a size prefix "
-              "tiny_, small_ or full_ may come first)",
-              o->where, o->key, (int) n, key, s->experiment, BufStr(&known));
-        free(known.s);
-        return 1;
-      }
-    }
-  return 0;
+  const Opt *o = FirstRejected(s, KnownStage);
+  if (!o) return 0;
+  const char *key   = WithoutSize(o->key);
+  Buf         known = {0};
+  for (int k = 0; s->stages[k]; k++)
+    BufAdd(&known, "%s_ ", s->stages[k]);
+  Error("%s: -%s: unknown stage '%.*s' of experiment %s (stages: %sslurm_; a size prefix "
+        "tiny_, small_ or full_ may come first)",
+        o->where, o->key, (int) StageLength(key), key, s->experiment, BufStr(&known));
+  free(known.s);
+  return 1;
 }
 
 /* The site parameters (-slurm_NAME, -slurm_JOB_NAME; runs/slurm/defaults.opts). */
@@ -488,42 +505,39 @@ static const char *slurm_params[] = {
     "ntasks",        "gpus_per_node", "cpus_per_task", "env_file",       "launcher",
     "launcher_args", "python",        "extra",         "signal_seconds", NULL};
 
-/* Every -slurm_ option (after an optional size prefix) of the experiment's file and the command
- * line names a site parameter, for all jobs or for one of this pipeline's jobs: a misspelt one
- * would otherwise be ignored in silence. (defaults.opts, shared by the experiments, may name
- * another experiment's jobs.) */
+/* A -slurm_ key names a site parameter, for all jobs or for one of this pipeline's jobs (the
+ * longest job name that fits); any other key passes. */
+static int KnownSlurmName(const Submit *s, const char *key)
+{
+  if (strncmp(key, "slurm_", 6)) return 1;
+  const char *rest = key + 6, *name = rest;
+  size_t      best = 0;
+  for (int j = 0; j < s->njob; j++) { /* -slurm_JOB_NAME */
+    size_t n = strlen(s->job[j].name);
+    if (n > best && !strncmp(rest, s->job[j].name, n) && rest[n] == '_')
+      name = rest + n + 1, best = n;
+  }
+  for (int k = 0; slurm_params[k]; k++)
+    if (!strcmp(name, slurm_params[k])) return 1;
+  return 0;
+}
+
+/* Every -slurm_ option names a site parameter: a misspelt one would otherwise be ignored in
+ * silence. (defaults.opts, shared by the experiments, may name another experiment's jobs.) */
 static int CheckSlurmNames(const Submit *s)
 {
-  const Opts *layer[2] = {&s->exp, &s->cmd};
-  for (int l = 0; l < 2; l++)
-    for (int i = 0; i < layer[l]->n; i++) {
-      const Opt  *o   = &layer[l]->o[i];
-      const char *key = WithoutSize(o->key);
-      if (strncmp(key, "slurm_", 6)) continue;
-      const char *rest = key + 6, *name = rest;
-      size_t      best = 0;
-      for (int j = 0; j < s->njob; j++) { /* -slurm_JOB_NAME, the longest job name that fits */
-        size_t n = strlen(s->job[j].name);
-        if (n > best && !strncmp(rest, s->job[j].name, n) && rest[n] == '_')
-          name = rest + n + 1, best = n;
-      }
-      int ok = 0;
-      for (int k = 0; !ok && slurm_params[k]; k++)
-        ok = !strcmp(name, slurm_params[k]);
-      if (!ok) {
-        Buf known = {0}, jobs = {0};
-        for (int k = 0; slurm_params[k]; k++)
-          BufAdd(&known, "%s%s", k ? ", " : "", slurm_params[k]);
-        for (int j = 0; j < s->njob; j++)
-          BufAdd(&jobs, "%s%s", j ? ", " : "", s->job[j].name);
-        Error("%s: -%s: not a site parameter (-slurm_NAME or -slurm_JOB_NAME with NAME one of %s; "
-              "JOB one of %s)",
-              o->where, o->key, BufStr(&known), BufStr(&jobs));
-        free(known.s), free(jobs.s);
-        return 1;
-      }
-    }
-  return 0;
+  const Opt *o = FirstRejected(s, KnownSlurmName);
+  if (!o) return 0;
+  Buf known = {0}, jobs = {0};
+  for (int k = 0; slurm_params[k]; k++)
+    BufAdd(&known, "%s%s", k ? ", " : "", slurm_params[k]);
+  for (int j = 0; j < s->njob; j++)
+    BufAdd(&jobs, "%s%s", j ? ", " : "", s->job[j].name);
+  Error("%s: -%s: not a site parameter (-slurm_NAME or -slurm_JOB_NAME with NAME one of %s; "
+        "JOB one of %s)",
+        o->where, o->key, BufStr(&known), BufStr(&jobs));
+  free(known.s), free(jobs.s);
+  return 1;
 }
 
 static Job *AddJob(Submit *s, const char *name, const char *what, int requeue, int ranks)
