@@ -150,6 +150,9 @@ gyre_requeueable() {
   _gyre_requeue_term=0
   _gyre_requeue_held=0
   _gyre_requeue_start=$SECONDS
+  [[ ${GYRE_REQUEUE_HOLD:-3} =~ ^[0-9]+$ ]] ||
+    _gyre_requeue_log "GYRE_REQUEUE_HOLD '$GYRE_REQUEUE_HOLD' is not a whole number of seconds:" \
+      "holding early warnings 3 s"
   trap '_gyre_requeue_forward USR1' USR1
   trap '_gyre_requeue_forward TERM' TERM
   if [ "$_gyre_requeue_pending" = 1 ]; then

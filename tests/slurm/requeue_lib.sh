@@ -179,6 +179,11 @@ LATE=1 STEP_TICKS=60 GYRE_REQUEUE_HOLD=2 run_job USR1 late
 expect "USR1 before the step's handlers, held 2 s" 75 USR1 "requeue 42"
 grep -q 'held until the step .* is 2 s old' job.log || { cat job.log; fail "no held line"; }
 grep -q 'forwarding the held SIGUSR1' job.log || { cat job.log; fail "no held forward line"; }
+# a hold that is no whole number: one line says it is taken as 3 s; the run goes on
+GYRE_REQUEUE_HOLD=2.5 run_job none stop
+expect "GYRE_REQUEUE_HOLD 2.5" 0 "" ""
+[ "$(grep -c "GYRE_REQUEUE_HOLD '2.5' is not a whole number of seconds: holding early warnings 3 s" \
+  job.log)" -eq 1 ] || { cat job.log; fail "no (or more than one) line for GYRE_REQUEUE_HOLD 2.5"; }
 # held, then a TERM (Slurm ending the job): forwarded once, not again when the hold ends
 GYRE_REQUEUE_HOLD=1 STEP_TICKS=40 run_job USR1-TERM ignore 5
 expect "USR1 held, then TERM" 5 USR1 ""
