@@ -54,9 +54,11 @@ bench: setup
 	@bash bench/coupling.sh $(BUILD)
 
 # The GPU tests and benchmark, built here (needs nvcc) and packed into .gpu/bundle.tar.xz for a
-# GPU machine, where `bash tests/gpu/run.sh` runs them.
+# GPU machine, where `bash tests/gpu/run.sh` runs them; and the main build's gyre with its whole
+# stack (PETSc, Open MPI, NetCDF) in .gpu/stack.tar.xz, for the coupling benchmark there.
 gpu-bundle: setup
-	@bash scripts/gpu_bundle.sh build-gpu
+	@$(MAKE) --no-print-directory build
+	@bash scripts/gpu_bundle.sh build-gpu $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
