@@ -46,7 +46,17 @@ static int conv_block_rows(const ConvShape *s)
   return (int) rows;
 }
 
-/* col[(i KY + ky) KX + kx][(y - y0) X + x] = x[i, y + ky - PY, x + kx - PX] for y in [y0, y1) */
+/* the x in [lo, hi) whose source x + ox is inside [0, X): the rest are padding (zeros, or the
+ * wrapped source) */
+static inline void inside(int X, int ox, int *lo, int *hi)
+{
+  *lo = ox < 0 ? (-ox < X ? -ox : X) : 0;
+  *hi = ox > 0 ? (X - ox > *lo ? X - ox : *lo) : X;
+}
+
+/* col[(i KY + ky) KX + kx][(y - y0) X + x] = x[i, y + ky - PY, x + kx - PX] for y in [y0, y1):
+ * each row a copy of the source row shifted by kx - PX, its padding apart (a test and branch a
+ * value made im2col cost as much as the small CNNs' sgemm) */
 static void im2col(const ConvShape *s, const float *xn, int y0, int y1, float *col)
 {
   const int    X = s->X, Y = s->Y, cols = (y1 - y0) * X;
@@ -56,6 +66,8 @@ static void im2col(const ConvShape *s, const float *xn, int y0, int y1, float *c
       for (int kx = 0; kx < s->KX; kx++) {
         float    *c  = col + ((size_t) (i * s->KY + ky) * s->KX + kx) * cols;
         const int ox = kx - s->PX;
+        int       lo, hi;
+        inside(X, ox, &lo, &hi);
         for (int y = y0; y < y1; y++) {
           float *cr = c + (size_t) (y - y0) * X;
           int    ys = y + ky - s->PY;
@@ -67,17 +79,12 @@ static void im2col(const ConvShape *s, const float *xn, int y0, int y1, float *c
             ys = wrap(ys, Y);
           }
           const float *xr = xn + (size_t) i * plane + (size_t) ys * X;
-          for (int x = 0; x < X; x++) {
-            int xs = x + ox;
-            if (xs < 0 || xs >= X) {
-              if (!s->circ) {
-                cr[x] = 0.0f;
-                continue;
-              }
-              xs = wrap(xs, X);
-            }
-            cr[x] = xr[xs];
-          }
+          for (int x = 0; x < lo; x++)
+            cr[x] = s->circ ? xr[wrap(x + ox, X)] : 0.0f;
+          if (hi > lo) /* (else xr + lo + ox may lie outside the row: a kernel wider than it) */
+            memcpy(cr + lo, xr + lo + ox, sizeof(float) * (size_t) (hi - lo));
+          for (int x = hi; x < X; x++)
+            cr[x] = s->circ ? xr[wrap(x + ox, X)] : 0.0f;
         }
       }
 }
@@ -92,6 +99,8 @@ static void col2im_add(const ConvShape *s, const float *col, int y0, int y1, flo
       for (int kx = 0; kx < s->KX; kx++) {
         const float *c  = col + ((size_t) (i * s->KY + ky) * s->KX + kx) * cols;
         const int    ox = kx - s->PX;
+        int          lo, hi;
+        inside(X, ox, &lo, &hi);
         for (int y = y0; y < y1; y++) {
           const float *cr = c + (size_t) (y - y0) * X;
           int          ys = y + ky - s->PY;
@@ -100,13 +109,15 @@ static void col2im_add(const ConvShape *s, const float *col, int y0, int y1, flo
             ys = wrap(ys, Y);
           }
           float *dr = dxn + (size_t) i * plane + (size_t) ys * X;
-          for (int x = 0; x < X; x++) {
-            int xs = x + ox;
-            if (xs < 0 || xs >= X) {
-              if (!s->circ) continue;
-              xs = wrap(xs, X);
-            }
-            dr[xs] += cr[x];
+          /* one addition an element of dr (x -> x + ox is one to one): the order of the
+           * additions into each element is the loops' over (ky, kx, y), as before */
+          for (int x = lo; x < hi; x++)
+            dr[x + ox] += cr[x];
+          if (s->circ) {
+            for (int x = 0; x < lo; x++)
+              dr[wrap(x + ox, X)] += cr[x];
+            for (int x = hi; x < X; x++)
+              dr[wrap(x + ox, X)] += cr[x];
           }
         }
       }

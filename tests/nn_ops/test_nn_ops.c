@@ -727,7 +727,15 @@ int main(int argc, char **argv)
       }
     test_conv(2, 3, 2, 2, 6, 5, 3, 5, GYRE_PAD_CIRCULAR, 0, 1);
     test_conv(2, 2, 3, 2, 4, 7, 5, 3, GYRE_PAD_ZERO, 0, 1);
-    /* large enough for the im2col to work in blocks of rows: directional derivatives */
+    /* kernels as wide as the grid or wider (im2col's shifted rows entirely padding; circular
+     * padding wrapping more than once) */
+    for (int p = 0; p < 2; p++) {
+      test_conv(2, 2, 2, 3, 2, 2, 5, 5, (GyrePadding) p, 1, 1);
+      test_conv(1, 2, 2, 2, 1, 1, 1, 3, (GyrePadding) p, 1, 1);
+      test_conv(1, 1, 3, 2, 1, 2, 1, 7, (GyrePadding) p, 0, 1);
+    }
+    /* large enough for the im2col to work in blocks of rows (under GYRE_CONV_ALGO=im2col; by
+     * default 48 channels take the shift-GEMM): directional derivatives */
     test_conv(2, 2, 48, 2, 3, 1100, 5, 5, GYRE_PAD_CIRCULAR, 1, 0);
     test_conv(2, 2, 48, 2, 3, 1100, 5, 5, GYRE_PAD_ZERO, 1, 0);
   }

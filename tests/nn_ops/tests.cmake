@@ -6,3 +6,11 @@ foreach(group dense act mlp loss conv spectral)
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_ops_${group} PROPERTIES LABELS "unit" TIMEOUT 120)
 endforeach()
+# the convolution's two algorithms, each forced on every case (by default the shape chooses:
+# im2col below 8 input channels, the shift-GEMM from 8 and for 1x1 kernels)
+foreach(algo im2col shift)
+  add_test(NAME nn_ops_conv_${algo} COMMAND test_nn_ops conv
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(nn_ops_conv_${algo} PROPERTIES LABELS "unit" TIMEOUT 120
+                       ENVIRONMENT "GYRE_CONV_ALGO=${algo}")
+endforeach()
