@@ -293,35 +293,34 @@ PetscErrorCode GyreSurrogateEvalRestoreInput(GyreSurrogateEval ev, PetscScalar *
 }
 
 /* The guard's checks of one evaluation: nx network inputs (channel-major blocks of per_in
- * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values); the first
- * reason found is kept in ev->trip. */
+ * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values); the most
+ * severe reason found is kept in ev->trip. */
 static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, const float *y,
                         PetscInt ny, PetscInt per_out)
 {
-  const GyreNormalization *nm = GyreSurrogateNormalization(ev->s);
-  const double             sg = (double) ev->sigma;
+  const GyreNormalization *nm  = GyreSurrogateNormalization(ev->s);
+  const double             sg  = (double) ev->sigma;
+  int                      nan = 0, out = 0, in = 0;
 
-  /* block by block (one channel each: no index division per value) */
-  for (PetscInt b = 0; b * per_out < ny && !ev->trip; b++) {
+  /* block by block (one channel each: no index division per value), every value without a
+   * branch (a test and branch a value was most of the guard's cost on l96's small calls); the
+   * reason is the most severe found: NaN/Inf output, then output, then input out of range */
+  for (PetscInt b = 0; b * per_out < ny; b++) {
     const PetscInt c = b % ev->cout, end = PetscMin(ny, (b + 1) * per_out);
     const double   mean = nm->out_mean[c], bound = sg * nm->out_std[c];
-    for (PetscInt p = b * per_out; p < end && !ev->trip; p++) {
-      double v = y[p];
-      if (!isfinite(v))
-        ev->trip = GYRE_GUARD_NAN;
-      else if (fabs(v - mean) > bound)
-        ev->trip = GYRE_GUARD_OUTPUT;
+    for (PetscInt p = b * per_out; p < end; p++) {
+      const double v = y[p];
+      nan |= !isfinite(v);
+      out |= fabs(v - mean) > bound;
     }
   }
-  for (PetscInt b = 0; b * per_in < nx && !ev->trip; b++) {
+  for (PetscInt b = 0; b * per_in < nx; b++) {
     const PetscInt c = b % ev->cin, end = PetscMin(nx, (b + 1) * per_in);
     const double   mean = nm->in_mean[c], bound = sg * nm->in_std[c];
     for (PetscInt i = b * per_in; i < end; i++)
-      if (!(fabs(ev->xin[i] - mean) <= bound)) {
-        ev->trip = GYRE_GUARD_INPUT;
-        break;
-      }
+      in |= !(fabs(ev->xin[i] - mean) <= bound);
   }
+  ev->trip = nan ? GYRE_GUARD_NAN : out ? GYRE_GUARD_OUTPUT : in ? GYRE_GUARD_INPUT : ev->trip;
 }
 
 /* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. A rank
@@ -537,7 +536,13 @@ PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model
   const PetscScalar *u;
 
   PetscFunctionBegin;
-  PetscCall(MPIU_Allreduce(&r, reason, 1, MPIU_INT, MPI_MAX, model->comm));
+  /* the most severe reason over the ranks (GuardValues' order: NaN/Inf output, output, input) */
+  static const PetscInt severity[4]    = {0, 3, 1, 2},
+                        by_severity[4] = {GYRE_GUARD_NONE, GYRE_GUARD_INPUT, GYRE_GUARD_OUTPUT,
+                                          GYRE_GUARD_NAN};
+  r                                    = severity[r];
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &r, 1, MPIU_INT, MPI_MAX, model->comm));
+  *reason = by_severity[r];
   if (*reason || !ev->nband) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
                         NULL, NULL));
