@@ -16,7 +16,7 @@
 # lib/libgyre_cuda.so, the whole stack for `gyre simulate` there (the coupling benchmark's GPU
 # rows: a CUDA closure inside the PETSc solver): gyre, the CUDA module, Debian's PETSc, Open MPI
 # (its components, those that need no network stack's library: an MPI singleton there), the
-# parallel NetCDF and the rest of what they load, in .gpu/stack.tar.xz (about 35 MiB); a
+# parallel NetCDF and the rest of what they load, in .gpu/stack.tar.xz (about 40 MiB); a
 # library the first bundle already has, byte for byte, is taken from it (tests/gpu/run.sh puts
 # both lib/ folders on the path), so that both fit the device tool's 64 MiB with the tree.
 set -euo pipefail

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# tests/gpu/run.sh [quick] — the whole GPU suite and the GPU benchmark in one command, on a
-# GPU machine, from the self-contained bundle made here by scripts/gpu_bundle.sh
+# tests/gpu/run.sh [full|quick|coupling] — the whole GPU suite and the GPU benchmark in one
+# command, on a GPU machine, from the self-contained bundle made here by scripts/gpu_bundle.sh
 # (.gpu/bundle.tar.xz: the programs and the shared libraries they need beyond the C runtime
 # and CUDA's toolkit). With the device tool: carry [".gpu"], command "bash tests/gpu/run.sh".
 #
-# Prints the card, every case of tests/gpu/test_backend_ops.c (passed, FAILED or SKIPPED) with
-# its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=1), a summary line, then
-# bench/train_gpu.sh's table (quick: a short benchmark), gyre's FNO with the twiddle table, and
-# (not in quick mode, where .gpu/stack.tar.xz was packed) bench/coupling.sh's ns2d rows with the
-# closure on the GPU, gyre simulate run from the carried stack.
+# full (the default) and quick: the card, every case of tests/gpu/test_backend_ops.c (passed,
+# FAILED or SKIPPED) with its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=1),
+# a summary line, then bench/train_gpu.sh's table (quick: a short benchmark) and gyre's FNO
+# with the twiddle table (full: 5-8 minutes).
+# coupling: a second call, for the time it needs (2-4 minutes): bench/coupling.sh's ns2d rows
+# with the closure on the GPU (tf32), gyre simulate run from the whole stack carried in
+# .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,6 +52,26 @@ missing=$(ldd "$dir/bin/test_backend_ops" | grep "not found" || true)
 [ -n "$missing" ] && echo "missing libraries: $missing"
 
 pass=0 fail=0 skip=0 failed=""
+if [ "$mode" = coupling ]; then
+  # gyre simulate with the network on the GPU inside the PETSc solver (issue 4's coupling goal
+  # for ns2d 64^2), from the whole stack started as MPI singletons (no launcher); the first
+  # bundle's lib/ stays on the path (the stack leaves out the libraries it has)
+  stack=$root/.gpu/stack.tar.xz
+  [ -f "$stack" ] || { echo "tests/gpu/run.sh coupling: $stack not found (make gpu-bundle)"; exit 1; }
+  sdir=$(mktemp -d /tmp/gyre-stack.XXXXXX)
+  tar -C "$sdir" -xJf "$stack"
+  echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, tf32)"
+  # shellcheck disable=SC2016 # (expanded by the inner bash)
+  env LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
+    OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3" \
+    OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0 \
+    LAUNCH="" BACKEND=cuda PRECISION=tf32 ONLY=ns2d PY="$py" \
+    timeout 540 bash -c '"$1/bin/gyre" version && bash "$2/bench/coupling.sh" "$1"' _ "$sdir" "$root"
+  rc=$?
+  [ $rc -eq 0 ] || echo "bench/coupling.sh (CUDA closure) failed (status $rc)"
+  rm -rf "$sdir" "$dir"
+  exit $rc
+fi
 # run_case LABEL CASE [VAR=VALUE...]: one case of test_backend_ops, counted
 run_case() {
   local label=$1 c=$2 rc
@@ -88,27 +110,6 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
   else
     echo "bench/train_gpu.sh failed (status $?)"
   fi
-fi
-# gyre simulate with the network on the GPU inside the PETSc solver (issue 4's coupling goal for
-# ns2d 64^2): bench/coupling.sh's ns2d rows with -surrogate_backend cuda, from the whole stack
-# (.gpu/stack.tar.xz: gyre, PETSc, Open MPI, NetCDF) started as MPI singletons (no launcher);
-# the first bundle's lib/ stays on the path (the stack leaves out the libraries it has)
-stack=$root/.gpu/stack.tar.xz
-if [ "$mode" != quick ] && [ -f "$stack" ]; then
-  sdir=$(mktemp -d /tmp/gyre-stack.XXXXXX)
-  tar -C "$sdir" -xJf "$stack"
-  echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, tf32)"
-  # shellcheck disable=SC2016 # (expanded by the inner bash)
-  if env LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
-    OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3" \
-    OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0 \
-    LAUNCH="" BACKEND=cuda PRECISION=tf32 ONLY=ns2d PY="$py" \
-    timeout 420 bash -c '"$1/bin/gyre" version && bash "$2/bench/coupling.sh" "$1"' _ "$sdir" "$root"; then
-    :
-  else
-    echo "bench/coupling.sh (CUDA closure) failed (status $?)"
-  fi
-  rm -rf "$sdir"
 fi
 rm -rf "$dir"
 [ "$fail" -eq 0 ]
