@@ -100,9 +100,13 @@ bench() {
     [ "$prev" = -ts_max_time ] && T=$a
     prev=$a
   done
-  run simulate "$@" -quiet -output "$case-$label.nc" -output_overwrite > /dev/null
-  run simulate "$@" -quiet -output "$case-$label-log.nc" -output_overwrite -log_view \
-    > "$case-$label.log"
+  # a case that fails is said and left out of the table (the other cases still run)
+  if ! run simulate "$@" -quiet -output "$case-$label.nc" -output_overwrite > /dev/null ||
+    ! run simulate "$@" -quiet -output "$case-$label-log.nc" -output_overwrite -log_view \
+      > "$case-$label.log"; then
+    echo "-- $case $label: gyre simulate failed (left out)"
+    return 0
+  fi
   attr() { "$gyre" info "$1" | awk -v n="$2" '$1 == n && $2 == "=" { print $3 }'; }
   awk -v c="$case" -v l="$label" -v T="$T" -v dt="$(attr "$case-$label.nc" gyre_dt)" \
     -v w="$(attr "$case-$label.nc" stepping_wall_seconds)" \
