@@ -116,6 +116,7 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
                          GYRE_DATA_MAX_CHANNELS);
   for (int c = 0; c < cin; c++)
     inv[c] = 1.0 / s->norm.in_std[c];
+  if (cin == 1) pc = x->size; /* one channel: one block (a per-point MLP's blocks are short) */
   for (size_t b = 0, nb = x->size / pc, c = 0; b < nb; b++, c = c + 1 == (size_t) cin ? 0 : c + 1) {
     const double m = s->norm.in_mean[c], r = inv[c];
     const float *ib = in + b * pc;
@@ -126,6 +127,7 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   GyreCall(GyreTensorCopyFromHost(x, h));
   GyreCall(GyreNetInfer(s->net, ws, x, y));
   GyreCall(GyreTensorCopyToHost(y, out));
+  if (cout == 1) ypc = y->size;
   for (size_t b = 0, nb = y->size / ypc; b < nb; b++) { /* back to physical units */
     const int    c = (int) (b % (size_t) cout);
     const double m = s->norm.out_mean[c], sd = s->norm.out_std[c];

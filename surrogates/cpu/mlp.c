@@ -103,12 +103,20 @@ layer_avx2(int K, int N, const float *W, const float *b, const float *in, float 
 /* rows [r0, r0 + nr) of x (row length K_0) -> y (row length N_last), nr <= MLP_LANES */
 static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, float *y)
 {
-  float h[2][MLP_MAX * MLP_LANES];
-  int   K0 = m->K[0], cur = 0;
-  memset(h[0], 0, sizeof(float) * (size_t) K0 * MLP_LANES); /* padded lanes: zeros */
-  for (int l = 0; l < nr; l++)
+  float        h[2][MLP_MAX * MLP_LANES];
+  int          K0 = m->K[0], cur = 0;
+  const float *xb = x + r0 * (size_t) K0;
+  if (nr == MLP_LANES) /* a full block: the lane loop unrolled (the transpose was a third of
+                        * a small closure call's own work) */
     for (int k = 0; k < K0; k++)
-      h[0][k * MLP_LANES + l] = x[(r0 + (size_t) l) * K0 + k];
+      for (int l = 0; l < MLP_LANES; l++)
+        h[0][k * MLP_LANES + l] = xb[(size_t) l * K0 + k];
+  else {
+    memset(h[0], 0, sizeof(float) * (size_t) K0 * MLP_LANES); /* padded lanes: zeros */
+    for (int l = 0; l < nr; l++)
+      for (int k = 0; k < K0; k++)
+        h[0][k * MLP_LANES + l] = xb[(size_t) l * K0 + k];
+  }
   for (int i = 0; i < m->nl; i++) {
     MLP_LAYER(avx, m->K[i], m->N[i], m->W[i], m->b[i], h[cur], h[1 - cur]);
     cur = 1 - cur;
@@ -116,10 +124,16 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
       GyreCPUActRange((GyreActivation) m->act[i], m->gelu_avx, h[cur], h[cur],
                       (size_t) m->N[i] * MLP_LANES);
   }
-  const int N = m->N[m->nl - 1];
-  for (int l = 0; l < nr; l++)
+  const int N  = m->N[m->nl - 1];
+  float    *yb = y + r0 * (size_t) N;
+  if (nr == MLP_LANES)
     for (int j = 0; j < N; j++)
-      y[(r0 + (size_t) l) * N + j] = h[cur][j * MLP_LANES + l];
+      for (int l = 0; l < MLP_LANES; l++)
+        yb[(size_t) l * N + j] = h[cur][j * MLP_LANES + l];
+  else
+    for (int l = 0; l < nr; l++)
+      for (int j = 0; j < N; j++)
+        yb[(size_t) l * N + j] = h[cur][j * MLP_LANES + l];
 }
 
 GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
