@@ -374,6 +374,37 @@ static void test_act(GyreActivation act)
   destroy_case(&c);
 }
 
+/* tanh value by value (the CPU backend's own approximation, not libm's tanhf): over a sweep of
+ * magnitudes from 1e-30 to 20 (both signs, the polynomial's and the exponential's ranges and
+ * the switch between them), each value within 2 ulp of double tanh rounded to float (the
+ * worst printed); -0, +-Inf and NaN exact (tanh(-0) = -0, +-1, NaN). */
+static void test_tanh_values(void)
+{
+  const size_t n = 200003;
+  GyreTensor   x = {0}, y = {0};
+  tensor(&x, 1, (int64_t) n + 4, 0, 0, 0), tensor(&y, 1, (int64_t) n + 4, 0, 0, 0);
+  for (size_t k = 0; k < n; k++) { /* log-spaced magnitudes, alternating signs */
+    double m  = pow(10.0, -30.0 + 31.30103 * (double) k / (double) (n - 1));
+    x.data[k] = (float) (k % 2 ? -m : m);
+  }
+  x.data[n] = -0.0f, x.data[n + 1] = INFINITY, x.data[n + 2] = -INFINITY, x.data[n + 3] = NAN;
+  CHECK(be1->ops->act_forward(be1, GYRE_ACT_TANH, &x, &y));
+  double worst = 0;
+  for (size_t k = 0; k < n; k++) {
+    const float  r   = (float) tanh((double) x.data[k]);
+    const double ulp = nextafterf(fabsf(r), INFINITY) - fabsf(r);
+    const double e   = fabs((double) y.data[k] - (double) r) / ulp;
+    if (e > worst) worst = e;
+  }
+  printf("     act tanh: worst %.2f ulp over %zu values from 1e-30 to 20\n", worst, n);
+  if (!(worst <= 2)) failures++, printf("FAIL act tanh values: %.2f ulp (at most 2)\n", worst);
+  if (!(signbit(y.data[n]) && y.data[n] == 0.0f && y.data[n + 1] == 1.0f &&
+        y.data[n + 2] == -1.0f && isnan(y.data[n + 3])))
+    failures++, printf("FAIL act tanh of -0, +-Inf, NaN: %g %g %g %g\n", y.data[n], y.data[n + 1],
+                       y.data[n + 2], y.data[n + 3]);
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+}
+
 /* Each value's activation must not depend on where it falls in the call (the vector loops work
  * in blocks of 16 and 8 with a padded tail): every prefix length 1..41 gives the values of one
  * 41-value call, bitwise. */
@@ -701,6 +732,7 @@ int main(int argc, char **argv)
       test_act((GyreActivation) a);
       test_act_positions((GyreActivation) a);
     }
+  if (all || !strcmp(what, "act")) test_tanh_values();
   if (all || !strcmp(what, "mlp")) {
     /* the l96 closure (5 -> 32 -> 32 -> 1 on 8 sectors); blocks of 8 outputs and a tail; rows
      * not a multiple of 8; the widest layers (128); enough rows for the threads */
