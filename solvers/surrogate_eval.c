@@ -302,6 +302,9 @@ static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, cons
   const double             sg  = (double) ev->sigma;
   int                      nan = 0, out = 0, in = 0;
 
+  if (ev->cout == 1) per_out = ny; /* one channel: one block (a per-point network's are short) */
+  if (ev->cin == 1) per_in = nx;
+
   /* block by block (one channel each: no index division per value), every value without a
    * branch (a test and branch a value was most of the guard's cost on l96's small calls); the
    * reason is the most severe found: NaN/Inf output, then output, then input out of range */
