@@ -52,6 +52,11 @@ static GyreStatus in_shape(const GyreSurrogate *s, int n, int bny, int bnx, int 
                              "surrogate: a whole-field MLP with %d inputs does not match %d "
                              "channels x %zu grid points",
                              m->mlp.inputs, s->norm.nin, pts);
+      if (m->mlp.outputs < 1 || (size_t) m->mlp.outputs % pts)
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "surrogate: a whole-field MLP with %d outputs is no whole number of "
+                             "channels x %zu grid points",
+                             m->mlp.outputs, pts);
     }
     return GYRE_OK;
   }

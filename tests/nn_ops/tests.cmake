@@ -6,6 +6,11 @@ foreach(group dense act mlp loss conv spectral)
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_ops_${group} PROPERTIES LABELS "unit" TIMEOUT 120)
 endforeach()
+# the activations through the portable loops (by default GELU's and tanh's forward take AVX2+FMA
+# where the CPU has them)
+add_test(NAME nn_ops_act_portable COMMAND test_nn_ops act WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+set_tests_properties(nn_ops_act_portable PROPERTIES LABELS "unit" TIMEOUT 120
+                     ENVIRONMENT "GYRE_GELU_AVX2=0")
 # the convolution's two algorithms, each forced on every case (by default the shape chooses:
 # im2col below 8 input channels, the shift-GEMM from 8 and for 1x1 kernels)
 foreach(algo im2col shift)
