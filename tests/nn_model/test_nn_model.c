@@ -766,6 +766,29 @@ static void test_inference(GyreBackend *be)
     GyreNetDestroy(&net);
     free(m);
   }
+  { /* a whole-field MLP (one channel on a 2 x 2 grid: 4 inputs) with 6 outputs, no whole
+     * number of fields: refused when applied, with one error naming the counts */
+    GyreModelMeta    *m = calloc(1, sizeof *m);
+    GyreNormalization nm;
+    GyreNet          *net;
+    m->type = GYRE_NET_MLP;
+    mlp_setup(&m->mlp);
+    fill_meta(m, &nm, 1, 1, 2, 2);
+    m->per_point = 0, m->history = 1, m->mlp.inputs = 4, m->mlp.outputs = 6;
+    CHECK(GyreNetCreateMLP(be, &m->mlp, 9, &net));
+    CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
+    GyreSurrogate *s;
+    CHECK(GyreSurrogateLoad(MPI_COMM_SELF, path, be, &s));
+    float       in[4] = {0.1f, 0.2f, 0.3f, 0.4f}, out[6];
+    GyreStatus  st    = GyreSurrogateApply(s, in, out, 1);
+    const char *msg   = GyreStatusMessage();
+    EXPECT(st != GYRE_OK && strstr(msg, "6 outputs") && strstr(msg, "4 grid points"),
+           "a whole-field MLP with 6 outputs on 4 points: %s", st == GYRE_OK ? "applied" : msg);
+    printf("whole-field MLP, 6 outputs on 4 points -> %s\n", msg);
+    CHECK(GyreSurrogateDestroy(&s));
+    GyreNetDestroy(&net);
+    free(m);
+  }
   unlink(path);
 }
 
