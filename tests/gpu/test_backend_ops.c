@@ -660,43 +660,42 @@ static void infer_latency(void)
   free(h), free(r);
 }
 
+/* what, the same network on both backends (nc, ng), inferred on an input of shape xs drawn in
+ * [lo, hi]: the outputs (shape ys) agree; the networks are destroyed */
+static void infer_agree(const char *what, GyreNet *nc, GyreNet *ng, int nd, const int64_t *xs,
+                        const int64_t *ys, double lo, double hi)
+{
+  GyreNetWorkspace *wc, *wg;
+  Pair              x, y;
+  BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
+  pair_make(&x, nd, xs, lo, hi);
+  pair_out(&y, nd, ys);
+  BOTH(GyreNetInfer(nc, wc, &x.c, &y.c), GyreNetInfer(ng, wg, &x.g, &y.g));
+  AGREE(what, &y, TOL_FP32);
+  pair_free(&x), pair_free(&y);
+  GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
+  GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+}
+
 /* inference on a const network (the coupling path): CPU and CUDA agree */
 static void case_infer(void)
 {
-  GyreCNNOptions    o;
-  GyreNet          *nc, *ng;
-  GyreNetWorkspace *wc, *wg;
+  GyreCNNOptions o;
+  GyreMLPOptions m;
+  GyreNet       *nc, *ng;
   GyreCNNOptionsDefault(&o);
   o.in_channels = 1, o.out_channels = 1;
   int ch[7] = {16, 8, 8, 8, 8, 8, 8};
   memcpy(o.channels, ch, sizeof ch);
   int64_t xs[4] = {2, 1, 32, 32}, ys[4] = {2, 1, 32, 32};
   BOTH(GyreNetCreateCNN(cpu, &o, 5, &nc), GyreNetCreateCNN(gpu, &o, 5, &ng));
-  BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
-  Pair x, y;
-  pair_make(&x, 4, xs, -1, 1);
-  pair_out(&y, 4, ys);
-  BOTH(GyreNetInfer(nc, wc, &x.c, &y.c), GyreNetInfer(ng, wg, &x.g, &y.g));
-  AGREE("fcnn inference", &y, TOL_FP32);
-  pair_free(&x), pair_free(&y);
-  GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
-  GyreNetDestroy(&nc), GyreNetDestroy(&ng);
-  { /* a closure MLP on 13 points: the CPU runs it in one pass (mlp_forward), CUDA layer by
-       layer */
-    GyreMLPOptions m;
-    GyreMLPOptionsDefault(&m);
-    m.inputs = 5, m.outputs = 1, m.width = 32, m.depth = 2;
-    int64_t mx[2] = {13, 5}, my[2] = {13, 1};
-    BOTH(GyreNetCreateMLP(cpu, &m, 3, &nc), GyreNetCreateMLP(gpu, &m, 3, &ng));
-    BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
-    pair_make(&x, 2, mx, -2, 2);
-    pair_out(&y, 2, my);
-    BOTH(GyreNetInfer(nc, wc, &x.c, &y.c), GyreNetInfer(ng, wg, &x.g, &y.g));
-    AGREE("mlp 5-32-32-1 inference (cpu one pass)", &y, TOL_FP32);
-    pair_free(&x), pair_free(&y);
-    GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
-    GyreNetDestroy(&nc), GyreNetDestroy(&ng);
-  }
+  infer_agree("fcnn inference", nc, ng, 4, xs, ys, -1, 1);
+  /* a closure MLP on 13 points: the CPU runs it in one pass (mlp_forward), CUDA layer by layer */
+  GyreMLPOptionsDefault(&m);
+  m.inputs = 5, m.outputs = 1, m.width = 32, m.depth = 2;
+  int64_t mx[2] = {13, 5}, my[2] = {13, 1};
+  BOTH(GyreNetCreateMLP(cpu, &m, 3, &nc), GyreNetCreateMLP(gpu, &m, 3, &ng));
+  infer_agree("mlp 5-32-32-1 inference (cpu one pass)", nc, ng, 2, mx, my, -2, 2);
   infer_latency();
 }
 
