@@ -57,7 +57,11 @@ if [ "$mode" = coupling ]; then
   # for ns2d 64^2), from the whole stack started as MPI singletons (no launcher); the first
   # bundle's lib/ stays on the path (the stack leaves out the libraries it has)
   stack=$root/.gpu/stack.tar.xz
-  [ -f "$stack" ] || { echo "tests/gpu/run.sh coupling: $stack not found (make gpu-bundle)"; exit 1; }
+  if [ ! -f "$stack" ]; then
+    echo "tests/gpu/run.sh coupling: $stack not found (make gpu-bundle)"
+    rm -rf "$dir"
+    exit 1
+  fi
   sdir=$(mktemp -d /tmp/gyre-stack.XXXXXX)
   tar -C "$sdir" -xJf "$stack"
   echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, tf32)"
