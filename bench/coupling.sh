@@ -12,8 +12,9 @@
 # (for comparison with earlier tables), and, from a second run of each case with -log_view, the
 # inference share of the run's time (the GyreSurrogate event over the total; it includes the
 # closure's evaluations for the output's coupling diagnostic), the GyreSurrogate events per step
-# and their mean time (the pure inference cost of one call); ns2d "trimmed" is -surrogate_trim_halo (no halo on a
-# rank that owns the whole grid: fewer points, not bitwise the default's), ns2d "small" a
+# and their mean time (the pure inference cost of one call); ns2d "trimmed" is
+# -surrogate_trim_halo (no halo on a rank that owns the whole grid: fewer points, not bitwise
+# the default's), ns2d "small" a
 # 3-layer CNN of 8 channels (kernels 5,3,3) instead of the FCNN. The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
 # speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases; BACKEND=cuda
@@ -43,8 +44,11 @@ nets=()
 if [ "${ONLY:-l96}" = l96 ]; then
   run simulate -model l96 -l96_mode two_scale -ts_max_time 5 -ensemble_size 2 -seed 3 \
     -output l96_truth.nc -quiet
+  # the l96-closure experiment's width
+  width=$(awk '$1 == "-fit_net_width" { print $2 }' "$here/../runs/l96-closure.opts")
   run train -train_data l96_truth.nc -train_inputs X -train_targets coupling -net mlp \
-    -net_width "$(awk '$1 == "-fit_net_width" { print $2 }' "$here/../runs/l96-closure.opts")" -train_stencil 2 -train_epochs 2 -train_batch 256 -train_out l96_mlp.nc -quiet
+    -net_width "$width" -train_stencil 2 -train_epochs 2 -train_batch 256 -train_out l96_mlp.nc \
+    -quiet
   nets+=(l96_mlp.nc)
 fi
 if [ "${ONLY:-ns2d}" = ns2d ]; then
@@ -89,6 +93,9 @@ for path in sys.argv[1:]:
     d.close()
 PY
 
+# attr FILE NAME: a global attribute of a gyre file, as gyre info prints it
+attr() { "$gyre" info "$1" | awk -v n="$2" '$1 == n && $2 == "=" { print $3 }'; }
+
 # time one case: bench CASE LABEL SIMULATE-OPTIONS... (with -ts_max_time T, from t = 0); prints
 # "RESULT CASE LABEL s_per_step share calls_per_step s_per_call s_per_step_logged": the case runs
 # twice, without -log_view (the timing) and with it (the inference share and the per-call
@@ -107,7 +114,6 @@ bench() {
     echo "-- $case $label: gyre simulate failed (left out)"
     return 0
   fi
-  attr() { "$gyre" info "$1" | awk -v n="$2" '$1 == n && $2 == "=" { print $3 }'; }
   awk -v c="$case" -v l="$label" -v T="$T" -v dt="$(attr "$case-$label.nc" gyre_dt)" \
     -v w="$(attr "$case-$label.nc" stepping_wall_seconds)" \
     -v wl="$(attr "$case-$label-log.nc" stepping_wall_seconds)" '
