@@ -35,6 +35,7 @@
 # Usage, from the repository root on the GPU machine:
 #   bash bench/train_gpu.sh BIN_DIR          # full: about 2-3 minutes on an H100
 #   bash bench/train_gpu.sh BIN_DIR quick    # smoke check, 1-2 steps a case (figures mean little)
+# ONLY=fno, fcnn or mlp runs that network's cases alone (the GEMM reference still runs).
 # PY=... picks the Python with PyTorch (default: python3 on PATH). It needs PyTorch with CUDA
 # (numpy is used when present, not needed), bash, awk and coreutils; no Debian package. Shared
 # libraries the gyre binary needs are found through LD_LIBRARY_PATH (BIN_DIR/lib and BIN_DIR are
@@ -192,8 +193,16 @@ run_one() {
   fi
   grep '^TRAIN ' "$scratch/one.out" | tee -a "$log" || true
 }
+case "${ONLY:-}" in
+"" | fno | fcnn | mlp) ;;
+*)
+  echo "bench/train_gpu.sh: ONLY=$ONLY: fno, fcnn or mlp" >&2
+  exit 2
+  ;;
+esac
 for case in "fno 64" "fno 256" "fcnn 64" "fcnn 256" "mlp 64"; do
   read -r arch size <<<"$case"
+  [ -n "${ONLY:-}" ] && [ "$arch" != "$ONLY" ] && continue
   args=(-arch "$arch" -backend cuda -size "$size" -iters "${iters[$arch]}"
     -warmup "${warm[$arch]}" -min_time "$mint")
   label="$arch $size^2"
@@ -204,7 +213,8 @@ for case in "fno 64" "fno 256" "fcnn 64" "fcnn 256" "mlp 64"; do
 done
 
 set +e
-awk -v failed=$failed -v case_key=size -f "$here/train_table.awk" -f /dev/stdin "$log" <<'EOF'
+awk -v failed=$failed -v only="${ONLY:-}" -v case_key=size -f "$here/train_table.awk" \
+  -f /dev/stdin "$log" <<'EOF'
 /^GEMM / { for (i = 2; i <= NF; i++) { split($i, p, "="); gemm[p[1]] = p[2] } }
 function log2(x) { return log(x) / log(2) }
 # training-step FLOPs a sample (the formulas at the top of bench/train_gpu.sh)
@@ -230,6 +240,7 @@ END {
     "torch s/s", "ratio", "goal", "met", "gyre TF", "torch TF", "%GEMM", "gyre MiB", "torch MiB", "g/t"
   for (c = 1; c <= ncase; c++) {
     split(cases[c], ca, ":"); key = ca[1] SUBSEP ca[2]
+    if (only != "" && ca[1] != only) continue # not run (ONLY=)
     if (!have_pair(key)) {
       printf "%-27s  missing result (gyre %s, PyTorch %s)\n", labels[c], \
         (("gyre", key, "samples_per_s") in v) ? "ran" : "failed", \

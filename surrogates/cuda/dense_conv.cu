@@ -4,9 +4,12 @@
  * Row-major tensors are column-major matrices transposed, so y (M, N) = x W^T is, for cuBLAS,
  * y^T (N x M) = W^T x^T: every GEMM below is written in cuBLAS's column-major terms.
  *
- * Convolutions use the CPU backend's shift-GEMM, on the whole batch at once: the input is
- * padded (circular wrap or zeros) into a channel-major "tall" layout xp (Cin, N Yp Xp + slack)
- * with Yp = Y + 2 PY, Xp = X + 2 PX; for the kernel offset k = (ky, kx) the matrix
+ * Convolutions (K > 1) are, in fp32, an implicit GEMM of our own (below, "the implicit-GEMM
+ * convolution": one kernel a product, the im2col matrix never formed); in tf32 and bf16, and
+ * with GYRE_CUDA_CONV=shift, the CPU backend's shift-GEMM through cuBLAS (tensor cores), on the
+ * whole batch at once: the input is padded (circular wrap or zeros) into a channel-major "tall"
+ * layout xp (Cin, N Yp Xp + slack) with Yp = Y + 2 PY, Xp = X + 2 PX; for the kernel offset
+ * k = (ky, kx) the matrix
  * xp + ky Xp + kx (rows: the N Yp Xp positions, leading dimension the channel stride) is the
  * input shifted by that offset, so the output on the padded grid is
  *   yw (N Yp Xp, Cout) = sum_k (xp + off_k) (N Yp Xp, Cin) W_k (Cin, Cout),
@@ -413,12 +416,302 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
   return GYRE_OK;
 }
 
-/* K > 1: the shift-GEMM (faster on an H200 for Ross et al.'s FCNN: 1759 against 1588
- * samples/s at 64^2) unless GYRE_CUDA_CONV=im2col */
-static int use_shift(void)
+/* ---- the implicit-GEMM convolution ----------------------------------------------------------
+ * The shift-GEMM's products in one kernel: on the padded tall layout xp (Ci, L) the convolution
+ * is the GEMM C (m x Co) = A (m x Ci K) B (Ci K x Co) with A[q, j] = xp[jt[j] + q], where
+ * jt[j] = i L + off_k for j = i K + k (the im2col matrix, never formed) and B[j, o] = W[o Ci K
+ * + j] (the weights as stored). One block computes a 128 x 64 tile of C over the whole
+ * reduction in steps of 8 (operands staged through shared memory, double-buffered: the next
+ * step's loads are in flight during this step's products), each thread an 8 x 4 micro-tile, and
+ * writes the valid rows straight into y (+ b): no padded-grid output, no unpadding pass. The
+ * adjoint dx is the same kernel on dy with the flipped transposed weights. The weight gradient
+ * is the GEMM dW^T (Ci K x Co) = A^T dyw with the reduction over the m positions: split over
+ * blocks (grid z), each writing its partial tile, the partials then summed by one GEMV in a
+ * fixed order (deterministic). Fp32 throughout (CUDA cores): with tf32/bf16 the shift-GEMM's
+ * cuBLAS calls use the tensor cores and stay the default there. */
+#define IG_BM 128
+#define IG_BN 64
+#define IG_BK 8
+#define IG_PADA 4 /* row padding: the K-fast tile stores hit 32 distinct banks */
+
+/* jt[j] = (j / K) L + off_{j % K}: the offset of im2col column j in the tall layout */
+__global__ static void k_igemm_offsets(ConvGeom g, int C, long long *jt)
+{
+  GRID_STRIDE(j, (size_t) C * g.K)
+  {
+    const size_t i = j / g.K, k = j % g.K;
+    jt[j] = (long long) (i * g.L + (k / g.s.KX) * g.Xp + k % g.s.KX);
+  }
+}
+
+/* the operands, fetched by (row, column) of the GEMM; the kernel checks the ranges */
+struct IgShifted { /* A[q, j] = xp[jt[j] + q] (kt = 0) or A^T[j, q] (kt = 1) */
+  const float     *xp;
+  const long long *jt;
+  int              kt;
+  __device__ float operator()(int r, int c) const
+  {
+    return kt ? xp[jt[r] + c] : xp[jt[c] + r];
+  }
+};
+struct IgRows { /* B[k, n] = w[n ld + k] */
+  const float     *w;
+  size_t           ld;
+  __device__ float operator()(int k, int n) const
+  {
+    return w[(size_t) n * ld + k];
+  }
+};
+/* C[q, o] to y (N, Co, Y, X) where q is a valid position of the padded grid, + b[o] */
+struct IgToGrid {
+  ConvGeom        g;
+  int             Co;
+  const float    *b;
+  float          *y;
+  __device__ void operator()(int q, int o, float v) const
+  {
+    const int n = q / (int) g.Pp, r = q - n * (int) g.Pp, yy = r / g.Xp, xx = r - yy * g.Xp;
+    if (yy < g.s.Y && xx < g.s.X)
+      y[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx] = v + (b ? b[o] : 0.0f);
+  }
+};
+/* C[j, o] of the reduction chunk z = blockIdx.z to part[z][o Kd + j] */
+struct IgToPart {
+  int             Kd, Co;
+  float          *part;
+  __device__ void operator()(int j, int o, float v) const
+  {
+    part[((size_t) blockIdx.z * Co + o) * Kd + j] = v;
+  }
+};
+
+/* element e of a tile: (row mm, step kk) of A, (step kk, column nn) of B */
+#define IG_A_AT(e, mm, kk)                                                                         \
+  const int mm = AKF ? (e) / IG_BK : (e) % IG_BM, kk = AKF ? (e) % IG_BK : (e) / IG_BM
+#define IG_B_AT(e, nn, kk) const int nn = (e) / IG_BK, kk = (e) % IG_BK
+
+/* blocks of T threads a multiprocessor should hold at least (registers a thread at most: 8 x 8
+ * a thread 128, else 85 or 102; left to itself ptxas takes 141-167 and 105-117, for one or two
+ * blocks a multiprocessor, without spilling less) */
+#define IG_MIN_BLOCKS(T, TN) ((TN) == 8 ? 65536 / (128 * (T)) : (T) == 256 ? 3 : 5)
+
+/* C (M x N) = sum over k in [z kchunk, min(Kd, (z + 1) kchunk)) of A(m, k) B(k, n), written
+ * by ep; tiles of IG_BM x BN, 16 BN / TN threads, each 8 x TN of the tile (rows tx 4 + 0..3
+ * and 64 + tx 4 + 0..3, columns ty 4 + 0..3 and for TN = 8 BN / 2 + ty 4 + 0..3: a warp's
+ * float4 reads from shared memory are conflict-free); AKF: A's tile loaded with k fastest (its
+ * columns contiguous), else m fastest */
+template <int BN, int TN, class FA, class FB, class EP, bool AKF>
+__global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / TN, TN))
+    k_igemm(int M, int N, int Kd, int kchunk, FA fa, FB fb, EP ep)
+{
+  constexpr int T = 16 * BN / TN, RA = IG_BK * IG_BM / T, RB = IG_BK * BN / T;
+  __shared__ __align__(16) float As[2][IG_BK][IG_BM + IG_PADA];
+  __shared__ __align__(16) float Bs[2][IG_BK][BN + IG_PADA];
+  const int                      tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int                      m0 = blockIdx.x * IG_BM, n0 = blockIdx.y * BN;
+  const int                      kb = blockIdx.z * kchunk, ke = min(Kd, kb + kchunk);
+  const int                      nk = ke > kb ? (ke - kb + IG_BK - 1) / IG_BK : 0;
+  float                          acc[8][TN], ra[RA], rb[RB];
+  for (int i = 0; i < 8; i++)
+    for (int j = 0; j < TN; j++)
+      acc[i][j] = 0.0f;
+  auto load = [&](int k0) {
+#pragma unroll
+    for (int r = 0; r < RA; r++) {
+      IG_A_AT(tid + T * r, mm, kk);
+      ra[r] = m0 + mm < M && k0 + kk < ke ? fa(m0 + mm, k0 + kk) : 0.0f;
+    }
+#pragma unroll
+    for (int r = 0; r < RB; r++) {
+      IG_B_AT(tid + T * r, nn, kk);
+      rb[r] = n0 + nn < N && k0 + kk < ke ? fb(k0 + kk, n0 + nn) : 0.0f;
+    }
+  };
+  auto store = [&](int buf) {
+#pragma unroll
+    for (int r = 0; r < RA; r++) {
+      IG_A_AT(tid + T * r, mm, kk);
+      As[buf][kk][mm] = ra[r];
+    }
+#pragma unroll
+    for (int r = 0; r < RB; r++) {
+      IG_B_AT(tid + T * r, nn, kk);
+      Bs[buf][kk][nn] = rb[r];
+    }
+  };
+  if (nk > 0) {
+    load(kb);
+    store(0);
+  }
+  __syncthreads();
+  for (int t = 0; t < nk; t++) {
+    const int cur = t & 1;
+    if (t + 1 < nk) load(kb + (t + 1) * IG_BK);
+#pragma unroll
+    for (int kk = 0; kk < IG_BK; kk++) {
+      const float4 a0   = *(const float4 *) &As[cur][kk][tx * 4];
+      const float4 a1   = *(const float4 *) &As[cur][kk][64 + tx * 4];
+      const float  a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+      float        bb[TN];
+#pragma unroll
+      for (int h = 0; h < TN / 4; h++) {
+        const float4 b = *(const float4 *) &Bs[cur][kk][BN / 2 * h + ty * 4];
+        bb[4 * h] = b.x, bb[4 * h + 1] = b.y, bb[4 * h + 2] = b.z, bb[4 * h + 3] = b.w;
+      }
+#pragma unroll
+      for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < TN; j++)
+          acc[i][j] = fmaf(a[i], bb[j], acc[i][j]);
+    }
+    if (t + 1 < nk) store(cur ^ 1);
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 8; i++) {
+    const int m = m0 + (i < 4 ? tx * 4 + i : 64 + tx * 4 + i - 4);
+    if (m >= M) continue;
+#pragma unroll
+    for (int j = 0; j < TN; j++) {
+      const int n = n0 + (j < 4 ? ty * 4 + j : BN / 2 + ty * 4 + j - 4);
+      if (n < N) ep(m, n, acc[i][j]);
+    }
+  }
+}
+#undef IG_A_AT
+#undef IG_B_AT
+
+/* the tile for N columns, as a variant (below): 32 wide where they fit (the 32-channel layers
+ * would leave half of a 64-wide tile idle), 64, or beyond 64 128 wide (8 x 8 a thread: fewer
+ * shared-memory reads a product). Knobs for measurements: GYRE_CUDA_IGEMM_BN=64 keeps tiles
+ * at most 64 wide; GYRE_CUDA_IGEMM_TN=8 gives the 64-wide tile 8 x 8 a thread (128 threads). */
+static int igemm_variant(int N)
+{
+  static int most = 0, tn8 = 0;
+  if (!most) {
+    const char *bn = getenv("GYRE_CUDA_IGEMM_BN"), *tn = getenv("GYRE_CUDA_IGEMM_TN");
+    most = bn && atoi(bn) == 64 ? 64 : 128;
+    tn8  = tn && atoi(tn) == 8;
+  }
+  return N <= 32 ? 0 : N <= 64 || most == 64 ? (tn8 ? 2 : 1) : 3;
+}
+
+/* the variants: (number, column tile, columns a thread, threads) */
+#define IG_VARIANTS(X) X(0, 32, 4, 128) X(1, 64, 4, 256) X(2, 64, 8, 128) X(3, 128, 8, 256)
+
+/* the column tile of variant v */
+static int igemm_width(int v)
+{
+#define IG_WIDTH(V, BN, TN, T)                                                                     \
+  if (v == V) return BN;
+  IG_VARIANTS(IG_WIDTH)
+#undef IG_WIDTH
+  return 0;
+}
+
+/* launch k_igemm on the backend's stream with z reduction chunks of kchunk */
+template <bool AKF, class FA, class FB, class EP>
+static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int kchunk, FA fa,
+                               FB fb, EP ep)
+{
+  const int  v = igemm_variant(N), bn = igemm_width(v);
+  const dim3 grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((N + bn - 1) / bn),
+                  (unsigned) z);
+#define IG_LAUNCH(V, BN, TN, T)                                                                    \
+  if (v == V)                                                                                      \
+    k_igemm<BN, TN, FA, FB, EP, AKF>                                                               \
+        <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);
+  IG_VARIANTS(IG_LAUNCH)
+#undef IG_LAUNCH
+  CU_LAUNCHED();
+  return GYRE_OK;
+}
+
+/* blocks of the weight-gradient kernel of variant v that fit on one multiprocessor at once */
+static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
+{
+#define IG_OCC(V, BN, TN, T)                                                                       \
+  if (v == V)                                                                                      \
+    CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                              \
+        per_sm, k_igemm<BN, TN, IgShifted, IgRows, IgToPart, true>, T, 0));
+  IG_VARIANTS(IG_OCC)
+#undef IG_OCC
+  return GYRE_OK;
+}
+
+/* im2col's column offsets of the Ci-channel padded layout (scratch slot 6) */
+static GyreStatus igemm_offsets(GyreBackend *be, const ConvGeom *g, int Ci, long long **jt)
+{
+  GyreCall(GyreCUDAScratch(be, 6, sizeof(long long) * (size_t) Ci * g->K, (void **) jt));
+  LAUNCH(k_igemm_offsets, (size_t) Ci * g->K, *g, Ci, *jt);
+  return GYRE_OK;
+}
+
+/* out (N, Co, Y, X) = the convolution of the padded xp (Ci, L) with Wc (Co, Ci K) [+ b] */
+static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co, const float *xp,
+                             const float *Wc, const float *b, float *out)
+{
+  long long *jt;
+  const int  Kd = Ci * g->K;
+  GyreCall(igemm_offsets(be, g, Ci, &jt));
+  return igemm_launch<false>(be, (int) g->m, Co, Kd, 1, Kd, IgShifted{xp, jt, 0},
+                             IgRows{Wc, (size_t) Kd}, IgToGrid{*g, Co, b, out});
+}
+
+/* dW (Co, Ci K) += A^T dyw: x padded (slot 0), dy widened (slot 1), the partial sums of the
+ * position chunks (slot 3) added by one GEMV. The chunks: as many as make two full waves of
+ * blocks over the card (from the kernel's occupancy; a last partial wave idles most of the
+ * card for its duration), each at least 16 steps of the reduction. */
+static GyreStatus igemm_dw(GyreBackend *be, const ConvGeom *g, const float *x, const float *dy,
+                           float *dW)
+{
+  const int    Ci = g->s.Cin, Co = g->s.Cout, Kd = Ci * g->K, v = igemm_variant(Co);
+  const int    bn     = igemm_width(v);
+  int          per_sm = 0;
+  const size_t tiles  = (size_t) ((Kd + IG_BM - 1) / IG_BM) * ((Co + bn - 1) / bn);
+  GyreCall(igemm_dw_per_sm(v, &per_sm));
+  const size_t cap   = (size_t) (per_sm < 1 ? 1 : per_sm) * cuda_ctx(be)->prop.multiProcessorCount;
+  const size_t steps = (g->m + IG_BK - 1) / IG_BK, most = steps / 16 < 1 ? 1 : steps / 16;
+  size_t       z      = 2 * cap / tiles;
+  z                   = z < 1 ? 1 : z > most ? most : z > 1024 ? 1024 : z;
+  const int    kchunk = (int) ((steps + z - 1) / z) * IG_BK;
+  const int    zc     = (int) ((g->m + kchunk - 1) / kchunk);
+  float       *xp, *dyw, *part;
+  long long   *jt;
+  const float *ones, one = 1.0f;
+  GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) Ci * g->L, (void **) &xp));
+  GyreCall(GyreCUDAScratch(be, 1, sizeof(float) * (size_t) Co * g->m, (void **) &dyw));
+  GyreCall(GyreCUDAScratch(be, 3, sizeof(float) * (size_t) zc * Kd * Co, (void **) &part));
+  GyreCall(GyreCUDAOnes(be, (size_t) zc, &ones));
+  LAUNCH(k_pad, (size_t) Ci * g->L, *g, Ci, x, xp);
+  LAUNCH(k_widen, (size_t) Co * g->m, *g, Co, dy, dyw);
+  GyreCall(igemm_offsets(be, g, Ci, &jt));
+  GyreCall(igemm_launch<true>(be, Kd, Co, (int) g->m, zc, kchunk, IgShifted{xp, jt, 1},
+                              IgRows{dyw, g->m}, IgToPart{Kd, Co, part}));
+  CUBLAS(cublasSgemv(cuda_ctx(be)->blas, CUBLAS_OP_N, Kd * Co, zc, &one, part, Kd * Co, ones, 1,
+                     &one, dW, 1));
+  return GYRE_OK;
+}
+
+/* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col; by default the implicit GEMM
+ * in fp32 and the shift-GEMM in tf32 and bf16 (its cuBLAS calls run on the tensor cores; the
+ * shift-GEMM was faster than im2col on an H200 for Ross et al.'s FCNN: 1759 against 1588
+ * samples/s at 64^2) */
+typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL } ConvAlgo;
+static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a)
 {
   const char *env = getenv("GYRE_CUDA_CONV");
-  return !(env && !strcmp(env, "im2col"));
+  if (!env || !*env)
+    *a = cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F ? CONV_IMPLICIT : CONV_SHIFT;
+  else if (!strcmp(env, "implicit"))
+    *a = CONV_IMPLICIT;
+  else if (!strcmp(env, "shift"))
+    *a = CONV_SHIFT;
+  else if (!strcmp(env, "im2col"))
+    *a = CONV_IM2COL;
+  else
+    return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CUDA_CONV=%s: implicit, shift or im2col", env);
+  return GYRE_OK;
 }
 
 GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
@@ -437,12 +730,16 @@ GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreT
     return GYRE_OK;
   }
   CUDA_PROF(be, "conv forward KxK");
-  if (!use_shift()) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
+  ConvAlgo a;
+  GyreCall(conv_algo(be, &a));
+  if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
     return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data);
   float *xp, *Wk;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) g.s.Cin * g.L, (void **) &xp));
-  GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * W->size, (void **) &Wk));
   LAUNCH(k_pad, (size_t) g.s.Cin * g.L, g, g.s.Cin, x->data, xp);
+  if (a == CONV_IMPLICIT)
+    return igemm_conv(be, &g, g.s.Cin, g.s.Cout, xp, W->data, b ? b->data : NULL, y->data);
+  GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * W->size, (void **) &Wk));
   LAUNCH(k_repack, W->size, g.s.Cout, g.s.Cin, g.K, 0, W->data, Wk);
   return shift_gemm(be, &g, g.s.Cin, g.s.Cout, xp, Wk, b ? b->data : NULL, y->data);
 }
@@ -481,7 +778,25 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
     }
     return GYRE_OK;
   }
-  if (!use_shift()) {
+  ConvAlgo a;
+  GyreCall(conv_algo(be, &a));
+  if (a == CONV_IMPLICIT) {
+    if (dW) {
+      CUDA_PROF(be, "conv backward KxK dW (implicit)");
+      GyreCall(igemm_dw(be, &g, x->data, dy->data, dW->data));
+    }
+    if (dx) { /* dx = conv(dy padded alike, flipped W^T) */
+      CUDA_PROF(be, "conv backward KxK dx (implicit)");
+      float *dyp, *Wt;
+      GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) g.s.Cout * g.L, (void **) &dyp));
+      GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * W->size, (void **) &Wt));
+      LAUNCH(k_pad, (size_t) g.s.Cout * g.L, g, g.s.Cout, dy->data, dyp);
+      LAUNCH(k_flip_t, W->size, g.s.Cout, g.s.Cin, g.K, W->data, Wt);
+      GyreCall(igemm_conv(be, &g, g.s.Cout, g.s.Cin, dyp, Wt, NULL, dx->data));
+    }
+    return GYRE_OK;
+  }
+  if (a == CONV_IM2COL) {
     if (dW) {
       CUDA_PROF(be, "conv backward KxK dW");
       GyreCall(im2col_dw(be, &g, x->data, dy->data, dW->data));

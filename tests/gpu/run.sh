@@ -5,12 +5,13 @@
 # and CUDA's toolkit). With the device tool: carry [".gpu"], command "bash tests/gpu/run.sh".
 #
 # full (the default) and quick: the card, every case of tests/gpu/test_backend_ops.c (passed,
-# FAILED or SKIPPED) with its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=1),
-# a summary line, then bench/train_gpu.sh's table (quick: a short benchmark) and gyre's FNO
-# with the twiddle table (full: 5-8 minutes).
-# coupling: a second call, for the time it needs (2-4 minutes): bench/coupling.sh's ns2d rows
-# with the closure on the GPU (tf32), gyre simulate run from the whole stack carried in
-# .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI singletons.
+# FAILED or SKIPPED) with its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=0,
+# the networks with GYRE_CUDA_CONV=shift), a summary line, then bench/train_gpu.sh's table
+# (quick: a short benchmark), gyre's FNO without the twiddle table and FCNN by the shift-GEMM,
+# and (full) the FCNN's device time by op family: 3-6 minutes on an H200.
+# coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
+# closure on the GPU (tf32 and fp32; PRECISIONS= to choose), gyre simulate run from the whole
+# stack carried in .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -64,15 +65,19 @@ if [ "$mode" = coupling ]; then
   fi
   sdir=$(mktemp -d /tmp/gyre-stack.XXXXXX)
   tar -C "$sdir" -xJf "$stack"
-  echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, tf32)"
-  # shellcheck disable=SC2016 # (expanded by the inner bash)
-  env LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
-    OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3" \
-    OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0 \
-    LAUNCH="" BACKEND=cuda PRECISION=tf32 ONLY=ns2d PY="$py" \
-    timeout 540 bash -c '"$1/bin/gyre" version && bash "$2/bench/coupling.sh" "$1"' _ "$sdir" "$root"
-  rc=$?
-  [ $rc -eq 0 ] || echo "bench/coupling.sh (CUDA closure) failed (status $rc)"
+  "$sdir/bin/gyre" version
+  rc=0
+  for prec in ${PRECISIONS:-tf32 fp32}; do
+    echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $prec)"
+    env LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
+      OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3" \
+      OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0 \
+      LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d PY="$py" \
+      timeout 270 bash "$root/bench/coupling.sh" "$sdir"
+    r=$?
+    [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $prec) failed (status $r)"
+    [ $r -eq 0 ] || rc=$r
+  done
   rm -rf "$sdir" "$dir"
   exit $rc
 fi
@@ -95,22 +100,40 @@ run_case() {
 for c in ops nets infer arena precision nccl; do
   run_case "$c" "$c"
 done
-# the spectral twiddle table (opt-in until measured here: GYRE_CUDA_TWIDDLE=1) must give the
-# same results: the op and whole-network cases again with it on
+# the spectral convolution without its twiddle table (GYRE_CUDA_TWIDDLE=0: sincospif in the
+# kernels) must give the same results: the op and whole-network cases again that way; and the
+# networks with the shift-GEMM convolution (the default in fp32 is the implicit GEMM)
 for c in ops nets; do
-  run_case "$c+twiddle" "$c" GYRE_CUDA_TWIDDLE=1
+  run_case "$c+sincos" "$c" GYRE_CUDA_TWIDDLE=0
 done
+run_case "nets+shift" nets GYRE_CUDA_CONV=shift
+# the implicit GEMM without its 128-wide tile, and with 8 x 8 a thread in its 64-wide tile
+run_case "ops+bn64" ops GYRE_CUDA_IGEMM_BN=64
+run_case "ops+tn8" ops GYRE_CUDA_IGEMM_TN=8
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
   echo "== bench/train_gpu.sh"
   if bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode"; then
-    # gyre's FNO again with the twiddle table, to compare with the table's gyre FNO rows
-    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=1 (samples/s: compare with the gyre FNO rows above)"
-    for size in 64 256; do
-      GYRE_CUDA_TWIDDLE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fno -backend cuda \
-        -size "$size" -iters 10 -warmup 5 -min_time 2.5 | grep '^TRAIN' || echo "fno $size failed"
+    # gyre's alternatives, to compare with the table's gyre rows: the FNO without the twiddle
+    # table, the FCNN by the shift-GEMM, with the implicit GEMM's tiles at most 64 wide, with
+    # 8 x 8 a thread in its 64-wide tile; then where the FCNN's step goes (GYRE_CUDA_PROFILE)
+    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8"
+    for alt in "fno GYRE_CUDA_TWIDDLE=0" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
+      "fcnn GYRE_CUDA_IGEMM_TN=8"; do
+      [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
+      read -r arch var <<<"$alt"
+      for size in 64 256; do
+        env "$var" timeout 150 "$dir/bin/bench_train_cpu" -arch "$arch" -backend cuda \
+          -size "$size" -iters 5 -warmup 3 -min_time 2.5 | grep '^TRAIN' ||
+          echo "$arch $size ($var) failed"
+      done
     done
+    if [ "$mode" = full ]; then
+      echo "== gyre FCNN 64^2, device time by op family (GYRE_CUDA_PROFILE=1)"
+      GYRE_CUDA_PROFILE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fcnn -backend cuda \
+        -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' | tail -n 30
+    fi
   else
     echo "bench/train_gpu.sh failed (status $?)"
   fi

@@ -343,13 +343,14 @@ static void case_ops(void)
   case_dense(37, 19, 23, 1);
   case_dense(1024, 64, 64, 0);
   case_dense(5, 3, 1, 1);
-  /* the convolution algorithms: the shift-GEMM, im2col one sample at a time (a tiny chunk
-   * budget), im2col in chunks as large as allowed */
-  const char *algo[3][2] = {{"shift", "1024"}, {"im2col", "0.001"}, {"im2col", "1024"}};
-  for (int a = 0; a < 3; a++) {
+  /* the convolution algorithms: the implicit GEMM, the shift-GEMM, im2col one sample at a time
+   * (a tiny chunk budget), im2col in chunks as large as allowed */
+  const char *algo[4][2] = {
+      {"implicit", "1024"}, {"shift", "1024"}, {"im2col", "0.001"}, {"im2col", "1024"}};
+  for (int a = 0; a < 4; a++) {
     setenv("GYRE_CUDA_CONV", algo[a][0], 1);
     setenv("GYRE_CUDA_IM2COL_MB", algo[a][1], 1);
-    if (a == 1) { /* and the 1x1 convolutions by cuBLAS (a GEMM a sample for dW) */
+    if (a == 2) { /* and the 1x1 convolutions by cuBLAS (a GEMM a sample for dW) */
       setenv("GYRE_CUDA_PW", "gemm", 1);
       setenv("GYRE_CUDA_PW_DW", "loop", 1);
     } else {
@@ -362,6 +363,13 @@ static void case_ops(void)
       case_conv(2, 2, 3, 4, 9, 11, 3, (GyrePadding) pad, 1);
       case_conv(2, 3, 9, 6, 8, 8, 5, (GyrePadding) pad, 0);
       case_conv(2, 4, 7, 5, 6, 10, 1, (GyrePadding) pad, 1);
+      /* several tiles of the implicit GEMM each way: 924 padded positions, a reduction of
+       * 297 (not a multiple of its step), 70 output channels (two column tiles) */
+      case_conv(2, 2, 33, 70, 20, 19, 3, (GyrePadding) pad, 1);
+      /* more than 128 output channels (two 128-wide column tiles), and as many input channels
+       * (the adjoint's columns; a weight-gradient reduction of 1170, ten row tiles) */
+      case_conv(2, 1, 5, 130, 9, 7, 3, (GyrePadding) pad, 1);
+      case_conv(2, 1, 130, 3, 7, 9, 3, (GyrePadding) pad, 0);
     }
     /* 1x1 at FNO sizes: several position chunks per sample, a partial last tile, the
      * projection's 20 -> 128 and back */
