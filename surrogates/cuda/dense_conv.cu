@@ -431,7 +431,7 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
  * cuBLAS calls use the tensor cores and stay the default there. */
 #define IG_BM 128
 #define IG_BN 64
-#define IG_BK 8
+#define IG_BK 8   /* the steps of the reduction, but for the weight gradient's option */
 #define IG_PADA 4 /* row padding: the K-fast tile stores hit 32 distinct banks */
 
 /* jt[j] = (j / K) L + off_{j % K}: the offset of im2col column j in the tall layout */
@@ -445,13 +445,30 @@ __global__ static void k_igemm_offsets(ConvGeom g, int C, long long *jt)
 }
 
 /* the operands, fetched by (row, column) of the GEMM; the kernel checks the ranges */
-struct IgShifted { /* A[q, j] = xp[jt[j] + q] (kt = 0) or A^T[j, q] (kt = 1) */
+struct IgShifted { /* A[q, j] = xp[jt[j] + q] */
   const float     *xp;
   const long long *jt;
-  int              kt;
-  __device__ float operator()(int r, int c) const
+  __device__ float operator()(int q, int j) const
   {
-    return kt ? xp[jt[r] + c] : xp[jt[c] + r];
+    return xp[jt[j] + q];
+  }
+};
+/* A^T[j, q] = xp[jt[j] + q], read along q (k fastest); in steps of 32 the row's offset jt[j]
+ * is fetched once a block (base) and each element from it (at) */
+struct IgShiftedT {
+  const float     *xp;
+  const long long *jt;
+  __device__ float operator()(int j, int q) const
+  {
+    return xp[jt[j] + q];
+  }
+  __device__ long long base(int j) const
+  {
+    return jt[j];
+  }
+  __device__ float at(long long b, int q) const
+  {
+    return xp[b + q];
   }
 };
 struct IgRows { /* B[k, n] = w[n ld + k] */
@@ -487,39 +504,54 @@ struct IgToPart {
 
 /* element e of a tile: (row mm, step kk) of A, (step kk, column nn) of B */
 #define IG_A_AT(e, mm, kk)                                                                         \
-  const int mm = AKF ? (e) / IG_BK : (e) % IG_BM, kk = AKF ? (e) % IG_BK : (e) / IG_BM
-#define IG_B_AT(e, nn, kk) const int nn = (e) / IG_BK, kk = (e) % IG_BK
+  const int mm = AKF ? (e) / BK : (e) % IG_BM, kk = AKF ? (e) % BK : (e) / IG_BM
+#define IG_B_AT(e, nn, kk) const int nn = (e) / BK, kk = (e) % BK
 
-/* blocks of T threads a multiprocessor should hold at least (registers a thread at most: 8 x 8
- * a thread 128, else 85 or 102; left to itself ptxas takes 141-167 and 105-117, for one or two
- * blocks a multiprocessor, without spilling less) */
-#define IG_MIN_BLOCKS(T, TN) ((TN) == 8 ? 65536 / (128 * (T)) : (T) == 256 ? 3 : 5)
+/* blocks of T threads a multiprocessor should hold at least, for the registers a thread: 8 x 8
+ * a thread 128 (256 threads) or 170 (128: at 128 it spilled); steps of 32 (their loads in
+ * flight take 24-40 registers) 128 or 170; else 85 or 102 (left to itself ptxas takes 141-167
+ * and 105-117, one or two blocks a multiprocessor, for no fewer spills) */
+#define IG_MIN_BLOCKS(T, TN, BK) ((TN) == 8 || (BK) > 8 ? ((T) == 256 ? 2 : 3) : (T) == 256 ? 3 : 5)
 
 /* C (M x N) = sum over k in [z kchunk, min(Kd, (z + 1) kchunk)) of A(m, k) B(k, n), written
  * by ep; tiles of IG_BM x BN, 16 BN / TN threads, each 8 x TN of the tile (rows tx 4 + 0..3
  * and 64 + tx 4 + 0..3, columns ty 4 + 0..3 and for TN = 8 BN / 2 + ty 4 + 0..3: a warp's
- * float4 reads from shared memory are conflict-free); AKF: A's tile loaded with k fastest (its
- * columns contiguous), else m fastest */
-template <int BN, int TN, class FA, class FB, class EP, bool AKF>
-__global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / TN, TN))
+ * float4 reads from shared memory are conflict-free), in steps of BK (8: two buffers, the next
+ * step's loads in flight during this step's products; 32: one buffer, 32 consecutive elements
+ * a warp when reading along k). AKF: A's tile read with k fastest (its rows contiguous along k:
+ * FA = IgShiftedT, in steps of 32 with the rows' offsets fetched once a block into shared
+ * memory), else m fastest (its columns contiguous). */
+template <int BN, int TN, int BK, class FA, class FB, class EP, bool AKF>
+__global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / TN, TN, BK))
     k_igemm(int M, int N, int Kd, int kchunk, FA fa, FB fb, EP ep)
 {
-  constexpr int T = 16 * BN / TN, RA = IG_BK * IG_BM / T, RB = IG_BK * BN / T;
-  __shared__ __align__(16) float As[2][IG_BK][IG_BM + IG_PADA];
-  __shared__ __align__(16) float Bs[2][IG_BK][BN + IG_PADA];
+  constexpr int T = 16 * BN / TN, RA = BK * IG_BM / T, RB = BK * BN / T, NB = BK == 8 ? 2 : 1;
+  __shared__ __align__(16) float As[NB][BK][IG_BM + IG_PADA];
+  __shared__ __align__(16) float Bs[NB][BK][BN + IG_PADA];
+  constexpr bool                 HOIST = AKF && BK > 8; /* the rows' offsets held */
+  __shared__ long long           rowb[HOIST ? IG_BM : 1];
   const int                      tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
   const int                      m0 = blockIdx.x * IG_BM, n0 = blockIdx.y * BN;
   const int                      kb = blockIdx.z * kchunk, ke = min(Kd, kb + kchunk);
-  const int                      nk = ke > kb ? (ke - kb + IG_BK - 1) / IG_BK : 0;
+  const int                      nk = ke > kb ? (ke - kb + BK - 1) / BK : 0;
   float                          acc[8][TN], ra[RA], rb[RB];
   for (int i = 0; i < 8; i++)
     for (int j = 0; j < TN; j++)
       acc[i][j] = 0.0f;
+  if constexpr (HOIST) {
+    for (int i = tid; i < IG_BM; i += T)
+      rowb[i] = m0 + i < M ? fa.base(m0 + i) : 0;
+    __syncthreads();
+  }
   auto load = [&](int k0) {
 #pragma unroll
     for (int r = 0; r < RA; r++) {
       IG_A_AT(tid + T * r, mm, kk);
-      ra[r] = m0 + mm < M && k0 + kk < ke ? fa(m0 + mm, k0 + kk) : 0.0f;
+      const bool in = m0 + mm < M && k0 + kk < ke;
+      if constexpr (HOIST)
+        ra[r] = in ? fa.at(rowb[mm], k0 + kk) : 0.0f;
+      else
+        ra[r] = in ? fa(m0 + mm, k0 + kk) : 0.0f;
     }
 #pragma unroll
     for (int r = 0; r < RB; r++) {
@@ -545,10 +577,10 @@ __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / T
   }
   __syncthreads();
   for (int t = 0; t < nk; t++) {
-    const int cur = t & 1;
-    if (t + 1 < nk) load(kb + (t + 1) * IG_BK);
+    const int cur = NB == 2 ? t & 1 : 0;
+    if (t + 1 < nk) load(kb + (t + 1) * BK);
 #pragma unroll
-    for (int kk = 0; kk < IG_BK; kk++) {
+    for (int kk = 0; kk < BK; kk++) {
       const float4 a0   = *(const float4 *) &As[cur][kk][tx * 4];
       const float4 a1   = *(const float4 *) &As[cur][kk][64 + tx * 4];
       const float  a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
@@ -564,7 +596,10 @@ __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / T
         for (int j = 0; j < TN; j++)
           acc[i][j] = fmaf(a[i], bb[j], acc[i][j]);
     }
-    if (t + 1 < nk) store(cur ^ 1);
+    if (t + 1 < nk) {
+      if constexpr (NB == 1) __syncthreads(); /* every thread is done with the one buffer */
+      store(NB == 2 ? cur ^ 1 : 0);
+    }
     __syncthreads();
   }
 #pragma unroll
@@ -609,8 +644,9 @@ static int igemm_width(int v)
   return 0;
 }
 
-/* launch k_igemm on the backend's stream with z reduction chunks of kchunk */
-template <bool AKF, class FA, class FB, class EP>
+/* launch k_igemm on the backend's stream with z reduction chunks of kchunk, in steps of BK
+ * (32: the 4-column variants only) */
+template <bool AKF, int BK, class FA, class FB, class EP>
 static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int kchunk, FA fa,
                                FB fb, EP ep)
 {
@@ -618,22 +654,38 @@ static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int
   const dim3 grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((N + bn - 1) / bn),
                   (unsigned) z);
 #define IG_LAUNCH(V, BN, TN, T)                                                                    \
-  if (v == V)                                                                                      \
-    k_igemm<BN, TN, FA, FB, EP, AKF>                                                               \
-        <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);
+  if constexpr (BK == IG_BK || TN == 4)                                                            \
+    if (v == V)                                                                                    \
+      k_igemm<BN, TN, BK, FA, FB, EP, AKF>                                                         \
+          <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);
   IG_VARIANTS(IG_LAUNCH)
 #undef IG_LAUNCH
   CU_LAUNCHED();
   return GYRE_OK;
 }
 
-/* blocks of the weight-gradient kernel of variant v that fit on one multiprocessor at once */
-static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
+/* the weight gradient's steps along the positions: 8 (IG_BK), or 32 with
+ * GYRE_CUDA_IGEMM_DW_BK=32 for the 4-column variants (a warp then reads 32 consecutive
+ * positions of a row instead of 8; to be measured) */
+static int igemm_dw_bk(int v)
+{
+  static int bk = 0;
+  if (!bk) {
+    const char *env = getenv("GYRE_CUDA_IGEMM_DW_BK");
+    bk              = env && atoi(env) == 32 ? 32 : IG_BK;
+  }
+  return v == 0 || v == 1 ? bk : IG_BK;
+}
+
+/* blocks of the weight-gradient kernel of variant v in steps of BK that fit on one
+ * multiprocessor at once */
+template <int BK> static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
 {
 #define IG_OCC(V, BN, TN, T)                                                                       \
-  if (v == V)                                                                                      \
-    CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                              \
-        per_sm, k_igemm<BN, TN, IgShifted, IgRows, IgToPart, true>, T, 0));
+  if constexpr (BK == IG_BK || TN == 4)                                                            \
+    if (v == V)                                                                                    \
+      CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                            \
+          per_sm, k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true>, T, 0));
   IG_VARIANTS(IG_OCC)
 #undef IG_OCC
   return GYRE_OK;
@@ -654,27 +706,27 @@ static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
   long long *jt;
   const int  Kd = Ci * g->K;
   GyreCall(igemm_offsets(be, g, Ci, &jt));
-  return igemm_launch<false>(be, (int) g->m, Co, Kd, 1, Kd, IgShifted{xp, jt, 0},
-                             IgRows{Wc, (size_t) Kd}, IgToGrid{*g, Co, b, out});
+  return igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, 1, Kd, IgShifted{xp, jt},
+                                    IgRows{Wc, (size_t) Kd}, IgToGrid{*g, Co, b, out});
 }
 
 /* dW (Co, Ci K) += A^T dyw: x padded (slot 0), dy widened (slot 1), the partial sums of the
  * position chunks (slot 3) added by one GEMV. The chunks: as many as make two full waves of
  * blocks over the card (from the kernel's occupancy; a last partial wave idles most of the
- * card for its duration), each at least 16 steps of the reduction. */
+ * card for its duration), each at least 128 positions. */
 static GyreStatus igemm_dw(GyreBackend *be, const ConvGeom *g, const float *x, const float *dy,
                            float *dW)
 {
   const int    Ci = g->s.Cin, Co = g->s.Cout, Kd = Ci * g->K, v = igemm_variant(Co);
-  const int    bn     = igemm_width(v);
+  const int    bn = igemm_width(v), bk = igemm_dw_bk(v);
   int          per_sm = 0;
   const size_t tiles  = (size_t) ((Kd + IG_BM - 1) / IG_BM) * ((Co + bn - 1) / bn);
-  GyreCall(igemm_dw_per_sm(v, &per_sm));
+  GyreCall(bk == 32 ? igemm_dw_per_sm<32>(v, &per_sm) : igemm_dw_per_sm<IG_BK>(v, &per_sm));
   const size_t cap   = (size_t) (per_sm < 1 ? 1 : per_sm) * cuda_ctx(be)->prop.multiProcessorCount;
-  const size_t steps = (g->m + IG_BK - 1) / IG_BK, most = steps / 16 < 1 ? 1 : steps / 16;
+  const size_t steps = (g->m + bk - 1) / bk, most = steps * bk / 128 < 1 ? 1 : steps * bk / 128;
   size_t       z      = 2 * cap / tiles;
   z                   = z < 1 ? 1 : z > most ? most : z > 1024 ? 1024 : z;
-  const int    kchunk = (int) ((steps + z - 1) / z) * IG_BK;
+  const int    kchunk = (int) ((steps + z - 1) / z) * bk;
   const int    zc     = (int) ((g->m + kchunk - 1) / kchunk);
   float       *xp, *dyw, *part;
   long long   *jt;
@@ -686,11 +738,27 @@ static GyreStatus igemm_dw(GyreBackend *be, const ConvGeom *g, const float *x, c
   LAUNCH(k_pad, (size_t) Ci * g->L, *g, Ci, x, xp);
   LAUNCH(k_widen, (size_t) Co * g->m, *g, Co, dy, dyw);
   GyreCall(igemm_offsets(be, g, Ci, &jt));
-  GyreCall(igemm_launch<true>(be, Kd, Co, (int) g->m, zc, kchunk, IgShifted{xp, jt, 1},
-                              IgRows{dyw, g->m}, IgToPart{Kd, Co, part}));
+  const IgShiftedT fa{xp, jt};
+  const IgRows     fb{dyw, g->m};
+  const IgToPart   ep{Kd, Co, part};
+  const GyreStatus st =
+      bk == 32 ? igemm_launch<true, 32>(be, Kd, Co, (int) g->m, zc, kchunk, fa, fb, ep)
+               : igemm_launch<true, IG_BK>(be, Kd, Co, (int) g->m, zc, kchunk, fa, fb, ep);
+  if (st != GYRE_OK) return st;
   CUBLAS(cublasSgemv(cuda_ctx(be)->blas, CUBLAS_OP_N, Kd * Co, zc, &one, part, Kd * Co, ones, 1,
                      &one, dW, 1));
   return GYRE_OK;
+}
+
+/* K > 1: the kernels and cuBLAS index the padded grid's rows with int (and add a chunk to an
+ * offset): a batch beyond 2^30 rows is refused, not truncated */
+static GyreStatus conv_fits(const ConvGeom *g)
+{
+  if (g->L <= (size_t) 1 << 30) return GYRE_OK;
+  return GyreStatusSet(GYRE_ERR_ARG,
+                       "cuda convolution: %zu rows of the padded grid (N (Y + 2 PY) (X + 2 PX), "
+                       "N = %d) exceed 2^30: use smaller batches",
+                       g->L, g->s.N);
 }
 
 /* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col; by default the implicit GEMM
@@ -731,6 +799,7 @@ GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreT
   }
   CUDA_PROF(be, "conv forward KxK");
   ConvAlgo a;
+  GyreCall(conv_fits(&g));
   GyreCall(conv_algo(be, &a));
   if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
     return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data);
@@ -779,6 +848,7 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
     return GYRE_OK;
   }
   ConvAlgo a;
+  GyreCall(conv_fits(&g));
   GyreCall(conv_algo(be, &a));
   if (a == CONV_IMPLICIT) {
     if (dW) {

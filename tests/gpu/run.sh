@@ -107,9 +107,12 @@ for c in ops nets; do
   run_case "$c+sincos" "$c" GYRE_CUDA_TWIDDLE=0
 done
 run_case "nets+shift" nets GYRE_CUDA_CONV=shift
-# the implicit GEMM without its 128-wide tile, and with 8 x 8 a thread in its 64-wide tile
+# the implicit GEMM without its 128-wide tile; with 8 x 8 a thread in its 64-wide tile (then
+# used for every layer beyond 32 channels); the weight gradient in steps of 32 positions
 run_case "ops+bn64" ops GYRE_CUDA_IGEMM_BN=64
-run_case "ops+tn8" ops GYRE_CUDA_IGEMM_TN=8
+run_case "ops+tn8" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_TN=8
+run_case "ops+dw32" ops GYRE_CUDA_IGEMM_DW_BK=32
+run_case "nets+dw32" nets GYRE_CUDA_IGEMM_DW_BK=32
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
@@ -117,10 +120,12 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
   if bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode"; then
     # gyre's alternatives, to compare with the table's gyre rows: the FNO without the twiddle
     # table, the FCNN by the shift-GEMM, with the implicit GEMM's tiles at most 64 wide, with
-    # 8 x 8 a thread in its 64-wide tile; then where the FCNN's step goes (GYRE_CUDA_PROFILE)
-    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8"
+    # 8 x 8 a thread in its 64-wide tile, with the weight gradient in steps of 32 positions;
+    # then where the FCNN's step goes (GYRE_CUDA_PROFILE)
+    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
+    echo "   dW in steps of 32"
     for alt in "fno GYRE_CUDA_TWIDDLE=0" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
-      "fcnn GYRE_CUDA_IGEMM_TN=8"; do
+      "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
       read -r arch var <<<"$alt"
       for size in 64 256; do

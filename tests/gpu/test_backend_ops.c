@@ -370,6 +370,8 @@ static void case_ops(void)
        * (the adjoint's columns; a weight-gradient reduction of 1170, ten row tiles) */
       case_conv(2, 1, 5, 130, 9, 7, 3, (GyrePadding) pad, 1);
       case_conv(2, 1, 130, 3, 7, 9, 3, (GyrePadding) pad, 0);
+      /* 33-64 output channels (the 64-wide tile; its weight gradient in 3 position chunks) */
+      case_conv(2, 2, 17, 48, 11, 13, 3, (GyrePadding) pad, 1);
     }
     /* 1x1 at FNO sizes: several position chunks per sample, a partial last tile, the
      * projection's 20 -> 128 and back */
