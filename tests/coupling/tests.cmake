@@ -9,6 +9,11 @@ gyre_add_script_test(simulate_surrogate_closure "integration"
 #     recorded (log lines, output attributes, summary).
 gyre_add_script_test(simulate_surrogate_guard "integration"
                      ${CMAKE_CURRENT_LIST_DIR}/simulate_surrogate_guard.sh)
+#   simulate_guard_ranks: ranks tripping for different reasons in one evaluation (rank 0 an
+#     Inf output, rank 1 an output out of range): the most severe recorded, the same on 1 and
+#     2 ranks.
+gyre_add_script_test(simulate_guard_ranks "integration"
+                     ${CMAKE_CURRENT_LIST_DIR}/simulate_guard_ranks.sh)
 #   simulate_cnn_closure: an ns2d CNN closure evaluated on each rank's rows with a halo of its
 #     receptive field: the same run on 1, 2 and 4 ranks; too wide a field refused; an FNO
 #     closure gathered on one rank, the same on 1 and 2 ranks.
