@@ -492,13 +492,13 @@ struct IgToGrid {
       y[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx] = v + (b ? b[o] : 0.0f);
   }
 };
-/* C[j, o] of the reduction chunk z = blockIdx.z to part[z][o Kd + j] */
+/* C[r, o] (R rows) of the reduction chunk z = blockIdx.z to part[z][o R + r] */
 struct IgToPart {
-  int             Kd, Co;
+  int             R, Co;
   float          *part;
-  __device__ void operator()(int j, int o, float v) const
+  __device__ void operator()(int r, int o, float v) const
   {
-    part[((size_t) blockIdx.z * Co + o) * Kd + j] = v;
+    part[((size_t) blockIdx.z * Co + o) * R + r] = v;
   }
 };
 
@@ -691,6 +691,42 @@ template <int BK> static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
   return GYRE_OK;
 }
 
+/* the forward's reduction chunks: 1, or with GYRE_CUDA_IGEMM_SPLIT=1 (to be measured) where
+ * the output tiles fill less than the card (one field of inference: ~60 blocks of 128
+ * positions on an H200's 132 multiprocessors) as many as make about two blocks a
+ * multiprocessor, each at least 64 of the reduction, at most 16 */
+static int igemm_split(GyreBackend *be, size_t m, int Co, int Kd)
+{
+  static int on = -1;
+  if (on < 0) {
+    const char *env = getenv("GYRE_CUDA_IGEMM_SPLIT");
+    on              = env && atoi(env) == 1;
+  }
+  const int    sms = cuda_ctx(be)->prop.multiProcessorCount, bn = igemm_width(igemm_variant(Co));
+  const size_t tiles = (m + IG_BM - 1) / IG_BM * (size_t) ((Co + bn - 1) / bn);
+  if (!on || tiles >= (size_t) sms) return 1;
+  size_t z = (2 * (size_t) sms + tiles - 1) / tiles;
+  z        = z > (size_t) Kd / 64 ? (size_t) Kd / 64 : z;
+  return z < 2 ? 1 : z > 16 ? 16 : (int) z;
+}
+
+/* out (N, C, Y, X) = the sum of the z partial outputs part[z][c m + q] at the valid positions of
+ * the padded grid (+ b[c]) */
+__global__ static void k_unpad_sum(ConvGeom g, int C, int z, const float *part, const float *b,
+                                   float *out)
+{
+  const size_t n_all = (size_t) g.s.N * C * g.P;
+  GRID_STRIDE(i, n_all)
+  {
+    const size_t s = i % g.P, nc = i / g.P, c = nc % C, n = nc / C;
+    const size_t q = n * g.Pp + (s / g.s.X) * g.Xp + s % g.s.X;
+    float        v = b ? b[c] : 0.0f;
+    for (int k = 0; k < z; k++)
+      v += part[((size_t) k * C + c) * g.m + q];
+    out[i] = v;
+  }
+}
+
 /* im2col's column offsets of the Ci-channel padded layout (scratch slot 6) */
 static GyreStatus igemm_offsets(GyreBackend *be, const ConvGeom *g, int Ci, long long **jt)
 {
@@ -703,11 +739,23 @@ static GyreStatus igemm_offsets(GyreBackend *be, const ConvGeom *g, int Ci, long
 static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co, const float *xp,
                              const float *Wc, const float *b, float *out)
 {
-  long long *jt;
-  const int  Kd = Ci * g->K;
+  long long   *jt;
+  const int    Kd = Ci * g->K, z = igemm_split(be, g->m, Co, Kd);
+  const IgRows fb{Wc, (size_t) Kd};
   GyreCall(igemm_offsets(be, g, Ci, &jt));
-  return igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, 1, Kd, IgShifted{xp, jt},
-                                    IgRows{Wc, (size_t) Kd}, IgToGrid{*g, Co, b, out});
+  if (z == 1)
+    return igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, 1, Kd, IgShifted{xp, jt}, fb,
+                                      IgToGrid{*g, Co, b, out});
+  /* the reduction in z chunks: partial outputs on the padded grid (slot 1), then summed */
+  const int kchunk = ((Kd + z - 1) / z + IG_BK - 1) / IG_BK * IG_BK,
+            zc     = (Kd + kchunk - 1) / kchunk;
+  float *part;
+  GyreCall(GyreCUDAScratch(be, 1, sizeof(float) * (size_t) zc * Co * g->m, (void **) &part));
+  const IgToPart ep{(int) g->m, Co, part};
+  GyreCall(
+      (igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, zc, kchunk, IgShifted{xp, jt}, fb, ep)));
+  LAUNCH(k_unpad_sum, (size_t) g->s.N * Co * g->P, *g, Co, zc, part, b, out);
+  return GYRE_OK;
 }
 
 /* dW (Co, Ci K) += A^T dyw: x padded (slot 0), dy widened (slot 1), the partial sums of the

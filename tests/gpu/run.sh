@@ -10,8 +10,9 @@
 # (quick: a short benchmark), gyre's FNO without the twiddle table and FCNN by the shift-GEMM,
 # and (full) the FCNN's device time by op family: 3-6 minutes on an H200.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
-# closure on the GPU (tf32 and fp32; PRECISIONS= to choose), gyre simulate run from the whole
-# stack carried in .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI singletons.
+# closure on the GPU (tf32, fp32, fp32 with GYRE_CUDA_IGEMM_SPLIT=1; CONFIGS="PREC[:VAR=VALUE]
+# ..." to choose), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
+# PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -67,15 +68,19 @@ if [ "$mode" = coupling ]; then
   tar -C "$sdir" -xJf "$stack"
   "$sdir/bin/gyre" version
   rc=0
-  for prec in ${PRECISIONS:-tf32 fp32}; do
-    echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $prec)"
-    env LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
+  # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
+  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_IGEMM_SPLIT=1}; do
+    prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
+    [ "$cfg" != "$prec" ] && knob=${cfg#*:}
+    echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
+    env "$knob" LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" \
+      GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
       OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3" \
       OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0 \
       LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d PY="$py" \
       timeout 270 bash "$root/bench/coupling.sh" "$sdir"
     r=$?
-    [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $prec) failed (status $r)"
+    [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $cfg) failed (status $r)"
     [ $r -eq 0 ] || rc=$r
   done
   rm -rf "$sdir" "$dir"
@@ -113,6 +118,10 @@ run_case "ops+bn64" ops GYRE_CUDA_IGEMM_BN=64
 run_case "ops+tn8" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_TN=8
 run_case "ops+dw32" ops GYRE_CUDA_IGEMM_DW_BK=32
 run_case "nets+dw32" nets GYRE_CUDA_IGEMM_DW_BK=32
+# the forward's reduction split where the tiles fill less than the card (and the closure's
+# latency with it)
+run_case "ops+split" ops GYRE_CUDA_IGEMM_SPLIT=1
+run_case "infer+split" infer GYRE_CUDA_IGEMM_SPLIT=1
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
