@@ -432,7 +432,11 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
 #define IG_BM 128
 #define IG_BN 64
 #define IG_BK 8   /* the steps of the reduction, but for the weight gradient's option */
-#define IG_PADA 4 /* row padding: the K-fast tile stores hit 32 distinct banks */
+#define IG_PADA 4 /* row padding: the K-fast tile stores of 8 steps hit 32 distinct banks */
+/* and of 32 steps: a warp stores one row's 32 steps kk, the element of row r at r ^ IG_SW(kk)
+ * (the 4-row stride alone leaves 8 banks: 4-way conflicts); 0 for kk < 8, so the tiles of 8
+ * steps are as before (not applied to them); the products undo it (kk is a constant there) */
+#define IG_SW(kk) (((kk) >> 3) & 3)
 
 /* jt[j] = (j / K) L + off_{j % K}: the offset of im2col column j in the tall layout */
 __global__ static void k_igemm_offsets(ConvGeom g, int C, long long *jt)
@@ -563,12 +567,12 @@ __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / T
 #pragma unroll
     for (int r = 0; r < RA; r++) {
       IG_A_AT(tid + T * r, mm, kk);
-      As[buf][kk][mm] = ra[r];
+      As[buf][kk][BK > 8 ? mm ^ IG_SW(kk) : mm] = ra[r];
     }
 #pragma unroll
     for (int r = 0; r < RB; r++) {
       IG_B_AT(tid + T * r, nn, kk);
-      Bs[buf][kk][nn] = rb[r];
+      Bs[buf][kk][BK > 8 ? nn ^ IG_SW(kk) : nn] = rb[r];
     }
   };
   if (nk > 0) {
@@ -583,12 +587,26 @@ __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / T
     for (int kk = 0; kk < BK; kk++) {
       const float4 a0   = *(const float4 *) &As[cur][kk][tx * 4];
       const float4 a1   = *(const float4 *) &As[cur][kk][64 + tx * 4];
-      const float  a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-      float        bb[TN];
+      float        a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w}, bb[TN];
 #pragma unroll
       for (int h = 0; h < TN / 4; h++) {
         const float4 b = *(const float4 *) &Bs[cur][kk][BN / 2 * h + ty * 4];
         bb[4 * h] = b.x, bb[4 * h + 1] = b.y, bb[4 * h + 2] = b.z, bb[4 * h + 3] = b.w;
+      }
+      if constexpr (BK > 8) { /* undo the stores' swizzle (IG_SW): a constant permutation */
+        const int   sw   = IG_SW(kk);
+        const float t[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
+        float       u[TN];
+#pragma unroll
+        for (int c = 0; c < TN; c++)
+          u[c] = bb[c];
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+          a[c] = t[c ^ sw], a[4 + c] = t[4 + (c ^ sw)];
+#pragma unroll
+          for (int h = 0; h < TN / 4; h++)
+            bb[4 * h + c] = u[4 * h + (c ^ sw)];
+        }
       }
 #pragma unroll
       for (int i = 0; i < 8; i++)
@@ -653,13 +671,19 @@ static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int
   const int  v = igemm_variant(N), bn = igemm_width(v);
   const dim3 grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((N + bn - 1) / bn),
                   (unsigned) z);
+  int        launched = 0;
 #define IG_LAUNCH(V, BN, TN, T)                                                                    \
   if constexpr (BK == IG_BK || TN == 4)                                                            \
-    if (v == V)                                                                                    \
+    if (v == V) {                                                                                  \
       k_igemm<BN, TN, BK, FA, FB, EP, AKF>                                                         \
-          <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);
+          <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);                    \
+      launched = 1;                                                                                \
+    }
   IG_VARIANTS(IG_LAUNCH)
 #undef IG_LAUNCH
+  if (!launched)
+    return GyreStatusSet(GYRE_ERR_INTERNAL,
+                         "cuda implicit GEMM: no kernel for variant %d in steps of %d", v, BK);
   CU_LAUNCHED();
   return GYRE_OK;
 }

@@ -117,10 +117,12 @@ run_case "nets+shift" nets GYRE_CUDA_CONV=shift
 run_case "ops+bn64" ops GYRE_CUDA_IGEMM_BN=64
 run_case "ops+tn8" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_TN=8
 run_case "ops+dw32" ops GYRE_CUDA_IGEMM_DW_BK=32
+run_case "ops+bn64+dw32" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_DW_BK=32 # 2-3 column tiles
 run_case "nets+dw32" nets GYRE_CUDA_IGEMM_DW_BK=32
 # the forward's reduction split where the tiles fill less than the card (and the closure's
 # latency with it)
 run_case "ops+split" ops GYRE_CUDA_IGEMM_SPLIT=1
+run_case "ops+bn64+split" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_SPLIT=1
 run_case "infer+split" infer GYRE_CUDA_IGEMM_SPLIT=1
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 

@@ -359,6 +359,7 @@ static void case_ops(void)
     }
     for (int pad = 0; pad < 2; pad++) {
       case_conv(1, 3, 4, 5, 1, 17, 5, (GyrePadding) pad, 1);
+      case_conv(1, 1, 4, 5, 1, 28, 5, (GyrePadding) pad, 1); /* 32 padded positions */
       case_conv(1, 2, 3, 2, 1, 9, 1, (GyrePadding) pad, 1);
       case_conv(2, 2, 3, 4, 9, 11, 3, (GyrePadding) pad, 1);
       case_conv(2, 3, 9, 6, 8, 8, 5, (GyrePadding) pad, 0);
