@@ -45,7 +45,16 @@
  *         data_sum=...
  * and, with -backend cuda or a -size other than 64, at its end
  *         backend=cuda size=256 peak_device_bytes=...
- * (without them the line is the CPU benchmark's, unchanged). */
+ * (without them the line is the CPU benchmark's, unchanged).
+ *
+ * Data-parallel (more than one MPI rank: one rank a GPU with -backend cuda, the backend picks
+ * the device by the local rank): every rank trains its own batch of the same size (its data
+ * from -seed + rank), the gradients averaged as gyre train does (GyreGradSync: NCCL on the
+ * devices where it loads, else MPI, in buckets during the backward pass). samples/s counts
+ * every rank's samples over the slowest rank's time; the line gets ranks=P and
+ * sync=<transport>, and the weights are checked identical on every rank at the end (a
+ * difference is an error). bench/train_gpu.sh divides by P times the one-rank figure: the
+ * data-parallel efficiency. */
 #include <math.h>
 #include <mpi.h>
 #include <stdint.h>
@@ -109,6 +118,9 @@ static const char *arg_str(int argc, char **argv, const char *name, const char *
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
+  int rank, nranks;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   const char *arch     = arg_str(argc, argv, "-arch", "fno");
   const char *backend  = arg_str(argc, argv, "-backend", "cpu");
   int         cpu      = !strcmp(backend, "cpu");
@@ -118,6 +130,7 @@ int main(int argc, char **argv)
   int         warmup   = atoi(arg_str(argc, argv, "-warmup", "2"));
   double      min_time = atof(arg_str(argc, argv, "-min_time", "0"));
   uint64_t    seed     = strtoull(arg_str(argc, argv, "-seed", "42"), NULL, 10);
+  uint64_t    dseed    = seed + (uint64_t) rank; /* each rank's data (rank 0: PyTorch's) */
 
   if (size < 8) {
     fprintf(stderr, "bench_train_cpu: -size %d: at least 8\n", size);
@@ -156,7 +169,7 @@ int main(int argc, char **argv)
 
   /* NBATCH batches of inputs and targets, in stream order x0, y0, x1, y1, ... */
   GyreTensor x[NBATCH], t[NBATCH], pred, dpred;
-  uint64_t   rng      = seed;
+  uint64_t   rng      = dseed;
   double     data_sum = 0;
   for (int b = 0; b < NBATCH; b++) {
     CALL(GyreTensorCreate(be, xnd, xs, &x[b]));
@@ -184,6 +197,13 @@ int main(int argc, char **argv)
   GyreOptimizerOptionsDefault(&oo);
   GyreOptimizer *opt;
   CALL(GyreOptimizerCreate(be, np, params, grads, &oo, &opt));
+  /* more than one rank: the gradients summed in buckets during the backward pass, each rank's
+   * loss gradient scaled by 1/P (equal batches: the global batch's mean loss) */
+  GyreGradSync *sync = NULL;
+  if (nranks > 1) {
+    CALL(GyreGradSyncCreate(MPI_COMM_WORLD, be, np, grads, 0, &sync));
+    CALL(GyreNetSetGradHook(net, GyreGradSyncReady, sync));
+  }
 
   /* one training step on batch b */
   double loss_first = NAN, loss = NAN;
@@ -194,7 +214,9 @@ int main(int argc, char **argv)
     CALL(GyreOptimizerZeroGrad(opt));                                                              \
     CALL(GyreNetForward(net, &x[b], &pred, 1));                                                    \
     CALL(be->ops->mse_loss(be, &pred, &t[b], &loss, &dpred));                                      \
+    if (sync) CALL(be->ops->axpby(be, dpred.size, 0.0f, dpred.data, 1.0f / nranks, dpred.data));   \
     CALL(GyreNetBackward(net, &dpred, NULL));                                                      \
+    if (sync) CALL(GyreGradSyncFinish(sync));                                                      \
     CALL(GyreOptimizerStep(opt, NULL));                                                            \
     if (isnan(loss_first)) loss_first = loss;                                                      \
   } while (0)
@@ -202,6 +224,7 @@ int main(int argc, char **argv)
   for (int i = 0; i < warmup; i++)
     TRAIN_STEP();
   CALL(GyreBackendSynchronize(be));
+  MPI_Barrier(MPI_COMM_WORLD);
   int    done = 0;
   double w0 = wall_now(), c0 = cpu_now(), w1;
   do {
@@ -209,23 +232,60 @@ int main(int argc, char **argv)
     done++;
     CALL(GyreBackendSynchronize(be));
     w1 = wall_now();
-  } while (done < iters || w1 - w0 < min_time);
-  double c1 = cpu_now();
+    /* every rank stops after the same step (rank 0's clock decides) */
+    int more = done < iters || w1 - w0 < min_time;
+    if (nranks > 1) MPI_Bcast(&more, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (!more) break;
+  } while (1);
+  double c1 = cpu_now(), wall = w1 - w0;
+  if (nranks > 1) { /* the slowest rank's time; the weights the same everywhere */
+    MPI_Allreduce(MPI_IN_PLACE, &wall, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    double sum[2] = {0, 0};
+    for (int i = 0; i < np; i++) {
+      float *h = malloc(params[i]->size * sizeof(float));
+      if (!h) die(GYRE_ERR_MEM, "malloc");
+      CALL(GyreTensorCopyToHost(params[i], h));
+      for (size_t k = 0; k < params[i]->size; k++)
+        sum[0] += h[k], sum[1] += fabs((double) h[k]) * (double) (k % 7 + 1);
+      free(h);
+    }
+    double lo[2], hi[2];
+    MPI_Allreduce(sum, lo, 2, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(sum, hi, 2, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    if (lo[0] != hi[0] || lo[1] != hi[1]) {
+      if (!rank)
+        fprintf(stderr,
+                "bench_train_cpu: the weights differ between the ranks after %d steps "
+                "(sums %.17g .. %.17g)\n",
+                step, lo[0], hi[0]);
+      MPI_Abort(MPI_COMM_WORLD, 3);
+    }
+  }
   size_t dev_in_use, dev_peak;
   CALL(GyreBackendMemoryStats(be, &dev_in_use, &dev_peak));
 
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  printf("TRAIN fw=gyre arch=%s threads=%d batch=%d params=%zu iters=%d seconds=%.4f "
-         "samples_per_s=%.6g cpu_per_wall=%.3f peak_rss_kb=%ld loss_first=%.6g loss_last=%.6g "
-         "data_sum=%.6f",
-         arch, threads, batch, GyreNetParameterCount(net), done, w1 - w0,
-         (double) batch * done / (w1 - w0), (c1 - c0) / (w1 - w0), ru.ru_maxrss, loss_first, loss,
-         data_sum);
-  if (!cpu || size != 64)
-    printf(" backend=%s size=%d peak_device_bytes=%zu", backend, size, dev_peak);
-  printf("\n");
+  if (!rank) {
+    printf("TRAIN fw=gyre arch=%s threads=%d batch=%d params=%zu iters=%d seconds=%.4f "
+           "samples_per_s=%.6g cpu_per_wall=%.3f peak_rss_kb=%ld loss_first=%.6g loss_last=%.6g "
+           "data_sum=%.6f",
+           arch, threads, batch, GyreNetParameterCount(net), done, wall,
+           (double) nranks * batch * done / wall, (c1 - c0) / wall, ru.ru_maxrss, loss_first, loss,
+           data_sum);
+    if (!cpu || size != 64)
+      printf(" backend=%s size=%d peak_device_bytes=%zu", backend, size, dev_peak);
+    if (nranks > 1) { /* the transport's words joined by '_' (one key=value field) */
+      char how[160];
+      snprintf(how, sizeof how, "%s", GyreGradSyncTransport(sync));
+      for (char *c = how; *c; c++)
+        if (*c == ' ') *c = '_';
+      printf(" ranks=%d sync=%s", nranks, how);
+    }
+    printf("\n");
+  }
 
+  GyreGradSyncDestroy(&sync);
   GyreOptimizerDestroy(&opt);
   for (int b = 0; b < NBATCH; b++) {
     GyreTensorDestroy(&x[b]);

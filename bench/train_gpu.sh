@@ -36,6 +36,7 @@
 #   bash bench/train_gpu.sh BIN_DIR          # full: about 2-3 minutes on an H100
 #   bash bench/train_gpu.sh BIN_DIR quick    # smoke check, 1-2 steps a case (figures mean little)
 # ONLY=fno, fcnn or mlp runs that network's cases alone (the GEMM reference still runs).
+# With 2 or more GPUs it also measures the data-parallel efficiency (LAUNCH= the MPI launcher).
 # PY=... picks the Python with PyTorch (default: python3 on PATH). It needs PyTorch with CUDA
 # (numpy is used when present, not needed), bash, awk and coreutils; no Debian package. Shared
 # libraries the gyre binary needs are found through LD_LIBRARY_PATH (BIN_DIR/lib and BIN_DIR are
@@ -271,5 +272,47 @@ END {
 }
 EOF
 rc=$?
+
+# data-parallel efficiency (issue 6): on a machine with P >= 2 GPUs, gyre's FNO and FCNN at 64^2
+# on P ranks, one a GPU (the backend picks the device by the local rank), each rank a batch of
+# the table's size, gradients averaged (NCCL where it loads): samples/s of all ranks over
+# P x the one-GPU figure above (goal >= 0.90). The launcher: LAUNCH (e.g. "srun -n" or
+# "mpiexec -n"), else mpiexec where found.
+ngpu=$(limited 30 nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+if [ "${ngpu:-0}" -lt 2 ]; then
+  echo "   data-parallel efficiency: not measured (${ngpu:-0} GPU here; it needs 2 or more)"
+else
+  launch=${LAUNCH:-}
+  if [ -z "$launch" ] && command -v mpiexec >/dev/null; then
+    launch="mpiexec --oversubscribe -n"
+    mpiexec --version 2>/dev/null | grep -qi "open mpi" || launch="mpiexec -n"
+  fi
+  if [ -z "$launch" ]; then
+    echo "   data-parallel efficiency: not measured (no MPI launcher: set LAUNCH, e.g. \"srun -n\")"
+  else
+    echo "== data-parallel efficiency on $ngpu GPUs ($launch $ngpu)"
+    for arch in fno fcnn; do
+      [ -n "${ONLY:-}" ] && [ "$arch" != "$ONLY" ] && continue
+      one=$(awk -v a="$arch" '$1 == "TRAIN" && $2 == "fw=gyre" && $3 == "arch=" a && / size=64 / {
+        for (i = 4; i <= NF; i++) if ($i ~ /^samples_per_s=/) { sub(/.*=/, "", $i); print $i } }' \
+        "$log" | tail -n 1)
+      # shellcheck disable=SC2086 # (the launcher's words)
+      line=$(limited "$limit" $launch "$ngpu" "$exe" -arch "$arch" -backend cuda -size 64 \
+        -iters "${iters[$arch]}" -warmup "${warm[$arch]}" -min_time "$mint" 2>"$scratch/dp.err" |
+        grep '^TRAIN ' || true)
+      if [ -z "$line" ] || [ -z "$one" ]; then
+        echo "   $arch 64^2: failed: $(grep -v '^[[:space:]]*$' "$scratch/dp.err" | tail -n 1)"
+        rc=1
+        continue
+      fi
+      echo "$line" | awk -v one="$one" -v p="$ngpu" -v a="$arch" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        e = v["samples_per_s"] / (p * one)
+        printf "   %-5s 64^2: %d ranks %.4g samples/s, 1 GPU %.4g: efficiency %.3f", a, v["ranks"],
+          v["samples_per_s"], one, e
+        printf " (goal >= 0.90) %s; %s\n", (e >= 0.9 ? "met" : "NOT met"), v["sync"] }'
+    done
+  fi
+fi
 echo "   wall time of the benchmark: $(($(date +%s) - t_start)) s"
 exit $rc

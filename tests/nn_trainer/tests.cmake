@@ -14,3 +14,10 @@ foreach(np 1 2)
 endforeach()
 gyre_add_mpi_test(nn_trainer_ranks_np2 2 "unit;mpi" $<TARGET_FILE:test_nn_trainer> ranks)
 gyre_add_mpi_test(nn_trainer_learn 1 "unit" $<TARGET_FILE:test_nn_trainer> learn)
+#   bench_train_dp_np2: bench_train_cpu's data-parallel mode (bench/train_gpu.sh's efficiency
+#     figure) on 2 ranks, CPU backend: the program checks every rank's weights identical after
+#     the steps (an error otherwise, before its line) and prints ranks=2 with the transport.
+gyre_add_mpi_test(bench_train_dp_np2 2 "unit;mpi" $<TARGET_FILE:bench_train_cpu> -arch fcnn
+                  -size 16 -iters 2 -warmup 1)
+set_tests_properties(bench_train_dp_np2 PROPERTIES PASS_REGULAR_EXPRESSION
+                     "TRAIN fw=gyre arch=fcnn .* ranks=2 sync=MPI")
