@@ -8,7 +8,7 @@
 # every shared library they load from this machine's packages to lib/, except the C runtime and CUDA's own libraries (cuBLAS, cuFFT,
 # the driver), which the GPU machine's toolkit provides (same major version: CUDA 13). The
 # CUDA runtime is linked statically; NCCL is opened at run time. Everything is packed into
-# .gpu/bundle.tar.xz (about 20 MiB: the device tool carries at most 64 MiB), which
+# .gpu/bundle.tar.xz (about 15 MiB: the device tool carries at most 64 MiB), which
 # tests/gpu/run.sh unpacks and runs there:
 #   device run: carry [".gpu"], command "bash tests/gpu/run.sh"
 #
