@@ -622,24 +622,23 @@ static void case_nccl(void)
 }
 #endif
 
-/* The closure's cost on the GPU (bench/coupling measures it on the CPU): the Ross et al.
- * FCNN on one 84 x 84 field (ns2d's 64^2 with the closure's halo of 10, as one rank evaluates
- * it), the input copied to the device and the output back as the solver's coupling does,
- * milliseconds a call on the CPU backend (1 thread) and on CUDA in fp32, tf32 and bf16. No
- * goal here: bench/RESULTS.md turns it into a closure step / plain step estimate. */
-static void infer_latency(void)
+/* The closure's cost on the GPU (bench/coupling measures it on the CPU): network `what` (o) on
+ * one side x side field (ns2d's 64^2 with the closure's halo, as one rank evaluates it), the
+ * input copied to the device and the output back as the solver's coupling does, milliseconds a
+ * call on the CPU backend (1 thread) and on CUDA in fp32, tf32 and bf16. No goal here:
+ * bench/RESULTS.md compares it with the coupling benchmark's per-call figure (the rest of
+ * that is the solver's side: packing, halo, normalisation). */
+static void infer_latency(const char *what, const GyreCNNOptions *o, int side)
 {
-  GyreCNNOptions o;
-  GyreCNNOptionsDefault(&o);
-  int64_t           xs[4] = {1, 1, 84, 84};
-  size_t            n     = 84 * 84;
+  int64_t           xs[4] = {1, 1, side, side};
+  size_t            n     = (size_t) side * side;
   float            *h = malloc(sizeof(float) * n), *r = malloc(sizeof(float) * n);
   GyreNet          *net[2];
   GyreTensor        x[2], y[2];
   GyreNetWorkspace *ws[2];
   for (size_t i = 0; i < n; i++)
     h[i] = (float) nn_uniform01(&rng) - 0.5f;
-  BOTH(GyreNetCreateCNN(cpu, &o, 5, &net[0]), GyreNetCreateCNN(gpu, &o, 5, &net[1]));
+  BOTH(GyreNetCreateCNN(cpu, o, 5, &net[0]), GyreNetCreateCNN(gpu, o, 5, &net[1]));
   const char *prec[] = {"fp32", "fp32", "tf32", "bf16"};
   double      ms[4];
   for (int k = 0; k < 4; k++) {
@@ -661,9 +660,9 @@ static void infer_latency(void)
     ms[k] = 1e3 * (MPI_Wtime() - t0) / reps;
   }
   CHECK(GyreBackendSetPrecision(gpu, "fp32"));
-  printf("closure latency, FCNN on one 84^2 field (copies included): cpu %.2f ms, cuda fp32 %.3f "
+  printf("closure latency, %s on one %d^2 field (copies included): cpu %.2f ms, cuda fp32 %.3f "
          "ms, tf32 %.3f ms, bf16 %.3f ms\n",
-         ms[0], ms[1], ms[2], ms[3]);
+         what, side, ms[0], ms[1], ms[2], ms[3]);
   for (int b = 0; b < 2; b++) {
     GyreTensorDestroy(&x[b]), GyreTensorDestroy(&y[b]);
     GyreNetWorkspaceDestroy(&ws[b]), GyreNetDestroy(&net[b]);
@@ -707,7 +706,13 @@ static void case_infer(void)
   int64_t mx[2] = {13, 5}, my[2] = {13, 1};
   BOTH(GyreNetCreateMLP(cpu, &m, 3, &nc), GyreNetCreateMLP(gpu, &m, 3, &ng));
   infer_agree("mlp 5-32-32-1 inference (cpu one pass)", nc, ng, 2, mx, my, -2, 2);
-  infer_latency();
+  GyreCNNOptions f;
+  GyreCNNOptionsDefault(&f); /* Ross et al.'s FCNN: halo 10 */
+  infer_latency("FCNN", &f, 84);
+  /* bench/coupling.sh's small CNN (3 layers, 8 channels, kernels 5, 3, 3: halo 4) */
+  f.nlayers = 3, f.channels[0] = f.channels[1] = 8;
+  f.kernels[0] = 5, f.kernels[1] = f.kernels[2] = 3;
+  infer_latency("small CNN", &f, 72);
 }
 
 int main(int argc, char **argv)
