@@ -29,8 +29,11 @@ struct _p_GyreGuard {
   PetscInt    nev, cap, count[5];
 };
 
-static const char *const ReasonNames[5] = {"none", "output_nan_or_inf", "input_out_of_range",
-                                           "output_out_of_range", "invariant_out_of_band"};
+static const char *const ReasonNames[5] = {[GYRE_GUARD_NONE]      = "none",
+                                           [GYRE_GUARD_NAN]       = "output_nan_or_inf",
+                                           [GYRE_GUARD_INPUT]     = "input_out_of_range",
+                                           [GYRE_GUARD_OUTPUT]    = "output_out_of_range",
+                                           [GYRE_GUARD_INVARIANT] = "invariant_out_of_band"};
 
 PetscErrorCode GyreGuardCreate(GyreRun *run)
 {
@@ -148,8 +151,9 @@ PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary)
   snprintf(*summary, 256, /* (PETSc's own %g would print "6.") */
            "%ld events: %ld output NaN/Inf, %ld input out of range, %ld output out of range, %ld "
            "invariant out of band (sigma %g, band %g, cooldown %ld %s)",
-           (long) g->nev, (long) g->count[1], (long) g->count[2], (long) g->count[3],
-           (long) g->count[4], (double) g->sigma, (double) g->band, (long) g->cooldown,
+           (long) g->nev, (long) g->count[GYRE_GUARD_NAN], (long) g->count[GYRE_GUARD_INPUT],
+           (long) g->count[GYRE_GUARD_OUTPUT], (long) g->count[GYRE_GUARD_INVARIANT],
+           (double) g->sigma, (double) g->band, (long) g->cooldown,
            run->emulator ? "advances" : "steps");
   len = 96 * (size_t) PetscMin(g->nev, shown) + 64;
   PetscCall(PetscMalloc1(len, events));

@@ -105,12 +105,13 @@ struct _p_GyreClosure {
   GyreSurrogateEval surrogate;
 };
 
-/* Why the guard rejected a step (or an emulator's advance) with the surrogate. */
+/* Why the guard rejected a step (or an emulator's advance) with the surrogate. The evaluation's
+ * reasons are numbered by severity, so that the most severe over the ranks is their MPI_MAX. */
 typedef enum {
   GYRE_GUARD_NONE      = 0,
-  GYRE_GUARD_NAN       = 1, /* the network's output is NaN or Inf */
-  GYRE_GUARD_INPUT     = 2, /* an input beyond -guard_sigma of the training inputs */
-  GYRE_GUARD_OUTPUT    = 3, /* an output beyond -guard_sigma of the training targets */
+  GYRE_GUARD_INPUT     = 1, /* an input beyond -guard_sigma of the training inputs */
+  GYRE_GUARD_OUTPUT    = 2, /* an output beyond -guard_sigma of the training targets */
+  GYRE_GUARD_NAN       = 3, /* the network's output is NaN or Inf */
   GYRE_GUARD_INVARIANT = 4  /* a field's mean square outside the training band (-guard_band) */
 } GyreGuardReason;
 

@@ -70,7 +70,7 @@ struct _p_GyreSurrogateEval {
   const float *g_y;
 
   /* the guard (guard.c): disabled, the caller uses its physics fallback; sigma > 0: Apply
-   * records in trip (the first GyreGuardReason since it was reset to 0) an output NaN/Inf or
+   * records in trip (the most severe GyreGuardReason since it was reset to 0) an output NaN/Inf or
    * beyond sigma training standard deviations of the targets, or an input beyond sigma of
    * the inputs; GyreSurrogateEvalGuardCheck adds the invariant band of the state components
    * band_comp[] (mean square within [band_min (1 - b), band_max (1 + b)]). */

@@ -539,13 +539,8 @@ PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model
   const PetscScalar *u;
 
   PetscFunctionBegin;
-  /* the most severe reason over the ranks (GuardValues' order: NaN/Inf output, output, input) */
-  static const PetscInt severity[4]    = {0, 3, 1, 2},
-                        by_severity[4] = {GYRE_GUARD_NONE, GYRE_GUARD_INPUT, GYRE_GUARD_OUTPUT,
-                                          GYRE_GUARD_NAN};
-  r                                    = severity[r];
-  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &r, 1, MPIU_INT, MPI_MAX, model->comm));
-  *reason = by_severity[r];
+  /* the most severe reason over the ranks (the enum is in severity order) */
+  PetscCall(MPIU_Allreduce(&r, reason, 1, MPIU_INT, MPI_MAX, model->comm));
   if (*reason || !ev->nband) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
                         NULL, NULL));
