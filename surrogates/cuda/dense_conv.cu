@@ -144,15 +144,19 @@ __global__ static void k_widen(ConvGeom g, int C, const float *in, float *out)
   }
 }
 
-/* out (N, C, Y, X) = the valid rows of w (C, m) (+ b[c]) */
-__global__ static void k_unpad(ConvGeom g, int C, const float *w, const float *b, float *out)
+/* out (N, C, Y, X) = the valid rows of w (C, m) (+ b[c]); z > 1: the sum of z such (z, C, m)
+ * partial outputs (the implicit GEMM's reduction chunks) */
+__global__ static void k_unpad(ConvGeom g, int C, int z, const float *w, const float *b, float *out)
 {
   const size_t n_all = (size_t) g.s.N * C * g.P;
   GRID_STRIDE(i, n_all)
   {
     const size_t s = i % g.P, nc = i / g.P, c = nc % C, n = nc / C;
-    const size_t yy = s / g.s.X, xx = s % g.s.X;
-    out[i] = w[c * g.m + n * g.Pp + yy * g.Xp + xx] + (b ? b[c] : 0.0f);
+    const size_t q = c * g.m + n * g.Pp + (s / g.s.X) * g.Xp + s % g.s.X;
+    float        v = w[q];
+    for (int k = 1; k < z; k++)
+      v += w[(size_t) k * C * g.m + q];
+    out[i] = v + (b ? b[c] : 0.0f);
   }
 }
 
@@ -203,7 +207,7 @@ static GyreStatus shift_gemm(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
                           (int) g->L, 0, Wk + (size_t) k * Ci * Co, Ci, 0, k ? 1.0f : 0.0f, yw,
                           (int) g->m, 0, 1));
   }
-  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, yw, b, out);
+  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, 1, yw, b, out);
   return GYRE_OK;
 }
 
@@ -391,7 +395,7 @@ static GyreStatus im2col_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co
     LAUNCH(k_im2col, c.m * Ci * c.K, c, Ci, xp, col);
     GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_N, (int) c.m, Co, Ci * c.K, 1.0f, col,
                           (int) c.m, 0, Wc, Ci * c.K, 0, 0.0f, yw, (int) c.m, 0, 1));
-    LAUNCH(k_unpad, (size_t) c.s.N * Co * g->P, c, Co, yw, b, out + (size_t) n0 * Co * g->P);
+    LAUNCH(k_unpad, (size_t) c.s.N * Co * g->P, c, Co, 1, yw, b, out + (size_t) n0 * Co * g->P);
   }
   return GYRE_OK;
 }
@@ -420,17 +424,18 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
  * The shift-GEMM's products in one kernel: on the padded tall layout xp (Ci, L) the convolution
  * is the GEMM C (m x Co) = A (m x Ci K) B (Ci K x Co) with A[q, j] = xp[jt[j] + q], where
  * jt[j] = i L + off_k for j = i K + k (the im2col matrix, never formed) and B[j, o] = W[o Ci K
- * + j] (the weights as stored). One block computes a 128 x 64 tile of C over the whole
- * reduction in steps of 8 (operands staged through shared memory, double-buffered: the next
- * step's loads are in flight during this step's products), each thread an 8 x 4 micro-tile, and
- * writes the valid rows straight into y (+ b): no padded-grid output, no unpadding pass. The
+ * + j] (the weights as stored). One block computes a tile of 128 rows x 32, 64 or 128 columns
+ * of C (the variants below) over the reduction in steps of 8 (operands staged through shared
+ * memory, double-buffered: the next step's loads are in flight during this step's products),
+ * each thread 8 x 4 or 8 x 8 of it, and writes the valid rows straight into y (+ b): no
+ * padded-grid output, no unpadding pass (with GYRE_CUDA_IGEMM_SPLIT=1, small outputs split the
+ * reduction into chunks, summed by k_unpad). The
  * adjoint dx is the same kernel on dy with the flipped transposed weights. The weight gradient
  * is the GEMM dW^T (Ci K x Co) = A^T dyw with the reduction over the m positions: split over
  * blocks (grid z), each writing its partial tile, the partials then summed by one GEMV in a
  * fixed order (deterministic). Fp32 throughout (CUDA cores): with tf32/bf16 the shift-GEMM's
  * cuBLAS calls use the tensor cores and stay the default there. */
 #define IG_BM 128
-#define IG_BN 64
 #define IG_BK 8   /* the steps of the reduction, but for the weight gradient's option */
 #define IG_PADA 4 /* row padding: the K-fast tile stores of 8 steps hit 32 distinct banks */
 /* and of 32 steps: a warp stores one row's 32 steps kk, the element of row r at r ^ IG_SW(kk)
@@ -734,23 +739,6 @@ static int igemm_split(GyreBackend *be, size_t m, int Co, int Kd)
   return z < 2 ? 1 : z > 16 ? 16 : (int) z;
 }
 
-/* out (N, C, Y, X) = the sum of the z partial outputs part[z][c m + q] at the valid positions of
- * the padded grid (+ b[c]) */
-__global__ static void k_unpad_sum(ConvGeom g, int C, int z, const float *part, const float *b,
-                                   float *out)
-{
-  const size_t n_all = (size_t) g.s.N * C * g.P;
-  GRID_STRIDE(i, n_all)
-  {
-    const size_t s = i % g.P, nc = i / g.P, c = nc % C, n = nc / C;
-    const size_t q = n * g.Pp + (s / g.s.X) * g.Xp + s % g.s.X;
-    float        v = b ? b[c] : 0.0f;
-    for (int k = 0; k < z; k++)
-      v += part[((size_t) k * C + c) * g.m + q];
-    out[i] = v;
-  }
-}
-
 /* im2col's column offsets of the Ci-channel padded layout (scratch slot 6) */
 static GyreStatus igemm_offsets(GyreBackend *be, const ConvGeom *g, int Ci, long long **jt)
 {
@@ -778,7 +766,7 @@ static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
   const IgToPart ep{(int) g->m, Co, part};
   GyreCall(
       (igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, zc, kchunk, IgShifted{xp, jt}, fb, ep)));
-  LAUNCH(k_unpad_sum, (size_t) g->s.N * Co * g->P, *g, Co, zc, part, b, out);
+  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, zc, part, b, out);
   return GYRE_OK;
 }
 
