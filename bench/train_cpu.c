@@ -68,10 +68,21 @@
 
 #define NBATCH 4
 
+/* ends the run with status code: on one rank after MPI_Finalize (one line on stderr, no
+ * launcher banner), on several by MPI_Abort (the other ranks may be waiting in a collective) */
+static void stop(int code)
+{
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  if (n > 1) MPI_Abort(MPI_COMM_WORLD, code);
+  MPI_Finalize();
+  exit(code);
+}
+
 static void die(GyreStatus s, const char *what)
 {
   fprintf(stderr, "bench_train_cpu: %s failed: %s\n", what, GyreStatusMessage());
-  MPI_Abort(MPI_COMM_WORLD, (int) s ? (int) s : 1);
+  stop((int) s ? (int) s : 1);
 }
 #define CALL(expr)                                                                                 \
   do {                                                                                             \
@@ -134,7 +145,7 @@ int main(int argc, char **argv)
 
   if (size < 8) {
     fprintf(stderr, "bench_train_cpu: -size %d: at least 8\n", size);
-    MPI_Abort(MPI_COMM_WORLD, 2);
+    stop(2);
   }
   GyreBackend *be;
   CALL(GyreBackendCreate(backend, threads, &be));
@@ -163,7 +174,7 @@ int main(int argc, char **argv)
     CALL(GyreNetCreateMLP(be, &o, seed, &net));
   } else {
     fprintf(stderr, "bench_train_cpu: unknown -arch '%s' (fno, fcnn, mlp)\n", arch);
-    MPI_Abort(MPI_COMM_WORLD, 2);
+    stop(2);
   }
   CALL(GyreNetOutputShape(net, xnd, xs, &ynd, ys));
 

@@ -53,6 +53,13 @@ if [ "$mode" != full ] && [ "$mode" != quick ]; then
   echo "usage: bash bench/train_gpu.sh BIN_DIR [quick]  (not '$mode')" >&2
   exit 2
 fi
+case "${ONLY:-}" in
+"" | fno | fcnn | mlp) ;;
+*)
+  echo "bench/train_gpu.sh: ONLY=$ONLY: fno, fcnn or mlp" >&2
+  exit 2
+  ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PY:-python3}
 t_start=$(date +%s)
@@ -194,13 +201,6 @@ run_one() {
   fi
   grep '^TRAIN ' "$scratch/one.out" | tee -a "$log" || true
 }
-case "${ONLY:-}" in
-"" | fno | fcnn | mlp) ;;
-*)
-  echo "bench/train_gpu.sh: ONLY=$ONLY: fno, fcnn or mlp" >&2
-  exit 2
-  ;;
-esac
 for case in "fno 64" "fno 256" "fcnn 64" "fcnn 256" "mlp 64"; do
   read -r arch size <<<"$case"
   [ -n "${ONLY:-}" ] && [ "$arch" != "$ONLY" ] && continue

@@ -68,6 +68,16 @@ if [ "$mode" = coupling ]; then
   tar -C "$sdir" -xJf "$stack"
   "$sdir/bin/gyre" version
   rc=0
+  for cfg in ${CONFIGS:-}; do # PREC or PREC:VAR=VALUE, checked before anything runs
+    case "$cfg" in
+    fp32 | tf32 | bf16 | fp32:?*=* | tf32:?*=* | bf16:?*=*) ;;
+    *)
+      echo "tests/gpu/run.sh coupling: CONFIGS entry '$cfg': PREC or PREC:VAR=VALUE (PREC fp32, tf32 or bf16)"
+      rm -rf "$sdir" "$dir"
+      exit 2
+      ;;
+    esac
+  done
   # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
   for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_IGEMM_SPLIT=1}; do
     prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1

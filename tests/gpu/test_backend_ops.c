@@ -380,6 +380,19 @@ static void case_ops(void)
     case_conv(2, 2, 20, 128, 16, 33, 1, GYRE_PAD_ZERO, 1);
     case_conv(2, 2, 128, 1, 16, 33, 1, GYRE_PAD_ZERO, 1);
   }
+  /* an unknown algorithm: one error naming the variable and its value, nothing computed */
+  setenv("GYRE_CUDA_CONV", "bogus", 1);
+  {
+    int64_t xs[4] = {1, 2, 5, 5}, ws[4] = {3, 2, 3, 3}, ys[4] = {1, 3, 5, 5};
+    Pair    x, W, y;
+    pair_make(&x, 4, xs, -1, 1);
+    pair_make(&W, 4, ws, -1, 1);
+    pair_out(&y, 4, ys);
+    GyreStatus st = gpu->ops->conv_forward(gpu, &x.g, &W.g, NULL, GYRE_PAD_ZERO, &y.g);
+    EXPECT(st == GYRE_ERR_ARG && strstr(GyreStatusMessage(), "GYRE_CUDA_CONV=bogus"),
+           "GYRE_CUDA_CONV=bogus was not refused with a message naming it");
+    pair_free(&x), pair_free(&W), pair_free(&y);
+  }
   unsetenv("GYRE_CUDA_CONV");
   unsetenv("GYRE_CUDA_IM2COL_MB");
   unsetenv("GYRE_CUDA_PW");
