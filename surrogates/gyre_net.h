@@ -105,6 +105,13 @@ GyreStatus                        GyreNetWorkspaceCreate(const GyreNet *net, Gyr
 GyreStatus                        GyreNetWorkspaceDestroy(GyreNetWorkspace **ws);
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y);
+/* An MLP's inference in one pass on host arrays, x (M, inputs) -> y (M, outputs), through the
+ * backend's mlp_forward with the normalisation aff (NULL: none) on the way in and out: no tensor,
+ * copy or pass per layer (a closure's few points a call). *done = 0, nothing run, where the
+ * network or the backend has no such path (not an MLP, a width beyond GYRE_MLP_FUSED_MAX, a
+ * device backend, GYRE_MLP_FUSED=0): the caller then goes through GyreNetInfer. */
+GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
+                            float *y, const GyreMLPAffine *aff, int *done);
 /* Input and output tensors of the given shapes and a host staging buffer of max(x, y) floats,
  * kept in the workspace between calls (reallocated only when a shape changes): a caller that
  * infers at every time step allocates nothing after the first call. */

@@ -39,6 +39,15 @@ typedef struct {
   GyreBackend *backend;
 } GyreTensor;
 
+/* Per-feature affine maps around an MLP (the mlp_forward op): input feature k normalised as
+ * (float) (((double) x_k - in_mean[k]) * in_inv[k]), output feature j back to physical units as
+ * (float) ((double) h_j * out_std[j] + out_mean[j]): the arithmetic of GyreSurrogateApply's own
+ * normalisation passes, so a surrogate's result is the same either way. */
+typedef struct {
+  const double *in_mean, *in_inv;   /* K_0 values each */
+  const double *out_mean, *out_std; /* N_{nl-1} values each */
+} GyreMLPAffine;
+
 /* ---- tensors (surrogates/tensor.c) ---- */
 /* Allocates a zeroed tensor of the given shape on a backend. */
 GyreStatus GyreTensorCreate(GyreBackend *be, int ndim, const int64_t *shape, GyreTensor *t);
@@ -168,11 +177,14 @@ typedef struct {
   GyreStatus (*copy_from_host_async)(GyreBackend *, void *dst, const void *src, size_t bytes);
   /* an MLP's inference in one pass: nl dense layers, layer i h_{i+1} = act_i(h_i W_i^T + b_i)
    * (act_i < 0: none; b_i may be NULL), h_0 = x (M, K_0), y (M, N_{nl-1}) = h_nl; every width
-   * (K_0 and each N_i) at most GYRE_MLP_FUSED_MAX. Each row's result depends on that row only
-   * (not on M or the thread count). Not bitwise the layers one by one (the sums' order). */
+   * (K_0 and each N_i) at most GYRE_MLP_FUSED_MAX. x and y are host arrays: only a backend
+   * whose tensors are host memory provides it. With aff (NULL: none) h_0 is x normalised and y
+   * h_nl back in physical units, per feature (GyreMLPAffine). Each row's result depends on that
+   * row only (not on M or the thread count). Not bitwise the layers one by one (the sums'
+   * order). */
   GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
-                            const GyreTensor *const *b, const int *act, const GyreTensor *x,
-                            GyreTensor *y);
+                            const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
+                            size_t M, const float *x, float *y);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

@@ -8,7 +8,33 @@ struct GyreSurrogate_s {
   GyreNet          *net;
   GyreModelMeta     meta;
   GyreNormalization norm;
+  /* a per-point MLP: its normalisation per input and output feature, for the one-pass path
+   * (GyreNetInferHost); aff_mem NULL otherwise */
+  double       *aff_mem;
+  GyreMLPAffine aff;
 };
+
+/* A per-point MLP's normalisation per feature: input feature k is channel k / S of the point's
+ * channels, each with its stencil of S values (in_shape); output j is channel j. Nothing (the
+ * general path) for another network or a normalisation that does not match: GyreSurrogateApply
+ * then says what is wrong. */
+static GyreStatus point_affine(GyreSurrogate *s)
+{
+  const GyreModelMeta *m = &s->meta;
+  if (m->type != GYRE_NET_MLP || !m->per_point || s->norm.nin < 1 || m->mlp.inputs < 1 ||
+      m->mlp.inputs % s->norm.nin || m->mlp.outputs < 1 || m->mlp.outputs > s->norm.nout)
+    return GYRE_OK;
+  const int K = m->mlp.inputs, N = m->mlp.outputs, S = K / s->norm.nin;
+  double   *a = malloc(sizeof(double) * 2 * (size_t) (K + N));
+  if (!a) return GyreStatusSet(GYRE_ERR_MEM, "GyreSurrogateLoad: out of memory");
+  for (int k = 0; k < K; k++)
+    a[k] = s->norm.in_mean[k / S], a[K + k] = 1.0 / s->norm.in_std[k / S];
+  for (int j = 0; j < N; j++)
+    a[2 * K + j] = s->norm.out_mean[j], a[2 * K + N + j] = s->norm.out_std[j];
+  s->aff_mem = a;
+  s->aff     = (GyreMLPAffine){a, a + K, a + 2 * K, a + 2 * K + N};
+  return GYRE_OK;
+}
 
 GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backend,
                              GyreSurrogate **out)
@@ -22,7 +48,11 @@ GyreStatus GyreSurrogateLoad(MPI_Comm comm, const char *path, GyreBackend *backe
     return st;
   }
   s->be = backend;
-  *out  = s;
+  if ((st = point_affine(s))) {
+    GyreSurrogateDestroy(&s);
+    return st;
+  }
+  *out = s;
   return GYRE_OK;
 }
 
@@ -89,6 +119,11 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
 {
   if (!s || !ws || !in || !out || n < 1)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateApply: NULL argument or n = %d < 1", n);
+  if (s->aff_mem && nx <= 0) { /* a per-point MLP in one pass: normalised on the way */
+    int done = 0;
+    GyreCall(GyreNetInferHost(s->net, ws, (size_t) n, in, out, &s->aff, &done));
+    if (done) return GYRE_OK;
+  }
   int     nd = 0, cin = 0, ynd = 0;
   int64_t sh[4], ysh[4];
   size_t  pc = 1;
@@ -182,6 +217,7 @@ GyreStatus GyreSurrogateDestroy(GyreSurrogate **ps)
   if (!ps || !*ps) return GYRE_OK;
   GyreSurrogate *s = *ps;
   GyreNetDestroy(&s->net);
+  free(s->aff_mem);
   free(s);
   *ps = NULL;
   return GYRE_OK;

@@ -719,14 +719,11 @@ static int fusable_mlp(const GyreNet *net)
   return nd <= 64 ? nd : 0;
 }
 
-/* y = net(x) by the backend's mlp_forward (ws->fused dense layers); *done = 0 (nothing run) if
- * x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by one then (which
- * accept or refuse it as without the fused path) */
-static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, const GyreTensor *x,
-                              GyreTensor *y, int *done)
+/* The dense layers of a fusable MLP (fusable_mlp) for mlp_forward: weights, biases (NULL
+ * where none) and each one's activation (-1: none); the count */
+static int fused_layers(const GyreNet *net, const GyreTensor **W, const GyreTensor **b, int *act)
 {
-  const GyreTensor *W[64], *b[64];
-  int               act[64], n = 0;
+  int n = 0;
   for (int i = 0; i < net->nl; i++) {
     const Layer *l = &net->L[i];
     if (l->kind == L_DENSE)
@@ -734,12 +731,42 @@ static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, co
     else
       act[n - 1] = (int) l->act;
   }
-  const Layer *first = &net->L[0], *last = &net->L[net->nl - 1];
+  return n;
+}
+
+/* y = net(x) by the backend's mlp_forward (ws->fused dense layers); *done = 0 (nothing run) if
+ * x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by one then (which
+ * accept or refuse it as without the fused path) */
+static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, const GyreTensor *x,
+                              GyreTensor *y, int *done)
+{
+  const GyreTensor *W[64], *b[64];
+  int               act[64];
+  const int         n     = fused_layers(net, W, b, act);
+  const Layer      *first = &net->L[0], *last = &net->L[net->nl - 1];
   if (last->kind == L_ACT) last--;
   const int64_t M = x->ndim >= 1 ? x->shape[0] : 0;
   *done           = n == ws->fused && x->ndim == 2 && x->shape[1] == first->cin && y->ndim == 2 &&
           y->shape[0] == M && y->shape[1] == last->cout;
-  return *done ? net->be->ops->mlp_forward(net->be, n, W, b, act, x, y) : GYRE_OK;
+  return *done
+             ? net->be->ops->mlp_forward(net->be, n, W, b, act, NULL, (size_t) M, x->data, y->data)
+             : GYRE_OK;
+}
+
+GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
+                            float *y, const GyreMLPAffine *aff, int *done)
+{
+  *done = 0;
+  if (!ws || ws->nl != net->nl)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GyreNetInferHost: the workspace was not made for this network");
+  if (!ws->fused || M < 1) return GYRE_OK;
+  const GyreTensor *W[64], *b[64];
+  int               act[64];
+  const int         n = fused_layers(net, W, b, act);
+  if (n != ws->fused) return GYRE_OK;
+  *done = 1;
+  return net->be->ops->mlp_forward(net->be, n, W, b, act, aff, M, x, y);
 }
 
 GyreStatus GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **out)

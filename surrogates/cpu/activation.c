@@ -274,6 +274,8 @@ static int gelu_avx2(void)
   ((avx) ? gelu_forward_avx2(x, y, n) : gelu_forward_range(x, y, n))
 #define TANH_FORWARD(avx, x, y, n)                                                                 \
   ((avx) ? tanh_forward_avx2(x, y, n) : tanh_forward_range(x, y, n))
+#define RELU_FORWARD(avx, x, y, n)                                                                 \
+  ((avx) ? relu_forward_avx2(x, y, n) : relu_forward_range(x, y, n))
 #else
 static int gelu_avx2(void)
 {
@@ -282,6 +284,7 @@ static int gelu_avx2(void)
 #define GELU_BACKWARD(avx, x, g, d, n) gelu_backward_range(x, g, d, n)
 #define GELU_FORWARD(avx, x, y, n) gelu_forward_range(x, y, n)
 #define TANH_FORWARD(avx, x, y, n) tanh_forward_range(x, y, n)
+#define RELU_FORWARD(avx, x, y, n) relu_forward_range(x, y, n)
 #endif
 
 #define GELU_CHUNK 4096
@@ -302,6 +305,21 @@ GYRE_VEC_FN static void relu_backward_range(const float *x, const float *g, floa
   for (size_t i = 0; i < n; i++)
     d[i] = x[i] > 0.0f ? g[i] : 0.0f;
 }
+#if defined(__GNUC__) && defined(__x86_64__)
+/* the forward loop 8 lanes a vector (the baseline build's loop is SSE2, 4): x where x > 0
+ * (ordered), else +0: bitwise relu_forward_range's */
+__attribute__((target("avx2,fma"))) static void relu_forward_avx2(const float *x, float *y,
+                                                                  size_t n)
+{
+  size_t       i = 0;
+  const __m256 z = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    _mm256_storeu_ps(y + i, _mm256_and_ps(v, _mm256_cmp_ps(v, z, _CMP_GT_OQ)));
+  }
+  relu_forward_range(x + i, y + i, n - i);
+}
+#endif
 
 int GyreCPUGeluAVX2(void)
 {
@@ -312,7 +330,7 @@ void GyreCPUActRange(GyreActivation act, int avx, const float *x, float *y, size
 {
   switch (act) {
   case GYRE_ACT_RELU:
-    relu_forward_range(x, y, n);
+    RELU_FORWARD(avx, x, y, n);
     break;
   case GYRE_ACT_GELU:
     GELU_FORWARD(avx, x, y, n);

@@ -64,8 +64,8 @@ void GyreCPUActRange(GyreActivation act, int avx, const float *x, float *y, size
 int  GyreCPUGeluAVX2(void);
 /* mlp.c */
 GyreStatus GyreCPUMLPForward(GyreBackend *, int nl, const GyreTensor *const *W,
-                             const GyreTensor *const *b, const int *act, const GyreTensor *x,
-                             GyreTensor *y);
+                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
+                             size_t M, const float *x, float *y);
 /* loss.c */
 GyreStatus GyreCPUMSELoss(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
                           double *loss, GyreTensor *dpred);

@@ -12,7 +12,10 @@
  * depend on the call's row count, on where the row falls in its block (the last block is padded
  * with zeros) or on the thread count. Activations through GyreCPUActRange (GyreCPUActForward's
  * arithmetic). network.c uses it for GyreNetInfer (GYRE_MLP_FUSED=0 there: the layers one by
- * one, for comparisons). */
+ * one, for comparisons) and GyreNetInferHost: a per-point surrogate's call (inference.c) passes
+ * its normalisation (GyreMLPAffine), applied here on the block's way in and out with the same
+ * double arithmetic as the surrogate's separate passes (bitwise their result), so that a
+ * closure's call makes no tensor, copy or normalisation pass of its own. */
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_ops.h"
@@ -23,8 +26,9 @@
 typedef struct {
   int                 nl;
   const float *const *W, *const *b;
-  const int *K, *N, *act;
-  int        gelu_avx; /* GyreCPUGeluAVX2(), decided before the threads */
+  const int           *K, *N, *act;
+  int                  gelu_avx; /* GyreCPUGeluAVX2(), decided before the threads */
+  const GyreMLPAffine *aff;      /* the normalisation on the way in and out, or NULL */
 } Mlp;
 
 /* one layer on a block: out[j][l] = b_j + sum_k W_jk in[k][l] (K inputs, N outputs) */
@@ -38,6 +42,16 @@ static void layer_generic(int K, int N, const float *W, const float *b, const fl
       for (int l = 0; l < MLP_LANES; l++)
         acc[l] += W[(size_t) j * K + k] * in[k * MLP_LANES + l];
     memcpy(out + j * MLP_LANES, acc, sizeof acc);
+  }
+}
+
+/* the input normalised in the block, feature k's 8 lanes at a time (GyreMLPAffine) */
+static void normalise_generic(int K, const GyreMLPAffine *a, float *h)
+{
+  for (int k = 0; k < K; k++) {
+    const double m = a->in_mean[k], r = a->in_inv[k];
+    for (int l = 0; l < MLP_LANES; l++)
+      h[k * MLP_LANES + l] = (float) (((double) h[k * MLP_LANES + l] - m) * r);
   }
 }
 
@@ -94,18 +108,37 @@ layer_avx2(int K, int N, const float *W, const float *b, const float *in, float 
   }
 }
 
+/* normalise_generic on 8 lanes at a time: the same double arithmetic (exact conversions, a
+ * subtraction and a multiplication, one rounding to float) four lanes a vector */
+__attribute__((target("avx2,fma"))) static void normalise_avx2(int K, const GyreMLPAffine *a,
+                                                               float *h)
+{
+  for (int k = 0; k < K; k++) {
+    const __m256  v = _mm256_loadu_ps(h + k * MLP_LANES);
+    const __m256d m = _mm256_set1_pd(a->in_mean[k]), r = _mm256_set1_pd(a->in_inv[k]);
+    const __m256d lo =
+        _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m), r);
+    const __m256d hi =
+        _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m), r);
+    _mm256_storeu_ps(h + k * MLP_LANES, _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
+  }
+}
+
 #define MLP_LAYER(avx, K, N, W, b, in, out)                                                        \
   ((avx) ? layer_avx2(K, N, W, b, in, out) : layer_generic(K, N, W, b, in, out))
+#define MLP_NORMALISE(avx, K, a, h) ((avx) ? normalise_avx2(K, a, h) : normalise_generic(K, a, h))
 #else
 #define MLP_LAYER(avx, K, N, W, b, in, out) layer_generic(K, N, W, b, in, out)
+#define MLP_NORMALISE(avx, K, a, h) normalise_generic(K, a, h)
 #endif
 
 /* rows [r0, r0 + nr) of x (row length K_0) -> y (row length N_last), nr <= MLP_LANES */
 static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, float *y)
 {
-  float        h[2][MLP_MAX * MLP_LANES];
-  int          K0 = m->K[0], cur = 0;
-  const float *xb = x + r0 * (size_t) K0;
+  float                h[2][MLP_MAX * MLP_LANES];
+  int                  K0 = m->K[0], cur = 0;
+  const float         *xb = x + r0 * (size_t) K0;
+  const GyreMLPAffine *a  = m->aff;
   if (nr == MLP_LANES) /* a full block: the lane loop unrolled (the transpose was a third of
                         * a small closure call's own work) */
     for (int k = 0; k < K0; k++)
@@ -117,6 +150,8 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
       for (int k = 0; k < K0; k++)
         h[0][k * MLP_LANES + l] = xb[(size_t) l * K0 + k];
   }
+  if (a) /* normalised on the way in (GyreMLPAffine's arithmetic; padded lanes too: unused) */
+    MLP_NORMALISE(avx, K0, a, h[0]);
   for (int i = 0; i < m->nl; i++) {
     MLP_LAYER(avx, m->K[i], m->N[i], m->W[i], m->b[i], h[cur], h[1 - cur]);
     cur = 1 - cur;
@@ -126,7 +161,13 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
   }
   const int N  = m->N[m->nl - 1];
   float    *yb = y + r0 * (size_t) N;
-  if (nr == MLP_LANES)
+  if (a) /* back to physical units */
+    for (int j = 0; j < N; j++) {
+      const double mj = a->out_mean[j], sj = a->out_std[j];
+      for (int l = 0; l < nr; l++)
+        yb[(size_t) l * N + j] = (float) ((double) h[cur][j * MLP_LANES + l] * sj + mj);
+    }
+  else if (nr == MLP_LANES)
     for (int j = 0; j < N; j++)
       for (int l = 0; l < MLP_LANES; l++)
         yb[(size_t) l * N + j] = h[cur][j * MLP_LANES + l];
@@ -137,14 +178,13 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
 }
 
 GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
-                             const GyreTensor *const *b, const int *act, const GyreTensor *x,
-                             GyreTensor *y)
+                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
+                             size_t M, const float *x, float *y)
 {
-  if (nl < 1 || nl > 64 || x->ndim < 1)
+  if (nl < 1 || nl > 64 || !x || !y)
     return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: %d layers", nl);
   const float *Wd[64], *bd[64];
   int          K[64], N[64];
-  const size_t M = (size_t) x->shape[0];
   for (int i = 0; i < nl; i++) {
     N[i] = (int) W[i]->shape[0];
     K[i] = (int) (W[i]->size / (size_t) W[i]->shape[0]);
@@ -156,13 +196,10 @@ GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W
                            K[i], N[i]);
     Wd[i] = W[i]->data, bd[i] = b[i] ? b[i]->data : NULL;
   }
-  if (x->size != M * (size_t) K[0] || y->size != M * (size_t) N[nl - 1])
-    return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: x or y does not match the layers");
-  const Mlp    m   = {nl, Wd, bd, K, N, act, GyreCPUGeluAVX2()};
+  const Mlp    m   = {nl, Wd, bd, K, N, act, GyreCPUGeluAVX2(), aff};
   const int    avx = GyreCPUHasAVX2FMA();
   const size_t nb  = (M + MLP_LANES - 1) / MLP_LANES;
-  CPU_PARALLEL_FOR(
-      nb, 64, blk, const size_t r0 = blk * MLP_LANES;
-      mlp_block(&m, avx, x->data, r0, (int) (M - r0 < MLP_LANES ? M - r0 : MLP_LANES), y->data));
+  CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES;
+                   mlp_block(&m, avx, x, r0, (int) (M - r0 < MLP_LANES ? M - r0 : MLP_LANES), y));
   return GYRE_OK;
 }

@@ -408,6 +408,28 @@ static void test_tanh_values(void)
   GyreTensorDestroy(&x), GyreTensorDestroy(&y);
 }
 
+/* ReLU's special values (the AVX2 loop's mask and the portable loop, ctest nn_ops_act_portable,
+ * alike): x where x > 0, else +0, bitwise: -0 -> +0, NaN -> +0, +-Inf, denormals; 19 values
+ * (two vectors and a tail) */
+static void test_relu_values(void)
+{
+  const float in[19] = {-0.0f,   0.0f,    NAN,   -NAN,  INFINITY, -INFINITY, 1e-45f,
+                        -1e-45f, 3.0f,    -3.0f, 1e38f, -1e38f,   0.5f,      -0.5f,
+                        2e-38f,  -2e-38f, 7.0f,  -0.0f, NAN};
+  GyreTensor  x = {0}, y = {0};
+  int         bad = 0;
+  tensor(&x, 1, 19, 0, 0, 0), tensor(&y, 1, 19, 0, 0, 0);
+  memcpy(x.data, in, sizeof in);
+  CHECK(be1->ops->act_forward(be1, GYRE_ACT_RELU, &x, &y));
+  for (int k = 0; k < 19; k++) {
+    const float want = in[k] > 0.0f ? in[k] : 0.0f;
+    bad += memcmp(&want, &y.data[k], sizeof want) != 0;
+  }
+  printf("%s act relu values: -0, NaN, +-Inf, denormals (bitwise)\n", bad ? "FAIL" : "ok  ");
+  failures += bad != 0;
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+}
+
 /* Each value's activation must not depend on where it falls in the call (the vector loops work
  * in blocks of 16 and 8 with a padded tail): every prefix length 1..41 gives the values of one
  * 41-value call, bitwise. */
@@ -458,8 +480,8 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   }
   tensor(&x, 2, M, w[0], 0, 0), randomize(&x, 0);
   tensor(&y, 2, M, w[nl], 0, 0), tensor(&y4, 2, M, w[nl], 0, 0);
-  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, &x, &y));
-  CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &x, &y4));
+  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y.data));
+  CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y4.data));
   /* double reference */
   double *ref = NULL;
   {
@@ -498,15 +520,40 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   /* rows alone */
   tensor(&yr, 2, 1, w[nl], 0, 0);
   for (int m = 0; m < M && !bad_rows; m++) {
-    GyreTensor xr = x;
-    xr.shape[0] = 1, xr.size = (size_t) w[0], xr.data = x.data + (size_t) m * w[0];
-    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, &xr, &yr));
+    CHECK(
+        be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, 1, x.data + (size_t) m * w[0], yr.data));
     bad_rows = memcmp(yr.data, y.data + (size_t) m * w[nl], sizeof(float) * w[nl]) != 0;
   }
   int bad_thr = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
   printf("%s %-40s each row = the row alone, 4 threads = 1 (bitwise)\n",
          bad_rows || bad_thr ? "FAIL" : "ok  ", name);
   failures += bad_rows + bad_thr;
+  /* with the normalisation on the way (GyreMLPAffine): bitwise the same as normalising x,
+   * running the MLP and mapping y back in separate passes (GyreSurrogateApply's general path) */
+  {
+    double *a = malloc(sizeof(double) * 2 * (size_t) (w[0] + w[nl]));
+    for (int k = 0; k < w[0]; k++)
+      a[k] = 0.3 * (k % 3) - 0.2, a[w[0] + k] = 1.0 / (0.5 + 0.25 * (k % 4));
+    for (int j = 0; j < w[nl]; j++)
+      a[2 * w[0] + j] = 1.5 - 0.1 * j, a[2 * w[0] + w[nl] + j] = 0.7 + 0.2 * j;
+    const GyreMLPAffine aff = {a, a + w[0], a + 2 * w[0], a + 2 * w[0] + w[nl]};
+    float              *xn  = malloc(sizeof(float) * x.size);
+    for (size_t i = 0; i < x.size; i++) {
+      const int k = (int) (i % (size_t) w[0]);
+      xn[i]       = (float) (((double) x.data[i] - aff.in_mean[k]) * aff.in_inv[k]);
+    }
+    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, xn, y.data));
+    for (size_t i = 0; i < y.size; i++) {
+      const int j = (int) (i % (size_t) w[nl]);
+      y.data[i]   = (float) ((double) y.data[i] * aff.out_std[j] + aff.out_mean[j]);
+    }
+    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &aff, (size_t) M, x.data, y4.data));
+    int bad_aff = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
+    printf("%s %-40s normalised on the way = in separate passes (bitwise)\n",
+           bad_aff ? "FAIL" : "ok  ", name);
+    failures += bad_aff;
+    free(xn), free(a);
+  }
   for (int i = 0; i < nl; i++)
     GyreTensorDestroy(&W[i]), GyreTensorDestroy(&b[i]);
   for (int i = 0; i <= nl; i++)
@@ -735,7 +782,7 @@ int main(int argc, char **argv)
       test_act((GyreActivation) a);
       test_act_positions((GyreActivation) a);
     }
-  if (all || !strcmp(what, "act")) test_tanh_values();
+  if (all || !strcmp(what, "act")) test_tanh_values(), test_relu_values();
   if (all || !strcmp(what, "mlp")) {
     /* the l96 closure (5 -> 32 -> 32 -> 1 on 8 sectors); blocks of 8 outputs and a tail; rows
      * not a multiple of 8; the widest layers (128); enough rows for the threads */
