@@ -1,0 +1,25 @@
+# tests/nn_cuda_emu: the CUDA backend's implicit-GEMM convolution kernel (surrogates/cuda/
+# igemm.cuh) run on the CPU by emulating CUDA's threads, shared memory and __syncthreads
+# (cuda_emu.h, C++20): every tile variant's index, swizzle and chunk logic is checked in every
+# build, with or without a GPU or nvcc (the GPU suite, tests/gpu, checks the real thing where a
+# GPU exists). Needs a C++20 compiler (g++ from build-essential); said and skipped without one.
+include(CheckLanguage)
+check_language(CXX)
+if(CMAKE_CXX_COMPILER)
+  enable_language(CXX)
+  find_package(Threads REQUIRED)
+  add_executable(test_igemm_emu ${CMAKE_CURRENT_LIST_DIR}/test_igemm_emu.cc)
+  target_compile_features(test_igemm_emu PRIVATE cxx_std_20)
+  target_compile_options(test_igemm_emu PRIVATE -Wall -Wextra -Wno-unknown-pragmas)
+  target_include_directories(test_igemm_emu PRIVATE ${CMAKE_CURRENT_LIST_DIR}
+                             ${CMAKE_SOURCE_DIR}/surrogates ${CMAKE_SOURCE_DIR}/surrogates/cuda
+                             ${CMAKE_SOURCE_DIR}/io)
+  target_link_libraries(test_igemm_emu PRIVATE Threads::Threads)
+  set_target_properties(test_igemm_emu PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                                                  ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME nn_cuda_emu_igemm COMMAND test_igemm_emu
+           WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(nn_cuda_emu_igemm PROPERTIES LABELS "unit" TIMEOUT 300)
+else()
+  message(STATUS "gyre: no C++ compiler: the CUDA kernel emulation test (nn_cuda_emu) is not built")
+endif()
