@@ -1,5 +1,6 @@
 /* inference.c — GyreSurrogate: a loaded model applied to physical fields (gyre_model_file.h). */
 #include "gyre_model_file.h"
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,7 +120,12 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
 {
   if (!s || !ws || !in || !out || n < 1)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateApply: NULL argument or n = %d < 1", n);
-  if (s->aff_mem && nx <= 0) { /* a per-point MLP in one pass: normalised on the way */
+  /* a per-point MLP in one pass, normalised on the way (its rows are read and written block by
+   * block, on several threads: not where out overlaps in, which the general path stages) */
+  const uintptr_t in_at = (uintptr_t) in, out_at = (uintptr_t) out;
+  if (s->aff_mem && nx <= 0 &&
+      (in_at + sizeof(float) * (size_t) n * (size_t) s->meta.mlp.inputs <= out_at ||
+       out_at + sizeof(float) * (size_t) n * (size_t) s->meta.mlp.outputs <= in_at)) {
     int done = 0;
     GyreCall(GyreNetInferHost(s->net, ws, (size_t) n, in, out, &s->aff, &done));
     if (done) return GYRE_OK;

@@ -1,6 +1,6 @@
 /* igemm.cuh — the implicit-GEMM convolution's kernel (k_igemm), its operand and output functors
  * and the convolution geometry they read (dense_conv.cu's implicit-GEMM section describes them).
- * A header of its own so that tests/cuda_emu runs the kernel on the CPU, every tile variant, by
+ * A header of its own so that tests/nn_cuda_emu runs the kernel on the CPU, every tile variant, by
  * emulating CUDA's threads and shared memory (no GPU needed): the tile logic, the swizzle, the
  * row offsets held in shared memory and the reduction chunks are checked in every build. */
 #ifndef GYRE_IGEMM_CUH

@@ -2,11 +2,19 @@
 # igemm.cuh) run on the CPU by emulating CUDA's threads, shared memory and __syncthreads
 # (cuda_emu.h, C++20): every tile variant's index, swizzle and chunk logic is checked in every
 # build, with or without a GPU or nvcc (the GPU suite, tests/gpu, checks the real thing where a
-# GPU exists). Needs a C++20 compiler (g++ from build-essential); said and skipped without one.
+# GPU exists). Needs a C++20 compiler with <barrier> (g++ 11 or later: Debian 12's g++ 12 from
+# build-essential); said and skipped without one.
 include(CheckLanguage)
 check_language(CXX)
 if(CMAKE_CXX_COMPILER)
   enable_language(CXX)
+  include(CheckCXXSourceCompiles)
+  set(CMAKE_REQUIRED_FLAGS -std=c++20)
+  check_cxx_source_compiles("#include <barrier>
+int main() { std::barrier<> b(1); b.arrive_and_wait(); return 0; }" GYRE_CXX20_BARRIER)
+  unset(CMAKE_REQUIRED_FLAGS)
+endif()
+if(GYRE_CXX20_BARRIER)
   find_package(Threads REQUIRED)
   add_executable(test_igemm_emu ${CMAKE_CURRENT_LIST_DIR}/test_igemm_emu.cc)
   target_compile_features(test_igemm_emu PRIVATE cxx_std_20)
@@ -21,5 +29,6 @@ if(CMAKE_CXX_COMPILER)
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_cuda_emu_igemm PROPERTIES LABELS "unit" TIMEOUT 300)
 else()
-  message(STATUS "gyre: no C++ compiler: the CUDA kernel emulation test (nn_cuda_emu) is not built")
+  message(STATUS "gyre: no C++20 compiler with <barrier>: the CUDA kernel emulation test "
+                 "(nn_cuda_emu) is not built")
 endif()

@@ -673,8 +673,8 @@ static void test_inference(GyreBackend *be)
   const char *path = "nn_model_inference.nc";
   /* a 2-D CNN (fields), an MLP (per-point) and a 2-D FNO (the FFTW plan cache shared by the
    * threads) */
-  const char *kname[3] = {"cnn", "mlp", "fno"};
-  for (int kind = 0; kind < 3; kind++) {
+  const char *kname[4] = {"cnn", "mlp", "fno", "mlp 2 channels x stencil 3"};
+  for (int kind = 0; kind < 4; kind++) {
     GyreModelMeta    *m = calloc(1, sizeof *m);
     GyreNormalization nm;
     GyreNet          *net;
@@ -695,6 +695,16 @@ static void test_inference(GyreBackend *be)
       fill_meta(m, &nm, 5, 3, 1, 1);
       CHECK(GyreNetCreateMLP(be, &m->mlp, 9, &net));
       nd = 2, xs[0] = 11, xs[1] = 5;
+    } else if (kind == 3) { /* per point: 2 channels, each a stencil of 3 (inputs channel
+                             * major), one output of 2 normalised targets; 7 rows (a block of 8
+                             * partly filled) */
+      m->type = GYRE_NET_MLP;
+      mlp_setup(&m->mlp);
+      m->mlp.inputs = 6, m->mlp.outputs = 1;
+      fill_meta(m, &nm, 2, 2, 1, 1);
+      m->stencil = 1;
+      CHECK(GyreNetCreateMLP(be, &m->mlp, 9, &net));
+      nd = 2, xs[0] = 7, xs[1] = 6;
     } else {
       m->type = GYRE_NET_FNO;
       GyreFNOOptionsDefault(&m->fno);
@@ -714,7 +724,7 @@ static void test_inference(GyreBackend *be)
     CHECK(GyreTensorCreate(be, nd, xs, &x));
     CHECK(GyreNetOutputShape(net, nd, xs, &ynd, ys));
     CHECK(GyreTensorCreate(be, ynd, ys, &y));
-    int    cin = (int) xs[1], cout = (int) ys[1];
+    int    cin = kind == 3 ? 2 : (int) xs[1], cout = (int) ys[1];
     size_t per = x.size / ((size_t) xs[0] * cin), yper = y.size / ((size_t) ys[0] * cout);
     float *phys = malloc(x.size * 4), *h = malloc(x.size * 4);
     float *want = malloc(y.size * 4), *got = malloc(y.size * 4);
@@ -733,6 +743,13 @@ static void test_inference(GyreBackend *be)
     for (int rep = 0; rep < 2; rep++) { /* twice: reuses its buffers */
       CHECK(GyreSurrogateApply(s, phys, got, (int) xs[0]));
       EXPECT(!memcmp(want, got, y.size * 4), "%s: Apply differs from manual", kname[kind]);
+    }
+    if (m->type == GYRE_NET_MLP) { /* in place: the output over the input (fewer outputs) */
+      float *io = malloc(x.size * 4);
+      memcpy(io, phys, x.size * 4);
+      CHECK(GyreSurrogateApply(s, io, io, (int) xs[0]));
+      EXPECT(!memcmp(want, io, y.size * 4), "%s: Apply in place differs", kname[kind]);
+      free(io);
     }
     /* thread safety: 4 threads apply the same surrogate at once, two with their own
      * workspaces, two with temporary ones, 3 times each; every result equals the serial one */
