@@ -468,8 +468,8 @@ static int igemm_width(int v)
 }
 
 /* launch k_igemm on the backend's stream with z reduction chunks of kchunk, in steps of BK
- * (32: the 4-column variants only) */
-template <bool AKF, int BK, class FA, class FB, class EP>
+ * (32: the 4-column variants only), the rows' offsets held in shared memory with HOIST */
+template <bool AKF, int BK, bool HOIST = AKF && (BK > 8), class FA, class FB, class EP>
 static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int kchunk, FA fa,
                                FB fb, EP ep)
 {
@@ -480,7 +480,7 @@ static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int
 #define IG_LAUNCH(V, BN, TN, T)                                                                    \
   if constexpr (BK == IG_BK || TN == 4)                                                            \
     if (v == V) {                                                                                  \
-      k_igemm<BN, TN, BK, FA, FB, EP, AKF>                                                         \
+      k_igemm<BN, TN, BK, FA, FB, EP, AKF, HOIST>                                                  \
           <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);                    \
       launched = 1;                                                                                \
     }
@@ -506,15 +506,28 @@ static int igemm_dw_bk(int v)
   return v == 0 || v == 1 ? bk : IG_BK;
 }
 
+/* the weight gradient in steps of 8 with the rows' offsets held in shared memory, as in steps
+ * of 32 (GYRE_CUDA_IGEMM_DW_HOIST=1; to be measured): one offset load a row and block instead
+ * of one per element before its dependent load of x */
+static int igemm_dw_hoist(void)
+{
+  static int on = -1;
+  if (on < 0) {
+    const char *env = getenv("GYRE_CUDA_IGEMM_DW_HOIST");
+    on              = env && atoi(env) == 1;
+  }
+  return on;
+}
+
 /* blocks of the weight-gradient kernel of variant v in steps of BK that fit on one
  * multiprocessor at once */
-template <int BK> static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
+template <int BK, bool HOIST> static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
 {
 #define IG_OCC(V, BN, TN, T)                                                                       \
   if constexpr (BK == IG_BK || TN == 4)                                                            \
     if (v == V)                                                                                    \
       CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                            \
-          per_sm, k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true>, T, 0));
+          per_sm, k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST>, T, 0));
   IG_VARIANTS(IG_OCC)
 #undef IG_OCC
   return GYRE_OK;
@@ -581,7 +594,10 @@ static GyreStatus igemm_dw(GyreBackend *be, const ConvGeom *g, const float *x, c
   const int    bn = igemm_width(v), bk = igemm_dw_bk(v);
   int          per_sm = 0;
   const size_t tiles  = (size_t) ((Kd + IG_BM - 1) / IG_BM) * ((Co + bn - 1) / bn);
-  GyreCall(bk == 32 ? igemm_dw_per_sm<32>(v, &per_sm) : igemm_dw_per_sm<IG_BK>(v, &per_sm));
+  const int    hoist  = bk == IG_BK && igemm_dw_hoist();
+  GyreCall((bk == 32 ? igemm_dw_per_sm<32, true>(v, &per_sm)
+            : hoist  ? igemm_dw_per_sm<IG_BK, true>(v, &per_sm)
+                     : igemm_dw_per_sm<IG_BK, false>(v, &per_sm)));
   const size_t cap   = (size_t) (per_sm < 1 ? 1 : per_sm) * cuda_ctx(be)->prop.multiProcessorCount;
   const size_t steps = (g->m + bk - 1) / bk, most = steps * bk / 128 < 1 ? 1 : steps * bk / 128;
   size_t       z      = 2 * cap / tiles;
@@ -603,6 +619,7 @@ static GyreStatus igemm_dw(GyreBackend *be, const ConvGeom *g, const float *x, c
   const IgToPart   ep{Kd, Co, part};
   const GyreStatus st =
       bk == 32 ? igemm_launch<true, 32>(be, Kd, Co, (int) g->m, zc, kchunk, fa, fb, ep)
+      : hoist  ? igemm_launch<true, IG_BK, true>(be, Kd, Co, (int) g->m, zc, kchunk, fa, fb, ep)
                : igemm_launch<true, IG_BK>(be, Kd, Co, (int) g->m, zc, kchunk, fa, fb, ep);
   if (st != GYRE_OK) return st;
   CUBLAS(cublasSgemv(cuda_ctx(be)->blas, CUBLAS_OP_N, Kd * Co, zc, &one, part, Kd * Co, ones, 1,

@@ -102,21 +102,23 @@ struct IgToPart {
  * step's loads in flight during this step's products; 32: one buffer, 32 consecutive elements
  * a warp when reading along k). AKF: A's tile read with k fastest (its rows contiguous along k:
  * FA = IgShiftedT, in steps of 32 with the rows' offsets fetched once a block into shared
- * memory), else m fastest (its columns contiguous). */
-template <int BN, int TN, int BK, class FA, class FB, class EP, bool AKF>
+ * memory; HOIST holds them in steps of 8 too: GYRE_CUDA_IGEMM_DW_HOIST=1), else m fastest
+ * (its columns contiguous). */
+template <int BN, int TN, int BK, class FA, class FB, class EP, bool AKF,
+          bool HOIST = AKF && (BK > 8)>
 __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / TN, TN, BK))
     k_igemm(int M, int N, int Kd, int kchunk, FA fa, FB fb, EP ep)
 {
   constexpr int T = 16 * BN / TN, RA = BK * IG_BM / T, RB = BK * BN / T, NB = BK == 8 ? 2 : 1;
   __shared__ __align__(16) float As[NB][BK][IG_BM + IG_PADA];
   __shared__ __align__(16) float Bs[NB][BK][BN + IG_PADA];
-  constexpr bool                 HOIST = AKF && BK > 8; /* the rows' offsets held */
-  __shared__ long long           rowb[HOIST ? IG_BM : 1];
-  const int                      tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int                      m0 = blockIdx.x * IG_BM, n0 = blockIdx.y * BN;
-  const int                      kb = blockIdx.z * kchunk, ke = min(Kd, kb + kchunk);
-  const int                      nk = ke > kb ? (ke - kb + BK - 1) / BK : 0;
-  float                          acc[8][TN], ra[RA], rb[RB];
+  static_assert(!HOIST || AKF, "the rows' offsets are held for A read along k only");
+  __shared__ long long rowb[HOIST ? IG_BM : 1]; /* HOIST: the rows' offsets held */
+  const int            tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int            m0 = blockIdx.x * IG_BM, n0 = blockIdx.y * BN;
+  const int            kb = blockIdx.z * kchunk, ke = min(Kd, kb + kchunk);
+  const int            nk = ke > kb ? (ke - kb + BK - 1) / BK : 0;
+  float                acc[8][TN], ra[RA], rb[RB];
   for (int i = 0; i < 8; i++)
     for (int j = 0; j < TN; j++)
       acc[i][j] = 0.0f;

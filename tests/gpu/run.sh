@@ -129,6 +129,9 @@ run_case "ops+tn8" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_TN=8
 run_case "ops+dw32" ops GYRE_CUDA_IGEMM_DW_BK=32
 run_case "ops+bn64+dw32" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_DW_BK=32 # 2-3 column tiles
 run_case "nets+dw32" nets GYRE_CUDA_IGEMM_DW_BK=32
+# the weight gradient in steps of 8 with the rows' offsets held in shared memory
+run_case "ops+dwhold" ops GYRE_CUDA_IGEMM_DW_HOIST=1
+run_case "nets+dwhold" nets GYRE_CUDA_IGEMM_DW_HOIST=1
 # the forward's reduction split where the tiles fill less than the card (and the closure's
 # latency with it)
 run_case "ops+split" ops GYRE_CUDA_IGEMM_SPLIT=1
@@ -141,12 +144,14 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
   if bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode"; then
     # gyre's alternatives, to compare with the table's gyre rows: the FNO without the twiddle
     # table, the FCNN by the shift-GEMM, with the implicit GEMM's tiles at most 64 wide, with
-    # 8 x 8 a thread in its 64-wide tile, with the weight gradient in steps of 32 positions;
-    # then where the FCNN's step goes (GYRE_CUDA_PROFILE)
+    # 8 x 8 a thread in its 64-wide tile, with the weight gradient in steps of 32 positions,
+    # in steps of 8 with the rows' offsets held; then where the FCNN's step goes
+    # (GYRE_CUDA_PROFILE)
     echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
-    echo "   dW in steps of 32"
+    echo "   dW in steps of 32, dW with the offsets held"
     for alt in "fno GYRE_CUDA_TWIDDLE=0" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
-      "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32"; do
+      "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32" \
+      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
       read -r arch var <<<"$alt"
       for size in 64 256; do

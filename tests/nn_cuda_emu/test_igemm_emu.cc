@@ -10,7 +10,8 @@
  *            GYRE_CUDA_IGEMM_SPLIT path), a partial last chunk;
  *   dW:      the weight gradient's GEMM (A^T read along the positions: IgShiftedT) in position
  *            chunks, in steps of 8 and, for the 4-column variants, of 32 (the swizzled stores
- *            and the row offsets held in shared memory: GYRE_CUDA_IGEMM_DW_BK=32).
+ *            and the row offsets held in shared memory: GYRE_CUDA_IGEMM_DW_BK=32), and in steps
+ *            of 8 with the row offsets held (GYRE_CUDA_IGEMM_DW_HOIST=1).
  * Every element within 1e-5 of the largest reference value (float sums of <= 286 products).
  * No GPU needed: a block's threads are std::threads, __syncthreads a barrier. */
 #include <cstdio>
@@ -144,7 +145,7 @@ template <int BN, int TN> static void forward_and_split()
   report("split", BN, TN, IG_BK, err / most, bad);
 }
 
-template <int BN, int TN, int BK> static void weight_gradient()
+template <int BN, int TN, int BK, bool HOIST = (BK > 8)> static void weight_gradient()
 {
   constexpr int T    = 16 * BN / TN;
   unsigned      seed = 11u + BN + TN + BK;
@@ -165,7 +166,7 @@ template <int BN, int TN, int BK> static void weight_gradient()
   const dim3 grid((unsigned) ((Kd + IG_BM - 1) / IG_BM), (unsigned) ((Co + BN - 1) / BN),
                   (unsigned) zc);
   emu_launch(grid, T, [&] {
-    k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true>(Kd, Co, m, kchunk, fa, fb, ep);
+    k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST>(Kd, Co, m, kchunk, fa, fb, ep);
   });
   double err = 0, most = 0;
   size_t bad = 0;
@@ -182,7 +183,7 @@ template <int BN, int TN, int BK> static void weight_gradient()
       err  = std::max(err, std::fabs(s - ref));
       most = std::max(most, std::fabs(ref));
     }
-  report("dW", BN, TN, BK, err / most, bad);
+  report(HOIST ? "dW held" : "dW", BN, TN, BK, err / most, bad);
 }
 
 int main()
@@ -197,6 +198,10 @@ int main()
   weight_gradient<128, 8, 8>();
   weight_gradient<32, 4, 32>();
   weight_gradient<64, 4, 32>();
+  weight_gradient<32, 4, 8, true>(); /* GYRE_CUDA_IGEMM_DW_HOIST=1 */
+  weight_gradient<64, 4, 8, true>();
+  weight_gradient<64, 8, 8, true>();
+  weight_gradient<128, 8, 8, true>();
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
