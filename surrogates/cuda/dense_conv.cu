@@ -24,10 +24,6 @@
 #include "op_shapes.h"
 #include "igemm.cuh"
 
-#define GRID_STRIDE(i, n)                                                                          \
-  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (n);                         \
-       i += (size_t) gridDim.x * blockDim.x)
-
 /* y (n elements of an (N, C, S) layout) += b[c] */
 __global__ static void k_bias(size_t n, int C, size_t S, const float *b, float *y)
 {
@@ -98,58 +94,6 @@ static ConvGeom conv_geom(const GyreTensor *x, const GyreTensor *W, GyrePadding 
   g.m  = (size_t) g.s.N * g.Pp;
   g.L  = g.m + (size_t) (g.s.KY - 1) * g.Xp + (size_t) (g.s.KX - 1);
   return g;
-}
-
-/* out (C, L): the padded tall layout of in (N, C, Y, X); rows past m are zero */
-__global__ static void k_pad(ConvGeom g, int C, const float *in, float *out)
-{
-  const size_t n_all = (size_t) C * g.L;
-  GRID_STRIDE(i, n_all)
-  {
-    const size_t c = i / g.L, q = i - c * g.L;
-    float        v = 0.0f;
-    if (q < g.m) {
-      const size_t n = q / g.Pp, r = q - n * g.Pp;
-      int          sy = (int) (r / g.Xp) - g.s.PY, sx = (int) (r % g.Xp) - g.s.PX;
-      int          ok = 1;
-      if (g.s.circ) {
-        sy = (sy % g.s.Y + g.s.Y) % g.s.Y;
-        sx = (sx % g.s.X + g.s.X) % g.s.X;
-      } else
-        ok = sy >= 0 && sy < g.s.Y && sx >= 0 && sx < g.s.X;
-      if (ok) v = in[((n * C + c) * g.s.Y + sy) * g.s.X + sx];
-    }
-    out[i] = v;
-  }
-}
-
-/* out (C, m): in (N, C, Y, X) on the padded grid's rows without any shift: valid positions
- * (y < Y, x < X) hold in, the others zero (dy widened for dW) */
-__global__ static void k_widen(ConvGeom g, int C, const float *in, float *out)
-{
-  const size_t n_all = (size_t) C * g.m;
-  GRID_STRIDE(i, n_all)
-  {
-    const size_t c = i / g.m, q = i - c * g.m, n = q / g.Pp, r = q - n * g.Pp;
-    const int    yy = (int) (r / g.Xp), xx = (int) (r % g.Xp);
-    out[i] = yy < g.s.Y && xx < g.s.X ? in[((n * C + c) * g.s.Y + yy) * g.s.X + xx] : 0.0f;
-  }
-}
-
-/* out (N, C, Y, X) = the valid rows of w (C, m) (+ b[c]); z > 1: the sum of z such (z, C, m)
- * partial outputs (the implicit GEMM's reduction chunks) */
-__global__ static void k_unpad(ConvGeom g, int C, int z, const float *w, const float *b, float *out)
-{
-  const size_t n_all = (size_t) g.s.N * C * g.P;
-  GRID_STRIDE(i, n_all)
-  {
-    const size_t s = i % g.P, nc = i / g.P, c = nc % C, n = nc / C;
-    const size_t q = c * g.m + n * g.Pp + (s / g.s.X) * g.Xp + s % g.s.X;
-    float        v = w[q];
-    for (int k = 1; k < z; k++)
-      v += w[(size_t) k * C * g.m + q];
-    out[i] = v + (b ? b[c] : 0.0f);
-  }
 }
 
 /* the offsets' weight matrices, K blocks of (Cin x Cout) column-major:
@@ -340,17 +284,6 @@ __global__ static void k_im2col(ConvGeom g, int C, const float *xp, float *col)
   }
 }
 
-/* Wt[(i Cout + o) K + k] = W[(o Cin + i) K + K - 1 - k]: the adjoint's weights, (Cin, Cout, K) */
-__global__ static void k_flip_t(int Cout, int Cin, int K, const float *W, float *Wt)
-{
-  const size_t n_all = (size_t) Cout * Cin * K;
-  GRID_STRIDE(j, n_all)
-  {
-    const size_t k = j % K, oi = j / K, i = oi % Cin, o = oi / Cin;
-    Wt[((i * Cout) + o) * K + (K - 1 - k)] = W[j];
-  }
-}
-
 /* the geometry of samples [n0, n0 + nc) alone */
 static ConvGeom conv_chunk(const ConvGeom *g, int nc)
 {
@@ -428,16 +361,6 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
  * fixed order (deterministic). Fp32 throughout (CUDA cores): with tf32/bf16 the shift-GEMM's
  * cuBLAS calls use the tensor cores and stay the default there. The kernel (k_igemm), its
  * operand and output functors and the tile constants: igemm.cuh. */
-
-/* jt[j] = (j / K) L + off_{j % K}: the offset of im2col column j in the tall layout */
-__global__ static void k_igemm_offsets(ConvGeom g, int C, long long *jt)
-{
-  GRID_STRIDE(j, (size_t) C * g.K)
-  {
-    const size_t i = j / g.K, k = j % g.K;
-    jt[j] = (long long) (i * g.L + (k / g.s.KX) * g.Xp + k % g.s.KX);
-  }
-}
 
 /* the tile for N columns, as a variant (below): 32 wide where they fit (the 32-channel layers
  * would leave half of a 64-wide tile idle), 64, or beyond 64 128 wide (8 x 8 a thread: fewer

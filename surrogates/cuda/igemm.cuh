@@ -1,5 +1,7 @@
-/* igemm.cuh — the implicit-GEMM convolution's kernel (k_igemm), its operand and output functors
- * and the convolution geometry they read (dense_conv.cu's implicit-GEMM section describes them).
+/* igemm.cuh — the implicit-GEMM convolution's kernel (k_igemm), its operand and output functors,
+ * the layout kernels around it (padding, widening, unpadding with the chunks' sum, the im2col
+ * offsets, the adjoint's flipped weights) and the convolution geometry they read (dense_conv.cu's
+ * implicit-GEMM section describes them).
  * A header of its own so that tests/nn_cuda_emu runs the kernel on the CPU, every tile variant, by
  * emulating CUDA's threads and shared memory (no GPU needed): the tile logic, the swizzle, the
  * row offsets held in shared memory and the reduction chunks are checked in every build. */
@@ -17,6 +19,85 @@ typedef struct {
   size_t        m;  /* N Yp Xp: rows of the padded grid */
   size_t        L;  /* channel stride of the padded layout: m + the largest offset */
 } ConvGeom;
+
+/* ---- the layout kernels of the implicit GEMM (and of the other algorithms: k_pad, k_unpad) ----
+ */
+#define GRID_STRIDE(i, n)                                                                          \
+  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (n);                         \
+       i += (size_t) gridDim.x * blockDim.x)
+
+/* out (C, L): the padded tall layout of in (N, C, Y, X); rows past m are zero */
+__global__ static void k_pad(ConvGeom g, int C, const float *in, float *out)
+{
+  const size_t n_all = (size_t) C * g.L;
+  GRID_STRIDE(i, n_all)
+  {
+    const size_t c = i / g.L, q = i - c * g.L;
+    float        v = 0.0f;
+    if (q < g.m) {
+      const size_t n = q / g.Pp, r = q - n * g.Pp;
+      int          sy = (int) (r / g.Xp) - g.s.PY, sx = (int) (r % g.Xp) - g.s.PX;
+      int          ok = 1;
+      if (g.s.circ) {
+        sy = (sy % g.s.Y + g.s.Y) % g.s.Y;
+        sx = (sx % g.s.X + g.s.X) % g.s.X;
+      } else
+        ok = sy >= 0 && sy < g.s.Y && sx >= 0 && sx < g.s.X;
+      if (ok) v = in[((n * C + c) * g.s.Y + sy) * g.s.X + sx];
+    }
+    out[i] = v;
+  }
+}
+
+/* out (C, m): in (N, C, Y, X) on the padded grid's rows without any shift: valid positions
+ * (y < Y, x < X) hold in, the others zero (dy widened for dW) */
+__global__ static void k_widen(ConvGeom g, int C, const float *in, float *out)
+{
+  const size_t n_all = (size_t) C * g.m;
+  GRID_STRIDE(i, n_all)
+  {
+    const size_t c = i / g.m, q = i - c * g.m, n = q / g.Pp, r = q - n * g.Pp;
+    const int    yy = (int) (r / g.Xp), xx = (int) (r % g.Xp);
+    out[i] = yy < g.s.Y && xx < g.s.X ? in[((n * C + c) * g.s.Y + yy) * g.s.X + xx] : 0.0f;
+  }
+}
+
+/* out (N, C, Y, X) = the valid rows of w (C, m) (+ b[c]); z > 1: the sum of z such (z, C, m)
+ * partial outputs (the implicit GEMM's reduction chunks) */
+__global__ static void k_unpad(ConvGeom g, int C, int z, const float *w, const float *b, float *out)
+{
+  const size_t n_all = (size_t) g.s.N * C * g.P;
+  GRID_STRIDE(i, n_all)
+  {
+    const size_t s = i % g.P, nc = i / g.P, c = nc % C, n = nc / C;
+    const size_t q = c * g.m + n * g.Pp + (s / g.s.X) * g.Xp + s % g.s.X;
+    float        v = w[q];
+    for (int k = 1; k < z; k++)
+      v += w[(size_t) k * C * g.m + q];
+    out[i] = v + (b ? b[c] : 0.0f);
+  }
+}
+
+/* Wt[(i Cout + o) K + k] = W[(o Cin + i) K + K - 1 - k]: the adjoint's weights, (Cin, Cout, K) */
+__global__ static void k_flip_t(int Cout, int Cin, int K, const float *W, float *Wt)
+{
+  const size_t n_all = (size_t) Cout * Cin * K;
+  GRID_STRIDE(j, n_all)
+  {
+    const size_t k = j % K, oi = j / K, i = oi % Cin, o = oi / Cin;
+    Wt[((i * Cout) + o) * K + (K - 1 - k)] = W[j];
+  }
+}
+
+/* jt[j] = (j / K) L + off_{j % K}: the offset of im2col column j in the tall layout */
+__global__ static void k_igemm_offsets(ConvGeom g, int C, long long *jt)
+{
+  GRID_STRIDE(j, (size_t) C * g.K)
+  {
+    const size_t i = j / g.K, k = j % g.K;
+    jt[j] = (long long) (i * g.L + (k / g.s.KX) * g.Xp + k % g.s.KX);
+  }
+}
 
 #define IG_BM 128
 #define IG_BK 8   /* the steps of the reduction, but for the weight gradient's option */

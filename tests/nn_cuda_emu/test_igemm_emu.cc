@@ -1,19 +1,21 @@
-/* test_igemm_emu — the CUDA backend's implicit-GEMM convolution kernel (surrogates/cuda/
- * igemm.cuh, k_igemm) run on the CPU through cuda_emu.h, against double-precision references,
- * for every tile variant the backend launches (dense_conv.cu: IG_VARIANTS): columns 32 x 4 a
- * thread (128 threads), 64 x 4 (256), 64 x 8 (128), 128 x 8 (256), with several row and column
- * tiles, the last ones partial:
- *   forward: y = conv(x, W) + b through the padded layout and im2col's column offsets (the
- *            kernel's IgShifted operand, IgToGrid output), every valid position written (y
- *            poisoned with NaN first);
- *   split:   the same GEMM in z reduction chunks (IgToPart), the chunks' sum (the forward's
- *            GYRE_CUDA_IGEMM_SPLIT path), a partial last chunk;
- *   dW:      the weight gradient's GEMM (A^T read along the positions: IgShiftedT) in position
- *            chunks, in steps of 8 and, for the 4-column variants, of 32 (the swizzled stores
- *            and the row offsets held in shared memory: GYRE_CUDA_IGEMM_DW_BK=32), and in steps
- *            of 8 with the row offsets held (GYRE_CUDA_IGEMM_DW_HOIST=1).
- * Every element within 1e-5 of the largest reference value (float sums of <= 286 products).
- * No GPU needed: a block's threads are std::threads, __syncthreads a barrier. */
+/* test_igemm_emu — the CUDA backend's fp32 convolution path (surrogates/cuda/igemm.cuh: the
+ * implicit-GEMM kernel k_igemm and the layout kernels around it) run on the CPU through
+ * cuda_emu.h, composed as dense_conv.cu composes them, against direct double-precision
+ * convolutions, with zero and with circular padding, for every tile variant the backend launches
+ * (dense_conv.cu: IG_VARIANTS): columns 32 x 4 a thread (128 threads), 64 x 4 (256), 64 x 8
+ * (128), 128 x 8 (256), with several row and column tiles, the last ones partial:
+ *   forward: k_pad, k_igemm_offsets, k_igemm straight into y (+ b: IgToGrid), and the same
+ *            with the reduction in 3 chunks (IgToPart) summed by k_unpad (the forward's
+ *            GYRE_CUDA_IGEMM_SPLIT path, a partial last chunk);
+ *   dx:      k_pad of dy, k_flip_t of W, the same kernel (the adjoint);
+ *   dW:      k_pad of x, k_widen of dy, the kernel with A^T read along the positions
+ *            (IgShiftedT) in position chunks summed on the host (the GEMV), in steps of 8, of
+ *            32 for the 4-column variants (the swizzled stores and the row offsets held in shared
+ *            memory: GYRE_CUDA_IGEMM_DW_BK=32), and of 8 with the offsets held
+ *            (GYRE_CUDA_IGEMM_DW_HOIST=1).
+ * Outputs poisoned with NaN first (unwritten elements fail); every element within 1e-5 of the
+ * largest reference value (float sums of at most 864 products). No GPU needed: a block's
+ * threads are std::threads, __syncthreads a barrier. */
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,32 +39,10 @@ static std::vector<float> randoms(size_t n, unsigned *seed)
   return v;
 }
 
-/* the padded tall layout of x (N, C, Y, X) with zero padding (k_pad's, non-circular) */
-static std::vector<float> pad(const ConvGeom &g, int C, const std::vector<float> &x)
-{
-  std::vector<float> xp((size_t) C * g.L, 0.0f);
-  for (int n = 0; n < g.s.N; n++)
-    for (int c = 0; c < C; c++)
-      for (int yy = 0; yy < g.s.Y; yy++)
-        for (int xx = 0; xx < g.s.X; xx++)
-          xp[(size_t) c * g.L + n * g.Pp + (size_t) (yy + g.s.PY) * g.Xp + xx + g.s.PX] =
-              x[(((size_t) n * C + c) * g.s.Y + yy) * g.s.X + xx];
-  return xp;
-}
-
-/* im2col's column offsets (k_igemm_offsets) */
-static std::vector<long long> offsets(const ConvGeom &g, int C)
-{
-  std::vector<long long> jt((size_t) C * g.K);
-  for (size_t j = 0; j < jt.size(); j++)
-    jt[j] = (long long) ((j / g.K) * g.L + ((j % g.K) / g.s.KX) * g.Xp + (j % g.K) % g.s.KX);
-  return jt;
-}
-
-static ConvGeom geom(int N, int Ci, int Co, int Y, int X, int KY, int KX)
+static ConvGeom geom(int N, int Ci, int Co, int Y, int X, int KY, int KX, int circ)
 {
   ConvGeom g{};
-  g.s  = GyreConvShape{N, Ci, Co, Y, X, KY, KX, (KY - 1) / 2, (KX - 1) / 2, 0};
+  g.s  = GyreConvShape{N, Ci, Co, Y, X, KY, KX, (KY - 1) / 2, (KX - 1) / 2, circ};
   g.K  = KY * KX;
   g.Yp = Y + 2 * g.s.PY, g.Xp = X + 2 * g.s.PX;
   g.P = (size_t) Y * X, g.Pp = (size_t) g.Yp * g.Xp;
@@ -71,137 +51,219 @@ static ConvGeom geom(int N, int Ci, int Co, int Y, int X, int KY, int KX)
   return g;
 }
 
-static void report(const char *what, int BN, int TN, int BK, double err, size_t bad)
+/* the elementwise kernels as dense_conv.cu's LAUNCH, in blocks of 64 threads (grid-stride) */
+#define ELEMENTWISE(kernel, n, ...)                                                                \
+  emu_launch(dim3((unsigned) std::min<size_t>(((n) + 63) / 64, 8)), 64,                            \
+             [&] { kernel(__VA_ARGS__); })
+
+/* x (N, C, Y, X) at (n, c, y, x) with the padding's rule outside: zero or the periodic wrap */
+static double at(const ConvGeom &g, int C, const std::vector<float> &x, int n, int c, int y, int xx)
+{
+  if (g.s.circ)
+    y = (y % g.s.Y + g.s.Y) % g.s.Y, xx = (xx % g.s.X + g.s.X) % g.s.X;
+  else if (y < 0 || y >= g.s.Y || xx < 0 || xx >= g.s.X)
+    return 0.0;
+  return x[(((size_t) n * C + c) * g.s.Y + y) * g.s.X + xx];
+}
+
+/* the largest |ref - got| over the largest |ref|; bad counts NaN (unwritten) elements */
+static double compare(const std::vector<double> &ref, const std::vector<float> &got, size_t *bad)
+{
+  double err = 0, most = 0;
+  *bad = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    *bad += std::isnan(got[i]);
+    err  = std::max(err, std::fabs(ref[i] - got[i]));
+    most = std::max(most, std::fabs(ref[i]));
+  }
+  return err / most;
+}
+
+static void report(const char *what, const ConvGeom &g, int BN, int TN, int BK, double err,
+                   size_t bad)
 {
   const int fail = !(err <= 1e-5) || bad;
-  printf("%s %-8s tile %3d x %d, steps of %2d: max err %.2e of the largest value%s\n",
-         fail ? "FAIL" : "ok  ", what, BN, TN, BK, err, bad ? " (unwritten elements)" : "");
+  printf("%s %-12s %-8s tile %3d x %d, steps of %2d: max err %.2e of the largest value%s\n",
+         fail ? "FAIL" : "ok  ", what, g.s.circ ? "circular" : "zero", BN, TN, BK, err,
+         bad ? " (unwritten elements)" : "");
   failures += fail;
 }
 
-template <int BN, int TN> static void forward_and_split()
+/* y = conv(x, W) + b the direct way: (N, Co, Y, X) */
+static std::vector<double> conv_ref(const ConvGeom &g, const std::vector<float> &x,
+                                    const std::vector<float> &W, const std::vector<float> &b)
+{
+  std::vector<double> y((size_t) g.s.N * g.s.Cout * g.P);
+  for (int n = 0; n < g.s.N; n++)
+    for (int o = 0; o < g.s.Cout; o++)
+      for (int yy = 0; yy < g.s.Y; yy++)
+        for (int xx = 0; xx < g.s.X; xx++) {
+          double s = b.empty() ? 0.0 : b[o];
+          for (int i = 0; i < g.s.Cin; i++)
+            for (int ky = 0; ky < g.s.KY; ky++)
+              for (int kx = 0; kx < g.s.KX; kx++)
+                s += W[(((size_t) o * g.s.Cin + i) * g.s.KY + ky) * g.s.KX + kx] *
+                     at(g, g.s.Cin, x, n, i, yy + ky - g.s.PY, xx + kx - g.s.PX);
+          y[(((size_t) n * g.s.Cout + o) * g.s.Y + yy) * g.s.X + xx] = s;
+        }
+  return y;
+}
+
+/* the padded layout of C channels and its im2col offsets, by the kernels */
+static void padded(const ConvGeom &g, int C, const std::vector<float> &in, std::vector<float> &xp,
+                   std::vector<long long> &jt)
+{
+  xp.assign((size_t) C * g.L, NAN), jt.assign((size_t) C * g.K, -1);
+  float     *xpd = xp.data();
+  long long *jtd = jt.data();
+  ELEMENTWISE(k_pad, xp.size(), g, C, in.data(), xpd);
+  ELEMENTWISE(k_igemm_offsets, jt.size(), g, C, jtd);
+}
+
+template <int BN, int TN> static void forward_and_dx(int circ)
 {
   constexpr int T    = 16 * BN / TN;
-  unsigned      seed = 7u + BN + TN;
-  /* 2 samples of 9 x 11, 3 input channels, 3 x 3 kernels: 286 rows (3 row tiles), a reduction
-   * of 27 (4 steps, the last partial); output channels: 1.5 column tiles */
+  unsigned      seed = 7u + BN + TN + circ;
+  /* 2 samples of 9 x 11, 3 input channels, 3 x 3 kernels: 286 padded rows (3 row tiles), a
+   * reduction of 27 (4 steps, the last partial); output channels: 1.5 column tiles */
   const int                Co = BN + BN / 2 - 3;
-  const ConvGeom           g  = geom(2, 3, Co, 9, 11, 3, 3);
-  const int                Kd = g.s.Cin * g.K, M = (int) g.m;
-  const std::vector<float> x = randoms((size_t) g.s.N * g.s.Cin * g.P, &seed),
+  const ConvGeom           g  = geom(2, 3, Co, 9, 11, 3, 3, circ);
+  const int                Ci = g.s.Cin, Kd = Ci * g.K, M = (int) g.m;
+  const std::vector<float> x = randoms((size_t) g.s.N * Ci * g.P, &seed),
                            W = randoms((size_t) Co * Kd, &seed), b = randoms(Co, &seed);
-  const std::vector<float>     xp = pad(g, g.s.Cin, x);
-  const std::vector<long long> jt = offsets(g, g.s.Cin);
-  /* the GEMM's reference C[q][o] on every padded row q */
-  std::vector<double> C((size_t) M * Co);
-  double              most = 0;
-  for (int q = 0; q < M; q++)
-    for (int o = 0; o < Co; o++) {
-      double s = 0;
-      for (int j = 0; j < Kd; j++)
-        if (jt[j] + q < (long long) xp.size()) s += (double) xp[jt[j] + q] * W[(size_t) o * Kd + j];
-      C[(size_t) q * Co + o] = s;
-      most                   = std::max(most, std::fabs(s));
-    }
-  const dim3 grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((Co + BN - 1) / BN), 1);
-  /* forward: y (N, Co, Y, X) straight from the kernel, + b */
-  std::vector<float> y((size_t) g.s.N * Co * g.P, NAN);
+  std::vector<float>     xp;
+  std::vector<long long> jt;
+  padded(g, Ci, x, xp, jt);
+  const std::vector<double> ref = conv_ref(g, x, W, b);
+  const dim3         grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((Co + BN - 1) / BN), 1);
   const IgShifted    fa{xp.data(), jt.data()};
   const IgRows       fb{W.data(), (size_t) Kd};
+  std::vector<float> y(ref.size(), NAN);
   const IgToGrid     ep{g, Co, b.data(), y.data()};
   emu_launch(grid, T, [&] {
     k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false>(M, Co, Kd, Kd, fa, fb, ep);
   });
-  double err = 0;
-  size_t bad = 0;
-  for (int n = 0; n < g.s.N; n++)
-    for (int o = 0; o < Co; o++)
-      for (int yy = 0; yy < g.s.Y; yy++)
-        for (int xx = 0; xx < g.s.X; xx++) {
-          const size_t q = n * g.Pp + (size_t) yy * g.Xp + xx;
-          const float  v = y[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx];
-          bad += std::isnan(v);
-          err = std::max(err, std::fabs(v - (C[q * Co + o] + b[o])));
-        }
-  report("forward", BN, TN, IG_BK, err / most, bad);
-  /* split: 3 chunks of 16 (the last of 11 and partial steps), summed */
+  size_t bad;
+  double err = compare(ref, y, &bad);
+  report("forward", g, BN, TN, IG_BK, err, bad);
+  /* split: 3 chunks of 16 (the last of 11: partial steps), summed by k_unpad with b */
   const int          kchunk = 16, zc = (Kd + kchunk - 1) / kchunk;
   std::vector<float> part((size_t) zc * Co * M, NAN);
   const IgToPart     pe{M, Co, part.data()};
   emu_launch(dim3(grid.x, grid.y, (unsigned) zc), T, [&] {
     k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToPart, false>(M, Co, Kd, kchunk, fa, fb, pe);
   });
-  err = 0, bad = 0;
-  for (int q = 0; q < M; q++)
-    for (int o = 0; o < Co; o++) {
-      double s = 0;
-      for (int z = 0; z < zc; z++) {
-        const float v = part[((size_t) z * Co + o) * M + q];
-        bad += std::isnan(v);
-        s += v;
-      }
-      err = std::max(err, std::fabs(s - C[(size_t) q * Co + o]));
-    }
-  report("split", BN, TN, IG_BK, err / most, bad);
+  std::fill(y.begin(), y.end(), NAN);
+  float *yd = y.data();
+  ELEMENTWISE(k_unpad, y.size(), g, Co, zc, part.data(), b.data(), yd);
+  err = compare(ref, y, &bad);
+  report("split", g, BN, TN, IG_BK, err, bad);
+  /* dx (N, Ci, Y, X) = conv(dy padded alike, W flipped and transposed): the adjoint, checked
+   * against <conv(x), dy> = <x, dx> element by element: dx[n,i,p] = sum_o,k W[o,i,k] dy[n,o,
+   * p - k] with the padding's rule */
+  const ConvGeom           ga = geom(2, Co, Ci, 9, 11, 3, 3, circ); /* dy -> dx */
+  const std::vector<float> dy = randoms((size_t) g.s.N * Co * g.P, &seed);
+  std::vector<float>       dyp, Wt(W.size(), NAN), dx((size_t) g.s.N * Ci * g.P, NAN);
+  std::vector<long long>   jta;
+  padded(ga, Co, dy, dyp, jta);
+  float *Wtd = Wt.data();
+  ELEMENTWISE(k_flip_t, W.size(), Co, Ci, g.K, W.data(), Wtd);
+  const int       Kda = Co * g.K;
+  const IgShifted fa2{dyp.data(), jta.data()};
+  const IgRows    fb2{Wt.data(), (size_t) Kda};
+  const IgToGrid  ep2{ga, Ci, nullptr, dx.data()};
+  emu_launch(dim3(grid.x, (unsigned) ((Ci + BN - 1) / BN), 1), T, [&] {
+    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false>(M, Ci, Kda, Kda, fa2, fb2, ep2);
+  });
+  std::vector<double> dref(dx.size(), 0.0);
+  for (int n = 0; n < g.s.N; n++)
+    for (int o = 0; o < Co; o++)
+      for (int yy = 0; yy < g.s.Y; yy++)
+        for (int xx = 0; xx < g.s.X; xx++) {
+          const double d = dy[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx];
+          for (int i = 0; i < Ci; i++)
+            for (int ky = 0; ky < g.s.KY; ky++)
+              for (int kx = 0; kx < g.s.KX; kx++) {
+                int sy = yy + ky - g.s.PY, sx = xx + kx - g.s.PX;
+                if (circ)
+                  sy = (sy % g.s.Y + g.s.Y) % g.s.Y, sx = (sx % g.s.X + g.s.X) % g.s.X;
+                else if (sy < 0 || sy >= g.s.Y || sx < 0 || sx >= g.s.X)
+                  continue;
+                dref[(((size_t) n * Ci + i) * g.s.Y + sy) * g.s.X + sx] +=
+                    d * W[(((size_t) o * Ci + i) * g.s.KY + ky) * g.s.KX + kx];
+              }
+        }
+  err = compare(dref, dx, &bad);
+  report("dx", g, BN, TN, IG_BK, err, bad);
 }
 
-template <int BN, int TN, int BK, bool HOIST = (BK > 8)> static void weight_gradient()
+template <int BN, int TN, int BK, bool HOIST = (BK > 8)> static void weight_gradient(int circ)
 {
   constexpr int T    = 16 * BN / TN;
-  unsigned      seed = 11u + BN + TN + BK;
+  unsigned      seed = 11u + BN + TN + BK + circ;
   /* 16 input channels x 3 x 3: Kd = 144 rows of dW^T (2 row tiles); 286 positions in chunks of
    * 96 (steps of 8) or 128 (steps of 32), the last partial; output channels: 1.5 column tiles */
   const int                Co = BN + BN / 2 - 1;
-  const ConvGeom           g  = geom(2, 16, Co, 9, 11, 3, 3);
-  const int                Kd = g.s.Cin * g.K, m = (int) g.m;
-  const std::vector<float> x          = randoms((size_t) g.s.N * g.s.Cin * g.P, &seed),
-                           dyw        = randoms((size_t) Co * m, &seed);
-  const std::vector<float>     xp     = pad(g, g.s.Cin, x);
-  const std::vector<long long> jt     = offsets(g, g.s.Cin);
-  const int                    kchunk = BK == 8 ? 96 : 128, zc = (m + kchunk - 1) / kchunk;
-  std::vector<float>           part((size_t) zc * Co * Kd, NAN);
-  const IgShiftedT             fa{xp.data(), jt.data()};
-  const IgRows                 fb{dyw.data(), (size_t) m};
-  const IgToPart               ep{Kd, Co, part.data()};
-  const dim3 grid((unsigned) ((Kd + IG_BM - 1) / IG_BM), (unsigned) ((Co + BN - 1) / BN),
-                  (unsigned) zc);
+  const ConvGeom           g  = geom(2, 16, Co, 9, 11, 3, 3, circ);
+  const int                Ci = g.s.Cin, Kd = Ci * g.K, m = (int) g.m;
+  const std::vector<float> x  = randoms((size_t) g.s.N * Ci * g.P, &seed),
+                           dy = randoms((size_t) g.s.N * Co * g.P, &seed);
+  std::vector<float>     xp, dyw((size_t) Co * m, NAN);
+  std::vector<long long> jt;
+  padded(g, Ci, x, xp, jt);
+  float *dywd = dyw.data();
+  ELEMENTWISE(k_widen, dyw.size(), g, Co, dy.data(), dywd);
+  const int          kchunk = BK == 8 ? 96 : 128, zc = (m + kchunk - 1) / kchunk;
+  std::vector<float> part((size_t) zc * Co * Kd, NAN);
+  const IgShiftedT   fa{xp.data(), jt.data()};
+  const IgRows       fb{dyw.data(), (size_t) m};
+  const IgToPart     ep{Kd, Co, part.data()};
+  const dim3         grid((unsigned) ((Kd + IG_BM - 1) / IG_BM), (unsigned) ((Co + BN - 1) / BN),
+                          (unsigned) zc);
   emu_launch(grid, T, [&] {
     k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST>(Kd, Co, m, kchunk, fa, fb, ep);
   });
-  double err = 0, most = 0;
-  size_t bad = 0;
-  for (int j = 0; j < Kd; j++)
-    for (int o = 0; o < Co; o++) {
-      double ref = 0, s = 0;
-      for (int q = 0; q < m; q++)
-        ref += (double) xp[jt[j] + q] * dyw[(size_t) o * m + q];
-      for (int z = 0; z < zc; z++) {
-        const float v = part[((size_t) z * Co + o) * Kd + j];
-        bad += std::isnan(v);
-        s += v;
-      }
-      err  = std::max(err, std::fabs(s - ref));
-      most = std::max(most, std::fabs(ref));
+  /* the chunks' sum (dense_conv.cu: one GEMV) as dW (Co, Ci, KY, KX), and its reference */
+  std::vector<float>  dW((size_t) Co * Kd, 0.0f);
+  std::vector<double> ref(dW.size(), 0.0);
+  for (int o = 0; o < Co; o++)
+    for (int j = 0; j < Kd; j++) {
+      float s = 0;
+      for (int z = 0; z < zc; z++)
+        s += part[((size_t) z * Co + o) * Kd + j];
+      dW[(size_t) o * Kd + j] = s;
+      const int i = j / g.K, ky = (j % g.K) / g.s.KX, kx = j % g.s.KX;
+      double    r = 0;
+      for (int n = 0; n < g.s.N; n++)
+        for (int yy = 0; yy < g.s.Y; yy++)
+          for (int xx = 0; xx < g.s.X; xx++)
+            r += dy[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx] *
+                 at(g, Ci, x, n, i, yy + ky - g.s.PY, xx + kx - g.s.PX);
+      ref[(size_t) o * Kd + j] = r;
     }
-  report(HOIST ? "dW held" : "dW", BN, TN, BK, err / most, bad);
+  size_t       bad;
+  const double err = compare(ref, dW, &bad);
+  report(HOIST ? "dW held" : "dW", g, BN, TN, BK, err, bad);
 }
 
 int main()
 {
-  forward_and_split<32, 4>();
-  forward_and_split<64, 4>();
-  forward_and_split<64, 8>();
-  forward_and_split<128, 8>();
-  weight_gradient<32, 4, 8>();
-  weight_gradient<64, 4, 8>();
-  weight_gradient<64, 8, 8>();
-  weight_gradient<128, 8, 8>();
-  weight_gradient<32, 4, 32>();
-  weight_gradient<64, 4, 32>();
-  weight_gradient<32, 4, 8, true>(); /* GYRE_CUDA_IGEMM_DW_HOIST=1 */
-  weight_gradient<64, 4, 8, true>();
-  weight_gradient<64, 8, 8, true>();
-  weight_gradient<128, 8, 8, true>();
+  for (int circ = 0; circ < 2; circ++) {
+    forward_and_dx<32, 4>(circ);
+    forward_and_dx<64, 4>(circ);
+    forward_and_dx<64, 8>(circ);
+    forward_and_dx<128, 8>(circ);
+    weight_gradient<32, 4, 8>(circ);
+    weight_gradient<64, 4, 8>(circ);
+    weight_gradient<64, 8, 8>(circ);
+    weight_gradient<128, 8, 8>(circ);
+    weight_gradient<32, 4, 32>(circ); /* GYRE_CUDA_IGEMM_DW_BK=32 */
+    weight_gradient<64, 4, 32>(circ);
+    weight_gradient<32, 4, 8, true>(circ); /* GYRE_CUDA_IGEMM_DW_HOIST=1 */
+    weight_gradient<64, 4, 8, true>(circ);
+    weight_gradient<64, 8, 8, true>(circ);
+    weight_gradient<128, 8, 8, true>(circ);
+  }
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }
