@@ -37,23 +37,29 @@ using std::max;
 using std::min;
 
 /* body() run as grid x threads (1-D blocks): kernel<<<grid, threads>>>(...) is
- * emu_launch(grid, threads, [&] { kernel(...); }) */
+ * emu_launch(grid, threads, [&] { kernel(...); }). One std::thread per CUDA thread for the whole
+ * launch, the blocks in turn: every thread ends a block at the barrier before any starts the
+ * next, so a block's shared memory (the kernel's static arrays) is one block's at a time. (A
+ * kernel's __syncthreads count is the same for every thread of a block, as CUDA requires, so
+ * the same barrier serves both.) */
 template <class F> void emu_launch(dim3 grid, unsigned threads, F body)
 {
   gridDim = grid, blockDim = dim3(threads);
-  for (unsigned z = 0; z < grid.z; z++)
-    for (unsigned y = 0; y < grid.y; y++)
-      for (unsigned x = 0; x < grid.x; x++) {
-        std::barrier<>           bar((std::ptrdiff_t) threads);
-        std::vector<std::thread> team;
-        emu_barrier = &bar;
-        for (unsigned t = 0; t < threads; t++)
-          team.emplace_back([&, t] {
-            threadIdx = dim3(t, 0, 0), blockIdx = dim3(x, y, z);
+  std::barrier<>           bar((std::ptrdiff_t) threads);
+  std::vector<std::thread> team;
+  emu_barrier = &bar;
+  for (unsigned t = 0; t < threads; t++)
+    team.emplace_back([&, t] {
+      threadIdx = dim3(t, 0, 0);
+      for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+          for (unsigned x = 0; x < grid.x; x++) {
+            blockIdx = dim3(x, y, z);
             body();
-          });
-        for (auto &th : team)
-          th.join();
-      }
+            bar.arrive_and_wait();
+          }
+    });
+  for (auto &th : team)
+    th.join();
 }
 #endif
