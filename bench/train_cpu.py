@@ -200,6 +200,9 @@ def main():
     p.add_argument("-warmup", type=int, default=2)
     p.add_argument("-min_time", type=float, default=0.0)
     p.add_argument("-seed", type=int, default=42)
+    p.add_argument("-profile", type=int, default=0,
+                   help="after the timed steps, N more under torch.profiler: the kernels "
+                        "taking the most device time (PROFILE lines; CUDA only)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -282,6 +285,27 @@ def main():
              if a.device != "cpu" or S != 64 else "")
           + (f" tf32={tf32}" if a.device == "cuda" else ""))
     sys.stdout.flush()
+    if a.profile > 0 and a.device == "cuda":
+        # which kernels PyTorch (cuDNN, cuBLAS) runs for this network, and their device time:
+        # what gyre's own kernels are compared with
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(a.profile):
+                train_step()
+            sync()
+        def dev_us(e):  # self device time (PyTorch >= 2.4 names it so; before, cuda)
+            v = getattr(e, "self_device_time_total", None)
+            return v if v is not None else getattr(e, "self_cuda_time_total", 0)
+        rows = [e for e in prof.key_averages() if dev_us(e) > 0]
+        rows.sort(key=dev_us, reverse=True)
+        total = max(1e-9, sum(dev_us(e) for e in rows))
+        print(f"PROFILE torch {a.arch} {S}^2, {a.profile} steps: {total / a.profile / 1e3:.3f} ms "
+              "of device time a step; the kernels by device time:")
+        for e in rows[:15]:
+            print(f"PROFILE {dev_us(e) / a.profile / 1e3:9.3f} ms/step "
+                  f"{100 * dev_us(e) / total:5.1f}% x{e.count // a.profile:<4d} "
+                  f"{e.key[:110]}")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

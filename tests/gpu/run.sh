@@ -8,7 +8,8 @@
 # FAILED or SKIPPED) with its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=0,
 # the networks with GYRE_CUDA_CONV=shift), a summary line, then bench/train_gpu.sh's table
 # (quick: a short benchmark), gyre's FNO without the twiddle table and FCNN by the shift-GEMM,
-# and (full) the FCNN's device time by op family: 3-6 minutes on an H200.
+# and (full) the FCNN's device time by op family, gyre's and (torch.profiler) the kernels
+# PyTorch runs for it: 3-6 minutes on an H200.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
 # closure on the GPU (tf32, fp32, fp32 with GYRE_CUDA_IGEMM_SPLIT=1; CONFIGS="PREC[:VAR=VALUE]
 # ..." to choose), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
@@ -164,6 +165,9 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
       echo "== gyre FCNN 64^2, device time by op family (GYRE_CUDA_PROFILE=1)"
       GYRE_CUDA_PROFILE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fcnn -backend cuda \
         -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' | tail -n 30
+      echo "== PyTorch FCNN 64^2, the kernels cuDNN and cuBLAS run, by device time (torch.profiler)"
+      timeout 150 "${PY:-python3}" "$root/bench/train_cpu.py" -arch fcnn -device cuda -size 64 \
+        -iters 3 -warmup 3 -profile 5 2>&1 | grep '^PROFILE' || echo "(the PyTorch profile failed)"
     fi
   else
     echo "bench/train_gpu.sh failed (status $?)"
