@@ -5,7 +5,7 @@
  * (dense_conv.cu: IG_VARIANTS): columns 32 x 4 a thread (128 threads), 64 x 4 (256), 64 x 8
  * (128), 128 x 8 (256), with several row and column tiles, the last ones partial:
  *   forward: k_pad, k_igemm_offsets, k_igemm straight into y (+ b: IgToGrid), and the same
- *            with the reduction in 3 chunks (IgToPart) summed by k_unpad (the forward's
+ *            with the reduction in 4 chunks (IgToPart) summed by k_unpad (the forward's
  *            GYRE_CUDA_IGEMM_SPLIT path, a partial last chunk);
  *   dx:      k_pad of dy, k_flip_t of W, the same kernel (the adjoint);
  *   dW:      k_pad of x, k_widen of dy, the kernel with A^T read along the positions
@@ -14,7 +14,7 @@
  *            memory: GYRE_CUDA_IGEMM_DW_BK=32), and of 8 with the offsets held
  *            (GYRE_CUDA_IGEMM_DW_HOIST=1).
  * Outputs poisoned with NaN first (unwritten elements fail); every element within 1e-5 of the
- * largest reference value (float sums of at most 864 products). No GPU needed: a block's
+ * largest reference value (float sums of at most 1701 products). No GPU needed: a block's
  * threads are std::threads, __syncthreads a barrier. */
 #include <cstdio>
 #include <cstdlib>
@@ -146,8 +146,8 @@ template <int BN, int TN> static void forward_and_dx(int circ)
   size_t bad;
   double err = compare(ref, y, &bad);
   report("forward", g, BN, TN, IG_BK, err, bad);
-  /* split: 3 chunks of 16 (the last of 11: partial steps), summed by k_unpad with b */
-  const int          kchunk = 16, zc = (Kd + kchunk - 1) / kchunk;
+  /* split: 4 chunks of 8 (the last of 3: a partial step), summed by k_unpad with b */
+  const int          kchunk = 8, zc = (Kd + kchunk - 1) / kchunk;
   std::vector<float> part((size_t) zc * Co * M, NAN);
   const IgToPart     pe{M, Co, part.data()};
   emu_launch(dim3(grid.x, grid.y, (unsigned) zc), T, [&] {
