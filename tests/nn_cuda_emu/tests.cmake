@@ -28,6 +28,37 @@ if(GYRE_CXX20_BARRIER)
   add_test(NAME nn_cuda_emu_igemm COMMAND test_igemm_emu
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_cuda_emu_igemm PROPERTIES LABELS "unit" TIMEOUT 300)
+  # the same under ThreadSanitizer (not in the ASan build: the two do not mix): a block's
+  # threads reading shared memory another thread writes without a __syncthreads between them is
+  # a data race TSan reports whatever the timing (the plain run finds it only by chance); built
+  # where a TSan program links and runs, said otherwise
+  if(NOT GYRE_SANITIZE)
+    set(CMAKE_REQUIRED_FLAGS "-std=c++20 -fsanitize=thread")
+    set(CMAKE_REQUIRED_LINK_OPTIONS -fsanitize=thread)
+    include(CheckCXXSourceRuns) # runs: TSan refuses some kernels' memory layouts at start
+    check_cxx_source_runs("#include <thread>
+int main() { std::thread t([] {}); t.join(); return 0; }" GYRE_CXX_TSAN)
+    unset(CMAKE_REQUIRED_FLAGS)
+    unset(CMAKE_REQUIRED_LINK_OPTIONS)
+  endif()
+  if(GYRE_CXX_TSAN)
+    add_executable(test_igemm_emu_tsan ${CMAKE_CURRENT_LIST_DIR}/test_igemm_emu.cc)
+    target_compile_features(test_igemm_emu_tsan PRIVATE cxx_std_20)
+    target_compile_options(test_igemm_emu_tsan PRIVATE -fsanitize=thread -g -Wno-unknown-pragmas)
+    target_link_options(test_igemm_emu_tsan PRIVATE -fsanitize=thread)
+    target_include_directories(test_igemm_emu_tsan PRIVATE ${CMAKE_CURRENT_LIST_DIR}
+                               ${CMAKE_SOURCE_DIR}/surrogates ${CMAKE_SOURCE_DIR}/surrogates/cuda
+                               ${CMAKE_SOURCE_DIR}/io)
+    target_link_libraries(test_igemm_emu_tsan PRIVATE Threads::Threads)
+    set_target_properties(test_igemm_emu_tsan PROPERTIES RUNTIME_OUTPUT_DIRECTORY
+                                                       ${CMAKE_BINARY_DIR}/tests)
+    add_test(NAME nn_cuda_emu_igemm_tsan COMMAND test_igemm_emu_tsan
+             WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+    set_tests_properties(nn_cuda_emu_igemm_tsan PROPERTIES LABELS "unit" TIMEOUT 600
+                         ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1")
+  elseif(NOT GYRE_SANITIZE)
+    message(STATUS "gyre: no working ThreadSanitizer: nn_cuda_emu_igemm_tsan is not built")
+  endif()
 else()
   message(STATUS "gyre: no C++20 compiler with <barrier>: the CUDA kernel emulation test "
                  "(nn_cuda_emu) is not built")
