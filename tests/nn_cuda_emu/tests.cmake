@@ -14,20 +14,25 @@ if(CMAKE_CXX_COMPILER)
 int main() { std::barrier<> b(1); b.arrive_and_wait(); return 0; }" GYRE_CXX20_BARRIER)
   unset(CMAKE_REQUIRED_FLAGS)
 endif()
-if(GYRE_CXX20_BARRIER)
-  find_package(Threads REQUIRED)
-  add_executable(test_igemm_emu ${CMAKE_CURRENT_LIST_DIR}/test_igemm_emu.cc)
-  target_compile_features(test_igemm_emu PRIVATE cxx_std_20)
-  target_compile_options(test_igemm_emu PRIVATE -Wall -Wextra -Wno-unknown-pragmas)
-  target_include_directories(test_igemm_emu PRIVATE ${CMAKE_CURRENT_LIST_DIR}
+# the emulation test as executable EXE and ctest NAME; ARGN: extra compile and link options
+function(gyre_add_emu_test exe name)
+  add_executable(${exe} ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/test_igemm_emu.cc)
+  target_compile_features(${exe} PRIVATE cxx_std_20)
+  target_compile_options(${exe} PRIVATE -Wall -Wextra -Wno-unknown-pragmas ${ARGN})
+  target_link_options(${exe} PRIVATE ${ARGN})
+  target_include_directories(${exe} PRIVATE ${CMAKE_CURRENT_FUNCTION_LIST_DIR}
                              ${CMAKE_SOURCE_DIR}/surrogates ${CMAKE_SOURCE_DIR}/surrogates/cuda
                              ${CMAKE_SOURCE_DIR}/io)
-  target_link_libraries(test_igemm_emu PRIVATE Threads::Threads)
-  set_target_properties(test_igemm_emu PROPERTIES RUNTIME_OUTPUT_DIRECTORY
-                                                  ${CMAKE_BINARY_DIR}/tests)
-  add_test(NAME nn_cuda_emu_igemm COMMAND test_igemm_emu
-           WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-  set_tests_properties(nn_cuda_emu_igemm PROPERTIES LABELS "unit" TIMEOUT 300)
+  target_link_libraries(${exe} PRIVATE Threads::Threads)
+  set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  add_test(NAME ${name} COMMAND ${exe} WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  set_tests_properties(${name} PROPERTIES LABELS "unit" TIMEOUT 600
+                       ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1")
+endfunction()
+
+if(GYRE_CXX20_BARRIER)
+  find_package(Threads REQUIRED)
+  gyre_add_emu_test(test_igemm_emu nn_cuda_emu_igemm)
   # the same under ThreadSanitizer (not in the ASan build: the two do not mix): a block's
   # threads reading shared memory another thread writes without a __syncthreads between them is
   # a data race TSan reports whatever the timing (the plain run finds it only by chance); built
@@ -42,20 +47,7 @@ int main() { std::thread t([] {}); t.join(); return 0; }" GYRE_CXX_TSAN)
     unset(CMAKE_REQUIRED_LINK_OPTIONS)
   endif()
   if(GYRE_CXX_TSAN)
-    add_executable(test_igemm_emu_tsan ${CMAKE_CURRENT_LIST_DIR}/test_igemm_emu.cc)
-    target_compile_features(test_igemm_emu_tsan PRIVATE cxx_std_20)
-    target_compile_options(test_igemm_emu_tsan PRIVATE -fsanitize=thread -g -Wno-unknown-pragmas)
-    target_link_options(test_igemm_emu_tsan PRIVATE -fsanitize=thread)
-    target_include_directories(test_igemm_emu_tsan PRIVATE ${CMAKE_CURRENT_LIST_DIR}
-                               ${CMAKE_SOURCE_DIR}/surrogates ${CMAKE_SOURCE_DIR}/surrogates/cuda
-                               ${CMAKE_SOURCE_DIR}/io)
-    target_link_libraries(test_igemm_emu_tsan PRIVATE Threads::Threads)
-    set_target_properties(test_igemm_emu_tsan PROPERTIES RUNTIME_OUTPUT_DIRECTORY
-                                                       ${CMAKE_BINARY_DIR}/tests)
-    add_test(NAME nn_cuda_emu_igemm_tsan COMMAND test_igemm_emu_tsan
-             WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
-    set_tests_properties(nn_cuda_emu_igemm_tsan PROPERTIES LABELS "unit" TIMEOUT 600
-                         ENVIRONMENT "TSAN_OPTIONS=halt_on_error=1")
+    gyre_add_emu_test(test_igemm_emu_tsan nn_cuda_emu_igemm_tsan -fsanitize=thread -g)
   elseif(NOT GYRE_SANITIZE)
     message(STATUS "gyre: no working ThreadSanitizer: nn_cuda_emu_igemm_tsan is not built")
   endif()
