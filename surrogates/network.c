@@ -734,25 +734,6 @@ static int fused_layers(const GyreNet *net, const GyreTensor **W, const GyreTens
   return n;
 }
 
-/* y = net(x) by the backend's mlp_forward (ws->fused dense layers); *done = 0 (nothing run) if
- * x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by one then (which
- * accept or refuse it as without the fused path) */
-static GyreStatus infer_fused(const GyreNet *net, const GyreNetWorkspace *ws, const GyreTensor *x,
-                              GyreTensor *y, int *done)
-{
-  const GyreTensor *W[64], *b[64];
-  int               act[64];
-  const int         n     = fused_layers(net, W, b, act);
-  const Layer      *first = &net->L[0], *last = &net->L[net->nl - 1];
-  if (last->kind == L_ACT) last--;
-  const int64_t M = x->ndim >= 1 ? x->shape[0] : 0;
-  *done           = n == ws->fused && x->ndim == 2 && x->shape[1] == first->cin && y->ndim == 2 &&
-          y->shape[0] == M && y->shape[1] == last->cout;
-  return *done
-             ? net->be->ops->mlp_forward(net->be, n, W, b, act, NULL, (size_t) M, x->data, y->data)
-             : GYRE_OK;
-}
-
 GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
                             float *y, const GyreMLPAffine *aff, int *done)
 {
@@ -767,6 +748,22 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
   if (n != ws->fused) return GYRE_OK;
   *done = 1;
   return net->be->ops->mlp_forward(net->be, n, W, b, act, aff, M, x, y);
+}
+
+/* y = net(x) by GyreNetInferHost (the backend's mlp_forward on the tensors' host memory); *done
+ * = 0 (nothing run) if x or y does not have the plain (M, K) -> (M, N) shapes: the layers one by
+ * one then (which accept or refuse it as without the fused path) */
+static GyreStatus infer_fused(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                              GyreTensor *y, int *done)
+{
+  const Layer *first = &net->L[0], *last = &net->L[net->nl - 1];
+  if (last->kind == L_ACT) last--;
+  const int64_t M = x->ndim >= 1 ? x->shape[0] : 0;
+  *done           = 0;
+  if (!(x->ndim == 2 && x->shape[1] == first->cin && y->ndim == 2 && y->shape[0] == M &&
+        y->shape[1] == last->cout))
+    return GYRE_OK;
+  return GyreNetInferHost(net, ws, (size_t) M, x->data, y->data, NULL, done);
 }
 
 GyreStatus GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **out)

@@ -783,6 +783,26 @@ static void test_inference(GyreBackend *be)
     GyreNetDestroy(&net);
     free(m);
   }
+  { /* the one-pass path with a workspace made for another network: refused, one error */
+    GyreMLPOptions o;
+    GyreNet       *a, *b;
+    mlp_setup(&o);
+    CHECK(GyreNetCreateMLP(be, &o, 9, &a));
+    o.depth = 3;
+    CHECK(GyreNetCreateMLP(be, &o, 9, &b));
+    GyreNetWorkspace *ws;
+    CHECK(GyreNetWorkspaceCreate(a, &ws));
+    float       in[5] = {0}, out[3];
+    int         done  = 1;
+    GyreStatus  st    = GyreNetInferHost(b, ws, 1, in, out, NULL, &done);
+    const char *msg   = GyreStatusMessage();
+    EXPECT(st != GYRE_OK && !done && strstr(msg, "not made for this network"),
+           "GyreNetInferHost with another network's workspace: %s",
+           st == GYRE_OK ? "accepted" : msg);
+    printf("one-pass inference, another network's workspace -> %s\n", msg);
+    GyreNetWorkspaceDestroy(&ws);
+    GyreNetDestroy(&a), GyreNetDestroy(&b);
+  }
   { /* a whole-field MLP (one channel on a 2 x 2 grid: 4 inputs) with 6 outputs, no whole
      * number of fields: refused when applied, with one error naming the counts */
     GyreModelMeta    *m = calloc(1, sizeof *m);
