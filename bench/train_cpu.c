@@ -225,7 +225,7 @@ int main(int argc, char **argv)
     CALL(GyreOptimizerZeroGrad(opt));                                                              \
     CALL(GyreNetForward(net, &x[b], &pred, 1));                                                    \
     CALL(be->ops->mse_loss(be, &pred, &t[b], &loss, &dpred));                                      \
-    if (sync) CALL(be->ops->axpby(be, dpred.size, 0.0f, dpred.data, 1.0f / nranks, dpred.data));   \
+    if (sync) CALL(be->ops->scale(be, dpred.size, 1.0f / nranks, dpred.data));                     \
     CALL(GyreNetBackward(net, &dpred, NULL));                                                      \
     if (sync) CALL(GyreGradSyncFinish(sync));                                                      \
     CALL(GyreOptimizerStep(opt, NULL));                                                            \
