@@ -931,7 +931,7 @@ extern "C" GyreStatus GyreCUDABackendInit(GyreBackend *be)
   CudaCtx *c = (CudaCtx *) calloc(1, sizeof *c);
   if (!c) return GyreStatusSet(GYRE_ERR_MEM, "cuda backend: out of host memory");
   c->device     = local_rank() % n;
-  c->prof       = getenv("GYRE_CUDA_PROFILE") && atoi(getenv("GYRE_CUDA_PROFILE")) > 0;
+  c->prof       = cuda_env_int("GYRE_CUDA_PROFILE", 0) > 0;
   GyreStatus st = GYRE_OK;
 #define INIT(call)                                                                                 \
   do {                                                                                             \

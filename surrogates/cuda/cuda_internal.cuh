@@ -7,6 +7,7 @@
 #include <cuda_bf16.h>
 #include <cufft.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "gyre_cuda.h"
 #include "gyre_nn.h"
 
@@ -120,6 +121,13 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
                         int batch);
 /* cached 1-D batched real transforms */
 GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan);
+
+/* an integer knob from the environment (GYRE_CUDA_*): its value, or dflt where unset or empty */
+static inline int cuda_env_int(const char *name, int dflt)
+{
+  const char *s = getenv(name);
+  return s && *s ? atoi(s) : dflt;
+}
 
 /* grid size for n elements at `threads` per block, capped for grid-stride loops */
 static inline unsigned cuda_blocks(size_t n, int threads)

@@ -370,9 +370,8 @@ static int igemm_variant(int N)
 {
   static int most = 0, tn8 = 0;
   if (!most) {
-    const char *bn = getenv("GYRE_CUDA_IGEMM_BN"), *tn = getenv("GYRE_CUDA_IGEMM_TN");
-    most = bn && atoi(bn) == 64 ? 64 : 128;
-    tn8  = tn && atoi(tn) == 8;
+    most = cuda_env_int("GYRE_CUDA_IGEMM_BN", 128) == 64 ? 64 : 128;
+    tn8  = cuda_env_int("GYRE_CUDA_IGEMM_TN", 4) == 8;
   }
   return N <= 32 ? 0 : N <= 64 || most == 64 ? (tn8 ? 2 : 1) : 3;
 }
@@ -422,10 +421,7 @@ static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int
 static int igemm_dw_bk(int v)
 {
   static int bk = 0;
-  if (!bk) {
-    const char *env = getenv("GYRE_CUDA_IGEMM_DW_BK");
-    bk              = env && atoi(env) == 32 ? 32 : IG_BK;
-  }
+  if (!bk) bk = cuda_env_int("GYRE_CUDA_IGEMM_DW_BK", IG_BK) == 32 ? 32 : IG_BK;
   return v == 0 || v == 1 ? bk : IG_BK;
 }
 
@@ -435,10 +431,7 @@ static int igemm_dw_bk(int v)
 static int igemm_dw_hoist(void)
 {
   static int on = -1;
-  if (on < 0) {
-    const char *env = getenv("GYRE_CUDA_IGEMM_DW_HOIST");
-    on              = env && atoi(env) == 1;
-  }
+  if (on < 0) on = cuda_env_int("GYRE_CUDA_IGEMM_DW_HOIST", 0) == 1;
   return on;
 }
 
@@ -463,10 +456,7 @@ template <int BK, bool HOIST> static GyreStatus igemm_dw_per_sm(int v, int *per_
 static int igemm_split(GyreBackend *be, size_t m, int Co, int Kd)
 {
   static int on = -1;
-  if (on < 0) {
-    const char *env = getenv("GYRE_CUDA_IGEMM_SPLIT");
-    on              = env && atoi(env) == 1;
-  }
+  if (on < 0) on = cuda_env_int("GYRE_CUDA_IGEMM_SPLIT", 0) == 1;
   const int    sms = cuda_ctx(be)->prop.multiProcessorCount, bn = igemm_width(igemm_variant(Co));
   const size_t tiles = (m + IG_BM - 1) / IG_BM * (size_t) ((Co + bn - 1) / bn);
   if (!on || tiles >= (size_t) sms) return 1;

@@ -184,10 +184,7 @@ __global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const
 static GyreStatus twiddles(GyreBackend *be, const SpecGeom *s, float2 **tw)
 {
   static int use = -1;
-  if (use < 0) {
-    const char *env = getenv("GYRE_CUDA_TWIDDLE");
-    use             = !(env && *env && atoi(env) == 0);
-  }
+  if (use < 0) use = cuda_env_int("GYRE_CUDA_TWIDDLE", 1) != 0;
   *tw = NULL;
   if (!use) return GYRE_OK;
   GyreCall(GyreCUDAScratch(be, 4, sizeof(float2) * (size_t) s->Y, (void **) tw));
