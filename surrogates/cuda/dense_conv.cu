@@ -353,8 +353,8 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
  * of C (the variants below) over the reduction in steps of 8 (operands staged through shared
  * memory, double-buffered: the next step's loads are in flight during this step's products),
  * each thread 8 x 4 or 8 x 8 of it, and writes the valid rows straight into y (+ b): no
- * padded-grid output, no unpadding pass (with GYRE_CUDA_IGEMM_SPLIT=1, small outputs split the
- * reduction into chunks, summed by k_unpad). The
+ * padded-grid output, no unpadding pass (small outputs, which would leave the card idle, split
+ * the reduction into chunks, summed by k_unpad; GYRE_CUDA_IGEMM_SPLIT=0 switches that off). The
  * adjoint dx is the same kernel on dy with the flipped transposed weights. The weight gradient
  * is the GEMM dW^T (Ci K x Co) = A^T dyw with the reduction over the m positions: split over
  * blocks (grid z), each writing its partial tile, the partials then summed by one GEMV in a
@@ -449,14 +449,15 @@ template <int BK, bool HOIST> static GyreStatus igemm_dw_per_sm(int v, int *per_
   return GYRE_OK;
 }
 
-/* the forward's reduction chunks: 1, or with GYRE_CUDA_IGEMM_SPLIT=1 (to be measured) where
- * the output tiles fill less than the card (one field of inference: ~60 blocks of 128
- * positions on an H200's 132 multiprocessors) as many as make about two blocks a
- * multiprocessor, each at least 64 of the reduction, at most 16 */
+/* the forward's reduction chunks: 1, or where the output tiles fill less than the card (one
+ * field of inference: ~60 blocks of 128 positions on an H200's 132 multiprocessors) as many as
+ * make about two blocks a multiprocessor, each at least 64 of the reduction, at most 16. On an
+ * H200 this cut the 64^2 ns2d closure's call from 0.97-1.01 ms to 0.53-0.66 ms (fp32, 3 runs
+ * each, bench/RESULTS.md); GYRE_CUDA_IGEMM_SPLIT=0 switches it off. */
 static int igemm_split(GyreBackend *be, size_t m, int Co, int Kd)
 {
   static int on = -1;
-  if (on < 0) on = cuda_env_int("GYRE_CUDA_IGEMM_SPLIT", 0) == 1;
+  if (on < 0) on = cuda_env_int("GYRE_CUDA_IGEMM_SPLIT", 1) != 0;
   const int    sms = cuda_ctx(be)->prop.multiProcessorCount, bn = igemm_width(igemm_variant(Co));
   const size_t tiles = (m + IG_BM - 1) / IG_BM * (size_t) ((Co + bn - 1) / bn);
   if (!on || tiles >= (size_t) sms) return 1;

@@ -11,7 +11,7 @@
 # and (full) the FCNN's device time by op family, gyre's and (torch.profiler) the kernels
 # PyTorch runs for it: 3-6 minutes on an H200.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
-# closure on the GPU (tf32, fp32, fp32 with GYRE_CUDA_IGEMM_SPLIT=1; CONFIGS="PREC[:VAR=VALUE]
+# closure on the GPU (tf32, fp32, fp32 with GYRE_CUDA_IGEMM_SPLIT=0; CONFIGS="PREC[:VAR=VALUE]
 # ..." to choose), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
 # PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
@@ -67,7 +67,11 @@ if [ "$mode" = coupling ]; then
   fi
   sdir=$(mktemp -d /tmp/gyre-stack.XXXXXX)
   tar -C "$sdir" -xJf "$stack"
-  "$sdir/bin/gyre" version
+  # the stack's libraries and Open MPI's components, for every gyre run from it
+  senv=(LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so"
+    OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3"
+    OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0)
+  env "${senv[@]}" "$sdir/bin/gyre" version
   rc=0
   for cfg in ${CONFIGS:-}; do # PREC or PREC:VAR=VALUE, checked before anything runs
     case "$cfg" in
@@ -80,15 +84,11 @@ if [ "$mode" = coupling ]; then
     esac
   done
   # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
-  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_IGEMM_SPLIT=1}; do
+  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_IGEMM_SPLIT=0}; do
     prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
     [ "$cfg" != "$prec" ] && knob=${cfg#*:}
     echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
-    env "$knob" LD_LIBRARY_PATH="$sdir/lib:$LD_LIBRARY_PATH" \
-      GYRE_CUDA_MODULE="$sdir/lib/libgyre_cuda.so" \
-      OPAL_PREFIX="$sdir" OMPI_MCA_mca_base_component_path="$sdir/lib/openmpi3" \
-      OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0 \
-      LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d PY="$py" \
+    env "$knob" "${senv[@]}" LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d PY="$py" \
       timeout 270 bash "$root/bench/coupling.sh" "$sdir"
     r=$?
     [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $cfg) failed (status $r)"
@@ -133,11 +133,11 @@ run_case "nets+dw32" nets GYRE_CUDA_IGEMM_DW_BK=32
 # the weight gradient in steps of 8 with the rows' offsets held in shared memory
 run_case "ops+dwhold" ops GYRE_CUDA_IGEMM_DW_HOIST=1
 run_case "nets+dwhold" nets GYRE_CUDA_IGEMM_DW_HOIST=1
-# the forward's reduction split where the tiles fill less than the card (and the closure's
-# latency with it)
-run_case "ops+split" ops GYRE_CUDA_IGEMM_SPLIT=1
-run_case "ops+bn64+split" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_SPLIT=1
-run_case "infer+split" infer GYRE_CUDA_IGEMM_SPLIT=1
+# the forward's reduction not split where the tiles fill less than the card (split by default:
+# the closure's latency)
+run_case "ops+nosplit" ops GYRE_CUDA_IGEMM_SPLIT=0
+run_case "ops+bn64+nosplit" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_SPLIT=0
+run_case "infer+nosplit" infer GYRE_CUDA_IGEMM_SPLIT=0
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
