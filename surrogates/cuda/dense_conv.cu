@@ -4,9 +4,10 @@
  * Row-major tensors are column-major matrices transposed, so y (M, N) = x W^T is, for cuBLAS,
  * y^T (N x M) = W^T x^T: every GEMM below is written in cuBLAS's column-major terms.
  *
- * Convolutions (K > 1) are, in fp32, an implicit GEMM of our own (below, "the implicit-GEMM
- * convolution": one kernel a product, the im2col matrix never formed); in tf32 and bf16, and
- * with GYRE_CUDA_CONV=shift, the CPU backend's shift-GEMM through cuBLAS (tensor cores), on the
+ * Convolutions (K > 1) are, in fp32 and tf32, an implicit GEMM of our own (below, "the
+ * implicit-GEMM convolution": one kernel a product, the im2col matrix never formed; in tf32 its
+ * products on the tensor cores); in bf16, and with GYRE_CUDA_CONV=shift, the CPU backend's
+ * shift-GEMM through cuBLAS (tensor cores), on the
  * whole batch at once: the input is padded (circular wrap or zeros) into a channel-major "tall"
  * layout xp (Cin, N Yp Xp + slack) with Yp = Y + 2 PY, Xp = X + 2 PX; for the kernel offset
  * k = (ky, kx) the matrix
@@ -358,9 +359,9 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
  * adjoint dx is the same kernel on dy with the flipped transposed weights. The weight gradient
  * is the GEMM dW^T (Ci K x Co) = A^T dyw with the reduction over the m positions: split over
  * blocks (grid z), each writing its partial tile, the partials then summed by one GEMV in a
- * fixed order (deterministic). Fp32 throughout (CUDA cores): with tf32/bf16 the shift-GEMM's
- * cuBLAS calls use the tensor cores and stay the default there. The kernel (k_igemm), its
- * operand and output functors and the tile constants: igemm.cuh. */
+ * fixed order (deterministic). Fp32 on the CUDA cores; in tf32 the products on the tensor cores
+ * (igemm_tc); bf16 keeps the shift-GEMM (its cuBLAS calls on the tensor cores). The kernel
+ * (k_igemm), its operand and output functors and the tile constants: igemm.cuh. */
 
 /* the tile for N columns, as a variant (below): 32 wide where they fit (the 32-channel layers
  * would leave half of a 64-wide tile idle), 64, or beyond 64 128 wide (8 x 8 a thread: fewer
@@ -389,25 +390,50 @@ static int igemm_width(int v)
   return 0;
 }
 
+/* where the implicit GEMM's products run (steps of 8, offsets not held; else the CUDA cores):
+ * in fp32 on the CUDA cores (0), or with GYRE_CUDA_IGEMM_TC=3 on the tensor cores as three
+ * tf32 products of split operands (fp32's accuracy; measured slower on an H200: 2210 against
+ * 2625 samples/s for the FCNN at 64^2, the kernel's time is in staging its operands, not in
+ * the products); in the backend's tf32 precision on the tensor cores in tf32 (1); in bf16 (with
+ * GYRE_CUDA_CONV=implicit) on the CUDA cores */
+static int igemm_tc(GyreBackend *be)
+{
+  static int tc3 = -1;
+  if (tc3 < 0) tc3 = cuda_env_int("GYRE_CUDA_IGEMM_TC", 0) == 3;
+  const cublasComputeType_t c = cuda_ctx(be)->compute;
+  return c == CUBLAS_COMPUTE_32F ? (tc3 ? 3 : 0) : c == CUBLAS_COMPUTE_32F_FAST_TF32 ? 1 : 0;
+}
+
 /* launch k_igemm on the backend's stream with z reduction chunks of kchunk, in steps of BK
- * (32: the 4-column variants only), the rows' offsets held in shared memory with HOIST */
+ * (32: the 4-column variants only), the rows' offsets held in shared memory with HOIST, the
+ * products where igemm_tc says */
 template <bool AKF, int BK, bool HOIST = AKF && (BK > 8), class FA, class FB, class EP>
 static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int kchunk, FA fa,
                                FB fb, EP ep)
 {
   const int  v = igemm_variant(N), bn = igemm_width(v);
+  const int  tc = BK == IG_BK && !HOIST ? igemm_tc(be) : 0;
   const dim3 grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((N + bn - 1) / bn),
                   (unsigned) z);
   int        launched = 0;
+/* TC is the template's only where it exists (steps of 8, offsets not held), else 0 */
+#define IG_GO(BN, TN, T, TC)                                                                       \
+  k_igemm<BN, TN, BK, FA, FB, EP, AKF, HOIST, BK == IG_BK && !HOIST ? TC : 0>                      \
+      <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep)
 #define IG_LAUNCH(V, BN, TN, T)                                                                    \
   if constexpr (BK == IG_BK || TN == 4)                                                            \
     if (v == V) {                                                                                  \
-      k_igemm<BN, TN, BK, FA, FB, EP, AKF, HOIST>                                                  \
-          <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep);                    \
+      if (tc == 3)                                                                                 \
+        IG_GO(BN, TN, T, 3);                                                                       \
+      else if (tc == 1)                                                                            \
+        IG_GO(BN, TN, T, 1);                                                                       \
+      else                                                                                         \
+        IG_GO(BN, TN, T, 0);                                                                       \
       launched = 1;                                                                                \
     }
   IG_VARIANTS(IG_LAUNCH)
 #undef IG_LAUNCH
+#undef IG_GO
   if (!launched)
     return GyreStatusSet(GYRE_ERR_INTERNAL,
                          "cuda implicit GEMM: no kernel for variant %d in steps of %d", v, BK);
@@ -553,15 +579,16 @@ static GyreStatus conv_fits(const ConvGeom *g)
 }
 
 /* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col; by default the implicit GEMM
- * in fp32 and the shift-GEMM in tf32 and bf16 (its cuBLAS calls run on the tensor cores; the
- * shift-GEMM was faster than im2col on an H200 for Ross et al.'s FCNN: 1759 against 1588
- * samples/s at 64^2) */
+ * in fp32 and tf32 (on an H200 the FCNN closure on one 84^2 field took 0.56 ms in tf32 by the
+ * implicit GEMM, 1.13-1.35 ms by the shift-GEMM) and the shift-GEMM in bf16 (its cuBLAS calls
+ * run on the tensor cores; the shift-GEMM was faster than im2col on an H200 for Ross et al.'s
+ * FCNN: 1759 against 1588 samples/s at 64^2) */
 typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL } ConvAlgo;
 static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a)
 {
   const char *env = getenv("GYRE_CUDA_CONV");
   if (!env || !*env)
-    *a = cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F ? CONV_IMPLICIT : CONV_SHIFT;
+    *a = cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F_FAST_16BF ? CONV_SHIFT : CONV_IMPLICIT;
   else if (!strcmp(env, "implicit"))
     *a = CONV_IMPLICIT;
   else if (!strcmp(env, "shift"))

@@ -7,7 +7,11 @@
  * row offsets held in shared memory and the reduction chunks are checked in every build. */
 #ifndef GYRE_IGEMM_CUH
 #define GYRE_IGEMM_CUH
+#include <type_traits>
 #include "op_shapes.h"
+#ifdef __CUDACC__
+#include <mma.h> /* the tensor cores' fragments (the emulation brings its own) */
+#endif
 
 /* ---- convolution geometry ----------------------------------------------------------------- */
 typedef struct {
@@ -175,6 +179,96 @@ struct IgToPart {
  * flight take 24-40 registers) 128 or 170; else 85 or 102 (left to itself ptxas takes 141-167
  * and 105-117, one or two blocks a multiprocessor, for no fewer spills) */
 #define IG_MIN_BLOCKS(T, TN, BK) ((TN) == 8 || (BK) > 8 ? ((T) == 256 ? 2 : 3) : (T) == 256 ? 3 : 5)
+/* the tensor-core variants (TC > 0) hold fragments: 128 or 170 registers */
+#define IG_MIN_BLOCKS_TC(T, TN, BK, TC) ((TC) ? ((T) == 256 ? 2 : 3) : IG_MIN_BLOCKS(T, TN, BK))
+
+/* The products of a step of 8 on the tensor cores (TC = 1: tf32, each operand rounded to 10
+ * bits of mantissa; TC = 3: each operand split into its tf32 part and the tf32 rounding of the
+ * rest, a b = a_lo b_hi + a_hi b_lo + a_hi b_hi: three products, each product within ~2^-22 of
+ * the exact one (fp32's own rounding is 2^-24), accumulated in fp32), instead of k_igemm's
+ * FFMA micro-tile. The block's T / 32 warps tile its 128 x BN: 4 along the rows (32 each, two
+ * 16-row fragments), T / 128 along the columns (BN / (T / 128) each, FN 16-column fragments);
+ * the shared-memory tiles are the fragments' operands as they are (A column-major: As[k][m];
+ * B row-major: Bs[k][n]; their row strides, 132 and BN + 4, multiples of 4 as wmma requires,
+ * every fragment's first element 32-byte aligned). The results leave through a 16 x 16 staging
+ * tile a warp, each element to the output functor. */
+template <int BN, int T, int TC> struct IgTensor {
+  static constexpr int WN = T / 128, WCOL = BN / WN, FN = WCOL / 16;
+  static_assert(T % 128 == 0 && BN % (16 * WN) == 0, "warps tile 128 x BN in 16 x 16 fragments");
+  static_assert(TC == 1 || TC == 3, "TC: 1 (tf32) or 3 (three tf32 products)");
+  using FragA = nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 8,
+                                       nvcuda::wmma::precision::tf32, nvcuda::wmma::col_major>;
+  using FragB = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 8,
+                                       nvcuda::wmma::precision::tf32, nvcuda::wmma::row_major>;
+  using FragC = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 8, float>;
+  FragC      c[2][FN];
+  int        wm, wn; /* the warp's 32-row band and column band */
+  __device__ IgTensor() : wm((threadIdx.x / 32) % 4), wn(threadIdx.x / 128)
+  {
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+      for (int j = 0; j < FN; j++)
+        nvcuda::wmma::fill_fragment(c[i][j], 0.0f);
+  }
+  /* hi = the tf32 rounding of f's values, lo (TC = 3) that of the rest */
+  template <class F> __device__ static void split(F &hi, F &lo)
+  {
+#pragma unroll
+    for (int t = 0; t < hi.num_elements; t++) {
+      const float v = hi.x[t], h = nvcuda::wmma::__float_to_tf32(v);
+      hi.x[t] = h;
+      if constexpr (TC == 3) lo.x[t] = nvcuda::wmma::__float_to_tf32(v - h);
+    }
+  }
+  /* c += A B over the step: A (128 x 8) at as (column-major, lda), B (8 x BN) at bs (row-major) */
+  __device__ void step(const float *as, int lda, const float *bs, int ldb)
+  {
+    FragA a[2], al[TC == 3 ? 2 : 1];
+    FragB b[FN], bl[TC == 3 ? FN : 1];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      nvcuda::wmma::load_matrix_sync(a[i], as + wm * 32 + i * 16, lda);
+      split(a[i], al[TC == 3 ? i : 0]);
+    }
+#pragma unroll
+    for (int j = 0; j < FN; j++) {
+      nvcuda::wmma::load_matrix_sync(b[j], bs + wn * WCOL + j * 16, ldb);
+      split(b[j], bl[TC == 3 ? j : 0]);
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+      for (int j = 0; j < FN; j++) {
+        if constexpr (TC == 3) { /* the small products first */
+          nvcuda::wmma::mma_sync(c[i][j], al[i], b[j], c[i][j]);
+          nvcuda::wmma::mma_sync(c[i][j], a[i], bl[j], c[i][j]);
+        }
+        nvcuda::wmma::mma_sync(c[i][j], a[i], b[j], c[i][j]);
+      }
+  }
+  /* every valid element (m0 + row, n0 + column) of the warp's fragments to ep, through the
+   * warp's staging tile st (256 floats, column-major: a warp's lanes take 16 consecutive rows
+   * of two columns) */
+  template <class EP>
+  __device__ void write(float *st, int m0, int n0, int M, int N, const EP &ep) const
+  {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+      for (int j = 0; j < FN; j++) {
+        nvcuda::wmma::store_matrix_sync(st, c[i][j], 16, nvcuda::wmma::mem_col_major);
+        __syncwarp();
+#pragma unroll
+        for (int e = lane; e < 256; e += 32) {
+          const int m = m0 + wm * 32 + i * 16 + e % 16, n = n0 + wn * WCOL + j * 16 + e / 16;
+          if (m < M && n < N) ep(m, n, st[e]);
+        }
+        __syncwarp(); /* every lane has read st before the next fragment overwrites it */
+      }
+  }
+};
 
 /* C (M x N) = sum over k in [z kchunk, min(Kd, (z + 1) kchunk)) of A(m, k) B(k, n), written
  * by ep; tiles of IG_BM x BN, 16 BN / TN threads, each 8 x TN of the tile (rows tx 4 + 0..3
@@ -184,25 +278,31 @@ struct IgToPart {
  * a warp when reading along k). AKF: A's tile read with k fastest (its rows contiguous along k:
  * FA = IgShiftedT, in steps of 32 with the rows' offsets fetched once a block into shared
  * memory; HOIST holds them in steps of 8 too: GYRE_CUDA_IGEMM_DW_HOIST=1), else m fastest
- * (its columns contiguous). */
+ * (its columns contiguous). TC > 0 (steps of 8, offsets not held): the products on the
+ * tensor cores (IgTensor), the same staging. */
 template <int BN, int TN, int BK, class FA, class FB, class EP, bool AKF,
-          bool HOIST = AKF && (BK > 8)>
-__global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / TN, TN, BK))
+          bool HOIST = AKF && (BK > 8), int TC = 0>
+__global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS_TC(16 * BN / TN, TN, BK, TC))
     k_igemm(int M, int N, int Kd, int kchunk, FA fa, FB fb, EP ep)
 {
   constexpr int T = 16 * BN / TN, RA = BK * IG_BM / T, RB = BK * BN / T, NB = BK == 8 ? 2 : 1;
-  __shared__ __align__(16) float As[NB][BK][IG_BM + IG_PADA];
-  __shared__ __align__(16) float Bs[NB][BK][BN + IG_PADA];
+  __shared__ __align__(32) float As[NB][BK][IG_BM + IG_PADA];
+  __shared__ __align__(32) float Bs[NB][BK][BN + IG_PADA];
   static_assert(!HOIST || AKF, "the rows' offsets are held for A read along k only");
+  static_assert(TC == 0 || (BK == 8 && !HOIST), "the tensor cores: steps of 8, offsets not held");
   __shared__ long long rowb[HOIST ? IG_BM : 1]; /* HOIST: the rows' offsets held */
-  const int            tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int            m0 = blockIdx.x * IG_BM, n0 = blockIdx.y * BN;
-  const int            kb = blockIdx.z * kchunk, ke = min(Kd, kb + kchunk);
-  const int            nk = ke > kb ? (ke - kb + BK - 1) / BK : 0;
-  float                acc[8][TN], ra[RA], rb[RB];
-  for (int i = 0; i < 8; i++)
-    for (int j = 0; j < TN; j++)
-      acc[i][j] = 0.0f;
+  __shared__ __align__(32) float Cs[TC ? T / 32 : 1][TC ? 256 : 1]; /* TC: warps' staging */
+  const int                      tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int                      m0 = blockIdx.x * IG_BM, n0 = blockIdx.y * BN;
+  const int                      kb = blockIdx.z * kchunk, ke = min(Kd, kb + kchunk);
+  const int                      nk = ke > kb ? (ke - kb + BK - 1) / BK : 0;
+  float                          acc[TC ? 1 : 8][TC ? 1 : TN], ra[RA], rb[RB];
+  using Tensor = std::conditional_t<TC == 0, int, IgTensor<BN, T, TC>>;
+  Tensor tens{};
+  if constexpr (TC == 0)
+    for (int i = 0; i < 8; i++)
+      for (int j = 0; j < TN; j++)
+        acc[i][j] = 0.0f;
   if constexpr (HOIST) {
     for (int i = tid; i < IG_BM; i += T)
       rowb[i] = m0 + i < M ? fa.base(m0 + i) : 0;
@@ -244,36 +344,40 @@ __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / T
   for (int t = 0; t < nk; t++) {
     const int cur = NB == 2 ? t & 1 : 0;
     if (t + 1 < nk) load(kb + (t + 1) * BK);
+    if constexpr (TC > 0)
+      tens.step(&As[cur][0][0], IG_BM + IG_PADA, &Bs[cur][0][0], BN + IG_PADA);
+    else {
 #pragma unroll
-    for (int kk = 0; kk < BK; kk++) {
-      const float4 a0   = *(const float4 *) &As[cur][kk][tx * 4];
-      const float4 a1   = *(const float4 *) &As[cur][kk][64 + tx * 4];
-      float        a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w}, bb[TN];
+      for (int kk = 0; kk < BK; kk++) {
+        const float4 a0   = *(const float4 *) &As[cur][kk][tx * 4];
+        const float4 a1   = *(const float4 *) &As[cur][kk][64 + tx * 4];
+        float        a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w}, bb[TN];
 #pragma unroll
-      for (int h = 0; h < TN / 4; h++) {
-        const float4 b = *(const float4 *) &Bs[cur][kk][BN / 2 * h + ty * 4];
-        bb[4 * h] = b.x, bb[4 * h + 1] = b.y, bb[4 * h + 2] = b.z, bb[4 * h + 3] = b.w;
-      }
-      if constexpr (BK > 8) { /* undo the stores' swizzle (IG_SW): a constant permutation */
-        const int   sw   = IG_SW(kk);
-        const float t[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
-        float       u[TN];
-#pragma unroll
-        for (int c = 0; c < TN; c++)
-          u[c] = bb[c];
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-          a[c] = t[c ^ sw], a[4 + c] = t[4 + (c ^ sw)];
-#pragma unroll
-          for (int h = 0; h < TN / 4; h++)
-            bb[4 * h + c] = u[4 * h + (c ^ sw)];
+        for (int h = 0; h < TN / 4; h++) {
+          const float4 b = *(const float4 *) &Bs[cur][kk][BN / 2 * h + ty * 4];
+          bb[4 * h] = b.x, bb[4 * h + 1] = b.y, bb[4 * h + 2] = b.z, bb[4 * h + 3] = b.w;
         }
+        if constexpr (BK > 8) { /* undo the stores' swizzle (IG_SW): a constant permutation */
+          const int   sw   = IG_SW(kk);
+          const float t[8] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]};
+          float       u[TN];
+#pragma unroll
+          for (int c = 0; c < TN; c++)
+            u[c] = bb[c];
+#pragma unroll
+          for (int c = 0; c < 4; c++) {
+            a[c] = t[c ^ sw], a[4 + c] = t[4 + (c ^ sw)];
+#pragma unroll
+            for (int h = 0; h < TN / 4; h++)
+              bb[4 * h + c] = u[4 * h + (c ^ sw)];
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < 8; i++)
+#pragma unroll
+          for (int j = 0; j < TN; j++)
+            acc[i][j] = fmaf(a[i], bb[j], acc[i][j]);
       }
-#pragma unroll
-      for (int i = 0; i < 8; i++)
-#pragma unroll
-        for (int j = 0; j < TN; j++)
-          acc[i][j] = fmaf(a[i], bb[j], acc[i][j]);
     }
     if (t + 1 < nk) {
       if constexpr (NB == 1) __syncthreads(); /* every thread is done with the one buffer */
@@ -281,16 +385,19 @@ __global__ static void __launch_bounds__(16 * BN / TN, IG_MIN_BLOCKS(16 * BN / T
     }
     __syncthreads();
   }
+  if constexpr (TC > 0)
+    tens.write(Cs[tid / 32], m0, n0, M, N, ep);
+  else
 #pragma unroll
-  for (int i = 0; i < 8; i++) {
-    const int m = m0 + (i < 4 ? tx * 4 + i : 64 + tx * 4 + i - 4);
-    if (m >= M) continue;
+    for (int i = 0; i < 8; i++) {
+      const int m = m0 + (i < 4 ? tx * 4 + i : 64 + tx * 4 + i - 4);
+      if (m >= M) continue;
 #pragma unroll
-    for (int j = 0; j < TN; j++) {
-      const int n = n0 + (j < 4 ? ty * 4 + j : BN / 2 + ty * 4 + j - 4);
-      if (n < N) ep(m, n, acc[i][j]);
+      for (int j = 0; j < TN; j++) {
+        const int n = n0 + (j < 4 ? ty * 4 + j : BN / 2 + ty * 4 + j - 4);
+        if (n < N) ep(m, n, acc[i][j]);
+      }
     }
-  }
 }
 #undef IG_A_AT
 #undef IG_B_AT

@@ -138,6 +138,11 @@ run_case "nets+dwhold" nets GYRE_CUDA_IGEMM_DW_HOIST=1
 run_case "ops+nosplit" ops GYRE_CUDA_IGEMM_SPLIT=0
 run_case "ops+bn64+nosplit" ops GYRE_CUDA_IGEMM_BN=64 GYRE_CUDA_IGEMM_SPLIT=0
 run_case "infer+nosplit" infer GYRE_CUDA_IGEMM_SPLIT=0
+# the implicit GEMM's products on the tensor cores in fp32 (three tf32 products of split
+# operands) against the CPU at fp32's tolerances
+run_case "ops+tc3" ops GYRE_CUDA_IGEMM_TC=3
+run_case "nets+tc3" nets GYRE_CUDA_IGEMM_TC=3
+run_case "infer+tc3" infer GYRE_CUDA_IGEMM_TC=3
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
@@ -146,13 +151,13 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
     # gyre's alternatives, to compare with the table's gyre rows: the FNO without the twiddle
     # table, the FCNN by the shift-GEMM, with the implicit GEMM's tiles at most 64 wide, with
     # 8 x 8 a thread in its 64-wide tile, with the weight gradient in steps of 32 positions,
-    # in steps of 8 with the rows' offsets held; then where the FCNN's step goes
-    # (GYRE_CUDA_PROFILE)
+    # in steps of 8 with the rows' offsets held, with the products on the tensor cores (three
+    # tf32 products); then where the FCNN's step goes (GYRE_CUDA_PROFILE)
     echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
-    echo "   dW in steps of 32, dW with the offsets held"
+    echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32)"
     for alt in "fno GYRE_CUDA_TWIDDLE=0" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
       "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32" \
-      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1"; do
+      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
       read -r arch var <<<"$alt"
       for size in 64 256; do

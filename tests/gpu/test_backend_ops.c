@@ -143,8 +143,10 @@ static void case_dense(int M, int K, int N, int bias)
 }
 
 /* ---- convolution ---------------------------------------------------------------------------- */
-static void case_conv(int dim, int N, int Cin, int Cout, int Y, int X, int K, GyrePadding pad,
-                      int bias)
+/* case_conv's tolerance (fp32's, but in case_precision) and the NMSE of its last y, dx, dW */
+static double conv_tol = TOL_FP32, conv_nmse[3];
+static void   case_conv(int dim, int N, int Cin, int Cout, int Y, int X, int K, GyrePadding pad,
+                        int bias)
 {
   int64_t xs[4], ws[4], ys[4], bs[1] = {Cout};
   int     nd = dim == 2 ? 4 : 3;
@@ -169,13 +171,14 @@ static void case_conv(int dim, int N, int Cin, int Cout, int Y, int X, int K, Gy
            Cout, Y, X, K, pad == GYRE_PAD_CIRCULAR ? "circular" : "zero", bias);
   BOTH(cpu->ops->conv_forward(cpu, &x.c, &W.c, bias ? &b.c : NULL, pad, &y.c),
        gpu->ops->conv_forward(gpu, &x.g, &W.g, bias ? &b.g : NULL, pad, &y.g));
-  AGREE(what, &y, TOL_FP32);
+  AGREE(what, &y, conv_tol);
   BOTH(cpu->ops->conv_backward(cpu, &x.c, &W.c, &dy.c, pad, &dx.c, &dW.c, &db.c),
        gpu->ops->conv_backward(gpu, &x.g, &W.g, &dy.g, pad, &dx.g, &dW.g, &db.g));
   strcat(what, " backward");
-  AGREE(what, &dx, TOL_FP32);
-  AGREE(what, &dW, TOL_FP32);
-  AGREE(what, &db, TOL_FP32);
+  AGREE(what, &dx, conv_tol);
+  AGREE(what, &dW, conv_tol);
+  AGREE(what, &db, conv_tol);
+  conv_nmse[0] = pair_nmse(&y), conv_nmse[1] = pair_nmse(&dx), conv_nmse[2] = pair_nmse(&dW);
   Pair *all[] = {&x, &W, &b, &y, &dy, &dx, &dW, &db};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     pair_free(all[i]);
@@ -591,6 +594,21 @@ static void case_precision(void)
     if (k == 1) EXPECT(e > 5e-7, "bf16 dense: NMSE %.3g, as small as tf32's: not bf16", e);
     pair_free(&x), pair_free(&W), pair_free(&y);
   }
+  /* a 5x5 convolution in tf32, forward and backward, by the shift-GEMM (cuBLAS on the tensor
+   * cores) and by the implicit GEMM (tf32's default: its tensor-core variant, tf32 products) */
+  const char *algo[2] = {"shift", "implicit"};
+  conv_tol            = tol[0];
+  CHECK(GyreBackendSetPrecision(gpu, "tf32"));
+  for (int a = 0; a < 2; a++) {
+    setenv("GYRE_CUDA_CONV", algo[a], 1);
+    case_conv(2, 2, 16, 48, 12, 13, 5, GYRE_PAD_ZERO, 1);
+    printf("precision tf32: conv 5x5 16 -> 48 by the %s GEMM, NMSE against fp32: y %.3g, dx "
+           "%.3g, dW %.3g (tolerance %.0e)\n",
+           algo[a], conv_nmse[0], conv_nmse[1], conv_nmse[2], tol[0]);
+    EXPECT(conv_nmse[0] > 0, "tf32 conv (%s): no rounding at all: not tf32", algo[a]);
+  }
+  conv_tol = TOL_FP32;
+  unsetenv("GYRE_CUDA_CONV");
   CHECK(GyreBackendSetPrecision(gpu, "fp32"));
   GyreStatus st = GyreBackendSetPrecision(cpu, "bf16");
   EXPECT(st == GYRE_ERR_ARG && strstr(GyreStatusMessage(), "fp32 only"), "cpu bf16: status %d '%s'",

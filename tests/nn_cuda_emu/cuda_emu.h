@@ -2,14 +2,19 @@
  * block's threads are std::threads (one per CUDA thread, the blocks one after another), shared
  * memory a kernel's static arrays (one block at a time uses them), __syncthreads a barrier of
  * the block's threads. For tests of the kernels' index and tile logic where no GPU is present
- * (tests/nn_cuda_emu); not for speed, and no warp-level operations (shuffles, votes, atomics):
- * a kernel using them does not compile here. */
+ * (tests/nn_cuda_emu); not for speed. Of the warp-level operations only __syncwarp (a barrier
+ * of the warp's threads) and the tensor cores' tf32 fragments (nvcuda::wmma, below) are here;
+ * a kernel using others (shuffles, votes, atomics) does not compile. */
 #ifndef GYRE_CUDA_EMU_H
 #define GYRE_CUDA_EMU_H
 #include <algorithm>
 #include <barrier>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 struct dim3 {
@@ -21,9 +26,10 @@ struct alignas(16) float4 {
   float x, y, z, w;
 };
 
-inline thread_local dim3 threadIdx{0, 0, 0}, blockIdx{0, 0, 0};
-inline dim3              blockDim, gridDim;
-inline std::barrier<>   *emu_barrier = nullptr;
+inline thread_local dim3            threadIdx{0, 0, 0}, blockIdx{0, 0, 0};
+inline dim3                         blockDim, gridDim;
+inline std::barrier<>              *emu_barrier      = nullptr;
+inline thread_local std::barrier<> *emu_warp_barrier = nullptr;
 
 #define __global__
 #define __device__
@@ -33,6 +39,7 @@ inline std::barrier<>   *emu_barrier = nullptr;
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 #define __syncthreads() emu_barrier->arrive_and_wait()
+#define __syncwarp() emu_warp_barrier->arrive_and_wait()
 using std::max;
 using std::min;
 
@@ -45,12 +52,16 @@ using std::min;
 template <class F> void emu_launch(dim3 grid, unsigned threads, F body)
 {
   gridDim = grid, blockDim = dim3(threads);
-  std::barrier<>           bar((std::ptrdiff_t) threads);
+  std::barrier<>                               bar((std::ptrdiff_t) threads);
+  std::vector<std::unique_ptr<std::barrier<>>> warps; /* __syncwarp: one barrier a warp */
+  for (unsigned w = 0; w < threads; w += 32)
+    warps.push_back(std::make_unique<std::barrier<>>((std::ptrdiff_t) std::min(32u, threads - w)));
   std::vector<std::thread> team;
   emu_barrier = &bar;
   for (unsigned t = 0; t < threads; t++)
     team.emplace_back([&, t] {
-      threadIdx = dim3(t, 0, 0);
+      threadIdx        = dim3(t, 0, 0);
+      emu_warp_barrier = warps[t / 32].get();
       for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
           for (unsigned x = 0; x < grid.x; x++) {
@@ -62,4 +73,86 @@ template <class F> void emu_launch(dim3 grid, unsigned threads, F body)
   for (auto &th : team)
     th.join();
 }
+
+/* The tensor cores' tf32 fragments (CUDA's mma.h), as k_igemm's TC variants use them. Which
+ * elements of a fragment a lane holds is unspecified in CUDA (a kernel may only apply the same
+ * operation to every element); here lane 0 of a warp holds the whole tile (rows x cols,
+ * row-major), loads it, multiplies it and alone stores it, and the other lanes hold zeros (the
+ * work done once a warp, not 32 times), so a kernel that reads a stored tile without the
+ * __syncwarp CUDA requires races (ThreadSanitizer reports it). mma_sync sums each element's
+ * products in double, then rounds once. */
+namespace nvcuda::wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+namespace precision {
+struct tf32 {};
+} // namespace precision
+template <class Use, int M, int N, int K, class T, class Layout = void> struct fragment {
+  static constexpr int rows         = std::is_same_v<Use, matrix_b> ? K : M;
+  static constexpr int cols         = std::is_same_v<Use, matrix_a> ? K : N;
+  static constexpr int num_elements = rows * cols;
+  float                x[num_elements];
+};
+/* round to nearest, ties away from zero, keeping 10 bits of mantissa (cvt.rna.tf32.f32) */
+inline float __float_to_tf32(float v)
+{
+  if (!std::isfinite(v)) return v;
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u = (u + 0x1000u) & 0xFFFFE000u;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+template <class Use, int M, int N, int K, class T, class L>
+void load_matrix_sync(fragment<Use, M, N, K, T, L> &f, const float *p, unsigned ldm)
+{
+  using F = fragment<Use, M, N, K, T, L>;
+  if (threadIdx.x % 32) {
+    std::fill(f.x, f.x + F::num_elements, 0.0f);
+    return;
+  }
+  for (int r = 0; r < F::rows; r++)
+    for (int c = 0; c < F::cols; c++)
+      f.x[r * F::cols + c] =
+          std::is_same_v<L, col_major> ? p[(size_t) c * ldm + r] : p[(size_t) r * ldm + c];
+}
+template <class Use, int M, int N, int K, class T, class L>
+void fill_fragment(fragment<Use, M, N, K, T, L> &f, float v)
+{
+  for (auto &e : f.x)
+    e = v;
+}
+template <int M, int N, int K, class T, class LA, class LB>
+void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a, M, N, K, T, LA> &a,
+              const fragment<matrix_b, M, N, K, T, LB>    &b,
+              const fragment<accumulator, M, N, K, float> &c)
+{
+  float out[M * N];
+  if (threadIdx.x % 32) {
+    std::memcpy(d.x, c.x, sizeof out);
+    return;
+  }
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      double s = 0;
+      for (int k = 0; k < K; k++)
+        s += (double) a.x[i * K + k] * b.x[k * N + j];
+      out[i * N + j] = (float) (c.x[i * N + j] + s);
+    }
+  std::memcpy(d.x, out, sizeof out);
+}
+template <int M, int N, int K>
+void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f, unsigned ldm,
+                       layout_t l)
+{
+  if (threadIdx.x % 32) return;
+  for (int r = 0; r < M; r++)
+    for (int c = 0; c < N; c++)
+      (l == mem_col_major ? p[(size_t) c * ldm + r] : p[(size_t) r * ldm + c]) = f.x[r * N + c];
+}
+} // namespace nvcuda::wmma
 #endif

@@ -12,7 +12,10 @@
  *            (IgShiftedT) in position chunks summed on the host (the GEMV), in steps of 8, of
  *            32 for the 4-column variants (the swizzled stores and the row offsets held in shared
  *            memory: GYRE_CUDA_IGEMM_DW_BK=32), and of 8 with the offsets held
- *            (GYRE_CUDA_IGEMM_DW_HOIST=1).
+ *            (GYRE_CUDA_IGEMM_DW_HOIST=1);
+ *   and forward, split, dx and dW in steps of 8 with the products on the tensor cores (the
+ *   wmma fragments emulated): three tf32 products (GYRE_CUDA_IGEMM_TC=3, fp32's accuracy)
+ *   for every variant, one (tf32) for the 64 x 4 tile.
  * Outputs poisoned with NaN first (unwritten elements fail); every element within 1e-5 of the
  * largest reference value (float sums of at most 1701 products). No GPU needed: a block's
  * threads are std::threads, __syncthreads a barrier. */
@@ -79,13 +82,19 @@ static double compare(const std::vector<double> &ref, const std::vector<float> &
   return err / most;
 }
 
-static void report(const char *what, const ConvGeom &g, int BN, int TN, int BK, double err,
+/* TC: the products on the CUDA cores (0), the tensor cores in tf32 (1: operands rounded to 10
+ * bits, within 3e-3 of the largest value), or in three tf32 products (3: as fp32, 1e-5) */
+static void report(const char *what, const ConvGeom &g, int BN, int TN, int BK, int TC, double err,
                    size_t bad)
 {
-  const int fail = !(err <= 1e-5) || bad;
-  printf("%s %-12s %-8s tile %3d x %d, steps of %2d: max err %.2e of the largest value%s\n",
-         fail ? "FAIL" : "ok  ", what, g.s.circ ? "circular" : "zero", BN, TN, BK, err,
-         bad ? " (unwritten elements)" : "");
+  const double tol  = TC == 1 ? 3e-3 : 1e-5;
+  const int    fail = !(err <= tol) || bad;
+  printf("%s %-12s %-8s tile %3d x %d, steps of %2d%s: max err %.2e of the largest value%s\n",
+         fail ? "FAIL" : "ok  ", what, g.s.circ ? "circular" : "zero", BN, TN, BK,
+         TC == 1   ? ", tf32"
+         : TC == 3 ? ", 3 x tf32"
+                   : "",
+         err, bad ? " (unwritten elements)" : "");
   failures += fail;
 }
 
@@ -120,7 +129,7 @@ static void padded(const ConvGeom &g, int C, const std::vector<float> &in, std::
   ELEMENTWISE(k_igemm_offsets, jt.size(), g, C, jtd);
 }
 
-template <int BN, int TN> static void forward_and_dx(int circ)
+template <int BN, int TN, int TC = 0> static void forward_and_dx(int circ)
 {
   constexpr int T    = 16 * BN / TN;
   unsigned      seed = 7u + BN + TN + circ;
@@ -141,23 +150,25 @@ template <int BN, int TN> static void forward_and_dx(int circ)
   std::vector<float> y(ref.size(), NAN);
   const IgToGrid     ep{g, Co, b.data(), y.data()};
   emu_launch(grid, T, [&] {
-    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false>(M, Co, Kd, Kd, fa, fb, ep);
+    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false, false, TC>(M, Co, Kd, Kd, fa, fb,
+                                                                          ep);
   });
   size_t bad;
   double err = compare(ref, y, &bad);
-  report("forward", g, BN, TN, IG_BK, err, bad);
+  report("forward", g, BN, TN, IG_BK, TC, err, bad);
   /* split: 4 chunks of 8 (the last of 3: a partial step), summed by k_unpad with b */
   const int          kchunk = 8, zc = (Kd + kchunk - 1) / kchunk;
   std::vector<float> part((size_t) zc * Co * M, NAN);
   const IgToPart     pe{M, Co, part.data()};
   emu_launch(dim3(grid.x, grid.y, (unsigned) zc), T, [&] {
-    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToPart, false>(M, Co, Kd, kchunk, fa, fb, pe);
+    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToPart, false, false, TC>(M, Co, Kd, kchunk, fa, fb,
+                                                                          pe);
   });
   std::fill(y.begin(), y.end(), NAN);
   float *yd = y.data();
   ELEMENTWISE(k_unpad, y.size(), g, Co, zc, part.data(), b.data(), yd);
   err = compare(ref, y, &bad);
-  report("split", g, BN, TN, IG_BK, err, bad);
+  report("split", g, BN, TN, IG_BK, TC, err, bad);
   /* dx (N, Ci, Y, X) = conv(dy padded alike, W flipped and transposed): the adjoint, checked
    * against <conv(x), dy> = <x, dx> element by element: dx[n,i,p] = sum_o,k W[o,i,k] dy[n,o,
    * p - k] with the padding's rule */
@@ -173,7 +184,8 @@ template <int BN, int TN> static void forward_and_dx(int circ)
   const IgRows    fb2{Wt.data(), (size_t) Kda};
   const IgToGrid  ep2{ga, Ci, nullptr, dx.data()};
   emu_launch(dim3(grid.x, (unsigned) ((Ci + BN - 1) / BN), 1), T, [&] {
-    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false>(M, Ci, Kda, Kda, fa2, fb2, ep2);
+    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false, false, TC>(M, Ci, Kda, Kda, fa2, fb2,
+                                                                          ep2);
   });
   std::vector<double> dref(dx.size(), 0.0);
   for (int n = 0; n < g.s.N; n++)
@@ -194,10 +206,11 @@ template <int BN, int TN> static void forward_and_dx(int circ)
               }
         }
   err = compare(dref, dx, &bad);
-  report("dx", g, BN, TN, IG_BK, err, bad);
+  report("dx", g, BN, TN, IG_BK, TC, err, bad);
 }
 
-template <int BN, int TN, int BK, bool HOIST = (BK > 8)> static void weight_gradient(int circ)
+template <int BN, int TN, int BK, bool HOIST = (BK > 8), int TC = 0>
+static void weight_gradient(int circ)
 {
   constexpr int T    = 16 * BN / TN;
   unsigned      seed = 11u + BN + TN + BK + circ;
@@ -221,7 +234,8 @@ template <int BN, int TN, int BK, bool HOIST = (BK > 8)> static void weight_grad
   const dim3         grid((unsigned) ((Kd + IG_BM - 1) / IG_BM), (unsigned) ((Co + BN - 1) / BN),
                           (unsigned) zc);
   emu_launch(grid, T, [&] {
-    k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST>(Kd, Co, m, kchunk, fa, fb, ep);
+    k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST, TC>(Kd, Co, m, kchunk, fa, fb,
+                                                                       ep);
   });
   /* the chunks' sum (dense_conv.cu: one GEMV) as dW (Co, Ci, KY, KX), and its reference */
   std::vector<float>  dW((size_t) Co * Kd, 0.0f);
@@ -243,7 +257,7 @@ template <int BN, int TN, int BK, bool HOIST = (BK > 8)> static void weight_grad
     }
   size_t       bad;
   const double err = compare(ref, dW, &bad);
-  report(HOIST ? "dW held" : "dW", g, BN, TN, BK, err, bad);
+  report(HOIST ? "dW held" : "dW", g, BN, TN, BK, TC, err, bad);
 }
 
 int main()
@@ -263,6 +277,17 @@ int main()
     weight_gradient<64, 4, 8, true>(circ);
     weight_gradient<64, 8, 8, true>(circ);
     weight_gradient<128, 8, 8, true>(circ);
+    /* on the tensor cores (GYRE_CUDA_IGEMM_TC=3 in fp32; tf32's precision) */
+    forward_and_dx<32, 4, 3>(circ);
+    forward_and_dx<64, 4, 3>(circ);
+    forward_and_dx<64, 8, 3>(circ);
+    forward_and_dx<128, 8, 3>(circ);
+    forward_and_dx<64, 4, 1>(circ);
+    weight_gradient<32, 4, 8, false, 3>(circ);
+    weight_gradient<64, 4, 8, false, 3>(circ);
+    weight_gradient<64, 8, 8, false, 3>(circ);
+    weight_gradient<128, 8, 8, false, 3>(circ);
+    weight_gradient<64, 4, 8, false, 1>(circ);
   }
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
