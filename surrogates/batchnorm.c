@@ -154,6 +154,8 @@ GyreStatus GyreBatchNormForward(GyreBatchNorm *bn, int training, MPI_Comm comm, 
   return op->bn_forward(be, x, bn->mean.data, bn->invstd.data, bn->gamma.data, bn->beta.data, y);
 }
 
+static GyreStatus eval_invstd_host(const GyreBatchNorm *bn, GyreTensor *invstd);
+
 GyreStatus GyreBatchNormEval(const GyreBatchNorm *bn, const GyreTensor *x, GyreTensor *y,
                              GyreTensor *invstd)
 {
@@ -162,16 +164,26 @@ GyreStatus GyreBatchNormEval(const GyreBatchNorm *bn, const GyreTensor *x, GyreT
   GyreCall(bn_check(bn, "batch norm evaluation", x, y));
   GyreCall(GyreTensorCheckSameShape("batch norm evaluation: invstd vs channels", invstd,
                                     &bn->running_var));
-  float *h = malloc((size_t) C * sizeof(float));
+  if (be->ops->bn_invstd) /* on the device: no copy to the host and back (a sync each) */
+    GyreCall(be->ops->bn_invstd(be, C, bn->running_var.data, bn->eps, invstd->data));
+  else
+    GyreCall(eval_invstd_host(bn, invstd));
+  return be->ops->bn_forward(be, x, bn->running_mean.data, invstd->data, bn->gamma.data,
+                             bn->beta.data, y);
+}
+
+/* invstd = 1 / sqrt(running_var + eps) through the host */
+static GyreStatus eval_invstd_host(const GyreBatchNorm *bn, GyreTensor *invstd)
+{
+  const int C = bn->channels;
+  float    *h = malloc((size_t) C * sizeof(float));
   if (!h) return GyreStatusSet(GYRE_ERR_MEM, "batch norm evaluation: out of memory");
   GyreStatus st = GyreTensorCopyToHost(&bn->running_var, h);
   for (int c = 0; c < C; c++) /* as GyreBatchNormForward's evaluation branch */
     h[c] = (float) (1.0 / sqrt((double) h[c] + (double) bn->eps));
   if (!st) st = GyreTensorCopyFromHost(invstd, h);
   free(h);
-  GyreCall(st);
-  return be->ops->bn_forward(be, x, bn->running_mean.data, invstd->data, bn->gamma.data,
-                             bn->beta.data, y);
+  return st;
 }
 
 GyreStatus GyreBatchNormBackward(GyreBatchNorm *bn, MPI_Comm comm, const GyreTensor *x,

@@ -185,6 +185,17 @@ typedef struct {
   GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
                             size_t M, const float *x, float *y);
+  /* invstd[c] = (float) (1 / sqrt((double) var[c] + (double) eps)), c < C, on the backend
+   * (batch norm's evaluation: no round trip through the host; NULL: computed on the host) */
+  GyreStatus (*bn_invstd)(GyreBackend *, int C, const float *var, float eps, float *invstd);
+  /* CUDA graphs (NULL: none): capture_begin starts recording the work queued on the backend
+   * (*started = 0 where graphs are off: GYRE_CUDA_GRAPH unset, or profiling), capture_end stops
+   * it and makes *graph (NULL where the capture failed: the work must then be run again
+   * uncaptured), graph_launch queues a recorded graph again, graph_free frees one */
+  GyreStatus (*capture_begin)(GyreBackend *, int *started);
+  GyreStatus (*capture_end)(GyreBackend *, void **graph);
+  GyreStatus (*graph_launch)(GyreBackend *, void *graph);
+  void (*graph_free)(GyreBackend *, void *graph);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

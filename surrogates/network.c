@@ -683,6 +683,14 @@ struct GyreNetWorkspace_s {
   float         *host;                   /* a caller's host staging buffer */
   size_t         host_len;
   int            fused; /* an MLP the backend runs in one pass (mlp_forward): its dense layers */
+  /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
+   * input and output (data and shape), the precision; graph_off once a recording failed */
+  void        *graph;
+  const float *gx;
+  float       *gy;
+  int          gnd, graph_off;
+  int64_t      gsh[GYRE_TENSOR_MAX_DIMS];
+  char         gprec[8];
 };
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
@@ -801,8 +809,56 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
   free(w->act), free(w->tmp), free(w->aux), free(w->bnis), free(w->view);
   GyreTensorDestroy(&w->x), GyreTensorDestroy(&w->y);
   GyreBackendHostFree(w->be, w->host);
+  if (w->graph) w->be->ops->graph_free(w->be, w->graph);
   free(w);
   *pw = NULL;
+  return GYRE_OK;
+}
+
+/* GyreNetInfer's layers as a graph where the backend records them (CUDA, GYRE_CUDA_GRAPH=1): a
+ * call like the previous one (the same input and output, data and shape, and precision) is
+ * recorded once, then launched as one graph (a launch instead of one a kernel). The first call
+ * of a kind runs plainly (its first-use allocations, plans and tables are made outside a
+ * recording); one whose recording fails runs plainly, and the workspace stops trying. *done:
+ * the layers have run (queued). The weights and running statistics are read at each launch. */
+static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                              GyreTensor *y, int *done)
+{
+  GyreBackend *be = net->be;
+  *done           = 0;
+  if (!be->ops->capture_begin || ws->graph_off) return GYRE_OK;
+  const int same = ws->gx == x->data && ws->gy == y->data && ws->gnd == x->ndim &&
+                   !memcmp(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim) &&
+                   !strcmp(ws->gprec, be->precision);
+  if (same && ws->graph) {
+    GyreCall(be->ops->graph_launch(be, ws->graph));
+    *done = 1;
+    return GYRE_OK;
+  }
+  if (!same) { /* a new kind of call: plainly this time, recorded at the next like it */
+    if (ws->graph) be->ops->graph_free(be, ws->graph);
+    ws->graph = NULL, ws->gx = x->data, ws->gy = y->data, ws->gnd = x->ndim;
+    memcpy(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim);
+    snprintf(ws->gprec, sizeof ws->gprec, "%s", be->precision);
+    return GYRE_OK;
+  }
+  int started = 0;
+  GyreCall(be->ops->capture_begin(be, &started));
+  if (!started) {
+    ws->graph_off = 1;
+    return GYRE_OK;
+  }
+  const GyreStatus st = run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
+  void            *g  = NULL;
+  GyreCall(be->ops->capture_end(be, &g));
+  if (st != GYRE_OK || !g) { /* nothing ran: the caller runs the layers plainly */
+    if (g) be->ops->graph_free(be, g);
+    ws->graph_off = 1;
+    return GYRE_OK;
+  }
+  ws->graph = g;
+  GyreCall(be->ops->graph_launch(be, g));
+  *done = 1;
   return GYRE_OK;
 }
 
@@ -817,6 +873,9 @@ GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTens
     if (done) return GYRE_OK;
   }
   GyreCall(check_output(net, x, y, "GyreNetInfer"));
+  int done = 0;
+  GyreCall(infer_graph(net, ws, x, y, &done));
+  if (done) return GYRE_OK;
   return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
 }
 

@@ -671,6 +671,65 @@ static GyreStatus cu_bn_forward(GyreBackend *be, const GyreTensor *x, const floa
   return GYRE_OK;
 }
 
+/* invstd[c] = 1 / sqrt(var[c] + eps) in double, rounded once: the host's value, bitwise (IEEE
+ * square root and division on both) */
+__global__ static void k_bn_invstd(int C, const float *var, float eps, float *invstd)
+{
+  GRID_STRIDE(c, (size_t) C)
+  invstd[c] = (float) (1.0 / sqrt((double) var[c] + (double) eps));
+}
+
+static GyreStatus cu_bn_invstd(GyreBackend *be, int C, const float *var, float eps, float *invstd)
+{
+  k_bn_invstd<<<cuda_blocks((size_t) C, 128), 128, 0, cuda_ctx(be)->stream>>>(C, var, eps, invstd);
+  CU_LAUNCHED();
+  return GYRE_OK;
+}
+
+/* ---- CUDA graphs (GYRE_CUDA_GRAPH=1): an inference's kernels recorded once, then launched as
+ * one graph a call (network.c: infer_graph) ---------------------------------------------------- */
+static GyreStatus cu_capture_begin(GyreBackend *be, int *started)
+{
+  static int on = -1;
+  if (on < 0) on = cuda_env_int("GYRE_CUDA_GRAPH", 0) == 1;
+  CudaCtx *c = cuda_ctx(be);
+  *started   = 0;
+  if (!on || c->prof) return GYRE_OK; /* the profile's events and waits are not recorded */
+  CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
+  *started = 1;
+  return GYRE_OK;
+}
+
+static GyreStatus cu_capture_end(GyreBackend *be, void **graph)
+{
+  CudaCtx        *c = cuda_ctx(be);
+  cudaGraph_t     g = NULL;
+  cudaGraphExec_t e = NULL;
+  *graph            = NULL;
+  cudaError_t err   = cudaStreamEndCapture(c->stream, &g);
+  if (err == cudaSuccess && g) err = cudaGraphInstantiate(&e, g, 0);
+  if (g) cudaGraphDestroy(g);
+  if (err != cudaSuccess) { /* not recordable (an op synchronised, say): no graph */
+    (void) cudaGetLastError();
+    if (e) cudaGraphExecDestroy(e);
+    return GYRE_OK;
+  }
+  *graph = (void *) e;
+  return GYRE_OK;
+}
+
+static GyreStatus cu_graph_launch(GyreBackend *be, void *graph)
+{
+  CU(cudaGraphLaunch((cudaGraphExec_t) graph, cuda_ctx(be)->stream));
+  return GYRE_OK;
+}
+
+static void cu_graph_free(GyreBackend *be, void *graph)
+{
+  (void) be;
+  if (graph) cudaGraphExecDestroy((cudaGraphExec_t) graph);
+}
+
 __global__ static void k_bn_bwd(size_t n, int C, size_t S, const float *x, const float *mean,
                                 const float *invstd, const float *gamma, const float *dy,
                                 const float *mdy, const float *mdyx, float *dx)
@@ -861,6 +920,11 @@ static const GyreBackendOps cuda_ops = {
     cu_host_free,
     cu_copy_from_host_async,
     NULL, /* mlp_forward: the layers one by one */
+    cu_bn_invstd,
+    cu_capture_begin,
+    cu_capture_end,
+    cu_graph_launch,
+    cu_graph_free,
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */

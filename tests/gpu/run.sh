@@ -11,7 +11,7 @@
 # and (full) the FCNN's device time by op family, gyre's and (torch.profiler) the kernels
 # PyTorch runs for it: 3-6 minutes on an H200.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
-# closure on the GPU (tf32, fp32, fp32 with GYRE_CUDA_IGEMM_SPLIT=0; CONFIGS="PREC[:VAR=VALUE]
+# closure on the GPU (tf32, fp32, both with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE]
 # ..." to choose), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
 # PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
@@ -84,7 +84,7 @@ if [ "$mode" = coupling ]; then
     esac
   done
   # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
-  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_IGEMM_SPLIT=0}; do
+  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1}; do
     prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
     [ "$cfg" != "$prec" ] && knob=${cfg#*:}
     echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
@@ -143,6 +143,8 @@ run_case "infer+nosplit" infer GYRE_CUDA_IGEMM_SPLIT=0
 run_case "ops+tc3" ops GYRE_CUDA_IGEMM_TC=3
 run_case "nets+tc3" nets GYRE_CUDA_IGEMM_TC=3
 run_case "infer+tc3" infer GYRE_CUDA_IGEMM_TC=3
+# inference recorded once as a CUDA graph and launched as one (the closure's latency)
+run_case "infer+graph" infer GYRE_CUDA_GRAPH=1
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then

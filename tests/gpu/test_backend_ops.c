@@ -88,6 +88,31 @@ static int checked = 0;
 #define BOTH(call_c, call_g) (CHECK(call_c), CHECK(call_g))
 
 /* ---- elementwise, reductions, dense ------------------------------------------------------- */
+/* batch norm's evaluation scale on the device (bn_invstd): the host's value, bitwise, with a
+ * zero variance among them */
+static void case_bn_invstd(void)
+{
+  int64_t C = 37;
+  Pair    v, r;
+  EXPECT(gpu->ops->bn_invstd != NULL, "the CUDA backend has no bn_invstd");
+  if (!gpu->ops->bn_invstd) return;
+  pair_make(&v, 1, &C, 0, 3);
+  pair_out(&r, 1, &C);
+  float *hv = malloc(sizeof(float) * (size_t) C), *hr = malloc(sizeof(float) * (size_t) C);
+  CHECK(GyreTensorCopyToHost(&v.g, hv));
+  hv[5] = 0.0f;
+  CHECK(GyreTensorCopyFromHost(&v.g, hv));
+  CHECK(gpu->ops->bn_invstd(gpu, (int) C, v.g.data, 1e-5f, r.g.data));
+  CHECK(GyreTensorCopyToHost(&r.g, hr));
+  int bad = 0;
+  for (int64_t c = 0; c < C; c++)
+    bad += hr[c] != (float) (1.0 / sqrt((double) hv[c] + (double) 1e-5f));
+  checked++;
+  EXPECT(!bad, "bn_invstd: %d of %d values differ from the host's", bad, (int) C);
+  free(hv), free(hr);
+  pair_free(&v), pair_free(&r);
+}
+
 static void case_elementwise(void)
 {
   int64_t n = 100003;
@@ -343,6 +368,7 @@ static void case_adam(void)
 static void case_ops(void)
 {
   case_elementwise();
+  case_bn_invstd();
   case_dense(37, 19, 23, 1);
   case_dense(1024, 64, 64, 0);
   case_dense(5, 3, 1, 1);
@@ -718,6 +744,34 @@ static void infer_agree(const char *what, GyreNet *nc, GyreNet *ng, int nd, cons
   GyreNetDestroy(&nc), GyreNetDestroy(&ng);
 }
 
+/* the same workspace, input and output tensors, 5 calls with new input values each (the
+ * coupling's pattern: with GYRE_CUDA_GRAPH=1 the second call is recorded as a CUDA graph and
+ * the later ones are that graph's launches): every call's output agrees with the CPU's; the
+ * networks are destroyed */
+static void infer_repeat(const char *what, GyreNet *nc, GyreNet *ng, const int64_t *xs,
+                         const int64_t *ys)
+{
+  GyreNetWorkspace *wc, *wg;
+  Pair              x, y;
+  char              w[128];
+  BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
+  pair_make(&x, 4, xs, -1, 1);
+  pair_out(&y, 4, ys);
+  float *h = malloc(sizeof(float) * x.c.size);
+  for (int call = 0; call < 5; call++) {
+    for (size_t i = 0; i < x.c.size; i++)
+      h[i] = (float) nn_uniform01(&rng) * 2.0f - 1.0f;
+    BOTH(GyreTensorCopyFromHost(&x.c, h), GyreTensorCopyFromHost(&x.g, h));
+    BOTH(GyreNetInfer(nc, wc, &x.c, &y.c), GyreNetInfer(ng, wg, &x.g, &y.g));
+    snprintf(w, sizeof w, "%s, call %d of 5 on one workspace", what, call + 1);
+    AGREE(w, &y, TOL_FP32);
+  }
+  free(h);
+  pair_free(&x), pair_free(&y);
+  GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
+  GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+}
+
 /* inference on a const network (the coupling path): CPU and CUDA agree */
 static void case_infer(void)
 {
@@ -731,6 +785,8 @@ static void case_infer(void)
   int64_t xs[4] = {2, 1, 32, 32}, ys[4] = {2, 1, 32, 32};
   BOTH(GyreNetCreateCNN(cpu, &o, 5, &nc), GyreNetCreateCNN(gpu, &o, 5, &ng));
   infer_agree("fcnn inference", nc, ng, 4, xs, ys, -1, 1);
+  BOTH(GyreNetCreateCNN(cpu, &o, 6, &nc), GyreNetCreateCNN(gpu, &o, 6, &ng));
+  infer_repeat("fcnn inference", nc, ng, xs, ys);
   /* a closure MLP on 13 points: the CPU runs it in one pass (mlp_forward), CUDA layer by layer */
   GyreMLPOptionsDefault(&m);
   m.inputs = 5, m.outputs = 1, m.width = 32, m.depth = 2;
