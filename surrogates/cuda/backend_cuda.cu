@@ -12,13 +12,15 @@
  *
  * Training batches travel on a second stream (copy_from_host_async: the transfer overlaps
  * the previous step's backward pass); inference stages through pinned host memory
- * (host_alloc). GYRE_CUDA_PROFILE=1 records the device time of every op family and prints
+ * (host_alloc). GYRE_CUDA_PROFILE=1 records the device time of every op family (2: also each
+ * implicit-GEMM launch by its shape) and prints
  * the table when the backend is destroyed.
  *
  * Numerics follow the CPU backend (surrogates/cpu/) op for op: reductions in double, the
  * same Adam arithmetic, GELU in its exact erf form; results agree with the CPU to float
  * rounding (tests/gpu: normalised mean-square error < 1e-7 at fp32). */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +93,25 @@ static void prof_resolve(CudaCtx *c)
   c->npairs = 0;
 }
 
+const char *GyreCUDAProfName(GyreBackend *be, const char *fmt, ...)
+{
+  CudaCtx *c = cuda_ctx(be);
+  char     n[64];
+  va_list  ap;
+  va_start(ap, fmt);
+  vsnprintf(n, sizeof n, fmt, ap);
+  va_end(ap);
+  for (int i = 0; i < c->npnames; i++)
+    if (!strcmp(c->pnames[i], n)) return c->pnames[i];
+  if (c->npnames == GYRE_CUDA_PROF_NAMES) return NULL;
+  memcpy(c->pnames[c->npnames], n, sizeof n);
+  return c->pnames[c->npnames++];
+}
+
 CudaProf::CudaProf(GyreBackend *b, const char *name) : be(b), pair(-1)
 {
   CudaCtx *c = cuda_ctx(b);
-  if (!c->prof) return;
+  if (!c->prof || !name) return;
   if (!c->pev) {
     c->pev   = (cudaEvent_t *) calloc(2 * GYRE_CUDA_PROF_PAIRS, sizeof(cudaEvent_t));
     c->pslot = (int *) calloc(GYRE_CUDA_PROF_PAIRS, sizeof(int));
@@ -994,8 +1011,9 @@ extern "C" GyreStatus GyreCUDABackendInit(GyreBackend *be)
   CU(cudaGetDeviceCount(&n));
   CudaCtx *c = (CudaCtx *) calloc(1, sizeof *c);
   if (!c) return GyreStatusSet(GYRE_ERR_MEM, "cuda backend: out of host memory");
-  c->device     = local_rank() % n;
-  c->prof       = cuda_env_int("GYRE_CUDA_PROFILE", 0) > 0;
+  c->device = local_rank() % n;
+  c->prof   = cuda_env_int("GYRE_CUDA_PROFILE", 0);
+  if (c->prof < 0) c->prof = 0;
   GyreStatus st = GYRE_OK;
 #define INIT(call)                                                                                 \
   do {                                                                                             \

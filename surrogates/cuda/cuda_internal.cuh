@@ -25,7 +25,7 @@ typedef struct {
 
 #define GYRE_CUDA_PLANS 16
 #define GYRE_CUDA_STAGES 4
-#define GYRE_CUDA_PROF_NAMES 48
+#define GYRE_CUDA_PROF_NAMES 96
 #define GYRE_CUDA_PROF_PAIRS 4096
 
 typedef struct {
@@ -60,8 +60,11 @@ typedef struct {
   size_t      ones_n;
   CudaFFTPlan plans[GYRE_CUDA_PLANS];
   int         nplans;
-  /* GYRE_CUDA_PROFILE=1: device time per op family, printed when the backend is destroyed */
-  int prof;
+  /* GYRE_CUDA_PROFILE=1: device time per op family, printed when the backend is destroyed;
+   * 2: also each implicit-GEMM launch by its shape (names made at run time, kept in pnames) */
+  int  prof;
+  char pnames[GYRE_CUDA_PROF_NAMES][64];
+  int  npnames;
   struct {
     const char *name;
     double      ms;
@@ -148,6 +151,9 @@ struct CudaProf {
 #define CUDA_PROF_CAT2(a, b) a##b
 #define CUDA_PROF_CAT(a, b) CUDA_PROF_CAT2(a, b)
 #define CUDA_PROF(be, name) CudaProf CUDA_PROF_CAT(cuda_prof_, __LINE__)(be, name)
+/* a profile name made at run time (printf-style), kept by the backend; NULL where its table is
+ * full (a scope named NULL records nothing) */
+const char *GyreCUDAProfName(GyreBackend *be, const char *fmt, ...);
 
 /* the ops of each file */
 GyreStatus GyreCUDADenseForward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,

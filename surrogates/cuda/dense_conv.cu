@@ -416,6 +416,13 @@ static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int
   const dim3 grid((unsigned) ((M + IG_BM - 1) / IG_BM), (unsigned) ((N + bn - 1) / bn),
                   (unsigned) z);
   int        launched = 0;
+  /* GYRE_CUDA_PROFILE=2: each launch by its GEMM's shape (the layers apart) */
+  CudaProf shape(be, cuda_ctx(be)->prof >= 2 ? GyreCUDAProfName(be, "igemm%s M %d N %d K %d z %d%s",
+                                                                AKF ? " dW" : "", M, N, Kd, z,
+                                                                tc == 3   ? " tc3"
+                                                                : tc == 1 ? " tf32"
+                                                                          : "")
+                                             : NULL);
 /* TC is the template's only where it exists (steps of 8, offsets not held), else 0 */
 #define IG_GO(BN, TN, T, TC)                                                                       \
   k_igemm<BN, TN, BK, FA, FB, EP, AKF, HOIST, BK == IG_BK && !HOIST ? TC : 0>                      \
