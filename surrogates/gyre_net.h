@@ -105,6 +105,9 @@ GyreStatus                        GyreNetWorkspaceCreate(const GyreNet *net, Gyr
 GyreStatus                        GyreNetWorkspaceDestroy(GyreNetWorkspace **ws);
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y);
+/* The number of GyreNetInfer calls on ws that ran as one launch of a recorded CUDA graph
+ * (GYRE_CUDA_GRAPH=1 on the CUDA backend; 0 elsewhere): for tests and diagnostics. */
+long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws);
 /* An MLP's inference in one pass on host arrays, x (M, inputs) -> y (M, outputs), through the
  * backend's mlp_forward with the normalisation aff (NULL: none) on the way in and out: no tensor,
  * copy or pass per layer (a closure's few points a call). *done = 0, nothing run, where the

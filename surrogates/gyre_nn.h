@@ -189,12 +189,14 @@ typedef struct {
    * (batch norm's evaluation: no round trip through the host; NULL: computed on the host) */
   GyreStatus (*bn_invstd)(GyreBackend *, int C, const float *var, float eps, float *invstd);
   /* CUDA graphs (NULL: none): capture_begin starts recording the work queued on the backend
-   * (*started = 0 where graphs are off: GYRE_CUDA_GRAPH unset, or profiling), capture_end stops
-   * it and makes *graph (NULL where the capture failed: the work must then be run again
-   * uncaptured), graph_launch queues a recorded graph again, graph_free frees one */
+   * (*started = 0 where graphs are off: GYRE_CUDA_GRAPH unset, profiling, or no recording
+   * possible), capture_end stops it and makes *graph (NULL where the capture failed: the work
+   * must then be run again uncaptured), graph_launch queues a recorded graph again (*launched
+   * = 0, nothing queued, where it is stale: memory or a plan it uses was given up since its
+   * recording), graph_free frees one */
   GyreStatus (*capture_begin)(GyreBackend *, int *started);
   GyreStatus (*capture_end)(GyreBackend *, void **graph);
-  GyreStatus (*graph_launch)(GyreBackend *, void *graph);
+  GyreStatus (*graph_launch)(GyreBackend *, void *graph, int *launched);
   void (*graph_free)(GyreBackend *, void *graph);
 } GyreBackendOps;
 

@@ -684,13 +684,16 @@ struct GyreNetWorkspace_s {
   size_t         host_len;
   int            fused; /* an MLP the backend runs in one pass (mlp_forward): its dense layers */
   /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
-   * input and output (data and shape), the precision; graph_off once a recording failed */
-  void        *graph;
-  const float *gx;
-  float       *gy;
-  int          gnd, graph_off;
-  int64_t      gsh[GYRE_TENSOR_MAX_DIMS];
-  char         gprec[8];
+   * network, the input and output (data and shape), the precision; graph_off once a recording
+   * failed; glaunches: the graph launches so far */
+  void          *graph;
+  const GyreNet *gnet;
+  long           glaunches;
+  const float   *gx;
+  float         *gy;
+  int            gnd, graph_off;
+  int64_t        gsh[GYRE_TENSOR_MAX_DIMS];
+  char           gprec[8];
 };
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
@@ -816,28 +819,36 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
 }
 
 /* GyreNetInfer's layers as a graph where the backend records them (CUDA, GYRE_CUDA_GRAPH=1): a
- * call like the previous one (the same input and output, data and shape, and precision) is
- * recorded once, then launched as one graph (a launch instead of one a kernel). The first call
- * of a kind runs plainly (its first-use allocations, plans and tables are made outside a
- * recording); one whose recording fails runs plainly, and the workspace stops trying. *done:
- * the layers have run (queued). The weights and running statistics are read at each launch. */
+ * call like the previous one (the same network, input and output, data and shape, and
+ * precision) is recorded once, then launched as one graph (a launch instead of one a kernel).
+ * The first call of a kind runs plainly (its first-use allocations, plans and tables are made
+ * outside a recording), and so does a call whose graph the backend finds stale (memory it used
+ * was given up since: the next call records again); one whose recording fails runs plainly,
+ * and the workspace stops trying. *done: the layers have run (queued). The weights and running
+ * statistics are read at each launch. */
 static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                               GyreTensor *y, int *done)
 {
   GyreBackend *be = net->be;
   *done           = 0;
   if (!be->ops->capture_begin || ws->graph_off) return GYRE_OK;
-  const int same = ws->gx == x->data && ws->gy == y->data && ws->gnd == x->ndim &&
+  const int same = ws->gnet == net && ws->gx == x->data && ws->gy == y->data &&
+                   ws->gnd == x->ndim &&
                    !memcmp(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim) &&
                    !strcmp(ws->gprec, be->precision);
   if (same && ws->graph) {
-    GyreCall(be->ops->graph_launch(be, ws->graph));
-    *done = 1;
+    GyreCall(be->ops->graph_launch(be, ws->graph, done));
+    if (*done) {
+      ws->glaunches++;
+      return GYRE_OK;
+    }
+    be->ops->graph_free(be, ws->graph); /* stale: plainly now, recorded again at the next */
+    ws->graph = NULL;
     return GYRE_OK;
   }
   if (!same) { /* a new kind of call: plainly this time, recorded at the next like it */
     if (ws->graph) be->ops->graph_free(be, ws->graph);
-    ws->graph = NULL, ws->gx = x->data, ws->gy = y->data, ws->gnd = x->ndim;
+    ws->graph = NULL, ws->gnet = net, ws->gx = x->data, ws->gy = y->data, ws->gnd = x->ndim;
     memcpy(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim);
     snprintf(ws->gprec, sizeof ws->gprec, "%s", be->precision);
     return GYRE_OK;
@@ -857,9 +868,14 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
     return GYRE_OK;
   }
   ws->graph = g;
-  GyreCall(be->ops->graph_launch(be, g));
-  *done = 1;
+  GyreCall(be->ops->graph_launch(be, g, done));
+  ws->glaunches += *done; /* not launched (stale at once): the caller runs the layers */
   return GYRE_OK;
+}
+
+long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws)
+{
+  return ws ? ws->glaunches : 0;
 }
 
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,

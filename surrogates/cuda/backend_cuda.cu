@@ -168,6 +168,7 @@ static GyreStatus release_unused(CudaCtx *c)
   for (int i = 0; i < c->nblocks; i++) {
     if (!c->blocks[i].used) {
       CU(cudaFree(c->blocks[i].ptr));
+      c->gen++;
       continue;
     }
     c->blocks[k++] = c->blocks[i];
@@ -229,6 +230,7 @@ GyreStatus GyreCUDAFree(GyreBackend *be, void *ptr)
     if (c->blocks[i].ptr == ptr && c->blocks[i].used) {
       c->blocks[i].used = 0; /* stream order keeps queued users safe: reuse is queued after */
       c->in_use -= c->blocks[i].bytes;
+      c->gen++; /* but not a recorded graph's: it would write into the block's next owner */
       return GYRE_OK;
     }
   return GyreStatusSet(GYRE_ERR_INTERNAL, "cuda backend: free of %p, not memory of this backend",
@@ -705,6 +707,12 @@ static GyreStatus cu_bn_invstd(GyreBackend *be, int C, const float *var, float e
 
 /* ---- CUDA graphs (GYRE_CUDA_GRAPH=1): an inference's kernels recorded once, then launched as
  * one graph a call (network.c: infer_graph) ---------------------------------------------------- */
+/* a recorded graph and the backend's generation (CudaCtx.gen) when its recording began */
+typedef struct {
+  cudaGraphExec_t exec;
+  unsigned long   gen;
+} CudaGraph;
+
 static GyreStatus cu_capture_begin(GyreBackend *be, int *started)
 {
   static int on = -1;
@@ -712,8 +720,12 @@ static GyreStatus cu_capture_begin(GyreBackend *be, int *started)
   CudaCtx *c = cuda_ctx(be);
   *started   = 0;
   if (!on || c->prof) return GYRE_OK; /* the profile's events and waits are not recorded */
-  CU(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
-  *started = 1;
+  if (cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+    (void) cudaGetLastError(); /* no recording: the work runs as without graphs */
+    return GYRE_OK;
+  }
+  c->capture_gen = c->gen;
+  *started       = 1;
   return GYRE_OK;
 }
 
@@ -726,25 +738,40 @@ static GyreStatus cu_capture_end(GyreBackend *be, void **graph)
   cudaError_t err   = cudaStreamEndCapture(c->stream, &g);
   if (err == cudaSuccess && g) err = cudaGraphInstantiate(&e, g, 0);
   if (g) cudaGraphDestroy(g);
-  if (err != cudaSuccess) { /* not recordable (an op synchronised, say): no graph */
+  /* not recordable (an op synchronised, say), or memory given up while recording: no graph */
+  if (err != cudaSuccess || !e || c->gen != c->capture_gen) {
     (void) cudaGetLastError();
     if (e) cudaGraphExecDestroy(e);
     return GYRE_OK;
   }
-  *graph = (void *) e;
+  CudaGraph *cg = (CudaGraph *) malloc(sizeof *cg);
+  if (!cg) {
+    cudaGraphExecDestroy(e);
+    return GyreStatusSet(GYRE_ERR_MEM, "cuda backend: out of host memory (a graph)");
+  }
+  cg->exec = e, cg->gen = c->capture_gen;
+  *graph = cg;
   return GYRE_OK;
 }
 
-static GyreStatus cu_graph_launch(GyreBackend *be, void *graph)
+static GyreStatus cu_graph_launch(GyreBackend *be, void *graph, int *launched)
 {
-  CU(cudaGraphLaunch((cudaGraphExec_t) graph, cuda_ctx(be)->stream));
+  CudaCtx         *c  = cuda_ctx(be);
+  const CudaGraph *cg = (const CudaGraph *) graph;
+  *launched           = 0;
+  if (cg->gen != c->gen) return GYRE_OK; /* stale: memory or a plan it uses was given up */
+  CU(cudaGraphLaunch(cg->exec, c->stream));
+  *launched = 1;
   return GYRE_OK;
 }
 
 static void cu_graph_free(GyreBackend *be, void *graph)
 {
   (void) be;
-  if (graph) cudaGraphExecDestroy((cudaGraphExec_t) graph);
+  CudaGraph *cg = (CudaGraph *) graph;
+  if (!cg) return;
+  cudaGraphExecDestroy(cg->exec);
+  free(cg);
 }
 
 __global__ static void k_bn_bwd(size_t n, int C, size_t S, const float *x, const float *mean,
@@ -1147,6 +1174,7 @@ GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan
     CU(cudaStreamSynchronize(c->stream));
     CUFFT(cufftDestroy(c->plans[0].r2c));
     CUFFT(cufftDestroy(c->plans[0].c2r));
+    c->gen++;
     memmove(c->plans, c->plans + 1, sizeof(CudaFFTPlan) * (GYRE_CUDA_PLANS - 1));
     c->nplans--;
   }

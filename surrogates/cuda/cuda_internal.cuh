@@ -60,6 +60,9 @@ typedef struct {
   size_t      ones_n;
   CudaFFTPlan plans[GYRE_CUDA_PLANS];
   int         nplans;
+  /* bumped whenever device memory or an FFT plan that recorded work may use is given up (an
+   * arena block freed or released, a plan dropped): a CUDA graph recorded before is stale */
+  unsigned long gen, capture_gen;
   /* GYRE_CUDA_PROFILE=1: device time per op family, printed when the backend is destroyed;
    * 2: also each implicit-GEMM launch by its shape (names made at run time, kept in pnames) */
   int  prof;

@@ -392,7 +392,7 @@ static int igemm_width(int v)
 
 /* where the implicit GEMM's products run (steps of 8, offsets not held; else the CUDA cores):
  * in fp32 on the CUDA cores (0), or with GYRE_CUDA_IGEMM_TC=3 on the tensor cores as three
- * tf32 products of split operands (fp32's accuracy; measured slower on an H200: 2210 against
+ * tf32 products of split operands (fp32's tolerances; measured slower on an H200: 2210 against
  * 2625 samples/s for the FCNN at 64^2, the kernel's time is in staging its operands, not in
  * the products); in the backend's tf32 precision on the tensor cores in tf32 (1); in bf16 (with
  * GYRE_CUDA_CONV=implicit) on the CUDA cores */
@@ -403,6 +403,17 @@ static int igemm_tc(GyreBackend *be)
   const cublasComputeType_t c = cuda_ctx(be)->compute;
   return c == CUBLAS_COMPUTE_32F ? (tc3 ? 3 : 0) : c == CUBLAS_COMPUTE_32F_FAST_TF32 ? 1 : 0;
 }
+
+/* GO(BN, TN, T, TC) for the products igemm_tc chose (tc, a local), and the template's TC: that
+ * only where the tensor-core variant exists (steps of 8, offsets not held), else 0 */
+#define IG_BY_TC(GO, BN, TN, T)                                                                    \
+  if (tc == 3)                                                                                     \
+    GO(BN, TN, T, 3);                                                                              \
+  else if (tc == 1)                                                                                \
+    GO(BN, TN, T, 1);                                                                              \
+  else                                                                                             \
+    GO(BN, TN, T, 0)
+#define IG_TC(TC) (BK == IG_BK && !HOIST ? (TC) : 0)
 
 /* launch k_igemm on the backend's stream with z reduction chunks of kchunk, in steps of BK
  * (32: the 4-column variants only), the rows' offsets held in shared memory with HOIST, the
@@ -423,19 +434,13 @@ static GyreStatus igemm_launch(GyreBackend *be, int M, int N, int Kd, int z, int
                                                                 : tc == 1 ? " tf32"
                                                                           : "")
                                              : NULL);
-/* TC is the template's only where it exists (steps of 8, offsets not held), else 0 */
 #define IG_GO(BN, TN, T, TC)                                                                       \
-  k_igemm<BN, TN, BK, FA, FB, EP, AKF, HOIST, BK == IG_BK && !HOIST ? TC : 0>                      \
+  k_igemm<BN, TN, BK, FA, FB, EP, AKF, HOIST, IG_TC(TC)>                                           \
       <<<grid, T, 0, cuda_ctx(be)->stream>>>(M, N, Kd, kchunk, fa, fb, ep)
 #define IG_LAUNCH(V, BN, TN, T)                                                                    \
   if constexpr (BK == IG_BK || TN == 4)                                                            \
     if (v == V) {                                                                                  \
-      if (tc == 3)                                                                                 \
-        IG_GO(BN, TN, T, 3);                                                                       \
-      else if (tc == 1)                                                                            \
-        IG_GO(BN, TN, T, 1);                                                                       \
-      else                                                                                         \
-        IG_GO(BN, TN, T, 0);                                                                       \
+      IG_BY_TC(IG_GO, BN, TN, T);                                                                  \
       launched = 1;                                                                                \
     }
   IG_VARIANTS(IG_LAUNCH)
@@ -470,15 +475,17 @@ static int igemm_dw_hoist(void)
 
 /* blocks of the weight-gradient kernel of variant v in steps of BK that fit on one
  * multiprocessor at once */
-template <int BK, bool HOIST> static GyreStatus igemm_dw_per_sm(int v, int *per_sm)
+template <int BK, bool HOIST> static GyreStatus igemm_dw_per_sm(int v, int tc, int *per_sm)
 {
+#define IG_OCC_TC(BN, TN, T, TC)                                                                   \
+  CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                                \
+      per_sm, k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST, IG_TC(TC)>, T, 0))
 #define IG_OCC(V, BN, TN, T)                                                                       \
   if constexpr (BK == IG_BK || TN == 4)                                                            \
-    if (v == V)                                                                                    \
-      CU(cudaOccupancyMaxActiveBlocksPerMultiprocessor(                                            \
-          per_sm, k_igemm<BN, TN, BK, IgShiftedT, IgRows, IgToPart, true, HOIST>, T, 0));
+    if (v == V) { IG_BY_TC(IG_OCC_TC, BN, TN, T); }
   IG_VARIANTS(IG_OCC)
 #undef IG_OCC
+#undef IG_OCC_TC
   return GYRE_OK;
 }
 
@@ -542,9 +549,9 @@ static GyreStatus igemm_dw(GyreBackend *be, const ConvGeom *g, const float *x, c
   int          per_sm = 0;
   const size_t tiles  = (size_t) ((Kd + IG_BM - 1) / IG_BM) * ((Co + bn - 1) / bn);
   const int    hoist  = bk == IG_BK && igemm_dw_hoist();
-  GyreCall((bk == 32 ? igemm_dw_per_sm<32, true>(v, &per_sm)
-            : hoist  ? igemm_dw_per_sm<IG_BK, true>(v, &per_sm)
-                     : igemm_dw_per_sm<IG_BK, false>(v, &per_sm)));
+  GyreCall((bk == 32 ? igemm_dw_per_sm<32, true>(v, 0, &per_sm)
+            : hoist  ? igemm_dw_per_sm<IG_BK, true>(v, 0, &per_sm)
+                     : igemm_dw_per_sm<IG_BK, false>(v, igemm_tc(be), &per_sm)));
   const size_t cap   = (size_t) (per_sm < 1 ? 1 : per_sm) * cuda_ctx(be)->prop.multiProcessorCount;
   const size_t steps = (g->m + bk - 1) / bk, most = steps * bk / 128 < 1 ? 1 : steps * bk / 128;
   size_t       z      = 2 * cap / tiles;

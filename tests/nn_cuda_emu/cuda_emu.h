@@ -11,6 +11,8 @@
 #include <barrier>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -79,8 +81,11 @@ template <class F> void emu_launch(dim3 grid, unsigned threads, F body)
  * operation to every element); here lane 0 of a warp holds the whole tile (rows x cols,
  * row-major), loads it, multiplies it and alone stores it, and the other lanes hold zeros (the
  * work done once a warp, not 32 times), so a kernel that reads a stored tile without the
- * __syncwarp CUDA requires races (ThreadSanitizer reports it). mma_sync sums each element's
- * products in double, then rounds once. */
+ * __syncwarp CUDA requires races (ThreadSanitizer reports it). mma_sync reads only each
+ * operand's tf32 bits, as the hardware does (a kernel that does not round its operands first
+ * loses their low bits), sums each element's products in double, then rounds once. A load or
+ * store from a pointer not 32-byte aligned, or with ldm not a multiple of 4, aborts (CUDA's
+ * rule for tf32 and float fragments). */
 namespace nvcuda::wmma {
 struct matrix_a {};
 struct matrix_b {};
@@ -107,10 +112,29 @@ inline float __float_to_tf32(float v)
   std::memcpy(&v, &u, 4);
   return v;
 }
+inline void emu_wmma_check(const void *p, unsigned ldm, const char *what)
+{
+  if ((uintptr_t) p % 32 || ldm % 4) {
+    std::fprintf(stderr,
+                 "wmma %s: pointer %p (must be 32-byte aligned), ldm %u (a multiple of 4)\n", what,
+                 p, ldm);
+    std::abort();
+  }
+}
+/* the operand as the tensor cores read it: its tf32 bits (the low 13 of the mantissa dropped) */
+inline double emu_tf32_bits(float v)
+{
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u &= 0xFFFFE000u;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
 template <class Use, int M, int N, int K, class T, class L>
 void load_matrix_sync(fragment<Use, M, N, K, T, L> &f, const float *p, unsigned ldm)
 {
   using F = fragment<Use, M, N, K, T, L>;
+  emu_wmma_check(p, ldm, "load_matrix_sync");
   if (threadIdx.x % 32) {
     std::fill(f.x, f.x + F::num_elements, 0.0f);
     return;
@@ -140,7 +164,7 @@ void mma_sync(fragment<accumulator, M, N, K, float> &d, const fragment<matrix_a,
     for (int j = 0; j < N; j++) {
       double s = 0;
       for (int k = 0; k < K; k++)
-        s += (double) a.x[i * K + k] * b.x[k * N + j];
+        s += emu_tf32_bits(a.x[i * K + k]) * emu_tf32_bits(b.x[k * N + j]);
       out[i * N + j] = (float) (c.x[i * N + j] + s);
     }
   std::memcpy(d.x, out, sizeof out);
@@ -149,6 +173,7 @@ template <int M, int N, int K>
 void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f, unsigned ldm,
                        layout_t l)
 {
+  emu_wmma_check(p, ldm, "store_matrix_sync");
   if (threadIdx.x % 32) return;
   for (int r = 0; r < M; r++)
     for (int c = 0; c < N; c++)

@@ -14,7 +14,7 @@
  *            memory: GYRE_CUDA_IGEMM_DW_BK=32), and of 8 with the offsets held
  *            (GYRE_CUDA_IGEMM_DW_HOIST=1);
  *   and forward, split, dx and dW in steps of 8 with the products on the tensor cores (the
- *   wmma fragments emulated): three tf32 products (GYRE_CUDA_IGEMM_TC=3, fp32's accuracy)
+ *   wmma fragments emulated): three tf32 products (GYRE_CUDA_IGEMM_TC=3, fp32's tolerance)
  *   for every variant, one (tf32) for the 64 x 4 tile.
  * Outputs poisoned with NaN first (unwritten elements fail); every element within 1e-5 of the
  * largest reference value (float sums of at most 1701 products). No GPU needed: a block's
