@@ -881,7 +881,7 @@ long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws)
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y)
 {
-  if (!ws || ws->nl != net->nl)
+  if (!ws || ws->nl != net->nl || ws->be != net->be)
     return GyreStatusSet(GYRE_ERR_ARG, "GyreNetInfer: the workspace was not made for this network");
   if (ws->fused) {
     int done = 0;

@@ -738,8 +738,10 @@ static GyreStatus cu_capture_end(GyreBackend *be, void **graph)
   cudaError_t err   = cudaStreamEndCapture(c->stream, &g);
   if (err == cudaSuccess && g) err = cudaGraphInstantiate(&e, g, 0);
   if (g) cudaGraphDestroy(g);
-  /* not recordable (an op synchronised, say), or memory given up while recording: no graph */
-  if (err != cudaSuccess || !e || c->gen != c->capture_gen) {
+  /* not recordable (an op synchronised, say): no graph. Memory given up while recording makes
+   * the graph stale at once (its generation is the recording's start): graph_launch refuses
+   * it, and the workspace records again */
+  if (err != cudaSuccess || !e) {
     (void) cudaGetLastError();
     if (e) cudaGraphExecDestroy(e);
     return GYRE_OK;
@@ -1172,9 +1174,9 @@ GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan
     }
   if (c->nplans == GYRE_CUDA_PLANS) { /* full: drop the oldest */
     CU(cudaStreamSynchronize(c->stream));
+    c->gen++; /* first: a graph using the plan is stale even if a destroy fails */
     CUFFT(cufftDestroy(c->plans[0].r2c));
     CUFFT(cufftDestroy(c->plans[0].c2r));
-    c->gen++;
     memmove(c->plans, c->plans + 1, sizeof(CudaFFTPlan) * (GYRE_CUDA_PLANS - 1));
     c->nplans--;
   }
