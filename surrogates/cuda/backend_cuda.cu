@@ -164,16 +164,21 @@ static size_t round_bytes(size_t b)
 
 static GyreStatus release_unused(CudaCtx *c)
 {
-  int k = 0;
+  int         k     = 0;
+  cudaError_t first = cudaSuccess; /* the table is compacted whatever a cudaFree says: no freed
+                                      block may stay in it to be handed out again */
   for (int i = 0; i < c->nblocks; i++) {
     if (!c->blocks[i].used) {
-      CU(cudaFree(c->blocks[i].ptr));
+      const cudaError_t e = cudaFree(c->blocks[i].ptr);
+      if (first == cudaSuccess) first = e;
       c->gen++;
       continue;
     }
     c->blocks[k++] = c->blocks[i];
   }
   c->nblocks = k;
+  if (first != cudaSuccess)
+    return GyreCUDAStatus(first, "cudaFree (the arena's cached blocks)", __FILE__, __LINE__);
   return GYRE_OK;
 }
 
@@ -255,11 +260,12 @@ GyreStatus GyreCUDAReduceBuffer(GyreBackend *be, size_t n, double **dev)
 {
   CudaCtx *c = cuda_ctx(be);
   if (c->red_n < n) {
-    if (c->red) GyreCall(GyreCUDAFree(be, c->red));
-    if (c->red_host) CU(cudaFreeHost(c->red_host));
+    double *dev0 = c->red, *host0 = c->red_host; /* forgotten first: never kept once freed */
     c->red = c->red_host = NULL;
     c->red_n             = 0;
-    size_t m             = n < 1024 ? 1024 : n;
+    if (dev0) GyreCall(GyreCUDAFree(be, dev0));
+    if (host0) CU(cudaFreeHost(host0));
+    size_t m = n < 1024 ? 1024 : n;
     GyreCall(GyreCUDAMalloc(be, m * sizeof(double), (void **) &c->red));
     CU(cudaMallocHost((void **) &c->red_host, m * sizeof(double)));
     c->red_n = m;
