@@ -745,13 +745,20 @@ static int fused_layers(const GyreNet *net, const GyreTensor **W, const GyreTens
   return n;
 }
 
+/* ws was made for net (GyreNetWorkspaceCreate): its layer count and backend; else one error
+ * naming the caller */
+static GyreStatus ws_check(const GyreNet *net, const GyreNetWorkspace *ws, const char *who)
+{
+  if (!ws || ws->nl != net->nl || ws->be != net->be)
+    return GyreStatusSet(GYRE_ERR_ARG, "%s: the workspace was not made for this network", who);
+  return GYRE_OK;
+}
+
 GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
                             float *y, const GyreMLPAffine *aff, int *done)
 {
   *done = 0;
-  if (!ws || ws->nl != net->nl)
-    return GyreStatusSet(GYRE_ERR_ARG,
-                         "GyreNetInferHost: the workspace was not made for this network");
+  GyreCall(ws_check(net, ws, "GyreNetInferHost"));
   if (!ws->fused || M < 1) return GYRE_OK;
   const GyreTensor *W[64], *b[64];
   int               act[64];
@@ -881,8 +888,7 @@ long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws)
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y)
 {
-  if (!ws || ws->nl != net->nl || ws->be != net->be)
-    return GyreStatusSet(GYRE_ERR_ARG, "GyreNetInfer: the workspace was not made for this network");
+  GyreCall(ws_check(net, ws, "GyreNetInfer"));
   if (ws->fused) {
     int done = 0;
     GyreCall(infer_fused(net, ws, x, y, &done));

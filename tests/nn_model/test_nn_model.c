@@ -801,7 +801,32 @@ static void test_inference(GyreBackend *be)
            st == GYRE_OK ? "accepted" : msg);
     printf("one-pass inference, another network's workspace -> %s\n", msg);
     GyreNetWorkspaceDestroy(&ws);
+    GyreNetDestroy(&b);
+    /* the same network (same depth) on another backend: both entry points refuse the workspace
+     * made for a (its backend's memory, its recorded work), one error each */
+    GyreBackend *be2;
+    CHECK(GyreBackendCreate("cpu", 1, &be2));
+    o.depth = 2;
+    CHECK(GyreNetCreateMLP(be2, &o, 9, &b));
+    CHECK(GyreNetWorkspaceCreate(a, &ws));
+    done = 1;
+    st   = GyreNetInferHost(b, ws, 1, in, out, NULL, &done);
+    EXPECT(st != GYRE_OK && !done && strstr(GyreStatusMessage(), "not made for this network"),
+           "GyreNetInferHost with another backend's workspace: %s",
+           st == GYRE_OK ? "accepted" : GyreStatusMessage());
+    GyreTensor    tx, ty;
+    const int64_t xs[2] = {1, o.inputs}, ys[2] = {1, o.outputs};
+    CHECK(GyreTensorCreate(be2, 2, xs, &tx));
+    CHECK(GyreTensorCreate(be2, 2, ys, &ty));
+    st = GyreNetInfer(b, ws, &tx, &ty);
+    EXPECT(st != GYRE_OK && strstr(GyreStatusMessage(), "GyreNetInfer: the workspace was not made"),
+           "GyreNetInfer with another backend's workspace: %s",
+           st == GYRE_OK ? "accepted" : GyreStatusMessage());
+    printf("inference, a workspace of another backend -> %s\n", GyreStatusMessage());
+    GyreTensorDestroy(&tx), GyreTensorDestroy(&ty);
+    GyreNetWorkspaceDestroy(&ws);
     GyreNetDestroy(&a), GyreNetDestroy(&b);
+    GyreBackendDestroy(&be2);
   }
   { /* a whole-field MLP (one channel on a 2 x 2 grid: 4 inputs) with 6 outputs, no whole
      * number of fields: refused when applied, with one error naming the counts */
