@@ -286,9 +286,8 @@ GyreStatus GyreCUDAReduceFetch(GyreBackend *be, size_t n, double *host)
 
 __global__ static void k_fill(float *x, size_t n, float v)
 {
-  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < n;
-       i += (size_t) gridDim.x * blockDim.x)
-    x[i] = v;
+  GRID_STRIDE(i, n)
+  x[i] = v;
 }
 
 GyreStatus GyreCUDAOnes(GyreBackend *be, size_t n, const float **ones)
@@ -347,10 +346,6 @@ static GyreStatus cu_fill(GyreBackend *be, float *x, size_t n, float v)
 }
 
 /* ---- elementwise and reductions ------------------------------------------------------ */
-#define GRID_STRIDE(i, n)                                                                          \
-  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (n);                         \
-       i += (size_t) gridDim.x * blockDim.x)
-
 __global__ static void k_axpby(size_t n, float a, const float *x, float b, float *y)
 {
   if (b == 0.0f) {

@@ -8,6 +8,7 @@
 #include <cufft.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include "grid_stride.cuh"
 #include "gyre_cuda.h"
 #include "gyre_nn.h"
 

@@ -8,6 +8,7 @@
 #ifndef GYRE_IGEMM_CUH
 #define GYRE_IGEMM_CUH
 #include <type_traits>
+#include "grid_stride.cuh"
 #include "op_shapes.h"
 #ifdef __CUDACC__
 #include <mma.h> /* the tensor cores' fragments (the emulation brings its own) */
@@ -26,9 +27,6 @@ typedef struct {
 
 /* ---- the layout kernels of the implicit GEMM (and of the other algorithms: k_pad, k_unpad) ----
  */
-#define GRID_STRIDE(i, n)                                                                          \
-  for (size_t i = blockIdx.x * (size_t) blockDim.x + threadIdx.x; i < (n);                         \
-       i += (size_t) gridDim.x * blockDim.x)
 
 /* out (C, L): the padded tall layout of in (N, C, Y, X); rows past m are zero */
 __global__ static void k_pad(ConvGeom g, int C, const float *in, float *out)
