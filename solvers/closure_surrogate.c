@@ -51,8 +51,12 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
   n /= dof;
   PetscCall(GyreSurrogateEvalApplyState(sc->ev, U, dof, sc->in_comp, &y));
   PetscCall(VecGetArray(F, &f));
-  for (PetscInt p = 0; p < n; p++)
-    f[p * dof + sc->comp] += sc->scale * y[p];
+  { /* (the loop's invariants held: f may alias sc as far as the compiler knows) */
+    const PetscReal scale = sc->scale;
+    PetscScalar    *fc    = f + sc->comp;
+    for (PetscInt p = 0; p < n; p++)
+      fc[p * dof] += scale * y[p];
+  }
   PetscCall(VecRestoreArray(F, &f));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -326,6 +326,20 @@ static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, cons
   ev->trip = nan ? GYRE_GUARD_NAN : out ? GYRE_GUARD_OUTPUT : in ? GYRE_GUARD_INPUT : ev->trip;
 }
 
+/* The per-point network on the n points packed in ev->xin, its outputs to ev->y (channel-major:
+ * one output channel's layout is the network's (point, channel) already) */
+static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n)
+{
+  PetscFunctionBegin;
+  PetscCallGyre(PETSC_COMM_SELF,
+                GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin,
+                                            ev->cout == 1 ? ev->y : ev->yout, (int) n));
+  for (PetscInt c = 0; ev->cout > 1 && c < ev->cout; c++)
+    for (PetscInt p = 0; p < n; p++)
+      ev->y[c * n + p] = ev->yout[p * ev->cout + c];
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. A rank
  * that owns the whole grid reads its own points (periodic wrap) without a ghost exchange. */
 static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
@@ -381,11 +395,7 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
                                 ev->yout + c * nb + (j + ys - ev->bys) * ev->bxm + (xs - ev->bxs),
                                 xm));
   } else {
-    PetscCallGyre(PETSC_COMM_SELF,
-                  GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, ev->yout, (int) n));
-    for (PetscInt c = 0; c < ev->cout; c++)
-      for (PetscInt p = 0; p < n; p++)
-        ev->y[c * n + p] = ev->yout[p * ev->cout + c];
+    PetscCall(ApplyPoints(ev, n));
   }
   ev->g_nx      = ev->kind == GYRE_EVAL_BLOCK ? nb * C : n * C * S;
   ev->g_per_in  = ev->kind == GYRE_EVAL_BLOCK ? nb : S;
@@ -515,11 +525,7 @@ PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt
   PetscCall(VecRestoreArrayRead(U, &u));
   if (!ev->have_xlast || memcmp(ev->xin, ev->xlast, sizeof(float) * (size_t) m)) {
     ev->have_xlast = PETSC_FALSE;
-    PetscCallGyre(PETSC_COMM_SELF,
-                  GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, ev->yout, (int) n));
-    for (PetscInt c = 0; c < ev->cout; c++)
-      for (PetscInt p = 0; p < n; p++)
-        ev->y[c * n + p] = ev->yout[p * ev->cout + c];
+    PetscCall(ApplyPoints(ev, n));
     PetscCall(PetscArraycpy(ev->xlast, ev->xin, m));
     ev->have_xlast = PETSC_TRUE;
   }

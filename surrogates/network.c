@@ -683,6 +683,11 @@ struct GyreNetWorkspace_s {
   float         *host;                   /* a caller's host staging buffer */
   size_t         host_len;
   int            fused; /* an MLP the backend runs in one pass (mlp_forward): its dense layers */
+  /* the fused layers' tensors and activations (fused_layers) for the network fnet, kept between
+   * calls (a closure's call is a few hundred instructions of arithmetic) */
+  const GyreNet    *fnet;
+  const GyreTensor *fW[64], *fb[64];
+  int               fact[64];
   /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
    * network, the input and output (data and shape), the precision; graph_off once a recording
    * failed; glaunches: the graph launches so far */
@@ -760,12 +765,12 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
   *done = 0;
   GyreCall(ws_check(net, ws, "GyreNetInferHost"));
   if (!ws->fused || M < 1) return GYRE_OK;
-  const GyreTensor *W[64], *b[64];
-  int               act[64];
-  const int         n = fused_layers(net, W, b, act);
-  if (n != ws->fused) return GYRE_OK;
+  if (ws->fnet != net) { /* (the network's layers do not change: its tensors are its own) */
+    if (fused_layers(net, ws->fW, ws->fb, ws->fact) != ws->fused) return GYRE_OK;
+    ws->fnet = net;
+  }
   *done = 1;
-  return net->be->ops->mlp_forward(net->be, n, W, b, act, aff, M, x, y);
+  return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y);
 }
 
 /* y = net(x) by GyreNetInferHost (the backend's mlp_forward on the tensors' host memory); *done

@@ -127,96 +127,27 @@ GYRE_VEC_FN static void gelu_backward_range(const float *x, const float *g, floa
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-/* erf_fast of t on 8 lanes: the clamp to [-4, 4], the same rational approximation term for
- * term, Horner by FMA */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256 erf_avx2(__m256 t)
-{
-  t               = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
-  const __m256 t2 = _mm256_mul_ps(t, t);
-  __m256       p  = _mm256_set1_ps(-2.72614225801306e-10f);
-  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(2.77068142495902e-08f));
-  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-2.10102402082508e-06f));
-  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-5.69250639462346e-05f));
-  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-7.34990630326855e-04f));
-  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-2.95459980854025e-03f));
-  p               = _mm256_fmadd_ps(p, t2, _mm256_set1_ps(-1.60960333262415e-02f));
-  __m256 q        = _mm256_set1_ps(-1.45660718464996e-05f);
-  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-2.13374055278905e-04f));
-  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-1.68282697438203e-03f));
-  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-7.37332916720468e-03f));
-  q               = _mm256_fmadd_ps(q, t2, _mm256_set1_ps(-1.42647390514189e-02f));
-  return _mm256_div_ps(_mm256_mul_ps(t, p), q);
-}
-
+#include "act_avx2.h"
 /* The forward loop in AVX2 + FMA intrinsics, two vectors an iteration (independent chains: the
  * compiled loop above ran one, its latency unhidden, and without FMA); chosen at run time as the
  * backward one. */
 __attribute__((target("avx2,fma"))) static void gelu_forward_avx2(const float *x, float *y,
                                                                   size_t n)
 {
-  size_t       i    = 0;
-  const __m256 rs2  = _mm256_set1_ps((float) 0.70710678118654752440);
-  const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+  size_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    const __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
-    const __m256 e0 = erf_avx2(_mm256_mul_ps(v0, rs2)), e1 = erf_avx2(_mm256_mul_ps(v1, rs2));
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, v0), _mm256_add_ps(one, e0)));
-    _mm256_storeu_ps(y + i + 8, _mm256_mul_ps(_mm256_mul_ps(half, v1), _mm256_add_ps(one, e1)));
+    const __m256 g0 = gelu_avx2_vec(_mm256_loadu_ps(x + i));
+    const __m256 g1 = gelu_avx2_vec(_mm256_loadu_ps(x + i + 8));
+    _mm256_storeu_ps(y + i, g0), _mm256_storeu_ps(y + i + 8, g1);
   }
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 e = erf_avx2(_mm256_mul_ps(v, rs2));
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(half, v), _mm256_add_ps(one, e)));
-  }
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, gelu_avx2_vec(_mm256_loadu_ps(x + i)));
   if (i < n) { /* the tail through the same lanes (zeros beyond n) */
     float tx[8] = {0}, ty[8];
     memcpy(tx, x + i, (n - i) * sizeof(float));
     gelu_forward_avx2(tx, ty, 8);
     memcpy(y + i, ty, (n - i) * sizeof(float));
   }
-}
-
-/* exp_neg_fast in AVX2 + FMA, term for term (FMA roundings aside): exp(e) for e <= 0 */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256 exp_neg_avx2(__m256 e)
-{
-  const __m256 half = _mm256_set1_ps(0.5f);
-  e                 = _mm256_max_ps(e, _mm256_set1_ps(-87.0f));
-  const __m256i ni  = _mm256_cvttps_epi32(
-       _mm256_sub_ps(_mm256_mul_ps(e, _mm256_set1_ps(1.44269504088896341f)), half));
-  const __m256 nf = _mm256_cvtepi32_ps(ni);
-  __m256       r  = _mm256_fnmadd_ps(nf, _mm256_set1_ps(0.693359375f), e);
-  r               = _mm256_fmadd_ps(nf, _mm256_set1_ps(2.12194440e-4f), r);
-  __m256 ep       = _mm256_set1_ps(1.9875691500e-4f);
-  ep              = _mm256_fmadd_ps(ep, r, _mm256_set1_ps(1.3981999507e-3f));
-  ep              = _mm256_fmadd_ps(ep, r, _mm256_set1_ps(8.3334519073e-3f));
-  ep              = _mm256_fmadd_ps(ep, r, _mm256_set1_ps(4.1665795894e-2f));
-  ep              = _mm256_fmadd_ps(ep, r, _mm256_set1_ps(1.6666665459e-1f));
-  ep              = _mm256_fmadd_ps(ep, r, _mm256_set1_ps(5.0000001201e-1f));
-  ep = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(ep, r), r, r), _mm256_set1_ps(1.0f));
-  const __m256 sc =
-      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
-  return _mm256_mul_ps(ep, sc);
-}
-
-/* tanh_fast in AVX2 + FMA, term for term (FMA roundings aside), chosen with GELU's loops (a
- * tanh network's activations were most of its inference) */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256 tanh_avx2(__m256 x)
-{
-  const __m256 sign = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
-  const __m256 a = _mm256_andnot_ps(sign, x), z = _mm256_mul_ps(x, x);
-  __m256       p = _mm256_set1_ps(-5.70498872745e-3f);
-  p              = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
-  p              = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
-  p              = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
-  p              = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
-  p              = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-  const __m256 e =
-      exp_neg_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_min_ps(a, _mm256_set1_ps(9.0f))));
-  const __m256 q = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
-  __m256       t = _mm256_blendv_ps(q, p, _mm256_cmp_ps(a, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
-  t              = _mm256_or_ps(_mm256_andnot_ps(sign, t), _mm256_and_ps(sign, x)); /* x's sign */
-  return _mm256_blendv_ps(x, t, _mm256_cmp_ps(x, x, _CMP_ORD_Q)); /* NaN stays NaN */
 }
 
 __attribute__((target("avx2,fma"))) static void tanh_forward_avx2(const float *x, float *y,
@@ -311,12 +242,9 @@ GYRE_VEC_FN static void relu_backward_range(const float *x, const float *g, floa
 __attribute__((target("avx2,fma"))) static void relu_forward_avx2(const float *x, float *y,
                                                                   size_t n)
 {
-  size_t       i = 0;
-  const __m256 z = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(y + i, _mm256_and_ps(v, _mm256_cmp_ps(v, z, _CMP_GT_OQ)));
-  }
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, relu_avx2_vec(_mm256_loadu_ps(x + i)));
   relu_forward_range(x + i, y + i, n - i);
 }
 #endif

@@ -15,7 +15,10 @@
  * one, for comparisons) and GyreNetInferHost: a per-point surrogate's call (inference.c) passes
  * its normalisation (GyreMLPAffine), applied here on the block's way in and out with the same
  * double arithmetic as the surrogate's separate passes (bitwise their result), so that a
- * closure's call makes no tensor, copy or normalisation pass of its own. */
+ * closure's call makes no tensor, copy or normalisation pass of its own. Where the CPU has AVX2
+ * and FMA, each layer's activation is applied to its outputs in registers (act_avx2.h: the
+ * activation loops' arithmetic) and a full block of 8 rows is gathered, normalised and written
+ * back vector by vector (mlp_block8_avx2): bitwise the separate passes' result. */
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_ops.h"
@@ -56,9 +59,22 @@ static void normalise_generic(int K, const GyreMLPAffine *a, float *h)
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
+#include "act_avx2.h"
+/* activation act (< 0: none) of 8 output vectors in registers: act_avx2_vec, the AVX2 loops'
+ * arithmetic (activation.c) */
+#define MLP_ACT8(act, a0, a1, a2, a3, a4, a5, a6, a7)                                              \
+  do {                                                                                             \
+    if ((act) >= 0) {                                                                              \
+      a0 = act_avx2_vec(act, a0), a1 = act_avx2_vec(act, a1), a2 = act_avx2_vec(act, a2);          \
+      a3 = act_avx2_vec(act, a3), a4 = act_avx2_vec(act, a4), a5 = act_avx2_vec(act, a5);          \
+      a6 = act_avx2_vec(act, a6), a7 = act_avx2_vec(act, a7);                                      \
+    }                                                                                              \
+  } while (0)
+
+/* one layer on a block by FMA; act (< 0: none) applied to the outputs before they are stored
+ * (bitwise the separate pass: the same lanes through the same arithmetic) */
 __attribute__((target("avx2,fma"))) static void
-layer_avx2(int K, int N, const float *W, const float *b, const float *in, float *out)
+layer_avx2(int K, int N, const float *W, const float *b, int act, const float *in, float *out)
 {
   int j = 0;
   /* eight outputs at a time: eight independent FMA chains (four left the FMA units waiting on
@@ -85,6 +101,17 @@ layer_avx2(int K, int N, const float *W, const float *b, const float *in, float 
       a6             = _mm256_fmadd_ps(_mm256_broadcast_ss(w6 + k), h, a6);
       a7             = _mm256_fmadd_ps(_mm256_broadcast_ss(w7 + k), h, a7);
     }
+    switch (act) { /* (one switch for the 8, outside act_avx2_vec) */
+    case GYRE_ACT_RELU:
+      MLP_ACT8(GYRE_ACT_RELU, a0, a1, a2, a3, a4, a5, a6, a7);
+      break;
+    case GYRE_ACT_GELU:
+      MLP_ACT8(GYRE_ACT_GELU, a0, a1, a2, a3, a4, a5, a6, a7);
+      break;
+    case GYRE_ACT_TANH:
+      MLP_ACT8(GYRE_ACT_TANH, a0, a1, a2, a3, a4, a5, a6, a7);
+      break;
+    }
     float *o = out + j * MLP_LANES;
     _mm256_storeu_ps(o, a0), _mm256_storeu_ps(o + 8, a1), _mm256_storeu_ps(o + 16, a2);
     _mm256_storeu_ps(o + 24, a3), _mm256_storeu_ps(o + 32, a4), _mm256_storeu_ps(o + 40, a5);
@@ -103,8 +130,8 @@ layer_avx2(int K, int N, const float *W, const float *b, const float *in, float 
     }
     for (; k < K; k++)
       a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k), _mm256_loadu_ps(in + k * MLP_LANES), a0);
-    _mm256_storeu_ps(out + j * MLP_LANES,
-                     _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    _mm256_storeu_ps(out + j * MLP_LANES, act_avx2_vec(act, _mm256_add_ps(_mm256_add_ps(a0, a1),
+                                                                          _mm256_add_ps(a2, a3))));
   }
 }
 
@@ -124,11 +151,13 @@ __attribute__((target("avx2,fma"))) static void normalise_avx2(int K, const Gyre
   }
 }
 
-#define MLP_LAYER(avx, K, N, W, b, in, out)                                                        \
-  ((avx) ? layer_avx2(K, N, W, b, in, out) : layer_generic(K, N, W, b, in, out))
+/* a layer, its activation act applied in registers where the activations run AVX2 too (act
+ * < 0: none, or the caller's pass) */
+#define MLP_LAYER(avx, K, N, W, b, act, in, out)                                                   \
+  ((avx) ? layer_avx2(K, N, W, b, act, in, out) : layer_generic(K, N, W, b, in, out))
 #define MLP_NORMALISE(avx, K, a, h) ((avx) ? normalise_avx2(K, a, h) : normalise_generic(K, a, h))
 #else
-#define MLP_LAYER(avx, K, N, W, b, in, out) layer_generic(K, N, W, b, in, out)
+#define MLP_LAYER(avx, K, N, W, b, act, in, out) layer_generic(K, N, W, b, in, out)
 #define MLP_NORMALISE(avx, K, a, h) normalise_generic(K, a, h)
 #endif
 
@@ -152,10 +181,11 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
   }
   if (a) /* normalised on the way in (GyreMLPAffine's arithmetic; padded lanes too: unused) */
     MLP_NORMALISE(avx, K0, a, h[0]);
+  const int inreg = avx && m->gelu_avx; /* the activations in the layers' registers */
   for (int i = 0; i < m->nl; i++) {
-    MLP_LAYER(avx, m->K[i], m->N[i], m->W[i], m->b[i], h[cur], h[1 - cur]);
+    MLP_LAYER(avx, m->K[i], m->N[i], m->W[i], m->b[i], inreg ? m->act[i] : -1, h[cur], h[1 - cur]);
     cur = 1 - cur;
-    if (m->act[i] >= 0)
+    if (m->act[i] >= 0 && !inreg)
       GyreCPUActRange((GyreActivation) m->act[i], m->gelu_avx, h[cur], h[cur],
                       (size_t) m->N[i] * MLP_LANES);
   }
@@ -177,6 +207,57 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
         yb[(size_t) l * N + j] = h[cur][j * MLP_LANES + l];
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+/* mlp_block on a full block of 8 rows where the layers and activations run AVX2: the rows'
+ * features gathered straight into the feature-major block (one gather a feature), normalised in
+ * registers, and the outputs back to physical units 8 lanes a vector: the same arithmetic as
+ * mlp_block's loops (the output's product and sum stay two roundings: the barrier keeps GCC
+ * from contracting them into an FMA), so bitwise its result. */
+__attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, const float *xb,
+                                                                float *yb)
+{
+  float                h[2][MLP_MAX * MLP_LANES] __attribute__((aligned(32)));
+  const int            K0 = m->K[0], N = m->N[m->nl - 1];
+  const GyreMLPAffine *a = m->aff;
+  const __m256i        row =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K0));
+  int cur = 0;
+  for (int k = 0; k < K0; k++) {
+    __m256 v = _mm256_i32gather_ps(xb + k, row, 4);
+    if (a) { /* normalise_avx2's arithmetic */
+      const __m256d mk = _mm256_set1_pd(a->in_mean[k]), rk = _mm256_set1_pd(a->in_inv[k]);
+      const __m256d lo =
+          _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), mk), rk);
+      const __m256d hi =
+          _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), mk), rk);
+      v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+    }
+    _mm256_store_ps(h[0] + k * MLP_LANES, v);
+  }
+  for (int i = 0; i < m->nl; i++, cur = 1 - cur)
+    layer_avx2(m->K[i], m->N[i], m->W[i], m->b[i], m->act[i], h[cur], h[1 - cur]);
+  for (int j = 0; j < N; j++) {
+    __m256 v = _mm256_load_ps(h[cur] + j * MLP_LANES);
+    if (a) { /* (float) ((double) h sj + mj), the product rounded before the sum */
+      const __m256d sj = _mm256_set1_pd(a->out_std[j]), mj = _mm256_set1_pd(a->out_mean[j]);
+      __m256d       lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), sj);
+      __m256d       hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), sj);
+      __asm__("" : "+x"(lo), "+x"(hi)); /* no contraction into an FMA */
+      v = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_add_pd(hi, mj)),
+                          _mm256_cvtpd_ps(_mm256_add_pd(lo, mj)));
+    }
+    if (N == 1)
+      _mm256_storeu_ps(yb, v);
+    else {
+      float t[MLP_LANES];
+      _mm256_storeu_ps(t, v);
+      for (int l = 0; l < MLP_LANES; l++)
+        yb[(size_t) l * N + j] = t[l];
+    }
+  }
+}
+#endif
+
 GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
                              const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
                              size_t M, const float *x, float *y)
@@ -187,7 +268,8 @@ GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W
   int          K[64], N[64];
   for (int i = 0; i < nl; i++) {
     N[i] = (int) W[i]->shape[0];
-    K[i] = (int) (W[i]->size / (size_t) W[i]->shape[0]);
+    K[i] = (int) (W[i]->ndim == 2 ? W[i]->shape[1] /* (no 64-bit division a layer a call) */
+                                  : (int64_t) (W[i]->size / (size_t) W[i]->shape[0]));
     if (K[i] > MLP_MAX || N[i] > MLP_MAX || (i > 0 && K[i] != N[i - 1]) ||
         (b[i] && b[i]->size != (size_t) N[i]) ||
         (act[i] >= 0 && act[i] != GYRE_ACT_RELU && act[i] != GYRE_ACT_GELU &&
@@ -199,6 +281,14 @@ GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W
   const Mlp    m   = {nl, Wd, bd, K, N, act, GyreCPUGeluAVX2(), aff};
   const int    avx = GyreCPUHasAVX2FMA();
   const size_t nb  = (M + MLP_LANES - 1) / MLP_LANES;
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (avx && m.gelu_avx) { /* full blocks by mlp_block8_avx2, the last partial one as below */
+    CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES; if (M - r0 >= MLP_LANES)
+                         mlp_block8_avx2(&m, x + r0 * (size_t) K[0], y + r0 * (size_t) N[nl - 1]);
+                     else mlp_block(&m, avx, x, r0, (int) (M - r0), y));
+    return GYRE_OK;
+  }
+#endif
   CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES;
                    mlp_block(&m, avx, x, r0, (int) (M - r0 < MLP_LANES ? M - r0 : MLP_LANES), y));
   return GYRE_OK;
