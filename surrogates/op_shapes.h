@@ -29,6 +29,14 @@ static inline GyreConvShape GyreConvShapeOf(const GyreTensor *x, const GyreTenso
   return s;
 }
 
+/* whether a convolution of x (ndim 4: 2-D) can run as the spectral convolution keeping every mode
+ * (cpu/conv_fft.c, and dense_conv.cu's): circular, with an even number of rows (the spectral
+ * weights' two blocks of Y / 2 rows then hold every k_y) */
+static inline int GyreConvFFTApplies(int ndim, const GyreConvShape *s)
+{
+  return ndim == 4 && s->circ && s->Y >= 2 && s->Y % 2 == 0 && s->X >= 1;
+}
+
 /* spectral convolution: the weights are read from their trailing dimensions, (Cin, Cout, M)
  * in 1-D; in 2-D the layout (2, Cin, Cout, MY, MX) of gyre_nn.h, also held as the 4-D tensor
  * (2 Cin, Cout, MY, MX) (the same memory). nb blocks (2-D: positive and negative ky) of

@@ -20,7 +20,9 @@
  *  im2col + sgemm (few input channels, where one offset's sgemm would be a rank-Cin update):
  *    im2col of a block of rows (bounded to about 4 MiB of scratch per thread) and sgemm.
  *
- * GYRE_CONV_ALGO=im2col|shift in the environment forces one algorithm (for tests of both). */
+ * GYRE_CONV_ALGO=im2col|shift in the environment forces one algorithm (for tests of both);
+ * GYRE_CONV_ALGO=fft runs a 2-D circular convolution with an even number of rows through the FFT
+ * (conv_fft.c; the others as by default). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,26 +494,40 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
 }
 
 /* ---- the op-table entries: choose the algorithm ------------------------------------------ */
-static int conv_use_shift(const ConvShape *s)
+/* GYRE_CONV_ALGO: 0 unset, 1 im2col, 2 shift, 3 fft (read once) */
+static int conv_forced(void)
 {
-  static int forced = -1; /* -1 unread, 0 none, 1 im2col, 2 shift */
+  static int forced = -1;
   int        f;
 #pragma omp atomic read
   f = forced;
   if (f < 0) {
     const char *e = getenv("GYRE_CONV_ALGO");
-    f             = !e ? 0 : !strcmp(e, "im2col") ? 1 : !strcmp(e, "shift") ? 2 : 0;
+    f = !e ? 0 : !strcmp(e, "im2col") ? 1 : !strcmp(e, "shift") ? 2 : !strcmp(e, "fft") ? 3 : 0;
 #pragma omp atomic write
     forced = f;
   }
-  if (f) return f == 2;
+  return f;
+}
+
+static int conv_use_shift(const ConvShape *s)
+{
+  const int f = conv_forced();
+  if (f == 1 || f == 2) return f == 2;
   return (s->KY == 1 && s->KX == 1) || s->Cin >= CONV_SHIFT_MIN_CIN;
+}
+
+/* GYRE_CONV_ALGO=fft where it applies (cpu/conv_fft.c; elsewhere the default choice) */
+static int conv_use_fft(const GyreTensor *x, const GyreTensor *W, GyrePadding pad)
+{
+  return conv_forced() == 3 && GyreCPUConvFFTApplies(x, W, pad);
 }
 
 GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
                               const GyreTensor *b, GyrePadding pad, GyreTensor *y)
 {
   const ConvShape s = conv_shape(x, W, pad);
+  if (conv_use_fft(x, W, pad)) return GyreCPUConvForwardFFT(be, x, W, b, pad, y);
   return conv_use_shift(&s) ? conv_forward_shift(be, s, x, W, b, y)
                             : conv_forward_im2col(be, s, x, W, b, y);
 }
@@ -523,6 +539,7 @@ GyreStatus GyreCPUConvBackward(GyreBackend *be, const GyreTensor *x, const GyreT
   const ConvShape s = conv_shape(x, W, pad);
   if (db) conv_bias_grad(be, &s, dy, db);
   if (!dx && !dW) return GYRE_OK;
+  if (conv_use_fft(x, W, pad)) return GyreCPUConvBackwardFFT(be, x, W, dy, pad, dx, dW);
   return conv_use_shift(&s) ? conv_backward_shift(be, s, x, W, dy, dx, dW)
                             : conv_backward_im2col(be, s, x, W, dy, dx, dW);
 }

@@ -47,6 +47,14 @@ GyreStatus GyreCPUConvForward(GyreBackend *, const GyreTensor *x, const GyreTens
 GyreStatus GyreCPUConvBackward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
                                const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
                                GyreTensor *dW, GyreTensor *db);
+/* conv_fft.c: a 2-D circular convolution with an even number of rows as the spectral convolution
+ * of every mode (GYRE_CONV_ALGO=fft); the backward leaves db to the caller */
+int        GyreCPUConvFFTApplies(const GyreTensor *x, const GyreTensor *W, GyrePadding pad);
+GyreStatus GyreCPUConvForwardFFT(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                                 const GyreTensor *b, GyrePadding pad, GyreTensor *y);
+GyreStatus GyreCPUConvBackwardFFT(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                                  const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
+                                  GyreTensor *dW);
 /* spectral.c */
 GyreStatus GyreCPUSpectralForward(GyreBackend *, const GyreTensor *x, const GyreTensor *Wr,
                                   const GyreTensor *Wi, GyreTensor *y);

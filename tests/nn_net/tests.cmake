@@ -15,3 +15,9 @@ endforeach()
 foreach(np 1 2)
   gyre_add_mpi_test(nn_net_cnn_mpi_np${np} ${np} "unit;mpi" $<TARGET_FILE:test_nn_net> cnn_mpi)
 endforeach()
+# the FCNN-shaped network's gradients with its circular convolutions through the FFT
+# (GYRE_CONV_ALGO=fft: surrogates/cpu/conv_fft.c)
+add_test(NAME nn_net_grad_cnn_fft COMMAND $<TARGET_FILE:test_nn_net> grad_cnn
+         WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+set_tests_properties(nn_net_grad_cnn_fft PROPERTIES LABELS "unit" TIMEOUT 120
+                     ENVIRONMENT "${GYRE_TEST_ENV};GYRE_CONV_ALGO=fft")

@@ -809,6 +809,10 @@ int main(int argc, char **argv)
       }
     test_conv(2, 3, 2, 2, 6, 5, 3, 5, GYRE_PAD_CIRCULAR, 0, 1);
     test_conv(2, 2, 3, 2, 4, 7, 5, 3, GYRE_PAD_ZERO, 0, 1);
+    /* circular with an even number of rows (GYRE_CONV_ALGO=fft runs these through the FFT) */
+    test_conv(2, 2, 5, 4, 8, 6, 5, 5, GYRE_PAD_CIRCULAR, 1, 1);
+    test_conv(2, 2, 3, 2, 4, 9, 3, 1, GYRE_PAD_CIRCULAR, 1, 1);
+    test_conv(2, 2, 16, 3, 16, 12, 5, 5, GYRE_PAD_CIRCULAR, 1, 0);
     /* kernels as wide as the grid or wider (im2col's shifted rows entirely padding; circular
      * padding wrapping more than once) */
     for (int p = 0; p < 2; p++) {

@@ -11,9 +11,10 @@ endforeach()
 add_test(NAME nn_ops_act_portable COMMAND test_nn_ops act WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 set_tests_properties(nn_ops_act_portable PROPERTIES LABELS "unit" TIMEOUT 120
                      ENVIRONMENT "GYRE_GELU_AVX2=0")
-# the convolution's two algorithms, each forced on every case (by default the shape chooses:
-# im2col below 8 input channels, the shift-GEMM from 8 and for 1x1 kernels)
-foreach(algo im2col shift)
+# the convolution's algorithms, each forced on every case (by default the shape chooses:
+# im2col below 8 input channels, the shift-GEMM from 8 and for 1x1 kernels; fft where the
+# convolution is 2-D and circular with an even number of rows, the others by default)
+foreach(algo im2col shift fft)
   add_test(NAME nn_ops_conv_${algo} COMMAND test_nn_ops conv
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_ops_conv_${algo} PROPERTIES LABELS "unit" TIMEOUT 120
