@@ -51,7 +51,8 @@ typedef struct {
   long       mallocs;
   size_t     in_use, peak;
   /* scratch for ops (grown, never shrunk; a grown slot returns its old block to the arena) */
-  void  *scratch[8]; /* 0-5: the ops' (see each); 6: the implicit convolution's offsets */
+  void *scratch[8]; /* 0-5: the ops' (see each); 6: the implicit convolution's offsets; 7: the
+                     * FFT convolution's spectral weights */
   size_t scratch_bytes[8];
   /* reductions: device doubles and their pinned host mirror */
   double *red, *red_host;

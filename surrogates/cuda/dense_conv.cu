@@ -24,6 +24,7 @@
 #include "cuda_internal.cuh"
 #include "op_shapes.h"
 #include "igemm.cuh"
+#include "conv_fft.cuh"
 
 /* y (n elements of an (N, C, S) layout) += b[c] */
 __global__ static void k_bias(size_t n, int C, size_t S, const float *b, float *y)
@@ -592,12 +593,80 @@ static GyreStatus conv_fits(const ConvGeom *g)
                        g->L, g->s.N);
 }
 
+/* ---- the convolution through the FFT (GYRE_CUDA_CONV=fft) --------------------------------
+ * A 2-D circular convolution with an even number of rows is the spectral convolution of every
+ * mode (MY = Y / 2, MX = X / 2 + 1) with the kernel's transform as its weights:
+ *   G[i,o,k] = sum_{a,c} W[o,i,a,c] e^{+i th}, th = 2 pi (k_y (a - PY) / Y + k_x (c - PX) / X),
+ * and the weights' gradient is that transform's adjoint (surrogates/cpu/conv_fft.c says why; the
+ * same formulas there, in double). The spectral op (spectral.cu) does the rest; the transform
+ * is made again at each call (the weights change at every step), into scratch slot 7. */
+static int fft_conv_applies(const ConvGeom *g)
+{
+  return GyreConvFFTApplies(4, &g->s) && g->s.Y > 1 && g->K <= FFT_KK_MAX &&
+         (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31);
+}
+
+/* the geometry, the spectral weights G of W in scratch slot 7 (nbuf blocks of nw floats: G's
+ * two, and with 4 its gradient's two, zeroed), and their tensor views */
+static GyreStatus fft_weights(GyreBackend *be, const ConvGeom *g, const float *W, int nbuf,
+                              FftGeom *f, size_t *nw, float **G, GyreTensor *v)
+{
+  *f  = (FftGeom){g->s.Cin, g->s.Cout, g->s.Y,  g->s.X,     g->s.KY,
+                  g->s.KX,  g->s.PY,   g->s.PX, g->s.Y / 2, g->s.X / 2 + 1};
+  *nw = (size_t) 2 * f->Cin * f->Cout * f->MY * f->MX;
+  GyreCall(GyreCUDAScratch(be, 7, sizeof(float) * (size_t) nbuf * *nw, (void **) G));
+  LAUNCH(k_fft_weights, (size_t) f->Cin * f->Cout * f->Y * f->MX, *f, W, *G, *G + *nw);
+  if (nbuf > 2) CU(cudaMemsetAsync(*G + 2 * *nw, 0, sizeof(float) * 2 * *nw, cuda_ctx(be)->stream));
+  for (int k = 0; k < nbuf; k++) {
+    GyreTensor t = {0};
+    t.data = *G + (size_t) k * *nw, t.ndim = 5, t.size = *nw, t.backend = be;
+    t.shape[0] = 2, t.shape[1] = f->Cin, t.shape[2] = f->Cout, t.shape[3] = f->MY;
+    t.shape[4] = f->MX;
+    v[k]       = t;
+  }
+  return GYRE_OK;
+}
+
+static GyreStatus fft_conv_forward(GyreBackend *be, const ConvGeom *g, const GyreTensor *x,
+                                   const float *W, const float *b, GyreTensor *y)
+{
+  CUDA_PROF(be, "conv forward KxK (fft)");
+  FftGeom    f;
+  size_t     nw;
+  float     *G;
+  GyreTensor v[2];
+  GyreCall(fft_weights(be, g, W, 2, &f, &nw, &G, v));
+  GyreCall(GyreCUDASpectralForward(be, x, &v[0], &v[1], y));
+  if (b) LAUNCH(k_bias, y->size, y->size, g->s.Cout, g->P, b, y->data);
+  return GYRE_OK;
+}
+
+static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const GyreTensor *x,
+                                    const float *W, const GyreTensor *dy, GyreTensor *dx,
+                                    GyreTensor *dW)
+{
+  CUDA_PROF(be, "conv backward KxK (fft)");
+  FftGeom    f;
+  size_t     nw;
+  float     *G;
+  GyreTensor v[4];
+  GyreCall(fft_weights(be, g, W, dW ? 4 : 2, &f, &nw, &G, v));
+  GyreCall(
+      GyreCUDASpectralBackward(be, x, &v[0], &v[1], dy, dx, dW ? &v[2] : NULL, dW ? &v[3] : NULL));
+  if (dW) {
+    k_fft_weights_adjoint<<<(unsigned) (f.Cin * f.Cout), FFT_ADJ_T, 0, cuda_ctx(be)->stream>>>(
+        f, v[2].data, v[3].data, dW->data);
+    CU_LAUNCHED();
+  }
+  return GYRE_OK;
+}
+
 /* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col; by default the implicit GEMM
  * in fp32 and tf32 (on an H200 the FCNN closure on one 84^2 field took 0.56 ms in tf32 by the
  * implicit GEMM, 1.13-1.35 ms by the shift-GEMM) and the shift-GEMM in bf16 (its cuBLAS calls
  * run on the tensor cores; the shift-GEMM was faster than im2col on an H200 for Ross et al.'s
  * FCNN: 1759 against 1588 samples/s at 64^2) */
-typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL } ConvAlgo;
+typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL, CONV_FFT } ConvAlgo;
 static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a)
 {
   const char *env = getenv("GYRE_CUDA_CONV");
@@ -609,8 +678,10 @@ static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a)
     *a = CONV_SHIFT;
   else if (!strcmp(env, "im2col"))
     *a = CONV_IM2COL;
+  else if (!strcmp(env, "fft")) /* where it applies (fft_conv_applies), else the implicit GEMM */
+    *a = CONV_FFT;
   else
-    return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CUDA_CONV=%s: implicit, shift or im2col", env);
+    return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CUDA_CONV=%s: implicit, shift, im2col or fft", env);
   return GYRE_OK;
 }
 
@@ -633,6 +704,9 @@ GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreT
   ConvAlgo a;
   GyreCall(conv_fits(&g));
   GyreCall(conv_algo(be, &a));
+  if (a == CONV_FFT && fft_conv_applies(&g))
+    return fft_conv_forward(be, &g, x, W->data, b ? b->data : NULL, y);
+  if (a == CONV_FFT) a = CONV_IMPLICIT;
   if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
     return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data);
   float *xp, *Wk;
@@ -682,6 +756,9 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
   ConvAlgo a;
   GyreCall(conv_fits(&g));
   GyreCall(conv_algo(be, &a));
+  if (a == CONV_FFT && fft_conv_applies(&g))
+    return fft_conv_backward(be, &g, x, W->data, dy, dx, dW);
+  if (a == CONV_FFT) a = CONV_IMPLICIT;
   if (a == CONV_IMPLICIT) {
     if (dW) {
       CUDA_PROF(be, "conv backward KxK dW (implicit)");

@@ -145,6 +145,11 @@ run_case "nets+tc3" nets GYRE_CUDA_IGEMM_TC=3
 run_case "infer+tc3" infer GYRE_CUDA_IGEMM_TC=3
 # inference recorded once as a CUDA graph and launched as one (the closure's latency)
 run_case "infer+graph" infer GYRE_CUDA_GRAPH=1
+# the circular convolutions with an even number of rows through the FFT (the spectral
+# convolution of every mode; dense_conv.cu) against the CPU's direct ones
+run_case "ops+fft" ops GYRE_CUDA_CONV=fft
+run_case "nets+fft" nets GYRE_CUDA_CONV=fft
+run_case "infer+fft" infer GYRE_CUDA_CONV=fft
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
@@ -154,12 +159,13 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
     # table, the FCNN by the shift-GEMM, with the implicit GEMM's tiles at most 64 wide, with
     # 8 x 8 a thread in its 64-wide tile, with the weight gradient in steps of 32 positions,
     # in steps of 8 with the rows' offsets held, with the products on the tensor cores (three
-    # tf32 products); then where the FCNN's step goes (GYRE_CUDA_PROFILE)
+    # tf32 products), through the FFT; then where the FCNN's step goes (GYRE_CUDA_PROFILE)
     echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
-    echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32)"
+    echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32),"
+    echo "   the circular convolutions through the FFT"
     for alt in "fno GYRE_CUDA_TWIDDLE=0" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
       "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32" \
-      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3"; do
+      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3" "fcnn GYRE_CUDA_CONV=fft"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
       read -r arch var <<<"$alt"
       for size in 64 256; do
@@ -172,6 +178,9 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
       echo "== gyre FCNN 64^2, device time by op family and implicit-GEMM shape (GYRE_CUDA_PROFILE=2)"
       GYRE_CUDA_PROFILE=2 timeout 150 "$dir/bin/bench_train_cpu" -arch fcnn -backend cuda \
         -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' | tail -n 60
+      echo "== gyre FCNN 64^2 with its circular convolutions through the FFT (GYRE_CUDA_CONV=fft)"
+      GYRE_CUDA_CONV=fft GYRE_CUDA_PROFILE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fcnn \
+        -backend cuda -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' | tail -n 30
       echo "== PyTorch FCNN 64^2, the kernels cuDNN and cuBLAS run, by device time (torch.profiler)"
       timeout 150 "${PY:-python3}" "$root/bench/train_cpu.py" -arch fcnn -device cuda -size 64 \
         -iters 3 -warmup 3 -profile 5 2>&1 | grep '^PROFILE' || echo "(the PyTorch profile failed)"

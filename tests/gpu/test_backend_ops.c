@@ -408,6 +408,10 @@ static void case_ops(void)
     case_conv(2, 3, 20, 24, 37, 41, 1, GYRE_PAD_ZERO, 1);
     case_conv(2, 2, 20, 128, 16, 33, 1, GYRE_PAD_ZERO, 1);
     case_conv(2, 2, 128, 1, 16, 33, 1, GYRE_PAD_ZERO, 1);
+    /* circular with an even number of rows (GYRE_CUDA_CONV=fft: through the FFT; run.sh's
+     * ops+fft), kernels of 5 and 3, odd and even widths */
+    case_conv(2, 2, 24, 16, 16, 12, 5, GYRE_PAD_CIRCULAR, 1);
+    case_conv(2, 3, 12, 10, 10, 15, 3, GYRE_PAD_CIRCULAR, 1);
   }
   /* an unknown algorithm: one error naming the variable and its value, nothing computed */
   setenv("GYRE_CUDA_CONV", "bogus", 1);

@@ -27,6 +27,19 @@ struct dim3 {
 struct alignas(16) float4 {
   float x, y, z, w;
 };
+struct alignas(8) float2 {
+  float x, y;
+};
+inline float2 make_float2(float x, float y)
+{
+  return float2{x, y};
+}
+/* sin(pi x), cos(pi x) (CUDA's within 1 ulp: here in double, rounded once) */
+inline void sincospif(float x, float *s, float *c)
+{
+  const double a = 3.14159265358979323846 * (double) x;
+  *s = (float) std::sin(a), *c = (float) std::cos(a);
+}
 
 inline thread_local dim3            threadIdx{0, 0, 0}, blockIdx{0, 0, 0};
 inline dim3                         blockDim, gridDim;

@@ -16,6 +16,8 @@
  *   and forward, split, dx and dW in steps of 8 with the products on the tensor cores (the
  *   wmma fragments emulated): three tf32 products (GYRE_CUDA_IGEMM_TC=3, fp32's tolerance)
  *   for every variant, one (tf32) for the 64 x 4 tile.
+ * And the FFT convolution's kernels (conv_fft.cuh): the spectral weights of a kernel and their
+ * adjoint against sums in double.
  * Outputs poisoned with NaN first (unwritten elements fail); every element within 1e-5 of the
  * largest reference value (float sums of at most 1701 products). No GPU needed: a block's
  * threads are std::threads, __syncthreads a barrier. */
@@ -25,6 +27,7 @@
 #include <vector>
 #include "cuda_emu.h"
 #include "igemm.cuh"
+#include "conv_fft.cuh"
 
 static int failures = 0;
 
@@ -260,6 +263,55 @@ static void weight_gradient(int circ)
   report(HOIST ? "dW held" : "dW", g, BN, TN, BK, TC, err, bad);
 }
 
+/* The FFT convolution's kernels (conv_fft.cuh, GYRE_CUDA_CONV=fft): k_fft_weights against the
+ * transform summed directly in double (every mode of every (i, o), both blocks of rows), and
+ * k_fft_weights_adjoint against the adjoint summed the same way, adding to a dW that holds
+ * values already; outputs poisoned first. Kernels up to the grid's size and beyond it (the
+ * circular wrap more than once). */
+static void fft_weights(int Ci, int Co, int Y, int X, int KY, int KX)
+{
+  unsigned            seed = 11u + (unsigned) (Y * 7 + X);
+  const FftGeom       f{Ci, Co, Y, X, KY, KX, (KY - 1) / 2, (KX - 1) / 2, Y / 2, X / 2 + 1};
+  const size_t        nw = (size_t) 2 * Ci * Co * f.MY * f.MX, nk = (size_t) Co * Ci * KY * KX;
+  const auto          W = randoms(nk, &seed), dGr = randoms(nw, &seed), dGi = randoms(nw, &seed);
+  auto                dW0 = randoms(nk, &seed);
+  std::vector<float>  Gr(nw, NAN), Gi(nw, NAN), dW = dW0;
+  std::vector<double> rr(nw), ri(nw), rdw(nk);
+  ELEMENTWISE(k_fft_weights, (size_t) Ci * Co * Y * f.MX, f, W.data(), Gr.data(), Gi.data());
+  emu_launch(dim3((unsigned) (Ci * Co)), FFT_ADJ_T,
+             [&] { k_fft_weights_adjoint(f, dGr.data(), dGi.data(), dW.data()); });
+  const double tau = 6.283185307179586476925;
+  for (int o = 0; o < Co; o++)
+    for (int i = 0; i < Ci; i++)
+      for (int ky = 0; ky < Y; ky++)
+        for (int kx = 0; kx < f.MX; kx++) {
+          const int    b = ky >= f.MY;
+          const size_t k = ((((size_t) b * Ci + i) * Co + o) * f.MY + ky - b * f.MY) * f.MX + kx;
+          for (int a = 0; a < KY; a++)
+            for (int c = 0; c < KX; c++) {
+              const double th = tau * ((double) ky * (a - f.PY) / Y + (double) kx * (c - f.PX) / X);
+              const size_t w  = (((size_t) o * Ci + i) * KY + a) * KX + c;
+              rr[k] += W[w] * std::cos(th), ri[k] += W[w] * std::sin(th);
+              rdw[w] += dGr[k] * std::cos(th) + dGi[k] * std::sin(th);
+            }
+        }
+  for (size_t w = 0; w < nk; w++)
+    rdw[w] += dW0[w];
+  size_t bad_r, bad_i, bad_w;
+  double mr = 0, mi = 0; /* the parts' errors over the largest |G| (a part may be all zeros) */
+  for (size_t k = 0; k < nw; k++)
+    mr = std::max(mr, std::fabs(rr[k])), mi = std::max(mi, std::fabs(ri[k]));
+  const double er = compare(rr, Gr, &bad_r) * mr / std::max(mr, mi),
+               ei = compare(ri, Gi, &bad_i) * mi / std::max(mr, mi);
+  const double ew = compare(rdw, dW, &bad_w), err = std::max(er, std::max(ei, ew));
+  const int    fail = !(err <= 1e-5) || bad_r || bad_i || bad_w;
+  printf("%s fft weights  %d -> %d on %dx%d, kernel %dx%d: transform %.2e / %.2e, adjoint %.2e of "
+         "the largest value%s\n",
+         fail ? "FAIL" : "ok  ", Ci, Co, Y, X, KY, KX, er, ei, ew,
+         bad_r || bad_i || bad_w ? " (unwritten elements)" : "");
+  failures += fail;
+}
+
 int main()
 {
   for (int circ = 0; circ < 2; circ++) {
@@ -289,6 +341,10 @@ int main()
     weight_gradient<128, 8, 8, false, 3>(circ);
     weight_gradient<64, 4, 8, false, 1>(circ);
   }
+  fft_weights(3, 2, 8, 6, 5, 5);
+  fft_weights(2, 3, 6, 9, 3, 1);
+  fft_weights(2, 2, 4, 3, 5, 7); /* kernels wider than the grid */
+  fft_weights(1, 1, 2, 1, 3, 3);
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }

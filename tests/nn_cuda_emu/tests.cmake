@@ -1,5 +1,5 @@
 # tests/nn_cuda_emu: the CUDA backend's implicit-GEMM convolution kernel (surrogates/cuda/
-# igemm.cuh) run on the CPU by emulating CUDA's threads, shared memory and __syncthreads
+# igemm.cuh) and the FFT convolution's weight kernels (conv_fft.cuh) run on the CPU by emulating CUDA's threads, shared memory and __syncthreads
 # (cuda_emu.h, C++20): every tile variant's index, swizzle and chunk logic is checked in every
 # build, with or without a GPU or nvcc (the GPU suite, tests/gpu, checks the real thing where a
 # GPU exists). Needs a C++20 compiler with <barrier> (g++ 11 or later: Debian 12's g++ 12 from
