@@ -33,8 +33,23 @@ __device__ static inline size_t fft_widx(const FftGeom &f, int i, int o, int ky,
   return ((((size_t) b * f.Cin + i) * f.Cout + o) * f.MY + r) * f.MX + kx;
 }
 
+/* the twiddle tables: ey[k_y KY + a] (Y KY) and ex[k_x KX + c] (MX KX), fft_tw's values (made
+ * once a call, read by the two kernels below instead of two sincospif a product) */
+__global__ static void k_fft_tables(FftGeom f, float2 *ey, float2 *ex)
+{
+  const size_t ny = (size_t) f.Y * f.KY, n_all = ny + (size_t) f.MX * f.KX;
+  GRID_STRIDE(j, n_all)
+  {
+    if (j < ny)
+      ey[j] = fft_tw((int) (j / f.KY), (int) (j % f.KY), f.PY, f.Y);
+    else
+      ex[j - ny] = fft_tw((int) ((j - ny) / f.KX), (int) ((j - ny) % f.KX), f.PX, f.X);
+  }
+}
+
 /* Gr, Gi = the transform of W, one mode of one (i, o) a thread */
-__global__ static void k_fft_weights(FftGeom f, const float *W, float *Gr, float *Gi)
+__global__ static void k_fft_weights(FftGeom f, const float2 *ey, const float2 *ex, const float *W,
+                                     float *Gr, float *Gi)
 {
   const size_t n_all = (size_t) f.Cin * f.Cout * f.Y * f.MX;
   GRID_STRIDE(j, n_all)
@@ -47,15 +62,15 @@ __global__ static void k_fft_weights(FftGeom f, const float *W, float *Gr, float
     const float *w  = W + ((size_t) o * f.Cin + i) * f.KY * f.KX;
     float        re = 0.0f, im = 0.0f;
     for (int a = 0; a < f.KY; a++) {
-      const float2 ey = fft_tw(ky, a, f.PY, f.Y);
+      const float2 y  = ey[ky * f.KY + a];
       float        ur = 0.0f, ui = 0.0f; /* sum_c w[a, c] e_x */
       for (int c = 0; c < f.KX; c++) {
-        const float2 ex = fft_tw(kx, c, f.PX, f.X);
-        ur += w[a * f.KX + c] * ex.x;
-        ui += w[a * f.KX + c] * ex.y;
+        const float2 x = ex[kx * f.KX + c];
+        ur += w[a * f.KX + c] * x.x;
+        ui += w[a * f.KX + c] * x.y;
       }
-      re += ey.x * ur - ey.y * ui;
-      im += ey.x * ui + ey.y * ur;
+      re += y.x * ur - y.y * ui;
+      im += y.x * ui + y.y * ur;
     }
     const size_t k = fft_widx(f, i, o, ky, kx);
     Gr[k] = re, Gi[k] = im;
@@ -63,10 +78,11 @@ __global__ static void k_fft_weights(FftGeom f, const float *W, float *Gr, float
 }
 
 /* dW[o, i] += the adjoint of the transform applied to (dGr, dGi): one block a pair (o, i), its
- * threads over the modes, each tap's partial sums in shared memory (a column a thread) summed
- * by a fixed tree (deterministic) */
+ * threads over the modes, each tap's partial sums in shared memory (a column a thread) summed by a
+ * fixed tree (deterministic) */
 __global__ static void __launch_bounds__(FFT_ADJ_T)
-    k_fft_weights_adjoint(FftGeom f, const float *dGr, const float *dGi, float *dW)
+    k_fft_weights_adjoint(FftGeom f, const float2 *ey, const float2 *ex, const float *dGr,
+                          const float *dGi, float *dW)
 {
   __shared__ float acc[FFT_KK_MAX][FFT_ADJ_T];
   const int        KK = f.KY * f.KX, tid = threadIdx.x;
@@ -78,11 +94,11 @@ __global__ static void __launch_bounds__(FFT_ADJ_T)
     const size_t w  = fft_widx(f, i, o, ky, kx);
     const float  gr = dGr[w], gi = dGi[w];
     for (int a = 0; a < f.KY; a++) {
-      const float2 ey = fft_tw(ky, a, f.PY, f.Y);
+      const float2 y  = ey[ky * f.KY + a];
+      const float  vr = gr * y.x + gi * y.y, vi = gi * y.x - gr * y.y; /* conj(e_y) dG */
       for (int c = 0; c < f.KX; c++) {
-        const float2 ex = fft_tw(kx, c, f.PX, f.X);
-        const float  er = ey.x * ex.x - ey.y * ex.y, ei = ey.x * ex.y + ey.y * ex.x;
-        acc[a * f.KX + c][tid] += gr * er + gi * ei;
+        const float2 x = ex[kx * f.KX + c];
+        acc[a * f.KX + c][tid] += vr * x.x + vi * x.y; /* Re conj(e_x) v */
       }
     }
   }

@@ -607,15 +607,21 @@ static int fft_conv_applies(const ConvGeom *g)
 }
 
 /* the geometry, the spectral weights G of W in scratch slot 7 (nbuf blocks of nw floats: G's
- * two, and with 4 its gradient's two, zeroed), and their tensor views */
+ * two, and with 4 its gradient's two, zeroed; then the twiddle tables *ey, *ex), and their
+ * tensor views */
 static GyreStatus fft_weights(GyreBackend *be, const ConvGeom *g, const float *W, int nbuf,
-                              FftGeom *f, size_t *nw, float **G, GyreTensor *v)
+                              FftGeom *f, size_t *nw, float **G, float2 **ey, float2 **ex,
+                              GyreTensor *v)
 {
-  *f  = (FftGeom){g->s.Cin, g->s.Cout, g->s.Y,  g->s.X,     g->s.KY,
-                  g->s.KX,  g->s.PY,   g->s.PX, g->s.Y / 2, g->s.X / 2 + 1};
-  *nw = (size_t) 2 * f->Cin * f->Cout * f->MY * f->MX;
-  GyreCall(GyreCUDAScratch(be, 7, sizeof(float) * (size_t) nbuf * *nw, (void **) G));
-  LAUNCH(k_fft_weights, (size_t) f->Cin * f->Cout * f->Y * f->MX, *f, W, *G, *G + *nw);
+  *f              = (FftGeom){g->s.Cin, g->s.Cout, g->s.Y,  g->s.X,     g->s.KY,
+                              g->s.KX,  g->s.PY,   g->s.PX, g->s.Y / 2, g->s.X / 2 + 1};
+  *nw             = (size_t) 2 * f->Cin * f->Cout * f->MY * f->MX;
+  const size_t nt = (size_t) f->Y * f->KY + (size_t) f->MX * f->KX; /* (nw is even) */
+  GyreCall(GyreCUDAScratch(be, 7, sizeof(float) * (size_t) nbuf * *nw + sizeof(float2) * nt,
+                           (void **) G));
+  *ey = (float2 *) (*G + (size_t) nbuf * *nw), *ex = *ey + (size_t) f->Y * f->KY;
+  LAUNCH(k_fft_tables, nt, *f, *ey, *ex);
+  LAUNCH(k_fft_weights, (size_t) f->Cin * f->Cout * f->Y * f->MX, *f, *ey, *ex, W, *G, *G + *nw);
   if (nbuf > 2) CU(cudaMemsetAsync(*G + 2 * *nw, 0, sizeof(float) * 2 * *nw, cuda_ctx(be)->stream));
   for (int k = 0; k < nbuf; k++) {
     GyreTensor t = {0};
@@ -634,8 +640,9 @@ static GyreStatus fft_conv_forward(GyreBackend *be, const ConvGeom *g, const Gyr
   FftGeom    f;
   size_t     nw;
   float     *G;
+  float2    *ey, *ex;
   GyreTensor v[2];
-  GyreCall(fft_weights(be, g, W, 2, &f, &nw, &G, v));
+  GyreCall(fft_weights(be, g, W, 2, &f, &nw, &G, &ey, &ex, v));
   GyreCall(GyreCUDASpectralForward(be, x, &v[0], &v[1], y));
   if (b) LAUNCH(k_bias, y->size, y->size, g->s.Cout, g->P, b, y->data);
   return GYRE_OK;
@@ -649,13 +656,14 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
   FftGeom    f;
   size_t     nw;
   float     *G;
+  float2    *ey, *ex;
   GyreTensor v[4];
-  GyreCall(fft_weights(be, g, W, dW ? 4 : 2, &f, &nw, &G, v));
+  GyreCall(fft_weights(be, g, W, dW ? 4 : 2, &f, &nw, &G, &ey, &ex, v));
   GyreCall(
       GyreCUDASpectralBackward(be, x, &v[0], &v[1], dy, dx, dW ? &v[2] : NULL, dW ? &v[3] : NULL));
   if (dW) {
     k_fft_weights_adjoint<<<(unsigned) (f.Cin * f.Cout), FFT_ADJ_T, 0, cuda_ctx(be)->stream>>>(
-        f, v[2].data, v[3].data, dW->data);
+        f, ey, ex, v[2].data, v[3].data, dW->data);
     CU_LAUNCHED();
   }
   return GYRE_OK;

@@ -277,9 +277,13 @@ static void fft_weights(int Ci, int Co, int Y, int X, int KY, int KX)
   auto                dW0 = randoms(nk, &seed);
   std::vector<float>  Gr(nw, NAN), Gi(nw, NAN), dW = dW0;
   std::vector<double> rr(nw), ri(nw), rdw(nk);
-  ELEMENTWISE(k_fft_weights, (size_t) Ci * Co * Y * f.MX, f, W.data(), Gr.data(), Gi.data());
-  emu_launch(dim3((unsigned) (Ci * Co)), FFT_ADJ_T,
-             [&] { k_fft_weights_adjoint(f, dGr.data(), dGi.data(), dW.data()); });
+  std::vector<float2> ey((size_t) Y * KY), ex((size_t) f.MX * KX);
+  ELEMENTWISE(k_fft_tables, ey.size() + ex.size(), f, ey.data(), ex.data());
+  ELEMENTWISE(k_fft_weights, (size_t) Ci * Co * Y * f.MX, f, ey.data(), ex.data(), W.data(),
+              Gr.data(), Gi.data());
+  emu_launch(dim3((unsigned) (Ci * Co)), FFT_ADJ_T, [&] {
+    k_fft_weights_adjoint(f, ey.data(), ex.data(), dGr.data(), dGi.data(), dW.data());
+  });
   const double tau = 6.283185307179586476925;
   for (int o = 0; o < Co; o++)
     for (int i = 0; i < Ci; i++)
