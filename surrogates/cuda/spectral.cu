@@ -7,11 +7,12 @@
  * cheaper than transforming all columns, and exact). The inverse sums the kept modes back over
  * y, zeroes the imaginary parts of the kx = 0 and (X even) kx = X/2 columns (which the real
  * inverse ignores), and runs cuFFT's batched 1-D complex-to-real transforms. Mode products,
- * weight gradients (accumulated in double over the batch) and input gradients are kernels. */
+ * weight gradients (accumulated in double over the batch) and input gradients are kernels
+ * (spectral_modes.cuh: one output a thread, or tiled for wide layers). */
 #include "cuda_internal.cuh"
 #include "op_shapes.h"
+#include "spectral_modes.cuh"
 
-typedef GyreSpecShape SpecGeom;
 #define spec_geom GyreSpecShapeOf
 
 __device__ static inline int spec_ky(const SpecGeom &s, int m, int *kx)
@@ -100,82 +101,33 @@ __global__ static void k_cols_inv(SpecGeom s, int planes, float scale, const flo
   }
 }
 
-static __device__ inline size_t widx(const SpecGeom &s, int i, int o, int m)
-{
-  const int b = m / s.mm;
-  return ((size_t) (b * s.Cin + i) * s.Cout + o) * s.mm + (m - b * s.mm);
-}
-
-/* F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] */
-__global__ static void k_modes_fwd(SpecGeom s, const float2 *Xc, const float *Wr, const float *Wi,
-                                   float2 *F)
-{
-  const size_t n_all = (size_t) s.N * s.Cout * s.nm;
-  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
-       j += (size_t) gridDim.x * blockDim.x) {
-    const int    m  = (int) (j % s.nm);
-    const size_t no = j / s.nm;
-    const int    o = (int) (no % s.Cout), n = (int) (no / s.Cout);
-    float        re = 0, im = 0;
-    for (int i = 0; i < s.Cin; i++) {
-      const float2 xc = Xc[((size_t) n * s.Cin + i) * s.nm + m];
-      const size_t w  = widx(s, i, o, m);
-      re += xc.x * Wr[w] - xc.y * Wi[w];
-      im += xc.x * Wi[w] + xc.y * Wr[w];
-    }
-    F[j] = make_float2(re, im);
-  }
-}
-
-/* D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) */
-__global__ static void k_modes_dx(SpecGeom s, double inv, const float2 *G, const float *Wr,
-                                  const float *Wi, float2 *D)
-{
-  const size_t n_all = (size_t) s.N * s.Cin * s.nm;
-  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
-       j += (size_t) gridDim.x * blockDim.x) {
-    const int    m  = (int) (j % s.nm);
-    const size_t ni = j / s.nm;
-    const int    i = (int) (ni % s.Cin), n = (int) (ni / s.Cin);
-    double       re = 0, im = 0;
-    for (int o = 0; o < s.Cout; o++) {
-      const float2 g = G[((size_t) n * s.Cout + o) * s.nm + m];
-      const size_t w = widx(s, i, o, m);
-      re += g.x * Wr[w] + g.y * Wi[w];
-      im += g.y * Wr[w] - g.x * Wi[w];
-    }
-    D[j] = make_float2((float) (re * inv), (float) (im * inv));
-  }
-}
-
-/* dW[i, o, m] += c_kx / (X Y) sum_n G[n, o, m] conj(Xc[n, i, m]), in double over n */
-__global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const float2 *Xc,
-                                  float *dWr, float *dWi)
-{
-  const size_t n_all = (size_t) s.Cin * s.Cout * s.nm;
-  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
-       j += (size_t) gridDim.x * blockDim.x) {
-    const int    m  = (int) (j % s.nm);
-    const size_t io = j / s.nm;
-    const int    o = (int) (io % s.Cout), i = (int) (io / s.Cout);
-    const int    kx = m % s.MX;
-    const double c  = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
-    double       re = 0, im = 0;
-    for (int n = 0; n < s.N; n++) {
-      const float2 g  = G[((size_t) n * s.Cout + o) * s.nm + m];
-      const float2 xc = Xc[((size_t) n * s.Cin + i) * s.nm + m];
-      re += (double) g.x * xc.x + (double) g.y * xc.y;
-      im += (double) g.y * xc.x - (double) g.x * xc.y;
-    }
-    const size_t w = widx(s, i, o, m);
-    if (dWr) dWr[w] += (float) (c * re);
-    if (dWi) dWi[w] += (float) (c * im);
-  }
-}
-
 #define LAUNCH(kernel, n, ...)                                                                     \
   do {                                                                                             \
     kernel<<<cuda_blocks((n), 256), 256, 0, cuda_ctx(be)->stream>>>(__VA_ARGS__);                  \
+    CU_LAUNCHED();                                                                                 \
+  } while (0)
+
+/* the mode products' form: tiled where the layer is wide (Cin Cout >= 1024: the FFT
+ * convolution's layers; the FNO's 20 x 20 keeps one output a thread), GYRE_CUDA_MODES_TILED=0|1
+ * forces either (bitwise the same results: spectral_modes.cuh) */
+static int modes_tiled(const SpecGeom *s)
+{
+  static int env = -2;
+  if (env == -2) env = cuda_env_int("GYRE_CUDA_MODES_TILED", -1);
+  return env >= 0 ? env != 0 : (size_t) s->Cin * s->Cout >= 1024;
+}
+
+/* the grid of a tiled mode kernel: 32 modes x MT_BY column groups a block, rows in groups of
+ * MT_T along z */
+static dim3 modes_grid(const SpecGeom *s, int cols, int rows)
+{
+  return dim3((unsigned) ((s->nm + 31) / 32),
+              (unsigned) ((cols + MT_T * MT_BY - 1) / (MT_T * MT_BY)),
+              (unsigned) ((rows + MT_T - 1) / MT_T));
+}
+#define LAUNCH_TILED(kernel, cols, rows, ...)                                                      \
+  do {                                                                                             \
+    kernel<<<modes_grid(&s, cols, rows), dim3(32, MT_BY), 0, cuda_ctx(be)->stream>>>(__VA_ARGS__); \
     CU_LAUNCHED();                                                                                 \
   } while (0)
 
@@ -237,7 +189,10 @@ GyreStatus GyreCUDASpectralForward(GyreBackend *be, const GyreTensor *x, const G
   GyreCall(GyreCUDAScratch(be, 1, sizeof(float2) * (size_t) s.N * s.Cin * s.nm, (void **) &Xc));
   GyreCall(GyreCUDAScratch(be, 2, sizeof(float2) * (size_t) s.N * s.Cout * s.nm, (void **) &F));
   GyreCall(modes_of(be, &s, s.N * s.Cin, x->data, Xc));
-  LAUNCH(k_modes_fwd, (size_t) s.N * s.Cout * s.nm, s, Xc, Wr->data, Wi->data, F);
+  if (modes_tiled(&s))
+    LAUNCH_TILED(k_modes_fwd_tiled, s.Cout, s.N, s, Xc, Wr->data, Wi->data, F);
+  else
+    LAUNCH(k_modes_fwd, (size_t) s.N * s.Cout * s.nm, s, Xc, Wr->data, Wi->data, F);
   return planes_of(be, &s, s.N * s.Cout, (float) (1.0 / ((double) s.X * s.Y)), F, y->data);
 }
 
@@ -255,11 +210,18 @@ GyreStatus GyreCUDASpectralBackward(GyreBackend *be, const GyreTensor *x, const 
   GyreCall(modes_of(be, &s, s.N * s.Cout, dy->data, G));
   if (dWr || dWi) {
     GyreCall(modes_of(be, &s, s.N * s.Cin, x->data, B));
-    LAUNCH(k_modes_dw, (size_t) s.Cin * s.Cout * s.nm, s, inv, G, B, dWr ? dWr->data : NULL,
-           dWi ? dWi->data : NULL);
+    if (modes_tiled(&s))
+      LAUNCH_TILED(k_modes_dw_tiled, s.Cout, s.Cin, s, inv, G, B, dWr ? dWr->data : NULL,
+                   dWi ? dWi->data : NULL);
+    else
+      LAUNCH(k_modes_dw, (size_t) s.Cin * s.Cout * s.nm, s, inv, G, B, dWr ? dWr->data : NULL,
+             dWi ? dWi->data : NULL);
   }
   if (dx) {
-    LAUNCH(k_modes_dx, (size_t) s.N * s.Cin * s.nm, s, inv, G, Wr->data, Wi->data, B);
+    if (modes_tiled(&s))
+      LAUNCH_TILED(k_modes_dx_tiled, s.Cin, s.N, s, inv, G, Wr->data, Wi->data, B);
+    else
+      LAUNCH(k_modes_dx, (size_t) s.N * s.Cin * s.nm, s, inv, G, Wr->data, Wi->data, B);
     GyreCall(planes_of(be, &s, s.N * s.Cin, 1.0f, B, dx->data));
   }
   return GYRE_OK;

@@ -150,6 +150,9 @@ run_case "infer+graph" infer GYRE_CUDA_GRAPH=1
 run_case "ops+fft" ops GYRE_CUDA_CONV=fft
 run_case "nets+fft" nets GYRE_CUDA_CONV=fft
 run_case "infer+fft" infer GYRE_CUDA_CONV=fft
+# the spectral mode products' tiled kernels (by default for wide layers only) on every case
+run_case "ops+tiled" ops GYRE_CUDA_MODES_TILED=1
+run_case "nets+fft+tiled" nets GYRE_CUDA_CONV=fft GYRE_CUDA_MODES_TILED=1
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ -f "$root/bench/train_gpu.sh" ]; then
@@ -162,8 +165,8 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
     # tf32 products), through the FFT; then where the FCNN's step goes (GYRE_CUDA_PROFILE)
     echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
     echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32),"
-    echo "   the circular convolutions through the FFT"
-    for alt in "fno GYRE_CUDA_TWIDDLE=0" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
+    echo "   the circular convolutions through the FFT; the FNO with the tiled mode products"
+    for alt in "fno GYRE_CUDA_TWIDDLE=0" "fno GYRE_CUDA_MODES_TILED=1" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
       "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32" \
       "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3" "fcnn GYRE_CUDA_CONV=fft"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue

@@ -58,15 +58,17 @@ inline thread_local std::barrier<> *emu_warp_barrier = nullptr;
 using std::max;
 using std::min;
 
-/* body() run as grid x threads (1-D blocks): kernel<<<grid, threads>>>(...) is
- * emu_launch(grid, threads, [&] { kernel(...); }). One std::thread per CUDA thread for the whole
+/* body() run as grid x block: kernel<<<grid, block>>>(...) is emu_launch(grid, block,
+ * [&] { kernel(...); }) (a thread's index as CUDA numbers it: x fastest, warps of 32 in that
+ * order). One std::thread per CUDA thread for the whole
  * launch, the blocks in turn: every thread ends a block at the barrier before any starts the
  * next, so a block's shared memory (the kernel's static arrays) is one block's at a time. (A
  * kernel's __syncthreads count is the same for every thread of a block, as CUDA requires, so
  * the same barrier serves both.) */
-template <class F> void emu_launch(dim3 grid, unsigned threads, F body)
+template <class F> void emu_launch(dim3 grid, dim3 block, F body)
 {
-  gridDim = grid, blockDim = dim3(threads);
+  const unsigned threads = block.x * block.y * block.z;
+  gridDim = grid, blockDim = block;
   std::barrier<>                               bar((std::ptrdiff_t) threads);
   std::vector<std::unique_ptr<std::barrier<>>> warps; /* __syncwarp: one barrier a warp */
   for (unsigned w = 0; w < threads; w += 32)
@@ -75,7 +77,7 @@ template <class F> void emu_launch(dim3 grid, unsigned threads, F body)
   emu_barrier = &bar;
   for (unsigned t = 0; t < threads; t++)
     team.emplace_back([&, t] {
-      threadIdx        = dim3(t, 0, 0);
+      threadIdx        = dim3(t % block.x, t / block.x % block.y, t / (block.x * block.y));
       emu_warp_barrier = warps[t / 32].get();
       for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)

@@ -17,7 +17,8 @@
  *   wmma fragments emulated): three tf32 products (GYRE_CUDA_IGEMM_TC=3, fp32's tolerance)
  *   for every variant, one (tf32) for the 64 x 4 tile.
  * And the FFT convolution's kernels (conv_fft.cuh): the spectral weights of a kernel and their
- * adjoint against sums in double.
+ * adjoint against sums in double; the spectral convolution's tiled mode products
+ * (spectral_modes.cuh) against the one-output-a-thread ones, bitwise.
  * Outputs poisoned with NaN first (unwritten elements fail); every element within 1e-5 of the
  * largest reference value (float sums of at most 1701 products). No GPU needed: a block's
  * threads are std::threads, __syncthreads a barrier. */
@@ -28,6 +29,7 @@
 #include "cuda_emu.h"
 #include "igemm.cuh"
 #include "conv_fft.cuh"
+#include "spectral_modes.cuh"
 
 static int failures = 0;
 
@@ -316,6 +318,62 @@ static void fft_weights(int Ci, int Co, int Y, int X, int KY, int KX)
   failures += fail;
 }
 
+/* The spectral convolution's mode products (spectral_modes.cuh): the tiled forms against the
+ * one-output-a-thread forms, bitwise (the same sums in the same order), with partial tiles of
+ * samples, channels and modes; dW added to values already there. 2-D geometry: 2 blocks of
+ * MY x MX modes. */
+static void modes_tiled(int N, int Ci, int Co, int Y, int X, int MY, int MX)
+{
+  unsigned seed = 5u + (unsigned) (N * 31 + Ci * 7 + Co);
+  SpecGeom s{};
+  s.N = N, s.Cin = Ci, s.Cout = Co, s.Y = Y, s.X = X, s.Xh = X / 2 + 1, s.MY = MY, s.MX = MX;
+  s.nb = 2, s.mm = MY * MX, s.nm = 2 * s.mm;
+  const size_t nw = (size_t) Ci * Co * s.nm;
+  auto         rc = [&](size_t n) {
+    std::vector<float2> v(n);
+    for (auto &e : v)
+      e = float2{urand(&seed), urand(&seed)};
+    return v;
+  };
+  const auto          Xc = rc((size_t) N * Ci * s.nm), G = rc((size_t) N * Co * s.nm);
+  const auto          Wr = randoms(nw, &seed), Wi = randoms(nw, &seed), dW0 = randoms(nw, &seed);
+  const double        inv = 1.0 / ((double) X * Y);
+  std::vector<float2> F[2], D[2];
+  std::vector<float>  dWr[2], dWi[2];
+  for (int k = 0; k < 2; k++) {
+    F[k].assign((size_t) N * Co * s.nm, float2{NAN, NAN});
+    D[k].assign((size_t) N * Ci * s.nm, float2{NAN, NAN});
+    dWr[k] = dW0, dWi[k] = dW0;
+  }
+  ELEMENTWISE(k_modes_fwd, (size_t) N * Co * s.nm, s, Xc.data(), Wr.data(), Wi.data(), F[0].data());
+  ELEMENTWISE(k_modes_dx, (size_t) N * Ci * s.nm, s, inv, G.data(), Wr.data(), Wi.data(),
+              D[0].data());
+  ELEMENTWISE(k_modes_dw, nw, s, inv, G.data(), Xc.data(), dWr[0].data(), dWi[0].data());
+  auto grid = [&](int cols, int rows) {
+    return dim3((unsigned) ((s.nm + 31) / 32),
+                (unsigned) ((cols + MT_T * MT_BY - 1) / (MT_T * MT_BY)),
+                (unsigned) ((rows + MT_T - 1) / MT_T));
+  };
+  emu_launch(grid(Co, N), dim3(32, MT_BY),
+             [&] { k_modes_fwd_tiled(s, Xc.data(), Wr.data(), Wi.data(), F[1].data()); });
+  emu_launch(grid(Ci, N), dim3(32, MT_BY),
+             [&] { k_modes_dx_tiled(s, inv, G.data(), Wr.data(), Wi.data(), D[1].data()); });
+  emu_launch(grid(Co, Ci), dim3(32, MT_BY),
+             [&] { k_modes_dw_tiled(s, inv, G.data(), Xc.data(), dWr[1].data(), dWi[1].data()); });
+  const int same = !std::memcmp(F[0].data(), F[1].data(), sizeof(float2) * F[0].size()) &&
+                   !std::memcmp(D[0].data(), D[1].data(), sizeof(float2) * D[0].size()) &&
+                   dWr[0] == dWr[1] && dWi[0] == dWi[1];
+  size_t nan = 0;
+  for (const auto &v : {F[0], D[0]})
+    for (const auto &e : v)
+      nan += std::isnan(e.x) || std::isnan(e.y);
+  printf("%s modes tiled  N %d, %d -> %d, %d modes: forward, dx and dW %s the one-a-thread "
+         "kernels'%s\n",
+         same && !nan ? "ok  " : "FAIL", N, Ci, Co, s.nm, same ? "bitwise" : "NOT bitwise",
+         nan ? " (unwritten elements)" : "");
+  failures += !same || nan;
+}
+
 int main()
 {
   for (int circ = 0; circ < 2; circ++) {
@@ -349,6 +407,9 @@ int main()
   fft_weights(2, 3, 6, 9, 3, 1);
   fft_weights(2, 2, 4, 3, 5, 7); /* kernels wider than the grid */
   fft_weights(1, 1, 2, 1, 3, 3);
+  modes_tiled(5, 7, 6, 8, 10, 4, 6);  /* every tile partial; 48 modes */
+  modes_tiled(8, 16, 17, 6, 6, 3, 4); /* 2 column groups of 16, one of 1 */
+  modes_tiled(1, 3, 2, 4, 4, 2, 3);
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }

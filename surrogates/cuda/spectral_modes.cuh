@@ -1,0 +1,208 @@
+/* spectral_modes.cuh — the spectral convolution's mode products on the CUDA backend
+ * (spectral.cu): the forward's products y_hat = x_hat W, the input gradient's g_hat conj(W) and
+ * the weights' gradient g_hat conj(x_hat) summed over the batch, each mode of each output a sum
+ * over channels (or samples). Two forms of each:
+ *  - one output a thread (k_modes_fwd, k_modes_dx, k_modes_dw): the FNO's (20 channels);
+ *  - tiled (k_modes_*_tiled): a thread computes 4 x 4 outputs of one mode (4 samples x 4 output
+ *    channels, 4 input x 4 output channels for dW), each operand it loads used 4 times, for
+ *    wide layers (the FFT convolution's 128 -> 64: dense_conv.cu, GYRE_CUDA_CONV=fft), where the
+ *    one-a-thread form reads every operand once a product. Each output's sum runs over the same
+ *    index in the same order, in the same precision, in both forms: bitwise the same results.
+ * A header of its own so that tests/nn_cuda_emu runs both forms on the CPU and compares them. */
+#ifndef GYRE_SPECTRAL_MODES_CUH
+#define GYRE_SPECTRAL_MODES_CUH
+#include "op_shapes.h"
+
+typedef GyreSpecShape SpecGeom;
+
+static __device__ inline size_t widx(const SpecGeom &s, int i, int o, int m)
+{
+  const int b = m / s.mm;
+  return ((size_t) (b * s.Cin + i) * s.Cout + o) * s.mm + (m - b * s.mm);
+}
+
+/* F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] */
+__global__ static void k_modes_fwd(SpecGeom s, const float2 *Xc, const float *Wr, const float *Wi,
+                                   float2 *F)
+{
+  const size_t n_all = (size_t) s.N * s.Cout * s.nm;
+  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
+       j += (size_t) gridDim.x * blockDim.x) {
+    const int    m  = (int) (j % s.nm);
+    const size_t no = j / s.nm;
+    const int    o = (int) (no % s.Cout), n = (int) (no / s.Cout);
+    float        re = 0, im = 0;
+    for (int i = 0; i < s.Cin; i++) {
+      const float2 xc = Xc[((size_t) n * s.Cin + i) * s.nm + m];
+      const size_t w  = widx(s, i, o, m);
+      re += xc.x * Wr[w] - xc.y * Wi[w];
+      im += xc.x * Wi[w] + xc.y * Wr[w];
+    }
+    F[j] = make_float2(re, im);
+  }
+}
+
+/* D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) */
+__global__ static void k_modes_dx(SpecGeom s, double inv, const float2 *G, const float *Wr,
+                                  const float *Wi, float2 *D)
+{
+  const size_t n_all = (size_t) s.N * s.Cin * s.nm;
+  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
+       j += (size_t) gridDim.x * blockDim.x) {
+    const int    m  = (int) (j % s.nm);
+    const size_t ni = j / s.nm;
+    const int    i = (int) (ni % s.Cin), n = (int) (ni / s.Cin);
+    double       re = 0, im = 0;
+    for (int o = 0; o < s.Cout; o++) {
+      const float2 g = G[((size_t) n * s.Cout + o) * s.nm + m];
+      const size_t w = widx(s, i, o, m);
+      re += g.x * Wr[w] + g.y * Wi[w];
+      im += g.y * Wr[w] - g.x * Wi[w];
+    }
+    D[j] = make_float2((float) (re * inv), (float) (im * inv));
+  }
+}
+
+/* dW[i, o, m] += c_kx / (X Y) sum_n G[n, o, m] conj(Xc[n, i, m]), in double over n */
+__global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const float2 *Xc,
+                                  float *dWr, float *dWi)
+{
+  const size_t n_all = (size_t) s.Cin * s.Cout * s.nm;
+  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
+       j += (size_t) gridDim.x * blockDim.x) {
+    const int    m  = (int) (j % s.nm);
+    const size_t io = j / s.nm;
+    const int    o = (int) (io % s.Cout), i = (int) (io / s.Cout);
+    const int    kx = m % s.MX;
+    const double c  = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
+    double       re = 0, im = 0;
+    for (int n = 0; n < s.N; n++) {
+      const float2 g  = G[((size_t) n * s.Cout + o) * s.nm + m];
+      const float2 xc = Xc[((size_t) n * s.Cin + i) * s.nm + m];
+      re += (double) g.x * xc.x + (double) g.y * xc.y;
+      im += (double) g.y * xc.x - (double) g.x * xc.y;
+    }
+    const size_t w = widx(s, i, o, m);
+    if (dWr) dWr[w] += (float) (c * re);
+    if (dWi) dWi[w] += (float) (c * im);
+  }
+}
+
+/* the tiled forms: blocks of (32, 4) threads; threadIdx.x a mode of blockIdx.x's 32, threadIdx.y
+ * and blockIdx.y a group of MT_T output columns (channels), blockIdx.z a group of MT_T rows
+ * (samples, or input channels for dW) */
+#define MT_T 4
+#define MT_BY 4
+
+/* F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] (k_modes_fwd's sums) */
+__global__ static void k_modes_fwd_tiled(SpecGeom s, const float2 *Xc, const float *Wr,
+                                         const float *Wi, float2 *F)
+{
+  const int m  = blockIdx.x * 32 + threadIdx.x;
+  const int o0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, n0 = blockIdx.z * MT_T;
+  if (m >= s.nm || o0 >= s.Cout) return;
+  const int nt = min(MT_T, s.N - n0), ot = min(MT_T, s.Cout - o0);
+  float     re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
+  for (int i = 0; i < s.Cin; i++) {
+    float2 xc[MT_T];
+    float  wr[MT_T], wi[MT_T];
+#pragma unroll
+    for (int t = 0; t < MT_T; t++)
+      xc[t] = t < nt ? Xc[((size_t) (n0 + t) * s.Cin + i) * s.nm + m] : make_float2(0.0f, 0.0f);
+#pragma unroll
+    for (int u = 0; u < MT_T; u++) {
+      const size_t w = u < ot ? widx(s, i, o0 + u, m) : 0;
+      wr[u] = u < ot ? Wr[w] : 0.0f, wi[u] = u < ot ? Wi[w] : 0.0f;
+    }
+#pragma unroll
+    for (int t = 0; t < MT_T; t++)
+#pragma unroll
+      for (int u = 0; u < MT_T; u++) {
+        re[t][u] += xc[t].x * wr[u] - xc[t].y * wi[u];
+        im[t][u] += xc[t].x * wi[u] + xc[t].y * wr[u];
+      }
+  }
+#pragma unroll
+  for (int t = 0; t < MT_T; t++)
+#pragma unroll
+    for (int u = 0; u < MT_T; u++)
+      if (t < nt && u < ot)
+        F[((size_t) (n0 + t) * s.Cout + o0 + u) * s.nm + m] = make_float2(re[t][u], im[t][u]);
+}
+
+/* D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) (k_modes_dx's sums, in double) */
+__global__ static void k_modes_dx_tiled(SpecGeom s, double inv, const float2 *G, const float *Wr,
+                                        const float *Wi, float2 *D)
+{
+  const int m  = blockIdx.x * 32 + threadIdx.x;
+  const int i0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, n0 = blockIdx.z * MT_T;
+  if (m >= s.nm || i0 >= s.Cin) return;
+  const int nt = min(MT_T, s.N - n0), it = min(MT_T, s.Cin - i0);
+  double    re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
+  for (int o = 0; o < s.Cout; o++) {
+    float2 g[MT_T];
+    float  wr[MT_T], wi[MT_T];
+#pragma unroll
+    for (int t = 0; t < MT_T; t++)
+      g[t] = t < nt ? G[((size_t) (n0 + t) * s.Cout + o) * s.nm + m] : make_float2(0.0f, 0.0f);
+#pragma unroll
+    for (int u = 0; u < MT_T; u++) {
+      const size_t w = u < it ? widx(s, i0 + u, o, m) : 0;
+      wr[u] = u < it ? Wr[w] : 0.0f, wi[u] = u < it ? Wi[w] : 0.0f;
+    }
+#pragma unroll
+    for (int t = 0; t < MT_T; t++)
+#pragma unroll
+      for (int u = 0; u < MT_T; u++) {
+        re[t][u] += g[t].x * wr[u] + g[t].y * wi[u];
+        im[t][u] += g[t].y * wr[u] - g[t].x * wi[u];
+      }
+  }
+#pragma unroll
+  for (int t = 0; t < MT_T; t++)
+#pragma unroll
+    for (int u = 0; u < MT_T; u++)
+      if (t < nt && u < it)
+        D[((size_t) (n0 + t) * s.Cin + i0 + u) * s.nm + m] =
+            make_float2((float) (re[t][u] * inv), (float) (im[t][u] * inv));
+}
+
+/* dW[i, o, m] += c_kx / (X Y) sum_n G[n, o, m] conj(Xc[n, i, m]), in double over n (k_modes_dw's
+ * sums); blockIdx.z a group of MT_T input channels */
+__global__ static void k_modes_dw_tiled(SpecGeom s, double inv, const float2 *G, const float2 *Xc,
+                                        float *dWr, float *dWi)
+{
+  const int m  = blockIdx.x * 32 + threadIdx.x;
+  const int o0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, i0 = blockIdx.z * MT_T;
+  if (m >= s.nm || o0 >= s.Cout) return;
+  const int    it = min(MT_T, s.Cin - i0), ot = min(MT_T, s.Cout - o0), kx = m % s.MX;
+  const double c              = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
+  double       re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
+  for (int n = 0; n < s.N; n++) {
+    float2 g[MT_T], xc[MT_T];
+#pragma unroll
+    for (int u = 0; u < MT_T; u++)
+      g[u] = u < ot ? G[((size_t) n * s.Cout + o0 + u) * s.nm + m] : make_float2(0.0f, 0.0f);
+#pragma unroll
+    for (int t = 0; t < MT_T; t++)
+      xc[t] = t < it ? Xc[((size_t) n * s.Cin + i0 + t) * s.nm + m] : make_float2(0.0f, 0.0f);
+#pragma unroll
+    for (int t = 0; t < MT_T; t++)
+#pragma unroll
+      for (int u = 0; u < MT_T; u++) {
+        re[t][u] += (double) g[u].x * xc[t].x + (double) g[u].y * xc[t].y;
+        im[t][u] += (double) g[u].y * xc[t].x - (double) g[u].x * xc[t].y;
+      }
+  }
+#pragma unroll
+  for (int t = 0; t < MT_T; t++)
+#pragma unroll
+    for (int u = 0; u < MT_T; u++)
+      if (t < it && u < ot) {
+        const size_t w = widx(s, i0 + t, o0 + u, m);
+        if (dWr) dWr[w] += (float) (c * re[t][u]);
+        if (dWi) dWi[w] += (float) (c * im[t][u]);
+      }
+}
+
+#endif /* GYRE_SPECTRAL_MODES_CUH */
