@@ -190,7 +190,7 @@ GyreStatus GyreCUDASpectralForward(GyreBackend *be, const GyreTensor *x, const G
   GyreCall(GyreCUDAScratch(be, 2, sizeof(float2) * (size_t) s.N * s.Cout * s.nm, (void **) &F));
   GyreCall(modes_of(be, &s, s.N * s.Cin, x->data, Xc));
   if (modes_tiled(&s))
-    LAUNCH_TILED(k_modes_fwd_tiled, s.Cout, s.N, s, Xc, Wr->data, Wi->data, F);
+    LAUNCH_TILED(k_modes_tiled<false>, s.Cout, s.N, s, 0.0, Xc, Wr->data, Wi->data, F);
   else
     LAUNCH(k_modes_fwd, (size_t) s.N * s.Cout * s.nm, s, Xc, Wr->data, Wi->data, F);
   return planes_of(be, &s, s.N * s.Cout, (float) (1.0 / ((double) s.X * s.Y)), F, y->data);
@@ -219,7 +219,7 @@ GyreStatus GyreCUDASpectralBackward(GyreBackend *be, const GyreTensor *x, const 
   }
   if (dx) {
     if (modes_tiled(&s))
-      LAUNCH_TILED(k_modes_dx_tiled, s.Cin, s.N, s, inv, G, Wr->data, Wi->data, B);
+      LAUNCH_TILED(k_modes_tiled<true>, s.Cin, s.N, s, inv, G, Wr->data, Wi->data, B);
     else
       LAUNCH(k_modes_dx, (size_t) s.N * s.Cin * s.nm, s, inv, G, Wr->data, Wi->data, B);
     GyreCall(planes_of(be, &s, s.N * s.Cin, 1.0f, B, dx->data));

@@ -3,14 +3,16 @@
  * the weights' gradient g_hat conj(x_hat) summed over the batch, each mode of each output a sum
  * over channels (or samples). Two forms of each:
  *  - one output a thread (k_modes_fwd, k_modes_dx, k_modes_dw): the FNO's (20 channels);
- *  - tiled (k_modes_*_tiled): a thread computes 4 x 4 outputs of one mode (4 samples x 4 output
- *    channels, 4 input x 4 output channels for dW), each operand it loads used 4 times, for
- *    wide layers (the FFT convolution's 128 -> 64: dense_conv.cu, GYRE_CUDA_CONV=fft), where the
- *    one-a-thread form reads every operand once a product. Each output's sum runs over the same
- *    index in the same order, in the same precision, in both forms: bitwise the same results.
- * A header of its own so that tests/nn_cuda_emu runs both forms on the CPU and compares them. */
+ *  - tiled (k_modes_tiled<false>, k_modes_tiled<true>, k_modes_dw_tiled): a thread computes 4 x 4
+ * outputs of one mode (4 samples x 4 output channels, 4 input x 4 output channels for dW), each
+ * operand it loads used 4 times, for wide layers (the FFT convolution's 128 -> 64: dense_conv.cu,
+ * GYRE_CUDA_CONV=fft), where the one-a-thread form reads every operand once a product. Each
+ * output's sum runs over the same index in the same order, in the same precision, in both forms:
+ * bitwise the same results. A header of its own so that tests/nn_cuda_emu runs both forms on the
+ * CPU and compares them. */
 #ifndef GYRE_SPECTRAL_MODES_CUH
 #define GYRE_SPECTRAL_MODES_CUH
+#include <type_traits>
 #include "op_shapes.h"
 
 typedef GyreSpecShape SpecGeom;
@@ -94,77 +96,52 @@ __global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const
 #define MT_T 4
 #define MT_BY 4
 
-/* F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] (k_modes_fwd's sums) */
-__global__ static void k_modes_fwd_tiled(SpecGeom s, const float2 *Xc, const float *Wr,
-                                         const float *Wi, float2 *F)
+/* DX = false: F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] (k_modes_fwd's sums, in
+ * float; A = Xc, out = F, columns o);
+ * DX = true:  D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) (k_modes_dx's, in double; A = G,
+ * out = D, columns i) */
+template <bool DX>
+__global__ static void k_modes_tiled(SpecGeom s, double inv, const float2 *A, const float *Wr,
+                                     const float *Wi, float2 *out)
 {
+  using Acc   = std::conditional_t<DX, double, float>;
+  const int K = DX ? s.Cout : s.Cin, C = DX ? s.Cin : s.Cout; /* summed, and columns */
   const int m  = blockIdx.x * 32 + threadIdx.x;
-  const int o0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, n0 = blockIdx.z * MT_T;
-  if (m >= s.nm || o0 >= s.Cout) return;
-  const int nt = min(MT_T, s.N - n0), ot = min(MT_T, s.Cout - o0);
-  float     re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
-  for (int i = 0; i < s.Cin; i++) {
-    float2 xc[MT_T];
+  const int c0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, n0 = blockIdx.z * MT_T;
+  if (m >= s.nm || c0 >= C) return;
+  const int nt = min(MT_T, s.N - n0), ct = min(MT_T, C - c0);
+  Acc       re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
+  for (int k = 0; k < K; k++) {
+    float2 a[MT_T];
     float  wr[MT_T], wi[MT_T];
 #pragma unroll
     for (int t = 0; t < MT_T; t++)
-      xc[t] = t < nt ? Xc[((size_t) (n0 + t) * s.Cin + i) * s.nm + m] : make_float2(0.0f, 0.0f);
+      a[t] = t < nt ? A[((size_t) (n0 + t) * K + k) * s.nm + m] : make_float2(0.0f, 0.0f);
 #pragma unroll
     for (int u = 0; u < MT_T; u++) {
-      const size_t w = u < ot ? widx(s, i, o0 + u, m) : 0;
-      wr[u] = u < ot ? Wr[w] : 0.0f, wi[u] = u < ot ? Wi[w] : 0.0f;
+      const size_t w = u < ct ? (DX ? widx(s, c0 + u, k, m) : widx(s, k, c0 + u, m)) : 0;
+      wr[u] = u < ct ? Wr[w] : 0.0f, wi[u] = u < ct ? Wi[w] : 0.0f;
     }
 #pragma unroll
     for (int t = 0; t < MT_T; t++)
 #pragma unroll
-      for (int u = 0; u < MT_T; u++) {
-        re[t][u] += xc[t].x * wr[u] - xc[t].y * wi[u];
-        im[t][u] += xc[t].x * wi[u] + xc[t].y * wr[u];
-      }
+      for (int u = 0; u < MT_T; u++)
+        if constexpr (DX) {
+          re[t][u] += a[t].x * wr[u] + a[t].y * wi[u];
+          im[t][u] += a[t].y * wr[u] - a[t].x * wi[u];
+        } else {
+          re[t][u] += a[t].x * wr[u] - a[t].y * wi[u];
+          im[t][u] += a[t].x * wi[u] + a[t].y * wr[u];
+        }
   }
 #pragma unroll
   for (int t = 0; t < MT_T; t++)
 #pragma unroll
     for (int u = 0; u < MT_T; u++)
-      if (t < nt && u < ot)
-        F[((size_t) (n0 + t) * s.Cout + o0 + u) * s.nm + m] = make_float2(re[t][u], im[t][u]);
-}
-
-/* D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) (k_modes_dx's sums, in double) */
-__global__ static void k_modes_dx_tiled(SpecGeom s, double inv, const float2 *G, const float *Wr,
-                                        const float *Wi, float2 *D)
-{
-  const int m  = blockIdx.x * 32 + threadIdx.x;
-  const int i0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, n0 = blockIdx.z * MT_T;
-  if (m >= s.nm || i0 >= s.Cin) return;
-  const int nt = min(MT_T, s.N - n0), it = min(MT_T, s.Cin - i0);
-  double    re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
-  for (int o = 0; o < s.Cout; o++) {
-    float2 g[MT_T];
-    float  wr[MT_T], wi[MT_T];
-#pragma unroll
-    for (int t = 0; t < MT_T; t++)
-      g[t] = t < nt ? G[((size_t) (n0 + t) * s.Cout + o) * s.nm + m] : make_float2(0.0f, 0.0f);
-#pragma unroll
-    for (int u = 0; u < MT_T; u++) {
-      const size_t w = u < it ? widx(s, i0 + u, o, m) : 0;
-      wr[u] = u < it ? Wr[w] : 0.0f, wi[u] = u < it ? Wi[w] : 0.0f;
-    }
-#pragma unroll
-    for (int t = 0; t < MT_T; t++)
-#pragma unroll
-      for (int u = 0; u < MT_T; u++) {
-        re[t][u] += g[t].x * wr[u] + g[t].y * wi[u];
-        im[t][u] += g[t].y * wr[u] - g[t].x * wi[u];
-      }
-  }
-#pragma unroll
-  for (int t = 0; t < MT_T; t++)
-#pragma unroll
-    for (int u = 0; u < MT_T; u++)
-      if (t < nt && u < it)
-        D[((size_t) (n0 + t) * s.Cin + i0 + u) * s.nm + m] =
-            make_float2((float) (re[t][u] * inv), (float) (im[t][u] * inv));
+      if (t < nt && u < ct)
+        out[((size_t) (n0 + t) * C + c0 + u) * s.nm + m] =
+            DX ? make_float2((float) (re[t][u] * inv), (float) (im[t][u] * inv))
+               : make_float2((float) re[t][u], (float) im[t][u]);
 }
 
 /* dW[i, o, m] += c_kx / (X Y) sum_n G[n, o, m] conj(Xc[n, i, m]), in double over n (k_modes_dw's

@@ -355,9 +355,9 @@ static void modes_tiled(int N, int Ci, int Co, int Y, int X, int MY, int MX)
                 (unsigned) ((rows + MT_T - 1) / MT_T));
   };
   emu_launch(grid(Co, N), dim3(32, MT_BY),
-             [&] { k_modes_fwd_tiled(s, Xc.data(), Wr.data(), Wi.data(), F[1].data()); });
+             [&] { k_modes_tiled<false>(s, 0.0, Xc.data(), Wr.data(), Wi.data(), F[1].data()); });
   emu_launch(grid(Ci, N), dim3(32, MT_BY),
-             [&] { k_modes_dx_tiled(s, inv, G.data(), Wr.data(), Wi.data(), D[1].data()); });
+             [&] { k_modes_tiled<true>(s, inv, G.data(), Wr.data(), Wi.data(), D[1].data()); });
   emu_launch(grid(Co, Ci), dim3(32, MT_BY),
              [&] { k_modes_dw_tiled(s, inv, G.data(), Xc.data(), dWr[1].data(), dWi[1].data()); });
   const int same = !std::memcmp(F[0].data(), F[1].data(), sizeof(float2) * F[0].size()) &&
