@@ -1014,7 +1014,7 @@ static void ctx_destroy(CudaCtx *c)
   free(c->pslot);
   for (int i = 0; i < c->nplans; i++) {
     cufftDestroy(c->plans[i].r2c);
-    cufftDestroy(c->plans[i].c2r);
+    if (c->plans[i].ny == 1) cufftDestroy(c->plans[i].c2r);
   }
   for (int i = 0; i < c->nblocks; i++)
     cudaFree(c->blocks[i].ptr);
@@ -1165,11 +1165,13 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
   return GYRE_OK;
 }
 
-GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan)
+/* the cached plan of (ny, n) x batch real transforms, made where there is none (1-D: r2c and
+ * c2r; 2-D: r2c only) */
+static GyreStatus fft_plan(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan)
 {
   CudaCtx *c = cuda_ctx(be);
   for (int i = 0; i < c->nplans; i++)
-    if (c->plans[i].n == n && c->plans[i].batch == batch) {
+    if (c->plans[i].n == n && c->plans[i].ny == ny && c->plans[i].batch == batch) {
       *plan = &c->plans[i];
       return GYRE_OK;
     }
@@ -1177,19 +1179,34 @@ GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan
     CU(cudaStreamSynchronize(c->stream));
     c->gen++; /* first: a graph using the plan is stale even if a destroy fails */
     CUFFT(cufftDestroy(c->plans[0].r2c));
-    CUFFT(cufftDestroy(c->plans[0].c2r));
+    if (c->plans[0].ny == 1) CUFFT(cufftDestroy(c->plans[0].c2r));
     memmove(c->plans, c->plans + 1, sizeof(CudaFFTPlan) * (GYRE_CUDA_PLANS - 1));
     c->nplans--;
   }
   CudaFFTPlan *p  = &c->plans[c->nplans];
   int          nh = n / 2 + 1;
   memset(p, 0, sizeof *p);
-  CUFFT(cufftPlanMany(&p->r2c, 1, &n, &n, 1, n, &nh, 1, nh, CUFFT_R2C, batch));
-  CUFFT(cufftPlanMany(&p->c2r, 1, &n, &nh, 1, nh, &n, 1, n, CUFFT_C2R, batch));
+  if (ny == 1) {
+    CUFFT(cufftPlanMany(&p->r2c, 1, &n, &n, 1, n, &nh, 1, nh, CUFFT_R2C, batch));
+    CUFFT(cufftPlanMany(&p->c2r, 1, &n, &nh, 1, nh, &n, 1, n, CUFFT_C2R, batch));
+    CUFFT(cufftSetStream(p->c2r, c->stream));
+  } else {
+    int dims[2] = {ny, n}, in[2] = {ny, n}, out[2] = {ny, nh};
+    CUFFT(cufftPlanMany(&p->r2c, 2, dims, in, 1, ny * n, out, 1, ny * nh, CUFFT_R2C, batch));
+  }
   CUFFT(cufftSetStream(p->r2c, c->stream));
-  CUFFT(cufftSetStream(p->c2r, c->stream));
-  p->n = n, p->batch = batch;
+  p->n = n, p->ny = ny, p->batch = batch;
   c->nplans++;
   *plan = p;
   return GYRE_OK;
+}
+
+GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan)
+{
+  return fft_plan(be, 1, n, batch, plan);
+}
+
+GyreStatus GyreCUDAFFTPlan2D(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan)
+{
+  return fft_plan(be, ny, n, batch, plan);
 }

@@ -20,8 +20,8 @@ typedef struct {
 } CudaBlock;
 
 typedef struct {
-  int         n, batch; /* 1-D real transforms of length n, `batch` of them */
-  cufftHandle r2c, c2r;
+  int         n, ny, batch; /* real transforms of (ny, n) (ny = 1: 1-D), `batch` of them */
+  cufftHandle r2c, c2r;     /* (2-D: r2c only) */
 } CudaFFTPlan;
 
 #define GYRE_CUDA_PLANS 16
@@ -129,6 +129,8 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
                         int batch);
 /* cached 1-D batched real transforms */
 GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan);
+/* the same for batched 2-D real-to-complex transforms of (ny, n) planes (r2c only) */
+GyreStatus GyreCUDAFFTPlan2D(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan);
 
 /* an integer knob from the environment (GYRE_CUDA_*): its value, or dflt where unset or empty */
 static inline int cuda_env_int(const char *name, int dflt)

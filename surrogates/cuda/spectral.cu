@@ -153,8 +153,17 @@ static GyreStatus modes_of(GyreBackend *be, const SpecGeom *s, int planes, const
   float2      *T, *tw;
   float       *copy;
   const size_t bytes = sizeof(float) * (size_t) planes * s->Y * s->X;
-  GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
   GyreCall(GyreCUDAScratch(be, 3, bytes, (void **) &copy));
+  if (s->Y > 1 && 2 * s->MY == s->Y && s->MX == s->Xh) {
+    /* every mode kept (the FFT convolution's): the modes are rfft2's output as it is (the two
+     * blocks of Y / 2 rows are k_y = 0..Y-1 in order), one batched 2-D transform, O(log Y) a
+     * value where the sums over y below are O(Y) */
+    GyreCall(GyreCUDAFFTPlan2D(be, s->Y, s->X, planes, &p));
+    CU(cudaMemcpyAsync(copy, in, bytes, cudaMemcpyDeviceToDevice, cuda_ctx(be)->stream));
+    CUFFT(cufftExecR2C(p->r2c, (cufftReal *) copy, (cufftComplex *) out));
+    return GYRE_OK;
+  }
+  GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
   GyreCall(GyreCUDAFFTPlan(be, s->X, planes * s->Y, &p));
   /* cuFFT may use an out-of-place transform's input as work space: transform a copy */
   CU(cudaMemcpyAsync(copy, in, bytes, cudaMemcpyDeviceToDevice, cuda_ctx(be)->stream));

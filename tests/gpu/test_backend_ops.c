@@ -434,6 +434,11 @@ static void case_ops(void)
   case_spectral(1, 2, 3, 2, 1, 15, 1, 5);  /* odd length */
   case_spectral(2, 2, 3, 4, 16, 20, 5, 11);
   case_spectral(2, 3, 2, 3, 12, 9, 6, 5); /* 2 MY = Y, odd X */
+  /* every mode kept (2 MY = Y, MX = X / 2 + 1: the forward transform is then one batched 2-D
+   * cuFFT transform), even and odd X; and wide enough for the tiled mode products */
+  case_spectral(2, 2, 3, 4, 12, 10, 6, 6);
+  case_spectral(2, 3, 2, 3, 8, 9, 4, 5);
+  case_spectral(2, 2, 40, 32, 8, 8, 4, 5);
   case_act();
   case_loss();
   case_batchnorm();
