@@ -52,6 +52,7 @@ struct GyreNet_s {
   int             has_forward;
   GyreNetGradHook hook; /* called during the backward pass as gradients become final */
   void           *hook_ctx;
+  unsigned long   id; /* unique in the process (net_alloc): what a workspace's caches key on */
 };
 
 /* ---- helpers ---------------------------------------------------------------------- */
@@ -164,6 +165,9 @@ static GyreStatus net_alloc(GyreBackend *be, GyreNetType type, int cap, GyreNet 
     free(net->L), free(net->act), free(net->grad), free(net);
     return GyreStatusSet(GYRE_ERR_MEM, "GyreNet: out of memory");
   }
+  static unsigned long ids = 0; /* (networks are made on one thread at a time) */
+#pragma omp atomic capture
+  net->id   = ++ids;
   net->be   = be;
   net->type = type;
   net->cap  = cap;
@@ -683,9 +687,10 @@ struct GyreNetWorkspace_s {
   float         *host;                   /* a caller's host staging buffer */
   size_t         host_len;
   int            fused; /* an MLP the backend runs in one pass (mlp_forward): its dense layers */
-  /* the fused layers' tensors and activations (fused_layers) for the network fnet, kept between
-   * calls (a closure's call is a few hundred instructions of arithmetic) */
-  const GyreNet    *fnet;
+  /* the fused layers' tensors and activations (fused_layers) for the network whose id is fnet
+   * (not its address: a network made where a destroyed one was would match), kept between calls
+   * (a closure's call is a few hundred instructions of arithmetic) */
+  unsigned long     fnet;
   const GyreTensor *fW[64], *fb[64];
   int               fact[64];
   /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
@@ -765,9 +770,9 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
   *done = 0;
   GyreCall(ws_check(net, ws, "GyreNetInferHost"));
   if (!ws->fused || M < 1) return GYRE_OK;
-  if (ws->fnet != net) { /* (the network's layers do not change: its tensors are its own) */
+  if (ws->fnet != net->id) { /* (the network's layers do not change: its tensors are its own) */
     if (fused_layers(net, ws->fW, ws->fb, ws->fact) != ws->fused) return GYRE_OK;
-    ws->fnet = net;
+    ws->fnet = net->id;
   }
   *done = 1;
   return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y);

@@ -24,7 +24,7 @@ typedef struct {
   cufftHandle r2c, c2r;     /* (2-D: r2c only) */
 } CudaFFTPlan;
 
-#define GYRE_CUDA_PLANS 16
+#define GYRE_CUDA_PLANS 32 /* 1-D and 2-D (the FFT convolution: one a layer shape) */
 #define GYRE_CUDA_STAGES 4
 #define GYRE_CUDA_PROF_NAMES 96
 #define GYRE_CUDA_PROF_PAIRS 4096

@@ -9,6 +9,7 @@
  * inverse ignores), and runs cuFFT's batched 1-D complex-to-real transforms. Mode products,
  * weight gradients (accumulated in double over the batch) and input gradients are kernels
  * (spectral_modes.cuh: one output a thread, or tiled for wide layers). */
+#include <algorithm>
 #include "cuda_internal.cuh"
 #include "op_shapes.h"
 #include "spectral_modes.cuh"
@@ -123,7 +124,7 @@ static dim3 modes_grid(const SpecGeom *s, int cols, int rows)
 {
   return dim3((unsigned) ((s->nm + 31) / 32),
               (unsigned) ((cols + MT_T * MT_BY - 1) / (MT_T * MT_BY)),
-              (unsigned) ((rows + MT_T - 1) / MT_T));
+              (unsigned) std::min((rows + MT_T - 1) / MT_T, 65535));
 }
 #define LAUNCH_TILED(kernel, cols, rows, ...)                                                      \
   do {                                                                                             \

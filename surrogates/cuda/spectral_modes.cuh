@@ -92,7 +92,8 @@ __global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const
 
 /* the tiled forms: blocks of (32, 4) threads; threadIdx.x a mode of blockIdx.x's 32, threadIdx.y
  * and blockIdx.y a group of MT_T output columns (channels), blockIdx.z a group of MT_T rows
- * (samples, or input channels for dW) */
+ * (samples, or input channels for dW) and every gridDim.z-th group after it (the grid's z is
+ * at most 65535) */
 #define MT_T 4
 #define MT_BY 4
 
@@ -107,41 +108,43 @@ __global__ static void k_modes_tiled(SpecGeom s, double inv, const float2 *A, co
   using Acc   = std::conditional_t<DX, double, float>;
   const int K = DX ? s.Cout : s.Cin, C = DX ? s.Cin : s.Cout; /* summed, and columns */
   const int m  = blockIdx.x * 32 + threadIdx.x;
-  const int c0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, n0 = blockIdx.z * MT_T;
+  const int c0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T;
   if (m >= s.nm || c0 >= C) return;
-  const int nt = min(MT_T, s.N - n0), ct = min(MT_T, C - c0);
-  Acc       re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
-  for (int k = 0; k < K; k++) {
-    float2 a[MT_T];
-    float  wr[MT_T], wi[MT_T];
+  for (int n0 = blockIdx.z * MT_T; n0 < s.N; n0 += gridDim.z * MT_T) { /* (z: at most 65535) */
+    const int nt = min(MT_T, s.N - n0), ct = min(MT_T, C - c0);
+    Acc       re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
+    for (int k = 0; k < K; k++) {
+      float2 a[MT_T];
+      float  wr[MT_T], wi[MT_T];
 #pragma unroll
-    for (int t = 0; t < MT_T; t++)
-      a[t] = t < nt ? A[((size_t) (n0 + t) * K + k) * s.nm + m] : make_float2(0.0f, 0.0f);
+      for (int t = 0; t < MT_T; t++)
+        a[t] = t < nt ? A[((size_t) (n0 + t) * K + k) * s.nm + m] : make_float2(0.0f, 0.0f);
 #pragma unroll
-    for (int u = 0; u < MT_T; u++) {
-      const size_t w = u < ct ? (DX ? widx(s, c0 + u, k, m) : widx(s, k, c0 + u, m)) : 0;
-      wr[u] = u < ct ? Wr[w] : 0.0f, wi[u] = u < ct ? Wi[w] : 0.0f;
+      for (int u = 0; u < MT_T; u++) {
+        const size_t w = u < ct ? (DX ? widx(s, c0 + u, k, m) : widx(s, k, c0 + u, m)) : 0;
+        wr[u] = u < ct ? Wr[w] : 0.0f, wi[u] = u < ct ? Wi[w] : 0.0f;
+      }
+#pragma unroll
+      for (int t = 0; t < MT_T; t++)
+#pragma unroll
+        for (int u = 0; u < MT_T; u++)
+          if constexpr (DX) {
+            re[t][u] += a[t].x * wr[u] + a[t].y * wi[u];
+            im[t][u] += a[t].y * wr[u] - a[t].x * wi[u];
+          } else {
+            re[t][u] += a[t].x * wr[u] - a[t].y * wi[u];
+            im[t][u] += a[t].x * wi[u] + a[t].y * wr[u];
+          }
     }
 #pragma unroll
     for (int t = 0; t < MT_T; t++)
 #pragma unroll
       for (int u = 0; u < MT_T; u++)
-        if constexpr (DX) {
-          re[t][u] += a[t].x * wr[u] + a[t].y * wi[u];
-          im[t][u] += a[t].y * wr[u] - a[t].x * wi[u];
-        } else {
-          re[t][u] += a[t].x * wr[u] - a[t].y * wi[u];
-          im[t][u] += a[t].x * wi[u] + a[t].y * wr[u];
-        }
+        if (t < nt && u < ct)
+          out[((size_t) (n0 + t) * C + c0 + u) * s.nm + m] =
+              DX ? make_float2((float) (re[t][u] * inv), (float) (im[t][u] * inv))
+                 : make_float2((float) re[t][u], (float) im[t][u]);
   }
-#pragma unroll
-  for (int t = 0; t < MT_T; t++)
-#pragma unroll
-    for (int u = 0; u < MT_T; u++)
-      if (t < nt && u < ct)
-        out[((size_t) (n0 + t) * C + c0 + u) * s.nm + m] =
-            DX ? make_float2((float) (re[t][u] * inv), (float) (im[t][u] * inv))
-               : make_float2((float) re[t][u], (float) im[t][u]);
 }
 
 /* dW[i, o, m] += c_kx / (X Y) sum_n G[n, o, m] conj(Xc[n, i, m]), in double over n (k_modes_dw's
@@ -150,36 +153,38 @@ __global__ static void k_modes_dw_tiled(SpecGeom s, double inv, const float2 *G,
                                         float *dWr, float *dWi)
 {
   const int m  = blockIdx.x * 32 + threadIdx.x;
-  const int o0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T, i0 = blockIdx.z * MT_T;
+  const int o0 = (blockIdx.y * MT_BY + threadIdx.y) * MT_T;
   if (m >= s.nm || o0 >= s.Cout) return;
-  const int    it = min(MT_T, s.Cin - i0), ot = min(MT_T, s.Cout - o0), kx = m % s.MX;
-  const double c              = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
-  double       re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
-  for (int n = 0; n < s.N; n++) {
-    float2 g[MT_T], xc[MT_T];
+  for (int i0 = blockIdx.z * MT_T; i0 < s.Cin; i0 += gridDim.z * MT_T) { /* (z: at most 65535) */
+    const int    it = min(MT_T, s.Cin - i0), ot = min(MT_T, s.Cout - o0), kx = m % s.MX;
+    const double c              = (kx == 0 || 2 * kx == s.X) ? inv : 2.0 * inv;
+    double       re[MT_T][MT_T] = {}, im[MT_T][MT_T] = {};
+    for (int n = 0; n < s.N; n++) {
+      float2 g[MT_T], xc[MT_T];
 #pragma unroll
-    for (int u = 0; u < MT_T; u++)
-      g[u] = u < ot ? G[((size_t) n * s.Cout + o0 + u) * s.nm + m] : make_float2(0.0f, 0.0f);
+      for (int u = 0; u < MT_T; u++)
+        g[u] = u < ot ? G[((size_t) n * s.Cout + o0 + u) * s.nm + m] : make_float2(0.0f, 0.0f);
+#pragma unroll
+      for (int t = 0; t < MT_T; t++)
+        xc[t] = t < it ? Xc[((size_t) n * s.Cin + i0 + t) * s.nm + m] : make_float2(0.0f, 0.0f);
+#pragma unroll
+      for (int t = 0; t < MT_T; t++)
+#pragma unroll
+        for (int u = 0; u < MT_T; u++) {
+          re[t][u] += (double) g[u].x * xc[t].x + (double) g[u].y * xc[t].y;
+          im[t][u] += (double) g[u].y * xc[t].x - (double) g[u].x * xc[t].y;
+        }
+    }
 #pragma unroll
     for (int t = 0; t < MT_T; t++)
-      xc[t] = t < it ? Xc[((size_t) n * s.Cin + i0 + t) * s.nm + m] : make_float2(0.0f, 0.0f);
 #pragma unroll
-    for (int t = 0; t < MT_T; t++)
-#pragma unroll
-      for (int u = 0; u < MT_T; u++) {
-        re[t][u] += (double) g[u].x * xc[t].x + (double) g[u].y * xc[t].y;
-        im[t][u] += (double) g[u].y * xc[t].x - (double) g[u].x * xc[t].y;
-      }
+      for (int u = 0; u < MT_T; u++)
+        if (t < it && u < ot) {
+          const size_t w = widx(s, i0 + t, o0 + u, m);
+          if (dWr) dWr[w] += (float) (c * re[t][u]);
+          if (dWi) dWi[w] += (float) (c * im[t][u]);
+        }
   }
-#pragma unroll
-  for (int t = 0; t < MT_T; t++)
-#pragma unroll
-    for (int u = 0; u < MT_T; u++)
-      if (t < it && u < ot) {
-        const size_t w = widx(s, i0 + t, o0 + u, m);
-        if (dWr) dWr[w] += (float) (c * re[t][u]);
-        if (dWi) dWi[w] += (float) (c * im[t][u]);
-      }
 }
 
 #endif /* GYRE_SPECTRAL_MODES_CUH */

@@ -349,10 +349,12 @@ static void modes_tiled(int N, int Ci, int Co, int Y, int X, int MY, int MX)
   ELEMENTWISE(k_modes_dx, (size_t) N * Ci * s.nm, s, inv, G.data(), Wr.data(), Wi.data(),
               D[0].data());
   ELEMENTWISE(k_modes_dw, nw, s, inv, G.data(), Xc.data(), dWr[0].data(), dWi[0].data());
+  /* z as spectral.cu's modes_grid but capped at 2 (not 65535): the kernels' loop over the
+   * row groups beyond the grid */
   auto grid = [&](int cols, int rows) {
     return dim3((unsigned) ((s.nm + 31) / 32),
                 (unsigned) ((cols + MT_T * MT_BY - 1) / (MT_T * MT_BY)),
-                (unsigned) ((rows + MT_T - 1) / MT_T));
+                (unsigned) std::min((rows + MT_T - 1) / MT_T, 2));
   };
   emu_launch(grid(Co, N), dim3(32, MT_BY),
              [&] { k_modes_tiled<false>(s, 0.0, Xc.data(), Wr.data(), Wi.data(), F[1].data()); });
@@ -409,6 +411,7 @@ int main()
   fft_weights(1, 1, 2, 1, 3, 3);
   modes_tiled(5, 7, 6, 8, 10, 4, 6);  /* every tile partial; 48 modes */
   modes_tiled(8, 16, 17, 6, 6, 3, 4); /* 2 column groups of 16, one of 1 */
+  modes_tiled(13, 18, 9, 4, 6, 2, 4); /* 4 row groups of samples and 5 of channels on z = 2 */
   modes_tiled(1, 3, 2, 4, 4, 2, 3);
   printf("%d failure(s)\n", failures);
   return failures ? 1 : 0;
