@@ -1014,7 +1014,7 @@ static void ctx_destroy(CudaCtx *c)
   free(c->pslot);
   for (int i = 0; i < c->nplans; i++) {
     cufftDestroy(c->plans[i].r2c);
-    if (c->plans[i].ny == 1) cufftDestroy(c->plans[i].c2r);
+    cufftDestroy(c->plans[i].c2r);
   }
   for (int i = 0; i < c->nblocks; i++)
     cudaFree(c->blocks[i].ptr);
@@ -1165,8 +1165,7 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
   return GYRE_OK;
 }
 
-/* the cached plan of (ny, n) x batch real transforms, made where there is none (1-D: r2c and
- * c2r; 2-D: r2c only) */
+/* the cached plan of (ny, n) x batch real transforms (r2c and c2r), made where there is none */
 static GyreStatus fft_plan(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan)
 {
   CudaCtx *c = cuda_ctx(be);
@@ -1179,7 +1178,7 @@ static GyreStatus fft_plan(GyreBackend *be, int ny, int n, int batch, CudaFFTPla
     CU(cudaStreamSynchronize(c->stream));
     c->gen++; /* first: a graph using the plan is stale even if a destroy fails */
     CUFFT(cufftDestroy(c->plans[0].r2c));
-    if (c->plans[0].ny == 1) CUFFT(cufftDestroy(c->plans[0].c2r));
+    CUFFT(cufftDestroy(c->plans[0].c2r));
     memmove(c->plans, c->plans + 1, sizeof(CudaFFTPlan) * (GYRE_CUDA_PLANS - 1));
     c->nplans--;
   }
@@ -1189,11 +1188,12 @@ static GyreStatus fft_plan(GyreBackend *be, int ny, int n, int batch, CudaFFTPla
   if (ny == 1) {
     CUFFT(cufftPlanMany(&p->r2c, 1, &n, &n, 1, n, &nh, 1, nh, CUFFT_R2C, batch));
     CUFFT(cufftPlanMany(&p->c2r, 1, &n, &nh, 1, nh, &n, 1, n, CUFFT_C2R, batch));
-    CUFFT(cufftSetStream(p->c2r, c->stream));
   } else {
-    int dims[2] = {ny, n}, in[2] = {ny, n}, out[2] = {ny, nh};
-    CUFFT(cufftPlanMany(&p->r2c, 2, dims, in, 1, ny * n, out, 1, ny * nh, CUFFT_R2C, batch));
+    int dims[2] = {ny, n}, re[2] = {ny, n}, cx[2] = {ny, nh};
+    CUFFT(cufftPlanMany(&p->r2c, 2, dims, re, 1, ny * n, cx, 1, ny * nh, CUFFT_R2C, batch));
+    CUFFT(cufftPlanMany(&p->c2r, 2, dims, cx, 1, ny * nh, re, 1, ny * n, CUFFT_C2R, batch));
   }
+  CUFFT(cufftSetStream(p->c2r, c->stream));
   CUFFT(cufftSetStream(p->r2c, c->stream));
   p->n = n, p->ny = ny, p->batch = batch;
   c->nplans++;

@@ -21,7 +21,7 @@ typedef struct {
 
 typedef struct {
   int         n, ny, batch; /* real transforms of (ny, n) (ny = 1: 1-D), `batch` of them */
-  cufftHandle r2c, c2r;     /* (2-D: r2c only) */
+  cufftHandle r2c, c2r;
 } CudaFFTPlan;
 
 #define GYRE_CUDA_PLANS 32 /* 1-D and 2-D (the FFT convolution: one a layer shape) */
@@ -129,7 +129,7 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
                         int batch);
 /* cached 1-D batched real transforms */
 GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan);
-/* the same for batched 2-D real-to-complex transforms of (ny, n) planes (r2c only) */
+/* the same for batched 2-D real transforms of (ny, n) planes */
 GyreStatus GyreCUDAFFTPlan2D(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan);
 
 /* an integer knob from the environment (GYRE_CUDA_*): its value, or dflt where unset or empty */

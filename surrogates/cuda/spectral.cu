@@ -102,6 +102,28 @@ __global__ static void k_cols_inv(SpecGeom s, int planes, float scale, const flo
   }
 }
 
+/* every mode kept (F's layout is rfft2's): T = scale F, with the kx = 0 and (X even) kx = X/2
+ * columns replaced by their Hermitian parts (F(ky) + conj(F(-ky))) / 2. The inverse over y of a
+ * column's Hermitian part is the real part of its inverse, which is all the real inverse over x
+ * keeps of those columns (k_cols_inv's semantics), so after this any 2-D complex-to-real
+ * transform of T, whatever order cuFFT takes its dimensions in, gives that result */
+__global__ static void k_hermitian_cols(SpecGeom s, int planes, float scale, const float2 *F,
+                                        float2 *T)
+{
+  GRID_STRIDE(j, (size_t) planes * s.Y * s.Xh)
+  {
+    const int    kx = (int) (j % s.Xh);
+    const size_t py = j / s.Xh; /* (plane, ky) */
+    const int    ky = (int) (py % s.Y);
+    float2       v  = F[j];
+    if (kx == 0 || 2 * kx == s.X) {
+      const float2 w = F[(py - ky + (ky ? s.Y - ky : 0)) * s.Xh + kx]; /* F(-ky, kx) */
+      v              = make_float2(0.5f * (v.x + w.x), 0.5f * (v.y - w.y));
+    }
+    T[j] = make_float2(scale * v.x, scale * v.y);
+  }
+}
+
 #define LAUNCH(kernel, n, ...)                                                                     \
   do {                                                                                             \
     kernel<<<cuda_blocks((n), 256), 256, 0, cuda_ctx(be)->stream>>>(__VA_ARGS__);                  \
@@ -183,6 +205,12 @@ static GyreStatus planes_of(GyreBackend *be, const SpecGeom *s, int planes, floa
   CudaFFTPlan *p;
   float2      *T, *tw;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
+  if (s->Y > 1 && 2 * s->MY == s->Y && s->MX == s->Xh) { /* every mode kept: one 2-D transform */
+    GyreCall(GyreCUDAFFTPlan2D(be, s->Y, s->X, planes, &p));
+    LAUNCH(k_hermitian_cols, (size_t) planes * s->Y * s->Xh, *s, planes, scale, F, T);
+    CUFFT(cufftExecC2R(p->c2r, (cufftComplex *) T, (cufftReal *) out));
+    return GYRE_OK;
+  }
   GyreCall(GyreCUDAFFTPlan(be, s->X, planes * s->Y, &p));
   GyreCall(twiddles(be, s, &tw));
   LAUNCH(k_cols_inv, (size_t) planes * s->Y * s->Xh, *s, planes, scale, tw, F, T);
