@@ -11,7 +11,8 @@
 # and (full) the FCNN's device time by op family, gyre's and (torch.profiler) the kernels
 # PyTorch runs for it: 3-6 minutes on an H200.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
-# closure on the GPU (tf32, fp32, both with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE]
+# closure on the GPU (tf32, fp32, both with GYRE_CUDA_GRAPH=1, and fp32 with GYRE_CUDA_CONV=fft;
+# CONFIGS="PREC[:VAR=VALUE]
 # ..." to choose), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
 # PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
@@ -84,7 +85,8 @@ if [ "$mode" = coupling ]; then
     esac
   done
   # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
-  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1}; do
+  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1 \
+    fp32:GYRE_CUDA_CONV=fft}; do
     prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
     [ "$cfg" != "$prec" ] && knob=${cfg#*:}
     echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
