@@ -238,21 +238,15 @@ __attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, co
     layer_avx2(m->K[i], m->N[i], m->W[i], m->b[i], m->act[i], h[cur], h[1 - cur]);
   for (int j = 0; j < N; j++) {
     __m256 v = _mm256_load_ps(h[cur] + j * MLP_LANES);
-    if (a) { /* (float) ((double) h sj + mj) as the scalar loops round it: where the whole
-              * build may use FMA (__FMA__: -march=x86-64-v3, native) GCC contracts their
-              * product and sum into one, so here too; in the baseline build they stay two
-              * roundings (the barrier keeps GCC from contracting this target's) */
+    if (a) { /* (float) ((double) h sj + mj) with the product rounded before the sum, as the
+              * scalar loops (the build never fuses them: -ffp-contract=off); the barrier keeps
+              * a compiler that would fuse intrinsics from doing it here */
       const __m256d sj = _mm256_set1_pd(a->out_std[j]), mj = _mm256_set1_pd(a->out_mean[j]);
-      const __m256d vl = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-      const __m256d vh = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-#ifdef __FMA__
-      const __m256d lo = _mm256_fmadd_pd(vl, sj, mj), hi = _mm256_fmadd_pd(vh, sj, mj);
-#else
-      __m256d lo = _mm256_mul_pd(vl, sj), hi = _mm256_mul_pd(vh, sj);
+      __m256d       lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), sj);
+      __m256d       hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), sj);
       __asm__("" : "+x"(lo), "+x"(hi));
-      lo = _mm256_add_pd(lo, mj), hi = _mm256_add_pd(hi, mj);
-#endif
-      v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+      v = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_add_pd(hi, mj)),
+                          _mm256_cvtpd_ps(_mm256_add_pd(lo, mj)));
     }
     if (N == 1)
       _mm256_storeu_ps(yb, v);

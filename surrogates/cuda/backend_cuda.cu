@@ -71,6 +71,8 @@ GyreStatus GyreCUBLASStatus(cublasStatus_t e, const char *what, const char *file
                        cublas_text(e), (int) e, base(file), line);
 }
 
+static GyreStatus fft_plan_destroy(CudaFFTPlan *p); /* (the plan cache, below) */
+
 GyreStatus GyreCUFFTStatus(cufftResult e, const char *what, const char *file, int line)
 {
   return GyreStatusSet(e == CUFFT_ALLOC_FAILED ? GYRE_ERR_MEM : GYRE_ERR_DEVICE,
@@ -1012,10 +1014,8 @@ static void ctx_destroy(CudaCtx *c)
   }
   free(c->pev);
   free(c->pslot);
-  for (int i = 0; i < c->nplans; i++) {
-    cufftDestroy(c->plans[i].r2c);
-    cufftDestroy(c->plans[i].c2r);
-  }
+  for (int i = 0; i < c->nplans; i++)
+    fft_plan_destroy(&c->plans[i]);
   for (int i = 0; i < c->nblocks; i++)
     cudaFree(c->blocks[i].ptr);
   free(c->blocks);
@@ -1165,48 +1165,60 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
   return GYRE_OK;
 }
 
-/* the cached plan of (ny, n) x batch real transforms (r2c and c2r), made where there is none */
-static GyreStatus fft_plan(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan)
+/* the directions made of a cached plan destroyed (all of them, the first failure returned) */
+static GyreStatus fft_plan_destroy(CudaFFTPlan *p)
 {
-  CudaCtx *c = cuda_ctx(be);
-  for (int i = 0; i < c->nplans; i++)
-    if (c->plans[i].n == n && c->plans[i].ny == ny && c->plans[i].batch == batch) {
-      *plan = &c->plans[i];
-      return GYRE_OK;
-    }
-  if (c->nplans == GYRE_CUDA_PLANS) { /* full: drop the oldest */
-    CU(cudaStreamSynchronize(c->stream));
-    c->gen++; /* first: a graph using the plan is stale even if a destroy fails */
-    CUFFT(cufftDestroy(c->plans[0].r2c));
-    CUFFT(cufftDestroy(c->plans[0].c2r));
-    memmove(c->plans, c->plans + 1, sizeof(CudaFFTPlan) * (GYRE_CUDA_PLANS - 1));
-    c->nplans--;
+  cufftResult r = CUFFT_SUCCESS, q;
+  if ((p->made & CUDA_FFT_R2C) && (q = cufftDestroy(p->r2c)) != CUFFT_SUCCESS) r = q;
+  if ((p->made & CUDA_FFT_C2R) && (q = cufftDestroy(p->c2r)) != CUFFT_SUCCESS) r = q;
+  p->made = 0;
+  return r == CUFFT_SUCCESS ? GYRE_OK : GyreCUFFTStatus(r, "cufftDestroy", __FILE__, __LINE__);
+}
+
+/* direction dir of p made: a handle that cannot be planned or given the stream is destroyed */
+static GyreStatus fft_plan_make(CudaCtx *c, CudaFFTPlan *p, int dir)
+{
+  int n = p->n, ny = p->ny, nh = n / 2 + 1, dims[2] = {ny, n}, re[2] = {ny, n}, cx[2] = {ny, nh};
+  const int   rank = ny > 1 ? 2 : 1, *d = ny > 1 ? dims : &n;
+  cufftHandle h;
+  cufftResult r = dir == CUDA_FFT_R2C
+                      ? cufftPlanMany(&h, rank, (int *) d, ny > 1 ? re : &n, 1, ny * n,
+                                      ny > 1 ? cx : &nh, 1, ny * nh, CUFFT_R2C, p->batch)
+                      : cufftPlanMany(&h, rank, (int *) d, ny > 1 ? cx : &nh, 1, ny * nh,
+                                      ny > 1 ? re : &n, 1, ny * n, CUFFT_C2R, p->batch);
+  if (r != CUFFT_SUCCESS) return GyreCUFFTStatus(r, "cufftPlanMany", __FILE__, __LINE__);
+  if ((r = cufftSetStream(h, c->stream)) != CUFFT_SUCCESS) {
+    cufftDestroy(h);
+    return GyreCUFFTStatus(r, "cufftSetStream", __FILE__, __LINE__);
   }
-  CudaFFTPlan *p  = &c->plans[c->nplans];
-  int          nh = n / 2 + 1;
-  memset(p, 0, sizeof *p);
-  if (ny == 1) {
-    CUFFT(cufftPlanMany(&p->r2c, 1, &n, &n, 1, n, &nh, 1, nh, CUFFT_R2C, batch));
-    CUFFT(cufftPlanMany(&p->c2r, 1, &n, &nh, 1, nh, &n, 1, n, CUFFT_C2R, batch));
-  } else {
-    int dims[2] = {ny, n}, re[2] = {ny, n}, cx[2] = {ny, nh};
-    CUFFT(cufftPlanMany(&p->r2c, 2, dims, re, 1, ny * n, cx, 1, ny * nh, CUFFT_R2C, batch));
-    CUFFT(cufftPlanMany(&p->c2r, 2, dims, cx, 1, ny * nh, re, 1, ny * n, CUFFT_C2R, batch));
-  }
-  CUFFT(cufftSetStream(p->c2r, c->stream));
-  CUFFT(cufftSetStream(p->r2c, c->stream));
-  p->n = n, p->ny = ny, p->batch = batch;
-  c->nplans++;
-  *plan = p;
+  if (dir == CUDA_FFT_R2C)
+    p->r2c = h;
+  else
+    p->c2r = h;
+  p->made |= dir;
   return GYRE_OK;
 }
 
-GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan)
+GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int ny, int n, int batch, int dir, CudaFFTPlan **plan)
 {
-  return fft_plan(be, 1, n, batch, plan);
-}
-
-GyreStatus GyreCUDAFFTPlan2D(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan)
-{
-  return fft_plan(be, ny, n, batch, plan);
+  CudaCtx     *c = cuda_ctx(be);
+  CudaFFTPlan *p = NULL;
+  for (int i = 0; i < c->nplans && !p; i++)
+    if (c->plans[i].n == n && c->plans[i].ny == ny && c->plans[i].batch == batch) p = &c->plans[i];
+  if (!p) {
+    if (c->nplans == GYRE_CUDA_PLANS) { /* full: drop the oldest, compacted whatever happens */
+      CU(cudaStreamSynchronize(c->stream));
+      c->gen++; /* first: a graph using the plan is stale even if a destroy fails */
+      CudaFFTPlan old = c->plans[0];
+      memmove(c->plans, c->plans + 1, sizeof(CudaFFTPlan) * (GYRE_CUDA_PLANS - 1));
+      c->nplans--;
+      GyreCall(fft_plan_destroy(&old));
+    }
+    p = &c->plans[c->nplans++];
+    memset(p, 0, sizeof *p);
+    p->n = n, p->ny = ny, p->batch = batch;
+  }
+  if (!(p->made & dir)) GyreCall(fft_plan_make(c, p, dir));
+  *plan = p;
+  return GYRE_OK;
 }

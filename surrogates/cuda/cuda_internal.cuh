@@ -21,8 +21,11 @@ typedef struct {
 
 typedef struct {
   int         n, ny, batch; /* real transforms of (ny, n) (ny = 1: 1-D), `batch` of them */
+  int         made;         /* CUDA_FFT_R2C | CUDA_FFT_C2R: the directions made so far */
   cufftHandle r2c, c2r;
 } CudaFFTPlan;
+#define CUDA_FFT_R2C 1
+#define CUDA_FFT_C2R 2
 
 #define GYRE_CUDA_PLANS 32 /* 1-D and 2-D (the FFT convolution: one a layer shape) */
 #define GYRE_CUDA_STAGES 4
@@ -127,10 +130,10 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
                         int k, float alpha, const float *A, int lda, long long sa, const float *B,
                         int ldb, long long sb, float beta, float *C, int ldc, long long sc,
                         int batch);
-/* cached 1-D batched real transforms */
-GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int n, int batch, CudaFFTPlan **plan);
-/* the same for batched 2-D real transforms of (ny, n) planes */
-GyreStatus GyreCUDAFFTPlan2D(GyreBackend *be, int ny, int n, int batch, CudaFFTPlan **plan);
+/* the cached plan of `batch` real transforms of length n (ny = 1) or of (ny, n) planes, with
+ * direction `dir` (CUDA_FFT_R2C or CUDA_FFT_C2R) made where it is not yet: each direction is
+ * made on its first use (each holds a cuFFT work area of its own) */
+GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int ny, int n, int batch, int dir, CudaFFTPlan **plan);
 
 /* an integer knob from the environment (GYRE_CUDA_*): its value, or dflt where unset or empty */
 static inline int cuda_env_int(const char *name, int dflt)

@@ -181,13 +181,13 @@ static GyreStatus modes_of(GyreBackend *be, const SpecGeom *s, int planes, const
     /* every mode kept (the FFT convolution's): the modes are rfft2's output as it is (the two
      * blocks of Y / 2 rows are k_y = 0..Y-1 in order), one batched 2-D transform, O(log Y) a
      * value where the sums over y below are O(Y) */
-    GyreCall(GyreCUDAFFTPlan2D(be, s->Y, s->X, planes, &p));
+    GyreCall(GyreCUDAFFTPlan(be, s->Y, s->X, planes, CUDA_FFT_R2C, &p));
     CU(cudaMemcpyAsync(copy, in, bytes, cudaMemcpyDeviceToDevice, cuda_ctx(be)->stream));
     CUFFT(cufftExecR2C(p->r2c, (cufftReal *) copy, (cufftComplex *) out));
     return GYRE_OK;
   }
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
-  GyreCall(GyreCUDAFFTPlan(be, s->X, planes * s->Y, &p));
+  GyreCall(GyreCUDAFFTPlan(be, 1, s->X, planes * s->Y, CUDA_FFT_R2C, &p));
   /* cuFFT may use an out-of-place transform's input as work space: transform a copy */
   CU(cudaMemcpyAsync(copy, in, bytes, cudaMemcpyDeviceToDevice, cuda_ctx(be)->stream));
   CUFFT(cufftExecR2C(p->r2c, (cufftReal *) copy, (cufftComplex *) T));
@@ -206,12 +206,12 @@ static GyreStatus planes_of(GyreBackend *be, const SpecGeom *s, int planes, floa
   float2      *T, *tw;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float2) * (size_t) planes * s->Y * s->Xh, (void **) &T));
   if (s->Y > 1 && 2 * s->MY == s->Y && s->MX == s->Xh) { /* every mode kept: one 2-D transform */
-    GyreCall(GyreCUDAFFTPlan2D(be, s->Y, s->X, planes, &p));
+    GyreCall(GyreCUDAFFTPlan(be, s->Y, s->X, planes, CUDA_FFT_C2R, &p));
     LAUNCH(k_hermitian_cols, (size_t) planes * s->Y * s->Xh, *s, planes, scale, F, T);
     CUFFT(cufftExecC2R(p->c2r, (cufftComplex *) T, (cufftReal *) out));
     return GYRE_OK;
   }
-  GyreCall(GyreCUDAFFTPlan(be, s->X, planes * s->Y, &p));
+  GyreCall(GyreCUDAFFTPlan(be, 1, s->X, planes * s->Y, CUDA_FFT_C2R, &p));
   GyreCall(twiddles(be, s, &tw));
   LAUNCH(k_cols_inv, (size_t) planes * s->Y * s->Xh, *s, planes, scale, tw, F, T);
   CUFFT(cufftExecC2R(p->c2r, (cufftComplex *) T, (cufftReal *) out));
