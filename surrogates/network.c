@@ -696,14 +696,14 @@ struct GyreNetWorkspace_s {
   /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
    * network, the input and output (data and shape), the precision; graph_off once a recording
    * failed; glaunches: the graph launches so far */
-  void          *graph;
-  const GyreNet *gnet;
-  long           glaunches;
-  const float   *gx;
-  float         *gy;
-  int            gnd, graph_off;
-  int64_t        gsh[GYRE_TENSOR_MAX_DIMS];
-  char           gprec[8];
+  void         *graph;
+  unsigned long gnet; /* the network's id (net_alloc) */
+  long          glaunches;
+  const float  *gx;
+  float        *gy;
+  int           gnd, graph_off;
+  int64_t       gsh[GYRE_TENSOR_MAX_DIMS];
+  char          gprec[8];
 };
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
@@ -849,7 +849,7 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
   GyreBackend *be = net->be;
   *done           = 0;
   if (!be->ops->capture_begin || ws->graph_off) return GYRE_OK;
-  const int same = ws->gnet == net && ws->gx == x->data && ws->gy == y->data &&
+  const int same = ws->gnet == net->id && ws->gx == x->data && ws->gy == y->data &&
                    ws->gnd == x->ndim &&
                    !memcmp(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim) &&
                    !strcmp(ws->gprec, be->precision);
@@ -865,7 +865,7 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
   }
   if (!same) { /* a new kind of call: plainly this time, recorded at the next like it */
     if (ws->graph) be->ops->graph_free(be, ws->graph);
-    ws->graph = NULL, ws->gnet = net, ws->gx = x->data, ws->gy = y->data, ws->gnd = x->ndim;
+    ws->graph = NULL, ws->gnet = net->id, ws->gx = x->data, ws->gy = y->data, ws->gnd = x->ndim;
     memcpy(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim);
     snprintf(ws->gprec, sizeof ws->gprec, "%s", be->precision);
     return GYRE_OK;
