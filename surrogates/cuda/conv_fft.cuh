@@ -14,6 +14,7 @@ typedef struct {
   int Cin, Cout, Y, X, KY, KX, PY, PX, MY, MX;
 } FftGeom;
 #define FFT_KK_MAX 64 /* kernels of at most 64 taps (the adjoint's shared-memory sums) */
+#define FFT_KY_MAX 16 /* and at most 16 rows (k_fft_weights' sums held in registers) */
 #define FFT_ADJ_T 128
 
 /* e^{+2 pi i ((j (a - P)) mod n) / n}, the angle reduced exactly in integers */
@@ -47,33 +48,40 @@ __global__ static void k_fft_tables(FftGeom f, float2 *ey, float2 *ex)
   }
 }
 
-/* Gr, Gi = the transform of W, one mode of one (i, o) a thread */
+/* Gr, Gi = the transform of W, separably: a thread a column k_x of one (i, o), its KY sums over
+ * the kernel's columns (u[a] = sum_c W[o,i,a,c] e_x) held, then every k_y of the column from
+ * them (Y KY products where the direct sum takes Y KY KX; the same sums in the same order as
+ * before, u's inner sum being the same for every k_y) */
 __global__ static void k_fft_weights(FftGeom f, const float2 *ey, const float2 *ex, const float *W,
                                      float *Gr, float *Gi)
 {
-  const size_t n_all = (size_t) f.Cin * f.Cout * f.Y * f.MX;
+  const size_t n_all = (size_t) f.Cin * f.Cout * f.MX;
   GRID_STRIDE(j, n_all)
   {
     const int    kx = (int) (j % f.MX);
-    const size_t t  = j / f.MX;
-    const int    ky = (int) (t % f.Y);
-    const size_t io = t / f.Y;
+    const size_t io = j / f.MX;
     const int    o = (int) (io % f.Cout), i = (int) (io / f.Cout);
-    const float *w  = W + ((size_t) o * f.Cin + i) * f.KY * f.KX;
-    float        re = 0.0f, im = 0.0f;
+    const float *w = W + ((size_t) o * f.Cin + i) * f.KY * f.KX;
+    float2       u[FFT_KY_MAX];
     for (int a = 0; a < f.KY; a++) {
-      const float2 y  = ey[ky * f.KY + a];
-      float        ur = 0.0f, ui = 0.0f; /* sum_c w[a, c] e_x */
+      float ur = 0.0f, ui = 0.0f; /* sum_c w[a, c] e_x */
       for (int c = 0; c < f.KX; c++) {
         const float2 x = ex[kx * f.KX + c];
         ur += w[a * f.KX + c] * x.x;
         ui += w[a * f.KX + c] * x.y;
       }
-      re += y.x * ur - y.y * ui;
-      im += y.x * ui + y.y * ur;
+      u[a] = make_float2(ur, ui);
     }
-    const size_t k = fft_widx(f, i, o, ky, kx);
-    Gr[k] = re, Gi[k] = im;
+    for (int ky = 0; ky < f.Y; ky++) {
+      float re = 0.0f, im = 0.0f;
+      for (int a = 0; a < f.KY; a++) {
+        const float2 y = ey[ky * f.KY + a];
+        re += y.x * u[a].x - y.y * u[a].y;
+        im += y.x * u[a].y + y.y * u[a].x;
+      }
+      const size_t k = fft_widx(f, i, o, ky, kx);
+      Gr[k] = re, Gi[k] = im;
+    }
   }
 }
 

@@ -602,7 +602,7 @@ static GyreStatus conv_fits(const ConvGeom *g)
  * is made again at each call (the weights change at every step), into scratch slot 7. */
 static int fft_conv_applies(const ConvGeom *g)
 {
-  return GyreConvFFTApplies(4, &g->s) && g->s.Y > 1 && g->K <= FFT_KK_MAX &&
+  return GyreConvFFTApplies(4, &g->s) && g->K <= FFT_KK_MAX && g->s.KY <= FFT_KY_MAX &&
          (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31);
 }
 
@@ -621,7 +621,7 @@ static GyreStatus fft_weights(GyreBackend *be, const ConvGeom *g, const float *W
                            (void **) G));
   *ey = (float2 *) (*G + (size_t) nbuf * *nw), *ex = *ey + (size_t) f->Y * f->KY;
   LAUNCH(k_fft_tables, nt, *f, *ey, *ex);
-  LAUNCH(k_fft_weights, (size_t) f->Cin * f->Cout * f->Y * f->MX, *f, *ey, *ex, W, *G, *G + *nw);
+  LAUNCH(k_fft_weights, (size_t) f->Cin * f->Cout * f->MX, *f, *ey, *ex, W, *G, *G + *nw);
   if (nbuf > 2) CU(cudaMemsetAsync(*G + 2 * *nw, 0, sizeof(float) * 2 * *nw, cuda_ctx(be)->stream));
   for (int k = 0; k < nbuf; k++) {
     GyreTensor t = {0};

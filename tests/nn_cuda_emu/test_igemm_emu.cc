@@ -281,8 +281,8 @@ static void fft_weights(int Ci, int Co, int Y, int X, int KY, int KX)
   std::vector<double> rr(nw), ri(nw), rdw(nk);
   std::vector<float2> ey((size_t) Y * KY), ex((size_t) f.MX * KX);
   ELEMENTWISE(k_fft_tables, ey.size() + ex.size(), f, ey.data(), ex.data());
-  ELEMENTWISE(k_fft_weights, (size_t) Ci * Co * Y * f.MX, f, ey.data(), ex.data(), W.data(),
-              Gr.data(), Gi.data());
+  ELEMENTWISE(k_fft_weights, (size_t) Ci * Co * f.MX, f, ey.data(), ex.data(), W.data(), Gr.data(),
+              Gi.data());
   emu_launch(dim3((unsigned) (Ci * Co)), FFT_ADJ_T, [&] {
     k_fft_weights_adjoint(f, ey.data(), ex.data(), dGr.data(), dGi.data(), dW.data());
   });
