@@ -600,10 +600,12 @@ static GyreStatus conv_fits(const ConvGeom *g)
  * and the weights' gradient is that transform's adjoint (surrogates/cpu/conv_fft.c says why; the
  * same formulas there, in double). The spectral op (spectral.cu) does the rest; the transform
  * is made again at each call (the weights change at every step), into scratch slot 7. */
-static int fft_conv_applies(const ConvGeom *g)
+/* whether the FFT path takes this convolution: min_taps, GYRE_CUDA_CONV=fft:N's N (1 for fft),
+ * leaves the smaller kernels to the implicit GEMM */
+static int fft_conv_applies(const ConvGeom *g, int min_taps)
 {
-  return GyreConvFFTApplies(4, &g->s) && g->K <= FFT_KK_MAX && g->s.KY <= FFT_KY_MAX &&
-         (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31);
+  return GyreConvFFTApplies(4, &g->s) && g->K >= min_taps && g->K <= FFT_KK_MAX &&
+         g->s.KY <= FFT_KY_MAX && (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31);
 }
 
 /* the geometry, the spectral weights G of W in scratch slot 7 (nbuf blocks of nw floats: G's
@@ -669,15 +671,16 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
   return GYRE_OK;
 }
 
-/* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col; by default the implicit GEMM
- * in fp32 and tf32 (on an H200 the FCNN closure on one 84^2 field took 0.56 ms in tf32 by the
+/* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col|fft|fft:N; by default the implicit
+ * GEMM in fp32 and tf32 (on an H200 the FCNN closure on one 84^2 field took 0.56 ms in tf32 by the
  * implicit GEMM, 1.13-1.35 ms by the shift-GEMM) and the shift-GEMM in bf16 (its cuBLAS calls
  * run on the tensor cores; the shift-GEMM was faster than im2col on an H200 for Ross et al.'s
  * FCNN: 1759 against 1588 samples/s at 64^2) */
 typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL, CONV_FFT } ConvAlgo;
-static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a)
+static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a, int *fft_min_taps)
 {
   const char *env = getenv("GYRE_CUDA_CONV");
+  *fft_min_taps   = 1;
   if (!env || !*env)
     *a = cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F_FAST_16BF ? CONV_SHIFT : CONV_IMPLICIT;
   else if (!strcmp(env, "implicit"))
@@ -688,8 +691,12 @@ static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a)
     *a = CONV_IM2COL;
   else if (!strcmp(env, "fft")) /* where it applies (fft_conv_applies), else the implicit GEMM */
     *a = CONV_FFT;
+  else if (!strncmp(env, "fft:", 4) && atoi(env + 4) >= 1) /* kernels of at least N taps */
+    *a = CONV_FFT, *fft_min_taps = atoi(env + 4);
   else
-    return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CUDA_CONV=%s: implicit, shift, im2col or fft", env);
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "GYRE_CUDA_CONV=%s: implicit, shift, im2col, fft or fft:N (N >= 1 taps)",
+                         env);
   return GYRE_OK;
 }
 
@@ -710,9 +717,10 @@ GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreT
   }
   CUDA_PROF(be, "conv forward KxK");
   ConvAlgo a;
+  int      min_taps;
   GyreCall(conv_fits(&g));
-  GyreCall(conv_algo(be, &a));
-  if (a == CONV_FFT && fft_conv_applies(&g))
+  GyreCall(conv_algo(be, &a, &min_taps));
+  if (a == CONV_FFT && fft_conv_applies(&g, min_taps))
     return fft_conv_forward(be, &g, x, W->data, b ? b->data : NULL, y);
   if (a == CONV_FFT) a = CONV_IMPLICIT;
   if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
@@ -762,9 +770,10 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
     return GYRE_OK;
   }
   ConvAlgo a;
+  int      min_taps;
   GyreCall(conv_fits(&g));
-  GyreCall(conv_algo(be, &a));
-  if (a == CONV_FFT && fft_conv_applies(&g))
+  GyreCall(conv_algo(be, &a, &min_taps));
+  if (a == CONV_FFT && fft_conv_applies(&g, min_taps))
     return fft_conv_backward(be, &g, x, W->data, dy, dx, dW);
   if (a == CONV_FFT) a = CONV_IMPLICIT;
   if (a == CONV_IMPLICIT) {

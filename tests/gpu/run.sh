@@ -148,8 +148,8 @@ run_case "infer+tc3" infer GYRE_CUDA_IGEMM_TC=3
 # inference recorded once as a CUDA graph and launched as one (the closure's latency)
 run_case "infer+graph" infer GYRE_CUDA_GRAPH=1
 # the circular convolutions with an even number of rows through the FFT (the spectral
-# convolution of every mode; dense_conv.cu) against the CPU's direct ones
-run_case "ops+fft" ops GYRE_CUDA_CONV=fft
+# convolution of every mode; dense_conv.cu) against the CPU's direct ones (the ops case runs
+# every convolution algorithm itself, the FFT's included)
 run_case "nets+fft" nets GYRE_CUDA_CONV=fft
 run_case "infer+fft" infer GYRE_CUDA_CONV=fft
 # the spectral mode products' tiled kernels (by default for wide layers only) on every case
@@ -167,10 +167,12 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
     # tf32 products), through the FFT; then where the FCNN's step goes (GYRE_CUDA_PROFILE)
     echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
     echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32),"
-    echo "   the circular convolutions through the FFT; the FNO with the tiled mode products"
+    echo "   the circular convolutions through the FFT (all; the 5x5 ones only); the FNO with the"
+    echo "   tiled mode products"
     for alt in "fno GYRE_CUDA_TWIDDLE=0" "fno GYRE_CUDA_MODES_TILED=1" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
       "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32" \
-      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3" "fcnn GYRE_CUDA_CONV=fft"; do
+      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3" "fcnn GYRE_CUDA_CONV=fft" \
+      "fcnn GYRE_CUDA_CONV=fft:25"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
       read -r arch var <<<"$alt"
       for size in 64 256; do

@@ -373,10 +373,14 @@ static void case_ops(void)
   case_dense(1024, 64, 64, 0);
   case_dense(5, 3, 1, 1);
   /* the convolution algorithms: the implicit GEMM, the shift-GEMM, im2col one sample at a time
-   * (a tiny chunk budget), im2col in chunks as large as allowed */
-  const char *algo[4][2] = {
-      {"implicit", "1024"}, {"shift", "1024"}, {"im2col", "0.001"}, {"im2col", "1024"}};
-  for (int a = 0; a < 4; a++) {
+   * (a tiny chunk budget), im2col in chunks as large as allowed, the FFT (the circular cases with
+   * an even number of rows; the others by the implicit GEMM) */
+  const char *algo[5][2] = {{"implicit", "1024"},
+                            {"shift", "1024"},
+                            {"im2col", "0.001"},
+                            {"im2col", "1024"},
+                            {"fft", "1024"}};
+  for (int a = 0; a < 5; a++) {
     setenv("GYRE_CUDA_CONV", algo[a][0], 1);
     setenv("GYRE_CUDA_IM2COL_MB", algo[a][1], 1);
     if (a == 2) { /* and the 1x1 convolutions by cuBLAS (a GEMM a sample for dW) */
