@@ -135,20 +135,25 @@ layer_avx2(int K, int N, const float *W, const float *b, int act, const float *i
   }
 }
 
-/* normalise_generic on 8 lanes at a time: the same double arithmetic (exact conversions, a
- * subtraction and a multiplication, one rounding to float) four lanes a vector */
+/* input feature k's 8 lanes v normalised: normalise_generic's double arithmetic (exact
+ * conversions, a subtraction and a multiplication, one rounding to float) four lanes a vector */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256
+normalise_vec_avx2(const GyreMLPAffine *a, int k, __m256 v)
+{
+  const __m256d m = _mm256_set1_pd(a->in_mean[k]), r = _mm256_set1_pd(a->in_inv[k]);
+  const __m256d lo = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m), r);
+  const __m256d hi =
+      _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m), r);
+  return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+}
+
+/* normalise_generic on 8 lanes at a time */
 __attribute__((target("avx2,fma"))) static void normalise_avx2(int K, const GyreMLPAffine *a,
                                                                float *h)
 {
-  for (int k = 0; k < K; k++) {
-    const __m256  v = _mm256_loadu_ps(h + k * MLP_LANES);
-    const __m256d m = _mm256_set1_pd(a->in_mean[k]), r = _mm256_set1_pd(a->in_inv[k]);
-    const __m256d lo =
-        _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), m), r);
-    const __m256d hi =
-        _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), m), r);
-    _mm256_storeu_ps(h + k * MLP_LANES, _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo)));
-  }
+  for (int k = 0; k < K; k++)
+    _mm256_storeu_ps(h + k * MLP_LANES,
+                     normalise_vec_avx2(a, k, _mm256_loadu_ps(h + k * MLP_LANES)));
 }
 
 /* a layer, its activation act applied in registers where the activations run AVX2 too (act
@@ -223,16 +228,8 @@ __attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, co
       _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K0));
   int cur = 0;
   for (int k = 0; k < K0; k++) {
-    __m256 v = _mm256_i32gather_ps(xb + k, row, 4);
-    if (a) { /* normalise_avx2's arithmetic */
-      const __m256d mk = _mm256_set1_pd(a->in_mean[k]), rk = _mm256_set1_pd(a->in_inv[k]);
-      const __m256d lo =
-          _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), mk), rk);
-      const __m256d hi =
-          _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), mk), rk);
-      v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
-    }
-    _mm256_store_ps(h[0] + k * MLP_LANES, v);
+    const __m256 v = _mm256_i32gather_ps(xb + k, row, 4);
+    _mm256_store_ps(h[0] + k * MLP_LANES, a ? normalise_vec_avx2(a, k, v) : v);
   }
   for (int i = 0; i < m->nl; i++, cur = 1 - cur)
     layer_avx2(m->K[i], m->N[i], m->W[i], m->b[i], m->act[i], h[cur], h[1 - cur]);

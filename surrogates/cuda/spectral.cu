@@ -230,7 +230,7 @@ GyreStatus GyreCUDASpectralForward(GyreBackend *be, const GyreTensor *x, const G
   if (modes_tiled(&s))
     LAUNCH_TILED(k_modes_tiled<false>, s.Cout, s.N, s, 0.0, Xc, Wr->data, Wi->data, F);
   else
-    LAUNCH(k_modes_fwd, (size_t) s.N * s.Cout * s.nm, s, Xc, Wr->data, Wi->data, F);
+    LAUNCH(k_modes_one<false>, (size_t) s.N * s.Cout * s.nm, s, 0.0, Xc, Wr->data, Wi->data, F);
   return planes_of(be, &s, s.N * s.Cout, (float) (1.0 / ((double) s.X * s.Y)), F, y->data);
 }
 
@@ -259,7 +259,7 @@ GyreStatus GyreCUDASpectralBackward(GyreBackend *be, const GyreTensor *x, const 
     if (modes_tiled(&s))
       LAUNCH_TILED(k_modes_tiled<true>, s.Cin, s.N, s, inv, G, Wr->data, Wi->data, B);
     else
-      LAUNCH(k_modes_dx, (size_t) s.N * s.Cin * s.nm, s, inv, G, Wr->data, Wi->data, B);
+      LAUNCH(k_modes_one<true>, (size_t) s.N * s.Cin * s.nm, s, inv, G, Wr->data, Wi->data, B);
     GyreCall(planes_of(be, &s, s.N * s.Cin, 1.0f, B, dx->data));
   }
   return GYRE_OK;

@@ -2,7 +2,8 @@
  * (spectral.cu): the forward's products y_hat = x_hat W, the input gradient's g_hat conj(W) and
  * the weights' gradient g_hat conj(x_hat) summed over the batch, each mode of each output a sum
  * over channels (or samples). Two forms of each:
- *  - one output a thread (k_modes_fwd, k_modes_dx, k_modes_dw): the FNO's (20 channels);
+ *  - one output a thread (k_modes_one<false>, k_modes_one<true>, k_modes_dw): the FNO's (20
+ *    channels);
  *  - tiled (k_modes_tiled<false>, k_modes_tiled<true>, k_modes_dw_tiled): a thread computes 4 x 4
  * outputs of one mode (4 samples x 4 output channels, 4 input x 4 output channels for dW), each
  * operand it loads used 4 times, for wide layers (the FFT convolution's 128 -> 64: dense_conv.cu,
@@ -23,45 +24,35 @@ static __device__ inline size_t widx(const SpecGeom &s, int i, int o, int m)
   return ((size_t) (b * s.Cin + i) * s.Cout + o) * s.mm + (m - b * s.mm);
 }
 
-/* F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] */
-__global__ static void k_modes_fwd(SpecGeom s, const float2 *Xc, const float *Wr, const float *Wi,
-                                   float2 *F)
+/* DX = false (the forward):  F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m], in float;
+ * DX = true (the adjoint):   D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]), in double;
+ * one output a thread (A = Xc or G, out = F or D) */
+template <bool DX>
+__global__ static void k_modes_one(SpecGeom s, double inv, const float2 *A, const float *Wr,
+                                   const float *Wi, float2 *out)
 {
-  const size_t n_all = (size_t) s.N * s.Cout * s.nm;
+  using Acc      = std::conditional_t<DX, double, float>;
+  const int    K = DX ? s.Cout : s.Cin, C = DX ? s.Cin : s.Cout; /* summed, and outputs */
+  const size_t n_all = (size_t) s.N * C * s.nm;
   for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
        j += (size_t) gridDim.x * blockDim.x) {
     const int    m  = (int) (j % s.nm);
-    const size_t no = j / s.nm;
-    const int    o = (int) (no % s.Cout), n = (int) (no / s.Cout);
-    float        re = 0, im = 0;
-    for (int i = 0; i < s.Cin; i++) {
-      const float2 xc = Xc[((size_t) n * s.Cin + i) * s.nm + m];
-      const size_t w  = widx(s, i, o, m);
-      re += xc.x * Wr[w] - xc.y * Wi[w];
-      im += xc.x * Wi[w] + xc.y * Wr[w];
+    const size_t nc = j / s.nm;
+    const int    c = (int) (nc % C), n = (int) (nc / C);
+    Acc          re = 0, im = 0;
+    for (int k = 0; k < K; k++) {
+      const float2 a = A[((size_t) n * K + k) * s.nm + m];
+      const size_t w = DX ? widx(s, c, k, m) : widx(s, k, c, m);
+      if constexpr (DX) {
+        re += a.x * Wr[w] + a.y * Wi[w];
+        im += a.y * Wr[w] - a.x * Wi[w];
+      } else {
+        re += a.x * Wr[w] - a.y * Wi[w];
+        im += a.x * Wi[w] + a.y * Wr[w];
+      }
     }
-    F[j] = make_float2(re, im);
-  }
-}
-
-/* D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) */
-__global__ static void k_modes_dx(SpecGeom s, double inv, const float2 *G, const float *Wr,
-                                  const float *Wi, float2 *D)
-{
-  const size_t n_all = (size_t) s.N * s.Cin * s.nm;
-  for (size_t j = blockIdx.x * (size_t) blockDim.x + threadIdx.x; j < n_all;
-       j += (size_t) gridDim.x * blockDim.x) {
-    const int    m  = (int) (j % s.nm);
-    const size_t ni = j / s.nm;
-    const int    i = (int) (ni % s.Cin), n = (int) (ni / s.Cin);
-    double       re = 0, im = 0;
-    for (int o = 0; o < s.Cout; o++) {
-      const float2 g = G[((size_t) n * s.Cout + o) * s.nm + m];
-      const size_t w = widx(s, i, o, m);
-      re += g.x * Wr[w] + g.y * Wi[w];
-      im += g.y * Wr[w] - g.x * Wi[w];
-    }
-    D[j] = make_float2((float) (re * inv), (float) (im * inv));
+    out[j] = DX ? make_float2((float) (re * inv), (float) (im * inv))
+                : make_float2((float) re, (float) im);
   }
 }
 
@@ -97,10 +88,10 @@ __global__ static void k_modes_dw(SpecGeom s, double inv, const float2 *G, const
 #define MT_T 4
 #define MT_BY 4
 
-/* DX = false: F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] (k_modes_fwd's sums, in
+/* DX = false: F[n, o, m] = sum_i Xc[n, i, m] (Wr + i Wi)[i, o, m] (k_modes_one<false>'s sums, in
  * float; A = Xc, out = F, columns o);
- * DX = true:  D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) (k_modes_dx's, in double; A = G,
- * out = D, columns i) */
+ * DX = true:  D[n, i, m] = inv sum_o G[n, o, m] conj(W[i, o, m]) (k_modes_one<true>'s, in double; A
+ * = G, out = D, columns i) */
 template <bool DX>
 __global__ static void k_modes_tiled(SpecGeom s, double inv, const float2 *A, const float *Wr,
                                      const float *Wi, float2 *out)

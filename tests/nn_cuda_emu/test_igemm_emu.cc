@@ -345,8 +345,9 @@ static void modes_tiled(int N, int Ci, int Co, int Y, int X, int MY, int MX)
     D[k].assign((size_t) N * Ci * s.nm, float2{NAN, NAN});
     dWr[k] = dW0, dWi[k] = dW0;
   }
-  ELEMENTWISE(k_modes_fwd, (size_t) N * Co * s.nm, s, Xc.data(), Wr.data(), Wi.data(), F[0].data());
-  ELEMENTWISE(k_modes_dx, (size_t) N * Ci * s.nm, s, inv, G.data(), Wr.data(), Wi.data(),
+  ELEMENTWISE(k_modes_one<false>, (size_t) N * Co * s.nm, s, 0.0, Xc.data(), Wr.data(), Wi.data(),
+              F[0].data());
+  ELEMENTWISE(k_modes_one<true>, (size_t) N * Ci * s.nm, s, inv, G.data(), Wr.data(), Wi.data(),
               D[0].data());
   ELEMENTWISE(k_modes_dw, nw, s, inv, G.data(), Xc.data(), dWr[0].data(), dWi[0].data());
   /* z as spectral.cu's modes_grid but capped at 2 (not 65535): the kernels' loop over the
