@@ -417,17 +417,21 @@ static void case_ops(void)
     case_conv(2, 2, 24, 16, 16, 12, 5, GYRE_PAD_CIRCULAR, 1);
     case_conv(2, 3, 12, 10, 10, 15, 3, GYRE_PAD_CIRCULAR, 1);
   }
-  /* an unknown algorithm: one error naming the variable and its value, nothing computed */
-  setenv("GYRE_CUDA_CONV", "bogus", 1);
-  {
+  /* an unknown algorithm, or fft with no kernel size: one error naming the variable and its
+   * value, nothing computed */
+  for (int bad = 0; bad < 2; bad++) {
+    const char *val = bad ? "fft:0" : "bogus";
+    char        want[64];
+    snprintf(want, sizeof want, "GYRE_CUDA_CONV=%s", val);
+    setenv("GYRE_CUDA_CONV", val, 1);
     int64_t xs[4] = {1, 2, 5, 5}, ws[4] = {3, 2, 3, 3}, ys[4] = {1, 3, 5, 5};
     Pair    x, W, y;
     pair_make(&x, 4, xs, -1, 1);
     pair_make(&W, 4, ws, -1, 1);
     pair_out(&y, 4, ys);
     GyreStatus st = gpu->ops->conv_forward(gpu, &x.g, &W.g, NULL, GYRE_PAD_ZERO, &y.g);
-    EXPECT(st == GYRE_ERR_ARG && strstr(GyreStatusMessage(), "GYRE_CUDA_CONV=bogus"),
-           "GYRE_CUDA_CONV=bogus was not refused with a message naming it");
+    EXPECT(st == GYRE_ERR_ARG && strstr(GyreStatusMessage(), want),
+           "%s was not refused with a message naming it", want);
     pair_free(&x), pair_free(&W), pair_free(&y);
   }
   unsetenv("GYRE_CUDA_CONV");
