@@ -7,8 +7,10 @@
  * statistics) wait for it. Device memory comes from an arena: blocks are taken with
  * cudaMalloc the first time a size is asked for (the first training step: the set-up) and
  * kept for reuse by size when freed, so later steps make no cudaMalloc
- * (GyreCUDAMallocCount; a test checks it). The arena's in-use and peak bytes are what
- * GyreBackendMemoryStats reports (PyTorch's memory_allocated/max_memory_allocated).
+ * (GyreCUDAMallocCount; a test checks it). cuFFT's plans allocate nothing themselves: their
+ * work area is one arena block (as PyTorch's caching allocator gives cuFFT its own). The
+ * arena's in-use and peak bytes are what GyreBackendMemoryStats reports (PyTorch's
+ * memory_allocated/max_memory_allocated).
  *
  * Training batches travel on a second stream (copy_from_host_async: the transfer overlaps
  * the previous step's backward pass); inference stages through pinned host memory
@@ -1175,21 +1177,62 @@ static GyreStatus fft_plan_destroy(CudaFFTPlan *p)
   return r == CUFFT_SUCCESS ? GYRE_OK : GyreCUFFTStatus(r, "cufftDestroy", __FILE__, __LINE__);
 }
 
-/* direction dir of p made: a handle that cannot be planned or given the stream is destroyed */
-static GyreStatus fft_plan_make(CudaCtx *c, CudaFFTPlan *p, int dir)
+/* every made plan pointed at the shared work area (after it moved) */
+static GyreStatus fft_work_point(CudaCtx *c)
+{
+  for (int i = 0; i < c->nplans; i++) {
+    if (c->plans[i].made & CUDA_FFT_R2C) CUFFT(cufftSetWorkArea(c->plans[i].r2c, c->fft_work));
+    if (c->plans[i].made & CUDA_FFT_C2R) CUFFT(cufftSetWorkArea(c->plans[i].c2r, c->fft_work));
+  }
+  return GYRE_OK;
+}
+
+/* direction dir of p made, its work area the shared one from the arena (grown to the plan's
+ * need first: the old block goes back to the arena, stream-ordered, and every made plan is
+ * pointed at the new one); a handle that cannot be planned, given the stream or its work area
+ * is destroyed */
+static GyreStatus fft_plan_make(GyreBackend *be, CudaCtx *c, CudaFFTPlan *p, int dir)
 {
   int n = p->n, ny = p->ny, nh = n / 2 + 1, dims[2] = {ny, n}, re[2] = {ny, n}, cx[2] = {ny, nh};
   const int   rank = ny > 1 ? 2 : 1, *d = ny > 1 ? dims : &n;
   cufftHandle h;
-  cufftResult r = dir == CUDA_FFT_R2C
-                      ? cufftPlanMany(&h, rank, (int *) d, ny > 1 ? re : &n, 1, ny * n,
-                                      ny > 1 ? cx : &nh, 1, ny * nh, CUFFT_R2C, p->batch)
-                      : cufftPlanMany(&h, rank, (int *) d, ny > 1 ? cx : &nh, 1, ny * nh,
-                                      ny > 1 ? re : &n, 1, ny * n, CUFFT_C2R, p->batch);
-  if (r != CUFFT_SUCCESS) return GyreCUFFTStatus(r, "cufftPlanMany", __FILE__, __LINE__);
-  if ((r = cufftSetStream(h, c->stream)) != CUFFT_SUCCESS) {
+  size_t      ws   = 0;
+  const char *what = "cufftCreate";
+  cufftResult r    = cufftCreate(&h);
+  if (r != CUFFT_SUCCESS) return GyreCUFFTStatus(r, what, __FILE__, __LINE__);
+  if ((r = cufftSetAutoAllocation(h, 0)) != CUFFT_SUCCESS)
+    what = "cufftSetAutoAllocation";
+  else if ((r = dir == CUDA_FFT_R2C
+                    ? cufftMakePlanMany(h, rank, (int *) d, ny > 1 ? re : &n, 1, ny * n,
+                                        ny > 1 ? cx : &nh, 1, ny * nh, CUFFT_R2C, p->batch, &ws)
+                    : cufftMakePlanMany(h, rank, (int *) d, ny > 1 ? cx : &nh, 1, ny * nh,
+                                        ny > 1 ? re : &n, 1, ny * n, CUFFT_C2R, p->batch, &ws)) !=
+           CUFFT_SUCCESS)
+    what = "cufftMakePlanMany";
+  else if ((r = cufftSetStream(h, c->stream)) != CUFFT_SUCCESS)
+    what = "cufftSetStream";
+  if (r != CUFFT_SUCCESS) {
     cufftDestroy(h);
-    return GyreCUFFTStatus(r, "cufftSetStream", __FILE__, __LINE__);
+    return GyreCUFFTStatus(r, what, __FILE__, __LINE__);
+  }
+  if (ws > c->fft_work_bytes) {
+    void      *old = c->fft_work, *grown = NULL;
+    GyreStatus st = GyreCUDAMalloc(be, ws, &grown);
+    if (st != GYRE_OK) {
+      cufftDestroy(h);
+      return st;
+    }
+    c->fft_work = grown, c->fft_work_bytes = ws;
+    st = old ? GyreCUDAFree(be, old) : GYRE_OK;
+    if (st == GYRE_OK) st = fft_work_point(c);
+    if (st != GYRE_OK) {
+      cufftDestroy(h);
+      return st;
+    }
+  }
+  if (ws > 0 && (r = cufftSetWorkArea(h, c->fft_work)) != CUFFT_SUCCESS) {
+    cufftDestroy(h);
+    return GyreCUFFTStatus(r, "cufftSetWorkArea", __FILE__, __LINE__);
   }
   if (dir == CUDA_FFT_R2C)
     p->r2c = h;
@@ -1218,7 +1261,7 @@ GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int ny, int n, int batch, int dir, C
     memset(p, 0, sizeof *p);
     p->n = n, p->ny = ny, p->batch = batch;
   }
-  if (!(p->made & dir)) GyreCall(fft_plan_make(c, p, dir));
+  if (!(p->made & dir)) GyreCall(fft_plan_make(be, c, p, dir));
   *plan = p;
   return GYRE_OK;
 }

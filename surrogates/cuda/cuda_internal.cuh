@@ -65,6 +65,11 @@ typedef struct {
   size_t      ones_n;
   CudaFFTPlan plans[GYRE_CUDA_PLANS];
   int         nplans;
+  /* the plans' one work area (cuFFT's own allocation is off: cufftSetAutoAllocation), an arena
+   * block as large as the largest plan needs, so that it counts in in_use and peak and the
+   * plans make no cudaMalloc of their own; every made plan points at it */
+  void  *fft_work;
+  size_t fft_work_bytes;
   /* bumped whenever device memory or an FFT plan that recorded work may use is given up (an
    * arena block freed or released, a plan dropped): a CUDA graph recorded before is stale */
   unsigned long gen, capture_gen;
