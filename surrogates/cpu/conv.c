@@ -22,7 +22,7 @@
  *
  * GYRE_CONV_ALGO=im2col|shift in the environment forces one algorithm (for tests of both);
  * GYRE_CONV_ALGO=fft runs a 2-D circular convolution with an even number of rows through the FFT
- * (conv_fft.c; the others as by default). */
+ * (conv_fft.c; the others as by default); any other value is refused with one error naming it. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,7 +494,8 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
 }
 
 /* ---- the op-table entries: choose the algorithm ------------------------------------------ */
-/* GYRE_CONV_ALGO: 0 unset, 1 im2col, 2 shift, 3 fft (read once) */
+/* GYRE_CONV_ALGO: 0 unset (or empty), 1 im2col, 2 shift, 3 fft, 4 anything else: refused by
+ * the ops with one error naming the value (read once) */
 static int conv_forced(void)
 {
   static int forced = -1;
@@ -503,11 +504,23 @@ static int conv_forced(void)
   f = forced;
   if (f < 0) {
     const char *e = getenv("GYRE_CONV_ALGO");
-    f = !e ? 0 : !strcmp(e, "im2col") ? 1 : !strcmp(e, "shift") ? 2 : !strcmp(e, "fft") ? 3 : 0;
+    f             = !e || !*e              ? 0
+                    : !strcmp(e, "im2col") ? 1
+                    : !strcmp(e, "shift")  ? 2
+                    : !strcmp(e, "fft")    ? 3
+                                           : 4;
 #pragma omp atomic write
     forced = f;
   }
   return f;
+}
+
+/* an unknown GYRE_CONV_ALGO, as the CUDA backend's GYRE_CUDA_CONV: one error naming it */
+static GyreStatus conv_algo_check(void)
+{
+  if (conv_forced() != 4) return GYRE_OK;
+  return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CONV_ALGO=%s: im2col, shift or fft",
+                       getenv("GYRE_CONV_ALGO"));
 }
 
 static int conv_use_shift(const ConvShape *s)
@@ -527,6 +540,7 @@ GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTe
                               const GyreTensor *b, GyrePadding pad, GyreTensor *y)
 {
   const ConvShape s = conv_shape(x, W, pad);
+  GyreCall(conv_algo_check());
   if (conv_use_fft(x, W, pad)) return GyreCPUConvForwardFFT(be, x, W, b, pad, y);
   return conv_use_shift(&s) ? conv_forward_shift(be, s, x, W, b, y)
                             : conv_forward_im2col(be, s, x, W, b, y);
@@ -537,6 +551,7 @@ GyreStatus GyreCPUConvBackward(GyreBackend *be, const GyreTensor *x, const GyreT
                                GyreTensor *dW, GyreTensor *db)
 {
   const ConvShape s = conv_shape(x, W, pad);
+  GyreCall(conv_algo_check());
   if (db) conv_bias_grad(be, &s, dy, db);
   if (!dx && !dW) return GYRE_OK;
   if (conv_use_fft(x, W, pad)) return GyreCPUConvBackwardFFT(be, x, W, dy, pad, dx, dW);

@@ -20,3 +20,9 @@ foreach(algo im2col shift fft)
   set_tests_properties(nn_ops_conv_${algo} PROPERTIES LABELS "unit" TIMEOUT 120
                        ENVIRONMENT "GYRE_CONV_ALGO=${algo}")
 endforeach()
+# an unknown algorithm is refused by the ops with one error naming the value
+add_test(NAME nn_ops_conv_unknown_algo COMMAND test_nn_ops conv
+         WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+set_tests_properties(nn_ops_conv_unknown_algo PROPERTIES LABELS "unit" TIMEOUT 120
+                     ENVIRONMENT "GYRE_CONV_ALGO=bogus"
+                     PASS_REGULAR_EXPRESSION "GYRE_CONV_ALGO=bogus: im2col, shift or fft")
