@@ -73,10 +73,18 @@ static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal 
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &dt_given));
   PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %g must not be negative", opt, (double) T);
-  PetscCheck(PetscAbsReal(n * dt - T) <= 1e-9 * PetscMax(T, dt), comm, PETSC_ERR_ARG_INCOMP,
-             "%s %g is not a whole number of time steps dt = %g%s", opt, (double) T, (double) dt,
-             dt_given ? ""
-                      : " (dt chosen by the model: set -ts_dt, or a multiple of -output_every)");
+  if (PetscAbsReal(n * dt - T) > 1e-9 * PetscMax(T, dt)) {
+    /* the nearest whole numbers of steps (at least one) below and above, to give instead */
+    const PetscReal lo = PetscFloorReal(T / dt) * dt, hi = lo + dt;
+    char            alt[64];
+    if (lo > 0)
+      PetscCall(PetscSNPrintf(alt, sizeof alt, "%g or %g", (double) lo, (double) hi));
+    else
+      PetscCall(PetscSNPrintf(alt, sizeof alt, "%g", (double) hi));
+    SETERRQ(comm, PETSC_ERR_ARG_INCOMP,
+            "%s %g is not a whole number of time steps dt = %g: give %s%s", opt, (double) T,
+            (double) dt, alt, dt_given ? "" : " (dt chosen by the model; -ts_dt sets it)");
+  }
   *steps = (PetscInt) n;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -131,8 +139,12 @@ static PetscErrorCode InitialState(GyreRun *run)
 
   PetscFunctionBegin;
   if (run->initial_file[0]) {
-    GyreFile f;
-    size_t   rec;
+    GyreFile  f;
+    size_t    rec;
+    PetscBool readable;
+    PetscCall(PetscTestFile(run->initial_file, 'r', &readable));
+    PetscCheck(readable, run->comm, PETSC_ERR_FILE_OPEN, "-initial_file '%s' cannot be read",
+               run->initial_file);
     PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->initial_file, 0, &f));
     GyreStatus s =
         GyreFileFindTime(f, run->initial_time, 1e-9 * PetscMax(1.0, run->initial_time), &rec);
@@ -247,6 +259,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
              precision);
   PetscCheck(strcmp(run->restart, "auto") || run->checkpoint[0], comm, PETSC_ERR_USER_INPUT,
              "-restart auto needs -checkpoint FILE (the checkpoint to resume from)");
+  PetscCheck(checkpoint_every <= 0 || run->checkpoint[0], comm, PETSC_ERR_USER_INPUT,
+             "-checkpoint_every %g needs -checkpoint FILE (where to write them)",
+             (double) checkpoint_every);
 
   /* the model */
   PetscCall(GyreModelCreate(comm, modelname, &run->model));
@@ -267,6 +282,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     PetscCall(DMRestoreGlobalVector(m->dm, &proto));
     run->U = run->Us[0];
   }
+
+  /* the guard's options read and checked here, before any file is touched (and listed by
+   * -help) */
+  PetscCall(GyreGuardCreate(run));
 
   /* 2. time stepper */
   PetscCall(GyreRunSetUpTS(run));
@@ -341,21 +360,20 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                               "[simulate] resuming at step %" PetscInt_FMT " (t = %g) from %s\n",
                               run->step, (double) (run->step * run->dt), path));
     } else {
+      /* the initial states before the output is made: a bad -initial_file (missing, without
+       * the time or the variables) is an error that leaves an existing file as it was */
+      run->step = run->step_first;
+      for (run->member = 0; run->member < m->ensemble_size; run->member++) {
+        run->U = run->Us[run->member];
+        PetscCall(InitialState(run));
+      }
       PetscCall(GyreRunOutputCreate(run));
     }
   }
   PetscCall(GyreSignalsInstall());
-  PetscCall(GyreGuardCreate(run));
 
   /* 5. step every member in lock-step, so outputs and checkpoints hold all members at one time */
-  if (!resumed) {
-    run->step = run->step_first;
-    for (run->member = 0; run->member < m->ensemble_size; run->member++) {
-      run->U = run->Us[run->member];
-      PetscCall(InitialState(run));
-    }
-    PetscCall(GyreRunOutputWrite(run));
-  }
+  if (!resumed) PetscCall(GyreRunOutputWrite(run));
   PetscCall(GyreEmulatorStart(run)); /* its history starts at the current state */
   PetscCall(TSSetStepNumber(run->ts, run->step));
   {

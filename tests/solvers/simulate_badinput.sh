@@ -41,6 +41,22 @@ expect_error "restart with another output interval" "steps between outputs" \
 mv a.nc a-moved.nc
 expect_error "restart with the output missing" "the file is missing" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output a.nc -restart a.ckpt
+# bad input found only once the run is set up, with -output_overwrite on a good file: the error
+# comes before the output is made, and the good file is as it was (the initial state was read
+# after the output was created: a missing -initial_file or time emptied it)
+expect_error "missing initial file" "-initial_file 'nosuch.nc' cannot be read" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output good.nc -output_overwrite \
+  -initial_file nosuch.nc
+expect_error "initial time the file lacks" "no record at time 9" \
+  "$GYRE" simulate -model l96 -ts_max_time 10 -quiet -output good.nc -output_overwrite \
+  -initial_file c.nc -initial_time 9
+"$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.05 -quiet -output one.nc
+expect_error "initial file without the model's variables" "no variable 'Y'" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output good.nc -output_overwrite \
+  -initial_file one.nc
+expect_error "checkpoint interval without a checkpoint" "-checkpoint_every 0.01 needs -checkpoint" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -checkpoint_every 0.01 -quiet -output good.nc \
+  -output_overwrite
 # a misspelt option: the run completes, and one warning line (once on 2 ranks) names it
 mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 0.05 -ts_max_tim 9 -quiet -output w.nc \
   2> warn.txt || fail "a run with an unused option failed"
