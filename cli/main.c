@@ -131,23 +131,26 @@ static PetscErrorCode PrintVersion(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* gyre info's usage: also the help text PetscInitialize prints first for -help */
+static const char InfoHelp[] =
+    "usage: gyre info FILE\n"
+    "  prints the dimensions, variables and provenance (global attributes) of a gyre NetCDF "
+    "file;\n"
+    "  a surrogate model file (gyre train) is validated (every check of loading, the weights' "
+    "SHA-256)\n"
+    "  and described: architecture, fields, grid, normalisation, split, learning curve, "
+    "lineage\n";
+
 static PetscErrorCode Info(int argc, char **argv)
 {
   PetscBool help;
 
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasHelp(NULL, &help));
-  if (help || argc < 2 || argv[1][0] == '-') {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD,
-                          "usage: gyre info FILE\n"
-                          "  prints the dimensions, variables and provenance (global "
-                          "attributes) of a gyre NetCDF file;\n"
-                          "  a surrogate model file (gyre train) is validated (every check of "
-                          "loading, the weights' SHA-256)\n"
-                          "  and described: architecture, fields, grid, normalisation, split, "
-                          "learning curve, lineage\n"));
-    PetscCheck(help, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "gyre info: no FILE given");
-    PetscFunctionReturn(PETSC_SUCCESS);
+  if (help) PetscFunctionReturn(PETSC_SUCCESS); /* (PetscInitialize printed InfoHelp) */
+  if (argc < 2 || argv[1][0] == '-') {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%s", InfoHelp));
+    SETERRQ(PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "gyre info: no FILE given");
   }
   PetscMPIInt rank;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
@@ -176,6 +179,16 @@ static PetscErrorCode WarnUnusedOptions(const char *cmd)
 
   PetscFunctionBegin;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
+  /* PETSc's own options read only by PetscFinalize, after this: looked at (so marked used) */
+  {
+    static const char *const at_finalize[] = {"-options_view", "-options_left",   "-malloc_dump",
+                                              "-malloc_view",  "-memory_view",    "-objects_dump",
+                                              "-log_view",     "-log_view_memory"};
+    for (size_t i = 0; i < sizeof at_finalize / sizeof at_finalize[0]; i++) {
+      PetscBool set;
+      PetscCall(PetscOptionsHasName(NULL, NULL, at_finalize[i], &set));
+    }
+  }
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
   for (PetscInt i = 0; i < n && rank == 0; i++)
     fprintf(stderr,
@@ -217,6 +230,7 @@ int main(int argc, char **argv)
                                  : !strcmp(cmd, "train")   ? GyreTrainHelp
                                  : !strcmp(cmd, "compare") ? GyreCompareHelp
                                  : !strcmp(cmd, "report")  ? GyreReportHelp
+                                 : !strcmp(cmd, "info")    ? InfoHelp
                                                            : usage);
   if (ierr) return 1;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));

@@ -114,7 +114,10 @@ PetscErrorCode GyreClosureCreate_Polynomial(GyreClosure cl, GyreModel model)
   PetscCall(PetscOptionsRealArray("-closure_coeffs", "coefficients a0,a1,...,an of sum a_i U^i",
                                   NULL, p->a, &p->n, &set));
   PetscOptionsEnd();
-  PetscCheck(set && p->n > 0, model->comm, PETSC_ERR_ARG_WRONG,
+  PetscBool help;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (help && !set) p->n = 1, p->a[0] = 0; /* -help lists the option (a run is refused) */
+  PetscCheck(help || (set && p->n > 0), model->comm, PETSC_ERR_ARG_WRONG,
              "-closure polynomial needs its coefficients: -closure_coeffs a0,a1,...,an "
              "(adds sum a_i U^i to the forced component)");
   PetscFunctionReturn(PETSC_SUCCESS);

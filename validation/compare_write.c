@@ -518,7 +518,9 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
     if (r->nvalid) {
       size_t      last = r->nvalid - 1;
       const char *en   = r->spectral >= 2 ? "kinetic energy" : "energy mean(V^2)/2";
-      fprintf(out, "  conservation (drift X/X(0) - 1 at lead %g): %s REF %+.4g, TEST %+.4g",
+      fprintf(out,
+              "  conservation (drift q(t)/q(0) - 1 of each quantity q at lead %g): %s REF %+.4g, "
+              "TEST %+.4g",
               p->t[last] - p->t[0], en, r->energy_ref[last] / r->energy_ref[0] - 1,
               r->energy_test[last] / r->energy_test[0] - 1);
       if (r->enstrophy_ref)

@@ -50,7 +50,7 @@ PY
 for f in same.txt mode.txt; do
   grep -q "spectra (time mean, 9 shells): RMSE of log10 kinetic energy 0, of log10 enstrophy 0" $f ||
     { cat $f; fail "$f: the spectral RMSE is not on the summary"; }
-  grep -q "conservation (drift X/X(0) - 1 at lead " $f || { cat $f; fail "$f: no drift on the summary"; }
+  grep -q "conservation (drift q(t)/q(0) - 1 " $f || { cat $f; fail "$f: no drift on the summary"; }
 done
 grep -q "enstrophy REF +5.25, TEST +5.25" mode.txt ||
   { cat mode.txt; fail "the single mode's drift (1 + 1.5)^2 - 1 = 5.25 is not on the summary"; }
