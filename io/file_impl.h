@@ -77,6 +77,12 @@ int GyreNcVarCollective(int ncid, int varid);
 /* Why a serial build cannot write on more than one rank (the end of a one-line message). */
 const char *GyreNcSerialReason(void);
 
+/* ---- file_read.c ---- */
+
+/* The status of nc_open's error err on path: not NetCDF at all, a file that looks like
+ * NetCDF-4/HDF5 but cannot be read (truncated or corrupt), or NetCDF's own text. */
+GyreStatus GyreNcOpenStatus(const char *path, int err);
+
 /* ---- file_define.c ---- */
 
 /* Sets collective access on every variable (parallel files). */

@@ -20,6 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+GyreStatus GyreNcOpenStatus(const char *path, int err)
+{
+  if (err == NC_ENOTNC) return GyreStatusSet(GYRE_ERR_FORMAT, "'%s' is not a NetCDF file", path);
+  if (err == NC_EHDFERR || err == NC_EINVAL || err == NC_ENOMEM || err == NC_EBADDIM ||
+      err == NC_ENOTVAR)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "cannot open '%s': a NetCDF-4 (HDF5) file that cannot be read, truncated "
+                         "or corrupt? (%s)",
+                         path, nc_strerror(err));
+  return GyreStatusSet(GYRE_ERR_IO, "cannot open '%s': %s", path, nc_strerror(err));
+}
+
 GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *file)
 {
   GyreFile     f;
@@ -55,9 +67,7 @@ GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *fi
     err = nc_open(path, write ? NC_WRITE : NC_NOWRITE, &f->ncid);
   if (err) {
     f->ncid = -1;
-    st      = err == NC_ENOTNC
-                  ? GyreStatusSet(GYRE_ERR_FORMAT, "'%s' is not a NetCDF file", path)
-                  : GyreStatusSet(GYRE_ERR_IO, "cannot open '%s': %s", path, nc_strerror(err));
+    st      = GyreNcOpenStatus(path, err);
   }
   if ((st = GyreStatusAgree(f->comm, st)) != GYRE_OK) {
     if (f->ncid >= 0) nc_close(f->ncid);

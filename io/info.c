@@ -213,9 +213,7 @@ GyreStatus GyreFileInfo(const char *path)
 
   if (!path) return GyreStatusSet(GYRE_ERR_ARG, "GyreFileInfo: NULL path");
   GyreCall(GyreFileKindOf(path, &kind));
-  if ((err = nc_open(path, NC_NOWRITE, &ncid)))
-    return GyreStatusSet(err == NC_ENOTNC ? GYRE_ERR_FORMAT : GYRE_ERR_IO, "cannot open '%s': %s",
-                         path, nc_strerror(err));
+  if ((err = nc_open(path, NC_NOWRITE, &ncid))) return GyreNcOpenStatus(path, err);
   st = Describe(stdout, path, ncid);
   nc_close(ncid);
   fflush(stdout);

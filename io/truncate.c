@@ -177,8 +177,7 @@ static GyreStatus Truncate(const char *path, size_t nrec)
   int          err;
 
   GyreCall(GyreFileKindOf(path, &kind));
-  if ((err = nc_open(path, NC_NOWRITE, &c.in)))
-    return GyreStatusSet(GYRE_ERR_IO, "cannot open '%s': %s", path, nc_strerror(err));
+  if ((err = nc_open(path, NC_NOWRITE, &c.in))) return GyreNcOpenStatus(path, err);
   if (nc_inq_unlimdim(c.in, &c.time_dimid) || c.time_dimid < 0) {
     nc_close(c.in);
     return GyreStatusSet(GYRE_ERR_FORMAT, "cannot truncate '%s': it has no unlimited dimension",

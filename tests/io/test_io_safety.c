@@ -302,6 +302,31 @@ static void BadFiles(void)
   snprintf(msg, sizeof msg, "'%s' is not a NetCDF file", empty);
   CHECK_FAILS(GyreFileOpen(MPI_COMM_WORLD, empty, 1, &f), GYRE_ERR_FORMAT, msg);
   CHECK(f == NULL, "handle set on failure");
+  { /* a NetCDF-4 file cut short (a copy interrupted): named as such, not NetCDF's "HDF error"
+     * alone */
+    char cut[64];
+    snprintf(cut, sizeof cut, "io_cut_np%d.nc", size);
+    if (rank == 0) {
+      FILE  *in = fopen(good, "rb"), *out = fopen(cut, "wb");
+      char   buf[4096];
+      size_t n = 0, total = 0;
+      fseek(in, 0, SEEK_END);
+      const long half = ftell(in) / 2;
+      fseek(in, 0, SEEK_SET);
+      while (total < (size_t) half && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (total + n > (size_t) half) n = (size_t) half - total;
+        fwrite(buf, 1, n, out), total += n;
+      }
+      fclose(in), fclose(out);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    snprintf(msg, sizeof msg,
+             "cannot open '%s': a NetCDF-4 (HDF5) file that cannot be read, truncated or "
+             "corrupt? (NetCDF: HDF error)",
+             cut);
+    CHECK_FAILS(GyreFileOpen(MPI_COMM_WORLD, cut, 0, &f), GYRE_ERR_FORMAT, msg);
+    if (rank == 0) CHECK_FAILS(GyreFileInfo(cut), GYRE_ERR_FORMAT, msg);
+  }
   if (rank == 0) {
     CHECK_FAILS(GyreFileInfo("io_missing.nc"), GYRE_ERR_IO,
                 "cannot open 'io_missing.nc': No such file or directory");
