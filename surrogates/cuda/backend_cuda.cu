@@ -1188,9 +1188,10 @@ static GyreStatus fft_work_point(CudaCtx *c)
 }
 
 /* direction dir of p made, its work area the shared one from the arena (grown to the plan's
- * need first: the old block goes back to the arena, stream-ordered, and every made plan is
- * pointed at the new one); a handle that cannot be planned, given the stream or its work area
- * is destroyed */
+ * need first: every made plan is pointed at the new block, then the old one goes back to the
+ * arena, stream-ordered). One area serves every plan because they all run on the one compute
+ * stream, one after another (as PyTorch shares its cuFFT work space); a handle that cannot be
+ * planned, given the stream or its work area is destroyed */
 static GyreStatus fft_plan_make(GyreBackend *be, CudaCtx *c, CudaFFTPlan *p, int dir)
 {
   int n = p->n, ny = p->ny, nh = n / 2 + 1, dims[2] = {ny, n}, re[2] = {ny, n}, cx[2] = {ny, nh};
@@ -1223,8 +1224,10 @@ static GyreStatus fft_plan_make(GyreBackend *be, CudaCtx *c, CudaFFTPlan *p, int
       return st;
     }
     c->fft_work = grown, c->fft_work_bytes = ws;
-    st = old ? GyreCUDAFree(be, old) : GYRE_OK;
-    if (st == GYRE_OK) st = fft_work_point(c);
+    /* every plan moved first: should a move fail, the old block stays allocated (no plan can
+     * point at memory the arena hands out again) */
+    st = fft_work_point(c);
+    if (st == GYRE_OK && old) st = GyreCUDAFree(be, old);
     if (st != GYRE_OK) {
       cufftDestroy(h);
       return st;

@@ -54,8 +54,9 @@ typedef struct {
   long       mallocs;
   size_t     in_use, peak;
   /* scratch for ops (grown, never shrunk; a grown slot returns its old block to the arena) */
-  void *scratch[8]; /* 0-5: the ops' (see each); 6: the implicit convolution's offsets; 7: the
-                     * FFT convolution's spectral weights */
+  void *scratch[8]; /* 0-3: the ops' (see each); 4, 5: bf16 GEMM operands (4 also the spectral
+                     * op's twiddles); 6: the implicit convolution's offsets; 7: the FFT
+                     * convolution's spectral weights */
   size_t scratch_bytes[8];
   /* reductions: device doubles and their pinned host mirror */
   double *red, *red_host;
@@ -137,7 +138,7 @@ GyreStatus GyreCUDAGemm(GyreBackend *be, cublasOperation_t ta, cublasOperation_t
                         int batch);
 /* the cached plan of `batch` real transforms of length n (ny = 1) or of (ny, n) planes, with
  * direction `dir` (CUDA_FFT_R2C or CUDA_FFT_C2R) made where it is not yet: each direction is
- * made on its first use (each holds a cuFFT work area of its own) */
+ * made on its first use, its work area the plans' shared arena block (fft_work) */
 GyreStatus GyreCUDAFFTPlan(GyreBackend *be, int ny, int n, int batch, int dir, CudaFFTPlan **plan);
 
 /* an integer knob from the environment (GYRE_CUDA_*): its value, or dflt where unset or empty */

@@ -604,8 +604,13 @@ static GyreStatus conv_fits(const ConvGeom *g)
  * leaves the smaller kernels to the implicit GEMM */
 static int fft_conv_applies(const ConvGeom *g, int min_taps)
 {
+  /* cuFFT's plans take 32-bit sizes: a batch's planes (N x the wider side) of Y x (X + 2) reals
+   * below 2^31; and a row of one column (X = 1) is left to the implicit GEMM */
+  const size_t planes = (size_t) g->s.N * (size_t) (g->s.Cin > g->s.Cout ? g->s.Cin : g->s.Cout);
   return GyreConvFFTApplies(4, &g->s) && g->K >= min_taps && g->K <= FFT_KK_MAX &&
-         g->s.KY <= FFT_KY_MAX && (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31);
+         g->s.KY <= FFT_KY_MAX && g->s.X >= 2 &&
+         (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31) &&
+         planes * (size_t) g->s.Y * (size_t) (g->s.X + 2) < ((size_t) 1 << 31);
 }
 
 /* the geometry, the spectral weights G of W in scratch slot 7 (nbuf blocks of nw floats: G's
