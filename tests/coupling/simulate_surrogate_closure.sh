@@ -57,4 +57,10 @@ mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs coupling -train_targ
   -train_epochs 1 -train_batch 64 -train_out wrongfield.nc -quiet
 expect_error "input field not in the state" "input field 'coupling', which is not a state" \
   "$GYRE" simulate "${fc[@]}" -surrogate wrongfield.nc -output x6.nc
+# a polynomial closure: its coefficients are required for a run, and -help lists them (exit 0)
+expect_error "polynomial without coefficients" "-closure polynomial needs its coefficients" \
+  "$GYRE" simulate "${fc[@]}" -closure polynomial -output x7.nc
+"$GYRE" simulate -model l96 -l96_mode one_scale -closure polynomial -help > poly_help.txt ||
+  fail "-closure polynomial -help failed"
+grep -q -- "-closure_coeffs <" poly_help.txt || fail "-closure polynomial -help lacks -closure_coeffs"
 echo "simulate_surrogate_closure: passed"

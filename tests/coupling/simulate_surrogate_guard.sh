@@ -37,9 +37,13 @@ mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_tim
   -closure_coeffs -0.2,-0.8 -output f60p.nc -quiet > /dev/null
 check_events f60p.nc out_of_range
 if ncdiff f60.nc f60p.nc --vars X > /dev/null; then fail "the polynomial fallback changed nothing"; fi
+# checked before the output is made: a good file given with -output_overwrite is left as it was
+"$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.05 -output keep.nc -quiet
+keepsum=$(sha256sum keep.nc)
 expect_error "impossible guard option" "-guard_sigma" \
   "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate closure.nc \
-  -guard_sigma 0 -output x.nc
+  -guard_sigma 0 -output keep.nc -output_overwrite
+echo "$keepsum" | sha256sum -c --quiet || fail "a refused -guard_sigma changed keep.nc"
 expect_error "unknown fallback" "-guard_fallback bogus" \
   "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate closure.nc \
   -guard_fallback bogus -output x.nc
