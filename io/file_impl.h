@@ -79,8 +79,8 @@ const char *GyreNcSerialReason(void);
 
 /* ---- file_read.c ---- */
 
-/* The status of nc_open's error err on path: not NetCDF at all, a file that looks like
- * NetCDF-4/HDF5 but cannot be read (truncated or corrupt), or NetCDF's own text. */
+/* The status of nc_open's error err on path: not NetCDF at all, a NetCDF-4/HDF5 file HDF5
+ * cannot read (truncated or corrupt: NC_EHDFERR), or NetCDF's own text. */
 GyreStatus GyreNcOpenStatus(const char *path, int err);
 
 /* ---- file_define.c ---- */

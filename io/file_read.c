@@ -23,8 +23,7 @@
 GyreStatus GyreNcOpenStatus(const char *path, int err)
 {
   if (err == NC_ENOTNC) return GyreStatusSet(GYRE_ERR_FORMAT, "'%s' is not a NetCDF file", path);
-  if (err == NC_EHDFERR || err == NC_EINVAL || err == NC_ENOMEM || err == NC_EBADDIM ||
-      err == NC_ENOTVAR)
+  if (err == NC_EHDFERR) /* (what NetCDF 4.9 returns for an HDF5 file cut short) */
     return GyreStatusSet(GYRE_ERR_FORMAT,
                          "cannot open '%s': a NetCDF-4 (HDF5) file that cannot be read, truncated "
                          "or corrupt? (%s)",
