@@ -1187,6 +1187,18 @@ static GyreStatus fft_work_point(CudaCtx *c)
   return GYRE_OK;
 }
 
+/* the shared work area grown to ws bytes: every made plan moved to the new block first, so
+ * that should a move fail the old block stays allocated (no plan can point at memory the arena
+ * hands out again); then the old block goes back to the arena, stream-ordered */
+static GyreStatus fft_work_grow(GyreBackend *be, CudaCtx *c, size_t ws)
+{
+  void *old = c->fft_work, *grown = NULL;
+  GyreCall(GyreCUDAMalloc(be, ws, &grown));
+  c->fft_work = grown, c->fft_work_bytes = ws;
+  GyreCall(fft_work_point(c));
+  return old ? GyreCUDAFree(be, old) : GYRE_OK;
+}
+
 /* direction dir of p made, its work area the shared one from the arena (grown to the plan's
  * need first: every made plan is pointed at the new block, then the old one goes back to the
  * arena, stream-ordered). One area serves every plan because they all run on the one compute
@@ -1216,26 +1228,12 @@ static GyreStatus fft_plan_make(GyreBackend *be, CudaCtx *c, CudaFFTPlan *p, int
     cufftDestroy(h);
     return GyreCUFFTStatus(r, what, __FILE__, __LINE__);
   }
-  if (ws > c->fft_work_bytes) {
-    void      *old = c->fft_work, *grown = NULL;
-    GyreStatus st = GyreCUDAMalloc(be, ws, &grown);
-    if (st != GYRE_OK) {
-      cufftDestroy(h);
-      return st;
-    }
-    c->fft_work = grown, c->fft_work_bytes = ws;
-    /* every plan moved first: should a move fail, the old block stays allocated (no plan can
-     * point at memory the arena hands out again) */
-    st = fft_work_point(c);
-    if (st == GYRE_OK && old) st = GyreCUDAFree(be, old);
-    if (st != GYRE_OK) {
-      cufftDestroy(h);
-      return st;
-    }
-  }
-  if (ws > 0 && (r = cufftSetWorkArea(h, c->fft_work)) != CUFFT_SUCCESS) {
+  GyreStatus st = ws > c->fft_work_bytes ? fft_work_grow(be, c, ws) : GYRE_OK;
+  if (st == GYRE_OK && ws > 0 && (r = cufftSetWorkArea(h, c->fft_work)) != CUFFT_SUCCESS)
+    st = GyreCUFFTStatus(r, "cufftSetWorkArea", __FILE__, __LINE__);
+  if (st != GYRE_OK) {
     cufftDestroy(h);
-    return GyreCUFFTStatus(r, "cufftSetWorkArea", __FILE__, __LINE__);
+    return st;
   }
   if (dir == CUDA_FFT_R2C)
     p->r2c = h;
