@@ -38,7 +38,10 @@
  * With -backend cuda, T defaults to 0 (the backend's default).
  *
  * Usage: bench_train_cpu -arch fno|fcnn|mlp [-backend cpu|cuda] [-size S] [-threads T]
- *                        [-iters N] [-warmup W] [-min_time S] [-seed S]
+ *                        [-iters N] [-warmup W] [-min_time S] [-seed S] [-batch B]
+ *                        [-precision fp32|tf32|bf16]
+ * (-batch: another batch size than the architecture's above, and -precision the backend's
+ * precision, both for studies of one backend; the tables use the defaults: PyTorch runs them.)
  * Prints one machine-readable line:
  *   TRAIN fw=gyre arch=fno threads=1 batch=20 params=... iters=... seconds=...
  *         samples_per_s=... cpu_per_wall=... peak_rss_kb=... loss_first=... loss_last=...
@@ -142,6 +145,9 @@ int main(int argc, char **argv)
   double      min_time = atof(arg_str(argc, argv, "-min_time", "0"));
   uint64_t    seed     = strtoull(arg_str(argc, argv, "-seed", "42"), NULL, 10);
   uint64_t    dseed    = seed + (uint64_t) rank; /* each rank's data (rank 0: PyTorch's) */
+  const char *bstr     = arg_str(argc, argv, "-batch", NULL);
+  const int   batch_in = bstr ? atoi(bstr) : 0; /* 0: the architecture's */
+  const char *prec     = arg_str(argc, argv, "-precision", NULL);
 
   if (size < 8) {
     fprintf(stderr, "bench_train_cpu: -size %d: at least 8\n", size);
@@ -149,6 +155,11 @@ int main(int argc, char **argv)
   }
   GyreBackend *be;
   CALL(GyreBackendCreate(backend, threads, &be));
+  if (prec) CALL(GyreBackendSetPrecision(be, prec));
+  if (bstr && batch_in < 1) {
+    fprintf(stderr, "bench_train_cpu: -batch %s: at least 1\n", bstr);
+    stop(2);
+  }
 
   /* the network and its data shapes */
   GyreNet *net   = NULL;
@@ -158,19 +169,19 @@ int main(int argc, char **argv)
     GyreFNOOptions o;
     GyreFNOOptionsDefault(&o); /* dim 2, width 20, modes 12, 4 layers, proj 128, grid */
     o.in_channels = 1, o.out_channels = 1;
-    batch = 20, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = size, xs[3] = size;
+    batch = batch_in ? batch_in : 20, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = size, xs[3] = size;
     CALL(GyreNetCreateFNO(be, &o, seed, &net));
   } else if (!strcmp(arch, "fcnn")) {
     GyreCNNOptions o;
     GyreCNNOptionsDefault(&o); /* Ross et al. 2023 FCNN */
     o.in_channels = 1, o.out_channels = 1;
-    batch = 64, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = size, xs[3] = size;
+    batch = batch_in ? batch_in : 64, xnd = 4, xs[0] = batch, xs[1] = 1, xs[2] = size, xs[3] = size;
     CALL(GyreNetCreateCNN(be, &o, seed, &net));
   } else if (!strcmp(arch, "mlp")) {
     GyreMLPOptions o;
     GyreMLPOptionsDefault(&o);
     o.inputs = 8, o.outputs = 8, o.width = 64, o.depth = 3, o.activation = GYRE_ACT_GELU;
-    batch = 1024, xnd = 2, xs[0] = batch, xs[1] = 8;
+    batch = batch_in ? batch_in : 1024, xnd = 2, xs[0] = batch, xs[1] = 8;
     CALL(GyreNetCreateMLP(be, &o, seed, &net));
   } else {
     fprintf(stderr, "bench_train_cpu: unknown -arch '%s' (fno, fcnn, mlp)\n", arch);

@@ -601,14 +601,15 @@ static GyreStatus conv_fits(const ConvGeom *g)
  * same formulas there, in double). The spectral op (spectral.cu) does the rest; the transform
  * is made again at each call (the weights change at every step), into scratch slot 7. */
 /* whether the FFT path takes this convolution: min_taps, GYRE_CUDA_CONV=fft:N's N (1 for fft),
- * leaves the smaller kernels to the implicit GEMM */
-static int fft_conv_applies(const ConvGeom *g, int min_taps)
+ * leaves the smaller kernels to the implicit GEMM, and min_batch the smaller batches (the
+ * kernel's transform costs the same for any batch) */
+static int fft_conv_applies(const ConvGeom *g, int min_taps, int min_batch)
 {
   /* cuFFT's plans take 32-bit sizes: a batch's planes (N x the wider side) of Y x (X + 2) reals
    * below 2^31; and a row of one column (X = 1) is left to the implicit GEMM */
   const size_t planes = (size_t) g->s.N * (size_t) (g->s.Cin > g->s.Cout ? g->s.Cin : g->s.Cout);
-  return GyreConvFFTApplies(4, &g->s) && g->K >= min_taps && g->K <= FFT_KK_MAX &&
-         g->s.KY <= FFT_KY_MAX && g->s.X >= 2 &&
+  return GyreConvFFTApplies(4, &g->s) && g->K >= min_taps && g->s.N >= min_batch &&
+         g->K <= FFT_KK_MAX && g->s.KY <= FFT_KY_MAX && g->s.X >= 2 &&
          (size_t) g->s.Cin * g->s.Cout < ((size_t) 1 << 31) &&
          planes * (size_t) g->s.Y * (size_t) (g->s.X + 2) < ((size_t) 1 << 31);
 }
@@ -676,32 +677,43 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
   return GYRE_OK;
 }
 
-/* the algorithm for K > 1: GYRE_CUDA_CONV=implicit|shift|im2col|fft|fft:N; by default the implicit
- * GEMM in fp32 and tf32 (on an H200 the FCNN closure on one 84^2 field took 0.56 ms in tf32 by the
- * implicit GEMM, 1.13-1.35 ms by the shift-GEMM) and the shift-GEMM in bf16 (its cuBLAS calls
- * run on the tensor cores; the shift-GEMM was faster than im2col on an H200 for Ross et al.'s
- * FCNN: 1759 against 1588 samples/s at 64^2) */
+/* the algorithm for K > 1: GYRE_CUDA_CONV=auto|implicit|shift|im2col|fft|fft:N. auto (the
+ * default) in fp32 and tf32: through the FFT where it applies and the batch has at least
+ * FFT_AUTO_MIN_BATCH samples, else the implicit GEMM; in bf16 the shift-GEMM (its cuBLAS calls
+ * run on the tensor cores; it was faster than im2col on an H200 for Ross et al.'s FCNN: 1759
+ * against 1588 samples/s at 64^2). On an H200 (2026-11-26) the FFT trained that FCNN (batch 64)
+ * at 3686 samples/s at 64^2 and 270 at 256^2, the implicit GEMM at 2624 and 196 (PyTorch with
+ * cuDNN: 3240 and 252); but the FCNN closure on one 84^2 field took 1.18 ms through the FFT
+ * and 0.46 ms by the implicit GEMM (the kernel's transform does not shrink with the batch).
+ * fft and fft:N take the FFT for any batch (N: kernels of at least N taps). */
+#define FFT_AUTO_MIN_BATCH 16
 typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL, CONV_FFT } ConvAlgo;
-static GyreStatus conv_algo(GyreBackend *be, ConvAlgo *a, int *fft_min_taps)
+static GyreStatus conv_algo(GyreBackend *be, const ConvGeom *g, ConvAlgo *algo)
 {
-  const char *env = getenv("GYRE_CUDA_CONV");
-  *fft_min_taps   = 1;
-  if (!env || !*env)
-    *a = cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F_FAST_16BF ? CONV_SHIFT : CONV_IMPLICIT;
-  else if (!strcmp(env, "implicit"))
-    *a = CONV_IMPLICIT;
+  const char *env      = getenv("GYRE_CUDA_CONV");
+  ConvAlgo    a        = CONV_FFT;
+  int         min_taps = 1, min_batch = 1; /* for the FFT: fft_conv_applies' limits */
+  if (!env || !*env || !strcmp(env, "auto")) {
+    if (cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F_FAST_16BF)
+      a = CONV_SHIFT;
+    else
+      min_batch = FFT_AUTO_MIN_BATCH;
+  } else if (!strcmp(env, "implicit"))
+    a = CONV_IMPLICIT;
   else if (!strcmp(env, "shift"))
-    *a = CONV_SHIFT;
+    a = CONV_SHIFT;
   else if (!strcmp(env, "im2col"))
-    *a = CONV_IM2COL;
-  else if (!strcmp(env, "fft")) /* where it applies (fft_conv_applies), else the implicit GEMM */
-    *a = CONV_FFT;
-  else if (!strncmp(env, "fft:", 4) && atoi(env + 4) >= 1) /* kernels of at least N taps */
-    *a = CONV_FFT, *fft_min_taps = atoi(env + 4);
-  else
+    a = CONV_IM2COL;
+  else if (!strncmp(env, "fft:", 4) && atoi(env + 4) >= 1)
+    min_taps = atoi(env + 4);
+  else if (strcmp(env, "fft"))
     return GyreStatusSet(GYRE_ERR_ARG,
-                         "GYRE_CUDA_CONV=%s: implicit, shift, im2col, fft or fft:N (N >= 1 taps)",
+                         "GYRE_CUDA_CONV=%s: auto, implicit, shift, im2col, fft or fft:N (N >= 1 "
+                         "taps)",
                          env);
+  /* the FFT where it applies, else the implicit GEMM */
+  if (a == CONV_FFT && !fft_conv_applies(g, min_taps, min_batch)) a = CONV_IMPLICIT;
+  *algo = a;
   return GYRE_OK;
 }
 
@@ -722,12 +734,9 @@ GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreT
   }
   CUDA_PROF(be, "conv forward KxK");
   ConvAlgo a;
-  int      min_taps;
   GyreCall(conv_fits(&g));
-  GyreCall(conv_algo(be, &a, &min_taps));
-  if (a == CONV_FFT && fft_conv_applies(&g, min_taps))
-    return fft_conv_forward(be, &g, x, W->data, b ? b->data : NULL, y);
-  if (a == CONV_FFT) a = CONV_IMPLICIT;
+  GyreCall(conv_algo(be, &g, &a));
+  if (a == CONV_FFT) return fft_conv_forward(be, &g, x, W->data, b ? b->data : NULL, y);
   if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
     return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data);
   float *xp, *Wk;
@@ -775,12 +784,9 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
     return GYRE_OK;
   }
   ConvAlgo a;
-  int      min_taps;
   GyreCall(conv_fits(&g));
-  GyreCall(conv_algo(be, &a, &min_taps));
-  if (a == CONV_FFT && fft_conv_applies(&g, min_taps))
-    return fft_conv_backward(be, &g, x, W->data, dy, dx, dW);
-  if (a == CONV_FFT) a = CONV_IMPLICIT;
+  GyreCall(conv_algo(be, &g, &a));
+  if (a == CONV_FFT) return fft_conv_backward(be, &g, x, W->data, dy, dx, dW);
   if (a == CONV_IMPLICIT) {
     if (dW) {
       CUDA_PROF(be, "conv backward KxK dW (implicit)");

@@ -7,9 +7,11 @@
 # full (the default) and quick: the card, every case of tests/gpu/test_backend_ops.c (passed,
 # FAILED or SKIPPED) with its figures (the op and network cases also with GYRE_CUDA_TWIDDLE=0,
 # the networks with GYRE_CUDA_CONV=shift), a summary line, then bench/train_gpu.sh's table
-# (quick: a short benchmark), gyre's FNO without the twiddle table and FCNN by the shift-GEMM,
-# and (full) the FCNN's device time by op family, gyre's and (torch.profiler) the kernels
-# PyTorch runs for it: 3-6 minutes on an H200.
+# (quick: a short benchmark), gyre's alternatives (the FNO without the twiddle table, the FCNN
+# by the implicit GEMM and the shift-GEMM, ...), and (full) the FCNN's device time by op
+# family, gyre's and (torch.profiler) the kernels PyTorch runs for it, and the FCNN's samples/s
+# by batch size through the FFT and by the implicit GEMM: 4-6 minutes on an H200.
+# ONLY=fno|fcnn|mlp: that network's benchmark rows alone.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
 # closure on the GPU (tf32, fp32, both with GYRE_CUDA_GRAPH=1, and fp32 with GYRE_CUDA_CONV=fft;
 # CONFIGS="PREC[:VAR=VALUE]
@@ -120,7 +122,8 @@ for c in ops nets infer arena precision nccl; do
 done
 # the spectral convolution without its twiddle table (GYRE_CUDA_TWIDDLE=0: sincospif in the
 # kernels) must give the same results: the op and whole-network cases again that way; and the
-# networks with the shift-GEMM convolution (the default in fp32 is the implicit GEMM)
+# networks with the shift-GEMM convolution (the default in fp32: the FFT for batches of 16 or
+# more where it applies, else the implicit GEMM)
 for c in ops nets; do
   run_case "$c+sincos" "$c" GYRE_CUDA_TWIDDLE=0
 done
@@ -161,33 +164,57 @@ if [ -f "$root/bench/train_gpu.sh" ]; then
   echo "== bench/train_gpu.sh"
   if bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode"; then
     # gyre's alternatives, to compare with the table's gyre rows: the FNO without the twiddle
-    # table, the FCNN by the shift-GEMM, with the implicit GEMM's tiles at most 64 wide, with
-    # 8 x 8 a thread in its 64-wide tile, with the weight gradient in steps of 32 positions,
-    # in steps of 8 with the rows' offsets held, with the products on the tensor cores (three
-    # tf32 products), through the FFT; then where the FCNN's step goes (GYRE_CUDA_PROFILE)
-    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0; FCNN by the shift-GEMM, tiles <= 64, 64 by 8 x 8,"
-    echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32),"
-    echo "   the circular convolutions through the FFT (all; the 5x5 ones only); the FNO with the"
-    echo "   tiled mode products"
-    for alt in "fno GYRE_CUDA_TWIDDLE=0" "fno GYRE_CUDA_MODES_TILED=1" "fcnn GYRE_CUDA_CONV=shift" "fcnn GYRE_CUDA_IGEMM_BN=64" \
-      "fcnn GYRE_CUDA_IGEMM_TN=8" "fcnn GYRE_CUDA_IGEMM_DW_BK=32" \
-      "fcnn GYRE_CUDA_IGEMM_DW_HOIST=1" "fcnn GYRE_CUDA_IGEMM_TC=3" "fcnn GYRE_CUDA_CONV=fft" \
+    # table and with the tiled mode products; the FCNN by the implicit GEMM (the default takes
+    # the FFT at these batches), by it with its tiles at most 64 wide, with 8 x 8 a thread in
+    # its 64-wide tile, with the weight gradient in steps of 32 positions, in steps of 8 with
+    # the rows' offsets held, with the products on the tensor cores (three tf32 products); by
+    # the shift-GEMM; through the FFT for the 5x5 convolutions only; then where the FCNN's step
+    # goes (GYRE_CUDA_PROFILE) and the FFT against the implicit GEMM by batch size
+    echo "== gyre FNO with GYRE_CUDA_TWIDDLE=0, with the tiled mode products; FCNN by the implicit"
+    echo "   GEMM (the table's gyre rows: through the FFT) and by it with tiles <= 64, 64 by 8 x 8,"
+    echo "   dW in steps of 32, dW with the offsets held, products on the tensor cores (3 x tf32);"
+    echo "   by the shift-GEMM; through the FFT for the 5x5 convolutions only"
+    for alt in "fno GYRE_CUDA_TWIDDLE=0" "fno GYRE_CUDA_MODES_TILED=1" "fcnn GYRE_CUDA_CONV=implicit" \
+      "fcnn GYRE_CUDA_CONV=implicit,GYRE_CUDA_IGEMM_BN=64" \
+      "fcnn GYRE_CUDA_CONV=implicit,GYRE_CUDA_IGEMM_BN=64,GYRE_CUDA_IGEMM_TN=8" \
+      "fcnn GYRE_CUDA_CONV=implicit,GYRE_CUDA_IGEMM_DW_BK=32" \
+      "fcnn GYRE_CUDA_CONV=implicit,GYRE_CUDA_IGEMM_DW_HOIST=1" \
+      "fcnn GYRE_CUDA_CONV=implicit,GYRE_CUDA_IGEMM_TC=3" "fcnn GYRE_CUDA_CONV=shift" \
       "fcnn GYRE_CUDA_CONV=fft:25"; do
       [ -n "${ONLY:-}" ] && [ "${alt%% *}" != "$ONLY" ] && continue
       read -r arch var <<<"$alt"
+      IFS=, read -r -a vars <<<"$var" # VAR=VALUE[,VAR=VALUE...]
       for size in 64 256; do
-        env "$var" timeout 150 "$dir/bin/bench_train_cpu" -arch "$arch" -backend cuda \
+        env "${vars[@]}" timeout 150 "$dir/bin/bench_train_cpu" -arch "$arch" -backend cuda \
           -size "$size" -iters 5 -warmup 3 -min_time 2.5 | grep '^TRAIN' ||
           echo "$arch $size ($var) failed"
       done
     done
     if [ "$mode" = full ]; then
-      echo "== gyre FCNN 64^2, device time by op family and implicit-GEMM shape (GYRE_CUDA_PROFILE=2)"
+      echo "== gyre FCNN 64^2, device time by op family (GYRE_CUDA_PROFILE=2; the default: the FFT)"
       GYRE_CUDA_PROFILE=2 timeout 150 "$dir/bin/bench_train_cpu" -arch fcnn -backend cuda \
         -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' | tail -n 60
-      echo "== gyre FCNN 64^2 with its circular convolutions through the FFT (GYRE_CUDA_CONV=fft)"
-      GYRE_CUDA_CONV=fft GYRE_CUDA_PROFILE=1 timeout 150 "$dir/bin/bench_train_cpu" -arch fcnn \
-        -backend cuda -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' | tail -n 30
+      echo "== gyre FCNN 64^2 by the implicit GEMM (GYRE_CUDA_CONV=implicit; the default takes the FFT)"
+      GYRE_CUDA_CONV=implicit GYRE_CUDA_PROFILE=1 timeout 150 "$dir/bin/bench_train_cpu" \
+        -arch fcnn -backend cuda -size 64 -iters 10 -warmup 3 -min_time 0 2>&1 | grep -v '^TRAIN' |
+        tail -n 30
+      # where the FFT starts to win (dense_conv.cu's FFT_AUTO_MIN_BATCH: the kernel's transform
+      # costs the same for any batch): samples/s by batch size, each algorithm forced
+      echo "== gyre FCNN 64^2 training, samples/s by batch: the implicit GEMM against the FFT"
+      echo "precision batch implicit fft fft/implicit"
+      for prec in fp32 tf32; do
+        for batch in 1 2 4 8 16 32; do
+          r=""
+          for algo in implicit fft; do
+            r="$r $(GYRE_CUDA_CONV=$algo timeout 60 "$dir/bin/bench_train_cpu" -arch fcnn \
+              -backend cuda -size 64 -batch $batch -precision $prec -iters 3 -warmup 2 \
+              -min_time 1 | sed -n 's/.*samples_per_s=\([^ ]*\).*/\1/p')"
+          done
+          read -r a b <<<"$r"
+          echo "$prec $batch ${a:-failed} ${b:-failed} $(awk -v a="${a:-0}" -v b="${b:-0}" \
+            'BEGIN { if (a > 0) printf "%.3f", b / a; else print "-" }')"
+        done
+      done
       echo "== PyTorch FCNN 64^2, the kernels cuDNN and cuBLAS run, by device time (torch.profiler)"
       timeout 150 "${PY:-python3}" "$root/bench/train_cpu.py" -arch fcnn -device cuda -size 64 \
         -iters 3 -warmup 3 -profile 5 2>&1 | grep '^PROFILE' || echo "(the PyTorch profile failed)"
