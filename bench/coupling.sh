@@ -15,9 +15,12 @@
 # and their mean time (the pure inference cost of one call); ns2d "trimmed" is
 # -surrogate_trim_halo (no halo on a rank that owns the whole grid: fewer points, not bitwise
 # the default's), ns2d "small" a
-# 3-layer CNN of 8 channels (kernels 5,3,3) instead of the FCNN. The networks are
+# 3-layer CNN of 8 channels (kernels 5,3,3) instead of the FCNN; "step" and "smstep" are
+# "trained" and "small" evaluated once a time step (-surrogate_closure_eval step: the term held
+# through the step's stages; not the default, every right-hand side). The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
-# speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases; BACKEND=cuda
+# speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases (REPEATS and
+# NS2D_REPEATS: how many times each model's cases run, the fastest kept); BACKEND=cuda
 # (and PRECISION=tf32|bf16) evaluates the networks on the GPU (-surrogate_backend), where gyre
 # was built with CUDA and the node has PETSc, NetCDF and a GPU; tests/gpu/run.sh gives the
 # FCNN's latency on a bare GPU machine ("closure latency").
@@ -140,17 +143,27 @@ echo "-- timing (1 rank)"
     [ "$nulls" = 0 ] || bench l96 null "${l96[@]}" "${dev[@]}" -surrogate l96_mlp_null.nc -guard 0
     bench l96 trained "${l96[@]}" "${dev[@]}" -surrogate l96_mlp.nc -guard 0
     bench l96 guarded "${l96[@]}" "${dev[@]}" -surrogate l96_mlp.nc
+    bench l96 step "${l96[@]}" "${dev[@]}" -surrogate l96_mlp.nc -guard 0 \
+      -surrogate_closure_eval step
   done
   ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.5 -output_every 0.25)
   [ "${ONLY:-ns2d}" = ns2d ] || exit 0
-  bench ns2d plain "${ns[@]}"
-  [ "$nulls" = 0 ] ||
-    bench ns2d null "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
-  bench ns2d trained "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0
-  # not bitwise the default's (float rounding): no halo where the rank owns the whole grid
-  bench ns2d trimmed "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
-    -surrogate_trim_halo
-  bench ns2d small "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 -guard 0
+  # NS2D_REPEATS times (default 1: the FCNN's runs are long on a CPU), interleaved, the fastest
+  # kept, as l96's
+  for ((r = 0; r < ${NS2D_REPEATS:-1}; r++)); do
+    bench ns2d plain "${ns[@]}"
+    [ "$nulls" = 0 ] || bench ns2d null "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn_null.nc \
+      -surrogate_scale -1 -guard 0
+    bench ns2d trained "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0
+    # not bitwise the default's (float rounding): no halo where the rank owns the whole grid
+    bench ns2d trimmed "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 \
+      -guard 0 -surrogate_trim_halo
+    bench ns2d small "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 -guard 0
+    bench ns2d step "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
+      -surrogate_closure_eval step
+    bench ns2d smstep "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 \
+      -guard 0 -surrogate_closure_eval step
+  done
 } | tee results.txt
 
 awk '/^RESULT/ && (!(($2, $3) in t) || $4 < t[$2, $3]) { t[$2, $3] = $4; s[$2, $3] = $5; cps[$2, $3] = $6; spc[$2, $3] = $7 }
@@ -158,17 +171,18 @@ awk '/^RESULT/ && (!(($2, $3) in t) || $4 < t[$2, $3]) { t[$2, $3] = $4; s[$2, $
 /^RESULT/ { if (!($2 in seen)) { seen[$2] = 1; c[++n] = $2 } }
 END {
   print ""
-  print "== results: seconds per time step without -log_view (l96: the fastest of the repeated runs);"
+  print "== results: seconds per time step without -log_view (the fastest of the repeated runs);"
   print "each ratio against the plain step of the same run; ratio(log): the same from the -log_view runs"
   print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
-  print "output counted; ms/call: the mean time of one event; infer.: its share of the -log_view run)"
+  print "output counted; ms/call: the mean time of one event; infer.: its share of the -log_view run;"
+  print "step, smstep: trained, small evaluated once a time step, -surrogate_closure_eval step)"
   printf "%-6s %-8s %12s %10s %10s %10s %10s %10s  %-8s %s\n", "model", "closure", "s/step", "ratio", \
     "ratio(log)", "infer.", "calls/step", "ms/call", "goal", "met"
   for (i = 1; i <= n; i++) {
     m = c[i]
     printf "%-6s %-8s %12.4g %10s %10s %10s\n", m, "plain", t[m, "plain"], "1", "1", "-"
-    split("null trained guarded trimmed small", k, " ")
-    for (j = 1; j <= 5; j++) {
+    nk = split("null trained guarded trimmed small step smstep", k, " ")
+    for (j = 1; j <= nk; j++) {
       if (!((m, k[j]) in t)) continue
       r = t[m, k[j]] / t[m, "plain"]
       printf "%-6s %-8s %12.4g %10.3f %10.3f %9.1f%% %10.2f %10.4g  %-8s %s\n", m, k[j], t[m, k[j]], r, \

@@ -103,6 +103,11 @@ struct _p_GyreClosure {
   /* A learned closure's surrogate (solvers/gyre_surrogate.h: its guard state), NULL for the
    * others. Owned by ctx. */
   GyreSurrogateEval surrogate;
+  /* The driver's count of time steps begun (GyreRunStepPhysics, before each TSStep, every
+   * member's), and whether a step is under way: a closure evaluated once a step
+   * (-surrogate_closure_eval step) holds its term through that step's stages. */
+  PetscInt  steps_begun;
+  PetscBool in_step;
 };
 
 /* Why the guard rejected a step (or an emulator's advance) with the surrogate. The evaluation's

@@ -183,6 +183,8 @@ PetscErrorCode GyreRunDestroyTS(GyreRun *run)
 
 PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
 {
+  GyreClosure cl = run->model->closure;
+
   PetscFunctionBegin;
   for (PetscInt k = 0; k < n; k++) {
     /* members share the TS: each step of an ensemble restarts, as in the physics run */
@@ -192,7 +194,9 @@ PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
       PetscCall(TSRestartStep(run->ts));
     }
     PetscCall(TSSetTime(run->ts, (run->step + k) * run->dt)); /* the exact clock */
+    if (cl) cl->steps_begun++, cl->in_step = PETSC_TRUE;      /* (-surrogate_closure_eval step) */
     PetscCall(TSStep(run->ts));
+    if (cl) cl->in_step = PETSC_FALSE;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

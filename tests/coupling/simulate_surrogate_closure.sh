@@ -7,7 +7,8 @@
 # output does not depend on how many sectors a rank holds);
 # the network's cost appears as the GyreSurrogate event of -log_view; mismatched models
 # (grid, fields, mode) and a missing file give one error line each; a whole-field MLP (it needs
-# the whole field) is gathered on one rank and gives the same run on 1 and 2 ranks.
+# the whole field) is gathered on one rank and gives the same run on 1 and 2 ranks; the closure
+# evaluated once a step (-surrogate_closure_eval step).
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 source "$GYRE_SOURCE_DIR/tests/coupling/l96_closure.sh"
@@ -34,6 +35,41 @@ rn = float(np.sqrt(((t["X"][i] - b["X"][j]) ** 2).mean()))
 print(f"lead 1: RMSE of X, learned closure {rl:.4f}, no closure {rn:.4f}, cut {1 - rl / rn:.1%}")
 assert rl <= 0.7 * rn, "the learned closure cuts the lead-1 RMSE by less than 30%"
 PY
+
+# -surrogate_closure_eval step: the network once a time step, its term held through the step's
+# four RK4 stages: a quarter of the stage mode's step evaluations (GyreSurrogate events: one a
+# step, plus the output's coupling diagnostic in both modes, every step here), still the 30% cut
+# at lead 1, the same on 1 and 2 ranks; with one stage a step (euler) the same run as stage's
+mpirun_n 2 "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_closure_eval step \
+  -output step.nc -log_view > step_log.txt
+mpirun_n 1 "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_closure_eval step \
+  -output step1.nc
+ncdiff step1.nc step.nc --vars X --rtol 0 || fail "-surrogate_closure_eval step: 1 and 2 ranks differ"
+ev_stage=$(awk '/^GyreSurrogate /{print $2}' log.txt)
+ev_step=$(awk '/^GyreSurrogate /{print $2}' step_log.txt)
+steps=$(awk '/^TSStep /{print $2}' step_log.txt)
+echo "GyreSurrogate events: stage $ev_stage, step $ev_step, for $steps steps of each member"
+[ "$ev_stage" -ge $((5 * steps)) ] && [ "$ev_step" -ge $((2 * steps)) ] &&
+  [ "$ev_step" -le $((2 * steps + 8)) ] ||
+  fail "-surrogate_closure_eval step: $ev_step evaluations for $steps steps (stage: $ev_stage)"
+for m in stage step; do
+  mpirun_n 2 "$GYRE" simulate "${fc[@]}" -ts_type euler -surrogate closure.nc \
+    -surrogate_closure_eval $m -output euler_$m.nc
+done
+ncdiff euler_stage.nc euler_step.nc --vars X --rtol 0 || fail "euler: step and stage differ"
+"$PYTHON" - <<'PY'
+import netCDF4  # noqa: F401
+import numpy as np
+t, a, b, c = (netCDF4.Dataset(f) for f in ("heldout.nc", "learned.nc", "step.nc", "none.nc"))
+i = int(np.argmin(abs(t["time"][:] - 2.0)))
+j = int(np.argmin(abs(a["time"][:] - 2.0)))
+r = [float(np.sqrt(((t["X"][i] - d["X"][j]) ** 2).mean())) for d in (a, b, c)]
+print(f"lead 1: RMSE of X, closure a stage {r[0]:.4f}, a step {r[1]:.4f}, none {r[2]:.4f}")
+assert r[1] <= 0.7 * r[2], "the closure evaluated once a step cuts the RMSE by less than 30%"
+assert float(abs(a["X"][:] - b["X"][:]).max()) > 0, "step and stage gave the same RK4 run"
+PY
+expect_error "bad -surrogate_closure_eval" "-surrogate_closure_eval often: expected stage or step" \
+  "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_closure_eval often -output x8.nc
 
 # mismatches: one error line each
 mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs X -train_targets coupling \

@@ -13,9 +13,8 @@
 # by batch size through the FFT and by the implicit GEMM: 4-6 minutes on an H200.
 # ONLY=fno|fcnn|mlp: that network's benchmark rows alone.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
-# closure on the GPU (tf32, fp32, both with GYRE_CUDA_GRAPH=1, and fp32 with GYRE_CUDA_CONV=fft;
-# CONFIGS="PREC[:VAR=VALUE]
-# ..." to choose), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
+# closure on the GPU (tf32 and fp32, both also with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE]
+# ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
 # PETSc, Open MPI, NetCDF) as MPI singletons.
 # Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
 set -uo pipefail
@@ -87,12 +86,12 @@ if [ "$mode" = coupling ]; then
     esac
   done
   # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
-  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1 \
-    fp32:GYRE_CUDA_CONV=fft}; do
+  for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1}; do
     prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
     [ "$cfg" != "$prec" ] && knob=${cfg#*:}
     echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
-    env "$knob" "${senv[@]}" LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d PY="$py" \
+    env "$knob" "${senv[@]}" LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d \
+      NS2D_REPEATS=3 PY="$py" \
       timeout 270 bash "$root/bench/coupling.sh" "$sdir"
     r=$?
     [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $cfg) failed (status $r)"
