@@ -41,7 +41,8 @@
  *                        [-iters N] [-warmup W] [-min_time S] [-seed S] [-batch B]
  *                        [-precision fp32|tf32|bf16]
  * (-batch: another batch size than the architecture's above, and -precision the backend's
- * precision, both for studies of one backend; the tables use the defaults: PyTorch runs them.)
+ * precision, both for studies of one backend; the tables use the defaults: PyTorch runs them.
+ * -precision adds precision=P to the line.)
  * Prints one machine-readable line:
  *   TRAIN fw=gyre arch=fno threads=1 batch=20 params=... iters=... seconds=...
  *         samples_per_s=... cpu_per_wall=... peak_rss_kb=... loss_first=... loss_last=...
@@ -297,6 +298,7 @@ int main(int argc, char **argv)
            data_sum);
     if (!cpu || size != 64)
       printf(" backend=%s size=%d peak_device_bytes=%zu", backend, size, dev_peak);
+    if (prec) printf(" precision=%s", prec);
     if (nranks > 1) { /* the transport's words joined by '_' (one key=value field) */
       char how[160];
       snprintf(how, sizeof how, "%s", GyreGradSyncTransport(sync));

@@ -12,10 +12,11 @@
  * and says so on the log (solvers/surrogate_eval.c does all three). A receptive field wider
  * than a rank's subdomain is refused. -surrogate_scale s multiplies the output (ns2d's
  * subgrid_forcing S enters the coarse tendency as -S: -surrogate_scale -1).
- * -surrogate_closure_eval step evaluates the network once a time step, on the state the step's
- * first right-hand side sees (its start for explicit integrators), and adds that term at every
- * stage of the step, as a parameterisation computed once a step does; the default, stage,
- * evaluates it at every right-hand side. With one stage a step (euler) both are the same.
+ * -surrogate_closure_eval step evaluates the network once a time step, on the step's start
+ * (its first stage; the driver restarts the TS at every step, so that an FSAL tableau's first
+ * stage is evaluated too, not the last one's reused), and adds that term at every stage of the
+ * step, as a parameterisation computed once a step does; the default, stage, evaluates it at
+ * every right-hand side. With one stage a step (euler) both are the same.
  *
  * On load the model file is checked against the run, each mismatch one error naming both
  * sides: trained as a closure; input fields are state components of this model (by name);
@@ -31,11 +32,10 @@ typedef struct {
   PetscInt          comp;                                 /* forced component, -1 until resolved */
   PetscInt          nin, in_comp[GYRE_DATA_MAX_CHANNELS]; /* input channels: DMDA components */
   PetscInt          dof;                                  /* the model's components per point */
-  PetscReal         scale;       /* F += scale * output (-surrogate_scale) */
-  GyreClosure       fallback;    /* the guard's analytic fallback (-guard_fallback), or NULL */
-  PetscBool         once_a_step; /* -surrogate_closure_eval step */
-  PetscInt          held_step;   /* the step whose term `held` is (closure->steps_begun), or -1 */
-  float            *held;        /* that term, this rank's points (once_a_step) */
+  PetscReal         scale;     /* F += scale * output (-surrogate_scale) */
+  GyreClosure       fallback;  /* the guard's analytic fallback (-guard_fallback), or NULL */
+  PetscInt          held_step; /* the step whose term `held` is (closure->steps_begun), or -1 */
+  float            *held;      /* that term, this rank's points (-surrogate_closure_eval step) */
 } SurrogateClosure;
 
 /* F += scale x network(U) on this rank's points (gyre_surrogate.h: per point, per block with a
@@ -56,11 +56,11 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
   dof = sc->dof;
   PetscCall(VecGetLocalSize(U, &n));
   n /= dof;
-  if (sc->once_a_step && cl->in_step && sc->held_step == cl->steps_begun)
+  if (cl->once_a_step && cl->in_step && sc->held_step == cl->steps_begun)
     y = sc->held; /* a later stage of the step: the term its first right-hand side made */
   else {
     PetscCall(GyreSurrogateEvalApplyState(sc->ev, U, dof, sc->in_comp, &y));
-    if (sc->once_a_step && cl->in_step) {
+    if (cl->once_a_step && cl->in_step) {
       if (!sc->held) PetscCall(PetscMalloc1(n, &sc->held));
       PetscCall(PetscArraycpy(sc->held, y, n));
       sc->held_step = cl->steps_begun;
@@ -149,7 +149,7 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
   PetscOptionsEnd();
   PetscCheck(!strcmp(when, "stage") || !strcmp(when, "step"), model->comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-surrogate_closure_eval %s: expected stage or step", when);
-  sc->once_a_step = !strcmp(when, "step");
+  cl->once_a_step = !strcmp(when, "step");
   PetscCheck(path[0], model->comm, PETSC_ERR_USER_INPUT,
              "-closure surrogate needs -surrogate FILE (a model file from gyre train)");
   PetscCall(GyreSurrogateEvalCreate(model, path, &sc->ev));

@@ -108,6 +108,10 @@ struct _p_GyreClosure {
    * (-surrogate_closure_eval step) holds its term through that step's stages. */
   PetscInt  steps_begun;
   PetscBool in_step;
+  /* Set by such a closure: the driver restarts the TS at every step, so that the step's first
+   * stage evaluates the right-hand side at its start (FSAL Runge-Kutta tableaux, 3bs 5dp 5bs,
+   * would reuse the last stage's, the term held from the step before). */
+  PetscBool once_a_step;
 };
 
 /* Why the guard rejected a step (or an emulator's advance) with the surrogate. The evaluation's

@@ -187,8 +187,9 @@ PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
 
   PetscFunctionBegin;
   for (PetscInt k = 0; k < n; k++) {
-    /* members share the TS: each step of an ensemble restarts, as in the physics run */
-    if ((restart && k == 0) || run->model->ensemble_size > 1) {
+    /* members share the TS: each step of an ensemble restarts, as in the physics run; and
+     * each step with a closure evaluated once a step (its first stage at the step's start) */
+    if ((restart && k == 0) || run->model->ensemble_size > 1 || (cl && cl->once_a_step)) {
       PetscCall(TSSetSolution(run->ts, run->U));
       PetscCall(TSSetTimeStep(run->ts, run->dt));
       PetscCall(TSRestartStep(run->ts));

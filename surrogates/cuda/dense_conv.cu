@@ -4,9 +4,11 @@
  * Row-major tensors are column-major matrices transposed, so y (M, N) = x W^T is, for cuBLAS,
  * y^T (N x M) = W^T x^T: every GEMM below is written in cuBLAS's column-major terms.
  *
- * Convolutions (K > 1) are, in fp32 and tf32, an implicit GEMM of our own (below, "the
- * implicit-GEMM convolution": one kernel a product, the im2col matrix never formed; in tf32 its
- * products on the tensor cores); in bf16, and with GYRE_CUDA_CONV=shift, the CPU backend's
+ * Convolutions (K > 1) are, in fp32 and tf32, through the FFT where that applies (2-D circular,
+ * an even number of rows) and the batch has 16 samples or more (conv_algo below), else an
+ * implicit GEMM of our own (below, "the implicit-GEMM convolution": one kernel a product, the
+ * im2col matrix never formed; in tf32 its products on the tensor cores); in bf16, and with
+ * GYRE_CUDA_CONV=shift, the CPU backend's
  * shift-GEMM through cuBLAS (tensor cores), on the
  * whole batch at once: the input is padded (circular wrap or zeros) into a channel-major "tall"
  * layout xp (Cin, N Yp Xp + slack) with Yp = Y + 2 PY, Xp = X + 2 PX; for the kernel offset
@@ -593,7 +595,7 @@ static GyreStatus conv_fits(const ConvGeom *g)
                        g->L, g->s.N);
 }
 
-/* ---- the convolution through the FFT (GYRE_CUDA_CONV=fft) --------------------------------
+/* ---- the convolution through the FFT (by default for batches of 16 or more; GYRE_CUDA_CONV) --
  * A 2-D circular convolution with an even number of rows is the spectral convolution of every
  * mode (MY = Y / 2, MX = X / 2 + 1) with the kernel's transform as its weights:
  *   G[i,o,k] = sum_{a,c} W[o,i,a,c] e^{+i th}, th = 2 pi (k_y (a - PY) / Y + k_x (c - PX) / X),

@@ -57,6 +57,20 @@ for m in stage step; do
     -surrogate_closure_eval $m -output euler_$m.nc
 done
 ncdiff euler_stage.nc euler_step.nc --vars X --rtol 0 || fail "euler: step and stage differ"
+# an FSAL tableau (5dp: its first stage is the last one's, reused unless the TS restarts): member
+# 0 alone and in the ensemble (which restarts every step) are the same run
+for e in 1 4; do
+  mpirun_n 2 "$GYRE" simulate "${fc[@]}" -ensemble_size $e -ts_type rk -ts_rk_type 5dp \
+    -surrogate closure.nc -surrogate_closure_eval step -output fsal_$e.nc
+done
+"$PYTHON" - <<'PY'
+import netCDF4  # noqa: F401
+import numpy as np
+a, b = (netCDF4.Dataset(f"fsal_{e}.nc")["X"][:] for e in (1, 4))  # (time, [member,] k)
+d = float(abs(a - b[:, 0]).max())
+print(f"5dp, once a step: member 0 alone against in an ensemble of 4: max |diff| {d:g}")
+assert d == 0, "the FSAL run depends on the ensemble's size"
+PY
 "$PYTHON" - <<'PY'
 import netCDF4  # noqa: F401
 import numpy as np
