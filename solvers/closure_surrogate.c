@@ -13,8 +13,8 @@
  * than a rank's subdomain is refused. -surrogate_scale s multiplies the output (ns2d's
  * subgrid_forcing S enters the coarse tendency as -S: -surrogate_scale -1).
  * -surrogate_closure_eval step evaluates the network once a time step, on the step's start
- * (its first stage; the driver restarts the TS at every step, so that an FSAL tableau's first
- * stage is evaluated too, not the last one's reused), and adds that term at every stage of the
+ * (its first stage; the driver restarts the TS at every step where the integrator might not
+ * evaluate that stage afresh, e.g. an FSAL tableau's), and adds that term at every stage of the
  * step, as a parameterisation computed once a step does; the default, stage, evaluates it at
  * every right-hand side. With one stage a step (euler) both are the same.
  *

@@ -32,10 +32,11 @@ typedef struct {
   PetscInt  checkpoint_every_steps; /* 0: only at the end (and on a signal) */
 
   /* the run's clock: model time is always step * dt */
-  PetscInt nsteps;     /* the absolute step of -ts_max_time */
-  PetscInt step_first; /* the step of the first output record (initial time / dt) */
-  PetscInt member;     /* the member U is (0..ensemble_size-1) */
-  PetscInt step;       /* current step */
+  PetscInt  nsteps;            /* the absolute step of -ts_max_time */
+  PetscInt  step_first;        /* the step of the first output record (initial time / dt) */
+  PetscInt  member;            /* the member U is (0..ensemble_size-1) */
+  PetscInt  step;              /* current step */
+  PetscBool restart_each_step; /* TSRestartStep before every step (GyreRunSetUpTS says when) */
 
   /* output */
   GyreFile out;

@@ -171,6 +171,21 @@ PetscErrorCode GyreRunSetUpTS(GyreRun *run)
   PetscCall(TSGetAdapt(run->ts, &adapt));
   PetscCall(TSAdaptSetType(adapt, TSADAPTNONE));
   PetscCall(GyreModelSetUpTS(m, run->ts));
+  /* every step restarts the TS where an ensemble's members share it, and where a closure is
+   * evaluated once a step (its term made at the step's first stage, at the step's start) unless
+   * the integrator is a Runge-Kutta tableau that is not FSAL: an FSAL one (3bs, 5dp, 5bs)
+   * would take its first stage from the step before's last, and the other integrators are
+   * restarted too rather than relied on to evaluate the first stage afresh */
+  run->restart_each_step = m->ensemble_size > 1;
+  if (m->closure && m->closure->once_a_step && !run->restart_each_step) {
+    PetscBool rk, fsal = PETSC_FALSE;
+    PetscCall(PetscObjectTypeCompare((PetscObject) run->ts, TSRK, &rk));
+    if (rk) {
+      PetscCall(TSSetUp(run->ts));
+      PetscCall(TSRKGetTableau(run->ts, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &fsal));
+    }
+    run->restart_each_step = !rk || fsal;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -187,9 +202,7 @@ PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart)
 
   PetscFunctionBegin;
   for (PetscInt k = 0; k < n; k++) {
-    /* members share the TS: each step of an ensemble restarts, as in the physics run; and
-     * each step with a closure evaluated once a step (its first stage at the step's start) */
-    if ((restart && k == 0) || run->model->ensemble_size > 1 || (cl && cl->once_a_step)) {
+    if ((restart && k == 0) || run->restart_each_step) {
       PetscCall(TSSetSolution(run->ts, run->U));
       PetscCall(TSSetTimeStep(run->ts, run->dt));
       PetscCall(TSRestartStep(run->ts));
