@@ -5,7 +5,8 @@
 # rank-to-rank agreement is 1e-10), a visible effect against no closure, a clear error for
 # a receptive field wider than a rank's rows; an FNO closure (it needs the whole field) is
 # gathered on one rank, says so, and gives the same run on 1 and 2 ranks; a per-point MLP
-# closure (3 x 3 stencils) gives bitwise the same run on 1, 2 and 4 ranks.
+# closure (3 x 3 stencils) gives bitwise the same run on 1, 2 and 4 ranks; the CNN evaluated
+# once a step (-surrogate_closure_eval step).
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 64 -grid_ny 64 -output_stride 2 -ts_max_time 2 \
@@ -24,6 +25,29 @@ mpirun_n 2 "$GYRE" simulate "${run[@]}" -output none.nc
 if ncdiff c2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
   fail "the CNN closure changes nothing"
 fi
+
+# the CNN once a step (-surrogate_closure_eval step; ARKIMEX, so the TS restarts at every step):
+# the same on 1 and 2 ranks, member 0 alone the same run as in the ensemble, near the run
+# evaluated at every stage but not equal to it
+for np in 1 2; do
+  mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
+    -surrogate_closure_eval step -output s$np.nc
+done
+ncdiff s1.nc s2.nc --vars vorticity --rtol 1e-9 || fail "once a step: 2 ranks differ from 1"
+mpirun_n 2 "$GYRE" simulate "${run[@]}" -ensemble_size 1 -surrogate cnn.nc -surrogate_scale -1 \
+  -surrogate_closure_eval step -output s_one.nc
+"$PYTHON" - <<'PY'
+import netCDF4  # noqa: F401
+import numpy as np
+one = netCDF4.Dataset("s_one.nc")["vorticity"][:]
+ens, stage, none = (netCDF4.Dataset(f)["vorticity"][:] for f in ("s2.nc", "c2.nc", "none.nc"))
+d0 = float(abs(one - ens[:, 0]).max())
+ds, dn = float(abs(ens - stage).max()), float(abs(stage - none).max())
+print(f"once a step: member 0 alone against in the ensemble {d0:g}; against every stage {ds:g}"
+      f" (the closure's own effect: {dn:g})")
+assert d0 == 0, "once a step: member 0 depends on the ensemble's size"
+assert 0 < ds < 0.1 * dn, "once a step: not near the every-stage run, or equal to it"
+PY
 
 # a per-point MLP on the 3 x 3 stencil of each point: 1 rank gathers the stencils straight from
 # the state, 2 and 4 ranks through the ghost exchange; a point's output depends on its stencil
