@@ -154,13 +154,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "bench_train_cpu: -size %d: at least 8\n", size);
     stop(2);
   }
-  GyreBackend *be;
-  CALL(GyreBackendCreate(backend, threads, &be));
-  if (prec) CALL(GyreBackendSetPrecision(be, prec));
   if (bstr && batch_in < 1) {
     fprintf(stderr, "bench_train_cpu: -batch %s: at least 1\n", bstr);
     stop(2);
   }
+  GyreBackend *be;
+  CALL(GyreBackendCreate(backend, threads, &be));
+  if (prec) CALL(GyreBackendSetPrecision(be, prec));
 
   /* the network and its data shapes */
   GyreNet *net   = NULL;

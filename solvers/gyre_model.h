@@ -108,9 +108,10 @@ struct _p_GyreClosure {
    * (-surrogate_closure_eval step) holds its term through that step's stages. */
   PetscInt  steps_begun;
   PetscBool in_step;
-  /* Set by such a closure: the driver restarts the TS at every step, so that the step's first
-   * stage evaluates the right-hand side at its start (FSAL Runge-Kutta tableaux, 3bs 5dp 5bs,
-   * would reuse the last stage's, the term held from the step before). */
+  /* Set by such a closure: the driver restarts the TS at every step where the step's first
+   * stage might not evaluate the right-hand side afresh at its start (GyreRunSetUpTS: an FSAL
+   * Runge-Kutta tableau, 3bs 5dp 5bs, would reuse the last stage's, made with the term held
+   * from the step before). */
   PetscBool once_a_step;
 };
 

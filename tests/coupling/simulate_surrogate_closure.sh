@@ -82,8 +82,12 @@ print(f"lead 1: RMSE of X, closure a stage {r[0]:.4f}, a step {r[1]:.4f}, none {
 assert r[1] <= 0.7 * r[2], "the closure evaluated once a step cuts the RMSE by less than 30%"
 assert float(abs(a["X"][:] - b["X"][:]).max()) > 0, "step and stage gave the same RK4 run"
 PY
+# refused before the output is made: a good file given with -output_overwrite stays as it was
+sum=$(sha256sum step1.nc)
 expect_error "bad -surrogate_closure_eval" "-surrogate_closure_eval often: expected stage or step" \
-  "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_closure_eval often -output x8.nc
+  "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_closure_eval often \
+  -output step1.nc -output_overwrite
+[ "$(sha256sum step1.nc)" = "$sum" ] || fail "a refused -surrogate_closure_eval changed step1.nc"
 
 # mismatches: one error line each
 mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs X -train_targets coupling \
