@@ -4,8 +4,10 @@
  *   y[n,o,y,x] = b[o] + sum_{i,ky,kx} W[o,i,ky,kx] x[n,i,y+ky-PY,x+kx-PX].
  * A 1-D convolution is the 2-D one with Y = KY = 1. OpenMP over the batch, each thread with its
  * own scratch and its own dW partial sum (reduced at the end); OpenBLAS single-threaded inside.
- * Two algorithms, the same results up to float rounding:
+ * Three algorithms, the same results up to float rounding:
  *
+ *  direct (forward only; Cout <= CONV_DIRECT_MAX_COUT and a kernel larger than 1x1, with AVX2 +
+ *    FMA): below, before the op-table entries.
  *  shift-GEMM (Cin >= CONV_SHIFT_MIN_CIN, and every 1x1 convolution): no im2col. Each sample
  *    is padded once into xp (Cin, Y + 2 PY, X + 2 PX) (circular wrap or zeros; plus 2 PX zero
  *    floats at the end). With Xp = X + 2 PX, the output on the "extended" grid
@@ -20,7 +22,8 @@
  *  im2col + sgemm (few input channels, where one offset's sgemm would be a rank-Cin update):
  *    im2col of a block of rows (bounded to about 4 MiB of scratch per thread) and sgemm.
  *
- * GYRE_CONV_ALGO=im2col|shift in the environment forces one algorithm (for tests of both);
+ * GYRE_CONV_ALGO=im2col|shift|direct in the environment forces one algorithm (for tests of
+ * each; direct only for the forward and only with AVX2 + FMA, the default choice elsewhere);
  * GYRE_CONV_ALGO=fft runs a 2-D circular convolution with an even number of rows through the FFT
  * (conv_fft.c; the others as by default); any other value is refused with one error naming it. */
 #include <cblas.h>
@@ -493,9 +496,206 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
   return GYRE_OK;
 }
 
+/* ---- direct (forward, few output channels, AVX2 + FMA) --------------------------------- */
+/* The forward of a layer with few output channels (Cout <= CONV_DIRECT_MAX_COUT: a small CNN's
+ * layers, any network's last layer) as a direct convolution in registers: each sample padded
+ * once as for the shift-GEMM, then for each row and each block of 3 x 8 columns, 4 output
+ * channels' accumulators (12 vectors) summed over i, ky, kx by FMA, one input vector loaded and
+ * one weight broadcast a product of 8 (here the shift-GEMM's sgemm calls have 8 or fewer rows:
+ * 8-20 GFLOP/s, where this runs near the FMA units' peak). Each output is the same fixed-order
+ * sum wherever it lies in the block, so a point's value does not depend on the block's size
+ * (a rank's subdomain, a trimmed halo). Not bitwise the other algorithms' (float rounding). */
+#define CONV_DIRECT_MAX_COUT 8
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define CONV_DIRECT_AVX2 1
+
+/* OC (1..4) output channels on XB (1..6) vectors of 8 columns from column x0 of row y: xr is
+ * the padded input at (channel 0, row y, column x0), wp the OC channels' packed weights
+ * (direct_pack), yo the output at (channel o0, y, x0); the last vector stores only the columns
+ * in mask. KXC: the kernel's width as a constant (3 or 5: the taps' loop unrolled), 0 for any
+ * (s->KX). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+direct_block(const int OC, const int XB, const int KXC, const ConvShape *s, const ShiftGeom *g,
+             const float *xr, const float *wp, const float *bo, float *yo, size_t plane,
+             __m256i mask)
+{
+  const int KX = KXC ? KXC : s->KX;
+  __m256    acc[4][6];
+#pragma GCC unroll 4
+  for (int j = 0; j < OC; j++)
+#pragma GCC unroll 6
+    for (int v = 0; v < XB; v++)
+      acc[j][v] = _mm256_setzero_ps();
+  for (int i = 0; i < s->Cin; i++)
+    for (int ky = 0; ky < s->KY; ky++) {
+      const float *xy = xr + (size_t) i * g->pplane + (size_t) ky * g->Xp;
+      /* one register each for the row's and the weights' addresses, the taps' offsets in the
+       * instructions (without the barrier GCC kept an index a vector, spilled with OC = 1) */
+      __asm__("" : "+r"(xy), "+r"(wp));
+#pragma GCC unroll 5
+      for (int kx = 0; kx < KX; kx++) {
+        __m256 in[6];
+#pragma GCC unroll 6
+        for (int v = 0; v < XB; v++)
+          in[v] = _mm256_loadu_ps(xy + kx + 8 * v);
+#pragma GCC unroll 4
+        for (int j = 0; j < OC; j++) {
+          const __m256 w = _mm256_broadcast_ss(wp + kx * OC + j);
+#pragma GCC unroll 6
+          for (int v = 0; v < XB; v++)
+            acc[j][v] = _mm256_fmadd_ps(in[v], w, acc[j][v]);
+        }
+      }
+      wp += KX * OC;
+    }
+#pragma GCC unroll 4
+  for (int j = 0; j < OC; j++) {
+    const __m256 b = _mm256_set1_ps(bo ? bo[j] : 0.0f);
+#pragma GCC unroll 6
+    for (int v = 0; v < XB; v++) {
+      /* + 0 where there is no bias: the same value (-0 becomes +0, as sgemm's + 0 * C) */
+      const __m256 r = _mm256_add_ps(acc[j][v], b);
+      float       *p = yo + (size_t) j * plane + 8 * v;
+      if (v == XB - 1)
+        _mm256_maskstore_ps(p, mask, r);
+      else
+        _mm256_storeu_ps(p, r);
+    }
+  }
+}
+
+/* OC output channels from o0, every row: blocks of XB vectors (as many as the registers hold:
+ * OC XB accumulators, XB inputs and a weight; at least 8 accumulators, as FMA's latency times
+ * its throughput), the last block shifted left to end at the row's end (its first vectors
+ * computed twice: the same values, each output being the same sum wherever it lies); single
+ * vectors only in rows narrower than a block */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+direct_rows(const int OC, const int KXC, const ConvShape *s, const ShiftGeom *g, const float *xp,
+            const float *wp, const float *b, int o0, float *yn)
+{
+  const int     XB    = OC == 1 ? 6 : OC == 2 ? 4 : 2;
+  const size_t  plane = (size_t) s->Y * s->X;
+  const int     nv = (s->X + 7) / 8, rem = s->X - 8 * (nv - 1);
+  const __m256i all = _mm256_set1_epi32(-1);
+  const __m256i last =
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const float *bo = b ? b + o0 : NULL;
+  for (int y = 0; y < s->Y; y++) {
+    const float *xr = xp + (size_t) y * g->Xp;
+    float       *yo = yn + (size_t) o0 * plane + (size_t) y * s->X;
+    if (nv < XB) {
+      for (int v = 0; v < nv; v++)
+        direct_block(OC, 1, KXC, s, g, xr + 8 * v, wp, bo, yo + 8 * v, plane,
+                     v + 1 == nv ? last : all);
+      continue;
+    }
+    for (int v0 = 0; v0 < nv; v0 += XB) {
+      const int v = v0 + XB <= nv ? v0 : nv - XB;
+      direct_block(OC, XB, KXC, s, g, xr + 8 * v, wp, bo, yo + 8 * v, plane,
+                   v + XB == nv ? last : all);
+    }
+  }
+}
+
+#define DIRECT_ROWS_KX(OC)                                                                         \
+  (s->KX == 3   ? direct_rows(OC, 3, s, g, xp, wp, b, o0, yn)                                      \
+   : s->KX == 5 ? direct_rows(OC, 5, s, g, xp, wp, b, o0, yn)                                      \
+                : direct_rows(OC, 0, s, g, xp, wp, b, o0, yn))
+
+/* the weights in the order direct_block reads them: for each group of 4 output channels (the
+ * last one narrower), [i][ky][kx][j] */
+static void direct_pack(const ConvShape *s, const float *W, float *wpk)
+{
+  const int KK = s->KY * s->KX;
+  for (int o0 = 0; o0 < s->Cout; o0 += 4) {
+    const int OC = s->Cout - o0 < 4 ? s->Cout - o0 : 4;
+    float    *wg = wpk + (size_t) o0 * s->Cin * KK;
+    for (int i = 0; i < s->Cin; i++)
+      for (int k = 0; k < KK; k++)
+        for (int j = 0; j < OC; j++)
+          wg[((size_t) i * KK + k) * OC + j] = W[((size_t) (o0 + j) * s->Cin + i) * KK + k];
+  }
+}
+
+__attribute__((target("avx2,fma"))) static void direct_sample(const ConvShape *s,
+                                                              const ShiftGeom *g, const float *xp,
+                                                              const float *wpk, const float *b,
+                                                              float *yn)
+{
+  for (int o0 = 0; o0 < s->Cout; o0 += 4) {
+    const float *wp = wpk + (size_t) o0 * s->Cin * s->KY * s->KX;
+    switch (s->Cout - o0 < 4 ? s->Cout - o0 : 4) {
+    case 1:
+      DIRECT_ROWS_KX(1);
+      break;
+    case 2:
+      DIRECT_ROWS_KX(2);
+      break;
+    case 3:
+      DIRECT_ROWS_KX(3);
+      break;
+    default:
+      DIRECT_ROWS_KX(4);
+      break;
+    }
+  }
+}
+#else
+#define CONV_DIRECT_AVX2 0
+#endif
+
+/* the padded sample's size: the planes, pad_planes' 2 PX zeros, and a vector's slack (the last
+ * row's last vector reads up to 7 columns past its plane; those lanes are not stored) */
+static size_t direct_padded_size(const ConvShape *s, const ShiftGeom *g)
+{
+  return (size_t) s->Cin * g->pplane + 2 * (size_t) s->PX + 8;
+}
+
+static GyreStatus conv_forward_direct(GyreBackend *be, const ConvShape s, const GyreTensor *x,
+                                      const GyreTensor *W, const GyreTensor *b, GyreTensor *y)
+{
+#if CONV_DIRECT_AVX2
+  const ShiftGeom g     = shift_geom(&s);
+  const size_t    plane = (size_t) s.Y * s.X, xpsz = direct_padded_size(&s, &g);
+  const size_t    wsz    = (size_t) s.Cout * s.Cin * s.KY * s.KX;
+  float          *wpk    = malloc(sizeof(float) * wsz);
+  int             failed = 0;
+  if (!wpk)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_forward: out of memory allocating %zu bytes",
+                         sizeof(float) * wsz);
+  direct_pack(&s, W->data, wpk);
+#pragma omp parallel num_threads(conv_threads(be, s.N))
+  {
+    float *xp = malloc(sizeof(float) * xpsz);
+    if (!xp) {
+#pragma omp atomic write
+      failed = 1;
+    } else
+      memset(xp + xpsz - 8, 0, sizeof(float) * 8);
+#pragma omp for schedule(static)
+    for (int n = 0; n < s.N; n++) {
+      if (!xp) continue;
+      pad_planes(&s, &g, s.Cin, s.circ, x->data + (size_t) n * s.Cin * plane, xp);
+      direct_sample(&s, &g, xp, wpk, b ? b->data : NULL, y->data + (size_t) n * s.Cout * plane);
+    }
+    free(xp);
+  }
+  free(wpk);
+  if (failed)
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_forward: out of memory allocating %zu bytes",
+                         sizeof(float) * xpsz);
+  return GYRE_OK;
+#else
+  (void) be, (void) s, (void) x, (void) W, (void) b, (void) y;
+  return GyreStatusSet(GYRE_ERR_INTERNAL, "cpu conv_forward: the direct algorithm needs x86-64");
+#endif
+}
+
 /* ---- the op-table entries: choose the algorithm ------------------------------------------ */
-/* GYRE_CONV_ALGO: 0 unset (or empty), 1 im2col, 2 shift, 3 fft, 4 anything else: refused by
- * the ops with one error naming the value (read once) */
+/* GYRE_CONV_ALGO: 0 unset (or empty), 1 im2col, 2 shift, 3 fft, 5 direct, 4 anything else:
+ * refused by the ops with one error naming the value (read once) */
 static int conv_forced(void)
 {
   static int forced = -1;
@@ -508,6 +708,7 @@ static int conv_forced(void)
                     : !strcmp(e, "im2col") ? 1
                     : !strcmp(e, "shift")  ? 2
                     : !strcmp(e, "fft")    ? 3
+                    : !strcmp(e, "direct") ? 5
                                            : 4;
 #pragma omp atomic write
     forced = f;
@@ -519,8 +720,18 @@ static int conv_forced(void)
 static GyreStatus conv_algo_check(void)
 {
   if (conv_forced() != 4) return GYRE_OK;
-  return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CONV_ALGO=%s: im2col, shift or fft",
+  return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CONV_ALGO=%s: im2col, shift, direct or fft",
                        getenv("GYRE_CONV_ALGO"));
+}
+
+/* the direct forward: by default for few output channels with a kernel larger than 1 x 1 (a
+ * 1 x 1 layer's shift-GEMM copies nothing); forced, for every forward; both only with AVX2 +
+ * FMA (elsewhere the default choice among the others) */
+static int conv_use_direct(const ConvShape *s)
+{
+  const int f = conv_forced();
+  if (!CONV_DIRECT_AVX2 || !GyreCPUHasAVX2FMA() || (f != 0 && f != 5)) return 0;
+  return f == 5 || (s->Cout <= CONV_DIRECT_MAX_COUT && s->KY * s->KX > 1);
 }
 
 static int conv_use_shift(const ConvShape *s)
@@ -542,6 +753,7 @@ GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTe
   const ConvShape s = conv_shape(x, W, pad);
   GyreCall(conv_algo_check());
   if (conv_use_fft(x, W, pad)) return GyreCPUConvForwardFFT(be, x, W, b, pad, y);
+  if (conv_use_direct(&s)) return conv_forward_direct(be, s, x, W, b, y);
   return conv_use_shift(&s) ? conv_forward_shift(be, s, x, W, b, y)
                             : conv_forward_im2col(be, s, x, W, b, y);
 }

@@ -813,6 +813,16 @@ int main(int argc, char **argv)
     test_conv(2, 2, 5, 4, 8, 6, 5, 5, GYRE_PAD_CIRCULAR, 1, 1);
     test_conv(2, 2, 3, 2, 4, 9, 3, 1, GYRE_PAD_CIRCULAR, 1, 1);
     test_conv(2, 2, 16, 3, 16, 12, 5, 5, GYRE_PAD_CIRCULAR, 1, 0);
+    /* the direct forward's register blocks (Cout <= 8, by default where AVX2 + FMA): groups
+     * of 4 output channels and a narrower last one (8, 5, 3), blocks of 2, 4 or 6 vectors of 8
+     * columns with the last block shifted back (X not a multiple of the block), a masked last
+     * vector, rows narrower than a block (X = 11 with 1 channel: 6-vector blocks), the
+     * kernel's width unrolled (3, 5) or not (7) */
+    test_conv(2, 2, 3, 8, 5, 29, 3, 3, GYRE_PAD_CIRCULAR, 1, 0);
+    test_conv(2, 1, 2, 5, 6, 53, 5, 5, GYRE_PAD_ZERO, 1, 0);
+    test_conv(2, 2, 4, 3, 4, 37, 3, 7, GYRE_PAD_CIRCULAR, 0, 0);
+    test_conv(2, 1, 8, 1, 7, 11, 3, 3, GYRE_PAD_ZERO, 1, 1);
+    test_conv(1, 2, 5, 2, 1, 70, 1, 5, GYRE_PAD_CIRCULAR, 1, 0);
     /* kernels as wide as the grid or wider (im2col's shifted rows entirely padding; circular
      * padding wrapping more than once) */
     for (int p = 0; p < 2; p++) {

@@ -11,10 +11,12 @@ endforeach()
 add_test(NAME nn_ops_act_portable COMMAND test_nn_ops act WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 set_tests_properties(nn_ops_act_portable PROPERTIES LABELS "unit" TIMEOUT 120
                      ENVIRONMENT "GYRE_GELU_AVX2=0")
-# the convolution's algorithms, each forced on every case (by default the shape chooses:
-# im2col below 8 input channels, the shift-GEMM from 8 and for 1x1 kernels; fft where the
-# convolution is 2-D and circular with an even number of rows, the others by default)
-foreach(algo im2col shift fft)
+# the convolution's algorithms, each forced on every case (by default the shape chooses: the
+# direct forward for at most 8 output channels and kernels larger than 1x1 where the CPU has
+# AVX2 + FMA; else im2col below 8 input channels, the shift-GEMM from 8 and for 1x1 kernels;
+# fft where the convolution is 2-D and circular with an even number of rows, the others by
+# default; direct: every forward, the backward by default)
+foreach(algo im2col shift fft direct)
   add_test(NAME nn_ops_conv_${algo} COMMAND test_nn_ops conv
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_ops_conv_${algo} PROPERTIES LABELS "unit" TIMEOUT 120
@@ -25,4 +27,4 @@ add_test(NAME nn_ops_conv_unknown_algo COMMAND test_nn_ops conv
          WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 set_tests_properties(nn_ops_conv_unknown_algo PROPERTIES LABELS "unit" TIMEOUT 120
                      ENVIRONMENT "GYRE_CONV_ALGO=bogus"
-                     PASS_REGULAR_EXPRESSION "GYRE_CONV_ALGO=bogus: im2col, shift or fft")
+                     PASS_REGULAR_EXPRESSION "GYRE_CONV_ALGO=bogus: im2col, shift, direct or fft")
