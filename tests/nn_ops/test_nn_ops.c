@@ -622,6 +622,51 @@ static void test_loss(int rel)
 }
 
 /* ---- convolution ---- */
+/* The direct forward (few output channels, AVX2 + FMA) sums each output in the same order
+ * wherever it lies in the block: x (N, Cin, Y, X) padded by `pad`, and the same x extended by a
+ * border of B >= the kernel's radius (its periodic extension for circular padding, zeros for
+ * zero padding) convolved with zero padding, give bitwise the same values on x's points (a
+ * rank's block with a halo against the whole grid; -surrogate_trim_halo against the default).
+ * Only where the default takes the direct forward. */
+static void test_conv_direct_block(int Cin, int Cout, int Y, int X, int K, GyrePadding pad)
+{
+  const char *algo = getenv("GYRE_CONV_ALGO");
+  if (!GyreCPUHasAVX2FMA() || (algo && *algo && strcmp(algo, "direct"))) {
+    printf("skip conv direct block: the direct forward is not the default here\n");
+    return;
+  }
+  const int  B = K / 2 + 2, Yb = Y + 2 * B, Xb = X + 2 * B, N = 2;
+  GyreTensor x, xb, W, b, y, yb;
+  tensor(&x, 4, N, Cin, Y, X), tensor(&xb, 4, N, Cin, Yb, Xb), tensor(&W, 4, Cout, Cin, K, K);
+  tensor(&b, 1, Cout, 0, 0, 0), tensor(&y, 4, N, Cout, Y, X), tensor(&yb, 4, N, Cout, Yb, Xb);
+  randomize(&x, 0), randomize(&W, 0), randomize(&b, 0);
+  for (int c = 0; c < N * Cin; c++)
+    for (int r = 0; r < Yb; r++)
+      for (int q = 0; q < Xb; q++) {
+        const int ys = r - B, xs = q - B, in = ys >= 0 && ys < Y && xs >= 0 && xs < X;
+        xb.data[((size_t) c * Yb + r) * Xb + q] =
+            pad == GYRE_PAD_CIRCULAR
+                ? x.data[((size_t) c * Y + (ys + Y * B) % Y) * X + (xs + X * B) % X]
+            : in ? x.data[((size_t) c * Y + ys) * X + xs]
+                 : 0.0f;
+      }
+  CHECK(GyreCPUConvForward(be1, &x, &W, &b, pad, &y));
+  CHECK(GyreCPUConvForward(be1, &xb, &W, &b, GYRE_PAD_ZERO, &yb));
+  long differ = 0;
+  for (int c = 0; c < N * Cout; c++)
+    for (int r = 0; r < Y; r++)
+      for (int q = 0; q < X; q++)
+        differ += memcmp(&y.data[((size_t) c * Y + r) * X + q],
+                         &yb.data[((size_t) c * Yb + r + B) * Xb + q + B], sizeof(float)) != 0;
+  printf("%s conv direct block C%d->%d %dx%d K%d %s: %ld of %zu values differ from the extended "
+         "block's\n",
+         differ ? "FAIL" : "ok  ", Cin, Cout, Y, X, K, pad == GYRE_PAD_ZERO ? "zero" : "circ",
+         differ, y.size);
+  failures += differ != 0;
+  GyreTensorDestroy(&x), GyreTensorDestroy(&xb), GyreTensorDestroy(&W);
+  GyreTensorDestroy(&b), GyreTensorDestroy(&y), GyreTensorDestroy(&yb);
+}
+
 static void test_conv(int dims, int N, int Cin, int Cout, int Y, int X, int KY, int KX,
                       GyrePadding pad, int has_b, int full_fd)
 {
@@ -823,6 +868,9 @@ int main(int argc, char **argv)
     test_conv(2, 2, 4, 3, 4, 37, 3, 7, GYRE_PAD_CIRCULAR, 0, 0);
     test_conv(2, 1, 8, 1, 7, 11, 3, 3, GYRE_PAD_ZERO, 1, 1);
     test_conv(1, 2, 5, 2, 1, 70, 1, 5, GYRE_PAD_CIRCULAR, 1, 0);
+    test_conv_direct_block(1, 8, 9, 21, 5, GYRE_PAD_CIRCULAR);
+    test_conv_direct_block(8, 8, 7, 30, 3, GYRE_PAD_ZERO);
+    test_conv_direct_block(8, 1, 12, 64, 3, GYRE_PAD_CIRCULAR);
     /* kernels as wide as the grid or wider (im2col's shifted rows entirely padding; circular
      * padding wrapping more than once) */
     for (int p = 0; p < 2; p++) {
