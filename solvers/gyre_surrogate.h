@@ -46,8 +46,9 @@ struct _p_GyreSurrogateEval {
    * network's circular padding is the periodic wrap; the values agree to float rounding, not
    * bitwise, as the convolutions' GEMMs change shape) */
   PetscInt  xs, ys, xm, ym, gxs, gys, gxm, gym; /* this rank's corners in in_dm (1-D: y 0, 1) */
-  PetscBool whole, trim_halo; /* trim_halo: -surrogate_trim_halo (default: a halo everywhere) */
-  PetscInt  bxs, bys, bxm, bym;
+  PetscBool whole, trim_halo; /* trim_halo: -surrogate_trim_halo (default: where the network
+                               * is computed alike in any block, GyreNetBlockExact) */
+  PetscInt bxs, bys, bxm, bym;
   /* POINTS: xin[i] = u[gidx[i]], u this rank's points (whole) or its ghosted local block: the
    * stencils' offsets, computed once */
   PetscInt *gidx;

@@ -17,7 +17,8 @@ PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSu
 {
   GyreSurrogateEval ev;
   char              backend[16] = "cpu", precision[16] = "fp32";
-  PetscInt          threads = 1;
+  PetscInt          threads  = 1;
+  PetscBool         trim_set = PETSC_FALSE;
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&ev));
@@ -33,8 +34,10 @@ PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSu
   PetscCall(PetscOptionsBool("-surrogate_trim_halo",
                              "a CNN block gets no halo in a dimension its rank owns whole (the "
                              "circular padding wraps it): fewer points, the same output up to "
-                             "float rounding (not bitwise)",
-                             NULL, ev->trim_halo, &ev->trim_halo, NULL));
+                             "float rounding (default: on where bitwise the same, every layer "
+                             "a circular convolution computed alike in any block, a batch norm "
+                             "or an activation; else off)",
+                             NULL, ev->trim_halo, &ev->trim_halo, &trim_set));
   PetscOptionsEnd();
   if (!GYRE_SURROGATE_EVENT)
     PetscCall(PetscLogEventRegister("GyreSurrogate", DM_CLASSID, &GYRE_SURROGATE_EVENT));
@@ -42,6 +45,8 @@ PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSu
   PetscCallGyre(model->comm, GyreBackendSetPrecision(ev->be, precision));
   PetscCallGyre(model->comm, GyreSurrogateLoad(model->comm, ev->path, ev->be, &ev->s));
   ev->r = GyreSurrogateReceptiveRadius(ev->s);
+  if (!trim_set)
+    ev->trim_halo = GyreNetBlockExact(GyreSurrogateNet(ev->s)) ? PETSC_TRUE : PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -272,8 +277,11 @@ PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, Pet
                           size));
   } else
     PetscCall(PetscInfo(
-        NULL, "surrogate '%s': %s on each rank's points with a halo of %" PetscInt_FMT "\n",
-        ev->path, ev->kind == GYRE_EVAL_BLOCK ? "CNN" : "per-point MLP", ev->r));
+        NULL, "surrogate '%s': %s on each rank's points with a halo of %" PetscInt_FMT "%s\n",
+        ev->path, ev->kind == GYRE_EVAL_BLOCK ? "CNN" : "per-point MLP", ev->r,
+        ev->kind == GYRE_EVAL_BLOCK && ev->trim_halo
+            ? " (none in a dimension the rank owns whole: -surrogate_trim_halo)"
+            : ""));
   PetscCallGyre(model->comm, GyreNetWorkspaceCreate(GyreSurrogateNet(ev->s), &ev->ws));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -105,6 +105,13 @@ GyreStatus                        GyreNetWorkspaceCreate(const GyreNet *net, Gyr
 GyreStatus                        GyreNetWorkspaceDestroy(GyreNetWorkspace **ws);
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y);
+/* 1 where GyreNetInfer's output at a point is computed alike in any block containing the
+ * point's receptive field (bitwise the same values on a rank's block with a halo as on the
+ * whole field, or on a block whose circular padding stands in for the periodic halo): every
+ * layer a circular convolution the backend computes exactly so (conv_block_exact), a batch
+ * norm or an activation. 0 otherwise (dense, spectral, coordinate or zero-mean layers, zero
+ * padding, a GEMM convolution). */
+int GyreNetBlockExact(const GyreNet *net);
 /* The number of GyreNetInfer calls on ws that ran as one launch of a recorded CUDA graph
  * (GYRE_CUDA_GRAPH=1 on the CUDA backend; 0 elsewhere): for tests and diagnostics. */
 long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws);

@@ -198,6 +198,11 @@ typedef struct {
   GyreStatus (*capture_end)(GyreBackend *, void **graph);
   GyreStatus (*graph_launch)(GyreBackend *, void *graph, int *launched);
   void (*graph_free)(GyreBackend *, void *graph);
+  /* 1 where conv_forward of a dim-D layer Cin -> Cout with a k-wide kernel computes each output
+   * as the same sum in the same order wherever the point lies in the input (its value then
+   * depends on the k x k neighbourhood only, not on the block's size), else 0; NULL (as the
+   * CUDA backend's, which lists its ops in order and stops before this last one): never */
+  int (*conv_block_exact)(GyreBackend *, int dim, int Cin, int Cout, int k);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

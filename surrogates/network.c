@@ -890,6 +890,20 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
   return GYRE_OK;
 }
 
+int GyreNetBlockExact(const GyreNet *net)
+{
+  const GyreBackendOps *op = net->be->ops;
+  if (net->nl < 1) return 0;
+  for (int i = 0; i < net->nl; i++) {
+    const Layer *l = &net->L[i];
+    if (l->kind == L_BN || l->kind == L_ACT) continue;
+    if (l->kind != L_CONV || l->pad != GYRE_PAD_CIRCULAR || !op->conv_block_exact ||
+        !op->conv_block_exact(net->be, l->dim, l->cin, l->cout, l->k))
+      return 0;
+  }
+  return 1;
+}
+
 long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws)
 {
   return ws ? ws->glaunches : 0;

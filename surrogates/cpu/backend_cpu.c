@@ -86,6 +86,7 @@ static const GyreBackendOps cpu_ops = {
     .dense_backward    = GyreCPUDenseBackward,
     .conv_forward      = GyreCPUConvForward,
     .conv_backward     = GyreCPUConvBackward,
+    .conv_block_exact  = GyreCPUConvBlockExact,
     .spectral_forward  = GyreCPUSpectralForward,
     .spectral_backward = GyreCPUSpectralBackward,
     .act_forward       = GyreCPUActForward,

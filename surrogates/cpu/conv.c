@@ -758,6 +758,24 @@ GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTe
                             : conv_forward_im2col(be, s, x, W, b, y);
 }
 
+/* the direct forward is exact in this sense (each output the same fixed-order sum); the GEMMs'
+ * blocking may depend on the block's size */
+int GyreCPUConvBlockExact(GyreBackend *be, int dim, int Cin, int Cout, int k)
+{
+  (void) be;
+  const ConvShape s = {.N    = 1,
+                       .Cin  = Cin,
+                       .Cout = Cout,
+                       .Y    = 1,
+                       .X    = 1,
+                       .KY   = dim == 2 ? k : 1,
+                       .KX   = k,
+                       .PY   = dim == 2 ? (k - 1) / 2 : 0,
+                       .PX   = (k - 1) / 2,
+                       .circ = 1};
+  return conv_use_direct(&s);
+}
+
 GyreStatus GyreCPUConvBackward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
                                const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
                                GyreTensor *dW, GyreTensor *db)

@@ -47,6 +47,7 @@ GyreStatus GyreCPUConvForward(GyreBackend *, const GyreTensor *x, const GyreTens
 GyreStatus GyreCPUConvBackward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
                                const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
                                GyreTensor *dW, GyreTensor *db);
+int        GyreCPUConvBlockExact(GyreBackend *, int dim, int Cin, int Cout, int k);
 /* conv_fft.c: a 2-D circular convolution with an even number of rows as the spectral convolution
  * of every mode (GYRE_CONV_ALGO=fft); the backward leaves db to the caller */
 int        GyreCPUConvFFTApplies(const GyreTensor *x, const GyreTensor *W, GyrePadding pad);
