@@ -43,8 +43,8 @@ struct _p_GyreSurrogateEval {
    * points and no ghost exchange is needed; BLOCK: the block the CNN sees, in global indices
    * (bxs, bys) and size bxm x bym: the owned points with a halo of r (with -surrogate_trim_halo
    * only in each dimension this rank does not own whole: one it owns whole needs none, the
-   * network's circular padding is the periodic wrap; the values agree to float rounding, not
-   * bitwise, as the convolutions' GEMMs change shape) */
+   * network's circular padding is the periodic wrap; the values agree to float rounding, and
+   * bitwise where GyreNetBlockExact, but not through the GEMM convolutions, which change shape) */
   PetscInt  xs, ys, xm, ym, gxs, gys, gxm, gym; /* this rank's corners in in_dm (1-D: y 0, 1) */
   PetscBool whole, trim_halo; /* trim_halo: -surrogate_trim_halo (default: where the network
                                * is computed alike in any block, GyreNetBlockExact) */

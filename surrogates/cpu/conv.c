@@ -499,10 +499,11 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
 /* ---- direct (forward, few output channels, AVX2 + FMA) --------------------------------- */
 /* The forward of a layer with few output channels (Cout <= CONV_DIRECT_MAX_COUT: a small CNN's
  * layers, any network's last layer) as a direct convolution in registers: each sample padded
- * once as for the shift-GEMM, then for each row and each block of 3 x 8 columns, 4 output
- * channels' accumulators (12 vectors) summed over i, ky, kx by FMA, one input vector loaded and
- * one weight broadcast a product of 8 (here the shift-GEMM's sgemm calls have 8 or fewer rows:
- * 8-20 GFLOP/s, where this runs near the FMA units' peak). Each output is the same fixed-order
+ * once as for the shift-GEMM, the weights packed per group of 4 output channels, then for each
+ * row and each block of vectors of 8 columns (direct_rows: 4 channels x 2 vectors, 2 x 4 or
+ * 1 x 6), the accumulators summed over i, ky, kx by FMA in registers, one weight broadcast to
+ * every vector of the block (the shift-GEMM's and im2col's sgemm calls here have 8 or fewer
+ * rows: 26-49 GFLOP/s on a 72^2 block, against 26-82 this way). Each output is the same fixed-order
  * sum wherever it lies in the block, so a point's value does not depend on the block's size
  * (a rank's subdomain, a trimmed halo). Not bitwise the other algorithms' (float rounding). */
 #define CONV_DIRECT_MAX_COUT 8
