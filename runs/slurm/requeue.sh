@@ -215,8 +215,20 @@ gyre_requeueable() {
   # The requeue ends this run with a SIGTERM to the batch shell: a quiet trap
   # (not an ignored signal, which scontrol would inherit) lets this shell exit 75 itself.
   trap ':' USR1 TERM
-  local out
-  if out=$(scontrol requeue "$_gyre_requeue_id" 2>&1); then
+  local out rc=0 restarts=""
+  out=$(scontrol requeue "$_gyre_requeue_id" 2>&1) || rc=$?
+  # The requeue's SIGTERM goes to every process of the job, scontrol too: it may die of it
+  # (128 + 15, nothing said) after the requeue was made. The job's restart count (past this
+  # run's) or a REQUEUE state says so.
+  if [ $rc -gt 128 ]; then
+    info=$(scontrol show job -o "$_gyre_requeue_id" 2>&1) || info=""
+    if [[ $info =~ Restarts=([0-9]+) ]]; then restarts=${BASH_REMATCH[1]}; fi
+    if [[ $info =~ JobState=REQUEUE ]] ||
+      { [ -n "$restarts" ] && [ "$restarts" -gt "${SLURM_RESTART_COUNT:-0}" ]; }; then
+      rc=0
+    fi
+  fi
+  if [ $rc = 0 ]; then
     _gyre_requeue_log "checkpointed (exit 75): requeued (scontrol requeue $_gyre_requeue_id)"
   else
     _gyre_requeue_log "checkpointed (exit 75): scontrol requeue $_gyre_requeue_id refused" \

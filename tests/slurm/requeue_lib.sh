@@ -23,9 +23,11 @@ mkdir bin
 cat > bin/scontrol << 'EOS'
 #!/bin/bash
 if [ "$1" = show ]; then
-  echo "JobId=$4 JobName=job JobState=${STUB_STATE:-RUNNING} Reason=None"
+  echo "JobId=$4 JobName=job JobState=${STUB_STATE:-RUNNING} Reason=None Restarts=${STUB_RESTARTS:-0}"
 else
   echo "$*" >> scontrol.txt
+  # the requeue's SIGTERM to every process of the job, scontrol included, before it reports
+  [ -z "${STUB_REQUEUE_KILLS:-}" ] || { kill -TERM "$PPID"; kill -TERM $$; }
 fi
 EOS
 chmod +x bin/scontrol
@@ -132,6 +134,16 @@ grep -q '^gyre_requeueable: job 42 (restart 0): checkpointed (exit 75): requeued
   { cat job.log; fail "no requeue line in the log"; }
 run_job USR1 quick
 expect "USR1, the step exits at once" 75 USR1 "requeue 42"
+# the requeue's own SIGTERM ends scontrol (and reaches the batch shell) before it reports:
+# requeued all the same, as the job's restart count says; refused where the count is unchanged
+STUB_REQUEUE_KILLS=1 STUB_RESTARTS=1 run_job USR1 stop
+expect "USR1, scontrol ended by its requeue's SIGTERM" 75 USR1 "requeue 42"
+grep -q '^gyre_requeueable: job 42 (restart 0): checkpointed (exit 75): requeued' job.log ||
+  { cat job.log; fail "scontrol ended by the requeue's SIGTERM: no requeue line in the log"; }
+STUB_REQUEUE_KILLS=1 run_job USR1 stop
+expect "USR1, scontrol killed, no requeue" 75 USR1 "requeue 42"
+grep -q 'checkpointed (exit 75): scontrol requeue 42 refused' job.log ||
+  { cat job.log; fail "scontrol killed without a requeue: no refused line"; }
 run_job USR1 ignore 5
 expect "USR1 ignored, the step ends later" 5 USR1 ""
 run_job TERM stop
