@@ -156,18 +156,22 @@ GyreStatus GyreBatchNormForward(GyreBatchNorm *bn, int training, MPI_Comm comm, 
 
 static GyreStatus eval_invstd_host(const GyreBatchNorm *bn, GyreTensor *invstd);
 
+GyreStatus GyreBatchNormEvalInvstd(const GyreBatchNorm *bn, GyreTensor *invstd)
+{
+  GyreBackend *be = bn->be;
+  GyreCall(GyreTensorCheckSameShape("batch norm evaluation: invstd vs channels", invstd,
+                                    &bn->running_var));
+  if (be->ops->bn_invstd) /* on the device: no copy to the host and back (a sync each) */
+    return be->ops->bn_invstd(be, bn->channels, bn->running_var.data, bn->eps, invstd->data);
+  return eval_invstd_host(bn, invstd);
+}
+
 GyreStatus GyreBatchNormEval(const GyreBatchNorm *bn, const GyreTensor *x, GyreTensor *y,
                              GyreTensor *invstd)
 {
   GyreBackend *be = bn->be;
-  const int    C  = bn->channels;
   GyreCall(bn_check(bn, "batch norm evaluation", x, y));
-  GyreCall(GyreTensorCheckSameShape("batch norm evaluation: invstd vs channels", invstd,
-                                    &bn->running_var));
-  if (be->ops->bn_invstd) /* on the device: no copy to the host and back (a sync each) */
-    GyreCall(be->ops->bn_invstd(be, C, bn->running_var.data, bn->eps, invstd->data));
-  else
-    GyreCall(eval_invstd_host(bn, invstd));
+  GyreCall(GyreBatchNormEvalInvstd(bn, invstd));
   return be->ops->bn_forward(be, x, bn->running_mean.data, invstd->data, bn->gamma.data,
                              bn->beta.data, y);
 }

@@ -115,6 +115,10 @@ int GyreNetBlockExact(const GyreNet *net);
 /* The number of GyreNetInfer calls on ws that ran as one launch of a recorded CUDA graph
  * (GYRE_CUDA_GRAPH=1 on the CUDA backend; 0 elsewhere): for tests and diagnostics. */
 long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws);
+/* The layers that the last GyreNetInfer call on ws ran inside the convolution before them (an
+ * activation and a batch norm applied to its outputs in registers: the backend's
+ * conv_forward_post; 0 where none, as on the CUDA backend): for tests and diagnostics. */
+int GyreNetWorkspaceFusedLayers(const GyreNetWorkspace *ws);
 /* An MLP's inference in one pass on host arrays, x (M, inputs) -> y (M, outputs), through the
  * backend's mlp_forward with the normalisation aff (NULL: none) on the way in and out: no tensor,
  * copy or pass per layer (a closure's few points a call). *done = 0, nothing run, where the

@@ -201,8 +201,18 @@ typedef struct {
   /* 1 where conv_forward of a dim-D layer Cin -> Cout with a k-wide kernel computes each output
    * as the same sum in the same order wherever the point lies in the input (its value then
    * depends on the k x k neighbourhood only, not on the block's size), else 0; NULL (as the
-   * CUDA backend's, which lists its ops in order and stops before this last one): never */
+   * CUDA backend's, which lists its ops in order and stops before this one): never */
   int (*conv_block_exact)(GyreBackend *, int dim, int Cin, int Cout, int k);
+  /* conv_forward followed, on each output while it is in registers, by the activation act (< 0:
+   * none) and then, where mean != NULL, evaluation-mode batch norm with bn_forward's arithmetic
+   * ((v - mean[c]) (gamma[c] invstd[c]) + beta[c]; the arrays as bn_forward's): bitwise
+   * conv_forward, act_forward and bn_forward one after the other, without their passes over y
+   * (inference; a CNN's conv -> ReLU -> batch norm). *done = 0, nothing run, where the backend
+   * does not compute this layer so (the caller then runs the three ops). NULL: never */
+  GyreStatus (*conv_forward_post)(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                                  const GyreTensor *b, GyrePadding pad, int act, const float *mean,
+                                  const float *invstd, const float *gamma, const float *beta,
+                                  GyreTensor *y, int *done);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

@@ -63,6 +63,9 @@ GyreStatus GyreBatchNormForward(GyreBatchNorm *bn, int training, MPI_Comm comm, 
  * caller's scratch tensor of shape (C). No communication. */
 GyreStatus GyreBatchNormEval(const GyreBatchNorm *bn, const GyreTensor *x, GyreTensor *y,
                              GyreTensor *invstd);
+/* GyreBatchNormEval's invstd alone (invstd (C): 1 / sqrt(running_var + eps), rounded as there),
+ * for a caller that applies the normalisation itself (a convolution's conv_forward_post). */
+GyreStatus GyreBatchNormEvalInvstd(const GyreBatchNorm *bn, GyreTensor *invstd);
 /* Backward of the last forward: x is that forward's input, dy the gradient of y; writes dx
  * (may be NULL, may alias dy) and accumulates dgamma, dbeta. Collective on comm after a
  * training forward (allreduces sum dy, sum dy xhat); no communication after an evaluation

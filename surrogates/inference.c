@@ -162,24 +162,29 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
                          GYRE_DATA_MAX_CHANNELS);
   for (int c = 0; c < cin; c++)
     inv[c] = 1.0 / s->norm.in_std[c];
+  /* the CPU backend's tensors are host memory: normalised straight into x, and out from y */
+  const int host = s->be->ops == GyreBackendOpsCPU();
+  float    *xh   = host ? x->data : h;
   if (cin == 1) pc = x->size; /* one channel: one block (a per-point MLP's blocks are short) */
   for (size_t b = 0, nb = x->size / pc, c = 0; b < nb; b++, c = c + 1 == (size_t) cin ? 0 : c + 1) {
     const double m = s->norm.in_mean[c], r = inv[c];
     const float *ib = in + b * pc;
-    float       *hb = h + b * pc;
+    float       *hb = xh + b * pc;
     for (size_t k = 0; k < pc; k++)
       hb[k] = (float) (((double) ib[k] - m) * r);
   }
-  GyreCall(GyreTensorCopyFromHost(x, h));
+  if (!host) GyreCall(GyreTensorCopyFromHost(x, h));
   GyreCall(GyreNetInfer(s->net, ws, x, y));
-  GyreCall(GyreTensorCopyToHost(y, out));
+  if (!host) GyreCall(GyreTensorCopyToHost(y, out));
+  const float *yh = host ? y->data : out;
   if (cout == 1) ypc = y->size;
   for (size_t b = 0, nb = y->size / ypc; b < nb; b++) { /* back to physical units */
     const int    c = (int) (b % (size_t) cout);
     const double m = s->norm.out_mean[c], sd = s->norm.out_std[c];
+    const float *yb = yh + b * ypc;
     float       *ob = out + b * ypc;
     for (size_t k = 0; k < ypc; k++)
-      ob[k] = (float) ((double) ob[k] * sd + m);
+      ob[k] = (float) ((double) yb[k] * sd + m);
   }
   return GYRE_OK;
 }

@@ -699,12 +699,89 @@ struct GyreNetWorkspace_s {
   void         *graph;
   unsigned long gnet; /* the network's id (net_alloc) */
   long          glaunches;
+  int           fused_last; /* layers the last call ran inside a convolution (conv_forward_post) */
   const float  *gx;
   float        *gy;
   int           gnd, graph_off;
   int64_t       gsh[GYRE_TENSOR_MAX_DIMS];
   char          gprec[8];
 };
+
+/* The layers conv_forward_post could run from layer i: a convolution, then an activation and a
+ * batch norm (either may be missing). Returns the group's last layer (i: nothing to fuse). */
+static int post_group(const GyreNet *net, int i, int *act, const Layer **bn)
+{
+  int k = i;
+  *act = -1, *bn = NULL;
+  if (net->L[i].kind != L_CONV || !net->be->ops->conv_forward_post) return i;
+  if (k + 1 < net->nl && net->L[k + 1].kind == L_ACT) *act = (int) net->L[++k].act;
+  if (k + 1 < net->nl && net->L[k + 1].kind == L_BN) *bn = &net->L[++k];
+  return k;
+}
+
+/* Layers i..k (post_group) by conv_forward_post into out; *done = 0 where the backend declined */
+static GyreStatus infer_conv_post(const GyreNet *net, GyreNetWorkspace *ws, int i, int k, int act,
+                                  const Layer *bn, const GyreTensor *in, GyreTensor *out, int *done)
+{
+  GyreBackend *be   = net->be;
+  const Layer *l    = &net->L[i];
+  const float *mean = NULL, *invstd = NULL, *gamma = NULL, *beta = NULL;
+  if (bn) {
+    int64_t c = bn->bn->channels;
+    GyreCall(ensure(be, &ws->bnis[k], 1, &c));
+    GyreCall(GyreBatchNormEvalInvstd(bn->bn, &ws->bnis[k]));
+    mean = bn->bn->running_mean.data, invstd = ws->bnis[k].data;
+    gamma = bn->bn->gamma.data, beta = bn->bn->beta.data;
+  }
+  return be->ops->conv_forward_post(be, in, &l->W, &l->b, l->pad, act, mean, invstd, gamma, beta,
+                                    out, done);
+}
+
+/* GyreNetInfer's layers: as run_layers (bitwise), but reading x itself (no copy kept for a
+ * backward pass), the last layer writing y, and a convolution with the activation and batch norm
+ * after it in one op where the backend has one (conv_forward_post): two passes over the
+ * activations fewer a layer. run_layers itself where x would be written in place (an in-place
+ * first layer) or y is x. */
+static GyreStatus run_infer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                            GyreTensor *y)
+{
+  GyreBackend *be = net->be;
+  const int    nd = x->ndim, nl = net->nl;
+  if (nl < 1 || net->L[0].inplace || y->data == x->data)
+    return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
+  int64_t a[GYRE_TENSOR_MAX_DIMS], b[GYRE_TENSOR_MAX_DIMS];
+  memcpy(a, x->shape, nd * sizeof(int64_t));
+  const GyreTensor *in = x;
+  for (int i = 0, k; i < nl; i = k + 1) {
+    const Layer *l = &net->L[i], *bn;
+    int          act, done = 0;
+    GyreCall(layer_shape(l, nd, a, b)); /* (an activation or a batch norm keeps the shape) */
+    memcpy(a, b, nd * sizeof(int64_t));
+    k = post_group(net, i, &act, &bn);
+    if (k > i) {
+      GyreTensor *out = k == nl - 1 ? y : &ws->act[i + 1];
+      if (out != y) GyreCall(ensure(be, out, nd, b));
+      GyreCall(infer_conv_post(net, ws, i, k, act, bn, in, out, &done));
+      if (done) {
+        ws->fused_last += k - i;
+        in = out;
+        continue;
+      }
+      k = i; /* declined: layer by layer */
+    }
+    if (l->inplace) { /* on the previous layer's output (never x: see above), or into y */
+      GyreTensor *out = i == nl - 1 ? y : (GyreTensor *) in;
+      GyreCall(be->ops->act_forward(be, l->act, in, out));
+      in = out;
+      continue;
+    }
+    GyreTensor *out = i == nl - 1 ? y : &ws->act[i + 1];
+    if (out != y) GyreCall(ensure(be, out, nd, b));
+    GyreCall(layer_forward(net, l, in, out, 0, (Scratch){&ws->tmp[i], &ws->aux[i], &ws->bnis[i]}));
+    in = out;
+  }
+  return GYRE_OK;
+}
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
                               const int64_t *ys, GyreTensor **x, GyreTensor **y, float **host)
@@ -876,7 +953,7 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
     ws->graph_off = 1;
     return GYRE_OK;
   }
-  const GyreStatus st = run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
+  const GyreStatus st = run_infer(net, ws, x, y);
   void            *g  = NULL;
   GyreCall(be->ops->capture_end(be, &g));
   if (st != GYRE_OK || !g) { /* nothing ran: the caller runs the layers plainly */
@@ -909,10 +986,16 @@ long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws)
   return ws ? ws->glaunches : 0;
 }
 
+int GyreNetWorkspaceFusedLayers(const GyreNetWorkspace *ws)
+{
+  return ws ? ws->fused_last : 0;
+}
+
 GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                         GyreTensor *y)
 {
   GyreCall(ws_check(net, ws, "GyreNetInfer"));
+  ws->fused_last = 0;
   if (ws->fused) {
     int done = 0;
     GyreCall(infer_fused(net, ws, x, y, &done));
@@ -922,7 +1005,7 @@ GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTens
   int done = 0;
   GyreCall(infer_graph(net, ws, x, y, &done));
   if (done) return GYRE_OK;
-  return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
+  return run_infer(net, ws, x, y);
 }
 
 GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)

@@ -87,6 +87,7 @@ static const GyreBackendOps cpu_ops = {
     .conv_forward      = GyreCPUConvForward,
     .conv_backward     = GyreCPUConvBackward,
     .conv_block_exact  = GyreCPUConvBlockExact,
+    .conv_forward_post = GyreCPUConvForwardPost,
     .spectral_forward  = GyreCPUSpectralForward,
     .spectral_backward = GyreCPUSpectralBackward,
     .act_forward       = GyreCPUActForward,

@@ -31,6 +31,9 @@
 #include <string.h>
 #include "cpu_ops.h"
 #include "op_shapes.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef GyreConvShape ConvShape;
 #define conv_shape GyreConvShapeOf
@@ -286,6 +289,22 @@ static ShiftGeom shift_geom(const ConvShape *s)
   return g;
 }
 
+/* d[0..n) = s[0..n): 4 floats a vector in line where SSE2 is the baseline (a row is a few
+ * vectors: a memcpy call a row was a tenth of a small CNN's inference, and GCC makes a plain
+ * loop into the call) */
+static inline void copy_row(float *d, const float *s, int n)
+{
+#if defined(__SSE2__)
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    _mm_storeu_ps(d + i, _mm_loadu_ps(s + i));
+  for (; i < n; i++)
+    d[i] = s[i];
+#else
+  memcpy(d, s, sizeof(float) * (size_t) n);
+#endif
+}
+
 /* dst (C, Yp, Xp) = src (C, Y, X) padded by PY, PX (circular wrap or zeros), then 2 PX zero
  * floats (the last offset's slab reads that far into garbage columns) */
 static void pad_planes(const ConvShape *s, const ShiftGeom *g, int C, int circ, const float *src,
@@ -306,11 +325,11 @@ static void pad_planes(const ConvShape *s, const ShiftGeom *g, int C, int circ, 
         ys = wrap(ys, Y);
       }
       const float *sr = sc + (size_t) ys * X;
-      for (int x = 0; x < PX; x++) {
-        dr[x]          = circ ? sr[wrap(x - PX, X)] : 0.0f;
-        dr[PX + X + x] = circ ? sr[wrap(X + x, X)] : 0.0f;
+      for (int x = 0; x < PX; x++) { /* (no division where the pad is narrower than the row) */
+        dr[x]          = !circ ? 0.0f : PX <= X ? sr[X - PX + x] : sr[wrap(x - PX, X)];
+        dr[PX + X + x] = !circ ? 0.0f : PX <= X ? sr[x] : sr[wrap(X + x, X)];
       }
-      memcpy(dr + PX, sr, sizeof(float) * X);
+      copy_row(dr + PX, sr, X);
     }
   }
   memset(dst + (size_t) C * g->pplane, 0, sizeof(float) * 2 * PX);
@@ -508,8 +527,20 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
  * (a rank's subdomain, a trimmed halo). Not bitwise the other algorithms' (float rounding). */
 #define CONV_DIRECT_MAX_COUT 8
 
+/* What conv_forward_post applies to each output after its bias: the activation act (< 0: none,
+ * else act_avx2_vec: the activation loops' arithmetic where they run AVX2), then, where sc !=
+ * NULL, batch norm's evaluation (v - mean[c]) sc[c] + beta[c] with sc[c] = gamma[c] invstd[c] in
+ * float, as bn_forward computes it (a subtraction, a product and a sum, each rounded: the build
+ * contracts nothing) */
+typedef struct {
+  int          act;
+  const float *mean, *sc, *beta;
+  int          inreg; /* applied by direct_block before its stores (none or ReLU), else by rows */
+} ConvPost;
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
+#include "act_avx2.h"
 #define CONV_DIRECT_AVX2 1
 
 /* OC (1..4) output channels on XB (1..6) vectors of 8 columns from column x0 of row y: xr is
@@ -519,14 +550,14 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
  * (s->KX). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 direct_block(const int OC, const int XB, const int KXC, const ConvShape *s, const ShiftGeom *g,
-             const float *xr, const float *wp, const float *bo, float *yo, size_t plane,
-             __m256i mask)
+             const float *xr, const float *wp, const float *bo, const ConvPost *post, int o0,
+             float *yo, size_t plane, __m256i mask)
 {
   const int KX = KXC ? KXC : s->KX;
-  __m256    acc[4][6];
+  __m256    acc[4][8];
 #pragma GCC unroll 4
   for (int j = 0; j < OC; j++)
-#pragma GCC unroll 6
+#pragma GCC unroll 8
     for (int v = 0; v < XB; v++)
       acc[j][v] = _mm256_setzero_ps();
   for (int i = 0; i < s->Cin; i++)
@@ -537,28 +568,35 @@ direct_block(const int OC, const int XB, const int KXC, const ConvShape *s, cons
       __asm__("" : "+r"(xy), "+r"(wp));
 #pragma GCC unroll 5
       for (int kx = 0; kx < KX; kx++) {
-        __m256 in[6];
-#pragma GCC unroll 6
+        __m256 in[8];
+#pragma GCC unroll 8
         for (int v = 0; v < XB; v++)
           in[v] = _mm256_loadu_ps(xy + kx + 8 * v);
 #pragma GCC unroll 4
         for (int j = 0; j < OC; j++) {
           const __m256 w = _mm256_broadcast_ss(wp + kx * OC + j);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
           for (int v = 0; v < XB; v++)
             acc[j][v] = _mm256_fmadd_ps(in[v], w, acc[j][v]);
         }
       }
       wp += KX * OC;
     }
+  const int inreg = post && post->inreg;
 #pragma GCC unroll 4
   for (int j = 0; j < OC; j++) {
-    const __m256 b = _mm256_set1_ps(bo ? bo[j] : 0.0f);
-#pragma GCC unroll 6
+    const __m256 b  = _mm256_set1_ps(bo ? bo[j] : 0.0f);
+    const int    bn = inreg && post->sc;
+    const __m256 m  = _mm256_set1_ps(bn ? post->mean[o0 + j] : 0.0f);
+    const __m256 sc = _mm256_set1_ps(bn ? post->sc[o0 + j] : 0.0f);
+    const __m256 be = _mm256_set1_ps(bn ? post->beta[o0 + j] : 0.0f);
+#pragma GCC unroll 8
     for (int v = 0; v < XB; v++) {
       /* + 0 where there is no bias: the same value (-0 becomes +0, as sgemm's + 0 * C) */
-      const __m256 r = _mm256_add_ps(acc[j][v], b);
-      float       *p = yo + (size_t) j * plane + 8 * v;
+      __m256 r = _mm256_add_ps(acc[j][v], b);
+      if (inreg && post->act == GYRE_ACT_RELU) r = relu_avx2_vec(r);
+      if (bn) r = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(r, m), sc), be);
+      float *p = yo + (size_t) j * plane + 8 * v;
       if (v == XB - 1)
         _mm256_maskstore_ps(p, mask, r);
       else
@@ -567,16 +605,47 @@ direct_block(const int OC, const int XB, const int KXC, const ConvShape *s, cons
   }
 }
 
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256
+post_vec(const ConvPost *p, __m256 v, __m256 m, __m256 sc, __m256 be)
+{
+  if (p->act >= 0) v = act_avx2_vec(p->act, v);
+  if (p->sc) v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, m), sc), be);
+  return v;
+}
+
+/* p applied to one row of X outputs of channels o0 .. o0 + OC - 1 (yo: channel o0's row), while
+ * the row is in L1 (the last partial vector through an 8-float copy: the same arithmetic) */
+__attribute__((target("avx2,fma"))) static void post_row(const ConvPost *p, int o0, int OC,
+                                                         float *yo, size_t plane, int X)
+{
+  for (int j = 0; j < OC; j++) {
+    float       *r  = yo + (size_t) j * plane;
+    const int    c  = o0 + j;
+    const __m256 m  = _mm256_set1_ps(p->sc ? p->mean[c] : 0.0f);
+    const __m256 sc = _mm256_set1_ps(p->sc ? p->sc[c] : 0.0f);
+    const __m256 be = _mm256_set1_ps(p->sc ? p->beta[c] : 0.0f);
+    int          x  = 0;
+    for (; x + 8 <= X; x += 8)
+      _mm256_storeu_ps(r + x, post_vec(p, _mm256_loadu_ps(r + x), m, sc, be));
+    if (x < X) {
+      float t[8] = {0};
+      memcpy(t, r + x, sizeof(float) * (size_t) (X - x));
+      _mm256_storeu_ps(t, post_vec(p, _mm256_loadu_ps(t), m, sc, be));
+      memcpy(r + x, t, sizeof(float) * (size_t) (X - x));
+    }
+  }
+}
+
 /* OC output channels from o0, every row: blocks of XB vectors (as many as the registers hold:
  * OC XB accumulators, XB inputs and a weight; at least 8 accumulators, as FMA's latency times
  * its throughput), the last block shifted left to end at the row's end (its first vectors
- * computed twice: the same values, each output being the same sum wherever it lies); single
- * vectors only in rows narrower than a block */
+ * computed twice: the same values, each output being the same sum wherever it lies); half
+ * blocks in rows narrower than a block, single vectors in rows narrower than that */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 direct_rows(const int OC, const int KXC, const ConvShape *s, const ShiftGeom *g, const float *xp,
-            const float *wp, const float *b, int o0, float *yn)
+            const float *wp, const float *b, const ConvPost *post, int o0, float *yn)
 {
-  const int     XB    = OC == 1 ? 6 : OC == 2 ? 4 : 2;
+  const int     XB    = OC == 1 ? 8 : OC == 2 ? 4 : 2;
   const size_t  plane = (size_t) s->Y * s->X;
   const int     nv = (s->X + 7) / 8, rem = s->X - 8 * (nv - 1);
   const __m256i all = _mm256_set1_epi32(-1);
@@ -586,24 +655,30 @@ direct_rows(const int OC, const int KXC, const ConvShape *s, const ShiftGeom *g,
   for (int y = 0; y < s->Y; y++) {
     const float *xr = xp + (size_t) y * g->Xp;
     float       *yo = yn + (size_t) o0 * plane + (size_t) y * s->X;
-    if (nv < XB) {
+    if (nv >= XB)
+      for (int v0 = 0; v0 < nv; v0 += XB) {
+        const int v = v0 + XB <= nv ? v0 : nv - XB;
+        direct_block(OC, XB, KXC, s, g, xr + 8 * v, wp, bo, post, o0, yo + 8 * v, plane,
+                     v + XB == nv ? last : all);
+      }
+    else if (XB > 2 && nv >= XB / 2) /* half blocks (the same sums) */
+      for (int v0 = 0; v0 < nv; v0 += XB / 2) {
+        const int v = v0 + XB / 2 <= nv ? v0 : nv - XB / 2;
+        direct_block(OC, XB / 2, KXC, s, g, xr + 8 * v, wp, bo, post, o0, yo + 8 * v, plane,
+                     v + XB / 2 == nv ? last : all);
+      }
+    else
       for (int v = 0; v < nv; v++)
-        direct_block(OC, 1, KXC, s, g, xr + 8 * v, wp, bo, yo + 8 * v, plane,
+        direct_block(OC, 1, KXC, s, g, xr + 8 * v, wp, bo, post, o0, yo + 8 * v, plane,
                      v + 1 == nv ? last : all);
-      continue;
-    }
-    for (int v0 = 0; v0 < nv; v0 += XB) {
-      const int v = v0 + XB <= nv ? v0 : nv - XB;
-      direct_block(OC, XB, KXC, s, g, xr + 8 * v, wp, bo, yo + 8 * v, plane,
-                   v + XB == nv ? last : all);
-    }
+    if (post && !post->inreg) post_row(post, o0, OC, yo, plane, s->X);
   }
 }
 
 #define DIRECT_ROWS_KX(OC)                                                                         \
-  (s->KX == 3   ? direct_rows(OC, 3, s, g, xp, wp, b, o0, yn)                                      \
-   : s->KX == 5 ? direct_rows(OC, 5, s, g, xp, wp, b, o0, yn)                                      \
-                : direct_rows(OC, 0, s, g, xp, wp, b, o0, yn))
+  (s->KX == 3   ? direct_rows(OC, 3, s, g, xp, wp, b, post, o0, yn)                                \
+   : s->KX == 5 ? direct_rows(OC, 5, s, g, xp, wp, b, post, o0, yn)                                \
+                : direct_rows(OC, 0, s, g, xp, wp, b, post, o0, yn))
 
 /* the weights in the order direct_block reads them: for each group of 4 output channels (the
  * last one narrower), [i][ky][kx][j] */
@@ -623,7 +698,7 @@ static void direct_pack(const ConvShape *s, const float *W, float *wpk)
 __attribute__((target("avx2,fma"))) static void direct_sample(const ConvShape *s,
                                                               const ShiftGeom *g, const float *xp,
                                                               const float *wpk, const float *b,
-                                                              float *yn)
+                                                              const ConvPost *post, float *yn)
 {
   for (int o0 = 0; o0 < s->Cout; o0 += 4) {
     const float *wp = wpk + (size_t) o0 * s->Cin * s->KY * s->KX;
@@ -655,7 +730,8 @@ static size_t direct_padded_size(const ConvShape *s, const ShiftGeom *g)
 }
 
 static GyreStatus conv_forward_direct(GyreBackend *be, const ConvShape s, const GyreTensor *x,
-                                      const GyreTensor *W, const GyreTensor *b, GyreTensor *y)
+                                      const GyreTensor *W, const GyreTensor *b,
+                                      const ConvPost *post, GyreTensor *y)
 {
 #if CONV_DIRECT_AVX2
   const ShiftGeom g     = shift_geom(&s);
@@ -679,7 +755,8 @@ static GyreStatus conv_forward_direct(GyreBackend *be, const ConvShape s, const 
     for (int n = 0; n < s.N; n++) {
       if (!xp) continue;
       pad_planes(&s, &g, s.Cin, s.circ, x->data + (size_t) n * s.Cin * plane, xp);
-      direct_sample(&s, &g, xp, wpk, b ? b->data : NULL, y->data + (size_t) n * s.Cout * plane);
+      direct_sample(&s, &g, xp, wpk, b ? b->data : NULL, post,
+                    y->data + (size_t) n * s.Cout * plane);
     }
     free(xp);
   }
@@ -689,7 +766,7 @@ static GyreStatus conv_forward_direct(GyreBackend *be, const ConvShape s, const 
                          sizeof(float) * xpsz);
   return GYRE_OK;
 #else
-  (void) be, (void) s, (void) x, (void) W, (void) b, (void) y;
+  (void) be, (void) s, (void) x, (void) W, (void) b, (void) post, (void) y;
   return GyreStatusSet(GYRE_ERR_INTERNAL, "cpu conv_forward: the direct algorithm needs x86-64");
 #endif
 }
@@ -754,9 +831,39 @@ GyreStatus GyreCPUConvForward(GyreBackend *be, const GyreTensor *x, const GyreTe
   const ConvShape s = conv_shape(x, W, pad);
   GyreCall(conv_algo_check());
   if (conv_use_fft(x, W, pad)) return GyreCPUConvForwardFFT(be, x, W, b, pad, y);
-  if (conv_use_direct(&s)) return conv_forward_direct(be, s, x, W, b, y);
+  if (conv_use_direct(&s)) return conv_forward_direct(be, s, x, W, b, NULL, y);
   return conv_use_shift(&s) ? conv_forward_shift(be, s, x, W, b, y)
                             : conv_forward_im2col(be, s, x, W, b, y);
+}
+
+/* the direct forward with the activation and batch norm applied row by row (ConvPost); not
+ * done (the ops one by one) where the layer is not direct or the activation loops would not
+ * compute act by act_avx2_vec (GELU and tanh without GyreCPUGeluAVX2) */
+GyreStatus GyreCPUConvForwardPost(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
+                                  const GyreTensor *b, GyrePadding pad, int act, const float *mean,
+                                  const float *invstd, const float *gamma, const float *beta,
+                                  GyreTensor *y, int *done)
+{
+  const ConvShape s = conv_shape(x, W, pad);
+  *done             = 0;
+  GyreCall(conv_algo_check());
+  if (conv_use_fft(x, W, pad) || !conv_use_direct(&s)) return GYRE_OK;
+  if (act > (int) GYRE_ACT_TANH || (act >= 0 && act != GYRE_ACT_RELU && !GyreCPUGeluAVX2()))
+    return GYRE_OK;
+  ConvPost post = {
+      .act = act, .mean = mean, .beta = beta, .sc = NULL, .inreg = act < 0 || act == GYRE_ACT_RELU};
+  float *sc = NULL;
+  if (mean) {
+    if (!(sc = malloc(sizeof(float) * (size_t) s.Cout)))
+      return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_forward: out of memory");
+    for (int c = 0; c < s.Cout; c++) /* as bn_forward's scale */
+      sc[c] = gamma[c] * invstd[c];
+    post.sc = sc;
+  }
+  const GyreStatus st = conv_forward_direct(be, s, x, W, b, &post, y);
+  free(sc);
+  *done = st == GYRE_OK;
+  return st;
 }
 
 /* the direct forward is exact in this sense (each output the same fixed-order sum); the GEMMs'

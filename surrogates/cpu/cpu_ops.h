@@ -48,6 +48,10 @@ GyreStatus GyreCPUConvBackward(GyreBackend *, const GyreTensor *x, const GyreTen
                                const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
                                GyreTensor *dW, GyreTensor *db);
 int        GyreCPUConvBlockExact(GyreBackend *, int dim, int Cin, int Cout, int k);
+GyreStatus GyreCPUConvForwardPost(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                                  const GyreTensor *b, GyrePadding pad, int act, const float *mean,
+                                  const float *invstd, const float *gamma, const float *beta,
+                                  GyreTensor *y, int *done);
 /* conv_fft.c: a 2-D circular convolution with an even number of rows as the spectral convolution
  * of every mode (GYRE_CONV_ALGO=fft); the backward leaves db to the caller */
 int        GyreCPUConvFFTApplies(const GyreTensor *x, const GyreTensor *W, GyrePadding pad);

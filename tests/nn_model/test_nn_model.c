@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include "gyre_io.h"
 #include "gyre_model_file.h"
+#include "cpu_ops.h"
 #include <netcdf.h>
 
 #include "nn_test.h"
@@ -715,15 +716,24 @@ static void test_inference(GyreBackend *be)
       nd = 4, xs[0] = 3, xs[1] = 2, xs[2] = 10, xs[3] = 12;
     }
     perturb(net);
-    CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
-    GyreSurrogate *s;
-    CHECK(GyreSurrogateLoad(MPI_COMM_SELF, path, be, &s));
     GyreTensor x = {0}, y = {0};
     int        ynd;
     int64_t    ys[4];
     CHECK(GyreTensorCreate(be, nd, xs, &x));
     CHECK(GyreNetOutputShape(net, nd, xs, &ynd, ys));
     CHECK(GyreTensorCreate(be, ynd, ys, &y));
+    for (int rep = 0; kind == 0 && rep < 2; rep++) { /* batch norm's running statistics away
+                                                      * from (0, 1): two training forwards */
+      float *t = malloc(x.size * 4);
+      for (size_t i = 0; i < x.size; i++)
+        t[i] = (float) (0.7 + 1.5 * sin(0.37 * (double) (i + 3 * rep)));
+      CHECK(GyreTensorCopyFromHost(&x, t));
+      free(t);
+      CHECK(GyreNetForward(net, &x, &y, 1));
+    }
+    CHECK(GyreModelFileWrite(MPI_COMM_SELF, path, net, m, &nm, NULL));
+    GyreSurrogate *s;
+    CHECK(GyreSurrogateLoad(MPI_COMM_SELF, path, be, &s));
     int    cin = kind == 3 ? 2 : (int) xs[1], cout = (int) ys[1];
     size_t per = x.size / ((size_t) xs[0] * cin), yper = y.size / ((size_t) ys[0] * cout);
     float *phys = malloc(x.size * 4), *h = malloc(x.size * 4);
@@ -743,6 +753,24 @@ static void test_inference(GyreBackend *be)
     for (int rep = 0; rep < 2; rep++) { /* twice: reuses its buffers */
       CHECK(GyreSurrogateApply(s, phys, got, (int) xs[0]));
       EXPECT(!memcmp(want, got, y.size * 4), "%s: Apply differs from manual", kname[kind]);
+    }
+    if (kind == 0) { /* the CNN's hidden layers: conv -> ReLU -> batch norm in one op where the
+                      * backend has it (the CPU's direct convolution: channels <= 8, AVX2 + FMA) */
+      GyreNetWorkspace *ws;
+      CHECK(GyreNetWorkspaceCreate(GyreSurrogateNet(s), &ws));
+      CHECK(GyreSurrogateApplyWorkspace(s, ws, phys, got, (int) xs[0]));
+      const char *algo   = getenv("GYRE_CONV_ALGO");
+      const int   fused  = GyreNetWorkspaceFusedLayers(ws);
+      const int   expect = GyreCPUHasAVX2FMA() && (!algo || !*algo || !strcmp(algo, "direct"))
+                               ? 2 * (m->cnn.nlayers - 1)
+                               : 0;
+      EXPECT(!memcmp(want, got, y.size * 4) && fused == expect,
+             "cnn: %d layers fused (expected %d), output %s", fused, expect,
+             memcmp(want, got, y.size * 4) ? "differs" : "equal");
+      printf("inference cnn: %d activation and batch-norm layers run inside their convolutions, "
+             "output bitwise the layers one by one\n",
+             fused);
+      GyreNetWorkspaceDestroy(&ws);
     }
     if (m->type == GYRE_NET_MLP) { /* in place: the output over the input (fewer outputs) */
       float *io = malloc(x.size * 4);

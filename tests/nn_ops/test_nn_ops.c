@@ -667,6 +667,46 @@ static void test_conv_direct_block(int Cin, int Cout, int Y, int X, int K, GyreP
   GyreTensorDestroy(&b), GyreTensorDestroy(&y), GyreTensorDestroy(&yb);
 }
 
+/* conv_forward_post: the convolution, then the activation act (< 0: none) and, with bn, batch
+ * norm's evaluation, in one op, bitwise the three ops one after the other (conv_forward,
+ * act_forward, bn_forward), where the layer is direct (the default's choice for it, AVX2 + FMA;
+ * GELU and tanh where their loops run AVX2 too); elsewhere declined (done = 0, y untouched). */
+static void test_conv_post(int Cin, int Cout, int Y, int X, int K, GyrePadding pad, int act, int bn)
+{
+  const char *algo   = getenv("GYRE_CONV_ALGO");
+  const int   forced = algo && !strcmp(algo, "direct"), dflt = !algo || !*algo;
+  const int   direct = GyreCPUHasAVX2FMA() && (forced || (dflt && Cout <= 8 && K > 1));
+  const int   expect = direct && (act < 0 || act == GYRE_ACT_RELU || GyreCPUGeluAVX2());
+  const int   N      = 2;
+  GyreTensor  x, W, b, y, ref, st;
+  tensor(&x, 4, N, Cin, Y, X), tensor(&W, 4, Cout, Cin, K, K), tensor(&b, 1, Cout, 0, 0, 0);
+  tensor(&y, 4, N, Cout, Y, X), tensor(&ref, 4, N, Cout, Y, X), tensor(&st, 1, 4 * Cout, 0, 0, 0);
+  randomize(&x, 0), randomize(&W, 0), randomize(&b, 0), randomize(&st, 0);
+  float *mean = st.data, *invstd = st.data + Cout, *gamma = st.data + 2 * Cout;
+  float *beta = st.data + 3 * Cout;
+  for (int c = 0; c < Cout; c++)
+    invstd[c] = 0.5f + fabsf(invstd[c]) * 3.0f;
+  CHECK(GyreCPUConvForward(be1, &x, &W, &b, pad, &ref));
+  if (act >= 0) CHECK(GyreCPUActForward(be1, (GyreActivation) act, &ref, &ref));
+  if (bn) CHECK(GyreCPUBNForward(be1, &ref, mean, invstd, gamma, beta, &ref));
+  for (size_t i = 0; i < y.size; i++)
+    y.data[i] = 12345.0f;
+  int done = -1;
+  CHECK(GyreCPUConvForwardPost(be1, &x, &W, &b, pad, act, bn ? mean : NULL, bn ? invstd : NULL,
+                               bn ? gamma : NULL, bn ? beta : NULL, &y, &done));
+  long differ = 0;
+  for (size_t i = 0; i < y.size; i++)
+    differ += done ? memcmp(&y.data[i], &ref.data[i], sizeof(float)) != 0 : y.data[i] != 12345.0f;
+  const int bad = done != expect || differ;
+  printf("%s conv post C%d->%d %dx%d K%d %s act %d bn %d: %s, %ld of %zu values %s\n",
+         bad ? "FAIL" : "ok  ", Cin, Cout, Y, X, K, pad == GYRE_PAD_ZERO ? "zero" : "circ", act, bn,
+         done ? "fused" : "declined", differ, y.size,
+         done ? "differ from the ops one by one" : "of y changed");
+  failures += bad;
+  GyreTensorDestroy(&x), GyreTensorDestroy(&W), GyreTensorDestroy(&b);
+  GyreTensorDestroy(&y), GyreTensorDestroy(&ref), GyreTensorDestroy(&st);
+}
+
 static void test_conv(int dims, int N, int Cin, int Cout, int Y, int X, int KY, int KX,
                       GyrePadding pad, int has_b, int full_fd)
 {
@@ -859,18 +899,29 @@ int main(int argc, char **argv)
     test_conv(2, 2, 3, 2, 4, 9, 3, 1, GYRE_PAD_CIRCULAR, 1, 1);
     test_conv(2, 2, 16, 3, 16, 12, 5, 5, GYRE_PAD_CIRCULAR, 1, 0);
     /* the direct forward's register blocks (Cout <= 8, by default where AVX2 + FMA): groups
-     * of 4 output channels and a narrower last one (8, 5, 3), blocks of 2, 4 or 6 vectors of 8
+     * of 4 output channels and a narrower last one (8, 5, 3), blocks of 2, 4 or 8 vectors of 8
      * columns with the last block shifted back (X not a multiple of the block), a masked last
-     * vector, rows narrower than a block (X = 11 with 1 channel: 6-vector blocks), the
-     * kernel's width unrolled (3, 5) or not (7) */
+     * vector, rows narrower than a block (half blocks) or than half a block (single vectors: X
+     * = 11 with 1 channel), the kernel's width unrolled (3, 5) or not (7) */
     test_conv(2, 2, 3, 8, 5, 29, 3, 3, GYRE_PAD_CIRCULAR, 1, 0);
     test_conv(2, 1, 2, 5, 6, 53, 5, 5, GYRE_PAD_ZERO, 1, 0);
     test_conv(2, 2, 4, 3, 4, 37, 3, 7, GYRE_PAD_CIRCULAR, 0, 0);
     test_conv(2, 1, 8, 1, 7, 11, 3, 3, GYRE_PAD_ZERO, 1, 1);
     test_conv(1, 2, 5, 2, 1, 70, 1, 5, GYRE_PAD_CIRCULAR, 1, 0);
+    test_conv(2, 1, 8, 1, 5, 45, 3, 3, GYRE_PAD_CIRCULAR, 1, 0); /* 1 channel: half blocks */
+    test_conv(2, 1, 3, 2, 4, 20, 3, 3, GYRE_PAD_ZERO, 1, 0);     /* 2 channels: half blocks */
     test_conv_direct_block(1, 8, 9, 21, 5, GYRE_PAD_CIRCULAR);
     test_conv_direct_block(8, 8, 7, 30, 3, GYRE_PAD_ZERO);
     test_conv_direct_block(8, 1, 12, 64, 3, GYRE_PAD_CIRCULAR);
+    test_conv_direct_block(8, 1, 5, 45, 3, GYRE_PAD_CIRCULAR);
+    /* the convolution with its activation and batch norm in one op (a CNN's inference) */
+    test_conv_post(1, 8, 9, 21, 5, GYRE_PAD_CIRCULAR, GYRE_ACT_RELU, 1);
+    test_conv_post(8, 8, 7, 30, 3, GYRE_PAD_ZERO, GYRE_ACT_GELU, 1);
+    test_conv_post(8, 5, 6, 13, 3, GYRE_PAD_CIRCULAR, GYRE_ACT_TANH, 0);
+    test_conv_post(8, 1, 12, 64, 3, GYRE_PAD_CIRCULAR, -1, 1);
+    test_conv_post(3, 3, 5, 29, 3, GYRE_PAD_CIRCULAR, GYRE_ACT_RELU, 0);
+    test_conv_post(4, 16, 5, 11, 3, GYRE_PAD_CIRCULAR, GYRE_ACT_RELU, 1); /* 16: GEMMs */
+    test_conv_post(4, 3, 5, 11, 1, GYRE_PAD_CIRCULAR, GYRE_ACT_RELU, 1);  /* 1 x 1: GEMM */
     /* kernels as wide as the grid or wider (im2col's shifted rows entirely padding; circular
      * padding wrapping more than once) */
     for (int p = 0; p < 2; p++) {
