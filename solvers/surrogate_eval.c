@@ -369,7 +369,13 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
     PetscCall(VecGetArrayRead(Ul, &u));
   }
   PetscInt n = xm * ym, nb = ev->bxm * ev->bym, w = 2 * r + 1, S = ev->dim == 2 ? w * w : w;
-  if (ev->kind == GYRE_EVAL_BLOCK && ev->whole) /* the block, wrapped, channel-major */
+  /* the block is the rank's points themselves (a trimmed halo): read and written in place */
+  const PetscBool inside = ev->bxs == xs && ev->bxm == xm && ev->bys == ys && ev->bym == ym;
+  if (ev->kind == GYRE_EVAL_BLOCK && ev->whole && inside) /* channel-major, no wrap */
+    for (PetscInt c = 0; c < C; c++)
+      for (PetscInt p = 0; p < n; p++)
+        ev->xin[c * n + p] = (float) PetscRealPart(u[p * C + c]);
+  else if (ev->kind == GYRE_EVAL_BLOCK && ev->whole) /* the block, wrapped, channel-major */
     for (PetscInt c = 0; c < C; c++)
       for (PetscInt j = 0; j < ev->bym; j++) {
         const PetscScalar *row = u + (ev->dim == 2 ? Wrap(ev->bys + j, N) : 0) * M * C + c;
@@ -394,7 +400,10 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
     PetscCall(VecRestoreArrayRead(Ul, &u));
     PetscCall(DMRestoreLocalVector(ev->in_dm, &Ul));
   }
-  if (ev->kind == GYRE_EVAL_BLOCK) {
+  if (ev->kind == GYRE_EVAL_BLOCK && inside) /* the output is the interior */
+    PetscCallGyre(PETSC_COMM_SELF, GyreSurrogateApplyBlock(ev->s, ev->ws, ev->xin, ev->y, 1,
+                                                           (int) ev->bym, (int) ev->bxm));
+  else if (ev->kind == GYRE_EVAL_BLOCK) {
     PetscCallGyre(PETSC_COMM_SELF, GyreSurrogateApplyBlock(ev->s, ev->ws, ev->xin, ev->yout, 1,
                                                            (int) ev->bym, (int) ev->bxm));
     for (PetscInt c = 0; c < ev->cout; c++) /* the interior */
