@@ -520,7 +520,7 @@ static GyreStatus conv_backward_shift(GyreBackend *be, const ConvShape s, const 
  * layers, any network's last layer) as a direct convolution in registers: each sample padded
  * once as for the shift-GEMM, the weights packed per group of 4 output channels, then for each
  * row and each block of vectors of 8 columns (direct_rows: 4 channels x 2 vectors, 2 x 4 or
- * 1 x 6), the accumulators summed over i, ky, kx by FMA in registers, one weight broadcast to
+ * 1 x 8), the accumulators summed over i, ky, kx by FMA in registers, one weight broadcast to
  * every vector of the block (the shift-GEMM's and im2col's sgemm calls here have 8 or fewer
  * rows: 26-49 GFLOP/s on a 72^2 block, against 26-82 this way). Each output is the same fixed-order
  * sum wherever it lies in the block, so a point's value does not depend on the block's size
@@ -543,7 +543,7 @@ typedef struct {
 #include "act_avx2.h"
 #define CONV_DIRECT_AVX2 1
 
-/* OC (1..4) output channels on XB (1..6) vectors of 8 columns from column x0 of row y: xr is
+/* OC (1..4) output channels on XB (1..8) vectors of 8 columns from column x0 of row y: xr is
  * the padded input at (channel 0, row y, column x0), wp the OC channels' packed weights
  * (direct_pack), yo the output at (channel o0, y, x0); the last vector stores only the columns
  * in mask. KXC: the kernel's width as a constant (3 or 5: the taps' loop unrolled), 0 for any
