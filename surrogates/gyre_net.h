@@ -97,9 +97,10 @@ GyreStatus GyreNetOutputShape(const GyreNet *net, int ndim, const int64_t *xshap
  * Keeps what the backward pass needs; x may change after the call. Not thread-safe. */
 GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train);
 /* Inference on a const network: y = net(x) in evaluation mode (batch norm from its running
- * statistics), bitwise equal to GyreNetForward(net, x, y, 0), keeping every intermediate in
- * the workspace and changing nothing in the network. Thread-safe: threads may infer with the
- * same network at once, each with its own workspace. No communication. */
+ * statistics), bitwise equal to GyreNetForward(net, x, y, 0), keeping its intermediates in
+ * the workspace (not those of an activation or batch norm that ran inside its convolution:
+ * GyreNetWorkspaceFusedLayers) and changing nothing in the network. Thread-safe: threads may
+ * infer with the same network at once, each with its own workspace. No communication. */
 typedef struct GyreNetWorkspace_s GyreNetWorkspace;
 GyreStatus                        GyreNetWorkspaceCreate(const GyreNet *net, GyreNetWorkspace **ws);
 GyreStatus                        GyreNetWorkspaceDestroy(GyreNetWorkspace **ws);
