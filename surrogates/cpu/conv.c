@@ -543,6 +543,13 @@ typedef struct {
 #include "act_avx2.h"
 #define CONV_DIRECT_AVX2 1
 
+/* batch norm's evaluation of 8 lanes: (v - m) sc + be, bn_forward's three roundings */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256
+bn_eval_vec(__m256 v, __m256 m, __m256 sc, __m256 be)
+{
+  return _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, m), sc), be);
+}
+
 /* OC (1..4) output channels on XB (1..8) vectors of 8 columns from column x0 of row y: xr is
  * the padded input at (channel 0, row y, column x0), wp the OC channels' packed weights
  * (direct_pack), yo the output at (channel o0, y, x0); the last vector stores only the columns
@@ -595,7 +602,7 @@ direct_block(const int OC, const int XB, const int KXC, const ConvShape *s, cons
       /* + 0 where there is no bias: the same value (-0 becomes +0, as sgemm's + 0 * C) */
       __m256 r = _mm256_add_ps(acc[j][v], b);
       if (inreg && post->act == GYRE_ACT_RELU) r = relu_avx2_vec(r);
-      if (bn) r = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(r, m), sc), be);
+      if (bn) r = bn_eval_vec(r, m, sc, be);
       float *p = yo + (size_t) j * plane + 8 * v;
       if (v == XB - 1)
         _mm256_maskstore_ps(p, mask, r);
@@ -609,7 +616,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline __m256
 post_vec(const ConvPost *p, __m256 v, __m256 m, __m256 sc, __m256 be)
 {
   if (p->act >= 0) v = act_avx2_vec(p->act, v);
-  if (p->sc) v = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, m), sc), be);
+  if (p->sc) v = bn_eval_vec(v, m, sc, be);
   return v;
 }
 
