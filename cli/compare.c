@@ -34,7 +34,7 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   GyreCompareOptions o;
   char               output[PETSC_MAX_PATH_LEN] = "", base[PETSC_MAX_PATH_LEN] = "", vars[512] = "";
   char               start[32], *line = NULL, *all = NULL;
-  PetscBool          overwrite = PETSC_FALSE, quiet = PETSC_FALSE, help;
+  PetscBool          overwrite = PETSC_FALSE, quiet = PETSC_FALSE, help, vars_set = PETSC_FALSE;
   PetscReal          blowup, tol;
   PetscInt           bins;
 
@@ -51,7 +51,7 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   PetscCall(PetscOptionsString("-baseline", "baseline run for similarity scores", "", base, base,
                                sizeof base, NULL));
   PetscCall(PetscOptionsString("-compare_vars", "variables to compare, comma-separated", "", vars,
-                               vars, sizeof vars, NULL));
+                               vars, sizeof vars, &vars_set));
   PetscCall(
       PetscOptionsReal("-compare_blowup", "blow-up threshold on |x|", "", blowup, &blowup, NULL));
   PetscCall(PetscOptionsReal("-compare_time_tol", "time matching tolerance", "", tol, &tol, NULL));
@@ -69,6 +69,17 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
              "with -baseline)",
              argv[3]);
   PetscCheck(output[0], comm, PETSC_ERR_USER_INPUT, "no -output FILE given (the metrics file)");
+  PetscCheck(!vars_set || vars[0], comm, PETSC_ERR_USER_INPUT,
+             "-compare_vars needs variable names (a,b); leave it out to compare every shared one");
+  {
+    const char *in[3]   = {argv[1], argv[2], base[0] ? base : NULL},
+               *role[3] = {"REF", "TEST", "-baseline"};
+    for (int i = 0; i < 3; i++)
+      PetscCheck(!GyreFilesSame(output, in[i]), comm, PETSC_ERR_USER_INPUT,
+                 "-output '%s' is the %s file '%s': the metrics would replace an input; choose "
+                 "another -output",
+                 output, role[i], in[i]);
+  }
   PetscCheck(blowup > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-compare_blowup %g must be > 0",
              (double) blowup);
   PetscCheck(bins >= 1 && bins <= 100000, comm, PETSC_ERR_ARG_OUTOFRANGE,

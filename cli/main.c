@@ -46,8 +46,39 @@ static const char usage[] =
 static char     first_error[1024];
 static MPI_Comm first_error_comm = MPI_COMM_NULL;
 
+/* the command's arguments, for naming an option whose value PETSc could not convert */
+static int    cmd_argc;
+static char **cmd_argv;
+
+/* PETSc's own options (-ts_max_steps abc) are converted by PetscOptionsStringTo*, which raise
+ * on PETSC_COMM_SELF a message without the option's name. Every rank reads the same options at
+ * the same point of the set-up, so such an error is the whole run's: it is printed once, as
+ * "-option value: PETSc's message" where the value is found among the arguments, and the run
+ * ends collectively (no MPI_Abort). */
+static int OptionValueError(const char *func, const char *mess, char *out, size_t len)
+{
+  if (!func || strncmp(func, "PetscOptionsStringTo", 20)) return 0;
+  const char *opt = NULL, *val = NULL;
+  for (int i = 1; mess && i < cmd_argc; i++) { /* the last option whose value the message
+                                                * quotes, as " VALUE " or ending ": VALUE" */
+    char        word[300];
+    const char *v = cmd_argv[i];
+    size_t      m = strlen(mess), k = strlen(v);
+    snprintf(word, sizeof word, " %s ", v);
+    if (cmd_argv[i - 1][0] == '-' && k &&
+        (strstr(mess, word) || (m > k + 1 && !strcmp(mess + m - k, v) && mess[m - k - 1] == ' ')))
+      opt = cmd_argv[i - 1], val = v;
+  }
+  if (opt)
+    snprintf(out, len, "%s %s: %s", opt, val, mess);
+  else
+    snprintf(out, len, "%s (the value of an option)", mess && mess[0] ? mess : "PETSc error");
+  return 1;
+}
+
 /* Prints each error once, as one line, on the first rank of the communicator it was raised
- * on (errors on PETSC_COMM_SELF are printed by the rank that raised them). */
+ * on (errors on PETSC_COMM_SELF are printed by the rank that raised them, except an option's
+ * value: OptionValueError). */
 static PetscErrorCode GyreErrorHandler(MPI_Comm comm, int line, const char *func, const char *file,
                                        PetscErrorCode n, PetscErrorType p, const char *mess,
                                        void *ctx)
@@ -55,8 +86,11 @@ static PetscErrorCode GyreErrorHandler(MPI_Comm comm, int line, const char *func
   PetscMPIInt rank = 0;
 
   if (p != PETSC_ERROR_INITIAL || first_error_comm != MPI_COMM_NULL) return n;
+  if (OptionValueError(func, mess, first_error, sizeof first_error))
+    comm = PETSC_COMM_WORLD;
+  else
+    snprintf(first_error, sizeof first_error, "%s", mess && mess[0] ? mess : "PETSc error");
   first_error_comm = comm;
-  snprintf(first_error, sizeof first_error, "%s", mess && mess[0] ? mess : "PETSc error");
   if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     fprintf(stderr, "gyre: error: %s\n", first_error);
@@ -233,6 +267,7 @@ int main(int argc, char **argv)
                                  : !strcmp(cmd, "info")    ? InfoHelp
                                                            : usage);
   if (ierr) return 1;
+  cmd_argc = pargc, cmd_argv = pargv;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
   /* SIGTERM/SIGUSR1 (Slurm's warning) are recorded from here on: a long command checkpoints
    * and exits 75, and a signal during start-up is not fatal */

@@ -10,8 +10,10 @@
  *   it (a copy installed elsewhere, or a source tree that moved).
  * - The interpreter is /usr/bin/python3 (Debian's, which has numpy, netCDF4 and matplotlib; the
  *   python3 first on PATH may be another one), or -report_python PATH.
- * - DIR is created with its parents when missing; an existing DIR is written into, an earlier
- *   report's files replaced one by one (each atomically, by the script).
+ * - DIR is created with its parents when missing (after the interpreter and the script were
+ *   found); an existing DIR is written into: the script draws every file into a staging
+ *   directory inside DIR and moves them into DIR only when all were drawn, so a failed report
+ *   leaves an earlier one as it was (its files of the same names replaced, others kept).
  * - The script's stderr goes to DIR/report.log (removed when empty); when the script fails,
  *   gyre's one error line quotes the log's last line. */
 #include <petscsys.h>
@@ -87,6 +89,20 @@ static void Check(const char *metrics, const char *dir, const char *python, cons
              metrics);
     return;
   }
+  if (access(python, X_OK)) {
+    snprintf(msg, n,
+             "-report_python '%s' is not an executable (%s): give a Python with numpy, "
+             "netCDF4 and matplotlib",
+             python, strerror(errno));
+    return;
+  }
+  if (access(script, R_OK)) {
+    snprintf(msg, n,
+             "the report script '%s' cannot be read (%s): set GYRE_REPORT_SCRIPT to gyre's "
+             "validation/report.py",
+             script, strerror(errno));
+    return;
+  }
   if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
     snprintf(msg, n, "-output '%s' exists and is not a directory", dir);
     return;
@@ -105,18 +121,6 @@ static void Check(const char *metrics, const char *dir, const char *python, cons
     close(fd);
     unlink(probe);
   }
-  if (access(python, X_OK)) {
-    snprintf(msg, n,
-             "-report_python '%s' is not an executable (%s): give a Python with numpy, "
-             "netCDF4 and matplotlib",
-             python, strerror(errno));
-    return;
-  }
-  if (access(script, R_OK))
-    snprintf(msg, n,
-             "the report script '%s' cannot be read (%s): set GYRE_REPORT_SCRIPT to gyre's "
-             "validation/report.py",
-             script, strerror(errno));
 }
 
 /* The last non-empty line of a file, into line. */

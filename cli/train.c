@@ -2,6 +2,7 @@
  * surrogate library's data-parallel trainer (surrogates/gyre_trainer.h) on PETSC_COMM_WORLD.
  * Every option is documented in GyreTrainHelp and by `gyre train -help`. */
 #include <petscsys.h>
+#include <glob.h>
 #include <string.h>
 #include <unistd.h>
 #include "gyre_model.h"
@@ -259,6 +260,23 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     GyreTrainerCheckpointPath(&where, path, sizeof path);
     if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
       clash = is_auto ? 2 : 1;
+    /* the model file or its checkpoint is one of the data files (the glob's matches) */
+    int same = -1; /* which: 0 the model file, 1 the checkpoint */
+    if (rank == 0) {
+      glob_t g;
+      if (!glob(data, 0, NULL, &g)) {
+        for (size_t i = 0; same < 0 && i < g.gl_pathc; i++)
+          same = GyreFilesSame(out, g.gl_pathv[i])    ? 0
+                 : GyreFilesSame(path, g.gl_pathv[i]) ? 1
+                                                      : -1;
+        globfree(&g);
+      }
+    }
+    PetscCallMPI(MPI_Bcast(&same, 1, MPI_INT, 0, comm));
+    PetscCheck(same < 0, comm, PETSC_ERR_USER_INPUT,
+               "%s '%s' is one of the -train_data files '%s': training would replace its data; "
+               "choose another -train_out",
+               same == 0 ? "-train_out" : "the checkpoint", same == 0 ? out : path, data);
     PetscCallMPI(MPI_Bcast(&clash, 1, MPI_INT, 0, comm));
     PetscCheck(clash != 1 || overwrite, comm, PETSC_ERR_FILE_OPEN,
                "-train_out '%s' exists: remove it, give -train_overwrite, or resume with "

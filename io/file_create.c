@@ -169,3 +169,10 @@ GyreStatus GyreFileAbort(GyreFile *file)
   GyreFileFree(file);
   return GYRE_OK;
 }
+
+int GyreFilesSame(const char *a, const char *b)
+{
+  struct stat sa, sb;
+  return a && b && !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}

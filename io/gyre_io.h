@@ -158,6 +158,11 @@ const char *GyreFilePath(GyreFile file);
  * (the original is replaced only once the copy is complete). Collective; rank 0 copies. */
 GyreStatus GyreFileTruncateRecords(MPI_Comm comm, const char *path, size_t nrec);
 
+/* 1 where paths a and b name the same existing file (the same device and inode: a link or
+ * another spelling counts), else 0: a command refuses an output that is one of its inputs,
+ * -output_overwrite or not. Not collective. */
+int GyreFilesSame(const char *a, const char *b);
+
 /* ---- provenance --------------------------------------------------------------------- */
 
 /* SHA-256 of a file's content as 64 hex characters (+ NUL). Not collective. */

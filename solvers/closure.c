@@ -147,7 +147,7 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
   PetscErrorCode (*create)(GyreClosure, GyreModel) = NULL;
   char        type[32] = "none", field[32] = "", surrogate[PETSC_MAX_PATH_LEN] = "";
   char        mode[16] = "closure";
-  PetscBool   type_set = PETSC_FALSE;
+  PetscBool   type_set = PETSC_FALSE, surrogate_set = PETSC_FALSE;
   GyreClosure cl;
 
   PetscFunctionBegin;
@@ -158,12 +158,14 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
   PetscCall(PetscOptionsString("-closure", "closure: none, polynomial or surrogate", NULL, type,
                                type, sizeof type, &type_set));
   PetscCall(PetscOptionsString("-surrogate", "a trained model file (gyre train)", NULL, surrogate,
-                               surrogate, sizeof surrogate, NULL));
+                               surrogate, sizeof surrogate, &surrogate_set));
   PetscCall(PetscOptionsString("-surrogate_mode", "closure or emulator", NULL, mode, mode,
                                sizeof mode, NULL));
   PetscCall(PetscOptionsString("-closure_field", "the forced state component (default: first)",
                                NULL, field, field, sizeof field, NULL));
   PetscOptionsEnd();
+  PetscCheck(!surrogate_set || surrogate[0], model->comm, PETSC_ERR_USER_INPUT,
+             "-surrogate needs a model file (gyre train's output): none was given");
   /* -surrogate FILE [-surrogate_mode closure] is -closure surrogate; an emulator
    * (solvers/emulator.c) is no closure, though its physics advances may use one */
   PetscCheck(!strcmp(mode, "closure") || !strcmp(mode, "emulator"), model->comm,

@@ -46,7 +46,8 @@ const char GyreSimulateHelp[] =
     "                           spacing of its data)\n"
     "                           from the last T_in states (the first T_in-1 advances: physics);\n"
     "                           CNN/per-point MLP per rank with a halo, FNO gathered on 1 rank;\n"
-    "                           -surrogate_threads T, -surrogate_backend cpu|cuda,\n"
+    "                           -surrogate_threads T (1; 0: OMP_NUM_THREADS; at most 1024),\n"
+    "                           -surrogate_backend cpu|cuda,\n"
     "                           -surrogate_precision fp32|tf32|bf16\n"
     "  -surrogate_physics_every N   emulator: advances N, 2N, ... are physics advances (0)\n"
     "  -guard 0|1 -guard_sigma s -guard_band b -guard_cooldown n   the surrogate's guard: a\n"
@@ -250,6 +251,15 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   }
   PetscCheck(help || run->output[0], comm, PETSC_ERR_USER_INPUT,
              "no -output FILE given: gyre simulate -model %s -output run.nc ...", modelname);
+  { /* the output never replaces one of the run's own inputs (-output_overwrite or not) */
+    char        model_file[PETSC_MAX_PATH_LEN] = "";
+    const char *in[3]                          = {run->initial_file, model_file, run->checkpoint};
+    const char *opt[3]                         = {"-initial_file", "-surrogate", "-checkpoint"};
+    PetscCall(PetscOptionsGetString(NULL, NULL, "-surrogate", model_file, sizeof model_file, NULL));
+    for (int i = 0; i < 3 && run->output[0]; i++)
+      PetscCheck(!in[i][0] || !GyreFilesSame(run->output, in[i]), comm, PETSC_ERR_USER_INPUT,
+                 "-output '%s' is the %s '%s': choose another -output", run->output, opt[i], in[i]);
+  }
   PetscCheck(ensemble_size >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-ensemble_size %" PetscInt_FMT " must be at least 1", ensemble_size);
   PetscCheck(stride >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,

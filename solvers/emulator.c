@@ -203,9 +203,9 @@ PetscErrorCode GyreEmulatorStart(GyreRun *run)
                           e->T - 1));
   if (e->physics_every > 0)
     PetscCall(PetscPrintf(run->comm,
-                          "; advances %" PetscInt_FMT ", %" PetscInt_FMT
-                          ", ... are physics advances (-surrogate_physics_every)",
-                          e->physics_every, 2 * e->physics_every));
+                          "; advances %lld, %lld, ... are physics advances "
+                          "(-surrogate_physics_every)",
+                          (long long) e->physics_every, 2 * (long long) e->physics_every));
   PetscCall(PetscPrintf(run->comm, "\n"));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -12,4 +12,30 @@
     PetscCheck(gyre_ps_ == GYRE_OK, (comm), PETSC_ERR_LIB, "%s", GyreStatusMessage());             \
   } while (0)
 
+/* Integer, real and true/false options checked as text first (solvers/options.c): a value that
+ * is not one, or an integer out of range, is one error naming the option, where PETSc would
+ * wrap 99999999999 silently or report "abc" on every rank without the option's name. Every
+ * options block of a file that includes this header goes through them. */
+PetscErrorCode GyreOptionsInt_Private(PetscOptionItems *, const char[], const char[], const char[],
+                                      PetscInt, PetscInt *, PetscBool *, PetscInt, PetscInt);
+PetscErrorCode GyreOptionsReal_Private(PetscOptionItems *, const char[], const char[], const char[],
+                                       PetscReal, PetscReal *, PetscBool *);
+PetscErrorCode GyreOptionsBool_Private(PetscOptionItems *, const char[], const char[], const char[],
+                                       PetscBool, PetscBool *, PetscBool *);
+#undef PetscOptionsInt
+#undef PetscOptionsBoundedInt
+#undef PetscOptionsRangeInt
+#undef PetscOptionsReal
+#undef PetscOptionsBool
+#define PetscOptionsInt(a, b, c, d, e, f)                                                          \
+  GyreOptionsInt_Private(PetscOptionsObject, a, b, c, d, e, f, PETSC_MIN_INT, PETSC_MAX_INT)
+#define PetscOptionsBoundedInt(a, b, c, d, e, f, g)                                                \
+  GyreOptionsInt_Private(PetscOptionsObject, a, b, c, d, e, f, g, PETSC_MAX_INT)
+#define PetscOptionsRangeInt(a, b, c, d, e, f, g, h)                                               \
+  GyreOptionsInt_Private(PetscOptionsObject, a, b, c, d, e, f, g, h)
+#define PetscOptionsReal(a, b, c, d, e, f)                                                         \
+  GyreOptionsReal_Private(PetscOptionsObject, a, b, c, d, e, f)
+#define PetscOptionsBool(a, b, c, d, e, f)                                                         \
+  GyreOptionsBool_Private(PetscOptionsObject, a, b, c, d, e, f)
+
 #endif

@@ -39,6 +39,8 @@ PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSu
                              "or an activation; else off)",
                              NULL, ev->trim_halo, &ev->trim_halo, &trim_set));
   PetscOptionsEnd();
+  PetscCheck(threads >= 0 && threads <= 1024, model->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-surrogate_threads %" PetscInt_FMT ": expected 0 (OMP_NUM_THREADS) to 1024", threads);
   if (!GYRE_SURROGATE_EVENT)
     PetscCall(PetscLogEventRegister("GyreSurrogate", DM_CLASSID, &GYRE_SURROGATE_EVENT));
   PetscCallGyre(model->comm, GyreBackendCreate(backend, (int) threads, &ev->be));

@@ -604,9 +604,9 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   if (GyreFileGetAttDouble(f, "dy", &m->dy)) m->dy = 0;
   if (m->history < 1 || m->lead < 1 || (m->per_point != 0 && m->per_point != 1) || m->stencil < 0)
     return GyreStatusSet(GYRE_ERR_FORMAT,
-                         "model file '%s': history %d, lead %d, per_point %d "
-                         "(expected >= 1, >= 1, 0 or 1)",
-                         path, m->history, m->lead, m->per_point);
+                         "model file '%s': history %d, lead %d, per_point %d, stencil %d "
+                         "(expected >= 1, >= 1, 0 or 1, >= 0)",
+                         path, m->history, m->lead, m->per_point, m->stencil);
   {
     char *mode = NULL, *prec = NULL;
     if (!GyreFileGetAttText(f, "mode", &mode)) {
@@ -733,6 +733,18 @@ static GyreStatus read_weights(GyreFile f, const char *path, GyreNet *net, float
       free(p), free(names);
       return s;
     }
+    /* a batch norm's running variance below zero would make every output NaN */
+    const size_t nl = strlen(names[i]), vl = strlen("running_var");
+    if (i >= np && nl >= vl && !strcmp(names[i] + nl - vl, "running_var"))
+      for (size_t k = 0; k < p[i]->size; k++)
+        if (d[k] < 0) {
+          GyreStatus e = GyreStatusSet(GYRE_ERR_FORMAT,
+                                       "model file '%s': buffer '%s' holds a negative variance "
+                                       "(%g at index %zu): the file is corrupt",
+                                       path, names[i], d[k], k);
+          free(d), free(b), free(p), free(names);
+          return e;
+        }
     for (size_t k = 0; k < p[i]->size; k++)
       b[off + k] = (float) d[k];
     free(d);
@@ -819,6 +831,16 @@ static GyreStatus read_all(GyreFile f, const char *path, GyreBackend *be, GyreNe
                          "version %d; a newer gyre wrote it?)",
                          path, ver, GYRE_MODEL_FORMAT_VERSION);
   GyreCall(read_meta(f, path, meta));
+  /* the architecture's size against the count the writer stored, before anything is allocated
+   * (a corrupt width would otherwise allocate gigabytes) */
+  double pc;
+  if (!GyreFileGetAttDouble(f, "parameter_count", &pc) && pc != (double) arch_count(meta)) {
+    char arch[512];
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': its architecture attributes, %s, disagree with its "
+                         "parameter_count %.17g: the file is corrupt",
+                         path, GyreModelArchString(meta, arch, sizeof arch), pc);
+  }
   GyreNet   *net = NULL;
   GyreStatus s;
   if (meta->type == GYRE_NET_MLP)

@@ -204,6 +204,9 @@ static GyreStatus SharedVars(const GyreCompareOptions *o, GyreFile ref, GyreFile
 
 static GyreStatus Increasing(const char *path, size_t n, const double *t)
 {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(t[i]))
+      return GyreStatusSet(GYRE_ERR_FORMAT, "the time of record %zu of '%s' is %g", i, path, t[i]);
   for (size_t i = 1; i < n; i++)
     if (!(t[i] > t[i - 1]))
       return GyreStatusSet(GYRE_ERR_FORMAT, "the times of '%s' are not increasing (record %zu)",

@@ -51,6 +51,15 @@ static double Similarity(double dt, double db)
   return db > 0 ? 1 - dt / db : NAN;
 }
 
+/* Why the similarity against the baseline b, of distance db, is undefined; NULL where it is
+ * defined. A baseline that is NaN/Inf from the first shared time has no distance at all. */
+static const char *SimilarityUndefined(const GyreCmpResult *b, double db)
+{
+  if (b->nvalid == 0) return "the baseline is NaN/Inf at the first shared time";
+  if (db > 0) return NULL;
+  return db == 0 ? "D(BASE,REF) = 0, the baseline equals the reference" : "D(BASE,REF) is NaN";
+}
+
 static double PerTime(double wall, double span)
 {
   return wall >= 0 && span > 0 ? wall / span : NAN;
@@ -382,11 +391,18 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
       const char *what[3]  = {"RMSE of the time-mean map", "RMSE of the variance map", "W1"};
       double      db[3]    = {base[i].rmse_mean, base[i].rmse_var, base[i].w1};
       for (int k = 0; k < 3; k++) {
-        char ln[128];
+        char        ln[128];
+        const char *why = SimilarityUndefined(&base[i], db[k]);
         snprintf(ln, sizeof ln, "similarity 1 - D(TEST,REF)/D(BASE,REF), D = %s", what[k]);
-        snprintf(c, sizeof c, "%s",
-                 db[k] > 0 ? "Ross et al. (2023)"
-                           : "undefined (NaN): D(BASE,REF) = 0, the baseline equals the reference");
+        if (why)
+          snprintf(c, sizeof c, "undefined (NaN): %s", why);
+        else if (base[i].nvalid < base[i].nlead)
+          snprintf(c, sizeof c,
+                   "Ross et al. (2023); D(BASE,REF) from the baseline's records before its "
+                   "first NaN/Inf (t = %g)",
+                   base[i].blowup_time);
+        else
+          snprintf(c, sizeof c, "Ross et al. (2023)");
         GyreCall(DefVar(f, names[k], v, 0, NULL, ln, "1", c, &ids[i][16 + k]));
       }
     }
@@ -449,6 +465,8 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
     if (base) {
       double s[3] = {Similarity(r->rmse_mean, base[i].rmse_mean),
                      Similarity(r->rmse_var, base[i].rmse_var), Similarity(r->w1, base[i].w1)};
+      for (int k = 0; base[i].nvalid == 0 && k < 3; k++)
+        s[k] = NAN;
       for (int k = 0; k < 3; k++)
         GyreCall(GyreFileWriteBlock(f, ids[i][16 + k], 0, zero, zero, &s[k]));
     }
@@ -539,11 +557,15 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
       const char *nm[3] = {"time mean", "variance", "W1"};
       fprintf(out, "  similarity to REF against the baseline:");
       for (int k = 0; k < 3; k++) {
-        if (db[k] > 0)
+        const char *why = SimilarityUndefined(&base[i], db[k]);
+        if (!why)
           fprintf(out, " %s %.4g%s", nm[k], Similarity(dt[k], db[k]), k < 2 ? "," : "\n");
         else
-          fprintf(out, " %s undefined (D(BASE,REF) = 0)%s", nm[k], k < 2 ? "," : "\n");
+          fprintf(out, " %s undefined (%s)%s", nm[k], why, k < 2 ? "," : "\n");
       }
+      if (base[i].nvalid > 0 && base[i].nvalid < base[i].nlead)
+        fprintf(out, "  (the baseline's distances from its records before its NaN/Inf at t = %g)\n",
+                base[i].blowup_time);
     }
   }
   {

@@ -15,11 +15,13 @@ For each compared variable V it writes, into OUTDIR:
   V_pdf.png          REF's and TEST's PDFs on their common bins, 1000 x 500
   V_climate.png      time-mean and variance maps of REF and TEST and their differences, 1200 x 800
   V_conservation.png drift E(t)/E(0) - 1 of energy (and enstrophy) of REF and TEST, 1000 x 500
-and index.html and report.md, which state the numbers in words. Each file is written to a
-temporary name and renamed, so a failed run never leaves a truncated file where a good one was.
+and index.html and report.md, which state the numbers in words. Every file is drawn into a
+staging directory inside OUTDIR first and moved into OUTDIR (each by a rename) only once all of
+them were drawn, so a failed run leaves an earlier report in OUTDIR as it was.
 Figures are drawn at 100 dpi without tight bounding boxes: their pixel sizes are fixed.
 """
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -62,6 +64,11 @@ def signed_pct(x):
     return f"{'+' if x >= 0 else '-'}{abs(x) * 100:.3g}%"
 
 
+# the per-variable metrics every gyre compare metrics file holds (V: each compared variable)
+REQUIRED = ("rmse", "rel_l2", "bias", "acc", "time_mean_ref", "time_mean_test", "variance_ref",
+            "variance_test", "rmse_time_mean", "rmse_variance", "w1", "blowup_time")
+
+
 class Metrics:
     def __init__(self, path):
         self.ds = netCDF4.Dataset(path)
@@ -69,6 +76,14 @@ class Metrics:
         if "compare_variables" not in self.ds.ncattrs():
             raise SystemExit(f"'{path}' is not a gyre compare metrics file (no compare_variables)")
         self.vars = self.ds.getncattr("compare_variables").split()
+        # what gyre compare always writes: one error naming what is missing, not a plot's failure
+        need = ["lead"] + [f"{x}_{v}" for v in self.vars for x in REQUIRED]
+        missing = [n for n in need if not self.has(n)]
+        if not self.vars or missing:
+            raise SystemExit(f"'{path}' lacks the variable(s) "
+                             f"{', '.join(missing) if missing else '(none compared)'} of a gyre "
+                             f"compare metrics file (compare_variables: "
+                             f"'{self.ds.getncattr('compare_variables')}')")
         self.lead = self.get("lead")
 
     def has(self, name):
@@ -353,8 +368,21 @@ def html_escape(s):
 def main(argv):
     if len(argv) != 3:
         raise SystemExit("usage: report.py METRICS.nc OUTDIR")
-    path, outdir = argv[1], argv[2]
+    path, final = argv[1], argv[2]
     m = Metrics(path)
+    outdir = tempfile.mkdtemp(prefix=".gyre-report.", dir=final)
+    try:
+        written = draw(m, path, outdir)
+        for name in written:  # every file drawn: now into place, each by a rename
+            os.replace(os.path.join(outdir, name), os.path.join(final, name))
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+    npng = sum(1 for w in written if w.endswith(".png"))
+    print(f"report: {npng} plots, index.html and report.md in {final}")
+
+
+def draw(m, path, outdir):
+    """Every plot, report.md and index.html of m into outdir; the names written."""
     written, sections = [], []
     for v in m.vars:
         plots = []
@@ -395,8 +423,7 @@ def main(argv):
                 f"{html_escape(str(m.att('git_commit', '')))}</p></body></html>")
     write_atomic(outdir, "report.md", "\n".join(md) + "\n", written)
     write_atomic(outdir, "index.html", "\n".join(html) + "\n", written)
-    npng = sum(1 for w in written if w.endswith(".png"))
-    print(f"report: {npng} plots, index.html and report.md in {outdir}")
+    return written
 
 
 if __name__ == "__main__":

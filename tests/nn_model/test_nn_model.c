@@ -513,13 +513,24 @@ static void test_corrupt(GyreBackend *be)
   spit(bad, c, n);
   expect_fail(be, bad, "NaN weight", "weight 'dense0.W' is not finite", NULL);
 
+  /* an architecture attribute changed alone: refused before anything is allocated (a width of
+   * 1e9 would be gigabytes), against the parameter count the writer stored */
+  spit(bad, file, n);
+  amend(bad, "mlp_width", "1000000000");
+  expect_fail(be, bad, "huge width", "width 1000000000", "disagree with its parameter_count 419",
+              "corrupt", NULL);
+
+  /* changed with the parameter count to match: the weights' shapes and count disagree
+   * (5 inputs, 3 outputs, depth 2: 17 * 6 + 17 * 18 + 3 * 18 = 462; depth 3: 691) */
   spit(bad, file, n);
   amend(bad, "mlp_width", "17");
+  amend(bad, "parameter_count", "462");
   expect_fail(be, bad, "wrong shape", "weight 'dense0.W' has shape (16, 5)",
               "architecture needs (17, 5)", NULL);
 
   spit(bad, file, n);
   amend(bad, "mlp_depth", "3");
+  amend(bad, "parameter_count", "691");
   expect_fail(be, bad, "wrong tensor count", "holds 6 parameter tensors", "has 8", NULL);
 
   spit(bad, file, n);
@@ -539,7 +550,35 @@ static void test_corrupt(GyreBackend *be)
   amend(bad, "mlp_depth", "1");
   amend(bad, "mlp_width", "3");
   amend(bad, "nparameters", "4");
+  amend(bad, "parameter_count", "30");
   expect_fail(be, bad, "missing weight", "weight 'dense1.W' (3, 3)", "is missing", NULL);
+
+  { /* a batch norm's running variance below zero (every output would be NaN); the file's
+     * checksum is right, as the writer made it */
+    GyreModelMeta    *m = calloc(1, sizeof *m);
+    GyreNormalization nm;
+    GyreNet          *cnn;
+    m->type = GYRE_NET_CNN;
+    GyreCNNOptionsDefault(&m->cnn);
+    m->cnn.in_channels = 1, m->cnn.out_channels = 1, m->cnn.nlayers = 2;
+    m->cnn.channels[0] = 2, m->cnn.kernels[0] = 3, m->cnn.kernels[1] = 3;
+    fill_meta(m, &nm, 1, 1, 8, 8);
+    CHECK(GyreNetCreateCNN(be, &m->cnn, 5, &cnn));
+    int                nb;
+    GyreTensor *const *bt;
+    const char *const *bnames;
+    CHECK(GyreNetBuffers(cnn, &nb, &bt, &bnames));
+    for (int i = 0; i < nb; i++)
+      if (strstr(bnames[i], "running_var")) {
+        const float v[2] = {0.5f, -0.25f};
+        CHECK(GyreTensorCopyFromHost(bt[i], v));
+      }
+    CHECK(GyreModelFileWrite(MPI_COMM_SELF, bad, cnn, m, &nm, NULL));
+    expect_fail(be, bad, "negative variance", "buffer 'bn0.running_var' holds a negative variance",
+                "-0.25 at index 1", NULL);
+    GyreNetDestroy(&cnn);
+    free(m);
+  }
 
   spit(bad, (const unsigned char *) "this is not a NetCDF file\n", 26);
   expect_fail(be, bad, "not NetCDF", "cannot be opened as NetCDF-4", NULL);

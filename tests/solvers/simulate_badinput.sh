@@ -65,6 +65,28 @@ n=$(grep -c "gyre: warning: option -ts_max_tim 9 was not used" warn.txt || true)
 [ "$n" = 1 ] || fail "expected one warning naming -ts_max_tim, got $n"
 # the same errors on 2 ranks: printed once
 expect_error "unknown model on 2 ranks" "unknown model" mpirun_n 2 "$GYRE" simulate -model bogus -output x.nc
+# option values that are not numbers, out of range or not finite: one line naming the option on
+# 2 ranks (PETSc's own options too), no MPI_Abort; 99999999999 is not wrapped to 1215752191
+expect_error "integer option not an integer" "-ensemble_size 1.5: not an integer" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -ensemble_size 1.5 -output x.nc -quiet
+expect_error "integer option out of range" "-seed 99999999999: out of range" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -seed 99999999999 -output x.nc -quiet
+expect_error "real option not finite" "-output_every nan: not a finite number" \
+  "$GYRE" simulate -model l96 -output_every nan -output x.nc -quiet
+expect_error "true/false option" "-quiet maybe: not a true/false value" \
+  "$GYRE" simulate -model l96 -quiet maybe -output x.nc
+expect_error "PETSc's own option" "-ts_max_steps abc: Input string abc has no integer value" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_steps abc -output x.nc -quiet
+! grep -q "MPI_ABORT" err.txt || fail "an option's bad value aborted the ranks"
+expect_error "-surrogate without a file" "-surrogate needs a model file" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -surrogate -output x.nc -quiet
+# the output is never one of the run's own inputs, -output_overwrite or not
+cp c.nc init.nc
+initsum=$(sha256sum init.nc)
+expect_error "output is the initial file" "-output './init.nc' is the -initial_file 'init.nc'" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -initial_file init.nc -initial_time 0 \
+  -output ./init.nc -output_overwrite
+echo "$initsum" | sha256sum -c --quiet || fail "init.nc was modified"
 echo "$sum" | sha256sum -c --quiet || fail "good.nc was modified"
 [ ! -e x.nc ] && [ ! -e s.nc ] && [ ! -e c2.nc ] && [ ! -e im.nc ] || fail "a failed run left an output file"
 echo "simulate_badinput: ok"

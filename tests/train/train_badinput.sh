@@ -92,4 +92,12 @@ d[w][...] = d[w][...] * 1.0001
 d.close()
 PY
 expect_error "gyre info: a changed weight" "flipped.nc" "$GYRE" info flipped.nc
+# the model file or its checkpoint is one of the data files: refused, the data intact
+cp d.nc d2.nc
+dsum=$(sha256sum d2.nc)
+expect_error "-train_out is a data file" "-train_out 'd2.nc' is one of the -train_data files" \
+  "$GYRE" train -train_data 'd*.nc' "${t[@]}" -train_out d2.nc -train_overwrite
+expect_error "the checkpoint is a data file" "the checkpoint 'd2.nc' is one of the -train_data" \
+  "$GYRE" train -train_data d2.nc "${t[@]}" -train_out m.nc -train_checkpoint d2.nc
+echo "$dsum" | sha256sum -c --quiet || fail "d2.nc was modified"
 echo "train_badinput: passed"

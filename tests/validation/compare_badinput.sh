@@ -11,6 +11,8 @@ import netCDF4
 import numpy as np, shutil
 shutil.copy("a.nc", "later.nc")
 d = netCDF4.Dataset("later.nc", "a"); d["time"][:] = d["time"][:] + 100; d.close()
+shutil.copy("a.nc", "nantime.nc")
+d = netCDF4.Dataset("nantime.nc", "a"); d["time"][3] = np.nan; d.close()
 shutil.copy("a.nc", "nanref.nc")
 d = netCDF4.Dataset("nanref.nc", "a"); x = d["X"][:]; x[2, 1] = np.nan; d["X"][:] = x; d.close()
 d = netCDF4.Dataset("other.nc", "w", format="NETCDF4")
@@ -37,6 +39,18 @@ expect_error "baseline lacks the variable" "the baseline 'one.nc' has no record 
   "$GYRE" compare a.nc a.nc -baseline one.nc -output m.nc
 expect_error "unknown variable" "-compare_vars: 'Z'" "$GYRE" compare a.nc a.nc -compare_vars Z -output m.nc
 expect_error "bad threshold" "-compare_blowup" "$GYRE" compare a.nc a.nc -compare_blowup -1 -output m.nc
+expect_error "NaN time" "the time of record 3 of 'nantime.nc' is nan" \
+  "$GYRE" compare a.nc nantime.nc -output m.nc
+expect_error "bad integer on 2 ranks" "-compare_pdf_bins 4294967297: out of range" \
+  mpirun_n 2 "$GYRE" compare a.nc a.nc -compare_pdf_bins 4294967297 -output m.nc
+expect_error "empty variable list" "-compare_vars needs variable names" \
+  "$GYRE" compare a.nc a.nc -compare_vars "" -output m.nc
+asum=$(sha256sum a.nc)
+expect_error "output is REF" "-output 'a.nc' is the REF file 'a.nc'" \
+  "$GYRE" compare a.nc one.nc -output a.nc -output_overwrite
+expect_error "output is the baseline" "is the -baseline file 'one.nc'" \
+  "$GYRE" compare a.nc a.nc -baseline one.nc -output ./one.nc -output_overwrite
+echo "$asum" | sha256sum -c --quiet || fail "a.nc was modified"
 [ ! -e m.nc ] || fail "a failed comparison left m.nc"
 ls m.nc.tmp.* 2> /dev/null && fail "a failed comparison left a temporary file"
 # the one-scale run shares X with the two-scale one: that is compared, Y and coupling are not
@@ -44,4 +58,17 @@ ls m.nc.tmp.* 2> /dev/null && fail "a failed comparison left a temporary file"
 ncdump -h m.nc > m.cdl
 grep -q "rmse_X(lead)" m.cdl || fail "X not compared"
 ! grep -q "rmse_Y" m.cdl || fail "Y compared though one.nc lacks it"
+# a baseline that is NaN from its first record: compared, the similarity undefined for that
+# reason (not "the baseline equals the reference")
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, numpy as np, shutil
+shutil.copy("a.nc", "nanbase.nc")
+d = netCDF4.Dataset("nanbase.nc", "a"); x = d["X"][:]; x[:] = np.nan; d["X"][:] = x; d.close()
+PY
+"$GYRE" compare a.nc a.nc -baseline nanbase.nc -compare_vars X -output nb.nc > nb.txt
+grep -q "time mean undefined (the baseline is NaN/Inf at the first shared time)" nb.txt ||
+  { cat nb.txt; fail "a NaN baseline's similarity not said to be undefined for that reason"; }
+ncdump -h nb.nc > nb.cdl
+grep -q 'similarity_w1_X:comment = "undefined (NaN): the baseline is NaN/Inf' nb.cdl ||
+  fail "nb.nc's similarity comment"
 echo "compare_badinput: ok"

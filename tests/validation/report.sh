@@ -121,10 +121,32 @@ expect_error "two files" "'ns2d_m.nc' is a second" "$GYRE" report l96_m.nc ns2d_
 expect_error "python without matplotlib" "failed (exit status 1): ModuleNotFoundError: No module named 'matplotlib'" \
   "$GYRE" report l96_m.nc -output r -report_python ./nompl
 expect_error "missing python" "-report_python '/no/python3' is not an executable" \
-  "$GYRE" report l96_m.nc -output r -report_python /no/python3
+  "$GYRE" report l96_m.nc -output r2 -report_python /no/python3
 expect_error "missing script" "the report script '/no/report.py' cannot be read" \
   env GYRE_REPORT_SCRIPT=/no/report.py "$GYRE" report l96_m.nc -output r
 [ -e r/report.log ] || fail "the failed script's log was not kept"
+[ ! -e r2 ] || fail "a missing Python left a directory"
+# a metrics file that lacks one of its variables: one error naming it, and an earlier report in
+# the same directory as it was (every file is drawn before any is moved into place)
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, shutil
+src = netCDF4.Dataset("l96_m.nc")
+dst = netCDF4.Dataset("l96_m_cut.nc", "w", format="NETCDF4")
+dst.setncatts({a: src.getncattr(a) for a in src.ncattrs()})
+for n, d in src.dimensions.items():
+    dst.createDimension(n, None if d.isunlimited() else len(d))
+for n, v in src.variables.items():
+    if n != "rmse_X":
+        w = dst.createVariable(n, v.dtype, v.dimensions)
+        w.setncatts({a: v.getncattr(a) for a in v.ncattrs()})
+        w[...] = v[...]
+dst.close()
+PY
+(cd l96_report && sha256sum ./*) > l96_report.sum
+expect_error "a metrics variable missing" "lacks the variable(s) rmse_X" \
+  "$GYRE" report l96_m_cut.nc -output l96_report
+(cd l96_report && sha256sum -c --quiet ../l96_report.sum) || fail "a failed report changed l96_report"
+ls -a l96_report | grep -q "gyre-report" && fail "a failed report left its staging directory"
 "$GYRE" report -help > help.txt || true
 for o in -output -report_python GYRE_REPORT_SCRIPT; do
   grep -q -- "$o " help.txt || { cat help.txt; fail "gyre report -help lacks $o"; }

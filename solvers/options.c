@@ -1,0 +1,100 @@
+/* options.c — gyre's integer, real and true/false options checked as text before PETSc converts
+ * them. PETSc reads an integer with strtol and a cast (99999999999 becomes 1215752191, and
+ * 4294967297 becomes 1), takes "nan" as a real, and reports "1.5" or "abc" on each rank
+ * without naming the option. gyre_petsc.h routes PetscOptionsInt, PetscOptionsBoundedInt,
+ * PetscOptionsRangeInt, PetscOptionsReal and PetscOptionsBool of the files that include it
+ * through these, so a bad value is one error naming the option and the value, raised on the
+ * options block's communicator (as every other check of an option). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+#include "gyre_petsc.h"
+
+/* PETSc's names for its default and decide values, which its conversion accepts */
+static int PetscSpecialValue(const char *s)
+{
+  static const char *const names[] = {"PETSC_DEFAULT", "DEFAULT",         "PETSC_DECIDE",
+                                      "DECIDE",        "PETSC_DETERMINE", "DETERMINE"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcasecmp(s, names[i])) return 1;
+  return 0;
+}
+
+/* The option's text into buf (a value longer than the buffer is refused) and its name with the
+ * block's prefix into name; *check: given, and not one of PETSc's special values. */
+static PetscErrorCode RawValue(PetscOptionItems *po, const char opt[], char *buf, size_t len,
+                               char *name, size_t nlen, PetscBool *check)
+{
+  PetscBool set;
+
+  PetscFunctionBegin;
+  buf[0] = 0;
+  snprintf(name, nlen, "-%s%s", po->prefix ? po->prefix : "", opt + 1);
+  PetscCall(PetscOptionsGetString(po->options, po->prefix, opt, buf, len, &set));
+  PetscCheck(!set || strlen(buf) + 1 < len, po->comm, PETSC_ERR_ARG_WRONG,
+             "%s %s...: the value is too long", name, buf);
+  *check = set && !PetscSpecialValue(buf) ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreOptionsInt_Private(PetscOptionItems *po, const char opt[], const char text[],
+                                      const char man[], PetscInt cur, PetscInt *val, PetscBool *set,
+                                      PetscInt lb, PetscInt ub)
+{
+  char      buf[256], name[256], *end = NULL;
+  PetscBool check;
+
+  PetscFunctionBegin;
+  PetscCall(RawValue(po, opt, buf, sizeof buf, name, sizeof name, &check));
+  if (check) {
+    errno             = 0;
+    const long long v = strtoll(buf, &end, 10);
+    PetscCheck(buf[0] && end != buf && !*end, po->comm, PETSC_ERR_ARG_WRONG,
+               "%s %s: not an integer", name, buf[0] ? buf : "(no value)");
+    PetscCheck(errno != ERANGE && v >= (long long) lb && v <= (long long) ub, po->comm,
+               PETSC_ERR_ARG_OUTOFRANGE, "%s %s: out of range (%lld to %lld)", name, buf,
+               (long long) lb, (long long) ub);
+  }
+  PetscCall(PetscOptionsInt_Private(po, opt, text, man, cur, val, set, lb, ub));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreOptionsReal_Private(PetscOptionItems *po, const char opt[], const char text[],
+                                       const char man[], PetscReal cur, PetscReal *val,
+                                       PetscBool *set)
+{
+  char      buf[256], name[256], *end = NULL;
+  PetscBool check;
+
+  PetscFunctionBegin;
+  PetscCall(RawValue(po, opt, buf, sizeof buf, name, sizeof name, &check));
+  if (check) {
+    const double v = strtod(buf, &end);
+    PetscCheck(buf[0] && end != buf && !*end, po->comm, PETSC_ERR_ARG_WRONG, "%s %s: not a number",
+               name, buf[0] ? buf : "(no value)");
+    PetscCheck(isfinite(v), po->comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: not a finite number", name,
+               buf);
+  }
+  PetscCall(PetscOptionsReal_Private(po, opt, text, man, cur, val, set));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreOptionsBool_Private(PetscOptionItems *po, const char opt[], const char text[],
+                                       const char man[], PetscBool cur, PetscBool *val,
+                                       PetscBool *set)
+{
+  static const char *const ok[] = {"1", "0", "true", "false", "yes", "no", "on", "off"};
+  char                     buf[256], name[256];
+  PetscBool                check;
+  int                      known = 0;
+
+  PetscFunctionBegin;
+  PetscCall(RawValue(po, opt, buf, sizeof buf, name, sizeof name, &check));
+  for (size_t i = 0; check && buf[0] && i < sizeof ok / sizeof ok[0]; i++)
+    known |= !strcasecmp(buf, ok[i]);
+  PetscCheck(!check || !buf[0] || known, po->comm, PETSC_ERR_ARG_WRONG,
+             "%s %s: not a true/false value (1, 0, true, false, yes, no, on or off)", name, buf);
+  PetscCall(PetscOptionsBool_Private(po, opt, text, man, cur, val, set));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
