@@ -72,6 +72,10 @@ static PetscErrorCode ParseList(const char *opt, const char *value, int *v, int 
   const char *sep = ",";
 
   PetscFunctionBegin;
+  const size_t len = strlen(value);
+  PetscCheck(!strstr(value, ",,") && value[0] != ',' && (!len || value[len - 1] != ','),
+             PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: an empty entry in the list", opt,
+             value);
   PetscCall(PetscStrncpy(buf, value, sizeof buf));
   *n = 0;
   for (char *tok = strtok_r(buf, sep, &save); tok; tok = strtok_r(NULL, sep, &save)) {
@@ -116,9 +120,42 @@ static PetscErrorCode ParseVars(const char *opt, char *value, const char **names
   for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     PetscCheck(*n < GYRE_DATA_MAX_VARS, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE,
                "%s: at most %d variables", opt, GYRE_DATA_MAX_VARS);
+    for (int i = 0; i < *n; i++)
+      PetscCheck(strcmp(names[i], tok), PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG,
+                 "%s: variable '%s' is given twice", opt, tok);
     names[(*n)++] = tok;
   }
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Rank 0: why the existing model file out is not the model of the training that the checkpoint
+ * ckpt holds ("" where it is, or where the checkpoint cannot be read: the trainer names that
+ * when it resumes) */
+static void NotThisTraining(const char *out, const char *ckpt, char *why, size_t n)
+{
+  GyreBackend      *be = NULL;
+  GyreNet          *na = NULL, *nb = NULL;
+  GyreModelMeta    *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+  GyreNormalization x, y;
+  char              sa[400], sb[400];
+  why[0] = '\0';
+  if (a && b && !GyreBackendCreate("cpu", 1, &be) &&
+      !GyreModelFileRead(MPI_COMM_SELF, ckpt, be, &nb, b, &y)) {
+    if (GyreModelFileRead(MPI_COMM_SELF, out, be, &na, a, &x))
+      snprintf(why, n, "it is not a readable gyre model file (%s)", GyreStatusMessage());
+    else if (strcmp(GyreModelArchString(a, sa, sizeof sa), GyreModelArchString(b, sb, sizeof sb)))
+      snprintf(why, n, "its architecture, %s, is not the checkpoint's, %s", sa, sb);
+    else {
+      int same = a->nlineage == b->nlineage;
+      for (int i = 0; same && i < a->nlineage; i++)
+        same = !strcmp(a->lineage_path[i], b->lineage_path[i]) &&
+               !strcmp(a->lineage_sha256[i], b->lineage_sha256[i]);
+      if (!same) snprintf(why, n, "it was trained on other data than the checkpoint's");
+    }
+  }
+  GyreNetDestroy(&na), GyreNetDestroy(&nb);
+  GyreBackendDestroy(&be);
+  free(a), free(b);
 }
 
 static int StopRequested(void *ctx)
@@ -243,6 +280,25 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
              batch, epochs);
   PetscCheck(threads >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_threads %" PetscInt_FMT " < 0",
              threads);
+  /* counts and sizes (-1: the architecture's default width and depth) */
+  PetscCheck(width == -1 || width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-net_width %" PetscInt_FMT " must be at least 1", width);
+  PetscCheck(depth == -1 || depth >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-net_depth %" PetscInt_FMT " must be at least 0", depth);
+  PetscCheck(history >= 1 && lead >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_history %" PetscInt_FMT " and -train_lead %" PetscInt_FMT
+             " must be at least 1",
+             history, lead);
+  PetscCheck(stencil >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_stencil %" PetscInt_FMT " must be at least 0", stencil);
+  PetscCheck(t0 >= 0 && (t1 == -1 || t1 > t0), comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_op_t0 %" PetscInt_FMT " and -train_op_t1 %" PetscInt_FMT
+             ": expected 0 <= t0 < t1 (t1 -1: the last record)",
+             t0, t1);
+  PetscCheck(clip >= 0 && warmup >= 0 && step_size >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_clip %g, -train_warmup %" PetscInt_FMT " and -train_step_size %" PetscInt_FMT
+             ": expected >= 0, >= 0 and >= 1",
+             (double) clip, warmup, step_size);
   PetscCheck(bucket_mb > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_bucket_mb %g must be > 0",
              (double) bucket_mb);
   PetscCheck(per_point >= -1 && per_point <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
@@ -277,6 +333,37 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                "%s '%s' is one of the -train_data files '%s': training would replace its data; "
                "choose another -train_out",
                same == 0 ? "-train_out" : "the checkpoint", same == 0 ? out : path, data);
+    /* a fresh run never replaces an existing checkpoint unless asked to either; a resumed one
+     * updates -train_out only where it is that training's model */
+    const int   fresh     = !resume[0] || (is_auto && access(path, F_OK) != 0);
+    const char *from      = is_auto ? path : resume; /* the checkpoint a resumed run reads */
+    char        why[1024] = "";
+    int         other     = 0; /* 1: a fresh run's checkpoint exists; 2: -train_out is the
+                                * checkpoint resumed from; 3: -train_out is another model */
+    if (rank == 0) {
+      if (fresh && access(path, F_OK) == 0)
+        other = 1;
+      else if (!fresh && GyreFilesSame(out, from))
+        other = 2;
+      else if (!fresh && access(out, F_OK) == 0) {
+        NotThisTraining(out, from, why, sizeof why);
+        other = why[0] ? 3 : 0;
+      }
+    }
+    PetscCallMPI(MPI_Bcast(&other, 1, MPI_INT, 0, comm));
+    PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+    PetscCheck(other != 1 || overwrite, comm, PETSC_ERR_FILE_OPEN,
+               "the checkpoint '%s' exists and this training starts afresh: resume from it with "
+               "-train_resume, remove it, or give -train_overwrite",
+               path);
+    PetscCheck(other != 2, comm, PETSC_ERR_USER_INPUT,
+               "-train_out '%s' is the checkpoint '%s' the training resumes from: choose another "
+               "-train_out",
+               out, from);
+    PetscCheck(other != 3 || overwrite, comm, PETSC_ERR_FILE_OPEN,
+               "-train_out '%s' exists and is not the model of the training resumed from '%s': "
+               "%s; choose another -train_out, or give -train_overwrite",
+               out, from, why);
     PetscCallMPI(MPI_Bcast(&clash, 1, MPI_INT, 0, comm));
     PetscCheck(clash != 1 || overwrite, comm, PETSC_ERR_FILE_OPEN,
                "-train_out '%s' exists: remove it, give -train_overwrite, or resume with "

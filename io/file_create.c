@@ -7,10 +7,12 @@
  * ranks, so that every rank fails with the same one-line message and none hangs in
  * nc_create_par. The temporary name is "PATH.tmp.<pid of rank 0>". A build with the serial
  * NetCDF (nc_parallel.c) creates files on one rank only and says so on more. */
+#define _DEFAULT_SOURCE /* realpath */
 #include "file_impl.h"
 #include <netcdf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,9 +172,31 @@ GyreStatus GyreFileAbort(GyreFile *file)
   return GYRE_OK;
 }
 
+/* path with its directory resolved (realpath; the directory must exist) and its last component
+ * as given: a spelling of a file that need not exist yet */
+static int CanonicalPath(const char *path, char *out, size_t len)
+{
+  char        dir[PATH_MAX];
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) return -1;
+  if (slash)
+    snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int) (slash - path), path);
+  else
+    snprintf(dir, sizeof dir, ".");
+  char *real = realpath(dir, NULL);
+  if (!real) return -1;
+  int n = snprintf(out, len, "%s/%s", real, base);
+  free(real);
+  return n > 0 && (size_t) n < len ? 0 : -1;
+}
+
 int GyreFilesSame(const char *a, const char *b)
 {
   struct stat sa, sb;
-  return a && b && !stat(a, &sa) && !stat(b, &sb) && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
+  char        ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+  if (!a || !b || !*a || !*b) return 0;
+  const int ea = !stat(a, &sa), eb = !stat(b, &sb);
+  if (ea && eb) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  if (ea != eb) return 0; /* one exists, the other not: two files */
+  return !CanonicalPath(a, ca, sizeof ca) && !CanonicalPath(b, cb, sizeof cb) && !strcmp(ca, cb);
 }

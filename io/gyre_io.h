@@ -158,9 +158,10 @@ const char *GyreFilePath(GyreFile file);
  * (the original is replaced only once the copy is complete). Collective; rank 0 copies. */
 GyreStatus GyreFileTruncateRecords(MPI_Comm comm, const char *path, size_t nrec);
 
-/* 1 where paths a and b name the same existing file (the same device and inode: a link or
- * another spelling counts), else 0: a command refuses an output that is one of its inputs,
- * -output_overwrite or not. Not collective. */
+/* 1 where paths a and b name the same file, else 0: where both exist, the same device and
+ * inode (a link or another spelling counts); where neither does, the same path once its
+ * directory is resolved (./x.nc and x.nc). A command refuses an output that is one of its
+ * inputs or another of its outputs. Not collective. */
 int GyreFilesSame(const char *a, const char *b);
 
 /* ---- provenance --------------------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <time.h>
+#include <unistd.h>
 #include "gyre_run.h"
 
 const char GyreSimulateHelp[] =
@@ -163,6 +164,31 @@ static PetscErrorCode InitialState(GyreRun *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The members' states held at once on each node (a state and a Vec's bookkeeping, ~2 KiB, a
+ * member on each rank), against the node's memory: an -ensemble_size that cannot fit is one
+ * error, not a run killed for memory. Collective. */
+static PetscErrorCode CheckEnsembleMemory(GyreRun *run, Vec proto)
+{
+  PetscInt    n;
+  MPI_Comm    node;
+  double      need, mem;
+  PetscMPIInt nranks;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetLocalSize(proto, &n));
+  need = (double) run->model->ensemble_size * (8.0 * (double) n + 2048.0);
+  PetscCallMPI(MPI_Comm_split_type(run->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+  PetscCallMPI(MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_SUM, node));
+  PetscCallMPI(MPI_Comm_size(node, &nranks));
+  PetscCallMPI(MPI_Comm_free(&node));
+  mem = (double) sysconf(_SC_PHYS_PAGES) * (double) sysconf(_SC_PAGESIZE);
+  PetscCheck(mem <= 0 || need <= mem, run->comm, PETSC_ERR_MEM,
+             "-ensemble_size %" PetscInt_FMT " needs about %.3g GiB for its states on a node (%d "
+             "rank(s)), which has %.3g GiB of memory: run fewer members per job, or on more nodes",
+             run->model->ensemble_size, need / 1073741824.0, nranks, mem / 1073741824.0);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 /* dt: -ts_dt, else the model's stable dt rounded down to divide the output interval, else
  * the model's default (set in settsdefaults). */
 static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
@@ -195,6 +221,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscBool help, resumed                     = PETSC_FALSE;
   PetscReal output_every = -1, checkpoint_every = 0, tmax = 1.0, emulator_stride = 0;
   PetscInt  output_every_steps = 0, ensemble_size = 1, seed = 0, stride = 1;
+  PetscBool every_set = PETSC_FALSE, steps_set = PETSC_FALSE, itime_set = PETSC_FALSE;
   PetscInt  checkpoint_every_steps = 0;
 
   PetscFunctionBegin;
@@ -216,9 +243,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCall(PetscOptionsInt("-output_deflate", "deflate level 0-9", "", run->output_deflate,
                             &run->output_deflate, NULL));
   PetscCall(PetscOptionsReal("-output_every", "model time between output records", "", output_every,
-                             &output_every, NULL));
+                             &output_every, &every_set));
   PetscCall(PetscOptionsInt("-output_every_steps", "steps between output records", "",
-                            output_every_steps, &output_every_steps, NULL));
+                            output_every_steps, &output_every_steps, &steps_set));
   PetscCall(PetscOptionsInt("-output_stride", "store output coarsened by this factor", "", stride,
                             &stride, NULL));
   PetscCall(
@@ -233,7 +260,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                                run->initial_file, run->initial_file, sizeof run->initial_file,
                                NULL));
   PetscCall(PetscOptionsReal("-initial_time", "time of the stored state to start from", "",
-                             run->initial_time, &run->initial_time, NULL));
+                             run->initial_time, &run->initial_time, &itime_set));
   PetscCall(PetscOptionsInt("-ensemble_size", "number of ensemble members", "", ensemble_size,
                             &ensemble_size, NULL));
   PetscCall(
@@ -251,12 +278,14 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   }
   PetscCheck(help || run->output[0], comm, PETSC_ERR_USER_INPUT,
              "no -output FILE given: gyre simulate -model %s -output run.nc ...", modelname);
-  { /* the output never replaces one of the run's own inputs (-output_overwrite or not) */
+  { /* the output never replaces one of the run's own inputs, nor is it the checkpoint
+     * (-output_overwrite or not) */
     char        model_file[PETSC_MAX_PATH_LEN] = "";
-    const char *in[3]                          = {run->initial_file, model_file, run->checkpoint};
-    const char *opt[3]                         = {"-initial_file", "-surrogate", "-checkpoint"};
+    const char *restart                        = strcmp(run->restart, "auto") ? run->restart : "";
+    const char *in[4]  = {run->initial_file, model_file, run->checkpoint, restart};
+    const char *opt[4] = {"-initial_file", "-surrogate", "-checkpoint", "-restart"};
     PetscCall(PetscOptionsGetString(NULL, NULL, "-surrogate", model_file, sizeof model_file, NULL));
-    for (int i = 0; i < 3 && run->output[0]; i++)
+    for (int i = 0; i < 4 && run->output[0]; i++)
       PetscCheck(!in[i][0] || !GyreFilesSame(run->output, in[i]), comm, PETSC_ERR_USER_INPUT,
                  "-output '%s' is the %s '%s': choose another -output", run->output, opt[i], in[i]);
   }
@@ -271,6 +300,22 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
              precision);
   PetscCheck(strcmp(run->restart, "auto") || run->checkpoint[0], comm, PETSC_ERR_USER_INPUT,
              "-restart auto needs -checkpoint FILE (the checkpoint to resume from)");
+  PetscCheck(!every_set || output_every > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-output_every %g must be > 0", (double) output_every);
+  PetscCheck(!steps_set || output_every_steps >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-output_every_steps %" PetscInt_FMT " must be at least 1", output_every_steps);
+  PetscCheck(!every_set || !steps_set, comm, PETSC_ERR_USER_INPUT,
+             "-output_every and -output_every_steps both given: give one");
+  PetscCheck(checkpoint_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-checkpoint_every %g must be >= 0 (0: at the end and on a signal only)",
+             (double) checkpoint_every);
+  PetscCheck(!itime_set || run->initial_file[0], comm, PETSC_ERR_USER_INPUT,
+             "-initial_time %g needs -initial_file FILE (the file holding that state)",
+             (double) run->initial_time);
+  PetscCheck(!run->initial_file[0] || !run->restart[0] || !strcmp(run->restart, "auto"), comm,
+             PETSC_ERR_USER_INPUT,
+             "-restart %s and -initial_file %s: a restart continues from its checkpoint; give one",
+             run->restart, run->initial_file);
   PetscCheck(checkpoint_every <= 0 || run->checkpoint[0], comm, PETSC_ERR_USER_INPUT,
              "-checkpoint_every %g needs -checkpoint FILE (where to write them)",
              (double) checkpoint_every);
@@ -290,6 +335,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   {
     Vec proto;
     PetscCall(DMGetGlobalVector(m->dm, &proto));
+    PetscCall(CheckEnsembleMemory(run, proto));
     PetscCall(VecDuplicateVecs(proto, m->ensemble_size, &run->Us));
     PetscCall(DMRestoreGlobalVector(m->dm, &proto));
     run->U = run->Us[0];
@@ -372,6 +418,14 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                               "[simulate] resuming at step %" PetscInt_FMT " (t = %g) from %s\n",
                               run->step, (double) (run->step * run->dt), path));
     } else {
+      /* a fresh run replaces an existing checkpoint only with -output_overwrite (it may be
+       * another run's, or any file) */
+      PetscBool ckpt_exists = PETSC_FALSE;
+      if (run->checkpoint[0]) PetscCall(PetscTestFile(run->checkpoint, '\0', &ckpt_exists));
+      PetscCheck(!ckpt_exists || run->output_overwrite, comm, PETSC_ERR_FILE_OPEN,
+                 "-checkpoint '%s' exists and this run starts afresh: continue from it with "
+                 "-restart auto, remove it, or give -output_overwrite to replace it",
+                 run->checkpoint);
       /* the initial states before the output is made: a bad -initial_file (missing, without
        * the time or the variables) is an error that leaves an existing file as it was */
       run->step = run->step_first;

@@ -621,20 +621,21 @@ static PetscErrorCode NS2DOutputField(GyreModel m, PetscInt i, Vec U, PetscReal 
 
 static PetscErrorCode NS2DReadState(GyreModel m, GyreFile file, size_t rec, PetscInt member, Vec U)
 {
-  NS2D     *ns  = (NS2D *) m->data;
-  const int off = member >= 0 ? 1 : 0;
-  int       ndims, has_time;
-  char      dimnames[GYRE_IO_MAX_DIMS][64];
-  size_t    lens[GYRE_IO_MAX_DIMS], start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS] = {0};
-  PetscInt  xs, ys, xm, ym;
+  NS2D    *ns = (NS2D *) m->data;
+  int      ndims, has_time, off;
+  char     dimnames[GYRE_IO_MAX_DIMS][64];
+  size_t   lens[GYRE_IO_MAX_DIMS], start[GYRE_IO_MAX_DIMS] = {0}, count[GYRE_IO_MAX_DIMS] = {0};
+  PetscInt xs, ys, xm, ym;
   PetscScalar **w;
   double       *buf;
 
   PetscFunctionBegin;
   PetscCallGyre(m->comm, GyreFileInqVar(file, "vorticity", &ndims, dimnames, lens, &has_time));
-  PetscCheck(has_time && ndims == 2 + off, m->comm, PETSC_ERR_FILE_UNEXPECTED,
-             "%s: variable vorticity has %d non-time dimensions%s, expected (time,%s y, x)",
-             GyreFilePath(file), ndims, has_time ? "" : " and no time", off ? " member," : "");
+  off = ndims - 2; /* a file of one member has no member dimension (as l96's) */
+  PetscCheck(has_time && (off == 0 || off == 1), m->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "%s: variable vorticity has %d non-time dimensions%s, expected (time, [member,] y, "
+             "x)",
+             GyreFilePath(file), ndims, has_time ? "" : " and no time");
   PetscCheck(lens[off] == (size_t) ns->ny && lens[off + 1] == (size_t) ns->nx, m->comm,
              PETSC_ERR_FILE_UNEXPECTED,
              "%s: vorticity is stored on a %zux%zu grid but this run computes on %" PetscInt_FMT
@@ -643,6 +644,7 @@ static PetscErrorCode NS2DReadState(GyreModel m, GyreFile file, size_t rec, Pets
              "copy)",
              GyreFilePath(file), lens[off + 1], lens[off], ns->nx, ns->ny);
   if (off) {
+    if (member < 0) member = 0;
     PetscCheck((size_t) member < lens[0], m->comm, PETSC_ERR_FILE_UNEXPECTED,
                "%s: vorticity has %zu members, member %" PetscInt_FMT " was asked for",
                GyreFilePath(file), lens[0], member);

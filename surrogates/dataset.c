@@ -257,7 +257,13 @@ static GyreStatus InspectFile(GyreDataset ds, int f, char ref_shape[256], const 
       ds->nx       = lens[hm + ns - 1];
       snprintf(ds->xname, sizeof ds->xname, "%s", names[hm + ns - 1]);
       snprintf(ds->yname, sizeof ds->yname, "%s", ns == 2 ? names[hm] : "");
-      ds->npoints = ds->ny * ds->nx;
+      ds->npoints    = ds->ny * ds->nx;
+      const size_t w = (size_t) (2 * ds->opts.stencil + 1); /* a stencil within the grid */
+      if (ds->opts.per_point && ds->opts.stencil > 0 && (w > ds->nx || (ns == 2 && w > ds->ny)))
+        return GyreStatusSet(GYRE_ERR_ARG,
+                             "dataset: a stencil of %d points on each side (%zu wide) does not fit "
+                             "the %s grid of '%s' in '%s'",
+                             ds->opts.stencil, w, shape, name, path);
     } else if (strcmp(shape, ref_shape))
       return GyreStatusSet(GYRE_ERR_FORMAT,
                            "dataset: grid mismatch: variable '%s' in '%s' is %s but '%s' in '%s' "

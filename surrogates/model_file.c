@@ -602,6 +602,19 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   if (GyreFileGetAttDouble(f, "record_dt", &m->record_dt)) m->record_dt = 0;
   if (GyreFileGetAttDouble(f, "dx", &m->dx)) m->dx = 0;
   if (GyreFileGetAttDouble(f, "dy", &m->dy)) m->dy = 0;
+  if (!m->input_fields[0] || !m->output_fields[0])
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': input_fields '%s', output_fields '%s' "
+                         "(names expected)",
+                         path, m->input_fields, m->output_fields);
+  if (m->grid_nx < 1 || m->grid_ny < 1)
+    return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': grid %d x %d (nx x ny, >= 1)", path,
+                         m->grid_nx, m->grid_ny);
+  if (!(m->record_dt >= 0 && m->dx >= 0 && m->dy >= 0) || !isfinite(m->record_dt) ||
+      !isfinite(m->dx) || !isfinite(m->dy))
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': record_dt %g, dx %g, dy %g (finite, >= 0 expected)",
+                         path, m->record_dt, m->dx, m->dy);
   if (m->history < 1 || m->lead < 1 || (m->per_point != 0 && m->per_point != 1) || m->stencil < 0)
     return GyreStatusSet(GYRE_ERR_FORMAT,
                          "model file '%s': history %d, lead %d, per_point %d, stencil %d "

@@ -534,6 +534,14 @@ static void test_corrupt(GyreBackend *be)
   expect_fail(be, bad, "wrong tensor count", "holds 6 parameter tensors", "has 8", NULL);
 
   spit(bad, file, n);
+  amend(bad, "grid_nx", "-4");
+  expect_fail(be, bad, "negative grid", "grid -4 x 1", NULL);
+
+  spit(bad, file, n);
+  amend(bad, "record_dt", "nan");
+  expect_fail(be, bad, "NaN record spacing", "record_dt nan", NULL);
+
+  spit(bad, file, n);
   amend(bad, "architecture", "transformer");
   expect_fail(be, bad, "unknown architecture", "unknown architecture 'transformer'", NULL);
 

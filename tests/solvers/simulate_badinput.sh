@@ -87,6 +87,28 @@ expect_error "output is the initial file" "-output './init.nc' is the -initial_f
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -initial_file init.nc -initial_time 0 \
   -output ./init.nc -output_overwrite
 echo "$initsum" | sha256sum -c --quiet || fail "init.nc was modified"
+# the output and the checkpoint are one file (neither exists yet): refused
+expect_error "output is the checkpoint" "-output 'oc.nc' is the -checkpoint './oc.nc'" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output oc.nc -checkpoint ./oc.nc
+[ ! -e oc.nc ] || fail "a refused run left oc.nc"
+# a fresh run never replaces an existing file given as -checkpoint, unless -output_overwrite
+expect_error "a fresh run over an existing checkpoint" "-checkpoint 'init.nc' exists and this run starts afresh" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output fresh.nc -checkpoint init.nc
+echo "$initsum" | sha256sum -c --quiet || fail "init.nc was replaced by a checkpoint"
+# inconsistent or meaningless output and start options
+expect_error "both output intervals" "-output_every and -output_every_steps both given" \
+  "$GYRE" simulate -model l96 -output_every 0.01 -output_every_steps 2 -output x.nc -quiet
+expect_error "negative output interval" "-output_every -0.01 must be > 0" \
+  "$GYRE" simulate -model l96 -output_every -0.01 -output x.nc -quiet
+expect_error "negative checkpoint interval" "-checkpoint_every -1. must be >= 0" \
+  "$GYRE" simulate -model l96 -checkpoint x.ckpt -checkpoint_every -1 -output x.nc -quiet
+expect_error "initial time without a file" "-initial_time 0.01 needs -initial_file" \
+  "$GYRE" simulate -model l96 -initial_time 0.01 -output x.nc -quiet
+expect_error "restart and initial file" "a restart continues from its checkpoint" \
+  "$GYRE" simulate -model l96 -restart c.ckpt -initial_file c.nc -output x.nc -quiet
+# an ensemble that cannot fit in memory: one error before anything is allocated
+expect_error "an impossible ensemble" "-ensemble_size 100000000 needs about" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -ensemble_size 100000000 -output x.nc -quiet
 echo "$sum" | sha256sum -c --quiet || fail "good.nc was modified"
 [ ! -e x.nc ] && [ ! -e s.nc ] && [ ! -e c2.nc ] && [ ! -e im.nc ] || fail "a failed run left an output file"
 echo "simulate_badinput: ok"

@@ -100,4 +100,32 @@ expect_error "-train_out is a data file" "-train_out 'd2.nc' is one of the -trai
 expect_error "the checkpoint is a data file" "the checkpoint 'd2.nc' is one of the -train_data" \
   "$GYRE" train -train_data d2.nc "${t[@]}" -train_out m.nc -train_checkpoint d2.nc
 echo "$dsum" | sha256sum -c --quiet || fail "d2.nc was modified"
+# a fresh run never replaces an existing file given as its checkpoint; a resumed run never
+# replaces a model of another training, nor the checkpoint it resumes from
+cp g16.nc gcopy.nc
+gsum=$(sha256sum gcopy.nc)
+expect_error "a fresh run over an existing checkpoint" "the checkpoint 'gcopy.nc' exists and this training starts afresh" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out fresh.nc -train_checkpoint gcopy.nc
+echo "$gsum" | sha256sum -c --quiet || fail "gcopy.nc was replaced by a checkpoint"
+"$GYRE" train -train_data d.nc "${t[@]}" -train_stencil 1 -train_out other.nc
+osum=$(sha256sum other.nc)
+expect_error "resuming over another model" "-train_out 'other.nc' exists and is not the model of the training resumed from 'good.ckpt.nc'" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out other.nc -train_resume good.ckpt.nc
+echo "$osum" | sha256sum -c --quiet || fail "other.nc was replaced"
+expect_error "resuming into the checkpoint" "-train_out 'good.ckpt.nc' is the checkpoint" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.ckpt.nc -train_resume good.ckpt.nc
+# meaningless sizes and lists
+expect_error "zero width" "-net_width 0 must be at least 1" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -net_width 0 -train_out m.nc
+expect_error "a variable twice" "variable 'X' is given twice" \
+  "$GYRE" train -train_data d.nc -train_inputs X,X -train_targets coupling -train_out m.nc
+expect_error "a stencil wider than the grid" "a stencil of 4 points on each side (9 wide) does not fit" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_stencil 4 -train_out m.nc
+expect_error "an empty list entry" "-cnn_channels 8,,8: an empty entry" \
+  "$GYRE" train -train_data g16.nc -train_inputs vorticity -train_targets subgrid_forcing \
+  -net cnn -cnn_channels 8,,8 -train_out m.nc
+expect_error "operator records backwards" "expected 0 <= t0 < t1" \
+  "$GYRE" train -train_data g16.nc -train_mode operator -train_inputs vorticity \
+  -train_targets vorticity -train_op_t0 3 -train_op_t1 1 -train_out m.nc
+echo "$sum" | sha256sum -c --quiet || fail "a refused run changed good.nc or its checkpoint"
 echo "train_badinput: passed"
