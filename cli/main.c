@@ -58,12 +58,13 @@ static char **cmd_argv;
 static int OptionValueError(const char *func, const char *mess, char *out, size_t len)
 {
   if (!func || strncmp(func, "PetscOptionsStringTo", 20)) return 0;
-  const char *opt = NULL, *val = NULL;
+  const char  *opt = NULL, *val = NULL;
+  const size_t m = mess ? strlen(mess) : 0;
   for (int i = 1; mess && i < cmd_argc; i++) { /* the last option whose value the message
                                                 * quotes, as " VALUE " or ending ": VALUE" */
     char        word[300];
     const char *v = cmd_argv[i];
-    size_t      m = strlen(mess), k = strlen(v);
+    size_t      k = strlen(v);
     snprintf(word, sizeof word, " %s ", v);
     if (cmd_argv[i - 1][0] == '-' && k &&
         (strstr(mess, word) || (m > k + 1 && !strcmp(mess + m - k, v) && mess[m - k - 1] == ' ')))

@@ -46,11 +46,6 @@ static GyreStatus DefVar(GyreFile f, const char *prefix, const GyreCmpVar *v, in
   return GyreFileDefineVar(f, &s, id);
 }
 
-static double Similarity(double dt, double db)
-{
-  return db > 0 ? 1 - dt / db : NAN;
-}
-
 /* Why the similarity against the baseline b, of distance db, is undefined; NULL where it is
  * defined. A baseline that is NaN/Inf from the first shared time has no distance at all. */
 static const char *SimilarityUndefined(const GyreCmpResult *b, double db)
@@ -58,6 +53,12 @@ static const char *SimilarityUndefined(const GyreCmpResult *b, double db)
   if (b->nvalid == 0) return "the baseline is NaN/Inf at the first shared time";
   if (db > 0) return NULL;
   return db == 0 ? "D(BASE,REF) = 0, the baseline equals the reference" : "D(BASE,REF) is NaN";
+}
+
+/* Ross et al.'s 1 - D(TEST,REF)/D(BASE,REF); NaN where SimilarityUndefined says why */
+static double Similarity(double dt, const GyreCmpResult *b, double db)
+{
+  return SimilarityUndefined(b, db) ? NAN : 1 - dt / db;
 }
 
 static double PerTime(double wall, double span)
@@ -463,10 +464,9 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
     for (int k = 0; k < 4; k++)
       GyreCall(GyreFileWriteBlock(f, ids[i][12 + k], 0, zero, zero, &sc[k]));
     if (base) {
-      double s[3] = {Similarity(r->rmse_mean, base[i].rmse_mean),
-                     Similarity(r->rmse_var, base[i].rmse_var), Similarity(r->w1, base[i].w1)};
-      for (int k = 0; base[i].nvalid == 0 && k < 3; k++)
-        s[k] = NAN;
+      double s[3] = {Similarity(r->rmse_mean, &base[i], base[i].rmse_mean),
+                     Similarity(r->rmse_var, &base[i], base[i].rmse_var),
+                     Similarity(r->w1, &base[i], base[i].w1)};
       for (int k = 0; k < 3; k++)
         GyreCall(GyreFileWriteBlock(f, ids[i][16 + k], 0, zero, zero, &s[k]));
     }
@@ -559,7 +559,7 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
       for (int k = 0; k < 3; k++) {
         const char *why = SimilarityUndefined(&base[i], db[k]);
         if (!why)
-          fprintf(out, " %s %.4g%s", nm[k], Similarity(dt[k], db[k]), k < 2 ? "," : "\n");
+          fprintf(out, " %s %.4g%s", nm[k], Similarity(dt[k], &base[i], db[k]), k < 2 ? "," : "\n");
         else
           fprintf(out, " %s undefined (%s)%s", nm[k], why, k < 2 ? "," : "\n");
       }

@@ -88,6 +88,13 @@ expect_error "bad -surrogate_closure_eval" "-surrogate_closure_eval often: expec
   "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_closure_eval often \
   -output step1.nc -output_overwrite
 [ "$(sha256sum step1.nc)" = "$sum" ] || fail "a refused -surrogate_closure_eval changed step1.nc"
+expect_error "threads out of range" "-surrogate_threads -2: expected 0 (OMP_NUM_THREADS) to 1024" \
+  "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_threads -2 \
+  -output step1.nc -output_overwrite
+expect_error "scale not finite" "-surrogate_scale inf: not a finite number" \
+  "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_scale inf \
+  -output step1.nc -output_overwrite
+[ "$(sha256sum step1.nc)" = "$sum" ] || fail "a refused option changed step1.nc"
 
 # mismatches: one error line each
 mpirun_n 2 "$GYRE" train -train_data truth.nc -train_inputs X -train_targets coupling \

@@ -91,6 +91,11 @@ echo "$initsum" | sha256sum -c --quiet || fail "init.nc was modified"
 expect_error "output is the checkpoint" "-output 'oc.nc' is the -checkpoint './oc.nc'" \
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output oc.nc -checkpoint ./oc.nc
 [ ! -e oc.nc ] || fail "a refused run left oc.nc"
+csum=$(sha256sum c.ckpt)
+expect_error "output is the restart file" "-output 'c.ckpt' is the -restart 'c.ckpt'" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output c.ckpt -restart c.ckpt \
+  -output_overwrite
+echo "$csum" | sha256sum -c --quiet || fail "c.ckpt was modified"
 # a fresh run never replaces an existing file given as -checkpoint, unless -output_overwrite
 expect_error "a fresh run over an existing checkpoint" "-checkpoint 'init.nc' exists and this run starts afresh" \
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output fresh.nc -checkpoint init.nc
