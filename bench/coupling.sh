@@ -20,7 +20,8 @@
 # through the step's stages; not the default, every right-hand side). The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
 # speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases (REPEATS and
-# NS2D_REPEATS: how many times each model's cases run, the fastest kept); BACKEND=cuda
+# NS2D_REPEATS: how many times each model's cases run, the fastest kept; NS2D_T: ns2d's model
+# time a run, default 0.5; NS2D_CASES: the ns2d cases besides plain, default all); BACKEND=cuda
 # (and PRECISION=tf32|bf16) evaluates the networks on the GPU (-surrogate_backend), where gyre
 # was built with CUDA and the node has PETSc, NetCDF and a GPU; tests/gpu/run.sh gives the
 # FCNN's latency on a bare GPU machine ("closure latency").
@@ -130,6 +131,9 @@ bench() {
     }' "$case-$label.log"
 }
 
+# want CASE: whether CASE is among NS2D_CASES (default: every ns2d case; plain always runs)
+want() { [[ " ${NS2D_CASES:-null trained trimmed small step smstep} " == *" $1 "* ]]; }
+
 echo "-- timing (1 rank)"
 {
   # l96's runs take about a second: each case REPEATS times (default 5), the cases interleaved,
@@ -146,23 +150,25 @@ echo "-- timing (1 rank)"
     bench l96 step "${l96[@]}" "${dev[@]}" -surrogate l96_mlp.nc -guard 0 \
       -surrogate_closure_eval step
   done
-  ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.5 -output_every 0.25)
+  ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time "${NS2D_T:-0.5}" -output_every 0.25)
   [ "${ONLY:-ns2d}" = ns2d ] || exit 0
   # NS2D_REPEATS times (default 1: the FCNN's runs are long on a CPU), interleaved, the fastest
   # kept, as l96's
   for ((r = 0; r < ${NS2D_REPEATS:-1}; r++)); do
     bench ns2d plain "${ns[@]}"
-    [ "$nulls" = 0 ] || bench ns2d null "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn_null.nc \
+    [ "$nulls" = 0 ] || ! want null || bench ns2d null "${ns[@]}" "${dev[@]}" \
+      -surrogate ns2d_cnn_null.nc -surrogate_scale -1 -guard 0
+    ! want trained || bench ns2d trained "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc \
       -surrogate_scale -1 -guard 0
-    bench ns2d trained "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0
     # not bitwise the default's (float rounding): no halo where the rank owns the whole grid
-    bench ns2d trimmed "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 \
-      -guard 0 -surrogate_trim_halo
-    bench ns2d small "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 -guard 0
-    bench ns2d step "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
-      -surrogate_closure_eval step
-    bench ns2d smstep "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 \
-      -guard 0 -surrogate_closure_eval step
+    ! want trimmed || bench ns2d trimmed "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc \
+      -surrogate_scale -1 -guard 0 -surrogate_trim_halo
+    ! want small || bench ns2d small "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc \
+      -surrogate_scale -1 -guard 0
+    ! want step || bench ns2d step "${ns[@]}" "${dev[@]}" -surrogate ns2d_cnn.nc \
+      -surrogate_scale -1 -guard 0 -surrogate_closure_eval step
+    ! want smstep || bench ns2d smstep "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc \
+      -surrogate_scale -1 -guard 0 -surrogate_closure_eval step
   done
 } | tee results.txt
 

@@ -118,7 +118,8 @@ int GyreNetBlockExact(const GyreNet *net);
 long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws);
 /* The layers that the last GyreNetInfer call on ws ran inside the convolution before them (an
  * activation and a batch norm applied to its outputs in registers: the backend's
- * conv_forward_post; 0 where none, as on the CUDA backend): for tests and diagnostics. */
+ * conv_forward_post; 0 where the backend declined, as CUDA does for the FFT convolution): for
+ * tests and diagnostics. */
 int GyreNetWorkspaceFusedLayers(const GyreNetWorkspace *ws);
 /* An MLP's inference in one pass on host arrays, x (M, inputs) -> y (M, outputs), through the
  * backend's mlp_forward with the normalisation aff (NULL: none) on the way in and out: no tensor,

@@ -200,13 +200,14 @@ typedef struct {
   void (*graph_free)(GyreBackend *, void *graph);
   /* 1 where conv_forward of a dim-D layer Cin -> Cout with a k-wide kernel computes each output
    * as the same sum in the same order wherever the point lies in the input (its value then
-   * depends on the k x k neighbourhood only, not on the block's size), else 0; NULL (as the
-   * CUDA backend's, which lists its ops in order and stops before this one): never */
+   * depends on the k x k neighbourhood only, not on the block's size), else 0; NULL: never (the
+   * CUDA backend's: its implicit GEMM splits the reduction by the size of the output) */
   int (*conv_block_exact)(GyreBackend *, int dim, int Cin, int Cout, int k);
   /* conv_forward followed, on each output while it is in registers, by the activation act (< 0:
-   * none) and then, where mean != NULL, evaluation-mode batch norm with bn_forward's arithmetic
-   * ((v - mean[c]) (gamma[c] invstd[c]) + beta[c]; the arrays as bn_forward's): bitwise
-   * conv_forward, act_forward and bn_forward one after the other, without their passes over y
+   * none) and then, where mean != NULL, evaluation-mode batch norm with the backend's
+   * bn_forward arithmetic (the CPU's (v - mean[c]) (gamma[c] invstd[c]) + beta[c]; the arrays as
+   * bn_forward's): the backend's conv_forward, act_forward and bn_forward one after the other
+   * (bitwise on the CPU; on CUDA up to the compiler's contractions), without their passes over y
    * (inference; a CNN's conv -> ReLU -> batch norm). *done = 0, nothing run, where the backend
    * does not compute this layer so (the caller then runs the three ops). NULL: never */
   GyreStatus (*conv_forward_post)(GyreBackend *, const GyreTensor *x, const GyreTensor *W,

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cuda_internal.cuh"
+#include "act.cuh"
 
 /* ---- statuses ------------------------------------------------------------------------ */
 static const char *base(const char *file)
@@ -431,10 +432,7 @@ __global__ static void k_act_fwd(int act, size_t n, const float *x, float *y)
 {
   GRID_STRIDE(i, n)
   {
-    const float v = x[i];
-    y[i]          = act == GYRE_ACT_RELU   ? (v > 0.0f ? v : 0.0f)
-                    : act == GYRE_ACT_GELU ? 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f))
-                                           : tanhf(v);
+    y[i] = gyre_act_value(act, x[i]);
   }
 }
 
@@ -976,6 +974,8 @@ static const GyreBackendOps cuda_ops = {
     cu_capture_end,
     cu_graph_launch,
     cu_graph_free,
+    NULL, /* conv_block_exact: never (the implicit GEMM's split depends on the output's size) */
+    GyreCUDAConvForwardPost,
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */

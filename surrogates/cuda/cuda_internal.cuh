@@ -179,6 +179,10 @@ GyreStatus GyreCUDADenseBackward(GyreBackend *, const GyreTensor *x, const GyreT
                                  GyreTensor *db);
 GyreStatus GyreCUDAConvForward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
                                const GyreTensor *b, GyrePadding pad, GyreTensor *y);
+GyreStatus GyreCUDAConvForwardPost(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
+                                   const GyreTensor *b, GyrePadding pad, int act, const float *mean,
+                                   const float *invstd, const float *gamma, const float *beta,
+                                   GyreTensor *y, int *done);
 GyreStatus GyreCUDAConvBackward(GyreBackend *, const GyreTensor *x, const GyreTensor *W,
                                 const GyreTensor *dy, GyrePadding pad, GyreTensor *dx,
                                 GyreTensor *dW, GyreTensor *db);

@@ -135,9 +135,11 @@ __global__ static void k_unpack_add(int Cout, int Cin, int K, const float *dWk, 
   } while (0)
 
 /* out (N, Co, Y, X) = shift-GEMM convolution of the padded in (Ci, L) with the K offset
- * matrices Wk (Ci x Co each) [+ b]; scratch slot 1 holds the padded-grid output */
+ * matrices Wk (Ci x Co each) [+ b], then post (the default: nothing); scratch slot 1 holds the
+ * padded-grid output */
 static GyreStatus shift_gemm(GyreBackend *be, const ConvGeom *g, int Ci, int Co, const float *xp,
-                             const float *Wk, const float *b, float *out)
+                             const float *Wk, const float *b, float *out,
+                             const ConvPost &post = ConvPost{})
 {
   float *yw;
   GyreCall(GyreCUDAScratch(be, 1, sizeof(float) * (size_t) Co * g->m, (void **) &yw));
@@ -147,7 +149,7 @@ static GyreStatus shift_gemm(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
                           (int) g->L, 0, Wk + (size_t) k * Ci * Co, Ci, 0, k ? 1.0f : 0.0f, yw,
                           (int) g->m, 0, 1));
   }
-  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, 1, yw, b, out);
+  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, 1, yw, b, out, post);
   return GYRE_OK;
 }
 
@@ -308,10 +310,12 @@ static int conv_chunk_samples(const ConvGeom *g, int C)
   return nc < 1 ? 1 : nc > g->s.N ? g->s.N : nc;
 }
 
-/* out (N, Co, Y, X) = conv(in (N, Ci, Y, X), Wc (Ci K x Co column-major)) [+ b] by im2col and
- * one GEMM per chunk of samples; slots 0 (padded input), 1 (padded-grid output), 2 (col) */
+/* out (N, Co, Y, X) = conv(in (N, Ci, Y, X), Wc (Ci K x Co column-major)) [+ b], then post, by
+ * im2col and one GEMM per chunk of samples; slots 0 (padded input), 1 (padded-grid output), 2
+ * (col) */
 static GyreStatus im2col_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co, const float *in,
-                              const float *Wc, const float *b, float *out)
+                              const float *Wc, const float *b, float *out,
+                              const ConvPost &post = ConvPost{})
 {
   const int nc = conv_chunk_samples(g, Ci);
   for (int n0 = 0; n0 < g->s.N; n0 += nc) {
@@ -324,7 +328,8 @@ static GyreStatus im2col_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co
     LAUNCH(k_im2col, c.m * Ci * c.K, c, Ci, xp, col);
     GyreCall(GyreCUDAGemm(be, CUBLAS_OP_N, CUBLAS_OP_N, (int) c.m, Co, Ci * c.K, 1.0f, col,
                           (int) c.m, 0, Wc, Ci * c.K, 0, 0.0f, yw, (int) c.m, 0, 1));
-    LAUNCH(k_unpad, (size_t) c.s.N * Co * g->P, c, Co, 1, yw, b, out + (size_t) n0 * Co * g->P);
+    LAUNCH(k_unpad, (size_t) c.s.N * Co * g->P, c, Co, 1, yw, b, out + (size_t) n0 * Co * g->P,
+           post);
   }
   return GYRE_OK;
 }
@@ -517,9 +522,11 @@ static GyreStatus igemm_offsets(GyreBackend *be, const ConvGeom *g, int Ci, long
   return GYRE_OK;
 }
 
-/* out (N, Co, Y, X) = the convolution of the padded xp (Ci, L) with Wc (Co, Ci K) [+ b] */
+/* out (N, Co, Y, X) = the convolution of the padded xp (Ci, L) with Wc (Co, Ci K) [+ b], then
+ * post (in the kernel's epilogue, or in k_unpad where the reduction is split) */
 static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co, const float *xp,
-                             const float *Wc, const float *b, float *out)
+                             const float *Wc, const float *b, float *out,
+                             const ConvPost &post = ConvPost{})
 {
   long long   *jt;
   const int    Kd = Ci * g->K, z = igemm_split(be, g->m, Co, Kd);
@@ -527,7 +534,7 @@ static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
   GyreCall(igemm_offsets(be, g, Ci, &jt));
   if (z == 1)
     return igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, 1, Kd, IgShifted{xp, jt}, fb,
-                                      IgToGrid{*g, Co, b, out});
+                                      IgToGrid{*g, Co, b, out, post});
   /* the reduction in z chunks: partial outputs on the padded grid (slot 1), then summed */
   const int kchunk = ((Kd + z - 1) / z + IG_BK - 1) / IG_BK * IG_BK,
             zc     = (Kd + kchunk - 1) / kchunk;
@@ -536,7 +543,7 @@ static GyreStatus igemm_conv(GyreBackend *be, const ConvGeom *g, int Ci, int Co,
   const IgToPart ep{(int) g->m, Co, part};
   GyreCall(
       (igemm_launch<false, IG_BK>(be, (int) g->m, Co, Kd, zc, kchunk, IgShifted{xp, jt}, fb, ep)));
-  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, zc, part, b, out);
+  LAUNCH(k_unpad, (size_t) g->s.N * Co * g->P, *g, Co, zc, part, b, out, post);
   return GYRE_OK;
 }
 
@@ -719,11 +726,20 @@ static GyreStatus conv_algo(GyreBackend *be, const ConvGeom *g, ConvAlgo *algo)
   return GYRE_OK;
 }
 
-GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
-                               const GyreTensor *b, GyrePadding pad, GyreTensor *y)
+/* y = conv(x, W) + b, then post: a plain convolution (post the default), or one with its
+ * activation and batch norm (conv_forward_post) where the algorithm has an epilogue for them
+ * (the implicit GEMM, the shift-GEMM and im2col: in the kernel or the unpadding pass); *done = 0,
+ * nothing run, where it has none (a 1x1 convolution, the FFT) and post is not the default */
+static GyreStatus conv_forward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
+                               const GyreTensor *b, GyrePadding pad, const ConvPost &post,
+                               GyreTensor *y, int *done)
 {
-  const ConvGeom g = conv_geom(x, W, pad);
+  const ConvGeom g     = conv_geom(x, W, pad);
+  const int      plain = post.act < 0 && !post.mean;
+  *done                = 0;
+  if (g.K == 1 && !plain) return GYRE_OK;
   if (g.K == 1) { /* pointwise: y_n (P x Cout) = x_n (P x Cin) W (Cin x Cout) */
+    *done = 1;
     CUDA_PROF(be, "conv forward 1x1");
     if (pointwise_kernel(&g, g.s.Cin))
       return pointwise(be, g.s.N, g.s.Cin, g.s.Cout, g.P, x->data, W->data, g.s.Cin, 1,
@@ -734,21 +750,51 @@ GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreT
     if (b) LAUNCH(k_bias, y->size, y->size, g.s.Cout, g.P, b->data, y->data);
     return GYRE_OK;
   }
-  CUDA_PROF(be, "conv forward KxK");
+  CUDA_PROF(be, plain ? "conv forward KxK" : "conv forward KxK + post");
   ConvAlgo a;
   GyreCall(conv_fits(&g));
   GyreCall(conv_algo(be, &g, &a));
+  if (a == CONV_FFT && !plain) return GYRE_OK;
+  *done = 1;
   if (a == CONV_FFT) return fft_conv_forward(be, &g, x, W->data, b ? b->data : NULL, y);
   if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
-    return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data);
+    return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data,
+                       post);
   float *xp, *Wk;
   GyreCall(GyreCUDAScratch(be, 0, sizeof(float) * (size_t) g.s.Cin * g.L, (void **) &xp));
   LAUNCH(k_pad, (size_t) g.s.Cin * g.L, g, g.s.Cin, x->data, xp);
   if (a == CONV_IMPLICIT)
-    return igemm_conv(be, &g, g.s.Cin, g.s.Cout, xp, W->data, b ? b->data : NULL, y->data);
+    return igemm_conv(be, &g, g.s.Cin, g.s.Cout, xp, W->data, b ? b->data : NULL, y->data, post);
   GyreCall(GyreCUDAScratch(be, 2, sizeof(float) * W->size, (void **) &Wk));
   LAUNCH(k_repack, W->size, g.s.Cout, g.s.Cin, g.K, 0, W->data, Wk);
-  return shift_gemm(be, &g, g.s.Cin, g.s.Cout, xp, Wk, b ? b->data : NULL, y->data);
+  return shift_gemm(be, &g, g.s.Cin, g.s.Cout, xp, Wk, b ? b->data : NULL, y->data, post);
+}
+
+GyreStatus GyreCUDAConvForward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
+                               const GyreTensor *b, GyrePadding pad, GyreTensor *y)
+{
+  int done = 0;
+  return conv_forward(be, x, W, b, pad, ConvPost{}, y, &done);
+}
+
+/* conv_forward_post (gyre_nn.h): the activation act (< 0: none) and the batch norm (mean NULL:
+ * none) in the convolution's epilogue, where conv_forward has one for the algorithm chosen; a
+ * launch or two fewer a layer of a CNN's inference (the closure's latency). GYRE_CUDA_POST=0
+ * declines it (the ops one by one: for measurements and tests). */
+GyreStatus GyreCUDAConvForwardPost(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,
+                                   const GyreTensor *b, GyrePadding pad, int act, const float *mean,
+                                   const float *invstd, const float *gamma, const float *beta,
+                                   GyreTensor *y, int *done)
+{
+  const char *env = getenv("GYRE_CUDA_POST");
+  *done           = 0;
+  if ((env && !strcmp(env, "0")) || act > (int) GYRE_ACT_TANH ||
+      (mean && !(invstd && gamma && beta)))
+    return GYRE_OK;
+  ConvPost post;
+  post.act = act < 0 ? -1 : act;
+  if (mean) post.mean = mean, post.invstd = invstd, post.gamma = gamma, post.beta = beta;
+  return conv_forward(be, x, W, b, pad, post, y, done);
 }
 
 GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const GyreTensor *W,

@@ -8,6 +8,7 @@
 #ifndef GYRE_IGEMM_CUH
 #define GYRE_IGEMM_CUH
 #include <type_traits>
+#include "act.cuh"
 #include "grid_stride.cuh"
 #include "op_shapes.h"
 #ifdef __CUDACC__
@@ -24,6 +25,21 @@ typedef struct {
   size_t        m;  /* N Yp Xp: rows of the padded grid */
   size_t        L;  /* channel stride of the padded layout: m + the largest offset */
 } ConvGeom;
+
+/* An inference convolution's epilogue (conv_forward_post): its output channel c's value after
+ * the bias, through an activation (act < 0: none) and then a batch norm's evaluation (mean
+ * NULL: none), as act_forward and bn_forward compute them one after the other. The default
+ * leaves the value as it is (a plain convolution). */
+struct ConvPost {
+  int              act  = -1;
+  const float     *mean = nullptr, *invstd = nullptr, *gamma = nullptr, *beta = nullptr;
+  __device__ float operator()(int c, float v) const
+  {
+    if (act >= 0) v = gyre_act_value(act, v);
+    if (mean) v = gamma[c] * ((v - mean[c]) * invstd[c]) + beta[c];
+    return v;
+  }
+};
 
 /* ---- the layout kernels of the implicit GEMM (and of the other algorithms: k_pad, k_unpad) ----
  */
@@ -66,7 +82,8 @@ __global__ static void k_widen(ConvGeom g, int C, const float *in, float *out)
 
 /* out (N, C, Y, X) = the valid rows of w (C, m) (+ b[c]); z > 1: the sum of z such (z, C, m)
  * partial outputs (the implicit GEMM's reduction chunks) */
-__global__ static void k_unpad(ConvGeom g, int C, int z, const float *w, const float *b, float *out)
+__global__ static void k_unpad(ConvGeom g, int C, int z, const float *w, const float *b, float *out,
+                               ConvPost post)
 {
   const size_t n_all = (size_t) g.s.N * C * g.P;
   GRID_STRIDE(i, n_all)
@@ -76,7 +93,7 @@ __global__ static void k_unpad(ConvGeom g, int C, int z, const float *w, const f
     float        v = w[q];
     for (int k = 1; k < z; k++)
       v += w[(size_t) k * C * g.m + q];
-    out[i] = v + (b ? b[c] : 0.0f);
+    out[i] = post((int) c, v + (b ? b[c] : 0.0f));
   }
 }
 
@@ -150,11 +167,12 @@ struct IgToGrid {
   int             Co;
   const float    *b;
   float          *y;
+  ConvPost        post = {}; /* (conv_forward_post) */
   __device__ void operator()(int q, int o, float v) const
   {
     const int n = q / (int) g.Pp, r = q - n * (int) g.Pp, yy = r / g.Xp, xx = r - yy * g.Xp;
     if (yy < g.s.Y && xx < g.s.X)
-      y[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx] = v + (b ? b[o] : 0.0f);
+      y[(((size_t) n * Co + o) * g.s.Y + yy) * g.s.X + xx] = post(o, v + (b ? b[o] : 0.0f));
   }
 };
 /* C[r, o] (R rows) of the reduction chunk z = blockIdx.z to part[z][o R + r] */

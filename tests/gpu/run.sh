@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/gpu/run.sh [full|quick|coupling] — the whole GPU suite and the GPU benchmark in one
+# tests/gpu/run.sh [full|quick|suite|coupling] — the whole GPU suite and the GPU benchmark in one
 # command, on a GPU machine, from the self-contained bundle made here by scripts/gpu_bundle.sh
 # (.gpu/bundle.tar.xz: the programs and the shared libraries they need beyond the C runtime
 # and CUDA's toolkit). With the device tool: carry [".gpu"], command "bash tests/gpu/run.sh".
@@ -11,17 +11,21 @@
 # by the implicit GEMM and the shift-GEMM, ...), and (full) the FCNN's device time by op
 # family, gyre's and (torch.profiler) the kernels PyTorch runs for it, and the FCNN's samples/s
 # by batch size through the FFT and by the implicit GEMM: 4-6 minutes on an H200.
+# suite: the cases and the summary line alone (no benchmark: under a minute on an H200).
 # ONLY=fno|fcnn|mlp: that network's benchmark rows alone.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
 # closure on the GPU (tf32 and fp32, both also with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE]
-# ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft), gyre simulate run from the whole stack carried in .gpu/stack.tar.xz (gyre,
-# PETSc, Open MPI, NetCDF) as MPI singletons.
-# Writes everything to $OUT/gpu.log too when OUT is set. Exit status: 0 when no case failed.
+# ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft; NS2D_T, NS2D_REPEATS and NS2D_CASES as
+# bench/coupling.sh's; LAUNCH="taskset -c 4,5" to pin the runs to cores), gyre simulate run
+# from the whole stack carried in .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI
+# singletons.
+# Writes everything to $OUT/gpu.log too when OUT is set (GPU_LOG=FILE: to FILE instead).
+# Exit status: 0 when no case failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mode=${1:-full}
 bundle=$root/.gpu/bundle.tar.xz
-log=${OUT:-/tmp}/gpu.log
+log=${GPU_LOG:-${OUT:-/tmp}/gpu.log}
 if [ ! -f "$bundle" ]; then
   echo "tests/gpu/run.sh: $bundle not found: run scripts/gpu_bundle.sh first (where nvcc is)" >&2
   exit 1
@@ -90,8 +94,8 @@ if [ "$mode" = coupling ]; then
     prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
     [ "$cfg" != "$prec" ] && knob=${cfg#*:}
     echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
-    env "$knob" "${senv[@]}" LAUNCH="" BACKEND=cuda PRECISION="$prec" ONLY=ns2d \
-      NS2D_REPEATS=3 PY="$py" \
+    env "$knob" "${senv[@]}" LAUNCH="${LAUNCH:-}" BACKEND=cuda PRECISION="$prec" ONLY=ns2d \
+      NS2D_REPEATS="${NS2D_REPEATS:-3}" PY="$py" \
       timeout 270 bash "$root/bench/coupling.sh" "$sdir"
     r=$?
     [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $cfg) failed (status $r)"
@@ -127,6 +131,11 @@ for c in ops nets; do
   run_case "$c+sincos" "$c" GYRE_CUDA_TWIDDLE=0
 done
 run_case "nets+shift" nets GYRE_CUDA_CONV=shift
+# inference's fused epilogue (conv_forward_post) through the shift-GEMM's and im2col's unpadding
+# pass; and with the activations and batch norms as ops of their own
+run_case "infer+shift" infer GYRE_CUDA_CONV=shift
+run_case "infer+im2col" infer GYRE_CUDA_CONV=im2col
+run_case "infer+nopost" infer GYRE_CUDA_POST=0
 # the implicit GEMM without its 128-wide tile; with 8 x 8 a thread in its 64-wide tile (then
 # used for every layer beyond 32 channels); the weight gradient in steps of 32 positions
 run_case "ops+bn64" ops GYRE_CUDA_IGEMM_BN=64
@@ -159,7 +168,7 @@ run_case "ops+tiled" ops GYRE_CUDA_MODES_TILED=1
 run_case "nets+fft+tiled" nets GYRE_CUDA_CONV=fft GYRE_CUDA_MODES_TILED=1
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
-if [ -f "$root/bench/train_gpu.sh" ]; then
+if [ "$mode" != suite ] && [ -f "$root/bench/train_gpu.sh" ]; then
   echo "== bench/train_gpu.sh"
   if bash "$root/bench/train_gpu.sh" "$dir/bin" "$mode"; then
     # gyre's alternatives, to compare with the table's gyre rows: the FNO without the twiddle

@@ -713,10 +713,13 @@ static void infer_latency(const char *what, const GyreCNNOptions *o, int side)
   for (size_t i = 0; i < n; i++)
     h[i] = (float) nn_uniform01(&rng) - 0.5f;
   BOTH(GyreNetCreateCNN(cpu, o, 5, &net[0]), GyreNetCreateCNN(gpu, o, 5, &net[1]));
-  const char *prec[] = {"fp32", "fp32", "tf32", "bf16"};
-  double      ms[4];
-  for (int k = 0; k < 4; k++) {
-    int b = k > 0; /* 0: CPU; 1..3: CUDA */
+  /* 0: CPU; 1..3: CUDA; 4, 5: CUDA with the activations and batch norms as ops of their own
+   * (GYRE_CUDA_POST=0), not in the convolutions' epilogue */
+  const char *prec[] = {"fp32", "fp32", "tf32", "bf16", "fp32", "tf32"};
+  double      ms[6];
+  for (int k = 0; k < 6; k++) {
+    int b = k > 0;
+    if (k == 4) setenv("GYRE_CUDA_POST", "0", 1);
     if (k <= 1) {
       CHECK(GyreNetWorkspaceCreate(net[b], &ws[b]));
       CHECK(GyreTensorCreate(b ? gpu : cpu, 4, xs, &x[b]));
@@ -733,10 +736,12 @@ static void infer_latency(const char *what, const GyreCNNOptions *o, int side)
     }
     ms[k] = 1e3 * (MPI_Wtime() - t0) / reps;
   }
+  unsetenv("GYRE_CUDA_POST");
   CHECK(GyreBackendSetPrecision(gpu, "fp32"));
   printf("closure latency, %s on one %d^2 field (copies included): cpu %.2f ms, cuda fp32 %.3f "
-         "ms, tf32 %.3f ms, bf16 %.3f ms\n",
-         what, side, ms[0], ms[1], ms[2], ms[3]);
+         "ms, tf32 %.3f ms, bf16 %.3f ms; without the fused epilogue (GYRE_CUDA_POST=0) fp32 "
+         "%.3f ms, tf32 %.3f ms\n",
+         what, side, ms[0], ms[1], ms[2], ms[3], ms[4], ms[5]);
   for (int b = 0; b < 2; b++) {
     GyreTensorDestroy(&x[b]), GyreTensorDestroy(&y[b]);
     GyreNetWorkspaceDestroy(&ws[b]), GyreNetDestroy(&net[b]);
@@ -808,6 +813,71 @@ static void infer_repeat(const char *what, GyreNet *nc, GyreNet *ng)
   GyreNetDestroy(&nc), GyreNetDestroy(&ng);
 }
 
+/* A CNN's inference with each convolution's ReLU and batch norm in the convolution's epilogue
+ * (conv_forward_post): the batch norms' running statistics set far from (0, 1), the same on
+ * both backends; CUDA agrees with the CPU, ran the 4 layers inside the convolutions (unless
+ * GYRE_CUDA_CONV=fft, whose convolutions have no epilogue, or GYRE_CUDA_POST=0), and agrees
+ * within float rounding with its own ops one by one (GYRE_CUDA_POST=0). */
+static void infer_fused(void)
+{
+  GyreCNNOptions o;
+  GyreCNNOptionsDefault(&o);
+  o.in_channels = 1, o.out_channels = 1, o.nlayers = 3, o.channels[0] = o.channels[1] = 8;
+  o.kernels[0] = 5, o.kernels[1] = o.kernels[2] = 3;
+  GyreNet *nc, *ng;
+  BOTH(GyreNetCreateCNN(cpu, &o, 7, &nc), GyreNetCreateCNN(gpu, &o, 7, &ng));
+  int                n = 0, m = 0;
+  GyreTensor *const *tc, *const *tg;
+  const char *const *names;
+  BOTH(GyreNetBuffers(nc, &n, &tc, &names), GyreNetBuffers(ng, &m, &tg, &names));
+  EXPECT(n == 4 && m == 4, "fused inference: %d and %d batch-norm buffers (4 expected)", n, m);
+  float h[64];
+  for (int i = 0; i < n && i < m; i++) {
+    const int var = strstr(names[i], "running_var") != NULL;
+    for (size_t k = 0; k < tc[i]->size && k < 64; k++)
+      h[k] = var ? 0.2f + 1.8f * (float) nn_uniform01(&rng) : (float) nn_uniform01(&rng) - 0.5f;
+    BOTH(GyreTensorCopyFromHost(tc[i], h), GyreTensorCopyFromHost(tg[i], h));
+  }
+  int64_t           xs[4] = {2, 1, 40, 40};
+  GyreNetWorkspace *wc, *wg;
+  Pair              x, y;
+  BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
+  pair_make(&x, 4, xs, -1, 1);
+  pair_out(&y, 4, xs);
+  BOTH(GyreNetInfer(nc, wc, &x.c, &y.c), GyreNetInfer(ng, wg, &x.g, &y.g));
+  AGREE("cnn inference, relu and batch norm fused", &y, TOL_FP32);
+  const int   fused = GyreNetWorkspaceFusedLayers(wg);
+  const char *conv = getenv("GYRE_CUDA_CONV"), *post = getenv("GYRE_CUDA_POST");
+  const int   want = !(post && !strcmp(post, "0")) && !(conv && !strncmp(conv, "fft", 3));
+  printf("cnn inference: %d layers ran inside the convolutions on CUDA (cpu %d)\n", fused,
+         GyreNetWorkspaceFusedLayers(wc));
+  EXPECT(fused == (want ? 4 : 0), "cnn inference: %d layers fused on CUDA (%d expected)", fused,
+         want ? 4 : 0);
+  if (want) { /* against CUDA's ops one by one */
+    const size_t N = y.g.size;
+    float       *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
+    CHECK(GyreTensorCopyToHost(&y.g, a));
+    setenv("GYRE_CUDA_POST", "0", 1);
+    CHECK(GyreNetInfer(ng, wg, &x.g, &y.g));
+    EXPECT(GyreNetWorkspaceFusedLayers(wg) == 0, "GYRE_CUDA_POST=0 still fused %d layers",
+           GyreNetWorkspaceFusedLayers(wg));
+    unsetenv("GYRE_CUDA_POST");
+    CHECK(GyreTensorCopyToHost(&y.g, b));
+    double err = 0, most = 0;
+    for (size_t i = 0; i < N; i++)
+      err = fmax(err, fabs((double) a[i] - b[i])), most = fmax(most, fabs((double) b[i]));
+    printf("cnn inference: fused against the ops one by one on CUDA, max difference %.2e of the "
+           "largest value\n",
+           err / most);
+    EXPECT(err <= 1e-6 * most, "cnn inference: fused and unfused differ by %.3g (largest %.3g)",
+           err, most);
+    free(a), free(b);
+  }
+  pair_free(&x), pair_free(&y);
+  GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
+  GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+}
+
 /* inference on a const network (the coupling path): CPU and CUDA agree */
 static void case_infer(void)
 {
@@ -829,6 +899,7 @@ static void case_infer(void)
   int64_t mx[2] = {13, 5}, my[2] = {13, 1};
   BOTH(GyreNetCreateMLP(cpu, &m, 3, &nc), GyreNetCreateMLP(gpu, &m, 3, &ng));
   infer_agree("mlp 5-32-32-1 inference (cpu one pass)", nc, ng, 2, mx, my, -2, 2);
+  infer_fused();
   GyreCNNOptions f;
   GyreCNNOptionsDefault(&f); /* Ross et al.'s FCNN: halo 10 */
   infer_latency("FCNN", &f, 84);

@@ -6,7 +6,8 @@
  * (128), 128 x 8 (256), with several row and column tiles, the last ones partial:
  *   forward: k_pad, k_igemm_offsets, k_igemm straight into y (+ b: IgToGrid), and the same
  *            with the reduction in 4 chunks (IgToPart) summed by k_unpad (the forward's
- *            GYRE_CUDA_IGEMM_SPLIT path, a partial last chunk);
+ *            GYRE_CUDA_IGEMM_SPLIT path, a partial last chunk); both again with inference's
+ *            epilogue (ConvPost: an activation and a batch norm, conv_forward_post);
  *   dx:      k_pad of dy, k_flip_t of W, the same kernel (the adjoint);
  *   dW:      k_pad of x, k_widen of dy, the kernel with A^T read along the positions
  *            (IgShiftedT) in position chunks summed on the host (the GEMV), in steps of 8, of
@@ -123,6 +124,23 @@ static std::vector<double> conv_ref(const ConvGeom &g, const std::vector<float> 
   return y;
 }
 
+/* conv_forward_post's epilogue on a reference output (N, Co, Y, X), in double: the activation,
+ * then the batch norm */
+static std::vector<double> post_ref(const ConvGeom &g, const std::vector<double> &y,
+                                    const ConvPost &p)
+{
+  std::vector<double> r(y.size());
+  for (size_t i = 0; i < y.size(); i++) {
+    const int c = (int) ((i / g.P) % (size_t) g.s.Cout);
+    double    v = y[i];
+    v           = p.act == GYRE_ACT_RELU   ? (v > 0 ? v : 0)
+                  : p.act == GYRE_ACT_GELU ? 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)))
+                                           : std::tanh(v);
+    r[i]        = (double) p.gamma[c] * ((v - p.mean[c]) * p.invstd[c]) + p.beta[c];
+  }
+  return r;
+}
+
 /* the padded layout of C channels and its im2col offsets, by the kernels */
 static void padded(const ConvGeom &g, int C, const std::vector<float> &in, std::vector<float> &xp,
                    std::vector<long long> &jt)
@@ -171,9 +189,35 @@ template <int BN, int TN, int TC = 0> static void forward_and_dx(int circ)
   });
   std::fill(y.begin(), y.end(), NAN);
   float *yd = y.data();
-  ELEMENTWISE(k_unpad, y.size(), g, Co, zc, part.data(), b.data(), yd);
+  ELEMENTWISE(k_unpad, y.size(), g, Co, zc, part.data(), b.data(), yd, ConvPost{});
   err = compare(ref, y, &bad);
   report("split", g, BN, TN, IG_BK, TC, err, bad);
+  /* the inference epilogue (conv_forward_post): an activation (ReLU, GELU or tanh by the
+   * variant) and a batch norm with random statistics, in the kernel and in k_unpad */
+  const std::vector<float> mean = randoms(Co, &seed), gam = randoms(Co, &seed),
+                           bet = randoms(Co, &seed), u = randoms(Co, &seed);
+  std::vector<float> inv(Co);
+  for (int o = 0; o < Co; o++)
+    inv[o] = 1.0f + 0.5f * u[o]; /* [0.5, 1.5) */
+  ConvPost post;
+  post.act = (BN + TN + circ) % 3, post.mean = mean.data(), post.invstd = inv.data(),
+  post.gamma = gam.data(), post.beta = bet.data();
+  const std::vector<double> pref = post_ref(g, ref, post);
+  std::fill(y.begin(), y.end(), NAN);
+  const IgToGrid epp{g, Co, b.data(), y.data(), post};
+  emu_launch(grid, T, [&] {
+    k_igemm<BN, TN, IG_BK, IgShifted, IgRows, IgToGrid, false, false, TC>(M, Co, Kd, Kd, fa, fb,
+                                                                          epp);
+  });
+  err = compare(pref, y, &bad);
+  report(post.act == GYRE_ACT_RELU   ? "fused relu"
+         : post.act == GYRE_ACT_GELU ? "fused gelu"
+                                     : "fused tanh",
+         g, BN, TN, IG_BK, TC, err, bad);
+  std::fill(y.begin(), y.end(), NAN);
+  ELEMENTWISE(k_unpad, y.size(), g, Co, zc, part.data(), b.data(), yd, post);
+  err = compare(pref, y, &bad);
+  report("split fused", g, BN, TN, IG_BK, TC, err, bad);
   /* dx (N, Ci, Y, X) = conv(dy padded alike, W flipped and transposed): the adjoint, checked
    * against <conv(x), dy> = <x, dx> element by element: dx[n,i,p] = sum_o,k W[o,i,k] dy[n,o,
    * p - k] with the padding's rule */
