@@ -7,8 +7,8 @@
  * Convolutions (K > 1) are, in fp32 and tf32, through the FFT where that applies (2-D circular,
  * an even number of rows) and the batch has 16 samples or more (conv_algo below), else an
  * implicit GEMM of our own (below, "the implicit-GEMM convolution": one kernel a product, the
- * im2col matrix never formed; in tf32 its products on the tensor cores); in bf16, and with
- * GYRE_CUDA_CONV=shift, the CPU backend's
+ * im2col matrix never formed; in tf32 its products on the tensor cores); in bf16 (batches of
+ * 16 or more; im2col below), and with GYRE_CUDA_CONV=shift, the CPU backend's
  * shift-GEMM through cuBLAS (tensor cores), on the
  * whole batch at once: the input is padded (circular wrap or zeros) into a channel-major "tall"
  * layout xp (Cin, N Yp Xp + slack) with Yp = Y + 2 PY, Xp = X + 2 PX; for the kernel offset
@@ -368,7 +368,7 @@ static GyreStatus im2col_dw(GyreBackend *be, const ConvGeom *g, const float *x, 
  * is the GEMM dW^T (Ci K x Co) = A^T dyw with the reduction over the m positions: split over
  * blocks (grid z), each writing its partial tile, the partials then summed by one GEMV in a
  * fixed order (deterministic). Fp32 on the CUDA cores; in tf32 the products on the tensor cores
- * (igemm_tc); bf16 keeps the shift-GEMM (its cuBLAS calls on the tensor cores). The kernel
+ * (igemm_tc); bf16 keeps cuBLAS (the shift-GEMM or im2col, on the tensor cores). The kernel
  * (k_igemm), its operand and output functors and the tile constants: igemm.cuh. */
 
 /* the tile for N columns, as a variant (below): 32 wide where they fit (the 32-channel layers
@@ -688,11 +688,13 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
 
 /* the algorithm for K > 1: GYRE_CUDA_CONV=auto|implicit|shift|im2col|fft|fft:N. auto (the
  * default) in fp32 and tf32: through the FFT where it applies and the batch has at least
- * FFT_AUTO_MIN_BATCH samples, else the implicit GEMM; in bf16 the shift-GEMM (its cuBLAS calls
- * run on the tensor cores; it was faster than im2col on an H200 for Ross et al.'s FCNN: 1759
- * against 1588 samples/s at 64^2). On an H200 (2026-11-26) the FFT trained that FCNN (batch 64)
- * at 3686 samples/s at 64^2 and 270 at 256^2, the implicit GEMM at 2624 and 196 (PyTorch with
- * cuDNN: 3240 and 252); but the FCNN closure on one 84^2 field took 1.18 ms through the FFT
+ * FFT_AUTO_MIN_BATCH samples, else the implicit GEMM; in bf16 the shift-GEMM for such batches (its
+ * cuBLAS calls run on the tensor cores; it was faster than im2col on an H200 for Ross et al.'s
+ * FCNN: 1759 against 1588 samples/s at 64^2), im2col for smaller ones (one GEMM instead of K:
+ * a closure's one field, on an H200 the FCNN on 84^2 0.57 ms against 2.07 ms, the small CNN on
+ * 72^2 0.11 ms against 0.87 ms, 2026-11-27). On an H200 (2026-11-26) the FFT trained that FCNN
+ * (batch 64) at 3686 samples/s at 64^2 and 270 at 256^2, the implicit GEMM at 2624 and 196 (PyTorch
+ * with cuDNN: 3240 and 252); but the FCNN closure on one 84^2 field took 1.18 ms through the FFT
  * and 0.46 ms by the implicit GEMM (the kernel's transform does not shrink with the batch).
  * fft and fft:N take the FFT for any batch (N: kernels of at least N taps). */
 #define FFT_AUTO_MIN_BATCH 16
@@ -704,7 +706,7 @@ static GyreStatus conv_algo(GyreBackend *be, const ConvGeom *g, ConvAlgo *algo)
   int         min_taps = 1, min_batch = 1; /* for the FFT: fft_conv_applies' limits */
   if (!env || !*env || !strcmp(env, "auto")) {
     if (cuda_ctx(be)->compute == CUBLAS_COMPUTE_32F_FAST_16BF)
-      a = CONV_SHIFT;
+      a = g->s.N >= FFT_AUTO_MIN_BATCH ? CONV_SHIFT : CONV_IM2COL;
     else
       min_batch = FFT_AUTO_MIN_BATCH;
   } else if (!strcmp(env, "implicit"))

@@ -650,6 +650,20 @@ static void case_precision(void)
            algo[a], conv_nmse[0], conv_nmse[1], conv_nmse[2], tol[0]);
     EXPECT(conv_nmse[0] > 0, "tf32 conv (%s): no rounding at all: not tf32", algo[a]);
   }
+  /* the same in bf16 by the shift-GEMM and by auto's choice at a batch of 2 (im2col: one GEMM
+   * of the whole kernel), within bf16's tolerance */
+  const char *balgo[2] = {"shift", "auto"};
+  conv_tol             = tol[1];
+  CHECK(GyreBackendSetPrecision(gpu, "bf16"));
+  for (int a = 0; a < 2; a++) {
+    setenv("GYRE_CUDA_CONV", balgo[a], 1);
+    case_conv(2, 2, 16, 48, 12, 13, 5, GYRE_PAD_ZERO, 1);
+    printf("precision bf16: conv 5x5 16 -> 48 (%s), NMSE against fp32: y %.3g, dx %.3g, dW %.3g "
+           "(tolerance %.0e)\n",
+           balgo[a], conv_nmse[0], conv_nmse[1], conv_nmse[2], tol[1]);
+    EXPECT(conv_nmse[0] > 5e-7, "bf16 conv (%s): NMSE %.3g, as small as tf32's: not bf16", balgo[a],
+           conv_nmse[0]);
+  }
   conv_tol = TOL_FP32;
   unsetenv("GYRE_CUDA_CONV");
   CHECK(GyreBackendSetPrecision(gpu, "fp32"));
