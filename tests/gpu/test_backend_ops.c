@@ -638,31 +638,24 @@ static void case_precision(void)
     pair_free(&x), pair_free(&W), pair_free(&y);
   }
   /* a 5x5 convolution in tf32, forward and backward, by the shift-GEMM (cuBLAS on the tensor
-   * cores) and by the implicit GEMM (tf32's default: its tensor-core variant, tf32 products) */
-  const char *algo[2] = {"shift", "implicit"};
-  conv_tol            = tol[0];
-  CHECK(GyreBackendSetPrecision(gpu, "tf32"));
-  for (int a = 0; a < 2; a++) {
-    setenv("GYRE_CUDA_CONV", algo[a], 1);
-    case_conv(2, 2, 16, 48, 12, 13, 5, GYRE_PAD_ZERO, 1);
-    printf("precision tf32: conv 5x5 16 -> 48 by the %s GEMM, NMSE against fp32: y %.3g, dx "
-           "%.3g, dW %.3g (tolerance %.0e)\n",
-           algo[a], conv_nmse[0], conv_nmse[1], conv_nmse[2], tol[0]);
-    EXPECT(conv_nmse[0] > 0, "tf32 conv (%s): no rounding at all: not tf32", algo[a]);
-  }
-  /* the same in bf16 by the shift-GEMM and by auto's choice at a batch of 2 (im2col: one GEMM
-   * of the whole kernel), within bf16's tolerance */
-  const char *balgo[2] = {"shift", "auto"};
-  conv_tol             = tol[1];
-  CHECK(GyreBackendSetPrecision(gpu, "bf16"));
-  for (int a = 0; a < 2; a++) {
-    setenv("GYRE_CUDA_CONV", balgo[a], 1);
-    case_conv(2, 2, 16, 48, 12, 13, 5, GYRE_PAD_ZERO, 1);
-    printf("precision bf16: conv 5x5 16 -> 48 (%s), NMSE against fp32: y %.3g, dx %.3g, dW %.3g "
-           "(tolerance %.0e)\n",
-           balgo[a], conv_nmse[0], conv_nmse[1], conv_nmse[2], tol[1]);
-    EXPECT(conv_nmse[0] > 5e-7, "bf16 conv (%s): NMSE %.3g, as small as tf32's: not bf16", balgo[a],
-           conv_nmse[0]);
+   * cores) and by the implicit GEMM (tf32's default: its tensor-core variant, tf32 products);
+   * in bf16 by the shift-GEMM and by auto's choice at a batch of 2 (im2col: one GEMM of the
+   * whole kernel); each within its precision's tolerance, with its rounding showing (bf16's
+   * above tf32's) */
+  const char  *algo[2][2] = {{"shift", "implicit"}, {"shift", "auto"}};
+  const double least[2]   = {0, 5e-7};
+  for (int k = 0; k < 2; k++) {
+    conv_tol = tol[k];
+    CHECK(GyreBackendSetPrecision(gpu, prec[k]));
+    for (int a = 0; a < 2; a++) {
+      setenv("GYRE_CUDA_CONV", algo[k][a], 1);
+      case_conv(2, 2, 16, 48, 12, 13, 5, GYRE_PAD_ZERO, 1);
+      printf("precision %s: conv 5x5 16 -> 48 (%s), NMSE against fp32: y %.3g, dx %.3g, dW %.3g "
+             "(tolerance %.0e)\n",
+             prec[k], algo[k][a], conv_nmse[0], conv_nmse[1], conv_nmse[2], tol[k]);
+      EXPECT(conv_nmse[0] > least[k], "%s conv (%s): NMSE %.3g: not %s's rounding", prec[k],
+             algo[k][a], conv_nmse[0], prec[k]);
+    }
   }
   conv_tol = TOL_FP32;
   unsetenv("GYRE_CUDA_CONV");
