@@ -4,7 +4,7 @@
  *   gyre train -train_data ... -net ... train a surrogate (cli/train.c, surrogates/trainer.c)
  *   gyre compare REF TEST ...           score a run against a reference (validation/)
  *   gyre report metrics.nc -output DIR  plots and words of a comparison (cli/report.c)
- *   gyre info FILE                      dimensions, variables and provenance of a gyre file
+ *   gyre info FILE...                   dimensions, variables and provenance of gyre files
  *   gyre submit runs/<exp>.opts         the experiment's pipeline as Slurm jobs (cli/submit.c)
  *   gyre version                        version and the features this build has
  *
@@ -37,7 +37,8 @@ static const char usage[] =
     "  train      train a surrogate: gyre train -train_data run.nc -net mlp|cnn|fno ...\n"
     "  compare    score a run against a reference: gyre compare REF.nc TEST.nc -output m.nc\n"
     "  report     plots and words of a comparison: gyre report m.nc -output DIR\n"
-    "  info       print dimensions, variables and provenance, or validate a model: gyre info FILE\n"
+    "  info       print dimensions, variables and provenance, or validate a model: gyre info "
+    "FILE...\n"
     "  submit     an experiment's pipeline as Slurm jobs: gyre submit runs/<exp>.opts -size tiny\n"
     "  version    print the version and the features of this build\n"
     "  help       this text; `gyre <command> -help` lists a command's options\n";
@@ -168,9 +169,11 @@ static PetscErrorCode PrintVersion(void)
 
 /* gyre info's usage: also the help text PetscInitialize prints first for -help */
 static const char InfoHelp[] =
-    "usage: gyre info FILE\n"
+    "usage: gyre info FILE...\n"
     "  prints the dimensions, variables and provenance (global attributes) of a gyre NetCDF "
-    "file;\n"
+    "file\n"
+    "  (of each, under a '== FILE' line, where several are given; the first that fails ends "
+    "it);\n"
     "  a surrogate model file (gyre train) is validated (every check of loading, the weights' "
     "SHA-256)\n"
     "  and described: architecture, fields, grid, normalisation, split, learning curve, "
@@ -189,15 +192,19 @@ static PetscErrorCode Info(int argc, char **argv)
   }
   PetscMPIInt rank;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
-  GyreStatus s = GYRE_OK;
-  if (rank == 0) {
+  GyreStatus s     = GYRE_OK;
+  int        files = 1;
+  while (files + 1 < argc && argv[files + 1][0] != '-')
+    files++;
+  for (int i = 1; rank == 0 && i <= files && s == GYRE_OK; i++) {
     /* a surrogate model file is validated and described; any other file is listed */
     int ncid, model = 0;
-    if (nc_open(argv[1], NC_NOWRITE, &ncid) == NC_NOERR) {
+    if (files > 1) printf("%s== %s\n", i > 1 ? "\n" : "", argv[i]);
+    if (nc_open(argv[i], NC_NOWRITE, &ncid) == NC_NOERR) {
       model = nc_inq_att(ncid, NC_GLOBAL, "gyre_model_format_version", NULL, NULL) == NC_NOERR;
       nc_close(ncid);
     }
-    s = model ? GyreModelFilePrint(MPI_COMM_SELF, argv[1], stdout) : GyreFileInfo(argv[1]);
+    s = model ? GyreModelFilePrint(MPI_COMM_SELF, argv[i], stdout) : GyreFileInfo(argv[i]);
   }
   PetscCallMPI(MPI_Bcast(&s, 1, MPI_INT, 0, PETSC_COMM_WORLD));
   PetscCheck(s == GYRE_OK, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s",

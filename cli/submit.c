@@ -51,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -348,9 +349,68 @@ static const Opt *Lookup(const Submit *s, const char *pre, const char *name)
   return LookupKeys(s, keys, 2, 0);
 }
 
+/* Whether v is a whole number in [lo, hi] (digits only: no sign, no blank) */
+static int WholeIn(const char *v, long lo, long hi)
+{
+  if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 9) return 0;
+  const long x = strtol(v, NULL, 10);
+  return x >= lo && x <= hi;
+}
+
+/* Whether v is a time limit sbatch accepts: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
+ * (whole numbers), or UNLIMITED / INFINITE */
+static int SlurmTime(const char *v)
+{
+  if (!strcasecmp(v, "unlimited") || !strcasecmp(v, "infinite")) return 1;
+  const char *dash = strchr(v, '-'), *p = v;
+  if (dash) {
+    if (dash == v || strspn(v, "0123456789") != (size_t) (dash - v)) return 0;
+    p = dash + 1;
+  }
+  int fields = 0;
+  for (;;) {
+    size_t n = strspn(p, "0123456789");
+    if (n == 0 || n > 6) return 0;
+    fields++, p += n;
+    if (!*p) break;
+    if (*p++ != ':') return 0;
+  }
+  return fields <= 3;
+}
+
+/* A site parameter's value checked where sbatch or the job script would take it as a number
+ * or a time: one error naming the option and where it was set. */
+static int SlurmValueCheck(const Opt *o, const char *name, const char *v)
+{
+  const char *want = NULL;
+  if (!strcmp(name, "time") && !SlurmTime(v))
+    want = "a time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED)";
+  else if (!strcmp(name, "nodes")) {
+    const char *dash = strchr(v, '-'); /* or a range MIN-MAX */
+    char        lo[16];
+    int         ok = WholeIn(v, 1, 1000000);
+    if (!ok && dash && dash > v && (size_t) (dash - v) < sizeof lo) {
+      memcpy(lo, v, (size_t) (dash - v));
+      lo[dash - v] = 0;
+      ok           = WholeIn(lo, 1, 1000000) && WholeIn(dash + 1, strtol(lo, NULL, 10), 1000000);
+    }
+    if (!ok) want = "a number of nodes of at least 1, or a range MIN-MAX";
+  } else if (!strcmp(name, "ntasks") && !WholeIn(v, 1, 100000000))
+    want = "a number of tasks of at least 1";
+  else if (!strcmp(name, "gpus_per_node") && !WholeIn(v, 0, 1024))
+    want = "a number of GPUs from 0 (one rank per GPU: a GPU type goes in -slurm_extra)";
+  else if (!strcmp(name, "cpus_per_task") && !WholeIn(v, 1, 100000))
+    want = "a number of CPUs of at least 1";
+  else if (!strcmp(name, "signal_seconds") && !WholeIn(v, 1, 65535))
+    want = "a number of seconds from 1 to 65535 (sbatch --signal's range)";
+  if (!want) return 0;
+  return Error("%s: -%s '%s': expected %s", o->where, o->key, v, want);
+}
+
 /* A site parameter of a job: the first of -SIZE_slurm_JOB_NAME, -slurm_JOB_NAME,
  * -SIZE_slurm_NAME, -slurm_NAME on the command line, else in the experiment's file, else in
- * runs/slurm/defaults.opts; NULL when unset (or set with no value). One word at most. */
+ * runs/slurm/defaults.opts; NULL when unset (or set with no value). One word at most; the
+ * numbers and the time limit checked (SlurmValueCheck). */
 static int SlurmParam(const Submit *s, const char *job, const char *name, const char **v)
 {
   char keys[4][256];
@@ -365,7 +425,7 @@ static int SlurmParam(const Submit *s, const char *job, const char *name, const 
     return Error("%s: -%s: expected one value, got %d (quote a value with blanks: \"...\")",
                  o->where, o->key, o->nval);
   *v = o->val[0];
-  return 0;
+  return SlurmValueCheck(o, name, *v);
 }
 
 /* An experiment value -SIZE_exp_NAME or -exp_NAME, required, as a number. */

@@ -158,6 +158,29 @@ static void NotThisTraining(const char *out, const char *ckpt, char *why, size_t
   free(a), free(b);
 }
 
+/* Options of another architecture than -net's: read (so PETSc's unused-option warning does not
+ * fire) but of no effect; one warning line each */
+static PetscErrorCode WarnOtherArchitecture(MPI_Comm comm, const char *net)
+{
+  static const struct {
+    const char *opt, *nets;
+  } arch[] = {{"-cnn_channels", "cnn"},  {"-cnn_kernels", "cnn"},   {"-cnn_batch_norm", "cnn"},
+              {"-cnn_zero_mean", "cnn"}, {"-fno_modes", "fno"},     {"-fno_proj_width", "fno"},
+              {"-fno_grid", "fno"},      {"-net_width", "mlp, fno"}};
+
+  PetscFunctionBegin;
+  for (size_t i = 0; i < sizeof arch / sizeof arch[0]; i++) {
+    PetscBool has;
+    PetscCall(PetscOptionsHasName(NULL, NULL, arch[i].opt, &has));
+    if (has && !strstr(arch[i].nets, net))
+      PetscCall(PetscFPrintf(comm, PETSC_STDERR,
+                             "gyre: warning: option %s is for -net %s: it changes nothing with "
+                             "-net %s\n",
+                             arch[i].opt, arch[i].nets, net));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 static int StopRequested(void *ctx)
 {
   (void) ctx;
@@ -211,8 +234,10 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCall(PetscOptionsInt("-net_depth", "MLP hidden layers / FNO layers / CNN layers", "", depth,
                             &depth, NULL));
   PetscCall(Choice(PetscOptionsObject, "-net_activation", "activation", acts, 3, &act));
-  PetscCall(PetscOptionsInt("-fno_modes", "FNO modes per dimension", "", modes_, &modes_, NULL));
-  PetscCall(PetscOptionsInt("-fno_proj_width", "FNO projection width", "", proj, &proj, NULL));
+  PetscCall(PetscOptionsBoundedInt("-fno_modes", "FNO modes per dimension", "", modes_, &modes_,
+                                   NULL, 1));
+  PetscCall(
+      PetscOptionsBoundedInt("-fno_proj_width", "FNO projection width", "", proj, &proj, NULL, 1));
   PetscCall(PetscOptionsBool("-fno_grid", "FNO grid channels", "", grid, &grid, NULL));
   PetscCall(PetscOptionsString("-cnn_channels", "CNN hidden channels", "", channels, channels,
                                sizeof channels, NULL));
@@ -264,6 +289,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCall(PetscOptionsBool("-quiet", "no progress lines", "", quiet, &quiet, NULL));
   PetscOptionsEnd();
   if (help) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(WarnOtherArchitecture(comm, nets[net]));
 
   /* what is required */
   PetscCheck(data[0], comm, PETSC_ERR_USER_INPUT,

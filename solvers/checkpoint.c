@@ -5,10 +5,33 @@
  * Contents: variable `state` over (member, y, x, component) for a 2-D grid or (member, x,
  * component) for a ring, in the DMDA's natural ordering — every ensemble member, since the
  * members advance in lock-step; global attributes gyre_checkpoint_* with the model name, its
- * parameters (describe()), dt, seed, ensemble size, step and time.
- * A restart refuses a checkpoint whose model, parameters, grid, dt, seed or ensemble size
- * differ from the run's, naming both values. */
+ * parameters (describe()), the integrator, dt, seed, ensemble size, step and time.
+ * A restart refuses a checkpoint whose model, parameters, integrator, grid, dt, seed or
+ * ensemble size differ from the run's, naming both values (a checkpoint written before the
+ * integrator was recorded is taken with any). */
 #include "gyre_run.h"
+
+/* The integrator: the TS type, with its tableau for rk and arkimex ("rk/4", "arkimex/3") */
+static PetscErrorCode Integrator(TS ts, char *buf, size_t n)
+{
+  TSType    type;
+  PetscBool rk, ark;
+
+  PetscFunctionBegin;
+  PetscCall(TSGetType(ts, &type));
+  PetscCall(PetscObjectTypeCompare((PetscObject) ts, TSRK, &rk));
+  PetscCall(PetscObjectTypeCompare((PetscObject) ts, TSARKIMEX, &ark));
+  if (rk || ark) {
+    const char *sub = NULL;
+    if (rk)
+      PetscCall(TSRKGetType(ts, &sub));
+    else
+      PetscCall(TSARKIMEXGetType(ts, &sub));
+    PetscCall(PetscSNPrintf(buf, n, "%s/%s", type, sub ? sub : "?"));
+  } else
+    PetscCall(PetscSNPrintf(buf, n, "%s", type ? type : "?"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 typedef struct {
   PetscInt dim, M, N, dof, xs, ys, xm, ym;
@@ -79,6 +102,8 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCall((*m->ops.describe)(m, desc, sizeof desc));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_model", m->name));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_parameters", desc));
+  PetscCall(Integrator(run->ts, buf, sizeof buf));
+  PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_integrator", buf));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_output", run->output));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_dt", run->dt));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_seed", (double) m->seed));
@@ -159,6 +184,23 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   }
   free(model);
   free(params);
+  { /* the same integrator (-ts_type, -ts_rk_type, -ts_arkimex_type): another would continue
+     * the trajectory by other arithmetic than the interrupted run's */
+    char here[128], *there = NULL;
+    PetscCall(Integrator(run->ts, here, sizeof here));
+    if (GyreFileGetAttText(f, "gyre_checkpoint_integrator", &there) == GYRE_OK) {
+      PetscBool same = (PetscBool) !strcmp(there, here);
+      char      msg[PETSC_MAX_PATH_LEN + 400];
+      PetscCall(PetscSNPrintf(msg, sizeof msg,
+                              "checkpoint '%s' belongs to another run: integrator %s in the "
+                              "checkpoint, %s in this run (-ts_type, -ts_rk_type, "
+                              "-ts_arkimex_type)",
+                              path, there, here));
+      free(there);
+      if (!same) GyreFileClose(&f);
+      PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
+    }
+  }
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_dt", run->dt, "dt"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_seed", (double) m->seed, "-seed"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_ensemble_size", (double) m->ensemble_size,

@@ -174,6 +174,11 @@ static GyreStatus check_checkpoint(Trainer *tr, const char *path, const GyreMode
                            "'%s' has sha256 %.12s...: not the same data",
                            path, c->lineage_path[i], c->lineage_sha256[i], m->lineage_path[i],
                            m->lineage_sha256[i]);
+  if (strcmp(c->split, m->split)) /* the same data: -train_val_fraction changed */
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: checkpoint '%s' was trained with the split '%s', the options "
+                         "give '%s': resume with the -train_val_fraction it was trained with",
+                         path, c->split, m->split);
   return GYRE_OK;
 }
 

@@ -48,6 +48,25 @@ expect_error "a site parameter of no such job" "-slurm_fit_time: not a site para
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_fit_time 1:00:00
 expect_error "non-number" "-exp_spinup 'soon': expected a number" \
   "$GYRE" submit "$opts" -exp_spinup soon -dry_run
+# site parameters that sbatch would take as numbers or a time limit
+expect_error "a time limit that is none" "-slurm_time 'banana': expected a time limit" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time banana
+expect_error "a time limit of four fields" "-slurm_time '1:2:3:4'" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 1:2:3:4
+expect_error "negative nodes" "-slurm_nodes '-2': expected a number of nodes" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_nodes -2
+expect_error "a backwards node range" "-slurm_nodes '4-2'" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_nodes 4-2
+expect_error "negative GPUs of one job" "-slurm_train_gpus_per_node '-1'" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_train_gpus_per_node -1
+expect_error "no CPUs" "-slurm_cpus_per_task '0'" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_cpus_per_task 0
+expect_error "no tasks" "-slurm_ntasks '0'" "$GYRE" submit "$opts" -size tiny -dry_run -slurm_ntasks 0
+expect_error "a negative signal time" "-slurm_signal_seconds '-5'" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_signal_seconds -5
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 2-00:30 -slurm_nodes 2-4 \
+  -slurm_cpus_per_task 4 > forms.txt 2> forms.err || { cat forms.err; fail "good site values refused"; }
+grep -q -- "--time=2-00:30 --nodes=2-4 " forms.txt || fail "-slurm_time/-slurm_nodes forms not passed on"
 expect_error "sbatch missing" "'sbatch' not found" env PATH=/nonexistent "$GYRE" submit "$opts" \
   -size tiny -dir "$work/p0"
 expect_error "sbatch failing" "sbatch failed for job 'truth' (exit status 1): sbatch: error: Invalid account" \

@@ -38,6 +38,12 @@ expect_error "restart into another run's output" "cannot continue output 'other.
 echo "$othersum" | sha256sum -c --quiet || fail "other.nc was modified by a refused restart"
 expect_error "restart with another output interval" "steps between outputs" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -output_every 0.01 -quiet -output a.nc -restart a.ckpt
+asum=$(sha256sum a.nc a.ckpt)
+expect_error "restart with another integrator" "integrator rk/4 in the checkpoint, euler in this run" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output a.nc -restart a.ckpt -ts_type euler
+expect_error "restart with another tableau" "integrator rk/4 in the checkpoint, rk/3bs in this run" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output a.nc -restart a.ckpt -ts_rk_type 3bs
+echo "$asum" | sha256sum -c --quiet || fail "a refused restart changed a.nc or a.ckpt"
 mv a.nc a-moved.nc
 expect_error "restart with the output missing" "the file is missing" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output a.nc -restart a.ckpt

@@ -40,4 +40,9 @@ for f in l96.nc ns.nc; do
 done
 "$GYRE" info ns.nc > info.txt
 grep -q "command_line" info.txt && grep -q "vorticity" info.txt || { cat info.txt; fail "gyre info lacks provenance"; }
+# several files: each under its own '== FILE' line
+"$GYRE" info l96.nc ns.nc > info2.txt
+[ "$(grep -c '^== ' info2.txt)" -eq 2 ] && grep -q "^== ns.nc$" info2.txt &&
+  grep -q "vorticity" info2.txt && grep -q "X" info2.txt || { cat info2.txt; fail "gyre info of two files"; }
+expect_error "gyre info of a missing second file" "cannot open 'nope.nc'" "$GYRE" info ns.nc nope.nc
 echo "simulate_files: ok"

@@ -49,6 +49,13 @@ expect_error "impossible batch" "batch" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_batch 0 -train_out m.nc
 expect_error "no targets" "-train_targets" \
   "$GYRE" train -train_data d.nc -train_inputs X -train_out m.nc
+expect_error "no FNO modes" "-fno_modes 0: out of range" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -net fno -fno_modes 0 -train_out m.nc
+# another architecture's options change nothing: one warning each (here before an error)
+expect_error "another architecture's option" "'nope.nc' does not exist" \
+  "$GYRE" train -train_data nope.nc "${t[@]}" -cnn_channels 8 -fno_modes 4 -train_out m.nc
+grep -q "warning: option -cnn_channels is for -net cnn: it changes nothing with -net mlp" err.txt &&
+  grep -q "warning: option -fno_modes is for -net fno" err.txt || { cat err.txt; fail "no warnings"; }
 expect_error "cnn without its channel list" "-cnn_channels" \
   "$GYRE" train -train_data g16.nc -train_mode emulator -train_inputs vorticity -net cnn \
   -net_depth 3 -train_out m.nc
@@ -58,6 +65,14 @@ expect_error "truncated checkpoint" "badckpt.nc" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out m.nc -train_resume badckpt.nc
 expect_error "checkpoint of another network" "different network" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net_width 16 -train_out m.nc -train_resume good.ckpt.nc
+# one trajectory: the split is by time, so another validation share is another split
+"$GYRE" simulate -model l96 -ts_max_time 2 -quiet -output d1.nc
+"$GYRE" train -train_data d1.nc "${t[@]}" -train_out one.nc
+onesum=$(sha256sum one.nc one.ckpt.nc)
+expect_error "resume with another validation share" "trained with the split 'by time block: the last 80" \
+  "$GYRE" train -train_data d1.nc "${t[@]}" -train_epochs 3 -train_val_fraction 0.4 -train_out one.nc \
+  -train_resume auto
+[ "$(sha256sum one.nc one.ckpt.nc)" = "$onesum" ] || fail "a refused resume changed one.nc"
 expect_error "NaN loss, good model kept" "the loss is" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_lr 1e30 -train_eps 1e-30 -train_out good.nc \
   -train_overwrite
