@@ -1050,8 +1050,18 @@ static GyreStatus read_training(GyreFile f, const char *path, GyreNet *net, Gyre
         break;
       }
       s = GyreFileReadBlock(f, vn, 0, start, len, d);
-      for (size_t k = 0; !s && k < p[i]->size; k++)
+      for (size_t k = 0; !s && k < p[i]->size; k++) {
         mv[j][off + k] = (float) d[k];
+        /* a second moment is a mean of squares; either beyond float's range is no state Adam
+         * makes (each would make the loss NaN at the first step, far from its cause) */
+        if ((j == 1 && d[k] < 0) || !isfinite(mv[j][off + k]))
+          s = GyreStatusSet(GYRE_ERR_FORMAT,
+                            "model file '%s': optimiser state '%s' holds %g at element %zu%s: "
+                            "the checkpoint is corrupt",
+                            path, vn, d[k], k,
+                            j == 1 && d[k] < 0 ? " (a second moment is never negative)"
+                                               : " (beyond float's range)");
+      }
       free(d);
     }
     off += p[i]->size;

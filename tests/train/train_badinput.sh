@@ -60,6 +60,17 @@ expect_error "cnn without its channel list" "-cnn_channels" \
   "$GYRE" train -train_data g16.nc -train_mode emulator -train_inputs vorticity -net cnn \
   -net_depth 3 -train_out m.nc
 
+# a checkpoint whose Adam second moment is negative: named, not a NaN loss at the first step
+cp good.ckpt.nc negv.ckpt.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("negv.ckpt.nc", "a")
+name = sorted(n for n in d.variables if n.startswith("adam_v."))[0]
+d.variables[name][(0,) * d.variables[name].ndim] = -1.0
+d.close()
+PY
+expect_error "negative Adam moment in a checkpoint" "negv.ckpt.nc': optimiser state 'adam_v.*second moment" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 3 -train_out m.nc -train_resume negv.ckpt.nc
 head -c 3000 good.ckpt.nc > badckpt.nc
 expect_error "truncated checkpoint" "badckpt.nc" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out m.nc -train_resume badckpt.nc
