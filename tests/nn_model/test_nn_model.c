@@ -533,25 +533,21 @@ static void test_corrupt(GyreBackend *be)
   amend(bad, "parameter_count", "691");
   expect_fail(be, bad, "wrong tensor count", "holds 6 parameter tensors", "has 8", NULL);
 
-  spit(bad, file, n);
-  amend(bad, "grid_nx", "-4");
-  expect_fail(be, bad, "negative grid", "grid -4 x 1", NULL);
-
-  spit(bad, file, n);
-  amend(bad, "record_dt", "nan");
-  expect_fail(be, bad, "NaN record spacing", "record_dt nan", NULL);
-
-  spit(bad, file, n);
-  amend(bad, "architecture", "transformer");
-  expect_fail(be, bad, "unknown architecture", "unknown architecture 'transformer'", NULL);
-
-  spit(bad, file, n);
-  amend(bad, "mlp_activation", "swish");
-  expect_fail(be, bad, "unknown activation", "unknown activation 'swish'", NULL);
-
-  spit(bad, file, n);
-  amend(bad, "gyre_model_format_version", "2");
-  expect_fail(be, bad, "future version", "format version 2 is not supported", NULL);
+  /* one attribute changed: the good file with ATTRIBUTE = VALUE, refused with MESSAGE */
+  static const struct {
+    const char *attribute, *value, *what, *message;
+  } one[] = {
+      {"grid_nx", "-4", "negative grid", "grid -4 x 1"},
+      {"record_dt", "nan", "NaN record spacing", "record_dt nan"},
+      {"architecture", "transformer", "unknown architecture", "unknown architecture 'transformer'"},
+      {"mlp_activation", "swish", "unknown activation", "unknown activation 'swish'"},
+      {"gyre_model_format_version", "2", "future version", "format version 2 is not supported"},
+  };
+  for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) {
+    spit(bad, file, n);
+    amend(bad, one[k].attribute, one[k].value);
+    expect_fail(be, bad, one[k].what, one[k].message, NULL);
+  }
 
   /* missing variable: a depth-0 MLP (dense0 (3, 5) only) claimed to have depth 1, width 3 */
   write_mlp(be, bad, 0, 3);
