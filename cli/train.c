@@ -143,15 +143,26 @@ static void NotThisTraining(const char *out, const char *ckpt, char *why, size_t
       !GyreModelFileRead(MPI_COMM_SELF, ckpt, be, &nb, b, &y)) {
     if (GyreModelFileRead(MPI_COMM_SELF, out, be, &na, a, &x))
       snprintf(why, n, "it is not a readable gyre model file (%s)", GyreStatusMessage());
-    else if (strcmp(GyreModelArchString(a, sa, sizeof sa), GyreModelArchString(b, sb, sizeof sb)))
-      snprintf(why, n, "its architecture, %s, is not the checkpoint's, %s", sa, sb);
-    else {
-      int same = a->nlineage == b->nlineage;
-      for (int i = 0; same && i < a->nlineage; i++)
-        same = !strcmp(a->lineage_path[i], b->lineage_path[i]) &&
-               !strcmp(a->lineage_sha256[i], b->lineage_sha256[i]);
-      if (!same) snprintf(why, n, "it was trained on other data than the checkpoint's");
-    }
+    else
+      switch (GyreModelCompareTraining(a, b, NULL)) {
+      case GYRE_TRAINING_SAME:
+        break;
+      case GYRE_TRAINING_OTHER_NET:
+        snprintf(why, n, "its architecture, %s, is not the checkpoint's, %s",
+                 GyreModelArchString(a, sa, sizeof sa), GyreModelArchString(b, sb, sizeof sb));
+        break;
+      case GYRE_TRAINING_OTHER_TASK:
+        snprintf(
+            why, n, "it was trained as %s %.120s -> %.120s, the checkpoint as %s %.120s -> %.120s",
+            a->mode, a->input_fields, a->output_fields, b->mode, b->input_fields, b->output_fields);
+        break;
+      case GYRE_TRAINING_OTHER_SPLIT:
+        snprintf(why, n, "it was trained with the split '%.200s', the checkpoint with '%.200s'",
+                 a->split, b->split);
+        break;
+      default:
+        snprintf(why, n, "it was trained on other data than the checkpoint's");
+      }
   }
   GyreNetDestroy(&na), GyreNetDestroy(&nb);
   GyreBackendDestroy(&be);

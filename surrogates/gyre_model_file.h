@@ -113,6 +113,21 @@ GyreStatus GyreModelFileReadTraining(MPI_Comm comm, const char *path, GyreNet *n
 /* "mlp (inputs 1, outputs 1, width 32, depth 2, gelu; 1409 parameters)": the architecture in
  * words, for messages and `gyre info`. Returns buf. */
 const char *GyreModelArchString(const GyreModelMeta *meta, char *buf, size_t len);
+/* Whether two models come from the same training, and if not the first thing that differs:
+ * the network (type and every architecture option), the task (mode, fields, per-point, stencil,
+ * history, lead), the data (the number of files, then the first file whose SHA-256 differs, in
+ * *file; the paths may differ), the validation split. Shared by a resumed training's check of
+ * its checkpoint and by `gyre train`'s check that -train_out is that training's model. */
+typedef enum {
+  GYRE_TRAINING_SAME = 0,
+  GYRE_TRAINING_OTHER_NET,
+  GYRE_TRAINING_OTHER_TASK,
+  GYRE_TRAINING_OTHER_NFILES,
+  GYRE_TRAINING_OTHER_DATA,
+  GYRE_TRAINING_OTHER_SPLIT
+} GyreTrainingDiff;
+GyreTrainingDiff GyreModelCompareTraining(const GyreModelMeta *a, const GyreModelMeta *b,
+                                          int *file /* may be NULL */);
 /* Validates a model file (GyreModelFileRead: every check, the weights' checksum included;
  * the training record) and prints what it holds to out: architecture, fields, units, grid,
  * how it was trained, normalisation, split, learning curve, optimiser state, lineage and

@@ -370,6 +370,33 @@ static size_t arch_count(const GyreModelMeta *m)
   return GyreCNNParameterCountFormula(&m->cnn);
 }
 
+GyreTrainingDiff GyreModelCompareTraining(const GyreModelMeta *a, const GyreModelMeta *b, int *file)
+{
+  int same = a->type == b->type;
+  if (same && a->type == GYRE_NET_MLP) same = !memcmp(&a->mlp, &b->mlp, sizeof a->mlp);
+  if (same && a->type == GYRE_NET_FNO) same = !memcmp(&a->fno, &b->fno, sizeof a->fno);
+  if (same && a->type == GYRE_NET_CNN) /* field by field: comm is not part of it */
+    same = a->cnn.dim == b->cnn.dim && a->cnn.in_channels == b->cnn.in_channels &&
+           a->cnn.out_channels == b->cnn.out_channels && a->cnn.nlayers == b->cnn.nlayers &&
+           !memcmp(a->cnn.channels, b->cnn.channels, sizeof a->cnn.channels) &&
+           !memcmp(a->cnn.kernels, b->cnn.kernels, sizeof a->cnn.kernels) &&
+           a->cnn.batch_norm == b->cnn.batch_norm && a->cnn.zero_mean == b->cnn.zero_mean &&
+           a->cnn.activation == b->cnn.activation;
+  if (!same) return GYRE_TRAINING_OTHER_NET;
+  if (strcmp(a->mode, b->mode) || a->per_point != b->per_point || a->stencil != b->stencil ||
+      a->history != b->history || a->lead != b->lead || strcmp(a->input_fields, b->input_fields) ||
+      strcmp(a->output_fields, b->output_fields))
+    return GYRE_TRAINING_OTHER_TASK;
+  if (a->nlineage != b->nlineage) return GYRE_TRAINING_OTHER_NFILES;
+  for (int i = 0; i < a->nlineage; i++)
+    if (strcmp(a->lineage_sha256[i], b->lineage_sha256[i])) {
+      if (file) *file = i;
+      return GYRE_TRAINING_OTHER_DATA;
+    }
+  if (strcmp(a->split, b->split)) return GYRE_TRAINING_OTHER_SPLIT;
+  return GYRE_TRAINING_SAME;
+}
+
 const char *GyreModelArchString(const GyreModelMeta *m, char *buf, size_t len)
 {
   size_t n = arch_count(m);

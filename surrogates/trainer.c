@@ -136,50 +136,40 @@ static GyreStatus create_net(Trainer *tr, const GyreModelMeta *m, GyreNet **net)
 /* The checkpoint must describe the network these options build, trained on the same data. */
 static GyreStatus check_checkpoint(Trainer *tr, const char *path, const GyreModelMeta *c)
 {
-  const GyreModelMeta *m    = tr->meta;
-  int                  same = c->type == m->type;
-  if (same && m->type == GYRE_NET_MLP) same = !memcmp(&c->mlp, &m->mlp, sizeof m->mlp);
-  if (same && m->type == GYRE_NET_FNO) same = !memcmp(&c->fno, &m->fno, sizeof m->fno);
-  if (same && m->type == GYRE_NET_CNN)
-    same = c->cnn.dim == m->cnn.dim && c->cnn.in_channels == m->cnn.in_channels &&
-           c->cnn.out_channels == m->cnn.out_channels && c->cnn.nlayers == m->cnn.nlayers &&
-           !memcmp(c->cnn.channels, m->cnn.channels, sizeof m->cnn.channels) &&
-           !memcmp(c->cnn.kernels, m->cnn.kernels, sizeof m->cnn.kernels) &&
-           c->cnn.batch_norm == m->cnn.batch_norm && c->cnn.zero_mean == m->cnn.zero_mean &&
-           c->cnn.activation == m->cnn.activation;
-  if (!same) {
-    char a[512], b[512];
+  const GyreModelMeta *m = tr->meta;
+  char                 a[512], b[512];
+  int                  i = 0;
+  switch (GyreModelCompareTraining(c, m, &i)) {
+  case GYRE_TRAINING_OTHER_NET:
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: checkpoint '%s' holds a different network, %s, than the options "
                          "describe, %s: resume with the options it was trained with",
                          path, GyreModelArchString(c, a, sizeof a),
                          GyreModelArchString(m, b, sizeof b));
-  }
-  if (strcmp(c->mode, m->mode) || c->per_point != m->per_point || c->stencil != m->stencil ||
-      c->history != m->history || c->lead != m->lead || strcmp(c->input_fields, m->input_fields) ||
-      strcmp(c->output_fields, m->output_fields))
+  case GYRE_TRAINING_OTHER_TASK:
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: checkpoint '%s' was trained as %s %s -> %s (history %d, lead %d), "
                          "the options ask for %s %s -> %s (history %d, lead %d)",
                          path, c->mode, c->input_fields, c->output_fields, c->history, c->lead,
                          m->mode, m->input_fields, m->output_fields, m->history, m->lead);
-  if (c->nlineage != m->nlineage)
+  case GYRE_TRAINING_OTHER_NFILES:
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: checkpoint '%s' was trained on %d data files, the options give %d",
                          path, c->nlineage, m->nlineage);
-  for (int i = 0; i < m->nlineage; i++)
-    if (strcmp(c->lineage_sha256[i], m->lineage_sha256[i]))
-      return GyreStatusSet(GYRE_ERR_ARG,
-                           "train: checkpoint '%s' was trained on '%s' (sha256 %.12s...), but "
-                           "'%s' has sha256 %.12s...: not the same data",
-                           path, c->lineage_path[i], c->lineage_sha256[i], m->lineage_path[i],
-                           m->lineage_sha256[i]);
-  if (strcmp(c->split, m->split)) /* the same data: -train_val_fraction changed */
+  case GYRE_TRAINING_OTHER_DATA:
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: checkpoint '%s' was trained on '%s' (sha256 %.12s...), but "
+                         "'%s' has sha256 %.12s...: not the same data",
+                         path, c->lineage_path[i], c->lineage_sha256[i], m->lineage_path[i],
+                         m->lineage_sha256[i]);
+  case GYRE_TRAINING_OTHER_SPLIT: /* the same data: -train_val_fraction changed */
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: checkpoint '%s' was trained with the split '%s', the options "
                          "give '%s': resume with the -train_val_fraction it was trained with",
                          path, c->split, m->split);
-  return GYRE_OK;
+  default:
+    return GYRE_OK;
+  }
 }
 
 /* Copies every parameter and buffer of src into dst (same architecture). */

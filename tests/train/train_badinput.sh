@@ -137,7 +137,16 @@ echo "$gsum" | sha256sum -c --quiet || fail "gcopy.nc was replaced by a checkpoi
 osum=$(sha256sum other.nc)
 expect_error "resuming over another model" "-train_out 'other.nc' exists and is not the model of the training resumed from 'good.ckpt.nc'" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out other.nc -train_resume good.ckpt.nc
+grep -q "its architecture, mlp (inputs 3, .*is not the checkpoint's, mlp (inputs 1," err.txt ||
+  { cat err.txt; fail "the architecture not named"; }
 echo "$osum" | sha256sum -c --quiet || fail "other.nc was replaced"
+# the same network trained for another target: another task, named
+"$GYRE" train -train_data d.nc -train_inputs X -train_targets X -train_epochs 2 -train_batch 64 \
+  -quiet -train_out task.nc -train_checkpoint task.ckpt.nc
+tsum=$(sha256sum task.nc)
+expect_error "resuming over a model of another task" "it was trained as closure X -> X, the checkpoint as closure X -> coupling" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out task.nc -train_resume good.ckpt.nc
+echo "$tsum" | sha256sum -c --quiet || fail "task.nc was replaced"
 expect_error "resuming into the checkpoint" "-train_out 'good.ckpt.nc' is the checkpoint" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.ckpt.nc -train_resume good.ckpt.nc
 # meaningless sizes and lists
