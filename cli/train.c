@@ -410,6 +410,9 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                "-train_out '%s' exists but its checkpoint '%s' does not (-train_resume auto): "
                "give the checkpoint back, remove the model file, or give -train_overwrite",
                out, path);
+    /* both are written after the first epoch: an unwritable one fails now, not then */
+    PetscCallGyre(comm, GyreFileCheckReplaceable(comm, out));
+    PetscCallGyre(comm, GyreFileCheckReplaceable(comm, path));
   }
 
   /* the data */

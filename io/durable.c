@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *GyreTmpPath(const char *path, long pid)
@@ -55,4 +56,25 @@ GyreStatus GyreDurableReplace(const char *tmp, const char *path)
   }
   close(fd);
   return GYRE_OK;
+}
+
+GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path)
+{
+  GyreStatus  st = GYRE_OK;
+  int         rank;
+  struct stat sb;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    char *tmp = GyreTmpPath(path, (long) getpid());
+    int   fd  = -1;
+    if (!tmp)
+      st = GyreStatusSet(GYRE_ERR_MEM, "out of memory checking '%s'", path);
+    else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+      st = GyreStatusSet(GYRE_ERR_IO, "cannot create output file '%s': %s", path, strerror(EISDIR));
+    else if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666)) < 0 && errno != EEXIST)
+      st = GyreStatusSet(GYRE_ERR_IO, "cannot create output file '%s': %s", path, strerror(errno));
+    if (fd >= 0) close(fd), unlink(tmp);
+    free(tmp);
+  }
+  return GyreStatusAgree(comm, st);
 }

@@ -163,6 +163,12 @@ GyreStatus GyreFileTruncateRecords(MPI_Comm comm, const char *path, size_t nrec)
  * directory is resolved (./x.nc and x.nc). A command refuses an output that is one of its
  * inputs or another of its outputs. Not collective. */
 int GyreFilesSame(const char *a, const char *b);
+/* Whether path can be written later by an atomic replacement (a temporary file next to it,
+ * renamed over it): path is not a directory and its directory takes a new file. Checked on
+ * rank 0 (a probe file created and removed: nothing is left, an existing path is untouched);
+ * the error names path and the reason. For a command that writes its output only at the end
+ * (a training's model and checkpoint), so that it fails before the work. Collective. */
+GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path);
 
 /* ---- provenance --------------------------------------------------------------------- */
 

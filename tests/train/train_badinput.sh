@@ -149,6 +149,12 @@ expect_error "resuming over a model of another task" "it was trained as closure 
 echo "$tsum" | sha256sum -c --quiet || fail "task.nc was replaced"
 expect_error "resuming into the checkpoint" "-train_out 'good.ckpt.nc' is the checkpoint" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.ckpt.nc -train_resume good.ckpt.nc
+# an output that cannot be written fails before the first epoch, leaving nothing behind
+expect_error "an unwritable checkpoint" "cannot create output file 'nodir/c.nc': No such file" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out early.nc -train_checkpoint nodir/c.nc
+expect_error "an unwritable model file on 2 ranks" "cannot create output file 'nodir/m.nc'" \
+  mpirun_n 2 "$GYRE" train -train_data d.nc "${t[@]}" -train_out nodir/m.nc
+[ ! -e early.nc ] && [ ! -e early.ckpt.nc ] || fail "a refused run left a model file"
 # meaningless sizes and lists
 expect_error "zero width" "-net_width 0 must be at least 1" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net_width 0 -train_out m.nc
