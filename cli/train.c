@@ -31,8 +31,7 @@ const char GyreTrainHelp[] =
     "  -net mlp|cnn|fno          architecture (mlp)\n"
     "  -net_width W              MLP hidden width (64), FNO width (20)\n"
     "  -net_depth D              MLP hidden layers (2), FNO Fourier layers (4), CNN conv layers\n"
-    "                            (8, Ross et al.; another depth needs -cnn_channels and "
-    "-cnn_kernels)\n"
+    "                            (8, Ross et al.; without it, the length of -cnn_kernels)\n"
     "  -net_activation relu|gelu|tanh   MLP and CNN activation (MLP gelu, CNN relu)\n"
     "  -fno_modes M -fno_proj_width P -fno_grid 0|1   FNO modes (12), projection (128), grid "
     "channels (1)\n"
@@ -444,15 +443,26 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   o.cnn.zero_mean  = zero_mean;
   if (o.net == GYRE_NET_CNN) {
     int nc = o.cnn.nlayers - 1, nk = o.cnn.nlayers;
-    if (depth > 0) o.cnn.nlayers = (int) depth;
-    PetscCheck(o.cnn.nlayers <= GYRE_CNN_MAX_LAYERS, comm, PETSC_ERR_ARG_OUTOFRANGE,
-               "-net_depth %d: the CNN has at most %d layers", o.cnn.nlayers, GYRE_CNN_MAX_LAYERS);
     if (channels[0]) PetscCall(ParseList("-cnn_channels", channels, o.cnn.channels, 16, &nc));
     if (kernels[0]) PetscCall(ParseList("-cnn_kernels", kernels, o.cnn.kernels, 16, &nk));
+    /* the depth: -net_depth, else the kernel list's length, else the channel list's plus one */
+    if (depth > 0)
+      o.cnn.nlayers = (int) depth;
+    else if (kernels[0])
+      o.cnn.nlayers = nk;
+    else if (channels[0])
+      o.cnn.nlayers = nc + 1;
+    PetscCheck(o.cnn.nlayers <= GYRE_CNN_MAX_LAYERS, comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "-net_depth %d: the CNN has at most %d layers", o.cnn.nlayers, GYRE_CNN_MAX_LAYERS);
     PetscCheck(nc == o.cnn.nlayers - 1 && nk == o.cnn.nlayers, comm, PETSC_ERR_ARG_OUTOFRANGE,
-               "a CNN of %d layers needs %d hidden channel counts (-cnn_channels) and %d kernel "
-               "sizes (-cnn_kernels), got %d and %d",
-               o.cnn.nlayers, o.cnn.nlayers - 1, o.cnn.nlayers, nc, nk);
+               "a CNN of %d layers (%s) needs %d hidden channel counts (-cnn_channels) and %d "
+               "kernel sizes (-cnn_kernels), got %d and %d",
+               o.cnn.nlayers,
+               depth > 0     ? "-net_depth"
+               : kernels[0]  ? "the length of -cnn_kernels"
+               : channels[0] ? "the length of -cnn_channels plus one"
+                             : "the default",
+               o.cnn.nlayers - 1, o.cnn.nlayers, nc, nk);
   }
 
   /* the optimiser */

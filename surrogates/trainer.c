@@ -102,6 +102,13 @@ static GyreStatus describe_model(Trainer *tr)
     m->cnn     = o->cnn;
     m->cnn.dim = dim, m->cnn.in_channels = info->nin, m->cnn.out_channels = info->nout;
     m->cnn.comm = tr->comm;
+    for (int l = 0; l < m->cnn.nlayers; l++) /* circular padding wraps the field at most once */
+      if ((size_t) m->cnn.kernels[l] > info->nx ||
+          (dim == 2 && (size_t) m->cnn.kernels[l] > info->ny))
+        return GyreStatusSet(GYRE_ERR_ARG,
+                             "train: the CNN's kernel %d of layer %d (-cnn_kernels) is wider than "
+                             "the data's grid, %zu x %zu points",
+                             m->cnn.kernels[l], l, info->nx, dim == 2 ? info->ny : (size_t) 1);
     break;
   default:
     return GyreStatusSet(GYRE_ERR_ARG, "train: unknown network type %d", (int) o->net);

@@ -59,6 +59,16 @@ grep -q "warning: option -cnn_channels is for -net cnn: it changes nothing with 
 expect_error "cnn without its channel list" "-cnn_channels" \
   "$GYRE" train -train_data g16.nc -train_mode emulator -train_inputs vorticity -net cnn \
   -net_depth 3 -train_out m.nc
+cnn=(-train_data g16.nc -train_mode emulator -train_inputs vorticity -net cnn -cnn_channels 4,4
+  -train_epochs 1 -train_batch 2 -quiet)
+expect_error "a kernel wider than the grid" "kernel 17 of layer 1 (-cnn_kernels) is wider than the data's grid, 16 x 16" \
+  "$GYRE" train "${cnn[@]}" -cnn_kernels 3,17,3 -train_out m.nc
+expect_error "lists of another depth than -net_depth" "a CNN of 4 layers (-net_depth) needs 3 hidden" \
+  "$GYRE" train "${cnn[@]}" -cnn_kernels 3,5,3 -net_depth 4 -train_out m.nc
+# without -net_depth the depth is the kernel list's length
+"$GYRE" train "${cnn[@]}" -cnn_kernels 3,5,3 -train_out cnn3.nc
+"$GYRE" info cnn3.nc > info.txt
+grep -q "kernels 3,5,3" info.txt || { cat info.txt; fail "the depth was not taken from -cnn_kernels"; }
 
 # a checkpoint whose Adam second moment is negative: named, not a NaN loss at the first step
 cp good.ckpt.nc negv.ckpt.nc
