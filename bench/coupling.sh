@@ -39,6 +39,12 @@ cd "$scratch"
 # a launcher, as tests/gpu/run.sh's)
 read -r -a launch <<< "${LAUNCH-mpiexec -n 1}"
 run() { "${launch[@]}" "$gyre" "$@"; }
+case "${ONLY:-}" in "" | l96 | ns2d) ;; *) echo "ONLY=$ONLY: expected l96 or ns2d" >&2; exit 2 ;; esac
+for c in ${NS2D_CASES:-}; do # a misspelt case would quietly leave its row out
+  case "$c" in null | trained | trimmed | small | step | smstep) ;;
+    *) echo "NS2D_CASES: unknown case '$c' (null trained trimmed small step smstep)" >&2; exit 2 ;;
+  esac
+done
 dev=() # the closures' backend (simulate only)
 [ -n "${BACKEND:-}" ] && dev=(-surrogate_backend "$BACKEND" -surrogate_precision "${PRECISION:-fp32}")
 

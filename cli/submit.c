@@ -1384,6 +1384,14 @@ static void BufShellWord(Buf *b, const char *w)
     BufQuote(b, w);
 }
 
+/* Job i's script path (under -dir), script and sbatch line (dependencies on the jobs submitted
+ * so far). 1 after an error message (a bad site parameter). */
+static int JobFiles(const Submit *s, int i, char *path, size_t n, Buf *script, Argv *a)
+{
+  snprintf(path, n, "%s/slurm/%s.sbatch", s->dir, s->job[i].name);
+  return JobScript(s, &s->job[i], script) || JobArgv(s, &s->job[i], path, a);
+}
+
 /* Prints an argument vector as a shell line. */
 static void PrintArgv(const Argv *a)
 {
@@ -1545,6 +1553,14 @@ int GyreSubmitCommand(int argc, char **argv)
 
   /* 4. the jobs */
   if (e->build(&s) || CheckSlurmNames(&s)) return 1;
+  for (int i = 0; i < s.njob; i++) { /* every job once: a bad site parameter before a warning */
+    Buf  script = {0};
+    Argv a      = {0};
+    char path[PATH_MAX + 64];
+    int  bad = JobFiles(&s, i, path, sizeof path, &script, &a);
+    ArgvFree(&a), free(script.s);
+    if (bad) return 1;
+  }
   CheckPython(&s);
 
   if (dry_run) {
@@ -1554,8 +1570,7 @@ int GyreSubmitCommand(int argc, char **argv)
       Buf  script = {0};
       Argv a      = {0};
       char path[PATH_MAX + 64];
-      snprintf(path, sizeof path, "%s/slurm/%s.sbatch", s.dir, s.job[i].name);
-      if (JobScript(&s, &s.job[i], &script) || JobArgv(&s, &s.job[i], path, &a)) return 1;
+      if (JobFiles(&s, i, path, sizeof path, &script, &a)) return 1;
       printf("\n# ==== %s\n%s# ---- sbatch line:\n", path, script.s);
       PrintArgv(&a);
       ArgvFree(&a);
@@ -1583,8 +1598,7 @@ int GyreSubmitCommand(int argc, char **argv)
     Buf  script = {0}, out = {0}, err = {0};
     Argv a = {0};
     char path[PATH_MAX + 64];
-    snprintf(path, sizeof path, "%s/slurm/%s.sbatch", s.dir, j->name);
-    if (JobScript(&s, j, &script) || JobArgv(&s, j, path, &a)) {
+    if (JobFiles(&s, i, path, sizeof path, &script, &a)) {
       CancelSubmitted(&s);
       return 1;
     }

@@ -53,6 +53,10 @@ expect_error "a time limit that is none" "-slurm_time 'banana': expected a time 
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time banana
 expect_error "a time limit of four fields" "-slurm_time '1:2:3:4'" \
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 1:2:3:4
+# the error alone: no warning about the jobs' python before it
+expect_error "a bad time limit and a missing python" "-slurm_time 'banana'" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time banana -slurm_python /no/python3
+[ "$(grep -c . err.txt)" = 1 ] || { cat err.txt; fail "more than the one error line"; }
 expect_error "negative nodes" "-slurm_nodes '-2': expected a number of nodes" \
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_nodes -2
 expect_error "a backwards node range" "-slurm_nodes '4-2'" \
