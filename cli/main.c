@@ -28,6 +28,9 @@
 #endif
 #include <cblas.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 static const char usage[] =
     "usage: gyre <command> [options]\n"
@@ -102,17 +105,77 @@ static PetscErrorCode GyreErrorHandler(MPI_Comm comm, int line, const char *func
   return n;
 }
 
-/* An -options_file that does not exist is reported before PETSc starts. */
-static int CheckOptionsFiles(int argc, char **argv)
+/* Before MPI starts: rank 0 of the launch (from the launcher's environment; unknown: yes). */
+static int LaunchRankZero(void)
 {
-  for (int i = 1; i + 1 < argc; i++) {
-    if (strcmp(argv[i], "-options_file") == 0 && access(argv[i + 1], R_OK) != 0) {
-      fprintf(stderr, "gyre: error: cannot read options file '%s': %s\n", argv[i + 1],
-              strerror(errno));
-      return 1;
-    }
+  const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"};
+  for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+    const char *v = getenv(vars[i]);
+    if (v && *v) return atoi(v) == 0;
+  }
+  return 1;
+}
+
+/* Is path an options file PETSc can read: a readable regular file of text whose every line is
+ * blank, a comment (#) or an option (-name [value]; PETSc's "alias" lines too)? 0, or 1 after
+ * one message naming the file (and the line). */
+static int BadOptionsFile(const char *path, char *msg, size_t n)
+{
+  struct stat sb;
+  if (access(path, R_OK) != 0 || stat(path, &sb) != 0)
+    return snprintf(msg, n, "cannot read options file '%s': %s", path, strerror(errno)), 1;
+  if (!S_ISREG(sb.st_mode))
+    return snprintf(msg, n, "options file '%s' is %s", path,
+                    S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file"),
+           1;
+  FILE *f = fopen(path, "rb");
+  if (!f) return snprintf(msg, n, "cannot read options file '%s': %s", path, strerror(errno)), 1;
+  static char text[1 << 20]; /* the first MiB: an options file is a few lines */
+  size_t      len = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[len] = 0;
+  int no    = 1;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char) text[i];
+    if (ch == '\n') no++;
+    if ((ch < 0x20 && !strchr("\t\r\n\f\v", ch)) || ch == 0x7f)
+      return snprintf(msg, n, "options file '%s' is not text (byte 0x%02x on line %d)", path, ch,
+                      no),
+             1;
+  }
+  no = 1;
+  for (char *line = text; *line; no++) {
+    char *next = line + strcspn(line, "\n");
+    char *c    = line + strspn(line, " \t\r\f\v");
+    if (*c && *c != '\n' && *c != '#' && *c != '-' && strncmp(c, "alias", 5))
+      return snprintf(msg, n,
+                      "options file '%s' line %d: '%.*s' is not an option (expected -name value, "
+                      "or # for a comment)",
+                      path, no, (int) (next - c < 60 ? next - c : 60), c),
+             1;
+    line = *next ? next + 1 : next;
   }
   return 0;
+}
+
+/* Every -options_file is checked before PETSc starts (PETSc would report a missing, binary or
+ * malformed one in pages of its own), and an output option naming one of them is refused:
+ * the run would replace its own options. */
+static int CheckOptionsFiles(int argc, char **argv)
+{
+  static const char *outputs[] = {"-output", "-checkpoint", "-train_out", "-train_checkpoint"};
+  char               msg[PATH_MAX + 256] = "";
+  for (int i = 1; i + 1 < argc && !msg[0]; i++) {
+    if (strcmp(argv[i], "-options_file")) continue;
+    if (BadOptionsFile(argv[i + 1], msg, sizeof msg)) break;
+    for (int j = 1; j + 1 < argc && !msg[0]; j++)
+      for (size_t k = 0; k < sizeof outputs / sizeof outputs[0]; k++)
+        if (!strcmp(argv[j], outputs[k]) && GyreFilesSame(argv[j + 1], argv[i + 1]))
+          snprintf(msg, sizeof msg, "%s '%s' is the options file '%s': choose another %s",
+                   outputs[k], argv[j + 1], argv[i + 1], outputs[k]);
+  }
+  if (msg[0] && LaunchRankZero()) fprintf(stderr, "gyre: error: %s\n", msg);
+  return msg[0] != 0;
 }
 
 static PetscErrorCode PrintVersion(void)

@@ -288,6 +288,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     for (int i = 0; i < 4 && run->output[0]; i++)
       PetscCheck(!in[i][0] || !GyreFilesSame(run->output, in[i]), comm, PETSC_ERR_USER_INPUT,
                  "-output '%s' is the %s '%s': choose another -output", run->output, opt[i], in[i]);
+    for (int i = 0; i < 2 && run->checkpoint[0]; i++) /* nor is the checkpoint an input */
+      PetscCheck(!in[i][0] || !GyreFilesSame(run->checkpoint, in[i]), comm, PETSC_ERR_USER_INPUT,
+                 "-checkpoint '%s' is the %s '%s': choose another -checkpoint", run->checkpoint,
+                 opt[i], in[i]);
   }
   PetscCheck(ensemble_size >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-ensemble_size %" PetscInt_FMT " must be at least 1", ensemble_size);
@@ -381,7 +385,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCall(PetscOptionsGetAll(NULL, &run->options));
   GyreTimeNowISO(run->start_time);
 
-  /* 4. start */
+  /* 4. start (a checkpoint written during or after the run that cannot be is an error now,
+   * before the output is made or appended to) */
+  if (run->checkpoint[0]) PetscCallGyre(comm, GyreFileCheckReplaceable(comm, run->checkpoint));
   {
     char      path[PATH_MAX] = "";
     PetscBool exists         = PETSC_FALSE;
@@ -429,9 +435,26 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       /* the initial states before the output is made: a bad -initial_file (missing, without
        * the time or the variables) is an error that leaves an existing file as it was */
       run->step = run->step_first;
+      PetscInt dof, local = -1, bad; /* member * dof + variable of a state beyond the bound */
+      PetscCall(DMDAGetInfo(m->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
+                            NULL, NULL));
       for (run->member = 0; run->member < m->ensemble_size; run->member++) {
+        PetscInt var;
         run->U = run->Us[run->member];
         PetscCall(InitialState(run));
+        PetscCall(LocalBlowUp(run, run->U, &var));
+        if (var >= 0 && local < 0) local = run->member * dof + var;
+      }
+      PetscCallMPI(MPIU_Allreduce(&local, &bad, 1, MPIU_INT, MPI_MAX, comm));
+      if (bad >= 0) {
+        const char *field = NULL;
+        PetscCall(DMDAGetFieldName(m->dm, bad % dof, &field));
+        SETERRQ(comm, PETSC_ERR_USER_INPUT,
+                "the initial state of member %" PetscInt_FMT
+                ": variable %s is NaN, Inf or beyond the model's bound %g%s%s%s",
+                bad / dof, field && field[0] ? field : "state", (double) m->bound,
+                run->initial_file[0] ? " (-initial_file '" : "",
+                run->initial_file[0] ? run->initial_file : "", run->initial_file[0] ? "')" : "");
       }
       PetscCall(GyreRunOutputCreate(run));
     }

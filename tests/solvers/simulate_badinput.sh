@@ -106,6 +106,41 @@ echo "$csum" | sha256sum -c --quiet || fail "c.ckpt was modified"
 expect_error "a fresh run over an existing checkpoint" "-checkpoint 'init.nc' exists and this run starts afresh" \
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output fresh.nc -checkpoint init.nc
 echo "$initsum" | sha256sum -c --quiet || fail "init.nc was replaced by a checkpoint"
+# ... nor the run's initial file, even with -output_overwrite
+expect_error "the checkpoint is the initial file" "-checkpoint 'init.nc' is the -initial_file 'init.nc'" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -initial_file init.nc -initial_time 0 \
+  -output fresh.nc -checkpoint init.nc -output_overwrite
+echo "$initsum" | sha256sum -c --quiet || fail "init.nc was replaced by a checkpoint"
+# a checkpoint that cannot be written fails before the output is replaced
+cp good.nc victim.nc
+vsum=$(sha256sum victim.nc)
+expect_error "an unwritable checkpoint" "cannot create output file 'nodir/x.ckpt'" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output victim.nc \
+  -output_overwrite -checkpoint nodir/x.ckpt -checkpoint_every 0.01
+# an initial state beyond the model's bound is refused before the output is replaced
+cp init.nc huge.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("huge.nc", "a")
+d.variables["X"][0, 3] = 1e300
+d.close()
+PY
+expect_error "an initial state beyond the bound" "the initial state of member 0: variable X is NaN, Inf or beyond the model's bound 1e+06 (-initial_file 'huge.nc')" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -initial_file huge.nc -initial_time 0 \
+  -output victim.nc -output_overwrite
+echo "$vsum" | sha256sum -c --quiet || fail "victim.nc was replaced by a failing run"
+# options files: a directory, a binary file, a line that is no option, and one as the output
+printf -- '-model l96\nts_max_time 0.05\n' > bad.opts
+printf -- '-model l96\n# a comment\n\n-ts_max_time 0.05\n' > ok.opts
+expect_error "an options file that is a directory" "options file '.' is a directory" \
+  "$GYRE" simulate -options_file . -output x.nc
+expect_error "a binary options file" "options file 'good.nc' is not text" \
+  mpirun_n 2 "$GYRE" simulate -options_file good.nc -output x.nc
+expect_error "an options file line that is no option" "options file 'bad.opts' line 2: 'ts_max_time 0.05' is not an option" \
+  "$GYRE" simulate -options_file bad.opts -output x.nc
+expect_error "the output is the options file" "-output 'ok.opts' is the options file 'ok.opts'" \
+  "$GYRE" simulate -options_file ok.opts -output ok.opts -output_overwrite
+grep -q "^-model l96" ok.opts || fail "ok.opts was replaced"
 # inconsistent or meaningless output and start options
 expect_error "both output intervals" "-output_every and -output_every_steps both given" \
   "$GYRE" simulate -model l96 -output_every 0.01 -output_every_steps 2 -output x.nc -quiet
