@@ -54,27 +54,44 @@ static MPI_Comm first_error_comm = MPI_COMM_NULL;
 static int    cmd_argc;
 static char **cmd_argv;
 
-/* PETSc's own options (-ts_max_steps abc) are converted by PetscOptionsStringTo*, which raise
- * on PETSC_COMM_SELF a message without the option's name. Every rank reads the same options at
- * the same point of the set-up, so such an error is the whole run's: it is printed once, as
- * "-option value: PETSc's message" where the value is found among the arguments, and the run
- * ends collectively (no MPI_Abort). */
-static int OptionValueError(const char *func, const char *mess, char *out, size_t len)
+/* The last option among the command's arguments whose value the message quotes, as " VALUE ",
+ * "\"VALUE\"" or ending " VALUE"; 0 when none. */
+static int QuotedOption(const char *mess, const char **opt, const char **val)
 {
-  if (!func || strncmp(func, "PetscOptionsStringTo", 20)) return 0;
-  const char  *opt = NULL, *val = NULL;
   const size_t m = mess ? strlen(mess) : 0;
-  for (int i = 1; mess && i < cmd_argc; i++) { /* the last option whose value the message
-                                                * quotes, as " VALUE " or ending ": VALUE" */
-    char        word[300];
+  *opt = *val = NULL;
+  for (int i = 1; mess && i < cmd_argc; i++) {
+    char        word[300], quoted[300];
     const char *v = cmd_argv[i];
     size_t      k = strlen(v);
     snprintf(word, sizeof word, " %s ", v);
+    snprintf(quoted, sizeof quoted, "\"%s\"", v);
     if (cmd_argv[i - 1][0] == '-' && k &&
-        (strstr(mess, word) || (m > k + 1 && !strcmp(mess + m - k, v) && mess[m - k - 1] == ' ')))
-      opt = cmd_argv[i - 1], val = v;
+        (strstr(mess, word) || strstr(mess, quoted) ||
+         (m > k + 1 && !strcmp(mess + m - k, v) && mess[m - k - 1] == ' ')))
+      *opt = cmd_argv[i - 1], *val = v;
   }
-  if (opt)
+  return *opt != NULL;
+}
+
+/* Errors that every rank raises alike on PETSC_COMM_SELF, because every rank reads the same
+ * options at the same point of the set-up: an option's value PETSc could not convert
+ * (PetscOptionsStringTo*: -ts_max_steps abc), a choice not in its list (PetscOptionsGetEList:
+ * -ns2d_init bogus), a type no one registered (TSSetType, TSAdaptSetType...: -ts_type bogus).
+ * Such an error is the whole run's: printed once, as "-option value: PETSc's message" where the
+ * value is found among the arguments, and the run ends collectively (no MPI_Abort). */
+static int OptionValueError(const char *func, PetscErrorCode n, const char *mess, char *out,
+                            size_t len)
+{
+  const size_t fl      = func ? strlen(func) : 0;
+  const int    convert = func && !strncmp(func, "PetscOptionsStringTo", 20);
+  const int    choice  = func && !strncmp(func, "PetscOptionsGetE", 16); /* EList, Enum */
+  const int   type = n == PETSC_ERR_ARG_UNKNOWN_TYPE && fl > 7 && !strcmp(func + fl - 7, "SetType");
+  const char *opt, *val;
+  if (!convert && !choice && !type) return 0;
+  if (choice)
+    snprintf(out, len, "%s", mess && mess[0] ? mess : "PETSc error");
+  else if (QuotedOption(mess, &opt, &val))
     snprintf(out, len, "%s %s: %s", opt, val, mess);
   else
     snprintf(out, len, "%s (the value of an option)", mess && mess[0] ? mess : "PETSc error");
@@ -91,7 +108,7 @@ static PetscErrorCode GyreErrorHandler(MPI_Comm comm, int line, const char *func
   PetscMPIInt rank = 0;
 
   if (p != PETSC_ERROR_INITIAL || first_error_comm != MPI_COMM_NULL) return n;
-  if (OptionValueError(func, mess, first_error, sizeof first_error))
+  if (OptionValueError(func, n, mess, first_error, sizeof first_error))
     comm = PETSC_COMM_WORLD;
   else
     snprintf(first_error, sizeof first_error, "%s", mess && mess[0] ? mess : "PETSc error");

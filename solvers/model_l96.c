@@ -107,6 +107,11 @@ static PetscErrorCode L96SetFromOptions(GyreModel m)
              "-l96_J %" PetscInt_FMT " must be at least 1", l->J);
   PetscCheck(l->b != 0, m->comm, PETSC_ERR_ARG_OUTOFRANGE, "-l96_b must not be 0");
   l->dof = l->mode == L96_TWO_SCALE ? 1 + l->J : 1;
+  PetscCheck((double) l->K * (double) l->dof <= (double) PETSC_MAX_INT / 2, m->comm,
+             PETSC_ERR_ARG_OUTOFRANGE,
+             "-l96_K %" PetscInt_FMT " and -l96_J %" PetscInt_FMT
+             ": %.3g unknowns, more than this PETSc's %d-bit indices hold",
+             l->K, l->J, (double) l->K * (double) l->dof, (int) (8 * sizeof(PetscInt)));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

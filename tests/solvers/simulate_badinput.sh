@@ -84,6 +84,18 @@ expect_error "true/false option" "-quiet maybe: not a true/false value" \
 expect_error "PETSc's own option" "-ts_max_steps abc: Input string abc has no integer value" \
   mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_steps abc -output x.nc -quiet
 ! grep -q "MPI_ABORT" err.txt || fail "an option's bad value aborted the ranks"
+expect_error "more unknowns than PETSc's indices" "-l96_K 100000000 and -l96_J 100: 1.01e+10 unknowns" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -l96_K 100000000 -l96_J 100 -output x.nc -quiet
+# a choice not in its list, a type no one registered: also every rank's error, printed once
+for bad in "-ts_type bogus:-ts_type bogus: Unknown TS type: bogus" \
+  "-ts_adapt_type bogus:-ts_adapt_type bogus: Unknown TSAdapt type" \
+  "-ts_rk_type bogus:Unknown option bogus for -ts_rk_type" \
+  "-ts_type arkimex -ts_arkimex_type bogus:Unknown option bogus for -ts_arkimex_type"; do
+  read -r -a opt <<< "${bad%%:*}"
+  expect_error "$opt on 2 ranks" "${bad#*:}" \
+    mpirun_n 2 "$GYRE" simulate -model l96 "${opt[@]}" -ts_max_time 0.05 -output x.nc -quiet
+  ! grep -q "MPI_ABORT" err.txt || fail "$opt aborted the ranks"
+done
 expect_error "-surrogate without a file" "-surrogate needs a model file" \
   mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -surrogate -output x.nc -quiet
 # the output is never one of the run's own inputs, -output_overwrite or not
