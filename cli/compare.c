@@ -71,6 +71,7 @@ PetscErrorCode GyreCompareCommand(MPI_Comm comm, int argc, char **argv)
   PetscCheck(output[0], comm, PETSC_ERR_USER_INPUT, "no -output FILE given (the metrics file)");
   PetscCheck(!vars_set || vars[0], comm, PETSC_ERR_USER_INPUT,
              "-compare_vars needs variable names (a,b); leave it out to compare every shared one");
+  if (vars[0]) PetscCall(GyreOptionsListCheck(comm, "-compare_vars", vars, PETSC_TRUE));
   {
     const char *in[3]   = {argv[1], argv[2], base[0] ? base : NULL},
                *role[3] = {"REF", "TEST", "-baseline"};

@@ -71,10 +71,7 @@ static PetscErrorCode ParseList(const char *opt, const char *value, int *v, int 
   const char *sep = ",";
 
   PetscFunctionBegin;
-  const size_t len = strlen(value);
-  PetscCheck(!strstr(value, ",,") && value[0] != ',' && (!len || value[len - 1] != ','),
-             PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "%s %s: an empty entry in the list", opt,
-             value);
+  PetscCall(GyreOptionsListCheck(PETSC_COMM_WORLD, opt, value, PETSC_FALSE));
   PetscCall(PetscStrncpy(buf, value, sizeof buf));
   *n = 0;
   for (char *tok = strtok_r(buf, sep, &save); tok; tok = strtok_r(NULL, sep, &save)) {
@@ -116,12 +113,10 @@ static PetscErrorCode ParseVars(const char *opt, char *value, const char **names
 
   PetscFunctionBegin;
   *n = 0;
+  if (value[0]) PetscCall(GyreOptionsListCheck(PETSC_COMM_WORLD, opt, value, PETSC_TRUE));
   for (char *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     PetscCheck(*n < GYRE_DATA_MAX_VARS, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE,
                "%s: at most %d variables", opt, GYRE_DATA_MAX_VARS);
-    for (int i = 0; i < *n; i++)
-      PetscCheck(strcmp(names[i], tok), PETSC_COMM_WORLD, PETSC_ERR_ARG_WRONG,
-                 "%s: variable '%s' is given twice", opt, tok);
     names[(*n)++] = tok;
   }
   PetscFunctionReturn(PETSC_SUCCESS);

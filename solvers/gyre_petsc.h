@@ -12,9 +12,9 @@
     PetscCheck(gyre_ps_ == GYRE_OK, (comm), PETSC_ERR_LIB, "%s", GyreStatusMessage());             \
   } while (0)
 
-/* Integer, real and true/false options checked as text first (solvers/options.c): a value that
- * is not one, or an integer out of range, is one error naming the option, where PETSc would
- * wrap 99999999999 silently or report "abc" on every rank without the option's name. Every
+/* Integer, real, real-list and true/false options checked as text first (solvers/options.c): a
+ * value that is not one, or an integer out of range, is one error naming the option, where PETSc
+ * would wrap 99999999999 silently or report "abc" on every rank without the option's name. Every
  * options block of a file that includes this header goes through them. */
 PetscErrorCode GyreOptionsInt_Private(PetscOptionItems *, const char[], const char[], const char[],
                                       PetscInt, PetscInt *, PetscBool *, PetscInt, PetscInt);
@@ -22,7 +22,14 @@ PetscErrorCode GyreOptionsReal_Private(PetscOptionItems *, const char[], const c
                                        PetscReal, PetscReal *, PetscBool *);
 PetscErrorCode GyreOptionsBool_Private(PetscOptionItems *, const char[], const char[], const char[],
                                        PetscBool, PetscBool *, PetscBool *);
+PetscErrorCode GyreOptionsRealArray_Private(PetscOptionItems *, const char[], const char[],
+                                            const char[], PetscReal[], PetscInt *, PetscBool *);
+/* A comma-separated list option's value: one error naming the option for an empty entry
+ * ("1,,2", ",X", "X,") and, where unique, for an entry given twice. Collective on comm. */
+PetscErrorCode GyreOptionsListCheck(MPI_Comm comm, const char *name, const char *value,
+                                    PetscBool unique);
 #undef PetscOptionsInt
+#undef PetscOptionsRealArray
 #undef PetscOptionsBoundedInt
 #undef PetscOptionsRangeInt
 #undef PetscOptionsReal
@@ -35,6 +42,8 @@ PetscErrorCode GyreOptionsBool_Private(PetscOptionItems *, const char[], const c
   GyreOptionsInt_Private(PetscOptionsObject, a, b, c, d, e, f, g, h)
 #define PetscOptionsReal(a, b, c, d, e, f)                                                         \
   GyreOptionsReal_Private(PetscOptionsObject, a, b, c, d, e, f)
+#define PetscOptionsRealArray(a, b, c, d, e, f)                                                    \
+  GyreOptionsRealArray_Private(PetscOptionsObject, a, b, c, d, e, f)
 #define PetscOptionsBool(a, b, c, d, e, f)                                                         \
   GyreOptionsBool_Private(PetscOptionsObject, a, b, c, d, e, f)
 

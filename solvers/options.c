@@ -98,3 +98,49 @@ PetscErrorCode GyreOptionsBool_Private(PetscOptionItems *po, const char opt[], c
   PetscCall(PetscOptionsBool_Private(po, opt, text, man, cur, val, set));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
+
+PetscErrorCode GyreOptionsListCheck(MPI_Comm comm, const char *name, const char *value,
+                                    PetscBool unique)
+{
+  const size_t len = strlen(value);
+
+  PetscFunctionBegin;
+  PetscCheck(len && !strstr(value, ",,") && value[0] != ',' && value[len - 1] != ',', comm,
+             PETSC_ERR_ARG_WRONG, "%s %s: an empty entry in the list", name,
+             len ? value : "(no value)");
+  for (const char *a = value; unique && *a;) { /* each entry against those after it */
+    const size_t n = strcspn(a, ",");
+    for (const char *b = a + n; *b;) {
+      b++;
+      const size_t m = strcspn(b, ",");
+      PetscCheck(m != n || strncmp(a, b, n), comm, PETSC_ERR_ARG_WRONG,
+                 "%s %s: '%.*s' is given twice", name, value, (int) n, a);
+      b += m;
+    }
+    a += n + (a[n] ? 1 : 0);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreOptionsRealArray_Private(PetscOptionItems *po, const char opt[],
+                                            const char text[], const char man[], PetscReal *val,
+                                            PetscInt *n, PetscBool *set)
+{
+  char      buf[1024], name[256];
+  PetscBool check;
+
+  PetscFunctionBegin;
+  PetscCall(RawValue(po, opt, buf, sizeof buf, name, sizeof name, &check));
+  if (check) {
+    PetscCall(GyreOptionsListCheck(po->comm, name, buf, PETSC_FALSE));
+    for (char *a = buf, *end; *a; a = *end ? end + 1 : end) {
+      const double v = strtod(a, &end);
+      PetscCheck(end != a && (*end == ',' || !*end), po->comm, PETSC_ERR_ARG_WRONG,
+                 "%s %s: '%.*s' is not a number", name, buf, (int) strcspn(a, ","), a);
+      PetscCheck(isfinite(v), po->comm, PETSC_ERR_ARG_OUTOFRANGE,
+                 "%s %s: '%.*s' is not a finite number", name, buf, (int) strcspn(a, ","), a);
+    }
+  }
+  PetscCall(PetscOptionsRealArray_Private(po, opt, text, man, val, n, set));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}

@@ -86,6 +86,12 @@ expect_error "PETSc's own option" "-ts_max_steps abc: Input string abc has no in
 ! grep -q "MPI_ABORT" err.txt || fail "an option's bad value aborted the ranks"
 expect_error "more unknowns than PETSc's indices" "-l96_K 100000000 and -l96_J 100: 1.01e+10 unknowns" \
   mpirun_n 2 "$GYRE" simulate -model l96 -l96_K 100000000 -l96_J 100 -output x.nc -quiet
+expect_error "an empty coefficient" "-closure_coeffs 1,,2: an empty entry in the list" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -closure polynomial -closure_coeffs 1,,2 \
+  -output x.nc -quiet
+expect_error "a coefficient not finite" "-closure_coeffs 1,nan: 'nan' is not a finite number" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -closure polynomial \
+  -closure_coeffs 1,nan -output x.nc -quiet
 # a choice not in its list, a type no one registered: also every rank's error, printed once
 for bad in "-ts_type bogus:-ts_type bogus: Unknown TS type: bogus" \
   "-ts_adapt_type bogus:-ts_adapt_type bogus: Unknown TSAdapt type" \

@@ -168,7 +168,9 @@ expect_error "an unwritable model file on 2 ranks" "cannot create output file 'n
 # meaningless sizes and lists
 expect_error "zero width" "-net_width 0 must be at least 1" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net_width 0 -train_out m.nc
-expect_error "a variable twice" "variable 'X' is given twice" \
+expect_error "an empty variable entry" "-train_inputs ,X: an empty entry in the list" \
+  "$GYRE" train -train_data d.nc -train_inputs ,X -train_targets coupling -train_out m.nc
+expect_error "a variable twice" "-train_inputs X,X: 'X' is given twice" \
   "$GYRE" train -train_data d.nc -train_inputs X,X -train_targets coupling -train_out m.nc
 expect_error "a stencil wider than the grid" "a stencil of 4 points on each side (9 wide) does not fit" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_stencil 4 -train_out m.nc

@@ -45,6 +45,10 @@ expect_error "bad integer on 2 ranks" "-compare_pdf_bins 4294967297: out of rang
   mpirun_n 2 "$GYRE" compare a.nc a.nc -compare_pdf_bins 4294967297 -output m.nc
 expect_error "empty variable list" "-compare_vars needs variable names" \
   "$GYRE" compare a.nc a.nc -compare_vars "" -output m.nc
+expect_error "a variable twice" "-compare_vars X,X: 'X' is given twice" \
+  "$GYRE" compare a.nc a.nc -compare_vars X,X -output m.nc
+expect_error "an empty list entry" "-compare_vars X,: an empty entry in the list" \
+  "$GYRE" compare a.nc a.nc -compare_vars X, -output m.nc
 asum=$(sha256sum a.nc)
 expect_error "output is REF" "-output 'a.nc' is the REF file 'a.nc'" \
   "$GYRE" compare a.nc one.nc -output a.nc -output_overwrite
