@@ -199,6 +199,39 @@ static void DescribeFirstFile(GyreDataset ds)
   }
 }
 
+/* The time coordinate of path (when it has one): finite and increasing, and for an emulator's
+ * samples (history and lead count records) evenly spaced, to a relative 1e-6. */
+static GyreStatus CheckTimes(int ncid, const char *path, size_t nrec, int even)
+{
+  int id, nd;
+  if (nrec < 1 || nc_inq_varid(ncid, "time", &id) || nc_inq_varndims(ncid, id, &nd) || nd != 1)
+    return GYRE_OK;
+  double *t = malloc(nrec * sizeof *t);
+  if (!t)
+    return GyreStatusSet(GYRE_ERR_MEM, "dataset: out of memory reading the times of '%s'", path);
+  GyreStatus st = GYRE_OK;
+  if (nc_get_var_double(ncid, id, t))
+    st = GyreStatusSet(GYRE_ERR_FORMAT, "dataset: cannot read the time coordinate of '%s'", path);
+  for (size_t r = 0; !st && r < nrec; r++) {
+    if (!isfinite(t[r]))
+      st = GyreStatusSet(GYRE_ERR_FORMAT, "dataset: time %g of record %zu in '%s' is not finite",
+                         t[r], r, path);
+    else if (r > 0 && !(t[r] > t[r - 1]))
+      st = GyreStatusSet(GYRE_ERR_FORMAT,
+                         "dataset: the times of '%s' do not increase: record %zu is at %g, "
+                         "record %zu at %g",
+                         path, r - 1, t[r - 1], r, t[r]);
+    else if (even && r > 1 && fabs((t[r] - t[r - 1]) - (t[1] - t[0])) > 1e-6 * fabs(t[1] - t[0]))
+      st = GyreStatusSet(GYRE_ERR_FORMAT,
+                         "dataset: the records of '%s' are not evenly spaced in time (%g after "
+                         "record 0, %g after record %zu): an emulator's history and lead count "
+                         "records",
+                         path, t[1] - t[0], t[r] - t[r - 1], r - 1);
+  }
+  free(t);
+  return st;
+}
+
 /* Opens file f and checks every variable; fills the grid on the first file. Holds the mutex. */
 static GyreStatus InspectFile(GyreDataset ds, int f, char ref_shape[256], const char **ref_path,
                               const char **ref_var)
@@ -290,7 +323,7 @@ static GyreStatus InspectFile(GyreDataset ds, int f, char ref_shape[256], const 
                            o->op_t0, t1, path, nrec);
   }
   if (nrec == 0) return GyreStatusSet(GYRE_ERR_FORMAT, "dataset: '%s' has no records", path);
-  return GYRE_OK;
+  return CheckTimes(ds->ncid[f], path, nrec, o->kind == GYRE_SAMPLE_EMULATOR);
 }
 
 /* ---- split -------------------------------------------------------------------------- */

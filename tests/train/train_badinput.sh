@@ -43,6 +43,22 @@ printf '\xff\xff\xff\xff' | dd of=flip.nc bs=1 seek=0 conv=notrunc status=none
 expect_error "flipped bytes in the data file" "flip.nc" \
   "$GYRE" train -train_data flip.nc "${t[@]}" -train_out m.nc
 
+# times that run backwards, or unevenly for an emulator (it counts records): refused
+cp g16.nc back.nc
+cp g16.nc uneven.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+with netCDF4.Dataset("back.nc", "a") as d:
+    d.variables["time"][:] = d.variables["time"][::-1]
+with netCDF4.Dataset("uneven.nc", "a") as d:
+    d.variables["time"][2] = d.variables["time"][2] + 0.1
+PY
+expect_error "time running backwards" "the times of 'back.nc' do not increase: record 0 is at 1" \
+  "$GYRE" train -train_data back.nc -train_mode emulator -train_inputs vorticity -net fno \
+  -train_batch 2 -train_out m.nc
+expect_error "uneven records for an emulator" "the records of 'uneven.nc' are not evenly spaced" \
+  "$GYRE" train -train_data uneven.nc -train_mode emulator -train_inputs vorticity -net fno \
+  -train_batch 2 -train_out m.nc
 expect_error "unknown network" "-net" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net transformer -train_out m.nc
 expect_error "impossible batch" "batch" \
