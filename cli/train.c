@@ -204,6 +204,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   const char *scheds[] = {"constant", "step", "cosine"}, *losses[] = {"mse", "rel_l2"};
   PetscInt    mode = 0, net = 0, act = -1, optim = 0, sched = 0, lossi = 0;
   PetscInt    width = -1, depth = -1, modes_ = 12, proj = 128, history = 1, lead = 1;
+  PetscBool   width_set = PETSC_FALSE, depth_set = PETSC_FALSE; /* unset: the default */
   PetscInt    epochs = 10, batch = 32, seed = 0, early = 0, threads = 0, step_size = 30;
   PetscInt    warmup = 0, per_point = -1, t0 = 0, t1 = -1, per_run = 0, stencil = 0;
   PetscBool   grid = PETSC_TRUE, bn = PETSC_TRUE, zero_mean = PETSC_FALSE, quiet = PETSC_FALSE;
@@ -235,9 +236,10 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                             &stencil, NULL));
   PetscCall(PetscOptionsReal("-train_val_fraction", "validation share", "", val, &val, NULL));
   PetscCall(Choice(PetscOptionsObject, "-net", "architecture", nets, 3, &net));
-  PetscCall(PetscOptionsInt("-net_width", "MLP hidden width / FNO width", "", width, &width, NULL));
+  PetscCall(
+      PetscOptionsInt("-net_width", "MLP hidden width / FNO width", "", width, &width, &width_set));
   PetscCall(PetscOptionsInt("-net_depth", "MLP hidden layers / FNO layers / CNN layers", "", depth,
-                            &depth, NULL));
+                            &depth, &depth_set));
   PetscCall(Choice(PetscOptionsObject, "-net_activation", "activation", acts, 3, &act));
   PetscCall(PetscOptionsBoundedInt("-fno_modes", "FNO modes per dimension", "", modes_, &modes_,
                                    NULL, 1));
@@ -312,9 +314,9 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCheck(threads >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_threads %" PetscInt_FMT " < 0",
              threads);
   /* counts and sizes (-1: the architecture's default width and depth) */
-  PetscCheck(width == -1 || width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+  PetscCheck(!width_set || width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-net_width %" PetscInt_FMT " must be at least 1", width);
-  PetscCheck(depth == -1 || depth >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+  PetscCheck(!depth_set || depth >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-net_depth %" PetscInt_FMT " must be at least 0", depth);
   PetscCheck(history >= 1 && lead >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-train_history %" PetscInt_FMT " and -train_lead %" PetscInt_FMT

@@ -184,6 +184,10 @@ expect_error "an unwritable model file on 2 ranks" "cannot create output file 'n
 # meaningless sizes and lists
 expect_error "zero width" "-net_width 0 must be at least 1" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net_width 0 -train_out m.nc
+expect_error "width -1 (not a default)" "-net_width -1 must be at least 1" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -net_width -1 -train_out m.nc
+expect_error "depth -1 (not a default)" "-net_depth -1 must be at least 0" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -net_depth -1 -train_out m.nc
 expect_error "an empty variable entry" "-train_inputs ,X: an empty entry in the list" \
   "$GYRE" train -train_data d.nc -train_inputs ,X -train_targets coupling -train_out m.nc
 expect_error "a variable twice" "-train_inputs X,X: 'X' is given twice" \
