@@ -1231,13 +1231,37 @@ static int Status(const char *arg)
   if (!f)
     return Error("cannot read '%s': %s (give a pipeline's directory or its jobs.txt)", path,
                  strerror(errno));
+  char line[1024];
+  int  njobs = 0;
+  for (int no = 1; fgets(line, sizeof line, f); no++) { /* what gyre submit wrote: JOB ID lines */
+    char name[128], id[64], extra[8];
+    line[strcspn(line, "\n")] = 0;
+    if (line[0] == '#' || !line[strspn(line, " \t")]) continue;
+    int ok = sscanf(line, "%127s %63s %7s", name, id, extra) == 2 && id[0] &&
+             strspn(id, "0123456789") == strlen(id) && memchr(line, 0, strlen(line)) == NULL;
+    for (const char *c = line; ok && *c; c++)
+      ok = (unsigned char) *c >= 0x20 && *c != 0x7f;
+    if (!ok) {
+      fclose(f);
+      return Error("'%s' is not a pipeline's jobs.txt: line %d is not 'JOB ID' (give the "
+                   "directory gyre submit made, or its jobs.txt)",
+                   path, no);
+    }
+    njobs++;
+  }
+  if (!njobs) {
+    fclose(f);
+    return Error("'%s' lists no jobs: not a pipeline's jobs.txt (give the directory gyre submit "
+                 "made, or its jobs.txt)",
+                 path);
+  }
+  rewind(f);
   if (!OnPath("scontrol")) {
     fclose(f);
     return Error("'scontrol' not found on PATH (Slurm's client commands: slurm-client)");
   }
-  char line[1024];
-  int  total = 0, done = 0, active = 0;
-  Buf  failed = {0}, cancelled = {0};
+  int total = 0, done = 0, active = 0;
+  Buf failed = {0}, cancelled = {0};
   while (fgets(line, sizeof line, f)) {
     char name[128], id[64];
     if (line[0] == '#') {
@@ -1265,7 +1289,6 @@ static int Status(const char *arg)
           if (nl) *nl = 0;
           char jid[64] = "", state[64] = "", exitc[32] = "";
           if (sscanf(l, "%63[^|]|%63[^| ]%*[^|]|%31s", jid, state, exitc) >= 2) {
-            if (!total) printf("%-8s %-12s %-12s %s\n", "job", "id", "state", "log");
             printf("%-8s %-12s %-12s %s/logs/%s-%s.out (from sacct)\n", name, jid, state, pdir,
                    name, jid);
             total++;
@@ -1288,7 +1311,6 @@ static int Status(const char *arg)
     if (rc) {
       char why[256];
       FirstLine(BufStr(&err), why, sizeof why);
-      if (!total) printf("%-8s %-12s %-12s %s\n", "job", "id", "state", "log");
       printf("%-8s %-12s %-12s (%s: no longer known to slurmctld, and no accounting)\n", name, id,
              "UNKNOWN", why);
       total++;

@@ -76,6 +76,11 @@ expect_error "sbatch missing" "'sbatch' not found" env PATH=/nonexistent "$GYRE"
 expect_error "sbatch failing" "sbatch failed for job 'truth' (exit status 1): sbatch: error: Invalid account" \
   env PATH="$fake_path" FAKE_FAIL=1 "$GYRE" submit "$opts" -size tiny -dir "$work/p1"
 expect_error "-status of nothing" "cannot read" "$GYRE" submit -status "$work/none"
+printf 'good\n' > "$work/notjobs.txt"
+expect_error "-status of another file" "is not a pipeline's jobs.txt: line 1 is not 'JOB ID'" \
+  "$GYRE" submit -status "$work/notjobs.txt"
+printf '# a header only\n' > "$work/nojobs.txt"
+expect_error "-status of a list of no jobs" "lists no jobs" "$GYRE" submit -status "$work/nojobs.txt"
 
 # -dry_run: nothing submitted, nothing written; 7 scripts that parse
 rm -f "$FAKE_LOG"
