@@ -311,12 +311,29 @@ static PetscErrorCode WarnUnusedOptions(const char *cmd)
       PetscCall(PetscOptionsHasName(NULL, NULL, at_finalize[i], &set));
     }
   }
+  /* gyre simulate's options that apply only with another: said so, not "misspelt" */
+  static const struct {
+    const char *prefix, *when;
+  } cond[] = {{"guard", "with -surrogate"},
+              {"surrogate_", "with -surrogate"},
+              {"closure_coeffs", "with -closure polynomial or -guard_fallback polynomial"},
+              {"l96_", "with -model l96"},
+              {"ns2d_", "with -model ns2d"},
+              {"output_coarsen", "with -model ns2d and -output_stride above 1"}};
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
-  for (PetscInt i = 0; i < n && rank == 0; i++)
-    fprintf(stderr,
-            "gyre: warning: option -%s%s%s was not used (misspelt, or not an option of gyre "
-            "%s?)\n",
-            names[i], values[i] ? " " : "", values[i] ? values[i] : "", cmd);
+  for (PetscInt i = 0; i < n && rank == 0; i++) {
+    const char *when = NULL;
+    for (size_t k = 0; !strcmp(cmd, "simulate") && !when && k < sizeof cond / sizeof cond[0]; k++)
+      if (!strncmp(names[i], cond[k].prefix, strlen(cond[k].prefix))) when = cond[k].when;
+    if (when)
+      fprintf(stderr, "gyre: warning: option -%s%s%s was not used: it applies only %s\n", names[i],
+              values[i] ? " " : "", values[i] ? values[i] : "", when);
+    else
+      fprintf(stderr,
+              "gyre: warning: option -%s%s%s was not used (misspelt, or not an option of gyre "
+              "%s?)\n",
+              names[i], values[i] ? " " : "", values[i] ? values[i] : "", cmd);
+  }
   PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

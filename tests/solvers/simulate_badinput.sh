@@ -69,6 +69,12 @@ mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 0.05 -ts_max_tim 9 -quiet -o
 cat warn.txt
 n=$(grep -c "gyre: warning: option -ts_max_tim 9 was not used" warn.txt || true)
 [ "$n" = 1 ] || fail "expected one warning naming -ts_max_tim, got $n"
+# an option of another model, or one that needs -surrogate: the warning says when it applies
+"$GYRE" simulate -model l96 -ts_max_time 0.05 -guard_cooldown 2 -ns2d_nu 1 -quiet -output w2.nc \
+  2> warn.txt || fail "a run with options of another case failed"
+grep -q "option -guard_cooldown 2 was not used: it applies only with -surrogate" warn.txt &&
+  grep -q "option -ns2d_nu 1 was not used: it applies only with -model ns2d" warn.txt ||
+  { cat warn.txt; fail "the warnings do not say when the options apply"; }
 # the same errors on 2 ranks: printed once
 expect_error "unknown model on 2 ranks" "unknown model" mpirun_n 2 "$GYRE" simulate -model bogus -output x.nc
 # option values that are not numbers, out of range or not finite: one line naming the option on
