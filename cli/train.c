@@ -364,8 +364,9 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     PetscCallMPI(MPI_Bcast(&same, 1, MPI_INT, 0, comm));
     PetscCheck(same < 0, comm, PETSC_ERR_USER_INPUT,
                "%s '%s' is one of the -train_data files '%s': training would replace its data; "
-               "choose another -train_out",
-               same == 0 ? "-train_out" : "the checkpoint", same == 0 ? out : path, data);
+               "choose another %s",
+               same == 0 ? "-train_out" : "the checkpoint", same == 0 ? out : path, data,
+               same == 0 ? "-train_out" : "-train_checkpoint");
     /* a fresh run never replaces an existing checkpoint unless asked to either; a resumed one
      * updates -train_out only where it is that training's model */
     const int   fresh     = !resume[0] || (is_auto && access(path, F_OK) != 0);

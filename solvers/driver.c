@@ -77,6 +77,10 @@ static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal 
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &dt_given));
   PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %g must not be negative", opt, (double) T);
+  PetscCheck(n <= (PetscReal) PETSC_MAX_INT, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "%s %g is %.3g time steps of dt = %g, more than a run counts (%d): give a larger "
+             "-ts_dt or a shorter %s",
+             opt, (double) T, (double) n, (double) dt, (int) PETSC_MAX_INT, opt);
   if (PetscAbsReal(n * dt - T) > 1e-9 * PetscMax(T, dt)) {
     /* the nearest whole numbers of steps (at least one) below and above, to give instead */
     const PetscReal lo = PetscFloorReal(T / dt) * dt, hi = lo + dt;
@@ -208,8 +212,13 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
     if (output_every > 0)
       run->dt = output_every / PetscCeilReal(output_every / run->dt * (1 - 1e-12));
   }
-  PetscCheck(run->dt > 0, run->comm, PETSC_ERR_ARG_OUTOFRANGE, "-ts_dt %g must be positive",
-             (double) run->dt);
+  char dts[32]; /* C's %g: PETSc's would print "inf." */
+  snprintf(dts, sizeof dts, "%g", (double) run->dt);
+  PetscCheck(run->dt > 0 && isfinite((double) run->dt), run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+             set ? "-ts_dt %s must be a finite positive number"
+                 : "the time step %s (the model's stable step for the initial state) is not a "
+                   "finite positive number: give -ts_dt",
+             dts);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -90,6 +90,10 @@ expect_error "true/false option" "-quiet maybe: not a true/false value" \
 expect_error "PETSc's own option" "-ts_max_steps abc: Input string abc has no integer value" \
   mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_steps abc -output x.nc -quiet
 ! grep -q "MPI_ABORT" err.txt || fail "an option's bad value aborted the ranks"
+expect_error "a time step that is not finite" "-ts_dt inf must be a finite positive number" \
+  "$GYRE" simulate -model l96 -ts_dt inf -output x.nc -quiet
+expect_error "more steps than a run counts" "-ts_max_time 1e+308 is inf time steps of dt = 0.001" \
+  "$GYRE" simulate -model l96 -ts_max_time 1e308 -output x.nc -quiet
 expect_error "more unknowns than PETSc's indices" "-l96_K 100000000 and -l96_J 100: 1.01e+10 unknowns" \
   mpirun_n 2 "$GYRE" simulate -model l96 -l96_K 100000000 -l96_J 100 -output x.nc -quiet
 expect_error "an empty coefficient" "-closure_coeffs 1,,2: an empty entry in the list" \
