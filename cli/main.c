@@ -155,7 +155,7 @@ static int BadOptionsFile(const char *path, char *msg, size_t n)
   for (size_t i = 0; i < len; i++) {
     unsigned char ch = (unsigned char) text[i];
     if (ch == '\n') no++;
-    if ((ch < 0x20 && !strchr("\t\r\n\f\v", ch)) || ch == 0x7f)
+    if (ch == 0 || (ch < 0x20 && !strchr("\t\r\n\f\v", ch)) || ch == 0x7f) /* strchr finds 0 */
       return snprintf(msg, n, "options file '%s' is not text (byte 0x%02x on line %d)", path, ch,
                       no),
              1;

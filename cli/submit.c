@@ -1237,8 +1237,8 @@ static int Status(const char *arg)
     char name[128], id[64], extra[8];
     line[strcspn(line, "\n")] = 0;
     if (line[0] == '#' || !line[strspn(line, " \t")]) continue;
-    int ok = sscanf(line, "%127s %63s %7s", name, id, extra) == 2 && id[0] &&
-             strspn(id, "0123456789") == strlen(id) && memchr(line, 0, strlen(line)) == NULL;
+    int ok = sscanf(line, "%127s %63s %7s", name, id, extra) == 2 &&
+             strspn(id, "0123456789") == strlen(id);
     for (const char *c = line; ok && *c; c++)
       ok = (unsigned char) *c >= 0x20 && *c != 0x7f;
     if (!ok) {

@@ -164,6 +164,9 @@ expect_error "an options file that is a directory" "options file '.' is a direct
   "$GYRE" simulate -options_file . -output x.nc
 expect_error "a binary options file" "options file 'good.nc' is not text" \
   mpirun_n 2 "$GYRE" simulate -options_file good.nc -output x.nc
+printf -- '-model l96\0junk\n' > nul.opts
+expect_error "an options file with a NUL byte" "options file 'nul.opts' is not text (byte 0x00 on line 1)" \
+  "$GYRE" simulate -options_file nul.opts -output x.nc
 expect_error "an options file line that is no option" "options file 'bad.opts' line 2: 'ts_max_time 0.05' is not an option" \
   "$GYRE" simulate -options_file bad.opts -output x.nc
 expect_error "the output is the options file" "-output 'ok.opts' is the options file 'ok.opts'" \
