@@ -78,3 +78,74 @@ GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path)
   }
   return GyreStatusAgree(comm, st);
 }
+
+/* "PATH.replaced.<pid of rank 0>", the same name on every rank */
+static GyreStatus AsideName(MPI_Comm comm, const char *path, char **aside)
+{
+  long   pid = (long) getpid();
+  size_t n   = strlen(path) + 40;
+  MPI_Bcast(&pid, 1, MPI_LONG, 0, comm);
+  if (!(*aside = malloc(n)))
+    return GyreStatusSet(GYRE_ERR_MEM, "out of memory replacing '%s'", path);
+  snprintf(*aside, n, "%s.replaced.%ld", path, pid);
+  return GYRE_OK;
+}
+
+GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, char **aside)
+{
+  GyreStatus  st = GYRE_OK;
+  int         rank, moved = 0;
+  struct stat sb;
+  char       *name = NULL;
+
+  *aside = NULL;
+  MPI_Comm_rank(comm, &rank);
+  st = AsideName(comm, path, &name);
+  if (st == GYRE_OK && rank == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    if (rename(path, name))
+      st = GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' aside to '%s' before replacing it: %s",
+                         path, name, strerror(errno));
+    else
+      moved = 1;
+  }
+  MPI_Bcast(&moved, 1, MPI_INT, 0, comm);
+  if (moved)
+    *aside = name;
+  else
+    free(name);
+  return GyreStatusAgree(comm, st);
+}
+
+GyreStatus GyreFileDropAside(MPI_Comm comm, char **aside)
+{
+  int rank;
+  if (!*aside) return GYRE_OK;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) unlink(*aside); /* a leftover is harmless: nothing reads it */
+  free(*aside);
+  *aside = NULL;
+  MPI_Barrier(comm);
+  return GYRE_OK;
+}
+
+GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const char *failed)
+{
+  GyreStatus st = GYRE_OK;
+  int        rank;
+  if (!*aside) return GYRE_OK;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0) {
+    if (failed && rename(path, failed) && errno != ENOENT)
+      st =
+          GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' to '%s': %s", path, failed, strerror(errno));
+    else if (!failed)
+      unlink(path);
+    if (st == GYRE_OK && rename(*aside, path))
+      st = GyreStatusSet(GYRE_ERR_IO, "cannot put '%s' back as '%s': %s", *aside, path,
+                         strerror(errno));
+  }
+  st = GyreStatusAgree(comm, st);
+  free(*aside);
+  *aside = NULL;
+  return st;
+}

@@ -180,6 +180,13 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
     PetscCall(PetscStrncpy(type, "surrogate", sizeof type));
   }
   if (!strcmp(type, "none")) PetscFunctionReturn(PETSC_SUCCESS);
+  {
+    PetscBool help;
+    PetscCall(PetscOptionsHasHelp(NULL, &help));
+    PetscCheck(help || !model->no_closure, model->comm, PETSC_ERR_ARG_INCOMP, "%s%s: %s",
+               surrogate[0] ? "-surrogate " : "-closure ", surrogate[0] ? surrogate : type,
+               model->no_closure);
+  }
   PetscCall(PetscFunctionListFind(GyreClosureList, type, &create));
   PetscCheck(create, model->comm, PETSC_ERR_ARG_UNKNOWN_TYPE,
              "unknown closure '%s' (-closure): choose none, polynomial or surrogate", type);

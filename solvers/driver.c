@@ -28,6 +28,8 @@ const char GyreSimulateHelp[] =
     "  -model NAME              physical model (l96: two-scale Lorenz-96; ns2d: 2-D "
     "Navier-Stokes)\n"
     "  -output FILE             CF NetCDF output (refused if it exists unless -output_overwrite)\n"
+    "  -output_overwrite        replace an existing FILE (put back if the run fails; its records\n"
+    "                           then go to FILE.failed)\n"
     "  -output_every T          model time between output records (model default)\n"
     "  -output_every_steps N    or: an output record every N steps\n"
     "  -output_precision single|double, -output_deflate 0-9, -output_stride r (2-D models)\n"
@@ -121,6 +123,30 @@ static PetscErrorCode LocalBlowUp(GyreRun *run, Vec U, PetscInt *bad)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* An error naming the member and variable where some rank's local (member * dof + variable,
+ * or -1) is an initial state beyond the model's bound. Collective. */
+static PetscErrorCode RefuseBadInitialState(GyreRun *run, PetscInt local)
+{
+  GyreModel   m     = run->model;
+  const char *field = NULL;
+  PetscInt    bad, dof;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPIU_Allreduce(&local, &bad, 1, MPIU_INT, MPI_MAX, run->comm));
+  if (bad < 0) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(DMDAGetInfo(m->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
+                        NULL, NULL));
+  PetscCall(DMDAGetFieldName(m->dm, bad % dof, &field));
+  char bound[32]; /* C's %g: PETSc's prints 10000 as "10000." */
+  snprintf(bound, sizeof bound, "%g", (double) m->bound);
+  SETERRQ(run->comm, PETSC_ERR_USER_INPUT,
+          "the initial state of member %" PetscInt_FMT
+          ": variable %s is NaN, Inf or beyond the model's bound %s%s%s%s",
+          bad / dof, field && field[0] ? field : "state", bound,
+          run->initial_file[0] ? " (-initial_file '" : "",
+          run->initial_file[0] ? run->initial_file : "", run->initial_file[0] ? "')" : "");
+}
+
 static PetscErrorCode Progress(GyreRun *run, double wall0, PetscInt step0, PetscBool last)
 {
   static double last_print = 0;
@@ -205,8 +231,12 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
   if (!set && m->ops.stabledt) {
     PetscReal dtmax;
+    PetscInt  var;
     run->member = 0;
     PetscCall(InitialState(run));
+    /* the bound first: a state beyond it has no meaningful stable step */
+    PetscCall(LocalBlowUp(run, run->U, &var));
+    PetscCall(RefuseBadInitialState(run, var));
     PetscCall((*m->ops.stabledt)(m, run->U, &dtmax));
     run->dt = PetscMin(dtmax, run->dt);
     if (output_every > 0)
@@ -222,9 +252,25 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The run, kept after GyreSimulate returns an error so that GyreSimulateFailed can close
+ * its output (one run per process) */
+static GyreRun gyre_run_live;
+
+PetscErrorCode GyreSimulateFailed(void)
+{
+  GyreRun *run = &gyre_run_live;
+  char     note[2 * PATH_MAX + 160];
+
+  PetscFunctionBegin;
+  if (!run->out && !run->output_aside) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(GyreRunOutputFailed(run, note, sizeof note));
+  if (note[0]) PetscCall(PetscFPrintf(run->comm, PETSC_STDERR, "gyre: %s\n", note));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 {
-  GyreRun   run_, *run = &run_;
+  GyreRun  *run = &gyre_run_live;
   GyreModel m;
   char      modelname[32] = "", precision[16] = "";
   PetscBool help, resumed                     = PETSC_FALSE;
@@ -444,7 +490,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       /* the initial states before the output is made: a bad -initial_file (missing, without
        * the time or the variables) is an error that leaves an existing file as it was */
       run->step = run->step_first;
-      PetscInt dof, local = -1, bad; /* member * dof + variable of a state beyond the bound */
+      PetscInt dof, local = -1; /* member * dof + variable of a state beyond the bound */
       PetscCall(DMDAGetInfo(m->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
                             NULL, NULL));
       for (run->member = 0; run->member < m->ensemble_size; run->member++) {
@@ -454,17 +500,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         PetscCall(LocalBlowUp(run, run->U, &var));
         if (var >= 0 && local < 0) local = run->member * dof + var;
       }
-      PetscCallMPI(MPIU_Allreduce(&local, &bad, 1, MPIU_INT, MPI_MAX, comm));
-      if (bad >= 0) {
-        const char *field = NULL;
-        PetscCall(DMDAGetFieldName(m->dm, bad % dof, &field));
-        SETERRQ(comm, PETSC_ERR_USER_INPUT,
-                "the initial state of member %" PetscInt_FMT
-                ": variable %s is NaN, Inf or beyond the model's bound %g%s%s%s",
-                bad / dof, field && field[0] ? field : "state", (double) m->bound,
-                run->initial_file[0] ? " (-initial_file '" : "",
-                run->initial_file[0] ? run->initial_file : "", run->initial_file[0] ? "')" : "");
-      }
+      PetscCall(RefuseBadInitialState(run, local));
       PetscCall(GyreRunOutputCreate(run));
     }
   }
@@ -507,12 +543,13 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       if (bad >= 0) {
         const char *field = NULL;
         PetscCall(DMDAGetFieldName(m->dm, bad, &field));
-        PetscCall(GyreRunOutputClose(run, PETSC_FALSE));
+        char note[2 * PATH_MAX + 160];
+        PetscCall(GyreRunOutputFailed(run, note, sizeof note));
         SETERRQ(comm, PETSC_ERR_FP,
                 "blow-up at step %" PetscInt_FMT " (t = %g): variable %s is NaN, Inf or beyond "
-                "%g; output '%s' keeps the records before it%s%s",
+                "%g; %s%s%s",
                 run->step, (double) (run->step * run->dt), field && field[0] ? field : "state",
-                (double) m->bound, run->output,
+                (double) m->bound, note,
                 run->checkpoint_written ? ", the last good checkpoint is " : "",
                 run->checkpoint_written ? run->checkpoint : "");
       }

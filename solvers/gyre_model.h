@@ -89,6 +89,7 @@ struct _p_GyreModel {
   const char     *invariant_names[GYRE_MAX_INVARIANTS];
   PetscReal       default_output_every; /* model time between outputs, 0: every step */
   PetscReal       bound;                /* |state| beyond this is a blow-up (0: only NaN/Inf) */
+  const char     *no_closure; /* why this configuration takes no closure (NULL: it takes one) */
 };
 
 /* A closure: a term added to the right-hand side of the field it forces. "none", analytic
@@ -157,6 +158,10 @@ PetscErrorCode GyreModelSetUpTS(GyreModel model, TS ts);
 /* `gyre simulate`: runs the model named by -model with every option of the database.
  * Returns the process exit code in *exitcode (0, or GYRE_EXIT_CHECKPOINTED). Collective. */
 PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode);
+/* After GyreSimulate failed on every rank: closes the output the run had made and, where it
+ * replaced a file (-output_overwrite), puts that file back and keeps the failed run's records
+ * as PATH.failed; says so on stderr. Collective. */
+PetscErrorCode GyreSimulateFailed(void);
 /* The usage text of `gyre simulate` (printed first by -help). */
 extern const char GyreSimulateHelp[];
 /* Exit code of a run stopped by SIGTERM/SIGUSR1 after writing its checkpoint. Not 0, so that

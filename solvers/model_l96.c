@@ -212,6 +212,9 @@ static PetscErrorCode L96SetUp(GyreModel m)
   m->invariant_names[0]   = "energy";
   m->default_output_every = 0.005;
   m->bound                = 1e6;
+  if (l->mode == L96_TWO_SCALE) /* a closure would add a second coupling term to X */
+    m->no_closure = "-l96_mode two_scale computes the coupling from Y exactly; a closure "
+                    "replaces it in -l96_mode one_scale";
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -54,7 +54,10 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run)
 
   PetscFunctionBegin;
   fo.overwrite = run->output_overwrite;
-  fo.deflate   = (int) run->output_deflate;
+  /* the file replaced stays until the run is over, and comes back if it fails */
+  if (run->output_overwrite)
+    PetscCallGyre(run->comm, GyreFileMoveAside(run->comm, run->output, &run->output_aside));
+  fo.deflate = (int) run->output_deflate;
   PetscCallGyre(run->comm, GyreFileCreate(run->comm, run->output, &fo, &run->out));
   PetscCallGyre(run->comm, GyreFileDefineTime(run->out, m->timekind, m->time_units));
   if (m->ensemble_size > 1) {
@@ -200,7 +203,7 @@ PetscErrorCode GyreRunOutputWrite(GyreRun *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
+static PetscErrorCode CloseOutput(GyreRun *run, PetscBool finished)
 {
   char        wall[64], now[32], *events = NULL, *summary = NULL;
   const char *names[4]  = {"end_time", "stepping_wall_seconds", "guard_events", "guard_summary"};
@@ -221,5 +224,41 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
                 GyreFileAmendAttributes(run->comm, run->output, events ? 4 : 2, names, values));
   PetscCall(PetscFree(events));
   PetscCall(PetscFree(summary));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
+{
+  PetscFunctionBegin;
+  PetscCall(CloseOutput(run, finished));
+  PetscCallGyre(run->comm, GyreFileDropAside(run->comm, &run->output_aside));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
+{
+  char      failed[PATH_MAX + 8];
+  PetscBool made = run->out ? PETSC_TRUE : PETSC_FALSE;
+
+  PetscFunctionBegin;
+  note[0] = 0;
+  if (!made && !run->output_aside) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(CloseOutput(run, PETSC_FALSE));
+  if (!made) { /* the new file was never made */
+    PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->output, &run->output_aside, NULL));
+    PetscCall(PetscSNPrintf(note, len, "output '%s' is as it was before this run", run->output));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (!run->output_aside) {
+    PetscCall(
+        PetscSNPrintf(note, len, "output '%s' keeps the records written so far", run->output));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
+  PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->output, &run->output_aside, failed));
+  PetscCall(PetscSNPrintf(note, len,
+                          "output '%s' is back as it was before this run (-output_overwrite "
+                          "replaces it only when the run ends), this run's records are in '%s'",
+                          run->output, failed));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

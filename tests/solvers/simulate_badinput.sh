@@ -75,6 +75,18 @@ n=$(grep -c "gyre: warning: option -ts_max_tim 9 was not used" warn.txt || true)
 grep -q "option -guard_cooldown 2 was not used: it applies only with -surrogate" warn.txt &&
   grep -q "option -ns2d_nu 1 was not used: it applies only with -model ns2d" warn.txt ||
   { cat warn.txt; fail "the warnings do not say when the options apply"; }
+# a closure on the two-scale system would add a second coupling term to X
+expect_error "a closure in two_scale" "-closure polynomial: -l96_mode two_scale computes the coupling from Y exactly" \
+  "$GYRE" simulate -model l96 -closure polynomial -closure_coeffs 1,2 -ts_max_time 0.05 -quiet \
+  -output x2.nc
+[ ! -e x2.nc ] || fail "a refused closure run made its output"
+"$GYRE" simulate -model l96 -closure polynomial -help > /dev/null 2>&1 ||
+  fail "-model l96 -closure polynomial -help fails"
+# ... but where that case holds (-model ns2d given), a misspelt model option is misspelt
+"$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 0 -ns2d_N 16 -quiet \
+  -output w3.nc 2> warn.txt || fail "a run with a misspelt ns2d option failed"
+grep -q "option -ns2d_N 16 was not used (misspelt" warn.txt ||
+  { cat warn.txt; fail "a misspelt -ns2d_ option with -model ns2d was said to need -model ns2d"; }
 # the same errors on 2 ranks: printed once
 expect_error "unknown model on 2 ranks" "unknown model" mpirun_n 2 "$GYRE" simulate -model bogus -output x.nc
 # option values that are not numbers, out of range or not finite: one line naming the option on
@@ -157,6 +169,19 @@ expect_error "an initial state beyond the bound" "the initial state of member 0:
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -initial_file huge.nc -initial_time 0 \
   -output victim.nc -output_overwrite
 echo "$vsum" | sha256sum -c --quiet || fail "victim.nc was replaced by a failing run"
+# ns2d: the bound is checked before the stable step is taken from the state (a vorticity of
+# 1e30 gave "-output_every must be at least one time step (dt = 2e-30)")
+"$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 0 -quiet -output ns.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("ns.nc", "a")
+d.variables["vorticity"][0, 2, 3] = 1e30
+d.close()
+PY
+expect_error "an ns2d initial state beyond the bound" "the initial state of member 0: variable vorticity is NaN, Inf or beyond the model's bound 10000 (-initial_file 'ns.nc')" \
+  "$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 1 -quiet -initial_file ns.nc \
+  -initial_time 0 -output ns2.nc
+[ ! -e ns2.nc ] || fail "a refused ns2d run made its output"
 # options files: a directory, a binary file, a line that is no option, and one as the output
 printf -- '-model l96\nts_max_time 0.05\n' > bad.opts
 printf -- '-model l96\n# a comment\n\n-ts_max_time 0.05\n' > ok.opts

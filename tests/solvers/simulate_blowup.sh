@@ -21,4 +21,32 @@ c = netCDF4.Dataset("b.ckpt")
 assert np.all(np.isfinite(c.variables["state"][:]))
 print("checkpoint at t =", c.getncattr("gyre_checkpoint_time"))
 PY
+
+# With -output_overwrite, a run that fails after its start does not destroy the file it was
+# to replace: that file is put back, the failed run's records are kept as PATH.failed.
+mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet -output good.nc
+cksum good.nc > good.sum
+set +e
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 1e6 -ts_dt 0.005 \
+  -ts_max_time 5 -output_every 0.005 -quiet -output good.nc -output_overwrite 2> err2.txt
+status=$?
+set -e
+cat err2.txt
+[ $status -ne 0 ] || fail "blow-up with -output_overwrite exited 0"
+[ "$(grep -c "gyre: error:" err2.txt)" = 1 ] || fail "expected one error line"
+grep -q "blow-up at step .*output 'good.nc' is back as it was before this run.*records are in 'good.nc.failed'" \
+  err2.txt || fail "message does not say the earlier output is back"
+cksum good.nc | cmp -s - good.sum || fail "the earlier output was changed"
+ls good.nc.replaced.* 2>/dev/null && fail "the moved-aside file was left behind"
+"$PYTHON" - <<'PY' || fail "the failed run's records are not in good.nc.failed"
+import netCDF4, numpy as np
+d = netCDF4.Dataset("good.nc.failed")
+assert d.getncattr("end_time") == "interrupted" and d.variables["X"].shape[0] >= 1
+assert np.all(np.isfinite(d.variables["X"][:]))
+PY
+# a run that succeeds replaces the file and leaves nothing beside it
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.2 -quiet -output good.nc \
+  -output_overwrite
+cksum good.nc | cmp -s - good.sum && fail "-output_overwrite did not replace the output"
+ls good.nc.replaced.* 2>/dev/null && fail "the replaced file was left behind"
 echo "simulate_blowup: ok"
