@@ -83,6 +83,11 @@ void GyreCNNOptionsDefault(GyreCNNOptions *o); /* Ross et al. FCNN */
 
 /* Create a network on a backend with parameters initialised from seed. Not collective.
  * GYRE_ERR_ARG naming the option for impossible options. */
+/* Whether an architecture's sizes can make a network (every size >= 1, CNN kernels odd, ...):
+ * GYRE_ERR_ARG naming them where not. The constructors check this first. Not collective. */
+GyreStatus GyreMLPOptionsCheck(const GyreMLPOptions *o);
+GyreStatus GyreFNOOptionsCheck(const GyreFNOOptions *o);
+GyreStatus GyreCNNOptionsCheck(const GyreCNNOptions *o);
 GyreStatus GyreNetCreateMLP(GyreBackend *be, const GyreMLPOptions *o, uint64_t seed, GyreNet **net);
 GyreStatus GyreNetCreateFNO(GyreBackend *be, const GyreFNOOptions *o, uint64_t seed, GyreNet **net);
 GyreStatus GyreNetCreateCNN(GyreBackend *be, const GyreCNNOptions *o, uint64_t seed, GyreNet **net);

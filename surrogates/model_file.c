@@ -610,6 +610,17 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
                          "model file '%s': unknown architecture '%s' (expected mlp, fno or cnn)",
                          path, arch);
   }
+  { /* sizes no network can have (a width of -2 would print a parameter count of 2^64) */
+    GyreStatus a = m->type == GYRE_NET_MLP   ? GyreMLPOptionsCheck(&m->mlp)
+                   : m->type == GYRE_NET_FNO ? GyreFNOOptionsCheck(&m->fno)
+                                             : GyreCNNOptionsCheck(&m->cnn);
+    if (a != GYRE_OK) {
+      char why[256];
+      snprintf(why, sizeof why, "%s", GyreStatusMessage());
+      return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': its architecture is impossible (%s)",
+                           path, why);
+    }
+  }
   GyreCall(get_text(f, path, "seed", buf, sizeof buf));
   m->seed = strtoull(buf, NULL, 10);
   GyreCall(get_text(f, path, "input_fields", m->input_fields, sizeof m->input_fields));
@@ -658,6 +669,16 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
       snprintf(m->precision, sizeof m->precision, "%s", prec);
       free(prec);
     }
+    if (m->mode[0] && strcmp(m->mode, "closure") && strcmp(m->mode, "emulator") &&
+        strcmp(m->mode, "operator"))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': mode '%s' (expected closure, emulator or operator)",
+                           path, m->mode);
+    if (strcmp(m->precision, "fp32") && strcmp(m->precision, "tf32") &&
+        strcmp(m->precision, "bf16"))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': precision '%s' (expected fp32, tf32 or bf16)", path,
+                           m->precision);
     if (GyreFileGetAttDouble(f, "val_loss_precision", &m->val_loss_precision))
       m->val_loss_precision = NAN;
     if (GyreFileGetAttDouble(f, "val_loss_fp32", &m->val_loss_fp32)) m->val_loss_fp32 = NAN;

@@ -282,14 +282,49 @@ size_t GyreCNNParameterCountFormula(const GyreCNNOptions *o)
 }
 
 /* ---- creation ----------------------------------------------------------------------- */
+GyreStatus GyreMLPOptionsCheck(const GyreMLPOptions *o)
+{
+  if (o->inputs < 1 || o->outputs < 1 || o->width < 1 || o->depth < 0)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "MLP inputs %d, outputs %d, width %d must be >= 1 and depth %d >= 0",
+                         o->inputs, o->outputs, o->width, o->depth);
+  return GYRE_OK;
+}
+
+GyreStatus GyreFNOOptionsCheck(const GyreFNOOptions *o)
+{
+  if ((o->dim != 1 && o->dim != 2) || o->in_channels < 1 || o->out_channels < 1 || o->width < 1 ||
+      o->modes < 1 || o->layers < 1 || o->proj_width < 1)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "FNO dim %d must be 1 or 2; in_channels %d, out_channels %d, width %d, "
+                         "modes %d, layers %d, proj_width %d must be >= 1",
+                         o->dim, o->in_channels, o->out_channels, o->width, o->modes, o->layers,
+                         o->proj_width);
+  return GYRE_OK;
+}
+
+GyreStatus GyreCNNOptionsCheck(const GyreCNNOptions *o)
+{
+  if ((o->dim != 1 && o->dim != 2) || o->in_channels < 1 || o->out_channels < 1 || o->nlayers < 1 ||
+      o->nlayers > GYRE_CNN_MAX_LAYERS)
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "CNN dim %d must be 1 or 2, in/out channels %d/%d >= 1, nlayers %d in "
+                         "1..%d",
+                         o->dim, o->in_channels, o->out_channels, o->nlayers, GYRE_CNN_MAX_LAYERS);
+  for (int i = 0; i < o->nlayers; i++) {
+    if (o->kernels[i] < 1 || o->kernels[i] % 2 == 0)
+      return GyreStatusSet(GYRE_ERR_ARG, "CNN kernel %d of layer %d must be odd", o->kernels[i], i);
+    if (i < o->nlayers - 1 && o->channels[i] < 1)
+      return GyreStatusSet(GYRE_ERR_ARG, "CNN channels %d of layer %d must be >= 1", o->channels[i],
+                           i);
+  }
+  return GYRE_OK;
+}
+
 GyreStatus GyreNetCreateMLP(GyreBackend *be, const GyreMLPOptions *o, uint64_t seed, GyreNet **out)
 {
   *out = NULL;
-  if (o->inputs < 1 || o->outputs < 1 || o->width < 1 || o->depth < 0)
-    return GyreStatusSet(GYRE_ERR_ARG,
-                         "GyreNetCreateMLP: inputs %d, outputs %d, width %d must be >= 1 and "
-                         "depth %d >= 0",
-                         o->inputs, o->outputs, o->width, o->depth);
+  GyreCall(GyreMLPOptionsCheck(o));
   GyreNet *net;
   GyreCall(net_alloc(be, GYRE_NET_MLP, 2 * o->depth + 1, &net));
   net->in_ndim = 2, net->in_channels = o->inputs, net->dim = 0;
@@ -317,13 +352,7 @@ static GyreStatus add_grid(GyreNet *net, int dim)
 GyreStatus GyreNetCreateFNO(GyreBackend *be, const GyreFNOOptions *o, uint64_t seed, GyreNet **out)
 {
   *out = NULL;
-  if ((o->dim != 1 && o->dim != 2) || o->in_channels < 1 || o->out_channels < 1 || o->width < 1 ||
-      o->modes < 1 || o->layers < 1 || o->proj_width < 1)
-    return GyreStatusSet(GYRE_ERR_ARG,
-                         "GyreNetCreateFNO: dim %d must be 1 or 2; in_channels %d, out_channels "
-                         "%d, width %d, modes %d, layers %d, proj_width %d must be >= 1",
-                         o->dim, o->in_channels, o->out_channels, o->width, o->modes, o->layers,
-                         o->proj_width);
+  GyreCall(GyreFNOOptionsCheck(o));
   GyreNet *net;
   GyreCall(net_alloc(be, GYRE_NET_FNO, 2 * o->layers + 5, &net));
   net->in_ndim = 2 + o->dim, net->in_channels = o->in_channels, net->dim = o->dim;
@@ -366,20 +395,7 @@ GyreStatus GyreNetCreateFNO(GyreBackend *be, const GyreFNOOptions *o, uint64_t s
 GyreStatus GyreNetCreateCNN(GyreBackend *be, const GyreCNNOptions *o, uint64_t seed, GyreNet **out)
 {
   *out = NULL;
-  if ((o->dim != 1 && o->dim != 2) || o->in_channels < 1 || o->out_channels < 1 || o->nlayers < 1 ||
-      o->nlayers > GYRE_CNN_MAX_LAYERS)
-    return GyreStatusSet(GYRE_ERR_ARG,
-                         "GyreNetCreateCNN: dim %d must be 1 or 2, in/out channels %d/%d >= 1, "
-                         "nlayers %d in 1..%d",
-                         o->dim, o->in_channels, o->out_channels, o->nlayers, GYRE_CNN_MAX_LAYERS);
-  for (int i = 0; i < o->nlayers; i++) {
-    if (o->kernels[i] < 1 || o->kernels[i] % 2 == 0)
-      return GyreStatusSet(GYRE_ERR_ARG, "GyreNetCreateCNN: kernel %d of layer %d must be odd",
-                           o->kernels[i], i);
-    if (i < o->nlayers - 1 && o->channels[i] < 1)
-      return GyreStatusSet(GYRE_ERR_ARG, "GyreNetCreateCNN: channels %d of layer %d must be >= 1",
-                           o->channels[i], i);
-  }
+  GyreCall(GyreCNNOptionsCheck(o));
   GyreNet *net;
   GyreCall(net_alloc(be, GYRE_NET_CNN, 3 * o->nlayers + 1, &net));
   net->in_ndim = 2 + o->dim, net->in_channels = o->in_channels, net->dim = o->dim;

@@ -542,6 +542,10 @@ static void test_corrupt(GyreBackend *be)
       {"architecture", "transformer", "unknown architecture", "unknown architecture 'transformer'"},
       {"mlp_activation", "swish", "unknown activation", "unknown activation 'swish'"},
       {"gyre_model_format_version", "2", "future version", "format version 2 is not supported"},
+      {"mlp_width", "-2", "negative width",
+       "its architecture is impossible (MLP inputs 5, outputs 3, width -2 must be >= 1"},
+      {"mode", "banana", "unknown mode", "mode 'banana' (expected closure, emulator or operator)"},
+      {"precision", "fp8", "unknown precision", "precision 'fp8' (expected fp32, tf32 or bf16)"},
   };
   for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) {
     spit(bad, file, n);
