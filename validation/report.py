@@ -69,6 +69,15 @@ REQUIRED = ("rmse", "rel_l2", "bias", "acc", "time_mean_ref", "time_mean_test", 
             "variance_test", "rmse_time_mean", "rmse_variance", "w1", "blowup_time")
 
 
+# metrics over lead time, and scalars (with an optional baseline or ensemble, more of each)
+BY_LEAD = ("rmse", "rel_l2", "bias", "acc", "crps", "spread", "ens_mean_rmse", "spread_skill",
+           "rmse_baseline", "acc_baseline")
+SCALARS = ("rmse_time_mean", "rmse_variance", "w1", "blowup_time")
+BY_LEAD += tuple(f"{q}{d}_{w}" for q in ("energy", "enstrophy") for d in ("", "_drift")
+                 for w in ("ref", "test"))
+SCALARS += tuple(f"{q}_drift_final_{w}" for q in ("energy", "enstrophy") for w in ("ref", "test"))
+
+
 class Metrics:
     def __init__(self, path):
         self.ds = netCDF4.Dataset(path)
@@ -85,6 +94,23 @@ class Metrics:
                              f"compare metrics file (compare_variables: "
                              f"'{self.ds.getncattr('compare_variables')}')")
         self.lead = self.get("lead")
+        self.check_shapes(path)
+
+    def check_shapes(self, path):
+        """One error naming a metric whose shape is not gyre compare's (not a plot's IndexError)."""
+        if self.ds["lead"].dimensions != ("lead",):
+            raise SystemExit(f"'{path}': variable lead has dimensions ({', '.join(self.ds['lead'].dimensions)}), "
+                             f"expected (lead)")
+        for v in self.vars:
+            for name, var in self.ds.variables.items():
+                if not name.endswith("_" + v):
+                    continue
+                base, dims = name[:-len(v) - 1], var.dimensions
+                by_lead = base in BY_LEAD
+                scalar = base in SCALARS or base.startswith(("similarity_", "rmse_log_"))
+                if by_lead and dims != ("lead",) or scalar and dims != ():
+                    raise SystemExit(f"'{path}': variable {name} has dimensions ({', '.join(dims)}), expected "
+                                     f"{'(lead)' if by_lead else '() (a scalar)'}")
 
     def has(self, name):
         return name in self.ds.variables
@@ -394,7 +420,10 @@ def draw(m, path, outdir):
                 ("climate", plot_climate, True),
                 ("conservation", plot_conservation, bool(quantities(m, v)))):
             if wanted:
-                draw(m, v, outdir, written)
+                try:
+                    draw(m, v, outdir, written)
+                except (IndexError, ValueError, TypeError) as e:  # a metric of an unusual shape
+                    raise SystemExit(f"'{path}': cannot draw the {kind} plot of {v}: {e}")
                 plots.append((kind, f"{v}_{kind}.png"))
         sections.append((v, words(m, v), plots))
     cost = cost_words(m)

@@ -147,6 +147,28 @@ expect_error "a metrics variable missing" "lacks the variable(s) rmse_X" \
   "$GYRE" report l96_m_cut.nc -output l96_report
 (cd l96_report && sha256sum -c --quiet ../l96_report.sum) || fail "a failed report changed l96_report"
 ls -a l96_report | grep -q "gyre-report" && fail "a failed report left its staging directory"
+# a metric of the wrong shape is one error naming it (it was a plot's IndexError), and a
+# snapshot whose shape no plot can draw names the plot and the variable
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4
+for out, name, dims in (("l96_m_shape.nc", "rmse_X", ("k",)),
+                        ("l96_m_snap.nc", "snapshot_ref_X", ("k",))):
+    src = netCDF4.Dataset("l96_m.nc")
+    dst = netCDF4.Dataset(out, "w", format="NETCDF4")
+    dst.setncatts({a: src.getncattr(a) for a in src.ncattrs()})
+    for n, d in src.dimensions.items():
+        dst.createDimension(n, None if d.isunlimited() else len(d))
+    for n, v in src.variables.items():
+        w = dst.createVariable(n, v.dtype, dims if n == name else v.dimensions)
+        w.setncatts({a: v.getncattr(a) for a in v.ncattrs()})
+        w[...] = 1.0 if n == name else v[...]
+    dst.close()
+PY
+expect_error "a metric of the wrong shape" "'l96_m_shape.nc': variable rmse_X has dimensions (k), expected (lead)" \
+  "$GYRE" report l96_m_shape.nc -output l96_report
+expect_error "a snapshot of the wrong shape" "'l96_m_snap.nc': cannot draw the snapshots plot of X" \
+  "$GYRE" report l96_m_snap.nc -output l96_report
+(cd l96_report && sha256sum -c --quiet ../l96_report.sum) || fail "a failed report changed l96_report"
 "$GYRE" report -help > help.txt || true
 for o in -output -report_python GYRE_REPORT_SCRIPT; do
   grep -q -- "$o " help.txt || { cat help.txt; fail "gyre report -help lacks $o"; }
