@@ -195,13 +195,21 @@ static int CheckOptionsFiles(int argc, char **argv)
   return msg[0] != 0;
 }
 
+static const char VersionHelp[] =
+    "usage: gyre version\n"
+    "  prints gyre's version and git commit, whether CUDA was built and which GPU this machine\n"
+    "  has, NCCL, the training backends, and the MPI, PETSc and NetCDF libraries in use\n";
+
 static PetscErrorCode PrintVersion(void)
 {
-  char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
-  int  len;
-  char petsc[256];
+  char      mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+  int       len;
+  char      petsc[256];
+  PetscBool help;
 
   PetscFunctionBegin;
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (help) PetscFunctionReturn(PETSC_SUCCESS); /* (PetscInitialize printed VersionHelp) */
   MPI_Get_library_version(mpi, &len);
   for (char *c = mpi; *c; c++)
     if (*c == '\n' || *c == ',') {
@@ -357,6 +365,10 @@ int main(int argc, char **argv)
   int            exitcode = 0;
   const char    *cmd      = argc > 1 ? argv[1] : "help";
 
+  if (argc < 2) { /* no command: a usage error, not a success a script could take for a run */
+    fprintf(stderr, "gyre: error: no command given\n%s", usage);
+    return 2;
+  }
   if (!strcmp(cmd, "help") || !strcmp(cmd, "-help") || !strcmp(cmd, "--help") ||
       !strcmp(cmd, "-h")) {
     fputs(usage, stdout);
@@ -383,7 +395,7 @@ int main(int argc, char **argv)
                                  : !strcmp(cmd, "compare") ? GyreCompareHelp
                                  : !strcmp(cmd, "report")  ? GyreReportHelp
                                  : !strcmp(cmd, "info")    ? InfoHelp
-                                                           : usage);
+                                                           : VersionHelp);
   if (ierr) return 1;
   cmd_argc = pargc, cmd_argv = pargv;
   PetscCall(PetscPushErrorHandler(GyreErrorHandler, NULL));
@@ -405,8 +417,7 @@ int main(int argc, char **argv)
     ierr = PrintVersion();
 
   /* an option nothing read (a misspelling: -ts_max_tim) would otherwise pass in silence */
-  if (!ierr && (!strcmp(cmd, "simulate") || !strcmp(cmd, "train") || !strcmp(cmd, "compare")))
-    ierr = WarnUnusedOptions(cmd);
+  if (!ierr) ierr = WarnUnusedOptions(cmd);
   if (ierr) {
     int size;
     MPI_Comm_size(PETSC_COMM_WORLD, &size);
