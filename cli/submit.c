@@ -358,7 +358,8 @@ static int WholeIn(const char *v, long lo, long hi)
 }
 
 /* Whether v is a time limit sbatch accepts: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS
- * (whole numbers), or UNLIMITED / INFINITE */
+ * (whole numbers; after the first, minutes and seconds below 60, a day's hours below 24), or
+ * UNLIMITED / INFINITE */
 static int SlurmTime(const char *v)
 {
   if (!strcasecmp(v, "unlimited") || !strcasecmp(v, "infinite")) return 1;
@@ -367,15 +368,21 @@ static int SlurmTime(const char *v)
     if (dash == v || strspn(v, "0123456789") != (size_t) (dash - v)) return 0;
     p = dash + 1;
   }
-  int fields = 0;
+  int  fields = 0;
+  long part[3];
   for (;;) {
     size_t n = strspn(p, "0123456789");
-    if (n == 0 || n > 6) return 0;
-    fields++, p += n;
+    if (n == 0 || n > 6 || fields == 3) return 0;
+    part[fields++] = strtol(p, NULL, 10), p += n;
     if (!*p) break;
     if (*p++ != ':') return 0;
   }
-  return fields <= 3;
+  /* the first field is unbounded (minutes, minutes of MM:SS, hours of HH:MM:SS), except the
+   * hours after a day; the ones after it are minutes or seconds of it (25:99:99 is a typo) */
+  if (dash && part[0] > 23) return 0;
+  for (int i = 1; i < fields; i++)
+    if (part[i] > 59) return 0;
+  return 1;
 }
 
 /* A site parameter's value checked where sbatch or the job script would take it as a number
@@ -384,7 +391,8 @@ static int SlurmValueCheck(const Opt *o, const char *name, const char *v)
 {
   const char *want = NULL;
   if (!strcmp(name, "time") && !SlurmTime(v))
-    want = "a time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED)";
+    want = "a time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or UNLIMITED; minutes "
+           "and seconds after the first field below 60)";
   else if (!strcmp(name, "nodes")) {
     const char *dash = strchr(v, '-'); /* or a range MIN-MAX */
     char        lo[16];
@@ -1487,6 +1495,13 @@ int GyreSubmitCommand(int argc, char **argv)
       while (i + 1 < argc && !IsOptionName(argv[i + 1]))
         OptAddValue(o, argv[++i]);
       continue;
+    }
+    if (a[0] == '-') { /* no options file starts with '-' (./-x.opts would do) */
+      const char *eq = strchr(a, '=');
+      if (eq)
+        return Error("'%s' is not an option: give the value after a space (%.*s %s)", a,
+                     (int) (eq - a), a, eq + 1);
+      return Error("'%s' is not an option of gyre submit (gyre submit -help)", a);
     }
     if (opts)
       return Error("two options files given ('%s', '%s'): one experiment at a time", opts, a);

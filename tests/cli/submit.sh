@@ -53,6 +53,16 @@ expect_error "a time limit that is none" "-slurm_time 'banana': expected a time 
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time banana
 expect_error "a time limit of four fields" "-slurm_time '1:2:3:4'" \
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 1:2:3:4
+expect_error "a time limit with 99 minutes" "-slurm_time '25:99:99': expected a time limit" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 25:99:99
+expect_error "a day of 25 hours" "-slurm_time '1-25': expected a time limit" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 1-25
+"$GYRE" submit "$opts" -size tiny -dry_run -slurm_time 90:30 > /dev/null ||
+  fail "-slurm_time 90:30 (minutes:seconds) refused"
+expect_error "an option with '='" "'-slurm_nodes=-2' is not an option: give the value after a space (-slurm_nodes -2)" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_nodes=-2
+expect_error "a word that is no option" "'--dry-run' is not an option of gyre submit" \
+  "$GYRE" submit "$opts" -size tiny --dry-run
 # the error alone: no warning about the jobs' python before it
 expect_error "a bad time limit and a missing python" "-slurm_time 'banana'" \
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_time banana -slurm_python /no/python3
