@@ -69,8 +69,8 @@ def main():
         (t_truth >= 5 * t_mlp, "one-scale MLP run >= 5x faster than the two-scale truth "
          "(stepping wall time per model time unit)",
          f"back to back (min of {len(pairs)}): truth {t_truth:.4g} s, MLP {t_mlp:.4g} s per unit: "
-         f"speed-up {t_truth / t_mlp:.1f}x; the whole runs: truth {c_truth:.4g} s, MLP "
-         f"{c_mlp:.4g} s, polynomial {c_poly:.4g} s per unit, speed-up {speed:.1f}x"),
+         f"speed-up {t_truth / t_mlp:.3g}x; the whole runs: truth {c_truth:.4g} s, MLP "
+         f"{c_mlp:.4g} s, polynomial {c_poly:.4g} s per unit, speed-up {speed:.3g}x"),
     ]
     met = sum(ok for ok, _, _ in goals)
     print(f"goals of issue 4 (l96-closure), measured: {met} of {len(goals)} met")

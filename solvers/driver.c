@@ -73,11 +73,11 @@ static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal 
                                       PetscInt *steps)
 {
   PetscReal n = round(T / dt);
-
-  PetscBool dt_given;
+  PetscBool dt_given, T_given;
 
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &dt_given));
+  PetscCall(PetscOptionsHasName(NULL, NULL, opt, &T_given));
   PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %g must not be negative", opt, (double) T);
   PetscCheck(n <= (PetscReal) PETSC_MAX_INT, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "%s %g is %.3g time steps of dt = %g, more than a run counts (%d): give a larger "
@@ -86,14 +86,15 @@ static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal 
   if (PetscAbsReal(n * dt - T) > 1e-9 * PetscMax(T, dt)) {
     /* the nearest whole numbers of steps (at least one) below and above, to give instead */
     const PetscReal lo = PetscFloorReal(T / dt) * dt, hi = lo + dt;
-    char            alt[64];
-    if (lo > 0)
-      PetscCall(PetscSNPrintf(alt, sizeof alt, "%g or %g", (double) lo, (double) hi));
-    else
-      PetscCall(PetscSNPrintf(alt, sizeof alt, "%g", (double) hi));
-    SETERRQ(comm, PETSC_ERR_ARG_INCOMP,
-            "%s %g is not a whole number of time steps dt = %g: give %s%s", opt, (double) T,
-            (double) dt, alt, dt_given ? "" : " (dt chosen by the model; -ts_dt sets it)");
+    char            mess[320]; /* C's %g: PETSc's prints 1 as "1." */
+    int             k = snprintf(mess, sizeof mess,
+                                 "%s %g%s is not a whole number of time steps "
+                                             "dt = %g: give ",
+                                 opt, (double) T, T_given ? "" : " (the default)", (double) dt);
+    if (lo > 0) k += snprintf(mess + k, sizeof mess - k, "%g or ", (double) lo);
+    snprintf(mess + k, sizeof mess - k, "%g%s", (double) hi,
+             dt_given ? "" : " (dt chosen by the model; -ts_dt sets it)");
+    SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "%s", mess);
   }
   *steps = (PetscInt) n;
   PetscFunctionReturn(PETSC_SUCCESS);

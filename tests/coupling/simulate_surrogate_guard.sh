@@ -47,6 +47,10 @@ echo "$keepsum" | sha256sum -c --quiet || fail "a refused -guard_sigma changed k
 expect_error "unknown fallback" "-guard_fallback bogus" \
   "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate closure.nc \
   -guard_fallback bogus -output x.nc
+expect_error "a polynomial fallback without coefficients" \
+  "-guard_fallback polynomial needs its coefficients: -closure_coeffs" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate closure.nc \
+  -guard_fallback polynomial -output x.nc
 
 # (2) a network that makes Inf/NaN: its last layer's weights set to +-3e38 (checksum updated)
 "$PYTHON" "$GYRE_SOURCE_DIR/tests/coupling/nan_model.py" closure.nc

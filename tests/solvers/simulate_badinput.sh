@@ -27,6 +27,9 @@ expect_error "impossible option" "-output_precision" \
   "$GYRE" simulate -model l96 -output_precision half -output p.nc -quiet
 expect_error "ts_max_time not a multiple of dt" "whole number" \
   "$GYRE" simulate -model l96 -ts_max_time 0.0105 -output q.nc -quiet
+expect_error "a -ts_dt the default output interval is no multiple of" \
+  "-output_every 0.005 (the default) is not a whole number of time steps dt = 0.003: give 0.003 or 0.006$" \
+  "$GYRE" simulate -model l96 -ts_dt 0.003 -ts_max_time 0.03 -output q.nc -quiet
 expect_error "IMEX integrator for a model without a stiff part" "no stiff part" \
   "$GYRE" simulate -model l96 -ts_type arkimex -ts_max_time 0.01 -output im.nc -quiet
 # a restart never touches an output that is not the checkpointed run's
