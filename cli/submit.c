@@ -1574,7 +1574,9 @@ int GyreSubmitCommand(int argc, char **argv)
     if (n <= 0) return Error("cannot find this gyre's path: give -gyre PATH");
     gyrebuf[n] = 0;
   }
-  if (access(gyrebuf, X_OK)) return Error("-gyre '%s' is not an executable", gyrebuf);
+  struct stat gsb;
+  if (access(gyrebuf, X_OK) || stat(gyrebuf, &gsb) || !S_ISREG(gsb.st_mode))
+    return Error("-gyre '%s' is not an executable file", gyrebuf);
   s.gyre = gyrebuf;
   if (!dir) {
     snprintf(dirbuf, sizeof dirbuf, "%s-%s", s.experiment, s.size);

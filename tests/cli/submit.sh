@@ -61,6 +61,10 @@ expect_error "a day of 25 hours" "-slurm_time '1-25': expected a time limit" \
   fail "-slurm_time 90:30 (minutes:seconds) refused"
 expect_error "an option with '='" "'-slurm_nodes=-2' is not an option: give the value after a space (-slurm_nodes -2)" \
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_nodes=-2
+expect_error "a directory as -gyre" "-gyre '/tmp' is not an executable file" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -gyre /tmp
+expect_error "a missing -gyre" "is not an executable file" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -gyre ./no-such-gyre
 expect_error "a word that is no option" "'--dry-run' is not an option of gyre submit" \
   "$GYRE" submit "$opts" -size tiny --dry-run
 # the error alone: no warning about the jobs' python before it
