@@ -110,6 +110,13 @@ expect_error "resume with another validation share" "trained with the split 'by 
   "$GYRE" train -train_data d1.nc "${t[@]}" -train_epochs 3 -train_val_fraction 0.4 -train_out one.nc \
   -train_resume auto
 [ "$(sha256sum one.nc one.ckpt.nc)" = "$onesum" ] || fail "a refused resume changed one.nc"
+# resuming one.ckpt.nc into a -train_out that another split made: refused before any work
+"$GYRE" train -train_data d1.nc "${t[@]}" -train_val_fraction 0.4 -train_out split4.nc
+s4sum=$(sha256sum split4.nc)
+expect_error "resume into a model of another split" "-train_out 'split4.nc' exists and is not the model of the training resumed from 'one.ckpt.nc': it was trained with the split 'by time block: the last 160 of 401 records" \
+  "$GYRE" train -train_data d1.nc "${t[@]}" -train_epochs 3 -train_out split4.nc \
+  -train_resume one.ckpt.nc
+echo "$s4sum" | sha256sum -c --quiet || fail "split4.nc was replaced"
 expect_error "NaN loss, good model kept" "the loss is" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_lr 1e30 -train_eps 1e-30 -train_out good.nc \
   -train_overwrite
