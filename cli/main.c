@@ -322,17 +322,19 @@ static PetscErrorCode WarnUnusedOptions(const char *cmd)
   /* gyre simulate's options that apply only with another: said so, not "misspelt"
    * (when the condition holds, as it does for -ns2d_N with -model ns2d: misspelt after all) */
   static const struct {
-    const char *prefix, *when, *opt, *value; /* applies where opt is given (as value) */
+    const char *prefix, *when, *opt, *value, *also; /* applies where opt is given (as value),
+                                                     * and also, where not NULL */
   } cond[] = {
-      {"guard", "with -surrogate", "-surrogate", NULL},
-      {"surrogate_", "with -surrogate", "-surrogate", NULL},
-      {"closure_coeffs", "with -closure polynomial or -guard_fallback polynomial", "-closure",
-       "polynomial"},
-      {"closure_coeffs", "with -closure polynomial or -guard_fallback polynomial",
-       "-guard_fallback", "polynomial"},
-      {"l96_", "with -model l96", "-model", "l96"},
-      {"ns2d_", "with -model ns2d", "-model", "ns2d"},
-      {"output_coarsen", "with -model ns2d and -output_stride above 1", "-output_stride", NULL}};
+      {"guard", "with -surrogate", "-surrogate", NULL, NULL},
+      {"surrogate_", "with -surrogate", "-surrogate", NULL, NULL},
+      {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",
+       "-closure", "polynomial", NULL},
+      {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",
+       "-guard_fallback", "polynomial", "-surrogate"},
+      {"l96_", "with -model l96", "-model", "l96", NULL},
+      {"ns2d_", "with -model ns2d", "-model", "ns2d", NULL},
+      {"output_coarsen", "with -model ns2d and -output_stride above 1", "-output_stride", NULL,
+       NULL}};
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
   for (PetscInt i = 0; i < n && rank == 0; i++) {
     const char *when  = NULL;
@@ -343,6 +345,7 @@ static PetscErrorCode WarnUnusedOptions(const char *cmd)
       if (strncmp(names[i], cond[k].prefix, strlen(cond[k].prefix))) continue;
       when = cond[k].when;
       PetscCall(PetscOptionsGetString(NULL, NULL, cond[k].opt, v, sizeof v, &set));
+      if (set && cond[k].also) PetscCall(PetscOptionsHasName(NULL, NULL, cond[k].also, &set));
       if (set && (!cond[k].value || !strcmp(v, cond[k].value))) holds = PETSC_TRUE;
     }
     if (holds) when = NULL;

@@ -79,37 +79,31 @@ GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path)
   return GyreStatusAgree(comm, st);
 }
 
-/* "PATH.replaced.<pid of rank 0>", the same name on every rank */
-static GyreStatus AsideName(MPI_Comm comm, const char *path, char **aside)
-{
-  long   pid = (long) getpid();
-  size_t n   = strlen(path) + 40;
-  MPI_Bcast(&pid, 1, MPI_LONG, 0, comm);
-  if (!(*aside = malloc(n)))
-    return GyreStatusSet(GYRE_ERR_MEM, "out of memory replacing '%s'", path);
-  snprintf(*aside, n, "%s.replaced.%ld", path, pid);
-  return GYRE_OK;
-}
-
-GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, char **aside)
+GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, int move, char **aside)
 {
   GyreStatus  st = GYRE_OK;
-  int         rank, moved = 0;
+  int         rank, state = 0; /* 1: moved or adopted */
   struct stat sb;
-  char       *name = NULL;
+  size_t      n    = strlen(path) + 16;
+  char       *name = malloc(n);
 
   *aside = NULL;
   MPI_Comm_rank(comm, &rank);
-  st = AsideName(comm, path, &name);
-  if (st == GYRE_OK && rank == 0 && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
-    if (rename(path, name))
-      st = GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' aside to '%s' before replacing it: %s",
-                         path, name, strerror(errno));
-    else
-      moved = 1;
+  if (!name) st = GyreStatusSet(GYRE_ERR_MEM, "out of memory replacing '%s'", path);
+  if (name) snprintf(name, n, "%s.replaced", path);
+  if (st == GYRE_OK && rank == 0) {
+    if (lstat(name, &sb) == 0) /* an earlier run's replacement, never completed: still pending */
+      state = 1;
+    else if (move && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+      if (rename(path, name))
+        st = GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' aside to '%s' before replacing it: %s",
+                           path, name, strerror(errno));
+      else
+        state = 1;
+    }
   }
-  MPI_Bcast(&moved, 1, MPI_INT, 0, comm);
-  if (moved)
+  MPI_Bcast(&state, 1, MPI_INT, 0, comm);
+  if (state)
     *aside = name;
   else
     free(name);

@@ -170,14 +170,15 @@ int GyreFilesSame(const char *a, const char *b);
  * (a training's model and checkpoint), so that it fails before the work. Collective. */
 GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path);
 /* Replacing a file that is written in place (a simulation's output, appended to record by
- * record so that a killed run can be continued): GyreFileMoveAside renames an existing
- * regular file path to "PATH.replaced.<pid>" (rank 0; *aside its name on every rank, NULL
- * where there was none), so that the new file is made at path. Once the new file is there
- * for good (the run finished, or stopped to be continued), GyreFileDropAside removes the old
- * one; when the new file failed, GyreFilePutBack renames it to failed (or removes it where
- * failed is NULL) and the old file back to path. Both free *aside and do nothing where it is
- * NULL. Collective. */
-GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, char **aside);
+ * record so that a killed run can be continued): with move, GyreFileMoveAside renames an
+ * existing regular file path to "PATH.replaced" (rank 0; *aside its name on every rank, NULL
+ * where there was none), so that the new file is made at path. Where PATH.replaced exists
+ * already (a replacement begun by an earlier run, killed or stopped, not completed), it is
+ * taken as the file being replaced and path is left as it is; without move, only that. Once
+ * the new file is there for good, GyreFileDropAside removes the old one; when the new file
+ * failed, GyreFilePutBack renames it to failed (or removes it where failed is NULL) and the old
+ * file back to path. Both free *aside and do nothing where it is NULL. Collective. */
+GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, int move, char **aside);
 GyreStatus GyreFileDropAside(MPI_Comm comm, char **aside);
 GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const char *failed);
 

@@ -28,8 +28,8 @@ const char GyreSimulateHelp[] =
     "  -model NAME              physical model (l96: two-scale Lorenz-96; ns2d: 2-D "
     "Navier-Stokes)\n"
     "  -output FILE             CF NetCDF output (refused if it exists unless -output_overwrite)\n"
-    "  -output_overwrite        replace an existing FILE (put back if the run fails; its records\n"
-    "                           then go to FILE.failed)\n"
+    "  -output_overwrite        replace an existing FILE (kept as FILE.replaced until the run\n"
+    "                           ends; put back if it fails, its records then in FILE.failed)\n"
     "  -output_every T          model time between output records (model default)\n"
     "  -output_every_steps N    or: an output record every N steps\n"
     "  -output_precision single|double, -output_deflate 0-9, -output_stride r (2-D models)\n"
@@ -260,10 +260,10 @@ static GyreRun gyre_run_live;
 PetscErrorCode GyreSimulateFailed(void)
 {
   GyreRun *run = &gyre_run_live;
-  char     note[2 * PATH_MAX + 160];
+  char     note[4 * PATH_MAX + 256];
 
   PetscFunctionBegin;
-  if (!run->out && !run->output_aside) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!run->out && !run->output_aside && !run->checkpoint_aside) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(GyreRunOutputFailed(run, note, sizeof note));
   if (note[0]) PetscCall(PetscFPrintf(run->comm, PETSC_STDERR, "gyre: %s\n", note));
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -544,15 +544,13 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       if (bad >= 0) {
         const char *field = NULL;
         PetscCall(DMDAGetFieldName(m->dm, bad, &field));
-        char note[2 * PATH_MAX + 160];
+        char note[4 * PATH_MAX + 256];
         PetscCall(GyreRunOutputFailed(run, note, sizeof note));
         SETERRQ(comm, PETSC_ERR_FP,
                 "blow-up at step %" PetscInt_FMT " (t = %g): variable %s is NaN, Inf or beyond "
-                "%g; %s%s%s",
+                "%g; %s",
                 run->step, (double) (run->step * run->dt), field && field[0] ? field : "state",
-                (double) m->bound, note,
-                run->checkpoint_written ? ", the last good checkpoint is " : "",
-                run->checkpoint_written ? run->checkpoint : "");
+                (double) m->bound, note);
       }
       PetscCall(GyreRunOutputWrite(run));
       if (checkpoint_every_steps > 0 && run->checkpoint[0] &&

@@ -40,7 +40,8 @@ typedef struct {
 
   /* output */
   GyreFile out;
-  char    *output_aside; /* the file -output_overwrite replaces, moved aside until the end */
+  char    *output_aside;     /* the file -output_overwrite replaces, aside until the end */
+  char    *checkpoint_aside; /* and the checkpoint that went with it */
   int      varids[GYRE_MAX_FIELDS];
   double  *buf;
   char    *command_line, *options;

@@ -55,8 +55,12 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run)
   PetscFunctionBegin;
   fo.overwrite = run->output_overwrite;
   /* the file replaced stays until the run is over, and comes back if it fails */
-  if (run->output_overwrite)
-    PetscCallGyre(run->comm, GyreFileMoveAside(run->comm, run->output, &run->output_aside));
+  if (run->output_overwrite) { /* with the checkpoint that goes with it */
+    PetscCallGyre(run->comm, GyreFileMoveAside(run->comm, run->output, 1, &run->output_aside));
+    if (run->checkpoint[0])
+      PetscCallGyre(run->comm,
+                    GyreFileMoveAside(run->comm, run->checkpoint, 1, &run->checkpoint_aside));
+  }
   fo.deflate = (int) run->output_deflate;
   PetscCallGyre(run->comm, GyreFileCreate(run->comm, run->output, &fo, &run->out));
   PetscCallGyre(run->comm, GyreFileDefineTime(run->out, m->timekind, m->time_units));
@@ -159,6 +163,11 @@ PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep, doubl
   PetscCall(CheckOutputBelongs(run, nrec_keep, t_last));
   PetscCallGyre(run->comm, GyreFileTruncateRecords(run->comm, run->output, nrec_keep));
   PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->output, 1, &run->out));
+  /* a replacement an earlier leg began (-output_overwrite) is this leg's to complete */
+  PetscCallGyre(run->comm, GyreFileMoveAside(run->comm, run->output, 0, &run->output_aside));
+  if (run->checkpoint[0])
+    PetscCallGyre(run->comm,
+                  GyreFileMoveAside(run->comm, run->checkpoint, 0, &run->checkpoint_aside));
   {
     /* the stepping time of the earlier legs counts towards the run's cost */
     char *wall = NULL;
@@ -231,34 +240,61 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
 {
   PetscFunctionBegin;
   PetscCall(CloseOutput(run, finished));
-  PetscCallGyre(run->comm, GyreFileDropAside(run->comm, &run->output_aside));
+  if (finished) { /* the replacement is complete: the files replaced go */
+    PetscCallGyre(run->comm, GyreFileDropAside(run->comm, &run->output_aside));
+    PetscCallGyre(run->comm, GyreFileDropAside(run->comm, &run->checkpoint_aside));
+  } else { /* stopped to be continued: they stay, and the next leg takes them up */
+    free(run->output_aside);
+    free(run->checkpoint_aside);
+    run->output_aside = run->checkpoint_aside = NULL;
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
 {
-  char      failed[PATH_MAX + 8];
-  PetscBool made = run->out ? PETSC_TRUE : PETSC_FALSE;
+  char        failed[PATH_MAX + 8], cfailed[PATH_MAX + 8] = "", ckpt[2 * PATH_MAX + 96] = "";
+  PetscBool   made = run->out ? PETSC_TRUE : PETSC_FALSE;
+  PetscMPIInt rank;
 
   PetscFunctionBegin;
   note[0] = 0;
-  if (!made && !run->output_aside) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  if (!made && !run->output_aside) {
+    PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside,
+                                             NULL)); /* (nothing was written to it) */
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(CloseOutput(run, PETSC_FALSE));
   if (!made) { /* the new file was never made */
     PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->output, &run->output_aside, NULL));
+    PetscCallGyre(run->comm,
+                  GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside, NULL));
     PetscCall(PetscSNPrintf(note, len, "output '%s' is as it was before this run", run->output));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   if (!run->output_aside) {
-    PetscCall(
-        PetscSNPrintf(note, len, "output '%s' keeps the records written so far", run->output));
+    PetscCall(PetscSNPrintf(note, len, "output '%s' keeps the records written so far%s%s",
+                            run->output,
+                            run->checkpoint_written ? ", the last good checkpoint is " : "",
+                            run->checkpoint_written ? run->checkpoint : ""));
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
   PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->output, &run->output_aside, failed));
+  /* the run's checkpoint goes with its records: a -restart auto must not continue it into the
+   * file put back */
+  if (run->checkpoint_written) {
+    PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint));
+    if (!run->checkpoint_aside && rank == 0 && rename(run->checkpoint, cfailed)) cfailed[0] = 0;
+    PetscCall(PetscSNPrintf(ckpt, sizeof ckpt, ", its last good checkpoint in '%s'", cfailed));
+  }
+  if (run->checkpoint_aside)
+    PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside,
+                                             run->checkpoint_written ? cfailed : NULL));
   PetscCall(PetscSNPrintf(note, len,
                           "output '%s' is back as it was before this run (-output_overwrite "
-                          "replaces it only when the run ends), this run's records are in '%s'",
-                          run->output, failed));
+                          "replaces it only when the run ends), this run's records are in '%s'%s",
+                          run->output, failed, cfailed[0] ? ckpt : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

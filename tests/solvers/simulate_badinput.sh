@@ -85,6 +85,11 @@ expect_error "a closure in two_scale" "-closure polynomial: -l96_mode two_scale 
 [ ! -e x2.nc ] || fail "a refused closure run made its output"
 "$GYRE" simulate -model l96 -closure polynomial -help > /dev/null 2>&1 ||
   fail "-model l96 -closure polynomial -help fails"
+# -closure_coeffs with -guard_fallback polynomial but no -surrogate: still not applicable
+"$GYRE" simulate -model l96 -ts_max_time 0.05 -closure_coeffs 1,2 -guard_fallback polynomial \
+  -quiet -output w4.nc 2> warn.txt || fail "a run with an unused -closure_coeffs failed"
+grep -q "option -closure_coeffs 1,2 was not used: it applies only with -closure polynomial or -surrogate" \
+  warn.txt || { cat warn.txt; fail "-closure_coeffs without -surrogate was called misspelt"; }
 # ... but where that case holds (-model ns2d given), a misspelt model option is misspelt
 "$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 0 -ns2d_N 16 -quiet \
   -output w3.nc 2> warn.txt || fail "a run with a misspelt ns2d option failed"

@@ -37,7 +37,7 @@ cat err2.txt
 grep -q "blow-up at step .*output 'good.nc' is back as it was before this run.*records are in 'good.nc.failed'" \
   err2.txt || fail "message does not say the earlier output is back"
 cksum good.nc | cmp -s - good.sum || fail "the earlier output was changed"
-ls good.nc.replaced.* 2>/dev/null && fail "the moved-aside file was left behind"
+ls good.nc.replaced* 2>/dev/null && fail "the moved-aside file was left behind"
 "$PYTHON" - <<'PY' || fail "the failed run's records are not in good.nc.failed"
 import netCDF4, numpy as np
 d = netCDF4.Dataset("good.nc.failed")
@@ -48,5 +48,31 @@ PY
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.2 -quiet -output good.nc \
   -output_overwrite
 cksum good.nc | cmp -s - good.sum && fail "-output_overwrite did not replace the output"
-ls good.nc.replaced.* 2>/dev/null && fail "the replaced file was left behind"
+ls good.nc.replaced* 2>/dev/null && fail "the replaced file was left behind"
+
+# ... with its checkpoint: the earlier checkpoint comes back too, the failed run's goes with its
+# records (a -restart auto must not continue the failed run into the file put back)
+mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet -output g2.nc \
+  -checkpoint g2.ckpt
+cksum g2.nc g2.ckpt > g2.sum
+set +e
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 1e6 -ts_dt 0.005 \
+  -ts_max_time 5 -output_every 0.005 -checkpoint g2.ckpt -checkpoint_every 0.005 -quiet \
+  -output g2.nc -output_overwrite 2> err3.txt
+set -e
+cat err3.txt
+grep -q "records are in 'g2.nc.failed', its last good checkpoint in 'g2.ckpt.failed'" err3.txt ||
+  fail "the message does not name the failed run's checkpoint"
+cksum g2.nc g2.ckpt | cmp -s - g2.sum || fail "the earlier output or checkpoint was not put back"
+[ -e g2.ckpt.failed ] && [ -e g2.nc.failed ] || fail "the failed run's files are missing"
+ls g2.*.replaced 2>/dev/null && fail "a moved-aside file was left behind"
+
+# a replacement a killed run began (its FILE.replaced left behind) is completed by the leg that
+# continues it, which then removes the file replaced
+mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet -output k.nc \
+  -checkpoint k.ckpt -output_overwrite
+cp good.nc k.nc.replaced
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.2 -quiet -output k.nc \
+  -checkpoint k.ckpt -output_overwrite -restart auto || fail "the continued leg failed"
+[ ! -e k.nc.replaced ] || fail "the continued leg left the file it replaced"
 echo "simulate_blowup: ok"
