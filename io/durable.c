@@ -126,7 +126,7 @@ GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const 
 {
   GyreStatus st = GYRE_OK;
   int        rank;
-  if (!*aside) return GYRE_OK;
+  if (!*aside && !failed) return GYRE_OK;
   MPI_Comm_rank(comm, &rank);
   if (rank == 0) {
     if (failed && rename(path, failed) && errno != ENOENT)
@@ -134,7 +134,7 @@ GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const 
           GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' to '%s': %s", path, failed, strerror(errno));
     else if (!failed)
       unlink(path);
-    if (st == GYRE_OK && rename(*aside, path))
+    if (st == GYRE_OK && *aside && rename(*aside, path))
       st = GyreStatusSet(GYRE_ERR_IO, "cannot put '%s' back as '%s': %s", *aside, path,
                          strerror(errno));
   }

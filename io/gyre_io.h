@@ -177,7 +177,8 @@ GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path);
  * taken as the file being replaced and path is left as it is; without move, only that. Once
  * the new file is there for good, GyreFileDropAside removes the old one; when the new file
  * failed, GyreFilePutBack renames it to failed (or removes it where failed is NULL) and the old
- * file back to path. Both free *aside and do nothing where it is NULL. Collective. */
+ * file, where there is one, back to path. Both free *aside; DropAside does nothing where it is
+ * NULL, PutBack where it and failed are. Collective. */
 GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, int move, char **aside);
 GyreStatus GyreFileDropAside(MPI_Comm comm, char **aside);
 GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const char *failed);

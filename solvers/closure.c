@@ -118,8 +118,9 @@ PetscErrorCode GyreClosureCreate_Polynomial(GyreClosure cl, GyreModel model)
   PetscCall(PetscOptionsHasHelp(NULL, &help));
   if (help && !set) p->n = 1, p->a[0] = 0; /* -help lists the option (a run is refused) */
   PetscCheck(help || (set && p->n > 0), model->comm, PETSC_ERR_ARG_WRONG,
-             "-closure polynomial needs its coefficients: -closure_coeffs a0,a1,...,an "
-             "(adds sum a_i U^i to the forced component)");
+             "%s polynomial needs its coefficients: -closure_coeffs a0,a1,...,an "
+             "(adds sum a_i U^i to the forced component)",
+             cl->option ? cl->option : "-closure");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -193,6 +194,7 @@ PetscErrorCode GyreClosureCreateFromOptions(GyreModel model, GyreClosure *closur
 
   PetscCall(PetscNew(&cl));
   PetscCall(PetscStrncpy(cl->name, type, sizeof cl->name));
+  cl->option = "-closure";
   PetscCall(PetscStrncpy(cl->field, field, sizeof cl->field));
   {
     /* the closure's own options; then the forced component, checked now when the model's

@@ -163,13 +163,9 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
   PetscCheck(!strcmp(fallback, "none") || !strcmp(fallback, "polynomial"), model->comm,
              PETSC_ERR_ARG_OUTOFRANGE, "-guard_fallback %s: expected none or polynomial", fallback);
   if (!strcmp(fallback, "polynomial")) { /* the same forced field, -closure_coeffs */
-    PetscBool coeffs, help;
-    PetscCall(PetscOptionsHasName(NULL, NULL, "-closure_coeffs", &coeffs));
-    PetscCall(PetscOptionsHasHelp(NULL, &help));
-    PetscCheck(coeffs || help, model->comm, PETSC_ERR_ARG_WRONG,
-               "-guard_fallback polynomial needs its coefficients: -closure_coeffs a0,a1,...,an");
     PetscCall(PetscNew(&sc->fallback));
     PetscCall(PetscStrncpy(sc->fallback->name, "polynomial", sizeof sc->fallback->name));
+    sc->fallback->option = "-guard_fallback";
     PetscCall(PetscStrncpy(sc->fallback->field, cl->field, sizeof sc->fallback->field));
     PetscCall(GyreClosureCreate_Polynomial(sc->fallback, model));
   }

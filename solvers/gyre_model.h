@@ -95,9 +95,10 @@ struct _p_GyreModel {
 /* A closure: a term added to the right-hand side of the field it forces. "none", analytic
  * closures and (later) surrogates plug into the same seam. */
 struct _p_GyreClosure {
-  char  name[32];
-  char  field[32]; /* the forced state component */
-  void *ctx;
+  char        name[32];
+  char        field[32]; /* the forced state component */
+  const char *option;    /* the option that asked for it: -closure, or -guard_fallback */
+  void       *ctx;
   /* F += closure term for state U at time t. Collective. */
   PetscErrorCode (*apply)(GyreClosure, GyreModel, PetscReal t, Vec U, Vec F);
   PetscErrorCode (*destroy)(GyreClosure);

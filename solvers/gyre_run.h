@@ -91,11 +91,12 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run);
 PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep, double t_last);
 /* Writes the record of run->step (if it is an output step) for every member. Collective. */
 PetscErrorCode GyreRunOutputWrite(GyreRun *run);
-/* Closes the output, finished (the run's end) or not (stopped by a signal, to be continued),
- * and removes the file it replaced. Collective. */
+/* Closes the output, finished (the run's end: the files it replaced are removed) or not
+ * (stopped by a signal, to be continued: they stay, for the next leg). Collective. */
 PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished);
 /* The output of a run that failed: closes it (interrupted) and, where it replaced a file,
- * moves it to PATH.failed and puts the earlier file back; says which in note. Collective. */
+ * moves it and the run's checkpoint to PATH.failed and puts the earlier files back; says
+ * which in note ("" where there was no output). Collective. */
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len);
 /* The record index of step (or -1 when step is not an output step). */
 PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);

@@ -253,48 +253,43 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
 
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
 {
-  char        failed[PATH_MAX + 8], cfailed[PATH_MAX + 8] = "", ckpt[2 * PATH_MAX + 96] = "";
-  PetscBool   made = run->out ? PETSC_TRUE : PETSC_FALSE;
-  PetscMPIInt rank;
+  char      failed[PATH_MAX + 8] = "", cfailed[PATH_MAX + 8] = "", ckpt[PATH_MAX + 64] = "";
+  PetscBool made = run->out ? PETSC_TRUE : PETSC_FALSE;
 
   PetscFunctionBegin;
   note[0] = 0;
-  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
-  if (!made && !run->output_aside) {
-    PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside,
-                                             NULL)); /* (nothing was written to it) */
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscCall(CloseOutput(run, PETSC_FALSE));
-  if (!made) { /* the new file was never made */
-    PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->output, &run->output_aside, NULL));
-    PetscCallGyre(run->comm,
-                  GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside, NULL));
-    PetscCall(PetscSNPrintf(note, len, "output '%s' is as it was before this run", run->output));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  if (!run->output_aside) {
-    PetscCall(PetscSNPrintf(note, len, "output '%s' keeps the records written so far%s%s",
-                            run->output,
-                            run->checkpoint_written ? ", the last good checkpoint is " : "",
-                            run->checkpoint_written ? run->checkpoint : ""));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
-  PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
-  PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->output, &run->output_aside, failed));
-  /* the run's checkpoint goes with its records: a -restart auto must not continue it into the
-   * file put back */
+  if (made) PetscCall(CloseOutput(run, PETSC_FALSE));
   if (run->checkpoint_written) {
     PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint));
-    if (!run->checkpoint_aside && rank == 0 && rename(run->checkpoint, cfailed)) cfailed[0] = 0;
-    PetscCall(PetscSNPrintf(ckpt, sizeof ckpt, ", its last good checkpoint in '%s'", cfailed));
+    PetscCall(PetscSNPrintf(ckpt, sizeof ckpt, ", its last good checkpoint %s '%s'",
+                            run->output_aside ? "in" : "is",
+                            run->output_aside ? cfailed : run->checkpoint));
   }
-  if (run->checkpoint_aside)
-    PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside,
-                                             run->checkpoint_written ? cfailed : NULL));
-  PetscCall(PetscSNPrintf(note, len,
-                          "output '%s' is back as it was before this run (-output_overwrite "
-                          "replaces it only when the run ends), this run's records are in '%s'%s",
-                          run->output, failed, cfailed[0] ? ckpt : ""));
+  if (!run->output_aside) { /* a new file: it keeps the run's records, with the run's checkpoint */
+    if (run->checkpoint_written)
+      PetscCallGyre(run->comm, GyreFileDropAside(run->comm, &run->checkpoint_aside));
+    else
+      PetscCallGyre(run->comm,
+                    GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside, NULL));
+    if (made)
+      PetscCall(PetscSNPrintf(note, len, "output '%s' keeps the records written so far%s",
+                              run->output, ckpt));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  /* the earlier files back; the run's records and checkpoint go together (a -restart auto must
+   * not continue the run into the file put back) */
+  if (made) PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
+  PetscCallGyre(run->comm,
+                GyreFilePutBack(run->comm, run->output, &run->output_aside, made ? failed : NULL));
+  PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside,
+                                           run->checkpoint_written ? cfailed : NULL));
+  if (!made)
+    PetscCall(PetscSNPrintf(note, len, "output '%s' is as it was before this run", run->output));
+  else
+    PetscCall(PetscSNPrintf(note, len,
+                            "output '%s' is back as it was before this run (-output_overwrite "
+                            "replaces it only when the run ends), this run's records are in "
+                            "'%s'%s",
+                            run->output, failed, ckpt));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
