@@ -133,11 +133,21 @@ int GyreNetWorkspaceFusedLayers(const GyreNetWorkspace *ws);
  * device backend, GYRE_MLP_FUSED=0): the caller then goes through GyreNetInfer. */
 GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
                             float *y, const GyreMLPAffine *aff, int *done);
-/* Input and output tensors of the given shapes and a host staging buffer of max(x, y) floats,
- * kept in the workspace between calls (reallocated only when a shape changes): a caller that
- * infers at every time step allocates nothing after the first call. */
+/* Input and output tensors of the given shapes and host staging for them (the backend's
+ * host_alloc memory: pinned on CUDA), *host of x's size and *host_out of y's, kept in the
+ * workspace between calls (made again when a shape changes, the staging when it must grow): a
+ * caller that infers at every time step allocates nothing after the first call. */
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xshape, int ynd,
-                              const int64_t *yshape, GyreTensor **x, GyreTensor **y, float **host);
+                              const int64_t *yshape, GyreTensor **x, GyreTensor **y, float **host,
+                              float **host_out);
+/* GyreNetInfer from and to the host: x <- hin, y = net(x), hout <- y; returns once hout holds
+ * y. hin and hout should be GyreNetWorkspaceIO's staging (pinned): on a backend that records
+ * graphs (CUDA, GYRE_CUDA_GRAPH=1) a call like the previous one is then one graph launch, the
+ * two copies included, and one wait, instead of a copy, the layers' launches and a copy that
+ * waits (a closure's call at every stage is mostly such fixed costs). Elsewhere the same as
+ * GyreTensorCopyFromHost, GyreNetInfer and GyreTensorCopyToHost. */
+GyreStatus GyreNetInferStaged(const GyreNet *net, GyreNetWorkspace *ws, const float *hin,
+                              GyreTensor *x, GyreTensor *y, float *hout);
 /* Backward of the last forward: dy has y's shape; accumulates the parameter gradients and
  * writes dx (x's shape) unless dx is NULL. Collective on the CNN's comm after a training
  * forward. */

@@ -214,6 +214,10 @@ typedef struct {
                                   const GyreTensor *b, GyrePadding pad, int act, const float *mean,
                                   const float *invstd, const float *gamma, const float *beta,
                                   GyreTensor *y, int *done);
+  /* a copy from the backend to host memory from host_alloc, queued after the ops before it and
+   * not waited for: dst holds the values once GyreBackendSynchronize has returned (recordable in
+   * a CUDA graph, unlike copy_to_host, which waits). NULL: only copy_to_host */
+  GyreStatus (*copy_to_host_async)(GyreBackend *, void *dst, const void *src, size_t bytes);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

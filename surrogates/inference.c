@@ -152,8 +152,8 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
                          "network %d / %d",
                          s->norm.nin, s->norm.nout, cin, cout);
   GyreTensor *x, *y;
-  float      *h;
-  GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h));
+  float      *h, *hy;
+  GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h, &hy));
   /* normalised, one channel's block of pc values at a time (channel (b % cin)), by the
    * reciprocal of the standard deviation (a division a value was most of a small call) */
   double inv[GYRE_DATA_MAX_CHANNELS];
@@ -173,10 +173,11 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
     for (size_t k = 0; k < pc; k++)
       hb[k] = (float) (((double) ib[k] - m) * r);
   }
-  if (!host) GyreCall(GyreTensorCopyFromHost(x, h));
-  GyreCall(GyreNetInfer(s->net, ws, x, y));
-  if (!host) GyreCall(GyreTensorCopyToHost(y, out));
-  const float *yh = host ? y->data : out;
+  if (host) /* the tensors are host memory: no copies */
+    GyreCall(GyreNetInfer(s->net, ws, x, y));
+  else /* through the pinned staging, the copies and the layers one graph where recorded */
+    GyreCall(GyreNetInferStaged(s->net, ws, h, x, y, hy));
+  const float *yh = host ? y->data : hy;
   if (cout == 1) ypc = y->size;
   for (size_t b = 0, nb = y->size / ypc; b < nb; b++) { /* back to physical units */
     const int    c = (int) (b % (size_t) cout);

@@ -700,7 +700,7 @@ struct GyreNetWorkspace_s {
   unsigned char *view; /* view[i]: act[i] is a view of act[i-1] (an in-place ReLU) */
   GyreTensor    *act, *tmp, *aux, *bnis; /* nl + 1, nl, nl, nl */
   GyreTensor     x, y;                   /* a caller's input and output (GyreNetWorkspaceIO) */
-  float         *host;                   /* a caller's host staging buffer */
+  float         *host;                   /* a caller's host staging: x's values, then y's */
   size_t         host_len;
   int            fused; /* an MLP the backend runs in one pass (mlp_forward): its dense layers */
   /* the fused layers' tensors and activations (fused_layers) for the network whose id is fnet
@@ -716,8 +716,8 @@ struct GyreNetWorkspace_s {
   unsigned long gnet; /* the network's id (net_alloc) */
   long          glaunches;
   int           fused_last; /* layers the last call ran inside a convolution (conv_forward_post) */
-  const float  *gx;
-  float        *gy;
+  const float  *gx, *ghin;  /* ghin, ghout: the host staging it copies from and to (or NULL) */
+  float        *gy, *ghout;
   int           gnd, graph_off;
   int64_t       gsh[GYRE_TENSOR_MAX_DIMS];
   char          gprec[8];
@@ -800,18 +800,19 @@ static GyreStatus run_infer(const GyreNet *net, GyreNetWorkspace *ws, const Gyre
 }
 
 GyreStatus GyreNetWorkspaceIO(GyreNetWorkspace *ws, int nd, const int64_t *xs, int ynd,
-                              const int64_t *ys, GyreTensor **x, GyreTensor **y, float **host)
+                              const int64_t *ys, GyreTensor **x, GyreTensor **y, float **host,
+                              float **host_out)
 {
   GyreCall(ensure(ws->be, &ws->x, nd, xs));
   GyreCall(ensure(ws->be, &ws->y, ynd, ys));
-  size_t need = ws->x.size > ws->y.size ? ws->x.size : ws->y.size;
+  size_t need = ws->x.size + ws->y.size;
   if (need > ws->host_len) { /* the backend's staging memory: pinned on CUDA */
     void *h = NULL;
     GyreCall(GyreBackendHostAlloc(ws->be, need * sizeof(float), &h));
     GyreBackendHostFree(ws->be, ws->host);
     ws->host = h, ws->host_len = need;
   }
-  *x = &ws->x, *y = &ws->y, *host = ws->host;
+  *x = &ws->x, *y = &ws->y, *host = ws->host, *host_out = ws->host + ws->x.size;
   return GYRE_OK;
 }
 
@@ -930,20 +931,22 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
 
 /* GyreNetInfer's layers as a graph where the backend records them (CUDA, GYRE_CUDA_GRAPH=1): a
  * call like the previous one (the same network, input and output, data and shape, and
- * precision) is recorded once, then launched as one graph (a launch instead of one a kernel).
+ * precision, and host staging) is recorded once, then launched as one graph (a launch instead
+ * of one a kernel). With host staging (hin and hout, not NULL: GyreNetInferStaged) the graph
+ * also copies x from hin before the layers and y to hout after them.
  * The first call of a kind runs plainly (its first-use allocations, plans and tables are made
  * outside a recording), and so does a call whose graph the backend finds stale (memory it used
  * was given up since: the next call records again); one whose recording fails runs plainly,
  * and the workspace stops trying. *done: the layers have run (queued). The weights and running
  * statistics are read at each launch. */
 static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
-                              GyreTensor *y, int *done)
+                              GyreTensor *y, const float *hin, float *hout, int *done)
 {
   GyreBackend *be = net->be;
   *done           = 0;
   if (!be->ops->capture_begin || ws->graph_off) return GYRE_OK;
   const int same = ws->gnet == net->id && ws->gx == x->data && ws->gy == y->data &&
-                   ws->gnd == x->ndim &&
+                   ws->ghin == hin && ws->ghout == hout && ws->gnd == x->ndim &&
                    !memcmp(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim) &&
                    !strcmp(ws->gprec, be->precision);
   if (same && ws->graph) {
@@ -959,6 +962,7 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
   if (!same) { /* a new kind of call: plainly this time, recorded at the next like it */
     if (ws->graph) be->ops->graph_free(be, ws->graph);
     ws->graph = NULL, ws->gnet = net->id, ws->gx = x->data, ws->gy = y->data, ws->gnd = x->ndim;
+    ws->ghin = hin, ws->ghout = hout;
     memcpy(ws->gsh, x->shape, sizeof(int64_t) * (size_t) x->ndim);
     snprintf(ws->gprec, sizeof ws->gprec, "%s", be->precision);
     return GYRE_OK;
@@ -969,8 +973,12 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
     ws->graph_off = 1;
     return GYRE_OK;
   }
-  const GyreStatus st = run_infer(net, ws, x, y);
-  void            *g  = NULL;
+  GyreStatus st =
+      hin ? be->ops->copy_from_host(be, x->data, hin, x->size * sizeof(float)) : GYRE_OK;
+  if (st == GYRE_OK) st = run_infer(net, ws, x, y);
+  if (st == GYRE_OK && hout)
+    st = be->ops->copy_to_host_async(be, hout, y->data, y->size * sizeof(float));
+  void *g = NULL;
   GyreCall(be->ops->capture_end(be, &g));
   if (st != GYRE_OK || !g) { /* nothing ran: the caller runs the layers plainly */
     if (g) be->ops->graph_free(be, g);
@@ -1019,9 +1027,30 @@ GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTens
   }
   GyreCall(check_output(net, x, y, "GyreNetInfer"));
   int done = 0;
-  GyreCall(infer_graph(net, ws, x, y, &done));
+  GyreCall(infer_graph(net, ws, x, y, NULL, NULL, &done));
   if (done) return GYRE_OK;
   return run_infer(net, ws, x, y);
+}
+
+GyreStatus GyreNetInferStaged(const GyreNet *net, GyreNetWorkspace *ws, const float *hin,
+                              GyreTensor *x, GyreTensor *y, float *hout)
+{
+  GyreCall(ws_check(net, ws, "GyreNetInferStaged"));
+  GyreBackend *be = net->be;
+  if (!hin || !hout) return GyreStatusSet(GYRE_ERR_ARG, "GyreNetInferStaged: NULL host staging");
+  if (ws->fused || !be->ops->copy_to_host_async || !be->ops->capture_begin) {
+    GyreCall(GyreTensorCopyFromHost(x, hin));
+    GyreCall(GyreNetInfer(net, ws, x, y));
+    return GyreTensorCopyToHost(y, hout);
+  }
+  GyreCall(check_output(net, x, y, "GyreNetInferStaged"));
+  ws->fused_last = 0;
+  int done       = 0;
+  GyreCall(infer_graph(net, ws, x, y, hin, hout, &done));
+  if (done) return GyreBackendSynchronize(be);
+  GyreCall(GyreTensorCopyFromHost(x, hin)); /* not recorded (yet): the three plainly */
+  GyreCall(run_infer(net, ws, x, y));
+  return GyreTensorCopyToHost(y, hout);
 }
 
 GyreStatus GyreNetBackward(GyreNet *net, const GyreTensor *dy, GyreTensor *dx)

@@ -341,6 +341,14 @@ static GyreStatus cu_copy_to_host(GyreBackend *be, void *dst, const void *src, s
   return GYRE_OK;
 }
 
+static GyreStatus cu_copy_to_host_async(GyreBackend *be, void *dst, const void *src, size_t bytes)
+{
+  CudaCtx *c = cuda_ctx(be);
+  if (!bytes) return GYRE_OK;
+  CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
+  return GYRE_OK;
+}
+
 static GyreStatus cu_fill(GyreBackend *be, float *x, size_t n, float v)
 {
   CUDA_PROF(be, "fill");
@@ -976,6 +984,7 @@ static const GyreBackendOps cuda_ops = {
     cu_graph_free,
     NULL, /* conv_block_exact: never (the implicit GEMM's split depends on the output's size) */
     GyreCUDAConvForwardPost,
+    cu_copy_to_host_async,
 };
 
 /* ---- creation ---------------------------------------------------------------------------- */

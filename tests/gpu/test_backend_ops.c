@@ -723,7 +723,7 @@ static void infer_latency(const char *what, const GyreCNNOptions *o, int side)
   /* 0: CPU; 1..3: CUDA; 4, 5: CUDA with the activations and batch norms as ops of their own
    * (GYRE_CUDA_POST=0), not in the convolutions' epilogue */
   const char *prec[] = {"fp32", "fp32", "tf32", "bf16", "fp32", "tf32"};
-  double      ms[6];
+  double      ms[6], staged[3];
   for (int k = 0; k < 6; k++) {
     int b = k > 0;
     if (k == 4) setenv("GYRE_CUDA_POST", "0", 1);
@@ -744,11 +744,33 @@ static void infer_latency(const char *what, const GyreCNNOptions *o, int side)
     ms[k] = 1e3 * (MPI_Wtime() - t0) / reps;
   }
   unsetenv("GYRE_CUDA_POST");
+  /* the coupling's call (GyreSurrogateApplyBlock): through the workspace's pinned staging by
+   * GyreNetInferStaged, one graph launch a call with GYRE_CUDA_GRAPH=1 */
+  for (int k = 0; k < 3; k++) {
+    GyreNetWorkspace *w;
+    GyreTensor       *xg, *yg;
+    float            *hin, *hout;
+    CHECK(GyreBackendSetPrecision(gpu, prec[k + 1]));
+    CHECK(GyreNetWorkspaceCreate(net[1], &w));
+    CHECK(GyreNetWorkspaceIO(w, 4, xs, 4, xs, &xg, &yg, &hin, &hout));
+    double t0 = 0;
+    for (int it = -2; it < 50; it++) {
+      if (it == 0) t0 = MPI_Wtime();
+      memcpy(hin, h, sizeof(float) * n);
+      CHECK(GyreNetInferStaged(net[1], w, hin, xg, yg, hout));
+      memcpy(r, hout, sizeof(float) * n);
+    }
+    staged[k] = 1e3 * (MPI_Wtime() - t0) / 50;
+    GyreNetWorkspaceDestroy(&w);
+  }
   CHECK(GyreBackendSetPrecision(gpu, "fp32"));
   printf("closure latency, %s on one %d^2 field (copies included): cpu %.2f ms, cuda fp32 %.3f "
          "ms, tf32 %.3f ms, bf16 %.3f ms; without the fused epilogue (GYRE_CUDA_POST=0) fp32 "
          "%.3f ms, tf32 %.3f ms\n",
          what, side, ms[0], ms[1], ms[2], ms[3], ms[4], ms[5]);
+  printf("closure latency, %s on one %d^2 field staged (GyreNetInferStaged, pinned, copies in "
+         "the graph where recorded): cuda fp32 %.3f ms, tf32 %.3f ms, bf16 %.3f ms\n",
+         what, side, staged[0], staged[1], staged[2]);
   for (int b = 0; b < 2; b++) {
     GyreTensorDestroy(&x[b]), GyreTensorDestroy(&y[b]);
     GyreNetWorkspaceDestroy(&ws[b]), GyreNetDestroy(&net[b]);
@@ -885,6 +907,54 @@ static void infer_fused(void)
   GyreNetDestroy(&nc), GyreNetDestroy(&ng);
 }
 
+/* GyreNetInferStaged (the coupling's call: input and output through the workspace's pinned
+ * staging) on 6 calls of new values: each agrees with the CPU's GyreNetInfer; a first call of a
+ * kind runs plainly, so with GYRE_CUDA_GRAPH=1 calls 2-6 are graph launches (the copies
+ * recorded with the layers), without it none; hout is the device's y bitwise. Then one call on
+ * another shape and one like the first six: each a new kind after the one before, plainly, and
+ * both agree. The networks are destroyed. */
+static void infer_staged(const char *what, GyreNet *nc, GyreNet *ng)
+{
+  int64_t           s[2][4] = {{1, 1, 40, 40}, {1, 1, 24, 56}};
+  GyreNetWorkspace *wc, *wg;
+  GyreTensor       *xg, *yg, xc, yc;
+  float            *hin, *hout;
+  char              w[160];
+  BOTH(GyreNetWorkspaceCreate(nc, &wc), GyreNetWorkspaceCreate(ng, &wg));
+  float *ref = malloc(sizeof(float) * 40 * 40);
+  for (int call = 0; call < 8; call++) {
+    const int k = call == 6;
+    CHECK(GyreTensorCreate(cpu, 4, s[k], &xc));
+    CHECK(GyreTensorCreate(cpu, 4, s[k], &yc));
+    CHECK(GyreNetWorkspaceIO(wg, 4, s[k], 4, s[k], &xg, &yg, &hin, &hout));
+    for (size_t i = 0; i < xc.size; i++)
+      hin[i] = (float) nn_uniform01(&rng) * 2.0f - 1.0f;
+    CHECK(GyreTensorCopyFromHost(&xc, hin));
+    CHECK(GyreNetInfer(nc, wc, &xc, &yc));
+    CHECK(GyreNetInferStaged(ng, wg, hin, xg, yg, hout));
+    CHECK(GyreTensorCopyToHost(&yc, ref));
+    const double e = nmse_host(ref, hout, yc.size);
+    snprintf(w, sizeof w, "%s, staged call %d", what, call + 1);
+    checked++;
+    EXPECT(e < TOL_FP32, "%s: NMSE %.3g (tolerance %.0e)", w, e, TOL_FP32);
+    CHECK(GyreTensorCopyToHost(yg, ref));
+    EXPECT(!memcmp(ref, hout, sizeof(float) * yc.size), "%s: hout is not the device's y", w);
+    GyreTensorDestroy(&xc), GyreTensorDestroy(&yc);
+  }
+  const long  launches = GyreNetWorkspaceGraphLaunches(wg);
+  const char *g        = getenv("GYRE_CUDA_GRAPH");
+  const char *prof     = getenv("GYRE_CUDA_PROFILE");
+  printf("%s: %ld of 8 staged calls were CUDA graph launches (GYRE_CUDA_GRAPH=%s)\n", what,
+         launches, g ? g : "unset");
+  if (g && !strcmp(g, "1") && !(prof && atoi(prof) > 0))
+    EXPECT(launches == 5, "%s: %ld staged graph launches (5 expected)", what, launches);
+  else if (!(g && !strcmp(g, "1")))
+    EXPECT(launches == 0, "%s: %ld graph launches without GYRE_CUDA_GRAPH=1", what, launches);
+  free(ref);
+  GyreNetWorkspaceDestroy(&wc), GyreNetWorkspaceDestroy(&wg);
+  GyreNetDestroy(&nc), GyreNetDestroy(&ng);
+}
+
 /* inference on a const network (the coupling path): CPU and CUDA agree */
 static void case_infer(void)
 {
@@ -900,6 +970,8 @@ static void case_infer(void)
   infer_agree("fcnn inference", nc, ng, 4, xs, ys, -1, 1);
   BOTH(GyreNetCreateCNN(cpu, &o, 6, &nc), GyreNetCreateCNN(gpu, &o, 6, &ng));
   infer_repeat("fcnn inference", nc, ng);
+  BOTH(GyreNetCreateCNN(cpu, &o, 8, &nc), GyreNetCreateCNN(gpu, &o, 8, &ng));
+  infer_staged("fcnn inference", nc, ng);
   /* a closure MLP on 13 points: the CPU runs it in one pass (mlp_forward), CUDA layer by layer */
   GyreMLPOptionsDefault(&m);
   m.inputs = 5, m.outputs = 1, m.width = 32, m.depth = 2;

@@ -925,10 +925,53 @@ static void test_inference(GyreBackend *be)
            "GyreNetInfer with another backend's workspace: %s",
            st == GYRE_OK ? "accepted" : GyreStatusMessage());
     printf("inference, a workspace of another backend -> %s\n", GyreStatusMessage());
+    st = GyreNetInferStaged(b, ws, in, &tx, &ty, out);
+    EXPECT(st != GYRE_OK &&
+               strstr(GyreStatusMessage(), "GyreNetInferStaged: the workspace was not made"),
+           "GyreNetInferStaged with another backend's workspace: %s",
+           st == GYRE_OK ? "accepted" : GyreStatusMessage());
     GyreTensorDestroy(&tx), GyreTensorDestroy(&ty);
     GyreNetWorkspaceDestroy(&ws);
     GyreNetDestroy(&a), GyreNetDestroy(&b);
     GyreBackendDestroy(&be2);
+  }
+  { /* GyreNetInferStaged through the workspace's staging (the coupling's call): on the CPU
+     * backend (no graphs) the copies and GyreNetInfer, bitwise, call after call; NULL staging
+     * refused */
+    GyreCNNOptions o;
+    GyreNet       *net;
+    GyreCNNOptionsDefault(&o);
+    o.in_channels = 2, o.out_channels = 1, o.nlayers = 2, o.channels[0] = 4, o.kernels[0] = 3;
+    o.kernels[1] = 3;
+    CHECK(GyreNetCreateCNN(be, &o, 4, &net));
+    GyreNetWorkspace *ws, *wr;
+    CHECK(GyreNetWorkspaceCreate(net, &ws));
+    CHECK(GyreNetWorkspaceCreate(net, &wr));
+    const int64_t xs[4] = {1, 2, 9, 7}, ys[4] = {1, 1, 9, 7};
+    GyreTensor   *x, *y, tx, ty;
+    float        *hin, *hout, want[63];
+    CHECK(GyreTensorCreate(be, 4, xs, &tx));
+    CHECK(GyreTensorCreate(be, 4, ys, &ty));
+    for (int call = 0; call < 3; call++) {
+      CHECK(GyreNetWorkspaceIO(ws, 4, xs, 4, ys, &x, &y, &hin, &hout));
+      for (int i = 0; i < 126; i++)
+        hin[i] = (float) sin(0.37 * i + call);
+      CHECK(GyreTensorCopyFromHost(&tx, hin));
+      CHECK(GyreNetInfer(net, wr, &tx, &ty));
+      CHECK(GyreTensorCopyToHost(&ty, want));
+      CHECK(GyreNetInferStaged(net, ws, hin, x, y, hout));
+      EXPECT(!memcmp(want, hout, sizeof want),
+             "GyreNetInferStaged call %d differs from "
+             "GyreNetInfer",
+             call + 1);
+    }
+    GyreStatus st = GyreNetInferStaged(net, ws, NULL, x, y, hout);
+    EXPECT(st == GYRE_ERR_ARG && strstr(GyreStatusMessage(), "NULL host staging"),
+           "GyreNetInferStaged without staging: %s",
+           st == GYRE_OK ? "accepted" : GyreStatusMessage());
+    GyreTensorDestroy(&tx), GyreTensorDestroy(&ty);
+    GyreNetWorkspaceDestroy(&ws), GyreNetWorkspaceDestroy(&wr);
+    GyreNetDestroy(&net);
   }
   { /* a whole-field MLP (one channel on a 2 x 2 grid: 4 inputs) with 6 outputs, no whole
      * number of fields: refused when applied, with one error naming the counts */
