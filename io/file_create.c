@@ -200,3 +200,27 @@ int GyreFilesSame(const char *a, const char *b)
   if (ea != eb) return 0; /* one exists, the other not: two files */
   return !CanonicalPath(a, ca, sizeof ca) && !CanonicalPath(b, cb, sizeof cb) && !strcmp(ca, cb);
 }
+
+int GyreFileFollowLink(const char *path, char *out, size_t len)
+{
+  char        cur[PATH_MAX], target[PATH_MAX], next[PATH_MAX];
+  struct stat sb;
+  int         hops = 0;
+  if (strlen(path) >= sizeof cur) return -1;
+  snprintf(cur, sizeof cur, "%s", path);
+  while (lstat(cur, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+    const ssize_t n = readlink(cur, target, sizeof target - 1);
+    if (n < 0 || n == (ssize_t) sizeof target - 1 || ++hops > 40) return -1;
+    target[n]         = '\0';
+    const char *slash = strrchr(cur, '/');
+    int         k     = target[0] == '/' || !slash
+                            ? snprintf(next, sizeof next, "%s", target)
+                            : snprintf(next, sizeof next, "%.*s/%s", (int) (slash - cur), cur, target);
+    if (k < 0 || (size_t) k >= sizeof next) return -1;
+    memcpy(cur, next, (size_t) k + 1);
+  }
+  if (!hops) return 0;
+  if (strlen(cur) >= len) return -1;
+  snprintf(out, len, "%s", cur);
+  return 1;
+}

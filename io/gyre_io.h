@@ -163,6 +163,12 @@ GyreStatus GyreFileTruncateRecords(MPI_Comm comm, const char *path, size_t nrec)
  * directory is resolved (./x.nc and x.nc). A command refuses an output that is one of its
  * inputs or another of its outputs. Not collective. */
 int GyreFilesSame(const char *a, const char *b);
+/* Where path is a symbolic link (to a file or to nothing yet), what it finally points at: *out
+ * (len bytes) the target, relative targets taken from the link's directory, and 1; 0 where
+ * path is no link (out untouched); -1 where the links loop or the name is too long. A run that
+ * writes in place and moves the earlier file aside (-output_overwrite) works on the target, so
+ * that the link stays a link to the new file. Not collective. */
+int GyreFileFollowLink(const char *path, char *out, size_t len);
 /* Whether path can be written later by an atomic replacement (a temporary file next to it,
  * renamed over it): path is not a directory and its directory takes a new file. Checked on
  * rank 0 (a probe file created and removed: nothing is left, an existing path is untouched);

@@ -334,6 +334,28 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   }
   PetscCheck(help || run->output[0], comm, PETSC_ERR_USER_INPUT,
              "no -output FILE given: gyre simulate -model %s -output run.nc ...", modelname);
+  { /* an -output or -checkpoint that is a symbolic link: the file it points at, so that the
+     * earlier file is moved aside and the new one made there (-output_overwrite), and the link
+     * stays a link to the run's file */
+    char       *path[2] = {run->output, run->checkpoint};
+    const char *opt[2]  = {"-output", "-checkpoint"};
+    PetscMPIInt rank;
+    PetscCallMPI(MPI_Comm_rank(comm, &rank));
+    for (int i = 0; i < 2; i++) {
+      char to[PATH_MAX] = "";
+      int  r            = 0;
+      if (rank == 0 && path[i][0]) r = GyreFileFollowLink(path[i], to, sizeof to);
+      PetscCallMPI(MPI_Bcast(&r, 1, MPI_INT, 0, comm));
+      PetscCheck(r >= 0, comm, PETSC_ERR_USER_INPUT,
+                 "%s '%s' is a symbolic link that loops or points at too long a name", opt[i],
+                 path[i]);
+      if (!r) continue;
+      PetscCallMPI(MPI_Bcast(to, sizeof to, MPI_CHAR, 0, comm));
+      PetscCall(PetscInfo(NULL, "%s '%s' is a link to '%s': the run writes there\n", opt[i],
+                          path[i], to));
+      PetscCall(PetscStrncpy(path[i], to, PATH_MAX));
+    }
+  }
   { /* the output never replaces one of the run's own inputs, nor is it the checkpoint
      * (-output_overwrite or not) */
     char        model_file[PETSC_MAX_PATH_LEN] = "";

@@ -335,6 +335,36 @@ static void BadFiles(void)
   }
 }
 
+/* GyreFileFollowLink (rank 0 alone: the links are its files): a chain of links, one relative
+ * to its own directory, ends at the file, existing or not; a loop is -1; no link is 0 */
+static void FollowLink(void)
+{
+  char out[512] = "untouched", d[64], a[96], b[96], c[96];
+  if (rank != 0) return;
+  snprintf(d, sizeof d, "io_links_np%d", size);
+  snprintf(a, sizeof a, "%s/a.nc", d), snprintf(b, sizeof b, "%s/sub/b.nc", d);
+  snprintf(c, sizeof c, "%s/c.nc", d);
+  mkdir(d, 0755);
+  snprintf(out, sizeof out, "%s/sub", d);
+  mkdir(out, 0755);
+  unlink(a), unlink(b), unlink(c);
+  /* a -> sub/b.nc (relative to d), sub/b.nc -> ../c.nc (relative to sub), c.nc not there */
+  CHECK(!symlink("sub/b.nc", a) && !symlink("../c.nc", b), "cannot make the links");
+  snprintf(out, sizeof out, "untouched");
+  int r = GyreFileFollowLink(a, out, sizeof out);
+  snprintf(tmp, sizeof tmp, "%s/sub/../c.nc", d);
+  CHECK(r == 1 && !strcmp(out, tmp), "chain of links: %d '%s' (want 1 '%s')", r, out, tmp);
+  snprintf(out, sizeof out, "untouched");
+  CHECK(GyreFileFollowLink(good, out, sizeof out) == 0 && !strcmp(out, "untouched"),
+        "a plain file taken for a link: '%s'", out);
+  CHECK(GyreFileFollowLink(c, out, sizeof out) == 0, "a missing file taken for a link");
+  CHECK(GyreFileFollowLink(a, out, 4) == -1, "a target longer than the buffer accepted");
+  CHECK(!symlink("a.nc", c), "cannot make the loop"); /* c -> a -> sub/b -> c */
+  CHECK(GyreFileFollowLink(a, out, sizeof out) == -1, "a loop of links: not -1");
+  unlink(a), unlink(b), unlink(c);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", good, pid0);
+}
+
 int main(int argc, char **argv)
 {
   int  fails;
@@ -357,6 +387,7 @@ int main(int argc, char **argv)
   NotFinite(nanpath);
   BadFiles();
   MissingInput();
+  FollowLink();
 
   MPI_Allreduce(&io_test_failures, &fails, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
   if (rank == 0) printf("%s: %d failures on %d ranks\n", fails ? "FAILED" : "passed", fails, size);

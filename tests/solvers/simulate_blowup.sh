@@ -75,4 +75,27 @@ cp good.nc k.nc.replaced
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.2 -quiet -output k.nc \
   -checkpoint k.ckpt -output_overwrite -restart auto || fail "the continued leg failed"
 [ ! -e k.nc.replaced ] || fail "the continued leg left the file it replaced"
+# an -output that is a symbolic link (to a scratch file system, say) stays a link: a run that
+# fails puts the file it points at back, one that succeeds replaces that file
+mkdir -p scratch
+mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet \
+  -output scratch/l.nc
+ln -sf scratch/l.nc link.nc
+cksum scratch/l.nc > l.sum
+set +e
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 1e6 -ts_dt 0.005 \
+  -ts_max_time 5 -output_every 0.005 -quiet -output link.nc -output_overwrite 2> err4.txt
+set -e
+cat err4.txt
+grep -q "output 'scratch/l.nc' is back as it was" err4.txt || fail "the linked output is not back"
+[ -L link.nc ] || fail "a failed run replaced the link -output with a file"
+cksum scratch/l.nc | cmp -s - l.sum || fail "the file the link points at was changed"
+[ -e scratch/l.nc.failed ] || fail "the failed run's records are not beside the link's target"
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.2 -quiet -output link.nc \
+  -output_overwrite
+[ -L link.nc ] || fail "-output_overwrite replaced the link -output with a file"
+cksum scratch/l.nc | cmp -s - l.sum && fail "-output_overwrite did not replace the link's target"
+ls scratch/l.nc.replaced 2>/dev/null && fail "the replaced file was left behind"
+"$PYTHON" -c "import netCDF4; assert abs(netCDF4.Dataset('link.nc')['time'][-1] - 0.2) < 1e-9" ||
+  fail "the link does not read as the new output"
 echo "simulate_blowup: ok"
