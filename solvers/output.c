@@ -5,6 +5,7 @@
  * `time`. */
 #include "gyre_run.h"
 #include "gyre_surrogate.h"
+#include <sys/stat.h>
 
 PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step)
 {
@@ -278,7 +279,16 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
   }
   /* the earlier files back; the run's records and checkpoint go together (a -restart auto must
    * not continue the run into the file put back) */
-  if (made) PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
+  int earlier = 0; /* an earlier failed run's files where this one's go: replaced, and said so */
+  if (made) {
+    PetscMPIInt rank;
+    struct stat sb;
+    PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
+    PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+    if (rank == 0)
+      earlier = !lstat(failed, &sb) || (run->checkpoint_written && !lstat(cfailed, &sb));
+    PetscCallMPI(MPI_Bcast(&earlier, 1, MPI_INT, 0, run->comm));
+  }
   PetscCallGyre(run->comm,
                 GyreFilePutBack(run->comm, run->output, &run->output_aside, made ? failed : NULL));
   PetscCallGyre(run->comm, GyreFilePutBack(run->comm, run->checkpoint, &run->checkpoint_aside,
@@ -289,7 +299,8 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
     PetscCall(PetscSNPrintf(note, len,
                             "output '%s' is back as it was before this run (-output_overwrite "
                             "replaces it only when the run ends), this run's records are in "
-                            "'%s'%s",
-                            run->output, failed, ckpt));
+                            "'%s'%s%s",
+                            run->output, failed, ckpt,
+                            earlier ? " (replacing an earlier failed run's)" : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -65,6 +65,16 @@ grep -q "records are in 'g2.nc.failed', its last good checkpoint in 'g2.ckpt.fai
   fail "the message does not name the failed run's checkpoint"
 cksum g2.nc g2.ckpt | cmp -s - g2.sum || fail "the earlier output or checkpoint was not put back"
 [ -e g2.ckpt.failed ] && [ -e g2.nc.failed ] || fail "the failed run's files are missing"
+grep -q "replacing an earlier" err3.txt && fail "an earlier failed run's files named where none were"
+# a second failure replaces the first one's files, and says so
+set +e
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 1e6 -ts_dt 0.005 \
+  -ts_max_time 5 -output_every 0.005 -checkpoint g2.ckpt -checkpoint_every 0.005 -quiet \
+  -output g2.nc -output_overwrite 2> err5.txt
+set -e
+grep -q "in 'g2.ckpt.failed' (replacing an earlier failed run's)" err5.txt ||
+  fail "replacing an earlier failed run's files is not said"
+cksum g2.nc g2.ckpt | cmp -s - g2.sum || fail "the earlier output or checkpoint was not put back"
 ls g2.*.replaced 2>/dev/null && fail "a moved-aside file was left behind"
 
 # a replacement a killed run began (its FILE.replaced left behind) is completed by the leg that
