@@ -427,7 +427,10 @@ int main(int argc, char **argv)
     int csize = size;
     if (first_error_comm != MPI_COMM_NULL) MPI_Comm_size(first_error_comm, &csize);
     /* An error raised on one rank alone cannot be finalised collectively. */
-    if (csize < size) MPI_Abort(PETSC_COMM_WORLD, 1);
+    if (csize < size) {
+      if (!strcmp(cmd, "simulate")) GyreSimulateAbandon(); /* the file it replaces, back */
+      MPI_Abort(PETSC_COMM_WORLD, 1);
+    }
     if (!strcmp(cmd, "simulate")) (void) GyreSimulateFailed(); /* errors ignored: exiting */
     exitcode = 1;
   }

@@ -122,22 +122,25 @@ GyreStatus GyreFileDropAside(MPI_Comm comm, char **aside)
   return GYRE_OK;
 }
 
+GyreStatus GyreFilePutBackHere(const char *path, const char *aside, const char *failed)
+{
+  if (failed && rename(path, failed) && errno != ENOENT)
+    return GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' to '%s': %s", path, failed,
+                         strerror(errno));
+  if (!failed) unlink(path);
+  if (aside && rename(aside, path))
+    return GyreStatusSet(GYRE_ERR_IO, "cannot put '%s' back as '%s': %s", aside, path,
+                         strerror(errno));
+  return GYRE_OK;
+}
+
 GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const char *failed)
 {
   GyreStatus st = GYRE_OK;
   int        rank;
   if (!*aside && !failed) return GYRE_OK;
   MPI_Comm_rank(comm, &rank);
-  if (rank == 0) {
-    if (failed && rename(path, failed) && errno != ENOENT)
-      st =
-          GyreStatusSet(GYRE_ERR_IO, "cannot move '%s' to '%s': %s", path, failed, strerror(errno));
-    else if (!failed)
-      unlink(path);
-    if (st == GYRE_OK && *aside && rename(*aside, path))
-      st = GyreStatusSet(GYRE_ERR_IO, "cannot put '%s' back as '%s': %s", *aside, path,
-                         strerror(errno));
-  }
+  if (rank == 0) st = GyreFilePutBackHere(path, *aside, failed);
   st = GyreStatusAgree(comm, st);
   free(*aside);
   *aside = NULL;

@@ -188,6 +188,9 @@ GyreStatus GyreFileCheckReplaceable(MPI_Comm comm, const char *path);
 GyreStatus GyreFileMoveAside(MPI_Comm comm, const char *path, int move, char **aside);
 GyreStatus GyreFileDropAside(MPI_Comm comm, char **aside);
 GyreStatus GyreFilePutBack(MPI_Comm comm, const char *path, char **aside, const char *failed);
+/* GyreFilePutBack's renames by the calling rank alone (aside may be NULL), not collective: for
+ * a rank whose error ends the job (MPI_Abort) while the others cannot take part */
+GyreStatus GyreFilePutBackHere(const char *path, const char *aside, const char *failed);
 
 /* ---- provenance --------------------------------------------------------------------- */
 

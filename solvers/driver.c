@@ -269,6 +269,13 @@ PetscErrorCode GyreSimulateFailed(void)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+void GyreSimulateAbandon(void)
+{
+  char note[4 * PATH_MAX + 256];
+  GyreRunOutputAbandon(&gyre_run_live, note, sizeof note);
+  if (note[0]) fprintf(stderr, "gyre: %s\n", note);
+}
+
 PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 {
   GyreRun  *run = &gyre_run_live;
@@ -535,13 +542,25 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCall(TSSetStepNumber(run->ts, run->step));
   {
     double   wall0 = WallTime();
-    PetscInt step0 = run->step;
+    PetscInt step0 = run->step, test_fail_step = -1;
+    { /* GYRE_TEST_FAIL_RANK_STEP=R:S: rank R raises an error at step S (the tests' way to reach
+       * the exit path of an error on one rank alone) */
+      const char *e = getenv("GYRE_TEST_FAIL_RANK_STEP");
+      int         r = -1, s = -1;
+      PetscMPIInt rank;
+      PetscCallMPI(MPI_Comm_rank(comm, &rank));
+      if (e && sscanf(e, "%d:%d", &r, &s) == 2 && r == rank) test_fail_step = s;
+    }
 
     while (run->step < run->nsteps) {
       double   t0 = WallTime();
       int      sig;
       PetscInt bad = -1, localbad = -1;
 
+      if (test_fail_step == run->step) /* the tests' error on one rank alone */
+        SETERRQ(PETSC_COMM_SELF, PETSC_ERR_LIB,
+                "GYRE_TEST_FAIL_RANK_STEP: an error on this rank alone at step %" PetscInt_FMT,
+                run->step);
       for (run->member = 0; run->member < m->ensemble_size; run->member++) {
         run->U = run->Us[run->member];
         if (run->emulator) { /* one stride: the network or physics (emulator.c) */

@@ -163,6 +163,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
  * replaced a file (-output_overwrite), puts that file back and keeps the failed run's records
  * as PATH.failed; says so on stderr. Collective. */
 PetscErrorCode GyreSimulateFailed(void);
+/* After GyreSimulate failed on this rank alone, before the job is aborted: where the run was
+ * replacing a file (-output_overwrite), puts it back (GyreRunOutputAbandon) and says so on
+ * stderr. Not collective. */
+void GyreSimulateAbandon(void);
 /* The usage text of `gyre simulate` (printed first by -help). */
 extern const char GyreSimulateHelp[];
 /* Exit code of a run stopped by SIGTERM/SIGUSR1 after writing its checkpoint. Not 0, so that

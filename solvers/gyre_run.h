@@ -98,6 +98,10 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished);
  * moves it and the run's checkpoint to PATH.failed and puts the earlier files back; says
  * which in note ("" where there was no output). Collective. */
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len);
+/* The same renames by this rank alone, where its error ends the job (MPI_Abort) and the output
+ * cannot be closed: the earlier files back, the run's unclosed records as PATH.failed; note as
+ * GyreRunOutputFailed's ("" where nothing was replaced). Not collective. */
+void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len);
 /* The record index of step (or -1 when step is not an output step). */
 PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);
 

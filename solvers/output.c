@@ -252,6 +252,26 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
+{
+  char failed[PATH_MAX + 8], cfailed[PATH_MAX + 8];
+  note[0] = 0;
+  if (!run->output_aside) return; /* a new file keeps what was written, as after a kill */
+  snprintf(failed, sizeof failed, "%s.failed", run->output);
+  snprintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint);
+  if (GyreFilePutBackHere(run->output, run->output_aside, failed) ||
+      (run->checkpoint_aside && GyreFilePutBackHere(run->checkpoint, run->checkpoint_aside,
+                                                    run->checkpoint_written ? cfailed : NULL))) {
+    snprintf(note, len, "the output this run replaces is left as '%s' (%s)", run->output_aside,
+             GyreStatusMessage());
+    return;
+  }
+  snprintf(note, len,
+           "output '%s' is back as it was before this run (-output_overwrite replaces it only when "
+           "the run ends), this run's unclosed records are in '%s'",
+           run->output, failed);
+}
+
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
 {
   char      failed[PATH_MAX + 8] = "", cfailed[PATH_MAX + 8] = "", ckpt[PATH_MAX + 64] = "";

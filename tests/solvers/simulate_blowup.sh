@@ -77,6 +77,23 @@ grep -q "in 'g2.ckpt.failed' (replacing an earlier failed run's)" err5.txt ||
 cksum g2.nc g2.ckpt | cmp -s - g2.sum || fail "the earlier output or checkpoint was not put back"
 ls g2.*.replaced 2>/dev/null && fail "a moved-aside file was left behind"
 
+# an error on one rank alone ends the job (MPI_Abort): that rank puts the file being replaced
+# back first and says so (it was left as FILE.replaced, unannounced)
+mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet -output h.nc
+cksum h.nc > h.sum
+set +e
+GYRE_TEST_FAIL_RANK_STEP=1:3 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale \
+  -ts_max_time 0.2 -output_every 0.005 -quiet -output h.nc -output_overwrite 2> err6.txt
+status=$?
+set -e
+cat err6.txt
+[ $status -ne 0 ] || fail "an error on one rank exited 0"
+grep -q "an error on this rank alone at step 3" err6.txt || fail "the one-rank error is not shown"
+grep -q "output 'h.nc' is back as it was before this run.*unclosed records are in 'h.nc.failed'" \
+  err6.txt || fail "the one-rank error does not say the earlier output is back"
+cksum h.nc | cmp -s - h.sum || fail "the earlier output was not put back after a one-rank error"
+[ -e h.nc.failed ] && [ ! -e h.nc.replaced ] || fail "the one-rank error left the files wrong"
+
 # a replacement a killed run began (its FILE.replaced left behind) is completed by the leg that
 # continues it, which then removes the file replaced
 mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet -output k.nc \
