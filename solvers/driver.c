@@ -543,13 +543,16 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   {
     double   wall0 = WallTime();
     PetscInt step0 = run->step, test_fail_step = -1;
-    { /* GYRE_TEST_FAIL_RANK_STEP=R:S: rank R raises an error at step S (the tests' way to reach
-       * the exit path of an error on one rank alone) */
+    { /* GYRE_TEST_FAIL_RANK_STEP=R:S: rank R raises an error at step S, *:S every rank (each
+       * on its own): the tests' way to reach the exit path of an error on one rank alone */
       const char *e = getenv("GYRE_TEST_FAIL_RANK_STEP");
       int         r = -1, s = -1;
       PetscMPIInt rank;
       PetscCallMPI(MPI_Comm_rank(comm, &rank));
-      if (e && sscanf(e, "%d:%d", &r, &s) == 2 && r == rank) test_fail_step = s;
+      if (e && e[0] == '*' && sscanf(e + 1, ":%d", &s) == 1) /* *:S: every rank, each alone */
+        test_fail_step = s;
+      else if (e && sscanf(e, "%d:%d", &r, &s) == 2 && r == rank)
+        test_fail_step = s;
     }
 
     while (run->step < run->nsteps) {

@@ -5,7 +5,9 @@
  * `time`. */
 #include "gyre_run.h"
 #include "gyre_surrogate.h"
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step)
 {
@@ -254,22 +256,49 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
 
 void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
 {
-  char failed[PATH_MAX + 8], cfailed[PATH_MAX + 8];
+  char        failed[PATH_MAX + 8], cfailed[PATH_MAX + 8], lock[PATH_MAX + 32];
+  const char *aside = run->output_aside ? run->output_aside : run->checkpoint_aside;
+  struct stat sb;
+  GyreStatus  st      = GYRE_OK;
+  int         earlier = 0, back = 0;
+
   note[0] = 0;
-  if (!run->output_aside) return; /* a new file keeps what was written, as after a kill */
-  snprintf(failed, sizeof failed, "%s.failed", run->output);
-  snprintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint);
-  if (GyreFilePutBackHere(run->output, run->output_aside, failed) ||
-      (run->checkpoint_aside && GyreFilePutBackHere(run->checkpoint, run->checkpoint_aside,
-                                                    run->checkpoint_written ? cfailed : NULL))) {
-    snprintf(note, len, "the output this run replaces is left as '%s' (%s)", run->output_aside,
-             GyreStatusMessage());
+  if (!aside) return; /* nothing replaced: a new file keeps what was written, as after a kill */
+  /* one rank does it (several may fail alone at once): the one that makes the lock file; one
+   * that makes it after that rank is done finds nothing aside any more */
+  snprintf(lock, sizeof lock, "%s.putback", aside);
+  const int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
+  if (fd < 0) return; /* another rank is putting the files back, and says so */
+  close(fd);
+  if (lstat(aside, &sb)) {
+    unlink(lock);
     return;
   }
-  snprintf(note, len,
-           "output '%s' is back as it was before this run (-output_overwrite replaces it only when "
-           "the run ends), this run's unclosed records are in '%s'",
-           run->output, failed);
+  snprintf(failed, sizeof failed, "%s.failed", run->output);
+  snprintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint);
+  if (run->output_aside) { /* as GyreRunOutputFailed: the run's records and checkpoint go */
+    earlier = !lstat(failed, &sb) || (run->checkpoint_written && !lstat(cfailed, &sb));
+    st      = GyreFilePutBackHere(run->output, run->output_aside, failed);
+    if (!st && (run->checkpoint_aside || run->checkpoint_written))
+      st = GyreFilePutBackHere(run->checkpoint, run->checkpoint_aside,
+                               run->checkpoint_written ? cfailed : NULL);
+  } else if (run->checkpoint_written) /* a new output keeps the run's records and checkpoint */
+    unlink(run->checkpoint_aside);
+  else
+    st = GyreFilePutBackHere(run->checkpoint, run->checkpoint_aside, NULL), back = !st;
+  unlink(lock);
+  if (st)
+    snprintf(note, len, "the file this run replaces is left as '%s' (%s)", aside,
+             GyreStatusMessage());
+  else if (back)
+    snprintf(note, len, "checkpoint '%s' is back as it was before this run", run->checkpoint);
+  else if (run->output_aside)
+    snprintf(note, len,
+             "output '%s' is back as it was before this run (-output_overwrite replaces it only "
+             "when the run ends), this run's unclosed records are in '%s'%s%s%s%s",
+             run->output, failed, run->checkpoint_written ? ", its last good checkpoint in '" : "",
+             run->checkpoint_written ? cfailed : "", run->checkpoint_written ? "'" : "",
+             earlier ? " (replacing an earlier failed run's)" : "");
 }
 
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)

@@ -93,6 +93,28 @@ grep -q "output 'h.nc' is back as it was before this run.*unclosed records are i
   err6.txt || fail "the one-rank error does not say the earlier output is back"
 cksum h.nc | cmp -s - h.sum || fail "the earlier output was not put back after a one-rank error"
 [ -e h.nc.failed ] && [ ! -e h.nc.replaced ] || fail "the one-rank error left the files wrong"
+# every rank failing alone at once: one of them puts the files back, the others leave them
+rm -f h.nc.failed
+set +e
+GYRE_TEST_FAIL_RANK_STEP='*:3' mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale \
+  -ts_max_time 0.2 -output_every 0.005 -quiet -output h.nc -output_overwrite 2> err7.txt
+set -e
+cat err7.txt
+cksum h.nc | cmp -s - h.sum || fail "the earlier output was lost when every rank failed alone"
+[ -e h.nc.failed ] && [ ! -e h.nc.replaced ] && [ ! -e h.nc.replaced.putback ] ||
+  fail "every rank failing alone left the files wrong"
+[ "$(grep -c "is back as it was" err7.txt)" = 1 ] || fail "expected one rank to say it put back"
+# a checkpoint the failed run wrote, with none before it, goes with the run's records (a
+# -restart auto must not continue the failed run into the output put back)
+set +e
+GYRE_TEST_FAIL_RANK_STEP=1:15 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale \
+  -ts_max_time 0.2 -output_every 0.005 -checkpoint hc.ckpt -checkpoint_every 0.025 -quiet \
+  -output h.nc -output_overwrite 2> err8.txt
+set -e
+grep -q "its last good checkpoint in 'hc.ckpt.failed' (replacing an earlier failed run's)" err8.txt ||
+  fail "the one-rank error does not name the run's checkpoint"
+[ ! -e hc.ckpt ] && [ -e hc.ckpt.failed ] || fail "the failed run's checkpoint was left in place"
+cksum h.nc | cmp -s - h.sum || fail "the earlier output was not put back (checkpoint case)"
 
 # a replacement a killed run began (its FILE.replaced left behind) is completed by the leg that
 # continues it, which then removes the file replaced
