@@ -254,9 +254,30 @@ PetscErrorCode GyreRunOutputClose(GyreRun *run, PetscBool finished)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Whether an earlier failed run's files are where this one's go (failed; cfailed where the run
+ * wrote a checkpoint): they are replaced, and the note says so */
+static int EarlierFailed(const GyreRun *run, const char *failed, const char *cfailed)
+{
+  struct stat sb;
+  return !lstat(failed, &sb) || (run->checkpoint_written && !lstat(cfailed, &sb));
+}
+
+/* The note of a failed run whose output replaced a file: that file back, the run's records
+ * ("records", or "unclosed records" after an abort) in failed, ckpt what became of its
+ * checkpoint */
+static void PutBackNote(const GyreRun *run, char *note, size_t len, const char *records,
+                        const char *failed, const char *ckpt, int earlier)
+{
+  snprintf(note, len,
+           "output '%s' is back as it was before this run (-output_overwrite replaces it only when "
+           "the run ends), this run's %s are in '%s'%s%s",
+           run->output, records, failed, ckpt,
+           earlier ? " (replacing an earlier failed run's)" : "");
+}
+
 void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
 {
-  char        failed[PATH_MAX + 8], cfailed[PATH_MAX + 8], lock[PATH_MAX + 32];
+  char        failed[PATH_MAX + 8], cfailed[PATH_MAX + 8], lock[PATH_MAX + 32], ckpt[PATH_MAX + 64];
   const char *aside = run->output_aside ? run->output_aside : run->checkpoint_aside;
   struct stat sb;
   GyreStatus  st      = GYRE_OK;
@@ -277,7 +298,7 @@ void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
   snprintf(failed, sizeof failed, "%s.failed", run->output);
   snprintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint);
   if (run->output_aside) { /* as GyreRunOutputFailed: the run's records and checkpoint go */
-    earlier = !lstat(failed, &sb) || (run->checkpoint_written && !lstat(cfailed, &sb));
+    earlier = EarlierFailed(run, failed, cfailed);
     st      = GyreFilePutBackHere(run->output, run->output_aside, failed);
     if (!st && (run->checkpoint_aside || run->checkpoint_written))
       st = GyreFilePutBackHere(run->checkpoint, run->checkpoint_aside,
@@ -292,13 +313,12 @@ void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
              GyreStatusMessage());
   else if (back)
     snprintf(note, len, "checkpoint '%s' is back as it was before this run", run->checkpoint);
-  else if (run->output_aside)
-    snprintf(note, len,
-             "output '%s' is back as it was before this run (-output_overwrite replaces it only "
-             "when the run ends), this run's unclosed records are in '%s'%s%s%s%s",
-             run->output, failed, run->checkpoint_written ? ", its last good checkpoint in '" : "",
-             run->checkpoint_written ? cfailed : "", run->checkpoint_written ? "'" : "",
-             earlier ? " (replacing an earlier failed run's)" : "");
+  else if (run->output_aside) {
+    snprintf(ckpt, sizeof ckpt, "%s%s%s",
+             run->checkpoint_written ? ", its last good checkpoint in '" : "",
+             run->checkpoint_written ? cfailed : "", run->checkpoint_written ? "'" : "");
+    PutBackNote(run, note, len, "unclosed records", failed, ckpt, earlier);
+  }
 }
 
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
@@ -331,11 +351,9 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
   int earlier = 0; /* an earlier failed run's files where this one's go: replaced, and said so */
   if (made) {
     PetscMPIInt rank;
-    struct stat sb;
     PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", run->output));
     PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
-    if (rank == 0)
-      earlier = !lstat(failed, &sb) || (run->checkpoint_written && !lstat(cfailed, &sb));
+    if (rank == 0) earlier = EarlierFailed(run, failed, cfailed);
     PetscCallMPI(MPI_Bcast(&earlier, 1, MPI_INT, 0, run->comm));
   }
   PetscCallGyre(run->comm,
@@ -345,11 +363,6 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
   if (!made)
     PetscCall(PetscSNPrintf(note, len, "output '%s' is as it was before this run", run->output));
   else
-    PetscCall(PetscSNPrintf(note, len,
-                            "output '%s' is back as it was before this run (-output_overwrite "
-                            "replaces it only when the run ends), this run's records are in "
-                            "'%s'%s%s",
-                            run->output, failed, ckpt,
-                            earlier ? " (replacing an earlier failed run's)" : ""));
+    PutBackNote(run, note, len, "records", failed, ckpt, earlier);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

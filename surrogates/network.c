@@ -1038,18 +1038,19 @@ GyreStatus GyreNetInferStaged(const GyreNet *net, GyreNetWorkspace *ws, const fl
   GyreCall(ws_check(net, ws, "GyreNetInferStaged"));
   GyreBackend *be = net->be;
   if (!hin || !hout) return GyreStatusSet(GYRE_ERR_ARG, "GyreNetInferStaged: NULL host staging");
-  if (ws->fused || !be->ops->copy_to_host_async || !be->ops->capture_begin) {
-    GyreCall(GyreTensorCopyFromHost(x, hin));
-    GyreCall(GyreNetInfer(net, ws, x, y));
-    return GyreTensorCopyToHost(y, hout);
+  /* the copies in the graph; otherwise (not recorded yet, or no graphs) the three plainly. Once
+   * tried with staging, the layers go by run_infer: GyreNetInfer's own graph would take the
+   * workspace's recording for a call without staging */
+  const int staged = !ws->fused && be->ops->copy_to_host_async && be->ops->capture_begin;
+  if (staged) {
+    int done = 0;
+    GyreCall(check_output(net, x, y, "GyreNetInferStaged"));
+    ws->fused_last = 0;
+    GyreCall(infer_graph(net, ws, x, y, hin, hout, &done));
+    if (done) return GyreBackendSynchronize(be);
   }
-  GyreCall(check_output(net, x, y, "GyreNetInferStaged"));
-  ws->fused_last = 0;
-  int done       = 0;
-  GyreCall(infer_graph(net, ws, x, y, hin, hout, &done));
-  if (done) return GyreBackendSynchronize(be);
-  GyreCall(GyreTensorCopyFromHost(x, hin)); /* not recorded (yet): the three plainly */
-  GyreCall(run_infer(net, ws, x, y));
+  GyreCall(GyreTensorCopyFromHost(x, hin));
+  GyreCall(staged ? run_infer(net, ws, x, y) : GyreNetInfer(net, ws, x, y));
   return GyreTensorCopyToHost(y, hout);
 }
 

@@ -5,6 +5,14 @@ source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 sum=$(sha256sum good.nc)
 
 expect_error "unknown model" "unknown model 'bogus'" "$GYRE" simulate -model bogus -output x.nc
+# an -output or -checkpoint that is a loop of symbolic links: one error naming it, nothing made
+ln -sf loop_b.nc loop_a.nc && ln -sf loop_a.nc loop_b.nc
+expect_error "-output a loop of links" "-output 'loop_a.nc' is a symbolic link that loops" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -output loop_a.nc
+expect_error "-checkpoint a loop of links" "-checkpoint 'loop_b.nc' is a symbolic link that loops" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -output ok_link.nc \
+  -checkpoint loop_b.nc
+[ -L loop_a.nc ] && [ -L loop_b.nc ] && [ ! -e ok_link.nc ] || fail "a refused link run touched files"
 expect_error "missing options file" "cannot read options file 'nope.opts'" \
   "$GYRE" simulate -options_file nope.opts
 expect_error "grid not divisible by the stride" "not divisible" \
