@@ -263,7 +263,8 @@ PetscErrorCode GyreSimulateFailed(void)
   char     note[4 * PATH_MAX + 256];
 
   PetscFunctionBegin;
-  if (!run->out && !run->output_aside && !run->checkpoint_aside) PetscFunctionReturn(PETSC_SUCCESS);
+  if (!run->output_made && !run->output_aside && !run->checkpoint_aside)
+    PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(GyreRunOutputFailed(run, note, sizeof note));
   if (note[0]) PetscCall(PetscFPrintf(run->comm, PETSC_STDERR, "gyre: %s\n", note));
   PetscFunctionReturn(PETSC_SUCCESS);

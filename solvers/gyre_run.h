@@ -39,12 +39,13 @@ typedef struct {
   PetscBool restart_each_step; /* TSRestartStep before every step (GyreRunSetUpTS says when) */
 
   /* output */
-  GyreFile out;
-  char    *output_aside;     /* the file -output_overwrite replaces, aside until the end */
-  char    *checkpoint_aside; /* and the checkpoint that went with it */
-  int      varids[GYRE_MAX_FIELDS];
-  double  *buf;
-  char    *command_line, *options;
+  GyreFile  out;
+  PetscBool output_made;      /* this run has written to run->output (it may be closed since) */
+  char     *output_aside;     /* the file -output_overwrite replaces, aside until the end */
+  char     *checkpoint_aside; /* and the checkpoint that went with it */
+  int       varids[GYRE_MAX_FIELDS];
+  double   *buf;
+  char     *command_line, *options;
 
   /* surrogates */
   PetscInt          advance_steps; /* steps per advance: 1, or the emulator's stride in steps */

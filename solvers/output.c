@@ -66,6 +66,7 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run)
   }
   fo.deflate = (int) run->output_deflate;
   PetscCallGyre(run->comm, GyreFileCreate(run->comm, run->output, &fo, &run->out));
+  run->output_made = PETSC_TRUE;
   PetscCallGyre(run->comm, GyreFileDefineTime(run->out, m->timekind, m->time_units));
   if (m->ensemble_size > 1) {
     GyreDimSpec member = {.name          = "member",
@@ -166,6 +167,7 @@ PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep, doubl
   PetscCall(CheckOutputBelongs(run, nrec_keep, t_last));
   PetscCallGyre(run->comm, GyreFileTruncateRecords(run->comm, run->output, nrec_keep));
   PetscCallGyre(run->comm, GyreFileOpen(run->comm, run->output, 1, &run->out));
+  run->output_made = PETSC_TRUE;
   /* a replacement an earlier leg began (-output_overwrite) is this leg's to complete */
   PetscCallGyre(run->comm, GyreFileMoveAside(run->comm, run->output, 0, &run->output_aside));
   if (run->checkpoint[0])
@@ -224,6 +226,9 @@ static PetscErrorCode CloseOutput(GyreRun *run, PetscBool finished)
   PetscFunctionBegin;
   if (!run->out) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallGyre(run->comm, GyreFileClose(&run->out));
+  /* GYRE_TEST_FAIL_CLOSE (any value): the tests' close that fails part-way, at the run's end */
+  PetscCheck(!finished || !getenv("GYRE_TEST_FAIL_CLOSE"), run->comm, PETSC_ERR_FILE_WRITE,
+             "GYRE_TEST_FAIL_CLOSE: cannot write the end attributes of '%s'", run->output);
   /* the end of the run's provenance, written once the parallel file is closed */
   GyreTimeNowISO(now);
   PetscCallMPI(MPI_Bcast(now, sizeof now, MPI_CHAR, 0, run->comm));
@@ -323,8 +328,10 @@ void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
 
 PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
 {
-  char      failed[PATH_MAX + 8] = "", cfailed[PATH_MAX + 8] = "", ckpt[PATH_MAX + 64] = "";
-  PetscBool made = run->out ? PETSC_TRUE : PETSC_FALSE;
+  char failed[PATH_MAX + 8] = "", cfailed[PATH_MAX + 8] = "", ckpt[PATH_MAX + 64] = "";
+  /* made: the run wrote records, kept even where its close failed part-way (the file then
+   * closed, or not, and with no end attributes) */
+  PetscBool made = run->out || run->output_made ? PETSC_TRUE : PETSC_FALSE;
 
   PetscFunctionBegin;
   note[0] = 0;

@@ -116,6 +116,29 @@ grep -q "its last good checkpoint in 'hc.ckpt.failed' (replacing an earlier fail
 [ ! -e hc.ckpt ] && [ -e hc.ckpt.failed ] || fail "the failed run's checkpoint was left in place"
 cksum h.nc | cmp -s - h.sum || fail "the earlier output was not put back (checkpoint case)"
 
+# a close that fails part-way (the records written, the end attributes not: a quota reached at
+# the last flush) keeps the run's records in FILE.failed; they were deleted
+set +e
+GYRE_TEST_FAIL_CLOSE=1 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale \
+  -ts_max_time 0.2 -output_every 0.005 -quiet -output h.nc -output_overwrite 2> err9.txt
+status=$?
+set -e
+cat err9.txt
+[ $status -ne 0 ] || fail "a failed close exited 0"
+grep -q "output 'h.nc' is back as it was before this run.* records are in 'h.nc.failed'" err9.txt ||
+  fail "a failed close does not say where the run's records are"
+cksum h.nc | cmp -s - h.sum || fail "the earlier output was not put back after a failed close"
+[ "$(ncdump -v time h.nc.failed | grep -o '0\.2 ;')" = "0.2 ;" ] ||
+  fail "the failed close's records are not all in h.nc.failed"
+# a new output keeps them in place, and says so
+set +e
+GYRE_TEST_FAIL_CLOSE=1 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale \
+  -ts_max_time 0.2 -output_every 0.005 -quiet -output hn.nc 2> err10.txt
+set -e
+grep -q "output 'hn.nc' keeps the records written so far" err10.txt ||
+  fail "a failed close of a new output does not say it keeps the records"
+[ "$(ncdump -v time hn.nc | grep -o '0\.2 ;')" = "0.2 ;" ] || fail "the new output lost records"
+
 # a replacement a killed run began (its FILE.replaced left behind) is completed by the leg that
 # continues it, which then removes the file replaced
 mpirun_n 1 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -quiet -output k.nc \
