@@ -48,6 +48,31 @@ static PetscErrorCode AllocBuffer(GyreRun *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The lock file of GyreRunOutputAbandon's put-back of aside (one rank does it) */
+static void PutBackLock(const char *aside, char *lock, size_t len)
+{
+  snprintf(lock, len, "%s.putback", aside);
+}
+
+/* The files aside are this run's: a put-back lock left by a run killed while it put them back
+ * (an earlier leg, or an earlier job on the same files) would stop this run's; rank 0 removes
+ * it. Every rank calls it. */
+static PetscErrorCode ForgetStaleLocks(GyreRun *run)
+{
+  const char *aside[2] = {run->output_aside, run->checkpoint_aside};
+  PetscMPIInt rank;
+  char        lock[PATH_MAX + 32];
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  for (int i = 0; i < 2 && rank == 0; i++) {
+    if (!aside[i]) continue;
+    PutBackLock(aside[i], lock, sizeof lock);
+    unlink(lock);
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GyreRunOutputCreate(GyreRun *run)
 {
   GyreModel       m    = run->model;
@@ -63,6 +88,7 @@ PetscErrorCode GyreRunOutputCreate(GyreRun *run)
     if (run->checkpoint[0])
       PetscCallGyre(run->comm,
                     GyreFileMoveAside(run->comm, run->checkpoint, 1, &run->checkpoint_aside));
+    PetscCall(ForgetStaleLocks(run));
   }
   fo.deflate = (int) run->output_deflate;
   PetscCallGyre(run->comm, GyreFileCreate(run->comm, run->output, &fo, &run->out));
@@ -173,6 +199,7 @@ PetscErrorCode GyreRunOutputOpenForRestart(GyreRun *run, size_t nrec_keep, doubl
   if (run->checkpoint[0])
     PetscCallGyre(run->comm,
                   GyreFileMoveAside(run->comm, run->checkpoint, 0, &run->checkpoint_aside));
+  PetscCall(ForgetStaleLocks(run));
   {
     /* the stepping time of the earlier legs counts towards the run's cost */
     char *wall = NULL;
@@ -292,7 +319,7 @@ void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len)
   if (!aside) return; /* nothing replaced: a new file keeps what was written, as after a kill */
   /* one rank does it (several may fail alone at once): the one that makes the lock file; one
    * that makes it after that rank is done finds nothing aside any more */
-  snprintf(lock, sizeof lock, "%s.putback", aside);
+  PutBackLock(aside, lock, sizeof lock);
   const int fd = open(lock, O_CREAT | O_EXCL | O_WRONLY, 0600);
   if (fd < 0) return; /* another rank is putting the files back, and says so */
   close(fd);

@@ -104,6 +104,17 @@ cksum h.nc | cmp -s - h.sum || fail "the earlier output was lost when every rank
 [ -e h.nc.failed ] && [ ! -e h.nc.replaced ] && [ ! -e h.nc.replaced.putback ] ||
   fail "every rank failing alone left the files wrong"
 [ "$(grep -c "is back as it was" err7.txt)" = 1 ] || fail "expected one rank to say it put back"
+# a put-back lock left by a run killed while it put the files back does not stop a later run's
+rm -f h.nc.failed
+touch h.nc.replaced.putback
+set +e
+GYRE_TEST_FAIL_RANK_STEP=1:3 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale \
+  -ts_max_time 0.2 -output_every 0.005 -quiet -output h.nc -output_overwrite 2> err11.txt
+set -e
+grep -q "output 'h.nc' is back as it was before this run" err11.txt ||
+  fail "a stale put-back lock stopped the put-back"
+cksum h.nc | cmp -s - h.sum || fail "the earlier output was not put back past a stale lock"
+[ ! -e h.nc.replaced ] && [ ! -e h.nc.replaced.putback ] || fail "a stale lock left files behind"
 # a checkpoint the failed run wrote, with none before it, goes with the run's records (a
 # -restart auto must not continue the failed run into the output put back)
 set +e
