@@ -505,6 +505,8 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCall(GyreSignalsInstall());
   o.stop = StopRequested;
 
+  /* every option is read by now: one misspelt shows before the first epoch, not after the last */
+  PetscCall(GyreOptionsWarnUnused(comm, "train"));
   GyreBackend *be = NULL;
   PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));
   PetscCallGyre(comm, GyreBackendSetPrecision(be, precision));

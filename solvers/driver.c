@@ -588,6 +588,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         if (localbad >= 0) run->member = e;
       }
       PetscCall(GyreSignalsPoll(comm, localbad, &sig, &bad));
+      /* every option is read by now (the solvers' too, at their first solve): one misspelt
+       * shows at the start of a long job's log, not only at its end */
+      if (run->step - step0 <= run->advance_steps)
+        PetscCall(GyreOptionsWarnUnused(comm, "simulate"));
       if (bad >= 0) {
         const char *field = NULL;
         PetscCall(DMDAGetFieldName(m->dm, bad, &field));

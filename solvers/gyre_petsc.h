@@ -28,6 +28,12 @@ PetscErrorCode GyreOptionsRealArray_Private(PetscOptionItems *, const char[], co
  * ("1,,2", ",X", "X,") and, where unique, for an entry given twice. Collective on comm. */
 PetscErrorCode GyreOptionsListCheck(MPI_Comm comm, const char *name, const char *value,
                                     PetscBool unique);
+/* One warning line (rank 0 of comm) for each option nothing has read so far, for command cmd
+ * ("simulate": an option of another model, or one that needs another, says when it applies).
+ * Each is said once: a later call does not repeat it. gyre simulate calls it after its first
+ * step (a misspelt option shows at the start of a long job's log, not only at its end), gyre
+ * train before its first epoch, and every command at its end. Collective on comm. */
+PetscErrorCode GyreOptionsWarnUnused(MPI_Comm comm, const char *cmd);
 #undef PetscOptionsInt
 #undef PetscOptionsRealArray
 #undef PetscOptionsBoundedInt

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include "gyre_petsc.h"
 
@@ -142,5 +143,73 @@ PetscErrorCode GyreOptionsRealArray_Private(PetscOptionItems *po, const char opt
     }
   }
   PetscCall(PetscOptionsRealArray_Private(po, opt, text, man, val, n, set));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreOptionsWarnUnused(MPI_Comm comm, const char *cmd)
+{
+  PetscInt    n;
+  char      **names, **values;
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  /* PETSc's own options read only by PetscFinalize, after this: looked at (so marked used) */
+  {
+    static const char *const at_finalize[] = {"-options_view", "-options_left",   "-malloc_dump",
+                                              "-malloc_view",  "-memory_view",    "-objects_dump",
+                                              "-log_view",     "-log_view_memory"};
+    for (size_t i = 0; i < sizeof at_finalize / sizeof at_finalize[0]; i++) {
+      PetscBool set;
+      PetscCall(PetscOptionsHasName(NULL, NULL, at_finalize[i], &set));
+    }
+  }
+  /* gyre simulate's options that apply only with another: said so, not "misspelt"
+   * (when the condition holds, as it does for -ns2d_N with -model ns2d: misspelt after all) */
+  static const struct {
+    const char *prefix, *when, *opt, *value, *also; /* applies where opt is given (as value),
+                                                     * and also, where not NULL */
+  } cond[] = {
+      {"guard", "with -surrogate", "-surrogate", NULL, NULL},
+      {"surrogate_", "with -surrogate", "-surrogate", NULL, NULL},
+      {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",
+       "-closure", "polynomial", NULL},
+      {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",
+       "-guard_fallback", "polynomial", "-surrogate"},
+      {"l96_", "with -model l96", "-model", "l96", NULL},
+      {"ns2d_", "with -model ns2d", "-model", "ns2d", NULL},
+      {"output_coarsen", "with -model ns2d and -output_stride above 1", "-output_stride", NULL,
+       NULL}};
+  PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
+  for (PetscInt i = 0; i < n && rank == 0; i++) {
+    const char *when  = NULL;
+    PetscBool   holds = PETSC_FALSE;
+    for (size_t k = 0; !strcmp(cmd, "simulate") && k < sizeof cond / sizeof cond[0]; k++) {
+      char      v[64] = "";
+      PetscBool set;
+      if (strncmp(names[i], cond[k].prefix, strlen(cond[k].prefix))) continue;
+      when = cond[k].when;
+      PetscCall(PetscOptionsGetString(NULL, NULL, cond[k].opt, v, sizeof v, &set));
+      if (set && cond[k].also) PetscCall(PetscOptionsHasName(NULL, NULL, cond[k].also, &set));
+      if (set && (!cond[k].value || !strcmp(v, cond[k].value))) holds = PETSC_TRUE;
+    }
+    if (holds) when = NULL;
+    if (when)
+      fprintf(stderr, "gyre: warning: option -%s%s%s was not used: it applies only %s\n", names[i],
+              values[i] ? " " : "", values[i] ? values[i] : "", when);
+    else
+      fprintf(stderr,
+              "gyre: warning: option -%s%s%s was not used (misspelt, or not an option of gyre "
+              "%s?)\n",
+              names[i], values[i] ? " " : "", values[i] ? values[i] : "", cmd);
+  }
+  /* said once: marked used, so that a later call (the command's end) does not say it again */
+  for (PetscInt i = 0; i < n; i++) {
+    char      opt[256];
+    PetscBool set;
+    PetscCall(PetscSNPrintf(opt, sizeof opt, "-%s", names[i]));
+    PetscCall(PetscOptionsHasName(NULL, NULL, opt, &set));
+  }
+  PetscCall(PetscOptionsLeftRestore(NULL, &n, &names, &values));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -80,6 +80,12 @@ mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 0.05 -ts_max_tim 9 -quiet -o
 cat warn.txt
 n=$(grep -c "gyre: warning: option -ts_max_tim 9 was not used" warn.txt || true)
 [ "$n" = 1 ] || fail "expected one warning naming -ts_max_tim, got $n"
+# ... said after the first step, so also by a run that fails later (here a blow-up)
+expect_error "a blow-up with a misspelt option" "blow-up at step" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 1e6 -ts_dt 0.005 -ts_max_time 5 \
+  -ts_max_tim 9 -quiet -output wb.nc
+[ "$(grep -c "warning: option -ts_max_tim 9 was not used" err.txt)" = 1 ] ||
+  { cat err.txt; fail "a misspelt option was not said once by a run that failed later"; }
 # an option of another model, or one that needs -surrogate: the warning says when it applies
 "$GYRE" simulate -model l96 -ts_max_time 0.05 -guard_cooldown 2 -ns2d_nu 1 -quiet -output w2.nc \
   2> warn.txt || fail "a run with options of another case failed"

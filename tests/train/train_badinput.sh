@@ -34,7 +34,10 @@ d.variables["X"][5, 1, 3] = float("nan")
 d.close()
 PY
 expect_error "NaN in the data" "nan.nc.*X.*NaN\|NaN.*nan.nc.*X" \
-  "$GYRE" train -train_data nan.nc "${t[@]}" -train_out m.nc
+  "$GYRE" train -train_data nan.nc "${t[@]}" -train_out m.nc -train_epoch 3
+# a misspelt option is said before training starts (also when the run then fails), once
+[ "$(grep -c "warning: option -train_epoch 3 was not used (misspelt" err.txt)" = 1 ] ||
+  { cat err.txt; fail "a misspelt option was not said once before the training's error"; }
 head -c $(($(stat -c %s d.nc) / 2)) d.nc > trunc.nc
 expect_error "truncated data file" "trunc.nc" \
   "$GYRE" train -train_data trunc.nc "${t[@]}" -train_out m.nc
