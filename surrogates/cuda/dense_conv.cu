@@ -27,6 +27,7 @@
 #include "op_shapes.h"
 #include "igemm.cuh"
 #include "conv_fft.cuh"
+#include "direct.cuh"
 
 /* y (n elements of an (N, C, S) layout) += b[c] */
 __global__ static void k_bias(size_t n, int C, size_t S, const float *b, float *y)
@@ -686,7 +687,7 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
   return GYRE_OK;
 }
 
-/* the algorithm for K > 1: GYRE_CUDA_CONV=auto|implicit|shift|im2col|fft|fft:N. auto (the
+/* the algorithm for K > 1: GYRE_CUDA_CONV=auto|implicit|shift|im2col|direct|fft|fft:N. auto (the
  * default) in fp32 and tf32: through the FFT where it applies and the batch has at least
  * FFT_AUTO_MIN_BATCH samples, else the implicit GEMM; in bf16 the shift-GEMM for such batches (its
  * cuBLAS calls run on the tensor cores; it was faster than im2col on an H200 for Ross et al.'s
@@ -696,9 +697,11 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
  * (batch 64) at 3686 samples/s at 64^2 and 270 at 256^2, the implicit GEMM at 2624 and 196 (PyTorch
  * with cuDNN: 3240 and 252); but the FCNN closure on one 84^2 field took 1.18 ms through the FFT
  * and 0.46 ms by the implicit GEMM (the kernel's transform does not shrink with the batch).
- * fft and fft:N take the FFT for any batch (N: kernels of at least N taps). */
+ * fft and fft:N take the FFT for any batch (N: kernels of at least N taps). direct (direct.cuh:
+ * one kernel a layer, for a small CNN's latency) where it applies, the implicit GEMM elsewhere and
+ * for the backward pass; not chosen by auto until measured on a GPU against the implicit GEMM. */
 #define FFT_AUTO_MIN_BATCH 16
-typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL, CONV_FFT } ConvAlgo;
+typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL, CONV_FFT, CONV_DIRECT } ConvAlgo;
 static GyreStatus conv_algo(GyreBackend *be, const ConvGeom *g, ConvAlgo *algo)
 {
   const char *env      = getenv("GYRE_CUDA_CONV");
@@ -715,15 +718,18 @@ static GyreStatus conv_algo(GyreBackend *be, const ConvGeom *g, ConvAlgo *algo)
     a = CONV_SHIFT;
   else if (!strcmp(env, "im2col"))
     a = CONV_IM2COL;
+  else if (!strcmp(env, "direct"))
+    a = CONV_DIRECT;
   else if (!strncmp(env, "fft:", 4) && atoi(env + 4) >= 1)
     min_taps = atoi(env + 4);
   else if (strcmp(env, "fft"))
     return GyreStatusSet(GYRE_ERR_ARG,
-                         "GYRE_CUDA_CONV=%s: auto, implicit, shift, im2col, fft or fft:N (N >= 1 "
-                         "taps)",
+                         "GYRE_CUDA_CONV=%s: auto, implicit, shift, im2col, direct, fft or fft:N "
+                         "(N >= 1 taps)",
                          env);
-  /* the FFT where it applies, else the implicit GEMM */
+  /* the FFT or the direct convolution where it applies, else the implicit GEMM */
   if (a == CONV_FFT && !fft_conv_applies(g, min_taps, min_batch)) a = CONV_IMPLICIT;
+  if (a == CONV_DIRECT && !direct_conv_applies(g)) a = CONV_IMPLICIT;
   *algo = a;
   return GYRE_OK;
 }
@@ -759,6 +765,14 @@ static GyreStatus conv_forward(GyreBackend *be, const GyreTensor *x, const GyreT
   if (a == CONV_FFT && !plain) return GYRE_OK;
   *done = 1;
   if (a == CONV_FFT) return fft_conv_forward(be, &g, x, W->data, b ? b->data : NULL, y);
+  if (a == CONV_DIRECT) { /* one kernel, the padding read in place (direct.cuh) */
+    const dim3 grid((unsigned) ((g.s.X + DC_TILE - 1) / DC_TILE),
+                    (unsigned) ((g.s.Y + DC_TILE - 1) / DC_TILE), (unsigned) g.s.N);
+    k_direct_conv<<<grid, dim3(DC_TILE, DC_TILE), 0, cuda_ctx(be)->stream>>>(
+        g, x->data, W->data, b ? b->data : NULL, y->data, post);
+    CU_LAUNCHED();
+    return GYRE_OK;
+  }
   if (a == CONV_IM2COL) /* W (Cout, Cin K) is already the (Cin K x Cout) column-major matrix */
     return im2col_conv(be, &g, g.s.Cin, g.s.Cout, x->data, W->data, b ? b->data : NULL, y->data,
                        post);
@@ -837,6 +851,7 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
   GyreCall(conv_fits(&g));
   GyreCall(conv_algo(be, &g, &a));
   if (a == CONV_FFT) return fft_conv_backward(be, &g, x, W->data, dy, dx, dW);
+  if (a == CONV_DIRECT) a = CONV_IMPLICIT; /* the direct convolution is a forward pass only */
   if (a == CONV_IMPLICIT) {
     if (dW) {
       CUDA_PROF(be, "conv backward KxK dW (implicit)");

@@ -136,6 +136,10 @@ run_case "nets+shift" nets GYRE_CUDA_CONV=shift
 run_case "infer+shift" infer GYRE_CUDA_CONV=shift
 run_case "infer+im2col" infer GYRE_CUDA_CONV=im2col
 run_case "infer+nopost" infer GYRE_CUDA_POST=0
+# the direct convolution (direct.cuh: one kernel a small layer, opt-in until measured here):
+# inference with its epilogue, and the networks' forward passes, against the CPU
+run_case "infer+direct" infer GYRE_CUDA_CONV=direct
+run_case "nets+direct" nets GYRE_CUDA_CONV=direct
 # the implicit GEMM without its 128-wide tile; with 8 x 8 a thread in its 64-wide tile (then
 # used for every layer beyond 32 channels); the weight gradient in steps of 32 positions
 run_case "ops+bn64" ops GYRE_CUDA_IGEMM_BN=64

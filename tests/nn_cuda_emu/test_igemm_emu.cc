@@ -31,6 +31,7 @@
 #include "igemm.cuh"
 #include "conv_fft.cuh"
 #include "spectral_modes.cuh"
+#include "direct.cuh"
 
 static int failures = 0;
 
@@ -421,6 +422,50 @@ static void modes_tiled(int N, int Ci, int Co, int Y, int X, int MY, int MX)
   failures += !same || nan;
 }
 
+/* The direct convolution (direct.cuh, GYRE_CUDA_CONV=direct) against the double reference, plain
+ * and with the inference epilogue (act: ReLU, GELU or tanh, and a batch norm), with and without
+ * a bias, on a grid of (ceil(X / 16), ceil(Y / 16), N) blocks of 16 x 16 threads */
+static void direct(int N, int Ci, int Co, int Y, int X, int KY, int KX, int circ, int act, int bias)
+{
+  unsigned                 seed = 11u + (unsigned) (N + Ci * 3 + Co * 5 + Y + X * 7 + KY + circ);
+  const ConvGeom           g    = geom(N, Ci, Co, Y, X, KY, KX, circ);
+  const std::vector<float> x    = randoms((size_t) N * Ci * g.P, &seed),
+                           W    = randoms((size_t) Co * Ci * g.K, &seed);
+  const std::vector<float>  b   = bias ? randoms(Co, &seed) : std::vector<float>();
+  const std::vector<double> ref = conv_ref(g, x, W, b);
+  const dim3                grid((unsigned) ((X + DC_TILE - 1) / DC_TILE),
+                                 (unsigned) ((Y + DC_TILE - 1) / DC_TILE), (unsigned) N);
+  std::vector<float>        y(ref.size(), NAN);
+  ConvPost                  post; /* plain first */
+  for (int pass = 0; pass < 2; pass++) {
+    const std::vector<float> mean = randoms(Co, &seed), gam = randoms(Co, &seed),
+                             bet = randoms(Co, &seed), u = randoms(Co, &seed);
+    std::vector<float> inv(Co);
+    for (int o = 0; o < Co; o++)
+      inv[o] = 1.0f + 0.5f * u[o];
+    if (pass) /* the epilogue: the activation, then the batch norm */
+      post.act = act, post.mean = mean.data(), post.invstd = inv.data(), post.gamma = gam.data(),
+      post.beta = bet.data();
+    std::fill(y.begin(), y.end(), NAN);
+    float *yd = y.data();
+    emu_launch(grid, dim3(DC_TILE, DC_TILE),
+               [&] { k_direct_conv(g, x.data(), W.data(), bias ? b.data() : nullptr, yd, post); });
+    size_t       bad;
+    const double err  = compare(pass ? post_ref(g, ref, post) : ref, y, &bad);
+    const int    fail = !(err <= 1e-5) || bad;
+    printf("%s direct       %-8s N %d, %2d -> %2d, %2d x %2d, kernel %d x %d%s%s: max err %.2e of "
+           "the largest value%s\n",
+           fail ? "FAIL" : "ok  ", circ ? "circular" : "zero", N, Ci, Co, Y, X, KY, KX,
+           bias ? ", bias" : "",
+           !pass                       ? ""
+           : post.act == GYRE_ACT_RELU ? ", relu + bn"
+           : post.act == GYRE_ACT_GELU ? ", gelu + bn"
+                                       : ", tanh + bn",
+           err, bad ? " (unwritten elements)" : "");
+    failures += fail;
+  }
+}
+
 int main()
 {
   for (int circ = 0; circ < 2; circ++) {
@@ -450,6 +495,17 @@ int main()
     weight_gradient<128, 8, 8, false, 3>(circ);
     weight_gradient<64, 4, 8, false, 1>(circ);
   }
+  /* the direct convolution: the small CNN closure's layers on its 72^2 block (1 -> 8, 5 x 5;
+   * 8 -> 8 and 8 -> 1, 3 x 3), partial tiles, 16 output channels, even and 1-D kernels, the
+   * largest kernel, zero padding */
+  direct(1, 1, 8, 72, 72, 5, 5, 1, GYRE_ACT_RELU, 1);
+  direct(1, 8, 8, 72, 72, 3, 3, 1, GYRE_ACT_GELU, 1);
+  direct(1, 8, 1, 72, 72, 3, 3, 1, GYRE_ACT_TANH, 0);
+  direct(2, 3, 16, 9, 11, 3, 3, 0, GYRE_ACT_RELU, 1);
+  direct(3, 2, 5, 17, 33, 4, 2, 1, GYRE_ACT_GELU, 1);
+  direct(2, 4, 3, 1, 40, 1, 7, 0, GYRE_ACT_TANH, 1);
+  direct(1, 5, 16, 20, 18, 7, 7, 1, GYRE_ACT_RELU, 0);
+  direct(1, 2, 3, 5, 4, 7, 5, 1, GYRE_ACT_TANH, 1); /* a kernel wider than the grid */
   fft_weights(3, 2, 8, 6, 5, 5);
   fft_weights(2, 3, 6, 9, 3, 1);
   fft_weights(2, 2, 4, 3, 5, 7); /* kernels wider than the grid */
