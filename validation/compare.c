@@ -26,7 +26,11 @@
  * - Stability: the first shared time at which TEST holds a NaN/Inf or |x| > -compare_blowup.
  *   A non-finite TEST record and every later one are left out of everything (their per-lead
  *   values are NaN, and the climate statistics cover the times before it); a finite value
- *   beyond the threshold is only reported. A non-finite REF value is an error.
+ *   beyond the threshold is only reported. A non-finite REF value at any shared time is an
+ *   error (on any rank count).
+ * - Baseline: scored against REF at the times REF and TEST share (its per-lead values on TEST's
+ *   leads, its climate distances over the same times as TEST's, for the similarity scores); a
+ *   shared time the baseline lacks is an error, its other times are not read.
  * - PDFs: -compare_pdf_bins (50) equal bins from the smallest to the largest value of REF and
  *   TEST together, from the same sorted samples as W1 (so the same on any rank count).
  * - Conservation and spectra (compare_flow.c) are computed per record on its owner and summed
@@ -278,6 +282,35 @@ static void ClosePair(GyreCmpPair *p)
   free(p->itest);
   free(p->t);
   memset(p, 0, sizeof *p);
+}
+
+/* The baseline pair (REF, BASE) restricted to the times REF and TEST share, in their order, so
+ * that its per-lead scores are on TEST's leads and its climate distances over the same times as
+ * TEST's (the similarity scores compare the two); a shared time BASE lacks is an error. Not
+ * collective (every rank computes the same). */
+static GyreStatus OnSharedTimes(const GyreCompareOptions *o, const GyreCmpPair *pt, GyreCmpPair *pb)
+{
+  size_t *ib = malloc((pt->nshared ? pt->nshared : 1) * sizeof *ib);
+  if (!ib) return GyreStatusSet(GYRE_ERR_MEM, "out of memory matching the baseline's times");
+  for (size_t i = 0, j = 0; i < pt->nshared; i++) {
+    while (j < pb->nshared && pb->iref[j] < pt->iref[i])
+      j++;
+    if (j == pb->nshared || pb->iref[j] != pt->iref[i]) {
+      free(ib);
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "the baseline '%s' has no record at time %g, which '%s' and '%s' share "
+                           "(times %g to %g): a baseline is scored at every time they share",
+                           o->baseline, pt->t[i], o->ref, o->test, pt->t[0],
+                           pt->t[pt->nshared - 1]);
+    }
+    ib[i] = pb->itest[j];
+  }
+  memcpy(pb->iref, pt->iref, pt->nshared * sizeof *pb->iref);
+  memcpy(pb->itest, ib, pt->nshared * sizeof *ib);
+  memcpy(pb->t, pt->t, pt->nshared * sizeof *pb->t);
+  pb->nshared = pt->nshared;
+  free(ib);
+  return GYRE_OK;
 }
 
 /* ---- one variable ------------------------------------------------------------------- */
@@ -606,19 +639,20 @@ static GyreStatus CompareVar(MPI_Comm comm, const GyreCmpPair *p, const GyreCmpV
   if (!R || !T || !buf || !scratch || !lead || !r->mean_ref || !r->pdf_edges)
     st = GyreStatusSet(GYRE_ERR_MEM, "out of memory comparing '%s'", v->name);
 
-  /* this rank's records: REF must be finite; TEST's first non-finite record ends the
-   * comparison (later ones are not needed) */
+  /* this rank's records: REF must be finite at every shared time (on any rank count); TEST's
+   * first non-finite record ends its comparison (its later records are not read) */
   for (size_t i = r0; st == GYRE_OK && i < r1; i++) {
     double *Ri = R + (i - r0) * N, *Ti = T + (i - r0) * N;
     st = GyreFileReadBlock(p->ref, v->name, p->iref[i], start, v->lens, buf);
     if (st != GYRE_OK) break;
     MemberMajor(v, buf, Ri);
+    if (bad < n) continue;
     st = GyreFileReadBlock(p->test, v->name, p->itest[i], start, v->lens, buf);
     if (st == GYRE_ERR_NAN) {
       bad = i;
       snprintf(whatb, sizeof whatb, "%s", GyreStatusMessage());
       st = GYRE_OK;
-      break;
+      continue;
     }
     if (st != GYRE_OK) break;
     MemberMajor(v, buf, Ti);
@@ -755,6 +789,7 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
     st = GyreStatusAgree(comm, SharedVars(o, pt.ref, pt.test, lr, lt, &nvars, vars));
   if (st == GYRE_OK && o->baseline) {
     st = OpenPair(comm, o->ref, o->baseline, o->time_tol, &pb);
+    if (st == GYRE_OK) st = GyreStatusAgree(comm, OnSharedTimes(o, &pt, &pb));
     for (int i = 0; st == GYRE_OK && i < nvars; i++) {
       GyreCmpVar b;
       char       da[256], db[256];

@@ -49,6 +49,36 @@ expect_error "a variable twice" "-compare_vars X,X: 'X' is given twice" \
   "$GYRE" compare a.nc a.nc -compare_vars X,X -output m.nc
 expect_error "an empty list entry" "-compare_vars X,: an empty entry in the list" \
   "$GYRE" compare a.nc a.nc -compare_vars X, -output m.nc
+# a baseline lacking a time REF and TEST share; REF's NaN after TEST's first NaN (an error on
+# any rank count: it went unread on 1 rank, where the same rank read TEST's NaN first)
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, shutil
+import numpy as np
+shutil.copy("a.nc", "short.nc")
+d = netCDF4.Dataset("a.nc")
+n = len(d["time"])
+d.close()
+src = netCDF4.Dataset("a.nc")
+d = netCDF4.Dataset("late.nc", "w")  # a.nc from its third record on
+for name, dim in src.dimensions.items():
+    d.createDimension(name, None if dim.isunlimited() else len(dim))
+for name, v in src.variables.items():
+    w = d.createVariable(name, v.dtype, v.dimensions)
+    w.setncatts({k: v.getncattr(k) for k in v.ncattrs() if k != "_FillValue"})
+    w[:] = v[2:] if v.dimensions and v.dimensions[0] == "time" else v[:]
+d.close()
+src.close()
+shutil.copy("a.nc", "nanlate_ref.nc")
+d = netCDF4.Dataset("nanlate_ref.nc", "a"); x = d["X"][:]; x[n - 1, 1] = np.nan; d["X"][:] = x; d.close()
+shutil.copy("a.nc", "nanearly_test.nc")
+d = netCDF4.Dataset("nanearly_test.nc", "a"); x = d["X"][:]; x[2, 0] = np.nan; d["X"][:] = x; d.close()
+PY
+expect_error "baseline lacks a shared time" "the baseline 'late.nc' has no record at time 0, which 'a.nc' and 'a.nc' share" \
+  "$GYRE" compare a.nc a.nc -baseline late.nc -output m.nc
+expect_error "NaN in REF after TEST's NaN, 1 rank" "NaN in 'nanlate_ref.nc' variable 'X'" \
+  "$GYRE" compare nanlate_ref.nc nanearly_test.nc -output m.nc
+expect_error "NaN in REF after TEST's NaN, 2 ranks" "NaN in 'nanlate_ref.nc' variable 'X'" \
+  mpirun_n 2 "$GYRE" compare nanlate_ref.nc nanearly_test.nc -output m.nc
 asum=$(sha256sum a.nc)
 expect_error "output is REF" "-output 'a.nc' is the REF file 'a.nc'" \
   "$GYRE" compare a.nc one.nc -output a.nc -output_overwrite

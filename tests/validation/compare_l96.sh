@@ -25,6 +25,9 @@ def blow(v, a):
     if v == "Y": a[12, 2, 5] = 2e6
     return a
 make("blowup.nc", blow)
+make("ramp.nc", lambda v, a: a + 0.1 * np.arange(a.shape[0]).reshape((-1,) + (1,) * (a.ndim - 1)))
+import xarray as xr  # TEST = REF + c from record 20 on: the baseline has times TEST lacks
+xr.open_dataset("plus_c.nc", decode_times=False).isel(time=slice(20, None)).to_netcdf("late_c.nc")
 PY
 # identical files: exactly zero errors, ACC exactly 1
 "$GYRE" compare ref.nc ref.nc -output same.nc > same.txt
@@ -35,6 +38,7 @@ grep -q "speed-up 1x" same.txt || { cat same.txt; fail "summary lacks the cost";
 "$GYRE" compare ref.nc blowup.nc -output blowup_m.nc -compare_blowup 1e6 > blowup.txt
 "$GYRE" compare ref.nc plus_c.nc -baseline plus_2c.nc -output sim.nc -quiet
 "$GYRE" compare ref.nc plus_c.nc -baseline ref.nc -output undef.nc > undef.txt
+"$GYRE" compare ref.nc late_c.nc -baseline ramp.nc -output late.nc -quiet
 grep -q "time mean undefined (D(BASE,REF) = 0, the baseline equals the reference)" undef.txt || { cat undef.txt; fail "undefined similarity not stated"; }
 "$PYTHON" - <<'PY' 2>&1 | grep -v "numpy.ndarray size changed" || fail "metrics check failed"
 import netCDF4
@@ -69,6 +73,13 @@ for v in ("X", "Y", "coupling"):
         assert abs(float(sim[f"similarity_{m}_{v}"]) - 0.5) < 1e-12, (m, v)
         assert np.isnan(float(und[f"similarity_{m}_{v}"])), (m, v)
         assert "undefined" in und[f"similarity_{m}_{v}"].attrs["comment"]
+# a baseline with times TEST lacks: scored on TEST's leads (record 20 on: 0.1 (20 + i)), and
+# its distances over the same times as TEST's
+late = xr.open_dataset("late.nc")
+for v in ("X", "Y", "coupling"):
+    want = 0.1 * (20 + np.arange(len(t) - 20))
+    assert np.allclose(late[f"rmse_baseline_{v}"], want, rtol=1e-9, atol=0), v
+    assert abs(float(late[f"similarity_time_mean_{v}"]) - (1 - 0.75 / np.mean(want))) < 1e-9, v
 # stability: X has a NaN at record 30: its metrics stop there; Y exceeds 1e6 at record 12
 assert abs(float(bl.blowup_time_X) - t[30]) < 1e-12, float(bl.blowup_time_X)
 assert abs(float(bl.blowup_time_Y) - t[12]) < 1e-12, float(bl.blowup_time_Y)
