@@ -313,12 +313,17 @@ def words(m, v):
     rel = m.get(f"rel_l2_{v}")
     s += f"; the relative L2 error there is {fmt(rel[i])}."
     out.append(s)
-    s = f"ACC at lead {lead[i]:.4g} is {fmt(acc[i])}"
+    okacc = np.nonzero(np.isfinite(acc))[0]
     below = np.nonzero(np.isfinite(acc) & (acc < 0.6))[0]
-    if below.size:
-        s += f"; it first falls below 0.6 at lead {lead[below[0]]:.4g}."
-    else:
-        s += f"; it stays at or above 0.6 up to lead {lead[-1]:.4g}."
+    if not okacc.size:  # no anomaly variance (constant fields), or nothing compared
+        s = f"ACC of {v} is undefined at every lead (no anomaly variance, or nothing compared)."
+    elif below.size:
+        s = (f"ACC at lead {lead[i]:.4g} is {fmt(acc[i])}; it first falls below 0.6 at lead "
+             f"{lead[below[0]]:.4g}.")
+    else:  # up to the last lead where it is defined
+        s = (f"ACC at lead {lead[i]:.4g} is {fmt(acc[i])}; it stays at or above 0.6 up to lead "
+             f"{lead[okacc[-1]]:.4g}"
+             + (", the last lead where it is defined." if okacc[-1] < len(lead) - 1 else "."))
     out.append(s)
     if m.has(f"crps_{v}"):
         out.append(f"CRPS at lead {lead[i]:.4g} is {fmt(m.get(f'crps_{v}')[i])}, with a "
@@ -366,7 +371,10 @@ def cost_words(m):
     if np.isfinite(cr) and np.isfinite(ct):
         return (f"Time stepping costs {fmt(cr)} wall seconds per unit model time in REF and "
                 f"{fmt(ct)} in TEST: a speed-up of {fmt(sp)}x.")
-    return "The time-stepping cost was not recorded in both files."
+    missing = " and ".join(n for n, c in (("REF", cr), ("TEST", ct)) if not np.isfinite(c))
+    known = "".join(f" ({n}: {fmt(c)} wall seconds per unit model time)"
+                    for n, c in (("REF", cr), ("TEST", ct)) if np.isfinite(c))
+    return f"The time-stepping cost was not recorded in {missing}{known}."
 
 
 def write_atomic(outdir, name, text, written):
@@ -430,7 +438,7 @@ def draw(m, path, outdir):
     ref, test = m.att("compare_reference", "?"), m.att("compare_test", "?")
     baseline = m.att("compare_baseline")
     head = (f"REF `{ref}` against TEST `{test}`" + (f", baseline `{baseline}`" if baseline else "")
-            + f"; {len(m.lead)} shared times, leads 0 to {m.lead[-1]:.4g} (model time).")
+            + f"; {len(m.lead)} shared time{'s' if len(m.lead) != 1 else ''}, leads 0 to {m.lead[-1]:.4g} (model time).")
 
     md = [f"# gyre report: {os.path.basename(path)}", "", head, "", cost, ""]
     html = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",

@@ -91,6 +91,25 @@ grep -q "RMSE of X is not available at lead 1 (TEST is not finite there); at lea
   nan_report/report.md || { cat nan_report/report.md; fail "the blow-up's RMSE is not stated"; }
 grep -q "TEST blows up (NaN/Inf or beyond the threshold 1e+06) at time 0.5" nan_report/report.md ||
   { cat nan_report/report.md; fail "the blow-up is not stated"; }
+grep -q "it stays at or above 0.6 up to lead 0.495, the last lead where it is defined" \
+  nan_report/report.md || { cat nan_report/report.md; fail "the ACC's last defined lead is not stated"; }
+# constant fields (the ACC undefined everywhere), and a cost recorded in REF alone
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, shutil
+shutil.copy("l96.nc", "const1.nc")
+shutil.copy("l96.nc", "const2.nc")
+for name, c in (("const1.nc", 1.0), ("const2.nc", 2.0)):
+    d = netCDF4.Dataset(name, "a")
+    d["X"][:] = c
+    if name == "const2.nc" and "stepping_wall_seconds" in d.ncattrs():
+        d.delncattr("stepping_wall_seconds")
+    d.close()
+PY
+"$GYRE" compare const1.nc const2.nc -compare_vars X -output const_m.nc -quiet
+"$GYRE" report const_m.nc -output const_report > const_report.txt
+grep -q "ACC of X is undefined at every lead" const_report/report.md &&
+  grep -q "The time-stepping cost was not recorded in TEST (REF: " const_report/report.md ||
+  { cat const_report/report.md; fail "an undefined ACC or a cost in REF alone is misstated"; }
 # an earlier report is replaced in place; no temporary file is left
 "$GYRE" report l96_m.nc -output l96_report > again.txt
 ls -a l96_report > listing.txt
