@@ -49,7 +49,8 @@ const char GyreTrainHelp[] =
     "never)\n"
     "output:\n"
     "  -train_out FILE           the best model (refused if it exists, unless resuming or\n"
-    "                            -train_overwrite)\n"
+    "                            -train_overwrite, which keeps the old one until the\n"
+    "                            training succeeds)\n"
     "  -train_checkpoint FILE    resumable checkpoint, every epoch (default "
     "<out>.ckpt.nc)\n"
     "  -train_resume FILE|auto   continue from a checkpoint (auto: from -train_checkpoint if "
@@ -183,6 +184,47 @@ static PetscErrorCode WarnOtherArchitecture(MPI_Comm comm, const char *net)
                              "-net %s\n",
                              arch[i].opt, arch[i].nets, net));
   }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* After a failed training: with a model file that was there before (-train_overwrite), it and its
+ * checkpoint come back, and what this run wrote goes to FILE.failed; a new model file keeps the
+ * best model so far, with the run's checkpoint (or the earlier checkpoint back where the run wrote
+ * none). note says where the files are ("" where the run left none). Collective. */
+static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *ckpt,
+                                    char **out_aside, char **ckpt_aside, char *note, size_t len)
+{
+  char        failed[PETSC_MAX_PATH_LEN + 8], cfailed[PETSC_MAX_PATH_LEN + 8];
+  int         wrote[2] = {0, 0}; /* this run's model file, checkpoint */
+  PetscMPIInt rank;
+
+  PetscFunctionBegin;
+  note[0] = 0;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) wrote[0] = access(out, F_OK) == 0, wrote[1] = access(ckpt, F_OK) == 0;
+  PetscCallMPI(MPI_Bcast(wrote, 2, MPI_INT, 0, comm));
+  PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", out));
+  PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", ckpt));
+  if (*out_aside) { /* the two files back together: a resume must not mix them */
+    PetscCallGyre(comm, GyreFilePutBack(comm, out, out_aside, wrote[0] ? failed : NULL));
+    PetscCallGyre(comm, GyreFilePutBack(comm, ckpt, ckpt_aside, wrote[1] ? cfailed : NULL));
+    PetscCall(PetscSNPrintf(note, len,
+                            "; -train_out '%s' is back as it was before this run (-train_overwrite "
+                            "replaces it only when the training succeeds)%s%s%s%s%s",
+                            out, wrote[0] ? ", this run's best model is in '" : "",
+                            wrote[0] ? failed : "", wrote[0] ? "'" : "",
+                            wrote[1] ? ", its last checkpoint in '" : "", wrote[1] ? cfailed : ""));
+    if (wrote[1]) PetscCall(PetscStrlcat(note, "'", len));
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (wrote[1]) /* the run's checkpoint goes with its model */
+    PetscCallGyre(comm, GyreFileDropAside(comm, ckpt_aside));
+  else
+    PetscCallGyre(comm, GyreFilePutBack(comm, ckpt, ckpt_aside, NULL));
+  if (wrote[0])
+    PetscCall(PetscSNPrintf(note, len, "; -train_out '%s' holds the best model so far%s%s%s", out,
+                            wrote[1] ? ", checkpoint '" : "", wrote[1] ? ckpt : "",
+                            wrote[1] ? "' the last epoch's" : ""));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -336,17 +378,24 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
              (double) bucket_mb);
   PetscCheck(per_point >= -1 && per_point <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-train_per_point %" PetscInt_FMT ": expected 0 or 1", per_point);
+  /* the checkpoint's name, and whether the run starts afresh */
+  char path[PETSC_MAX_PATH_LEN] = "";
+  int  fresh                    = 0;
   {
     /* a fresh run never replaces a model file unless asked to; a resumed one updates it.
      * -train_resume auto is a fresh run where its checkpoint does not exist (a requeued job
      * whose checkpoint went missing must not quietly train afresh over its model file) */
     PetscBool          is_auto = (PetscBool) !strcmp(resume, "auto");
     int                clash   = 0; /* 1: the model file exists, 2: and auto found no checkpoint */
-    char               path[PETSC_MAX_PATH_LEN] = "";
-    GyreTrainerOptions where                    = {.out = out, .checkpoint = ckpt};
+    GyreTrainerOptions where   = {.out = out, .checkpoint = ckpt};
     PetscMPIInt        rank;
     PetscCallMPI(MPI_Comm_rank(comm, &rank));
     GyreTrainerCheckpointPath(&where, path, sizeof path);
+    /* every epoch's checkpoint would replace the best model */
+    PetscCheck(!GyreFilesSame(out, path), comm, PETSC_ERR_USER_INPUT,
+               "-train_checkpoint '%s' is -train_out '%s': the checkpoint and the model file need "
+               "two names",
+               path, out);
     if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
       clash = is_auto ? 2 : 1;
     /* the model file or its checkpoint is one of the data files (the glob's matches) */
@@ -369,7 +418,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                same == 0 ? "-train_out" : "-train_checkpoint");
     /* a fresh run never replaces an existing checkpoint unless asked to either; a resumed one
      * updates -train_out only where it is that training's model */
-    const int   fresh     = !resume[0] || (is_auto && access(path, F_OK) != 0);
+    fresh                 = !resume[0] || (is_auto && access(path, F_OK) != 0);
     const char *from      = is_auto ? path : resume; /* the checkpoint a resumed run reads */
     char        why[1024] = "";
     int         other     = 0; /* 1: a fresh run's checkpoint exists; 2: -train_out is the
@@ -510,13 +559,41 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   GyreBackend *be = NULL;
   PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));
   PetscCallGyre(comm, GyreBackendSetPrecision(be, precision));
+  /* -train_overwrite replaces the model file and its checkpoint only when the training succeeds:
+   * until then they are aside (FILE.replaced), back after a failure. A resumed run completes the
+   * replacement an earlier leg began (stopped by a signal, or killed). */
+  char *out_aside = NULL, *ckpt_aside = NULL;
+  PetscCallGyre(comm, GyreFileMoveAside(comm, out, fresh && overwrite, &out_aside));
+  GyreStatus st = GyreFileMoveAside(comm, path, fresh && overwrite, &ckpt_aside);
+  if (st) {
+    char msg[1024];
+    PetscCall(PetscSNPrintf(msg, sizeof msg, "%s", GyreStatusMessage()));
+    PetscCallGyre(comm, GyreFilePutBack(comm, out, &out_aside, NULL));
+    SETERRQ(comm, PETSC_ERR_FILE_OPEN, "%s", msg);
+  }
   GyreTrainerResult res;
-  GyreStatus        st = GyreTrain(comm, be, &o, &res);
+  st = GyreTrain(comm, be, &o, &res);
   GyreBackendDestroy(&be);
   PetscCall(PetscFree(line));
   PetscCall(PetscFree(all));
   PetscCall(PetscFree(text));
-  PetscCheck(st == GYRE_OK, comm, PETSC_ERR_LIB, "%s", GyreStatusMessage());
-  if (res.interrupted) *exitcode = GYRE_EXIT_CHECKPOINTED;
+  if (st) {
+    char msg[2048], note[3 * PETSC_MAX_PATH_LEN];
+    PetscCall(PetscSNPrintf(msg, sizeof msg, "%s", GyreStatusMessage()));
+    PetscCall(PutBackFailed(comm, out, path, &out_aside, &ckpt_aside, note, sizeof note));
+    SETERRQ(comm, PETSC_ERR_LIB, "%s%s", msg, note);
+  }
+  if (res.interrupted) { /* the replacement goes on when the training resumes */
+    *exitcode = GYRE_EXIT_CHECKPOINTED;
+    if (out_aside && !quiet)
+      PetscCall(PetscPrintf(comm,
+                            "train: the model file this training replaces stays in '%s' until the "
+                            "training ends\n",
+                            out_aside));
+    free(out_aside), free(ckpt_aside);
+  } else {
+    PetscCallGyre(comm, GyreFileDropAside(comm, &out_aside));
+    PetscCallGyre(comm, GyreFileDropAside(comm, &ckpt_aside));
+  }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

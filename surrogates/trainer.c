@@ -653,7 +653,7 @@ GyreStatus GyreTrain(MPI_Comm comm, GyreBackend *be, const GyreTrainerOptions *o
   MPI_Comm_rank(comm, &tr.rank);
   MPI_Comm_size(comm, &tr.size);
   GyreTrainerCheckpointPath(o, tr.ckpt, sizeof tr.ckpt);
-  if (!strcmp(tr.ckpt, o->out))
+  if (GyreFilesSame(tr.ckpt, o->out)) /* ./m.nc and m.nc too */
     return GyreStatusSet(GYRE_ERR_ARG, "train: the checkpoint and the model file are both '%s'",
                          o->out);
   tr.meta = calloc(1, sizeof *tr.meta);

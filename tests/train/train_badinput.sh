@@ -124,6 +124,28 @@ expect_error "NaN loss, good model kept" "the loss is" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_lr 1e30 -train_eps 1e-30 -train_out good.nc \
   -train_overwrite
 [ "$(sha256sum good.nc good.ckpt.nc)" = "$sum" ] || fail "a failed run changed good.nc"
+# a NaN loss in epoch 2, after the run wrote its epoch-1 model and checkpoint: -train_overwrite
+# puts the good files back, the failed run's go to FILE.failed (also on 2 ranks)
+for np in 1 2; do
+  expect_error "NaN loss in epoch 2 on $np rank(s), good model put back" \
+    "the loss is NaN in epoch 2.*-train_out 'good.nc' is back as it was before this run.*best model is in 'good.nc.failed', its last checkpoint in 'good.ckpt.nc.failed'" \
+    mpirun_n $np "$GYRE" train -train_data d.nc "${t[@]}" -train_schedule step -train_step_size 1 \
+    -train_step_gamma 1e300 -train_out good.nc -train_overwrite
+  [ "$(sha256sum good.nc good.ckpt.nc)" = "$sum" ] || fail "a run failing in epoch 2 changed good.nc"
+  [ -f good.nc.failed ] && [ -f good.ckpt.nc.failed ] || fail "the failed run's files are gone"
+  [ ! -e good.nc.replaced ] && [ ! -e good.ckpt.nc.replaced ] || fail "a file left aside"
+  rm good.nc.failed good.ckpt.nc.failed
+done
+# a new model file keeps the best model so far, with its checkpoint
+expect_error "NaN loss in epoch 2, new model file" \
+  "the loss is NaN in epoch 2.*-train_out 'new.nc' holds the best model so far, checkpoint 'new.ckpt.nc' the last epoch's" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_schedule step -train_step_size 1 \
+  -train_step_gamma 1e300 -train_out new.nc
+"$GYRE" info new.nc >/dev/null || fail "the best model so far is not a valid model file"
+# the checkpoint and the model file by two spellings of one name: refused before any work
+expect_error "checkpoint is the model file" "-train_checkpoint './cm.nc' is -train_out 'cm.nc'" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out cm.nc -train_checkpoint ./cm.nc
+[ ! -e cm.nc ] || fail "cm.nc written"
 expect_error "stencil without per-point samples" "stencil" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_per_point 0 -train_stencil 2 -train_out m.nc
 expect_error "negative epochs per run" "-train_epochs_per_run" \

@@ -47,4 +47,23 @@ for i in 1 2 3 4; do
   wait $pid || status=$?
   [ $status -eq 75 ] || { cat p.log; fail "run $i: exit status $status after SIGUSR1, expected 75"; }
 done
+# -train_overwrite stopped by a signal: the model file it replaces stays aside until the training
+# ends (a failure would put it back); the resumed run completes the replacement
+cp full.nc old.nc
+osum=$(sha256sum < old.nc)
+touch marker
+"$GYRE" train "${args[@]}" -train_out old.nc -train_overwrite -train_resume auto > o.log 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ old.ckpt.nc -nt marker ] && break
+  sleep 0.1
+done
+kill -USR1 $pid || fail "the overwriting run finished before the signal"
+status=0
+wait $pid || status=$?
+[ $status -eq 75 ] || { cat o.log; fail "exit status $status after SIGUSR1, expected 75"; }
+[ "$(sha256sum < old.nc.replaced)" = "$osum" ] || fail "the replaced model is not kept aside"
+"$GYRE" train "${args[@]}" -train_out old.nc -train_overwrite -train_resume auto
+[ ! -e old.nc.replaced ] || fail "the replaced model still aside after the training ended"
+"$GYRE" info old.nc > /dev/null || fail "old.nc is not a model file"
 echo "train_signal: passed"
