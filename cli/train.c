@@ -4,6 +4,7 @@
 #include <petscsys.h>
 #include <glob.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "gyre_model.h"
 #include "gyre_petsc.h"
@@ -155,6 +156,10 @@ static void NotThisTraining(const char *out, const char *ckpt, char *why, size_t
         snprintf(why, n, "it was trained with the split '%.200s', the checkpoint with '%.200s'",
                  a->split, b->split);
         break;
+      case GYRE_TRAINING_OTHER_RECIPE:
+        GyreModelRecipeDiff(a->recipe, b->recipe, sa, sb, sizeof sa);
+        snprintf(why, n, "it was trained with %s, the checkpoint with %s", sa, sb);
+        break;
       default:
         snprintf(why, n, "it was trained on other data than the checkpoint's");
       }
@@ -187,22 +192,37 @@ static PetscErrorCode WarnOtherArchitecture(MPI_Comm comm, const char *net)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* After a failed training: with a model file that was there before (-train_overwrite), it and its
- * checkpoint come back, and what this run wrote goes to FILE.failed; a new model file keeps the
- * best model so far, with the run's checkpoint (or the earlier checkpoint back where the run wrote
- * none). note says where the files are ("" where the run left none). Collective. */
-static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *ckpt,
-                                    char **out_aside, char **ckpt_aside, char *note, size_t len)
+/* Rank 0: a file's identity (inode, modification time; zeros where it is missing): the trainer
+ * replaces its files by renaming, so a file it wrote has another */
+static void FileStamp(const char *path, long long stamp[3])
 {
-  char        failed[PETSC_MAX_PATH_LEN + 8], cfailed[PETSC_MAX_PATH_LEN + 8];
-  int         wrote[2] = {0, 0}; /* this run's model file, checkpoint */
-  PetscMPIInt rank;
+  struct stat sb;
+  stamp[0] = stamp[1] = stamp[2] = 0;
+  if (stat(path, &sb)) return;
+  stamp[0] = (long long) sb.st_ino, stamp[1] = (long long) sb.st_mtim.tv_sec;
+  stamp[2] = (long long) sb.st_mtim.tv_nsec;
+}
+
+/* After a failed training. wrote: whether it wrote the model file and the checkpoint; moved:
+ * whether it moved the earlier files aside itself (a fresh run with -train_overwrite), not a
+ * resumed run that adopted a replacement an earlier leg began. Where there was a model file
+ * before, it and its checkpoint come back, and what the training wrote goes to FILE.failed; a
+ * resumed leg that wrote nothing leaves the replacement pending. A new model file keeps the best
+ * model so far, with the run's checkpoint (or the earlier checkpoint back where the run wrote
+ * none). note says where the files are ("" where the run changed none). Collective. */
+static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *ckpt,
+                                    const int wrote[2], int moved, char **out_aside,
+                                    char **ckpt_aside, char *note, size_t len)
+{
+  char failed[PETSC_MAX_PATH_LEN + 8], cfailed[PETSC_MAX_PATH_LEN + 8];
 
   PetscFunctionBegin;
   note[0] = 0;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) wrote[0] = access(out, F_OK) == 0, wrote[1] = access(ckpt, F_OK) == 0;
-  PetscCallMPI(MPI_Bcast(wrote, 2, MPI_INT, 0, comm));
+  if (!moved && !wrote[0] && !wrote[1]) { /* nothing changed: the replacement stays pending */
+    free(*out_aside), free(*ckpt_aside);
+    *out_aside = *ckpt_aside = NULL;
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
   PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", out));
   PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", ckpt));
   if (*out_aside) { /* the two files back together: a resume must not mix them */
@@ -571,6 +591,10 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     PetscCallGyre(comm, GyreFilePutBack(comm, out, &out_aside, NULL));
     SETERRQ(comm, PETSC_ERR_FILE_OPEN, "%s", msg);
   }
+  long long   stamp[2][3];
+  PetscMPIInt rank;
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0) FileStamp(out, stamp[0]), FileStamp(path, stamp[1]);
   GyreTrainerResult res;
   st = GyreTrain(comm, be, &o, &res);
   GyreBackendDestroy(&be);
@@ -580,7 +604,15 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   if (st) {
     char msg[2048], note[3 * PETSC_MAX_PATH_LEN];
     PetscCall(PetscSNPrintf(msg, sizeof msg, "%s", GyreStatusMessage()));
-    PetscCall(PutBackFailed(comm, out, path, &out_aside, &ckpt_aside, note, sizeof note));
+    int wrote[2] = {0, 0};
+    for (int i = 0; i < 2 && rank == 0; i++) {
+      long long now[3];
+      FileStamp(i ? path : out, now);
+      wrote[i] = now[0] && memcmp(now, stamp[i], sizeof now);
+    }
+    PetscCallMPI(MPI_Bcast(wrote, 2, MPI_INT, 0, comm));
+    PetscCall(PutBackFailed(comm, out, path, wrote, fresh && overwrite, &out_aside, &ckpt_aside,
+                            note, sizeof note));
     SETERRQ(comm, PETSC_ERR_LIB, "%s%s", msg, note);
   }
   if (res.interrupted) { /* the replacement goes on when the training resumes */

@@ -55,6 +55,10 @@ typedef struct {
   int            grid_nx, grid_ny;
   char           training_options[4096];
   char           split[256]; /* split description */
+  /* the training's recipe, what a resumed run must not change: "-train_loss mse; -train_batch
+   * 32; -train_seed 0; -train_optimizer adam; -train_lr 0.001; ..." (the options that act, with
+   * gyre train's names; "" when unknown: files written before it existed) */
+  char recipe[512];
   /* how the model was trained, for the solver that loads it (issue 4's checks) */
   char mode[16];    /* "closure" | "emulator" | "operator" ("" when unknown) */
   int  per_point;   /* MLP: 1 = applied at each grid point to its channels; 0 = to a whole
@@ -116,18 +120,24 @@ const char *GyreModelArchString(const GyreModelMeta *meta, char *buf, size_t len
 /* Whether two models come from the same training, and if not the first thing that differs:
  * the network (type and every architecture option), the task (mode, fields, per-point, stencil,
  * history, lead), the data (the number of files, then the first file whose SHA-256 differs, in
- * *file; the paths may differ), the validation split. Shared by a resumed training's check of
- * its checkpoint and by `gyre train`'s check that -train_out is that training's model. */
+ * *file; the paths may differ), the validation split, the recipe (GyreModelRecipeDiff). Shared by a
+ * resumed training's check of its checkpoint and by `gyre train`'s check that -train_out is that
+ * training's model. */
 typedef enum {
   GYRE_TRAINING_SAME = 0,
   GYRE_TRAINING_OTHER_NET,
   GYRE_TRAINING_OTHER_TASK,
   GYRE_TRAINING_OTHER_NFILES,
   GYRE_TRAINING_OTHER_DATA,
-  GYRE_TRAINING_OTHER_SPLIT
+  GYRE_TRAINING_OTHER_SPLIT,
+  GYRE_TRAINING_OTHER_RECIPE /* the recipe (not compared where either is unknown) */
 } GyreTrainingDiff;
 GyreTrainingDiff GyreModelCompareTraining(const GyreModelMeta *a, const GyreModelMeta *b,
                                           int *file /* may be NULL */);
+/* The first item in which two recipes differ: ia and ib get it as each gives it ("-train_loss
+ * mse" and "-train_loss rel_l2"; "no -train_clip" where one lacks it). Returns 0 where they are
+ * the same or either is "". */
+int GyreModelRecipeDiff(const char *a, const char *b, char *ia, char *ib, size_t n);
 /* Validates a model file (GyreModelFileRead: every check, the weights' checksum included;
  * the training record) and prints what it holds to out: architecture, fields, units, grid,
  * how it was trained, normalisation, split, learning curve, optimiser state, lineage and

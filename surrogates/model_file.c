@@ -154,6 +154,7 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(put_num(f, "grid_ny", m->grid_ny));
   GyreCall(GyreFilePutAttText(f, "training_options", m->training_options));
   GyreCall(GyreFilePutAttText(f, "split", m->split));
+  if (m->recipe[0]) GyreCall(GyreFilePutAttText(f, "training_recipe", m->recipe));
   GyreCall(GyreFilePutAttText(f, "mode", m->mode));
   GyreCall(put_num(f, "per_point", m->per_point));
   GyreCall(put_num(f, "stencil", m->stencil));
@@ -394,7 +395,52 @@ GyreTrainingDiff GyreModelCompareTraining(const GyreModelMeta *a, const GyreMode
       return GYRE_TRAINING_OTHER_DATA;
     }
   if (strcmp(a->split, b->split)) return GYRE_TRAINING_OTHER_SPLIT;
+  char ia[8], ib[8];
+  if (GyreModelRecipeDiff(a->recipe, b->recipe, ia, ib, sizeof ia))
+    return GYRE_TRAINING_OTHER_RECIPE;
   return GYRE_TRAINING_SAME;
+}
+
+/* The item of recipe r whose option name is the n characters at key (NULL: none); *len its
+ * length. Items are separated by "; ", each "NAME VALUE". */
+static const char *recipe_item(const char *r, const char *key, size_t n, size_t *len)
+{
+  for (const char *p = r; *p;) {
+    const char *end = strstr(p, "; ");
+    size_t      l   = end ? (size_t) (end - p) : strlen(p);
+    if (l > n && !strncmp(p, key, n) && p[n] == ' ') {
+      *len = l;
+      return p;
+    }
+    p += l + (end ? 2 : 0);
+  }
+  return NULL;
+}
+
+int GyreModelRecipeDiff(const char *a, const char *b, char *ia, char *ib, size_t n)
+{
+  if (!a[0] || !b[0]) return 0;
+  for (int pass = 0; pass < 2; pass++) { /* a's items in b, then b's in a */
+    const char *x = pass ? b : a, *y = pass ? a : b;
+    for (const char *p = x; *p;) {
+      const char *end = strstr(p, "; ");
+      size_t      l = end ? (size_t) (end - p) : strlen(p), k = strcspn(p, " "), ly = 0;
+      const char *q = recipe_item(y, p, k < l ? k : l, &ly);
+      if (!q || ly != l || strncmp(p, q, l)) {
+        char mine[256], theirs[256];
+        snprintf(mine, sizeof mine, "%.*s", (int) l, p);
+        if (q)
+          snprintf(theirs, sizeof theirs, "%.*s", (int) ly, q);
+        else
+          snprintf(theirs, sizeof theirs, "no %.*s", (int) (k < l ? k : l), p);
+        snprintf(ia, n, "%s", pass ? theirs : mine);
+        snprintf(ib, n, "%s", pass ? mine : theirs);
+        return 1;
+      }
+      p += l + (end ? 2 : 0);
+    }
+  }
+  return 0;
 }
 
 const char *GyreModelArchString(const GyreModelMeta *m, char *buf, size_t len)
@@ -630,6 +676,13 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   GyreCall(get_int(f, path, "grid_ny", &m->grid_ny));
   GyreCall(get_text(f, path, "training_options", m->training_options, sizeof m->training_options));
   GyreCall(get_text(f, path, "split", m->split, sizeof m->split));
+  m->recipe[0] = '\0'; /* optional: files written before it existed */
+  {
+    char *rec = NULL;
+    if (!GyreFileGetAttText(f, "training_recipe", &rec))
+      snprintf(m->recipe, sizeof m->recipe, "%s", rec);
+    free(rec);
+  }
   /* how it was trained: optional (files written before these attributes existed) */
   m->per_point = 1, m->history = 1, m->lead = 1;
   if (!GyreFileGetAttDouble(f, "per_point", &num))

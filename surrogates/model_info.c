@@ -92,6 +92,7 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
       fprintf(out, "\n");
     }
     fprintf(out, "  split: %s\n", m->split);
+    if (m->recipe[0]) fprintf(out, "  recipe: %s\n", m->recipe);
     if (rec.nepochs > 0) {
       const double *score = rec.val_loss ? rec.val_loss : rec.train_loss;
       int           best  = 0;

@@ -55,6 +55,47 @@ static int exists(const char *path)
 
 /* ---- the network's shape from the data ---------------------------------------------- */
 
+/* v with the fewest digits that read back as v */
+static const char *shortest(double v, char *buf, size_t n)
+{
+  for (int p = 6; p <= 17; p++) {
+    snprintf(buf, n, "%.*g", p, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  return buf;
+}
+
+/* What a resumed run must not change (GyreModelMeta.recipe): the options that act on the
+ * weights' path, with gyre train's names; the schedule's own options only for that schedule.
+ * -train_epochs may grow (a cosine schedule then ends later). */
+static void describe_recipe(const GyreTrainerOptions *o, char *r, size_t n)
+{
+  const GyreOptimizerOptions *p = &o->opt;
+  char                        a[32], b[32], c[32], d[32], e[32], g[32];
+  int k = snprintf(r, n, "-train_loss %s; -train_batch %d; -train_seed %llu",
+                   o->loss == GYRE_LOSS_REL_L2 ? "rel_l2" : "mse", o->data.batch,
+                   (unsigned long long) o->seed);
+  if (o->data.seed != o->seed && k > 0 && (size_t) k < n)
+    k += snprintf(r + k, n - k, ",%llu", (unsigned long long) o->data.seed);
+  if (k > 0 && (size_t) k < n)
+    k += snprintf(r + k, n - k,
+                  "; -train_optimizer %s; -train_lr %s; -train_betas %s,%s; -train_eps %s; "
+                  "-train_weight_decay %s; -train_clip %s; -train_schedule %s",
+                  p->type == GYRE_OPT_ADAMW ? "adamw" : "adam", shortest(p->lr, a, sizeof a),
+                  shortest(p->beta1, b, sizeof b), shortest(p->beta2, c, sizeof c),
+                  shortest(p->eps, d, sizeof d), shortest(p->weight_decay, e, sizeof e),
+                  shortest(p->clip > 0 ? p->clip : 0, g, sizeof g),
+                  p->schedule == GYRE_SCHED_STEP     ? "step"
+                  : p->schedule == GYRE_SCHED_COSINE ? "cosine"
+                                                     : "constant");
+  if (k > 0 && (size_t) k < n && p->schedule == GYRE_SCHED_STEP)
+    snprintf(r + k, n - k, "; -train_step_size %d; -train_step_gamma %s", p->step_size,
+             shortest(p->step_gamma, a, sizeof a));
+  else if (k > 0 && (size_t) k < n && p->schedule == GYRE_SCHED_COSINE)
+    snprintf(r + k, n - k, "; -train_warmup %d; -train_min_lr %s", p->warmup,
+             shortest(p->min_lr, a, sizeof a));
+}
+
 static GyreStatus describe_model(Trainer *tr)
 {
   const GyreTrainerOptions *o    = tr->o;
@@ -82,6 +123,7 @@ static GyreStatus describe_model(Trainer *tr)
   snprintf(m->training_options, sizeof m->training_options, "%s",
            o->training_options ? o->training_options : "");
   snprintf(m->split, sizeof m->split, "%s", GyreDatasetSplitString(tr->ds));
+  describe_recipe(o, m->recipe, sizeof m->recipe);
   if (o->net != GYRE_NET_MLP && o->data.per_point)
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: the %s takes whole fields, not per-point samples "
@@ -174,6 +216,14 @@ static GyreStatus check_checkpoint(Trainer *tr, const char *path, const GyreMode
                          "train: checkpoint '%s' was trained with the split '%s', the options "
                          "give '%s': resume with the -train_val_fraction it was trained with",
                          path, c->split, m->split);
+  case GYRE_TRAINING_OTHER_RECIPE: { /* a resume that would not end as one run would */
+    char ia[256], ib[256];
+    GyreModelRecipeDiff(c->recipe, m->recipe, ia, ib, sizeof ia);
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "train: checkpoint '%s' was trained with %s, the options give %s: resume "
+                         "with the options it was trained with (or train afresh)",
+                         path, ia, ib);
+  }
   default:
     return GYRE_OK;
   }

@@ -62,6 +62,7 @@ static void fill_meta(GyreModelMeta *m, GyreNormalization *nm, int nin, int nout
   snprintf(m->training_options, sizeof m->training_options,
            "-epochs 3 -lr 1e-3\n-batch 8 -loss mse");
   snprintf(m->split, sizeof m->split, "val_fraction=0.2 seed=7 by=sample");
+  snprintf(m->recipe, sizeof m->recipe, "-train_loss mse; -train_batch 8; -train_lr 0.001");
   m->nlineage = 2;
   snprintf(m->lineage_path[0], sizeof m->lineage_path[0], "/data/run a/train.nc");
   snprintf(m->lineage_sha256[0], 65, "%064d", 1);
@@ -128,6 +129,7 @@ static void check_meta(const GyreModelMeta *a, const GyreModelMeta *b)
   EXPECT(!strcmp(a->training_options, b->training_options), "training_options '%s'",
          b->training_options);
   EXPECT(!strcmp(a->split, b->split), "split '%s'", b->split);
+  EXPECT(!strcmp(a->recipe, b->recipe), "recipe '%s'", b->recipe);
   EXPECT(!strcmp(a->mode, b->mode) && a->per_point == b->per_point && a->history == b->history &&
              a->lead == b->lead && a->record_dt == b->record_dt && a->dx == b->dx && a->dy == b->dy,
          "mode/per_point/history/lead/record_dt/dx/dy: '%s' %d %d %d %g %g %g", b->mode,
@@ -216,6 +218,34 @@ static void test_roundtrip_mlp(GyreBackend *be)
   roundtrip(be, "nn_model_mlp.nc", net, m, &nm, 2, xs);
   GyreNetDestroy(&net);
   free(m);
+}
+
+/* GyreModelRecipeDiff names the first item that differs, as each recipe gives it, whatever the
+ * order; an unknown recipe ("") matches any */
+static void test_recipe_diff(void)
+{
+  const char *a = "-train_loss mse; -train_batch 8; -train_lr 0.001";
+  char        ia[64], ib[64];
+  EXPECT(!GyreModelRecipeDiff(a, a, ia, ib, sizeof ia), "a recipe differs from itself");
+  EXPECT(!GyreModelRecipeDiff(a, "-train_lr 0.001; -train_loss mse; -train_batch 8", ia, ib,
+                              sizeof ia),
+         "the order of the items counts");
+  EXPECT(!GyreModelRecipeDiff(a, "", ia, ib, sizeof ia) &&
+             !GyreModelRecipeDiff("", a, ia, ib, sizeof ia),
+         "an unknown recipe differs");
+  EXPECT(GyreModelRecipeDiff(a, "-train_loss mse; -train_batch 16; -train_lr 0.001", ia, ib,
+                             sizeof ia) &&
+             !strcmp(ia, "-train_batch 8") && !strcmp(ib, "-train_batch 16"),
+         "batch: '%s' '%s'", ia, ib);
+  /* a prefix of another option's name is another option */
+  EXPECT(GyreModelRecipeDiff("-train_lr 0.001", "-train_lr_x 0.001; -train_lr 0.002", ia, ib,
+                             sizeof ia) &&
+             !strcmp(ia, "-train_lr 0.001") && !strcmp(ib, "-train_lr 0.002"),
+         "prefix: '%s' '%s'", ia, ib);
+  EXPECT(GyreModelRecipeDiff(a, "-train_loss mse; -train_batch 8; -train_lr 0.001; -train_clip 1",
+                             ia, ib, sizeof ia) &&
+             !strcmp(ia, "no -train_clip") && !strcmp(ib, "-train_clip 1"),
+         "missing: '%s' '%s'", ia, ib);
 }
 
 static void test_roundtrip_fno(GyreBackend *be)
@@ -1013,7 +1043,7 @@ int main(int argc, char **argv)
   const char *c     = argv[1];
   int         known = 1;
   if (!strcmp(c, "roundtrip_mlp"))
-    test_roundtrip_mlp(be);
+    test_roundtrip_mlp(be), test_recipe_diff();
   else if (!strcmp(c, "roundtrip_fno"))
     test_roundtrip_fno(be);
   else if (!strcmp(c, "roundtrip_cnn"))

@@ -142,6 +142,30 @@ expect_error "NaN loss in epoch 2, new model file" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_schedule step -train_step_size 1 \
   -train_step_gamma 1e300 -train_out new.nc
 "$GYRE" info new.nc >/dev/null || fail "the best model so far is not a valid model file"
+# a resume with another recipe (loss, learning rate, schedule, clip, batch, seed...) would not
+# end as one run does: refused, naming the option and both values, the files unchanged
+"$GYRE" train -train_data d.nc "${t[@]}" -train_out rec.nc
+rsum=$(sha256sum rec.nc rec.ckpt.nc)
+expect_error "resume with another loss" "checkpoint 'rec.ckpt.nc' was trained with -train_loss mse, the options give -train_loss rel_l2" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 3 -train_out rec.nc -train_resume auto \
+  -train_loss rel_l2
+expect_error "resume with another learning rate on 2 ranks" "trained with -train_lr 0.001, the options give -train_lr 0.002" \
+  mpirun_n 2 "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 3 -train_out rec.nc \
+  -train_resume auto -train_lr 2e-3
+expect_error "resume with a schedule" "trained with -train_schedule constant, the options give -train_schedule step" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 3 -train_out rec.nc -train_resume auto \
+  -train_schedule step
+[ "$(sha256sum rec.nc rec.ckpt.nc)" = "$rsum" ] || fail "a refused resume changed rec.nc"
+# a model file of another recipe as -train_out of a resume: named
+"$GYRE" train -train_data d.nc "${t[@]}" -train_clip 1 -train_out clip.nc
+expect_error "resume into a model of another recipe" "-train_out 'clip.nc' exists and is not the model of the training resumed from 'rec.ckpt.nc': it was trained with -train_clip 1, the checkpoint with -train_clip 0" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 3 -train_out clip.nc \
+  -train_resume rec.ckpt.nc
+# a checkpoint written before the recipe was recorded resumes as before
+cp rec.ckpt.nc old.ckpt.nc
+"$PYTHON" -c "import netCDF4; d = netCDF4.Dataset('old.ckpt.nc', 'a'); d.delncattr('training_recipe'); d.close()"
+"$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 3 -train_out old.nc -train_resume old.ckpt.nc \
+  -train_checkpoint old2.ckpt.nc || fail "a checkpoint without a recipe did not resume"
 # the checkpoint and the model file by two spellings of one name: refused before any work
 expect_error "checkpoint is the model file" "-train_checkpoint './cm.nc' is -train_out 'cm.nc'" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out cm.nc -train_checkpoint ./cm.nc
