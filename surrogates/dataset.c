@@ -172,29 +172,98 @@ static double Spacing(int ncid, const char *name)
   return v[1] - v[0];
 }
 
+/* A text attribute of variable name in file ncid into buf ("" where there is none). */
+static void TextAtt(int ncid, const char *name, const char *att, char *buf, size_t n)
+{
+  size_t len = 0;
+  int    id;
+  buf[0] = 0;
+  if (!nc_inq_varid(ncid, name, &id) && !nc_inq_attlen(ncid, id, att, &len) && len < n &&
+      !nc_get_att_text(ncid, id, att, buf))
+    buf[len] = 0;
+}
+
+/* What the model file records of the data, per file: every file must agree with the first */
+typedef struct {
+  double record_dt, dx, dy;
+  char   time_units[128];
+  char   units[2 * GYRE_DATA_MAX_VARS][128]; /* per variable ("1" where there is none) */
+} FileDesc;
+
+static void DescribeFile(GyreDataset ds, int f, FileDesc *d)
+{
+  int ncid     = ds->ncid[f];
+  d->record_dt = Spacing(ncid, "time");
+  d->dx        = Spacing(ncid, ds->xname);
+  d->dy        = ds->nspatial == 2 ? Spacing(ncid, ds->yname) : 0;
+  TextAtt(ncid, "time", "units", d->time_units, sizeof d->time_units);
+  for (int v = 0; v < ds->nin_vars + ds->nout_vars; v++) {
+    TextAtt(ncid, VarName(ds, v), "units", d->units[v], sizeof d->units[v]);
+    if (!d->units[v][0]) snprintf(d->units[v], sizeof d->units[v], "1");
+  }
+}
+
+static int Differ(double a, double b)
+{
+  return fabs(a - b) > 1e-6 * fmax(fabs(a), fabs(b));
+}
+
+/* Every file against the first: the units of each variable, the grid spacing, and for an
+ * emulator (whose history and lead count records) the record spacing and the time units. One
+ * model file records one of each. Holds the mutex. */
+static GyreStatus CheckSameDescription(GyreDataset ds)
+{
+  FileDesc a, b;
+  DescribeFile(ds, 0, &a);
+  for (int f = 1; f < ds->nfiles; f++) {
+    const char *p0 = ds->paths[0], *p = ds->paths[f];
+    DescribeFile(ds, f, &b);
+    for (int v = 0; v < ds->nin_vars + ds->nout_vars; v++)
+      if (strcmp(a.units[v], b.units[v]))
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "dataset: variable '%s' is in '%s' in '%s' but in '%s' in '%s': "
+                             "every data file needs the same units",
+                             VarName(ds, v), b.units[v], p, a.units[v], p0);
+    for (int k = 0; k < 2; k++) {
+      const double sa = k ? a.dy : a.dx, sb = k ? b.dy : b.dx;
+      if (sa && sb && Differ(sa, sb))
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "dataset: grid spacing mismatch: '%s' is %.9g apart in '%s' but %.9g "
+                             "in '%s'",
+                             k ? ds->yname : ds->xname, sb, p, sa, p0);
+    }
+    if (ds->opts.kind != GYRE_SAMPLE_EMULATOR) continue;
+    if (strcmp(a.time_units, b.time_units))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "dataset: time is in '%s' in '%s' but in '%s' in '%s': an emulator's "
+                           "history and lead count records, so every file needs the same time",
+                           b.time_units, p, a.time_units, p0);
+    if (a.record_dt && b.record_dt && Differ(a.record_dt, b.record_dt))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "dataset: the records of '%s' are %.9g apart in time but those of '%s' "
+                           "%.9g: an emulator's history and lead count records, so every file "
+                           "needs the same spacing",
+                           p, b.record_dt, p0, a.record_dt);
+  }
+  return GYRE_OK;
+}
+
 /* Grid spacing, record spacing, field names and units from the first file. Holds the mutex. */
 static void DescribeFirstFile(GyreDataset ds)
 {
-  int ncid      = ds->ncid[0];
-  ds->record_dt = Spacing(ncid, "time");
-  ds->dx        = Spacing(ncid, ds->xname);
-  ds->dy        = ds->nspatial == 2 ? Spacing(ncid, ds->yname) : 0;
-  size_t uo     = 0;
+  FileDesc d;
+  DescribeFile(ds, 0, &d);
+  ds->record_dt = d.record_dt, ds->dx = d.dx, ds->dy = d.dy;
+  size_t uo = 0;
   for (int side = 0; side < 2; side++) {
     int    n0 = side ? ds->nin_vars : 0, n1 = side ? ds->nin_vars + ds->nout_vars : ds->nin_vars;
     size_t fo = 0;
     for (int v = n0; v < n1; v++) {
-      const char *name       = VarName(ds, v);
-      char        units[128] = "1";
-      size_t      ulen       = 0;
-      int         id;
-      if (!nc_inq_varid(ncid, name, &id) && !nc_inq_attlen(ncid, id, "units", &ulen) &&
-          ulen < sizeof units && !nc_get_att_text(ncid, id, "units", units))
-        units[ulen] = 0;
+      const char *name = VarName(ds, v);
       fo += (size_t) snprintf(ds->fields[side] + fo, fo < 256 ? 256 - fo : 0, "%s%s",
                               v > n0 ? "," : "", name);
       uo += (size_t) snprintf(ds->units + uo, uo < 256 ? 256 - uo : 0, "%s%s: %s", uo ? "; " : "",
-                              name, units);
+                              name, d.units[v]);
     }
   }
 }
@@ -465,6 +534,7 @@ GyreStatus GyreDatasetCreate(MPI_Comm comm, const GyreDatasetOptions *opts, Gyre
   pthread_mutex_lock(&gyre_nc_mutex);
   for (int f = 0; f < ds->nfiles && st == GYRE_OK; f++)
     st = InspectFile(ds, f, ref_shape, &ref_path, &ref_var);
+  if (st == GYRE_OK) st = CheckSameDescription(ds);
   if (st == GYRE_OK) DescribeFirstFile(ds);
   pthread_mutex_unlock(&gyre_nc_mutex);
   ds->opts.pattern = opts->pattern;

@@ -62,6 +62,33 @@ expect_error "time running backwards" "the times of 'back.nc' do not increase: r
 expect_error "uneven records for an emulator" "the records of 'uneven.nc' are not evenly spaced" \
   "$GYRE" train -train_data uneven.nc -train_mode emulator -train_inputs vorticity -net fno \
   -train_batch 2 -train_out m.nc
+# files that disagree on what the model file records once: the record spacing and time units
+# (an emulator counts records), the units of a variable, the grid spacing
+mkdir -p spacing hours units wide
+"$GYRE" simulate -model ns2d -grid_nx 16 -grid_ny 16 -ts_max_time 1 -output_every 0.5 -quiet \
+  -output spacing/b.nc
+for d in spacing hours units wide; do cp g16.nc $d/a.nc; done
+cp g16.nc hours/b.nc
+cp g16.nc units/b.nc
+cp g16.nc wide/b.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+with netCDF4.Dataset("hours/b.nc", "a") as d:
+    d.variables["time"].units = "hours"
+with netCDF4.Dataset("units/b.nc", "a") as d:
+    d.variables["vorticity"].units = "h-1"
+with netCDF4.Dataset("wide/b.nc", "a") as d:
+    d.variables["x"][:] = 2 * d.variables["x"][:]
+PY
+emu=(-train_mode emulator -train_inputs vorticity -net fno -train_batch 2 -train_out m.nc)
+expect_error "record spacings 0.25 and 0.5 for an emulator" "the records of 'spacing/b.nc' are 0.5 apart in time but those of 'spacing/a.nc' 0.25" \
+  "$GYRE" train -train_data 'spacing/*.nc' "${emu[@]}"
+expect_error "time units for an emulator" "time is in 'hours' in 'hours/b.nc' but in '.*' in 'hours/a.nc'" \
+  "$GYRE" train -train_data 'hours/*.nc' "${emu[@]}"
+expect_error "units of a variable" "variable 'vorticity' is in 'h-1' in 'units/b.nc' but in '.*' in 'units/a.nc'" \
+  mpirun_n 2 "$GYRE" train -train_data 'units/*.nc' "${emu[@]}"
+expect_error "grid spacing" "grid spacing mismatch: 'x' is .* apart in 'wide/b.nc' but .* in 'wide/a.nc'" \
+  "$GYRE" train -train_data 'wide/*.nc' "${emu[@]}"
 expect_error "unknown network" "-net" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net transformer -train_out m.nc
 expect_error "impossible batch" "batch" \
