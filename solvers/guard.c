@@ -27,6 +27,8 @@ struct _p_GyreGuard {
   Vec         backup;
   GuardEvent *ev;
   PetscInt    nev, cap, count[5];
+  PetscBool   saved_disabled; /* the surrogate's state around a diagnostic output field */
+  PetscInt    saved_trip;
 };
 
 static const char *const ReasonNames[5] = {[GYRE_GUARD_NONE]      = "none",
@@ -135,6 +137,44 @@ PetscErrorCode GyreGuardEndStep(GyreRun *run, PetscBool *redo)
                         run->emulator ? "advance redone with physics instead of the surrogate"
                                       : "step redone without the surrogate",
                         g->cooldown, run->emulator ? "advances" : "steps"));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardOutputBegin(GyreRun *run, PetscInt member)
+{
+  GyreGuard         g  = run->guard;
+  GyreSurrogateEval ev = run->surrogate;
+
+  PetscFunctionBegin;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  g->saved_disabled = ev->disabled, g->saved_trip = ev->trip;
+  ev->disabled = run->step < g->off_until[member] ? PETSC_TRUE : PETSC_FALSE;
+  ev->trip     = GYRE_GUARD_NONE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardOutputRedo(GyreRun *run, PetscBool *redo)
+{
+  GyreGuard         g  = run->guard;
+  GyreSurrogateEval ev = run->surrogate;
+  PetscInt          r;
+
+  PetscFunctionBegin;
+  *redo = PETSC_FALSE;
+  if (!g || ev->disabled) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(MPIU_Allreduce(&ev->trip, &r, 1, MPIU_INT, MPI_MAX, run->comm));
+  if (r != GYRE_GUARD_NONE) *redo = ev->disabled = PETSC_TRUE;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardOutputEnd(GyreRun *run)
+{
+  GyreGuard         g  = run->guard;
+  GyreSurrogateEval ev = run->surrogate;
+
+  PetscFunctionBegin;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  ev->disabled = g->saved_disabled, ev->trip = g->saved_trip;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

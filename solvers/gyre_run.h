@@ -121,6 +121,16 @@ PetscErrorCode GyreGuardBeginStep(GyreRun *run);
 /* After it: *redo = PETSC_TRUE when the guard tripped (the state is rolled back and the
  * surrogate off: the caller steps again). The event is logged and kept. Collective. */
 PetscErrorCode GyreGuardEndStep(GyreRun *run, PetscBool *redo);
+/* A diagnostic output field of member `member` that the surrogate makes (l96 one_scale's
+ * coupling, ns2d's subgrid forcing), written outside a step: GyreGuardOutputBegin turns the
+ * surrogate on or off as the member's next step has it (cooldown); after the field is made,
+ * GyreGuardOutputRedo sets *redo where the evaluation tripped the guard (NaN/Inf or out of range,
+ * on any rank), the surrogate then off, so that the caller makes the field again with the physics
+ * fallback, as the step would; GyreGuardOutputEnd restores the surrogate's state. No event is
+ * recorded: no step is redone. Without a guard they do nothing. Redo is collective. */
+PetscErrorCode GyreGuardOutputBegin(GyreRun *run, PetscInt member);
+PetscErrorCode GyreGuardOutputRedo(GyreRun *run, PetscBool *redo);
+PetscErrorCode GyreGuardOutputEnd(GyreRun *run);
 /* The events and a summary as text for the output file (malloc'ed, PetscFree them; NULL
  * without a guard); prints the summary. Collective. */
 PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary);

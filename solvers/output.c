@@ -236,7 +236,12 @@ PetscErrorCode GyreRunOutputWrite(GyreRun *run)
         start[nd] = f->start[d];
         count[nd] = f->count[d];
       }
+      PetscBool redo = PETSC_FALSE;
+      PetscCall(GyreGuardOutputBegin(run, e)); /* a field the surrogate makes: guarded */
       PetscCall((*m->ops.outputfield)(m, i, run->Us[e], run->step * run->dt, run->buf));
+      PetscCall(GyreGuardOutputRedo(run, &redo));
+      if (redo) PetscCall((*m->ops.outputfield)(m, i, run->Us[e], run->step * run->dt, run->buf));
+      PetscCall(GyreGuardOutputEnd(run));
       PetscCallGyre(run->comm, GyreFileWriteBlock(run->out, run->varids[i], (size_t) rec, start,
                                                   count, run->buf));
     }

@@ -10,7 +10,7 @@ source "$GYRE_SOURCE_DIR/tests/coupling/l96_closure.sh"
 l96_closure 3 3 16 3
 
 check_events() { # file reason: the run completed, its X is finite, events of that reason
-  "$PYTHON" - "$1" "$2" <<'PY'
+  "$PYTHON" - "$@" <<'PY'
 import sys
 import netCDF4
 import numpy as np
@@ -20,6 +20,10 @@ print(f"{sys.argv[1]}: {summary}")
 print("  first events:", events[:160])
 assert d.getncattr("end_time") != "interrupted"
 assert np.isfinite(d["X"][:]).all(), "non-finite X in the output"
+# the stored closure term is the one the run uses: the fallback's where the surrogate trips
+assert np.isfinite(d["coupling"][:]).all(), "non-finite coupling in the output"
+if len(sys.argv) > 3:  # every evaluation trips: the term is the fallback's, none (0)
+    assert (d["coupling"][:] == 0).all(), "a tripped surrogate's term in the output"
 n = int(summary.split()[0])
 assert n > 0 and sys.argv[2] in events, f"no {sys.argv[2]} event"
 PY
@@ -57,5 +61,5 @@ expect_error "a polynomial fallback without coefficients" \
 "$GYRE" info closure.nc > /dev/null || fail "the modified model does not load"
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 1 -ensemble_size 2 \
   -surrogate closure.nc -output nan.nc -quiet > nan.log
-check_events nan.nc output_nan_or_inf
+check_events nan.nc output_nan_or_inf all
 echo "simulate_surrogate_guard: passed"
