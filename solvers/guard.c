@@ -90,6 +90,13 @@ PetscErrorCode GyreGuardDestroy(GyreRun *run)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The surrogate on or off for member's next step (its cooldown), no trip yet */
+static void SurrogateFor(GyreRun *run, PetscInt member)
+{
+  run->surrogate->disabled = run->step < run->guard->off_until[member] ? PETSC_TRUE : PETSC_FALSE;
+  run->surrogate->trip     = GYRE_GUARD_NONE;
+}
+
 PetscErrorCode GyreGuardBeginStep(GyreRun *run)
 {
   GyreGuard         g  = run->guard;
@@ -97,8 +104,7 @@ PetscErrorCode GyreGuardBeginStep(GyreRun *run)
 
   PetscFunctionBegin;
   if (!g) PetscFunctionReturn(PETSC_SUCCESS);
-  ev->disabled = run->step < g->off_until[run->member] ? PETSC_TRUE : PETSC_FALSE;
-  ev->trip     = GYRE_GUARD_NONE;
+  SurrogateFor(run, run->member);
   if (!ev->disabled) PetscCall(VecCopy(run->U, g->backup));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -148,8 +154,7 @@ PetscErrorCode GyreGuardOutputBegin(GyreRun *run, PetscInt member)
   PetscFunctionBegin;
   if (!g) PetscFunctionReturn(PETSC_SUCCESS);
   g->saved_disabled = ev->disabled, g->saved_trip = ev->trip;
-  ev->disabled = run->step < g->off_until[member] ? PETSC_TRUE : PETSC_FALSE;
-  ev->trip     = GYRE_GUARD_NONE;
+  SurrogateFor(run, member);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
