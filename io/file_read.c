@@ -5,10 +5,13 @@
  * - Rank 0 looks at the file's first bytes before NetCDF does, so a missing file, an
  *   unreadable one and one that is not NetCDF each give their own one-line message, the
  *   same on every rank.
- * - NetCDF-4 (HDF5) files are opened with the parallel API; classic-format files (written
- *   by CDO or NCO, say) cannot be (this NetCDF has no PnetCDF), so every rank opens them
- *   read-only with the serial API and reads its block on its own. So does every file in a
- *   build with the serial NetCDF (nc_parallel.c), which appends on one rank only.
+ * - A file opened to append to (NetCDF-4, HDF5) is opened with the parallel API. A file opened
+ *   to read is opened by every rank read-only with the serial API, each reading its block on
+ *   its own: classic-format files (written by CDO or NCO, say) cannot be opened otherwise (this
+ *   NetCDF has no PnetCDF), and parallel HDF5 over Open MPI's MPI-IO reads a chunk never
+ *   written, in a file made serially (netCDF4-python's default), as zeros instead of the fill
+ *   value, with an error it does not return. So does every file in a build with the serial
+ *   NetCDF (nc_parallel.c), which appends on one rank only.
  * - The time axis is the unlimited dimension (or, without one, a dimension named `time`).
  * - A block holding NaN or Inf is rejected on every rank with the same message: the first
  *   bad value in the record's C-order (flat) index, whatever the decomposition. */
@@ -58,7 +61,9 @@ GyreStatus GyreFileOpen(MPI_Comm comm, const char *path, int write, GyreFile *fi
     GyreFileFree(&f);
     return st;
   }
-  f->parallel = k == GYRE_KIND_HDF5 && GyreFileParallelWrites();
+  /* reading: every rank on its own (parallel HDF5 over Open MPI's MPI-IO reads a chunk never
+   * written, in a file made serially, as zeros, with an error it does not return) */
+  f->parallel = write && k == GYRE_KIND_HDF5 && GyreFileParallelWrites();
   f->writable = write ? 1 : 0;
   if (f->parallel)
     err = GyreNcOpenPar(path, write ? NC_WRITE : NC_NOWRITE, f->comm, &f->ncid);
@@ -276,31 +281,45 @@ GyreStatus GyreFileReadBlock(GyreFile file, const char *var, size_t rec, const s
     c[d]  = empty ? 0 : (k < 0 ? 1 : count[k]);
   }
   if (empty) n = 0;
+  /* what a block that is never read looks like: missing (HDF5 over Open MPI's MPI-IO reads a
+   * chunk never written, in a file made serially, as an error it does not return, leaving the
+   * buffer as it was: the previous record's values, compared as data) */
+  GyreVarEncoding enc;
+  int             which;
+  GyreVarEncodingRead(file->ncid, varid, &enc);
+  for (size_t i = 0; i < n; i++)
+    data[i] = enc.nmiss ? enc.miss[0] : NAN;
   err = nc_get_vara_double(file->ncid, varid, s, c, empty ? &none : data);
   if (err)
     st = GyreStatusSet(GYRE_ERR_IO, "cannot read '%s' at record %zu of '%s': %s", var, rec,
                        file->path, nc_strerror(err));
   GyreCall(GyreStatusAgree(file->comm, st));
 
-  /* the first non-finite value in the record's flat order, agreed on by all ranks */
+  /* unpacked; the first missing, NaN or Inf value in the record's flat order, agreed on by all
+   * ranks (flat x 8 + what: 0 NaN, 1 Inf, 2 + k missing by marker k) */
+  size_t miss = GyreVarEncodingDecode(&enc, data, n, &which);
+  if (miss < n) bad = FlatIndex(nd - ht, lens, start, count, miss) * 8 + 2 + (uint64_t) which;
   for (size_t i = 0; i < n; i++)
     if (!isfinite(data[i])) {
-      uint64_t flat = FlatIndex(nd - ht, lens, start, count, i) * 2 + (isinf(data[i]) ? 1 : 0);
+      uint64_t flat = FlatIndex(nd - ht, lens, start, count, i) * 8 + (isinf(data[i]) ? 1 : 0);
       if (flat < bad) bad = flat;
     }
   if (MPI_Allreduce(&bad, &badall, 1, MPI_UINT64_T, MPI_MIN, file->comm))
     return GyreStatusSet(GYRE_ERR_MPI, "MPI_Allreduce failed checking '%s' for NaN", var);
   if (badall != UINT64_MAX) {
-    char where[256];
-    DescribeIndex(file, varid, ht, nd - ht, lens, badall / 2, where, sizeof where);
-    if (ht)
-      st = GyreStatusSet(GYRE_ERR_NAN, "%s in '%s' variable '%s' at record %zu, index %llu (%s)",
-                         badall % 2 ? "Inf" : "NaN", file->path, var, rec,
-                         (unsigned long long) (badall / 2), where);
-    else
-      st = GyreStatusSet(GYRE_ERR_NAN, "%s in '%s' variable '%s' at index %llu (%s)",
-                         badall % 2 ? "Inf" : "NaN", file->path, var,
-                         (unsigned long long) (badall / 2), where);
+    char where[256], what[160], at[64] = "";
+    DescribeIndex(file, varid, ht, nd - ht, lens, badall / 8, where, sizeof where);
+    if (ht) snprintf(at, sizeof at, " at record %zu,", rec);
+    if (badall % 8 >= 2) {
+      GyreVarEncodingDescribe(&enc, (int) (badall % 8) - 2, what, sizeof what);
+      st = GyreStatusSet(GYRE_ERR_FORMAT, /* not a blow-up: the data is incomplete */
+                         "'%s' variable '%s'%s index %llu (%s) holds %s: gyre reads complete "
+                         "fields",
+                         file->path, var, at, (unsigned long long) (badall / 8), where, what);
+    } else
+      st = GyreStatusSet(GYRE_ERR_NAN, "%s in '%s' variable '%s'%s%s index %llu (%s)",
+                         badall % 8 ? "Inf" : "NaN", file->path, var, at, ht ? "" : " at",
+                         (unsigned long long) (badall / 8), where);
   }
   return GyreStatusAgree(file->comm, st);
 }

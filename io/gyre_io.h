@@ -143,10 +143,30 @@ GyreStatus GyreFileInqVar(GyreFile file, const char *var, int *ndims,
 /* varid for writing into an opened file (write = 1). Not collective. */
 GyreStatus GyreFileGetVarId(GyreFile file, const char *var, int *varid);
 /* Reads this rank's hyperslab of record rec (start/count over non-time dims) into data as
- * doubles. Rejects NaN/Inf with GYRE_ERR_NAN naming path, variable, record and index.
- * Collective. */
+ * doubles, unpacked (GyreVarEncoding). Rejects NaN/Inf with GYRE_ERR_NAN and a missing value
+ * with GYRE_ERR_FORMAT (the first of them in the record's flat order), naming path, variable,
+ * record and index. Collective. */
 GyreStatus GyreFileReadBlock(GyreFile file, const char *var, size_t rec, const size_t *start,
                              const size_t *count, double *data);
+/* A variable's CF encoding (io/encoding.c), for every reader of data: the packing
+ * (scale_factor, add_offset: physical = raw x scale + offset) and the raw values that mark a
+ * missing value (_FillValue, missing_value, or where neither is given NetCDF's default fill of
+ * the type, unless the variable is stored without fill). GyreFileReadBlock applies it. */
+#define GYRE_ENCODING_MAX_MISSING 4
+typedef struct {
+  double      scale, offset;
+  int         packed;
+  int         nmiss;
+  double      miss[GYRE_ENCODING_MAX_MISSING];
+  const char *miss_what[GYRE_ENCODING_MAX_MISSING]; /* "_FillValue", "missing_value", ... */
+} GyreVarEncoding;
+/* From NetCDF's ids (an attribute that cannot be read is taken as absent). Not collective. */
+void GyreVarEncodingRead(int ncid, int varid, GyreVarEncoding *e);
+/* Unpacks n raw values in place; returns the index of the first missing value (its marker in
+ * *which) or n (*which -1). Not collective. */
+size_t GyreVarEncodingDecode(const GyreVarEncoding *e, double *v, size_t n, int *which);
+/* "its _FillValue -999 (a missing value)": marker which in words, for messages. */
+void GyreVarEncodingDescribe(const GyreVarEncoding *e, int which, char *buf, size_t n);
 /* Global text attribute; *value is malloc'ed (caller frees). GYRE_ERR_FORMAT if absent.
  * GetAttDouble also reads a number stored as text. Not collective. */
 GyreStatus GyreFileGetAttText(GyreFile file, const char *name, char **value);

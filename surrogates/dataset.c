@@ -52,6 +52,7 @@ typedef struct GyreDataset_s {
   int               *ncid;
   int               *has_member;
   int               *varid; /* [file][var], inputs then targets */
+  GyreVarEncoding   *enc;   /* [file][var]: packing and missing values (gyre_io.h) */
   int                nspatial;
   size_t             ny, nx, npoints;
   Traj              *traj;
@@ -372,6 +373,7 @@ static GyreStatus InspectFile(GyreDataset ds, int f, char ref_shape[256], const 
                            "is %s",
                            name, path, shape, *ref_var, *ref_path, ref_shape);
     ds->varid[f * nv + v] = id;
+    GyreVarEncodingRead(ds->ncid[f], id, &ds->enc[f * nv + v]);
   }
   ds->has_member[f] = nmem >= 0;
   for (int m = 0; m < (nmem < 0 ? 1 : nmem); m++) {
@@ -527,6 +529,7 @@ GyreStatus GyreDatasetCreate(MPI_Comm comm, const GyreDatasetOptions *opts, Gyre
   ds->ncid       = malloc((size_t) ds->nfiles * sizeof(int));
   ds->has_member = calloc((size_t) ds->nfiles, sizeof(int));
   ds->varid      = calloc((size_t) (ds->nfiles * nv), sizeof(int));
+  ds->enc        = calloc((size_t) (ds->nfiles * nv), sizeof(GyreVarEncoding));
   for (int f = 0; f < ds->nfiles; f++)
     ds->ncid[f] = -1;
   char        ref_shape[256] = "";
@@ -613,9 +616,11 @@ static GyreStatus ReadField(GyreDataset ds, int j, int v, int64_t rec, double *o
   if (err != NC_NOERR)
     return GyreStatusSet(GYRE_ERR_IO, "dataset: reading '%s' record %lld from '%s': %s",
                          VarName(ds, v), (long long) rec, ds->paths[tr->file], nc_strerror(err));
+  int          which;
+  const size_t miss = GyreVarEncodingDecode(&ds->enc[tr->file * nv + v], out, ds->npoints, &which);
   for (size_t i = 0; i < ds->npoints; i++)
-    if (!isfinite(out[i])) {
-      char idx[96];
+    if (!isfinite(out[i]) || i == miss) {
+      char idx[96], what[160];
       if (tr->member >= 0 && ds->nspatial == 2)
         snprintf(idx, sizeof idx, "[%d, %zu, %zu]", tr->member, i / ds->nx, i % ds->nx);
       else if (tr->member >= 0)
@@ -624,6 +629,13 @@ static GyreStatus ReadField(GyreDataset ds, int j, int v, int64_t rec, double *o
         snprintf(idx, sizeof idx, "[%zu, %zu]", i / ds->nx, i % ds->nx);
       else
         snprintf(idx, sizeof idx, "[%zu]", i);
+      if (i == miss) {
+        GyreVarEncodingDescribe(&ds->enc[tr->file * nv + v], which, what, sizeof what);
+        return GyreStatusSet(GYRE_ERR_FORMAT,
+                             "'%s' variable '%s' at record %lld, index %s holds %s: training "
+                             "takes complete fields",
+                             ds->paths[tr->file], VarName(ds, v), (long long) rec, idx, what);
+      }
       return GyreStatusSet(GYRE_ERR_NAN, "%s in '%s' variable '%s' at record %lld, index %s",
                            isnan(out[i]) ? "NaN" : "Inf", ds->paths[tr->file], VarName(ds, v),
                            (long long) rec, idx);
@@ -1036,6 +1048,7 @@ GyreStatus GyreDatasetDestroy(GyreDataset *pds)
   free(ds->ncid);
   free(ds->has_member);
   free(ds->varid);
+  free(ds->enc);
   free(ds->traj);
   free(ds->fs[0]);
   free(ds->fs[1]);

@@ -26,6 +26,26 @@ expect_error "grid mismatch between files" "grid mismatch" \
   "$GYRE" train -train_data 'g*.nc' -train_mode emulator -train_inputs vorticity -net fno \
   -train_batch 2 -train_out m.nc
 
+# a record never written (NetCDF's default fill 9.97e36, which set the normalisation to 1e33)
+"$PYTHON" - <<'PY'
+import netCDF4
+s = netCDF4.Dataset("d.nc")
+d = netCDF4.Dataset("holes.nc", "w", format="NETCDF4")
+for n, dim in s.dimensions.items():
+    d.createDimension(n, None if dim.isunlimited() else len(dim))
+for n in ["time", "member", "k", "X", "coupling"]:
+    v = s[n]
+    w = d.createVariable(n, v.dtype, v.dimensions)
+    w.setncatts({a: v.getncattr(a) for a in v.ncattrs()})
+    if n != "coupling":
+        w[:] = v[:]
+    else:
+        w[:5] = v[:5]
+        w[6:] = v[6:]
+d.close()
+PY
+expect_error "a record never written in the data" "'holes.nc' variable 'coupling' at record 5, index \[0, 0\] holds NetCDF's default fill value (never written)" \
+  mpirun_n 2 "$GYRE" train -train_data holes.nc "${t[@]}" -train_out m.nc
 cp d.nc nan.nc
 "$PYTHON" - <<'PY'
 import netCDF4

@@ -105,4 +105,52 @@ grep -q "time mean undefined (the baseline is NaN/Inf at the first shared time)"
 ncdump -h nb.nc > nb.cdl
 grep -q 'similarity_w1_X:comment = "undefined (NaN): the baseline is NaN/Inf' nb.cdl ||
   fail "nb.nc's similarity comment"
+# CF encodings: a missing value (_FillValue, missing_value, or NetCDF's default fill of a record
+# never written) in REF or TEST is one error naming the marker, not numbers (a TEST with
+# _FillValue -999 scored an RMSE in the hundreds); a packed TEST (short, scale_factor) is
+# compared unpacked
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, numpy as np
+a = netCDF4.Dataset("a.nc")
+X = a["X"][:].data
+def make(name, dtype="f8", fill=None, skip=None, scale=None, missing=None):
+    d = netCDF4.Dataset(name, "w", format="NETCDF4")
+    d.createDimension("time", None); d.createDimension("k", X.shape[1])
+    t = d.createVariable("time", "f8", ("time",)); t.units = a["time"].units
+    t[:] = a["time"][:]
+    k = d.createVariable("k", "f8", ("k",)); k[:] = a["k"][:]
+    v = d.createVariable("X", dtype, ("time", "k"), fill_value=fill)
+    v.set_auto_maskandscale(False)
+    raw = X.copy()
+    if scale:
+        v.scale_factor = scale
+        raw = np.round(X / scale)
+    if missing is not None:
+        v.missing_value = missing
+        raw[2, 1] = missing
+    if fill is not None:
+        raw[2, 1] = fill
+    for r in range(X.shape[0]):
+        if r != skip:
+            v[r, :] = raw[r].astype(dtype)
+    d.close()
+make("fill.nc", fill=-999.0)
+make("missing.nc", missing=1e20)
+make("unwritten.nc", skip=3)
+make("packed.nc", dtype="i2", scale=1e-3)
+PY
+expect_error "a _FillValue in TEST" "'fill.nc' variable 'X' at record 2, index 1 (k=1) holds its _FillValue -999 (a missing value)" \
+  mpirun_n 2 "$GYRE" compare a.nc fill.nc -output mm.nc
+expect_error "a missing_value in REF" "'missing.nc' variable 'X' at record 2, index 1 (k=1) holds its missing_value 1e+20" \
+  "$GYRE" compare missing.nc a.nc -output mm.nc
+expect_error "a record never written" "'unwritten.nc' variable 'X' at record 3, index 0 (k=0) holds NetCDF's default fill value (never written)" \
+  "$GYRE" compare a.nc unwritten.nc -output mm.nc
+[ ! -e mm.nc ] || fail "a comparison with missing values left mm.nc"
+"$GYRE" compare a.nc packed.nc -output pk.nc -quiet
+"$PYTHON" - <<'PY'
+import netCDF4, numpy as np
+r = netCDF4.Dataset("pk.nc")["rmse_X"][:]
+assert np.all(r < 1e-3), f"a packed TEST is not compared unpacked: rmse {r}"
+print("packed TEST: rmse_X at most", float(r.max()))
+PY
 echo "compare_badinput: ok"
