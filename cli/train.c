@@ -203,48 +203,56 @@ static void FileStamp(const char *path, long long stamp[3])
   stamp[2] = (long long) sb.st_mtim.tv_nsec;
 }
 
-/* After a failed training. wrote: whether it wrote the model file and the checkpoint; moved:
- * whether it moved the earlier files aside itself (a fresh run with -train_overwrite), not a
- * resumed run that adopted a replacement an earlier leg began. Where there was a model file
- * before, it and its checkpoint come back, and what the training wrote goes to FILE.failed; a
- * resumed leg that wrote nothing leaves the replacement pending. A new model file keeps the best
- * model so far, with the run's checkpoint (or the earlier checkpoint back where the run wrote
- * none). note says where the files are ("" where the run changed none). Collective. */
+/* After a failed training. wrote: whether this run wrote the model file and the checkpoint;
+ * moved: whether it moved the earlier files aside itself (a fresh run with -train_overwrite), not
+ * a resumed leg that adopted a replacement an earlier leg began; started: whether the training
+ * began. A resumed leg that failed before it began (a refused checkpoint, say) leaves the
+ * replacement pending. Otherwise each file that was
+ * there before the training comes back, and what the training wrote over it (this leg or an
+ * earlier one) goes to FILE.failed; a new model file keeps the training's best model so far.
+ * note says where the files are ("" where nothing changed). Collective. */
 static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *ckpt,
-                                    const int wrote[2], int moved, char **out_aside,
+                                    const int wrote[2], int moved, int started, char **out_aside,
                                     char **ckpt_aside, char *note, size_t len)
 {
-  char failed[PETSC_MAX_PATH_LEN + 8], cfailed[PETSC_MAX_PATH_LEN + 8];
+  const char *path[2]  = {out, ckpt};
+  char      **aside[2] = {out_aside, ckpt_aside};
+  char        failed[2][PETSC_MAX_PATH_LEN + 8], part[2][2 * PETSC_MAX_PATH_LEN + 128];
+  int         has[2][2] = {{0, 0}, {0, 0}}; /* [file]: now at path, an earlier FILE.failed */
+  int         said      = 0;                /* why the file is back */
+  PetscMPIInt rank;
 
   PetscFunctionBegin;
   note[0] = 0;
-  if (!moved && !wrote[0] && !wrote[1]) { /* nothing changed: the replacement stays pending */
+  if (!moved && !started) { /* nothing changed: the replacement stays pending */
     free(*out_aside), free(*ckpt_aside);
     *out_aside = *ckpt_aside = NULL;
     PetscFunctionReturn(PETSC_SUCCESS);
   }
-  PetscCall(PetscSNPrintf(failed, sizeof failed, "%s.failed", out));
-  PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", ckpt));
-  if (*out_aside) { /* the two files back together: a resume must not mix them */
-    PetscCallGyre(comm, GyreFilePutBack(comm, out, out_aside, wrote[0] ? failed : NULL));
-    PetscCallGyre(comm, GyreFilePutBack(comm, ckpt, ckpt_aside, wrote[1] ? cfailed : NULL));
-    PetscCall(PetscSNPrintf(note, len,
-                            "; -train_out '%s' is back as it was before this run (-train_overwrite "
-                            "replaces it only when the training succeeds)%s%s%s%s%s",
-                            out, wrote[0] ? ", this run's best model is in '" : "",
-                            wrote[0] ? failed : "", wrote[0] ? "'" : "",
-                            wrote[1] ? ", its last checkpoint in '" : "", wrote[1] ? cfailed : ""));
-    if (wrote[1]) PetscCall(PetscStrlcat(note, "'", len));
-    PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  for (int i = 0; i < 2; i++) {
+    PetscCall(PetscSNPrintf(failed[i], sizeof failed[i], "%s.failed", path[i]));
+    if (rank == 0) has[i][0] = access(path[i], F_OK) == 0, has[i][1] = access(failed[i], F_OK) == 0;
   }
-  if (wrote[1]) /* the run's checkpoint goes with its model */
-    PetscCallGyre(comm, GyreFileDropAside(comm, ckpt_aside));
-  else
-    PetscCallGyre(comm, GyreFilePutBack(comm, ckpt, ckpt_aside, NULL));
-  if (wrote[0])
-    PetscCall(PetscSNPrintf(note, len, "; -train_out '%s' holds the best model so far%s%s%s", out,
-                            wrote[1] ? ", checkpoint '" : "", wrote[1] ? ckpt : "",
-                            wrote[1] ? "' the last epoch's" : ""));
+  PetscCallMPI(MPI_Bcast(has, 4, MPI_INT, 0, comm));
+  for (int i = 0; i < 2; i++) {
+    const char *what = i ? "checkpoint" : "-train_out";
+    part[i][0]       = 0;
+    if (*aside[i]) { /* back; what the training wrote over it to FILE.failed */
+      PetscCallGyre(comm, GyreFilePutBack(comm, path[i], aside[i], has[i][0] ? failed[i] : NULL));
+      PetscCall(PetscSNPrintf(
+          part[i], sizeof part[i], "; %s '%s' is back as it was before the training%s%s%s%s%s",
+          what, path[i],
+          said ? "" : " (-train_overwrite replaces it only when the training succeeds)",
+          has[i][0] ? ", the training's in '" : "", has[i][0] ? failed[i] : "",
+          has[i][0] ? "'" : "",
+          has[i][0] && has[i][1] ? " (replacing an earlier failed run's)" : ""));
+      said = 1;
+    } else if (has[i][0] && wrote[i])
+      PetscCall(PetscSNPrintf(part[i], sizeof part[i], "; %s '%s' holds %s", what, path[i],
+                              i ? "the last epoch's checkpoint" : "the best model so far"));
+  }
+  PetscCall(PetscSNPrintf(note, len, "%s%s", part[0], part[1]));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -438,8 +446,9 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                same == 0 ? "-train_out" : "-train_checkpoint");
     /* a fresh run never replaces an existing checkpoint unless asked to either; a resumed one
      * updates -train_out only where it is that training's model */
-    fresh                 = !resume[0] || (is_auto && access(path, F_OK) != 0);
-    const char *from      = is_auto ? path : resume; /* the checkpoint a resumed run reads */
+    fresh = !resume[0] || (is_auto && access(path, F_OK) != 0);
+    PetscCallMPI(MPI_Bcast(&fresh, 1, MPI_INT, 0, comm)); /* (one view of the files) */
+    const char *from      = is_auto ? path : resume;      /* the checkpoint a resumed run reads */
     char        why[1024] = "";
     int         other     = 0; /* 1: a fresh run's checkpoint exists; 2: -train_out is the
                                 * checkpoint resumed from; 3: -train_out is another model */
@@ -476,6 +485,23 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                "-train_out '%s' exists but its checkpoint '%s' does not (-train_resume auto): "
                "give the checkpoint back, remove the model file, or give -train_overwrite",
                out, path);
+    /* a replacement an earlier -train_overwrite run began and never ended (killed): only a
+     * resumed run or another -train_overwrite takes it over */
+    int pending = 0; /* 1: the model file's, 2: the checkpoint's */
+    if (rank == 0 && fresh && !overwrite) {
+      char name[PETSC_MAX_PATH_LEN + 16];
+      PetscCall(PetscSNPrintf(name, sizeof name, "%s.replaced", out));
+      pending = access(name, F_OK) == 0 ? 1 : 0;
+      PetscCall(PetscSNPrintf(name, sizeof name, "%s.replaced", path));
+      if (!pending && access(name, F_OK) == 0) pending = 2;
+    }
+    PetscCallMPI(MPI_Bcast(&pending, 1, MPI_INT, 0, comm));
+    PetscCheck(!pending, comm, PETSC_ERR_FILE_OPEN,
+               "'%s.replaced' is the %s an earlier -train_overwrite run replaced and never ended "
+               "(killed?): resume that training with -train_resume, put the file back as '%s', "
+               "or give -train_overwrite",
+               pending == 1 ? out : path, pending == 1 ? "model file" : "checkpoint",
+               pending == 1 ? out : path);
     /* both are written after the first epoch: an unwritable one fails now, not then */
     PetscCallGyre(comm, GyreFileCheckReplaceable(comm, out));
     PetscCallGyre(comm, GyreFileCheckReplaceable(comm, path));
@@ -582,13 +608,18 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   /* -train_overwrite replaces the model file and its checkpoint only when the training succeeds:
    * until then they are aside (FILE.replaced), back after a failure. A resumed run completes the
    * replacement an earlier leg began (stopped by a signal, or killed). */
-  char *out_aside = NULL, *ckpt_aside = NULL;
-  PetscCallGyre(comm, GyreFileMoveAside(comm, out, fresh && overwrite, &out_aside));
-  GyreStatus st = GyreFileMoveAside(comm, path, fresh && overwrite, &ckpt_aside);
+  char      *out_aside = NULL, *ckpt_aside = NULL;
+  const int  moved = fresh && overwrite;
+  GyreStatus st    = GYRE_OK;
+  if (moved || !fresh) { /* (a fresh run without -train_overwrite has refused a pending one) */
+    PetscCallGyre(comm, GyreFileMoveAside(comm, out, moved, &out_aside));
+    st = GyreFileMoveAside(comm, path, moved, &ckpt_aside);
+  }
   if (st) {
     char msg[1024];
     PetscCall(PetscSNPrintf(msg, sizeof msg, "%s", GyreStatusMessage()));
-    PetscCallGyre(comm, GyreFilePutBack(comm, out, &out_aside, NULL));
+    if (moved) PetscCallGyre(comm, GyreFilePutBack(comm, out, &out_aside, NULL));
+    free(out_aside);
     SETERRQ(comm, PETSC_ERR_FILE_OPEN, "%s", msg);
   }
   long long   stamp[2][3];
@@ -611,17 +642,19 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
       wrote[i] = now[0] && memcmp(now, stamp[i], sizeof now);
     }
     PetscCallMPI(MPI_Bcast(wrote, 2, MPI_INT, 0, comm));
-    PetscCall(PutBackFailed(comm, out, path, wrote, fresh && overwrite, &out_aside, &ckpt_aside,
+    PetscCall(PutBackFailed(comm, out, path, wrote, moved, res.started, &out_aside, &ckpt_aside,
                             note, sizeof note));
     SETERRQ(comm, PETSC_ERR_LIB, "%s%s", msg, note);
   }
-  if (res.interrupted) { /* the replacement goes on when the training resumes */
-    *exitcode = GYRE_EXIT_CHECKPOINTED;
-    if (out_aside && !quiet)
+  if (res.interrupted) *exitcode = GYRE_EXIT_CHECKPOINTED;
+  if (res.interrupted || (res.epochs_run < o.epochs && !res.stopped_early)) {
+    /* stopped by a signal or after -train_epochs_per_run: the replacement goes on when the
+     * training resumes */
+    if ((out_aside || ckpt_aside) && !quiet)
       PetscCall(PetscPrintf(comm,
-                            "train: the model file this training replaces stays in '%s' until the "
+                            "train: the files this training replaces stay in '%s' until the "
                             "training ends\n",
-                            out_aside));
+                            out_aside ? out_aside : ckpt_aside));
     free(out_aside), free(ckpt_aside);
   } else {
     PetscCallGyre(comm, GyreFileDropAside(comm, &out_aside));

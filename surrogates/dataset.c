@@ -234,7 +234,12 @@ static GyreStatus CheckSameDescription(GyreDataset ds)
                              k ? ds->yname : ds->xname, sb, p, sa, p0);
     }
     if (ds->opts.kind != GYRE_SAMPLE_EMULATOR) continue;
-    if (strcmp(a.time_units, b.time_units))
+    /* the unit, not the reference date ("days since 2000-01-01" and "days since 1950-01-01":
+     * the same spacing) */
+    const char *sa = strstr(a.time_units, " since "), *sb = strstr(b.time_units, " since ");
+    size_t      la = sa ? (size_t) (sa - a.time_units) : strlen(a.time_units);
+    size_t      lb = sb ? (size_t) (sb - b.time_units) : strlen(b.time_units);
+    if (la != lb || strncmp(a.time_units, b.time_units, la))
       return GyreStatusSet(GYRE_ERR_FORMAT,
                            "dataset: time is in '%s' in '%s' but in '%s' in '%s': an emulator's "
                            "history and lead count records, so every file needs the same time",

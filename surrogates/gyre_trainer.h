@@ -83,6 +83,8 @@ typedef struct {
   int     interrupted; /* the stop callback's signal number when it stopped training, else 0 */
   int     buckets;     /* gradient buckets (MPI calls) per step */
   int64_t ntrain, nval;
+  int     started; /* training began (data, network and any checkpoint accepted): set also when
+                    * the call then fails, where a failure before it has changed no file */
 } GyreTrainerResult;
 
 /* Defaults: MLP of GyreMLPOptionsDefault, FNO/CNN defaults, Adam lr 1e-3, MSE, 10 epochs, no

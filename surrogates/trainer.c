@@ -588,6 +588,7 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
 
   /* 4. the epochs */
   res->start_epoch = tr->nepochs;
+  res->started     = 1;
   double t_train = 0, t_all = 0;
   int    ran  = 0;
   int    last = o->epochs;

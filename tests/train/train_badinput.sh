@@ -94,7 +94,7 @@ cp g16.nc wide/b.nc
 "$PYTHON" - <<'PY'
 import netCDF4
 with netCDF4.Dataset("hours/b.nc", "a") as d:
-    d.variables["time"].units = "hours"
+    d.variables["time"].units = "hours since 2000-01-01"
 with netCDF4.Dataset("units/b.nc", "a") as d:
     d.variables["vorticity"].units = "h-1"
 with netCDF4.Dataset("wide/b.nc", "a") as d:
@@ -103,8 +103,13 @@ PY
 emu=(-train_mode emulator -train_inputs vorticity -net fno -train_batch 2 -train_out m.nc)
 expect_error "record spacings 0.25 and 0.5 for an emulator" "the records of 'spacing/b.nc' are 0.5 apart in time but those of 'spacing/a.nc' 0.25" \
   "$GYRE" train -train_data 'spacing/*.nc' "${emu[@]}"
-expect_error "time units for an emulator" "time is in 'hours' in 'hours/b.nc' but in '.*' in 'hours/a.nc'" \
+expect_error "time units for an emulator" "time is in 'hours since 2000-01-01' in 'hours/b.nc' but in 'days since .*' in 'hours/a.nc'" \
   "$GYRE" train -train_data 'hours/*.nc' "${emu[@]}"
+# another reference date, the same unit: accepted
+mkdir -p epoch && cp g16.nc epoch/a.nc && cp g16.nc epoch/b.nc
+"$PYTHON" -c "import netCDF4; d = netCDF4.Dataset('epoch/b.nc', 'a'); d['time'].units = 'days since 1950-01-01'; d.close()"
+"$GYRE" train -train_data 'epoch/*.nc' "${emu[@]}" -fno_modes 4 -train_epochs 1 -quiet -train_out epoch.nc ||
+  fail "files with another reference date of the same time unit were refused"
 expect_error "units of a variable" "variable 'vorticity' is in 'h-1' in 'units/b.nc' but in '.*' in 'units/a.nc'" \
   mpirun_n 2 "$GYRE" train -train_data 'units/*.nc' "${emu[@]}"
 expect_error "grid spacing" "grid spacing mismatch: 'x' is .* apart in 'wide/b.nc' but .* in 'wide/a.nc'" \
@@ -175,7 +180,7 @@ expect_error "NaN loss, good model kept" "the loss is" \
 # puts the good files back, the failed run's go to FILE.failed (also on 2 ranks)
 for np in 1 2; do
   expect_error "NaN loss in epoch 2 on $np rank(s), good model put back" \
-    "the loss is NaN in epoch 2.*-train_out 'good.nc' is back as it was before this run.*best model is in 'good.nc.failed', its last checkpoint in 'good.ckpt.nc.failed'" \
+    "the loss is NaN in epoch 2.*-train_out 'good.nc' is back as it was before the training.*the training's in 'good.nc.failed'; checkpoint 'good.ckpt.nc' is back as it was before the training, the training's in 'good.ckpt.nc.failed'" \
     mpirun_n $np "$GYRE" train -train_data d.nc "${t[@]}" -train_schedule step -train_step_size 1 \
     -train_step_gamma 1e300 -train_out good.nc -train_overwrite
   [ "$(sha256sum good.nc good.ckpt.nc)" = "$sum" ] || fail "a run failing in epoch 2 changed good.nc"
@@ -185,10 +190,34 @@ for np in 1 2; do
 done
 # a new model file keeps the best model so far, with its checkpoint
 expect_error "NaN loss in epoch 2, new model file" \
-  "the loss is NaN in epoch 2.*-train_out 'new.nc' holds the best model so far, checkpoint 'new.ckpt.nc' the last epoch's" \
+  "the loss is NaN in epoch 2.*-train_out 'new.nc' holds the best model so far; checkpoint 'new.ckpt.nc' holds the last epoch's checkpoint" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_schedule step -train_step_size 1 \
   -train_step_gamma 1e300 -train_out new.nc
 "$GYRE" info new.nc >/dev/null || fail "the best model so far is not a valid model file"
+nan=(-train_schedule step -train_step_size 1 -train_step_gamma 1e300)
+# -train_overwrite by legs (-train_epochs_per_run): the replaced model stays aside until the
+# training ends, and a later leg failing puts it back (the training's best model to FILE.failed)
+cp good.nc legs.nc
+lsum=$(sha256sum < legs.nc)
+legs=(-train_data d.nc "${t[@]}" "${nan[@]}" -train_epochs 3 -train_epochs_per_run 1
+      -train_out legs.nc -train_overwrite -train_resume auto)
+"$GYRE" train "${legs[@]}"
+[ "$(sha256sum < legs.nc.replaced)" = "$lsum" ] || fail "leg 1 dropped the model it replaces"
+expect_error "a later leg failing" "-train_out 'legs.nc' is back as it was before the training (-train_overwrite replaces it only when the training succeeds), the training's in 'legs.nc.failed'" \
+  "$GYRE" train "${legs[@]}"
+[ "$(sha256sum < legs.nc)" = "$lsum" ] || fail "the failed training's legs changed legs.nc"
+[ -f legs.nc.failed ] && [ ! -e legs.nc.replaced ] || fail "legs.nc.failed missing or aside left"
+# a replacement a killed -train_overwrite run left: a fresh run without it refuses to start
+cp good.nc pend.nc.replaced
+expect_error "a pending replacement" "'pend.nc.replaced' is the model file an earlier -train_overwrite run replaced and never ended" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out pend.nc
+[ -f pend.nc.replaced ] && [ ! -e pend.nc ] || fail "a pending replacement was taken over"
+# only the checkpoint existed: it comes back after a failure, the new model file keeps its best
+cp good.ckpt.nc only.ckpt.nc
+csum=$(sha256sum < only.ckpt.nc)
+expect_error "a failed run over a checkpoint alone" "-train_out 'only.nc' holds the best model so far; checkpoint 'only.ckpt.nc' is back as it was before the training (-train_overwrite replaces it only when the training succeeds), the training's in 'only.ckpt.nc.failed'" \
+  "$GYRE" train -train_data d.nc "${t[@]}" "${nan[@]}" -train_out only.nc -train_overwrite
+[ "$(sha256sum < only.ckpt.nc)" = "$csum" ] || fail "a failed run lost the checkpoint it replaced"
 # a resume with another recipe (loss, learning rate, schedule, clip, batch, seed...) would not
 # end as one run does: refused, naming the option and both values, the files unchanged
 "$GYRE" train -train_data d.nc "${t[@]}" -train_out rec.nc
