@@ -930,6 +930,63 @@ static GyreStatus read_norm(GyreFile f, const char *path, GyreNormalization *nor
   return GYRE_OK;
 }
 
+static int count_names(const char *list)
+{
+  int n = list[0] ? 1 : 0;
+  for (const char *c = list; *c; c++)
+    n += *c == ',';
+  return n;
+}
+
+/* The parts of a model file that must agree with each other (each read alone is valid): the
+ * fields, the normalisation's channels and the network's inputs and outputs, the stencil and
+ * the grid, the guard's band. A file edited by hand or by another tool fails here, not at its
+ * first use with a message that contradicts itself. */
+static GyreStatus check_consistent(const char *path, const GyreModelMeta *m,
+                                   const GyreNormalization *norm)
+{
+  const int    nfin = count_names(m->input_fields), nfout = count_names(m->output_fields);
+  const int    pp = m->per_point && (!m->mode[0] || !strcmp(m->mode, "closure"));
+  const size_t w = (size_t) (2 * m->stencil + 1), P = (size_t) m->grid_nx * (size_t) m->grid_ny;
+  const size_t S = pp ? (m->grid_ny > 1 ? w * w : w) : 1;
+  if (norm->nin != nfin * m->history || norm->nout != nfout)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': its normalisation has %d input and %d output channels, "
+                         "but input_fields '%s' (history %d) and output_fields '%s' make %d and %d",
+                         path, norm->nin, norm->nout, m->input_fields, m->history, m->output_fields,
+                         nfin * m->history, nfout);
+  if (m->stencil > 0 &&
+      (!pp || w > (size_t) m->grid_nx || (m->grid_ny > 1 && w > (size_t) m->grid_ny)))
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': stencil %d (%zu points wide) needs a per-point closure "
+                         "MLP on a grid at least as wide, not %s on %d x %d points",
+                         path, m->stencil, w, pp ? "one" : "whole fields", m->grid_nx, m->grid_ny);
+  size_t in = 0, out = 0, want_in = (size_t) norm->nin, want_out = (size_t) norm->nout;
+  if (m->type == GYRE_NET_MLP) {
+    in = (size_t) m->mlp.inputs, out = (size_t) m->mlp.outputs;
+    want_in *= pp ? S : P, want_out *= pp ? 1 : P;
+  } else if (m->type == GYRE_NET_FNO)
+    in = (size_t) m->fno.in_channels, out = (size_t) m->fno.out_channels;
+  else
+    in = (size_t) m->cnn.in_channels, out = (size_t) m->cnn.out_channels;
+  if (in != want_in || out != want_out)
+    return GyreStatusSet(GYRE_ERR_FORMAT,
+                         "model file '%s': its network takes %zu inputs and gives %zu outputs, but "
+                         "its normalisation (%d and %d channels)%s make %zu and %zu",
+                         path, in, out, norm->nin, norm->nout,
+                         m->type != GYRE_NET_MLP ? ""
+                         : pp                    ? ", per point with its stencil,"
+                                                 : ", on whole fields of its grid,",
+                         want_in, want_out);
+  for (int c = 0; norm->has_band && c < norm->nin; c++)
+    if (!(norm->in_ms_min[c] >= 0 && norm->in_ms_min[c] <= norm->in_ms_max[c]))
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': the guard's band of input channel %d is [%g, %g] "
+                           "(expected 0 <= min <= max)",
+                           path, c, norm->in_ms_min[c], norm->in_ms_max[c]);
+  return GYRE_OK;
+}
+
 static GyreStatus read_all(GyreFile f, const char *path, GyreBackend *be, GyreNet **pnet,
                            GyreModelMeta *meta, GyreNormalization *norm)
 {
@@ -998,6 +1055,7 @@ static GyreStatus read_all(GyreFile f, const char *path, GyreBackend *be, GyreNe
   }
   free(all);
   if (!s) s = read_norm(f, path, norm);
+  if (!s) s = check_consistent(path, meta, norm);
   if (s) {
     GyreNetDestroy(&net);
     return s;

@@ -276,6 +276,28 @@ d[w][...] = d[w][...] * 1.0001
 d.close()
 PY
 expect_error "gyre info: a changed weight" "flipped.nc" "$GYRE" info flipped.nc
+# a model file whose parts disagree (each valid alone: edited by hand or another tool): one
+# error naming both sides, from gyre info and from a run that loads it
+"$PYTHON" - <<'PY'
+import netCDF4, shutil
+for name, edit in [("twofields.nc", lambda d: d.setncattr("output_fields", "coupling,X")),
+                   ("wholefield.nc", lambda d: d.setncattr("per_point", 0)),
+                   ("stencil100.nc", lambda d: d.setncattr("stencil", 100)),
+                   ("band.nc", lambda d: d.variables["norm_in_ms_min"].__setitem__(0, 1e9))]:
+    shutil.copy("good.nc", name)
+    d = netCDF4.Dataset(name, "a")
+    edit(d)
+    d.close()
+PY
+expect_error "output fields against the normalisation" "its normalisation has 1 input and 1 output channels, but input_fields 'X' (history 1) and output_fields 'coupling,X' make 1 and 2" \
+  "$GYRE" info twofields.nc
+expect_error "a per-point network marked whole-field" "its network takes 1 inputs and gives 1 outputs, but its normalisation (1 and 1 channels), on whole fields of its grid, make 8 and 8" \
+  "$GYRE" info wholefield.nc
+expect_error "a stencil wider than the grid" "stencil 100 (201 points wide) needs a per-point closure MLP on a grid at least as wide" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate stencil100.nc \
+  -output x.nc
+expect_error "a band with min above max" "the guard's band of input channel 0 is \[1e+09, " \
+  "$GYRE" info band.nc
 # the model file or its checkpoint is one of the data files: refused, the data intact
 cp d.nc d2.nc
 dsum=$(sha256sum d2.nc)
