@@ -4,7 +4,6 @@
 #include <petscsys.h>
 #include <glob.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "gyre_model.h"
 #include "gyre_petsc.h"
@@ -192,28 +191,17 @@ static PetscErrorCode WarnOtherArchitecture(MPI_Comm comm, const char *net)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Rank 0: a file's identity (inode, modification time; zeros where it is missing): the trainer
- * replaces its files by renaming, so a file it wrote has another */
-static void FileStamp(const char *path, long long stamp[3])
-{
-  struct stat sb;
-  stamp[0] = stamp[1] = stamp[2] = 0;
-  if (stat(path, &sb)) return;
-  stamp[0] = (long long) sb.st_ino, stamp[1] = (long long) sb.st_mtim.tv_sec;
-  stamp[2] = (long long) sb.st_mtim.tv_nsec;
-}
-
-/* After a failed training. wrote: whether this run wrote the model file and the checkpoint;
- * moved: whether it moved the earlier files aside itself (a fresh run with -train_overwrite), not
- * a resumed leg that adopted a replacement an earlier leg began; started: whether the training
- * began. A resumed leg that failed before it began (a refused checkpoint, say) leaves the
- * replacement pending. Otherwise each file that was
- * there before the training comes back, and what the training wrote over it (this leg or an
- * earlier one) goes to FILE.failed; a new model file keeps the training's best model so far.
- * note says where the files are ("" where nothing changed). Collective. */
-static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *ckpt,
-                                    const int wrote[2], int moved, int started, char **out_aside,
-                                    char **ckpt_aside, char *note, size_t len)
+/* After a failed training. moved: whether it moved the earlier files aside itself (a fresh run
+ * with -train_overwrite), not a resumed leg that adopted a replacement an earlier leg began;
+ * started: whether the training began. A resumed leg that failed before it began (a refused
+ * checkpoint, say) leaves the replacement pending. Otherwise each file that was there before the
+ * training comes back, and what the training wrote over it (this leg or an earlier one) goes to
+ * FILE.failed; a file without an earlier one (the training's: a fresh run refuses existing ones)
+ * keeps the training's best model so far or last checkpoint. note says where the files are (""
+ * where nothing changed). Collective. */
+static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *ckpt, int moved,
+                                    int started, char **out_aside, char **ckpt_aside, char *note,
+                                    size_t len)
 {
   const char *path[2]  = {out, ckpt};
   char      **aside[2] = {out_aside, ckpt_aside};
@@ -248,7 +236,7 @@ static PetscErrorCode PutBackFailed(MPI_Comm comm, const char *out, const char *
           has[i][0] ? "'" : "",
           has[i][0] && has[i][1] ? " (replacing an earlier failed run's)" : ""));
       said = 1;
-    } else if (has[i][0] && wrote[i])
+    } else if (has[i][0] && started)
       PetscCall(PetscSNPrintf(part[i], sizeof part[i], "; %s '%s' holds %s", what, path[i],
                               i ? "the last epoch's checkpoint" : "the best model so far"));
   }
@@ -622,10 +610,6 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     free(out_aside);
     SETERRQ(comm, PETSC_ERR_FILE_OPEN, "%s", msg);
   }
-  long long   stamp[2][3];
-  PetscMPIInt rank;
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0) FileStamp(out, stamp[0]), FileStamp(path, stamp[1]);
   GyreTrainerResult res;
   st = GyreTrain(comm, be, &o, &res);
   GyreBackendDestroy(&be);
@@ -635,15 +619,8 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   if (st) {
     char msg[2048], note[3 * PETSC_MAX_PATH_LEN];
     PetscCall(PetscSNPrintf(msg, sizeof msg, "%s", GyreStatusMessage()));
-    int wrote[2] = {0, 0};
-    for (int i = 0; i < 2 && rank == 0; i++) {
-      long long now[3];
-      FileStamp(i ? path : out, now);
-      wrote[i] = now[0] && memcmp(now, stamp[i], sizeof now);
-    }
-    PetscCallMPI(MPI_Bcast(wrote, 2, MPI_INT, 0, comm));
-    PetscCall(PutBackFailed(comm, out, path, wrote, moved, res.started, &out_aside, &ckpt_aside,
-                            note, sizeof note));
+    PetscCall(PutBackFailed(comm, out, path, moved, res.started, &out_aside, &ckpt_aside, note,
+                            sizeof note));
     SETERRQ(comm, PETSC_ERR_LIB, "%s%s", msg, note);
   }
   if (res.interrupted) *exitcode = GYRE_EXIT_CHECKPOINTED;

@@ -281,14 +281,6 @@ GyreStatus GyreFileReadBlock(GyreFile file, const char *var, size_t rec, const s
     c[d]  = empty ? 0 : (k < 0 ? 1 : count[k]);
   }
   if (empty) n = 0;
-  /* what a block that is never read looks like: missing (HDF5 over Open MPI's MPI-IO reads a
-   * chunk never written, in a file made serially, as an error it does not return, leaving the
-   * buffer as it was: the previous record's values, compared as data) */
-  GyreVarEncoding enc;
-  int             which;
-  GyreVarEncodingRead(file->ncid, varid, &enc);
-  for (size_t i = 0; i < n; i++)
-    data[i] = enc.nmiss ? enc.miss[0] : NAN;
   err = nc_get_vara_double(file->ncid, varid, s, c, empty ? &none : data);
   if (err)
     st = GyreStatusSet(GYRE_ERR_IO, "cannot read '%s' at record %zu of '%s': %s", var, rec,
@@ -297,6 +289,9 @@ GyreStatus GyreFileReadBlock(GyreFile file, const char *var, size_t rec, const s
 
   /* unpacked; the first missing, NaN or Inf value in the record's flat order, agreed on by all
    * ranks (flat x 8 + what: 0 NaN, 1 Inf, 2 + k missing by marker k) */
+  GyreVarEncoding enc;
+  int             which;
+  GyreVarEncodingRead(file->ncid, varid, &enc);
   size_t miss = GyreVarEncodingDecode(&enc, data, n, &which);
   if (miss < n) bad = FlatIndex(nd - ht, lens, start, count, miss) * 8 + 2 + (uint64_t) which;
   for (size_t i = 0; i < n; i++)
