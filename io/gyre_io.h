@@ -236,6 +236,12 @@ typedef struct {
 
 /* Current UTC time as ISO 8601 ("2026-11-25T19:45:52Z"). */
 void GyreTimeNowISO(char buf[32]);
+/* v printed with the fewest significant digits (6 to 17) whose value accept(value, ctx)
+ * takes, or that reads back as v where accept is NULL; into buf (n bytes, 32 suffice), which
+ * it returns. For a number a message suggests (pasted back, it is accepted) or a record that
+ * must read back exactly. Not collective. */
+const char *GyreNumberFormat(double v, int (*accept)(double, const void *), const void *ctx,
+                             char *buf, size_t n);
 /* How this process was started: "mpiexec (Open MPI)", "srun", "mpiexec (MPICH Hydra)" or
  * "none (a process started directly)" (the provenance attribute `launcher`). */
 const char *GyreLauncher(void);

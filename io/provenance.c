@@ -26,6 +26,17 @@ void GyreTimeNowISO(char buf[32])
   strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+const char *GyreNumberFormat(double v, int (*accept)(double, const void *), const void *ctx,
+                             char *buf, size_t n)
+{
+  for (int p = 6; p <= 17; p++) {
+    snprintf(buf, n, "%.*g", p, v);
+    double back = strtod(buf, NULL);
+    if (accept ? accept(back, ctx) : back == v) break;
+  }
+  return buf;
+}
+
 static const char *OrNone(const char *s)
 {
   return s && s[0] ? s : "none";

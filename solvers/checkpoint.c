@@ -137,12 +137,14 @@ static PetscErrorCode CheckNumber(GyreRun *run, GyreFile f, const char *path, co
                                   double expect, const char *what)
 {
   double v;
+  char   a[32], b[32]; /* C's %g: PETSc's prints 5 as "5." */
 
   PetscFunctionBegin;
   PetscCallGyre(run->comm, GyreFileGetAttDouble(f, att, &v));
   PetscCheck(v == expect, run->comm, PETSC_ERR_FILE_UNEXPECTED,
-             "checkpoint '%s' belongs to another run: %s %g in the checkpoint, %g in this run",
-             path, what, v, expect);
+             "checkpoint '%s' belongs to another run: %s %s in the checkpoint, %s in this run",
+             path, what, GyreNumberFormat(v, NULL, NULL, a, sizeof a),
+             GyreNumberFormat(expect, NULL, NULL, b, sizeof b));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -68,32 +68,67 @@ static double WallTime(void)
   return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
-/* Converts an interval of model time to whole steps; an error unless it is a multiple of dt. */
-static PetscErrorCode IntervalToSteps(MPI_Comm comm, const char *opt, PetscReal T, PetscReal dt,
-                                      PetscInt *steps)
+/* The steps a time may take: origin plus whole multiples of quantum steps of dt. */
+typedef struct {
+  PetscReal dt;
+  PetscInt  origin, quantum;
+} StepLattice;
+
+/* 1 where time T (model time) is on the lattice (to 1e-9 relative). */
+static int OnLattice(double T, const void *ctx)
 {
-  PetscReal n = round(T / dt);
-  PetscBool dt_given, T_given;
+  const StepLattice *g = ctx;
+  double             n = round(T / g->dt);
+  return fabs(n * g->dt - T) <= 1e-9 * PetscMax(fabs(T), g->dt) &&
+         ((PetscInt) n - g->origin) % g->quantum == 0;
+}
+
+/* Converts a model time T (an option's value) to whole steps of run->dt; an error unless it is
+ * origin plus a whole number of quantum steps (quantum > 1: the emulator's advances), giving the
+ * nearest times that are (at least one quantum past origin), printed so that they are accepted
+ * when given back. */
+static PetscErrorCode TimeToSteps(GyreRun *run, const char *opt, PetscReal T, PetscInt origin,
+                                  PetscInt quantum, PetscInt *steps)
+{
+  MPI_Comm          comm = run->comm;
+  const StepLattice g    = {run->dt, origin, quantum};
+  PetscReal         dt = run->dt, n = round(T / dt);
+  PetscBool         dt_given, T_given;
+  char              Ts[32], dts[32];
 
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &dt_given));
   PetscCall(PetscOptionsHasName(NULL, NULL, opt, &T_given));
-  PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %g must not be negative", opt, (double) T);
+  GyreNumberFormat(T, NULL, NULL, Ts, sizeof Ts); /* C's %g: PETSc's prints 1 as "1." */
+  GyreNumberFormat(dt, NULL, NULL, dts, sizeof dts);
+  PetscCheck(T >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "%s %s must not be negative", opt, Ts);
   PetscCheck(n <= (PetscReal) PETSC_MAX_INT, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "%s %g is %.3g time steps of dt = %g, more than a run counts (%d): give a larger "
+             "%s %s is %.3g time steps of dt = %s, more than a run counts (%d): give a larger "
              "-ts_dt or a shorter %s",
-             opt, (double) T, (double) n, (double) dt, (int) PETSC_MAX_INT, opt);
-  if (PetscAbsReal(n * dt - T) > 1e-9 * PetscMax(T, dt)) {
-    /* the nearest whole numbers of steps (at least one) below and above, to give instead */
-    const PetscReal lo = PetscFloorReal(T / dt) * dt, hi = lo + dt;
-    char            mess[320]; /* C's %g: PETSc's prints 1 as "1." */
-    int             k = snprintf(mess, sizeof mess,
-                                 "%s %g%s is not a whole number of time steps "
-                                             "dt = %g: give ",
-                                 opt, (double) T, T_given ? "" : " (the default)", (double) dt);
-    if (lo > 0) k += snprintf(mess + k, sizeof mess - k, "%g or ", (double) lo);
-    snprintf(mess + k, sizeof mess - k, "%g%s", (double) hi,
-             dt_given ? "" : " (dt chosen by the model; -ts_dt sets it)");
+             opt, Ts, (double) n, dts, (int) PETSC_MAX_INT, opt);
+  if (!OnLattice(T, &g)) {
+    const PetscReal q = quantum * dt, t0 = origin * dt, k = PetscFloorReal((T - t0) / q);
+    const PetscReal lo = t0 + k * q, hi = t0 + (k + 1) * q;
+    char            mess[1024], what[512], a[32], b[32];
+    int             len;
+    if (quantum == 1)
+      snprintf(what, sizeof what, "time steps dt = %s", dts);
+    else {
+      char stride[400];
+      PetscCall(GyreEmulatorDescribeStride(run, stride, sizeof stride));
+      snprintf(what, sizeof what, "the emulator's advances (%s)", stride);
+    }
+    len = snprintf(mess, sizeof mess, "%s %s%s is not %s%s%sa whole number of %s: give ", opt, Ts,
+                   T_given ? "" : " (the default)", origin ? "the initial time " : "",
+                   origin ? GyreNumberFormat(t0, NULL, NULL, a, sizeof a) : "",
+                   origin ? " plus " : "", what);
+    if (lo > t0 && len < (int) sizeof mess)
+      len += snprintf(mess + len, sizeof mess - len, "%s or ",
+                      GyreNumberFormat(lo, OnLattice, &g, a, sizeof a));
+    if (len < (int) sizeof mess)
+      snprintf(mess + len, sizeof mess - len, "%s%s",
+               GyreNumberFormat(hi, OnLattice, &g, b, sizeof b),
+               dt_given || quantum > 1 ? "" : " (dt chosen by the model; -ts_dt sets it)");
     SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "%s", mess);
   }
   *steps = (PetscInt) n;
@@ -445,26 +480,37 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCall(ChooseTimeStep(run, emulator_stride > 0      ? emulator_stride
                                 : output_every_steps > 0 ? 0
                                                          : output_every));
-  if (output_every_steps > 0)
+  /* an emulator advances by whole strides: dt divides them, and every interval is whole
+   * strides (their suggestions too) */
+  if (run->emulator) PetscCall(GyreEmulatorSetUpStep(run));
+  if (output_every_steps > 0) {
+    const PetscInt q = run->advance_steps, lo = output_every_steps / q * q;
+    char           los[48] = "";
+    if (lo > 0) snprintf(los, sizeof los, "%lld or ", (long long) lo);
+    PetscCheck(output_every_steps % q == 0, comm, PETSC_ERR_ARG_INCOMP,
+               "-output_every_steps %" PetscInt_FMT " is not a whole number of the emulator's "
+               "advances (%" PetscInt_FMT " steps each): give %s%" PetscInt_FMT,
+               output_every_steps, q, los, lo + q);
     run->output_every_steps = output_every_steps;
-  else if (output_every > 0)
-    PetscCall(
-        IntervalToSteps(comm, "-output_every", output_every, run->dt, &run->output_every_steps));
+  } else if (output_every > 0)
+    PetscCall(TimeToSteps(run, "-output_every", output_every, 0, run->advance_steps,
+                          &run->output_every_steps));
   else
     run->output_every_steps = 1;
   PetscCheck(run->output_every_steps > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-output_every must be at least one time step (dt = %g)", (double) run->dt);
-  PetscCall(IntervalToSteps(comm, "-ts_max_time", tmax, run->dt, &run->nsteps));
-  PetscCall(IntervalToSteps(comm, "-initial_time", run->initial_time, run->dt, &run->step_first));
-  if (checkpoint_every > 0)
-    PetscCall(IntervalToSteps(comm, "-checkpoint_every", checkpoint_every, run->dt,
-                              &checkpoint_every_steps));
-  PetscCheck(run->nsteps >= run->step_first, comm, PETSC_ERR_ARG_OUTOFRANGE,
+  PetscCheck(tmax >= run->initial_time, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-ts_max_time %g is before the initial time %g", (double) tmax,
              (double) run->initial_time);
+  PetscCall(TimeToSteps(run, "-initial_time", run->initial_time, 0, 1, &run->step_first));
+  /* the run's length is whole strides */
+  PetscCall(
+      TimeToSteps(run, "-ts_max_time", tmax, run->step_first, run->advance_steps, &run->nsteps));
+  if (checkpoint_every > 0)
+    PetscCall(TimeToSteps(run, "-checkpoint_every", checkpoint_every, 0, run->advance_steps,
+                          &checkpoint_every_steps));
   PetscCall(TSSetTimeStep(run->ts, run->dt));
   PetscCall(TSSetMaxTime(run->ts, (run->nsteps + 1) * run->dt));
-  if (run->emulator) PetscCall(GyreEmulatorSetUpClock(run, checkpoint_every_steps));
 
   /* provenance */
   PetscCall(GyreCommandLine(argc, argv, &run->command_line));

@@ -27,6 +27,7 @@
 #include <math.h>
 #include <string.h>
 #include "gyre_run.h"
+#include "gyre_io.h"
 #include "gyre_surrogate.h"
 #include "gyre_petsc.h"
 
@@ -141,39 +142,52 @@ PetscErrorCode GyreEmulatorCreate(GyreRun *run, PetscReal *stride)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* Names an interval of steps in model time for messages. */
-static PetscErrorCode CheckMultiple(GyreRun *run, const char *what, PetscInt steps)
+PetscErrorCode GyreEmulatorDescribeStride(GyreRun *run, char *buf, size_t len)
 {
   GyreEmulator         e = run->emulator;
   const GyreModelMeta *m = GyreSurrogateMeta(e->ev->s);
+  char                 a[32], b[32], c[32];
 
   PetscFunctionBegin;
-  PetscCheck(steps % run->advance_steps == 0, run->comm, PETSC_ERR_ARG_INCOMP,
-             "surrogate '%s' advances by %g (lead %d x record spacing %g of its training data); "
-             "the run's %s %g is not a multiple of it",
-             e->ev->path, (double) e->stride, m->lead, m->record_dt, what,
-             (double) (steps * run->dt));
+  /* C's %g throughout: PETSc's prints 1 as "1." */
+  snprintf(buf, len, "surrogate '%s' advances by %s", e->ev->path,
+           GyreNumberFormat(e->stride, NULL, NULL, a, sizeof a));
+  if (run->advance_steps > 0 && strlen(buf) < len)
+    snprintf(buf + strlen(buf), len - strlen(buf), " = %" PetscInt_FMT " steps of dt = %s",
+             run->advance_steps, GyreNumberFormat(run->dt, NULL, NULL, b, sizeof b));
+  if (strlen(buf) < len)
+    snprintf(buf + strlen(buf), len - strlen(buf),
+             ", lead %d x record spacing %s of its training data", m->lead,
+             GyreNumberFormat(m->record_dt, NULL, NULL, c, sizeof c));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreEmulatorSetUpClock(GyreRun *run, PetscInt checkpoint_every_steps)
+/* 1 where a time step dt (double) divides the stride (const PetscReal *) to 1e-9. */
+static int DividesStride(double dt, const void *ctx)
 {
-  GyreEmulator         e = run->emulator;
-  const GyreModelMeta *m = GyreSurrogateMeta(e->ev->s);
-  PetscReal            n = round(e->stride / run->dt);
+  const PetscReal stride = *(const PetscReal *) ctx;
+  double          n      = round(stride / dt);
+  return n >= 1 && fabs(n * dt - stride) <= 1e-9 * stride;
+}
+
+PetscErrorCode GyreEmulatorSetUpStep(GyreRun *run)
+{
+  GyreEmulator e = run->emulator;
 
   PetscFunctionBegin;
-  PetscCheck(n >= 1 && PetscAbsReal(n * run->dt - e->stride) <= 1e-9 * e->stride, run->comm,
-             PETSC_ERR_ARG_INCOMP,
-             "surrogate '%s' advances by %g (lead %d x record spacing %g of its training data); "
-             "the run's time step dt = %g does not divide it",
-             e->ev->path, (double) e->stride, m->lead, m->record_dt, (double) run->dt);
-  run->advance_steps = (PetscInt) n;
-  PetscCall(CheckMultiple(run, "output interval", run->output_every_steps));
-  PetscCall(CheckMultiple(run, "length (-ts_max_time minus the initial time)",
-                          run->nsteps - run->step_first));
-  if (checkpoint_every_steps > 0)
-    PetscCall(CheckMultiple(run, "checkpoint interval", checkpoint_every_steps));
+  run->advance_steps = 0; /* not yet known: the description leaves the steps out */
+  if (!DividesStride(run->dt, &e->stride)) {
+    /* the largest dt below the given one that divides the stride */
+    const PetscReal fit = e->stride / PetscCeilReal(e->stride / run->dt);
+    char            stride[400], dts[32], fits[32];
+    PetscCall(GyreEmulatorDescribeStride(run, stride, sizeof stride));
+    SETERRQ(run->comm, PETSC_ERR_ARG_INCOMP,
+            "%s; the run's time step dt = %s does not divide it: give -ts_dt %s (or leave -ts_dt "
+            "out: the run then chooses one that does)",
+            stride, GyreNumberFormat(run->dt, NULL, NULL, dts, sizeof dts),
+            GyreNumberFormat(fit, DividesStride, &e->stride, fits, sizeof fits));
+  }
+  run->advance_steps = (PetscInt) round(e->stride / run->dt);
   PetscCall(VecDuplicateVecs(run->Us[0], run->model->ensemble_size * e->T, &e->hist));
   PetscCall(PetscCalloc2(run->model->ensemble_size, &e->nfilled, run->model->ensemble_size,
                          &e->physics_last));

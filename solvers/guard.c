@@ -72,6 +72,15 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
              "-guard_cooldown %" PetscInt_FMT " must be >= 0", g->cooldown);
   PetscCall(PetscCalloc1(m->ensemble_size, &g->off_until));
   PetscCall(VecDuplicate(run->Us[0], &g->backup));
+  if (!ev->nband) /* said, not silent: a check the scientist may count on is off */
+    PetscCall(PetscPrintf(run->comm,
+                          "[guard] surrogate '%s' %s: the invariant check is off (the NaN/Inf "
+                          "and -guard_sigma checks stay on)\n",
+                          ev->path,
+                          GyreSurrogateNormalization(ev->s)->has_band
+                              ? "predicts no input field, so no training band applies"
+                              : "records no band of its inputs' mean square in the training data "
+                                "(norm_in_ms_min/max)"));
   ev->sigma  = g->sigma;
   run->guard = g;
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -71,10 +71,13 @@ PetscErrorCode GyreRunStepPhysics(GyreRun *run, PetscInt n, PetscBool restart);
 /* Loads the emulator and checks it against the model (mode, fields, grid, stride known);
  * *stride: its advance in model time (lead x record_dt), 0 without an emulator. Collective. */
 PetscErrorCode GyreEmulatorCreate(GyreRun *run, PetscReal *stride);
-/* With dt and the output interval fixed: the stride in whole steps (run->advance_steps); an
- * output or checkpoint interval or run length that is not a multiple of it is an error naming
- * both sides. Also allocates the history buffers. Collective. */
-PetscErrorCode GyreEmulatorSetUpClock(GyreRun *run, PetscInt checkpoint_every_steps);
+/* With dt fixed: the stride in whole steps (run->advance_steps); a dt that does not divide it
+ * is an error naming both and a dt that does. Also allocates the history buffers. The driver
+ * then makes every interval whole strides. Collective. */
+PetscErrorCode GyreEmulatorSetUpStep(GyreRun *run);
+/* "surrogate 'F' advances by 0.1 = 20 steps of dt = 0.005, lead 2 x record spacing 0.05 of its
+ * training data" (the steps once known) for messages. */
+PetscErrorCode GyreEmulatorDescribeStride(GyreRun *run, char *buf, size_t len);
 /* Starts every member's history at its current state (a start or a restart). */
 PetscErrorCode GyreEmulatorStart(GyreRun *run);
 /* Advances member run->member by one stride: the network, or a physics advance (history

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static const char *act_name(GyreActivation a)
@@ -131,6 +132,26 @@ static GyreStatus write_arch(GyreFile f, const GyreModelMeta *m)
   return GYRE_OK;
 }
 
+/* SHA-256 of the normalisation as written: in_mean, in_std, out_mean, out_std and, with a
+ * band, in_ms_min, in_ms_max, each as little-endian doubles (the attribute
+ * normalization_sha256; a changed or removed value is a corrupt file, as for the weights). */
+static void hash_norm(const GyreNormalization *norm, char hex[65])
+{
+  const double *part[6] = {norm->in_mean, norm->in_std,    norm->out_mean,
+                           norm->out_std, norm->in_ms_min, norm->in_ms_max};
+  const int     len[6]  = {norm->nin, norm->nin, norm->nout, norm->nout, norm->nin, norm->nin};
+  unsigned char buf[6 * GYRE_DATA_MAX_CHANNELS * 8];
+  size_t        n = 0;
+  for (int j = 0; j < (norm->has_band ? 6 : 4); j++)
+    for (int c = 0; c < len[j]; c++) {
+      uint64_t u;
+      memcpy(&u, &part[j][c], 8);
+      for (int b = 0; b < 8; b++)
+        buf[n++] = (unsigned char) (u >> (8 * b));
+    }
+  GyreHashBuffer(buf, n, hex);
+}
+
 static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta *m,
                                    const GyreNormalization *norm, const GyreModelTraining *tr,
                                    const char *sha, size_t total, int *varids, int *normids,
@@ -195,6 +216,8 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(put_num(f, "nbuffers", nb));
   GyreCall(put_num(f, "parameter_count", (double) total));
   GyreCall(GyreFilePutAttText(f, "weights_sha256", sha));
+  hash_norm(norm, buf);
+  GyreCall(GyreFilePutAttText(f, "normalization_sha256", buf));
   for (int i = 0; i < n + nb; i++) {
     char              dn[GYRE_IO_MAX_DIMS][96];
     const GyreTensor *t  = i < n ? p[i] : bt[i - n];
@@ -902,10 +925,18 @@ static GyreStatus read_norm(GyreFile f, const char *path, GyreNormalization *nor
   }
   /* the band (optional) */
   {
-    int    nd, ht;
-    char   dn[GYRE_IO_MAX_DIMS][64];
-    size_t len[GYRE_IO_MAX_DIMS], start[1] = {0}, count[1] = {(size_t) norm->nin};
-    if (!GyreFileInqVar(f, "norm_in_ms_min", &nd, dn, len, &ht)) {
+    int       nd, ht;
+    char      dn[GYRE_IO_MAX_DIMS][64];
+    size_t    len[GYRE_IO_MAX_DIMS], start[1] = {0}, count[1] = {(size_t) norm->nin};
+    const int has_min = !GyreFileInqVar(f, "norm_in_ms_min", &nd, dn, len, &ht);
+    const int has_max = !GyreFileInqVar(f, "norm_in_ms_max", &nd, dn, len, &ht);
+    if (has_min != has_max) /* one alone is a damaged file, not one without a band */
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "model file '%s': it has %s but not %s (the guard's band needs both)",
+                           path, has_min ? "norm_in_ms_min" : "norm_in_ms_max",
+                           has_min ? "norm_in_ms_max" : "norm_in_ms_min");
+    if (has_min) {
+      GyreFileInqVar(f, "norm_in_ms_min", &nd, dn, len, &ht);
       if (nd != 1 || len[0] != (size_t) norm->nin ||
           GyreFileReadBlock(f, "norm_in_ms_min", 0, start, count, norm->in_ms_min) ||
           GyreFileReadBlock(f, "norm_in_ms_max", 0, start, count, norm->in_ms_max))
@@ -1054,7 +1085,18 @@ static GyreStatus read_all(GyreFile f, const char *path, GyreBackend *be, GyreNe
     free(p), free(names);
   }
   free(all);
+  char *want_norm = NULL;
   if (!s) s = read_norm(f, path, norm);
+  if (!s && !GyreFileGetAttText(f, "normalization_sha256", &want_norm)) {
+    char got[65]; /* files written before it was stored have none */
+    hash_norm(norm, got);
+    if (strcmp(want_norm, got))
+      s = GyreStatusSet(GYRE_ERR_FORMAT,
+                        "model file '%s': normalisation checksum mismatch (sha256 %s, the file "
+                        "says %s): the file is corrupt",
+                        path, got, want_norm);
+  }
+  free(want_norm);
   if (!s) s = check_consistent(path, meta, norm);
   if (s) {
     GyreNetDestroy(&net);

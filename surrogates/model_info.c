@@ -90,7 +90,9 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
       for (int c = 0; c < norm.nin; c++)
         fprintf(out, "%s [%.6g, %.6g]", c ? ";" : "", norm.in_ms_min[c], norm.in_ms_max[c]);
       fprintf(out, "\n");
-    }
+    } else
+      fprintf(out, "  the guard's band: none recorded (a file from before it was stored): a run "
+                   "with it has no invariant check\n");
     fprintf(out, "  split: %s\n", m->split);
     if (m->recipe[0]) fprintf(out, "  recipe: %s\n", m->recipe);
     if (rec.nepochs > 0) {

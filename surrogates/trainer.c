@@ -58,11 +58,7 @@ static int exists(const char *path)
 /* v with the fewest digits that read back as v */
 static const char *shortest(double v, char *buf, size_t n)
 {
-  for (int p = 6; p <= 17; p++) {
-    snprintf(buf, n, "%.*g", p, v);
-    if (strtod(buf, NULL) == v) break;
-  }
-  return buf;
+  return GyreNumberFormat(v, NULL, NULL, buf, n);
 }
 
 /* What a resumed run must not change (GyreModelMeta.recipe): the options that act on the

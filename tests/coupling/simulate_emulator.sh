@@ -83,15 +83,45 @@ fi
 
 # mismatches: one error line each, naming both sides
 expect_error "output interval not a multiple of the stride" \
-  "advances by 0.05 (lead 1 x record spacing 0.05 of its training data); the run's output interval 0.075 is not a multiple" \
+  "-output_every 0.075 is not a whole number of the emulator's advances (surrogate 'cnn.nc' advances by 0.05 = 10 steps of dt = 0.005, lead 1 x record spacing 0.05 of its training data): give 0.05 or 0.1$" \
   "$GYRE" simulate "${run[@]}" -output_every 0.075 -surrogate cnn.nc -surrogate_mode emulator \
   -output x1.nc
-expect_error "dt that does not divide the stride" "the run's time step dt = 0.003 does not divide" \
+expect_error "dt that does not divide the stride" \
+  "the run's time step dt = 0.003 does not divide it: give -ts_dt 0.00294117647 (or leave" \
   "$GYRE" simulate "${run[@]}" -ts_dt 0.003 -output_every 0.15 -ts_max_time 1.5 \
   -surrogate cnn.nc -surrogate_mode emulator -output x2.nc
-expect_error "run length not a multiple of the stride" "length (-ts_max_time" \
+expect_error "run length not a multiple of the stride" \
+  "-ts_max_time 2.025 is not a whole number of the emulator's advances (.*): give 2 or 2.05$" \
   "$GYRE" simulate "${run[@]}" -output_every 0.05 -ts_max_time 2.025 -ts_dt 0.0025 \
   -surrogate cnn.nc -surrogate_mode emulator -output x3.nc
+# a lead-2 emulator (stride 0.1): the suggestions are whole strides, not only whole steps of dt,
+# and each is accepted given back (a dt that divides it, then an output interval)
+mpirun_n 2 "$GYRE" train "${train[@]}" -train_lead 2 -net cnn -net_depth 2 -cnn_channels 16 \
+  -cnn_kernels 3,3 -train_epochs 1 -train_out lead2.nc
+lead2=(-model l96 -l96_mode one_scale -ts_max_time 0.4 -surrogate lead2.nc
+       -surrogate_mode emulator -quiet)
+expect_error "lead 2: a dt that does not divide the stride" \
+  "advances by 0.1, lead 2 x record spacing 0.05 of its training data; the run's time step dt = 0.0029 does not divide it: give -ts_dt 0.00285714286 (or" \
+  "$GYRE" simulate "${lead2[@]}" -ts_dt 0.0029 -output_every 0.2 -output l2.nc
+"$GYRE" simulate "${lead2[@]}" -ts_dt 0.00285714286 -output_every 0.2 -output l2.nc > l2.log ||
+  fail "the suggested -ts_dt is refused"
+grep -q "advances by 0.1 (35 steps of dt = 0.00285714)" l2.log || fail "lead 2: $(cat l2.log)"
+expect_error "lead 2: an output interval of whole steps but not whole strides" \
+  "-output_every 0.15 is not a whole number of the emulator's advances (surrogate 'lead2.nc' advances by 0.1 = 20 steps of dt = 0.005, lead 2 x record spacing 0.05 of its training data): give 0.1 or 0.2$" \
+  "$GYRE" simulate "${lead2[@]}" -output_every 0.15 -output l2.nc -output_overwrite
+"$GYRE" simulate "${lead2[@]}" -output_every 0.2 -output l2.nc -output_overwrite ||
+  fail "the suggested -output_every 0.2 is refused"
+expect_error "lead 2: an output interval in steps" \
+  "-output_every_steps 30 is not a whole number of the emulator's advances (20 steps each): give 20 or 40$" \
+  "$GYRE" simulate "${lead2[@]}" -output_every_steps 30 -output l2.nc -output_overwrite
+expect_error "lead 2: a run length from the initial time" \
+  "-ts_max_time 0.4 is not the initial time 0.05 plus a whole number of the emulator's advances (.*): give 0.35 or 0.45$" \
+  "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -initial_file truth.nc -initial_time 0.05 \
+  -output l2.nc -output_overwrite
+expect_error "lead 2: a checkpoint interval" \
+  "-checkpoint_every 0.05 is not a whole number of the emulator's advances (.*): give 0.1$" \
+  "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -checkpoint l2.ckpt -checkpoint_every 0.05 \
+  -output l2.nc -output_overwrite
 expect_error "another grid" "trained on a 8 x 1 grid, the run's grid is 16 x 1" \
   "$GYRE" simulate "${run[@]}" -l96_K 16 -surrogate cnn.nc -surrogate_mode emulator -output x4.nc
 expect_error "an emulator as a closure" "trained as an emulator, not a closure" \

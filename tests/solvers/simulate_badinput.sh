@@ -38,6 +38,17 @@ expect_error "ts_max_time not a multiple of dt" "whole number" \
 expect_error "a -ts_dt the default output interval is no multiple of" \
   "-output_every 0.005 (the default) is not a whole number of time steps dt = 0.003: give 0.003 or 0.006$" \
   "$GYRE" simulate -model l96 -ts_dt 0.003 -ts_max_time 0.03 -output q.nc -quiet
+# the suggested times are printed with the digits it takes to be accepted given back (%g's six
+# were not: 0.00937037 is not three steps of 0.0031234567 to 1e-9)
+expect_error "an output interval no multiple of an odd dt" \
+  "-output_every 0.01 is not a whole number of time steps dt = 0.0031234567: give " \
+  "$GYRE" simulate -model l96 -ts_dt 0.0031234567 -output_every 0.01 -ts_max_time 0.05 \
+  -output q.nc -quiet
+for t in $(sed -n 's/.*: give \([0-9.e-]*\) or \([0-9.e-]*\)$/\1 \2/p' err.txt); do
+  "$GYRE" simulate -model l96 -ts_dt 0.0031234567 -output_every "$t" -ts_max_time "$t" \
+    -output q.nc -output_overwrite -quiet || fail "the suggested -output_every $t is refused"
+done
+[ -n "${t:-}" ] || fail "no suggestion in: $(cat err.txt)"
 expect_error "IMEX integrator for a model without a stiff part" "no stiff part" \
   "$GYRE" simulate -model l96 -ts_type arkimex -ts_max_time 0.01 -output im.nc -quiet
 # a restart never touches an output that is not the checkpointed run's
@@ -47,7 +58,7 @@ othersum=$(sha256sum other.nc)
 expect_error "restart into another run's output" "cannot continue output 'other.nc'" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output other.nc -restart a.ckpt
 echo "$othersum" | sha256sum -c --quiet || fail "other.nc was modified by a refused restart"
-expect_error "restart with another output interval" "steps between outputs" \
+expect_error "restart with another output interval" "steps between outputs 5 in the checkpoint, 10 in this run" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -output_every 0.01 -quiet -output a.nc -restart a.ckpt
 asum=$(sha256sum a.nc a.ckpt)
 expect_error "restart with another integrator" "integrator rk/4 in the checkpoint, euler in this run" \

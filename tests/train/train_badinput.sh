@@ -283,10 +283,24 @@ import netCDF4, shutil
 for name, edit in [("twofields.nc", lambda d: d.setncattr("output_fields", "coupling,X")),
                    ("wholefield.nc", lambda d: d.setncattr("per_point", 0)),
                    ("stencil100.nc", lambda d: d.setncattr("stencil", 100)),
-                   ("band.nc", lambda d: d.variables["norm_in_ms_min"].__setitem__(0, 1e9))]:
+                   ("band.nc", lambda d: d.variables["norm_in_ms_min"].__setitem__(0, 1e9)),
+                   ("std.nc", lambda d: d.variables["norm_in_std"].__setitem__(0, 2.0)),
+                   ("halfband.nc", lambda d: d.renameVariable("norm_in_ms_max", "old_max")),
+                   ("noband.nc", lambda d: (d.renameVariable("norm_in_ms_min", "old_min"),
+                                            d.renameVariable("norm_in_ms_max", "old_max")))]:
     shutil.copy("good.nc", name)
     d = netCDF4.Dataset(name, "a")
     edit(d)
+    d.close()
+# band.nc and noband.nc as a tool that rewrites the checksum would leave them (so that what is
+# checked after the checksum is reached); noband.nc as a file from before the band was stored
+import hashlib, numpy as np
+for name, has_band in [("band.nc", True), ("noband.nc", False)]:
+    d = netCDF4.Dataset(name, "a")
+    parts = ["norm_in_mean", "norm_in_std", "norm_out_mean", "norm_out_std"]
+    parts += ["norm_in_ms_min", "norm_in_ms_max"] if has_band else []
+    raw = b"".join(np.asarray(d[v][:], dtype="<f8").tobytes() for v in parts)
+    d.setncattr("normalization_sha256", hashlib.sha256(raw).hexdigest())
     d.close()
 PY
 expect_error "output fields against the normalisation" "its normalisation has 1 input and 1 output channels, but input_fields 'X' (history 1) and output_fields 'coupling,X' make 1 and 2" \
@@ -298,6 +312,20 @@ expect_error "a stencil wider than the grid" "stencil 100 (201 points wide) need
   -output x.nc
 expect_error "a band with min above max" "the guard's band of input channel 0 is \[1e+09, " \
   "$GYRE" info band.nc
+# the normalisation is checksummed as the weights are: a changed value or a removed band is a
+# corrupt file; a file without a band (and with its checksum) is valid, and says so, as does a
+# run that loads it: the guard's invariant check is off
+expect_error "gyre info: a changed normalisation" "'std.nc': normalisation checksum mismatch" \
+  "$GYRE" info std.nc
+expect_error "a band half removed" "'halfband.nc': it has norm_in_ms_min but not norm_in_ms_max" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 \
+  -surrogate halfband.nc -output x.nc
+"$GYRE" info noband.nc > info.txt || fail "a model file without a band is refused"
+grep -q "the guard's band: none recorded" info.txt || { cat info.txt; fail "gyre info: no band"; }
+mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate noband.nc \
+  -output noband_run.nc > noband.log
+grep -q "^\[guard\] surrogate 'noband.nc' records no band .*: the invariant check is off" \
+  noband.log || { cat noband.log; fail "a run without the guard's band does not say so"; }
 # the model file or its checkpoint is one of the data files: refused, the data intact
 cp d.nc d2.nc
 dsum=$(sha256sum d2.nc)
