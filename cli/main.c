@@ -260,10 +260,10 @@ static const char InfoHelp[] =
     "usage: gyre info FILE...\n"
     "  prints the dimensions, variables and provenance (global attributes) of a gyre NetCDF "
     "file\n"
-    "  (of each, under a '== FILE' line, where several are given; the first that fails ends "
-    "it);\n"
-    "  a surrogate model file (gyre train) is validated (every check of loading, the weights' "
-    "SHA-256)\n"
+    "  (of each, under a '== FILE' line, where several are given; one that fails is said there,\n"
+    "  the others are still described, and the exit status is 1);\n"
+    "  a surrogate model file (gyre train) is validated (every check of loading, the SHA-256 "
+    "of its\n  weights and normalisation)\n"
     "  and described: architecture, fields, grid, normalisation, split, learning curve, "
     "lineage\n";
 
@@ -281,22 +281,35 @@ static PetscErrorCode Info(int argc, char **argv)
   PetscMPIInt rank;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   GyreStatus s     = GYRE_OK;
-  int        files = 1;
+  int        files = 1, nbad = 0;
+  char       first[1024] = "", bad[1024] = "";
   while (files + 1 < argc && argv[files + 1][0] != '-')
     files++;
-  for (int i = 1; rank == 0 && i <= files && s == GYRE_OK; i++) {
-    /* a surrogate model file is validated and described; any other file is listed */
-    int ncid, model = 0;
+  for (int i = 1; rank == 0 && i <= files; i++) {
+    /* a surrogate model file is validated and described; any other file is listed; a file
+     * that fails is said under its header and the others are still described */
+    int        ncid, model = 0;
+    GyreStatus si;
     if (files > 1) printf("%s== %s\n", i > 1 ? "\n" : "", argv[i]);
     if (nc_open(argv[i], NC_NOWRITE, &ncid) == NC_NOERR) {
       model = nc_inq_att(ncid, NC_GLOBAL, "gyre_model_format_version", NULL, NULL) == NC_NOERR;
       nc_close(ncid);
     }
-    s = model ? GyreModelFilePrint(MPI_COMM_SELF, argv[i], stdout) : GyreFileInfo(argv[i]);
+    si = model ? GyreModelFilePrint(MPI_COMM_SELF, argv[i], stdout) : GyreFileInfo(argv[i]);
+    if (si == GYRE_OK) continue;
+    if (!nbad++) s = si, snprintf(first, sizeof first, "%s", GyreStatusMessage());
+    if (files > 1) printf("  not valid: %s\n", GyreStatusMessage());
+    size_t k = strlen(bad);
+    snprintf(bad + k, sizeof bad - k, "%s%s", k ? ", " : "", argv[i]);
   }
+  fflush(stdout);
   PetscCallMPI(MPI_Bcast(&s, 1, MPI_INT, 0, PETSC_COMM_WORLD));
-  PetscCheck(s == GYRE_OK, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s",
-             rank == 0 ? GyreStatusMessage() : "gyre info failed");
+  PetscCallMPI(MPI_Bcast(&nbad, 1, MPI_INT, 0, PETSC_COMM_WORLD));
+  PetscCheck(s == GYRE_OK || files > 1, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN, "%s",
+             rank == 0 ? first : "gyre info failed");
+  PetscCheck(s == GYRE_OK, PETSC_COMM_WORLD, PETSC_ERR_FILE_OPEN,
+             "gyre info: %d of %d files not valid (%s); the first: %s", nbad, files,
+             rank == 0 ? bad : "", rank == 0 ? first : "gyre info failed");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

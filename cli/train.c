@@ -57,7 +57,7 @@ const char GyreTrainHelp[] =
     "it exists)\n"
     "  -train_epochs_per_run N   stop after N epochs of this run (resume later); 0: all\n"
     "running:\n"
-    "  -train_threads T          CPU threads per rank (OMP_NUM_THREADS or 1)\n"
+    "  -train_threads T          CPU threads per rank (0, the default: OMP_NUM_THREADS, else 1)\n"
     "  -surrogate_backend cpu|cuda  compute backend (cuda: one GPU per rank, NCCL if found)\n"
     "  -surrogate_precision fp32|tf32|bf16  GEMM arithmetic (tf32/bf16: cuda tensor cores)\n"
     "  -train_bucket_mb M        gradient bucket size in MiB (4)\n"
@@ -365,11 +365,12 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCheck(out[0], comm, PETSC_ERR_USER_INPUT, "no -train_out FILE given (the model file)");
   PetscCheck(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-surrogate_backend %s: expected cpu or cuda", backend);
-  PetscCheck(batch >= 1 && epochs >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
-             "-train_batch %" PetscInt_FMT " and -train_epochs %" PetscInt_FMT
-             " must be at least 1",
-             batch, epochs);
-  PetscCheck(threads >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-train_threads %" PetscInt_FMT " < 0",
+  PetscCheck(batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_batch %" PetscInt_FMT " must be at least 1", batch);
+  PetscCheck(epochs >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_epochs %" PetscInt_FMT " must be at least 1", epochs);
+  PetscCheck(threads >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-train_threads %" PetscInt_FMT " must be at least 0 (0: OMP_NUM_THREADS, else 1)",
              threads);
   /* counts and sizes (-1: the architecture's default width and depth) */
   PetscCheck(!width_set || width >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,

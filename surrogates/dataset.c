@@ -265,11 +265,15 @@ static void DescribeFirstFile(GyreDataset ds)
     int    n0 = side ? ds->nin_vars : 0, n1 = side ? ds->nin_vars + ds->nout_vars : ds->nin_vars;
     size_t fo = 0;
     for (int v = n0; v < n1; v++) {
-      const char *name = VarName(ds, v);
+      const char *name  = VarName(ds, v);
+      int         again = 0; /* an emulator's output is one of its inputs: its units once */
       fo += (size_t) snprintf(ds->fields[side] + fo, fo < 256 ? 256 - fo : 0, "%s%s",
                               v > n0 ? "," : "", name);
-      uo += (size_t) snprintf(ds->units + uo, uo < 256 ? 256 - uo : 0, "%s%s: %s", uo ? "; " : "",
-                              name, d.units[v]);
+      for (int w = 0; side && w < ds->nin_vars; w++)
+        again |= !strcmp(VarName(ds, w), name);
+      if (!again)
+        uo += (size_t) snprintf(ds->units + uo, uo < 256 ? 256 - uo : 0, "%s%s: %s", uo ? "; " : "",
+                                name, d.units[v]);
     }
   }
 }

@@ -40,7 +40,7 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
   MPI_Comm_rank(comm, &rank);
   GyreStatus st = GyreBackendCreate("cpu", 1, &be);
   if (!st) st = GyreModelFileRead(comm, path, be, &net, m, &norm);
-  int has_opt = 0;
+  int has_opt = 0, has_norm_sha = 0;
   if (!st) {
     /* the optimiser state when present (its shapes are checked too), else the curve alone */
     int                np;
@@ -53,7 +53,10 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
     double   flag = 0;
     GyreFile f    = NULL;
     if (!st && !GyreFileOpen(comm, path, 0, &f)) {
+      char *nsha = NULL;
       if (!GyreFileGetAttDouble(f, "has_optimizer_state", &flag)) has_opt = flag != 0;
+      has_norm_sha = !GyreFileGetAttText(f, "normalization_sha256", &nsha);
+      free(nsha);
       GyreFileClose(&f);
     }
     rec.opt = has_opt ? opt : NULL;
@@ -63,8 +66,11 @@ GyreStatus GyreModelFilePrint(MPI_Comm comm, const char *path, FILE *out)
     char buf[1024];
     fprintf(out,
             "%s: gyre surrogate model file: valid (format version %d; every weight present "
-            "with its shape, finite, SHA-256 of the weights verified)\n",
-            path, GYRE_MODEL_FORMAT_VERSION);
+            "with its shape, finite, SHA-256 of the weights%s verified%s)\n",
+            path, GYRE_MODEL_FORMAT_VERSION, has_norm_sha ? " and of the normalisation" : "",
+            has_norm_sha ? ""
+                         : "; the normalisation has no checksum (a file from before it was "
+                           "stored)");
     fprintf(out, "  architecture: %s\n", GyreModelArchString(m, buf, sizeof buf));
     fprintf(out, "  trained as: %s, %s -> %s", m->mode[0] ? m->mode : "(mode not recorded)",
             m->input_fields, m->output_fields);

@@ -81,6 +81,10 @@ if ncdiff physics.nc every2.nc --vars X --rtol 1e-6 > /dev/null ||
   fail "physics_every 2 equals the physics or the emulator run"
 fi
 
+# an emulator's output field is one of its inputs: gyre info names its units once
+"$GYRE" info cnn.nc > info.txt
+grep -q "^  units: X: 1$" info.txt || { cat info.txt; fail "gyre info: the units of X twice"; }
+
 # mismatches: one error line each, naming both sides
 expect_error "output interval not a multiple of the stride" \
   "-output_every 0.075 is not a whole number of the emulator's advances (surrogate 'cnn.nc' advances by 0.05 = 10 steps of dt = 0.005, lead 1 x record spacing 0.05 of its training data): give 0.05 or 0.1$" \

@@ -116,8 +116,10 @@ expect_error "grid spacing" "grid spacing mismatch: 'x' is .* apart in 'wide/b.n
   "$GYRE" train -train_data 'wide/*.nc' "${emu[@]}"
 expect_error "unknown network" "-net" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net transformer -train_out m.nc
-expect_error "impossible batch" "batch" \
+expect_error "impossible batch" "error: -train_batch 0 must be at least 1$" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_batch 0 -train_out m.nc
+expect_error "negative threads" "-train_threads -1 must be at least 0 (0: OMP_NUM_THREADS" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_threads -1 -train_out m.nc
 expect_error "no targets" "-train_targets" \
   "$GYRE" train -train_data d.nc -train_inputs X -train_out m.nc
 expect_error "no FNO modes" "-fno_modes 0: out of range" \
@@ -276,6 +278,13 @@ d[w][...] = d[w][...] * 1.0001
 d.close()
 PY
 expect_error "gyre info: a changed weight" "flipped.nc" "$GYRE" info flipped.nc
+# several files: a bad one is said under its header, the good ones are still described
+expect_error "gyre info: a bad file among good ones" \
+  "gyre info: 1 of 2 files not valid (flipped.nc); the first: model file 'flipped.nc'" \
+  "$GYRE" info flipped.nc good.nc
+grep -q "^  not valid: model file 'flipped.nc': weights checksum mismatch" out.txt &&
+  grep -q "^good.nc: gyre surrogate model file: valid (.*SHA-256 of the weights and of the normalisation verified)" out.txt ||
+  { cat out.txt; fail "gyre info a.nc b.nc stops at the bad file"; }
 # a model file whose parts disagree (each valid alone: edited by hand or another tool): one
 # error naming both sides, from gyre info and from a run that loads it
 "$PYTHON" - <<'PY'
@@ -326,6 +335,13 @@ mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -sur
   -output noband_run.nc > noband.log
 grep -q "^\[guard\] surrogate 'noband.nc' records no band .*: the invariant check is off" \
   noband.log || { cat noband.log; fail "a run without the guard's band does not say so"; }
+# a closure model predicting two fields (a valid file): a run says a closure adds one
+"$GYRE" train -train_data d.nc -train_inputs X -train_targets coupling,X -train_epochs 1 -quiet \
+  -train_out two_out.nc
+expect_error "a closure predicting two fields" \
+  "surrogate 'two_out.nc' predicts 2 fields (coupling,X); a closure adds one tendency, to X: train it with one -train_targets field" \
+  "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate two_out.nc \
+  -output x.nc
 # the model file or its checkpoint is one of the data files: refused, the data intact
 cp d.nc d2.nc
 dsum=$(sha256sum d2.nc)
