@@ -65,6 +65,7 @@ typedef struct {
   int  n;
   char names[GYRE_CMP_MAX_VARS * 4][64], units[GYRE_CMP_MAX_VARS * 4][64];
   char lnames[GYRE_CMP_MAX_VARS * 4][192];
+  char time_units[128]; /* the time variable's ("" where none) */
 } VarList;
 
 static void AttText(int ncid, int varid, const char *att, char *buf, size_t n)
@@ -92,6 +93,8 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
     nc_inq_dimname(ncid, tdim, tn);
     if (nc_inq_varid(ncid, tn, &tvar)) tvar = -1;
   }
+  l->time_units[0] = '\0';
+  if (tvar >= 0) AttText(ncid, tvar, "units", l->time_units, sizeof l->time_units);
   nc_inq_nvars(ncid, &nvars);
   for (int v = 0; v < nvars && tdim >= 0; v++) {
     int     nd, dimids[NC_MAX_VAR_DIMS];
@@ -158,6 +161,18 @@ static GyreStatus InqVar(GyreFile f, const char *name, GyreCmpVar *v)
   return GYRE_OK;
 }
 
+/* Units that both files state must be the same (times are matched, and fields differenced, as
+ * numbers): "days since 2000-01-01" against "hours since 2000-01-01", or "m s-1" against
+ * "km h-1", is an error naming both. Where either file states none, nothing can be checked. */
+static GyreStatus SameUnits(const char *what, const char *ua, const char *pa, const char *ub,
+                            const char *pb)
+{
+  if (!ua[0] || !ub[0] || !strcmp(ua, ub)) return GYRE_OK;
+  return GyreStatusSet(GYRE_ERR_FORMAT,
+                       "%s has units '%s' in '%s' but '%s' in '%s': convert one file first", what,
+                       ua, pa, ub, pb);
+}
+
 /* The variables REF and TEST share (only those of o->vars when given). A shared name with
  * another grid is an error naming both files. Not collective (the same on every rank). */
 static GyreStatus SharedVars(const GyreCompareOptions *o, GyreFile ref, GyreFile test,
@@ -179,6 +194,8 @@ static GyreStatus SharedVars(const GyreCompareOptions *o, GyreFile ref, GyreFile
     char       da[256], db[256];
     int        same;
     if (InList(lt, lr->names[i]) < 0 || (o->vars && !InCsv(o->vars, lr->names[i]))) continue;
+    snprintf(da, sizeof da, "variable '%s'", lr->names[i]);
+    GyreCall(SameUnits(da, lr->units[i], o->ref, lt->units[InList(lt, lr->names[i])], o->test));
     GyreCall(InqVar(ref, lr->names[i], &a));
     GyreCall(InqVar(test, lr->names[i], &b));
     same = a.nd == b.nd;
@@ -783,6 +800,9 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
       }
     }
   }
+  if (st == GYRE_OK) st = SameUnits("time", lr->time_units, o->ref, lt->time_units, o->test);
+  if (st == GYRE_OK && o->baseline)
+    st = SameUnits("time", lr->time_units, o->ref, lb->time_units, o->baseline);
   st = GyreStatusAgree(comm, st);
   if (st == GYRE_OK) st = OpenPair(comm, o->ref, o->test, o->time_tol, &pt);
   if (st == GYRE_OK)
@@ -801,6 +821,9 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
                            o->baseline, vars[i].name, o->ref, o->test);
         break;
       }
+      snprintf(da, sizeof da, "variable '%s'", vars[i].name);
+      st = SameUnits(da, vars[i].units, o->ref, lb->units[InList(lb, vars[i].name)], o->baseline);
+      if (st != GYRE_OK) break;
       st   = InqVar(pb.test, vars[i].name, &b);
       same = st == GYRE_OK && b.nd == vars[i].nd;
       for (int d = 0; same && d < b.nd; d++)

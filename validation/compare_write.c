@@ -66,22 +66,44 @@ static double PerTime(double wall, double span)
   return wall >= 0 && span > 0 ? wall / span : NAN;
 }
 
-/* the non-member dimensions of v, defined in the file once each, with REF's coordinates */
+/* The name a spatial dimension of REF has in the metrics file: its own, unless the metrics
+ * file names a dimension of its own so (lead, wavenumber, pdf_bin_V, pdf_edge_V, snapshot_V):
+ * then with "_space" appended (and REF's name in the coordinate's long_name). */
+static int ReservedDimName(const char *name)
+{
+  static const char *const whole[] = {"lead", "wavenumber"};
+  static const char *const pre[]   = {"pdf_bin_", "pdf_edge_", "snapshot_"};
+  for (int i = 0; i < 2; i++)
+    if (!strcmp(name, whole[i])) return 1;
+  for (int i = 0; i < 3; i++)
+    if (!strncmp(name, pre[i], strlen(pre[i]))) return 1;
+  return 0;
+}
+
+/* the non-member dimensions of v, defined in the file once each, with REF's coordinates;
+ * defined[k][0] holds REF's name and defined[k][1] the file's (dims[] points there) */
 static GyreStatus DefineSpatialDims(GyreFile out, GyreFile ref, const GyreCmpVar *v,
-                                    char defined[][64], int *ndefined, const char **dims, int *nd)
+                                    char defined[][2][64], int *ndefined, const char **dims,
+                                    int *nd)
 {
   *nd = 0;
   for (int d = 0; d < v->nd; d++) {
-    int     seen = 0, has_time, cnd;
-    char    cdims[GYRE_IO_MAX_DIMS][64];
+    int     seen = -1, has_time, cnd;
+    char    cdims[GYRE_IO_MAX_DIMS][64], ln[160];
     size_t  clen[GYRE_IO_MAX_DIMS], start = 0;
     double *values = NULL;
     if (d == v->mdim) continue;
-    dims[(*nd)++] = v->dims[d];
     for (int k = 0; k < *ndefined; k++)
-      seen |= !strcmp(defined[k], v->dims[d]);
-    if (seen) continue;
-    snprintf(defined[(*ndefined)++], 64, "%s", v->dims[d]);
+      if (!strcmp(defined[k][0], v->dims[d])) seen = k;
+    if (seen >= 0) {
+      dims[(*nd)++] = defined[seen][1];
+      continue;
+    }
+    char *as = defined[*ndefined][1];
+    snprintf(defined[*ndefined][0], 64, "%s", v->dims[d]);
+    snprintf(as, 64, "%s%s", v->dims[d], ReservedDimName(v->dims[d]) ? "_space" : "");
+    (*ndefined)++;
+    dims[(*nd)++] = as;
     /* a 1-D coordinate variable of the same name in REF gives the values */
     if (GyreFileInqVar(ref, v->dims[d], &cnd, cdims, clen, &has_time) == GYRE_OK && !has_time &&
         cnd == 1 && clen[0] == v->lens[d] && (values = malloc(clen[0] * sizeof *values)) &&
@@ -92,11 +114,14 @@ static GyreStatus DefineSpatialDims(GyreFile out, GyreFile ref, const GyreCmpVar
     {
       GyreDimSpec ds = {0};
       GyreStatus  st;
-      ds.name      = v->dims[d];
+      snprintf(ln, sizeof ln, "coordinate copied from the reference file%s%s%s",
+               strcmp(as, v->dims[d]) ? " (named '" : "", strcmp(as, v->dims[d]) ? v->dims[d] : "",
+               strcmp(as, v->dims[d]) ? "' there)" : "");
+      ds.name      = as;
       ds.len       = v->lens[d];
       ds.values    = values;
       ds.units     = values ? "1" : NULL;
-      ds.long_name = values ? "coordinate copied from the reference file" : NULL;
+      ds.long_name = values ? ln : NULL;
       st           = GyreFileDefineDim(out, &ds);
       free(values);
       GyreCall(st);
@@ -161,6 +186,22 @@ typedef struct {
   double *drift, final[4], *centres, snap_lead[3];
 } Derived;
 
+/* The drift q(i)/q(0) - 1; NaN (undefined) where q(0) is zero. */
+static double Drift(const double *q, size_t i)
+{
+  return q && q[0] != 0 ? q[i] / q[0] - 1 : NAN;
+}
+
+/* The drift for the summary: signed, or why it is undefined. */
+static const char *DriftText(char *buf, size_t n, const double *q, size_t i)
+{
+  if (q[0] != 0)
+    snprintf(buf, n, "%+.4g", Drift(q, i));
+  else
+    snprintf(buf, n, "undefined (zero at lead 0, %.4g at the end)", q[i]);
+  return buf;
+}
+
 static GyreStatus Derive(const GyreCmpPair *p, const GyreCmpResult *r, Derived *d)
 {
   size_t        n = r->nlead, last = r->nvalid ? r->nvalid - 1 : 0;
@@ -170,7 +211,7 @@ static GyreStatus Derive(const GyreCmpPair *p, const GyreCmpResult *r, Derived *
   d->centres = d->drift + 4 * n;
   for (int k = 0; k < 4; k++) {
     for (size_t i = 0; i < n; i++)
-      d->drift[k * n + i] = q[k] ? q[k][i] / q[k][0] - 1 : NAN;
+      d->drift[k * n + i] = Drift(q[k], i);
     d->final[k] = r->nvalid ? d->drift[k * n + last] : NAN;
   }
   for (size_t b = 0; b < r->pdf_bins; b++)
@@ -205,7 +246,7 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
       GyreCall(DefPending(f, l, name, v, 1, lead_dim, &n, ln, r->spectral >= 2 ? "1" : u2, NULL,
                           qv[2 * q + w]));
       snprintf(name, sizeof name, "%s_drift_%s_", qn[q], who);
-      snprintf(ln, sizeof ln, "%s %s drift X(lead)/X(0) - 1", WHO, qn[q]);
+      snprintf(ln, sizeof ln, "%s %s drift X(lead)/X(0) - 1 (NaN where X(0) = 0)", WHO, qn[q]);
       GyreCall(
           DefPending(f, l, name, v, 1, lead_dim, &n, ln, "1", NULL, d->drift + (2 * q + w) * n));
       snprintf(name, sizeof name, "%s_drift_final_%s_", qn[q], who);
@@ -301,7 +342,7 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
 {
   int                wavenumber_defined = 0;
   static const char *lead_dim[1]        = {"lead"};
-  char               defined[GYRE_CMP_MAX_VARS * GYRE_IO_MAX_DIMS][64];
+  char               defined[GYRE_CMP_MAX_VARS * GYRE_IO_MAX_DIMS][2][64];
   int                ndefined = 0, ids[GYRE_CMP_MAX_VARS][20];
   size_t             n = p->nshared, zero[GYRE_IO_MAX_DIMS] = {0};
   double            *lead = malloc((n ? n : 1) * sizeof *lead);
@@ -536,15 +577,16 @@ static void Summary(FILE *out, const GyreCompareOptions *o, const GyreCmpPair *p
     if (r->nvalid) {
       size_t      last = r->nvalid - 1;
       const char *en   = r->spectral >= 2 ? "kinetic energy" : "energy mean(V^2)/2";
+      char        dr[64], dt[64];
       fprintf(out,
-              "  conservation (drift q(t)/q(0) - 1 of each quantity q at lead %g): %s REF %+.4g, "
-              "TEST %+.4g",
-              p->t[last] - p->t[0], en, r->energy_ref[last] / r->energy_ref[0] - 1,
-              r->energy_test[last] / r->energy_test[0] - 1);
+              "  conservation (drift q(t)/q(0) - 1 of each quantity q at lead %g): %s REF %s, "
+              "TEST %s",
+              p->t[last] - p->t[0], en, DriftText(dr, sizeof dr, r->energy_ref, last),
+              DriftText(dt, sizeof dt, r->energy_test, last));
       if (r->enstrophy_ref)
-        fprintf(out, "; enstrophy REF %+.4g, TEST %+.4g",
-                r->enstrophy_ref[last] / r->enstrophy_ref[0] - 1,
-                r->enstrophy_test[last] / r->enstrophy_test[0] - 1);
+        fprintf(out, "; enstrophy REF %s, TEST %s",
+                DriftText(dr, sizeof dr, r->enstrophy_ref, last),
+                DriftText(dt, sizeof dt, r->enstrophy_test, last));
       fprintf(out, "\n");
     }
     if (isnan(r->blowup_time))

@@ -15,6 +15,10 @@ shutil.copy("a.nc", "nantime.nc")
 d = netCDF4.Dataset("nantime.nc", "a"); d["time"][3] = np.nan; d.close()
 shutil.copy("a.nc", "nanref.nc")
 d = netCDF4.Dataset("nanref.nc", "a"); x = d["X"][:]; x[2, 1] = np.nan; d["X"][:] = x; d.close()
+shutil.copy("a.nc", "hours.nc")
+d = netCDF4.Dataset("hours.nc", "a"); d["time"].units = "hours since 2000-01-01 00:00:00"; d.close()
+shutil.copy("a.nc", "xunits.nc")
+d = netCDF4.Dataset("xunits.nc", "a"); d["X"].units = "m s-1"; d.close()
 d = netCDF4.Dataset("other.nc", "w", format="NETCDF4")
 d.createDimension("time", None); d.createDimension("x", 4)
 t = d.createVariable("time", "f8", ("time",)); t[:] = [0.0, 0.005]
@@ -27,6 +31,17 @@ expect_error "missing baseline" "baseline file: cannot open 'nope.nc'" "$GYRE" c
 expect_error "one file" "needs two files" "$GYRE" compare a.nc -output m.nc
 expect_error "three files" "is a third" "$GYRE" compare a.nc a.nc a.nc -output m.nc
 expect_error "no -output" "no -output" "$GYRE" compare a.nc a.nc
+# units stated by both files must agree: times are matched and fields differenced as numbers
+expect_error "time in other units" \
+  "time has units 'days since 2000-01-01 00:00:00' in 'a.nc' but 'hours since 2000-01-01 00:00:00' in 'hours.nc': convert one file first" \
+  mpirun_n 2 "$GYRE" compare a.nc hours.nc -output m.nc
+expect_error "a baseline's time in other units" "time has units .* in 'hours.nc': convert one" \
+  "$GYRE" compare a.nc a.nc -baseline hours.nc -output m.nc
+expect_error "a variable in other units" \
+  "variable 'X' has units '1' in 'a.nc' but 'm s-1' in 'xunits.nc': convert one file first" \
+  "$GYRE" compare a.nc xunits.nc -output m.nc
+"$GYRE" compare a.nc xunits.nc -compare_vars Y -output units_ok.nc -quiet ||
+  fail "X's units refused a comparison of Y alone"
 expect_error "no shared variable" "'a.nc' and 'other.nc' share no data variable" \
   "$GYRE" compare a.nc other.nc -output m.nc
 expect_error "no shared time" "'a.nc' (times 0 to 0.05) and 'later.nc' (times 100 to 100.05) share no time" \

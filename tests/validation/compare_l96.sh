@@ -93,6 +93,44 @@ print("compare_l96 metrics: ok")
 PY
 grep -q "stability: t = 0.15: NaN in 'blowup.nc' variable 'X' at record 30" blowup.txt || { cat blowup.txt; fail "NaN not reported"; }
 grep -q "|Y| = 2e+06 > 1e+06" blowup.txt || { cat blowup.txt; fail "blow-up not reported"; }
+# a field that is zero at lead 0: its energy drift is undefined, said so, and NaN in the file
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, shutil
+shutil.copy("ref.nc", "zero0.nc")
+d = netCDF4.Dataset("zero0.nc", "a")
+d["X"][0] = 0
+d.close()
+PY
+"$GYRE" compare zero0.nc zero0.nc -compare_vars X -output zero0_m.nc > zero0.txt
+grep -q "energy mean(V^2)/2 REF undefined (zero at lead 0, [0-9.e+-]* at the end), TEST undefined" \
+  zero0.txt || { cat zero0.txt; fail "a zero energy at lead 0 gives a drift"; }
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, numpy as np
+d = netCDF4.Dataset("zero0_m.nc")
+assert np.isnan(d["energy_drift_ref_X"][:]).all() and np.isnan(float(d["energy_drift_final_ref_X"][0] if d["energy_drift_final_ref_X"].ndim else d["energy_drift_final_ref_X"][...]))
+PY
+# a spatial dimension named as one of the metrics file's own (lead): kept, as lead_space
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, numpy as np
+for name, off in [("lead_a.nc", 0.0), ("lead_b.nc", 0.25)]:
+    d = netCDF4.Dataset(name, "w")
+    d.createDimension("time", None), d.createDimension("lead", 6)
+    t = d.createVariable("time", "f8", ("time",)); t.units = "days since 2000-01-01"
+    c = d.createVariable("lead", "f8", ("lead",)); c[:] = np.arange(6) * 10.0
+    x = d.createVariable("X", "f8", ("time", "lead"))
+    t[:] = np.arange(4.0)
+    x[:] = np.random.RandomState(0).randn(4, 6) + off
+    d.close()
+PY
+"$GYRE" compare lead_a.nc lead_b.nc -output lead_m.nc -quiet || fail "a spatial dimension 'lead'"
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, numpy as np
+d = netCDF4.Dataset("lead_m.nc")
+assert len(d.dimensions["lead"]) == 4 and len(d.dimensions["lead_space"]) == 6
+assert d["time_mean_ref_X"].dimensions == ("lead_space",), d["time_mean_ref_X"].dimensions
+assert (d["lead_space"][:] == np.arange(6) * 10.0).all() and "named 'lead' there" in d["lead_space"].long_name
+assert np.allclose(d["rmse_X"][:], 0.25) and np.allclose(d["lead"][:], np.arange(4.0))
+PY
 # -output exists
 expect_error "existing output" "same.nc' exists" "$GYRE" compare ref.nc ref.nc -output same.nc
 "$GYRE" compare ref.nc ref.nc -output same.nc -output_overwrite -quiet
