@@ -68,18 +68,23 @@ static double WallTime(void)
   return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
-/* The steps a time may take: origin plus whole multiples of quantum steps of dt. */
+/* The steps a time may take: origin plus whole multiples of quantum steps of dt; target: the
+ * step a suggestion must stay at (-1: any). */
 typedef struct {
   PetscReal dt;
   PetscInt  origin, quantum;
+  double    target;
 } StepLattice;
 
-/* 1 where time T (model time) is on the lattice (to 1e-9 relative). */
+/* 1 where time T (model time) is on the lattice: within 1e-9 relative of a step (and 1e-3 of a
+ * step, so that a run of 1e9 steps still tells them apart), at the target step where one is
+ * set (a suggestion printed with too few digits may land on another). */
 static int OnLattice(double T, const void *ctx)
 {
   const StepLattice *g = ctx;
   double             n = round(T / g->dt);
-  return fabs(n * g->dt - T) <= 1e-9 * PetscMax(fabs(T), g->dt) &&
+  if (!(n >= 0 && n <= (double) PETSC_MAX_INT) || (g->target >= 0 && n != g->target)) return 0;
+  return fabs(n * g->dt - T) <= PetscMin(1e-9 * PetscMax(fabs(T), g->dt), 1e-3 * g->dt) &&
          ((PetscInt) n - g->origin) % g->quantum == 0;
 }
 
@@ -91,7 +96,7 @@ static PetscErrorCode TimeToSteps(GyreRun *run, const char *opt, PetscReal T, Pe
                                   PetscInt quantum, PetscInt *steps)
 {
   MPI_Comm          comm = run->comm;
-  const StepLattice g    = {run->dt, origin, quantum};
+  const StepLattice g    = {run->dt, origin, quantum, -1};
   PetscReal         dt = run->dt, n = round(T / dt);
   PetscBool         dt_given, T_given;
   char              Ts[32], dts[32];
@@ -109,12 +114,14 @@ static PetscErrorCode TimeToSteps(GyreRun *run, const char *opt, PetscReal T, Pe
   if (!OnLattice(T, &g)) {
     const PetscReal q = quantum * dt, t0 = origin * dt, k = PetscFloorReal((T - t0) / q);
     const PetscReal lo = t0 + k * q, hi = t0 + (k + 1) * q;
-    char            mess[1024], what[512], a[32], b[32];
-    int             len;
+    StepLattice     glo = g, ghi = g; /* each suggestion printed to stay at its own step */
+    char mess[2 * PETSC_MAX_PATH_LEN + 512], what[PETSC_MAX_PATH_LEN + 384], a[32], b[32];
+    glo.target = (double) origin + k * quantum, ghi.target = glo.target + quantum;
+    int len;
     if (quantum == 1)
       snprintf(what, sizeof what, "time steps dt = %s", dts);
     else {
-      char stride[400];
+      char stride[PETSC_MAX_PATH_LEN + 256];
       PetscCall(GyreEmulatorDescribeStride(run, stride, sizeof stride));
       snprintf(what, sizeof what, "the emulator's advances (%s)", stride);
     }
@@ -124,10 +131,10 @@ static PetscErrorCode TimeToSteps(GyreRun *run, const char *opt, PetscReal T, Pe
                    origin ? " plus " : "", what);
     if (lo > t0 && len < (int) sizeof mess)
       len += snprintf(mess + len, sizeof mess - len, "%s or ",
-                      GyreNumberFormat(lo, OnLattice, &g, a, sizeof a));
+                      GyreNumberFormat(lo, OnLattice, &glo, a, sizeof a));
     if (len < (int) sizeof mess)
       snprintf(mess + len, sizeof mess - len, "%s%s",
-               GyreNumberFormat(hi, OnLattice, &g, b, sizeof b),
+               GyreNumberFormat(hi, OnLattice, &ghi, b, sizeof b),
                dt_given || quantum > 1 ? "" : " (dt chosen by the model; -ts_dt sets it)");
     SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "%s", mess);
   }
@@ -377,6 +384,10 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   }
   PetscCheck(help || run->output[0], comm, PETSC_ERR_USER_INPUT,
              "no -output FILE given: gyre simulate -model %s -output run.nc ...", modelname);
+  /* the names as given, for messages where a link was followed ("'o.nc' (a link to 'x.nc')") */
+  char named[2][2 * PATH_MAX + 32];
+  snprintf(named[0], sizeof named[0], "'%.*s'", PATH_MAX, run->output);
+  snprintf(named[1], sizeof named[1], "'%.*s'", PATH_MAX, run->checkpoint);
   { /* an -output or -checkpoint that is a symbolic link: the file it points at, so that the
      * earlier file is moved aside and the new one made there (-output_overwrite), and the link
      * stays a link to the run's file */
@@ -396,6 +407,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       PetscCallMPI(MPI_Bcast(to, sizeof to, MPI_CHAR, 0, comm));
       PetscCall(PetscInfo(NULL, "%s '%s' is a link to '%s': the run writes there\n", opt[i],
                           path[i], to));
+      snprintf(named[i], sizeof named[i], "'%s' (a link to '%s')", path[i], to);
       PetscCall(PetscStrncpy(path[i], to, PATH_MAX));
     }
   }
@@ -408,11 +420,12 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     PetscCall(PetscOptionsGetString(NULL, NULL, "-surrogate", model_file, sizeof model_file, NULL));
     for (int i = 0; i < 4 && run->output[0]; i++)
       PetscCheck(!in[i][0] || !GyreFilesSame(run->output, in[i]), comm, PETSC_ERR_USER_INPUT,
-                 "-output '%s' is the %s '%s': choose another -output", run->output, opt[i], in[i]);
+                 "-output %s is the %s %s%s%s: choose another -output", named[0], opt[i],
+                 i == 2 ? "" : "'", i == 2 ? named[1] : in[i], i == 2 ? "" : "'");
     for (int i = 0; i < 2 && run->checkpoint[0]; i++) /* nor is the checkpoint an input */
       PetscCheck(!in[i][0] || !GyreFilesSame(run->checkpoint, in[i]), comm, PETSC_ERR_USER_INPUT,
-                 "-checkpoint '%s' is the %s '%s': choose another -checkpoint", run->checkpoint,
-                 opt[i], in[i]);
+                 "-checkpoint %s is the %s '%s': choose another -checkpoint", named[1], opt[i],
+                 in[i]);
   }
   PetscCheck(ensemble_size >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-ensemble_size %" PetscInt_FMT " must be at least 1", ensemble_size);
@@ -476,6 +489,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
 
   /* 3. the clock */
   if (output_every < 0) output_every = m->default_output_every;
+  if (!every_set && !steps_set && emulator_stride > 0) /* the default: whole strides */
+    output_every =
+        emulator_stride * PetscMax(1, PetscCeilReal(output_every / emulator_stride - 1e-9));
   /* an emulator's stride is the natural interval: dt divides it, outputs are whole strides */
   PetscCall(ChooseTimeStep(run, emulator_stride > 0      ? emulator_stride
                                 : output_every_steps > 0 ? 0
@@ -503,12 +519,14 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
              "-ts_max_time %g is before the initial time %g", (double) tmax,
              (double) run->initial_time);
   PetscCall(TimeToSteps(run, "-initial_time", run->initial_time, 0, 1, &run->step_first));
-  /* the run's length is whole strides */
-  PetscCall(
-      TimeToSteps(run, "-ts_max_time", tmax, run->step_first, run->advance_steps, &run->nsteps));
+  /* whole steps now; whole strides from the initial time once it is known (a checkpoint's) */
+  PetscCall(TimeToSteps(run, "-ts_max_time", tmax, 0, 1, &run->nsteps));
   if (checkpoint_every > 0)
     PetscCall(TimeToSteps(run, "-checkpoint_every", checkpoint_every, 0, run->advance_steps,
                           &checkpoint_every_steps));
+  PetscCheck(checkpoint_every <= 0 || checkpoint_every_steps > 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-checkpoint_every %g is less than a time step (dt = %g)", (double) checkpoint_every,
+             (double) run->dt);
   PetscCall(TSSetTimeStep(run->ts, run->dt));
   PetscCall(TSSetMaxTime(run->ts, (run->nsteps + 1) * run->dt));
 
@@ -546,6 +564,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       PetscCheck(run->step <= run->nsteps, comm, PETSC_ERR_ARG_OUTOFRANGE,
                  "checkpoint '%s' is at t = %g, beyond -ts_max_time %g", path,
                  (double) (run->step * run->dt), (double) tmax);
+      PetscCall(TimeToSteps(run, "-ts_max_time", tmax, run->step_first, run->advance_steps,
+                            &run->nsteps)); /* the run's length: whole strides */
       PetscInt rec = (run->step - run->step_first) / run->output_every_steps;
       PetscCall(GyreRunOutputOpenForRestart(
           run, (size_t) rec + 1,
@@ -566,6 +586,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                  run->checkpoint);
       /* the initial states before the output is made: a bad -initial_file (missing, without
        * the time or the variables) is an error that leaves an existing file as it was */
+      PetscCall(TimeToSteps(run, "-ts_max_time", tmax, run->step_first, run->advance_steps,
+                            &run->nsteps)); /* the run's length: whole strides */
       run->step = run->step_first;
       PetscInt dof, local = -1; /* member * dof + variable of a state beyond the bound */
       PetscCall(DMDAGetInfo(m->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,

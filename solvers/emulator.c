@@ -162,32 +162,45 @@ PetscErrorCode GyreEmulatorDescribeStride(GyreRun *run, char *buf, size_t len)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* 1 where a time step dt (double) divides the stride (const PetscReal *) to 1e-9. */
+/* A time step that divides the stride: into n steps (n < 0: any number). */
+typedef struct {
+  PetscReal stride;
+  double    n;
+} StrideSplit;
+
+/* 1 where a time step dt divides the stride to 1e-9 (into the intended number of steps). */
 static int DividesStride(double dt, const void *ctx)
 {
-  const PetscReal stride = *(const PetscReal *) ctx;
-  double          n      = round(stride / dt);
-  return n >= 1 && fabs(n * dt - stride) <= 1e-9 * stride;
+  const StrideSplit *s = ctx;
+  double             n = round(s->stride / dt);
+  return n >= 1 && (s->n < 0 || n == s->n) && fabs(n * dt - s->stride) <= 1e-9 * s->stride;
 }
 
 PetscErrorCode GyreEmulatorSetUpStep(GyreRun *run)
 {
-  GyreEmulator e = run->emulator;
+  GyreEmulator         e   = run->emulator;
+  const GyreModelMeta *m   = GyreSurrogateMeta(e->ev->s);
+  StrideSplit          any = {e->stride, -1};
 
   PetscFunctionBegin;
   run->advance_steps = 0; /* not yet known: the description leaves the steps out */
-  if (!DividesStride(run->dt, &e->stride)) {
-    /* the largest dt below the given one that divides the stride */
-    const PetscReal fit = e->stride / PetscCeilReal(e->stride / run->dt);
-    char            stride[400], dts[32], fits[32];
+  if (!DividesStride(run->dt, &any)) {
+    /* the largest dt below the given one that divides the record spacing (so the stride and
+     * the times of the training data's records) */
+    const PetscReal   per = PetscCeilReal(m->record_dt / run->dt), fit = m->record_dt / per;
+    const StrideSplit to = {e->stride, per * m->lead};
+    char              stride[PETSC_MAX_PATH_LEN + 256], dts[32], fits[32];
     PetscCall(GyreEmulatorDescribeStride(run, stride, sizeof stride));
     SETERRQ(run->comm, PETSC_ERR_ARG_INCOMP,
             "%s; the run's time step dt = %s does not divide it: give -ts_dt %s (or leave -ts_dt "
             "out: the run then chooses one that does)",
             stride, GyreNumberFormat(run->dt, NULL, NULL, dts, sizeof dts),
-            GyreNumberFormat(fit, DividesStride, &e->stride, fits, sizeof fits));
+            GyreNumberFormat(fit, DividesStride, &to, fits, sizeof fits));
   }
+  /* dt is the stride over a whole number of steps, exactly: a dt given with a few digits less
+   * would otherwise shift the output times and fail long run lengths by rounding */
   run->advance_steps = (PetscInt) round(e->stride / run->dt);
+  run->dt            = e->stride / (PetscReal) run->advance_steps;
   PetscCall(VecDuplicateVecs(run->Us[0], run->model->ensemble_size * e->T, &e->hist));
   PetscCall(PetscCalloc2(run->model->ensemble_size, &e->nfilled, run->model->ensemble_size,
                          &e->physics_last));

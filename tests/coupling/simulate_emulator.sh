@@ -105,11 +105,22 @@ mpirun_n 2 "$GYRE" train "${train[@]}" -train_lead 2 -net cnn -net_depth 2 -cnn_
 lead2=(-model l96 -l96_mode one_scale -ts_max_time 0.4 -surrogate lead2.nc
        -surrogate_mode emulator -quiet)
 expect_error "lead 2: a dt that does not divide the stride" \
-  "advances by 0.1, lead 2 x record spacing 0.05 of its training data; the run's time step dt = 0.0029 does not divide it: give -ts_dt 0.00285714286 (or" \
+  "advances by 0.1, lead 2 x record spacing 0.05 of its training data; the run's time step dt = 0.0029 does not divide it: give -ts_dt 0.00277777778 (or" \
   "$GYRE" simulate "${lead2[@]}" -ts_dt 0.0029 -output_every 0.2 -output l2.nc
-"$GYRE" simulate "${lead2[@]}" -ts_dt 0.00285714286 -output_every 0.2 -output l2.nc > l2.log ||
-  fail "the suggested -ts_dt is refused"
-grep -q "advances by 0.1 (35 steps of dt = 0.00285714)" l2.log || fail "lead 2: $(cat l2.log)"
+# the suggested dt (0.05/18: it divides the record spacing, so the data's times are initial
+# times) is taken as the stride over 36 steps exactly: long runs and any whole-stride interval
+# pass, the output times are whole strides, a run from record 1 (t = 0.05) starts
+"$GYRE" simulate "${lead2[@]}" -ts_dt 0.00277777778 -output_every 0.5 -ts_max_time 2 \
+  -output l2.nc > l2.log || fail "the suggested -ts_dt is refused"
+grep -q "advances by 0.1 (36 steps of dt = 0.00277778)" l2.log || fail "lead 2: $(cat l2.log)"
+"$PYTHON" - <<'PY'
+import netCDF4
+t = list(netCDF4.Dataset("l2.nc")["time"][:])
+assert t == [0, 0.5, 1, 1.5, 2], t
+PY
+"$GYRE" simulate "${lead2[@]}" -ts_dt 0.00277777778 -output_every 0.1 -initial_file truth.nc \
+  -initial_time 0.05 -ts_max_time 0.35 -output l2.nc -output_overwrite ||
+  fail "the suggested -ts_dt refuses an initial time of the training data"
 expect_error "lead 2: an output interval of whole steps but not whole strides" \
   "-output_every 0.15 is not a whole number of the emulator's advances (surrogate 'lead2.nc' advances by 0.1 = 20 steps of dt = 0.005, lead 2 x record spacing 0.05 of its training data): give 0.1 or 0.2$" \
   "$GYRE" simulate "${lead2[@]}" -output_every 0.15 -output l2.nc -output_overwrite
@@ -122,6 +133,26 @@ expect_error "lead 2: a run length from the initial time" \
   "-ts_max_time 0.4 is not the initial time 0.05 plus a whole number of the emulator's advances (.*): give 0.35 or 0.45$" \
   "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -initial_file truth.nc -initial_time 0.05 \
   -output l2.nc -output_overwrite
+# a restart continues from the checkpoint's initial time (0.05 here), not -initial_time's 0
+"$GYRE" simulate "${lead2[@]}" -output_every 0.1 -initial_file truth.nc -initial_time 0.05 \
+  -ts_max_time 0.25 -checkpoint l2r.ckpt -output l2r.nc
+expect_error "lead 2: a restart's length from the checkpoint's initial time" \
+  "-ts_max_time 0.5 is not the initial time 0.05 plus a whole number of the emulator's advances (.*): give 0.45 or 0.55$" \
+  "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -ts_max_time 0.5 -restart l2r.ckpt -output l2r.nc
+"$GYRE" simulate "${lead2[@]}" -output_every 0.1 -ts_max_time 0.45 -restart l2r.ckpt \
+  -output l2r.nc || fail "a restart from a run that began at 0.05 is refused"
+"$PYTHON" - <<'PY'
+import netCDF4, numpy as np
+t = netCDF4.Dataset("l2r.nc")["time"][:]
+assert np.allclose(t, [0.05, 0.15, 0.25, 0.35, 0.45]), t
+PY
+# without -output_every an emulator writes every whole stride at least the model's default
+"$GYRE" simulate "${lead2[@]}" -output l2d.nc || fail "the default output interval is refused"
+"$PYTHON" - <<'PY'
+import netCDF4, numpy as np
+t = netCDF4.Dataset("l2d.nc")["time"][:]
+assert np.allclose(t, [0, 0.1, 0.2, 0.3, 0.4]), t
+PY
 expect_error "lead 2: a checkpoint interval" \
   "-checkpoint_every 0.05 is not a whole number of the emulator's advances (.*): give 0.1$" \
   "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -checkpoint l2.ckpt -checkpoint_every 0.05 \

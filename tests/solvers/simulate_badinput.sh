@@ -49,6 +49,14 @@ for t in $(sed -n 's/.*: give \([0-9.e-]*\) or \([0-9.e-]*\)$/\1 \2/p' err.txt);
     -output q.nc -output_overwrite -quiet || fail "the suggested -output_every $t is refused"
 done
 [ -n "${t:-}" ] || fail "no suggestion in: $(cat err.txt)"
+# far from 0 the suggestions are still the two nearest (more digits, not the same one twice)
+expect_error "an output interval of 1234567.75 with dt 0.1" \
+  "-output_every 1234567.75 is not a whole number of time steps dt = 0.1: give 1234567.7 or 1234567.8$" \
+  "$GYRE" simulate -model l96 -ts_dt 0.1 -output_every 1234567.75 -output q.nc -quiet
+expect_error "a checkpoint interval below a step" \
+  "-checkpoint_every 1e-11 is less than a time step (dt = 0.1)" \
+  "$GYRE" simulate -model l96 -ts_dt 0.1 -output_every 0.1 -checkpoint_every 1e-11 \
+  -checkpoint z.ckpt -output q.nc -quiet
 expect_error "IMEX integrator for a model without a stiff part" "no stiff part" \
   "$GYRE" simulate -model l96 -ts_type arkimex -ts_max_time 0.01 -output im.nc -quiet
 # a restart never touches an output that is not the checkpointed run's
@@ -170,6 +178,12 @@ echo "$initsum" | sha256sum -c --quiet || fail "init.nc was modified"
 expect_error "output is the checkpoint" "-output 'oc.nc' is the -checkpoint './oc.nc'" \
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output oc.nc -checkpoint ./oc.nc
 [ ! -e oc.nc ] || fail "a refused run left oc.nc"
+# ... also where -output is a link to the checkpoint: the message names the link as given
+ln -sf lc.ckpt lc_link.nc
+expect_error "output links to the checkpoint" \
+  "-output 'lc_link.nc' (a link to 'lc.ckpt') is the -checkpoint 'lc.ckpt': choose another" \
+  "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output lc_link.nc -checkpoint lc.ckpt
+[ ! -e lc.ckpt ] || fail "a refused run left lc.ckpt"
 csum=$(sha256sum c.ckpt)
 expect_error "output is the restart file" "-output 'c.ckpt' is the -restart 'c.ckpt'" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output c.ckpt -restart c.ckpt \
