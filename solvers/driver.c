@@ -76,15 +76,15 @@ typedef struct {
   double    target;
 } StepLattice;
 
-/* 1 where time T (model time) is on the lattice: within 1e-9 relative of a step (and 1e-3 of a
- * step, so that a run of 1e9 steps still tells them apart), at the target step where one is
- * set (a suggestion printed with too few digits may land on another). */
+/* 1 where time T (model time) is on the lattice: within 1e-9 relative of a step (and a quarter
+ * of a step, so that a run of 1e9 steps still tells them apart), at the target step where one
+ * is set (a suggestion printed with too few digits may land on another). */
 static int OnLattice(double T, const void *ctx)
 {
   const StepLattice *g = ctx;
   double             n = round(T / g->dt);
   if (!(n >= 0 && n <= (double) PETSC_MAX_INT) || (g->target >= 0 && n != g->target)) return 0;
-  return fabs(n * g->dt - T) <= PetscMin(1e-9 * PetscMax(fabs(T), g->dt), 1e-3 * g->dt) &&
+  return fabs(n * g->dt - T) <= PetscMin(1e-9 * PetscMax(fabs(T), g->dt), 0.25 * g->dt) &&
          ((PetscInt) n - g->origin) % g->quantum == 0;
 }
 

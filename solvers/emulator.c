@@ -197,10 +197,13 @@ PetscErrorCode GyreEmulatorSetUpStep(GyreRun *run)
             stride, GyreNumberFormat(run->dt, NULL, NULL, dts, sizeof dts),
             GyreNumberFormat(fit, DividesStride, &to, fits, sizeof fits));
   }
-  /* dt is the stride over a whole number of steps, exactly: a dt given with a few digits less
-   * would otherwise shift the output times and fail long run lengths by rounding */
+  /* a dt given with a few digits less than the stride over a whole number of steps is taken
+   * as that, exactly: it would otherwise shift the output times and fail long run lengths by
+   * rounding. One that is it to round-off (0.005 for 0.15/30) is kept bit for bit, so that a
+   * physics run at the same -ts_dt and its checkpoints are the same run. */
   run->advance_steps = (PetscInt) round(e->stride / run->dt);
-  run->dt            = e->stride / (PetscReal) run->advance_steps;
+  if (PetscAbsReal(run->advance_steps * run->dt - e->stride) > 1e-12 * e->stride)
+    run->dt = e->stride / (PetscReal) run->advance_steps;
   PetscCall(VecDuplicateVecs(run->Us[0], run->model->ensemble_size * e->T, &e->hist));
   PetscCall(PetscCalloc2(run->model->ensemble_size, &e->nfilled, run->model->ensemble_size,
                          &e->physics_last));

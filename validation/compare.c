@@ -44,6 +44,7 @@
 #include <netcdf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void GyreCompareOptionsDefault(GyreCompareOptions *o)
 {
@@ -161,13 +162,42 @@ static GyreStatus InqVar(GyreFile f, const char *name, GyreCmpVar *v)
   return GYRE_OK;
 }
 
+/* "UNIT since DATE" parsed: the unit (its length) and the date's fields (missing ones 0);
+ * 0 where u is not of that form. */
+static int ParseSince(const char *u, size_t *unit_len, double f[6])
+{
+  const char *since = strstr(u, " since ");
+  int         n;
+  if (!since) return 0;
+  *unit_len = (size_t) (since - u);
+  for (int i = 0; i < 6; i++)
+    f[i] = 0;
+  n = sscanf(since + 7, "%lf-%lf-%lf%*[ T]%lf:%lf:%lf", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5]);
+  return n >= 3;
+}
+
+/* Whether two units attributes mean the same: equal, or "UNIT since DATE" with the same unit
+ * and the same instant however it is written ("2000-01-01" and "2000-01-01 00:00:00", as
+ * xarray rewrites it). */
+static int SameMeaning(const char *a, const char *b)
+{
+  size_t la, lb;
+  double fa[6], fb[6];
+  if (!strcmp(a, b)) return 1;
+  if (!ParseSince(a, &la, fa) || !ParseSince(b, &lb, fb) || la != lb || strncasecmp(a, b, la))
+    return 0;
+  for (int i = 0; i < 6; i++)
+    if (fa[i] != fb[i]) return 0;
+  return 1;
+}
+
 /* Units that both files state must be the same (times are matched, and fields differenced, as
  * numbers): "days since 2000-01-01" against "hours since 2000-01-01", or "m s-1" against
  * "km h-1", is an error naming both. Where either file states none, nothing can be checked. */
 static GyreStatus SameUnits(const char *what, const char *ua, const char *pa, const char *ub,
                             const char *pb)
 {
-  if (!ua[0] || !ub[0] || !strcmp(ua, ub)) return GYRE_OK;
+  if (!ua[0] || !ub[0] || SameMeaning(ua, ub)) return GYRE_OK;
   return GyreStatusSet(GYRE_ERR_FORMAT,
                        "%s has units '%s' in '%s' but '%s' in '%s': convert one file first", what,
                        ua, pa, ub, pb);
@@ -801,8 +831,9 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
     }
   }
   if (st == GYRE_OK) st = SameUnits("time", lr->time_units, o->ref, lt->time_units, o->test);
-  if (st == GYRE_OK && o->baseline)
-    st = SameUnits("time", lr->time_units, o->ref, lb->time_units, o->baseline);
+  if (st == GYRE_OK && o->baseline) /* against REF's, or TEST's where REF states none */
+    st = SameUnits("time", lr->time_units[0] ? lr->time_units : lt->time_units,
+                   lr->time_units[0] ? o->ref : o->test, lb->time_units, o->baseline);
   st = GyreStatusAgree(comm, st);
   if (st == GYRE_OK) st = OpenPair(comm, o->ref, o->test, o->time_tol, &pt);
   if (st == GYRE_OK)
@@ -822,7 +853,12 @@ GyreStatus GyreCompare(MPI_Comm comm, const GyreCompareOptions *o)
         break;
       }
       snprintf(da, sizeof da, "variable '%s'", vars[i].name);
-      st = SameUnits(da, vars[i].units, o->ref, lb->units[InList(lb, vars[i].name)], o->baseline);
+      { /* against REF's, or TEST's where REF states none */
+        const char *ut = lt->units[InList(lt, vars[i].name)];
+        st             = SameUnits(da, vars[i].units[0] ? vars[i].units : ut,
+                       vars[i].units[0] ? o->ref : o->test, lb->units[InList(lb, vars[i].name)],
+                                   o->baseline);
+      }
       if (st != GYRE_OK) break;
       st   = InqVar(pb.test, vars[i].name, &b);
       same = st == GYRE_OK && b.nd == vars[i].nd;

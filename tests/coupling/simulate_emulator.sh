@@ -153,6 +153,17 @@ import netCDF4, numpy as np
 t = netCDF4.Dataset("l2d.nc")["time"][:]
 assert np.allclose(t, [0, 0.1, 0.2, 0.3, 0.4]), t
 PY
+# a stride that is not exact in binary (lead 3 x 0.05 = 0.15000000000000002): a -ts_dt that
+# divides it to round-off (0.005) is kept bit for bit, so -surrogate_physics_every 1 is the
+# physics run at that -ts_dt exactly
+mpirun_n 2 "$GYRE" train "${train[@]}" -train_lead 3 -net cnn -net_depth 2 -cnn_channels 4 \
+  -cnn_kernels 3,3 -train_epochs 1 -train_out lead3.nc
+p3=(-model l96 -l96_mode one_scale -ts_max_time 0.9 -output_every 0.15 -ensemble_size 2 -seed 11
+    -ts_dt 0.005 -quiet)
+"$GYRE" simulate "${p3[@]}" -output p3.nc
+"$GYRE" simulate "${p3[@]}" -surrogate lead3.nc -surrogate_mode emulator \
+  -surrogate_physics_every 1 -output e3.nc > /dev/null
+ncdiff p3.nc e3.nc --vars X --rtol 0 || fail "lead 3: physics_every 1 is not the physics run"
 expect_error "lead 2: a checkpoint interval" \
   "-checkpoint_every 0.05 is not a whole number of the emulator's advances (.*): give 0.1$" \
   "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -checkpoint l2.ckpt -checkpoint_every 0.05 \

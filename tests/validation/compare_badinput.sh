@@ -17,6 +17,10 @@ shutil.copy("a.nc", "nanref.nc")
 d = netCDF4.Dataset("nanref.nc", "a"); x = d["X"][:]; x[2, 1] = np.nan; d["X"][:] = x; d.close()
 shutil.copy("a.nc", "hours.nc")
 d = netCDF4.Dataset("hours.nc", "a"); d["time"].units = "hours since 2000-01-01 00:00:00"; d.close()
+shutil.copy("a.nc", "xr_days.nc")  # as xarray rewrites it: the same instant, written shorter
+d = netCDF4.Dataset("xr_days.nc", "a"); d["time"].units = "days since 2000-01-01"; d.close()
+shutil.copy("a.nc", "nounits.nc")
+d = netCDF4.Dataset("nounits.nc", "a"); d["time"].delncattr("units"); d["X"].delncattr("units"); d.close()
 shutil.copy("a.nc", "xunits.nc")
 d = netCDF4.Dataset("xunits.nc", "a"); d["X"].units = "m s-1"; d.close()
 d = netCDF4.Dataset("other.nc", "w", format="NETCDF4")
@@ -42,6 +46,15 @@ expect_error "a variable in other units" \
   "$GYRE" compare a.nc xunits.nc -output m.nc
 "$GYRE" compare a.nc xunits.nc -compare_vars Y -output units_ok.nc -quiet ||
   fail "X's units refused a comparison of Y alone"
+"$GYRE" compare xr_days.nc a.nc -output units_ok.nc -output_overwrite -quiet ||
+  fail "'days since 2000-01-01' and 'days since 2000-01-01 00:00:00' are refused"
+# where REF states no units, TEST's are checked against the baseline's
+expect_error "TEST against the baseline, REF without units" \
+  "time has units 'days since 2000-01-01 00:00:00' in 'a.nc' but 'hours since 2000-01-01 00:00:00' in 'hours.nc'" \
+  "$GYRE" compare nounits.nc a.nc -baseline hours.nc -output m.nc
+expect_error "TEST's variable against the baseline's, REF without units" \
+  "variable 'X' has units '1' in 'a.nc' but 'm s-1' in 'xunits.nc'" \
+  "$GYRE" compare nounits.nc a.nc -baseline xunits.nc -output m.nc
 expect_error "no shared variable" "'a.nc' and 'other.nc' share no data variable" \
   "$GYRE" compare a.nc other.nc -output m.nc
 expect_error "no shared time" "'a.nc' (times 0 to 0.05) and 'later.nc' (times 100 to 100.05) share no time" \
