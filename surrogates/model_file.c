@@ -923,28 +923,26 @@ static GyreStatus read_norm(GyreFile f, const char *path, GyreNormalization *nor
     else
       norm->nout = (int) len[0];
   }
-  /* the band (optional) */
+  /* the band (optional): both variables or neither, each nin values */
   {
-    int       nd, ht;
-    char      dn[GYRE_IO_MAX_DIMS][64];
-    size_t    len[GYRE_IO_MAX_DIMS], start[1] = {0}, count[1] = {(size_t) norm->nin};
-    const int has_min = !GyreFileInqVar(f, "norm_in_ms_min", &nd, dn, len, &ht);
-    const int has_max = !GyreFileInqVar(f, "norm_in_ms_max", &nd, dn, len, &ht);
-    if (has_min != has_max) /* one alone is a damaged file, not one without a band */
+    const char *bn[2] = {"norm_in_ms_min", "norm_in_ms_max"};
+    double     *bv[2] = {norm->in_ms_min, norm->in_ms_max};
+    int         nd[2], ht, has[2];
+    char        dn[GYRE_IO_MAX_DIMS][64];
+    size_t      len[2][GYRE_IO_MAX_DIMS], start[1] = {0}, count[1] = {(size_t) norm->nin};
+    for (int j = 0; j < 2; j++)
+      has[j] = !GyreFileInqVar(f, bn[j], &nd[j], dn, len[j], &ht);
+    if (has[0] != has[1]) /* one alone is a damaged file, not one without a band */
       return GyreStatusSet(GYRE_ERR_FORMAT,
                            "model file '%s': it has %s but not %s (the guard's band needs both)",
-                           path, has_min ? "norm_in_ms_min" : "norm_in_ms_max",
-                           has_min ? "norm_in_ms_max" : "norm_in_ms_min");
-    if (has_min) {
-      GyreFileInqVar(f, "norm_in_ms_min", &nd, dn, len, &ht);
-      if (nd != 1 || len[0] != (size_t) norm->nin ||
-          GyreFileReadBlock(f, "norm_in_ms_min", 0, start, count, norm->in_ms_min) ||
-          GyreFileReadBlock(f, "norm_in_ms_max", 0, start, count, norm->in_ms_max))
+                           path, bn[has[1]], bn[has[0]]);
+    for (int j = 0; j < 2 && has[0]; j++)
+      if (nd[j] != 1 || len[j][0] != (size_t) norm->nin ||
+          GyreFileReadBlock(f, bn[j], 0, start, count, bv[j]))
         return GyreStatusSet(GYRE_ERR_FORMAT,
                              "model file '%s': norm_in_ms_min/max are not %d finite values", path,
                              norm->nin);
-      norm->has_band = 1;
-    }
+    norm->has_band = has[0];
   }
   for (int c = 0; c < norm->nin; c++)
     if (!(norm->in_std[c] > 0))

@@ -118,6 +118,8 @@ expect_error "unknown network" "-net" \
   "$GYRE" train -train_data d.nc "${t[@]}" -net transformer -train_out m.nc
 expect_error "impossible batch" "error: -train_batch 0 must be at least 1$" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_batch 0 -train_out m.nc
+expect_error "impossible epochs" "error: -train_epochs 0 must be at least 1$" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_epochs 0 -train_out m.nc
 expect_error "negative threads" "-train_threads -1 must be at least 0 (0: OMP_NUM_THREADS" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_threads -1 -train_out m.nc
 expect_error "no targets" "-train_targets" \
