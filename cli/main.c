@@ -257,7 +257,8 @@ static PetscErrorCode PrintVersion(void)
 
 /* gyre info's usage: also the help text PetscInitialize prints first for -help */
 static const char InfoHelp[] =
-    "usage: gyre info FILE...\n"
+    "usage: gyre info FILE... [options]   (the files first: a word after an option is its "
+    "value)\n"
     "  prints the dimensions, variables and provenance (global attributes) of a gyre NetCDF "
     "file\n"
     "  (of each, under a '== FILE' line, where several are given; one that fails is said there,\n"
@@ -285,6 +286,18 @@ static PetscErrorCode Info(int argc, char **argv)
   char       first[1024] = "", bad[1024] = "";
   while (files + 1 < argc && argv[files + 1][0] != '-')
     files++;
+  /* a file after an option is read as that option's value and never examined (gyre info
+   * a.nc -quiet b.nc): a word after an option that names a file, or a .nc one, is refused
+   * (a PETSc option's value, -log_view :log.txt, is not a file yet) */
+  for (int j = files + 2; j < argc; j++) {
+    const size_t n = strlen(argv[j]);
+    if (argv[j][0] == '-' || argv[j - 1][0] != '-') continue;
+    PetscCheck(access(argv[j], F_OK) != 0 && (n < 3 || strcmp(argv[j] + n - 3, ".nc")),
+               PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
+               "gyre info: the file '%s' follows the option '%s' and would be read as its "
+               "value: give every FILE before the options (gyre info FILE... [options])",
+               argv[j], argv[j - 1]);
+  }
   for (int i = 1; rank == 0 && i <= files; i++) {
     /* a surrogate model file is validated and described; any other file is listed; a file
      * that fails is said under its header and the others are still described */

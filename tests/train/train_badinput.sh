@@ -287,6 +287,12 @@ expect_error "gyre info: a bad file among good ones" \
 grep -q "^  not valid: model file 'flipped.nc': weights checksum mismatch" out.txt &&
   grep -q "^good.nc: gyre surrogate model file: valid (.*SHA-256 of the weights and of the normalisation verified)" out.txt ||
   { cat out.txt; fail "gyre info a.nc b.nc stops at the bad file"; }
+# a file after an option would be that option's value, never examined: refused, named
+expect_error "gyre info: a file after an option" \
+  "the file 'flipped.nc' follows the option '-quiet' and would be read as its value" \
+  "$GYRE" info good.nc -quiet flipped.nc
+"$GYRE" info good.nc -log_view :info_log.txt > /dev/null && [ -s info_log.txt ] ||
+  fail "gyre info with a PETSc option's value (-log_view :FILE) was refused"
 # a model file whose parts disagree (each valid alone: edited by hand or another tool): one
 # error naming both sides, from gyre info and from a run that loads it
 "$PYTHON" - <<'PY'
