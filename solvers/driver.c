@@ -4,7 +4,8 @@
  *   1. read the driver's options and create the model named by -model (solvers/registry.c);
  *   2. set up PETSc TS for the model's split right-hand side (solvers/timestepper.c);
  *   3. fix the clock: dt (-ts_dt, else the model's stable dt rounded so outputs (with an
- *      emulator: its strides) fall on steps, else the model's default), output and
+ *      emulator: its strides) fall on steps, and the initial and end times and checkpoints
+ *      too where they can, else the model's default), output and
  *      checkpoint intervals in whole steps;
  *      model time is always step * dt, never an accumulated sum;
  *   4. start: from a checkpoint (-restart FILE|auto), from a state another run stored
@@ -34,7 +35,9 @@ const char GyreSimulateHelp[] =
     "                           emulator, whole strides)\n"
     "  -output_every_steps N    or: an output record every N steps\n"
     "  -output_precision single|double, -output_deflate 0-9, -output_stride r (2-D models)\n"
-    "  -ts_max_time T           absolute model time to stop at; -ts_dt dt; -ts_type any suitable\n"
+    "  -ts_max_time T           absolute model time to stop at; -ts_dt dt (default: the\n"
+    "                           model's, or its stable step made to divide the run's times);\n"
+    "                           -ts_type any suitable\n"
     "  -seed S, -ensemble_size N  (member m uses seed S+m)\n"
     "  -checkpoint FILE -checkpoint_every T   checkpoints (also at the end and on "
     "SIGTERM/SIGUSR1)\n"
@@ -263,9 +266,44 @@ static PetscErrorCode CheckEnsembleMemory(GyreRun *run, Vec proto)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-/* dt: -ts_dt, else the model's stable dt rounded down to divide the output interval, else
- * the model's default (set in settsdefaults). */
-static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
+/* The largest g of which every positive t[i] is a whole multiple (to 1e-9 of the largest):
+ * Euclid's algorithm on reals; 0 where they share none coarser than the tolerance. */
+static double CommonDivisor(int n, const double *t)
+{
+  double g = 0, big = 0;
+  for (int i = 0; i < n; i++)
+    big = fmax(big, t[i]);
+  for (int i = 0; i < n; i++) {
+    double a = fmax(g, t[i]), b = fmin(g, t[i]);
+    if (!(t[i] > 0)) continue;
+    if (g == 0) {
+      g = t[i];
+      continue;
+    }
+    while (b > 1e-9 * big) {
+      const double r = fabs(a - round(a / b) * b);
+      a = b, b = r;
+    }
+    g = a;
+  }
+  return g > 1e-9 * big ? g : 0;
+}
+
+/* 1 where every positive time t[i] is a whole number of steps dt (OnLattice's tolerance) */
+static int AllOnLattice(double dt, int n, const double *t)
+{
+  const StepLattice g = {dt, 0, 1, -1};
+  for (int i = 0; i < n; i++)
+    if (t[i] > 0 && !OnLattice(t[i], &g)) return 0;
+  return 1;
+}
+
+/* dt: -ts_dt, else the model's stable dt rounded down to divide the output interval (t[0]),
+ * and, where that does not divide the run's other times t[1..n-1] (the initial time, the end,
+ * the checkpoint interval), rounded down to divide them all (at most 10 times the steps:
+ * beyond that the times' errors suggest values that fit), else the model's default (set in
+ * settsdefaults). */
+static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
 {
   GyreModel m = run->model;
   PetscBool set;
@@ -282,9 +320,18 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, PetscReal output_every)
     PetscCall(LocalBlowUp(run, run->U, &var));
     PetscCall(RefuseBadInitialState(run, var));
     PetscCall((*m->ops.stabledt)(m, run->U, &dtmax));
-    run->dt = PetscMin(dtmax, run->dt);
-    if (output_every > 0)
-      run->dt = output_every / PetscCeilReal(output_every / run->dt * (1 - 1e-12));
+    run->dt             = PetscMin(dtmax, run->dt);
+    const double stable = run->dt, g = n > 1 ? CommonDivisor(n, t) : 0;
+    if (t[0] > 0) run->dt = t[0] / PetscCeilReal(t[0] / stable * (1 - 1e-12));
+    if (g > 0 && !AllOnLattice(run->dt, n, t)) {
+      /* one division of the anchor (the output interval, else the longest time), so that its
+       * multiples land on it */
+      double anchor = t[0];
+      for (int i = 1; i < n && !(anchor > 0); i++)
+        anchor = fmax(anchor, t[i]);
+      const double dt = anchor / (round(anchor / g) * PetscCeilReal(g / stable * (1 - 1e-12)));
+      if (dt >= 0.1 * run->dt && AllOnLattice(dt, n, t)) run->dt = dt;
+    }
   }
   char dts[32]; /* C's %g: PETSc's would print "inf." */
   snprintf(dts, sizeof dts, "%g", (double) run->dt);
@@ -494,9 +541,14 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
     output_every =
         emulator_stride * PetscMax(1, PetscCeilReal(output_every / emulator_stride - 1e-9));
   /* an emulator's stride is the natural interval: dt divides it, outputs are whole strides */
-  PetscCall(ChooseTimeStep(run, emulator_stride > 0      ? emulator_stride
-                                : output_every_steps > 0 ? 0
-                                                         : output_every));
+  {
+    const double times[] = {emulator_stride > 0      ? emulator_stride
+                            : output_every_steps > 0 ? 0
+                                                     : output_every,
+                            run->initial_time, tmax, checkpoint_every};
+    /* (an emulator's times are whole strides: its dt only divides the stride) */
+    PetscCall(ChooseTimeStep(run, emulator_stride > 0 ? 1 : 4, times));
+  }
   /* an emulator advances by whole strides: dt divides them, and every interval is whole
    * strides (their suggestions too) */
   if (run->emulator) PetscCall(GyreEmulatorSetUpStep(run));
@@ -572,10 +624,11 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
           run, (size_t) rec + 1,
           (double) (run->step_first + rec * run->output_every_steps) * run->dt));
       resumed = PETSC_TRUE;
+      char ts[32]; /* C's %g: PETSc's prints 1 as "1." */
       if (!run->quiet)
-        PetscCall(PetscPrintf(comm,
-                              "[simulate] resuming at step %" PetscInt_FMT " (t = %g) from %s\n",
-                              run->step, (double) (run->step * run->dt), path));
+        PetscCall(PetscPrintf(
+            comm, "[simulate] resuming at step %" PetscInt_FMT " (t = %s) from %s\n", run->step,
+            GyreNumberFormat(run->step * run->dt, NULL, NULL, ts, sizeof ts), path));
     } else {
       /* a fresh run replaces an existing checkpoint only with -output_overwrite (it may be
        * another run's, or any file) */
@@ -664,13 +717,14 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       if (bad >= 0) {
         const char *field = NULL;
         PetscCall(DMDAGetFieldName(m->dm, bad, &field));
-        char note[4 * PATH_MAX + 256];
+        char note[4 * PATH_MAX + 256], ts[32], bs[32];
         PetscCall(GyreRunOutputFailed(run, note, sizeof note));
         SETERRQ(comm, PETSC_ERR_FP,
-                "blow-up at step %" PetscInt_FMT " (t = %g): variable %s is NaN, Inf or beyond "
-                "%g; %s",
-                run->step, (double) (run->step * run->dt), field && field[0] ? field : "state",
-                (double) m->bound, note);
+                "blow-up at step %" PetscInt_FMT " (t = %s): variable %s is NaN, Inf or beyond "
+                "%s; %s",
+                run->step, GyreNumberFormat(run->step * run->dt, NULL, NULL, ts, sizeof ts),
+                field && field[0] ? field : "state",
+                GyreNumberFormat(m->bound, NULL, NULL, bs, sizeof bs), note);
       }
       PetscCall(GyreRunOutputWrite(run));
       if (checkpoint_every_steps > 0 && run->checkpoint[0] &&
@@ -679,7 +733,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         run->checkpoint_written = PETSC_TRUE;
       }
       if (sig) {
-        char path[PATH_MAX + 8];
+        char path[PATH_MAX + 8], ts[32];
         if (run->checkpoint[0])
           PetscCall(PetscStrncpy(path, run->checkpoint, sizeof path));
         else
@@ -688,10 +742,11 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         PetscCall(GyreRunOutputClose(run, PETSC_FALSE));
         PetscCall(PetscPrintf(comm,
                               "[simulate] signal %d at step %" PetscInt_FMT
-                              " (t = %g): checkpoint written to %s; exiting with status %d "
+                              " (t = %s): checkpoint written to %s; exiting with status %d "
                               "(resume with -restart auto -checkpoint %s)\n",
-                              sig, run->step, (double) (run->step * run->dt), path,
-                              GYRE_EXIT_CHECKPOINTED, path));
+                              sig, run->step,
+                              GyreNumberFormat(run->step * run->dt, NULL, NULL, ts, sizeof ts),
+                              path, GYRE_EXIT_CHECKPOINTED, path));
         *exitcode = GYRE_EXIT_CHECKPOINTED;
         goto cleanup;
       }
@@ -702,10 +757,12 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   /* 6. finish */
   if (run->checkpoint[0]) PetscCall(GyreRunCheckpointWrite(run, run->checkpoint));
   PetscCall(GyreRunOutputClose(run, PETSC_TRUE));
+  char tend[32];
   if (!run->quiet)
     PetscCall(PetscPrintf(
-        comm, "[simulate] done: %s (t = %g, %" PetscInt_FMT " member(s), %.3g s stepping)\n",
-        run->output, (double) (run->nsteps * run->dt), m->ensemble_size, run->wall_stepping));
+        comm, "[simulate] done: %s (t = %s, %" PetscInt_FMT " member(s), %.3g s stepping)\n",
+        run->output, GyreNumberFormat(run->nsteps * run->dt, NULL, NULL, tend, sizeof tend),
+        m->ensemble_size, run->wall_stepping));
 
 cleanup:
   PetscCall(GyreGuardDestroy(run));

@@ -26,4 +26,27 @@ PY
 if "$GYRE" simulate -model l96 -ts_max_time 1 -quiet -output bad.nc -initial_file truth.nc \
      -initial_time 0.503 2> err.txt; then fail "a missing initial time was accepted"; fi
 grep -q "0.503" err.txt || { cat err.txt; fail "message does not name the time"; }
+# a model-chosen dt (ns2d's CFL step) divides the output interval and, where that alone does
+# not divide them, the initial and end times too: output 0.07 from 0.25 to 0.98 steps 0.01
+# (0.07/5 = 0.014, the CFL-rounded step for the output alone, divides neither 0.25 nor 0.98)
+ns=(-model ns2d -grid_nx 32 -grid_ny 32 -quiet)
+"$GYRE" simulate "${ns[@]}" -ts_max_time 1 -output_every 0.25 -output ns_truth.nc
+mpirun_n 2 "$GYRE" simulate "${ns[@]}" -ts_max_time 0.98 -output_every 0.07 -output ns_fc.nc \
+  -initial_file ns_truth.nc -initial_time 0.25
+"$PYTHON" - <<'PY' || fail "a model-chosen dt does not divide the run's times"
+import netCDF4, numpy as np
+f = netCDF4.Dataset("ns_fc.nc")
+dt, t = float(f.getncattr("gyre_dt")), f["time"][:]
+assert abs(dt - 0.01) < 1e-15, dt
+assert np.allclose(t, 0.25 + 0.07 * np.arange(11), rtol=0, atol=1e-12), t
+print("ns2d from 0.25 to 0.98 every 0.07: dt", dt, "outputs", t[0], "...", t[-1])
+PY
+# the same from 0 to 1 (0.07 and 1: dt 0.01); an end time no dt of at most ten times the
+# steps divides (1.0000001) still gets the times that fit the output interval's dt
+"$GYRE" simulate "${ns[@]}" -ts_max_time 1 -output_every 0.07 -output ns_one.nc
+[ "$("$GYRE" info ns_one.nc | awk '$1 == "gyre_dt" { print $3 }')" = 0.01 ] ||
+  fail "-output_every 0.07 -ts_max_time 1: dt is not 0.01"
+expect_error "an end time that fits no coarse dt" \
+  "-ts_max_time 1.0000001 is not a whole number of time steps dt = 0.014000000000000002: give 0.994 or 1.008 (dt chosen by the model" \
+  "$GYRE" simulate "${ns[@]}" -ts_max_time 1.0000001 -output_every 0.07 -output ns_bad.nc
 echo "simulate_initial: ok"
