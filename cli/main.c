@@ -282,21 +282,24 @@ static PetscErrorCode Info(int argc, char **argv)
   PetscMPIInt rank;
   PetscCallMPI(MPI_Comm_rank(PETSC_COMM_WORLD, &rank));
   GyreStatus s     = GYRE_OK;
-  int        files = 1, nbad = 0;
-  char       first[1024] = "", bad[1024] = "";
+  int        files = 1, nbad = 0, more = 0;
+  char       first[512] = "", bad[384] = ""; /* (PETSc keeps about 1 KB of a message) */
   while (files + 1 < argc && argv[files + 1][0] != '-')
     files++;
-  /* a file after an option is read as that option's value and never examined (gyre info
-   * a.nc -quiet b.nc): a word after an option that names a file, or a .nc one, is refused
-   * (a PETSc option's value, -log_view :log.txt, is not a file yet) */
+  /* the files come first: a word after the options is never examined. Right after an option
+   * it is that option's value (-log_view :log.txt, -options_file opts): refused where it is a
+   * NetCDF file (gyre info a.nc -quiet b.nc meant b.nc as a file); anywhere else it is a
+   * stray word (refused) */
   for (int j = files + 2; j < argc; j++) {
-    const size_t n = strlen(argv[j]);
-    if (argv[j][0] == '-' || argv[j - 1][0] != '-') continue;
-    PetscCheck(access(argv[j], F_OK) != 0 && (n < 3 || strcmp(argv[j] + n - 3, ".nc")),
-               PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
-               "gyre info: the file '%s' follows the option '%s' and would be read as its "
-               "value: give every FILE before the options (gyre info FILE... [options])",
-               argv[j], argv[j - 1]);
+    int ncid, is_nc = 0;
+    if (argv[j][0] == '-') continue;
+    if (argv[j - 1][0] == '-' && nc_open(argv[j], NC_NOWRITE, &ncid) == NC_NOERR)
+      is_nc = 1, nc_close(ncid);
+    PetscCheck(argv[j - 1][0] == '-' && !is_nc, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
+               "gyre info: '%s' comes after the option '%s'%s: give every FILE before the "
+               "options (gyre info FILE... [options])",
+               argv[j], argv[j - 1][0] == '-' ? argv[j - 1] : argv[j - 2],
+               argv[j - 1][0] == '-' ? " and would be read as its value" : " and its value");
   }
   for (int i = 1; rank == 0 && i <= files; i++) {
     /* a surrogate model file is validated and described; any other file is listed; a file
@@ -312,8 +315,15 @@ static PetscErrorCode Info(int argc, char **argv)
     if (si == GYRE_OK) continue;
     if (!nbad++) s = si, snprintf(first, sizeof first, "%s", GyreStatusMessage());
     if (files > 1) printf("  not valid: %s\n", GyreStatusMessage());
-    size_t k = strlen(bad);
-    snprintf(bad + k, sizeof bad - k, "%s%s", k ? ", " : "", argv[i]);
+    const size_t k = strlen(bad); /* the names that fit, then a count of the others */
+    if (!more && k + strlen(argv[i]) + 2 < sizeof bad - 32)
+      snprintf(bad + k, sizeof bad - k, "%s%s", k ? ", " : "", argv[i]);
+    else
+      more++;
+  }
+  if (more) {
+    const size_t k = strlen(bad);
+    snprintf(bad + k, sizeof bad - k, " and %d more", more);
   }
   fflush(stdout);
   PetscCallMPI(MPI_Bcast(&s, 1, MPI_INT, 0, PETSC_COMM_WORLD));

@@ -287,12 +287,21 @@ expect_error "gyre info: a bad file among good ones" \
 grep -q "^  not valid: model file 'flipped.nc': weights checksum mismatch" out.txt &&
   grep -q "^good.nc: gyre surrogate model file: valid (.*SHA-256 of the weights and of the normalisation verified)" out.txt ||
   { cat out.txt; fail "gyre info a.nc b.nc stops at the bad file"; }
+# many bad files: the names that fit, a count of the others, and the first file's reason
+for i in $(seq 1 40); do printf x > "not_a_netcdf_file_with_a_long_name_$i.nc"; done
+expect_error "gyre info: forty bad files" \
+  "40 of 41 files not valid (not_a_netcdf_file_with_a_long_name_1.nc, .* and [0-9]* more); the first: 'not_a_netcdf_file_with_a_long_name_1.nc' is not a NetCDF file" \
+  "$GYRE" info good.nc not_a_netcdf_file_with_a_long_name_*.nc
 # a file after an option would be that option's value, never examined: refused, named
 expect_error "gyre info: a file after an option" \
-  "the file 'flipped.nc' follows the option '-quiet' and would be read as its value" \
+  "'flipped.nc' comes after the option '-quiet' and would be read as its value" \
   "$GYRE" info good.nc -quiet flipped.nc
-"$GYRE" info good.nc -log_view :info_log.txt > /dev/null && [ -s info_log.txt ] ||
-  fail "gyre info with a PETSc option's value (-log_view :FILE) was refused"
+expect_error "gyre info: a file after an option's value" \
+  "'flipped.nc' comes after the option '-log_view' and its value: give every FILE before" \
+  "$GYRE" info good.nc -log_view :info_log.txt flipped.nc
+echo "-quiet" > info_opts.txt # a PETSc option's value that is a file, not a NetCDF one
+"$GYRE" info good.nc -log_view :info_log.txt -options_file info_opts.txt > /dev/null &&
+  [ -s info_log.txt ] || fail "gyre info with PETSc options' values (-log_view, -options_file) was refused"
 # a model file whose parts disagree (each valid alone: edited by hand or another tool): one
 # error naming both sides, from gyre info and from a run that loads it
 "$PYTHON" - <<'PY'
