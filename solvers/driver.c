@@ -36,7 +36,8 @@ const char GyreSimulateHelp[] =
     "  -output_every_steps N    or: an output record every N steps\n"
     "  -output_precision single|double, -output_deflate 0-9, -output_stride r (2-D models)\n"
     "  -ts_max_time T           absolute model time to stop at; -ts_dt dt (default: the\n"
-    "                           model's, or its stable step made to divide the run's times);\n"
+    "                           model's, or its stable step made to divide the run's times;\n"
+    "                           a restart's: its checkpoint's);\n"
     "                           -ts_type any suitable\n"
     "  -seed S, -ensemble_size N  (member m uses seed S+m)\n"
     "  -checkpoint FILE -checkpoint_every T   checkpoints (also at the end and on "
@@ -139,11 +140,20 @@ static PetscErrorCode TimeToSteps(GyreRun *run, const char *opt, PetscReal T, Pe
     if (len < (int) sizeof mess)
       snprintf(mess + len, sizeof mess - len, "%s%s",
                GyreNumberFormat(hi, OnLattice, &ghi, b, sizeof b),
-               dt_given || quantum > 1 ? "" : " (dt chosen by the model; -ts_dt sets it)");
+               dt_given || quantum > 1 ? ""
+               : run->dt_restart       ? " (dt of the checkpoint this run continues)"
+                                       : " (dt chosen by the model; -ts_dt sets it)");
     SETERRQ(comm, PETSC_ERR_ARG_INCOMP, "%s", mess);
   }
   *steps = (PetscInt) n;
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* v by C's %g (6 digits, as the progress line; PETSc's %g prints 1 as "1.") */
+static const char *FormatG(double v, char buf[32])
+{
+  snprintf(buf, 32, "%g", v);
+  return buf;
 }
 
 /* The first state component (or -1) with a NaN/Inf or beyond the model's bound on this rank. */
@@ -184,12 +194,11 @@ static PetscErrorCode RefuseBadInitialState(GyreRun *run, PetscInt local)
   PetscCall(DMDAGetInfo(m->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
                         NULL, NULL));
   PetscCall(DMDAGetFieldName(m->dm, bad % dof, &field));
-  char bound[32]; /* C's %g: PETSc's prints 10000 as "10000." */
-  snprintf(bound, sizeof bound, "%g", (double) m->bound);
+  char bound[32];
   SETERRQ(run->comm, PETSC_ERR_USER_INPUT,
           "the initial state of member %" PetscInt_FMT
           ": variable %s is NaN, Inf or beyond the model's bound %s%s%s%s",
-          bad / dof, field && field[0] ? field : "state", bound,
+          bad / dof, field && field[0] ? field : "state", FormatG(m->bound, bound),
           run->initial_file[0] ? " (-initial_file '" : "",
           run->initial_file[0] ? run->initial_file : "", run->initial_file[0] ? "')" : "");
 }
@@ -267,7 +276,8 @@ static PetscErrorCode CheckEnsembleMemory(GyreRun *run, Vec proto)
 }
 
 /* The largest g of which every positive t[i] is a whole multiple (to 1e-9 of the largest):
- * Euclid's algorithm on reals; 0 where they share none coarser than the tolerance. */
+ * Euclid's algorithm on reals; 0 where they share none coarser than the tolerance (a time
+ * within it of 0 shares none). */
 static double CommonDivisor(int n, const double *t)
 {
   double g = 0, big = 0;
@@ -276,6 +286,7 @@ static double CommonDivisor(int n, const double *t)
   for (int i = 0; i < n; i++) {
     double a = fmax(g, t[i]), b = fmin(g, t[i]);
     if (!(t[i] > 0)) continue;
+    if (t[i] <= 1e-9 * big) return 0;
     if (g == 0) {
       g = t[i];
       continue;
@@ -298,20 +309,45 @@ static int AllOnLattice(double dt, int n, const double *t)
   return 1;
 }
 
-/* dt: -ts_dt, else the model's stable dt rounded down to divide the output interval (t[0]),
- * and, where that does not divide the run's other times t[1..n-1] (the initial time, the end,
- * the checkpoint interval), rounded down to divide them all (at most 10 times the steps:
- * beyond that the times' errors suggest values that fit), else the model's default (set in
- * settsdefaults). */
+/* The dt of the checkpoint a restart continues from (-restart FILE, or auto with -checkpoint's
+ * file there), 0 where none is read or it has none (its other checks follow when it is read) */
+static PetscErrorCode RestartStep(GyreRun *run, double *dt)
+{
+  const char *path = strcmp(run->restart, "auto") ? run->restart : run->checkpoint;
+  GyreFile    f;
+  double      v = 0, lo, hi;
+
+  PetscFunctionBegin;
+  if (path[0] && access(path, R_OK) == 0 && GyreFileOpen(MPI_COMM_SELF, path, 0, &f) == GYRE_OK) {
+    if (GyreFileGetAttDouble(f, "gyre_checkpoint_dt", &v) != GYRE_OK || !(v > 0)) v = 0;
+    (void) GyreFileClose(&f);
+  }
+  PetscCallMPI(MPI_Allreduce(&v, &lo, 1, MPI_DOUBLE, MPI_MIN, run->comm));
+  PetscCallMPI(MPI_Allreduce(&v, &hi, 1, MPI_DOUBLE, MPI_MAX, run->comm));
+  *dt = lo == hi ? lo : 0; /* every rank read the same */
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* dt: -ts_dt; else a restart's, the checkpoint's; else the model's stable dt rounded down to
+ * divide the output interval (t[0]), and, where that does not divide the run's other times
+ * t[1..n-1] (in order: the initial time, the end, the checkpoint interval), rounded down to
+ * divide as many of them as it can, taken in that order, at most 10 times the steps each (a
+ * time left out gets its error, with suggestions, from TimeToSteps); else the model's default
+ * (set in settsdefaults). */
 static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
 {
   GyreModel m = run->model;
   PetscBool set;
+  double    restart_dt = 0;
 
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &set));
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
-  if (!set && m->ops.stabledt) {
+  if (!set && m->ops.stabledt && n > 1) PetscCall(RestartStep(run, &restart_dt));
+  run->dt_restart = restart_dt > 0 ? PETSC_TRUE : PETSC_FALSE;
+  if (restart_dt > 0)
+    run->dt = restart_dt; /* a restart continues at its dt */
+  else if (!set && m->ops.stabledt) {
     PetscReal dtmax;
     PetscInt  var;
     run->member = 0;
@@ -321,16 +357,27 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
     PetscCall(RefuseBadInitialState(run, var));
     PetscCall((*m->ops.stabledt)(m, run->U, &dtmax));
     run->dt             = PetscMin(dtmax, run->dt);
-    const double stable = run->dt, g = n > 1 ? CommonDivisor(n, t) : 0;
+    const double stable = run->dt;
     if (t[0] > 0) run->dt = t[0] / PetscCeilReal(t[0] / stable * (1 - 1e-12));
-    if (g > 0 && !AllOnLattice(run->dt, n, t)) {
-      /* one division of the anchor (the output interval, else the longest time), so that its
-       * multiples land on it */
-      double anchor = t[0];
-      for (int i = 1; i < n && !(anchor > 0); i++)
-        anchor = fmax(anchor, t[i]);
-      const double dt = anchor / (round(anchor / g) * PetscCeilReal(g / stable * (1 - 1e-12)));
-      if (dt >= 0.1 * run->dt && AllOnLattice(dt, n, t)) run->dt = dt;
+    if (!AllOnLattice(run->dt, n, t)) {
+      double fit[4] = {t[0]}, dt0 = run->dt;
+      int    nfit = 1;
+      for (int i = 1; i < n && i < 4; i++) {
+        fit[nfit] = t[i];
+        if (!(t[i] > 0) || AllOnLattice(run->dt, nfit + 1, fit)) {
+          nfit++;
+          continue;
+        }
+        const double g = CommonDivisor(nfit + 1, fit);
+        /* one division of the anchor (the output interval, else the first time), so that
+         * its multiples land on it */
+        double anchor = fit[0];
+        for (int k = 1; k <= nfit && !(anchor > 0); k++)
+          anchor = fit[k];
+        const double dt =
+            g > 0 ? anchor / (round(anchor / g) * PetscCeilReal(g / stable * (1 - 1e-12))) : 0;
+        if (dt >= 0.1 * dt0 && AllOnLattice(dt, nfit + 1, fit)) run->dt = dt, nfit++;
+      }
     }
   }
   char dts[32]; /* C's %g: PETSc's would print "inf." */
@@ -626,9 +673,9 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
       resumed = PETSC_TRUE;
       char ts[32]; /* C's %g: PETSc's prints 1 as "1." */
       if (!run->quiet)
-        PetscCall(PetscPrintf(
-            comm, "[simulate] resuming at step %" PetscInt_FMT " (t = %s) from %s\n", run->step,
-            GyreNumberFormat(run->step * run->dt, NULL, NULL, ts, sizeof ts), path));
+        PetscCall(PetscPrintf(comm,
+                              "[simulate] resuming at step %" PetscInt_FMT " (t = %s) from %s\n",
+                              run->step, FormatG(run->step * run->dt, ts), path));
     } else {
       /* a fresh run replaces an existing checkpoint only with -output_overwrite (it may be
        * another run's, or any file) */
@@ -722,9 +769,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         SETERRQ(comm, PETSC_ERR_FP,
                 "blow-up at step %" PetscInt_FMT " (t = %s): variable %s is NaN, Inf or beyond "
                 "%s; %s",
-                run->step, GyreNumberFormat(run->step * run->dt, NULL, NULL, ts, sizeof ts),
-                field && field[0] ? field : "state",
-                GyreNumberFormat(m->bound, NULL, NULL, bs, sizeof bs), note);
+                run->step, FormatG(run->step * run->dt, ts), field && field[0] ? field : "state",
+                FormatG(m->bound, bs), note);
       }
       PetscCall(GyreRunOutputWrite(run));
       if (checkpoint_every_steps > 0 && run->checkpoint[0] &&
@@ -744,9 +790,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
                               "[simulate] signal %d at step %" PetscInt_FMT
                               " (t = %s): checkpoint written to %s; exiting with status %d "
                               "(resume with -restart auto -checkpoint %s)\n",
-                              sig, run->step,
-                              GyreNumberFormat(run->step * run->dt, NULL, NULL, ts, sizeof ts),
-                              path, GYRE_EXIT_CHECKPOINTED, path));
+                              sig, run->step, FormatG(run->step * run->dt, ts), path,
+                              GYRE_EXIT_CHECKPOINTED, path));
         *exitcode = GYRE_EXIT_CHECKPOINTED;
         goto cleanup;
       }
@@ -761,8 +806,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   if (!run->quiet)
     PetscCall(PetscPrintf(
         comm, "[simulate] done: %s (t = %s, %" PetscInt_FMT " member(s), %.3g s stepping)\n",
-        run->output, GyreNumberFormat(run->nsteps * run->dt, NULL, NULL, tend, sizeof tend),
-        m->ensemble_size, run->wall_stepping));
+        run->output, FormatG(run->nsteps * run->dt, tend), m->ensemble_size, run->wall_stepping));
 
 cleanup:
   PetscCall(GyreGuardDestroy(run));

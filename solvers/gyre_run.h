@@ -28,6 +28,7 @@ typedef struct {
   PetscReal initial_time;
   PetscBool quiet;
   PetscReal dt, tmax;
+  PetscBool dt_restart; /* dt is the checkpoint's (a restart without -ts_dt) */
   PetscInt  output_every_steps;     /* steps between output records */
   PetscInt  checkpoint_every_steps; /* 0: only at the end (and on a signal) */
 

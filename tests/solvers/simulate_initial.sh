@@ -49,4 +49,32 @@ PY
 expect_error "an end time that fits no coarse dt" \
   "-ts_max_time 1.0000001 is not a whole number of time steps dt = 0.014000000000000002: give 0.994 or 1.008 (dt chosen by the model" \
   "$GYRE" simulate "${ns[@]}" -ts_max_time 1.0000001 -output_every 0.07 -output ns_bad.nc
+# a time no coarse dt divides is the one named, with times that fit the others' dt
+expect_error "the end time, not the initial time, is named" \
+  "-ts_max_time 0.9999 is not a whole number of time steps dt = 0.01: give 0.99 or 1 (dt chosen" \
+  "$GYRE" simulate "${ns[@]}" -ts_max_time 0.9999 -output_every 0.07 -output ns_bad.nc \
+  -initial_file ns_truth.nc -initial_time 0.25
+expect_error "the checkpoint interval, not the end time, is named" \
+  "-checkpoint_every 0.0999 is not a whole number of time steps dt = 0.01: give 0.09 or 0.1 (dt" \
+  "$GYRE" simulate "${ns[@]}" -ts_max_time 1 -output_every 0.07 -output ns_bad.nc \
+  -checkpoint_every 0.0999 -checkpoint ns_bad.ckpt
+# a restart continues at its checkpoint's dt: a run to 1 (dt 0.01, for 0.07 and 1) extended to
+# 1.4 (0.07 and 1.4 alone would choose 0.014) equals the run to 1.4 at -ts_dt 0.01
+"$GYRE" simulate "${ns[@]}" -ts_max_time 1 -output_every 0.07 -output ns_leg.nc \
+  -checkpoint ns_leg.ckpt
+mpirun_n 2 "$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output_every 0.07 -output ns_leg.nc \
+  -checkpoint ns_leg.ckpt -restart auto
+"$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output_every 0.07 -ts_dt 0.01 -output ns_whole.nc
+expect_error "a restart's end time off its checkpoint's dt" \
+  "-ts_max_time 1.455 is not a whole number of time steps dt = 0.01: give 1.45 or 1.46 (dt of the checkpoint this run continues)" \
+  "$GYRE" simulate "${ns[@]}" -ts_max_time 1.455 -output_every 0.07 -output ns_leg.nc \
+  -checkpoint ns_leg.ckpt -restart auto
+"$PYTHON" - <<'PY' || fail "a restart to a later end time differs from the whole run"
+import netCDF4, numpy as np
+a, b = netCDF4.Dataset("ns_leg.nc"), netCDF4.Dataset("ns_whole.nc")
+assert float(a.getncattr("gyre_dt")) == 0.01 and a["time"].shape == b["time"].shape == (21,)
+d = float(np.max(np.abs(a["vorticity"][:] - b["vorticity"][:])))
+print("restart to 1.4 against the whole run: max |d vorticity| =", d)
+assert d <= 1e-6 * float(np.max(np.abs(b["vorticity"][:]))), d
+PY
 echo "simulate_initial: ok"
