@@ -69,14 +69,28 @@ typedef struct {
   char time_units[128]; /* the time variable's ("" where none) */
 } VarList;
 
-static void AttText(int ncid, int varid, const char *att, char *buf, size_t n)
+/* a text attribute into buf ("" where absent or not text); the attribute's length where it
+ * does not fit, else 0 */
+static size_t AttText(int ncid, int varid, const char *att, char *buf, size_t n)
 {
   size_t  len;
   nc_type type;
   buf[0] = '\0';
-  if (nc_inq_att(ncid, varid, att, &type, &len) || type != NC_CHAR || len + 1 > n) return;
+  if (nc_inq_att(ncid, varid, att, &type, &len) || type != NC_CHAR) return 0;
+  if (len + 1 > n) return len;
   nc_get_att_text(ncid, varid, att, buf);
   buf[len] = '\0';
+  return 0;
+}
+
+/* the error for a units attribute longer than gyre compare reads (the file closed) */
+static GyreStatus UnitsTooLong(int ncid, const char *path, const char *var, size_t len, size_t max)
+{
+  nc_close(ncid);
+  return GyreStatusSet(GYRE_ERR_FORMAT,
+                       "'%s': the units of '%s' are %zu characters, more than gyre compare reads "
+                       "(%zu)",
+                       path, var, len, max);
 }
 
 /* The numeric record variables of path (not the time variable itself). Not collective: each
@@ -95,7 +109,15 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
     if (nc_inq_varid(ncid, tn, &tvar)) tvar = -1;
   }
   l->time_units[0] = '\0';
-  if (tvar >= 0) AttText(ncid, tvar, "units", l->time_units, sizeof l->time_units);
+  /* units are compared between the files: ones too long to read are refused, not taken as
+   * none */
+  size_t long_units = 0;
+  if (tvar >= 0) long_units = AttText(ncid, tvar, "units", l->time_units, sizeof l->time_units);
+  if (long_units) {
+    char tn[NC_MAX_NAME + 1] = "";
+    nc_inq_varname(ncid, tvar, tn);
+    return UnitsTooLong(ncid, path, tn, long_units, sizeof l->time_units - 1);
+  }
   nc_inq_nvars(ncid, &nvars);
   for (int v = 0; v < nvars && tdim >= 0; v++) {
     int     nd, dimids[NC_MAX_VAR_DIMS];
@@ -106,7 +128,8 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
         strlen(name) >= 64 || l->n >= GYRE_CMP_MAX_VARS * 4)
       continue;
     snprintf(l->names[l->n], 64, "%s", name);
-    AttText(ncid, v, "units", l->units[l->n], 64);
+    if ((long_units = AttText(ncid, v, "units", l->units[l->n], 64)))
+      return UnitsTooLong(ncid, path, name, long_units, 63);
     AttText(ncid, v, "long_name", l->lnames[l->n], 192);
     l->n++;
   }

@@ -66,25 +66,55 @@ static double PerTime(double wall, double span)
   return wall >= 0 && span > 0 ? wall / span : NAN;
 }
 
-/* The name a spatial dimension of REF has in the metrics file: its own, unless the metrics
- * file names a dimension of its own so (lead, wavenumber, pdf_bin_V, pdf_edge_V, snapshot_V):
- * then with "_space" appended (and REF's name in the coordinate's long_name). */
-static int ReservedDimName(const char *name)
+/* Whether the metrics file names something of its own name (lead, wavenumber, pdf_bin_V,
+ * pdf_edge_V, snapshot_V, and every metric of a compared variable V: PREFIX_V), or it is taken
+ * by another spatial dimension: REF's name of one of the compared variables' dimensions, or the
+ * name one was given (defined[k][1]). */
+static int DimNameTaken(const char *name, int nvars, const GyreCmpVar *vars, char defined[][2][64],
+                        int ndefined)
 {
   static const char *const whole[] = {"lead", "wavenumber"};
   static const char *const pre[]   = {"pdf_bin_", "pdf_edge_", "snapshot_"};
+  const size_t             n       = strlen(name);
   for (int i = 0; i < 2; i++)
     if (!strcmp(name, whole[i])) return 1;
   for (int i = 0; i < 3; i++)
     if (!strncmp(name, pre[i], strlen(pre[i]))) return 1;
+  for (int i = 0; i < nvars; i++) {
+    const size_t m = strlen(vars[i].name);
+    if (n > m + 1 && name[n - m - 1] == '_' && !strcmp(name + n - m, vars[i].name)) return 1;
+  }
+  for (int k = 0; k < ndefined; k++)
+    if (!strcmp(name, defined[k][1])) return 1;
   return 0;
+}
+
+/* whether name is REF's name of a dimension of one of the compared variables */
+static int RefDimName(const char *name, int nvars, const GyreCmpVar *vars)
+{
+  for (int i = 0; i < nvars; i++)
+    for (int d = 0; d < vars[i].nd; d++)
+      if (!strcmp(name, vars[i].dims[d])) return 1;
+  return 0;
+}
+
+/* The name a spatial dimension of REF has in the metrics file: its own, unless that is taken
+ * (DimNameTaken): then with "_space" appended (then "_space2", ...), a name no other REF
+ * dimension has (REF's name goes in the coordinate's long_name). */
+static void SpatialDimName(const char *ref_name, int nvars, const GyreCmpVar *vars,
+                           char defined[][2][64], int ndefined, char as[64])
+{
+  int k = 0;
+  snprintf(as, 64, "%s", ref_name);
+  while (DimNameTaken(as, nvars, vars, defined, ndefined) || (k > 0 && RefDimName(as, nvars, vars)))
+    snprintf(as, 64, "%.46s_space%.0d", ref_name, ++k > 1 ? k : 0);
 }
 
 /* the non-member dimensions of v, defined in the file once each, with REF's coordinates;
  * defined[k][0] holds REF's name and defined[k][1] the file's (dims[] points there) */
-static GyreStatus DefineSpatialDims(GyreFile out, GyreFile ref, const GyreCmpVar *v,
-                                    char defined[][2][64], int *ndefined, const char **dims,
-                                    int *nd)
+static GyreStatus DefineSpatialDims(GyreFile out, GyreFile ref, int nvars, const GyreCmpVar *vars,
+                                    const GyreCmpVar *v, char defined[][2][64], int *ndefined,
+                                    const char **dims, int *nd)
 {
   *nd = 0;
   for (int d = 0; d < v->nd; d++) {
@@ -101,7 +131,7 @@ static GyreStatus DefineSpatialDims(GyreFile out, GyreFile ref, const GyreCmpVar
     }
     char *as = defined[*ndefined][1];
     snprintf(defined[*ndefined][0], 64, "%s", v->dims[d]);
-    snprintf(as, 64, "%s%s", v->dims[d], ReservedDimName(v->dims[d]) ? "_space" : "");
+    SpatialDimName(v->dims[d], nvars, vars, defined, *ndefined, as);
     (*ndefined)++;
     dims[(*nd)++] = as;
     /* a 1-D coordinate variable of the same name in REF gives the values */
@@ -373,7 +403,7 @@ static GyreStatus WriteFile(const GyreCompareOptions *o, int mpi_size, const Gyr
     char              u2[96], u1[96], c[256];
     Units(v->units, "%s", u1, sizeof u1);
     Units(v->units, "(%s)^2", u2, sizeof u2);
-    GyreCall(DefineSpatialDims(f, p->ref, v, defined, &ndefined, dims, &nd));
+    GyreCall(DefineSpatialDims(f, p->ref, nvars, vars, v, defined, &ndefined, dims, &nd));
     {
       size_t slens[GYRE_IO_MAX_DIMS];
       for (int d = 0, k = 0; d < v->nd; d++)

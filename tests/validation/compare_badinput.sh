@@ -23,6 +23,10 @@ shutil.copy("a.nc", "nounits.nc")
 d = netCDF4.Dataset("nounits.nc", "a"); d["time"].delncattr("units"); d["X"].delncattr("units"); d.close()
 shutil.copy("a.nc", "xunits.nc")
 d = netCDF4.Dataset("xunits.nc", "a"); d["X"].units = "m s-1"; d.close()
+shutil.copy("a.nc", "longunits.nc")  # too long to read: refused, not taken as none
+d = netCDF4.Dataset("longunits.nc", "a"); d["X"].units = "m s-1 " * 12; d.close()
+shutil.copy("a.nc", "longtime.nc")
+d = netCDF4.Dataset("longtime.nc", "a"); d["time"].units = "days since 2000-01-01 " * 7; d.close()
 d = netCDF4.Dataset("other.nc", "w", format="NETCDF4")
 d.createDimension("time", None); d.createDimension("x", 4)
 t = d.createVariable("time", "f8", ("time",)); t[:] = [0.0, 0.005]
@@ -44,6 +48,12 @@ expect_error "a baseline's time in other units" "time has units .* in 'hours.nc'
 expect_error "a variable in other units" \
   "variable 'X' has units '1' in 'a.nc' but 'm s-1' in 'xunits.nc': convert one file first" \
   "$GYRE" compare a.nc xunits.nc -output m.nc
+expect_error "units too long to read" \
+  "'longunits.nc': the units of 'X' are 72 characters, more than gyre compare reads (63)" \
+  mpirun_n 2 "$GYRE" compare a.nc longunits.nc -output m.nc
+expect_error "time units too long to read" \
+  "'longtime.nc': the units of 'time' are 154 characters, more than gyre compare reads (127)" \
+  "$GYRE" compare longtime.nc a.nc -output m.nc
 "$GYRE" compare a.nc xunits.nc -compare_vars Y -output units_ok.nc -quiet ||
   fail "X's units refused a comparison of Y alone"
 "$GYRE" compare xr_days.nc a.nc -output units_ok.nc -output_overwrite -quiet ||

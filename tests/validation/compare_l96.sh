@@ -131,6 +131,31 @@ assert d["time_mean_ref_X"].dimensions == ("lead_space",), d["time_mean_ref_X"].
 assert (d["lead_space"][:] == np.arange(6) * 10.0).all() and "named 'lead' there" in d["lead_space"].long_name
 assert np.allclose(d["rmse_X"][:], 0.25) and np.allclose(d["lead"][:], np.arange(4.0))
 PY
+# REF dimensions named as a metric (rmse_X) or as another's new name (lead_space beside lead):
+# each given a name nothing else has
+"$PYTHON" - <<'PY' 2>/dev/null
+import netCDF4, numpy as np
+for name, off in [("names_a.nc", 0.0), ("names_b.nc", 0.5)]:
+    d = netCDF4.Dataset(name, "w")
+    d.createDimension("time", None)
+    t = d.createVariable("time", "f8", ("time",)); t[:] = np.arange(4.0)
+    for v, dim, n in [("X", "lead", 6), ("Y", "lead_space", 5), ("Z", "rmse_X", 3)]:
+        d.createDimension(dim, n)
+        c = d.createVariable(dim, "f8", (dim,)); c[:] = np.arange(n) + 100.0
+        x = d.createVariable(v, "f8", ("time", dim)); x[:] = np.ones((4, n)) + off
+    d.close()
+PY
+"$GYRE" compare names_a.nc names_b.nc -output names_m.nc -quiet ||
+  fail "dimensions named rmse_X, lead and lead_space"
+"$PYTHON" - <<'PY' 2>/dev/null || fail "dimensions named rmse_X, lead and lead_space: wrong names"
+import netCDF4, numpy as np
+d = netCDF4.Dataset("names_m.nc")
+for v, dim, n in [("X", "lead_space2", 6), ("Y", "lead_space", 5), ("Z", "rmse_X_space", 3)]:
+    assert d["time_mean_ref_" + v].dimensions == (dim,), (v, d["time_mean_ref_" + v].dimensions)
+    assert (d[dim][:] == np.arange(n) + 100.0).all(), dim
+    assert np.allclose(d["rmse_" + v][:], 0.5), v
+assert d["rmse_X"].dimensions == ("lead",) and "named 'rmse_X' there" in d["rmse_X_space"].long_name
+PY
 # -output exists
 expect_error "existing output" "same.nc' exists" "$GYRE" compare ref.nc ref.nc -output same.nc
 "$GYRE" compare ref.nc ref.nc -output same.nc -output_overwrite -quiet
