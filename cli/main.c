@@ -288,13 +288,16 @@ static PetscErrorCode Info(int argc, char **argv)
     files++;
   /* the files come first: a word after the options is never examined. Right after an option
    * it is that option's value (-log_view :log.txt, -options_file opts): refused where it is a
-   * NetCDF file (gyre info a.nc -quiet b.nc meant b.nc as a file); anywhere else it is a
-   * stray word (refused) */
+   * NetCDF file or named .nc (gyre info a.nc -quiet b.nc meant b.nc as a file); anywhere else
+   * it is a stray word (refused) */
   for (int j = files + 2; j < argc; j++) {
     int ncid, is_nc = 0;
     if (argv[j][0] == '-') continue;
+    const size_t n = strlen(argv[j]);
     if (argv[j - 1][0] == '-' && nc_open(argv[j], NC_NOWRITE, &ncid) == NC_NOERR)
       is_nc = 1, nc_close(ncid);
+    else if (n > 3 && !strcmp(argv[j] + n - 3, ".nc") && !strchr(argv[j], ':'))
+      is_nc = 1; /* a broken or missing one, named as a file (not a viewer: ascii:log.nc) */
     PetscCheck(argv[j - 1][0] == '-' && !is_nc, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
                "gyre info: '%s' comes after the option '%s'%s: give every FILE before the "
                "options (gyre info FILE... [options])",
@@ -316,7 +319,9 @@ static PetscErrorCode Info(int argc, char **argv)
     if (!nbad++) s = si, snprintf(first, sizeof first, "%s", GyreStatusMessage());
     if (files > 1) printf("  not valid: %s\n", GyreStatusMessage());
     const size_t k = strlen(bad); /* the names that fit, then a count of the others */
-    if (!more && k + strlen(argv[i]) + 2 < sizeof bad - 32)
+    if (!k)                       /* the first always (cut where it is too long) */
+      snprintf(bad, sizeof bad - 32, "%s", argv[i]);
+    else if (!more && k + strlen(argv[i]) + 2 < sizeof bad - 32)
       snprintf(bad + k, sizeof bad - k, "%s%s", k ? ", " : "", argv[i]);
     else
       more++;

@@ -5,10 +5,13 @@
  * Contents: variable `state` over (member, y, x, component) for a 2-D grid or (member, x,
  * component) for a ring, in the DMDA's natural ordering — every ensemble member, since the
  * members advance in lock-step; global attributes gyre_checkpoint_* with the model name, its
- * parameters (describe()), the integrator, dt, seed, ensemble size, step and time.
- * A restart refuses a checkpoint whose model, parameters, integrator, grid, dt, seed or
- * ensemble size differ from the run's, naming both values (a checkpoint written before the
- * integrator was recorded is taken with any). */
+ * parameters (describe()), the integrator, the use of a surrogate (none, closure, emulator),
+ * dt, seed, ensemble size, step and time. A restart refuses a checkpoint whose model,
+ * parameters, integrator, use of a surrogate, grid, dt, seed or ensemble size differ from the
+ * run's, naming both values (a checkpoint written before the integrator or the surrogate was
+ * recorded is taken with any); a restart without -ts_dt takes the checkpoint's dt
+ * (GyreRunCheckpointStep). */
+#include <unistd.h>
 #include "gyre_run.h"
 
 /* The integrator: the TS type, with its tableau for rk and arkimex ("rk/4", "arkimex/3") */
@@ -61,6 +64,13 @@ static int StateBlock(const StateLayout *l, PetscInt e, size_t *start, size_t *c
   return 4;
 }
 
+/* how the run uses a surrogate: none, closure or emulator (a trajectory continued another way
+ * is another run) */
+static const char *SurrogateKind(const GyreRun *run)
+{
+  return !run->surrogate ? "none" : run->emulator ? "emulator" : "closure";
+}
+
 PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
 {
   GyreModel          m  = run->model;
@@ -105,6 +115,7 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCall(Integrator(run->ts, buf, sizeof buf));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_integrator", buf));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_output", run->output));
+  PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_surrogate", SurrogateKind(run)));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_dt", run->dt));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_seed", (double) m->seed));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_ensemble_size",
@@ -145,6 +156,32 @@ static PetscErrorCode CheckNumber(GyreRun *run, GyreFile f, const char *path, co
              "checkpoint '%s' belongs to another run: %s %s in the checkpoint, %s in this run",
              path, what, GyreNumberFormat(v, NULL, NULL, a, sizeof a),
              GyreNumberFormat(expect, NULL, NULL, b, sizeof b));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt)
+{
+  GyreModel m = run->model;
+  GyreFile  f;
+  double    v = 0, lo, hi;
+  char      desc[512], *model = NULL, *params = NULL, *kind = NULL;
+
+  PetscFunctionBegin;
+  PetscCall((*m->ops.describe)(m, desc, sizeof desc));
+  if (path[0] && access(path, R_OK) == 0 && GyreFileOpen(MPI_COMM_SELF, path, 0, &f) == GYRE_OK) {
+    if (GyreFileGetAttText(f, "gyre_checkpoint_model", &model) != GYRE_OK ||
+        GyreFileGetAttText(f, "gyre_checkpoint_parameters", &params) != GYRE_OK ||
+        strcmp(model, m->name) || strcmp(params, desc) ||
+        (GyreFileGetAttText(f, "gyre_checkpoint_surrogate", &kind) == GYRE_OK &&
+         strcmp(kind, SurrogateKind(run))) ||
+        GyreFileGetAttDouble(f, "gyre_checkpoint_dt", &v) != GYRE_OK || !(v > 0))
+      v = 0;
+    free(model), free(params), free(kind);
+    (void) GyreFileClose(&f);
+  }
+  PetscCallMPI(MPI_Allreduce(&v, &lo, 1, MPI_DOUBLE, MPI_MIN, run->comm));
+  PetscCallMPI(MPI_Allreduce(&v, &hi, 1, MPI_DOUBLE, MPI_MAX, run->comm));
+  *dt = lo == hi ? lo : 0; /* every rank read the same */
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -198,6 +235,20 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
                               "checkpoint, %s in this run (-ts_type, -ts_rk_type, "
                               "-ts_arkimex_type)",
                               path, there, here));
+      free(there);
+      if (!same) GyreFileClose(&f);
+      PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
+    }
+  }
+  { /* the same use of a surrogate (checkpoints from before it was stored: not checked) */
+    char *there = NULL;
+    if (GyreFileGetAttText(f, "gyre_checkpoint_surrogate", &there) == GYRE_OK) {
+      PetscBool same = (PetscBool) !strcmp(there, SurrogateKind(run));
+      char      msg[PETSC_MAX_PATH_LEN + 200];
+      PetscCall(PetscSNPrintf(msg, sizeof msg,
+                              "checkpoint '%s' belongs to another run: surrogate %s in the "
+                              "checkpoint, %s in this run (-surrogate, -surrogate_mode)",
+                              path, there, SurrogateKind(run)));
       free(there);
       if (!same) GyreFileClose(&f);
       PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);

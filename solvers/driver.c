@@ -309,25 +309,6 @@ static int AllOnLattice(double dt, int n, const double *t)
   return 1;
 }
 
-/* The dt of the checkpoint a restart continues from (-restart FILE, or auto with -checkpoint's
- * file there), 0 where none is read or it has none (its other checks follow when it is read) */
-static PetscErrorCode RestartStep(GyreRun *run, double *dt)
-{
-  const char *path = strcmp(run->restart, "auto") ? run->restart : run->checkpoint;
-  GyreFile    f;
-  double      v = 0, lo, hi;
-
-  PetscFunctionBegin;
-  if (path[0] && access(path, R_OK) == 0 && GyreFileOpen(MPI_COMM_SELF, path, 0, &f) == GYRE_OK) {
-    if (GyreFileGetAttDouble(f, "gyre_checkpoint_dt", &v) != GYRE_OK || !(v > 0)) v = 0;
-    (void) GyreFileClose(&f);
-  }
-  PetscCallMPI(MPI_Allreduce(&v, &lo, 1, MPI_DOUBLE, MPI_MIN, run->comm));
-  PetscCallMPI(MPI_Allreduce(&v, &hi, 1, MPI_DOUBLE, MPI_MAX, run->comm));
-  *dt = lo == hi ? lo : 0; /* every rank read the same */
-  PetscFunctionReturn(PETSC_SUCCESS);
-}
-
 /* dt: -ts_dt; else a restart's, the checkpoint's; else the model's stable dt rounded down to
  * divide the output interval (t[0]), and, where that does not divide the run's other times
  * t[1..n-1] (in order: the initial time, the end, the checkpoint interval), rounded down to
@@ -343,7 +324,9 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &set));
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
-  if (!set && m->ops.stabledt && n > 1) PetscCall(RestartStep(run, &restart_dt));
+  if (!set && m->ops.stabledt && n > 1) /* (-restart FILE, or auto with -checkpoint's file) */
+    PetscCall(GyreRunCheckpointStep(
+        run, strcmp(run->restart, "auto") ? run->restart : run->checkpoint, &restart_dt));
   run->dt_restart = restart_dt > 0 ? PETSC_TRUE : PETSC_FALSE;
   if (restart_dt > 0)
     run->dt = restart_dt; /* a restart continues at its dt */

@@ -28,7 +28,7 @@ typedef struct {
   PetscReal initial_time;
   PetscBool quiet;
   PetscReal dt, tmax;
-  PetscBool dt_restart; /* dt is the checkpoint's (a restart without -ts_dt) */
+  PetscBool dt_restart;             /* dt is the checkpoint's (a restart without -ts_dt) */
   PetscInt  output_every_steps;     /* steps between output records */
   PetscInt  checkpoint_every_steps; /* 0: only at the end (and on a signal) */
 
@@ -115,6 +115,10 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
 /* Loads every member's state and run->step from a checkpoint after checking it belongs to
  * this run. Collective. */
 PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path);
+/* The dt of the checkpoint at path where it is this run's (model, parameters, use of a
+ * surrogate; read on every rank and agreed), else 0 (then its checks say why when it is read).
+ * Collective. */
+PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt);
 
 /* guard.c: the guard of a learned closure (NULL without one, or with -guard 0) */
 PetscErrorCode GyreGuardCreate(GyreRun *run);

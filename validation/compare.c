@@ -69,28 +69,22 @@ typedef struct {
   char time_units[128]; /* the time variable's ("" where none) */
 } VarList;
 
-/* a text attribute into buf ("" where absent or not text); the attribute's length where it
- * does not fit, else 0 */
-static size_t AttText(int ncid, int varid, const char *att, char *buf, size_t n)
+/* a text attribute into buf ("" where absent or not text); one too long for buf is kept as
+ * UNITS_TOO_LONG and what it was, for SameUnits to say where it is compared */
+#define UNITS_TOO_LONG '\x01'
+static void AttText(int ncid, int varid, const char *att, char *buf, size_t n)
 {
   size_t  len;
   nc_type type;
   buf[0] = '\0';
-  if (nc_inq_att(ncid, varid, att, &type, &len) || type != NC_CHAR) return 0;
-  if (len + 1 > n) return len;
+  if (nc_inq_att(ncid, varid, att, &type, &len) || type != NC_CHAR) return;
+  if (len + 1 > n) {
+    snprintf(buf, n, "%c%zu characters, more than gyre compare reads (%zu)", UNITS_TOO_LONG, len,
+             n - 1);
+    return;
+  }
   nc_get_att_text(ncid, varid, att, buf);
   buf[len] = '\0';
-  return 0;
-}
-
-/* the error for a units attribute longer than gyre compare reads (the file closed) */
-static GyreStatus UnitsTooLong(int ncid, const char *path, const char *var, size_t len, size_t max)
-{
-  nc_close(ncid);
-  return GyreStatusSet(GYRE_ERR_FORMAT,
-                       "'%s': the units of '%s' are %zu characters, more than gyre compare reads "
-                       "(%zu)",
-                       path, var, len, max);
 }
 
 /* The numeric record variables of path (not the time variable itself). Not collective: each
@@ -109,15 +103,7 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
     if (nc_inq_varid(ncid, tn, &tvar)) tvar = -1;
   }
   l->time_units[0] = '\0';
-  /* units are compared between the files: ones too long to read are refused, not taken as
-   * none */
-  size_t long_units = 0;
-  if (tvar >= 0) long_units = AttText(ncid, tvar, "units", l->time_units, sizeof l->time_units);
-  if (long_units) {
-    char tn[NC_MAX_NAME + 1] = "";
-    nc_inq_varname(ncid, tvar, tn);
-    return UnitsTooLong(ncid, path, tn, long_units, sizeof l->time_units - 1);
-  }
+  if (tvar >= 0) AttText(ncid, tvar, "units", l->time_units, sizeof l->time_units);
   nc_inq_nvars(ncid, &nvars);
   for (int v = 0; v < nvars && tdim >= 0; v++) {
     int     nd, dimids[NC_MAX_VAR_DIMS];
@@ -128,8 +114,7 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
         strlen(name) >= 64 || l->n >= GYRE_CMP_MAX_VARS * 4)
       continue;
     snprintf(l->names[l->n], 64, "%s", name);
-    if ((long_units = AttText(ncid, v, "units", l->units[l->n], 64)))
-      return UnitsTooLong(ncid, path, name, long_units, 63);
+    AttText(ncid, v, "units", l->units[l->n], 64);
     AttText(ncid, v, "long_name", l->lnames[l->n], 192);
     l->n++;
   }
@@ -220,6 +205,11 @@ static int SameMeaning(const char *a, const char *b)
 static GyreStatus SameUnits(const char *what, const char *ua, const char *pa, const char *ub,
                             const char *pb)
 {
+  /* units too long to read are refused where they are compared (not taken as none) */
+  if (ua[0] == UNITS_TOO_LONG || ub[0] == UNITS_TOO_LONG)
+    return GyreStatusSet(GYRE_ERR_FORMAT, "%s: its units in '%s' are %s", what,
+                         ua[0] == UNITS_TOO_LONG ? pa : pb,
+                         (ua[0] == UNITS_TOO_LONG ? ua : ub) + 1);
   if (!ua[0] || !ub[0] || SameMeaning(ua, ub)) return GYRE_OK;
   return GyreStatusSet(GYRE_ERR_FORMAT,
                        "%s has units '%s' in '%s' but '%s' in '%s': convert one file first", what,

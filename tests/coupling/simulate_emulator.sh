@@ -69,6 +69,10 @@ r, p = netCDF4.Dataset("restarted.nc"), netCDF4.Dataset("physics.nc")
 assert np.array_equal(r["time"][:], p["time"][:]), f"restarted: times {r['time'][:]}"
 assert r.getncattr("end_time") != "interrupted" and np.isfinite(r["X"][:]).all()
 PY
+# an emulator's checkpoint continued by physics (or by a closure) is another run: named so
+expect_error "an emulator's checkpoint continued by physics" \
+  "checkpoint 'ck.nc' belongs to another run: surrogate emulator in the checkpoint, none in this run" \
+  "$GYRE" simulate "${run[@]}" -checkpoint ck.nc -restart auto -output restarted_physics.nc
 
 # every advance a physics advance: the physics run (to round-off); every second: neither
 mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulator \

@@ -69,6 +69,13 @@ expect_error "a restart's end time off its checkpoint's dt" \
   "-ts_max_time 1.455 is not a whole number of time steps dt = 0.01: give 1.45 or 1.46 (dt of the checkpoint this run continues)" \
   "$GYRE" simulate "${ns[@]}" -ts_max_time 1.455 -output_every 0.07 -output ns_leg.nc \
   -checkpoint ns_leg.ckpt -restart auto
+# another model's checkpoint is named as such (its dt is not taken: 0.07 does not fit l96's)
+"$GYRE" simulate -model l96 -ts_dt 0.003 -output_every 0.09 -ts_max_time 0.9 -quiet \
+  -output l96_leg.nc -checkpoint l96_leg.ckpt
+expect_error "another model's checkpoint" \
+  "checkpoint 'l96_leg.ckpt' belongs to another run: model l96" \
+  "$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output_every 0.07 -output ns_other.nc \
+  -restart l96_leg.ckpt
 "$PYTHON" - <<'PY' || fail "a restart to a later end time differs from the whole run"
 import netCDF4, numpy as np
 a, b = netCDF4.Dataset("ns_leg.nc"), netCDF4.Dataset("ns_whole.nc")

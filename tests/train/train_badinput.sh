@@ -296,6 +296,13 @@ expect_error "gyre info: forty bad files" \
 expect_error "gyre info: a file after an option" \
   "'flipped.nc' comes after the option '-quiet' and would be read as its value" \
   "$GYRE" info good.nc -quiet flipped.nc
+head -c 3000 good.nc > truncated.nc # a broken file, or a missing one, named .nc: the same
+expect_error "gyre info: a broken file after an option" \
+  "'truncated.nc' comes after the option '-quiet' and would be read as its value" \
+  "$GYRE" info good.nc -quiet truncated.nc
+expect_error "gyre info: a missing file after an option" \
+  "'missing.nc' comes after the option '-quiet' and would be read as its value" \
+  "$GYRE" info good.nc -quiet missing.nc
 expect_error "gyre info: a file after an option's value" \
   "'flipped.nc' comes after the option '-log_view' and its value: give every FILE before" \
   "$GYRE" info good.nc -log_view :info_log.txt flipped.nc

@@ -49,11 +49,13 @@ expect_error "a variable in other units" \
   "variable 'X' has units '1' in 'a.nc' but 'm s-1' in 'xunits.nc': convert one file first" \
   "$GYRE" compare a.nc xunits.nc -output m.nc
 expect_error "units too long to read" \
-  "'longunits.nc': the units of 'X' are 72 characters, more than gyre compare reads (63)" \
+  "variable 'X': its units in 'longunits.nc' are 72 characters, more than gyre compare reads (63)" \
   mpirun_n 2 "$GYRE" compare a.nc longunits.nc -output m.nc
 expect_error "time units too long to read" \
-  "'longtime.nc': the units of 'time' are 154 characters, more than gyre compare reads (127)" \
+  "time: its units in 'longtime.nc' are 154 characters, more than gyre compare reads (127)" \
   "$GYRE" compare longtime.nc a.nc -output m.nc
+"$GYRE" compare a.nc longunits.nc -compare_vars Y -output units_long_ok.nc -quiet ||
+  fail "a variable not compared with units too long to read refused the comparison"
 "$GYRE" compare a.nc xunits.nc -compare_vars Y -output units_ok.nc -quiet ||
   fail "X's units refused a comparison of Y alone"
 "$GYRE" compare xr_days.nc a.nc -output units_ok.nc -output_overwrite -quiet ||
