@@ -291,18 +291,19 @@ static PetscErrorCode Info(int argc, char **argv)
    * NetCDF file or named .nc (gyre info a.nc -quiet b.nc meant b.nc as a file); anywhere else
    * it is a stray word (refused) */
   for (int j = files + 2; j < argc; j++) {
-    int ncid, is_nc = 0;
+    const int    value = argv[j - 1][0] == '-'; /* the word right after an option */
+    const size_t n     = strlen(argv[j]);
+    int          ncid, file = 0;
     if (argv[j][0] == '-') continue;
-    const size_t n = strlen(argv[j]);
-    if (argv[j - 1][0] == '-' && nc_open(argv[j], NC_NOWRITE, &ncid) == NC_NOERR)
-      is_nc = 1, nc_close(ncid);
+    if (nc_open(argv[j], NC_NOWRITE, &ncid) == NC_NOERR) file = 1, nc_close(ncid);
+    /* a broken or missing one, named as a file (not a viewer's: ascii:log.nc) */
     else if (n > 3 && !strcmp(argv[j] + n - 3, ".nc") && !strchr(argv[j], ':'))
-      is_nc = 1; /* a broken or missing one, named as a file (not a viewer: ascii:log.nc) */
-    PetscCheck(argv[j - 1][0] == '-' && !is_nc, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
+      file = 1;
+    PetscCheck(value && !file, PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT,
                "gyre info: '%s' comes after the option '%s'%s: give every FILE before the "
                "options (gyre info FILE... [options])",
-               argv[j], argv[j - 1][0] == '-' ? argv[j - 1] : argv[j - 2],
-               argv[j - 1][0] == '-' ? " and would be read as its value" : " and its value");
+               argv[j], argv[value ? j - 1 : j - 2],
+               value ? " and would be read as its value" : " and its value");
   }
   for (int i = 1; rank == 0 && i <= files; i++) {
     /* a surrogate model file is validated and described; any other file is listed; a file
@@ -322,7 +323,7 @@ static PetscErrorCode Info(int argc, char **argv)
     if (!k)                       /* the first always (cut where it is too long) */
       snprintf(bad, sizeof bad - 32, "%s", argv[i]);
     else if (!more && k + strlen(argv[i]) + 2 < sizeof bad - 32)
-      snprintf(bad + k, sizeof bad - k, "%s%s", k ? ", " : "", argv[i]);
+      snprintf(bad + k, sizeof bad - k, ", %s", argv[i]);
     else
       more++;
   }

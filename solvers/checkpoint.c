@@ -159,6 +159,27 @@ static PetscErrorCode CheckNumber(GyreRun *run, GyreFile f, const char *path, co
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* A text attribute of the checkpoint against this run's value: an error naming both (the file
+ * closed) where they differ; not checked where the checkpoint predates it (has none). */
+static PetscErrorCode CheckText(GyreRun *run, GyreFile *f, const char *path, const char *att,
+                                const char *here, const char *what, const char *options)
+{
+  char *there = NULL;
+
+  PetscFunctionBegin;
+  if (GyreFileGetAttText(*f, att, &there) != GYRE_OK) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscBool same = (PetscBool) !strcmp(there, here);
+  char      msg[PETSC_MAX_PATH_LEN + 400];
+  PetscCall(PetscSNPrintf(msg, sizeof msg,
+                          "checkpoint '%s' belongs to another run: %s %s in the checkpoint, %s "
+                          "in this run%s",
+                          path, what, there, here, options));
+  free(there);
+  if (!same) GyreFileClose(f);
+  PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt)
 {
   GyreModel m = run->model;
@@ -224,35 +245,14 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   free(model);
   free(params);
   { /* the same integrator (-ts_type, -ts_rk_type, -ts_arkimex_type): another would continue
-     * the trajectory by other arithmetic than the interrupted run's */
-    char here[128], *there = NULL;
+     * the trajectory by other arithmetic than the interrupted run's; the same use of a
+     * surrogate */
+    char here[128];
     PetscCall(Integrator(run->ts, here, sizeof here));
-    if (GyreFileGetAttText(f, "gyre_checkpoint_integrator", &there) == GYRE_OK) {
-      PetscBool same = (PetscBool) !strcmp(there, here);
-      char      msg[PETSC_MAX_PATH_LEN + 400];
-      PetscCall(PetscSNPrintf(msg, sizeof msg,
-                              "checkpoint '%s' belongs to another run: integrator %s in the "
-                              "checkpoint, %s in this run (-ts_type, -ts_rk_type, "
-                              "-ts_arkimex_type)",
-                              path, there, here));
-      free(there);
-      if (!same) GyreFileClose(&f);
-      PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
-    }
-  }
-  { /* the same use of a surrogate (checkpoints from before it was stored: not checked) */
-    char *there = NULL;
-    if (GyreFileGetAttText(f, "gyre_checkpoint_surrogate", &there) == GYRE_OK) {
-      PetscBool same = (PetscBool) !strcmp(there, SurrogateKind(run));
-      char      msg[PETSC_MAX_PATH_LEN + 200];
-      PetscCall(PetscSNPrintf(msg, sizeof msg,
-                              "checkpoint '%s' belongs to another run: surrogate %s in the "
-                              "checkpoint, %s in this run (-surrogate, -surrogate_mode)",
-                              path, there, SurrogateKind(run)));
-      free(there);
-      if (!same) GyreFileClose(&f);
-      PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
-    }
+    PetscCall(CheckText(run, &f, path, "gyre_checkpoint_integrator", here, "integrator",
+                        " (-ts_type, -ts_rk_type, -ts_arkimex_type)"));
+    PetscCall(CheckText(run, &f, path, "gyre_checkpoint_surrogate", SurrogateKind(run), "surrogate",
+                        " (-surrogate, -surrogate_mode)"));
   }
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_dt", run->dt, "dt"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_seed", (double) m->seed, "-seed"));

@@ -69,22 +69,31 @@ typedef struct {
   char time_units[128]; /* the time variable's ("" where none) */
 } VarList;
 
-/* a text attribute into buf ("" where absent or not text); one too long for buf is kept as
- * UNITS_TOO_LONG and what it was, for SameUnits to say where it is compared */
-#define UNITS_TOO_LONG '\x01'
-static void AttText(int ncid, int varid, const char *att, char *buf, size_t n)
+/* a text attribute into buf ("" where absent, not text or too long for buf); its length where
+ * too long, else 0 */
+static size_t AttText(int ncid, int varid, const char *att, char *buf, size_t n)
 {
   size_t  len;
   nc_type type;
   buf[0] = '\0';
-  if (nc_inq_att(ncid, varid, att, &type, &len) || type != NC_CHAR) return;
-  if (len + 1 > n) {
-    snprintf(buf, n, "%c%zu characters, more than gyre compare reads (%zu)", UNITS_TOO_LONG, len,
-             n - 1);
-    return;
-  }
+  if (nc_inq_att(ncid, varid, att, &type, &len) || type != NC_CHAR) return 0;
+  if (len + 1 > n) return len;
   nc_get_att_text(ncid, varid, att, buf);
   buf[len] = '\0';
+  return 0;
+}
+
+/* a variable's units into buf; ones too long for it are kept as UNITS_TOO_LONG and what they
+ * were, for SameUnits to refuse where they are compared (not taken as none) */
+#define UNITS_TOO_LONG '\x01'
+static void ReadUnits(int ncid, int varid, char *buf, size_t n)
+{
+  const size_t len = AttText(ncid, varid, "units", buf, n);
+  char         why[96];
+  if (!len) return;
+  snprintf(why, sizeof why, "%c%zu characters, more than gyre compare reads (%zu)", UNITS_TOO_LONG,
+           len, n - 1);
+  snprintf(buf, n, "%s", why);
 }
 
 /* The numeric record variables of path (not the time variable itself). Not collective: each
@@ -103,7 +112,7 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
     if (nc_inq_varid(ncid, tn, &tvar)) tvar = -1;
   }
   l->time_units[0] = '\0';
-  if (tvar >= 0) AttText(ncid, tvar, "units", l->time_units, sizeof l->time_units);
+  if (tvar >= 0) ReadUnits(ncid, tvar, l->time_units, sizeof l->time_units);
   nc_inq_nvars(ncid, &nvars);
   for (int v = 0; v < nvars && tdim >= 0; v++) {
     int     nd, dimids[NC_MAX_VAR_DIMS];
@@ -114,7 +123,7 @@ static GyreStatus ListRecordVars(const char *path, VarList *l)
         strlen(name) >= 64 || l->n >= GYRE_CMP_MAX_VARS * 4)
       continue;
     snprintf(l->names[l->n], 64, "%s", name);
-    AttText(ncid, v, "units", l->units[l->n], 64);
+    ReadUnits(ncid, v, l->units[l->n], 64);
     AttText(ncid, v, "long_name", l->lnames[l->n], 192);
     l->n++;
   }
@@ -205,7 +214,6 @@ static int SameMeaning(const char *a, const char *b)
 static GyreStatus SameUnits(const char *what, const char *ua, const char *pa, const char *ub,
                             const char *pb)
 {
-  /* units too long to read are refused where they are compared (not taken as none) */
   if (ua[0] == UNITS_TOO_LONG || ub[0] == UNITS_TOO_LONG)
     return GyreStatusSet(GYRE_ERR_FORMAT, "%s: its units in '%s' are %s", what,
                          ua[0] == UNITS_TOO_LONG ? pa : pb,
