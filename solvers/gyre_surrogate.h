@@ -78,7 +78,12 @@ struct _p_GyreSurrogateEval {
   PetscBool disabled;
   PetscReal sigma;
   PetscInt  trip;
+  /* the floats within sigma of each channel's training mean (GuardValues; set for range_sigma) */
+  PetscReal range_sigma;
+  float     in_lo[GYRE_DATA_MAX_CHANNELS], in_hi[GYRE_DATA_MAX_CHANNELS];
+  float     out_lo[GYRE_DATA_MAX_CHANNELS], out_hi[GYRE_DATA_MAX_CHANNELS];
   PetscInt  nband, band_comp[GYRE_DATA_MAX_CHANNELS];
+  PetscInt  state_dof; /* the model's components a point (0: not read yet) */
   PetscReal band_min[GYRE_DATA_MAX_CHANNELS], band_max[GYRE_DATA_MAX_CHANNELS];
 };
 

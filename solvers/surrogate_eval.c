@@ -302,36 +302,68 @@ PetscErrorCode GyreSurrogateEvalRestoreInput(GyreSurrogateEval ev, PetscScalar *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* The floats x with mean - bound <= x <= mean + bound in double arithmetic (the guard's test:
+ * |x - mean| <= bound) are exactly [*lo, *hi]: x - mean rounds monotonically in x, so each side
+ * is one threshold, found from the nearest float by steps of one ulp. Empty when *lo > *hi. */
+static void FloatRange(double mean, double bound, float *lo, float *hi)
+{
+  float u = (float) (mean + bound), l = (float) (mean - bound);
+  while (u > -INFINITY && !((double) u - mean <= bound))
+    u = nextafterf(u, -INFINITY);
+  while (u < INFINITY && (double) nextafterf(u, INFINITY) - mean <= bound)
+    u = nextafterf(u, INFINITY);
+  while (l < INFINITY && !((double) l - mean >= -bound))
+    l = nextafterf(l, INFINITY);
+  while (l > -INFINITY && (double) nextafterf(l, -INFINITY) - mean >= -bound)
+    l = nextafterf(l, -INFINITY);
+  *lo = l, *hi = u;
+}
+
+/* Whether any of v[0..n) is outside [lo, hi] (a NaN is) and, in *nonfinite, whether any is NaN
+ * or Inf (x - x is 0 for a finite x only). In floats, no branch a value: vectorised (a test
+ * and branch a value, and the comparisons in double, were most of the guard's cost on l96's
+ * small calls). */
+static int Outside(const float *restrict v, PetscInt n, float lo, float hi, int *nonfinite)
+{
+  int out = 0, bad = 0;
+  for (PetscInt i = 0; i < n; i++) {
+    const float x = v[i];
+    out |= !((x >= lo) & (x <= hi));
+    bad |= !(x - x == 0);
+  }
+  *nonfinite |= bad;
+  return out;
+}
+
 /* The guard's checks of one evaluation: nx network inputs (channel-major blocks of per_in
- * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values); the most
- * severe reason found is kept in ev->trip. */
+ * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values), each value
+ * against its channel's training mean +- sigma standard deviations (as floats: FloatRange, set
+ * when sigma changes); the most severe reason found is kept in ev->trip: NaN/Inf output, then
+ * output, then input out of range (a NaN input is out of range). */
 static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, const float *y,
                         PetscInt ny, PetscInt per_out)
 {
-  const GyreNormalization *nm  = GyreSurrogateNormalization(ev->s);
-  const double             sg  = (double) ev->sigma;
-  int                      nan = 0, out = 0, in = 0;
+  int nan = 0, out = 0, in = 0, unused = 0;
 
+  if (ev->range_sigma != ev->sigma) {
+    const GyreNormalization *nm = GyreSurrogateNormalization(ev->s);
+    const double             sg = (double) ev->sigma;
+    for (PetscInt c = 0; c < ev->cin; c++)
+      FloatRange(nm->in_mean[c], sg * nm->in_std[c], &ev->in_lo[c], &ev->in_hi[c]);
+    for (PetscInt c = 0; c < ev->cout; c++)
+      FloatRange(nm->out_mean[c], sg * nm->out_std[c], &ev->out_lo[c], &ev->out_hi[c]);
+    ev->range_sigma = ev->sigma;
+  }
   if (ev->cout == 1) per_out = ny; /* one channel: one block (a per-point network's are short) */
   if (ev->cin == 1) per_in = nx;
-
-  /* block by block (one channel each: no index division per value), every value without a
-   * branch (a test and branch a value was most of the guard's cost on l96's small calls); the
-   * reason is the most severe found: NaN/Inf output, then output, then input out of range */
+  /* block by block: one channel each, no index division a value */
   for (PetscInt b = 0; b * per_out < ny; b++) {
     const PetscInt c = b % ev->cout, end = PetscMin(ny, (b + 1) * per_out);
-    const double   mean = nm->out_mean[c], bound = sg * nm->out_std[c];
-    for (PetscInt p = b * per_out; p < end; p++) {
-      const double v = y[p];
-      nan |= !isfinite(v);
-      out |= fabs(v - mean) > bound;
-    }
+    out |= Outside(y + b * per_out, end - b * per_out, ev->out_lo[c], ev->out_hi[c], &nan);
   }
   for (PetscInt b = 0; b * per_in < nx; b++) {
     const PetscInt c = b % ev->cin, end = PetscMin(nx, (b + 1) * per_in);
-    const double   mean = nm->in_mean[c], bound = sg * nm->in_std[c];
-    for (PetscInt i = b * per_in; i < end; i++)
-      in |= !(fabs(ev->xin[i] - mean) <= bound);
+    in |= Outside(ev->xin + b * per_in, end - b * per_in, ev->in_lo[c], ev->in_hi[c], &unused);
   }
   ev->trip = nan ? GYRE_GUARD_NAN : out ? GYRE_GUARD_OUTPUT : in ? GYRE_GUARD_INPUT : ev->trip;
 }
@@ -564,11 +596,15 @@ PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model
   const PetscScalar *u;
 
   PetscFunctionBegin;
-  /* the most severe reason over the ranks (the enum is in severity order) */
-  PetscCall(MPIU_Allreduce(&r, reason, 1, MPIU_INT, MPI_MAX, model->comm));
+  /* the most severe reason over the ranks (the enum is in severity order; one rank: no MPI
+   * call, a third of the guard's cost a step on l96) */
+  *reason = r;
+  if (ev->size > 1) PetscCall(MPIU_Allreduce(&r, reason, 1, MPIU_INT, MPI_MAX, model->comm));
   if (*reason || !ev->nband) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &dof, NULL, NULL, NULL,
-                        NULL, NULL));
+  if (!ev->state_dof)
+    PetscCall(DMDAGetInfo(model->dm, NULL, NULL, NULL, NULL, NULL, NULL, NULL, &ev->state_dof, NULL,
+                          NULL, NULL, NULL, NULL));
+  dof = ev->state_dof;
   PetscCall(VecGetLocalSize(U, &n));
   PetscCall(VecGetArrayRead(U, &u));
   for (PetscInt i = 0; i < n / dof; i++)
@@ -578,7 +614,8 @@ PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model
     }
   ms[ev->nband] = (PetscReal) (n / dof);
   PetscCall(VecRestoreArrayRead(U, &u));
-  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, ms, ev->nband + 1, MPIU_REAL, MPIU_SUM, model->comm));
+  if (ev->size > 1)
+    PetscCall(MPIU_Allreduce(MPI_IN_PLACE, ms, ev->nband + 1, MPIU_REAL, MPIU_SUM, model->comm));
   for (PetscInt c = 0; c < ev->nband; c++) {
     PetscReal m = ms[c] / ms[ev->nband];
     if (!(m >= ev->band_min[c] * (1 - band) && m <= ev->band_max[c] * (1 + band)))

@@ -56,6 +56,57 @@ expect_error "a polynomial fallback without coefficients" \
   "$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.1 -surrogate closure.nc \
   -guard_fallback polynomial -output x.nc
 
+# (3) the range checks' threshold, exactly: one Euler step (one evaluation, on the initial
+# state of -seed S) at the smallest -guard_sigma that passes every input and output
+# (|v - mean| <= sigma std in double, v the network's float input or output) records no event;
+# one double below, one event, of the reason whose values need the larger sigma (the band
+# widened out of the way). Initial states are tried until each reason has been seen.
+one=(-model l96 -l96_mode one_scale -ts_type euler -ts_max_time 0.005 -surrogate closure.nc
+  -guard_band 100 -quiet -output_overwrite)
+seen=""
+for seed in 1 2 3 4 5 6 7 8 9 10 11 12; do
+  "$GYRE" simulate "${one[@]}" -seed "$seed" -guard 0 -output s0.nc
+  read -r s_pass s_trip reason < <("$PYTHON" - <<'PY'
+import netCDF4
+import numpy as np
+m, d = netCDF4.Dataset("closure.nc"), netCDF4.Dataset("s0.nc")
+def need(name, var):  # the smallest double sigma with |v - mean| <= sigma * std for every v
+    mean, std = float(m[f"norm_{name}_mean"][0]), float(m[f"norm_{name}_std"][0])
+    v = np.asarray(d[var][0], dtype=np.float32).astype(np.float64).ravel()  # t = 0: X0, its term
+    dev = float(np.max(np.abs(v - mean)))
+    s = dev / std
+    while s * std < dev:
+        s = float(np.nextafter(s, np.inf))
+    while float(np.nextafter(s, 0)) * std >= dev:
+        s = float(np.nextafter(s, 0))
+    return s
+s_in, s_out = need("in", "X"), need("out", "coupling")
+s = max(s_in, s_out)
+print(repr(s), repr(float(np.nextafter(s, 0))), "output" if s_out > s_in else "input")
+PY
+  )
+  [ -n "$reason" ] || fail "no thresholds from s0.nc"
+  case " $seen " in *" $reason "*) continue ;; esac
+  echo "seed $seed: sigma $s_pass passes, $s_trip trips ($reason out of range)"
+  "$GYRE" simulate "${one[@]}" -seed "$seed" -guard_sigma "$s_pass" -output pass.nc
+  "$GYRE" simulate "${one[@]}" -seed "$seed" -guard_sigma "$s_trip" -output trip.nc
+  "$PYTHON" - "$reason" <<'PY' || fail "the range checks' threshold (seed $seed)"
+import sys
+import netCDF4
+a, b = netCDF4.Dataset("pass.nc"), netCDF4.Dataset("trip.nc")
+print("  pass:", a.getncattr("guard_summary"))
+print("  trip:", b.getncattr("guard_events"))
+assert a.getncattr("guard_summary").startswith("0 events"), a.getncattr("guard_summary")
+assert b.getncattr("guard_summary").startswith("1 events"), b.getncattr("guard_summary")
+assert b.getncattr("guard_events") == f"t=0.005 step=1 member=0 {sys.argv[1]}_out_of_range"
+PY
+  seen="$seen $reason"
+  case "$seen" in *input*output* | *output*input*) break ;; esac
+done
+case "$seen" in *input*output* | *output*input*) ;;
+  *) fail "the initial states of seeds 1-12 tried only:$seen out of range" ;;
+esac
+
 # (2) a network that makes Inf/NaN: its last layer's weights set to +-3e38 (checksum updated)
 "$PYTHON" "$GYRE_SOURCE_DIR/tests/coupling/nan_model.py" closure.nc
 "$GYRE" info closure.nc > /dev/null || fail "the modified model does not load"
