@@ -180,11 +180,12 @@ static PetscErrorCode CheckText(GyreRun *run, GyreFile *f, const char *path, con
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt)
+PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt,
+                                     PetscInt *output_steps)
 {
   GyreModel m = run->model;
   GyreFile  f;
-  double    v = 0, lo, hi;
+  double    v[2] = {0, 0}, lo[2], hi[2]; /* dt, steps between outputs */
   char      desc[512], *model = NULL, *params = NULL, *kind = NULL;
 
   PetscFunctionBegin;
@@ -195,14 +196,19 @@ PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt)
         strcmp(model, m->name) || strcmp(params, desc) ||
         (GyreFileGetAttText(f, "gyre_checkpoint_surrogate", &kind) == GYRE_OK &&
          strcmp(kind, SurrogateKind(run))) ||
-        GyreFileGetAttDouble(f, "gyre_checkpoint_dt", &v) != GYRE_OK || !(v > 0))
-      v = 0;
+        GyreFileGetAttDouble(f, "gyre_checkpoint_dt", &v[0]) != GYRE_OK || !(v[0] > 0))
+      v[0] = 0;
+    else if (GyreFileGetAttDouble(f, "gyre_checkpoint_output_every_steps", &v[1]) != GYRE_OK ||
+             !(v[1] >= 1 && v[1] <= (double) PETSC_MAX_INT) || v[1] != floor(v[1]))
+      v[1] = 0;
     free(model), free(params), free(kind);
     (void) GyreFileClose(&f);
   }
-  PetscCallMPI(MPI_Allreduce(&v, &lo, 1, MPI_DOUBLE, MPI_MIN, run->comm));
-  PetscCallMPI(MPI_Allreduce(&v, &hi, 1, MPI_DOUBLE, MPI_MAX, run->comm));
-  *dt = lo == hi ? lo : 0; /* every rank read the same */
+  PetscCallMPI(MPI_Allreduce(v, lo, 2, MPI_DOUBLE, MPI_MIN, run->comm));
+  PetscCallMPI(MPI_Allreduce(v, hi, 2, MPI_DOUBLE, MPI_MAX, run->comm));
+  /* every rank read the same */
+  *dt           = lo[0] == hi[0] ? lo[0] : 0;
+  *output_steps = *dt > 0 && lo[1] == hi[1] ? (PetscInt) lo[1] : 0;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

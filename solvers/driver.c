@@ -32,7 +32,7 @@ const char GyreSimulateHelp[] =
     "  -output_overwrite        replace an existing FILE (kept as FILE.replaced until the run\n"
     "                           ends; put back if it fails, its records then in FILE.failed)\n"
     "  -output_every T          model time between output records (model default; with an\n"
-    "                           emulator, whole strides)\n"
+    "                           emulator, whole strides; a restart's: its checkpoint's)\n"
     "  -output_every_steps N    or: an output record every N steps\n"
     "  -output_precision single|double, -output_deflate 0-9, -output_stride r (2-D models)\n"
     "  -ts_max_time T           absolute model time to stop at; -ts_dt dt (default: the\n"
@@ -309,6 +309,12 @@ static int AllOnLattice(double dt, int n, const double *t)
   return 1;
 }
 
+/* the checkpoint a restart reads (-restart FILE, or auto: -checkpoint's file) */
+static const char *RestartPath(const GyreRun *run)
+{
+  return strcmp(run->restart, "auto") ? run->restart : run->checkpoint;
+}
+
 /* dt: -ts_dt; else a restart's, the checkpoint's; else the model's stable dt rounded down to
  * divide the output interval (t[0]), and, where that does not divide the run's other times
  * t[1..n-1] (in order: the initial time, the end, the checkpoint interval), rounded down to
@@ -325,8 +331,8 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &set));
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
   if (!set && m->ops.stabledt && n > 1) /* (-restart FILE, or auto with -checkpoint's file) */
-    PetscCall(GyreRunCheckpointStep(
-        run, strcmp(run->restart, "auto") ? run->restart : run->checkpoint, &restart_dt));
+    PetscCall(
+        GyreRunCheckpointStep(run, RestartPath(run), &restart_dt, &run->restart_output_steps));
   run->dt_restart = restart_dt > 0 ? PETSC_TRUE : PETSC_FALSE;
   if (restart_dt > 0)
     run->dt = restart_dt; /* a restart continues at its dt */
@@ -582,6 +588,26 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   /* an emulator advances by whole strides: dt divides them, and every interval is whole
    * strides (their suggestions too) */
   if (run->emulator) PetscCall(GyreEmulatorSetUpStep(run));
+  if (run->restart_output_steps > 0) { /* a restart continues its checkpoint's records */
+    const PetscInt    K = run->restart_output_steps;
+    const StepLattice g = {run->dt, 0, 1, (double) K};
+    const double      T = (double) K * run->dt;
+    char              given[48], Ts[32], dts[32];
+    if (steps_set ? output_every_steps != K : every_set && !OnLattice(output_every, &g)) {
+      if (steps_set)
+        snprintf(given, sizeof given, "-output_every_steps %lld", (long long) output_every_steps);
+      else
+        snprintf(given, sizeof given, "-output_every %s",
+                 GyreNumberFormat(output_every, NULL, NULL, Ts, sizeof Ts));
+      SETERRQ(comm, PETSC_ERR_ARG_INCOMP,
+              "%s: checkpoint '%s' continues a run with an output record every %s (%" PetscInt_FMT
+              " steps of dt = %s); a restart keeps that: give -output_every %s (or "
+              "-output_every_steps %" PetscInt_FMT "), or leave it out",
+              given, RestartPath(run), GyreNumberFormat(T, OnLattice, &g, Ts, sizeof Ts), K,
+              FormatG(run->dt, dts), Ts, K);
+    }
+    output_every_steps = K; /* (also without -output_every: not the model's default) */
+  }
   if (output_every_steps > 0) {
     const PetscInt q = run->advance_steps, lo = output_every_steps / q * q;
     char           los[48] = "";

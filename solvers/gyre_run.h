@@ -29,6 +29,7 @@ typedef struct {
   PetscBool quiet;
   PetscReal dt, tmax;
   PetscBool dt_restart;             /* dt is the checkpoint's (a restart without -ts_dt) */
+  PetscInt  restart_output_steps;   /* then its steps between outputs (0: unknown) */
   PetscInt  output_every_steps;     /* steps between output records */
   PetscInt  checkpoint_every_steps; /* 0: only at the end (and on a signal) */
 
@@ -116,9 +117,10 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
  * this run. Collective. */
 PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path);
 /* The dt of the checkpoint at path where it is this run's (model, parameters, use of a
- * surrogate; read on every rank and agreed), else 0 (then its checks say why when it is read).
- * Collective. */
-PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt);
+ * surrogate; read on every rank and agreed), else 0 (then its checks say why when it is read),
+ * and its steps between output records (0 where unknown). Collective. */
+PetscErrorCode GyreRunCheckpointStep(GyreRun *run, const char *path, double *dt,
+                                     PetscInt *output_steps);
 
 /* guard.c: the guard of a learned closure (NULL without one, or with -guard 0) */
 PetscErrorCode GyreGuardCreate(GyreRun *run);

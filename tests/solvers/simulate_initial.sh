@@ -58,17 +58,26 @@ expect_error "the checkpoint interval, not the end time, is named" \
   "-checkpoint_every 0.0999 is not a whole number of time steps dt = 0.01: give 0.09 or 0.1 (dt" \
   "$GYRE" simulate "${ns[@]}" -ts_max_time 1 -output_every 0.07 -output ns_bad.nc \
   -checkpoint_every 0.0999 -checkpoint ns_bad.ckpt
-# a restart continues at its checkpoint's dt: a run to 1 (dt 0.01, for 0.07 and 1) extended to
-# 1.4 (0.07 and 1.4 alone would choose 0.014) equals the run to 1.4 at -ts_dt 0.01
+# a restart continues at its checkpoint's dt and output interval: a run to 1 (dt 0.01, for 0.07
+# and 1) extended to 1.4 (0.07 and 1.4 alone would choose 0.014; no -output_every: not the
+# model's default 0.1 either) equals the run to 1.4 at -ts_dt 0.01
 "$GYRE" simulate "${ns[@]}" -ts_max_time 1 -output_every 0.07 -output ns_leg.nc \
   -checkpoint ns_leg.ckpt
-mpirun_n 2 "$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output_every 0.07 -output ns_leg.nc \
+mpirun_n 2 "$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output ns_leg.nc \
   -checkpoint ns_leg.ckpt -restart auto
 "$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output_every 0.07 -ts_dt 0.01 -output ns_whole.nc
 expect_error "a restart's end time off its checkpoint's dt" \
   "-ts_max_time 1.455 is not a whole number of time steps dt = 0.01: give 1.45 or 1.46 (dt of the checkpoint this run continues)" \
   "$GYRE" simulate "${ns[@]}" -ts_max_time 1.455 -output_every 0.07 -output ns_leg.nc \
   -checkpoint ns_leg.ckpt -restart auto
+# another output interval is refused first, with the checkpoint's (not times that fit its dt)
+for o in "-output_every 0.05" "-output_every_steps 10"; do
+  read -r -a oo <<< "$o"
+  expect_error "a restart's output interval ($o)" \
+    "$o: checkpoint 'ns_leg.ckpt' continues a run with an output record every 0.07 (7 steps of dt = 0.01); a restart keeps that: give -output_every 0.07 (or -output_every_steps 7), or leave it out" \
+    "$GYRE" simulate "${ns[@]}" -ts_max_time 1.6 "${oo[@]}" -output ns_bad.nc \
+    -restart ns_leg.ckpt
+done
 # another model's checkpoint is named as such (its dt is not taken: 0.07 does not fit l96's)
 "$GYRE" simulate -model l96 -ts_dt 0.003 -output_every 0.09 -ts_max_time 0.9 -quiet \
   -output l96_leg.nc -checkpoint l96_leg.ckpt
