@@ -7,6 +7,7 @@
  * few hundred points on a side) fit one rank's memory many times over, and one gather is the
  * least communication; a larger run would split the batch of members over ranks. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include "gyre_surrogate.h"
 #include "gyre_petsc.h"
@@ -302,21 +303,49 @@ PetscErrorCode GyreSurrogateEvalRestoreInput(GyreSurrogateEval ev, PetscScalar *
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* Floats in order as unsigned integers (-Inf first, +Inf last; NaN never asked), and back */
+static uint32_t FloatKey(float x)
+{
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+
+static float KeyFloat(uint32_t k)
+{
+  const uint32_t u = k & 0x80000000u ? k & 0x7fffffffu : ~k;
+  float          x;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
 /* The floats x with mean - bound <= x <= mean + bound in double arithmetic (the guard's test:
- * |x - mean| <= bound) are exactly [*lo, *hi]: x - mean rounds monotonically in x, so each side
- * is one threshold, found from the nearest float by steps of one ulp. Empty when *lo > *hi. */
+ * |x - mean| <= bound, mean and bound finite, as a model file's are): x - mean rounds
+ * monotonically in x, so each side is one threshold, found by bisection over the floats in
+ * order (32 steps; ulp steps from the nearest float took ~6e8 where a threshold is near 0).
+ * Exactly [*lo, *hi]; empty when *lo > *hi. */
 static void FloatRange(double mean, double bound, float *lo, float *hi)
 {
-  float u = (float) (mean + bound), l = (float) (mean - bound);
-  while (u > -INFINITY && !((double) u - mean <= bound))
-    u = nextafterf(u, -INFINITY);
-  while (u < INFINITY && (double) nextafterf(u, INFINITY) - mean <= bound)
-    u = nextafterf(u, INFINITY);
-  while (l < INFINITY && !((double) l - mean >= -bound))
-    l = nextafterf(l, INFINITY);
-  while (l > -INFINITY && (double) nextafterf(l, -INFINITY) - mean >= -bound)
-    l = nextafterf(l, -INFINITY);
-  *lo = l, *hi = u;
+  uint32_t a = FloatKey(-INFINITY), z = FloatKey(INFINITY);
+  /* hi: the last float with x - mean <= bound (-Inf always is) */
+  while (a < z) {
+    const uint32_t m = a + (z - a + 1) / 2;
+    if ((double) KeyFloat(m) - mean <= bound)
+      a = m;
+    else
+      z = m - 1;
+  }
+  *hi = KeyFloat(a);
+  /* lo: the first float with x - mean >= -bound (+Inf always is) */
+  a = FloatKey(-INFINITY), z = FloatKey(INFINITY);
+  while (a < z) {
+    const uint32_t m = a + (z - a) / 2;
+    if ((double) KeyFloat(m) - mean >= -bound)
+      z = m;
+    else
+      a = m + 1;
+  }
+  *lo = KeyFloat(a);
 }
 
 /* Whether any of v[0..n) is outside [lo, hi] (a NaN is) and, in *nonfinite, whether any is NaN

@@ -318,6 +318,8 @@ for name, edit in [("twofields.nc", lambda d: d.setncattr("output_fields", "coup
                    ("stencil100.nc", lambda d: d.setncattr("stencil", 100)),
                    ("band.nc", lambda d: d.variables["norm_in_ms_min"].__setitem__(0, 1e9)),
                    ("std.nc", lambda d: d.variables["norm_in_std"].__setitem__(0, 2.0)),
+                   ("nanmean.nc", lambda d: d.variables["norm_out_mean"].__setitem__(0, float("nan"))),
+                   ("infstd.nc", lambda d: d.variables["norm_in_std"].__setitem__(0, float("inf"))),
                    ("halfband.nc", lambda d: d.renameVariable("norm_in_ms_max", "old_max")),
                    ("noband.nc", lambda d: (d.renameVariable("norm_in_ms_min", "old_min"),
                                             d.renameVariable("norm_in_ms_max", "old_max")))]:
@@ -328,7 +330,8 @@ for name, edit in [("twofields.nc", lambda d: d.setncattr("output_fields", "coup
 # band.nc and noband.nc as a tool that rewrites the checksum would leave them (so that what is
 # checked after the checksum is reached); noband.nc as a file from before the band was stored
 import hashlib, numpy as np
-for name, has_band in [("band.nc", True), ("noband.nc", False)]:
+for name, has_band in [("band.nc", True), ("noband.nc", False), ("nanmean.nc", True),
+                       ("infstd.nc", True)]:
     d = netCDF4.Dataset(name, "a")
     parts = ["norm_in_mean", "norm_in_std", "norm_out_mean", "norm_out_std"]
     parts += ["norm_in_ms_min", "norm_in_ms_max"] if has_band else []
@@ -336,6 +339,14 @@ for name, has_band in [("band.nc", True), ("noband.nc", False)]:
     d.setncattr("normalization_sha256", hashlib.sha256(raw).hexdigest())
     d.close()
 PY
+# a normalisation that is not finite (the guard's ranges assume finite means and standard
+# deviations), with its checksum right: refused when read
+expect_error "a NaN normalisation mean" \
+  "model file 'nanmean.nc': cannot read 'norm_out_mean': NaN in 'nanmean.nc' variable 'norm_out_mean' at index 0" \
+  "$GYRE" info nanmean.nc
+expect_error "an infinite standard deviation" \
+  "model file 'infstd.nc': cannot read 'norm_in_std': Inf in 'infstd.nc' variable 'norm_in_std' at index 0" \
+  "$GYRE" info infstd.nc
 expect_error "output fields against the normalisation" "its normalisation has 1 input and 1 output channels, but input_fields 'X' (history 1) and output_fields 'coupling,X' make 1 and 2" \
   "$GYRE" info twofields.nc
 expect_error "a per-point network marked whole-field" "its network takes 1 inputs and gives 1 outputs, but its normalisation (1 and 1 channels), on whole fields of its grid, make 8 and 8" \
