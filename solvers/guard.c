@@ -81,7 +81,7 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
                               ? "predicts no input field, so no training band applies"
                               : "records no band of its inputs' mean square in the training data "
                                 "(norm_in_ms_min/max)"));
-  ev->sigma  = g->sigma;
+  GyreSurrogateEvalSetSigma(ev, g->sigma);
   run->guard = g;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -78,8 +78,7 @@ struct _p_GyreSurrogateEval {
   PetscBool disabled;
   PetscReal sigma;
   PetscInt  trip;
-  /* the floats within sigma of each channel's training mean (GuardValues; set for range_sigma) */
-  PetscReal range_sigma;
+  /* the floats within sigma of each channel's training mean (GuardValues) */
   float     in_lo[GYRE_DATA_MAX_CHANNELS], in_hi[GYRE_DATA_MAX_CHANNELS];
   float     out_lo[GYRE_DATA_MAX_CHANNELS], out_hi[GYRE_DATA_MAX_CHANNELS];
   PetscInt  nband, band_comp[GYRE_DATA_MAX_CHANNELS];
@@ -87,6 +86,9 @@ struct _p_GyreSurrogateEval {
   PetscReal band_min[GYRE_DATA_MAX_CHANNELS], band_max[GYRE_DATA_MAX_CHANNELS];
 };
 
+/* The guard's sigma (> 0; ev set up), and each channel's float range within sigma standard
+ * deviations of its training mean, which Apply checks every input and output against. */
+void GyreSurrogateEvalSetSigma(GyreSurrogateEval ev, PetscReal sigma);
 /* Loads the model file path once (-surrogate_backend, -surrogate_threads). Collective. */
 PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSurrogateEval *ev);
 PetscErrorCode GyreSurrogateEvalDestroy(GyreSurrogateEval *ev);

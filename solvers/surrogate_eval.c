@@ -364,25 +364,27 @@ static int Outside(const float *restrict v, PetscInt n, float lo, float hi, int 
   return out;
 }
 
+void GyreSurrogateEvalSetSigma(GyreSurrogateEval ev, PetscReal sigma)
+{
+  const GyreNormalization *nm = GyreSurrogateNormalization(ev->s);
+  const double             sg = (double) sigma;
+  for (PetscInt c = 0; c < ev->cin; c++)
+    FloatRange(nm->in_mean[c], sg * nm->in_std[c], &ev->in_lo[c], &ev->in_hi[c]);
+  for (PetscInt c = 0; c < ev->cout; c++)
+    FloatRange(nm->out_mean[c], sg * nm->out_std[c], &ev->out_lo[c], &ev->out_hi[c]);
+  ev->sigma = sigma;
+}
+
 /* The guard's checks of one evaluation: nx network inputs (channel-major blocks of per_in
  * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values), each value
- * against its channel's training mean +- sigma standard deviations (as floats: FloatRange, set
- * when sigma changes); the most severe reason found is kept in ev->trip: NaN/Inf output, then
- * output, then input out of range (a NaN input is out of range). */
+ * against its channel's training mean +- sigma standard deviations (as floats: the ranges
+ * GyreSurrogateEvalSetSigma set); the most severe reason found is kept in ev->trip: NaN/Inf output,
+ * then output, then input out of range (a NaN input is out of range). */
 static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, const float *y,
                         PetscInt ny, PetscInt per_out)
 {
   int nan = 0, out = 0, in = 0, unused = 0;
 
-  if (ev->range_sigma != ev->sigma) {
-    const GyreNormalization *nm = GyreSurrogateNormalization(ev->s);
-    const double             sg = (double) ev->sigma;
-    for (PetscInt c = 0; c < ev->cin; c++)
-      FloatRange(nm->in_mean[c], sg * nm->in_std[c], &ev->in_lo[c], &ev->in_hi[c]);
-    for (PetscInt c = 0; c < ev->cout; c++)
-      FloatRange(nm->out_mean[c], sg * nm->out_std[c], &ev->out_lo[c], &ev->out_hi[c]);
-    ev->range_sigma = ev->sigma;
-  }
   if (ev->cout == 1) per_out = ny; /* one channel: one block (a per-point network's are short) */
   if (ev->cin == 1) per_in = nx;
   /* block by block: one channel each, no index division a value */
