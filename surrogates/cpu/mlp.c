@@ -214,7 +214,9 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
 
 #if defined(__GNUC__) && defined(__x86_64__)
 /* mlp_block on a full block of 8 rows where the layers and activations run AVX2: the rows'
- * features gathered straight into the feature-major block (one gather a feature), normalised in
+ * features read straight into the feature-major block (eight scalar loads a feature: AVX2's gather
+ * instruction, one a feature, was a quarter of a closure call's time on the Xeon of
+ * bench/RESULTS.md, 476 -> 355 TSC ticks a call on l96's 8 points), normalised in
  * registers, and the outputs back to physical units 8 lanes a vector: the same arithmetic as
  * mlp_block's loops (the output's product and sum rounded as they are there, below), so bitwise
  * its result. */
@@ -223,12 +225,11 @@ __attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, co
 {
   float                h[2][MLP_MAX * MLP_LANES] __attribute__((aligned(32)));
   const int            K0 = m->K[0], N = m->N[m->nl - 1];
-  const GyreMLPAffine *a = m->aff;
-  const __m256i        row =
-      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(K0));
-  int cur = 0;
+  const GyreMLPAffine *a   = m->aff;
+  int                  cur = 0;
   for (int k = 0; k < K0; k++) {
-    const __m256 v = _mm256_i32gather_ps(xb + k, row, 4);
+    const __m256 v = _mm256_setr_ps(xb[k], xb[K0 + k], xb[2 * K0 + k], xb[3 * K0 + k],
+                                    xb[4 * K0 + k], xb[5 * K0 + k], xb[6 * K0 + k], xb[7 * K0 + k]);
     _mm256_store_ps(h[0] + k * MLP_LANES, a ? normalise_vec_avx2(a, k, v) : v);
   }
   for (int i = 0; i < m->nl; i++, cur = 1 - cur)

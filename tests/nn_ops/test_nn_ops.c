@@ -469,8 +469,12 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   GyreTensor         W[8], b[8], x = {0}, y = {0}, y4 = {0}, yr = {0}, h[9];
   const GyreTensor  *Wp[8], *bp[8];
   int                acts[8], bad_rows = 0;
-  snprintf(name, sizeof name, "mlp %d->%d x%d %s%s M=%d", w[0], w[nl], nl, names[act],
-           has_b ? "" : " nobias", M);
+  int                len = snprintf(name, sizeof name, "mlp %d", w[0]);
+  for (int i = 1; i <= nl && len < (int) sizeof name; i++) /* every width: 5-8-8-1 */
+    len += snprintf(name + len, sizeof name - (size_t) len, "-%d", w[i]);
+  if (len < (int) sizeof name)
+    snprintf(name + len, sizeof name - (size_t) len, " %s%s M=%d", names[act],
+             has_b ? "" : " nobias", M);
   for (int i = 0; i < nl; i++) {
     tensor(&W[i], 2, w[i + 1], w[i], 0, 0), randomize(&W[i], 0);
     for (size_t k = 0; k < W[i].size; k++) /* PyTorch's init scale: activations O(1) */
@@ -872,7 +876,7 @@ int main(int argc, char **argv)
     /* the l96 closure (5 -> 32 -> 32 -> 1 on 8 sectors); blocks of 8 outputs and a tail; rows
      * not a multiple of 8; the widest layers (128); enough rows for the threads */
     const int l96[] = {5, 32, 32, 1}, odd[] = {7, 13, 3}, wide[] = {128, 128, 64, 2},
-              deep[] = {3, 9, 17, 8, 4, 1};
+              deep[] = {3, 9, 17, 8, 4, 1}, w8[] = {5, 8, 8, 1}, mixed[] = {12, 16, 10, 20, 3};
     test_mlp(3, l96, GYRE_ACT_GELU, 1, 8);
     test_mlp(3, l96, GYRE_ACT_GELU, 1, 13);
     test_mlp(2, odd, GYRE_ACT_RELU, 0, 5);
@@ -880,6 +884,12 @@ int main(int argc, char **argv)
     test_mlp(3, wide, GYRE_ACT_GELU, 1, 11);
     test_mlp(5, deep, GYRE_ACT_TANH, 1, 21);
     test_mlp(3, l96, GYRE_ACT_GELU, 1, 1000);
+    /* the l96-closure experiment's width (8); inputs over 8 and over 16, groups of 8 outputs
+     * with tails of 2 and 4 */
+    test_mlp(3, w8, GYRE_ACT_GELU, 1, 8);
+    test_mlp(3, w8, GYRE_ACT_RELU, 1, 19);
+    test_mlp(4, mixed, GYRE_ACT_GELU, 1, 16);
+    test_mlp(4, mixed, GYRE_ACT_RELU, 0, 9);
   }
   if (all || !strcmp(what, "loss")) {
     test_loss(0);
