@@ -330,9 +330,15 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &set));
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
-  if (!set && m->ops.stabledt && n > 1) /* (-restart FILE, or auto with -checkpoint's file) */
+  if (m->ops.stabledt && n > 1) { /* (-restart FILE, or auto with -checkpoint's file) */
     PetscCall(
         GyreRunCheckpointStep(run, RestartPath(run), &restart_dt, &run->restart_output_steps));
+    if (set) { /* -ts_dt: its dt; the checkpoint's output records where that is the checkpoint's
+                * (another dt is refused when the checkpoint is read) */
+      if (restart_dt != run->dt) run->restart_output_steps = 0;
+      restart_dt = 0;
+    }
+  }
   run->dt_restart = restart_dt > 0 ? PETSC_TRUE : PETSC_FALSE;
   if (restart_dt > 0)
     run->dt = restart_dt; /* a restart continues at its dt */

@@ -81,6 +81,23 @@ for o in "-output_every 0.05" "-output_every_steps 10"; do
     -checkpoint ns_leg.ckpt -restart auto
 done
 echo "$sums" | sha256sum -c --quiet || fail "a refused restart changed its output or checkpoint"
+# the same with -ts_dt at the checkpoint's dt: without an interval the records continue (it
+# took the model's default, refused as "steps between outputs 7 in the checkpoint, 10 in this
+# run"), and another interval is refused naming the checkpoint's
+"$GYRE" simulate "${ns[@]}" -ts_dt 0.01 -ts_max_time 0.7 -output_every 0.07 -output ns_dt.nc \
+  -checkpoint ns_dt.ckpt
+expect_error "a restart's output interval with -ts_dt" \
+  "-output_every 0.05: checkpoint 'ns_dt.ckpt' continues a run with an output record every 0.07 (7 steps of dt = 0.01); a restart keeps that: give -output_every 0.07 (or -output_every_steps 7), or leave it out" \
+  "$GYRE" simulate "${ns[@]}" -ts_dt 0.01 -ts_max_time 0.98 -output_every 0.05 -output ns_dt.nc \
+  -checkpoint ns_dt.ckpt -restart auto
+"$GYRE" simulate "${ns[@]}" -ts_dt 0.01 -ts_max_time 0.98 -output ns_dt.nc -checkpoint ns_dt.ckpt \
+  -restart auto
+"$PYTHON" - <<'PY' || fail "a restart with -ts_dt did not continue its checkpoint's records"
+import netCDF4, numpy as np
+t = netCDF4.Dataset("ns_dt.nc")["time"][:]
+assert np.allclose(t, 0.07 * np.arange(15), rtol=0, atol=1e-12), t
+print("restart with -ts_dt 0.01 and no -output_every: records every 0.07 to", t[-1])
+PY
 # another model's checkpoint is named as such (its dt is not taken: 0.07 does not fit l96's)
 "$GYRE" simulate -model l96 -ts_dt 0.003 -output_every 0.09 -ts_max_time 0.9 -quiet \
   -output l96_leg.nc -checkpoint l96_leg.ckpt
