@@ -330,7 +330,7 @@ static PetscErrorCode ChooseTimeStep(GyreRun *run, int n, const double *t)
   PetscFunctionBegin;
   PetscCall(PetscOptionsHasName(NULL, NULL, "-ts_dt", &set));
   PetscCall(TSGetTimeStep(run->ts, &run->dt));
-  if (m->ops.stabledt && n > 1) { /* (-restart FILE, or auto with -checkpoint's file) */
+  if (n > 1) { /* (-restart FILE, or auto with -checkpoint's file; every model, l96 too) */
     PetscCall(
         GyreRunCheckpointStep(run, RestartPath(run), &restart_dt, &run->restart_output_steps));
     if (set) { /* -ts_dt: its dt; the checkpoint's output records where that is the checkpoint's

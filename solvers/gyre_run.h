@@ -28,10 +28,11 @@ typedef struct {
   PetscReal initial_time;
   PetscBool quiet;
   PetscReal dt, tmax;
-  PetscBool dt_restart;             /* dt is the checkpoint's (a restart without -ts_dt) */
-  PetscInt  restart_output_steps;   /* then its steps between outputs (0: unknown) */
-  PetscInt  output_every_steps;     /* steps between output records */
-  PetscInt  checkpoint_every_steps; /* 0: only at the end (and on a signal) */
+  PetscBool dt_restart;            /* dt is the checkpoint's (a restart without -ts_dt) */
+  PetscInt  restart_output_steps;  /* a restart at its checkpoint's dt (that one, or the same
+                                    * -ts_dt): its steps between outputs (0: none, unknown) */
+  PetscInt output_every_steps;     /* steps between output records */
+  PetscInt checkpoint_every_steps; /* 0: only at the end (and on a signal) */
 
   /* the run's clock: model time is always step * dt */
   PetscInt  nsteps;            /* the absolute step of -ts_max_time */

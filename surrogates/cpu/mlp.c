@@ -17,7 +17,7 @@
  * double arithmetic as the surrogate's separate passes (bitwise their result), so that a
  * closure's call makes no tensor, copy or normalisation pass of its own. Where the CPU has AVX2
  * and FMA, each layer's activation is applied to its outputs in registers (act_avx2.h: the
- * activation loops' arithmetic) and a full block of 8 rows is gathered, normalised and written
+ * activation loops' arithmetic) and a full block of 8 rows is read, normalised and written
  * back vector by vector (mlp_block8_avx2): bitwise the separate passes' result. */
 #include <stdlib.h>
 #include <string.h>

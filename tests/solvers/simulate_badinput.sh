@@ -66,7 +66,8 @@ othersum=$(sha256sum other.nc)
 expect_error "restart into another run's output" "cannot continue output 'other.nc'" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -quiet -output other.nc -restart a.ckpt
 echo "$othersum" | sha256sum -c --quiet || fail "other.nc was modified by a refused restart"
-expect_error "restart with another output interval" "steps between outputs 5 in the checkpoint, 10 in this run" \
+expect_error "restart with another output interval" \
+  "-output_every 0.01: checkpoint 'a.ckpt' continues a run with an output record every 0.005 (5 steps of dt = 0.001); a restart keeps that: give -output_every 0.005 (or -output_every_steps 5), or leave it out" \
   "$GYRE" simulate -model l96 -ts_max_time 0.1 -output_every 0.01 -quiet -output a.nc -restart a.ckpt
 asum=$(sha256sum a.nc a.ckpt)
 expect_error "restart with another integrator" "integrator rk/4 in the checkpoint, euler in this run" \

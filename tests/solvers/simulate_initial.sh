@@ -105,6 +105,23 @@ expect_error "another model's checkpoint" \
   "checkpoint 'l96_leg.ckpt' belongs to another run: model l96" \
   "$GYRE" simulate "${ns[@]}" -ts_max_time 1.4 -output_every 0.07 -output ns_other.nc \
   -restart l96_leg.ckpt
+# l96 (no stable-dt rule: its default dt 0.005) continues at the checkpoint's dt and records
+# too, with or without -ts_dt (it took dt 0.005 and the default interval): another interval is
+# refused naming the checkpoint's
+expect_error "an l96 restart's output interval" \
+  "-output_every 0.06: checkpoint 'l96_leg.ckpt' continues a run with an output record every 0.09 (30 steps of dt = 0.003); a restart keeps that: give -output_every 0.09 (or -output_every_steps 30), or leave it out" \
+  "$GYRE" simulate -model l96 -ts_dt 0.003 -output_every 0.06 -ts_max_time 1.8 -quiet \
+  -output l96_leg.nc -checkpoint l96_leg.ckpt -restart auto
+"$GYRE" simulate -model l96 -ts_max_time 1.8 -quiet -output l96_leg.nc -checkpoint l96_leg.ckpt \
+  -restart auto
+"$PYTHON" - <<'PY' || fail "an l96 restart did not continue its checkpoint's dt and records"
+import netCDF4, numpy as np
+d = netCDF4.Dataset("l96_leg.nc")
+t = d["time"][:]
+assert float(d.getncattr("gyre_dt")) == 0.003, d.getncattr("gyre_dt")
+assert np.allclose(t, 0.09 * np.arange(21), rtol=0, atol=1e-12), t
+print("l96 restart without -ts_dt: dt 0.003, records every 0.09 to", t[-1])
+PY
 "$PYTHON" - <<'PY' || fail "a restart to a later end time differs from the whole run"
 import netCDF4, numpy as np
 a, b = netCDF4.Dataset("ns_leg.nc"), netCDF4.Dataset("ns_whole.nc")
