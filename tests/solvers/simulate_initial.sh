@@ -86,10 +86,12 @@ echo "$sums" | sha256sum -c --quiet || fail "a refused restart changed its outpu
 # run"), and another interval is refused naming the checkpoint's
 "$GYRE" simulate "${ns[@]}" -ts_dt 0.01 -ts_max_time 0.7 -output_every 0.07 -output ns_dt.nc \
   -checkpoint ns_dt.ckpt
+dtsums=$(sha256sum ns_dt.nc ns_dt.ckpt)
 expect_error "a restart's output interval with -ts_dt" \
   "-output_every 0.05: checkpoint 'ns_dt.ckpt' continues a run with an output record every 0.07 (7 steps of dt = 0.01); a restart keeps that: give -output_every 0.07 (or -output_every_steps 7), or leave it out" \
   "$GYRE" simulate "${ns[@]}" -ts_dt 0.01 -ts_max_time 0.98 -output_every 0.05 -output ns_dt.nc \
   -checkpoint ns_dt.ckpt -restart auto
+echo "$dtsums" | sha256sum -c --quiet || fail "a refused restart (-ts_dt) changed its files"
 "$GYRE" simulate "${ns[@]}" -ts_dt 0.01 -ts_max_time 0.98 -output ns_dt.nc -checkpoint ns_dt.ckpt \
   -restart auto
 "$PYTHON" - <<'PY' || fail "a restart with -ts_dt did not continue its checkpoint's records"
@@ -108,10 +110,12 @@ expect_error "another model's checkpoint" \
 # l96 (no stable-dt rule: its default dt 0.005) continues at the checkpoint's dt and records
 # too, with or without -ts_dt (it took dt 0.005 and the default interval): another interval is
 # refused naming the checkpoint's
+l96sums=$(sha256sum l96_leg.nc l96_leg.ckpt)
 expect_error "an l96 restart's output interval" \
   "-output_every 0.06: checkpoint 'l96_leg.ckpt' continues a run with an output record every 0.09 (30 steps of dt = 0.003); a restart keeps that: give -output_every 0.09 (or -output_every_steps 30), or leave it out" \
   "$GYRE" simulate -model l96 -ts_dt 0.003 -output_every 0.06 -ts_max_time 1.8 -quiet \
   -output l96_leg.nc -checkpoint l96_leg.ckpt -restart auto
+echo "$l96sums" | sha256sum -c --quiet || fail "a refused l96 restart changed its files"
 "$GYRE" simulate -model l96 -ts_max_time 1.8 -quiet -output l96_leg.nc -checkpoint l96_leg.ckpt \
   -restart auto
 "$PYTHON" - <<'PY' || fail "an l96 restart did not continue its checkpoint's dt and records"
