@@ -59,7 +59,8 @@ const char GyreTrainHelp[] =
     "running:\n"
     "  -train_threads T          CPU threads per rank (0, the default: OMP_NUM_THREADS, else 1)\n"
     "  -surrogate_backend cpu|cuda  compute backend (cuda: one GPU per rank, NCCL if found)\n"
-    "  -surrogate_precision fp32|tf32|bf16  GEMM arithmetic (tf32/bf16: cuda tensor cores)\n"
+    "  -surrogate_precision fp32|tf32|bf16  GEMM arithmetic (tf32/bf16: cuda tensor cores; the\n"
+    "                       cpu backend trains in fp32)\n"
     "  -train_bucket_mb M        gradient bucket size in MiB (4)\n"
     "  -train_prefetch 0|1       read the next batch in a background thread (1)\n"
     "  -quiet                    no progress lines\n"
@@ -594,6 +595,16 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   GyreBackend *be = NULL;
   PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));
   PetscCallGyre(comm, GyreBackendSetPrecision(be, precision));
+  /* the CPU's bf16 is a CNN's inference only (AMX): training there would be fp32 under a bf16
+   * label */
+  if (!strcmp(backend, "cpu") && strcmp(precision, "fp32")) {
+    GyreBackendDestroy(&be);
+    SETERRQ(comm, PETSC_ERR_ARG_WRONG,
+            "-surrogate_precision %s with -surrogate_backend cpu: the cpu backend trains in fp32 "
+            "(its bf16 is inference on AMX: train in fp32, then run the model with "
+            "-surrogate_precision bf16 in gyre simulate)",
+            precision);
+  }
   /* -train_overwrite replaces the model file and its checkpoint only when the training succeeds:
    * until then they are aside (FILE.replaced), back after a failure. A resumed run completes the
    * replacement an earlier leg began (stopped by a signal, or killed). */

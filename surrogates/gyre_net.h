@@ -102,7 +102,8 @@ GyreStatus GyreNetOutputShape(const GyreNet *net, int ndim, const int64_t *xshap
  * Keeps what the backward pass needs; x may change after the call. Not thread-safe. */
 GyreStatus GyreNetForward(GyreNet *net, const GyreTensor *x, GyreTensor *y, int train);
 /* Inference on a const network: y = net(x) in evaluation mode (batch norm from its running
- * statistics), bitwise equal to GyreNetForward(net, x, y, 0), keeping its intermediates in
+ * statistics), bitwise equal to GyreNetForward(net, x, y, 0) (at fp32: with the CPU backend at
+ * bf16 a convolution chain, GyreNetConvChain, runs in bf16 instead), keeping its intermediates in
  * the workspace (not those of an activation or batch norm that ran inside its convolution:
  * GyreNetWorkspaceFusedLayers) and changing nothing in the network. Thread-safe: threads may
  * infer with the same network at once, each with its own workspace. No communication. */
@@ -118,6 +119,10 @@ GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTens
  * norm or an activation. 0 otherwise (dense, spectral, coordinate or zero-mean layers, zero
  * padding, a GEMM convolution). */
 int GyreNetBlockExact(const GyreNet *net);
+/* The number of convolutions where net is a chain of them, each followed by at most an
+ * activation and then a batch norm (a CNN that GyreNetInfer can run in one backend op,
+ * conv_chain_forward: the CPU backend's bf16); 0 otherwise. */
+int GyreNetConvChain(const GyreNet *net);
 /* The number of GyreNetInfer calls on ws that ran as one launch of a recorded CUDA graph
  * (GYRE_CUDA_GRAPH=1 on the CUDA backend; 0 elsewhere): for tests and diagnostics. */
 long GyreNetWorkspaceGraphLaunches(const GyreNetWorkspace *ws);

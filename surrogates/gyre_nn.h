@@ -65,6 +65,16 @@ const char *GyreTensorShapeString(const GyreTensor *t, char *buf, size_t len);
 GyreStatus GyreTensorCheckSameShape(const char *what, const GyreTensor *a, const GyreTensor *b);
 
 typedef enum { GYRE_PAD_ZERO = 0, GYRE_PAD_CIRCULAR = 1 } GyrePadding;
+
+/* one layer of conv_chain_forward: a convolution (weights, bias or NULL, padding), then its
+ * activation (< 0: none) and evaluation-mode batch norm (mean NULL: none), as conv_forward_post's
+ * arguments */
+typedef struct {
+  const GyreTensor *W, *b;
+  GyrePadding       pad;
+  int               act;
+  const float      *mean, *invstd, *gamma, *beta;
+} GyreConvPostLayer;
 typedef enum { GYRE_ACT_RELU = 0, GYRE_ACT_GELU = 1, GYRE_ACT_TANH = 2 } GyreActivation;
 
 /* ---- the backend operation table ---- */
@@ -218,6 +228,16 @@ typedef struct {
    * not waited for: dst holds the values once GyreBackendSynchronize has returned (recordable in
    * a CUDA graph, unlike copy_to_host, which waits). NULL: only copy_to_host */
   GyreStatus (*copy_to_host_async)(GyreBackend *, void *dst, const void *src, size_t bytes);
+  /* n convolutions one after the other from x to y, each followed by its activation and batch
+   * norm as conv_forward_post's (layers[i]), in one op: a whole CNN's inference at the backend's
+   * reduced precision (the CPU backend's "bf16": AMX tiles, products of bf16 values summed in
+   * fp32, the activations rounded to bf16 between layers; cpu/conv_amx.c). *done = 0, nothing
+   * run, where the backend declines (at fp32 it always does). *cache: the backend's state for
+   * the chain (its packed weights and buffers), kept by the caller between calls (NULL at first;
+   * remade where the chain or its parameters changed), freed by chain_cache_free. NULL: never */
+  GyreStatus (*conv_chain_forward)(GyreBackend *, int n, const GyreConvPostLayer *layers,
+                                   const GyreTensor *x, GyreTensor *y, void **cache, int *done);
+  void (*chain_cache_free)(GyreBackend *, void *cache);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128
@@ -240,7 +260,9 @@ GyreStatus GyreBackendSynchronize(GyreBackend *be);
  * (the CPU backend: use the process's peak RSS). */
 GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak);
 /* The GEMMs' arithmetic (-surrogate_precision): "fp32" everywhere; "tf32" and "bf16" (tensor
- * cores, fp32 accumulation) on the CUDA backend. GYRE_ERR_ARG naming the backend otherwise. */
+ * cores, fp32 accumulation) on the CUDA backend; "bf16" on the CPU backend where the CPU has AMX
+ * (a CNN's inference only: conv_chain_forward; everything else in fp32). GYRE_ERR_ARG naming the
+ * backend otherwise. */
 GyreStatus GyreBackendSetPrecision(GyreBackend *be, const char *precision);
 /* The precision set ("fp32" unless GyreBackendSetPrecision changed it). */
 const char *GyreBackendPrecision(const GyreBackend *be);

@@ -716,6 +716,7 @@ struct GyreNetWorkspace_s {
   unsigned long gnet; /* the network's id (net_alloc) */
   long          glaunches;
   int           fused_last; /* layers the last call ran inside a convolution (conv_forward_post) */
+  void         *chain;      /* conv_chain_forward's state (the backend's) */
   const float  *gx, *ghin;  /* ghin, ghout: the host staging it copies from and to (or NULL) */
   float        *gy, *ghout;
   int           gnd, graph_off;
@@ -735,22 +736,52 @@ static int post_group(const GyreNet *net, int i, int *act, const Layer **bn)
   return k;
 }
 
+/* Layers i..k (post_group) as conv_forward_post's arguments (the batch norm's 1/sqrt(var + eps)
+ * into ws->bnis[k]) */
+static GyreStatus post_layer(const GyreNet *net, GyreNetWorkspace *ws, int i, int k, int act,
+                             const Layer *bn, GyreConvPostLayer *p)
+{
+  const Layer *l = &net->L[i];
+  *p             = (GyreConvPostLayer){.W = &l->W, .b = &l->b, .pad = l->pad, .act = act};
+  if (bn) {
+    int64_t c = bn->bn->channels;
+    GyreCall(ensure(net->be, &ws->bnis[k], 1, &c));
+    GyreCall(GyreBatchNormEvalInvstd(bn->bn, &ws->bnis[k]));
+    p->mean = bn->bn->running_mean.data, p->invstd = ws->bnis[k].data;
+    p->gamma = bn->bn->gamma.data, p->beta = bn->bn->beta.data;
+  }
+  return GYRE_OK;
+}
+
 /* Layers i..k (post_group) by conv_forward_post into out; *done = 0 where the backend declined */
 static GyreStatus infer_conv_post(const GyreNet *net, GyreNetWorkspace *ws, int i, int k, int act,
                                   const Layer *bn, const GyreTensor *in, GyreTensor *out, int *done)
 {
-  GyreBackend *be   = net->be;
-  const Layer *l    = &net->L[i];
-  const float *mean = NULL, *invstd = NULL, *gamma = NULL, *beta = NULL;
-  if (bn) {
-    int64_t c = bn->bn->channels;
-    GyreCall(ensure(be, &ws->bnis[k], 1, &c));
-    GyreCall(GyreBatchNormEvalInvstd(bn->bn, &ws->bnis[k]));
-    mean = bn->bn->running_mean.data, invstd = ws->bnis[k].data;
-    gamma = bn->bn->gamma.data, beta = bn->bn->beta.data;
+  GyreBackend      *be = net->be;
+  GyreConvPostLayer p;
+  GyreCall(post_layer(net, ws, i, k, act, bn, &p));
+  return be->ops->conv_forward_post(be, in, p.W, p.b, p.pad, p.act, p.mean, p.invstd, p.gamma,
+                                    p.beta, out, done);
+}
+
+/* The whole network by conv_chain_forward where it is a chain of post groups (a convolution, its
+ * activation, its batch norm) and the backend runs it (at a reduced precision: the CPU's bf16);
+ * *done = 0 otherwise */
+static GyreStatus infer_chain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                              GyreTensor *y, int *done)
+{
+  GyreConvPostLayer p[64];
+  int               n = 0, act;
+  const Layer      *bn;
+  *done = 0;
+  for (int i = 0, k; i < net->nl; i = k + 1, n++) {
+    k = post_group(net, i, &act, &bn);
+    if (net->L[i].kind != L_CONV || n == 64) return GYRE_OK;
+    GyreCall(post_layer(net, ws, i, k, act, bn, &p[n]));
   }
-  return be->ops->conv_forward_post(be, in, &l->W, &l->b, l->pad, act, mean, invstd, gamma, beta,
-                                    out, done);
+  GyreCall(net->be->ops->conv_chain_forward(net->be, n, p, x, y, &ws->chain, done));
+  if (*done) ws->fused_last = net->nl - n;
+  return GYRE_OK;
 }
 
 /* GyreNetInfer's layers: as run_layers (bitwise), but reading x itself (no copy kept for a
@@ -765,6 +796,11 @@ static GyreStatus run_infer(const GyreNet *net, GyreNetWorkspace *ws, const Gyre
   const int    nd = x->ndim, nl = net->nl;
   if (nl < 1 || net->L[0].inplace || y->data == x->data)
     return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
+  if (be->ops->conv_chain_forward) {
+    int done;
+    GyreCall(infer_chain(net, ws, x, y, &done));
+    if (done) return GYRE_OK;
+  }
   int64_t a[GYRE_TENSOR_MAX_DIMS], b[GYRE_TENSOR_MAX_DIMS];
   memcpy(a, x->shape, nd * sizeof(int64_t));
   const GyreTensor *in = x;
@@ -924,6 +960,7 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
   GyreTensorDestroy(&w->x), GyreTensorDestroy(&w->y);
   GyreBackendHostFree(w->be, w->host);
   if (w->graph) w->be->ops->graph_free(w->be, w->graph);
+  if (w->chain) w->be->ops->chain_cache_free(w->be, w->chain);
   free(w);
   *pw = NULL;
   return GYRE_OK;
@@ -989,6 +1026,17 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
   GyreCall(be->ops->graph_launch(be, g, done));
   ws->glaunches += *done; /* not launched (stale at once): the caller runs the layers */
   return GYRE_OK;
+}
+
+int GyreNetConvChain(const GyreNet *net)
+{
+  int n = 0;
+  for (int i = 0; i < net->nl; i++, n++) {
+    if (net->L[i].kind != L_CONV) return 0;
+    if (i + 1 < net->nl && net->L[i + 1].kind == L_ACT) i++;
+    if (i + 1 < net->nl && net->L[i + 1].kind == L_BN) i++;
+  }
+  return n;
 }
 
 int GyreNetBlockExact(const GyreNet *net)

@@ -73,34 +73,54 @@ int GyreCPUHasAVX2FMA(void)
 #endif
 }
 
+/* fp32; bf16 where the CPU has AMX (a CNN's inference: conv_amx.c); tf32 is the tensor cores' */
+static GyreStatus cpu_set_precision(GyreBackend *be, const char *precision)
+{
+  (void) be;
+  if (!strcmp(precision, "fp32") || (!strcmp(precision, "bf16") && GyreCPUHasAMXBF16()))
+    return GYRE_OK;
+  if (!strcmp(precision, "bf16"))
+    return GyreStatusSet(GYRE_ERR_ARG,
+                         "precision 'bf16' on the cpu backend needs Intel AMX (AMX-BF16 with "
+                         "AVX-512 BF16, and a kernel that allows the tiles): this machine has "
+                         "none; use fp32, or -surrogate_backend cuda");
+  return GyreStatusSet(GYRE_ERR_ARG,
+                       "precision '%s' needs tensor cores: the cpu backend computes in fp32 (or "
+                       "bf16 with AMX; use -surrogate_backend cuda)",
+                       precision);
+}
+
 static const GyreBackendOps cpu_ops = {
-    .name              = "cpu",
-    .alloc             = GyreCPUAlloc,
-    .free              = GyreCPUFree,
-    .copy_from_host    = GyreCPUCopy,
-    .copy_to_host      = GyreCPUCopy,
-    .fill              = GyreCPUFill,
-    .axpby             = GyreCPUAxpby,
-    .dot               = GyreCPUDot,
-    .dense_forward     = GyreCPUDenseForward,
-    .dense_backward    = GyreCPUDenseBackward,
-    .conv_forward      = GyreCPUConvForward,
-    .conv_backward     = GyreCPUConvBackward,
-    .conv_block_exact  = GyreCPUConvBlockExact,
-    .conv_forward_post = GyreCPUConvForwardPost,
-    .spectral_forward  = GyreCPUSpectralForward,
-    .spectral_backward = GyreCPUSpectralBackward,
-    .act_forward       = GyreCPUActForward,
-    .act_backward      = GyreCPUActBackward,
-    .mse_loss          = GyreCPUMSELoss,
-    .rel_l2_loss       = GyreCPURelL2Loss,
-    .bn_stats          = GyreCPUBNStats,
-    .bn_forward        = GyreCPUBNForward,
-    .bn_backward_stats = GyreCPUBNBackwardStats,
-    .bn_backward       = GyreCPUBNBackward,
-    .adam_update       = GyreCPUAdamUpdate,
-    .scale             = GyreCPUScale,
-    .mlp_forward       = GyreCPUMLPForward,
+    .name               = "cpu",
+    .alloc              = GyreCPUAlloc,
+    .free               = GyreCPUFree,
+    .copy_from_host     = GyreCPUCopy,
+    .copy_to_host       = GyreCPUCopy,
+    .fill               = GyreCPUFill,
+    .axpby              = GyreCPUAxpby,
+    .dot                = GyreCPUDot,
+    .dense_forward      = GyreCPUDenseForward,
+    .dense_backward     = GyreCPUDenseBackward,
+    .conv_forward       = GyreCPUConvForward,
+    .conv_backward      = GyreCPUConvBackward,
+    .conv_block_exact   = GyreCPUConvBlockExact,
+    .conv_forward_post  = GyreCPUConvForwardPost,
+    .spectral_forward   = GyreCPUSpectralForward,
+    .spectral_backward  = GyreCPUSpectralBackward,
+    .act_forward        = GyreCPUActForward,
+    .act_backward       = GyreCPUActBackward,
+    .mse_loss           = GyreCPUMSELoss,
+    .rel_l2_loss        = GyreCPURelL2Loss,
+    .bn_stats           = GyreCPUBNStats,
+    .bn_forward         = GyreCPUBNForward,
+    .bn_backward_stats  = GyreCPUBNBackwardStats,
+    .bn_backward        = GyreCPUBNBackward,
+    .adam_update        = GyreCPUAdamUpdate,
+    .scale              = GyreCPUScale,
+    .mlp_forward        = GyreCPUMLPForward,
+    .set_precision      = cpu_set_precision,
+    .conv_chain_forward = GyreCPUConvChainForward,
+    .chain_cache_free   = GyreCPUConvChainCacheFree,
 };
 
 const GyreBackendOps *GyreBackendOpsCPU(void)

@@ -52,6 +52,12 @@ GyreStatus GyreCPUConvForwardPost(GyreBackend *, const GyreTensor *x, const Gyre
                                   const GyreTensor *b, GyrePadding pad, int act, const float *mean,
                                   const float *invstd, const float *gamma, const float *beta,
                                   GyreTensor *y, int *done);
+/* conv_amx.c: conv_chain_forward in bf16 on AMX (declined unless the precision is bf16); whether
+ * this CPU and system run it (decided once: the CPU's features and the kernel's permission) */
+GyreStatus GyreCPUConvChainForward(GyreBackend *, int n, const GyreConvPostLayer *layers,
+                                   const GyreTensor *x, GyreTensor *y, void **cache, int *done);
+void       GyreCPUConvChainCacheFree(GyreBackend *, void *cache);
+int        GyreCPUHasAMXBF16(void);
 /* conv_fft.c: a 2-D circular convolution with an even number of rows as the spectral convolution
  * of every mode (GYRE_CONV_ALGO=fft); the backward leaves db to the caller */
 int        GyreCPUConvFFTApplies(const GyreTensor *x, const GyreTensor *W, GyrePadding pad);

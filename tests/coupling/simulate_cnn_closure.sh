@@ -6,7 +6,8 @@
 # a receptive field wider than a rank's rows; an FNO closure (it needs the whole field) is
 # gathered on one rank, says so, and gives the same run on 1 and 2 ranks; a per-point MLP
 # closure (3 x 3 stencils) gives bitwise the same run on 1, 2 and 4 ranks; the CNN evaluated
-# once a step (-surrogate_closure_eval step); the block without a halo where that is exact.
+# once a step (-surrogate_closure_eval step); the block without a halo where that is exact; the
+# CNN in bf16 on AMX where the CPU has it.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 64 -grid_ny 64 -output_stride 2 -ts_max_time 2 \
@@ -38,6 +39,38 @@ fi
 mpirun_n 2 "$GYRE" simulate "${run[@]}" -output none.nc
 if ncdiff c2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
   fail "the CNN closure changes nothing"
+fi
+
+# the CNN in bf16 on AMX (-surrogate_precision bf16 with the cpu backend), where the CPU has it:
+# the same on 1, 2 and 4 ranks, bitwise the same with the halo as without (each point computed
+# alike in any block), near the fp32 run (within 2% of the closure's own effect) but not equal to
+# it, and said on the log; elsewhere refused naming AMX. A network that is not a CNN is refused.
+set +e
+mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
+  -surrogate_precision bf16 -output b1.nc > b1.log 2> b1.err
+status=$?
+set -e
+if [ $status -ne 0 ]; then
+  grep -q "needs Intel AMX" b1.err || { cat b1.err; fail "bf16 failed without naming AMX"; }
+  echo "no AMX here: bf16 refused ($(grep '^gyre: error:' b1.err))"
+else
+  grep -q "^surrogate: the CNN runs in bf16 on AMX" b1.log || fail "the log does not say bf16"
+  for np in 2 4; do
+    mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
+      -surrogate_precision bf16 -output b$np.nc > /dev/null
+    ncdiff b1.nc b$np.nc --vars vorticity --rtol 1e-9 || fail "bf16: $np ranks differ from 1"
+  done
+  mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
+    -surrogate_precision bf16 -surrogate_trim_halo 0 -output b1_halo.nc > /dev/null
+  ncdiff b1.nc b1_halo.nc --vars vorticity --rtol 0 || fail "bf16: the trimmed block differs"
+  "$PYTHON" - <<'PY'
+import netCDF4  # noqa: F401
+import numpy as np
+b, f, none = (netCDF4.Dataset(n)["vorticity"][:] for n in ("b1.nc", "c1.nc", "none.nc"))
+db, dn = float(abs(b - f).max()), float(abs(f - none).max())
+print(f"bf16 against fp32: {db:g} (the closure's own effect: {dn:g})")
+assert 0 < db < 0.02 * dn, "bf16: not near the fp32 run, or equal to it"
+PY
 fi
 
 # the CNN once a step (-surrogate_closure_eval step; ARKIMEX, so the TS restarts at every step):
@@ -95,5 +128,10 @@ grep -q "^surrogate: FNO needs the whole field: gathered on 1 rank (of 2)" f2.lo
 ncdiff f1.nc f2.nc --vars vorticity --rtol 1e-9 || fail "FNO closure: 2 ranks differ from 1"
 if ncdiff f2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
   fail "the FNO closure changes nothing"
+fi
+if [ $status -eq 0 ]; then # (bf16 runs here)
+  expect_error "bf16 on the cpu backend with an FNO" "is not a CNN of convolutions" \
+    mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate fno.nc -surrogate_precision bf16 \
+    -output bp.nc
 fi
 echo "simulate_cnn_closure: passed"

@@ -1,0 +1,593 @@
+/* conv_amx.c — a CNN's inference in bf16 on Intel AMX (-surrogate_precision bf16 with the cpu
+ * backend): the conv_chain_forward op (gyre_nn.h), a chain of convolutions, each followed by its
+ * activation and evaluation-mode batch norm, from the network's input to its output in one op.
+ *
+ * Layout. Between layers the activations are bf16, pixel-major (NHWC: a pixel's channels next to
+ * each other, Cp of them: Cin and zeros up to an even count, or up to a multiple of 32 where a
+ * kernel row's run would otherwise split into chunks of fewer than 16) and padded by the next
+ * kernel's half-width (circular wrap or zeros). For one kernel row ky, an output pixel's products
+ * are then one contiguous run of KX Cp values (kx-major, then the channel) from the input pixel
+ * (y + ky, x), and consecutive pixels' runs start Cp values apart. So an AMX tile of 16 pixels x
+ * KC of those values is one tile load with a row stride of 2 Cp bytes: the implicit GEMM needs no
+ * im2col. KC, the chunk, is the largest even divisor of KX Cp up to 32, so a tile never reads
+ * past a pixel's run (a NaN or an infinity reaches only the outputs whose kernels cover it). The
+ * weights are packed as AMX's B operand ("VNNI": pairs of consecutive K values of one output
+ * channel side by side), 16 output channels a tile, zeros for the padding channels.
+ *
+ * A layer with few output channels (Cout <= 8, rounded up to a power of two Cq) fills the tile's
+ * 16 columns with P = 16 / Cq neighbouring pixels (at most 8, and X): a tile row is P pixels, its
+ * column q Cq + o pixel q's channel o, its K run the (KX + P - 1) Cp values of P + KX - 1 input
+ * pixels, and the weights of column q shifted by q pixels (zeros elsewhere). The tile then
+ * computes P times the pixels with the same instruction. Only where the run is one chunk (at
+ * most 32 values): across chunks the tiles' partial sums are rounded where the chunk ends, so a
+ * pixel's value would depend on its column; within one instruction it does not (the tests check
+ * this bitwise, moving the block by a pixel). A NaN or infinity in a tile row's run reaches every
+ * column of that row (0 x NaN), so with P > 1 it reaches up to P - 1 pixels beyond its kernels
+ * along x: only where the input is already not finite (the guard's trip either way).
+ *
+ * Arithmetic: the products of bf16 inputs and weights (rounded to nearest even from fp32) summed
+ * in fp32 by the tiles (TDPBF16PS; denormals read as zero), the bias, activation and batch norm
+ * in fp32 (GyreCPUActRange's arithmetic; the batch norm as bn_forward's three roundings), and the
+ * result rounded to bf16 for the next layer; the last layer's output is fp32. Each output pixel
+ * is the same sum in the same order wherever it lies in the block (a tile row is one pixel), so
+ * the result does not depend on the block's size, as the fp32 direct convolution's.
+ *
+ * Where: x86-64 with AMX-TILE, AMX-BF16, AVX-512 (F, BW, VL, BF16) and the kernel's permission to
+ * use the tiles (Linux >= 5.16, arch_prctl ARCH_REQ_XCOMP_PERM): Intel Sapphire Rapids and
+ * later. GyreCPUHasAMXBF16 says whether it runs; GyreBackendSetPrecision(cpu, "bf16") is refused
+ * elsewhere. Samples run one after the other (a closure's call is one field). */
+#define _GNU_SOURCE /* syscall */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cpu_ops.h"
+#include "op_shapes.h"
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 11
+#define CONV_AMX 1
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define AMX_TARGET                                                                                 \
+  __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
+#else
+#define CONV_AMX 0
+#endif
+
+int GyreCPUHasAMXBF16(void)
+{
+#if CONV_AMX
+  static int has = -1;
+  int        h;
+#pragma omp atomic read
+  h = has;
+  if (h < 0) {
+    unsigned a, b, c, d, a1 = 0, b1, c1, d1;
+    h = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+        (d & (1u << 22)) /* AMX-BF16 */ && (d & (1u << 24)) /* AMX-TILE */ && a >= 1 &&
+        __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5)) /* AVX512_BF16 */)
+      h = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+#pragma omp atomic write
+    has = h;
+  }
+  return h;
+#else
+  return 0;
+#endif
+}
+
+#if CONV_AMX
+/* the tile configuration (palette 1): tiles 0-3 accumulators (R rows: pixels; 16 fp32 output
+ * channels), 4-5 inputs (R pixels x KC bf16), 6-7 weights (KC / 2 pairs of K x 16 channels) */
+typedef struct {
+  uint8_t  palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t  rows[16];
+} TileConfig;
+
+/* one layer: its shape (the output's Y, X are the input's), its packed weights, what follows it */
+typedef struct {
+  GyreConvShape s;
+  int           cp, kc;  /* the input's channels as stored (padded), the chunk (KC) */
+  int           P, cq;   /* pixels a tile row and the columns each (P > 1: Cq, else 16) */
+  int           nch, nt; /* chunks per kernel row, tiles of 16 columns */
+  uint16_t     *wt;      /* [nt][KY][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
+  float        *lane;    /* [4][nt][16]: each column's bias, mean, scale, beta (zeros: none) */
+  int           act, bn;
+} AmxLayer;
+
+/* fp32 -> bf16, round to nearest even (VCVTNEPS2BF16's rounding; a NaN stays a NaN) */
+static inline uint16_t to_bf16(float f)
+{
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t) ((u >> 16) | 0x40);
+  return (uint16_t) ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* the layer's tiling (L->s set): Cp, KC, P, Cq, the chunks and the tiles. P halved until the run
+ * (KX + P - 1) Cp is one chunk; KC: the largest even divisor of the run up to 32; where that is
+ * under 16 with a run over 32, Cp is raised to a multiple of 32 */
+static void tiling(AmxLayer *L)
+{
+  const GyreConvShape *s  = &L->s;
+  int                  cq = 1;
+  while (cq < s->Cout)
+    cq *= 2;
+  L->P  = cq <= 8 ? 16 / cq : 1;
+  L->P  = L->P > 8 ? 8 : L->P > s->X ? s->X : L->P;
+  L->cq = L->P > 1 ? cq : 16;
+  L->cp = s->Cin + (s->Cin & 1);
+  while (L->P > 1 && (s->KX + L->P - 1) * L->cp > 32) /* P > 1 in one chunk only (above) */
+    L->P /= 2;
+  if (L->P == 1) L->cq = 16;
+  const int run = (s->KX + L->P - 1) * L->cp;
+  L->kc         = 32;
+  while (run % L->kc) /* (run is even) */
+    L->kc -= 2;
+  if (L->kc < 16 && run > 32) L->cp = (s->Cin + 31) / 32 * 32, L->kc = 32;
+  L->nch = (s->KX + L->P - 1) * L->cp / L->kc;
+  L->nt  = L->P > 1 ? 1 : (s->Cout + 15) / 16;
+}
+
+/* the output channel of tile t's column n (-1: none) */
+static int column_channel(const AmxLayer *L, int t, int n)
+{
+  const int o = L->P > 1 ? (n / L->cq < L->P ? n % L->cq : -1) : 16 * t + n;
+  return o >= 0 && o < L->s.Cout ? o : -1;
+}
+
+/* the weights as tiles of AMX's B operand: tile (t, ky, c), row j, column n, pair p holds
+ * W[o][i][ky][kx] for the column's channel o, with (q + kx) Cp + i = KC c + 2 j + p where q is
+ * the column's pixel (0 where P = 1); zero for padding channels, other pixels' taps, no channel */
+static void pack_weights(const AmxLayer *L, const float *W, uint16_t *wt)
+{
+  const GyreConvShape *s   = &L->s;
+  const int            nch = L->nch, kc = L->kc, cp = L->cp;
+  memset(wt, 0, sizeof(uint16_t) * 512 * (size_t) L->nt * s->KY * nch);
+  for (int t = 0; t < L->nt; t++)
+    for (int ky = 0; ky < s->KY; ky++)
+      for (int c = 0; c < nch; c++) {
+        uint16_t *tile = wt + 512 * ((size_t) (t * s->KY + ky) * nch + c);
+        for (int j = 0; j < kc / 2; j++)
+          for (int p = 0; p < 2; p++) {
+            const int k = kc * c + 2 * j + p, u = k / cp, i = k % cp;
+            if (i >= s->Cin) continue;
+            for (int n = 0; n < 16; n++) {
+              const int o = column_channel(L, t, n), kx = u - (L->P > 1 ? n / L->cq : 0);
+              if (o < 0 || kx < 0 || kx >= s->KX) continue;
+              tile[32 * j + 2 * n + p] =
+                  to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + ky) * s->KX + kx]);
+            }
+          }
+      }
+}
+
+/* each column's bias, mean, scale (gamma invstd, as bn_forward's) and beta into L->lane */
+static void lanes(AmxLayer *L, const GyreConvPostLayer *p)
+{
+  const size_t nl = 16 * (size_t) L->nt;
+  memset(L->lane, 0, sizeof(float) * 4 * nl);
+  L->bn = p->mean != NULL;
+  for (int t = 0; t < L->nt; t++)
+    for (int n = 0; n < 16; n++) {
+      const int    o = column_channel(L, t, n);
+      const size_t k = 16 * (size_t) t + n;
+      if (o < 0) continue;
+      L->lane[k] = p->b && p->b->data ? p->b->data[o] : 0.0f;
+      if (!L->bn) continue;
+      L->lane[nl + k]     = p->mean[o];
+      L->lane[2 * nl + k] = p->gamma[o] * p->invstd[o];
+      L->lane[3 * nl + k] = p->beta[o];
+    }
+}
+
+/* the padded NHWC buffer's size for a layer's input: (Y + 2 PY)(X + 2 PX) Cp */
+static size_t padded_len(const AmxLayer *L)
+{
+  return (size_t) (L->s.Y + 2 * L->s.PY) * (L->s.X + 2 * L->s.PX) * L->cp;
+}
+
+/* the padding of buf (layer L's NHWC input, its interior written): circular wrap or zeros */
+static void fill_halo(const AmxLayer *L, uint16_t *buf)
+{
+  const GyreConvShape *s = &L->s;
+  const int            Y = s->Y, X = s->X, PY = s->PY, PX = s->PX, C = L->cp, Xp = X + 2 * PX;
+  const size_t         row = (size_t) Xp * C;
+  for (int yy = PY; yy < PY + Y; yy++) {
+    uint16_t *r = buf + yy * row;
+    for (int xx = 0; xx < PX; xx++) {
+      uint16_t *l = r + (size_t) xx * C, *h = r + (size_t) (PX + X + xx) * C;
+      if (!s->circ) {
+        memset(l, 0, sizeof(uint16_t) * C), memset(h, 0, sizeof(uint16_t) * C);
+        continue;
+      }
+      int sl = (xx - PX) % X, sh = xx % X; /* the source columns of l and h */
+      if (sl < 0) sl += X;
+      memcpy(l, r + (size_t) (PX + sl) * C, sizeof(uint16_t) * C);
+      memcpy(h, r + (size_t) (PX + sh) * C, sizeof(uint16_t) * C);
+    }
+  }
+  for (int yy = 0; yy < PY; yy++) {
+    uint16_t *lo = buf + yy * row, *hi = buf + (size_t) (PY + Y + yy) * row;
+    if (!s->circ) {
+      memset(lo, 0, sizeof(uint16_t) * row), memset(hi, 0, sizeof(uint16_t) * row);
+      continue;
+    }
+    int sl = (yy - PY) % Y, sh = yy % Y;
+    if (sl < 0) sl += Y;
+    memcpy(lo, buf + (size_t) (PY + sl) * row, sizeof(uint16_t) * row);
+    memcpy(hi, buf + (size_t) (PY + sh) * row, sizeof(uint16_t) * row);
+  }
+}
+
+/* the network's input sample x (Cin, Y, X) fp32 into layer L's padded NHWC bf16 buffer */
+AMX_TARGET static void load_input(const AmxLayer *L, const float *x, uint16_t *buf)
+{
+  const GyreConvShape *s = &L->s;
+  const int            Y = s->Y, X = s->X, C = s->Cin, cp = L->cp, Xp = X + 2 * s->PX;
+  const size_t         plane = (size_t) Y * X;
+  for (int y = 0; y < Y; y++) {
+    uint16_t    *r   = buf + ((size_t) (y + s->PY) * Xp + s->PX) * cp;
+    const float *src = x + (size_t) y * X;
+    int          i   = 0;
+    if (C == 1 && cp == 2) /* a value and a zero a pixel: 16 pixels a vector */
+      for (; i + 16 <= X; i += 16)
+        _mm512_storeu_si512(r + 2 * i, _mm512_cvtepu16_epi32(
+                                           (__m256i) _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i))));
+    for (; i < X; i++)
+      for (int c = 0; c < cp; c++)
+        r[(size_t) i * cp + c] = c < C ? to_bf16(x[c * plane + (size_t) y * X + i]) : 0;
+  }
+  fill_halo(L, buf);
+}
+
+/* the accumulator tile cb (R rows from column x0 of row y: pixels x0 + r P + q; tile t's
+ * columns) after its bias, activation and batch norm: into the next layer's padded NHWC bf16
+ * buffer (layer nl's, next), or into the fp32 output sample out (C, Y, X). One pass over the
+ * tile with ReLU or none (ReLU as the activation loops': v > 0 ? v : 0, by max(v, 0)); GELU and
+ * tanh by GyreCPUActRange between the bias and the batch norm. Columns without a channel hold 0. */
+AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, float *cb, int avx,
+                                const AmxLayer *nl, uint16_t *next, float *out)
+{
+  const GyreConvShape *s = &L->s;
+  const int            P = L->P, inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
+  const size_t         nlane = 16 * (size_t) L->nt;
+  const float         *lb    = L->lane + 16 * (size_t) t;
+  const __m512         zero = _mm512_setzero_ps(), b = _mm512_loadu_ps(lb);
+  const __m512         mu = _mm512_loadu_ps(lb + nlane), sc = _mm512_loadu_ps(lb + 2 * nlane),
+               be = _mm512_loadu_ps(lb + 3 * nlane);
+  if (!inreg) {
+    for (int r = 0; r < R; r++)
+      _mm512_storeu_ps(cb + 16 * r, _mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b));
+    GyreCPUActRange((GyreActivation) L->act, avx, cb, cb, (size_t) 16 * R);
+  }
+  /* next: tile t's channels stored whole where a pixel's columns are its stored channels (Cq =
+   * Cp' with P > 1; with P = 1, channels 16 t .. of Cp'), then any padding channels past the
+   * tiles; else value by value */
+  const int       cpn  = next ? nl->cp : 0;
+  const int       fast = next && (P > 1 ? L->cq == cpn : 1);
+  const int       w    = P > 1 ? P * cpn : (cpn - 16 * t < 16 ? cpn - 16 * t : 16);
+  const int       end  = P > 1 ? cpn : t == L->nt - 1 ? 16 * L->nt : cpn;
+  const __mmask16 mw   = (__mmask16) ((1u << (w > 0 ? w : 0)) - 1u);
+  uint16_t       *d =
+      next ? next + ((size_t) (y + nl->s.PY) * (s->X + 2 * nl->s.PX) + nl->s.PX + x0) * cpn : NULL;
+  for (int r = 0; r < R; r++) {
+    __m512 v = _mm512_loadu_ps(cb + 16 * r);
+    if (inreg) {
+      v = _mm512_add_ps(v, b);
+      if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
+    }
+    if (L->bn) v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+    if (fast) {
+      uint16_t *p = d + (size_t) r * P * cpn;
+      _mm256_mask_storeu_epi16(p + (P > 1 ? 0 : 16 * t), mw, (__m256i) _mm512_cvtneps_pbh(v));
+      if (end < cpn) memset(p + end, 0, sizeof(uint16_t) * (size_t) (cpn - end));
+    } else
+      _mm512_storeu_ps(cb + 16 * r, v);
+  }
+  if (fast) return;
+  const size_t plane = (size_t) s->Y * s->X;
+  if (!next && (P == 1 || L->cq == 1)) { /* a tile row: 16 channels of a pixel, or P pixels */
+    const int nc = P > 1 ? 1 : s->Cout - 16 * t < 16 ? s->Cout - 16 * t : 16;
+    for (int j = 0; j < nc; j++) {
+      float *o = out + (16 * t + j) * plane + (size_t) y * s->X + x0;
+      if (P > 1)
+        for (int r = 0; r < R; r++)
+          _mm512_mask_storeu_ps(o + r * P, (__mmask16) ((1u << P) - 1u),
+                                _mm512_loadu_ps(cb + 16 * r));
+      else
+        for (int r = 0; r < R; r++)
+          o[r] = cb[16 * r + j];
+    }
+    return;
+  }
+  for (int r = 0; r < R; r++)
+    for (int n = 0; n < 16; n++) {
+      const int o = column_channel(L, t, n), q = P > 1 ? n / L->cq : 0;
+      if (o < 0) continue;
+      const int xx = x0 + r * P + q;
+      if (next) {
+        uint16_t *p = d + (size_t) (r * P + q) * cpn;
+        p[o]        = to_bf16(cb[16 * r + n]);
+        if (o == s->Cout - 1)
+          for (int c = s->Cout; c < cpn; c++)
+            p[c] = 0;
+      } else
+        out[o * plane + (size_t) y * s->X + xx] = cb[16 * r + n];
+    }
+}
+
+/* a block's column: the j-th block of B pixels from block ib, the row's last block shifted back
+ * to end at the row's end (its first pixels computed twice, to the same values) */
+static inline int block_x(int ib, int j, int B, int X)
+{
+  return (ib + j) * B < X - B ? (ib + j) * B : X - B;
+}
+
+/* one layer of one sample: in, its padded NHWC bf16 input, into next (layer nl's input) or out
+ * (the last layer's fp32 output). Pixels in blocks of R tile rows of P (R = 16, fewer in rows
+ * narrower than 16 P). One tile of columns: four blocks at a time, each its own accumulator, the
+ * two input tiles alternating. More: two blocks by two tiles of 16 channels at a time. */
+AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx, const AmxLayer *nl,
+                                 uint16_t *next, float *out, float *cb)
+{
+  const GyreConvShape *s = &L->s;
+  const int            P = L->P, R = s->X / P < 16 ? s->X / P : 16, B = R * P;
+  const int            nb = (s->X + B - 1) / B, Xp = s->X + 2 * s->PX;
+  const int            nch = L->nch, nt = L->nt, KY = s->KY, cp = L->cp, kc = L->kc;
+  const long           stride = 2L * cp * P;
+  TileConfig           cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.palette = 1;
+  for (int i = 0; i < 8; i++) {
+    cfg.rows[i]  = (uint8_t) (i < 6 ? R : kc / 2);
+    cfg.colsb[i] = (uint16_t) (i == 4 || i == 5 ? 2 * kc : 64);
+  }
+  _tile_loadconfig(&cfg);
+  if (nt == 1) /* the blocks of every row in groups of 4 */
+    for (int b0 = 0; b0 < s->Y * nb; b0 += 4) {
+      const int G = s->Y * nb - b0 < 4 ? s->Y * nb - b0 : 4; /* blocks this time */
+      int       x[4], yb[4];
+      for (int j = 0; j < 4; j++) {
+        const int b = b0 + (j < G ? j : G - 1);
+        yb[j] = b / nb, x[j] = block_x(b % nb, 0, B, s->X);
+      }
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int ky = 0; ky < KY; ky++)
+        for (int c = 0; c < nch; c++) {
+          const uint16_t *ac = in + kc * c;
+          _tile_loadd(6, L->wt + 512 * ((size_t) ky * nch + c), 64);
+          _tile_loadd(4, ac + ((size_t) (yb[0] + ky) * Xp + x[0]) * cp, stride);
+          _tile_dpbf16ps(0, 4, 6);
+          if (G > 1) {
+            _tile_loadd(5, ac + ((size_t) (yb[1] + ky) * Xp + x[1]) * cp, stride);
+            _tile_dpbf16ps(1, 5, 6);
+          }
+          if (G > 2) {
+            _tile_loadd(4, ac + ((size_t) (yb[2] + ky) * Xp + x[2]) * cp, stride);
+            _tile_dpbf16ps(2, 4, 6);
+          }
+          if (G > 3) {
+            _tile_loadd(5, ac + ((size_t) (yb[3] + ky) * Xp + x[3]) * cp, stride);
+            _tile_dpbf16ps(3, 5, 6);
+          }
+        }
+      _tile_stored(0, cb, 64);
+      if (G > 1) _tile_stored(1, cb + 256, 64);
+      if (G > 2) _tile_stored(2, cb + 512, 64);
+      if (G > 3) _tile_stored(3, cb + 768, 64);
+      for (int j = 0; j < G; j++)
+        epilogue(L, 0, R, yb[j], x[j], cb + 256 * j, avx, nl, next, out);
+    }
+  else
+    for (int y = 0; y < s->Y; y++)
+      for (int ib = 0; ib < nb; ib += 2) {
+        const int x0 = block_x(ib, 0, B, s->X), x1 = block_x(ib, 1, B, s->X);
+        for (int t = 0; t < nt; t += 2) {
+          const int       two = t + 1 < nt;
+          const uint16_t *w0  = L->wt + 512 * (size_t) t * KY * nch;
+          const uint16_t *w1  = w0 + 512 * (size_t) KY * nch;
+          _tile_zero(0);
+          _tile_zero(1);
+          if (two) {
+            _tile_zero(2);
+            _tile_zero(3);
+          }
+          for (int ky = 0; ky < KY; ky++) {
+            const uint16_t *a0 = in + ((size_t) (y + ky) * Xp + x0) * cp;
+            const uint16_t *a1 = in + ((size_t) (y + ky) * Xp + x1) * cp;
+            for (int c = 0; c < nch; c++) {
+              const size_t wo = 512 * ((size_t) ky * nch + c);
+              _tile_loadd(4, a0 + kc * c, stride);
+              _tile_loadd(5, a1 + kc * c, stride);
+              _tile_loadd(6, w0 + wo, 64);
+              _tile_dpbf16ps(0, 4, 6);
+              _tile_dpbf16ps(1, 5, 6);
+              if (two) {
+                _tile_loadd(7, w1 + wo, 64);
+                _tile_dpbf16ps(2, 4, 7);
+                _tile_dpbf16ps(3, 5, 7);
+              }
+            }
+          }
+          _tile_stored(0, cb, 64);
+          _tile_stored(1, cb + 256, 64);
+          if (two) {
+            _tile_stored(2, cb + 512, 64);
+            _tile_stored(3, cb + 768, 64);
+          }
+          epilogue(L, t, R, y, x0, cb, avx, nl, next, out);
+          if (x1 != x0) epilogue(L, t, R, y, x1, cb + 256, avx, nl, next, out);
+          if (two) {
+            epilogue(L, t + 1, R, y, x0, cb + 512, avx, nl, next, out);
+            if (x1 != x0) epilogue(L, t + 1, R, y, x1, cb + 768, avx, nl, next, out);
+          }
+        }
+      }
+  _tile_release();
+}
+#endif
+
+#if CONV_AMX
+/* what a chain's calls keep (the caller's *cache): the layers' tiling, packed weights and lanes,
+ * the activation buffers, for the chain whose key (its shapes, options and parameters' bits)
+ * they were made for */
+typedef struct {
+  uint64_t  key;
+  int       n;
+  size_t    blen;
+  AmxLayer *L;
+  uint16_t *wt, *buf;
+  float    *lane, *cb;
+} ChainCache;
+
+static void cache_free(ChainCache *c)
+{
+  if (!c) return;
+  free(c->L), free(c->wt), free(c->buf), free(c->lane), free(c->cb);
+  free(c);
+}
+
+static uint64_t mix(uint64_t h, const void *p, size_t bytes)
+{
+  const unsigned char *b = p;
+  for (size_t i = 0; i + 4 <= bytes; i += 4) {
+    uint32_t w;
+    memcpy(&w, b + i, 4);
+    h = (h ^ w) * 0x100000001b3ull;
+  }
+  return h;
+}
+
+/* the key of a call: x's shape, each layer's weights' shape, padding, activation and the bits of
+ * its parameters (a network whose weights changed in place is packed again) */
+static uint64_t chain_key(int n, const GyreConvPostLayer *layers, const GyreTensor *x)
+{
+  uint64_t h = mix(0xcbf29ce484222325ull, x->shape, sizeof(int64_t) * x->ndim);
+  h          = mix(h, &n, sizeof n);
+  for (int l = 0; l < n; l++) {
+    const GyreConvPostLayer *p    = &layers[l];
+    const int64_t            C    = p->W->shape[0];
+    int                      o[2] = {(int) p->pad, p->act};
+    h = mix(h, p->W->shape, sizeof(int64_t) * p->W->ndim), h = mix(h, o, sizeof o);
+    h = mix(h, p->W->data, sizeof(float) * p->W->size);
+    if (p->b && p->b->data) h = mix(h, p->b->data, sizeof(float) * C);
+    if (p->mean) {
+      h = mix(h, p->mean, sizeof(float) * C), h = mix(h, p->invstd, sizeof(float) * C);
+      h = mix(h, p->gamma, sizeof(float) * C), h = mix(h, p->beta, sizeof(float) * C);
+    }
+  }
+  return h;
+}
+
+/* a new cache for the chain, or NULL (*st set where memory ran out; NULL with GYRE_OK: not a
+ * chain this op computes) */
+static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const GyreTensor *x,
+                              const GyreTensor *y, uint64_t key, GyreStatus *st)
+{
+  ChainCache *c    = calloc(1, sizeof *c);
+  size_t      wlen = 0, nlane = 0;
+  *st = GYRE_OK;
+  if (!c || !(c->L = calloc((size_t) n, sizeof *c->L))) goto oom;
+  c->key = key, c->n = n;
+  /* each layer's shape from its input's: "same" convolutions keep Y and X */
+  int64_t shape[GYRE_TENSOR_MAX_DIMS];
+  memcpy(shape, x->shape, sizeof(int64_t) * x->ndim);
+  for (int l = 0; l < n; l++) {
+    GyreTensor xin = *x;
+    memcpy(xin.shape, shape, sizeof shape);
+    const GyreConvPostLayer *p = &layers[l];
+    GyreConvShape            s = GyreConvShapeOf(&xin, p->W, p->pad);
+    AmxLayer                *L = &c->L[l];
+    if (p->W->ndim != x->ndim || p->W->shape[1] != s.Cin || s.KX % 2 == 0 || s.KY % 2 == 0 ||
+        p->act > (int) GYRE_ACT_TANH) {
+      cache_free(c);
+      return NULL; /* the caller runs the layers */
+    }
+    L->s = s, L->act = p->act;
+    tiling(L);
+    wlen += 512 * (size_t) L->nt * s.KY * L->nch;
+    nlane += 64 * (size_t) L->nt;
+    if (padded_len(L) > c->blen) c->blen = padded_len(L);
+    shape[1] = s.Cout;
+  }
+  if (shape[1] != y->shape[1]) {
+    cache_free(c);
+    return NULL;
+  }
+  c->wt = malloc(sizeof(uint16_t) * wlen), c->buf = malloc(sizeof(uint16_t) * 2 * c->blen);
+  c->lane = malloc(sizeof(float) * nlane), c->cb = aligned_alloc(64, sizeof(float) * 1024);
+  if (!c->wt || !c->buf || !c->lane || !c->cb) goto oom;
+  for (int l = 0, w = 0, k = 0; l < n; l++) {
+    AmxLayer *L = &c->L[l];
+    L->wt = c->wt + w, L->lane = c->lane + k;
+    pack_weights(L, layers[l].W->data, L->wt);
+    lanes(L, &layers[l]);
+    w += 512 * L->nt * L->s.KY * L->nch;
+    k += 64 * L->nt;
+  }
+  return c;
+oom:
+  cache_free(c);
+  *st = GyreStatusSet(GYRE_ERR_MEM, "cpu conv_chain_forward: out of memory");
+  return NULL;
+}
+#endif
+
+void GyreCPUConvChainCacheFree(GyreBackend *be, void *cache)
+{
+  (void) be;
+#if CONV_AMX
+  cache_free(cache);
+#else
+  (void) cache;
+#endif
+}
+
+GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLayer *layers,
+                                   const GyreTensor *x, GyreTensor *y, void **cache, int *done)
+{
+  *done = 0;
+  if (n < 1 || strcmp(GyreBackendPrecision(be), "bf16") || !GyreCPUHasAMXBF16()) return GYRE_OK;
+#if CONV_AMX
+  const uint64_t key = chain_key(n, layers, x);
+  ChainCache    *c   = *cache;
+  if (!c || c->key != key || c->n != n) {
+    GyreStatus st;
+    cache_free(c);
+    *cache = c = chain_make(n, layers, x, y, key, &st);
+    if (!c) return st;
+  }
+  const AmxLayer *L      = c->L;
+  const int       avx    = GyreCPUGeluAVX2();
+  const size_t    xplane = (size_t) L[0].s.Cin * L[0].s.Y * L[0].s.X;
+  const size_t    yplane = (size_t) L[n - 1].s.Cout * L[n - 1].s.Y * L[n - 1].s.X;
+  for (int i = 0; i < L[0].s.N; i++) {
+    uint16_t *cur = c->buf, *nxt = c->buf + c->blen;
+    load_input(&L[0], x->data + i * xplane, cur);
+    for (int l = 0; l < n; l++) {
+      const int last = l == n - 1;
+      amx_layer(&L[l], cur, avx, last ? NULL : &L[l + 1], last ? NULL : nxt, y->data + i * yplane,
+                c->cb);
+      if (!last) {
+        fill_halo(&L[l + 1], nxt);
+        uint16_t *t = cur;
+        cur = nxt, nxt = t;
+      }
+    }
+  }
+  *done = 1;
+  return GYRE_OK;
+#else
+  (void) layers, (void) x, (void) y, (void) cache;
+  return GYRE_OK;
+#endif
+}
