@@ -25,6 +25,11 @@
  * column of that row (0 x NaN), so with P > 1 it reaches up to P - 1 pixels beyond its kernels
  * along x: only where the input is already not finite (the guard's trip either way).
  *
+ * A first layer with one input channel stores two input rows a pixel (the padded input at rows
+ * yy and yy + 1) in place of a zero padding channel: the tiles take its kernel rows in pairs,
+ * (KY + 1) / 2 products a block instead of KY (an odd last pair with a zero weight: a NaN there
+ * reaches one row further up).
+ *
  * Arithmetic: the products of bf16 inputs and weights (rounded to nearest even from fp32) summed
  * in fp32 by the tiles (TDPBF16PS; denormals read as zero), the bias, activation and batch norm
  * in fp32 (GyreCPUActRange's arithmetic; the batch norm as bn_forward's three roundings), and the
@@ -95,7 +100,9 @@ typedef struct {
   int           cp, kc;  /* the input's channels as stored (padded), the chunk (KC) */
   int           P, cq;   /* pixels a tile row and the columns each (P > 1: Cq, else 16) */
   int           nch, nt; /* chunks per kernel row, tiles of 16 columns */
-  uint16_t     *wt;      /* [nt][KY][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
+  int           ky2;     /* 1: two input rows a stored pixel (a 1-channel first layer), else 0 */
+  int           kr;      /* kernel rows as the tiles take them: KY, or (KY + 1) / 2 with ky2 */
+  uint16_t     *wt;      /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
   float        *lane;    /* [4][nt][16]: each column's bias, mean, scale, beta (zeros: none) */
   int           act, bn;
 } AmxLayer;
@@ -130,6 +137,7 @@ static void tiling(AmxLayer *L)
   while (run % L->kc) /* (run is even) */
     L->kc -= 2;
   if (L->kc < 16 && run > 32) L->cp = (s->Cin + 31) / 32 * 32, L->kc = 32;
+  L->kr  = L->ky2 ? (s->KY + 1) / 2 : s->KY;
   L->nch = (s->KX + L->P - 1) * L->cp / L->kc;
   L->nt  = L->P > 1 ? 1 : (s->Cout + 15) / 16;
 }
@@ -143,25 +151,27 @@ static int column_channel(const AmxLayer *L, int t, int n)
 
 /* the weights as tiles of AMX's B operand: tile (t, ky, c), row j, column n, pair p holds
  * W[o][i][ky][kx] for the column's channel o, with (q + kx) Cp + i = KC c + 2 j + p where q is
- * the column's pixel (0 where P = 1); zero for padding channels, other pixels' taps, no channel */
+ * the column's pixel (0 where P = 1); zero for padding channels, other pixels' taps, no channel.
+ * With two input rows a pixel (ky2), tile row ky holds kernel rows 2 ky + i of channel 0 */
 static void pack_weights(const AmxLayer *L, const float *W, uint16_t *wt)
 {
   const GyreConvShape *s   = &L->s;
   const int            nch = L->nch, kc = L->kc, cp = L->cp;
-  memset(wt, 0, sizeof(uint16_t) * 512 * (size_t) L->nt * s->KY * nch);
+  memset(wt, 0, sizeof(uint16_t) * 512 * (size_t) L->nt * L->kr * nch);
   for (int t = 0; t < L->nt; t++)
-    for (int ky = 0; ky < s->KY; ky++)
+    for (int ky = 0; ky < L->kr; ky++)
       for (int c = 0; c < nch; c++) {
-        uint16_t *tile = wt + 512 * ((size_t) (t * s->KY + ky) * nch + c);
+        uint16_t *tile = wt + 512 * ((size_t) (t * L->kr + ky) * nch + c);
         for (int j = 0; j < kc / 2; j++)
           for (int p = 0; p < 2; p++) {
-            const int k = kc * c + 2 * j + p, u = k / cp, i = k % cp;
-            if (i >= s->Cin) continue;
+            const int k = kc * c + 2 * j + p, u = k / cp;
+            const int i = L->ky2 ? 0 : k % cp, row = L->ky2 ? 2 * ky + k % cp : ky;
+            if (i >= s->Cin || row >= s->KY) continue;
             for (int n = 0; n < 16; n++) {
               const int o = column_channel(L, t, n), kx = u - (L->P > 1 ? n / L->cq : 0);
               if (o < 0 || kx < 0 || kx >= s->KX) continue;
               tile[32 * j + 2 * n + p] =
-                  to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + ky) * s->KX + kx]);
+                  to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + row) * s->KX + kx]);
             }
           }
       }
@@ -225,12 +235,57 @@ static void fill_halo(const AmxLayer *L, uint16_t *buf)
   }
 }
 
+/* the source row (column) of padded row r of Y rows padded by PY: -1 for zero padding (and
+ * beyond the padded rows) */
+static inline int padded_source(int r, int Y, int PY, int circ)
+{
+  const int ys = r - PY;
+  if (ys >= 0 && ys < Y) return ys;
+  if (!circ || r >= Y + 2 * PY) return -1;
+  const int w = ys % Y;
+  return w < 0 ? w + Y : w;
+}
+
+/* a 1-channel sample x (Y, X) as two input rows a pixel (ky2): pixel (yy, xx) of the padded
+ * buffer holds the padded input at (yy, xx) and (yy + 1, xx) (0 past the last padded row) */
+AMX_TARGET static void load_input_rows(const AmxLayer *L, const float *x, uint32_t *buf)
+{
+  const GyreConvShape *s = &L->s;
+  const int            Y = s->Y, X = s->X, PY = s->PY, PX = s->PX, Xp = X + 2 * PX;
+  for (int yy = 0; yy < Y + 2 * PY; yy++) {
+    const int    r0 = padded_source(yy, Y, PY, s->circ), r1 = padded_source(yy + 1, Y, PY, s->circ);
+    const float *s0 = r0 < 0 ? NULL : x + (size_t) r0 * X,
+                *s1 = r1 < 0 ? NULL : x + (size_t) r1 * X;
+    uint32_t *d     = buf + (size_t) yy * Xp;
+    int       xx    = 0;
+    for (; xx < Xp; xx++) {
+      const int xs = padded_source(xx, X, PX, s->circ);
+      if (xx >= PX && xx + 16 <= PX + X) { /* 16 interior pixels a vector */
+        const __m512  v0 = s0 ? _mm512_loadu_ps(s0 + xx - PX) : _mm512_setzero_ps();
+        const __m512  v1 = s1 ? _mm512_loadu_ps(s1 + xx - PX) : _mm512_setzero_ps();
+        const __m512i lo = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(v0));
+        const __m512i hi = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(v1));
+        _mm512_storeu_si512(d + xx, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+        xx += 15;
+        continue;
+      }
+      const uint32_t a = s0 && xs >= 0 ? to_bf16(s0[xs]) : 0,
+                     b = s1 && xs >= 0 ? to_bf16(s1[xs]) : 0;
+      d[xx]            = a | b << 16;
+    }
+  }
+}
+
 /* the network's input sample x (Cin, Y, X) fp32 into layer L's padded NHWC bf16 buffer */
 AMX_TARGET static void load_input(const AmxLayer *L, const float *x, uint16_t *buf)
 {
   const GyreConvShape *s = &L->s;
-  const int            Y = s->Y, X = s->X, C = s->Cin, cp = L->cp, Xp = X + 2 * s->PX;
-  const size_t         plane = (size_t) Y * X;
+  if (L->ky2) {
+    load_input_rows(L, x, (uint32_t *) buf);
+    return;
+  }
+  const int    Y = s->Y, X = s->X, C = s->Cin, cp = L->cp, Xp = X + 2 * s->PX;
+  const size_t plane = (size_t) Y * X;
   for (int y = 0; y < Y; y++) {
     uint16_t    *r   = buf + ((size_t) (y + s->PY) * Xp + s->PX) * cp;
     const float *src = x + (size_t) y * X;
@@ -276,6 +331,26 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
   const __mmask16 mw   = (__mmask16) ((1u << (w > 0 ? w : 0)) - 1u);
   uint16_t       *d =
       next ? next + ((size_t) (y + nl->s.PY) * (s->X + 2 * nl->s.PX) + nl->s.PX + x0) * cpn : NULL;
+  /* the common cases in loops of their own, nothing decided a row: a hidden layer's ReLU and
+   * batch norm into a whole tile row of the next input; the last layer's P pixels of one channel */
+  const __m512 bb = inreg ? b : zero; /* (GELU, tanh: the bias is in) */
+  if (fast && w == 16 && end >= cpn && L->act == GYRE_ACT_RELU && L->bn) {
+    uint16_t    *p    = d + (P > 1 ? 0 : 16 * t);
+    const size_t step = (size_t) P * cpn;
+    for (int r = 0; r < R; r++, p += step) {
+      __m512 v = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), bb), zero);
+      v        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+      _mm256_storeu_si256((__m256i *) p, (__m256i) _mm512_cvtneps_pbh(v));
+    }
+    return;
+  }
+  if (!next && P > 1 && L->cq == 1 && L->act < 0 && !L->bn) {
+    float          *o  = out + (size_t) y * s->X + x0;
+    const __mmask16 mp = (__mmask16) ((1u << P) - 1u);
+    for (int r = 0; r < R; r++, o += P)
+      _mm512_mask_storeu_ps(o, mp, _mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), bb));
+    return;
+  }
   for (int r = 0; r < R; r++) {
     __m512 v = _mm512_loadu_ps(cb + 16 * r);
     if (inreg) {
@@ -285,7 +360,11 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
     if (L->bn) v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
     if (fast) {
       uint16_t *p = d + (size_t) r * P * cpn;
-      _mm256_mask_storeu_epi16(p + (P > 1 ? 0 : 16 * t), mw, (__m256i) _mm512_cvtneps_pbh(v));
+      if (w == 16) /* (a masked store where fewer) */
+        _mm256_storeu_si256((__m256i *) (p + (P > 1 ? 0 : 16 * t)),
+                            (__m256i) _mm512_cvtneps_pbh(v));
+      else
+        _mm256_mask_storeu_epi16(p + (P > 1 ? 0 : 16 * t), mw, (__m256i) _mm512_cvtneps_pbh(v));
       if (end < cpn) memset(p + end, 0, sizeof(uint16_t) * (size_t) (cpn - end));
     } else
       _mm512_storeu_ps(cb + 16 * r, v);
@@ -339,9 +418,9 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
   const GyreConvShape *s = &L->s;
   const int            P = L->P, R = s->X / P < 16 ? s->X / P : 16, B = R * P;
   const int            nb = (s->X + B - 1) / B, Xp = s->X + 2 * s->PX;
-  const int            nch = L->nch, nt = L->nt, KY = s->KY, cp = L->cp, kc = L->kc;
-  const long           stride = 2L * cp * P;
-  TileConfig           cfg;
+  const int  nch = L->nch, nt = L->nt, KY = L->kr, cp = L->cp, kc = L->kc, ys = L->ky2 ? 2 : 1;
+  const long stride = 2L * cp * P;
+  TileConfig cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.palette = 1;
   for (int i = 0; i < 8; i++) {
@@ -365,18 +444,18 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
         for (int c = 0; c < nch; c++) {
           const uint16_t *ac = in + kc * c;
           _tile_loadd(6, L->wt + 512 * ((size_t) ky * nch + c), 64);
-          _tile_loadd(4, ac + ((size_t) (yb[0] + ky) * Xp + x[0]) * cp, stride);
+          _tile_loadd(4, ac + ((size_t) (yb[0] + ys * ky) * Xp + x[0]) * cp, stride);
           _tile_dpbf16ps(0, 4, 6);
           if (G > 1) {
-            _tile_loadd(5, ac + ((size_t) (yb[1] + ky) * Xp + x[1]) * cp, stride);
+            _tile_loadd(5, ac + ((size_t) (yb[1] + ys * ky) * Xp + x[1]) * cp, stride);
             _tile_dpbf16ps(1, 5, 6);
           }
           if (G > 2) {
-            _tile_loadd(4, ac + ((size_t) (yb[2] + ky) * Xp + x[2]) * cp, stride);
+            _tile_loadd(4, ac + ((size_t) (yb[2] + ys * ky) * Xp + x[2]) * cp, stride);
             _tile_dpbf16ps(2, 4, 6);
           }
           if (G > 3) {
-            _tile_loadd(5, ac + ((size_t) (yb[3] + ky) * Xp + x[3]) * cp, stride);
+            _tile_loadd(5, ac + ((size_t) (yb[3] + ys * ky) * Xp + x[3]) * cp, stride);
             _tile_dpbf16ps(3, 5, 6);
           }
         }
@@ -402,8 +481,8 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
             _tile_zero(3);
           }
           for (int ky = 0; ky < KY; ky++) {
-            const uint16_t *a0 = in + ((size_t) (y + ky) * Xp + x0) * cp;
-            const uint16_t *a1 = in + ((size_t) (y + ky) * Xp + x1) * cp;
+            const uint16_t *a0 = in + ((size_t) (y + ys * ky) * Xp + x0) * cp;
+            const uint16_t *a1 = in + ((size_t) (y + ys * ky) * Xp + x1) * cp;
             for (int c = 0; c < nch; c++) {
               const size_t wo = 512 * ((size_t) ky * nch + c);
               _tile_loadd(4, a0 + kc * c, stride);
@@ -512,9 +591,9 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
       cache_free(c);
       return NULL; /* the caller runs the layers */
     }
-    L->s = s, L->act = p->act;
+    L->s = s, L->act = p->act, L->ky2 = l == 0 && s.Cin == 1 && s.KY > 1;
     tiling(L);
-    wlen += 512 * (size_t) L->nt * s.KY * L->nch;
+    wlen += 512 * (size_t) L->nt * L->kr * L->nch;
     nlane += 64 * (size_t) L->nt;
     if (padded_len(L) > c->blen) c->blen = padded_len(L);
     shape[1] = s.Cout;
@@ -531,7 +610,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     L->wt = c->wt + w, L->lane = c->lane + k;
     pack_weights(L, layers[l].W->data, L->wt);
     lanes(L, &layers[l]);
-    w += 512 * L->nt * L->s.KY * L->nch;
+    w += 512 * L->nt * L->kr * L->nch;
     k += 64 * L->nt;
   }
   return c;
