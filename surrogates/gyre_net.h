@@ -115,9 +115,9 @@ GyreStatus GyreNetInfer(const GyreNet *net, GyreNetWorkspace *ws, const GyreTens
 /* 1 where GyreNetInfer's output at a point is computed alike in any block containing the
  * point's receptive field (bitwise the same values on a rank's block with a halo as on the
  * whole field, or on a block whose circular padding stands in for the periodic halo): every
- * layer a circular convolution the backend computes exactly so (conv_block_exact), a batch
- * norm or an activation. 0 otherwise (dense, spectral, coordinate or zero-mean layers, zero
- * padding, a GEMM convolution). */
+ * layer a circular convolution the backend computes exactly so (conv_block_exact, or the whole
+ * chain in one op: conv_chain_exact, the CPU's bf16), a batch norm or an activation. 0 otherwise
+ * (dense, spectral, coordinate or zero-mean layers, zero padding, a GEMM convolution). */
 int GyreNetBlockExact(const GyreNet *net);
 /* The number of convolutions where net is a chain of them, each followed by at most an
  * activation and then a batch norm (a CNN that GyreNetInfer can run in one backend op,

@@ -238,6 +238,9 @@ typedef struct {
   GyreStatus (*conv_chain_forward)(GyreBackend *, int n, const GyreConvPostLayer *layers,
                                    const GyreTensor *x, GyreTensor *y, void **cache, int *done);
   void (*chain_cache_free)(GyreBackend *, void *cache);
+  /* 1 where conv_chain_forward runs chains at the backend's present precision and computes each
+   * output point alike in any block (as conv_block_exact for one layer), else 0. NULL: never */
+  int (*conv_chain_exact)(GyreBackend *);
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

@@ -1042,12 +1042,16 @@ int GyreNetConvChain(const GyreNet *net)
 int GyreNetBlockExact(const GyreNet *net)
 {
   const GyreBackendOps *op = net->be->ops;
+  /* a chain the backend runs in one op (GyreNetInfer: conv_chain_forward), exact as a whole */
+  const int chain = GyreNetConvChain(net) > 0 && op->conv_chain_forward && op->conv_chain_exact &&
+                    op->conv_chain_exact(net->be);
   if (net->nl < 1) return 0;
   for (int i = 0; i < net->nl; i++) {
     const Layer *l = &net->L[i];
     if (l->kind == L_BN || l->kind == L_ACT) continue;
-    if (l->kind != L_CONV || l->pad != GYRE_PAD_CIRCULAR || !op->conv_block_exact ||
-        !op->conv_block_exact(net->be, l->dim, l->cin, l->cout, l->k))
+    if (l->kind != L_CONV || l->pad != GYRE_PAD_CIRCULAR ||
+        !(chain ||
+          (op->conv_block_exact && op->conv_block_exact(net->be, l->dim, l->cin, l->cout, l->k))))
       return 0;
   }
   return 1;

@@ -121,6 +121,7 @@ static const GyreBackendOps cpu_ops = {
     .set_precision      = cpu_set_precision,
     .conv_chain_forward = GyreCPUConvChainForward,
     .chain_cache_free   = GyreCPUConvChainCacheFree,
+    .conv_chain_exact   = GyreCPUConvChainExact,
 };
 
 const GyreBackendOps *GyreBackendOpsCPU(void)

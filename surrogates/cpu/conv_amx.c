@@ -259,7 +259,6 @@ AMX_TARGET static void load_input_rows(const AmxLayer *L, const float *x, uint32
     uint32_t *d     = buf + (size_t) yy * Xp;
     int       xx    = 0;
     for (; xx < Xp; xx++) {
-      const int xs = padded_source(xx, X, PX, s->circ);
       if (xx >= PX && xx + 16 <= PX + X) { /* 16 interior pixels a vector */
         const __m512  v0 = s0 ? _mm512_loadu_ps(s0 + xx - PX) : _mm512_setzero_ps();
         const __m512  v1 = s1 ? _mm512_loadu_ps(s1 + xx - PX) : _mm512_setzero_ps();
@@ -269,9 +268,10 @@ AMX_TARGET static void load_input_rows(const AmxLayer *L, const float *x, uint32
         xx += 15;
         continue;
       }
-      const uint32_t a = s0 && xs >= 0 ? to_bf16(s0[xs]) : 0,
-                     b = s1 && xs >= 0 ? to_bf16(s1[xs]) : 0;
-      d[xx]            = a | b << 16;
+      const int      xs = padded_source(xx, X, PX, s->circ);
+      const uint32_t a  = s0 && xs >= 0 ? to_bf16(s0[xs]) : 0,
+                     b  = s1 && xs >= 0 ? to_bf16(s1[xs]) : 0;
+      d[xx]             = a | b << 16;
     }
   }
 }
@@ -517,66 +517,79 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
 
 #if CONV_AMX
 /* what a chain's calls keep (the caller's *cache): the layers' tiling, packed weights and lanes,
- * the activation buffers, for the chain whose key (its shapes, options and parameters' bits)
- * they were made for */
+ * the activation buffers, for the chain whose signature (its shapes, options and parameters'
+ * bits) they were made for */
 typedef struct {
-  uint64_t  key;
-  int       n;
-  size_t    blen;
-  AmxLayer *L;
-  uint16_t *wt, *buf;
-  float    *lane, *cb;
+  unsigned char *sig;
+  size_t         siglen;
+  int            n;
+  size_t         blen;
+  AmxLayer      *L;
+  uint16_t      *wt, *buf;
+  float         *lane, *cb;
 } ChainCache;
 
 static void cache_free(ChainCache *c)
 {
   if (!c) return;
-  free(c->L), free(c->wt), free(c->buf), free(c->lane), free(c->cb);
+  free(c->sig), free(c->L), free(c->wt), free(c->buf), free(c->lane), free(c->cb);
   free(c);
 }
 
-static uint64_t mix(uint64_t h, const void *p, size_t bytes)
+/* a chain's signature, walked piece by piece: counted (sig NULL), written (write), or compared
+ * with a stored one (same: 0 from the first difference) */
+typedef struct {
+  unsigned char *sig;
+  size_t         len, at;
+  int            write, same;
+} Sig;
+
+static void sig_add(Sig *g, const void *p, size_t bytes)
 {
-  const unsigned char *b = p;
-  for (size_t i = 0; i + 4 <= bytes; i += 4) {
-    uint32_t w;
-    memcpy(&w, b + i, 4);
-    h = (h ^ w) * 0x100000001b3ull;
-  }
-  return h;
+  if (g->sig && g->write)
+    memcpy(g->sig + g->at, p, bytes);
+  else if (g->sig && g->same)
+    g->same = g->at + bytes <= g->len && !memcmp(g->sig + g->at, p, bytes);
+  g->at += bytes;
 }
 
-/* the key of a call: x's shape, each layer's weights' shape, padding, activation and the bits of
- * its parameters (a network whose weights changed in place is packed again) */
-static uint64_t chain_key(int n, const GyreConvPostLayer *layers, const GyreTensor *x)
+/* x's shape, each layer's weights' shape, padding, activation and its parameters' bits (a network
+ * whose weights changed in place is packed again): compared by memcmp, a few hundred cycles for a
+ * small CNN, where a hash of the same bits took thousands */
+static void chain_sig(Sig *g, int n, const GyreConvPostLayer *layers, const GyreTensor *x)
 {
-  uint64_t h = mix(0xcbf29ce484222325ull, x->shape, sizeof(int64_t) * x->ndim);
-  h          = mix(h, &n, sizeof n);
+  sig_add(g, &n, sizeof n), sig_add(g, &x->ndim, sizeof x->ndim);
+  sig_add(g, x->shape, sizeof(int64_t) * x->ndim);
   for (int l = 0; l < n; l++) {
     const GyreConvPostLayer *p    = &layers[l];
-    const int64_t            C    = p->W->shape[0];
-    int                      o[2] = {(int) p->pad, p->act};
-    h = mix(h, p->W->shape, sizeof(int64_t) * p->W->ndim), h = mix(h, o, sizeof o);
-    h = mix(h, p->W->data, sizeof(float) * p->W->size);
-    if (p->b && p->b->data) h = mix(h, p->b->data, sizeof(float) * C);
-    if (p->mean) {
-      h = mix(h, p->mean, sizeof(float) * C), h = mix(h, p->invstd, sizeof(float) * C);
-      h = mix(h, p->gamma, sizeof(float) * C), h = mix(h, p->beta, sizeof(float) * C);
+    const size_t             C    = (size_t) p->W->shape[0];
+    const int                o[4] = {(int) p->pad, p->act, p->b && p->b->data, p->mean != NULL};
+    sig_add(g, o, sizeof o), sig_add(g, &p->W->ndim, sizeof p->W->ndim);
+    sig_add(g, p->W->shape, sizeof(int64_t) * p->W->ndim);
+    sig_add(g, p->W->data, sizeof(float) * p->W->size);
+    if (o[2]) sig_add(g, p->b->data, sizeof(float) * C);
+    if (o[3]) {
+      sig_add(g, p->mean, sizeof(float) * C), sig_add(g, p->invstd, sizeof(float) * C);
+      sig_add(g, p->gamma, sizeof(float) * C), sig_add(g, p->beta, sizeof(float) * C);
     }
   }
-  return h;
 }
 
 /* a new cache for the chain, or NULL (*st set where memory ran out; NULL with GYRE_OK: not a
  * chain this op computes) */
 static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const GyreTensor *x,
-                              const GyreTensor *y, uint64_t key, GyreStatus *st)
+                              const GyreTensor *y, GyreStatus *st)
 {
   ChainCache *c    = calloc(1, sizeof *c);
   size_t      wlen = 0, nlane = 0;
   *st = GYRE_OK;
   if (!c || !(c->L = calloc((size_t) n, sizeof *c->L))) goto oom;
-  c->key = key, c->n = n;
+  c->n  = n;
+  Sig g = {0};
+  chain_sig(&g, n, layers, x); /* (counted) */
+  if (!(c->sig = malloc(g.at))) goto oom;
+  c->siglen = g.at, g = (Sig){.sig = c->sig, .len = c->siglen, .write = 1};
+  chain_sig(&g, n, layers, x);
   /* each layer's shape from its input's: "same" convolutions keep Y and X */
   int64_t shape[GYRE_TENSOR_MAX_DIMS];
   memcpy(shape, x->shape, sizeof(int64_t) * x->ndim);
@@ -621,6 +634,12 @@ oom:
 }
 #endif
 
+/* at bf16 every chain runs here, each output pixel the same sum wherever it lies (above) */
+int GyreCPUConvChainExact(GyreBackend *be)
+{
+  return !strcmp(GyreBackendPrecision(be), "bf16") && GyreCPUHasAMXBF16();
+}
+
 void GyreCPUConvChainCacheFree(GyreBackend *be, void *cache)
 {
   (void) be;
@@ -637,12 +656,15 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
   *done = 0;
   if (n < 1 || strcmp(GyreBackendPrecision(be), "bf16") || !GyreCPUHasAMXBF16()) return GYRE_OK;
 #if CONV_AMX
-  const uint64_t key = chain_key(n, layers, x);
-  ChainCache    *c   = *cache;
-  if (!c || c->key != key || c->n != n) {
+  ChainCache *c = *cache;
+  if (c) {
+    Sig g = {.sig = c->sig, .len = c->siglen, .same = 1};
+    chain_sig(&g, n, layers, x);
+    if (!g.same || g.at != c->siglen) cache_free(c), c = NULL;
+  }
+  if (!c) {
     GyreStatus st;
-    cache_free(c);
-    *cache = c = chain_make(n, layers, x, y, key, &st);
+    *cache = c = chain_make(n, layers, x, y, &st);
     if (!c) return st;
   }
   const AmxLayer *L      = c->L;

@@ -58,6 +58,7 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *, int n, const GyreConvPostLayer
                                    const GyreTensor *x, GyreTensor *y, void **cache, int *done);
 void       GyreCPUConvChainCacheFree(GyreBackend *, void *cache);
 int        GyreCPUHasAMXBF16(void);
+int        GyreCPUConvChainExact(GyreBackend *);
 /* conv_fft.c: a 2-D circular convolution with an even number of rows as the spectral convolution
  * of every mode (GYRE_CONV_ALGO=fft); the backward leaves db to the caller */
 int        GyreCPUConvFFTApplies(const GyreTensor *x, const GyreTensor *W, GyrePadding pad);

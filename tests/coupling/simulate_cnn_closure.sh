@@ -63,6 +63,20 @@ else
   mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
     -surrogate_precision bf16 -surrogate_trim_halo 0 -output b1_halo.nc > /dev/null
   ncdiff b1.nc b1_halo.nc --vars vorticity --rtol 0 || fail "bf16: the trimmed block differs"
+  # 16 channels: at fp32 GEMMs (a point's value depends on the block: the halo kept), in bf16 one
+  # chain computed alike in any block (trimmed by default, bitwise the haloed run)
+  mpirun_n 2 "$GYRE" train -train_data fine.nc -train_inputs vorticity \
+    -train_targets subgrid_forcing -net cnn -net_depth 3 -cnn_channels 16,16 -cnn_kernels 5,3,3 \
+    -train_batch 4 -train_epochs 1 -train_out cnn16.nc -quiet
+  mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn16.nc -surrogate_scale -1 -info \
+    -output w32.nc > w32.log
+  if grep -q "halo of 4 (none in a dimension" w32.log; then fail "fp32 GEMMs: the block trimmed"; fi
+  mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn16.nc -surrogate_scale -1 -info \
+    -surrogate_precision bf16 -output w16.nc > w16.log
+  grep -q "halo of 4 (none in a dimension" w16.log || fail "bf16 16 channels: the block not trimmed"
+  mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn16.nc -surrogate_scale -1 \
+    -surrogate_precision bf16 -surrogate_trim_halo 0 -output w16h.nc > /dev/null
+  ncdiff w16.nc w16h.nc --vars vorticity --rtol 0 || fail "bf16 16 channels: the trimmed block differs"
   "$PYTHON" - <<'PY'
 import netCDF4  # noqa: F401
 import numpy as np
