@@ -17,7 +17,9 @@
 # the default's), ns2d "small" a
 # 3-layer CNN of 8 channels (kernels 5,3,3) instead of the FCNN; "step" and "smstep" are
 # "trained" and "small" evaluated once a time step (-surrogate_closure_eval step: the term held
-# through the step's stages; not the default, every right-hand side). The networks are
+# through the step's stages; not the default, every right-hand side); "bf16", "smbf16" and
+# "smstbf16" are "trained", "small" and "smstep" with -surrogate_precision bf16 (the CNN on AMX,
+# where the CPU has it: the rows are left out elsewhere, and with BACKEND=cuda). The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
 # speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases (REPEATS and
 # NS2D_REPEATS: how many times each model's cases run, the fastest kept; NS2D_T: ns2d's model
@@ -41,8 +43,9 @@ read -r -a launch <<< "${LAUNCH-mpiexec -n 1}"
 run() { "${launch[@]}" "$gyre" "$@"; }
 case "${ONLY:-}" in "" | l96 | ns2d) ;; *) echo "ONLY=$ONLY: expected l96 or ns2d" >&2; exit 2 ;; esac
 for c in ${NS2D_CASES:-}; do # a misspelt case would quietly leave its row out
-  case "$c" in null | trained | trimmed | small | step | smstep) ;;
-    *) echo "NS2D_CASES: unknown case '$c' (null trained trimmed small step smstep)" >&2; exit 2 ;;
+  case "$c" in null | trained | trimmed | small | step | smstep | bf16 | smbf16 | smstbf16) ;;
+    *) echo "NS2D_CASES: unknown case '$c' (null trained trimmed small step smstep bf16 smbf16" \
+      "smstbf16)" >&2; exit 2 ;;
   esac
 done
 dev=() # the closures' backend (simulate only)
@@ -138,7 +141,9 @@ bench() {
 }
 
 # want CASE: whether CASE is among NS2D_CASES (default: every ns2d case; plain always runs)
-want() { [[ " ${NS2D_CASES:-null trained trimmed small step smstep} " == *" $1 "* ]]; }
+want() {
+  [[ " ${NS2D_CASES:-null trained trimmed small step smstep bf16 smbf16 smstbf16} " == *" $1 "* ]]
+}
 
 echo "-- timing (1 rank)"
 {
@@ -158,6 +163,14 @@ echo "-- timing (1 rank)"
   done
   ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time "${NS2D_T:-0.5}" -output_every 0.25)
   [ "${ONLY:-ns2d}" = ns2d ] || exit 0
+  # the CPU's bf16 (AMX): where a short run with it succeeds
+  amx=0
+  if [ -z "${BACKEND:-}" ] && run simulate -model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.01 \
+    -surrogate ns2d_small.nc -surrogate_precision bf16 -quiet -output probe.nc > /dev/null 2>&1; then
+    amx=1
+  else
+    echo "-- no bf16 on this CPU (AMX) or BACKEND set: the bf16 rows are left out"
+  fi
   # NS2D_REPEATS times (default 1: the FCNN's runs are long on a CPU), interleaved, the fastest
   # kept, as l96's
   for ((r = 0; r < ${NS2D_REPEATS:-1}; r++)); do
@@ -175,6 +188,13 @@ echo "-- timing (1 rank)"
       -surrogate_scale -1 -guard 0 -surrogate_closure_eval step
     ! want smstep || bench ns2d smstep "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc \
       -surrogate_scale -1 -guard 0 -surrogate_closure_eval step
+    [ "$amx" = 1 ] || continue
+    ! want bf16 || bench ns2d bf16 "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
+      -surrogate_precision bf16
+    ! want smbf16 || bench ns2d smbf16 "${ns[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 \
+      -guard 0 -surrogate_precision bf16
+    ! want smstbf16 || bench ns2d smstbf16 "${ns[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 \
+      -guard 0 -surrogate_precision bf16 -surrogate_closure_eval step
   done
 } | tee results.txt
 
@@ -187,13 +207,14 @@ END {
   print "each ratio against the plain step of the same run; ratio(log): the same from the -log_view runs"
   print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
   print "output counted; ms/call: the mean time of one event; infer.: its share of the -log_view run;"
-  print "step, smstep: trained, small evaluated once a time step, -surrogate_closure_eval step)"
+  print "step, smstep: trained, small evaluated once a time step, -surrogate_closure_eval step;"
+  print "bf16, smbf16, smstbf16: trained, small, smstep with -surrogate_precision bf16, AMX)"
   printf "%-6s %-8s %12s %10s %10s %10s %10s %10s  %-8s %s\n", "model", "closure", "s/step", "ratio", \
     "ratio(log)", "infer.", "calls/step", "ms/call", "goal", "met"
   for (i = 1; i <= n; i++) {
     m = c[i]
     printf "%-6s %-8s %12.4g %10s %10s %10s\n", m, "plain", t[m, "plain"], "1", "1", "-"
-    nk = split("null trained guarded trimmed small step smstep", k, " ")
+    nk = split("null trained guarded trimmed small step smstep bf16 smbf16 smstbf16", k, " ")
     for (j = 1; j <= nk; j++) {
       if (!((m, k[j]) in t)) continue
       r = t[m, k[j]] / t[m, "plain"]

@@ -794,13 +794,15 @@ static GyreStatus run_infer(const GyreNet *net, GyreNetWorkspace *ws, const Gyre
 {
   GyreBackend *be = net->be;
   const int    nd = x->ndim, nl = net->nl;
-  if (nl < 1 || net->L[0].inplace || y->data == x->data)
-    return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
-  if (be->ops->conv_chain_forward) {
+  /* a chain the backend runs whole (it reads x before writing y: y may be x) */
+  if (nl >= 1 && be->ops->conv_chain_forward && be->ops->conv_chain_exact &&
+      be->ops->conv_chain_exact(be) && GyreNetConvChain(net) > 0) {
     int done;
     GyreCall(infer_chain(net, ws, x, y, &done));
     if (done) return GYRE_OK;
   }
+  if (nl < 1 || net->L[0].inplace || y->data == x->data)
+    return run_layers(net, ws->act, ws->tmp, ws->aux, ws->bnis, x, y, 0);
   int64_t a[GYRE_TENSOR_MAX_DIMS], b[GYRE_TENSOR_MAX_DIMS];
   memcpy(a, x->shape, nd * sizeof(int64_t));
   const GyreTensor *in = x;
@@ -1032,7 +1034,7 @@ int GyreNetConvChain(const GyreNet *net)
 {
   int n = 0;
   for (int i = 0; i < net->nl; i++, n++) {
-    if (net->L[i].kind != L_CONV) return 0;
+    if (net->L[i].kind != L_CONV || net->L[i].k % 2 == 0 || n == 64) return 0;
     if (i + 1 < net->nl && net->L[i + 1].kind == L_ACT) i++;
     if (i + 1 < net->nl && net->L[i + 1].kind == L_BN) i++;
   }

@@ -10,7 +10,8 @@
  * (y + ky, x), and consecutive pixels' runs start Cp values apart. So an AMX tile of 16 pixels x
  * KC of those values is one tile load with a row stride of 2 Cp bytes: the implicit GEMM needs no
  * im2col. KC, the chunk, is the largest even divisor of KX Cp up to 32, so a tile never reads
- * past a pixel's run (a NaN or an infinity reaches only the outputs whose kernels cover it). The
+ * past a pixel's run (a NaN or an infinity reaches only the outputs whose kernels cover it, up to
+ * a ReLU, which makes a NaN 0 as the fp32 activation does). The
  * weights are packed as AMX's B operand ("VNNI": pairs of consecutive K values of one output
  * channel side by side), 16 output channels a tile, zeros for the padding channels.
  *
@@ -126,7 +127,8 @@ static void tiling(AmxLayer *L)
   while (cq < s->Cout)
     cq *= 2;
   L->P  = cq <= 8 ? 16 / cq : 1;
-  L->P  = L->P > 8 ? 8 : L->P > s->X ? s->X : L->P;
+  L->P  = L->P > 8 ? 8 : L->P;
+  L->P  = L->P > s->X ? s->X : L->P; /* (a tile row within the row: R = X / P >= 1) */
   L->cq = L->P > 1 ? cq : 16;
   L->cp = s->Cin + (s->Cin & 1);
   while (L->P > 1 && (s->KX + L->P - 1) * L->cp > 32) /* P > 1 in one chunk only (above) */
@@ -606,6 +608,8 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     }
     L->s = s, L->act = p->act, L->ky2 = l == 0 && s.Cin == 1 && s.KY > 1;
     tiling(L);
+    if (L->ky2 && L->cp != 2) /* (a kernel so wide that its run is stored padded to 32) */
+      L->ky2 = 0, tiling(L);
     wlen += 512 * (size_t) L->nt * L->kr * L->nch;
     nlane += 64 * (size_t) L->nt;
     if (padded_len(L) > c->blen) c->blen = padded_len(L);
@@ -634,7 +638,9 @@ oom:
 }
 #endif
 
-/* at bf16 every chain runs here, each output pixel the same sum wherever it lies (above) */
+/* at bf16 the chains run here (every chain of convolutions with odd kernels, each followed by at
+ * most an activation and a batch norm: all that GyreNetConvChain counts), each output pixel the
+ * same sum wherever it lies (above) */
 int GyreCPUConvChainExact(GyreBackend *be)
 {
   return !strcmp(GyreBackendPrecision(be), "bf16") && GyreCPUHasAMXBF16();
