@@ -212,6 +212,11 @@ static void fill_halo(const AmxLayer *L, uint16_t *buf)
   const size_t         row = (size_t) Xp * C;
   for (int yy = PY; yy < PY + Y; yy++) {
     uint16_t *r = buf + yy * row;
+    if (s->circ && PX <= X) { /* the row's last PX pixels on the left, its first on the right */
+      memcpy(r, r + (size_t) X * C, sizeof(uint16_t) * PX * C);
+      memcpy(r + (size_t) (PX + X) * C, r + (size_t) PX * C, sizeof(uint16_t) * PX * C);
+      continue;
+    }
     for (int xx = 0; xx < PX; xx++) {
       uint16_t *l = r + (size_t) xx * C, *h = r + (size_t) (PX + X + xx) * C;
       if (!s->circ) {
@@ -241,11 +246,14 @@ static void fill_halo(const AmxLayer *L, uint16_t *buf)
  * beyond the padded rows) */
 static inline int padded_source(int r, int Y, int PY, int circ)
 {
-  const int ys = r - PY;
+  int ys = r - PY;
   if (ys >= 0 && ys < Y) return ys;
   if (!circ || r >= Y + 2 * PY) return -1;
-  const int w = ys % Y;
-  return w < 0 ? w + Y : w;
+  while (ys < 0) /* (no division: a few rows of padding, wrapped once unless Y is tiny) */
+    ys += Y;
+  while (ys >= Y)
+    ys -= Y;
+  return ys;
 }
 
 /* a 1-channel sample x (Y, X) as two input rows a pixel (ky2): pixel (yy, xx) of the padded
