@@ -70,8 +70,11 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
   { /* (the loop's invariants held: f may alias sc as far as the compiler knows) */
     const PetscReal scale = sc->scale;
     PetscScalar    *fc    = f + sc->comp;
-    for (PetscInt p = 0; p < n; p++)
-      fc[p * dof] += scale * y[p];
+    if (dof == 1)
+      GyreSurrogateAddScaled(fc, y, scale, n);
+    else
+      for (PetscInt p = 0; p < n; p++)
+        fc[p * dof] += scale * y[p];
   }
   PetscCall(VecRestoreArray(F, &f));
   PetscFunctionReturn(PETSC_SUCCESS);

@@ -424,6 +424,63 @@ static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(PETSC_USE_COMPLEX) &&                     \
+    defined(PETSC_USE_REAL_DOUBLE)
+#include <immintrin.h>
+#define GYRE_EVAL_AVX2 1
+static int HasAVX2(void)
+{
+  static int h = -1;
+  if (h < 0) __builtin_cpu_init(), h = __builtin_cpu_supports("avx2");
+  return h;
+}
+__attribute__((target("avx2"))) static void ToFloatAVX2(const double *u, float *x, size_t n)
+{
+  size_t k = 0;
+  for (; k + 4 <= n; k += 4)
+    _mm_storeu_ps(x + k, _mm256_cvtpd_ps(_mm256_loadu_pd(u + k)));
+  for (; k < n; k++)
+    x[k] = (float) u[k];
+}
+__attribute__((target("avx2"))) static void AddScaledAVX2(double *f, const float *y, double s,
+                                                          size_t n)
+{
+  const __m256d vs = _mm256_set1_pd(s);
+  size_t        k  = 0;
+  for (; k + 4 <= n; k += 4) /* (a product, then a sum: no contraction, as the plain loop) */
+    _mm256_storeu_pd(f + k, _mm256_add_pd(_mm256_loadu_pd(f + k),
+                                          _mm256_mul_pd(vs, _mm256_cvtps_pd(_mm_loadu_ps(y + k)))));
+  for (; k < n; k++)
+    f[k] += s * y[k];
+}
+#else
+#define GYRE_EVAL_AVX2 0
+#endif
+
+void GyreSurrogateToFloat(const PetscScalar *u, float *x, PetscInt n)
+{
+#if GYRE_EVAL_AVX2
+  if (HasAVX2()) {
+    ToFloatAVX2(u, x, (size_t) n);
+    return;
+  }
+#endif
+  for (PetscInt k = 0; k < n; k++)
+    x[k] = (float) PetscRealPart(u[k]);
+}
+
+void GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, PetscInt n)
+{
+#if GYRE_EVAL_AVX2
+  if (HasAVX2()) {
+    AddScaledAVX2(f, y, scale, (size_t) n);
+    return;
+  }
+#endif
+  for (PetscInt k = 0; k < n; k++)
+    f[k] += scale * y[k];
+}
+
 /* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. A rank
  * that owns the whole grid reads its own points (periodic wrap) without a ghost exchange. */
 static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
@@ -447,7 +504,9 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
   PetscInt n = xm * ym, nb = ev->bxm * ev->bym, w = 2 * r + 1, S = ev->dim == 2 ? w * w : w;
   /* the block is the rank's points themselves (a trimmed halo): read and written in place */
   const PetscBool inside = ev->bxs == xs && ev->bxm == xm && ev->bys == ys && ev->bym == ym;
-  if (ev->kind == GYRE_EVAL_BLOCK && ev->whole && inside) /* channel-major, no wrap */
+  if (ev->kind == GYRE_EVAL_BLOCK && ev->whole && inside && C == 1) /* one channel: a copy */
+    GyreSurrogateToFloat(u, ev->xin, n);
+  else if (ev->kind == GYRE_EVAL_BLOCK && ev->whole && inside) /* channel-major, no wrap */
     for (PetscInt c = 0; c < C; c++)
       for (PetscInt p = 0; p < n; p++)
         ev->xin[c * n + p] = (float) PetscRealPart(u[p * C + c]);
@@ -588,9 +647,12 @@ PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt
     PetscScalar *x;
     PetscCall(VecGetArrayRead(U, &u));
     PetscCall(GyreSurrogateEvalGetInput(ev, &x));
-    for (PetscInt p = 0; p < n; p++)
-      for (PetscInt c = 0; c < C; c++)
-        x[p * C + c] = u[p * dof + comp[c]];
+    if (C == 1 && dof == 1) /* the state itself */
+      PetscCall(PetscArraycpy(x, u, n));
+    else
+      for (PetscInt p = 0; p < n; p++)
+        for (PetscInt c = 0; c < C; c++)
+          x[p * C + c] = u[p * dof + comp[c]];
     PetscCall(GyreSurrogateEvalRestoreInput(ev, &x));
     PetscCall(VecRestoreArrayRead(U, &u));
     PetscCall(GyreSurrogateEvalApply(ev, y));
