@@ -11,8 +11,67 @@
  * run's, naming both values (a checkpoint written before the integrator or the surrogate was
  * recorded is taken with any); a restart without -ts_dt takes the checkpoint's dt
  * (GyreRunCheckpointStep). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 #include "gyre_run.h"
+
+PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
+{
+  PetscMPIInt rank;
+  int         st[2] = {0, 0}; /* 0 held (or no locking here), 1 held by pid st[1] */
+  double      limit = 60;
+  char        lock[PATH_MAX + 8];
+
+  PetscFunctionBegin;
+  run->checkpoint_lock = -1;
+  if (!run->checkpoint[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  const char *env = getenv("GYRE_CHECKPOINT_LOCK_WAIT");
+  if (env && *env) limit = atof(env);
+  snprintf(lock, sizeof lock, "%s.lock", run->checkpoint);
+  char lim[32]; /* (C's %g: PETSc's printf writes 60 as "60.") */
+  snprintf(lim, sizeof lim, "%g", limit);
+  if (rank == 0) {
+    const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    for (double waited = 0; fd >= 0;) {
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* ours: the pid in it, for a waiting run */
+        char pid[32];
+        int  n = snprintf(pid, sizeof pid, "%ld\n", (long) getpid());
+        if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t) n, 0) < 0) n = 0;
+        run->checkpoint_lock = fd;
+        break;
+      }
+      if (errno != EWOULDBLOCK && errno != EINTR) { /* no flock on this file system */
+        close(fd);
+        break;
+      }
+      if (waited >= limit) { /* the holder's pid, as it wrote it */
+        char    pid[32] = "";
+        ssize_t n       = pread(fd, pid, sizeof pid - 1, 0);
+        st[0] = 1, st[1] = n > 0 ? atoi(pid) : 0;
+        close(fd);
+        break;
+      }
+      if (waited == 0)
+        PetscCall(PetscPrintf(PETSC_COMM_SELF,
+                              "[simulate] checkpoint '%s' is in use by another run (%s held): "
+                              "waiting up to %s s for it to end\n",
+                              run->checkpoint, lock, lim));
+      nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 200000000}, NULL);
+      waited += 0.2;
+    }
+  }
+  PetscCallMPI(MPI_Bcast(st, 2, MPI_INT, 0, run->comm));
+  PetscCheck(!st[0], run->comm, PETSC_ERR_FILE_OPEN,
+             "-checkpoint %s: another run (pid %d) still holds %s after %s s: two runs must not "
+             "write one checkpoint (wait for it to end, or give this run another -checkpoint)",
+             run->checkpoint, st[1], lock, lim);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
 
 /* The integrator: the TS type, with its tableau for rk and arkimex ("rk/4", "arkimex/3") */
 static PetscErrorCode Integrator(TS ts, char *buf, size_t n)

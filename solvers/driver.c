@@ -41,7 +41,9 @@ const char GyreSimulateHelp[] =
     "                           -ts_type any suitable\n"
     "  -seed S, -ensemble_size N  (member m uses seed S+m)\n"
     "  -checkpoint FILE -checkpoint_every T   checkpoints (also at the end and on "
-    "SIGTERM/SIGUSR1)\n"
+    "SIGTERM/SIGUSR1);\n"
+    "                           one run at a time on FILE: a lock on FILE.lock (another run\n"
+    "                           waits GYRE_CHECKPOINT_LOCK_WAIT s, default 60, then stops)\n"
     "  -restart FILE|auto       continue a run (auto: from -checkpoint if it exists)\n"
     "  -initial_file FILE -initial_time T     start from the state FILE stored at time T\n"
     "  -closure none|polynomial|surrogate, -closure_field NAME   a term added to a component's "
@@ -424,7 +426,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscFunctionBegin;
   *exitcode = 0;
   PetscCall(PetscMemzero(run, sizeof *run));
-  run->comm = comm;
+  run->checkpoint_lock = -1;
+  run->comm            = comm;
   PetscCall(PetscOptionsHasHelp(NULL, &help));
 
   /* 1. options */
@@ -578,7 +581,8 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
   PetscCall(GyreRunSetUpTS(run));
   if (help) goto cleanup;
 
-  /* 3. the clock */
+  /* 3. the clock (a restart's dt and records from its checkpoint: this run's alone from here) */
+  PetscCall(GyreRunCheckpointLock(run));
   if (output_every < 0) output_every = m->default_output_every;
   if (!every_set && !steps_set && emulator_stride > 0) /* the default: whole strides */
     output_every =
@@ -825,6 +829,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         run->output, FormatG(run->nsteps * run->dt, tend), m->ensemble_size, run->wall_stepping));
 
 cleanup:
+  if (run->checkpoint_lock >= 0) close(run->checkpoint_lock); /* (the lock with it) */
   PetscCall(GyreGuardDestroy(run));
   PetscCall(GyreEmulatorDestroy(run));
   PetscCall(GyreRunDestroyTS(run));

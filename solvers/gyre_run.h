@@ -56,7 +56,8 @@ typedef struct {
   GyreSurrogateEval surrogate;     /* the learned closure's or the emulator's network, borrowed */
   GyreGuard         guard;         /* the surrogate's guard (guard.c), or NULL */
 
-  double    wall_stepping;      /* seconds spent in time steps */
+  int       checkpoint_lock; /* rank 0: the fd holding FILE.lock (GyreRunCheckpointLock), or -1 */
+  double    wall_stepping;   /* seconds spent in time steps */
   PetscBool checkpoint_written; /* this run has written run->checkpoint */
   char      start_time[32];
 } GyreRun;
@@ -113,6 +114,13 @@ void GyreRunOutputAbandon(GyreRun *run, char *note, size_t len);
 PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);
 
 /* checkpoint.c */
+/* One run at a time on a checkpoint: rank 0 takes an exclusive flock(2) on FILE.lock beside
+ * -checkpoint FILE and holds it for the run's life (the kernel lets go when the process ends,
+ * however it ends). Held by another process, it waits up to GYRE_CHECKPOINT_LOCK_WAIT seconds
+ * (default 60: a requeued job whose earlier step is still finishing its checkpoint), saying so,
+ * then stops with one error naming the holder's pid. Where the file system has no flock (or
+ * FILE.lock cannot be made) nothing is locked. Collective; nothing without -checkpoint. */
+PetscErrorCode GyreRunCheckpointLock(GyreRun *run);
 PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
 /* Loads every member's state and run->step from a checkpoint after checking it belongs to
  * this run. Collective. */
