@@ -22,26 +22,33 @@
 PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
 {
   PetscMPIInt rank;
-  int         st[2] = {0, 0}; /* 0 held (or no locking here), 1 held by pid st[1] */
+  int         st[2] = {0, 0}; /* 0 held (or no locking here), 1 held by another, 2 a signal */
   double      limit = 60;
-  char        lock[PATH_MAX + 8];
+  char        lock[PATH_MAX + 8], holder[160] = "", lim[32];
 
   PetscFunctionBegin;
   run->checkpoint_lock = -1;
   if (!run->checkpoint[0]) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
   const char *env = getenv("GYRE_CHECKPOINT_LOCK_WAIT");
-  if (env && *env) limit = atof(env);
+  if (env && *env) {
+    char *end;
+    limit = strtod(env, &end);
+    PetscCheck(*end == '\0' && limit >= 0 && limit <= 86400, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+               "GYRE_CHECKPOINT_LOCK_WAIT=%s: expected seconds from 0 to 86400", env);
+  }
   snprintf(lock, sizeof lock, "%s.lock", run->checkpoint);
-  char lim[32]; /* (C's %g: PETSc's printf writes 60 as "60.") */
-  snprintf(lim, sizeof lim, "%g", limit);
+  snprintf(lim, sizeof lim, "%g", limit); /* (C's %g: PETSc's printf writes 60 as "60.") */
   if (rank == 0) {
-    const int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     for (double waited = 0; fd >= 0;) {
-      if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* ours: the pid in it, for a waiting run */
-        char pid[32];
-        int  n = snprintf(pid, sizeof pid, "%ld\n", (long) getpid());
-        if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t) n, 0) < 0) n = 0;
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* ours: the pid and host in it, for a waiter */
+        char who[128], host[64] = "?";
+        gethostname(host, sizeof host - 1);
+        const int n = snprintf(who, sizeof who, "%ld on %s\n", (long) getpid(), host);
+        if (pwrite(fd, who, (size_t) n, 0) == n && ftruncate(fd, n) != 0) { /* (best effort) */
+        }
         run->checkpoint_lock = fd;
         break;
       }
@@ -49,10 +56,16 @@ PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
         close(fd);
         break;
       }
-      if (waited >= limit) { /* the holder's pid, as it wrote it */
-        char    pid[32] = "";
-        ssize_t n       = pread(fd, pid, sizeof pid - 1, 0);
-        st[0] = 1, st[1] = n > 0 ? atoi(pid) : 0;
+      if (GyreSignalsReceived()) { /* stopped while waiting: nothing of this run to save */
+        st[0] = 2, st[1] = GyreSignalsReceived();
+        close(fd);
+        break;
+      }
+      if (waited >= limit) { /* the holder, as it wrote itself */
+        ssize_t n                     = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0]         = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        st[0]                         = 1;
         close(fd);
         break;
       }
@@ -65,11 +78,25 @@ PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
       waited += 0.2;
     }
   }
-  PetscCallMPI(MPI_Bcast(st, 2, MPI_INT, 0, run->comm));
+  { /* the other ranks wait without spinning (a busy broadcast would take a core from the run
+     * being waited for) */
+    MPI_Request req;
+    int         done = 0;
+    PetscCallMPI(MPI_Ibcast(st, 2, MPI_INT, 0, run->comm, &req));
+    while (!done) {
+      PetscCallMPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+      if (!done) nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 10000000}, NULL);
+    }
+    PetscCallMPI(MPI_Bcast(holder, sizeof holder, MPI_CHAR, 0, run->comm));
+  }
+  PetscCheck(st[0] != 2, run->comm, PETSC_ERR_USER,
+             "-checkpoint %s: signal %d while waiting for %s (another run held it): stopped "
+             "before starting",
+             run->checkpoint, st[1], lock);
   PetscCheck(!st[0], run->comm, PETSC_ERR_FILE_OPEN,
-             "-checkpoint %s: another run (pid %d) still holds %s after %s s: two runs must not "
+             "-checkpoint %s: another run (pid %s) still holds %s after %s s: two runs must not "
              "write one checkpoint (wait for it to end, or give this run another -checkpoint)",
-             run->checkpoint, st[1], lock, lim);
+             run->checkpoint, holder[0] ? holder : "unknown", lock, lim);
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -430,9 +430,14 @@ static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n)
 #define GYRE_EVAL_AVX2 1
 static int HasAVX2(void)
 {
-  static int h = -1;
-  if (h < 0) __builtin_cpu_init(), h = __builtin_cpu_supports("avx2");
-  return h;
+  static int h = -1; /* (decided once; relaxed atomics) */
+  int        a = __atomic_load_n(&h, __ATOMIC_RELAXED);
+  if (a < 0) {
+    __builtin_cpu_init();
+    a = __builtin_cpu_supports("avx2") != 0;
+    __atomic_store_n(&h, a, __ATOMIC_RELAXED);
+  }
+  return a;
 }
 __attribute__((target("avx2"))) static void ToFloatAVX2(const double *u, float *x, size_t n)
 {

@@ -45,9 +45,14 @@ __attribute__((target("avx2"))) static void affine_avx2(int mode, const float *x
 static void affine(int mode, const float *x, float *y, size_t n, double a, double b)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
-  static int avx2 = -1;
-  if (avx2 < 0) __builtin_cpu_init(), avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) {
+  static int avx2 = -1; /* (decided once; relaxed atomics: callers may be threads) */
+  int        use  = __atomic_load_n(&avx2, __ATOMIC_RELAXED);
+  if (use < 0) {
+    __builtin_cpu_init();
+    use = __builtin_cpu_supports("avx2") != 0;
+    __atomic_store_n(&avx2, use, __ATOMIC_RELAXED);
+  }
+  if (use) {
     affine_avx2(mode, x, y, n, a, b);
     return;
   }

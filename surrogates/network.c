@@ -794,9 +794,11 @@ static GyreStatus run_infer(const GyreNet *net, GyreNetWorkspace *ws, const Gyre
 {
   GyreBackend *be = net->be;
   const int    nd = x->ndim, nl = net->nl;
-  /* a chain the backend runs whole (it reads x before writing y: y may be x) */
-  if (nl >= 1 && be->ops->conv_chain_forward && be->ops->conv_chain_exact &&
-      be->ops->conv_chain_exact(be) && GyreNetConvChain(net) > 0) {
+  /* a chain the backend runs whole (sample by sample, each read before its output is written:
+   * y may be x for one sample, not for more, where a sample's output could overwrite the next
+   * one's input) */
+  if (nl >= 1 && (y->data != x->data || x->shape[0] == 1) && be->ops->conv_chain_forward &&
+      be->ops->conv_chain_exact && be->ops->conv_chain_exact(be) && GyreNetConvChain(net) > 0) {
     int done;
     GyreCall(infer_chain(net, ws, x, y, &done));
     if (done) return GYRE_OK;

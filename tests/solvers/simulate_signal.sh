@@ -34,37 +34,39 @@ ncdiff full.nc run.nc --vars time,X,Y,coupling --rtol 0 || fail "resumed run dif
 # same checkpoint waits for its lock (lock.ckpt.lock) and, with GYRE_CHECKPOINT_LOCK_WAIT=1,
 # stops with one error naming the holder, making nothing; another waiting long enough (as a
 # requeued job whose predecessor is still finishing) resumes once the leg has checkpointed and
-# ended
-long="-model l96 -seed 11 -ts_max_time 100000 -output_every 0.05" # (the waiter's log: no -quiet)
+# ended. (Each wait fails the test at its limit; a failed check leaves no long run behind:
+# the EXIT trap, which also removes the work directory as common.sh's does.)
+long=(-model l96 -seed 11 -ts_max_time 100000 -output_every 10) # (the waiter's log: no -quiet)
 pid="" waiter=""
-# (a failed check leaves no long run; common.sh's trap removes the work directory)
 trap 'kill -TERM $pid $waiter 2> /dev/null || true; rm -rf "$work"' EXIT
-touch marker
-mpiexec -n 2 --oversubscribe "$GYRE" simulate $long -quiet -output lock.nc -checkpoint lock.ckpt \
-  -restart auto &
+# wait_for SECONDS WHAT COMMAND...: polls COMMAND every 0.1 s, fails at the limit
+wait_for() {
+  local n=$(($1 * 10)) what=$2
+  shift 2
+  for _ in $(seq "$n"); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  fail "not $what after $1 s"
+}
+mpiexec -n 2 --oversubscribe "$GYRE" simulate "${long[@]}" -quiet -output lock.nc \
+  -checkpoint lock.ckpt -restart auto &
 pid=$!
-for _ in $(seq 600); do
-  [ lock.nc -nt marker ] && break
-  sleep 0.1
-done
+wait_for 120 "holding lock.ckpt.lock (the leg under way)" test -s lock.ckpt.lock
 GYRE_CHECKPOINT_LOCK_WAIT=1 expect_error "a second run on a checkpoint in use" \
   "still holds lock.ckpt.lock after 1 s: two runs must not write one checkpoint" \
-  mpirun_n 2 "$GYRE" simulate $long -quiet -output other.nc -checkpoint lock.ckpt -restart auto
+  mpirun_n 2 "$GYRE" simulate -model l96 -seed 11 -ts_max_time 1 -quiet -output other.nc \
+  -checkpoint lock.ckpt -restart auto
 [ ! -e other.nc ] || fail "the refused run made its output"
-GYRE_CHECKPOINT_LOCK_WAIT=120 mpiexec -n 2 --oversubscribe "$GYRE" simulate $long \
+GYRE_CHECKPOINT_LOCK_WAIT=300 mpiexec -n 2 --oversubscribe "$GYRE" simulate "${long[@]}" \
   -output lock.nc -checkpoint lock.ckpt -restart auto > waited.log 2>&1 &
 waiter=$!
-for _ in $(seq 100); do # (until it waits)
-  grep -q "waiting up to 120 s" waited.log && break
-  sleep 0.1
-done
+wait_for 120 "waiting (the second run)" grep -q "waiting up to 300 s" waited.log
 signal_ranks $pid TERM
-for _ in $(seq 600); do # (until it has resumed)
-  grep -q "resuming at step" waited.log && break
-  sleep 0.1
-done
-grep -q "is in use by another run (lock.ckpt.lock held): waiting up to 120 s" waited.log ||
+pid=""
+wait_for 300 "resumed (the waiting run)" grep -q "resuming at step" waited.log
+grep -q "is in use by another run (lock.ckpt.lock held): waiting up to 300 s" waited.log ||
   { cat waited.log; fail "the waiting run did not say it waited"; }
-grep -q "resuming at step" waited.log || { cat waited.log; fail "the waiting run did not resume"; }
 signal_ranks $waiter TERM
+waiter=""
 echo "simulate_signal: ok"
