@@ -52,7 +52,9 @@ const char GyreTrainHelp[] =
     "                            -train_overwrite, which keeps the old one until the\n"
     "                            training succeeds)\n"
     "  -train_checkpoint FILE    resumable checkpoint, every epoch (default "
-    "<out>.ckpt.nc)\n"
+    "<out>.ckpt.nc); one\n"
+    "                            training at a time on it: FILE.lock (another waits\n"
+    "                            GYRE_CHECKPOINT_LOCK_WAIT s, default 60, then stops)\n"
     "  -train_resume FILE|auto   continue from a checkpoint (auto: from -train_checkpoint if "
     "it exists)\n"
     "  -train_epochs_per_run N   stop after N epochs of this run (resume later); 0: all\n"
@@ -414,6 +416,11 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                "-train_checkpoint '%s' is -train_out '%s': the checkpoint and the model file need "
                "two names",
                path, out);
+    /* one training at a time on a checkpoint (held until the process ends), before
+     * -train_resume auto looks for it */
+    int lockfd;
+    PetscCall(GyreCheckpointLock(comm, path, "train", "-train_checkpoint", &lockfd));
+    (void) lockfd;
     if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
       clash = is_auto ? 2 : 1;
     /* the model file or its checkpoint is one of the data files (the glob's matches) */

@@ -19,7 +19,8 @@
 #include <unistd.h>
 #include "gyre_run.h"
 
-PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
+PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *who, const char *opt,
+                                  int *lockfd)
 {
   PetscMPIInt rank;
   int         st[2] = {0, 0}; /* 0 held (or no locking here), 1 held by another, 2 a signal */
@@ -27,29 +28,29 @@ PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
   char        lock[PATH_MAX + 8], holder[160] = "", lim[32];
 
   PetscFunctionBegin;
-  run->checkpoint_lock = -1;
-  if (!run->checkpoint[0]) PetscFunctionReturn(PETSC_SUCCESS);
-  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  *lockfd = -1;
+  if (!path[0]) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   const char *env = getenv("GYRE_CHECKPOINT_LOCK_WAIT");
   if (env && *env) {
     char *end;
     limit = strtod(env, &end);
-    PetscCheck(*end == '\0' && limit >= 0 && limit <= 86400, run->comm, PETSC_ERR_ARG_OUTOFRANGE,
+    PetscCheck(*end == '\0' && limit >= 0 && limit <= 86400, comm, PETSC_ERR_ARG_OUTOFRANGE,
                "GYRE_CHECKPOINT_LOCK_WAIT=%s: expected seconds from 0 to 86400", env);
   }
-  snprintf(lock, sizeof lock, "%s.lock", run->checkpoint);
+  snprintf(lock, sizeof lock, "%s.lock", path);
   snprintf(lim, sizeof lim, "%g", limit); /* (C's %g: PETSc's printf writes 60 as "60.") */
   if (rank == 0) {
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     for (double waited = 0; fd >= 0;) {
       if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* ours: the pid and host in it, for a waiter */
-        char who[128], host[64] = "?";
+        char me[128], host[64] = "?";
         gethostname(host, sizeof host - 1);
-        const int n = snprintf(who, sizeof who, "%ld on %s\n", (long) getpid(), host);
-        if (pwrite(fd, who, (size_t) n, 0) == n && ftruncate(fd, n) != 0) { /* (best effort) */
+        const int n = snprintf(me, sizeof me, "%ld on %s\n", (long) getpid(), host);
+        if (pwrite(fd, me, (size_t) n, 0) == n && ftruncate(fd, n) != 0) { /* (best effort) */
         }
-        run->checkpoint_lock = fd;
+        *lockfd = fd;
         break;
       }
       if (errno != EWOULDBLOCK && errno != EINTR) { /* no flock on this file system */
@@ -71,9 +72,9 @@ PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
       }
       if (waited == 0)
         PetscCall(PetscPrintf(PETSC_COMM_SELF,
-                              "[simulate] checkpoint '%s' is in use by another run (%s held): "
+                              "[%s] checkpoint '%s' is in use by another run (%s held): "
                               "waiting up to %s s for it to end\n",
-                              run->checkpoint, lock, lim));
+                              who, path, lock, lim));
       nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 200000000}, NULL);
       waited += 0.2;
     }
@@ -82,21 +83,29 @@ PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
      * being waited for) */
     MPI_Request req;
     int         done = 0;
-    PetscCallMPI(MPI_Ibcast(st, 2, MPI_INT, 0, run->comm, &req));
+    PetscCallMPI(MPI_Ibcast(st, 2, MPI_INT, 0, comm, &req));
     while (!done) {
       PetscCallMPI(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
       if (!done) nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 10000000}, NULL);
     }
-    PetscCallMPI(MPI_Bcast(holder, sizeof holder, MPI_CHAR, 0, run->comm));
+    PetscCallMPI(MPI_Bcast(holder, sizeof holder, MPI_CHAR, 0, comm));
   }
-  PetscCheck(st[0] != 2, run->comm, PETSC_ERR_USER,
-             "-checkpoint %s: signal %d while waiting for %s (another run held it): stopped "
-             "before starting",
-             run->checkpoint, st[1], lock);
-  PetscCheck(!st[0], run->comm, PETSC_ERR_FILE_OPEN,
-             "-checkpoint %s: another run (pid %s) still holds %s after %s s: two runs must not "
-             "write one checkpoint (wait for it to end, or give this run another -checkpoint)",
-             run->checkpoint, holder[0] ? holder : "unknown", lock, lim);
+  PetscCheck(st[0] != 2, comm, PETSC_ERR_USER,
+             "%s %s: signal %d while waiting for %s (another run held it): stopped before "
+             "starting",
+             opt, path, st[1], lock);
+  PetscCheck(!st[0], comm, PETSC_ERR_FILE_OPEN,
+             "%s %s: another run (pid %s) still holds %s after %s s: two runs must not write one "
+             "checkpoint (wait for it to end, or give this run another %s)",
+             opt, path, holder[0] ? holder : "unknown", lock, lim, opt);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreRunCheckpointLock(GyreRun *run)
+{
+  PetscFunctionBegin;
+  PetscCall(GyreCheckpointLock(run->comm, run->checkpoint, "simulate", "-checkpoint",
+                               &run->checkpoint_lock));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

@@ -121,6 +121,10 @@ PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);
  * then stops with one error naming the holder's pid. Where the file system has no flock (or
  * FILE.lock cannot be made) nothing is locked. Collective; nothing without -checkpoint. */
 PetscErrorCode GyreRunCheckpointLock(GyreRun *run);
+/* The same for any checkpoint path (gyre train's): who names the command in the waiting line,
+ * opt the option in the error; *lockfd: rank 0's fd holding the lock, or -1 */
+PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *who, const char *opt,
+                                  int *lockfd);
 PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
 /* Loads every member's state and run->step from a checkpoint after checking it belongs to
  * this run. Collective. */

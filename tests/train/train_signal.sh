@@ -66,4 +66,29 @@ wait $pid || status=$?
 "$GYRE" train "${args[@]}" -train_out old.nc -train_overwrite -train_resume auto
 [ ! -e old.nc.replaced ] || fail "the replaced model still aside after the training ended"
 "$GYRE" info old.nc > /dev/null || fail "old.nc is not a model file"
+# one training at a time on a checkpoint: while a run trains (long: it is signalled), a second
+# on the same checkpoint waits for its lock (q.ckpt.nc.lock) and, with
+# GYRE_CHECKPOINT_LOCK_WAIT=1, stops with one error naming the holder (an EXIT trap leaves no
+# long run behind; it removes the work directory too, as common.sh's)
+pid=""
+trap 'kill -TERM $pid 2> /dev/null || true; rm -rf "$work"' EXIT
+"$GYRE" train "${args[@]}" -train_epochs 100000 -train_out q.nc -train_resume auto > q.log 2>&1 &
+pid=$!
+for _ in $(seq 1200); do
+  [ -s q.ckpt.nc.lock ] && break
+  sleep 0.1
+done
+[ -s q.ckpt.nc.lock ] || { cat q.log; fail "the long training holds no lock"; }
+GYRE_CHECKPOINT_LOCK_WAIT=1 expect_error "a second training on a checkpoint in use" \
+  "still holds q.ckpt.nc.lock after 1 s: two runs must not write one checkpoint" \
+  "$GYRE" train "${args[@]}" -train_out q.nc -train_resume auto
+for _ in $(seq 1200); do # (its handlers are installed after the lock: signal once it checkpoints)
+  [ -s q.ckpt.nc ] && break
+  sleep 0.1
+done
+kill -USR1 $pid
+status=0
+wait $pid || status=$?
+pid=""
+[ $status -eq 75 ] || { cat q.log; fail "the long training: exit status $status, expected 75"; }
 echo "train_signal: passed"
