@@ -121,7 +121,8 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y);
  * output; otherwise the channels are packed (GetInput) and GyreSurrogateEvalApply runs. The
  * same values either way. Collective. */
 /* x[k] = (float) u[k] and f[k] += scale * y[k] for k < n: the closure's conversions each call,
- * 4 values a vector where the CPU has AVX2 (the same arithmetic as the plain loops, bitwise) */
+ * 4 values a vector where the CPU has AVX2 and FMA (the same arithmetic as the plain loops,
+ * bitwise) */
 void           GyreSurrogateToFloat(const PetscScalar *u, float *x, PetscInt n);
 void           GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, PetscInt n);
 PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,

@@ -428,17 +428,6 @@ static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n)
     defined(PETSC_USE_REAL_DOUBLE)
 #include <immintrin.h>
 #define GYRE_EVAL_AVX2 1
-static int HasAVX2(void)
-{
-  static int h = -1; /* (decided once; relaxed atomics) */
-  int        a = __atomic_load_n(&h, __ATOMIC_RELAXED);
-  if (a < 0) {
-    __builtin_cpu_init();
-    a = __builtin_cpu_supports("avx2") != 0;
-    __atomic_store_n(&h, a, __ATOMIC_RELAXED);
-  }
-  return a;
-}
 __attribute__((target("avx2"))) static void ToFloatAVX2(const double *u, float *x, size_t n)
 {
   size_t k = 0;
@@ -465,7 +454,7 @@ __attribute__((target("avx2"))) static void AddScaledAVX2(double *f, const float
 void GyreSurrogateToFloat(const PetscScalar *u, float *x, PetscInt n)
 {
 #if GYRE_EVAL_AVX2
-  if (HasAVX2()) {
+  if (GyreCPUHasAVX2FMA()) {
     ToFloatAVX2(u, x, (size_t) n);
     return;
   }
@@ -477,7 +466,7 @@ void GyreSurrogateToFloat(const PetscScalar *u, float *x, PetscInt n)
 void GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, PetscInt n)
 {
 #if GYRE_EVAL_AVX2
-  if (HasAVX2()) {
+  if (GyreCPUHasAVX2FMA()) {
     AddScaledAVX2(f, y, scale, (size_t) n);
     return;
   }

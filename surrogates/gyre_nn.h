@@ -276,6 +276,10 @@ void       GyreBackendHostFree(GyreBackend *be, void *ptr);
 const char *GyreBackendsBuilt(void);
 /* The CPU backend's table (surrogates/cpu/backend_cpu.c). */
 const GyreBackendOps *GyreBackendOpsCPU(void);
+/* Whether this CPU runs AVX2 and FMA (the hand-written kernels' condition, and any caller's that
+ * vectorises by hand; decided once, thread-safe; 0 where the compiler is not GCC-compatible on
+ * x86-64) */
+int GyreCPUHasAVX2FMA(void);
 
 #ifdef __cplusplus
 }

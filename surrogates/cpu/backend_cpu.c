@@ -62,12 +62,14 @@ GyreStatus GyreCPUScale(GyreBackend *be, size_t n, float s, float *x)
 int GyreCPUHasAVX2FMA(void)
 {
 #if defined(__GNUC__) && defined(__x86_64__)
-  static int use = -1;
-  if (use < 0) {
+  static int use = -1; /* (relaxed atomics: callers may be threads) */
+  int        u   = __atomic_load_n(&use, __ATOMIC_RELAXED);
+  if (u < 0) {
     __builtin_cpu_init();
-    use = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    u = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    __atomic_store_n(&use, u, __ATOMIC_RELAXED);
   }
-  return use;
+  return u;
 #else
   return 0;
 #endif

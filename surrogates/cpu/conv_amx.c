@@ -668,7 +668,7 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
                                    const GyreTensor *x, GyreTensor *y, void **cache, int *done)
 {
   *done = 0;
-  if (n < 1 || strcmp(GyreBackendPrecision(be), "bf16") || !GyreCPUHasAMXBF16()) return GYRE_OK;
+  if (n < 1 || !GyreCPUConvChainExact(be)) return GYRE_OK; /* (fp32, or no AMX) */
 #if CONV_AMX
   ChainCache *c = *cache;
   if (c) {

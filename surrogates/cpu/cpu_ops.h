@@ -24,9 +24,7 @@
     }                                                                                              \
   } while (0)
 
-/* backend_cpu.c: whether this CPU runs AVX2 and FMA (the hand-written kernels' condition;
- * decided once; 0 where the compiler is not GCC-compatible on x86-64) */
-int GyreCPUHasAVX2FMA(void);
+/* (GyreCPUHasAVX2FMA: gyre_nn.h) */
 /* backend_cpu.c: memory, elementwise, reductions */
 GyreStatus GyreCPUAlloc(GyreBackend *, size_t bytes, void **ptr);
 GyreStatus GyreCPUFree(GyreBackend *, void *ptr);
