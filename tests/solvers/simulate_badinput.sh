@@ -259,6 +259,14 @@ expect_error "restart and initial file" "a restart continues from its checkpoint
 # an ensemble that cannot fit in memory: one error before anything is allocated
 expect_error "an impossible ensemble" "-ensemble_size 100000000 needs about" \
   mpirun_n 2 "$GYRE" simulate -model l96 -ensemble_size 100000000 -output x.nc -quiet
+# the checkpoint lock's wait: not a number of seconds from 0 to 86400 (nothing made, nothing
+# locked)
+for w in abc -1 1e9; do
+  GYRE_CHECKPOINT_LOCK_WAIT=$w expect_error "GYRE_CHECKPOINT_LOCK_WAIT=$w" \
+    "GYRE_CHECKPOINT_LOCK_WAIT=$w: expected seconds from 0 to 86400" \
+    mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 1 -output x.nc -checkpoint lw.ckpt -quiet
+done
+[ ! -e lw.ckpt ] && [ ! -e lw.ckpt.lock ] || fail "a refused wait made the checkpoint or its lock"
 echo "$sum" | sha256sum -c --quiet || fail "good.nc was modified"
 [ ! -e x.nc ] && [ ! -e s.nc ] && [ ! -e c2.nc ] && [ ! -e im.nc ] || fail "a failed run left an output file"
 echo "simulate_badinput: ok"

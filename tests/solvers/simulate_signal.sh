@@ -58,6 +58,20 @@ GYRE_CHECKPOINT_LOCK_WAIT=1 expect_error "a second run on a checkpoint in use" \
   mpirun_n 2 "$GYRE" simulate -model l96 -seed 11 -ts_max_time 1 -quiet -output other.nc \
   -checkpoint lock.ckpt -restart auto
 [ ! -e other.nc ] || fail "the refused run made its output"
+# a signal while it waits (the job cancelled meanwhile): one error, exit 1, nothing made
+GYRE_CHECKPOINT_LOCK_WAIT=300 "$GYRE" simulate "${long[@]}" -output sig.nc -checkpoint lock.ckpt \
+  -restart auto > sig.log 2>&1 &
+waiter=$!
+wait_for 120 "waiting (the signalled run)" grep -q "waiting up to 300 s" sig.log
+kill -TERM $waiter
+status=0
+wait $waiter || status=$?
+waiter=""
+[ $status -eq 1 ] || { cat sig.log; fail "signalled while waiting: exit $status, expected 1"; }
+[ "$(grep -c '^gyre: error:' sig.log)" -eq 1 ] &&
+  grep -q "signal 15 while waiting for lock.ckpt.lock" sig.log ||
+  { cat sig.log; fail "signalled while waiting: not one error naming the signal and the lock"; }
+[ ! -e sig.nc ] || fail "the run signalled while waiting made its output"
 GYRE_CHECKPOINT_LOCK_WAIT=300 mpiexec -n 2 --oversubscribe "$GYRE" simulate "${long[@]}" \
   -output lock.nc -checkpoint lock.ckpt -restart auto > waited.log 2>&1 &
 waiter=$!
