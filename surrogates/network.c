@@ -724,16 +724,24 @@ struct GyreNetWorkspace_s {
   char          gprec[8];
 };
 
-/* The layers conv_forward_post could run from layer i: a convolution, then an activation and a
- * batch norm (either may be missing). Returns the group's last layer (i: nothing to fuse). */
-static int post_group(const GyreNet *net, int i, int *act, const Layer **bn)
+/* A convolution at layer i and the activation and batch norm after it (either may be missing):
+ * the group's last layer (i where layer i is no convolution) */
+static int conv_group(const GyreNet *net, int i, int *act, const Layer **bn)
 {
   int k = i;
   *act = -1, *bn = NULL;
-  if (net->L[i].kind != L_CONV || !net->be->ops->conv_forward_post) return i;
+  if (net->L[i].kind != L_CONV) return i;
   if (k + 1 < net->nl && net->L[k + 1].kind == L_ACT) *act = (int) net->L[++k].act;
   if (k + 1 < net->nl && net->L[k + 1].kind == L_BN) *bn = &net->L[++k];
   return k;
+}
+
+/* The layers conv_forward_post could run from layer i (conv_group where the backend has the op).
+ * Returns the group's last layer (i: nothing to fuse). */
+static int post_group(const GyreNet *net, int i, int *act, const Layer **bn)
+{
+  *act = -1, *bn = NULL;
+  return net->be->ops->conv_forward_post ? conv_group(net, i, act, bn) : i;
 }
 
 /* Layers i..k (post_group) as conv_forward_post's arguments (the batch norm's 1/sqrt(var + eps)
@@ -764,9 +772,8 @@ static GyreStatus infer_conv_post(const GyreNet *net, GyreNetWorkspace *ws, int 
                                     p.beta, out, done);
 }
 
-/* The whole network by conv_chain_forward where it is a chain of post groups (a convolution, its
- * activation, its batch norm) and the backend runs it (at a reduced precision: the CPU's bf16);
- * *done = 0 otherwise */
+/* The whole network, a chain of conv groups (GyreNetConvChain > 0), by conv_chain_forward; *done
+ * = 0 where the backend declines */
 static GyreStatus infer_chain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                               GyreTensor *y, int *done)
 {
@@ -775,8 +782,7 @@ static GyreStatus infer_chain(const GyreNet *net, GyreNetWorkspace *ws, const Gy
   const Layer      *bn;
   *done = 0;
   for (int i = 0, k; i < net->nl; i = k + 1, n++) {
-    k = post_group(net, i, &act, &bn);
-    if (net->L[i].kind != L_CONV || n == 64) return GYRE_OK;
+    k = conv_group(net, i, &act, &bn);
     GyreCall(post_layer(net, ws, i, k, act, bn, &p[n]));
   }
   GyreCall(net->be->ops->conv_chain_forward(net->be, n, p, x, y, &ws->chain, done));
@@ -1034,12 +1040,10 @@ static GyreStatus infer_graph(const GyreNet *net, GyreNetWorkspace *ws, const Gy
 
 int GyreNetConvChain(const GyreNet *net)
 {
-  int n = 0;
-  for (int i = 0; i < net->nl; i++, n++) {
+  int          n = 0, act;
+  const Layer *bn;
+  for (int i = 0; i < net->nl; i = conv_group(net, i, &act, &bn) + 1, n++)
     if (net->L[i].kind != L_CONV || net->L[i].k % 2 == 0 || n == 64) return 0;
-    if (i + 1 < net->nl && net->L[i + 1].kind == L_ACT) i++;
-    if (i + 1 < net->nl && net->L[i + 1].kind == L_BN) i++;
-  }
   return n;
 }
 
