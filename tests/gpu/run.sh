@@ -14,8 +14,9 @@
 # suite: the cases and the summary line alone (no benchmark: under a minute on an H200).
 # ONLY=fno|fcnn|mlp: that network's benchmark rows alone.
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
-# closure on the GPU (tf32 and fp32, both also with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE]
-# ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft; NS2D_T, NS2D_REPEATS and NS2D_CASES as
+# closure on the GPU (tf32 and fp32, both also with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE[,
+# VAR=VALUE...]] ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft; cpu: the CPU rows on this host,
+# bf16 on AMX where it has it); NS2D_T, NS2D_REPEATS and NS2D_CASES as
 # bench/coupling.sh's; LAUNCH="taskset -c 4,5" to pin the runs to cores), gyre simulate run
 # from the whole stack carried in .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI
 # singletons.
@@ -79,22 +80,25 @@ if [ "$mode" = coupling ]; then
     OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_mca_base_component_show_load_errors=0)
   env "${senv[@]}" "$sdir/bin/gyre" version
   rc=0
-  for cfg in ${CONFIGS:-}; do # PREC or PREC:VAR=VALUE, checked before anything runs
+  for cfg in ${CONFIGS:-}; do # cpu, PREC or PREC:VAR=VALUE[,VAR=VALUE...], checked first
     case "$cfg" in
-    fp32 | tf32 | bf16 | fp32:?*=* | tf32:?*=* | bf16:?*=*) ;;
+    cpu | fp32 | tf32 | bf16 | fp32:?*=* | tf32:?*=* | bf16:?*=*) ;;
     *)
-      echo "tests/gpu/run.sh coupling: CONFIGS entry '$cfg': PREC or PREC:VAR=VALUE (PREC fp32, tf32 or bf16)"
+      echo "tests/gpu/run.sh coupling: CONFIGS entry '$cfg': cpu, PREC or PREC:VAR=VALUE[,VAR=VALUE...] (PREC fp32, tf32 or bf16)"
       rm -rf "$sdir" "$dir"
       exit 2
       ;;
     esac
   done
-  # each configuration: a precision, optionally with one of the backend's knobs (VAR=VALUE)
+  # each configuration: a precision, optionally with some of the backend's knobs
+  # (VAR=VALUE,VAR=VALUE); cpu: the closure on this host's CPU (the bench's CPU rows, bf16 on
+  # AMX where the CPU has it), against the same plain step
   for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1}; do
-    prec=${cfg%%:*} knob=GYRE_CUDA_KNOB_UNSET=1
-    [ "$cfg" != "$prec" ] && knob=${cfg#*:}
-    echo "== gyre simulate with a CUDA closure (bench/coupling.sh, ns2d 64^2, $cfg)"
-    env "$knob" "${senv[@]}" LAUNCH="${LAUNCH:-}" BACKEND=cuda PRECISION="$prec" ONLY=ns2d \
+    prec=${cfg%%:*} knobs=(GYRE_CUDA_KNOB_UNSET=1) dev=(BACKEND=cuda PRECISION="$prec")
+    [ "$cfg" != "$prec" ] && IFS=, read -r -a knobs <<< "${cfg#*:}"
+    [ "$cfg" = cpu ] && dev=(BACKEND= PRECISION=)
+    echo "== gyre simulate with a ${cfg/#cpu/CPU} closure (bench/coupling.sh, ns2d 64^2, $cfg)"
+    env "${knobs[@]}" "${senv[@]}" "${dev[@]}" LAUNCH="${LAUNCH:-}" ONLY=ns2d \
       NS2D_REPEATS="${NS2D_REPEATS:-3}" PY="$py" \
       timeout 270 bash "$root/bench/coupling.sh" "$sdir"
     r=$?
