@@ -699,7 +699,8 @@ static GyreStatus fft_conv_backward(GyreBackend *be, const ConvGeom *g, const Gy
  * and 0.46 ms by the implicit GEMM (the kernel's transform does not shrink with the batch).
  * fft and fft:N take the FFT for any batch (N: kernels of at least N taps). direct (direct.cuh:
  * one kernel a layer, for a small CNN's latency) where it applies, the implicit GEMM elsewhere and
- * for the backward pass; not chosen by auto until measured on a GPU against the implicit GEMM. */
+ * for the backward pass; not chosen by auto: on an H200 (2026-11-27) the small CNN's call on one
+ * 72^2 field took 0.111 ms with it against 0.088 ms (tf32) by the implicit GEMM. */
 #define FFT_AUTO_MIN_BATCH 16
 typedef enum { CONV_IMPLICIT, CONV_SHIFT, CONV_IM2COL, CONV_FFT, CONV_DIRECT } ConvAlgo;
 static GyreStatus conv_algo(GyreBackend *be, const ConvGeom *g, ConvAlgo *algo)
