@@ -26,6 +26,14 @@
  * column of that row (0 x NaN), so with P > 1 it reaches up to P - 1 pixels beyond its kernels
  * along x: only where the input is already not finite (the guard's trip either way).
  *
+ * A layer with one output channel on a field of at least 16 x 16 (a closure's last layer) puts 16
+ * output rows in the tile's columns instead ("tr"): a tile row is a pixel, its K run the pixel's
+ * KX Cp values of one input row, and weight tile j's column n holds kernel row j - n (zeros
+ * elsewhere), so that the KY + 15 input rows of a band of 16 output rows are KY + 15 products for
+ * 16 x 16 outputs (P = 2 took 3 products for 32). Each output row's kernel rows are summed in
+ * order, the same wherever the row lies. The epilogue transposes by gathers. A NaN or infinity
+ * in an input row reaches, in its columns, every output row of the bands that read that row.
+ *
  * A first layer with one input channel stores two input rows a pixel (the padded input at rows
  * yy and yy + 1) in place of a zero padding channel: the tiles take its kernel rows in pairs,
  * (KY + 1) / 2 products a block instead of KY (an odd last pair with a zero weight: a NaN there
@@ -102,10 +110,12 @@ typedef struct {
   int           P, cq;   /* pixels a tile row and the columns each (P > 1: Cq, else 16) */
   int           nch, nt; /* chunks per kernel row, tiles of 16 columns */
   int           ky2;     /* 1: two input rows a stored pixel (a 1-channel first layer), else 0 */
-  int           kr;      /* kernel rows as the tiles take them: KY, or (KY + 1) / 2 with ky2 */
-  uint16_t     *wt;      /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
-  float        *lane;    /* [4][nt][16]: each column's bias, mean, scale, beta (zeros: none) */
-  int           act, bn;
+  int           kr;      /* kernel rows as the tiles take them: KY, or (KY + 1) / 2 with ky2;
+                          * with tr, the input rows of a band: KY + 15 */
+  int       tr;          /* 1: one output channel, 16 output rows in a tile's columns (below) */
+  uint16_t *wt;          /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
+  float    *lane;        /* [4][nt][16]: each column's bias, mean, scale, beta (zeros: none) */
+  int       act, bn;
 } AmxLayer;
 
 /* fp32 -> bf16, round to nearest even (VCVTNEPS2BF16's rounding; a NaN stays a NaN) */
@@ -126,7 +136,8 @@ static void tiling(AmxLayer *L)
   int                  cq = 1;
   while (cq < s->Cout)
     cq *= 2;
-  L->P  = cq <= 8 ? 16 / cq : 1;
+  L->tr = s->Cout == 1 && !L->ky2 && s->Y >= 16 && s->X >= 16 && s->KY <= 16;
+  L->P  = cq <= 8 && !L->tr ? 16 / cq : 1;
   L->P  = L->P > 8 ? 8 : L->P;
   L->P  = L->P > s->X ? s->X : L->P; /* (a tile row within the row: R = X / P >= 1) */
   L->cq = L->P > 1 ? cq : 16;
@@ -139,7 +150,7 @@ static void tiling(AmxLayer *L)
   while (run % L->kc) /* (run is even) */
     L->kc -= 2;
   if (L->kc < 16 && run > 32) L->cp = (s->Cin + 31) / 32 * 32, L->kc = 32;
-  L->kr  = L->ky2 ? (s->KY + 1) / 2 : s->KY;
+  L->kr  = L->tr ? s->KY + 15 : L->ky2 ? (s->KY + 1) / 2 : s->KY;
   L->nch = (s->KX + L->P - 1) * L->cp / L->kc;
   L->nt  = L->P > 1 ? 1 : (s->Cout + 15) / 16;
 }
@@ -147,6 +158,7 @@ static void tiling(AmxLayer *L)
 /* the output channel of tile t's column n (-1: none) */
 static int column_channel(const AmxLayer *L, int t, int n)
 {
+  if (L->tr) return 0; /* (every column: an output row of the one channel) */
   const int o = L->P > 1 ? (n / L->cq < L->P ? n % L->cq : -1) : 16 * t + n;
   return o >= 0 && o < L->s.Cout ? o : -1;
 }
@@ -168,12 +180,13 @@ static void pack_weights(const AmxLayer *L, const float *W, uint16_t *wt)
           for (int p = 0; p < 2; p++) {
             const int k = kc * c + 2 * j + p, u = k / cp;
             const int i = L->ky2 ? 0 : k % cp, row = L->ky2 ? 2 * ky + k % cp : ky;
-            if (i >= s->Cin || row >= s->KY) continue;
+            if (i >= s->Cin || (!L->tr && row >= s->KY)) continue;
             for (int n = 0; n < 16; n++) {
               const int o = column_channel(L, t, n), kx = u - (L->P > 1 ? n / L->cq : 0);
-              if (o < 0 || kx < 0 || kx >= s->KX) continue;
+              const int r = L->tr ? row - n : row; /* tr: input row ky of output row n */
+              if (o < 0 || kx < 0 || kx >= s->KX || r < 0 || r >= s->KY) continue;
               tile[32 * j + 2 * n + p] =
-                  to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + row) * s->KX + kx]);
+                  to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + r) * s->KX + kx]);
             }
           }
       }
@@ -311,6 +324,29 @@ AMX_TARGET static void load_input(const AmxLayer *L, const float *x, uint16_t *b
   fill_halo(L, buf);
 }
 
+/* R accumulator rows cb (16 values each) + b, ReLU, batch norm (mu, sc, be), as bf16 rows step
+ * values apart from p: a hidden layer's common epilogue (two rows a conversion and a store where
+ * their 32 values are contiguous) */
+AMX_TARGET static inline void relu_bn_rows(const float *cb, int R, uint16_t *p, size_t step,
+                                           __m512 b, __m512 mu, __m512 sc, __m512 be)
+{
+  const __m512 zero = _mm512_setzero_ps();
+  int          r    = 0;
+  if (step == 16)
+    for (; r + 2 <= R; r += 2, p += 32) {
+      __m512 v0 = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b), zero);
+      __m512 v1 = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r + 16), b), zero);
+      v0        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v0, mu), sc), be);
+      v1        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v1, mu), sc), be);
+      _mm512_storeu_si512(p, (__m512i) _mm512_cvtne2ps_pbh(v1, v0));
+    }
+  for (; r < R; r++, p += step) {
+    __m512 v = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b), zero);
+    v        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+    _mm256_storeu_si256((__m256i *) p, (__m256i) _mm512_cvtneps_pbh(v));
+  }
+}
+
 /* the accumulator tile cb (R rows from column x0 of row y: pixels x0 + r P + q; tile t's
  * columns) after its bias, activation and batch norm: into the next layer's padded NHWC bf16
  * buffer (layer nl's, next), or into the fp32 output sample out (C, Y, X). One pass over the
@@ -345,13 +381,7 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
    * batch norm into a whole tile row of the next input; the last layer's P pixels of one channel */
   const __m512 bb = inreg ? b : zero; /* (GELU, tanh: the bias is in) */
   if (fast && w == 16 && end >= cpn && L->act == GYRE_ACT_RELU && L->bn) {
-    uint16_t    *p    = d + (P > 1 ? 0 : 16 * t);
-    const size_t step = (size_t) P * cpn;
-    for (int r = 0; r < R; r++, p += step) {
-      __m512 v = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), bb), zero);
-      v        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
-      _mm256_storeu_si256((__m256i *) p, (__m256i) _mm512_cvtneps_pbh(v));
-    }
+    relu_bn_rows(cb, R, d + (P > 1 ? 0 : 16 * t), (size_t) P * cpn, bb, mu, sc, be);
     return;
   }
   if (!next && P > 1 && L->cq == 1 && L->act < 0 && !L->bn) {
@@ -418,6 +448,224 @@ static inline int block_x(int ib, int j, int B, int X)
   return (ib + j) * B < X - B ? (ib + j) * B : X - B;
 }
 
+/* accumulators 0 .. G - 1 (G 1-4) += the input tiles at a[0 .. G - 1] (rows stride bytes apart)
+ * x weight tile 6, the input tiles 4 and 5 alternating */
+AMX_TARGET static inline void products4(const uint16_t *const a[4], int G, long stride)
+{
+  _tile_loadd(4, a[0], stride);
+  _tile_dpbf16ps(0, 4, 6);
+  if (G > 1) {
+    _tile_loadd(5, a[1], stride);
+    _tile_dpbf16ps(1, 5, 6);
+  }
+  if (G > 2) {
+    _tile_loadd(4, a[2], stride);
+    _tile_dpbf16ps(2, 4, 6);
+  }
+  if (G > 3) {
+    _tile_loadd(5, a[3], stride);
+    _tile_dpbf16ps(3, 5, 6);
+  }
+}
+
+/* accumulators 0 .. G - 1 into cb, 256 values each */
+AMX_TARGET static inline void store4(float *cb, int G)
+{
+  _tile_stored(0, cb, 64);
+  if (G > 1) _tile_stored(1, cb + 256, 64);
+  if (G > 2) _tile_stored(2, cb + 512, 64);
+  if (G > 3) _tile_stored(3, cb + 768, 64);
+}
+
+/* the accumulator tile cb of a tr layer (row r: pixel x0 + r; column n: output row y0 + n) after
+ * its bias, activation and batch norm (every column the one channel's), transposed by gathers:
+ * into the fp32 output's rows y0 .. y0 + 15, or the next layer's padded NHWC bf16 input */
+AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *cb, int avx,
+                                     const AmxLayer *nl, uint16_t *next, float *out)
+{
+  const GyreConvShape *s     = &L->s;
+  const int            inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
+  const __m512         zero = _mm512_setzero_ps(), b = _mm512_set1_ps(L->lane[0]);
+  const __m512         mu = _mm512_set1_ps(L->lane[16]), sc = _mm512_set1_ps(L->lane[32]),
+               be = _mm512_set1_ps(L->lane[48]);
+  if (!inreg || L->bn || L->act >= 0) {
+    if (!inreg) {
+      for (int r = 0; r < 16; r++)
+        _mm512_store_ps(cb + 16 * r, _mm512_add_ps(_mm512_load_ps(cb + 16 * r), b));
+      GyreCPUActRange((GyreActivation) L->act, avx, cb, cb, 256);
+    }
+    for (int r = 0; r < 16; r++) {
+      __m512 v = _mm512_load_ps(cb + 16 * r);
+      if (inreg) {
+        v = _mm512_add_ps(v, b);
+        if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
+      }
+      if (L->bn) v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+      _mm512_store_ps(cb + 16 * r, v);
+    }
+  }
+  const int     plain = inreg && !L->bn && L->act < 0; /* (the bias added below) */
+  const __m512i idx =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(16));
+  for (int n = 0; n < 16; n++) {
+    __m512 v = _mm512_i32gather_ps(_mm512_add_epi32(idx, _mm512_set1_epi32(n)), cb, 4);
+    if (plain) v = _mm512_add_ps(v, b);
+    if (!next) {
+      _mm512_storeu_ps(out + (size_t) (y0 + n) * s->X + x0, v);
+      continue;
+    }
+    const int cpn = nl->cp;
+    uint16_t *d =
+        next + ((size_t) (y0 + n + nl->s.PY) * (s->X + 2 * nl->s.PX) + nl->s.PX + x0) * cpn;
+    const __m256i h = (__m256i) _mm512_cvtneps_pbh(v);
+    if (cpn == 2) { /* a value and a zero a pixel */
+      _mm512_storeu_si512(d, _mm512_cvtepu16_epi32(h));
+      continue;
+    }
+    uint16_t hv[16];
+    _mm256_storeu_si256((__m256i *) hv, h);
+    for (int r = 0; r < 16; r++) {
+      d[(size_t) r * cpn] = hv[r];
+      memset(d + (size_t) r * cpn + 1, 0, sizeof(uint16_t) * (size_t) (cpn - 1));
+    }
+  }
+}
+
+/* a tr layer (one output channel): bands of 16 output rows (the last shifted back to end at the
+ * last row), 16 pixels a tile row, four blocks of a band at a time. Input row j of a band is one
+ * tile load a block (its pixels' runs of KX Cp values, chunk by chunk), multiplied by weight
+ * tile j, whose column n holds kernel row j - n (zeros where that is no kernel row): column n
+ * sums output row y0 + n's kernel rows in order, the same sums wherever the row lies */
+AMX_TARGET static void amx_layer_rows(const AmxLayer *L, const uint16_t *in, int avx,
+                                      const AmxLayer *nl, uint16_t *next, float *out, float *cb)
+{
+  const GyreConvShape *s  = &L->s;
+  const int            Xp = s->X + 2 * s->PX, nxb = (s->X + 15) / 16, nyb = (s->Y + 15) / 16;
+  const int            nch = L->nch, cp = L->cp, kc = L->kc;
+  const long           stride = 2L * cp;
+  for (int yi = 0; yi < nyb; yi++) {
+    const int y0 = 16 * yi < s->Y - 16 ? 16 * yi : s->Y - 16;
+    for (int ib = 0; ib < nxb; ib += 4) {
+      const int G = nxb - ib < 4 ? nxb - ib : 4;
+      int       x[4];
+      for (int j = 0; j < 4; j++)
+        x[j] = block_x(ib, j < G ? j : G - 1, 16, s->X);
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int j = 0; j < L->kr; j++)
+        for (int c = 0; c < nch; c++) {
+          const uint16_t *ac   = in + (size_t) (y0 + j) * Xp * cp + kc * c;
+          const uint16_t *a[4] = {ac + (size_t) x[0] * cp, ac + (size_t) x[1] * cp,
+                                  ac + (size_t) x[2] * cp, ac + (size_t) x[3] * cp};
+          _tile_loadd(6, L->wt + 512 * ((size_t) j * nch + c), 64);
+          products4(a, G, stride);
+        }
+      store4(cb, G);
+      for (int j = 0; j < G; j++)
+        epilogue_rows(L, y0, x[j], cb + 256 * j, avx, nl, next, out);
+    }
+  }
+}
+
+/* accumulator o (0-3) += input tile 4 x weight tile 5 + w (w 0-2): the tile numbers are
+ * immediates, so a switch */
+AMX_TARGET static inline void dp_ow(int o, int w)
+{
+  switch (4 * w + o) {
+  case 0:
+    _tile_dpbf16ps(0, 4, 5);
+    break;
+  case 1:
+    _tile_dpbf16ps(1, 4, 5);
+    break;
+  case 2:
+    _tile_dpbf16ps(2, 4, 5);
+    break;
+  case 3:
+    _tile_dpbf16ps(3, 4, 5);
+    break;
+  case 4:
+    _tile_dpbf16ps(0, 4, 6);
+    break;
+  case 5:
+    _tile_dpbf16ps(1, 4, 6);
+    break;
+  case 6:
+    _tile_dpbf16ps(2, 4, 6);
+    break;
+  case 7:
+    _tile_dpbf16ps(3, 4, 6);
+    break;
+  case 8:
+    _tile_dpbf16ps(0, 4, 7);
+    break;
+  case 9:
+    _tile_dpbf16ps(1, 4, 7);
+    break;
+  case 10:
+    _tile_dpbf16ps(2, 4, 7);
+    break;
+  default:
+    _tile_dpbf16ps(3, 4, 7);
+    break;
+  }
+}
+
+/* a layer of one tile of columns whose KY x nch weight tiles fit tiles 5-7 (the small CNN's
+ * hidden layers): the weights loaded once; the accumulators four output rows y0 .. y0 + 3 (the
+ * last four shifted back to end at the last row) at one block column, so that each input row's
+ * tile is loaded once for the up to KY products that use it (4 + ys (KY - 1) loads for 4 KY
+ * products, where row by row took 4 KY). Each accumulator still takes its kernel rows, then
+ * chunks, in order: the sums are the row-by-row path's, bit for bit */
+AMX_TARGET static void amx_layer_stack(const AmxLayer *L, const uint16_t *in, int avx,
+                                       const AmxLayer *nl, uint16_t *next, float *out, float *cb)
+{
+  const GyreConvShape *s = &L->s;
+  const int            P = L->P, R = s->X / P < 16 ? s->X / P : 16, B = R * P;
+  const int            nb = (s->X + B - 1) / B, Xp = s->X + 2 * s->PX;
+  const int            nch = L->nch, KY = L->kr, cp = L->cp, kc = L->kc, ys = L->ky2 ? 2 : 1;
+  const long           stride = 2L * cp * P;
+  /* the common epilogue (epilogue's first loop: one tile's ReLU and batch norm into the next
+   * input's 16 contiguous values a tile row) inline, its lanes loaded once */
+  const int cpn = next ? nl->cp : 0, Xn = s->X + 2 * (next ? nl->s.PX : 0);
+  const int rbn =
+      next && L->act == GYRE_ACT_RELU && L->bn && P * cpn == 16 && (P == 1 || L->cq == cpn);
+  const __m512 b = _mm512_loadu_ps(L->lane), mu = _mm512_loadu_ps(L->lane + 16),
+               sc = _mm512_loadu_ps(L->lane + 32), be = _mm512_loadu_ps(L->lane + 48);
+  _tile_loadd(5, L->wt, 64);
+  if (KY * nch > 1) _tile_loadd(6, L->wt + 512, 64);
+  if (KY * nch > 2) _tile_loadd(7, L->wt + 1024, 64);
+  for (int yi = 0; yi < s->Y; yi += 4) {
+    const int y0 = yi < s->Y - 4 ? yi : s->Y - 4;
+    for (int ib = 0; ib < nb; ib++) {
+      const int x0 = block_x(ib, 0, B, s->X);
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int yy = y0; yy < y0 + 4 + ys * (KY - 1); yy++)
+        for (int c = 0; c < nch; c++) {
+          _tile_loadd(4, in + ((size_t) yy * Xp + x0) * cp + kc * c, stride);
+          for (int ky = 0; ky < KY; ky++) { /* output row yy - ys ky takes kernel row ky */
+            const int o = yy - ys * ky - y0;
+            if (o >= 0 && o < 4) dp_ow(o, ky * nch + c);
+          }
+        }
+      store4(cb, 4);
+      for (int o = 0; o < 4; o++)
+        if (rbn)
+          relu_bn_rows(cb + 256 * o, R,
+                       next + ((size_t) (y0 + o + nl->s.PY) * Xn + nl->s.PX + x0) * cpn, 16, b, mu,
+                       sc, be);
+        else
+          epilogue(L, 0, R, y0 + o, x0, cb + 256 * o, avx, nl, next, out);
+    }
+  }
+}
+
 /* one layer of one sample: in, its padded NHWC bf16 input, into next (layer nl's input) or out
  * (the last layer's fp32 output). Pixels in blocks of R tile rows of P (R = 16, fewer in rows
  * narrower than 16 P). One tile of columns: four blocks at a time, each its own accumulator, the
@@ -430,15 +678,22 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
   const int            nb = (s->X + B - 1) / B, Xp = s->X + 2 * s->PX;
   const int  nch = L->nch, nt = L->nt, KY = L->kr, cp = L->cp, kc = L->kc, ys = L->ky2 ? 2 : 1;
   const long stride = 2L * cp * P;
+  /* stack: one tile of columns whose weights fit tiles 5-7 (KY chunks of kernel rows) */
+  const int  stack = !L->tr && nt == 1 && KY * nch <= 3 && s->Y >= 4;
   TileConfig cfg;
   memset(&cfg, 0, sizeof cfg);
   cfg.palette = 1;
-  for (int i = 0; i < 8; i++) {
-    cfg.rows[i]  = (uint8_t) (i < 6 ? R : kc / 2);
-    cfg.colsb[i] = (uint16_t) (i == 4 || i == 5 ? 2 * kc : 64);
+  for (int i = 0; i < 8; i++) { /* tile 5: an input tile, or with stack a weight tile */
+    const int input = i == 4 || (i == 5 && !stack);
+    cfg.rows[i]     = (uint8_t) (i < 4 || input ? R : kc / 2);
+    cfg.colsb[i]    = (uint16_t) (input ? 2 * kc : 64);
   }
   _tile_loadconfig(&cfg);
-  if (nt == 1) /* the blocks of every row in groups of 4 */
+  if (L->tr)
+    amx_layer_rows(L, in, avx, nl, next, out, cb);
+  else if (stack)
+    amx_layer_stack(L, in, avx, nl, next, out, cb);
+  else if (nt == 1) /* the blocks of every row in groups of 4 */
     for (int b0 = 0; b0 < s->Y * nb; b0 += 4) {
       const int G = s->Y * nb - b0 < 4 ? s->Y * nb - b0 : 4; /* blocks this time */
       int       x[4], yb[4];
@@ -453,26 +708,13 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
       for (int ky = 0; ky < KY; ky++)
         for (int c = 0; c < nch; c++) {
           const uint16_t *ac = in + kc * c;
+          const uint16_t *a[4];
+          for (int j = 0; j < 4; j++)
+            a[j] = ac + ((size_t) (yb[j] + ys * ky) * Xp + x[j]) * cp;
           _tile_loadd(6, L->wt + 512 * ((size_t) ky * nch + c), 64);
-          _tile_loadd(4, ac + ((size_t) (yb[0] + ys * ky) * Xp + x[0]) * cp, stride);
-          _tile_dpbf16ps(0, 4, 6);
-          if (G > 1) {
-            _tile_loadd(5, ac + ((size_t) (yb[1] + ys * ky) * Xp + x[1]) * cp, stride);
-            _tile_dpbf16ps(1, 5, 6);
-          }
-          if (G > 2) {
-            _tile_loadd(4, ac + ((size_t) (yb[2] + ys * ky) * Xp + x[2]) * cp, stride);
-            _tile_dpbf16ps(2, 4, 6);
-          }
-          if (G > 3) {
-            _tile_loadd(5, ac + ((size_t) (yb[3] + ys * ky) * Xp + x[3]) * cp, stride);
-            _tile_dpbf16ps(3, 5, 6);
-          }
+          products4(a, G, stride);
         }
-      _tile_stored(0, cb, 64);
-      if (G > 1) _tile_stored(1, cb + 256, 64);
-      if (G > 2) _tile_stored(2, cb + 512, 64);
-      if (G > 3) _tile_stored(3, cb + 768, 64);
+      store4(cb, G);
       for (int j = 0; j < G; j++)
         epilogue(L, 0, R, yb[j], x[j], cb + 256 * j, avx, nl, next, out);
     }

@@ -1020,6 +1020,35 @@ static void test_chain(GyreBackend *bf, int dims, int N, int Y, int X, GyrePaddi
   (void) t;
 }
 
+/* one 3x3 layer Cin -> 1 on a Y x X field whose last input channel has a NaN at (r0, q0): NaNs
+ * at the 9 outputs whose kernels cover it, none outside rows rlo .. rhi or beyond qmax columns */
+static void nan_reach(GyreBackend *bf, int Cin, int Y, int X, int r0, int q0, int rlo, int rhi,
+                      int qmax, const char *what)
+{
+  ChainLayer L1 = {.Cin = Cin, .Cout = 1, .K = 3, .act = -1};
+  tensor(&L1.W, 4, 1, Cin, 3, 3), tensor(&L1.b, 1, 1, 0, 0, 0), tensor(&L1.st, 1, 4, 0, 0, 0);
+  randomize(&L1.W, 0.1), randomize(&L1.b, 0);
+  GyreTensor x, y;
+  tensor(&x, 4, 1, Cin, Y, X), tensor(&y, 4, 1, 1, Y, X);
+  randomize(&x, 0);
+  x.data[((size_t) (Cin - 1) * Y + r0) * X + q0] = NAN;
+  const int done                                 = chain_run(bf, 1, &L1, GYRE_PAD_CIRCULAR, &x, &y);
+  long      nans = 0, reached = 0, far = 0;
+  for (int r = 0; r < Y; r++)
+    for (int q = 0; q < X; q++) {
+      const int nan = isnan(y.data[r * X + q]), dr = abs(r - r0), dq = abs(q - q0);
+      nans += nan, reached += nan && dr <= 1 && dq <= 1;
+      far += nan && (r < rlo || r > rhi || dq > qmax);
+    }
+  const int bad = !done || reached != 9 || far;
+  printf("%s chain: one NaN in the input (%s) gives NaNs at the 9 points it reaches (%ld) and "
+         "%ld others near, %ld further\n",
+         bad ? "FAIL" : "ok  ", what, reached, nans - reached - far, far);
+  failures += bad;
+  GyreTensorDestroy(&L1.W), GyreTensorDestroy(&L1.b), GyreTensorDestroy(&L1.st);
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+}
+
 /* the bf16 chain where AMX runs (else 77: ctest's skip, with the refusal's message checked) */
 static int test_chains(void)
 {
@@ -1072,33 +1101,23 @@ static int test_chains(void)
    * channels (not two input rows a pixel) */
   const int wide1[2][5] = {{1, 4, 17, R, 1}, {4, 1, 3, -1, 0}};
   test_chain(bf, 2, 1, 20, 24, GYRE_PAD_CIRCULAR, 2, wide1);
-  /* a NaN in the input reaches the output (the guard's test of the network's output) */
-  {
-    ChainLayer L1 = {.Cin = 1, .Cout = 1, .K = 3, .act = -1};
-    tensor(&L1.W, 4, 1, 1, 3, 3), tensor(&L1.b, 1, 1, 0, 0, 0), tensor(&L1.st, 1, 4, 0, 0, 0);
-    randomize(&L1.W, 0.1), randomize(&L1.b, 0);
-    GyreTensor x, y;
-    tensor(&x, 4, 1, 1, 8, 16), tensor(&y, 4, 1, 1, 8, 16);
-    randomize(&x, 0);
-    x.data[3 * 16 + 5] = NAN;
-    const int done     = chain_run(bf, 1, &L1, GYRE_PAD_CIRCULAR, &x, &y);
-    long      nans = 0, reached = 0, far = 0;
-    for (int r = 0; r < 8; r++)
-      for (int q = 0; q < 16; q++) {
-        const int nan = isnan(y.data[r * 16 + q]), dr = abs(r - 3), dq = abs(q - 5);
-        nans += nan, reached += nan && dr <= 1 && dq <= 1;
-        /* a tile row is at most 8 pixels, and a 1-channel first layer reads its kernel rows in
-         * pairs, the odd last with a zero weight: one row above too (conv_amx.c) */
-        far += nan && (r < 1 || r > 4 || dq > 8);
-      }
-    const int bad = !done || reached != 9 || far;
-    printf("%s chain: one NaN in the input gives NaNs at the 9 points it reaches (%ld) and %ld "
-           "others in their rows, %ld further\n",
-           bad ? "FAIL" : "ok  ", reached, nans - reached - far, far);
-    failures += bad;
-    GyreTensorDestroy(&L1.W), GyreTensorDestroy(&L1.b), GyreTensorDestroy(&L1.st);
-    GyreTensorDestroy(&x), GyreTensorDestroy(&y);
-  }
+  /* one output channel on fields at least 16 x 16: 16 output rows a tile's columns (conv_amx.c's
+   * tr layers): sizes not multiples of 16 (the last band and block shifted back), a hidden
+   * 1-channel layer, a run of several chunks (20 and 33 channels), a kernel of 5 rows, GELU */
+  const int rows1[3][5] = {{2, 1, 3, R, 1}, {1, 3, 3, T, 0}, {3, 1, 5, -1, 0}};
+  test_chain(bf, 2, 1, 19, 37, GYRE_PAD_ZERO, 3, rows1);
+  test_chain(bf, 2, 2, 33, 16, GYRE_PAD_CIRCULAR, 3, rows1);
+  const int rows2[2][5] = {{3, 20, 3, G, 1}, {20, 1, 3, G, 1}};
+  test_chain(bf, 2, 1, 16, 21, GYRE_PAD_CIRCULAR, 2, rows2);
+  const int rows3[1][5] = {{33, 1, 3, -1, 0}};
+  test_chain(bf, 2, 1, 17, 18, GYRE_PAD_ZERO, 1, rows3);
+  /* a NaN in the input reaches the output (the guard's test of the network's output): a tile row
+   * is at most 8 pixels, and a 1-channel first layer reads its kernel rows in pairs, the odd last
+   * with a zero weight: one row above too (conv_amx.c); with one output channel on a 32 x 32
+   * field (a tr layer), also the other output rows of the 16-row bands whose input rows hold it
+   * (0 x NaN), in its columns */
+  nan_reach(bf, 1, 8, 16, 3, 5, 1, 4, 8, "one channel in and out, 8 x 16");
+  nan_reach(bf, 2, 32, 32, 10, 5, 0, 31, 1, "two channels in, one out, 32 x 32");
   /* at fp32 the op declines */
   {
     GyreTensor x, y;
