@@ -41,7 +41,8 @@
  *
  * Arithmetic: the products of bf16 inputs and weights (rounded to nearest even from fp32) summed
  * in fp32 by the tiles (TDPBF16PS; denormals read as zero), the bias, activation and batch norm
- * in fp32 (GyreCPUActRange's arithmetic; the batch norm as bn_forward's three roundings), and the
+ * in fp32 (GyreCPUActRange's arithmetic; the batch norm as one fused multiply-add, v sc + (beta -
+ * mean sc), where bn_forward rounds three times: a third of the epilogue's vector work), and the
  * result rounded to bf16 for the next layer; the last layer's output is fp32. Each output pixel
  * is the same sum in the same order wherever it lies in the block (a tile row is one pixel), so
  * the result does not depend on the block's size, as the fp32 direct convolution's.
@@ -51,6 +52,7 @@
  * later. GyreCPUHasAMXBF16 says whether it runs; GyreBackendSetPrecision(cpu, "bf16") is refused
  * elsewhere. Samples run one after the other (a closure's call is one field). */
 #define _GNU_SOURCE /* syscall */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,9 +207,9 @@ static void lanes(AmxLayer *L, const GyreConvPostLayer *p)
       if (o < 0) continue;
       L->lane[k] = p->b && p->b->data ? p->b->data[o] : 0.0f;
       if (!L->bn) continue;
-      L->lane[nl + k]     = p->mean[o];
-      L->lane[2 * nl + k] = p->gamma[o] * p->invstd[o];
-      L->lane[3 * nl + k] = p->beta[o];
+      const float sc      = p->gamma[o] * p->invstd[o]; /* (bn_forward's scale) */
+      L->lane[nl + k]     = sc;
+      L->lane[2 * nl + k] = fmaf(-p->mean[o], sc, p->beta[o]);
     }
 }
 
@@ -324,11 +326,11 @@ AMX_TARGET static void load_input(const AmxLayer *L, const float *x, uint16_t *b
   fill_halo(L, buf);
 }
 
-/* R accumulator rows cb (16 values each) + b, ReLU, batch norm (mu, sc, be), as bf16 rows step
+/* R accumulator rows cb (16 values each) + b, ReLU, batch norm (x sc + sh), as bf16 rows step
  * values apart from p: a hidden layer's common epilogue (two rows a conversion and a store where
  * their 32 values are contiguous) */
 AMX_TARGET static inline void relu_bn_rows(const float *cb, int R, uint16_t *p, size_t step,
-                                           __m512 b, __m512 mu, __m512 sc, __m512 be)
+                                           __m512 b, __m512 sc, __m512 sh)
 {
   const __m512 zero = _mm512_setzero_ps();
   int          r    = 0;
@@ -336,13 +338,13 @@ AMX_TARGET static inline void relu_bn_rows(const float *cb, int R, uint16_t *p, 
     for (; r + 2 <= R; r += 2, p += 32) {
       __m512 v0 = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b), zero);
       __m512 v1 = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r + 16), b), zero);
-      v0        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v0, mu), sc), be);
-      v1        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v1, mu), sc), be);
+      v0        = _mm512_fmadd_ps(v0, sc, sh);
+      v1        = _mm512_fmadd_ps(v1, sc, sh);
       _mm512_storeu_si512(p, (__m512i) _mm512_cvtne2ps_pbh(v1, v0));
     }
   for (; r < R; r++, p += step) {
     __m512 v = _mm512_max_ps(_mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b), zero);
-    v        = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+    v        = _mm512_fmadd_ps(v, sc, sh);
     _mm256_storeu_si256((__m256i *) p, (__m256i) _mm512_cvtneps_pbh(v));
   }
 }
@@ -360,8 +362,7 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
   const size_t         nlane = 16 * (size_t) L->nt;
   const float         *lb    = L->lane + 16 * (size_t) t;
   const __m512         zero = _mm512_setzero_ps(), b = _mm512_loadu_ps(lb);
-  const __m512         mu = _mm512_loadu_ps(lb + nlane), sc = _mm512_loadu_ps(lb + 2 * nlane),
-               be = _mm512_loadu_ps(lb + 3 * nlane);
+  const __m512         sc = _mm512_loadu_ps(lb + nlane), sh = _mm512_loadu_ps(lb + 2 * nlane);
   if (!inreg) {
     for (int r = 0; r < R; r++)
       _mm512_storeu_ps(cb + 16 * r, _mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b));
@@ -381,7 +382,7 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
    * batch norm into a whole tile row of the next input; the last layer's P pixels of one channel */
   const __m512 bb = inreg ? b : zero; /* (GELU, tanh: the bias is in) */
   if (fast && w == 16 && end >= cpn && L->act == GYRE_ACT_RELU && L->bn) {
-    relu_bn_rows(cb, R, d + (P > 1 ? 0 : 16 * t), (size_t) P * cpn, bb, mu, sc, be);
+    relu_bn_rows(cb, R, d + (P > 1 ? 0 : 16 * t), (size_t) P * cpn, bb, sc, sh);
     return;
   }
   if (!next && P > 1 && L->cq == 1 && L->act < 0 && !L->bn) {
@@ -397,7 +398,7 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
       v = _mm512_add_ps(v, b);
       if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
     }
-    if (L->bn) v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+    if (L->bn) v = _mm512_fmadd_ps(v, sc, sh);
     if (fast) {
       uint16_t *p = d + (size_t) r * P * cpn;
       if (w == 16) /* (a masked store where fewer) */
@@ -486,8 +487,7 @@ AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *c
   const GyreConvShape *s     = &L->s;
   const int            inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
   const __m512         zero = _mm512_setzero_ps(), b = _mm512_set1_ps(L->lane[0]);
-  const __m512         mu = _mm512_set1_ps(L->lane[16]), sc = _mm512_set1_ps(L->lane[32]),
-               be = _mm512_set1_ps(L->lane[48]);
+  const __m512         sc = _mm512_set1_ps(L->lane[16]), sh = _mm512_set1_ps(L->lane[32]);
   if (!inreg || L->bn || L->act >= 0) {
     if (!inreg) {
       for (int r = 0; r < 16; r++)
@@ -500,7 +500,7 @@ AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *c
         v = _mm512_add_ps(v, b);
         if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
       }
-      if (L->bn) v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, mu), sc), be);
+      if (L->bn) v = _mm512_fmadd_ps(v, sc, sh);
       _mm512_store_ps(cb + 16 * r, v);
     }
   }
@@ -633,8 +633,8 @@ AMX_TARGET static void amx_layer_stack(const AmxLayer *L, const uint16_t *in, in
   const int cpn = next ? nl->cp : 0, Xn = s->X + 2 * (next ? nl->s.PX : 0);
   const int rbn =
       next && L->act == GYRE_ACT_RELU && L->bn && P * cpn == 16 && (P == 1 || L->cq == cpn);
-  const __m512 b = _mm512_loadu_ps(L->lane), mu = _mm512_loadu_ps(L->lane + 16),
-               sc = _mm512_loadu_ps(L->lane + 32), be = _mm512_loadu_ps(L->lane + 48);
+  const __m512 b = _mm512_loadu_ps(L->lane), sc = _mm512_loadu_ps(L->lane + 16),
+               sh = _mm512_loadu_ps(L->lane + 32);
   _tile_loadd(5, L->wt, 64);
   if (KY * nch > 1) _tile_loadd(6, L->wt + 512, 64);
   if (KY * nch > 2) _tile_loadd(7, L->wt + 1024, 64);
@@ -658,8 +658,8 @@ AMX_TARGET static void amx_layer_stack(const AmxLayer *L, const uint16_t *in, in
       for (int o = 0; o < 4; o++)
         if (rbn)
           relu_bn_rows(cb + 256 * o, R,
-                       next + ((size_t) (y0 + o + nl->s.PY) * Xn + nl->s.PX + x0) * cpn, 16, b, mu,
-                       sc, be);
+                       next + ((size_t) (y0 + o + nl->s.PY) * Xn + nl->s.PX + x0) * cpn, 16, b, sc,
+                       sh);
         else
           epilogue(L, 0, R, y0 + o, x0, cb + 256 * o, avx, nl, next, out);
     }

@@ -814,8 +814,8 @@ static void chain_reference(int n, ChainLayer *L, GyrePadding pad, int N, int Y,
             if (c->act >= 0) GyreCPUActRange((GyreActivation) c->act, avx, &v, &v, 1);
             double gain = c->act == GYRE_ACT_GELU ? 1.2 : 1.0;
             if (c->bn) {
-              const float sc = gamma[o] * invstd[o];
-              v              = (v - mean[o]) * sc + beta[o];
+              const float sc = gamma[o] * invstd[o]; /* v sc + (beta - mean sc), fused */
+              v              = fmaf(v, sc, fmaf(-mean[o], sc, beta[o]));
               gain *= fabs(sc);
             }
             const size_t k = (size_t) o * plane + (size_t) yy * X + xx;
