@@ -39,9 +39,10 @@ typedef struct {
   GyreBackend *backend;
 } GyreTensor;
 
-/* Per-feature affine maps around an MLP (the mlp_forward op): input feature k normalised as
- * (float) (((double) x_k - in_mean[k]) * in_inv[k]), output feature j back to physical units as
- * (float) ((double) h_j * out_std[j] + out_mean[j]): the arithmetic of GyreSurrogateApply's own
+/* Per-feature affine maps around an MLP (the mlp_forward op), or per channel around a CNN
+ * (conv_chain_forward): input feature (channel) k normalised as (float) (((double) x_k -
+ * in_mean[k]) * in_inv[k]), output feature (channel) j back to physical units as (float)
+ * ((double) h_j * out_std[j] + out_mean[j]): the arithmetic of GyreSurrogateApply's own
  * normalisation passes, so a surrogate's result is the same either way. */
 typedef struct {
   const double *in_mean, *in_inv;   /* K_0 values each */
@@ -234,9 +235,13 @@ typedef struct {
    * fp32, the activations rounded to bf16 between layers; cpu/conv_amx.c). *done = 0, nothing
    * run, where the backend declines (at fp32 it always does). *cache: the backend's state for
    * the chain (its packed weights and buffers), kept by the caller between calls (NULL at first;
-   * remade where the chain or its parameters changed), freed by chain_cache_free. NULL: never */
+   * remade where the chain or its parameters changed), freed by chain_cache_free. aff (NULL:
+   * none): x in physical units, normalised per input channel on the way in, and y put back in
+   * physical units per output channel (GyreMLPAffine's arithmetic), in the passes the op makes
+   * anyway. NULL: never */
   GyreStatus (*conv_chain_forward)(GyreBackend *, int n, const GyreConvPostLayer *layers,
-                                   const GyreTensor *x, GyreTensor *y, void **cache, int *done);
+                                   const GyreMLPAffine *aff, const GyreTensor *x, GyreTensor *y,
+                                   void **cache, int *done);
   void (*chain_cache_free)(GyreBackend *, void *cache);
   /* 1 where conv_chain_forward runs chains at the backend's present precision and computes each
    * output point alike in any block (as conv_block_exact for one layer), else 0. NULL: never */

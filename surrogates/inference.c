@@ -186,9 +186,6 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
                          "surrogate: the normalisation has %d input / %d target channels, the "
                          "network %d / %d",
                          s->norm.nin, s->norm.nout, cin, cout);
-  GyreTensor *x, *y;
-  float      *h, *hy;
-  GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h, &hy));
   /* normalised, one channel's block of pc values at a time (channel (b % cin)), by the
    * reciprocal of the standard deviation (a division a value was most of a small call) */
   double inv[GYRE_DATA_MAX_CHANNELS];
@@ -199,7 +196,23 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
     inv[c] = 1.0 / s->norm.in_std[c];
   /* the CPU backend's tensors are host memory: normalised straight into x, and out from y */
   const int host = s->be->ops == GyreBackendOpsCPU();
-  float    *xh   = host ? x->data : h;
+  if (host && s->meta.type == GYRE_NET_CNN) { /* a chain in one op, normalised in its passes */
+    GyreTensor xv = {.data = (float *) in, .ndim = nd, .size = 1, .backend = s->be};
+    GyreTensor yv = {.data = out, .ndim = ynd, .size = 1, .backend = s->be};
+    for (int k = 0; k < nd; k++)
+      xv.shape[k] = sh[k], xv.size *= (size_t) sh[k];
+    for (int k = 0; k < ynd; k++)
+      yv.shape[k] = ysh[k], yv.size *= (size_t) ysh[k];
+    const GyreMLPAffine aff  = {s->norm.in_mean, inv, s->norm.out_mean, s->norm.out_std};
+    int                 done = 0;
+    if (in_at + sizeof(float) * xv.size <= out_at || out_at + sizeof(float) * yv.size <= in_at)
+      GyreCall(GyreNetInferChain(s->net, ws, &xv, &yv, &aff, &done));
+    if (done) return GYRE_OK;
+  }
+  GyreTensor *x, *y;
+  float      *h, *hy;
+  GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h, &hy));
+  float *xh = host ? x->data : h;
   if (cin == 1) pc = x->size; /* one channel: one block (a per-point MLP's blocks are short) */
   for (size_t b = 0, nb = x->size / pc, c = 0; b < nb; b++, c = c + 1 == (size_t) cin ? 0 : c + 1) {
     affine(0, in + b * pc, xh + b * pc, pc, s->norm.in_mean[c], inv[c]);

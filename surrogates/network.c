@@ -774,8 +774,8 @@ static GyreStatus infer_conv_post(const GyreNet *net, GyreNetWorkspace *ws, int 
 
 /* The whole network, a chain of conv groups (GyreNetConvChain > 0), by conv_chain_forward; *done
  * = 0 where the backend declines */
-static GyreStatus infer_chain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
-                              GyreTensor *y, int *done)
+static GyreStatus infer_chain(const GyreNet *net, GyreNetWorkspace *ws, const GyreMLPAffine *aff,
+                              const GyreTensor *x, GyreTensor *y, int *done)
 {
   GyreConvPostLayer p[64];
   int               n = 0, act;
@@ -785,9 +785,19 @@ static GyreStatus infer_chain(const GyreNet *net, GyreNetWorkspace *ws, const Gy
     k = conv_group(net, i, &act, &bn);
     GyreCall(post_layer(net, ws, i, k, act, bn, &p[n]));
   }
-  GyreCall(net->be->ops->conv_chain_forward(net->be, n, p, x, y, &ws->chain, done));
+  GyreCall(net->be->ops->conv_chain_forward(net->be, n, p, aff, x, y, &ws->chain, done));
   if (*done) ws->fused_last = net->nl - n;
   return GYRE_OK;
+}
+
+/* whether the backend runs net on x into y as one chain (conv_chain_forward, sample by sample,
+ * each read before its output is written: y may be x for one sample, not for more, where a
+ * sample's output could overwrite the next one's input) */
+static int chain_runs(const GyreNet *net, const GyreTensor *x, const GyreTensor *y)
+{
+  const GyreBackendOps *op = net->be->ops;
+  return net->nl >= 1 && (y->data != x->data || x->shape[0] == 1) && op->conv_chain_forward &&
+         op->conv_chain_exact && op->conv_chain_exact(net->be) && GyreNetConvChain(net) > 0;
 }
 
 /* GyreNetInfer's layers: as run_layers (bitwise), but reading x itself (no copy kept for a
@@ -800,13 +810,9 @@ static GyreStatus run_infer(const GyreNet *net, GyreNetWorkspace *ws, const Gyre
 {
   GyreBackend *be = net->be;
   const int    nd = x->ndim, nl = net->nl;
-  /* a chain the backend runs whole (sample by sample, each read before its output is written:
-   * y may be x for one sample, not for more, where a sample's output could overwrite the next
-   * one's input) */
-  if (nl >= 1 && (y->data != x->data || x->shape[0] == 1) && be->ops->conv_chain_forward &&
-      be->ops->conv_chain_exact && be->ops->conv_chain_exact(be) && GyreNetConvChain(net) > 0) {
+  if (chain_runs(net, x, y)) { /* a chain the backend runs whole */
     int done;
-    GyreCall(infer_chain(net, ws, x, y, &done));
+    GyreCall(infer_chain(net, ws, NULL, x, y, &done));
     if (done) return GYRE_OK;
   }
   if (nl < 1 || net->L[0].inplace || y->data == x->data)
@@ -916,6 +922,15 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
   }
   *done = 1;
   return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y);
+}
+
+GyreStatus GyreNetInferChain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
+                             GyreTensor *y, const GyreMLPAffine *aff, int *done)
+{
+  *done = 0;
+  GyreCall(ws_check(net, ws, "GyreNetInferChain"));
+  if (!chain_runs(net, x, y)) return GYRE_OK;
+  return infer_chain(net, ws, aff, x, y, done);
 }
 
 /* y = net(x) by GyreNetInferHost (the backend's mlp_forward on the tensors' host memory); *done

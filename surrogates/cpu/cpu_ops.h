@@ -53,7 +53,8 @@ GyreStatus GyreCPUConvForwardPost(GyreBackend *, const GyreTensor *x, const Gyre
 /* conv_amx.c: conv_chain_forward in bf16 on AMX (declined unless the precision is bf16); whether
  * this CPU and system run it (decided once: the CPU's features and the kernel's permission) */
 GyreStatus GyreCPUConvChainForward(GyreBackend *, int n, const GyreConvPostLayer *layers,
-                                   const GyreTensor *x, GyreTensor *y, void **cache, int *done);
+                                   const GyreMLPAffine *aff, const GyreTensor *x, GyreTensor *y,
+                                   void **cache, int *done);
 void       GyreCPUConvChainCacheFree(GyreBackend *, void *cache);
 int        GyreCPUHasAMXBF16(void);
 int        GyreCPUConvChainExact(GyreBackend *);

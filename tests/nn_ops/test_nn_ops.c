@@ -853,7 +853,7 @@ static int chain_run(GyreBackend *be, int n, ChainLayer *L, GyrePadding pad, con
   chain_layers(n, L, pad, p);
   int   done  = -1;
   void *cache = NULL;
-  CHECK(GyreCPUConvChainForward(be, n, p, x, y, &cache, &done));
+  CHECK(GyreCPUConvChainForward(be, n, p, NULL, x, y, &cache, &done));
   GyreCPUConvChainCacheFree(be, cache);
   return done;
 }
@@ -975,11 +975,11 @@ static void test_chain(GyreBackend *bf, int dims, int N, int Y, int X, GyrePaddi
     GyreConvPostLayer p[8];
     chain_layers(n, L, pad, p);
     int d1, d2;
-    CHECK(GyreCPUConvChainForward(bf, n, p, &x, &y2, &cache, &d1));
-    CHECK(GyreCPUConvChainForward(bf, n, p, &x, &y2, &cache, &d2));
+    CHECK(GyreCPUConvChainForward(bf, n, p, NULL, &x, &y2, &cache, &d1));
+    CHECK(GyreCPUConvChainForward(bf, n, p, NULL, &x, &y2, &cache, &d2));
     const int same = !memcmp(y.data, y2.data, sizeof(float) * y.size);
     L[0].W.data[0] += 0.75f, L[n - 1].b.data[0] += 0.75f; /* (the bias: the output moves) */
-    CHECK(GyreCPUConvChainForward(bf, n, p, &x, &y2, &cache, &d2));
+    CHECK(GyreCPUConvChainForward(bf, n, p, NULL, &x, &y2, &cache, &d2));
     const int moved = memcmp(y.data, y2.data, sizeof(float) * y.size) != 0;
     chain_run(bf, n, L, pad, &x, &y32); /* a fresh cache */
     const int fresh = !memcmp(y32.data, y2.data, sizeof(float) * y.size);
@@ -993,14 +993,32 @@ static void test_chain(GyreBackend *bf, int dims, int N, int Y, int X, GyrePaddi
       tensor(&x3, 4, N + 1, C0, Y, X + 1), tensor(&y3, 4, N + 1, Cn, Y, X + 1),
           tensor(&y4, 4, N + 1, Cn, Y, X + 1);
     randomize(&x3, 0);
-    CHECK(GyreCPUConvChainForward(bf, n, p, &x3, &y3, &cache, &d2));
+    CHECK(GyreCPUConvChainForward(bf, n, p, NULL, &x3, &y3, &cache, &d2));
     chain_run(bf, n, L, pad, &x3, &y4);
     const int reshaped = d2 && !memcmp(y3.data, y4.data, sizeof(float) * y3.size);
-    if (!same || !moved || !fresh || !d1 || !reshaped) {
+    /* with a normalisation (GyreMLPAffine, per channel) in the op: bitwise x normalised before it
+     * and y put back after it, as GyreSurrogateApplyBlock's own passes (inference.c) */
+    double am[64], ai[64], om[64], os[64];
+    for (int c = 0; c < 64; c++)
+      am[c] = 0.3 * c - 1.1, ai[c] = 1.0 / (0.7 + 0.2 * c), om[c] = 2.0 - 0.4 * c,
+      os[c] = 0.5 + 0.3 * c;
+    const GyreMLPAffine aff   = {am, ai, om, os};
+    const size_t        plane = x.size / ((size_t) N * C0), yplane = y.size / ((size_t) N * Cn);
+    for (size_t i = 0; i < x3.size && i < x.size; i++) /* x3: x normalised (x3 is larger) */
+      x3.data[i] = (float) (((double) x.data[i] - am[i / plane % C0]) * ai[i / plane % C0]);
+    GyreTensor xn = x3;
+    xn.ndim = x.ndim, memcpy(xn.shape, x.shape, sizeof x.shape), xn.size = x.size;
+    CHECK(GyreCPUConvChainForward(bf, n, p, NULL, &xn, &y2, &cache, &d1));
+    for (size_t i = 0; i < y2.size; i++)
+      y2.data[i] = (float) ((double) y2.data[i] * os[i / yplane % Cn] + om[i / yplane % Cn]);
+    CHECK(GyreCPUConvChainForward(bf, n, p, &aff, &x, &y32, &cache, &d2));
+    const int normal = d1 && d2 && !memcmp(y2.data, y32.data, sizeof(float) * y.size);
+    if (!same || !moved || !fresh || !d1 || !reshaped || !normal) {
       printf("FAIL %s: with a cache kept: %s, after a weight changed: %s, %s a fresh cache's; "
-             "another shape: %s\n",
+             "another shape: %s; normalised in the op: %s\n",
              name, same ? "the same" : "DIFFERENT", moved ? "changed" : "UNCHANGED",
-             fresh ? "equal to" : "NOT", reshaped ? "as a fresh cache" : "NOT as a fresh cache");
+             fresh ? "equal to" : "NOT", reshaped ? "as a fresh cache" : "NOT as a fresh cache",
+             normal ? "as outside" : "NOT as outside");
       failures++;
     }
     GyreTensorDestroy(&x3), GyreTensorDestroy(&y3), GyreTensorDestroy(&y4);
