@@ -139,10 +139,10 @@ int GyreNetWorkspaceFusedLayers(const GyreNetWorkspace *ws);
 GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
                             float *y, const GyreMLPAffine *aff, int *done);
 /* A CNN that the backend runs in one op (GyreNetConvChain, conv_chain_forward: the CPU backend's
- * bf16) on x (N, C, ...) into y, in physical units with the normalisation aff (NULL: none)
- * applied on the way in and out in the op's own passes (bitwise the same as normalising x
- * before GyreNetInfer and y after it). *done = 0, nothing run, where the backend does not run
- * it so: the caller then normalises and goes through GyreNetInfer. */
+ * bf16) on x (N, C, ...) into y (GyreNetOutputShape's shape, else one error), in physical units
+ * with the normalisation aff (NULL: none) applied inside the op on the way in and out (bitwise
+ * the same as normalising x before GyreNetInfer and y after it). *done = 0, nothing run, where
+ * the backend does not run it so: the caller then normalises and goes through GyreNetInfer. */
 GyreStatus GyreNetInferChain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
                              GyreTensor *y, const GyreMLPAffine *aff, int *done);
 /* Input and output tensors of the given shapes and host staging for them (the backend's

@@ -237,8 +237,9 @@ typedef struct {
    * the chain (its packed weights and buffers), kept by the caller between calls (NULL at first;
    * remade where the chain or its parameters changed), freed by chain_cache_free. aff (NULL:
    * none): x in physical units, normalised per input channel on the way in, and y put back in
-   * physical units per output channel (GyreMLPAffine's arithmetic), in the passes the op makes
-   * anyway. NULL: never */
+   * physical units per output channel (GyreMLPAffine's arithmetic, bitwise). The batch norm's
+   * arithmetic is the op's own (the CPU's: one fused multiply-add, where conv_forward_post
+   * rounds three times). NULL: never */
   GyreStatus (*conv_chain_forward)(GyreBackend *, int n, const GyreConvPostLayer *layers,
                                    const GyreMLPAffine *aff, const GyreTensor *x, GyreTensor *y,
                                    void **cache, int *done);

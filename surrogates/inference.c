@@ -194,9 +194,8 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
                          GYRE_DATA_MAX_CHANNELS);
   for (int c = 0; c < cin; c++)
     inv[c] = 1.0 / s->norm.in_std[c];
-  /* the CPU backend's tensors are host memory: normalised straight into x, and out from y */
   const int host = s->be->ops == GyreBackendOpsCPU();
-  if (host && s->meta.type == GYRE_NET_CNN) { /* a chain in one op, normalised in its passes */
+  if (host && s->meta.type == GYRE_NET_CNN) { /* a chain in one op, normalised inside it */
     GyreTensor xv = {.data = (float *) in, .ndim = nd, .size = 1, .backend = s->be};
     GyreTensor yv = {.data = out, .ndim = ynd, .size = 1, .backend = s->be};
     for (int k = 0; k < nd; k++)
@@ -212,6 +211,7 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   GyreTensor *x, *y;
   float      *h, *hy;
   GyreCall(GyreNetWorkspaceIO(ws, nd, sh, ynd, ysh, &x, &y, &h, &hy));
+  /* the CPU backend's tensors are host memory: normalised straight into x, and out from y */
   float *xh = host ? x->data : h;
   if (cin == 1) pc = x->size; /* one channel: one block (a per-point MLP's blocks are short) */
   for (size_t b = 0, nb = x->size / pc, c = 0; b < nb; b++, c = c + 1 == (size_t) cin ? 0 : c + 1) {

@@ -930,6 +930,8 @@ GyreStatus GyreNetInferChain(const GyreNet *net, GyreNetWorkspace *ws, const Gyr
   *done = 0;
   GyreCall(ws_check(net, ws, "GyreNetInferChain"));
   if (!chain_runs(net, x, y)) return GYRE_OK;
+  GyreCall(check_output(net, x, y, "GyreNetInferChain"));
+  ws->fused_last = 0;
   return infer_chain(net, ws, aff, x, y, done);
 }
 

@@ -98,7 +98,8 @@ int GyreCPUHasAMXBF16(void)
 
 #if CONV_AMX
 /* the tile configuration (palette 1): tiles 0-3 accumulators (R rows: pixels; 16 fp32 output
- * channels), 4-5 inputs (R pixels x KC bf16), 6-7 weights (KC / 2 pairs of K x 16 channels) */
+ * channels), 4-5 inputs (R pixels x KC bf16), 6-7 weights (KC / 2 pairs of K x 16 channels);
+ * on amx_layer_stack's path tile 5 is a weight tile too (5-7: the layer's weights) */
 typedef struct {
   uint8_t  palette, start_row, reserved[14];
   uint16_t colsb[16];
@@ -116,7 +117,7 @@ typedef struct {
                           * with tr, the input rows of a band: KY + 15 */
   int       tr;          /* 1: one output channel, 16 output rows in a tile's columns (below) */
   uint16_t *wt;          /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
-  float    *lane;        /* [4][nt][16]: each column's bias, mean, scale, beta (zeros: none) */
+  float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none) */
   int       act, bn;
 } AmxLayer;
 
@@ -194,11 +195,12 @@ static void pack_weights(const AmxLayer *L, const float *W, uint16_t *wt)
       }
 }
 
-/* each column's bias, mean, scale (gamma invstd, as bn_forward's) and beta into L->lane */
+/* each column's bias, batch-norm scale (gamma invstd, as bn_forward's) and shift (beta - mean
+ * scale, one rounding) into L->lane */
 static void lanes(AmxLayer *L, const GyreConvPostLayer *p)
 {
   const size_t nl = 16 * (size_t) L->nt;
-  memset(L->lane, 0, sizeof(float) * 4 * nl);
+  memset(L->lane, 0, sizeof(float) * 3 * nl);
   L->bn = p->mean != NULL;
   for (int t = 0; t < L->nt; t++)
     for (int n = 0; n < 16; n++) {
@@ -684,9 +686,10 @@ AMX_TARGET static void amx_layer_stack(const AmxLayer *L, const uint16_t *in, in
 }
 
 /* one layer of one sample: in, its padded NHWC bf16 input, into next (layer nl's input) or out
- * (the last layer's fp32 output). Pixels in blocks of R tile rows of P (R = 16, fewer in rows
- * narrower than 16 P). One tile of columns: four blocks at a time, each its own accumulator, the
- * two input tiles alternating. More: two blocks by two tiles of 16 channels at a time. */
+ * (the last layer's fp32 output). A tr layer by amx_layer_rows; one tile of columns whose weights
+ * fit three tiles by amx_layer_stack; else pixels in blocks of R tile rows of P (R = 16, fewer in
+ * rows narrower than 16 P): one tile of columns four blocks at a time, each its own accumulator,
+ * the two input tiles alternating; more, two blocks by two tiles of 16 channels at a time. */
 AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx, const AmxLayer *nl,
                                  uint16_t *next, float *out, float *cb)
 {
@@ -878,7 +881,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     if (L->ky2 && L->cp != 2) /* (a kernel so wide that its run is stored padded to 32) */
       L->ky2 = 0, tiling(L);
     wlen += 512 * (size_t) L->nt * L->kr * L->nch;
-    nlane += 64 * (size_t) L->nt;
+    nlane += 48 * (size_t) L->nt;
     if (padded_len(L) > c->blen) c->blen = padded_len(L);
     shape[1] = s.Cout;
   }
@@ -888,15 +891,14 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
   }
   c->wt = malloc(sizeof(uint16_t) * wlen), c->buf = malloc(sizeof(uint16_t) * 2 * c->blen);
   c->lane = malloc(sizeof(float) * nlane), c->cb = aligned_alloc(64, sizeof(float) * 1024);
-  c->xn = malloc(sizeof(float) * (size_t) c->L[0].s.Cin * c->L[0].s.Y * c->L[0].s.X);
-  if (!c->wt || !c->buf || !c->lane || !c->cb || !c->xn) goto oom;
+  if (!c->wt || !c->buf || !c->lane || !c->cb) goto oom;
   for (int l = 0, w = 0, k = 0; l < n; l++) {
     AmxLayer *L = &c->L[l];
     L->wt = c->wt + w, L->lane = c->lane + k;
     pack_weights(L, layers[l].W->data, L->wt);
     lanes(L, &layers[l]);
     w += 512 * L->nt * L->kr * L->nch;
-    k += 64 * L->nt;
+    k += 48 * L->nt;
   }
   return c;
 oom:
@@ -942,6 +944,9 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
     *cache = c = chain_make(n, layers, x, y, &st);
     if (!c) return st;
   }
+  if (aff && !c->xn &&
+      !(c->xn = malloc(sizeof(float) * (size_t) c->L[0].s.Cin * c->L[0].s.Y * c->L[0].s.X)))
+    return GyreStatusSet(GYRE_ERR_MEM, "cpu conv_chain_forward: out of memory");
   const AmxLayer *L      = c->L;
   const int       avx    = GyreCPUGeluAVX2();
   const size_t    xplane = (size_t) L[0].s.Cin * L[0].s.Y * L[0].s.X;
