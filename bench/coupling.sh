@@ -8,7 +8,10 @@
 #   trained: the trained network;
 # and the table gives seconds per time step (the driver's stepping_wall_seconds / steps, of a run
 # without -log_view: PETSc's event logging tripled l96's plain step and so flattered the ratio),
-# the ratio closure step / plain step (goal <= 1.25), the same ratio from the -log_view runs
+# the ratio closure step / plain step (goal <= 1.25; each case's fastest run), the median over the
+# repeats of each run's ratio to the plain run just before it (the noise that the fastest runs
+# leave out: "met" says "edge" where the ratio meets the goal and the median does not), the same
+# ratio from the -log_view runs
 # (for comparison with earlier tables), and, from a second run of each case with -log_view, the
 # inference share of the run's time (the GyreSurrogate event over the total; it includes the
 # closure's evaluations for the output's coupling diagnostic), the GyreSurrogate events per step
@@ -201,6 +204,16 @@ echo "-- timing (1 rank)"
 awk '/^RESULT/ && (!(($2, $3) in t) || $4 < t[$2, $3]) { t[$2, $3] = $4; s[$2, $3] = $5; cps[$2, $3] = $6; spc[$2, $3] = $7 }
 /^RESULT/ && (!(($2, $3) in tl) || $8 < tl[$2, $3]) { tl[$2, $3] = $8 }
 /^RESULT/ { if (!($2 in seen)) { seen[$2] = 1; c[++n] = $2 } }
+# the ratio of each run to the plain run just before it (the cases are interleaved, plain first)
+/^RESULT/ && $3 == "plain" { lp[$2] = $4 }
+/^RESULT/ && $3 != "plain" && ($2 in lp) { nr[$2, $3]++; rr[$2, $3, nr[$2, $3]] = $4 / lp[$2] }
+# the median of the paired ratios of case k of model m
+function median(m, k,    q, i, j, v, w) {
+  q = nr[m, k]
+  for (i = 1; i <= q; i++) v[i] = rr[m, k, i]
+  for (i = 2; i <= q; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { w = v[j]; v[j] = v[j - 1]; v[j - 1] = w }
+  return q % 2 ? v[(q + 1) / 2] : (v[q / 2] + v[q / 2 + 1]) / 2
+}
 END {
   print ""
   print "== results: seconds per time step without -log_view (the fastest of the repeated runs);"
@@ -208,19 +221,23 @@ END {
   print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
   print "output counted; ms/call: the mean time of one event; infer.: its share of the -log_view run;"
   print "step, smstep: trained, small evaluated once a time step, -surrogate_closure_eval step;"
-  print "bf16, smbf16, smstbf16: trained, small, smstep with -surrogate_precision bf16, AMX)"
-  printf "%-6s %-8s %12s %10s %10s %10s %10s %10s  %-8s %s\n", "model", "closure", "s/step", "ratio", \
-    "ratio(log)", "infer.", "calls/step", "ms/call", "goal", "met"
+  print "bf16, smbf16, smstbf16: trained, small, smstep with -surrogate_precision bf16, AMX;"
+  print "median: the median over the repeats of the ratio of each run to the plain run before it,"
+  print "which keeps the noise of the machine that the fastest runs leave out; met: by the ratio, \"edge\""
+  print "where the ratio meets the goal and the median does not)"
+  printf "%-6s %-8s %12s %10s %10s %10s %10s %10s %10s  %-8s %s\n", "model", "closure", "s/step", \
+    "ratio", "median", "ratio(log)", "infer.", "calls/step", "ms/call", "goal", "met"
   for (i = 1; i <= n; i++) {
     m = c[i]
-    printf "%-6s %-8s %12.4g %10s %10s %10s\n", m, "plain", t[m, "plain"], "1", "1", "-"
+    printf "%-6s %-8s %12.4g %10s %10s %10s %10s\n", m, "plain", t[m, "plain"], "1", "1", "1", "-"
     nk = split("null trained guarded trimmed small step smstep bf16 smbf16 smstbf16", k, " ")
     for (j = 1; j <= nk; j++) {
       if (!((m, k[j]) in t)) continue
-      r = t[m, k[j]] / t[m, "plain"]
-      printf "%-6s %-8s %12.4g %10.3f %10.3f %9.1f%% %10.2f %10.4g  %-8s %s\n", m, k[j], t[m, k[j]], r, \
-        tl[m, k[j]] / tl[m, "plain"], 100 * s[m, k[j]], cps[m, k[j]], 1e3 * spc[m, k[j]], "<= 1.25", \
-        (r <= 1.25 ? "yes" : "NO")
+      r  = t[m, k[j]] / t[m, "plain"]
+      md = nr[m, k[j]] ? median(m, k[j]) : r
+      printf "%-6s %-8s %12.4g %10.3f %10.3f %10.3f %9.1f%% %10.2f %10.4g  %-8s %s\n", m, k[j], \
+        t[m, k[j]], r, md, tl[m, k[j]] / tl[m, "plain"], 100 * s[m, k[j]], cps[m, k[j]], \
+        1e3 * spc[m, k[j]], "<= 1.25", (r <= 1.25 ? (md <= 1.25 ? "yes" : "edge") : "NO")
     }
   }
 }' results.txt
