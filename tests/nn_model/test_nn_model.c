@@ -908,8 +908,20 @@ static void test_inference(GyreBackend *be)
         memcpy(io, phys, x.size * 4); /* in place: the general path, the same values */
         CHECK(GyreSurrogateApplyWorkspace(sb, ws, io, io, (int) xs[0]));
         EXPECT(!memcmp(wantb, io, y.size * 4), "cnn at bf16: Apply in place differs");
+        { /* an output tensor of the wrong shape: one error naming both shapes, nothing run */
+          GyreTensor    yw   = yb;
+          int           done = -1;
+          GyreMLPAffine aff  = {0};
+          yw.shape[ynd - 1]++;
+          GyreStatus st = GyreNetInferChain(GyreSurrogateNet(sb), ws, &xb, &yw, &aff, &done);
+          EXPECT(st != GYRE_OK && done == 0 && strstr(GyreStatusMessage(), "GyreNetInferChain") &&
+                     strstr(GyreStatusMessage(), "expected"),
+                 "GyreNetInferChain with a wrong output shape: status %d, done %d, '%s'", (int) st,
+                 done, GyreStatusMessage());
+        }
         printf("inference cnn at bf16 (AMX): Apply normalising in the chain's op equals "
-               "normalise -> GyreNetInfer -> de-normalise, bitwise (and in place)\n");
+               "normalise -> GyreNetInfer -> de-normalise, bitwise (and in place); a wrong "
+               "output shape refused\n");
         free(wantb), free(io);
         GyreTensorDestroy(&xb), GyreTensorDestroy(&yb);
         GyreNetWorkspaceDestroy(&ws);
