@@ -286,6 +286,12 @@ const GyreBackendOps *GyreBackendOpsCPU(void);
  * vectorises by hand; decided once, thread-safe; 0 where the compiler is not GCC-compatible on
  * x86-64) */
 int GyreCPUHasAVX2FMA(void);
+/* y[k] = (float) (((double) x[k] - a) * b) (mode 0: a surrogate's normalisation) or (float)
+ * ((double) x[k] * b + a) (mode 1: back to physical units), k < n, in double with each operation
+ * rounded (no contraction), bitwise the same however it is vectorised: 4 values a vector with
+ * AVX2, 8 with AVX-512 where wide (for callers already running zmm or AMX code, whose clock the
+ * wider vectors do not lower further), else one by one. y may be x. */
+void GyreCPUAffine(int mode, const float *x, float *y, size_t n, double a, double b, int wide);
 
 #ifdef __cplusplus
 }

@@ -19,41 +19,6 @@ struct GyreSurrogate_s {
  * channels, each with its stencil of S values (in_shape); output j is channel j. Nothing (the
  * general path) for another network or a normalisation that does not match: GyreSurrogateApply
  * then says what is wrong. */
-/* y[k] = (float) (((double) x[k] - a) * b) (mode 0: the normalisation) or (float) ((double) x[k] *
- * b + a) (mode 1: back to physical units), in double as the scalar loop computes it (a
- * subtraction and a product, or a product and a sum, each rounded; no contraction): 4 values a
- * vector where the CPU has AVX2 and FMA (bitwise the scalar loop's; GCC's -O2 left it scalar, a
- * tenth of a small CNN's call in bf16) */
-#if defined(__GNUC__) && defined(__x86_64__)
-#include <immintrin.h>
-__attribute__((target("avx2"))) static void affine_avx2(int mode, const float *x, float *y,
-                                                        size_t n, double a, double b)
-{
-  const __m256d va = _mm256_set1_pd(a), vb = _mm256_set1_pd(b);
-  size_t        k = 0;
-  for (; k + 4 <= n; k += 4) {
-    const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + k));
-    const __m256d r =
-        mode ? _mm256_add_pd(_mm256_mul_pd(v, vb), va) : _mm256_mul_pd(_mm256_sub_pd(v, va), vb);
-    _mm_storeu_ps(y + k, _mm256_cvtpd_ps(r));
-  }
-  for (; k < n; k++)
-    y[k] = mode ? (float) ((double) x[k] * b + a) : (float) (((double) x[k] - a) * b);
-}
-#endif
-
-static void affine(int mode, const float *x, float *y, size_t n, double a, double b)
-{
-#if defined(__GNUC__) && defined(__x86_64__)
-  if (GyreCPUHasAVX2FMA()) {
-    affine_avx2(mode, x, y, n, a, b);
-    return;
-  }
-#endif
-  for (size_t k = 0; k < n; k++)
-    y[k] = mode ? (float) ((double) x[k] * b + a) : (float) (((double) x[k] - a) * b);
-}
-
 static GyreStatus point_affine(GyreSurrogate *s)
 {
   const GyreModelMeta *m = &s->meta;
@@ -215,7 +180,7 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   float *xh = host ? x->data : h;
   if (cin == 1) pc = x->size; /* one channel: one block (a per-point MLP's blocks are short) */
   for (size_t b = 0, nb = x->size / pc, c = 0; b < nb; b++, c = c + 1 == (size_t) cin ? 0 : c + 1) {
-    affine(0, in + b * pc, xh + b * pc, pc, s->norm.in_mean[c], inv[c]);
+    GyreCPUAffine(0, in + b * pc, xh + b * pc, pc, s->norm.in_mean[c], inv[c], 0);
   }
   if (host) /* the tensors are host memory: no copies */
     GyreCall(GyreNetInfer(s->net, ws, x, y));
@@ -225,7 +190,7 @@ GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws,
   if (cout == 1) ypc = y->size;
   for (size_t b = 0, nb = y->size / ypc; b < nb; b++) { /* back to physical units */
     const int c = (int) (b % (size_t) cout);
-    affine(1, yh + b * ypc, out + b * ypc, ypc, s->norm.out_mean[c], s->norm.out_std[c]);
+    GyreCPUAffine(1, yh + b * ypc, out + b * ypc, ypc, s->norm.out_mean[c], s->norm.out_std[c], 0);
   }
   return GYRE_OK;
 }

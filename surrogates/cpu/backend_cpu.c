@@ -75,6 +75,59 @@ int GyreCPUHasAVX2FMA(void)
 #endif
 }
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+/* GyreCPUAffine's loops: 4 values a ymm vector, 8 a zmm one, in double; the tail as the scalar
+ * loop */
+__attribute__((target("avx2"))) static size_t affine_avx2(int mode, const float *x, float *y,
+                                                          size_t n, double a, double b)
+{
+  const __m256d va = _mm256_set1_pd(a), vb = _mm256_set1_pd(b);
+  size_t        k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + k));
+    const __m256d r =
+        mode ? _mm256_add_pd(_mm256_mul_pd(v, vb), va) : _mm256_mul_pd(_mm256_sub_pd(v, va), vb);
+    _mm_storeu_ps(y + k, _mm256_cvtpd_ps(r));
+  }
+  return k;
+}
+__attribute__((target("avx512f"))) static size_t affine_avx512(int mode, const float *x, float *y,
+                                                               size_t n, double a, double b)
+{
+  const __m512d va = _mm512_set1_pd(a), vb = _mm512_set1_pd(b);
+  size_t        k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + k));
+    _mm256_storeu_ps(y + k, _mm512_cvtpd_ps(mode ? _mm512_add_pd(_mm512_mul_pd(v, vb), va)
+                                                 : _mm512_mul_pd(_mm512_sub_pd(v, va), vb)));
+  }
+  return k;
+}
+#endif
+
+void GyreCPUAffine(int mode, const float *x, float *y, size_t n, double a, double b, int wide)
+{
+  size_t k = 0;
+#if defined(__GNUC__) && defined(__x86_64__)
+  static int z  = -1; /* (relaxed atomics: callers may be threads) */
+  int        zu = __atomic_load_n(&z, __ATOMIC_RELAXED);
+  if (wide && zu < 0) {
+    __builtin_cpu_init();
+    zu = __builtin_cpu_supports("avx512f");
+    __atomic_store_n(&z, zu, __ATOMIC_RELAXED);
+  }
+  if (wide && zu)
+    k = affine_avx512(mode, x, y, n, a, b);
+  else if (GyreCPUHasAVX2FMA())
+    k = affine_avx2(mode, x, y, n, a, b);
+#else
+  (void) wide;
+#endif
+  for (; k < n; k++)
+    y[k] = mode ? (float) ((double) x[k] * b + a) : (float) (((double) x[k] - a) * b);
+}
+
 /* fp32; bf16 where the CPU has AMX (a CNN's inference: conv_amx.c); tf32 is the tensor cores' */
 static GyreStatus cpu_set_precision(GyreBackend *be, const char *precision)
 {

@@ -273,23 +273,6 @@ static inline int padded_source(int r, int Y, int PY, int circ)
   return ys;
 }
 
-/* y[0 .. n) = (float) (((double) x - a) * b) (mode 0: GyreMLPAffine's normalisation) or (float)
- * ((double) x * b + a) (mode 1: back to physical units), 8 values a vector in double (the
- * arithmetic of inference.c's affine(), bitwise; zmm where the tiles have lowered the clock
- * anyway, twice the width of its AVX2 loop) */
-AMX_TARGET static void affine8(int mode, const float *x, float *y, size_t n, double a, double b)
-{
-  const __m512d va = _mm512_set1_pd(a), vb = _mm512_set1_pd(b);
-  size_t        k = 0;
-  for (; k + 8 <= n; k += 8) {
-    const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + k));
-    _mm256_storeu_ps(y + k, _mm512_cvtpd_ps(mode ? _mm512_add_pd(_mm512_mul_pd(v, vb), va)
-                                                 : _mm512_mul_pd(_mm512_sub_pd(v, va), vb)));
-  }
-  for (; k < n; k++)
-    y[k] = mode ? (float) ((double) x[k] * b + a) : (float) (((double) x[k] - a) * b);
-}
-
 /* a 1-channel sample x (Y, X) as two input rows a pixel (ky2): pixel (yy, xx) of the padded
  * buffer holds the padded input at (yy, xx) and (yy + 1, xx) (0 past the last padded row) */
 AMX_TARGET static void load_input_rows(const AmxLayer *L, const float *x, uint32_t *buf)
@@ -957,7 +940,8 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
     if (aff) { /* normalised into c->xn, channel by channel */
       const size_t plane = (size_t) L[0].s.Y * L[0].s.X;
       for (int j = 0; j < L[0].s.Cin; j++)
-        affine8(0, xi + j * plane, c->xn + j * plane, plane, aff->in_mean[j], aff->in_inv[j]);
+        GyreCPUAffine(0, xi + j * plane, c->xn + j * plane, plane, aff->in_mean[j], aff->in_inv[j],
+                      1);
       xi = c->xn;
     }
     load_input(&L[0], xi, cur);
@@ -974,8 +958,8 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
     if (aff) { /* back to physical units, channel by channel */
       const size_t plane = (size_t) L[n - 1].s.Y * L[n - 1].s.X;
       for (int j = 0; j < L[n - 1].s.Cout; j++)
-        affine8(1, y->data + i * yplane + j * plane, y->data + i * yplane + j * plane, plane,
-                aff->out_mean[j], aff->out_std[j]);
+        GyreCPUAffine(1, y->data + i * yplane + j * plane, y->data + i * yplane + j * plane, plane,
+                      aff->out_mean[j], aff->out_std[j], 1);
     }
   }
   *done = 1;
