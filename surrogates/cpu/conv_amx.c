@@ -351,25 +351,44 @@ AMX_TARGET static inline void relu_bn_rows(const float *cb, int R, uint16_t *p, 
   }
 }
 
-/* the accumulator tile cb (R rows from column x0 of row y: pixels x0 + r P + q; tile t's
- * columns) after its bias, activation and batch norm: into the next layer's padded NHWC bf16
- * buffer (layer nl's, next), or into the fp32 output sample out (C, Y, X). One pass over the
- * tile with ReLU or none (ReLU as the activation loops': v > 0 ? v : 0, by max(v, 0)); GELU and
- * tanh by GyreCPUActRange between the bias and the batch norm. Columns without a channel hold 0. */
-AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, float *cb, int avx,
-                                const AmxLayer *nl, uint16_t *next, float *out)
+/* R accumulator rows cb (16 columns each) after the bias b, the activation (ReLU as the
+ * activation loops': v > 0 ? v : 0, by max(v, 0); GELU and tanh by GyreCPUActRange) and the batch
+ * norm (x sc + sh), in place */
+AMX_TARGET static void post_rows(const AmxLayer *L, int R, float *cb, int avx, __m512 b, __m512 sc,
+                                 __m512 sh)
 {
-  const GyreConvShape *s = &L->s;
-  const int            P = L->P, inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
-  const size_t         nlane = 16 * (size_t) L->nt;
-  const float         *lb    = L->lane + 16 * (size_t) t;
-  const __m512         zero = _mm512_setzero_ps(), b = _mm512_loadu_ps(lb);
-  const __m512         sc = _mm512_loadu_ps(lb + nlane), sh = _mm512_loadu_ps(lb + 2 * nlane);
+  const int    inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
+  const __m512 zero  = _mm512_setzero_ps();
   if (!inreg) {
     for (int r = 0; r < R; r++)
       _mm512_storeu_ps(cb + 16 * r, _mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b));
     GyreCPUActRange((GyreActivation) L->act, avx, cb, cb, (size_t) 16 * R);
   }
+  for (int r = 0; r < R && (inreg || L->bn); r++) {
+    __m512 v = _mm512_loadu_ps(cb + 16 * r);
+    if (inreg) {
+      v = _mm512_add_ps(v, b);
+      if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
+    }
+    if (L->bn) v = _mm512_fmadd_ps(v, sc, sh);
+    _mm512_storeu_ps(cb + 16 * r, v);
+  }
+}
+
+/* the accumulator tile cb (R rows from column x0 of row y: pixels x0 + r P + q; tile t's
+ * columns) after its bias, activation and batch norm: into the next layer's padded NHWC bf16
+ * buffer (layer nl's, next), or into the fp32 output sample out (C, Y, X). The common cases in one
+ * pass (relu_bn_rows; the last layer's bias); else post_rows in place, then the stores. Columns
+ * without a channel hold 0. */
+AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, float *cb, int avx,
+                                const AmxLayer *nl, uint16_t *next, float *out)
+{
+  const GyreConvShape *s     = &L->s;
+  const int            P     = L->P;
+  const size_t         nlane = 16 * (size_t) L->nt;
+  const float         *lb    = L->lane + 16 * (size_t) t;
+  const __m512         b     = _mm512_loadu_ps(lb);
+  const __m512         sc = _mm512_loadu_ps(lb + nlane), sh = _mm512_loadu_ps(lb + 2 * nlane);
   /* next: tile t's channels stored whole where a pixel's columns are its stored channels (Cq =
    * Cp' with P > 1; with P = 1, channels 16 t .. of Cp'), then any padding channels past the
    * tiles; else value by value */
@@ -382,35 +401,26 @@ AMX_TARGET static void epilogue(const AmxLayer *L, int t, int R, int y, int x0, 
       next ? next + ((size_t) (y + nl->s.PY) * (s->X + 2 * nl->s.PX) + nl->s.PX + x0) * cpn : NULL;
   /* the common cases in loops of their own, nothing decided a row: a hidden layer's ReLU and
    * batch norm into a whole tile row of the next input; the last layer's P pixels of one channel */
-  const __m512 bb = inreg ? b : zero; /* (GELU, tanh: the bias is in) */
   if (fast && w == 16 && end >= cpn && L->act == GYRE_ACT_RELU && L->bn) {
-    relu_bn_rows(cb, R, d + (P > 1 ? 0 : 16 * t), (size_t) P * cpn, bb, sc, sh);
+    relu_bn_rows(cb, R, d + (P > 1 ? 0 : 16 * t), (size_t) P * cpn, b, sc, sh);
     return;
   }
   if (!next && P > 1 && L->cq == 1 && L->act < 0 && !L->bn) {
     float          *o  = out + (size_t) y * s->X + x0;
     const __mmask16 mp = (__mmask16) ((1u << P) - 1u);
     for (int r = 0; r < R; r++, o += P)
-      _mm512_mask_storeu_ps(o, mp, _mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), bb));
+      _mm512_mask_storeu_ps(o, mp, _mm512_add_ps(_mm512_loadu_ps(cb + 16 * r), b));
     return;
   }
-  for (int r = 0; r < R; r++) {
-    __m512 v = _mm512_loadu_ps(cb + 16 * r);
-    if (inreg) {
-      v = _mm512_add_ps(v, b);
-      if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
-    }
-    if (L->bn) v = _mm512_fmadd_ps(v, sc, sh);
-    if (fast) {
-      uint16_t *p = d + (size_t) r * P * cpn;
-      if (w == 16) /* (a masked store where fewer) */
-        _mm256_storeu_si256((__m256i *) (p + (P > 1 ? 0 : 16 * t)),
-                            (__m256i) _mm512_cvtneps_pbh(v));
-      else
-        _mm256_mask_storeu_epi16(p + (P > 1 ? 0 : 16 * t), mw, (__m256i) _mm512_cvtneps_pbh(v));
-      if (end < cpn) memset(p + end, 0, sizeof(uint16_t) * (size_t) (cpn - end));
-    } else
-      _mm512_storeu_ps(cb + 16 * r, v);
+  post_rows(L, R, cb, avx, b, sc, sh);
+  for (int r = 0; r < R && fast; r++) {
+    const __m256i h = (__m256i) _mm512_cvtneps_pbh(_mm512_loadu_ps(cb + 16 * r));
+    uint16_t     *p = d + (size_t) r * P * cpn;
+    if (w == 16) /* (a masked store where fewer) */
+      _mm256_storeu_si256((__m256i *) (p + (P > 1 ? 0 : 16 * t)), h);
+    else
+      _mm256_mask_storeu_epi16(p + (P > 1 ? 0 : 16 * t), mw, h);
+    if (end < cpn) memset(p + end, 0, sizeof(uint16_t) * (size_t) (cpn - end));
   }
   if (fast) return;
   const size_t plane = (size_t) s->Y * s->X;
@@ -488,25 +498,10 @@ AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *c
 {
   const GyreConvShape *s     = &L->s;
   const int            inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
-  const __m512         zero = _mm512_setzero_ps(), b = _mm512_set1_ps(L->lane[0]);
-  const __m512         sc = _mm512_set1_ps(L->lane[16]), sh = _mm512_set1_ps(L->lane[32]);
-  if (!inreg || L->bn || L->act >= 0) {
-    if (!inreg) {
-      for (int r = 0; r < 16; r++)
-        _mm512_store_ps(cb + 16 * r, _mm512_add_ps(_mm512_load_ps(cb + 16 * r), b));
-      GyreCPUActRange((GyreActivation) L->act, avx, cb, cb, 256);
-    }
-    for (int r = 0; r < 16; r++) {
-      __m512 v = _mm512_load_ps(cb + 16 * r);
-      if (inreg) {
-        v = _mm512_add_ps(v, b);
-        if (L->act == GYRE_ACT_RELU) v = _mm512_max_ps(v, zero);
-      }
-      if (L->bn) v = _mm512_fmadd_ps(v, sc, sh);
-      _mm512_store_ps(cb + 16 * r, v);
-    }
-  }
-  const int     plain = inreg && !L->bn && L->act < 0; /* (the bias added below) */
+  const __m512         b     = _mm512_set1_ps(L->lane[0]);
+  const int            plain = inreg && !L->bn && L->act < 0; /* (the bias added below) */
+  if (!plain)
+    post_rows(L, 16, cb, avx, b, _mm512_set1_ps(L->lane[16]), _mm512_set1_ps(L->lane[32]));
   const __m512i idx =
       _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                          _mm512_set1_epi32(16));
