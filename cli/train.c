@@ -599,11 +599,12 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
 
   /* every option is read by now: one misspelt shows before the first epoch, not after the last */
   PetscCall(GyreOptionsWarnUnused(comm, "train"));
-  /* the CPU's bf16 is a CNN's inference only (AMX): training there would be fp32 under a bf16
-   * label (checked before the backend's own check, which would name AMX as if it were enough) */
+  /* the CPU's bf16 is a CNN's inference only: training there would be fp32 under a bf16 label
+   * (checked before the backend's own check, which would name the hardware as if it were
+   * enough) */
   PetscCheck(strcmp(backend, "cpu") || strcmp(precision, "bf16"), comm, PETSC_ERR_ARG_WRONG,
              "-surrogate_precision bf16 with -surrogate_backend cpu: the cpu backend trains in "
-             "fp32 (its bf16 is inference on AMX: train in fp32, then run the model with "
+             "fp32 (its bf16 is a CNN's inference: train in fp32, then run the model with "
              "-surrogate_precision bf16 in gyre simulate)");
   GyreBackend *be = NULL;
   PetscCallGyre(comm, GyreBackendCreate(backend, (int) threads, &be));

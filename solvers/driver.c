@@ -59,7 +59,7 @@ const char GyreSimulateHelp[] =
     "                           -surrogate_threads T (1; 0: OMP_NUM_THREADS; at most 1024),\n"
     "                           -surrogate_backend cpu|cuda,\n"
     "                           -surrogate_precision fp32|tf32|bf16 (cpu: bf16 runs a CNN\n"
-    "                           on AMX, where the CPU has it, one thread)\n"
+    "                           on AMX or AVX-512 BF16, where the CPU has it, one thread)\n"
     "  -surrogate_physics_every N   emulator: advances N, 2N, ... are physics advances (0)\n"
     "  -guard 0|1 -guard_sigma s -guard_band b -guard_cooldown n   the surrogate's guard: a\n"
     "                           bad step (emulator: advance) is redone without it, by physics\n"

@@ -47,16 +47,18 @@ PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSu
   PetscCallGyre(model->comm, GyreBackendCreate(backend, (int) threads, &ev->be));
   PetscCallGyre(model->comm, GyreBackendSetPrecision(ev->be, precision));
   PetscCallGyre(model->comm, GyreSurrogateLoad(model->comm, ev->path, ev->be, &ev->s));
-  /* the CPU's bf16 runs a CNN's convolutions (AMX) and nothing else: said, or refused */
+  /* the CPU's bf16 runs a CNN's convolutions (AMX or AVX-512 BF16) and nothing else: said, or
+   * refused */
   if (!strcmp(backend, "cpu") && !strcmp(precision, "bf16")) {
     PetscCheck(GyreNetConvChain(GyreSurrogateNet(ev->s)) > 0, model->comm, PETSC_ERR_ARG_WRONG,
                "-surrogate_precision bf16 with the cpu backend: surrogate '%s' is not a CNN of "
                "convolutions, activations and batch norms (the cpu backend's bf16 runs only "
-               "those, on AMX): use fp32, or -surrogate_backend cuda",
+               "those, on AMX or AVX-512 BF16): use fp32, or -surrogate_backend cuda",
                path);
     PetscCall(PetscPrintf(model->comm,
-                          "surrogate: the CNN runs in bf16 on AMX (products of bf16 values summed "
-                          "in fp32)\n"));
+                          "surrogate: the CNN runs in bf16 on %s (products of bf16 values summed "
+                          "in fp32)\n",
+                          GyreCPUBF16Unit()));
   }
   ev->r = GyreSurrogateReceptiveRadius(ev->s);
   if (!trim_set)

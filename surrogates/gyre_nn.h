@@ -231,11 +231,11 @@ typedef struct {
   GyreStatus (*copy_to_host_async)(GyreBackend *, void *dst, const void *src, size_t bytes);
   /* n convolutions one after the other from x to y, each followed by its activation and batch
    * norm as conv_forward_post's (layers[i]), in one op: a whole CNN's inference at the backend's
-   * reduced precision (the CPU backend's "bf16": AMX tiles, products of bf16 values summed in
-   * fp32, the activations rounded to bf16 between layers; cpu/conv_amx.c). *done = 0, nothing
-   * run, where the backend declines (at fp32 it always does). *cache: the backend's state for
-   * the chain (its packed weights and buffers), kept by the caller between calls (NULL at first;
-   * remade where the chain or its parameters changed), freed by chain_cache_free. aff (NULL:
+   * reduced precision (the CPU backend's "bf16": AMX tiles or AVX-512 BF16, products of bf16 values
+   * summed in fp32, the activations rounded to bf16 between layers; cpu/conv_amx.c). *done = 0,
+   * nothing run, where the backend declines (at fp32 it always does). *cache: the backend's state
+   * for the chain (its packed weights and buffers), kept by the caller between calls (NULL at
+   * first; remade where the chain or its parameters changed), freed by chain_cache_free. aff (NULL:
    * none): x in physical units, normalised per input channel on the way in, and y put back in
    * physical units per output channel (GyreMLPAffine's arithmetic, bitwise). The batch norm's
    * arithmetic is the op's own (the CPU's: one fused multiply-add, where conv_forward_post
@@ -270,9 +270,14 @@ GyreStatus GyreBackendSynchronize(GyreBackend *be);
 GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak);
 /* The GEMMs' arithmetic (-surrogate_precision): "fp32" everywhere; "tf32" and "bf16" (tensor
  * cores, fp32 accumulation) on the CUDA backend; "bf16" on the CPU backend where the CPU has AMX
+ * or AVX-512 BF16 (GyreCPUBF16Unit)
  * (a CNN's inference only: conv_chain_forward; everything else in fp32). GYRE_ERR_ARG naming the
  * backend otherwise. */
 GyreStatus GyreBackendSetPrecision(GyreBackend *be, const char *precision);
+/* Where the CPU backend's bf16 runs on this machine: "AMX" (Intel Sapphire Rapids and later),
+ * "AVX-512 BF16" (AMD Zen 4 and later, Intel Cooper Lake; or with AMX where GYRE_CPU_AMX=0: the
+ * same layers, each tile product by VDPBF16PS), or NULL (nowhere: bf16 refused). */
+const char *GyreCPUBF16Unit(void);
 /* The precision set ("fp32" unless GyreBackendSetPrecision changed it). */
 const char *GyreBackendPrecision(const GyreBackend *be);
 /* Host staging memory from the backend (pinned on CUDA; malloc otherwise) and its release. */

@@ -695,11 +695,11 @@ GyreStatus GyreTrain(MPI_Comm comm, GyreBackend *be, const GyreTrainerOptions *o
   if (!res) res = &dummy;
   memset(res, 0, sizeof *res);
   GyreCall(GyreStatusAgree(comm, check_options(o)));
-  /* the CPU backend's bf16 is a CNN's inference (AMX); its training would be fp32 labelled bf16 */
+  /* the CPU backend's bf16 is a CNN's inference; its training would be fp32 labelled bf16 */
   if (!strcmp(be->ops->name, "cpu") && strcmp(GyreBackendPrecision(be), "fp32"))
     return GyreStatusSet(GYRE_ERR_ARG,
                          "train: the cpu backend trains in fp32 (its precision is %s: bf16 is "
-                         "for inference on AMX)",
+                         "for a CNN's inference)",
                          GyreBackendPrecision(be));
   Trainer tr = {0};
   tr.comm = comm, tr.be = be, tr.o = o;

@@ -128,20 +128,22 @@ void GyreCPUAffine(int mode, const float *x, float *y, size_t n, double a, doubl
     y[k] = mode ? (float) ((double) x[k] * b + a) : (float) (((double) x[k] - a) * b);
 }
 
-/* fp32; bf16 where the CPU has AMX (a CNN's inference: conv_amx.c); tf32 is the tensor cores' */
+/* fp32; bf16 where the CPU has AMX or AVX-512 BF16 (a CNN's inference: conv_amx.c); tf32 is the
+ * tensor cores' */
 static GyreStatus cpu_set_precision(GyreBackend *be, const char *precision)
 {
   (void) be;
-  if (!strcmp(precision, "fp32") || (!strcmp(precision, "bf16") && GyreCPUHasAMXBF16()))
+  if (!strcmp(precision, "fp32") || (!strcmp(precision, "bf16") && GyreCPUBF16Kind() > 0))
     return GYRE_OK;
   if (!strcmp(precision, "bf16"))
     return GyreStatusSet(GYRE_ERR_ARG,
-                         "precision 'bf16' on the cpu backend needs Intel AMX (AMX-BF16 with "
-                         "AVX-512 BF16, and a kernel that allows the tiles): this machine has "
-                         "none; use fp32, or -surrogate_backend cuda");
+                         "precision 'bf16' on the cpu backend needs AVX-512 BF16 (AMD Zen 4 and "
+                         "later, Intel Cooper Lake) or Intel AMX (AMX-BF16 with AVX-512 BF16, "
+                         "and a kernel that allows the tiles): this machine has neither; use "
+                         "fp32, or -surrogate_backend cuda");
   return GyreStatusSet(GYRE_ERR_ARG,
                        "precision '%s' needs tensor cores: the cpu backend computes in fp32 (or "
-                       "bf16 with AMX; use -surrogate_backend cuda)",
+                       "bf16 with AMX or AVX-512 BF16; use -surrogate_backend cuda)",
                        precision);
 }
 

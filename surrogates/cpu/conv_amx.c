@@ -1,6 +1,7 @@
-/* conv_amx.c — a CNN's inference in bf16 on Intel AMX (-surrogate_precision bf16 with the cpu
- * backend): the conv_chain_forward op (gyre_nn.h), a chain of convolutions, each followed by its
- * activation and evaluation-mode batch norm, from the network's input to its output in one op.
+/* conv_amx.c — a CNN's inference in bf16 on Intel AMX or AVX-512 BF16 (-surrogate_precision bf16
+ * with the cpu backend): the conv_chain_forward op (gyre_nn.h), a chain of convolutions, each
+ * followed by its activation and evaluation-mode batch norm, from the network's input to its output
+ * in one op.
  *
  * Layout. Between layers the activations are bf16, pixel-major (NHWC: a pixel's channels next to
  * each other, Cp of them: Cin and zeros up to an even count, or up to a multiple of 32 where a
@@ -49,8 +50,12 @@
  *
  * Where: x86-64 with AMX-TILE, AMX-BF16, AVX-512 (F, BW, VL, BF16) and the kernel's permission to
  * use the tiles (Linux >= 5.16, arch_prctl ARCH_REQ_XCOMP_PERM): Intel Sapphire Rapids and
- * later. GyreCPUHasAMXBF16 says whether it runs; GyreBackendSetPrecision(cpu, "bf16") is refused
- * elsewhere. Samples run one after the other (a closure's call is one field). */
+ * later; and, the tiles' products done by AVX-512 BF16's VDPBF16PS instead (soft_dp, below), on
+ * x86-64 with AVX-512 F, BW, VL and BF16 but no AMX: AMD Zen 4 and later, Intel Cooper Lake (on
+ * this path the small CNN's call is 0.070 ms against fp32's 0.105 on an AMD EPYC, bench/
+ * RESULTS.md). GyreCPUBF16Kind says which (GYRE_CPU_AMX=0 takes the second where AMX is there
+ * too); GyreBackendSetPrecision(cpu, "bf16") is refused elsewhere. Samples run one after the
+ * other (a closure's call is one field). */
 #define _GNU_SOURCE /* syscall */
 #include <math.h>
 #include <stdint.h>
@@ -71,6 +76,20 @@
 #define CONV_AMX 0
 #endif
 
+/* the AVX-512 subset every path here needs (F, BW, VL and BF16: VDPBF16PS, VCVTNEPS2BF16) */
+static int has_avx512_bf16(void)
+{
+#if CONV_AMX
+  unsigned a = 0, b, c, d;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __get_cpuid_count(7, 1, &a, &b, &c, &d) &&
+         (a & (1u << 5)) /* AVX512_BF16 */;
+#else
+  return 0;
+#endif
+}
+
 int GyreCPUHasAMXBF16(void)
 {
 #if CONV_AMX
@@ -79,13 +98,10 @@ int GyreCPUHasAMXBF16(void)
 #pragma omp atomic read
   h = has;
   if (h < 0) {
-    unsigned a, b, c, d, a1 = 0, b1, c1, d1;
+    unsigned a, b, c, d;
     h = 0;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
-        (d & (1u << 22)) /* AMX-BF16 */ && (d & (1u << 24)) /* AMX-TILE */ && a >= 1 &&
-        __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5)) /* AVX512_BF16 */)
+    if (has_avx512_bf16() && __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+        (d & (1u << 22)) /* AMX-BF16 */ && (d & (1u << 24)) /* AMX-TILE */ && a >= 1)
       h = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
 #pragma omp atomic write
     has = h;
@@ -94,6 +110,33 @@ int GyreCPUHasAMXBF16(void)
 #else
   return 0;
 #endif
+}
+
+static int soft_on; /* 1: the tiles in AVX-512 BF16 (GyreCPUBF16Kind 1) */
+
+/* 2: AMX; 1: AVX-512 BF16 without AMX, or with it where GYRE_CPU_AMX=0 (the same layers, each
+ * tile product computed by VDPBF16PS: below); 0: no bf16 here */
+int GyreCPUBF16Kind(void)
+{
+  static int kind = -1;
+  int        k;
+#pragma omp atomic read
+  k = kind;
+  if (k < 0) {
+    const char *e = getenv("GYRE_CPU_AMX");
+    k             = has_avx512_bf16() ? 1 : 0;
+    if (k && !(e && !strcmp(e, "0")) && GyreCPUHasAMXBF16()) k = 2;
+    soft_on = k == 1; /* (every thread that gets here writes the same) */
+#pragma omp atomic write
+    kind = k;
+  }
+  return k;
+}
+
+const char *GyreCPUBF16Unit(void)
+{
+  const int k = GyreCPUBF16Kind();
+  return k == 2 ? "AMX" : k == 1 ? "AVX-512 BF16" : NULL;
 }
 
 #if CONV_AMX
@@ -105,6 +148,174 @@ typedef struct {
   uint16_t colsb[16];
   uint8_t  rows[16];
 } TileConfig;
+
+/* The tiles in AVX-512 BF16 where the CPU has no AMX (GyreCPUBF16Kind 1: AMD Zen 4 and later,
+ * Intel Cooper Lake): the same layers, tile by tile, with each tile operation done in zmm
+ * registers. A loaded tile is its address and row stride; an accumulator, 16 rows of 16 floats in
+ * memory; TDPBF16PS's product C[m][n] += sum over the pairs k of A[m][2k] B[k][2n] + A[m][2k+1]
+ * B[k][2n+1] is, for 8 rows at a time, pair by pair, VDPBF16PS of B's row k (16 columns' pairs)
+ * and A's pair k broadcast. Each output is again the same sum in the same order wherever its pixel
+ * lies (the order of a pair's two products, and their rounding, VDPBF16PS's rather than the
+ * tiles': not bitwise AMX's results). soft_on: set by GyreCPUBF16Kind. */
+typedef struct {
+  float           c[4][256] __attribute__((aligned(64))); /* accumulators 0-3 */
+  const uint16_t *p[8];                                   /* loaded tiles 4-7 */
+  long            stride[8];
+  uint8_t         rows[8];
+  uint16_t        colsb[8];
+} SoftTiles;
+static __thread SoftTiles soft;
+
+static inline void soft_config(const TileConfig *cfg)
+{
+  for (int t = 0; t < 8; t++)
+    soft.rows[t] = cfg->rows[t], soft.colsb[t] = cfg->colsb[t];
+}
+
+/* C (tile c) += A (tile a) x B (tile b), as TDPBF16PS: rows of C, sixteen at a time (sixteen
+ * chains of VDPBF16PS: eight left it waiting on the instruction's latency), each pair k of B's
+ * rows by VDPBF16PS with A's pair k of that row broadcast */
+AMX_TARGET static void soft_dp(int c, int a, int b)
+{
+  const int   R = soft.rows[c], K = soft.colsb[a] / 4;
+  const char *A = (const char *) soft.p[a], *B = (const char *) soft.p[b];
+  const long  as = soft.stride[a], bs = soft.stride[b], as2 = 2 * as, as3 = 3 * as;
+  float      *C = soft.c[c];
+  int         m = 0;
+  /* (A's pair as VDPBF16PS's embedded broadcast: a broadcast instruction of its own, which the
+   * compiler keeps, took a shuffle unit on AMD Zen; and row m's pair addressed from one of four
+   * bases, one to four rows apart, where the compiler chained 16 additions an iteration) */
+#define SOFT_DP(i, p)                                                                              \
+  __asm__("vdpbf16ps %1%{1to16%}, %2, %0" : "+v"(c##i) : "m"(*(const int32_t *) (p)), "v"(w))
+#define SOFT_DP4(i0, i1, i2, i3, q)                                                                \
+  SOFT_DP(i0, q);                                                                                  \
+  SOFT_DP(i1, q + as);                                                                             \
+  SOFT_DP(i2, q + as2);                                                                            \
+  SOFT_DP(i3, q + as3)
+#define SOFT_LD(i) __m512 c##i = _mm512_load_ps(C + 16 * (m + i))
+#define SOFT_ST(i) _mm512_store_ps(C + 16 * (m + i), c##i)
+  if (R == 16) {
+    SOFT_LD(0);
+    SOFT_LD(1);
+    SOFT_LD(2);
+    SOFT_LD(3);
+    SOFT_LD(4);
+    SOFT_LD(5);
+    SOFT_LD(6);
+    SOFT_LD(7);
+    SOFT_LD(8);
+    SOFT_LD(9);
+    SOFT_LD(10);
+    SOFT_LD(11);
+    SOFT_LD(12);
+    SOFT_LD(13);
+    SOFT_LD(14);
+    SOFT_LD(15);
+    const char *q0 = A, *q4 = A + 4 * as, *q8 = A + 8 * as, *q12 = A + 12 * as;
+    for (int k = 0; k < K; k++, q0 += 4, q4 += 4, q8 += 4, q12 += 4) {
+      const __m512bh w = (__m512bh) _mm512_loadu_si512(B + k * bs);
+      SOFT_DP4(0, 1, 2, 3, q0);
+      SOFT_DP4(4, 5, 6, 7, q4);
+      SOFT_DP4(8, 9, 10, 11, q8);
+      SOFT_DP4(12, 13, 14, 15, q12);
+    }
+    SOFT_ST(0);
+    SOFT_ST(1);
+    SOFT_ST(2);
+    SOFT_ST(3);
+    SOFT_ST(4);
+    SOFT_ST(5);
+    SOFT_ST(6);
+    SOFT_ST(7);
+    SOFT_ST(8);
+    SOFT_ST(9);
+    SOFT_ST(10);
+    SOFT_ST(11);
+    SOFT_ST(12);
+    SOFT_ST(13);
+    SOFT_ST(14);
+    SOFT_ST(15);
+    return;
+  }
+  for (; m + 4 <= R; m += 4) { /* (rows narrower than 16 tile rows) */
+    SOFT_LD(0);
+    SOFT_LD(1);
+    SOFT_LD(2);
+    SOFT_LD(3);
+    const char *q0 = A + m * as;
+    for (int k = 0; k < K; k++, q0 += 4) {
+      const __m512bh w = (__m512bh) _mm512_loadu_si512(B + k * bs);
+      SOFT_DP4(0, 1, 2, 3, q0);
+    }
+    SOFT_ST(0);
+    SOFT_ST(1);
+    SOFT_ST(2);
+    SOFT_ST(3);
+  }
+  for (; m < R; m++) {
+    SOFT_LD(0);
+    const char *q0 = A + m * as;
+    for (int k = 0; k < K; k++, q0 += 4) {
+      const __m512bh w = (__m512bh) _mm512_loadu_si512(B + k * bs);
+      SOFT_DP(0, q0);
+    }
+    SOFT_ST(0);
+  }
+#undef SOFT_DP
+#undef SOFT_DP4
+#undef SOFT_LD
+#undef SOFT_ST
+}
+
+/* accumulator t's rows zeroed by zmm stores (memset's, of another width or by rep stosb, kept
+ * soft_dp's loads of them waiting for the stores to retire) */
+AMX_TARGET static inline void soft_zero(int t)
+{
+  for (int r = 0; r < soft.rows[t]; r++)
+    _mm512_store_ps(soft.c[t] + 16 * r, _mm512_setzero_ps());
+}
+
+/* the tile operations: AMX's, or soft's */
+#define T_CONFIG(cfg)                                                                              \
+  do {                                                                                             \
+    if (soft_on)                                                                                   \
+      soft_config(cfg);                                                                            \
+    else                                                                                           \
+      _tile_loadconfig(cfg);                                                                       \
+  } while (0)
+#define T_RELEASE()                                                                                \
+  do {                                                                                             \
+    if (!soft_on) _tile_release();                                                                 \
+  } while (0)
+#define T_ZERO(t)                                                                                  \
+  do {                                                                                             \
+    if (soft_on)                                                                                   \
+      soft_zero(t);                                                                                \
+    else                                                                                           \
+      _tile_zero(t);                                                                               \
+  } while (0)
+#define T_LOAD(t, ptr, s)                                                                          \
+  do {                                                                                             \
+    if (soft_on)                                                                                   \
+      soft.p[t] = (ptr), soft.stride[t] = (s);                                                     \
+    else                                                                                           \
+      _tile_loadd(t, ptr, s);                                                                      \
+  } while (0)
+#define T_DP(c, a, b)                                                                              \
+  do {                                                                                             \
+    if (soft_on)                                                                                   \
+      soft_dp(c, a, b);                                                                            \
+    else                                                                                           \
+      _tile_dpbf16ps(c, a, b);                                                                     \
+  } while (0)
+#define T_STORE(t, ptr, s)                                                                         \
+  do {                                                                                             \
+    if (soft_on)                                                                                   \
+      for (int r_ = 0; r_ < soft.rows[t]; r_++)                                                    \
+        memcpy((char *) (ptr) + (size_t) r_ * (s), soft.c[t] + 16 * r_, 64);                       \
+    else                                                                                           \
+      _tile_stored(t, ptr, s);                                                                     \
+  } while (0)
 
 /* one layer: its shape (the output's Y, X are the input's), its packed weights, what follows it */
 typedef struct {
@@ -465,29 +676,29 @@ static inline int block_x(int ib, int j, int B, int X)
  * x weight tile 6, the input tiles 4 and 5 alternating */
 AMX_TARGET static inline void products4(const uint16_t *const a[4], int G, long stride)
 {
-  _tile_loadd(4, a[0], stride);
-  _tile_dpbf16ps(0, 4, 6);
+  T_LOAD(4, a[0], stride);
+  T_DP(0, 4, 6);
   if (G > 1) {
-    _tile_loadd(5, a[1], stride);
-    _tile_dpbf16ps(1, 5, 6);
+    T_LOAD(5, a[1], stride);
+    T_DP(1, 5, 6);
   }
   if (G > 2) {
-    _tile_loadd(4, a[2], stride);
-    _tile_dpbf16ps(2, 4, 6);
+    T_LOAD(4, a[2], stride);
+    T_DP(2, 4, 6);
   }
   if (G > 3) {
-    _tile_loadd(5, a[3], stride);
-    _tile_dpbf16ps(3, 5, 6);
+    T_LOAD(5, a[3], stride);
+    T_DP(3, 5, 6);
   }
 }
 
 /* accumulators 0 .. G - 1 into cb, 256 values each */
 AMX_TARGET static inline void store4(float *cb, int G)
 {
-  _tile_stored(0, cb, 64);
-  if (G > 1) _tile_stored(1, cb + 256, 64);
-  if (G > 2) _tile_stored(2, cb + 512, 64);
-  if (G > 3) _tile_stored(3, cb + 768, 64);
+  T_STORE(0, cb, 64);
+  if (G > 1) T_STORE(1, cb + 256, 64);
+  if (G > 2) T_STORE(2, cb + 512, 64);
+  if (G > 3) T_STORE(3, cb + 768, 64);
 }
 
 /* the accumulator tile cb of a tr layer (row r: pixel x0 + r; column n: output row y0 + n) after
@@ -548,16 +759,16 @@ AMX_TARGET static void amx_layer_rows(const AmxLayer *L, const uint16_t *in, int
       int       x[4];
       for (int j = 0; j < 4; j++)
         x[j] = block_x(ib, j < G ? j : G - 1, 16, s->X);
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
+      T_ZERO(0);
+      T_ZERO(1);
+      T_ZERO(2);
+      T_ZERO(3);
       for (int j = 0; j < L->kr; j++)
         for (int c = 0; c < nch; c++) {
           const uint16_t *ac   = in + (size_t) (y0 + j) * Xp * cp + kc * c;
           const uint16_t *a[4] = {ac + (size_t) x[0] * cp, ac + (size_t) x[1] * cp,
                                   ac + (size_t) x[2] * cp, ac + (size_t) x[3] * cp};
-          _tile_loadd(6, L->wt + 512 * ((size_t) j * nch + c), 64);
+          T_LOAD(6, L->wt + 512 * ((size_t) j * nch + c), 64);
           products4(a, G, stride);
         }
       store4(cb, G);
@@ -573,40 +784,40 @@ AMX_TARGET static inline void dp_ow(int o, int w)
 {
   switch (4 * w + o) {
   case 0:
-    _tile_dpbf16ps(0, 4, 5);
+    T_DP(0, 4, 5);
     break;
   case 1:
-    _tile_dpbf16ps(1, 4, 5);
+    T_DP(1, 4, 5);
     break;
   case 2:
-    _tile_dpbf16ps(2, 4, 5);
+    T_DP(2, 4, 5);
     break;
   case 3:
-    _tile_dpbf16ps(3, 4, 5);
+    T_DP(3, 4, 5);
     break;
   case 4:
-    _tile_dpbf16ps(0, 4, 6);
+    T_DP(0, 4, 6);
     break;
   case 5:
-    _tile_dpbf16ps(1, 4, 6);
+    T_DP(1, 4, 6);
     break;
   case 6:
-    _tile_dpbf16ps(2, 4, 6);
+    T_DP(2, 4, 6);
     break;
   case 7:
-    _tile_dpbf16ps(3, 4, 6);
+    T_DP(3, 4, 6);
     break;
   case 8:
-    _tile_dpbf16ps(0, 4, 7);
+    T_DP(0, 4, 7);
     break;
   case 9:
-    _tile_dpbf16ps(1, 4, 7);
+    T_DP(1, 4, 7);
     break;
   case 10:
-    _tile_dpbf16ps(2, 4, 7);
+    T_DP(2, 4, 7);
     break;
   default:
-    _tile_dpbf16ps(3, 4, 7);
+    T_DP(3, 4, 7);
     break;
   }
 }
@@ -632,20 +843,20 @@ AMX_TARGET static void amx_layer_stack(const AmxLayer *L, const uint16_t *in, in
       next && L->act == GYRE_ACT_RELU && L->bn && P * cpn == 16 && (P == 1 || L->cq == cpn);
   const __m512 b = _mm512_loadu_ps(L->lane), sc = _mm512_loadu_ps(L->lane + 16),
                sh = _mm512_loadu_ps(L->lane + 32);
-  _tile_loadd(5, L->wt, 64);
-  if (KY * nch > 1) _tile_loadd(6, L->wt + 512, 64);
-  if (KY * nch > 2) _tile_loadd(7, L->wt + 1024, 64);
+  T_LOAD(5, L->wt, 64);
+  if (KY * nch > 1) T_LOAD(6, L->wt + 512, 64);
+  if (KY * nch > 2) T_LOAD(7, L->wt + 1024, 64);
   for (int yi = 0; yi < s->Y; yi += 4) {
     const int y0 = yi < s->Y - 4 ? yi : s->Y - 4;
     for (int ib = 0; ib < nb; ib++) {
       const int x0 = block_x(ib, 0, B, s->X);
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
+      T_ZERO(0);
+      T_ZERO(1);
+      T_ZERO(2);
+      T_ZERO(3);
       for (int yy = y0; yy < y0 + 4 + ys * (KY - 1); yy++)
         for (int c = 0; c < nch; c++) {
-          _tile_loadd(4, in + ((size_t) yy * Xp + x0) * cp + kc * c, stride);
+          T_LOAD(4, in + ((size_t) yy * Xp + x0) * cp + kc * c, stride);
           for (int ky = 0; ky < KY; ky++) { /* output row yy - ys ky takes kernel row ky */
             const int o = yy - ys * ky - y0;
             if (o >= 0 && o < 4) dp_ow(o, ky * nch + c);
@@ -686,7 +897,7 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
     cfg.rows[i]     = (uint8_t) (i < 4 || input ? R : kc / 2);
     cfg.colsb[i]    = (uint16_t) (input ? 2 * kc : 64);
   }
-  _tile_loadconfig(&cfg);
+  T_CONFIG(&cfg);
   if (L->tr)
     amx_layer_rows(L, in, avx, nl, next, out, cb);
   else if (stack)
@@ -699,17 +910,17 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
         const int b = b0 + (j < G ? j : G - 1);
         yb[j] = b / nb, x[j] = block_x(b % nb, 0, B, s->X);
       }
-      _tile_zero(0);
-      _tile_zero(1);
-      _tile_zero(2);
-      _tile_zero(3);
+      T_ZERO(0);
+      T_ZERO(1);
+      T_ZERO(2);
+      T_ZERO(3);
       for (int ky = 0; ky < KY; ky++)
         for (int c = 0; c < nch; c++) {
           const uint16_t *ac = in + kc * c;
           const uint16_t *a[4];
           for (int j = 0; j < 4; j++)
             a[j] = ac + ((size_t) (yb[j] + ys * ky) * Xp + x[j]) * cp;
-          _tile_loadd(6, L->wt + 512 * ((size_t) ky * nch + c), 64);
+          T_LOAD(6, L->wt + 512 * ((size_t) ky * nch + c), 64);
           products4(a, G, stride);
         }
       store4(cb, G);
@@ -724,34 +935,34 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
           const int       two = t + 1 < nt;
           const uint16_t *w0  = L->wt + 512 * (size_t) t * KY * nch;
           const uint16_t *w1  = w0 + 512 * (size_t) KY * nch;
-          _tile_zero(0);
-          _tile_zero(1);
+          T_ZERO(0);
+          T_ZERO(1);
           if (two) {
-            _tile_zero(2);
-            _tile_zero(3);
+            T_ZERO(2);
+            T_ZERO(3);
           }
           for (int ky = 0; ky < KY; ky++) {
             const uint16_t *a0 = in + ((size_t) (y + ys * ky) * Xp + x0) * cp;
             const uint16_t *a1 = in + ((size_t) (y + ys * ky) * Xp + x1) * cp;
             for (int c = 0; c < nch; c++) {
               const size_t wo = 512 * ((size_t) ky * nch + c);
-              _tile_loadd(4, a0 + kc * c, stride);
-              _tile_loadd(5, a1 + kc * c, stride);
-              _tile_loadd(6, w0 + wo, 64);
-              _tile_dpbf16ps(0, 4, 6);
-              _tile_dpbf16ps(1, 5, 6);
+              T_LOAD(4, a0 + kc * c, stride);
+              T_LOAD(5, a1 + kc * c, stride);
+              T_LOAD(6, w0 + wo, 64);
+              T_DP(0, 4, 6);
+              T_DP(1, 5, 6);
               if (two) {
-                _tile_loadd(7, w1 + wo, 64);
-                _tile_dpbf16ps(2, 4, 7);
-                _tile_dpbf16ps(3, 5, 7);
+                T_LOAD(7, w1 + wo, 64);
+                T_DP(2, 4, 7);
+                T_DP(3, 5, 7);
               }
             }
           }
-          _tile_stored(0, cb, 64);
-          _tile_stored(1, cb + 256, 64);
+          T_STORE(0, cb, 64);
+          T_STORE(1, cb + 256, 64);
           if (two) {
-            _tile_stored(2, cb + 512, 64);
-            _tile_stored(3, cb + 768, 64);
+            T_STORE(2, cb + 512, 64);
+            T_STORE(3, cb + 768, 64);
           }
           epilogue(L, t, R, y, x0, cb, avx, nl, next, out);
           if (x1 != x0) epilogue(L, t, R, y, x1, cb + 256, avx, nl, next, out);
@@ -761,7 +972,7 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
           }
         }
       }
-  _tile_release();
+  T_RELEASE();
 }
 #endif
 
@@ -891,7 +1102,7 @@ oom:
  * same sum wherever it lies (above) */
 int GyreCPUConvChainExact(GyreBackend *be)
 {
-  return !strcmp(GyreBackendPrecision(be), "bf16") && GyreCPUHasAMXBF16();
+  return !strcmp(GyreBackendPrecision(be), "bf16") && GyreCPUBF16Kind() > 0;
 }
 
 void GyreCPUConvChainCacheFree(GyreBackend *be, void *cache)

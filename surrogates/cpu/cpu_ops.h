@@ -57,6 +57,7 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *, int n, const GyreConvPostLayer
                                    void **cache, int *done);
 void       GyreCPUConvChainCacheFree(GyreBackend *, void *cache);
 int        GyreCPUHasAMXBF16(void);
+int        GyreCPUBF16Kind(void);
 int        GyreCPUConvChainExact(GyreBackend *);
 /* conv_fft.c: a 2-D circular convolution with an even number of rows as the spectral convolution
  * of every mode (GYRE_CONV_ALGO=fft); the backward leaves db to the caller */

@@ -7,7 +7,7 @@
 # gathered on one rank, says so, and gives the same run on 1 and 2 ranks; a per-point MLP
 # closure (3 x 3 stencils) gives bitwise the same run on 1, 2 and 4 ranks; the CNN evaluated
 # once a step (-surrogate_closure_eval step); the block without a halo where that is exact; the
-# CNN in bf16 on AMX where the CPU has it.
+# CNN in bf16 on AMX or AVX-512 BF16 where the CPU has one.
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 64 -grid_ny 64 -output_stride 2 -ts_max_time 2 \
@@ -41,20 +41,22 @@ if ncdiff c2.nc none.nc --vars vorticity --rtol 1e-6 > /dev/null; then
   fail "the CNN closure changes nothing"
 fi
 
-# the CNN in bf16 on AMX (-surrogate_precision bf16 with the cpu backend), where the CPU has it:
+# the CNN in bf16 on AMX or AVX-512 BF16 (-surrogate_precision bf16 with the cpu backend), where
+# the CPU has one:
 # the same on 1, 2 and 4 ranks, bitwise the same with the halo as without (each point computed
 # alike in any block), near the fp32 run (within 2% of the closure's own effect) but not equal to
-# it, and said on the log; elsewhere refused naming AMX. A network that is not a CNN is refused.
+# it, and said on the log; elsewhere refused naming them. A network that is not a CNN is refused.
 set +e
 mpirun_n 1 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
   -surrogate_precision bf16 -output b1.nc > b1.log 2> b1.err
 status=$?
 set -e
 if [ $status -ne 0 ]; then
-  grep -q "needs Intel AMX" b1.err || { cat b1.err; fail "bf16 failed without naming AMX"; }
-  echo "no AMX here: bf16 refused ($(grep '^gyre: error:' b1.err))"
+  grep -q "needs AVX-512 BF16" b1.err || { cat b1.err; fail "bf16 failed without naming AVX-512 BF16"; }
+  echo "no AMX or AVX-512 BF16 here: bf16 refused ($(grep '^gyre: error:' b1.err))"
 else
-  grep -q "^surrogate: the CNN runs in bf16 on AMX" b1.log || fail "the log does not say bf16"
+  grep -q "^surrogate: the CNN runs in bf16 on \(AMX\|AVX-512 BF16\)" b1.log ||
+    fail "the log does not say bf16"
   for np in 2 4; do
     mpirun_n $np "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_scale -1 \
       -surrogate_precision bf16 -output b$np.nc > /dev/null

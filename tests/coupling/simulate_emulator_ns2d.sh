@@ -5,7 +5,7 @@
 # 1e-6 relative, as the blocks' convolutions may sum in another order; FNO: 1e-12, the
 # gathered field is the same), the FNO's log line, -surrogate_physics_every 1 equal to the
 # physics run at the same dt (bitwise), and the guard on by default (the run completes); the
-# CNN in bf16 on AMX where the CPU has it (bitwise the same on 1, 2 and 4 ranks).
+# CNN in bf16 on AMX or AVX-512 BF16 where the CPU has one (bitwise the same on 1, 2 and 4 ranks).
 source "$GYRE_SOURCE_DIR/tests/common/common.sh"
 
 mpirun_n 2 "$GYRE" simulate -model ns2d -grid_nx 32 -grid_ny 32 -ts_max_time 3 \
@@ -45,7 +45,7 @@ mpirun_n 2 "$GYRE" simulate "${run[@]}" -surrogate cnn.nc -surrogate_mode emulat
   -surrogate_physics_every 1 -output every1.nc > /dev/null
 ncdiff physics.nc every1.nc --vars vorticity || fail "physics_every 1 is not the physics run"
 
-# the CNN emulator in bf16 on AMX (the cpu backend), where the CPU has it: each point computed
+# the CNN emulator in bf16 on AMX or AVX-512 BF16 (the cpu backend), where the CPU has one: each point computed
 # alike in any block, so bitwise the same on 1, 2 and 4 ranks; near the fp32 run (within 1% of
 # the field's largest value over the rollout) but not equal to it
 if mpirun_n 1 "$GYRE" simulate "${run[@]}" -guard 0 -surrogate cnn.nc -surrogate_mode emulator \
@@ -64,8 +64,8 @@ print(f"bf16 CNN emulator against fp32: {d:g} (the field's largest value {m:g})"
 assert 0 < d < 0.01 * m, "bf16: not near the fp32 rollout, or equal to it"
 PY
 else
-  grep -q "needs Intel AMX" b1.err || { cat b1.err; fail "bf16 failed without naming AMX"; }
-  echo "no AMX here: the bf16 emulator not run ($(grep '^gyre: error:' b1.err))"
+  grep -q "needs AVX-512 BF16" b1.err || { cat b1.err; fail "bf16 failed without naming AVX-512 BF16"; }
+  echo "no AMX or AVX-512 BF16 here: the bf16 emulator not run ($(grep '^gyre: error:' b1.err))"
 fi
 
 # the guard on (the default): the run completes, its events (if any) recorded

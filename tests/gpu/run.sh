@@ -16,7 +16,8 @@
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
 # closure on the GPU (tf32 and fp32, both also with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE[,
 # VAR=VALUE...]] ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft; cpu: the CPU rows on this host,
-# bf16 on AMX where it has it); NS2D_T, NS2D_REPEATS and NS2D_CASES as
+# bf16 on AMX where it has it; l96: bench/coupling.sh's l96 rows on this host's CPU, REPEATS
+# times, default 7); NS2D_T, NS2D_REPEATS and NS2D_CASES as
 # bench/coupling.sh's; LAUNCH="taskset -c 4,5" to pin the runs to cores), gyre simulate run
 # from the whole stack carried in .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI
 # singletons.
@@ -82,9 +83,9 @@ if [ "$mode" = coupling ]; then
   rc=0
   for cfg in ${CONFIGS:-}; do # cpu, PREC or PREC:VAR=VALUE[,VAR=VALUE...], checked first
     case "$cfg" in
-    cpu | fp32 | tf32 | bf16 | fp32:?*=* | tf32:?*=* | bf16:?*=*) ;;
+    cpu | l96 | fp32 | tf32 | bf16 | fp32:?*=* | tf32:?*=* | bf16:?*=*) ;;
     *)
-      echo "tests/gpu/run.sh coupling: CONFIGS entry '$cfg': cpu, PREC or PREC:VAR=VALUE[,VAR=VALUE...] (PREC fp32, tf32 or bf16)"
+      echo "tests/gpu/run.sh coupling: CONFIGS entry '$cfg': cpu, l96, PREC or PREC:VAR=VALUE[,VAR=VALUE...] (PREC fp32, tf32 or bf16)"
       rm -rf "$sdir" "$dir"
       exit 2
       ;;
@@ -92,14 +93,16 @@ if [ "$mode" = coupling ]; then
   done
   # each configuration: a precision, optionally with some of the backend's knobs
   # (VAR=VALUE,VAR=VALUE); cpu: the closure on this host's CPU (the bench's CPU rows, bf16 on
-  # AMX where the CPU has it), against the same plain step
+  # AMX where the CPU has it), against the same plain step; l96: l96's CPU rows
   for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1}; do
     prec=${cfg%%:*} knobs=(GYRE_CUDA_KNOB_UNSET=1) dev=(BACKEND=cuda PRECISION="$prec")
     [ "$cfg" != "$prec" ] && IFS=, read -r -a knobs <<< "${cfg#*:}"
-    [ "$cfg" = cpu ] && dev=(BACKEND= PRECISION=)
-    echo "== gyre simulate with a ${cfg/#cpu/CPU} closure (bench/coupling.sh, ns2d 64^2, $cfg)"
-    env "${knobs[@]}" "${senv[@]}" "${dev[@]}" LAUNCH="${LAUNCH:-}" ONLY=ns2d \
-      NS2D_REPEATS="${NS2D_REPEATS:-3}" PY="$py" \
+    model=ns2d
+    [ "$cfg" = cpu ] || [ "$cfg" = l96 ] && dev=(BACKEND= PRECISION=)
+    [ "$cfg" = l96 ] && model=l96
+    echo "== gyre simulate with a ${cfg/#cpu/CPU} closure (bench/coupling.sh, $model, $cfg)"
+    env "${knobs[@]}" "${senv[@]}" "${dev[@]}" LAUNCH="${LAUNCH:-}" ONLY=$model \
+      NS2D_REPEATS="${NS2D_REPEATS:-3}" REPEATS="${REPEATS:-7}" PY="$py" \
       timeout 270 bash "$root/bench/coupling.sh" "$sdir"
     r=$?
     [ $r -eq 0 ] || echo "bench/coupling.sh (CUDA closure, $cfg) failed (status $r)"

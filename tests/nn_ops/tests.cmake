@@ -6,9 +6,15 @@ foreach(group dense act mlp loss conv spectral chain)
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_ops_${group} PROPERTIES LABELS "unit" TIMEOUT 120)
 endforeach()
-# chain: a CNN's inference in bf16 on AMX (conv_chain_forward); skipped (77) where the CPU or the
-# kernel has no AMX, after checking that bf16 is refused naming it
+# chain: a CNN's inference in bf16 on AMX or AVX-512 BF16 (conv_chain_forward); skipped (77) where
+# the CPU has neither, after checking that bf16 is refused naming them; chain_avx512: the same
+# with AMX's tile products by AVX-512 BF16 (GYRE_CPU_AMX=0: on a CPU with AMX, the path of CPUs
+# without it; elsewhere the same run again)
 set_tests_properties(nn_ops_chain PROPERTIES SKIP_RETURN_CODE 77)
+add_test(NAME nn_ops_chain_avx512 COMMAND test_nn_ops chain
+         WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+set_tests_properties(nn_ops_chain_avx512 PROPERTIES LABELS "unit" TIMEOUT 120
+                     SKIP_RETURN_CODE 77 ENVIRONMENT "GYRE_CPU_AMX=0")
 # the activations through the portable loops (by default GELU's and tanh's forward take AVX2+FMA
 # where the CPU has them)
 add_test(NAME nn_ops_act_portable COMMAND test_nn_ops act WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)

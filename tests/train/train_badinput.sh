@@ -258,9 +258,9 @@ expect_error "negative epochs per run" "-train_epochs_per_run" \
 # the CUDA backend where this build or this machine has none
 expect_error "tf32 on the CPU backend" "needs tensor cores" \
   "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_precision tf32 -train_out m.nc
-# bf16 on the CPU backend: inference only (AMX); refused for training, or as bf16 wherever the
-# CPU has no AMX
-expect_error "bf16 training on the CPU backend" "the cpu backend trains in fp32\|needs Intel AMX" \
+# bf16 on the CPU backend: inference only; refused for training, or as bf16 wherever the CPU has
+# neither AMX nor AVX-512 BF16
+expect_error "bf16 training on the CPU backend" "the cpu backend trains in fp32\|needs AVX-512 BF16" \
   "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_precision bf16 -train_out m.nc
 expect_error "unknown precision" "precision 'fp8'" \
   "$GYRE" train -train_data d.nc "${t[@]}" -surrogate_precision fp8 -train_out m.nc
