@@ -328,6 +328,8 @@ typedef struct {
                           * with tr, the input rows of a band: KY + 15 */
   int       tr;          /* 1: one output channel, 16 output rows in a tile's columns (below) */
   uint16_t *wt;          /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
+  int       nq;          /* soft tr: 32-value pieces of a kernel row's run (soft_layer_rows) */
+  uint16_t *wv;          /* soft tr: [KY][nq] pieces of 32 bf16 weights, or NULL */
   float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none) */
   int       act, bn;
 } AmxLayer;
@@ -701,16 +703,41 @@ AMX_TARGET static inline void store4(float *cb, int G)
   if (G > 3) T_STORE(3, cb + 768, 64);
 }
 
+/* the first n (1-16) values v of a one-channel layer's output row y from column x0: into the fp32
+ * output's row, or the next layer's padded NHWC bf16 input (the other stored channels 0) */
+AMX_TARGET static inline void put_row16(const AmxLayer *L, const AmxLayer *nl, uint16_t *next,
+                                        float *out, int y, int x0, int n, __m512 v)
+{
+  const GyreConvShape *s = &L->s;
+  const __mmask16      m = (__mmask16) ((1u << n) - 1u);
+  if (!next) {
+    _mm512_mask_storeu_ps(out + (size_t) y * s->X + x0, m, v);
+    return;
+  }
+  const int     cpn = nl->cp;
+  uint16_t     *d = next + ((size_t) (y + nl->s.PY) * (s->X + 2 * nl->s.PX) + nl->s.PX + x0) * cpn;
+  const __m256i h = (__m256i) _mm512_cvtneps_pbh(v);
+  if (cpn == 2) { /* a value and a zero a pixel */
+    _mm512_mask_storeu_epi32(d, m, _mm512_cvtepu16_epi32(h));
+    return;
+  }
+  uint16_t hv[16];
+  _mm256_storeu_si256((__m256i *) hv, h);
+  for (int r = 0; r < n; r++) {
+    d[(size_t) r * cpn] = hv[r];
+    memset(d + (size_t) r * cpn + 1, 0, sizeof(uint16_t) * (size_t) (cpn - 1));
+  }
+}
+
 /* the accumulator tile cb of a tr layer (row r: pixel x0 + r; column n: output row y0 + n) after
  * its bias, activation and batch norm (every column the one channel's), transposed by gathers:
  * into the fp32 output's rows y0 .. y0 + 15, or the next layer's padded NHWC bf16 input */
 AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *cb, int avx,
                                      const AmxLayer *nl, uint16_t *next, float *out)
 {
-  const GyreConvShape *s     = &L->s;
-  const int            inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
-  const __m512         b     = _mm512_set1_ps(L->lane[0]);
-  const int            plain = inreg && !L->bn && L->act < 0; /* (the bias added below) */
+  const int    inreg = L->act < 0 || L->act == GYRE_ACT_RELU;
+  const __m512 b     = _mm512_set1_ps(L->lane[0]);
+  const int    plain = inreg && !L->bn && L->act < 0; /* (the bias added below) */
   if (!plain)
     post_rows(L, 16, cb, avx, b, _mm512_set1_ps(L->lane[16]), _mm512_set1_ps(L->lane[32]));
   const __m512i idx =
@@ -719,25 +746,100 @@ AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *c
   for (int n = 0; n < 16; n++) {
     __m512 v = _mm512_i32gather_ps(_mm512_add_epi32(idx, _mm512_set1_epi32(n)), cb, 4);
     if (plain) v = _mm512_add_ps(v, b);
-    if (!next) {
-      _mm512_storeu_ps(out + (size_t) (y0 + n) * s->X + x0, v);
-      continue;
-    }
-    const int cpn = nl->cp;
-    uint16_t *d =
-        next + ((size_t) (y0 + n + nl->s.PY) * (s->X + 2 * nl->s.PX) + nl->s.PX + x0) * cpn;
-    const __m256i h = (__m256i) _mm512_cvtneps_pbh(v);
-    if (cpn == 2) { /* a value and a zero a pixel */
-      _mm512_storeu_si512(d, _mm512_cvtepu16_epi32(h));
-      continue;
-    }
-    uint16_t hv[16];
-    _mm256_storeu_si256((__m256i *) hv, h);
-    for (int r = 0; r < 16; r++) {
-      d[(size_t) r * cpn] = hv[r];
-      memset(d + (size_t) r * cpn + 1, 0, sizeof(uint16_t) * (size_t) (cpn - 1));
-    }
+    put_row16(L, nl, next, out, y0 + n, x0, 16, v);
   }
+}
+
+/* the sums of the 16 lanes of each of a[0 .. 15], in that order: a tree of additions whose
+ * grouping is the same for every vector (lanes j and j + 8, then the partial sums 4 apart, 2
+ * apart, 1 apart) */
+AMX_TARGET static inline __m512 sum16x16(__m512 *a)
+{
+  __m512 v[8], w[4], x[2];
+#pragma GCC unroll 8
+  for (int p = 0; p < 8; p++) /* 128-bit blocks (0, 2) and (1, 3): a[p] low, a[p + 8] high */
+    v[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[p], a[p + 8], 0x44),
+                         _mm512_shuffle_f32x4(a[p], a[p + 8], 0xee));
+#pragma GCC unroll 4
+  for (int p = 0; p < 4; p++) /* blocks (0, 1) and (2, 3): blocks a[p], a[p + 4], ... */
+    w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[p], v[p + 4], 0x88),
+                         _mm512_shuffle_f32x4(v[p], v[p + 4], 0xdd));
+#pragma GCC unroll 2
+  for (int p = 0; p < 2; p++) /* within each block: lanes 0 and 2, 1 and 3 */
+    x[p] = _mm512_add_ps(
+        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(w[p]), _mm512_castps_pd(w[p + 2]))),
+        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(w[p]), _mm512_castps_pd(w[p + 2]))));
+  const __m512 y = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  /* lane l of y holds vector 0 2 1 3, 8 10 9 11, 4 6 5 7, 12 14 13 15 (l = 0 .. 15)'s sum */
+  const __m512i perm = _mm512_set_epi32(15, 13, 14, 12, 7, 5, 6, 4, 11, 9, 10, 8, 3, 1, 2, 0);
+  return _mm512_permutexvar_ps(perm, y);
+}
+
+/* a layer with one output channel on the soft path (no AMX; not a first layer with two input rows
+ * a pixel): each output pixel's KY kernel-row runs of KX Cp values, 32 at a time (the last piece a
+ * masked load), by VDPBF16PS against the kernel row's weights (L->wv), into 16 lanes a pixel, 16
+ * pixels of a row at a time (X if fewer; the last block shifted back to end at the row's end);
+ * the lanes then summed (sum16x16). Three products a pixel for the closure's last layer, where the
+ * tiles' layouts took 13.5 (tr: 15 of 16 columns' weights zero a kernel row) or more. Used for
+ * every such layer, whatever the field's size, so that each pixel is the same sums in the same
+ * order wherever it lies (the tiles' layouts sum in another order). */
+AMX_TARGET static void soft_layer_rows(const AmxLayer *L, const uint16_t *in, int avx,
+                                       const AmxLayer *nl, uint16_t *next, float *out)
+{
+  const GyreConvShape *s  = &L->s;
+  const int            Xp = s->X + 2 * s->PX, cp = L->cp, nq = L->nq, run = s->KX * cp;
+  const int            n = s->X < 16 ? s->X : 16;
+  const __mmask32      last =
+      (__mmask32) (run % 32 ? (1u << (run % 32)) - 1u : 0xffffffffu); /* the last piece's */
+  /* (the channel's bias, scale and shift: its first column's, whichever layout the tiles had) */
+  const size_t nlane = 16 * (size_t) L->nt;
+  const __m512 b = _mm512_set1_ps(L->lane[0]), sc = _mm512_set1_ps(L->lane[nlane]),
+               sh = _mm512_set1_ps(L->lane[2 * nlane]);
+  for (int y = 0; y < s->Y; y++)
+    for (int ib = 0; ib < (s->X + n - 1) / n; ib++) {
+      const int x0 = block_x(ib, 0, n, s->X);
+      __m512    acc[16]; /* (in registers: the loops over p unrolled, their bounds constant) */
+#pragma GCC unroll 16
+      for (int p = 0; p < 16; p++)
+        acc[p] = _mm512_setzero_ps();
+      for (int ky = 0; ky < s->KY; ky++)
+        for (int q = 0; q < nq; q++) {
+          const __m512bh  w = (__m512bh) _mm512_loadu_si512(L->wv + 32 * ((size_t) ky * nq + q));
+          const __mmask32 m = q == nq - 1 ? last : 0xffffffffu;
+          const uint16_t *a = in + ((size_t) (y + ky) * Xp + x0) * cp + 32 * q;
+          if (n == 16)
+#pragma GCC unroll 16
+            for (int p = 0; p < 16; p++)
+              acc[p] = _mm512_dpbf16_ps(
+                  acc[p], w, (__m512bh) _mm512_maskz_loadu_epi16(m, a + (size_t) p * cp));
+          else
+#pragma GCC unroll 16
+            for (int p = 0; p < 16; p++) /* (past n: pixel n - 1 again, not stored) */
+              acc[p] = _mm512_dpbf16_ps(
+                  acc[p], w,
+                  (__m512bh) _mm512_maskz_loadu_epi16(m, a + (size_t) (p < n ? p : n - 1) * cp));
+        }
+      float row[16] __attribute__((aligned(64)));
+      _mm512_store_ps(row, sum16x16(acc));
+      post_rows(L, 1, row, avx, b, sc, sh);
+      put_row16(L, nl, next, out, y, x0, n, _mm512_load_ps(row));
+    }
+}
+
+/* a one-channel layer's weights for soft_layer_rows: kernel row ky's run (value k: input channel k
+ * % Cp of kernel column k / Cp; 0 for the padding channels and past the run) in pieces of 32 */
+static void pack_weights_rows(const AmxLayer *L, const float *W, uint16_t *wv)
+{
+  const GyreConvShape *s = &L->s;
+  memset(wv, 0, sizeof(uint16_t) * 32 * (size_t) s->KY * L->nq);
+  for (int ky = 0; ky < s->KY; ky++)
+    for (int k = 0; k < s->KX * L->cp; k++) {
+      const int kx = k / L->cp, i = k % L->cp;
+      if (i < s->Cin)
+        wv[32 * (size_t) ky * L->nq + k] =
+            to_bf16(W[(((size_t) 0 * s->Cin + i) * s->KY + ky) * s->KX + kx]);
+    }
 }
 
 /* a tr layer (one output channel): bands of 16 output rows (the last shifted back to end at the
@@ -898,7 +1000,9 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
     cfg.colsb[i]    = (uint16_t) (input ? 2 * kc : 64);
   }
   T_CONFIG(&cfg);
-  if (L->tr)
+  if (L->wv)
+    soft_layer_rows(L, in, avx, nl, next, out);
+  else if (L->tr)
     amx_layer_rows(L, in, avx, nl, next, out, cb);
   else if (stack)
     amx_layer_stack(L, in, avx, nl, next, out, cb);
@@ -1070,6 +1174,8 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     if (L->ky2 && L->cp != 2) /* (a kernel so wide that its run is stored padded to 32) */
       L->ky2 = 0, tiling(L);
     wlen += 512 * (size_t) L->nt * L->kr * L->nch;
+    if (soft_on && s.Cout == 1 && !L->ky2) /* (soft_layer_rows' weights after the tiles') */
+      L->nq = (s.KX * L->cp + 31) / 32, wlen += 32 * (size_t) s.KY * L->nq;
     nlane += 48 * (size_t) L->nt;
     if (padded_len(L) > c->blen) c->blen = padded_len(L);
     shape[1] = s.Cout;
@@ -1085,6 +1191,11 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     AmxLayer *L = &c->L[l];
     L->wt = c->wt + w, L->lane = c->lane + k;
     pack_weights(L, layers[l].W->data, L->wt);
+    if (L->nq) {
+      L->wv = L->wt + 512 * L->nt * L->kr * L->nch;
+      pack_weights_rows(L, layers[l].W->data, L->wv);
+      w += 32 * L->s.KY * L->nq;
+    }
     lanes(L, &layers[l]);
     w += 512 * L->nt * L->kr * L->nch;
     k += 48 * L->nt;
