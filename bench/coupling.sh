@@ -22,7 +22,8 @@
 # "trained" and "small" evaluated once a time step (-surrogate_closure_eval step: the term held
 # through the step's stages; not the default, every right-hand side); "bf16", "smbf16" and
 # "smstbf16" are "trained", "small" and "smstep" with -surrogate_precision bf16 (the CNN on AMX,
-# where the CPU has it: the rows are left out elsewhere, and with BACKEND=cuda). The networks are
+# or AVX-512 BF16 where the CPU has no AMX: the rows are left out on CPUs with neither, and with
+# BACKEND=cuda). The networks are
 # trained briefly here on small truth runs (their skill is not the point: bench/ measures
 # speed). One rank, one thread. ONLY=l96 or ONLY=ns2d runs one model's cases (REPEATS and
 # NS2D_REPEATS: how many times each model's cases run, the fastest kept; NS2D_T: ns2d's model
@@ -166,13 +167,13 @@ echo "-- timing (1 rank)"
   done
   ns=(-model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time "${NS2D_T:-0.5}" -output_every 0.25)
   [ "${ONLY:-ns2d}" = ns2d ] || exit 0
-  # the CPU's bf16 (AMX): where a short run with it succeeds
-  amx=0
+  # the CPU's bf16 (AMX or AVX-512 BF16): where a short run with it succeeds
+  bf16=0
   if [ -z "${BACKEND:-}" ] && run simulate -model ns2d -grid_nx 64 -grid_ny 64 -ts_max_time 0.01 \
     -surrogate ns2d_small.nc -surrogate_precision bf16 -quiet -output probe.nc > /dev/null 2>&1; then
-    amx=1
+    bf16=1
   else
-    echo "-- no bf16 on this CPU (AMX) or BACKEND set: the bf16 rows are left out"
+    echo "-- no bf16 on this CPU (AMX or AVX-512 BF16) or BACKEND set: the bf16 rows are left out"
   fi
   # NS2D_REPEATS times (default 1: the FCNN's runs are long on a CPU), interleaved, the fastest
   # kept, as l96's
@@ -191,7 +192,7 @@ echo "-- timing (1 rank)"
       -surrogate_scale -1 -guard 0 -surrogate_closure_eval step
     ! want smstep || bench ns2d smstep "${ns[@]}" "${dev[@]}" -surrogate ns2d_small.nc \
       -surrogate_scale -1 -guard 0 -surrogate_closure_eval step
-    [ "$amx" = 1 ] || continue
+    [ "$bf16" = 1 ] || continue
     ! want bf16 || bench ns2d bf16 "${ns[@]}" -surrogate ns2d_cnn.nc -surrogate_scale -1 -guard 0 \
       -surrogate_precision bf16
     ! want smbf16 || bench ns2d smbf16 "${ns[@]}" -surrogate ns2d_small.nc -surrogate_scale -1 \
@@ -221,7 +222,8 @@ END {
   print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
   print "output counted; ms/call: the mean time of one event; infer.: its share of the -log_view run;"
   print "step, smstep: trained, small evaluated once a time step, -surrogate_closure_eval step;"
-  print "bf16, smbf16, smstbf16: trained, small, smstep with -surrogate_precision bf16, AMX;"
+  print "bf16, smbf16, smstbf16: trained, small, smstep with -surrogate_precision bf16 (on AMX, or"
+  print "AVX-512 BF16 where the CPU has no AMX);"
   print "median: the median over the repeats of the ratio of each run to the plain run before it,"
   print "which keeps the noise of the machine that the fastest runs leave out; met: by the ratio, \"edge\""
   print "where the ratio meets the goal and the median does not)"

@@ -1231,7 +1231,7 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
                                    void **cache, int *done)
 {
   *done = 0;
-  if (n < 1 || !GyreCPUConvChainExact(be)) return GYRE_OK; /* (fp32, or no AMX) */
+  if (n < 1 || !GyreCPUConvChainExact(be)) return GYRE_OK; /* (fp32, or no bf16 here) */
 #if CONV_AMX
   ChainCache *c = *cache;
   if (c) {

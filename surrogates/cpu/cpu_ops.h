@@ -50,8 +50,9 @@ GyreStatus GyreCPUConvForwardPost(GyreBackend *, const GyreTensor *x, const Gyre
                                   const GyreTensor *b, GyrePadding pad, int act, const float *mean,
                                   const float *invstd, const float *gamma, const float *beta,
                                   GyreTensor *y, int *done);
-/* conv_amx.c: conv_chain_forward in bf16 on AMX (declined unless the precision is bf16); whether
- * this CPU and system run it (decided once: the CPU's features and the kernel's permission) */
+/* conv_amx.c: conv_chain_forward in bf16 on AMX or AVX-512 BF16 (declined unless the precision is
+ * bf16); whether this CPU and system run it, and how (decided once: the CPU's features, the
+ * kernel's permission, GYRE_CPU_AMX) */
 GyreStatus GyreCPUConvChainForward(GyreBackend *, int n, const GyreConvPostLayer *layers,
                                    const GyreMLPAffine *aff, const GyreTensor *x, GyreTensor *y,
                                    void **cache, int *done);

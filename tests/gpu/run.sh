@@ -16,7 +16,7 @@
 # coupling: a second call (1-2 minutes on an H200): bench/coupling.sh's ns2d rows with the
 # closure on the GPU (tf32 and fp32, both also with GYRE_CUDA_GRAPH=1; CONFIGS="PREC[:VAR=VALUE[,
 # VAR=VALUE...]] ..." to choose, e.g. fp32:GYRE_CUDA_CONV=fft; cpu: the CPU rows on this host,
-# bf16 on AMX where it has it; l96: bench/coupling.sh's l96 rows on this host's CPU, REPEATS
+# bf16 on AMX or AVX-512 BF16 where it has one; l96: bench/coupling.sh's l96 rows on this host's CPU, REPEATS
 # times, default 7); NS2D_T, NS2D_REPEATS and NS2D_CASES as
 # bench/coupling.sh's; LAUNCH="taskset -c 4,5" to pin the runs to cores), gyre simulate run
 # from the whole stack carried in .gpu/stack.tar.xz (gyre, PETSc, Open MPI, NetCDF) as MPI
@@ -93,7 +93,7 @@ if [ "$mode" = coupling ]; then
   done
   # each configuration: a precision, optionally with some of the backend's knobs
   # (VAR=VALUE,VAR=VALUE); cpu: the closure on this host's CPU (the bench's CPU rows, bf16 on
-  # AMX where the CPU has it), against the same plain step; l96: l96's CPU rows
+  # AMX or AVX-512 BF16 where the CPU has one), against the same plain step; l96: l96's CPU rows
   for cfg in ${CONFIGS:-tf32 fp32 fp32:GYRE_CUDA_GRAPH=1 tf32:GYRE_CUDA_GRAPH=1}; do
     prec=${cfg%%:*} knobs=(GYRE_CUDA_KNOB_UNSET=1) dev=(BACKEND=cuda PRECISION="$prec")
     [ "$cfg" != "$prec" ] && IFS=, read -r -a knobs <<< "${cfg#*:}"

@@ -884,8 +884,9 @@ static void test_inference(GyreBackend *be)
              fused);
       GyreNetWorkspaceDestroy(&ws);
     }
-    if (kind == 0) { /* at bf16 where AMX runs: the chain normalises in its own op
-                      * (GyreNetInferChain); bitwise normalising before GyreNetInfer and after it */
+    /* at bf16 where it runs (AMX or AVX-512 BF16): the chain normalises in its own op
+     * (GyreNetInferChain); bitwise normalising before GyreNetInfer and after it */
+    if (kind == 0) {
       GyreBackend *bf;
       CHECK(GyreBackendCreate("cpu", 1, &bf));
       if (GyreBackendSetPrecision(bf, "bf16") == GYRE_OK) {
@@ -919,9 +920,10 @@ static void test_inference(GyreBackend *be)
                  "GyreNetInferChain with a wrong output shape: status %d, done %d, '%s'", (int) st,
                  done, GyreStatusMessage());
         }
-        printf("inference cnn at bf16 (AMX): Apply normalising in the chain's op equals "
+        printf("inference cnn at bf16 (%s): Apply normalising in the chain's op equals "
                "normalise -> GyreNetInfer -> de-normalise, bitwise (and in place); a wrong "
-               "output shape refused\n");
+               "output shape refused\n",
+               GyreCPUBF16Unit());
         free(wantb), free(io);
         GyreTensorDestroy(&xb), GyreTensorDestroy(&yb);
         GyreNetWorkspaceDestroy(&ws);

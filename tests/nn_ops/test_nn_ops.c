@@ -756,7 +756,7 @@ static void test_conv(int dims, int N, int Cin, int Cout, int Y, int X, int KY, 
   destroy_case(&c);
 }
 
-/* ---- conv_chain_forward in bf16 (AMX) ---- */
+/* ---- conv_chain_forward in bf16 (AMX, or AVX-512 BF16) ---- */
 /* fp32 -> bf16 -> fp32, round to nearest even (as the chain rounds inputs, weights and the
  * activations between layers) */
 static float bf16_round(float f)
@@ -858,12 +858,12 @@ static int chain_run(GyreBackend *be, int n, ChainLayer *L, GyrePadding pad, con
   return done;
 }
 
-/* conv_chain_forward at bf16 (where AMX runs): against chain_reference (one layer: within the fp32
- * sums' rounding of each value; more: the normwise error 1e-3, rounding at the same places),
- * against the fp32 ops (normwise 2e-2: bf16's rounding, and not bitwise: bf16 was used), and a
- * point's value independent of the block (the chain on x padded circularly, and on x extended by
- * its periodic extension with zero padding: bitwise the same on x's points). spec: n layers of
- * {Cin, Cout, K, act, bn}. */
+/* conv_chain_forward at bf16 (where AMX or AVX-512 BF16 runs it): against chain_reference (one
+ * layer: within the fp32 sums' rounding of each value; more: the normwise error 1e-3, rounding at
+ * the same places), against the fp32 ops (normwise 2e-2: bf16's rounding, and not bitwise: bf16 was
+ * used), and a point's value independent of the block (the chain on x padded circularly, and on x
+ * extended by its periodic extension with zero padding: bitwise the same on x's points). spec: n
+ * layers of {Cin, Cout, K, act, bn}. */
 static void test_chain(GyreBackend *bf, int dims, int N, int Y, int X, GyrePadding pad, int n,
                        const int (*spec)[5])
 {
