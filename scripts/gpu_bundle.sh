@@ -31,7 +31,7 @@ fi
 cmake -S . -B "$build" -DGYRE_SURROGATES_ONLY=ON -DGYRE_ENABLE_CUDA=ON \
   -DCMAKE_C_COMPILER=mpicc.mpich -DMPI_C_COMPILER=mpicc.mpich \
   -DMPIEXEC_EXECUTABLE="$(command -v mpiexec.mpich || echo /usr/bin/mpiexec.mpich)" >/dev/null
-progs=(test_backend_ops)
+progs=(test_backend_ops test_nn_ops) # (test_nn_ops: the CPU's bf16 chain on that host's CPU)
 for t in $(cd bench && ls train_*.c 2>/dev/null); do progs+=("bench_${t%.c}"); done
 cmake --build "$build" -j "$(nproc)" --target "${progs[@]}" gyre_cuda
 

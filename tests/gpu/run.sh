@@ -177,6 +177,21 @@ run_case "infer+fft" infer GYRE_CUDA_CONV=fft
 # the spectral mode products' tiled kernels (by default for wide layers only) on every case
 run_case "ops+tiled" ops GYRE_CUDA_MODES_TILED=1
 run_case "nets+fft+tiled" nets GYRE_CUDA_CONV=fft GYRE_CUDA_MODES_TILED=1
+# the CPU's bf16 chain on this host's CPU (AMX, or AVX-512 BF16; skipped where it has neither),
+# and by AVX-512 BF16 where it has AMX too (GYRE_CPU_AMX=0)
+for amx in 1 0; do
+  echo "-- test_nn_ops chain (GYRE_CPU_AMX=$amx)"
+  GYRE_CPU_AMX=$amx timeout 300 "$dir/bin/test_nn_ops" chain | tail -n 3
+  rc=${PIPESTATUS[0]}
+  case $rc in
+  0) pass=$((pass + 1)) ;;
+  77) skip=$((skip + 1)) ;;
+  *)
+    fail=$((fail + 1))
+    failed="$failed chain+amx$amx(rc=$rc)"
+    ;;
+  esac
+done
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
 if [ "$mode" != suite ] && [ -f "$root/bench/train_gpu.sh" ]; then
