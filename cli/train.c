@@ -401,6 +401,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   /* the checkpoint's name, and whether the run starts afresh */
   char path[PETSC_MAX_PATH_LEN] = "";
   int  fresh                    = 0;
+  int  lockfd                   = -1; /* rank 0's lock on path.lock (GyreCheckpointLock) */
   {
     /* a fresh run never replaces a model file unless asked to; a resumed one updates it.
      * -train_resume auto is a fresh run where its checkpoint does not exist (a requeued job
@@ -418,9 +419,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                path, out);
     /* one training at a time on a checkpoint (held until the process ends), before
      * -train_resume auto looks for it */
-    int lockfd;
     PetscCall(GyreCheckpointLock(comm, path, "train", "-train_checkpoint", &lockfd));
-    (void) lockfd;
     if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
       clash = is_auto ? 2 : 1;
     /* the model file or its checkpoint is one of the data files (the glob's matches) */
@@ -653,5 +652,6 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     PetscCallGyre(comm, GyreFileDropAside(comm, &out_aside));
     PetscCallGyre(comm, GyreFileDropAside(comm, &ckpt_aside));
   }
+  GyreCheckpointUnlock(path, lockfd); /* (an error before here leaves the file, unlocked) */
   PetscFunctionReturn(PETSC_SUCCESS);
 }

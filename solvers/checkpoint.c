@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "gyre_run.h"
@@ -44,7 +45,18 @@ PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *w
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     for (double waited = 0; fd >= 0;) {
-      if (flock(fd, LOCK_EX | LOCK_NB) == 0) { /* ours: the pid and host in it, for a waiter */
+      struct stat held, now;
+      if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        if (fstat(fd, &held) != 0 || stat(lock, &now) != 0 || held.st_ino != now.st_ino ||
+            held.st_dev != now.st_dev) {
+          /* a file its holder removed as it ended (GyreCheckpointUnlock): lock the one at the
+           * path now (made afresh where there is none), as a run starting then would */
+          close(fd);
+          fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+          if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+          continue;
+        }
+        /* ours: the pid and host in it, for a waiter */
         char me[128], host[64] = "?";
         gethostname(host, sizeof host - 1);
         const int n = snprintf(me, sizeof me, "%ld on %s\n", (long) getpid(), host);
@@ -99,6 +111,15 @@ PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *w
              "checkpoint (wait for it to end, or give this run another %s)",
              opt, path, holder[0] ? holder : "unknown", lock, lim, opt);
   PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+void GyreCheckpointUnlock(const char *path, int lockfd)
+{
+  char lock[PATH_MAX + 8];
+  if (lockfd < 0) return;
+  snprintf(lock, sizeof lock, "%s.lock", path);
+  unlink(lock); /* (while held: a waiter then finds its file gone and locks a new one) */
+  close(lockfd);
 }
 
 PetscErrorCode GyreRunCheckpointLock(GyreRun *run)

@@ -829,7 +829,7 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
         run->output, FormatG(run->nsteps * run->dt, tend), m->ensemble_size, run->wall_stepping));
 
 cleanup:
-  if (run->checkpoint_lock >= 0) close(run->checkpoint_lock); /* (the lock with it) */
+  GyreCheckpointUnlock(run->checkpoint, run->checkpoint_lock); /* (the lock and its file) */
   PetscCall(GyreGuardDestroy(run));
   PetscCall(GyreEmulatorDestroy(run));
   PetscCall(GyreRunDestroyTS(run));

@@ -125,6 +125,11 @@ PetscErrorCode GyreRunCheckpointLock(GyreRun *run);
  * opt the option in the error; *lockfd: rank 0's fd holding the lock, or -1 */
 PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *who, const char *opt,
                                   int *lockfd);
+/* Lets go of the lock GyreCheckpointLock took (lockfd >= 0: rank 0's; else nothing) and removes
+ * path.lock, so that a run that ends leaves no lock file beside its checkpoint (a waiter, whose
+ * file is then gone, locks the one at the path afresh). A run that dies without it leaves the
+ * file, unlocked: harmless, the next run locks it. */
+void           GyreCheckpointUnlock(const char *path, int lockfd);
 PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path);
 /* Loads every member's state and run->step from a checkpoint after checking it belongs to
  * this run. Collective. */

@@ -82,5 +82,10 @@ wait_for 300 "resumed (the waiting run)" grep -q "resuming at step" waited.log
 grep -q "is in use by another run (lock.ckpt.lock held): waiting up to 300 s" waited.log ||
   { cat waited.log; fail "the waiting run did not say it waited"; }
 signal_ranks $waiter TERM
+wait $waiter || true
 waiter=""
+# the run that ended removed its lock file; the first removed its own while the second waited
+# on it (the second then locked the file at the path afresh and resumed, above)
+[ ! -e lock.ckpt.lock ] && [ ! -e run.ckpt.lock ] ||
+  { ls; fail "a run that ended left its checkpoint's lock file"; }
 echo "simulate_signal: ok"

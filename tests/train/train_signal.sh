@@ -91,4 +91,7 @@ status=0
 wait $pid || status=$?
 pid=""
 [ $status -eq 75 ] || { cat q.log; fail "the long training: exit status $status, expected 75"; }
+# a training that ends (here checkpointed by the signal; above, finished) leaves no lock file
+[ ! -e q.ckpt.nc.lock ] && [ ! -e old.ckpt.nc.lock ] ||
+  { ls; fail "a training that ended left its checkpoint's lock file"; }
 echo "train_signal: passed"
