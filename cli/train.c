@@ -417,8 +417,8 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                "-train_checkpoint '%s' is -train_out '%s': the checkpoint and the model file need "
                "two names",
                path, out);
-    /* one training at a time on a checkpoint (held until the process ends), before
-     * -train_resume auto looks for it */
+    /* one training at a time on a checkpoint (held until the training ends, its file then
+     * removed: GyreCheckpointUnlock below), before -train_resume auto looks for it */
     PetscCall(GyreCheckpointLock(comm, path, "train", "-train_checkpoint", &lockfd));
     if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
       clash = is_auto ? 2 : 1;

@@ -44,18 +44,25 @@ PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *w
   if (rank == 0) {
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    for (double waited = 0; fd >= 0;) {
+    for (double waited = 0, reopened = 0; fd >= 0;) {
       struct stat held, now;
-      if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        if (fstat(fd, &held) != 0 || stat(lock, &now) != 0 || held.st_ino != now.st_ino ||
-            held.st_dev != now.st_dev) {
-          /* a file its holder removed as it ended (GyreCheckpointUnlock): lock the one at the
-           * path now (made afresh where there is none), as a run starting then would */
-          close(fd);
-          fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-          if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-          continue;
-        }
+      const int   got = flock(fd, LOCK_EX | LOCK_NB) == 0, why = errno;
+      if ((got && (fstat(fd, &held) != 0 || stat(lock, &now) != 0 || held.st_ino != now.st_ino ||
+                   held.st_dev != now.st_dev)) ||
+          (!got && why == ESTALE)) {
+        /* a file its holder removed as it ended (GyreCheckpointUnlock; over NFS the old file's
+         * handle is stale): lock the one at the path now (made afresh where there is none), as
+         * a run starting then would. Bounded: where the file system never shows the locked file
+         * at its path, nothing is locked, as without flock */
+        close(fd);
+        fd = -1;
+        if (++reopened > 100) break;
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = 10000000}, NULL);
+        fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 && errno == EACCES) fd = open(lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        continue;
+      }
+      if (got) {
         /* ours: the pid and host in it, for a waiter */
         char me[128], host[64] = "?";
         gethostname(host, sizeof host - 1);
@@ -65,7 +72,7 @@ PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *w
         *lockfd = fd;
         break;
       }
-      if (errno != EWOULDBLOCK && errno != EINTR) { /* no flock on this file system */
+      if (why != EWOULDBLOCK && why != EINTR) { /* no flock on this file system */
         close(fd);
         break;
       }

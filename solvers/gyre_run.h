@@ -116,10 +116,11 @@ PetscInt GyreRunOutputRecord(const GyreRun *run, PetscInt step);
 /* checkpoint.c */
 /* One run at a time on a checkpoint: rank 0 takes an exclusive flock(2) on FILE.lock beside
  * -checkpoint FILE and holds it for the run's life (the kernel lets go when the process ends,
- * however it ends). Held by another process, it waits up to GYRE_CHECKPOINT_LOCK_WAIT seconds
- * (default 60: a requeued job whose earlier step is still finishing its checkpoint), saying so,
- * then stops with one error naming the holder's pid. Where the file system has no flock (or
- * FILE.lock cannot be made) nothing is locked. Collective; nothing without -checkpoint. */
+ * however it ends; GyreCheckpointUnlock removes the file as the run ends). Held by another process,
+ * it waits up to GYRE_CHECKPOINT_LOCK_WAIT seconds (default 60: a requeued job whose earlier step
+ * is still finishing its checkpoint), saying so, then stops with one error naming the holder's pid.
+ * Where the file system has no flock (or FILE.lock cannot be made) nothing is locked. Collective;
+ * nothing without -checkpoint. */
 PetscErrorCode GyreRunCheckpointLock(GyreRun *run);
 /* The same for any checkpoint path (gyre train's): who names the command in the waiting line,
  * opt the option in the error; *lockfd: rank 0's fd holding the lock, or -1 */
