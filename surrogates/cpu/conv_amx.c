@@ -175,6 +175,9 @@ static inline void soft_config(const TileConfig *cfg)
 /* C (tile c) += A (tile a) x B (tile b), as TDPBF16PS: rows of C, sixteen at a time (sixteen
  * chains of VDPBF16PS: eight left it waiting on the instruction's latency), each pair k of B's
  * rows by VDPBF16PS with A's pair k of that row broadcast */
+/* a bf16 pair read as one 32-bit value (by the asm below: may alias the uint16_t buffers) */
+typedef int32_t soft_pair __attribute__((may_alias));
+
 AMX_TARGET static void soft_dp(int c, int a, int b)
 {
   const int   R = soft.rows[c], K = soft.colsb[a] / 4;
@@ -186,7 +189,7 @@ AMX_TARGET static void soft_dp(int c, int a, int b)
    * compiler keeps, took a shuffle unit on AMD Zen; and row m's pair addressed from one of four
    * bases, one to four rows apart, where the compiler chained 16 additions an iteration) */
 #define SOFT_DP(i, p)                                                                              \
-  __asm__("vdpbf16ps %1%{1to16%}, %2, %0" : "+v"(c##i) : "m"(*(const int32_t *) (p)), "v"(w))
+  __asm__("vdpbf16ps %1%{1to16%}, %2, %0" : "+v"(c##i) : "m"(*(const soft_pair *) (p)), "v"(w))
 #define SOFT_DP4(i0, i1, i2, i3, q)                                                                \
   SOFT_DP(i0, q);                                                                                  \
   SOFT_DP(i1, q + as);                                                                             \
