@@ -111,21 +111,24 @@ if [ "$mode" = coupling ]; then
   rm -rf "$sdir" "$dir"
   exit $rc
 fi
-# run_case LABEL CASE [VAR=VALUE...]: one case of test_backend_ops, counted
-run_case() {
-  local label=$1 c=$2 rc
-  shift 2
-  echo "-- test_backend_ops $label"
-  env "$@" timeout 300 "$dir/bin/test_backend_ops" "$c"
-  rc=$?
-  case $rc in
+# count LABEL RC: a case's exit status counted (0 passed, 77 skipped, else failed)
+count() {
+  case $2 in
   0) pass=$((pass + 1)) ;;
   77) skip=$((skip + 1)) ;;
   *)
     fail=$((fail + 1))
-    failed="$failed $label(rc=$rc)"
+    failed="$failed $1(rc=$2)"
     ;;
   esac
+}
+# run_case LABEL CASE [VAR=VALUE...]: one case of test_backend_ops, counted
+run_case() {
+  local label=$1 c=$2
+  shift 2
+  echo "-- test_backend_ops $label"
+  env "$@" timeout 300 "$dir/bin/test_backend_ops" "$c"
+  count "$label" $?
 }
 for c in ops nets infer arena precision nccl; do
   run_case "$c" "$c"
@@ -182,15 +185,7 @@ run_case "nets+fft+tiled" nets GYRE_CUDA_CONV=fft GYRE_CUDA_MODES_TILED=1
 for amx in 1 0; do
   echo "-- test_nn_ops chain (GYRE_CPU_AMX=$amx)"
   GYRE_CPU_AMX=$amx timeout 300 "$dir/bin/test_nn_ops" chain | tail -n 3
-  rc=${PIPESTATUS[0]}
-  case $rc in
-  0) pass=$((pass + 1)) ;;
-  77) skip=$((skip + 1)) ;;
-  *)
-    fail=$((fail + 1))
-    failed="$failed chain+amx$amx(rc=$rc)"
-    ;;
-  esac
+  count "chain+amx$amx" "${PIPESTATUS[0]}"
 done
 echo "== GPU suite: $pass passed, $fail failed${failed:+ ($failed )}, $skip skipped"
 
