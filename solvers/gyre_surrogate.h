@@ -54,11 +54,10 @@ struct _p_GyreSurrogateEval {
   PetscInt *gidx;
   /* GyreSurrogateEvalApplyState: the input channels are components in_comp[] of a state with
    * dof components a point; POINTS on a rank that owns the whole grid: xin[i] = u[sidx[i]]
-   * straight from the state, and xlast the packed input of the last evaluation (have_xlast) */
+   * straight from the state, evaluated at every call (no reuse check: on a per-point network's
+   * few points, comparing and keeping the input cost more than the evaluations it saved) */
   PetscInt  dof, in_comp[GYRE_DATA_MAX_CHANNELS];
   PetscInt *sidx;
-  float    *xlast;
-  PetscBool have_xlast;
   /* the last evaluation: its packed input (n cin values) and, in y, its output; an identical
    * input (e.g. the output's coupling diagnostic, then the next step's first stage on the same
    * state) reuses it. have_last: the cache is valid. The guard's arguments of that

@@ -88,7 +88,7 @@ PetscErrorCode GyreSurrogateEvalDestroy(GyreSurrogateEval *pev)
   PetscCall(PetscFree3(ev->xin, ev->yout, ev->y));
   PetscCall(PetscFree(ev->last));
   PetscCall(PetscFree(ev->gidx));
-  PetscCall(PetscFree2(ev->sidx, ev->xlast));
+  PetscCall(PetscFree(ev->sidx));
   PetscCall(PetscFree(*pev));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -662,24 +662,18 @@ PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt
     if (ev->in_comp[c] != comp[c]) same = PETSC_FALSE;
   if (!same) {
     /* gidx's offsets are into the packed channels (point q, channel c: q cin + c) */
-    if (!ev->sidx) PetscCall(PetscMalloc2(m, &ev->sidx, m, &ev->xlast));
+    if (!ev->sidx) PetscCall(PetscMalloc1(m, &ev->sidx));
     ev->dof = dof;
     for (PetscInt c = 0; c < C; c++)
       ev->in_comp[c] = comp[c];
     for (PetscInt i = 0; i < m; i++)
       ev->sidx[i] = ev->gidx[i] / C * dof + comp[ev->gidx[i] % C];
-    ev->have_xlast = PETSC_FALSE;
   }
   PetscCall(VecGetArrayRead(U, &u));
   for (PetscInt i = 0; i < m; i++)
     ev->xin[i] = (float) PetscRealPart(u[ev->sidx[i]]);
   PetscCall(VecRestoreArrayRead(U, &u));
-  if (!ev->have_xlast || memcmp(ev->xin, ev->xlast, sizeof(float) * (size_t) m)) {
-    ev->have_xlast = PETSC_FALSE;
-    PetscCall(ApplyPoints(ev, n));
-    PetscCall(PetscArraycpy(ev->xlast, ev->xin, m));
-    ev->have_xlast = PETSC_TRUE;
-  }
+  PetscCall(ApplyPoints(ev, n));
   ev->g_nx = m, ev->g_per_in = S, ev->g_y = ev->y, ev->g_ny = n * ev->cout, ev->g_per_out = n;
   if (ev->sigma > 0 && !ev->trip)
     GuardValues(ev, ev->g_nx, ev->g_per_in, ev->g_y, ev->g_ny, ev->g_per_out);

@@ -192,10 +192,13 @@ typedef struct {
    * whose tensors are host memory provides it. With aff (NULL: none) h_0 is x normalised and y
    * h_nl back in physical units, per feature (GyreMLPAffine). Each row's result depends on that
    * row only (not on M or the thread count). Not bitwise the layers one by one (the sums'
-   * order). */
+   * order). plan (NULL: none): the backend's checked copy of the layers' shapes and pointers,
+   * made at the first call (*plan NULL) and used by the later ones, which then skip the checks
+   * and read W, b and act from it (a closure's call on a few points is mostly its plumbing); the
+   * caller keeps it for these layers only and frees it with mlp_plan_free. */
   GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                            size_t M, const float *x, float *y);
+                            size_t M, const float *x, float *y, void **plan);
   /* invstd[c] = (float) (1 / sqrt((double) var[c] + (double) eps)), c < C, on the backend
    * (batch norm's evaluation: no round trip through the host; NULL: computed on the host) */
   GyreStatus (*bn_invstd)(GyreBackend *, int C, const float *var, float eps, float *invstd);
@@ -247,6 +250,7 @@ typedef struct {
   /* 1 where conv_chain_forward runs chains at the backend's present precision and computes each
    * output point alike in any block (as conv_block_exact for one layer), else 0. NULL: never */
   int (*conv_chain_exact)(GyreBackend *);
+  void (*mlp_plan_free)(GyreBackend *, void *plan); /* (mlp_forward's plan; NULL-safe) */
 } GyreBackendOps;
 
 #define GYRE_MLP_FUSED_MAX 128

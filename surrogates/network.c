@@ -709,6 +709,7 @@ struct GyreNetWorkspace_s {
   unsigned long     fnet;
   const GyreTensor *fW[64], *fb[64];
   int               fact[64];
+  void             *fplan; /* mlp_forward's plan for these layers (NULL until the first call) */
   /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
    * network, the input and output (data and shape), the precision; graph_off once a recording
    * failed; glaunches: the graph launches so far */
@@ -919,9 +920,12 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
   if (ws->fnet != net->id) { /* (the network's layers do not change: its tensors are its own) */
     if (fused_layers(net, ws->fW, ws->fb, ws->fact) != ws->fused) return GYRE_OK;
     ws->fnet = net->id;
+    if (ws->be->ops->mlp_plan_free) ws->be->ops->mlp_plan_free(ws->be, ws->fplan);
+    ws->fplan = NULL; /* (another network's) */
   }
   *done = 1;
-  return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y);
+  return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y,
+                                   ws->be->ops->mlp_plan_free ? &ws->fplan : NULL);
 }
 
 GyreStatus GyreNetInferChain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,
@@ -988,6 +992,7 @@ GyreStatus GyreNetWorkspaceDestroy(GyreNetWorkspace **pw)
   GyreBackendHostFree(w->be, w->host);
   if (w->graph) w->be->ops->graph_free(w->be, w->graph);
   if (w->chain) w->be->ops->chain_cache_free(w->be, w->chain);
+  if (w->fplan) w->be->ops->mlp_plan_free(w->be, w->fplan);
   free(w);
   *pw = NULL;
   return GYRE_OK;

@@ -179,6 +179,7 @@ static const GyreBackendOps cpu_ops = {
     .conv_chain_forward = GyreCPUConvChainForward,
     .chain_cache_free   = GyreCPUConvChainCacheFree,
     .conv_chain_exact   = GyreCPUConvChainExact,
+    .mlp_plan_free      = GyreCPUMLPPlanFree,
 };
 
 const GyreBackendOps *GyreBackendOpsCPU(void)

@@ -86,7 +86,8 @@ int  GyreCPUGeluAVX2(void);
 /* mlp.c */
 GyreStatus GyreCPUMLPForward(GyreBackend *, int nl, const GyreTensor *const *W,
                              const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                             size_t M, const float *x, float *y);
+                             size_t M, const float *x, float *y, void **plan);
+void       GyreCPUMLPPlanFree(GyreBackend *, void *plan);
 /* loss.c */
 GyreStatus GyreCPUMSELoss(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,
                           double *loss, GyreTensor *dpred);

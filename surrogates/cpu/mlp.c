@@ -258,33 +258,61 @@ __attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, co
 }
 #endif
 
-GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
-                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                             size_t M, const float *x, float *y)
+/* mlp_forward's plan (gyre_nn.h): the layers checked, their pointers and shapes, the Mlp over
+ * them (its aff set per call) and the CPU's choices, made once */
+typedef struct {
+  Mlp          m;
+  const float *W[64], *b[64];
+  int          K[64], N[64], act[64];
+  int          avx;
+} Plan;
+
+static GyreStatus plan_init(Plan *p, int nl, const GyreTensor *const *W, const GyreTensor *const *b,
+                            const int *act)
 {
-  if (nl < 1 || nl > 64 || !x || !y)
+  if (nl < 1 || nl > 64 || !W || !b || !act)
     return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: %d layers", nl);
-  const float *Wd[64], *bd[64];
-  int          K[64], N[64];
   for (int i = 0; i < nl; i++) {
-    N[i] = (int) W[i]->shape[0];
-    K[i] = (int) (W[i]->ndim == 2 ? W[i]->shape[1] /* (no 64-bit division a layer a call) */
-                                  : (int64_t) (W[i]->size / (size_t) W[i]->shape[0]));
-    if (K[i] > MLP_MAX || N[i] > MLP_MAX || (i > 0 && K[i] != N[i - 1]) ||
-        (b[i] && b[i]->size != (size_t) N[i]) ||
+    p->N[i] = (int) W[i]->shape[0];
+    p->K[i] =
+        (int) (W[i]->ndim == 2 ? W[i]->shape[1] : (int64_t) (W[i]->size / (size_t) W[i]->shape[0]));
+    if (p->K[i] > MLP_MAX || p->N[i] > MLP_MAX || (i > 0 && p->K[i] != p->N[i - 1]) ||
+        (b[i] && b[i]->size != (size_t) p->N[i]) ||
         (act[i] >= 0 && act[i] != GYRE_ACT_RELU && act[i] != GYRE_ACT_GELU &&
          act[i] != GYRE_ACT_TANH))
       return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: layer %d (%d -> %d) does not fit", i,
-                           K[i], N[i]);
-    Wd[i] = W[i]->data, bd[i] = b[i] ? b[i]->data : NULL;
+                           p->K[i], p->N[i]);
+    p->W[i] = W[i]->data, p->b[i] = b[i] ? b[i]->data : NULL, p->act[i] = act[i];
   }
-  const Mlp    m   = {nl, Wd, bd, K, N, act, GyreCPUGeluAVX2(), aff};
-  const int    avx = GyreCPUHasAVX2FMA();
-  const size_t nb  = (M + MLP_LANES - 1) / MLP_LANES;
+  p->m   = (Mlp){nl, p->W, p->b, p->K, p->N, p->act, GyreCPUGeluAVX2(), NULL};
+  p->avx = GyreCPUHasAVX2FMA();
+  return GYRE_OK;
+}
+
+GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
+                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
+                             size_t M, const float *x, float *y, void **plan)
+{
+  if (!x || !y) return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: NULL input or output");
+  Plan here, *p = plan ? (Plan *) *plan : NULL;
+  if (!p) { /* checked now; kept where the caller keeps a plan */
+    p = plan ? malloc(sizeof *p) : &here;
+    if (!p) return GyreStatusSet(GYRE_ERR_MEM, "cpu mlp_forward: out of memory");
+    const GyreStatus st = plan_init(p, nl, W, b, act);
+    if (st != GYRE_OK) {
+      if (p != &here) free(p);
+      return st;
+    }
+    if (plan) *plan = p;
+  }
+  Mlp m            = p->m;
+  m.aff            = aff;
+  const int    avx = p->avx, nr = m.nl, K0 = m.K[0], Nl = m.N[nr - 1];
+  const size_t nb = (M + MLP_LANES - 1) / MLP_LANES;
 #if defined(__GNUC__) && defined(__x86_64__)
   if (avx && m.gelu_avx) { /* full blocks by mlp_block8_avx2, the last partial one as below */
     CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES; if (M - r0 >= MLP_LANES)
-                         mlp_block8_avx2(&m, x + r0 * (size_t) K[0], y + r0 * (size_t) N[nl - 1]);
+                         mlp_block8_avx2(&m, x + r0 * (size_t) K0, y + r0 * (size_t) Nl);
                      else mlp_block(&m, avx, x, r0, (int) (M - r0), y));
     return GYRE_OK;
   }
@@ -292,4 +320,10 @@ GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W
   CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES;
                    mlp_block(&m, avx, x, r0, (int) (M - r0 < MLP_LANES ? M - r0 : MLP_LANES), y));
   return GYRE_OK;
+}
+
+void GyreCPUMLPPlanFree(GyreBackend *be, void *plan)
+{
+  (void) be;
+  free(plan);
 }

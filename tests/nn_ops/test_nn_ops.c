@@ -485,8 +485,8 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   }
   tensor(&x, 2, M, w[0], 0, 0), randomize(&x, 0);
   tensor(&y, 2, M, w[nl], 0, 0), tensor(&y4, 2, M, w[nl], 0, 0);
-  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y.data));
-  CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y4.data));
+  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y.data, NULL));
+  CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y4.data, NULL));
   /* double reference */
   double *ref = NULL;
   {
@@ -525,14 +525,37 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   /* rows alone */
   tensor(&yr, 2, 1, w[nl], 0, 0);
   for (int m = 0; m < M && !bad_rows; m++) {
-    CHECK(
-        be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, 1, x.data + (size_t) m * w[0], yr.data));
+    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, 1, x.data + (size_t) m * w[0], yr.data,
+                                NULL));
     bad_rows = memcmp(yr.data, y.data + (size_t) m * w[nl], sizeof(float) * w[nl]) != 0;
   }
   int bad_thr = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
   printf("%s %-40s each row = the row alone, 4 threads = 1 (bitwise)\n",
          bad_rows || bad_thr ? "FAIL" : "ok  ", name);
   failures += bad_rows + bad_thr;
+  /* a plan: made at the first call, used by the second, which reads the layers from it alone
+   * (NULL W, b and act), bitwise the calls without one; a layer that does not fit is refused
+   * and leaves no plan */
+  {
+    void  *plan = NULL;
+    float *yp   = calloc(y.size, sizeof(float));
+    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, yp, &plan));
+    int bad_plan = !plan || memcmp(yp, y.data, sizeof(float) * y.size) != 0;
+    memset(yp, 0, sizeof(float) * y.size);
+    CHECK(be4->ops->mlp_forward(be4, nl, NULL, NULL, NULL, NULL, (size_t) M, x.data, yp, &plan));
+    bad_plan |= memcmp(yp, y.data, sizeof(float) * y.size) != 0;
+    be4->ops->mlp_plan_free(be4, plan);
+    int saved = acts[0];
+    plan = NULL, acts[0] = 99;
+    bad_plan |= be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, yp, &plan) ==
+                    GYRE_OK ||
+                plan;
+    acts[0] = saved;
+    printf("%s %-40s with a plan = without (bitwise), a bad layer refused\n",
+           bad_plan ? "FAIL" : "ok  ", name);
+    failures += bad_plan;
+    free(yp);
+  }
   /* with the normalisation on the way (GyreMLPAffine): bitwise the same as normalising x,
    * running the MLP and mapping y back in separate passes (GyreSurrogateApply's general path) */
   {
@@ -547,12 +570,12 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
       const int k = (int) (i % (size_t) w[0]);
       xn[i]       = (float) (((double) x.data[i] - aff.in_mean[k]) * aff.in_inv[k]);
     }
-    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, xn, y.data));
+    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, xn, y.data, NULL));
     for (size_t i = 0; i < y.size; i++) {
       const int j = (int) (i % (size_t) w[nl]);
       y.data[i]   = (float) ((double) y.data[i] * aff.out_std[j] + aff.out_mean[j]);
     }
-    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &aff, (size_t) M, x.data, y4.data));
+    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &aff, (size_t) M, x.data, y4.data, NULL));
     int bad_aff = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
     printf("%s %-40s normalised on the way = in separate passes (bitwise)\n",
            bad_aff ? "FAIL" : "ok  ", name);
