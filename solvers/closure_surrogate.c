@@ -54,8 +54,7 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
   }
   if (sc->comp < 0) PetscCall(GyreClosureFindComponent(cl, model, &sc->comp));
   dof = sc->dof;
-  PetscCall(VecGetLocalSize(U, &n));
-  n /= dof;
+  n   = sc->ev->xm * sc->ev->ym; /* this rank's points (the evaluator's layout is the model's) */
   if (cl->once_a_step && cl->in_step && sc->held_step == cl->steps_begun)
     y = sc->held; /* a later stage of the step: the term its first right-hand side made */
   else {

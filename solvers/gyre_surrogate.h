@@ -58,6 +58,9 @@ struct _p_GyreSurrogateEval {
    * few points, comparing and keeping the input cost more than the evaluations it saved) */
   PetscInt  dof, in_comp[GYRE_DATA_MAX_CHANNELS];
   PetscInt *sidx;
+  /* POINTS: the per-point network's one-pass call resolved once (fn NULL: none; then
+   * GyreSurrogateApplyWorkspace) */
+  GyreNetHostCall direct;
   /* the last evaluation: its packed input (n cin values) and, in y, its output; an identical
    * input (e.g. the output's coupling diagnostic, then the next step's first stage on the same
    * state) reuses it. have_last: the cache is valid. The guard's arguments of that

@@ -299,6 +299,8 @@ PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, Pet
             ? " (none in a dimension the rank owns whole: -surrogate_trim_halo)"
             : ""));
   PetscCallGyre(model->comm, GyreNetWorkspaceCreate(GyreSurrogateNet(ev->s), &ev->ws));
+  if (ev->kind == GYRE_EVAL_POINTS)
+    PetscCallGyre(model->comm, GyreSurrogateHostCallInit(ev->s, ev->ws, &ev->direct));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -416,10 +418,14 @@ static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, cons
  * one output channel's layout is the network's (point, channel) already) */
 static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n)
 {
+  float *out = ev->cout == 1 ? ev->y : ev->yout;
+
   PetscFunctionBegin;
-  PetscCallGyre(PETSC_COMM_SELF,
-                GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin,
-                                            ev->cout == 1 ? ev->y : ev->yout, (int) n));
+  if (ev->direct.fn) /* (GyreSurrogateHostCallInit: the same values) */
+    PetscCallGyre(PETSC_COMM_SELF, GyreNetHostRun(&ev->direct, (size_t) n, ev->xin, out));
+  else
+    PetscCallGyre(PETSC_COMM_SELF,
+                  GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, out, (int) n));
   for (PetscInt c = 0; ev->cout > 1 && c < ev->cout; c++)
     for (PetscInt p = 0; p < n; p++)
       ev->y[c * n + p] = ev->yout[p * ev->cout + c];

@@ -164,6 +164,13 @@ GyreStatus GyreSurrogateApply(const GyreSurrogate *s, const float *in_physical, 
                               int n);
 GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace *ws,
                                        const float *in_physical, float *out_physical, int n);
+/* GyreSurrogateApplyWorkspace's one-pass path for a per-point MLP (GyreNetInferHost with the
+ * surrogate's normalisation) resolved once (GyreNetHostCallInit): GyreNetHostRun(d, n, in, out)
+ * then computes GyreSurrogateApplyWorkspace(s, ws, in, out, n), bitwise, for in and out that
+ * do not overlap. d->fn = NULL where that path does not run (another network, a device
+ * backend, GYRE_MLP_FUSED=0): use GyreSurrogateApplyWorkspace. */
+GyreStatus GyreSurrogateHostCallInit(const GyreSurrogate *s, GyreNetWorkspace *ws,
+                                     GyreNetHostCall *d);
 /* A CNN applied to a block of ny x nx points (1-D: ny = 1) instead of the whole grid: in
  * (n, Cin, ny, nx), out (n, Cout, ny, nx). A solver passes its subdomain with a halo as wide
  * as the receptive field (GyreSurrogateReceptiveRadius) and keeps the interior, which then

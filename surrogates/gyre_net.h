@@ -138,6 +138,26 @@ int GyreNetWorkspaceFusedLayers(const GyreNetWorkspace *ws);
  * device backend, GYRE_MLP_FUSED=0): the caller then goes through GyreNetInfer. */
 GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
                             float *y, const GyreMLPAffine *aff, int *done);
+/* GyreNetInferHost's call resolved once, for a caller that makes many small ones (a closure):
+ * the backend's mlp_forward, its plan for net's layers (made here, kept in ws) and aff.
+ * GyreNetHostRun(d, M, x, y) then computes GyreNetInferHost(net, ws, M, x, y, aff), bitwise,
+ * without the lookups in between. d->fn = NULL where GyreNetInferHost would say *done = 0 or
+ * the backend keeps no plan. d is valid while ws serves net and aff lives. */
+typedef struct {
+  GyreStatus (*fn)(GyreBackend *, int, const GyreTensor *const *, const GyreTensor *const *,
+                   const int *, const GyreMLPAffine *, size_t, const float *, float *, void **);
+  GyreBackend         *be;
+  const GyreMLPAffine *aff;
+  void                *plan; /* ws's (its pointer, not its address: one load less a call) */
+} GyreNetHostCall;
+GyreStatus GyreNetHostCallInit(const GyreNet *net, GyreNetWorkspace *ws, const GyreMLPAffine *aff,
+                               GyreNetHostCall *d);
+static inline GyreStatus GyreNetHostRun(const GyreNetHostCall *d, size_t M, const float *x,
+                                        float *y)
+{
+  void *plan = d->plan; /* (made: the op only reads it) */
+  return d->fn(d->be, 0, NULL, NULL, NULL, d->aff, M, x, y, &plan);
+}
 /* A CNN that the backend runs in one op (GyreNetConvChain, conv_chain_forward: the CPU backend's
  * bf16) on x (N, C, ...) into y (GyreNetOutputShape's shape, else one error), in physical units
  * with the normalisation aff (NULL: none) applied inside the op on the way in and out (bitwise

@@ -115,6 +115,14 @@ GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace 
   return GyreSurrogateApplyBlock(s, ws, in, out, n, 0, 0);
 }
 
+GyreStatus GyreSurrogateHostCallInit(const GyreSurrogate *s, GyreNetWorkspace *ws,
+                                     GyreNetHostCall *d)
+{
+  *d = (GyreNetHostCall){0};
+  if (!s || !ws) return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateHostCallInit: NULL argument");
+  return s->aff_mem ? GyreNetHostCallInit(s->net, ws, &s->aff, d) : GYRE_OK;
+}
+
 GyreStatus GyreSurrogateApplyBlock(const GyreSurrogate *s, GyreNetWorkspace *ws, const float *in,
                                    float *out, int n, int ny, int nx)
 {

@@ -911,21 +911,42 @@ static GyreStatus ws_check(const GyreNet *net, const GyreNetWorkspace *ws, const
   return GYRE_OK;
 }
 
+/* ws's fused layers for net (fused_layers, kept between calls): 0 where net has no such path */
+static int host_layers(const GyreNet *net, GyreNetWorkspace *ws)
+{
+  if (!ws->fused) return 0;
+  if (ws->fnet != net->id) { /* (the network's layers do not change: its tensors are its own) */
+    if (fused_layers(net, ws->fW, ws->fb, ws->fact) != ws->fused) return 0;
+    ws->fnet = net->id;
+    if (ws->be->ops->mlp_plan_free) ws->be->ops->mlp_plan_free(ws->be, ws->fplan);
+    ws->fplan = NULL; /* (another network's) */
+  }
+  return 1;
+}
+
 GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, const float *x,
                             float *y, const GyreMLPAffine *aff, int *done)
 {
   *done = 0;
   GyreCall(ws_check(net, ws, "GyreNetInferHost"));
-  if (!ws->fused || M < 1) return GYRE_OK;
-  if (ws->fnet != net->id) { /* (the network's layers do not change: its tensors are its own) */
-    if (fused_layers(net, ws->fW, ws->fb, ws->fact) != ws->fused) return GYRE_OK;
-    ws->fnet = net->id;
-    if (ws->be->ops->mlp_plan_free) ws->be->ops->mlp_plan_free(ws->be, ws->fplan);
-    ws->fplan = NULL; /* (another network's) */
-  }
+  if (M < 1 || !host_layers(net, ws)) return GYRE_OK;
   *done = 1;
   return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y,
                                    ws->be->ops->mlp_plan_free ? &ws->fplan : NULL);
+}
+
+GyreStatus GyreNetHostCallInit(const GyreNet *net, GyreNetWorkspace *ws, const GyreMLPAffine *aff,
+                               GyreNetHostCall *d)
+{
+  *d = (GyreNetHostCall){0};
+  GyreCall(ws_check(net, ws, "GyreNetHostCallInit"));
+  if (!ws->be->ops->mlp_plan_free || !host_layers(net, ws)) return GYRE_OK;
+  float none = 0; /* the plan made by a call on no rows */
+  GyreCall(ws->be->ops->mlp_forward(ws->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, 0, &none,
+                                    &none, &ws->fplan));
+  if (!ws->fplan) return GYRE_OK; /* (a backend that made none: no resolved call) */
+  *d = (GyreNetHostCall){ws->be->ops->mlp_forward, ws->be, aff, ws->fplan};
+  return GYRE_OK;
 }
 
 GyreStatus GyreNetInferChain(const GyreNet *net, GyreNetWorkspace *ws, const GyreTensor *x,

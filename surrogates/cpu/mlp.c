@@ -289,25 +289,13 @@ static GyreStatus plan_init(Plan *p, int nl, const GyreTensor *const *W, const G
   return GYRE_OK;
 }
 
-GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
-                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                             size_t M, const float *x, float *y, void **plan)
+/* the MLP of plan p on rows x -> y (M rows) */
+static GyreStatus plan_run(GyreBackend *be, const Plan *p, const GyreMLPAffine *aff, size_t M,
+                           const float *x, float *y)
 {
-  if (!x || !y) return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: NULL input or output");
-  Plan here, *p = plan ? (Plan *) *plan : NULL;
-  if (!p) { /* checked now; kept where the caller keeps a plan */
-    p = plan ? malloc(sizeof *p) : &here;
-    if (!p) return GyreStatusSet(GYRE_ERR_MEM, "cpu mlp_forward: out of memory");
-    const GyreStatus st = plan_init(p, nl, W, b, act);
-    if (st != GYRE_OK) {
-      if (p != &here) free(p);
-      return st;
-    }
-    if (plan) *plan = p;
-  }
   Mlp m            = p->m;
   m.aff            = aff;
-  const int    avx = p->avx, nr = m.nl, K0 = m.K[0], Nl = m.N[nr - 1];
+  const int    avx = p->avx, K0 = m.K[0], Nl = m.N[m.nl - 1];
   const size_t nb = (M + MLP_LANES - 1) / MLP_LANES;
 #if defined(__GNUC__) && defined(__x86_64__)
   if (avx && m.gelu_avx) { /* full blocks by mlp_block8_avx2, the last partial one as below */
@@ -320,6 +308,32 @@ GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W
   CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES;
                    mlp_block(&m, avx, x, r0, (int) (M - r0 < MLP_LANES ? M - r0 : MLP_LANES), y));
   return GYRE_OK;
+}
+
+/* the call without a plan yet: the layers checked into one (kept where the caller keeps it) */
+static GyreStatus __attribute__((noinline))
+forward_unplanned(GyreBackend *be, int nl, const GyreTensor *const *W, const GyreTensor *const *b,
+                  const int *act, const GyreMLPAffine *aff, size_t M, const float *x, float *y,
+                  void **plan)
+{
+  Plan here, *p = plan ? malloc(sizeof *p) : &here;
+  if (!p) return GyreStatusSet(GYRE_ERR_MEM, "cpu mlp_forward: out of memory");
+  const GyreStatus st = plan_init(p, nl, W, b, act);
+  if (st != GYRE_OK) {
+    if (p != &here) free(p);
+    return st;
+  }
+  if (plan) *plan = p;
+  return plan_run(be, p, aff, M, x, y);
+}
+
+GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
+                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
+                             size_t M, const float *x, float *y, void **plan)
+{
+  if (!x || !y) return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: NULL input or output");
+  if (plan && *plan) return plan_run(be, (const Plan *) *plan, aff, M, x, y);
+  return forward_unplanned(be, nl, W, b, act, aff, M, x, y, plan);
 }
 
 void GyreCPUMLPPlanFree(GyreBackend *be, void *plan)

@@ -866,6 +866,20 @@ static void test_inference(GyreBackend *be)
              kname[kind]);
       GyreNetWorkspaceDestroy(&ws);
     }
+    { /* the one-pass call resolved once (a closure's, GyreSurrogateHostCallInit): bitwise
+       * Apply's result; none for a network without the one-pass path */
+      GyreNetWorkspace *ws;
+      GyreNetHostCall   d;
+      CHECK(GyreNetWorkspaceCreate(GyreSurrogateNet(s), &ws));
+      CHECK(GyreSurrogateHostCallInit(s, ws, &d));
+      EXPECT(!d.fn == !onepass, "%s: a resolved one-pass call %s", kname[kind],
+             d.fn ? "where there is no one-pass path" : "missing");
+      memset(got, 0, y.size * 4);
+      if (d.fn) CHECK(GyreNetHostRun(&d, (size_t) xs[0], phys, got));
+      EXPECT(!d.fn || !memcmp(ref, got, y.size * 4), "%s: the resolved call differs from Apply",
+             kname[kind]);
+      GyreNetWorkspaceDestroy(&ws);
+    }
     if (kind == 0) { /* the CNN's hidden layers: conv -> ReLU -> batch norm in one op where the
                       * backend has it (the CPU's direct convolution: channels <= 8, AVX2 + FMA) */
       GyreNetWorkspace *ws;
