@@ -220,7 +220,7 @@ END {
   print "== results: seconds per time step without -log_view (the fastest of the repeated runs);"
   print "each ratio against the plain step of the same run; ratio(log): the same from the -log_view runs"
   print "(calls/step: GyreSurrogate events per step, those of the output diagnostic included, a reused"
-  print "output counted; ms/call: the mean time of one event; infer.: its share of the -log_view run;"
+  print "output (CNN) counted; ms/call: the mean time of one event; infer.: its share of the -log_view run;"
   print "step, smstep: trained, small evaluated once a time step, -surrogate_closure_eval step;"
   print "bf16, smbf16, smstbf16: trained, small, smstep with -surrogate_precision bf16 (on AMX, or"
   print "AVX-512 BF16 where the CPU has no AMX);"

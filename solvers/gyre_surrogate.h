@@ -14,9 +14,10 @@
  *           field is gathered on rank 0 (DMDA natural ordering, VecScatterCreateToZero),
  *           evaluated there and the output scattered back; the solver state stays
  *           distributed. Set-up says so on the log.
- * All three give the same result on any rank count. An input identical (bitwise) to the last
- * one's reuses its output without evaluating the network again. The cost is the "GyreSurrogate"
- * event of -log_view. */
+ * All three give the same result on any rank count. For BLOCK and WHOLE an input identical
+ * (bitwise) to the last one's reuses its output without evaluating the network again (POINTS
+ * evaluates at every call: cheaper than the check on its few points). The cost is the
+ * "GyreSurrogate" event of -log_view. */
 #ifndef GYRE_SURROGATE_H
 #define GYRE_SURROGATE_H
 
@@ -61,9 +62,9 @@ struct _p_GyreSurrogateEval {
   /* POINTS: the per-point network's one-pass call resolved once (fn NULL: none; then
    * GyreSurrogateApplyWorkspace) */
   GyreNetHostCall direct;
-  /* the last evaluation: its packed input (n cin values) and, in y, its output; an identical
-   * input (e.g. the output's coupling diagnostic, then the next step's first stage on the same
-   * state) reuses it. have_last: the cache is valid. The guard's arguments of that
+  /* BLOCK and WHOLE: the last evaluation's packed input (n cin values) and, in y, its output;
+   * an identical input (e.g. the output's diagnostic, then the next step's first stage on the
+   * same state) reuses it. have_last: the cache is valid. The guard's arguments of that
    * evaluation (GuardValues) are kept to repeat its checks on a reuse. */
   PetscScalar *last;
   PetscInt     nlast;
@@ -119,9 +120,8 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y);
 /* The network on the state U (dof components a point, the input channels its components
  * comp[0..cin)): *y as GyreSurrogateEvalApply's. Where this rank owns the whole grid and the
  * network is applied per point, the stencils are gathered straight from U into the network's
- * input (offsets set up on the first call) and an input equal to the last one reuses its
- * output; otherwise the channels are packed (GetInput) and GyreSurrogateEvalApply runs. The
- * same values either way. Collective. */
+ * input (offsets set up on the first call); otherwise the channels are packed (GetInput) and
+ * GyreSurrogateEvalApply runs. The same values either way. Collective. */
 /* x[k] = (float) u[k] and f[k] += scale * y[k] for k < n: the closure's conversions each call,
  * 4 values a vector where the CPU has AVX2 and FMA (the same arithmetic as the plain loops,
  * bitwise) */

@@ -615,14 +615,18 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
   PetscFunctionBegin;
   PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, ev->in, 0, 0, 0));
   /* the same input as the last evaluation's (on every rank: the evaluation is collective)
-   * gives the same output, still in ev->y */
-  PetscCall(VecGetArrayRead(ev->in, &x));
-  same = ev->have_last && !memcmp(x, ev->last, sizeof(PetscScalar) * ev->nlast);
-  if (!same) PetscCall(PetscArraycpy(ev->last, x, ev->nlast));
-  PetscCall(VecRestoreArrayRead(ev->in, &x));
-  if (ev->size > 1)
-    PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &same, 1, MPIU_BOOL, MPI_LAND,
-                             PetscObjectComm((PetscObject) ev->in)));
+   * gives the same output, still in ev->y; not checked for a per-point network (its few points
+   * a rank cost less than the compare, the copy and the agreement) */
+  same = PETSC_FALSE;
+  if (ev->kind != GYRE_EVAL_POINTS) {
+    PetscCall(VecGetArrayRead(ev->in, &x));
+    same = ev->have_last && !memcmp(x, ev->last, sizeof(PetscScalar) * ev->nlast);
+    if (!same) PetscCall(PetscArraycpy(ev->last, x, ev->nlast));
+    PetscCall(VecRestoreArrayRead(ev->in, &x));
+    if (ev->size > 1)
+      PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &same, 1, MPIU_BOOL, MPI_LAND,
+                               PetscObjectComm((PetscObject) ev->in)));
+  }
   if (!same) {
     ev->have_last = PETSC_FALSE;
     if (ev->kind == GYRE_EVAL_WHOLE)

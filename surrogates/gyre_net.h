@@ -142,7 +142,8 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
  * the backend's mlp_forward, its plan for net's layers (made here, kept in ws) and aff.
  * GyreNetHostRun(d, M, x, y) then computes GyreNetInferHost(net, ws, M, x, y, aff), bitwise,
  * without the lookups in between. d->fn = NULL where GyreNetInferHost would say *done = 0 or
- * the backend keeps no plan. d is valid while ws serves net and aff lives. */
+ * the backend keeps no plan. ws keeps the plan for net from then on (another network given ws
+ * runs layer by layer); d is valid while ws and aff live. */
 typedef struct {
   GyreStatus (*fn)(GyreBackend *, int, const GyreTensor *const *, const GyreTensor *const *,
                    const int *, const GyreMLPAffine *, size_t, const float *, float *, void **);

@@ -195,7 +195,8 @@ typedef struct {
    * order). plan (NULL: none): the backend's checked copy of the layers' shapes and pointers,
    * made at the first call (*plan NULL) and used by the later ones, which then skip the checks
    * and read W, b and act from it (a closure's call on a few points is mostly its plumbing); the
-   * caller keeps it for these layers only and frees it with mlp_plan_free. */
+   * caller keeps it for these layers only and frees it with mlp_plan_free. M = 0 runs nothing
+   * (a call that only makes the plan). */
   GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
                             size_t M, const float *x, float *y, void **plan);

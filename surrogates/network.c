@@ -709,7 +709,8 @@ struct GyreNetWorkspace_s {
   unsigned long     fnet;
   const GyreTensor *fW[64], *fb[64];
   int               fact[64];
-  void             *fplan; /* mlp_forward's plan for these layers (NULL until the first call) */
+  void             *fplan;   /* mlp_forward's plan for these layers (NULL until the first call) */
+  int               fpinned; /* a GyreNetHostCall holds fplan: no other network's layers here */
   /* a CUDA graph of GyreNetInfer's work (infer_graph), for the call it was recorded for: the
    * network, the input and output (data and shape), the precision; graph_off once a recording
    * failed; glaunches: the graph launches so far */
@@ -911,12 +912,15 @@ static GyreStatus ws_check(const GyreNet *net, const GyreNetWorkspace *ws, const
   return GYRE_OK;
 }
 
-/* ws's fused layers for net (fused_layers, kept between calls): 0 where net has no such path */
+/* ws's fused layers for net (fused_layers, kept between calls): 0 where net has no such path,
+ * or where ws's plan is held by a resolved call (GyreNetHostCallInit) for another network (that
+ * network then runs layer by layer: the call's plan stays) */
 static int host_layers(const GyreNet *net, GyreNetWorkspace *ws)
 {
   if (!ws->fused) return 0;
   if (ws->fnet != net->id) { /* (the network's layers do not change: its tensors are its own) */
-    if (fused_layers(net, ws->fW, ws->fb, ws->fact) != ws->fused) return 0;
+    if (ws->fpinned || fusable_mlp(net) != ws->fused) return 0;
+    fused_layers(net, ws->fW, ws->fb, ws->fact);
     ws->fnet = net->id;
     if (ws->be->ops->mlp_plan_free) ws->be->ops->mlp_plan_free(ws->be, ws->fplan);
     ws->fplan = NULL; /* (another network's) */
@@ -945,7 +949,8 @@ GyreStatus GyreNetHostCallInit(const GyreNet *net, GyreNetWorkspace *ws, const G
   GyreCall(ws->be->ops->mlp_forward(ws->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, 0, &none,
                                     &none, &ws->fplan));
   if (!ws->fplan) return GYRE_OK; /* (a backend that made none: no resolved call) */
-  *d = (GyreNetHostCall){ws->be->ops->mlp_forward, ws->be, aff, ws->fplan};
+  ws->fpinned = 1;
+  *d          = (GyreNetHostCall){ws->be->ops->mlp_forward, ws->be, aff, ws->fplan};
   return GYRE_OK;
 }
 

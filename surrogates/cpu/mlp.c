@@ -271,7 +271,8 @@ static GyreStatus plan_init(Plan *p, int nl, const GyreTensor *const *W, const G
                             const int *act)
 {
   if (nl < 1 || nl > 64 || !W || !b || !act)
-    return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: %d layers", nl);
+    return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: %d layers%s", nl,
+                         !W || !b || !act ? " (no weights, biases or activations given)" : "");
   for (int i = 0; i < nl; i++) {
     p->N[i] = (int) W[i]->shape[0];
     p->K[i] =
@@ -310,8 +311,12 @@ static GyreStatus plan_run(GyreBackend *be, const Plan *p, const GyreMLPAffine *
   return GYRE_OK;
 }
 
-/* the call without a plan yet: the layers checked into one (kept where the caller keeps it) */
-static GyreStatus __attribute__((noinline))
+/* the call without a plan yet: the layers checked into one (kept where the caller keeps it);
+ * apart from the planned call, whose frame then stays small */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static GyreStatus
 forward_unplanned(GyreBackend *be, int nl, const GyreTensor *const *W, const GyreTensor *const *b,
                   const int *act, const GyreMLPAffine *aff, size_t M, const float *x, float *y,
                   void **plan)

@@ -213,6 +213,16 @@ static void mlp_setup(GyreMLPOptions *o)
   o->inputs = 5, o->outputs = 3, o->width = 16, o->depth = 2, o->activation = GYRE_ACT_GELU;
 }
 
+/* two MLPs of mlp_setup's shape on be: a as it is, b of depth and width (o: b's options) */
+static void two_mlps(GyreBackend *be, int depth, int width, GyreMLPOptions *o, GyreNet **a,
+                     GyreNet **b)
+{
+  mlp_setup(o);
+  CHECK(GyreNetCreateMLP(be, o, 9, a));
+  o->depth = depth, o->width = width;
+  CHECK(GyreNetCreateMLP(be, o, 10, b));
+}
+
 static void test_roundtrip_mlp(GyreBackend *be)
 {
   GyreModelMeta    *m = calloc(1, sizeof *m);
@@ -989,10 +999,7 @@ static void test_inference(GyreBackend *be)
   { /* the one-pass path with a workspace made for another network: refused, one error */
     GyreMLPOptions o;
     GyreNet       *a, *b;
-    mlp_setup(&o);
-    CHECK(GyreNetCreateMLP(be, &o, 9, &a));
-    o.depth = 3;
-    CHECK(GyreNetCreateMLP(be, &o, 9, &b));
+    two_mlps(be, 3, 16, &o, &a, &b);
     GyreNetWorkspace *ws;
     CHECK(GyreNetWorkspaceCreate(a, &ws));
     float       in[5] = {0}, out[3];
@@ -1035,6 +1042,45 @@ static void test_inference(GyreBackend *be)
     GyreNetWorkspaceDestroy(&ws);
     GyreNetDestroy(&a), GyreNetDestroy(&b);
     GyreBackendDestroy(&be2);
+  }
+  { /* a resolved one-pass call (GyreNetHostCallInit) keeps its plan when its workspace is then
+     * given another network of the same depth (allowed: the same layer count and backend):
+     * that network runs layer by layer, its own result, and the call still gives the first
+     * network's, bitwise (its plan was freed under it before: a use after free) */
+    GyreMLPOptions o;
+    GyreNet       *a, *b;
+    two_mlps(be, 2, 7, &o, &a, &b);
+    GyreNetWorkspace *ws, *wb;
+    GyreNetHostCall   d;
+    CHECK(GyreNetWorkspaceCreate(a, &ws));
+    CHECK(GyreNetWorkspaceCreate(b, &wb));
+    CHECK(GyreNetHostCallInit(a, ws, NULL, &d));
+    float in[2 * 5], ya[2 * 3], ya2[2 * 3], yb[2 * 3], yb2[2 * 3];
+    for (int i = 0; i < 10; i++)
+      in[i] = 0.3f * (float) i - 1.1f;
+    int done = 0, bad = 0;
+    if (d.fn) {
+      CHECK(GyreNetHostRun(&d, 2, in, ya));
+      CHECK(GyreNetInferHost(b, wb, 2, in, yb, NULL, &done)); /* b's own workspace */
+      GyreTensor    tx, ty;
+      const int64_t xs[2] = {2, 5}, ys[2] = {2, 3};
+      CHECK(GyreTensorCreate(be, 2, xs, &tx));
+      CHECK(GyreTensorCreate(be, 2, ys, &ty));
+      CHECK(GyreTensorCopyFromHost(&tx, in));
+      CHECK(GyreNetInfer(b, ws, &tx, &ty)); /* b on a's workspace: layer by layer */
+      CHECK(GyreTensorCopyToHost(&ty, yb2));
+      CHECK(GyreNetHostRun(&d, 2, in, ya2));
+      bad = !done || memcmp(ya, ya2, sizeof ya) != 0;
+      for (int i = 0; i < 6; i++) /* b: one pass against layer by layer (the sums' order) */
+        bad |= fabs((double) yb[i] - yb2[i]) > 1e-5 * (1 + fabs((double) yb[i]));
+      GyreTensorDestroy(&tx), GyreTensorDestroy(&ty);
+    }
+    EXPECT(!bad, "a resolved call after its workspace served another network: %s",
+           !done ? "b's one-pass call did not run" : "a's or b's result changed");
+    printf("one-pass call resolved, its workspace then given another network -> %s\n",
+           d.fn ? (bad ? "wrong" : "both results kept") : "no one-pass path (not checked)");
+    GyreNetWorkspaceDestroy(&ws), GyreNetWorkspaceDestroy(&wb);
+    GyreNetDestroy(&a), GyreNetDestroy(&b);
   }
   { /* GyreNetInferStaged through the workspace's staging (the coupling's call): on the CPU
      * backend (no graphs) the copies and GyreNetInfer, bitwise, call after call; NULL staging
