@@ -118,8 +118,9 @@ GyreStatus GyreSurrogateApplyWorkspace(const GyreSurrogate *s, GyreNetWorkspace 
 GyreStatus GyreSurrogateHostCallInit(const GyreSurrogate *s, GyreNetWorkspace *ws,
                                      GyreNetHostCall *d)
 {
+  if (!s || !ws || !d)
+    return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateHostCallInit: NULL argument");
   *d = (GyreNetHostCall){0};
-  if (!s || !ws) return GyreStatusSet(GYRE_ERR_ARG, "GyreSurrogateHostCallInit: NULL argument");
   return s->aff_mem ? GyreNetHostCallInit(s->net, ws, &s->aff, d) : GYRE_OK;
 }
 

@@ -942,6 +942,7 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
 GyreStatus GyreNetHostCallInit(const GyreNet *net, GyreNetWorkspace *ws, const GyreMLPAffine *aff,
                                GyreNetHostCall *d)
 {
+  if (!net || !d) return GyreStatusSet(GYRE_ERR_ARG, "GyreNetHostCallInit: NULL argument");
   *d = (GyreNetHostCall){0};
   GyreCall(ws_check(net, ws, "GyreNetHostCallInit"));
   if (!ws->be->ops->mlp_plan_free || !host_layers(net, ws)) return GYRE_OK;

@@ -1010,6 +1010,16 @@ static void test_inference(GyreBackend *be)
            "GyreNetInferHost with another network's workspace: %s",
            st == GYRE_OK ? "accepted" : msg);
     printf("one-pass inference, another network's workspace -> %s\n", msg);
+    GyreNetHostCall d = {0};
+    st                = GyreNetHostCallInit(b, ws, NULL, &d);
+    EXPECT(st != GYRE_OK && !d.fn && strstr(GyreStatusMessage(), "not made for this network"),
+           "GyreNetHostCallInit with another network's workspace: %s",
+           st == GYRE_OK ? "accepted" : GyreStatusMessage());
+    printf("resolved call, another network's workspace -> %s\n", GyreStatusMessage());
+    st = GyreSurrogateHostCallInit(NULL, ws, &d);
+    EXPECT(st != GYRE_OK && strstr(GyreStatusMessage(), "NULL argument"),
+           "GyreSurrogateHostCallInit without a surrogate: %s",
+           st == GYRE_OK ? "accepted" : GyreStatusMessage());
     GyreNetWorkspaceDestroy(&ws);
     GyreNetDestroy(&b);
     /* the same network (same depth) on another backend: both entry points refuse the workspace
