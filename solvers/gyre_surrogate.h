@@ -59,6 +59,13 @@ struct _p_GyreSurrogateEval {
    * few points, comparing and keeping the input cost more than the evaluations it saved) */
   PetscInt  dof, in_comp[GYRE_DATA_MAX_CHANNELS];
   PetscInt *sidx;
+  /* ... and, where the stencils allow it (1-D: every feature's values over the points are a run
+   * of one padded copy of the channels), read through an input view (mlp_forward's xoff) of
+   * that copy instead of xin: pad[i] = u[pidx[i]], npad values, channel c's in [vseg[c],
+   * vseg[c + 1]); point p's feature k is pad[p + voff[k]]. pidx NULL: xin by sidx. */
+  PetscInt *pidx, npad, vseg[GYRE_DATA_MAX_CHANNELS + 1];
+  int      *voff;
+  float    *pad;
   /* POINTS: the per-point network's one-pass call resolved once (fn NULL: none; then
    * GyreSurrogateApplyWorkspace) */
   GyreNetHostCall direct;
@@ -72,6 +79,7 @@ struct _p_GyreSurrogateEval {
   PetscMPIInt  size;
   PetscInt     g_nx, g_per_in, g_ny, g_per_out;
   const float *g_y;
+  PetscBool    g_pad; /* the inputs checked are pad's channel segments (vseg), not xin */
 
   /* the guard (guard.c): disabled, the caller uses its physics fallback; sigma > 0: Apply
    * records in trip (the most severe GyreGuardReason since it was reset to 0) an output NaN/Inf or

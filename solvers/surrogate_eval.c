@@ -6,6 +6,7 @@
  * Whole-field networks are gathered on ONE rank (rank 0): the fields these runs use (up to a
  * few hundred points on a side) fit one rank's memory many times over, and one gather is the
  * least communication; a larger run would split the batch of members over ranks. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -89,6 +90,7 @@ PetscErrorCode GyreSurrogateEvalDestroy(GyreSurrogateEval *pev)
   PetscCall(PetscFree(ev->last));
   PetscCall(PetscFree(ev->gidx));
   PetscCall(PetscFree(ev->sidx));
+  PetscCall(PetscFree3(ev->pidx, ev->voff, ev->pad));
   PetscCall(PetscFree(*pev));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -407,22 +409,28 @@ static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, cons
     const PetscInt c = b % ev->cout, end = PetscMin(ny, (b + 1) * per_out);
     out |= Outside(y + b * per_out, end - b * per_out, ev->out_lo[c], ev->out_hi[c], &nan);
   }
-  for (PetscInt b = 0; b * per_in < nx; b++) {
-    const PetscInt c = b % ev->cin, end = PetscMin(nx, (b + 1) * per_in);
-    in |= Outside(ev->xin + b * per_in, end - b * per_in, ev->in_lo[c], ev->in_hi[c], &unused);
-  }
+  if (ev->g_pad) /* the padded copy (ApplyState's view): the same values, each once or more */
+    for (PetscInt c = 0; c < ev->cin; c++)
+      in |= Outside(ev->pad + ev->vseg[c], ev->vseg[c + 1] - ev->vseg[c], ev->in_lo[c],
+                    ev->in_hi[c], &unused);
+  else
+    for (PetscInt b = 0; b * per_in < nx; b++) {
+      const PetscInt c = b % ev->cin, end = PetscMin(nx, (b + 1) * per_in);
+      in |= Outside(ev->xin + b * per_in, end - b * per_in, ev->in_lo[c], ev->in_hi[c], &unused);
+    }
   ev->trip = nan ? GYRE_GUARD_NAN : out ? GYRE_GUARD_OUTPUT : in ? GYRE_GUARD_INPUT : ev->trip;
 }
 
-/* The per-point network on the n points packed in ev->xin, its outputs to ev->y (channel-major:
- * one output channel's layout is the network's (point, channel) already) */
-static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n)
+/* The per-point network on the n points packed in ev->xin (xoff NULL), or read through the view
+ * xoff of x (ApplyState's padded copy: only with the resolved call), its outputs to ev->y
+ * (channel-major: one output channel's layout is the network's (point, channel) already) */
+static PetscErrorCode ApplyPoints(GyreSurrogateEval ev, PetscInt n, const float *x, const int *xoff)
 {
   float *out = ev->cout == 1 ? ev->y : ev->yout;
 
   PetscFunctionBegin;
   if (ev->direct.fn) /* (GyreSurrogateHostCallInit: the same values) */
-    PetscCallGyre(PETSC_COMM_SELF, GyreNetHostRun(&ev->direct, (size_t) n, ev->xin, out));
+    PetscCallGyre(PETSC_COMM_SELF, GyreNetHostRunView(&ev->direct, (size_t) n, x, xoff, out));
   else
     PetscCallGyre(PETSC_COMM_SELF,
                   GyreSurrogateApplyWorkspace(ev->s, ev->ws, ev->xin, out, (int) n));
@@ -549,8 +557,9 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
                                 ev->yout + c * nb + (j + ys - ev->bys) * ev->bxm + (xs - ev->bxs),
                                 xm));
   } else {
-    PetscCall(ApplyPoints(ev, n));
+    PetscCall(ApplyPoints(ev, n, ev->xin, NULL));
   }
+  ev->g_pad     = PETSC_FALSE;
   ev->g_nx      = ev->kind == GYRE_EVAL_BLOCK ? nb * C : n * C * S;
   ev->g_per_in  = ev->kind == GYRE_EVAL_BLOCK ? nb : S;
   ev->g_y       = ev->y;
@@ -577,6 +586,7 @@ static PetscErrorCode ApplyWhole(GyreSurrogateEval ev)
   P /= C; /* the whole grid on rank 0, nothing elsewhere */
   PetscCall(VecGetArray(ev->seq_out, &o));
   ev->g_nx = ev->g_ny = 0; /* nothing to check on a rank without the field */
+  ev->g_pad           = PETSC_FALSE;
   if (P > 0) {
     PetscCall(VecGetArrayRead(ev->seq_in, &g));
     for (PetscInt c = 0; c < C; c++)
@@ -642,6 +652,55 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* ApplyState's stencils (sidx: point p's feature k = c S + s at u[sidx[p K0 + k]]) as a view of
+ * one padded copy of the input channels, where they are one (ev->pidx; else NULL): channel by
+ * channel, each feature's n values over the points laid in the copy at the first place where
+ * they already are or where they continue its end (a 1-D periodic stencil of radius r: n + 2r
+ * values a channel, against n S packed). None where a channel's copy would pass 2 (n + S)
+ * values (a 2-D stencil, whose rows do not join): then the packed input. */
+static PetscErrorCode BuildView(GyreSurrogateEval ev, PetscInt n, PetscInt C, PetscInt S)
+{
+  const PetscInt K0 = C * S, cap = 2 * (n + S);
+  PetscInt      *idx, np         = 0;
+  int           *off;
+  PetscBool      fits = n > 0 && C * cap <= INT_MAX ? PETSC_TRUE : PETSC_FALSE;
+
+  PetscFunctionBegin;
+  PetscCall(PetscFree3(ev->pidx, ev->voff, ev->pad));
+  ev->npad = 0;
+  if (!fits) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCall(PetscMalloc2(C * cap, &idx, K0, &off));
+  for (PetscInt c = 0; c < C && fits; c++) {
+    const PetscInt seg = np;
+    ev->vseg[c]        = seg;
+    for (PetscInt s = 0, k = c * S; s < S && fits; s++, k++) {
+      PetscInt o = seg; /* the first place the feature's values are, or continue, the copy */
+      for (;; o++) {
+        PetscInt p = 0, len = PetscMin(n, np - o);
+        while (p < len && idx[o + p] == ev->sidx[p * K0 + k])
+          p++;
+        if (p == len) break; /* (o = np: appended whole) */
+      }
+      if (o + n - seg > cap)
+        fits = PETSC_FALSE;
+      else {
+        for (PetscInt p = np - o; p < n; p++)
+          idx[np++] = ev->sidx[p * K0 + k];
+        off[k] = (int) o;
+      }
+    }
+  }
+  if (fits) {
+    ev->vseg[C] = np;
+    ev->npad    = np;
+    PetscCall(PetscMalloc3(np, &ev->pidx, K0, &ev->voff, np, &ev->pad));
+    PetscCall(PetscArraycpy(ev->pidx, idx, np));
+    PetscCall(PetscArraycpy(ev->voff, off, K0));
+  }
+  PetscCall(PetscFree2(idx, off));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
                                            const PetscInt *comp, const float **y)
 {
@@ -678,12 +737,21 @@ PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt
       ev->in_comp[c] = comp[c];
     for (PetscInt i = 0; i < m; i++)
       ev->sidx[i] = ev->gidx[i] / C * dof + comp[ev->gidx[i] % C];
+    if (ev->direct.fn) PetscCall(BuildView(ev, n, C, S));
   }
   PetscCall(VecGetArrayRead(U, &u));
-  for (PetscInt i = 0; i < m; i++)
-    ev->xin[i] = (float) PetscRealPart(u[ev->sidx[i]]);
-  PetscCall(VecRestoreArrayRead(U, &u));
-  PetscCall(ApplyPoints(ev, n));
+  if (ev->pidx) { /* the padded copy (each value once or a few times), read through the view */
+    for (PetscInt i = 0; i < ev->npad; i++)
+      ev->pad[i] = (float) PetscRealPart(u[ev->pidx[i]]);
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(ApplyPoints(ev, n, ev->pad, ev->voff));
+  } else {
+    for (PetscInt i = 0; i < m; i++)
+      ev->xin[i] = (float) PetscRealPart(u[ev->sidx[i]]);
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(ApplyPoints(ev, n, ev->xin, NULL));
+  }
+  ev->g_pad = ev->pidx ? PETSC_TRUE : PETSC_FALSE;
   ev->g_nx = m, ev->g_per_in = S, ev->g_y = ev->y, ev->g_ny = n * ev->cout, ev->g_per_out = n;
   if (ev->sigma > 0 && !ev->trip)
     GuardValues(ev, ev->g_nx, ev->g_per_in, ev->g_y, ev->g_ny, ev->g_per_out);

@@ -146,7 +146,8 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
  * runs layer by layer); d is valid while ws and aff live. */
 typedef struct {
   GyreStatus (*fn)(GyreBackend *, int, const GyreTensor *const *, const GyreTensor *const *,
-                   const int *, const GyreMLPAffine *, size_t, const float *, float *, void **);
+                   const int *, const GyreMLPAffine *, size_t, const float *, const int *, float *,
+                   void **);
   GyreBackend         *be;
   const GyreMLPAffine *aff;
   void                *plan; /* ws's (its pointer, not its address: one load less a call) */
@@ -157,7 +158,14 @@ static inline GyreStatus GyreNetHostRun(const GyreNetHostCall *d, size_t M, cons
                                         float *y)
 {
   void *plan = d->plan; /* (made: the op only reads it) */
-  return d->fn(d->be, 0, NULL, NULL, NULL, d->aff, M, x, y, &plan);
+  return d->fn(d->be, 0, NULL, NULL, NULL, d->aff, M, x, NULL, y, &plan);
+}
+/* GyreNetHostRun on an input view (mlp_forward's xoff): row r's feature k is x[r + xoff[k]] */
+static inline GyreStatus GyreNetHostRunView(const GyreNetHostCall *d, size_t M, const float *x,
+                                            const int *xoff, float *y)
+{
+  void *plan = d->plan;
+  return d->fn(d->be, 0, NULL, NULL, NULL, d->aff, M, x, xoff, y, &plan);
 }
 /* A CNN that the backend runs in one op (GyreNetConvChain, conv_chain_forward: the CPU backend's
  * bf16) on x (N, C, ...) into y (GyreNetOutputShape's shape, else one error), in physical units

@@ -196,10 +196,12 @@ typedef struct {
    * made at the first call (*plan NULL) and used by the later ones, which then skip the checks
    * and read W, b and act from it (a closure's call on a few points is mostly its plumbing); the
    * caller keeps it for these layers only and frees it with mlp_plan_free. M = 0 runs nothing
-   * (a call that only makes the plan). */
+   * (a call that only makes the plan). xoff (NULL: x is M rows of K_0) is an input view: row r's
+   * feature k is x[r + xoff[k]] (a per-point network's stencil read from one padded copy of the
+   * field, a feature of 8 consecutive rows one load; the caller keeps every r + xoff[k] in x). */
   GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                            size_t M, const float *x, float *y, void **plan);
+                            size_t M, const float *x, const int *xoff, float *y, void **plan);
   /* invstd[c] = (float) (1 / sqrt((double) var[c] + (double) eps)), c < C, on the backend
    * (batch norm's evaluation: no round trip through the host; NULL: computed on the host) */
   GyreStatus (*bn_invstd)(GyreBackend *, int C, const float *var, float eps, float *invstd);

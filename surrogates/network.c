@@ -935,7 +935,7 @@ GyreStatus GyreNetInferHost(const GyreNet *net, GyreNetWorkspace *ws, size_t M, 
   GyreCall(ws_check(net, ws, "GyreNetInferHost"));
   if (M < 1 || !host_layers(net, ws)) return GYRE_OK;
   *done = 1;
-  return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, y,
+  return net->be->ops->mlp_forward(net->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, M, x, NULL, y,
                                    ws->be->ops->mlp_plan_free ? &ws->fplan : NULL);
 }
 
@@ -948,7 +948,7 @@ GyreStatus GyreNetHostCallInit(const GyreNet *net, GyreNetWorkspace *ws, const G
   if (!ws->be->ops->mlp_plan_free || !host_layers(net, ws)) return GYRE_OK;
   float none = 0; /* the plan made by a call on no rows */
   GyreCall(ws->be->ops->mlp_forward(ws->be, ws->fused, ws->fW, ws->fb, ws->fact, aff, 0, &none,
-                                    &none, &ws->fplan));
+                                    NULL, &none, &ws->fplan));
   if (!ws->fplan) return GYRE_OK; /* (a backend that made none: no resolved call) */
   ws->fpinned = 1;
   *d          = (GyreNetHostCall){ws->be->ops->mlp_forward, ws->be, aff, ws->fplan};

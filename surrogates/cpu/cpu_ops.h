@@ -84,9 +84,14 @@ GyreStatus GyreCPUActBackward(GyreBackend *, GyreActivation, const GyreTensor *x
 void GyreCPUActRange(GyreActivation act, int avx, const float *x, float *y, size_t n);
 int  GyreCPUGeluAVX2(void);
 /* mlp.c */
+/* 2 where the one-pass MLP runs its AVX-512 form with each GELU on two outputs a zmm register
+ * (AVX512F + VL on AMD, or on Intel with AVX512-FP16), 1 where it runs that form on 8 lanes
+ * (other AVX-512 CPUs: no zmm arithmetic), 0 where it runs AVX2 (no AVX-512, or GYRE_CPU_AVX512
+ * set to 0); bitwise the same results (mlp.c) */
+int        GyreCPUMLPAVX512(void);
 GyreStatus GyreCPUMLPForward(GyreBackend *, int nl, const GyreTensor *const *W,
                              const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                             size_t M, const float *x, float *y, void **plan);
+                             size_t M, const float *x, const int *xoff, float *y, void **plan);
 void       GyreCPUMLPPlanFree(GyreBackend *, void *plan);
 /* loss.c */
 GyreStatus GyreCPUMSELoss(GyreBackend *, const GyreTensor *pred, const GyreTensor *target,

@@ -18,7 +18,11 @@
  * closure's call makes no tensor, copy or normalisation pass of its own. Where the CPU has AVX2
  * and FMA, each layer's activation is applied to its outputs in registers (act_avx2.h: the
  * activation loops' arithmetic) and a full block of 8 rows is read, normalised and written
- * back vector by vector (mlp_block8_avx2): bitwise the separate passes' result. */
+ * back vector by vector (mlp_block8_avx2): bitwise the separate passes' result; where it has
+ * AVX512F + VL the same code compiled for it (mlp_block8_avx512: the same arithmetic in fewer
+ * instructions, GyreCPUMLPAVX512). The input may be a view (xoff): row r's feature k at
+ * x[r + xoff[k]], a feature of a full block one load (a per-point closure's stencils read from
+ * one padded copy of its field: solvers/surrogate_eval.c). */
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_ops.h"
@@ -32,6 +36,7 @@ typedef struct {
   const int           *K, *N, *act;
   int                  gelu_avx; /* GyreCPUGeluAVX2(), decided before the threads */
   const GyreMLPAffine *aff;      /* the normalisation on the way in and out, or NULL */
+  const int           *xoff;     /* the input view (mlp_forward's xoff), or NULL: rows */
 } Mlp;
 
 /* one layer on a block: out[j][l] = b_j + sum_k W_jk in[k][l] (K inputs, N outputs) */
@@ -73,8 +78,8 @@ static void normalise_generic(int K, const GyreMLPAffine *a, float *h)
 
 /* one layer on a block by FMA; act (< 0: none) applied to the outputs before they are stored
  * (bitwise the separate pass: the same lanes through the same arithmetic) */
-__attribute__((target("avx2,fma"))) static void
-layer_avx2(int K, int N, const float *W, const float *b, int act, const float *in, float *out)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+layer_avx2_body(int K, int N, const float *W, const float *b, int act, const float *in, float *out)
 {
   int j = 0;
   /* eight outputs at a time: eight independent FMA chains (four left the FMA units waiting on
@@ -135,6 +140,13 @@ layer_avx2(int K, int N, const float *W, const float *b, int act, const float *i
   }
 }
 
+/* layer_avx2_body as a function (mlp_block's layers; mlp_block8_avx2 inlines the body) */
+__attribute__((target("avx2,fma"))) static void
+layer_avx2(int K, int N, const float *W, const float *b, int act, const float *in, float *out)
+{
+  layer_avx2_body(K, N, W, b, act, in, out);
+}
+
 /* input feature k's 8 lanes v normalised: normalise_generic's double arithmetic (exact
  * conversions, a subtraction and a multiplication, one rounding to float) four lanes a vector */
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256
@@ -173,8 +185,13 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
   int                  K0 = m->K[0], cur = 0;
   const float         *xb = x + r0 * (size_t) K0;
   const GyreMLPAffine *a  = m->aff;
-  if (nr == MLP_LANES) /* a full block: the lane loop unrolled (the transpose was a third of
-                        * a small closure call's own work) */
+  if (m->xoff) { /* the view: row r's feature k at x[r + xoff[k]] */
+    if (nr < MLP_LANES) memset(h[0], 0, sizeof(float) * (size_t) K0 * MLP_LANES);
+    for (int k = 0; k < K0; k++)
+      for (int l = 0; l < nr; l++)
+        h[0][k * MLP_LANES + l] = x[r0 + (size_t) l + (size_t) m->xoff[k]];
+  } else if (nr == MLP_LANES) /* a full block: the lane loop unrolled (the transpose was a third
+                               * of a small closure call's own work) */
     for (int k = 0; k < K0; k++)
       for (int l = 0; l < MLP_LANES; l++)
         h[0][k * MLP_LANES + l] = xb[(size_t) l * K0 + k];
@@ -213,6 +230,16 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
 }
 
 #if defined(__GNUC__) && defined(__x86_64__)
+/* GELU of n consecutive 8-lane vectors of h in place, two a zmm register (gelu_avx512_vec: the
+ * same arithmetic lane for lane as gelu_avx2_vec), an odd last one on 8 lanes */
+__attribute__((target("avx2,fma,avx512f,avx512vl"))) static void gelu_pairs_avx512(float *h, int n)
+{
+  int j = 0;
+  for (; j + 2 <= n; j += 2)
+    _mm512_storeu_ps(h + j * MLP_LANES, gelu_avx512_vec(_mm512_loadu_ps(h + j * MLP_LANES)));
+  if (j < n) _mm256_storeu_ps(h + j * MLP_LANES, gelu_avx2_vec(_mm256_loadu_ps(h + j * MLP_LANES)));
+}
+
 /* mlp_block on a full block of 8 rows where the layers and activations run AVX2: the rows'
  * features read straight into the feature-major block (eight scalar loads a feature: AVX2's gather
  * instruction, one a feature, was a quarter of a closure call's time on the Xeon of
@@ -220,20 +247,33 @@ static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, 
  * registers, and the outputs back to physical units 8 lanes a vector: the same arithmetic as
  * mlp_block's loops (the output's product and sum rounded as they are there, below), so bitwise
  * its result. */
-__attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, const float *xb,
-                                                                float *yb)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+mlp_block8_body(const Mlp *m, const float *x, size_t r0, float *yb, int pairs)
 {
   float                h[2][MLP_MAX * MLP_LANES] __attribute__((aligned(32)));
   const int            K0 = m->K[0], N = m->N[m->nl - 1];
   const GyreMLPAffine *a   = m->aff;
   int                  cur = 0;
-  for (int k = 0; k < K0; k++) {
-    const __m256 v = _mm256_setr_ps(xb[k], xb[K0 + k], xb[2 * K0 + k], xb[3 * K0 + k],
-                                    xb[4 * K0 + k], xb[5 * K0 + k], xb[6 * K0 + k], xb[7 * K0 + k]);
-    _mm256_store_ps(h[0] + k * MLP_LANES, a ? normalise_vec_avx2(a, k, v) : v);
+  if (m->xoff) /* the view: feature k of the 8 rows is 8 consecutive values, one load */
+    for (int k = 0; k < K0; k++) {
+      const __m256 v = _mm256_loadu_ps(x + r0 + m->xoff[k]);
+      _mm256_store_ps(h[0] + k * MLP_LANES, a ? normalise_vec_avx2(a, k, v) : v);
+    }
+  else {
+    const float *xb = x + r0 * (size_t) K0;
+    for (int k = 0; k < K0; k++) {
+      const __m256 v =
+          _mm256_setr_ps(xb[k], xb[K0 + k], xb[2 * K0 + k], xb[3 * K0 + k], xb[4 * K0 + k],
+                         xb[5 * K0 + k], xb[6 * K0 + k], xb[7 * K0 + k]);
+      _mm256_store_ps(h[0] + k * MLP_LANES, a ? normalise_vec_avx2(a, k, v) : v);
+    }
   }
   for (int i = 0; i < m->nl; i++, cur = 1 - cur)
-    layer_avx2(m->K[i], m->N[i], m->W[i], m->b[i], m->act[i], h[cur], h[1 - cur]);
+    if (pairs && m->act[i] == GYRE_ACT_GELU) { /* the GELU two outputs a zmm register, after */
+      layer_avx2_body(m->K[i], m->N[i], m->W[i], m->b[i], -1, h[cur], h[1 - cur]);
+      gelu_pairs_avx512(h[1 - cur], m->N[i]);
+    } else
+      layer_avx2_body(m->K[i], m->N[i], m->W[i], m->b[i], m->act[i], h[cur], h[1 - cur]);
   for (int j = 0; j < N; j++) {
     __m256 v = _mm256_load_ps(h[cur] + j * MLP_LANES);
     if (a) { /* (float) ((double) h sj + mj) with the product rounded before the sum, as the
@@ -256,6 +296,26 @@ __attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, co
     }
   }
 }
+
+__attribute__((target("avx2,fma"))) static void mlp_block8_avx2(const Mlp *m, const float *x,
+                                                                size_t r0, float *yb)
+{
+  mlp_block8_body(m, x, r0, yb, 0);
+}
+
+/* mlp_block8_avx2 compiled for AVX-512 (AVX512F and VL; GyreCPUMLPAVX512): the same arithmetic
+ * lane for lane, so bitwise its result, in fewer instructions (a closure's call on 8 points is
+ * mostly instructions issued once each): each weight's broadcast folded into its FMA (an
+ * embedded broadcast), 32 vector registers for the activations' constants, and with pairs
+ * (GyreCPUMLPAVX512() = 2) each GELU on two outputs' 8 lanes a zmm register. */
+__attribute__((target("avx2,fma,avx512f,avx512vl"))) static void
+mlp_block8_avx512(const Mlp *m, const float *x, size_t r0, float *yb, int pairs)
+{
+  if (pairs)
+    mlp_block8_body(m, x, r0, yb, 1);
+  else
+    mlp_block8_body(m, x, r0, yb, 0);
+}
 #endif
 
 /* mlp_forward's plan (gyre_nn.h): the layers checked, their pointers and shapes, the Mlp over
@@ -264,7 +324,7 @@ typedef struct {
   Mlp          m;
   const float *W[64], *b[64];
   int          K[64], N[64], act[64];
-  int          avx;
+  int          avx, avx512; /* avx512: GyreCPUMLPAVX512() when the plan was made */
 } Plan;
 
 static GyreStatus plan_init(Plan *p, int nl, const GyreTensor *const *W, const GyreTensor *const *b,
@@ -285,24 +345,60 @@ static GyreStatus plan_init(Plan *p, int nl, const GyreTensor *const *W, const G
                            p->K[i], p->N[i]);
     p->W[i] = W[i]->data, p->b[i] = b[i] ? b[i]->data : NULL, p->act[i] = act[i];
   }
-  p->m   = (Mlp){nl, p->W, p->b, p->K, p->N, p->act, GyreCPUGeluAVX2(), NULL};
-  p->avx = GyreCPUHasAVX2FMA();
+  p->m      = (Mlp){nl, p->W, p->b, p->K, p->N, p->act, GyreCPUGeluAVX2(), NULL, NULL};
+  p->avx    = GyreCPUHasAVX2FMA();
+  p->avx512 = p->avx ? GyreCPUMLPAVX512() : 0;
   return GYRE_OK;
+}
+
+int GyreCPUMLPAVX512(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+  static int  cpu = -1; /* (relaxed atomics: callers may be threads) */
+  int         u   = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
+  const char *e   = getenv("GYRE_CPU_AVX512"); /* read at each plan: tests compare both forms */
+  if (u < 0) {
+    __builtin_cpu_init();
+    /* zmm arithmetic lowers the clock of Intel cores before Sapphire Rapids (Skylake-SP,
+     * Cascade Lake: for the solver's work after the call too); AMD's and Sapphire Rapids'
+     * (AVX512-FP16) do not */
+    u = !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ? 0
+        : __builtin_cpu_is("amd") || __builtin_cpu_supports("avx512fp16")         ? 2
+                                                                                  : 1;
+    __atomic_store_n(&cpu, u, __ATOMIC_RELAXED);
+  }
+  return e && !strcmp(e, "0") ? 0 : u;
+#else
+  return 0;
+#endif
 }
 
 /* the MLP of plan p on rows x -> y (M rows) */
 static GyreStatus plan_run(GyreBackend *be, const Plan *p, const GyreMLPAffine *aff, size_t M,
-                           const float *x, float *y)
+                           const float *x, const int *xoff, float *y)
 {
   Mlp m            = p->m;
   m.aff            = aff;
-  const int    avx = p->avx, K0 = m.K[0], Nl = m.N[m.nl - 1];
+  m.xoff           = xoff;
+  const int    avx = p->avx, Nl = m.N[m.nl - 1];
   const size_t nb = (M + MLP_LANES - 1) / MLP_LANES;
 #if defined(__GNUC__) && defined(__x86_64__)
   if (avx && m.gelu_avx) { /* full blocks by mlp_block8_avx2, the last partial one as below */
-    CPU_PARALLEL_FOR(nb, 64, blk, const size_t r0 = blk * MLP_LANES; if (M - r0 >= MLP_LANES)
-                         mlp_block8_avx2(&m, x + r0 * (size_t) K0, y + r0 * (size_t) Nl);
-                     else mlp_block(&m, avx, x, r0, (int) (M - r0), y));
+    const int z = p->avx512;
+    if (M == MLP_LANES) { /* (a closure's 8 points: no loop) */
+      if (z)
+        mlp_block8_avx512(&m, x, 0, y, z == 2);
+      else
+        mlp_block8_avx2(&m, x, 0, y);
+      return GYRE_OK;
+    }
+    CPU_PARALLEL_FOR(
+        nb, 64, blk, const size_t r0 = blk * MLP_LANES; if (M - r0 >= MLP_LANES) {
+          if (z)
+            mlp_block8_avx512(&m, x, r0, y + r0 * (size_t) Nl, z == 2);
+          else
+            mlp_block8_avx2(&m, x, r0, y + r0 * (size_t) Nl);
+        } else mlp_block(&m, avx, x, r0, (int) (M - r0), y));
     return GYRE_OK;
   }
 #endif
@@ -318,8 +414,8 @@ __attribute__((noinline))
 #endif
 static GyreStatus
 forward_unplanned(GyreBackend *be, int nl, const GyreTensor *const *W, const GyreTensor *const *b,
-                  const int *act, const GyreMLPAffine *aff, size_t M, const float *x, float *y,
-                  void **plan)
+                  const int *act, const GyreMLPAffine *aff, size_t M, const float *x,
+                  const int *xoff, float *y, void **plan)
 {
   Plan here, *p = plan ? malloc(sizeof *p) : &here;
   if (!p) return GyreStatusSet(GYRE_ERR_MEM, "cpu mlp_forward: out of memory");
@@ -329,16 +425,16 @@ forward_unplanned(GyreBackend *be, int nl, const GyreTensor *const *W, const Gyr
     return st;
   }
   if (plan) *plan = p;
-  return plan_run(be, p, aff, M, x, y);
+  return plan_run(be, p, aff, M, x, xoff, y);
 }
 
 GyreStatus GyreCPUMLPForward(GyreBackend *be, int nl, const GyreTensor *const *W,
                              const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
-                             size_t M, const float *x, float *y, void **plan)
+                             size_t M, const float *x, const int *xoff, float *y, void **plan)
 {
   if (!x || !y) return GyreStatusSet(GYRE_ERR_ARG, "cpu mlp_forward: NULL input or output");
-  if (plan && *plan) return plan_run(be, (const Plan *) *plan, aff, M, x, y);
-  return forward_unplanned(be, nl, W, b, act, aff, M, x, y, plan);
+  if (plan && *plan) return plan_run(be, (const Plan *) *plan, aff, M, x, xoff, y);
+  return forward_unplanned(be, nl, W, b, act, aff, M, x, xoff, y, plan);
 }
 
 void GyreCPUMLPPlanFree(GyreBackend *be, void *plan)

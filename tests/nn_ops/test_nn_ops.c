@@ -485,8 +485,9 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   }
   tensor(&x, 2, M, w[0], 0, 0), randomize(&x, 0);
   tensor(&y, 2, M, w[nl], 0, 0), tensor(&y4, 2, M, w[nl], 0, 0);
-  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y.data, NULL));
-  CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, y4.data, NULL));
+  CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, x.data, NULL, y.data, NULL));
+  CHECK(
+      be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, NULL, y4.data, NULL));
   /* double reference */
   double *ref = NULL;
   {
@@ -525,8 +526,8 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   /* rows alone */
   tensor(&yr, 2, 1, w[nl], 0, 0);
   for (int m = 0; m < M && !bad_rows; m++) {
-    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, 1, x.data + (size_t) m * w[0], yr.data,
-                                NULL));
+    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, 1, x.data + (size_t) m * w[0], NULL,
+                                yr.data, NULL));
     bad_rows = memcmp(yr.data, y.data + (size_t) m * w[nl], sizeof(float) * w[nl]) != 0;
   }
   int bad_thr = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
@@ -539,16 +540,17 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
   {
     void  *plan = NULL;
     float *yp   = calloc(y.size, sizeof(float));
-    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, yp, &plan));
+    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, NULL, yp, &plan));
     int bad_plan = !plan || memcmp(yp, y.data, sizeof(float) * y.size) != 0;
     memset(yp, 0, sizeof(float) * y.size);
-    CHECK(be4->ops->mlp_forward(be4, nl, NULL, NULL, NULL, NULL, (size_t) M, x.data, yp, &plan));
+    CHECK(be4->ops->mlp_forward(be4, nl, NULL, NULL, NULL, NULL, (size_t) M, x.data, NULL, yp,
+                                &plan));
     bad_plan |= memcmp(yp, y.data, sizeof(float) * y.size) != 0;
     be4->ops->mlp_plan_free(be4, plan);
     int saved = acts[0];
     plan = NULL, acts[0] = 99;
-    bad_plan |= be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, yp, &plan) ==
-                    GYRE_OK ||
+    bad_plan |= be4->ops->mlp_forward(be4, nl, Wp, bp, acts, NULL, (size_t) M, x.data, NULL, yp,
+                                      &plan) == GYRE_OK ||
                 plan;
     acts[0] = saved;
     printf("%s %-40s with a plan = without (bitwise), a bad layer refused\n",
@@ -570,16 +572,50 @@ static void test_mlp(int nl, const int *w, GyreActivation act, int has_b, int M)
       const int k = (int) (i % (size_t) w[0]);
       xn[i]       = (float) (((double) x.data[i] - aff.in_mean[k]) * aff.in_inv[k]);
     }
-    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, xn, y.data, NULL));
+    CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, NULL, (size_t) M, xn, NULL, y.data, NULL));
     for (size_t i = 0; i < y.size; i++) {
       const int j = (int) (i % (size_t) w[nl]);
       y.data[i]   = (float) ((double) y.data[i] * aff.out_std[j] + aff.out_mean[j]);
     }
-    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &aff, (size_t) M, x.data, y4.data, NULL));
+    CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &aff, (size_t) M, x.data, NULL, y4.data,
+                                NULL));
     int bad_aff = memcmp(y.data, y4.data, sizeof(float) * y.size) != 0;
     printf("%s %-40s normalised on the way = in separate passes (bitwise)\n",
            bad_aff ? "FAIL" : "ok  ", name);
     failures += bad_aff;
+    /* through an input view (xoff): the features feature-major in reversed order, row m's
+     * feature k at xv[m + off[k]], off[k] = (w0 - 1 - k) M: bitwise the rows' call, planned
+     * and not; and the AVX-512 form (where the CPU has it) = the AVX2 one (GYRE_CPU_AVX512=0) */
+    {
+      float *xv = malloc(sizeof(float) * x.size), *yv = calloc(y.size, sizeof(float));
+      int   *off = malloc(sizeof(int) * (size_t) w[0]), bad_view = 0;
+      void  *plan = NULL;
+      for (int k = 0; k < w[0]; k++) {
+        off[k] = (w[0] - 1 - k) * M;
+        for (int m = 0; m < M; m++)
+          xv[off[k] + m] = x.data[(size_t) m * w[0] + k];
+      }
+      CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, &aff, (size_t) M, xv, off, yv, NULL));
+      bad_view |= memcmp(yv, y4.data, sizeof(float) * y.size) != 0;
+      memset(yv, 0, sizeof(float) * y.size);
+      CHECK(be4->ops->mlp_forward(be4, nl, Wp, bp, acts, &aff, (size_t) M, xv, off, yv, &plan));
+      CHECK(be4->ops->mlp_forward(be4, nl, NULL, NULL, NULL, &aff, (size_t) M, xv, off, yv, &plan));
+      bad_view |= memcmp(yv, y4.data, sizeof(float) * y.size) != 0;
+      be4->ops->mlp_plan_free(be4, plan);
+      const int z = GyreCPUMLPAVX512();
+      setenv("GYRE_CPU_AVX512", "0", 1);
+      memset(yv, 0, sizeof(float) * y.size);
+      CHECK(be1->ops->mlp_forward(be1, nl, Wp, bp, acts, &aff, (size_t) M, x.data, NULL, yv, NULL));
+      const int bad_z = GyreCPUMLPAVX512() != 0 || memcmp(yv, y4.data, sizeof(float) * y.size) != 0;
+      unsetenv("GYRE_CPU_AVX512");
+      printf("%s %-40s through an input view = rows (bitwise)\n", bad_view ? "FAIL" : "ok  ", name);
+      printf("%s %-40s %s = AVX2 (bitwise)\n", bad_z ? "FAIL" : "ok  ", name,
+             z == 2   ? "AVX-512 (GELU on zmm)"
+             : z == 1 ? "AVX-512 on 8 lanes"
+                      : "(no AVX-512 here: AVX2 twice)");
+      failures += bad_view + bad_z;
+      free(xv), free(yv), free(off);
+    }
     free(xn), free(a);
   }
   for (int i = 0; i < nl; i++)
