@@ -393,10 +393,12 @@ void GyreSurrogateEvalSetSigma(GyreSurrogateEval ev, PetscReal sigma)
 }
 
 /* The guard's checks of one evaluation: nx network inputs (channel-major blocks of per_in
- * values, channel (i / per_in) % cin) and ny outputs (blocks of per_out values), each value
- * against its channel's training mean +- sigma standard deviations (as floats: the ranges
- * GyreSurrogateEvalSetSigma set); the most severe reason found is kept in ev->trip: NaN/Inf output,
- * then output, then input out of range (a NaN input is out of range). */
+ * values, channel (i / per_in) % cin; with ev->g_pad instead ApplyState's padded copy, channel
+ * c's values in [vseg[c], vseg[c + 1]): the same values, so the same outcome) and ny outputs
+ * (blocks of per_out values), each value against its channel's training mean +- sigma standard
+ * deviations (as floats: the ranges GyreSurrogateEvalSetSigma set); the most severe reason found is
+ * kept in ev->trip: NaN/Inf output, then output, then input out of range (a NaN input is out of
+ * range). */
 static void GuardValues(GyreSurrogateEval ev, PetscInt nx, PetscInt per_in, const float *y,
                         PetscInt ny, PetscInt per_out)
 {
@@ -657,7 +659,8 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
  * channel, each feature's n values over the points laid in the copy at the first place where
  * they already are or where they continue its end (a 1-D periodic stencil of radius r: n + 2r
  * values a channel, against n S packed). None where a channel's copy would pass 2 (n + S)
- * values (a 2-D stencil, whose rows do not join): then the packed input. */
+ * values (a 2-D stencil: a feature shifted in x leaves the grid's rows at their ends, where
+ * its values wrap within the row): then the packed input. */
 static PetscErrorCode BuildView(GyreSurrogateEval ev, PetscInt n, PetscInt C, PetscInt S)
 {
   const PetscInt K0 = C * S, cap = 2 * (n + S);

@@ -198,7 +198,8 @@ typedef struct {
    * caller keeps it for these layers only and frees it with mlp_plan_free. M = 0 runs nothing
    * (a call that only makes the plan). xoff (NULL: x is M rows of K_0) is an input view: row r's
    * feature k is x[r + xoff[k]] (a per-point network's stencil read from one padded copy of the
-   * field, a feature of 8 consecutive rows one load; the caller keeps every r + xoff[k] in x). */
+   * field, a feature of 8 consecutive rows one load; the caller keeps every r + xoff[k], r < M,
+   * inside x; an offset may be negative where x points past the array's start). */
   GyreStatus (*mlp_forward)(GyreBackend *, int nl, const GyreTensor *const *W,
                             const GyreTensor *const *b, const int *act, const GyreMLPAffine *aff,
                             size_t M, const float *x, const int *xoff, float *y, void **plan);

@@ -26,6 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cpu_ops.h"
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #define MLP_LANES 8
 #define MLP_MAX GYRE_MLP_FUSED_MAX
@@ -178,12 +181,13 @@ __attribute__((target("avx2,fma"))) static void normalise_avx2(int K, const Gyre
 #define MLP_NORMALISE(avx, K, a, h) normalise_generic(K, a, h)
 #endif
 
-/* rows [r0, r0 + nr) of x (row length K_0) -> y (row length N_last), nr <= MLP_LANES */
+/* rows [r0, r0 + nr) of x (row length K_0, or the view m->xoff) -> y (row length N_last),
+ * nr <= MLP_LANES */
 static void mlp_block(const Mlp *m, int avx, const float *x, size_t r0, int nr, float *y)
 {
   float                h[2][MLP_MAX * MLP_LANES];
   int                  K0 = m->K[0], cur = 0;
-  const float         *xb = x + r0 * (size_t) K0;
+  const float         *xb = m->xoff ? x : x + r0 * (size_t) K0; /* (rows: the block's first) */
   const GyreMLPAffine *a  = m->aff;
   if (m->xoff) { /* the view: row r's feature k at x[r + xoff[k]] */
     if (nr < MLP_LANES) memset(h[0], 0, sizeof(float) * (size_t) K0 * MLP_LANES);
@@ -243,10 +247,11 @@ __attribute__((target("avx2,fma,avx512f,avx512vl"))) static void gelu_pairs_avx5
 /* mlp_block on a full block of 8 rows where the layers and activations run AVX2: the rows'
  * features read straight into the feature-major block (eight scalar loads a feature: AVX2's gather
  * instruction, one a feature, was a quarter of a closure call's time on the Xeon of
- * bench/RESULTS.md, 476 -> 355 TSC ticks a call on l96's 8 points), normalised in
- * registers, and the outputs back to physical units 8 lanes a vector: the same arithmetic as
- * mlp_block's loops (the output's product and sum rounded as they are there, below), so bitwise
- * its result. */
+ * bench/RESULTS.md, 476 -> 355 TSC ticks a call on l96's 8 points; through a view, one load a
+ * feature), normalised in registers, and the outputs back to physical units 8 lanes a vector:
+ * the same arithmetic as mlp_block's loops (the output's product and sum rounded as they are
+ * there, below), so bitwise its result. pairs: each GELU after its layer's stores, two outputs a
+ * zmm register (gelu_pairs_avx512; only from mlp_block8_avx512). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 mlp_block8_body(const Mlp *m, const float *x, size_t r0, float *yb, int pairs)
 {
@@ -356,18 +361,24 @@ int GyreCPUMLPAVX512(void)
 #if defined(__GNUC__) && defined(__x86_64__)
   static int  cpu = -1; /* (relaxed atomics: callers may be threads) */
   int         u   = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
-  const char *e   = getenv("GYRE_CPU_AVX512"); /* read at each plan: tests compare both forms */
+  const char *e   = getenv("GYRE_CPU_AVX512"); /* read at each plan: tests compare the forms */
   if (u < 0) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
     __builtin_cpu_init();
     /* zmm arithmetic lowers the clock of Intel cores before Sapphire Rapids (Skylake-SP,
      * Cascade Lake: for the solver's work after the call too); AMD's and Sapphire Rapids'
-     * (AVX512-FP16) do not */
-    u = !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ? 0
-        : __builtin_cpu_is("amd") || __builtin_cpu_supports("avx512fp16")         ? 2
-                                                                                  : 1;
+     * (AVX512-FP16: CPUID leaf 7 EDX bit 23, read directly, as compilers before GCC 12 and
+     * clang 15 do not name it) do not */
+    const int fp16 = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 23 & 1u);
+    u              = !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ? 0
+                     : __builtin_cpu_is("amd") || fp16                                         ? 2
+                                                                                               : 1;
     __atomic_store_n(&cpu, u, __ATOMIC_RELAXED);
   }
-  return e && !strcmp(e, "0") ? 0 : u;
+  /* GYRE_CPU_AVX512=0|1|2: at most that form (AVX2, 8 lanes, GELU on zmm), where the CPU has
+   * AVX-512 at all */
+  if (e && (!strcmp(e, "0") || !strcmp(e, "1") || !strcmp(e, "2"))) return u ? e[0] - '0' : 0;
+  return u;
 #else
   return 0;
 #endif
@@ -383,7 +394,8 @@ static GyreStatus plan_run(GyreBackend *be, const Plan *p, const GyreMLPAffine *
   const int    avx = p->avx, Nl = m.N[m.nl - 1];
   const size_t nb = (M + MLP_LANES - 1) / MLP_LANES;
 #if defined(__GNUC__) && defined(__x86_64__)
-  if (avx && m.gelu_avx) { /* full blocks by mlp_block8_avx2, the last partial one as below */
+  if (avx && m.gelu_avx) { /* full blocks by mlp_block8_avx2 or _avx512, the last partial one
+                            * as below */
     const int z = p->avx512;
     if (M == MLP_LANES) { /* (a closure's 8 points: no loop) */
       if (z)
