@@ -250,8 +250,8 @@ PetscErrorCode GyreSurrogateEvalSetUp(GyreSurrogateEval ev, GyreModel model, Pet
                    : ev->kind == GYRE_EVAL_BLOCK ? nb * cout
                                                  : P * cout;
   PetscCall(PetscMalloc3(nxin, &ev->xin, nyout, &ev->yout, n * cout, &ev->y));
-  ev->nlast = n * cin;
-  PetscCall(PetscMalloc1(ev->nlast, &ev->last));
+  ev->nlast = ev->kind == GYRE_EVAL_POINTS ? 0 : n * cin; /* (a per-point network: no reuse) */
+  if (ev->nlast) PetscCall(PetscMalloc1(ev->nlast, &ev->last));
   PetscCallMPI(MPI_Comm_size(model->comm, &ev->size));
   if (ev->kind != GYRE_EVAL_WHOLE) { /* the block: a halo only where this rank is not whole */
     PetscInt xs = ev->xs, ys = ev->ys, gxs = ev->gxs, gys = ev->gys;
