@@ -23,6 +23,17 @@ static PetscFunctionList GyreClosureList = NULL;
 
 /* Index of closure->field among the components of the model's DMDA (filling in the first
  * component's name when no field was named). Collective (the error is raised on every rank). */
+PetscErrorCode GyreModelClosureOwned(GyreModel model, PetscReal t, const PetscScalar *u,
+                                     PetscScalar *f)
+{
+  GyreClosure cl = model->closure;
+
+  PetscFunctionBegin;
+  if (cl && cl->apply_owned && model->closure_in_rhs)
+    PetscCall((*cl->apply_owned)(cl, model, t, u, f, &model->closure_added));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
 PetscErrorCode GyreClosureFindComponent(GyreClosure cl, GyreModel model, PetscInt *comp)
 {
   PetscInt dof;

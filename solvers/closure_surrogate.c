@@ -22,7 +22,10 @@
  * sides: trained as a closure; input fields are state components of this model (by name);
  * one output; grid size; grid spacing (when both are known); history 1. The network is loaded
  * once per run and evaluated with a workspace kept between calls; its cost is the
- * "GyreSurrogate" event of -log_view. */
+ * "GyreSurrogate" event of -log_view. A model whose right-hand side holds U's and F's arrays
+ * may hand them over (GyreModelClosureOwned: l96): a per-point network on a rank that owns the
+ * whole grid then reads and adds through them (ApplyOwned), the same values without the two
+ * array accesses of its own a call. */
 #include <string.h>
 #include "gyre_surrogate.h"
 #include "gyre_petsc.h"
@@ -38,6 +41,45 @@ typedef struct {
   float            *held;      /* that term, this rank's points (-surrogate_closure_eval step) */
 } SurrogateClosure;
 
+/* The closure's term on this rank's points: from the state U (u NULL) or from its array u (a
+ * per-point network on a rank owning the whole grid: GyreSurrogateEvalReadsState); with
+ * -surrogate_closure_eval step, a later stage of a step takes the term its first made. */
+static PetscErrorCode Term(GyreClosure cl, SurrogateClosure *sc, Vec U, const PetscScalar *u,
+                           const float **y)
+{
+  PetscFunctionBegin;
+  if (cl->once_a_step && cl->in_step && sc->held_step == cl->steps_begun) {
+    *y = sc->held; /* a later stage of the step: the term its first right-hand side made */
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (u)
+    PetscCall(GyreSurrogateEvalApplyStateArray(sc->ev, u, sc->dof, sc->in_comp, y));
+  else
+    PetscCall(GyreSurrogateEvalApplyState(sc->ev, U, sc->dof, sc->in_comp, y));
+  if (cl->once_a_step && cl->in_step) {
+    const PetscInt n = sc->ev->xm * sc->ev->ym;
+    if (!sc->held) PetscCall(PetscMalloc1(n, &sc->held));
+    PetscCall(PetscArraycpy(sc->held, *y, n));
+    sc->held_step = cl->steps_begun;
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* f += scale x y on this rank's points (f: F's array, dof values a point) */
+static void AddTerm(const SurrogateClosure *sc, PetscScalar *f, const float *y)
+{
+  /* (the loop's invariants held: f may alias sc as far as the compiler knows) */
+  const PetscInt n = sc->ev->xm * sc->ev->ym, dof = sc->dof; /* (the evaluator's layout is the
+                                                              * model's) */
+  const PetscReal scale = sc->scale;
+  PetscScalar    *fc    = f + sc->comp;
+  if (dof == 1)
+    GyreSurrogateAddScaled(fc, y, scale, n);
+  else
+    for (PetscInt p = 0; p < n; p++)
+      fc[p * dof] += scale * y[p];
+}
+
 /* F += scale x network(U) on this rank's points (gyre_surrogate.h: per point, per block with a
  * halo, or the whole field gathered on one rank). Collective. */
 static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U, Vec F)
@@ -45,7 +87,6 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
   SurrogateClosure *sc = (SurrogateClosure *) cl->ctx;
   PetscScalar      *f;
   const float      *y;
-  PetscInt          n, dof;
 
   PetscFunctionBegin;
   if (sc->ev->disabled) { /* the guard's physics fallback: no closure, or an analytic one */
@@ -53,29 +94,29 @@ static PetscErrorCode Apply(GyreClosure cl, GyreModel model, PetscReal t, Vec U,
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   if (sc->comp < 0) PetscCall(GyreClosureFindComponent(cl, model, &sc->comp));
-  dof = sc->dof;
-  n   = sc->ev->xm * sc->ev->ym; /* this rank's points (the evaluator's layout is the model's) */
-  if (cl->once_a_step && cl->in_step && sc->held_step == cl->steps_begun)
-    y = sc->held; /* a later stage of the step: the term its first right-hand side made */
-  else {
-    PetscCall(GyreSurrogateEvalApplyState(sc->ev, U, dof, sc->in_comp, &y));
-    if (cl->once_a_step && cl->in_step) {
-      if (!sc->held) PetscCall(PetscMalloc1(n, &sc->held));
-      PetscCall(PetscArraycpy(sc->held, y, n));
-      sc->held_step = cl->steps_begun;
-    }
-  }
+  PetscCall(Term(cl, sc, U, NULL, &y));
   PetscCall(VecGetArray(F, &f));
-  { /* (the loop's invariants held: f may alias sc as far as the compiler knows) */
-    const PetscReal scale = sc->scale;
-    PetscScalar    *fc    = f + sc->comp;
-    if (dof == 1)
-      GyreSurrogateAddScaled(fc, y, scale, n);
-    else
-      for (PetscInt p = 0; p < n; p++)
-        fc[p * dof] += scale * y[p];
-  }
+  AddTerm(sc, f, y);
   PetscCall(VecRestoreArray(F, &f));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* Apply from the arrays of U and F a model's right-hand side holds (apply_owned): where the
+ * network reads the state's array (a per-point network on a rank owning the whole grid) and the
+ * guard has not switched it off; else *done = PETSC_FALSE (Apply then runs) */
+static PetscErrorCode ApplyOwned(GyreClosure cl, GyreModel model, PetscReal t, const PetscScalar *u,
+                                 PetscScalar *f, PetscBool *done)
+{
+  SurrogateClosure *sc = (SurrogateClosure *) cl->ctx;
+  const float      *y;
+
+  PetscFunctionBegin;
+  *done = PETSC_FALSE;
+  if (sc->ev->disabled || sc->comp < 0 || !GyreSurrogateEvalReadsState(sc->ev))
+    PetscFunctionReturn(PETSC_SUCCESS); /* (the first call resolves comp through Apply) */
+  PetscCall(Term(cl, sc, NULL, u, &y));
+  AddTerm(sc, f, y);
+  *done = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -127,11 +168,12 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
 
   PetscFunctionBegin;
   PetscCall(PetscNew(&sc));
-  cl->ctx       = sc;
-  cl->apply     = Apply;
-  cl->destroy   = Destroy;
-  sc->comp      = -1;
-  sc->held_step = -1;
+  cl->ctx         = sc;
+  cl->apply       = Apply;
+  cl->apply_owned = ApplyOwned;
+  cl->destroy     = Destroy;
+  sc->comp        = -1;
+  sc->held_step   = -1;
   PetscOptionsBegin(model->comm, NULL, "Surrogate closure (-closure surrogate)", "closure");
   PetscCall(PetscOptionsString("-surrogate", "model file from gyre train", NULL, path, path,
                                sizeof path, NULL));

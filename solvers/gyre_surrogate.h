@@ -137,6 +137,15 @@ void           GyreSurrogateToFloat(const PetscScalar *u, float *x, PetscInt n);
 void           GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, PetscInt n);
 PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
                                            const PetscInt *comp, const float **y);
+/* PETSC_TRUE where GyreSurrogateEvalApplyState reads the stencils straight from the state
+ * (a per-point network on a rank that owns the whole grid), the same on every rank that owns the
+ * grid whole; then GyreSurrogateEvalApplyStateArray does it from u, U's own array (the owned
+ * points: a closure that holds it saves an array access), else it is an error. Not collective
+ * (a per-point network's evaluation is this rank's alone). */
+PetscBool      GyreSurrogateEvalReadsState(GyreSurrogateEval ev);
+PetscErrorCode GyreSurrogateEvalApplyStateArray(GyreSurrogateEval ev, const PetscScalar *u,
+                                                PetscInt dof, const PetscInt *comp,
+                                                const float **y);
 /* After a step with the surrogate: the trip recorded on any rank, else the invariant band of
  * U's components band_comp[] widened by band. Collective. */
 PetscErrorCode GyreSurrogateEvalGuardCheck(GyreSurrogateEval ev, GyreModel model, Vec U,

@@ -291,6 +291,8 @@ static PetscErrorCode L96RHSExplicit(GyreModel m, PetscReal t, Vec U, Vec F)
     }
     f[k][0] = dx;
   }
+  /* the closure from the arrays held here (the owned points of U, as Uloc has them, and F's) */
+  PetscCall(GyreModelClosureOwned(m, t, &u[xs][0], &f[xs][0]));
   PetscCall(DMDAVecRestoreArrayDOF(m->dm, F, &f));
   PetscCall(DMDAVecRestoreArrayDOFRead(m->dm, Uloc, &u));
   PetscCall(DMRestoreLocalVector(m->dm, &Uloc));

@@ -704,31 +704,24 @@ static PetscErrorCode BuildView(GyreSurrogateEval ev, PetscInt n, PetscInt C, Pe
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
-                                           const PetscInt *comp, const float **y)
+PetscBool GyreSurrogateEvalReadsState(GyreSurrogateEval ev)
 {
-  const PetscScalar *u;
-  PetscInt           n = ev->xm * ev->ym, C = ev->cin;
+  return ev->kind == GYRE_EVAL_POINTS && ev->whole ? PETSC_TRUE : PETSC_FALSE;
+}
+
+PetscErrorCode GyreSurrogateEvalApplyStateArray(GyreSurrogateEval ev, const PetscScalar *u,
+                                                PetscInt dof, const PetscInt *comp, const float **y)
+{
+  const PetscInt n = ev->xm * ev->ym, C = ev->cin;
 
   PetscFunctionBegin;
-  if (!(ev->kind == GYRE_EVAL_POINTS && ev->whole)) { /* pack the channels, then Apply */
-    PetscScalar *x;
-    PetscCall(VecGetArrayRead(U, &u));
-    PetscCall(GyreSurrogateEvalGetInput(ev, &x));
-    if (C == 1 && dof == 1) /* the state itself */
-      PetscCall(PetscArraycpy(x, u, n));
-    else
-      for (PetscInt p = 0; p < n; p++)
-        for (PetscInt c = 0; c < C; c++)
-          x[p * C + c] = u[p * dof + comp[c]];
-    PetscCall(GyreSurrogateEvalRestoreInput(ev, &x));
-    PetscCall(VecRestoreArrayRead(U, &u));
-    PetscCall(GyreSurrogateEvalApply(ev, y));
-    PetscFunctionReturn(PETSC_SUCCESS);
-  }
+  PetscCheck(GyreSurrogateEvalReadsState(ev), PETSC_COMM_SELF, PETSC_ERR_ARG_WRONGSTATE,
+             "surrogate '%s': only a per-point network on a rank owning the whole grid reads "
+             "the state's array",
+             ev->path);
   const PetscInt S = ev->dim == 2 ? (2 * ev->r + 1) * (2 * ev->r + 1) : 2 * ev->r + 1,
                  m = n * C * S;
-  PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, U, 0, 0, 0));
+  PetscCall(PetscLogEventBegin(GYRE_SURROGATE_EVENT, 0, 0, 0, 0));
   PetscBool same = ev->sidx && ev->dof == dof ? PETSC_TRUE : PETSC_FALSE;
   for (PetscInt c = 0; same && c < C; c++)
     if (ev->in_comp[c] != comp[c]) same = PETSC_FALSE;
@@ -742,24 +735,49 @@ PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt
       ev->sidx[i] = ev->gidx[i] / C * dof + comp[ev->gidx[i] % C];
     if (ev->direct.fn) PetscCall(BuildView(ev, n, C, S));
   }
-  PetscCall(VecGetArrayRead(U, &u));
   if (ev->pidx) { /* the padded copy (each value once or a few times), read through the view */
     for (PetscInt i = 0; i < ev->npad; i++)
       ev->pad[i] = (float) PetscRealPart(u[ev->pidx[i]]);
-    PetscCall(VecRestoreArrayRead(U, &u));
     PetscCall(ApplyPoints(ev, n, ev->pad, ev->voff));
   } else {
     for (PetscInt i = 0; i < m; i++)
       ev->xin[i] = (float) PetscRealPart(u[ev->sidx[i]]);
-    PetscCall(VecRestoreArrayRead(U, &u));
     PetscCall(ApplyPoints(ev, n, ev->xin, NULL));
   }
   ev->g_pad = ev->pidx ? PETSC_TRUE : PETSC_FALSE;
   ev->g_nx = m, ev->g_per_in = S, ev->g_y = ev->y, ev->g_ny = n * ev->cout, ev->g_per_out = n;
   if (ev->sigma > 0 && !ev->trip)
     GuardValues(ev, ev->g_nx, ev->g_per_in, ev->g_y, ev->g_ny, ev->g_per_out);
-  PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, U, 0, 0, 0));
+  PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, 0, 0, 0, 0));
   *y = ev->y;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
+                                           const PetscInt *comp, const float **y)
+{
+  const PetscScalar *u;
+  PetscInt           n = ev->xm * ev->ym, C = ev->cin;
+
+  PetscFunctionBegin;
+  PetscCall(VecGetArrayRead(U, &u));
+  if (GyreSurrogateEvalReadsState(ev)) { /* the stencils straight from the state */
+    const PetscErrorCode ierr = GyreSurrogateEvalApplyStateArray(ev, u, dof, comp, y);
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(ierr);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  PetscScalar *x; /* pack the channels, then Apply */
+  PetscCall(GyreSurrogateEvalGetInput(ev, &x));
+  if (C == 1 && dof == 1) /* the state itself */
+    PetscCall(PetscArraycpy(x, u, n));
+  else
+    for (PetscInt p = 0; p < n; p++)
+      for (PetscInt c = 0; c < C; c++)
+        x[p * C + c] = u[p * dof + comp[c]];
+  PetscCall(GyreSurrogateEvalRestoreInput(ev, &x));
+  PetscCall(VecRestoreArrayRead(U, &u));
+  PetscCall(GyreSurrogateEvalApply(ev, y));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

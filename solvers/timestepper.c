@@ -24,8 +24,11 @@ static PetscErrorCode RHSExplicit(TS ts, PetscReal t, Vec U, Vec F, void *ctx)
   GyreModel m = ((Stepper *) ctx)->model;
 
   PetscFunctionBegin;
+  m->closure_in_rhs = PETSC_TRUE, m->closure_added = PETSC_FALSE;
   PetscCall((*m->ops.rhsexplicit)(m, t, U, F));
-  if (m->closure) PetscCall((*m->closure->apply)(m->closure, m, t, U, F));
+  m->closure_in_rhs = PETSC_FALSE;
+  if (m->closure && !m->closure_added) PetscCall((*m->closure->apply)(m->closure, m, t, U, F));
+  m->closure_added = PETSC_FALSE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
