@@ -19,10 +19,8 @@
 
 static PetscFunctionList GyreClosureList = NULL;
 
-/* ---- the forced component ---- */
+/* ---- a model's right-hand side adding the closure itself (gyre_model.h) ---- */
 
-/* Index of closure->field among the components of the model's DMDA (filling in the first
- * component's name when no field was named). Collective (the error is raised on every rank). */
 PetscErrorCode GyreModelClosureOwned(GyreModel model, PetscReal t, const PetscScalar *u,
                                      PetscScalar *f)
 {
@@ -34,6 +32,10 @@ PetscErrorCode GyreModelClosureOwned(GyreModel model, PetscReal t, const PetscSc
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
+/* ---- the forced component ---- */
+
+/* Index of closure->field among the components of the model's DMDA (filling in the first
+ * component's name when no field was named). Collective (the error is raised on every rank). */
 PetscErrorCode GyreClosureFindComponent(GyreClosure cl, GyreModel model, PetscInt *comp)
 {
   PetscInt dof;

@@ -105,9 +105,11 @@ struct _p_GyreClosure {
   /* F += closure term for state U at time t. Collective. */
   PetscErrorCode (*apply)(GyreClosure, GyreModel, PetscReal t, Vec U, Vec F);
   /* Optional (NULL: none): apply's term added to f from arrays a model's right-hand side already
-   * holds (GyreModelClosureOwned): u and f this rank's points of U and F, dof values a point, in
-   * the global vectors' order; two Vec array accesses a call fewer (on l96's 8 sectors each
-   * pair cost ~3% of a step). *done = PETSC_FALSE where it added nothing (the caller then calls
+   * holds (GyreModelClosureOwned): u and f this rank's points of U and F, dof values a point,
+   * contiguous in the global vectors' order (a 1-D DMDA's ghosted local array from its first
+   * owned point is; a 2-D one's is not, its ghost columns split the rows: pass the global
+   * vector's array there); two Vec array accesses a call fewer (on l96's 8 sectors each pair
+   * cost ~3% of a step). *done = PETSC_FALSE where it added nothing (the caller then calls
    * apply); the same outcome on every rank. */
   PetscErrorCode (*apply_owned)(GyreClosure, GyreModel, PetscReal t, const PetscScalar *u,
                                 PetscScalar *f, PetscBool *done);

@@ -137,10 +137,10 @@ void           GyreSurrogateToFloat(const PetscScalar *u, float *x, PetscInt n);
 void           GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, PetscInt n);
 PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt dof,
                                            const PetscInt *comp, const float **y);
-/* PETSC_TRUE where GyreSurrogateEvalApplyState reads the stencils straight from the state
- * (a per-point network on a rank that owns the whole grid), the same on every rank that owns the
- * grid whole; then GyreSurrogateEvalApplyStateArray does it from u, U's own array (the owned
- * points: a closure that holds it saves an array access), else it is an error. Not collective
+/* PETSC_TRUE where GyreSurrogateEvalApplyState reads the stencils straight from the state (a
+ * per-point network on a rank that owns the whole grid: only on one rank, so the answer is the
+ * same on every rank); then GyreSurrogateEvalApplyStateArray does the same from u, U's own array
+ * (a closure that holds it saves an array access); elsewhere that is an error. Not collective
  * (a per-point network's evaluation is this rank's alone). */
 PetscBool      GyreSurrogateEvalReadsState(GyreSurrogateEval ev);
 PetscErrorCode GyreSurrogateEvalApplyStateArray(GyreSurrogateEval ev, const PetscScalar *u,

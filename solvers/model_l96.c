@@ -11,8 +11,9 @@
  * damping terms -X_k and -c Y_{j,k}: with F = 0 the energy sum X^2/2 + sum Y^2/2 is then an
  * exact invariant); -l96_mode two_scale|one_scale.
  *  - two_scale: the full system, state (X, Y). Default dt 0.001.
- *  - one_scale: X only, without the coupling term; the driver adds the closure (if any) in its
- *    place. Default dt 0.005.
+ *  - one_scale: X only, without the coupling term; the closure (if any) is added in its place,
+ *    by the right-hand side from its arrays where the closure can (GyreModelClosureOwned), else
+ *    by the driver after it. Default dt 0.005.
  * Both default to classic RK4 (TSRK4) and to output every 0.005 model time units, so the two
  * modes' outputs share their times.
  *
