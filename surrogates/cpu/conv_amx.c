@@ -333,8 +333,11 @@ typedef struct {
   uint16_t *wt;          /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
   int       nq;          /* soft tr: 32-value pieces of a kernel row's run (soft_layer_rows) */
   uint16_t *wv;          /* soft tr: [KY][nq] pieces of 32 bf16 weights, or NULL */
-  float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none) */
+  float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none); planar:
+                          * [3][Cout] */
   int       act, bn;
+  int       np; /* planar: the input's planes of pairs (cp 2, kr as above) */
+  uint32_t *wp; /* planar: [kr][KX][np][Cout] weight pairs (pack_weights_planar) */
 } AmxLayer;
 
 /* fp32 -> bf16, round to nearest even (VCVTNEPS2BF16's rounding; a NaN stays a NaN) */
@@ -489,6 +492,21 @@ static inline int padded_source(int r, int Y, int PY, int circ)
   return ys;
 }
 
+/* fp32 rows a and b (NULL: zeros) as n bf16 pairs (a's value low, b's high) into d */
+AMX_TARGET static void pair_row(const float *a, const float *b, uint32_t *d, int n)
+{
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512  va = a ? _mm512_loadu_ps(a + i) : _mm512_setzero_ps();
+    const __m512  vb = b ? _mm512_loadu_ps(b + i) : _mm512_setzero_ps();
+    const __m512i lo = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(va));
+    const __m512i hi = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(vb));
+    _mm512_storeu_si512(d + i, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
+  }
+  for (; i < n; i++)
+    d[i] = (uint32_t) (a ? to_bf16(a[i]) : 0) | (uint32_t) (b ? to_bf16(b[i]) : 0) << 16;
+}
+
 /* a 1-channel sample x (Y, X) as two input rows a pixel (ky2): pixel (yy, xx) of the padded
  * buffer holds the padded input at (yy, xx) and (yy + 1, xx) (0 past the last padded row) */
 AMX_TARGET static void load_input_rows(const AmxLayer *L, const float *x, uint32_t *buf)
@@ -500,17 +518,9 @@ AMX_TARGET static void load_input_rows(const AmxLayer *L, const float *x, uint32
     const float *s0 = r0 < 0 ? NULL : x + (size_t) r0 * X,
                 *s1 = r1 < 0 ? NULL : x + (size_t) r1 * X;
     uint32_t *d     = buf + (size_t) yy * Xp;
-    int       xx    = 0;
-    for (; xx < Xp; xx++) {
-      if (xx >= PX && xx + 16 <= PX + X) { /* 16 interior pixels a vector */
-        const __m512  v0 = s0 ? _mm512_loadu_ps(s0 + xx - PX) : _mm512_setzero_ps();
-        const __m512  v1 = s1 ? _mm512_loadu_ps(s1 + xx - PX) : _mm512_setzero_ps();
-        const __m512i lo = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(v0));
-        const __m512i hi = _mm512_cvtepu16_epi32((__m256i) _mm512_cvtneps_pbh(v1));
-        _mm512_storeu_si512(d + xx, _mm512_or_si512(lo, _mm512_slli_epi32(hi, 16)));
-        xx += 15;
-        continue;
-      }
+    pair_row(s0, s1, d + PX, X);
+    for (int k = 0; k < 2 * PX; k++) { /* the padding columns */
+      const int      xx = k < PX ? k : X + k;
       const int      xs = padded_source(xx, X, PX, s->circ);
       const uint32_t u0 = s0 && xs >= 0 ? to_bf16(s0[xs]) : 0,
                      u1 = s1 && xs >= 0 ? to_bf16(s1[xs]) : 0;
@@ -1081,6 +1091,190 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
       }
   T_RELEASE();
 }
+
+/* ---- The planar path: AVX-512 BF16 without AMX (soft_on) ----
+ * Where there are no tiles the chain runs in another layout, with pixels in the vector lanes. A
+ * layer's input is planes of bf16 pairs, each plane padded as the NHWC buffers above (Cp = 2: a
+ * pair a pixel): plane j holds channels 2 j and 2 j + 1 of each pixel in one 32-bit value (a zero
+ * for an odd count's last), or, for a 1-channel first layer (ky2), rows yy and yy + 1 of the
+ * input, as load_input_rows stores them. An accumulator is 16 consecutive pixels of one output
+ * channel, and one VDPBF16PS adds to it one pair's two products at each of its pixels: the 16
+ * pixels' pair (one load) by the pair's two weights, broadcast (VDPBF16PS's embedded broadcast,
+ * which costs nothing more here: an AMD EPYC does one such product a cycle, as from registers).
+ * OB output channels by G blocks of 16 pixels are done at once (OB G accumulators in registers;
+ * per pair and tap, G loads and OB G products), so every product is a useful one, where the
+ * tiles' layouts emulated by VDPBF16PS spent a quarter to a half of theirs on zeros (the small
+ * CNN: 27 products a pixel against 36, bench/RESULTS.md). Each output pixel's sum is its products
+ * in one order, the taps (kernel rows, or pairs of rows, then columns) and in each the pairs,
+ * whatever block or lane it is in: the result does not depend on the block, as the tiles' does
+ * not (a block of a row's last 16 pixels overlaps the one before, to the same values; a row
+ * narrower than 16 is one masked block). Products as VDPBF16PS's (a pair's two products, then
+ * the sum), so not bitwise the tiles' results. */
+
+/* the network's input sample x (Cin, Y, X) fp32 into the first layer's planes (padded) */
+AMX_TARGET static void pl_load_input(const AmxLayer *L, const float *x, uint32_t *buf)
+{
+  const GyreConvShape *s = &L->s;
+  if (L->ky2) {
+    load_input_rows(L, x, buf);
+    return;
+  }
+  const int    Xp    = s->X + 2 * s->PX;
+  const size_t plane = padded_len(L) / 2, xplane = (size_t) s->Y * s->X;
+  for (int j = 0; j < L->np; j++) {
+    const float *a = x + 2 * j * xplane, *b = 2 * j + 1 < s->Cin ? a + xplane : NULL;
+    uint32_t    *p = buf + j * plane;
+    for (int y = 0; y < s->Y; y++)
+      pair_row(a + (size_t) y * s->X, b ? b + (size_t) y * s->X : NULL,
+               p + (size_t) (y + s->PY) * Xp + s->PX, s->X);
+    fill_halo(L, (uint16_t *) p);
+  }
+}
+
+/* a layer's weights as pairs: [kr][KX][np][Cout], the pair of input channels 2 j, 2 j + 1 (ky2:
+ * kernel rows 2 ky, 2 ky + 1 of channel 0) at tap (ky, kx) for output channel o; zeros past the
+ * channels or rows */
+static void pack_weights_planar(const AmxLayer *L, const float *W, uint32_t *w)
+{
+  const GyreConvShape *s = &L->s;
+  for (int ky = 0; ky < L->kr; ky++)
+    for (int kx = 0; kx < s->KX; kx++)
+      for (int j = 0; j < L->np; j++)
+        for (int o = 0; o < s->Cout; o++) {
+          uint32_t v = 0;
+          for (int h = 0; h < 2; h++) {
+            const int i = L->ky2 ? 0 : 2 * j + h, r = L->ky2 ? 2 * ky + h : ky;
+            if (i < s->Cin && r < s->KY)
+              v |= (uint32_t) to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + r) * s->KX + kx])
+                   << 16 * h;
+          }
+          w[(((size_t) ky * s->KX + kx) * L->np + j) * s->Cout + o] = v;
+        }
+}
+
+/* each output channel's bias, batch-norm scale and shift, as lanes() but one value a channel:
+ * lane[o], lane[Cout + o], lane[2 Cout + o] */
+static void lanes_planar(AmxLayer *L, const GyreConvPostLayer *p)
+{
+  const int C = L->s.Cout;
+  L->bn       = p->mean != NULL;
+  for (int o = 0; o < C; o++) {
+    const float sc     = L->bn ? p->gamma[o] * p->invstd[o] : 0.0f;
+    L->lane[o]         = p->b && p->b->data ? p->b->data[o] : 0.0f;
+    L->lane[C + o]     = sc;
+    L->lane[2 * C + o] = L->bn ? fmaf(-p->mean[o], sc, p->beta[o]) : 0.0f;
+  }
+}
+
+/* acc += the 16 lanes' pairs a by the weight pair at wp, broadcast */
+#define PL_DP(acc, a, wp)                                                                          \
+  acc = _mm512_dpbf16_ps(acc, (__m512bh) (a),                                                      \
+                         (__m512bh) _mm512_set1_epi32(*(const soft_pair *) (wp)))
+
+/* output channels o0 .. o0 + OB - 1 at G blocks of 16 pixels (block g: row yb[g], columns xb[g]
+ * on, the lanes of m), then each one's bias, activation and batch norm, into the next layer's
+ * planes (two channels a plane) or the fp32 output (OB and G constants: the loops unrolled, the
+ * accumulators in registers) */
+AMX_TARGET static inline __attribute__((always_inline)) void
+pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o0, const int *yb,
+         const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
+{
+  const GyreConvShape *s  = &L->s;
+  const int            Xp = s->X + 2 * s->PX, KX = s->KX, np = L->np, ys = L->ky2 ? 2 : 1;
+  const int            Co    = s->Cout;
+  const size_t         plane = padded_len(L) / 2;
+  __m512               acc[16]; /* [OB][G] (OB G <= 16: SRA keeps so small an array in registers) */
+  const uint32_t      *base[16];
+#pragma GCC unroll 16
+  for (int g = 0; g < G; g++)
+    base[g] = in + (size_t) yb[g] * Xp + xb[g];
+#pragma GCC unroll 16
+  for (int k = 0; k < OB * G; k++)
+    acc[k] = _mm512_setzero_ps();
+  const uint32_t *wp = L->wp + o0;
+  for (int ky = 0; ky < L->kr; ky++)
+    for (int kx = 0; kx < KX; kx++) {
+      const size_t off = (size_t) ys * ky * Xp + kx;
+      for (int j = 0; j < np; j++, wp += Co) {
+        __m512i a[16];
+#pragma GCC unroll 16
+        for (int g = 0; g < G; g++)
+          a[g] = _mm512_maskz_loadu_epi32(m, base[g] + off + j * plane);
+#pragma GCC unroll 8
+        for (int o = 0; o < OB; o++)
+#pragma GCC unroll 16
+          for (int g = 0; g < G; g++)
+            PL_DP(acc[o * G + g], a[g], wp + o);
+      }
+    }
+  const __m512  zero   = _mm512_setzero_ps();
+  const int     Xn     = next ? s->X + 2 * nl->s.PX : 0;
+  const size_t  nplane = next ? padded_len(nl) / 2 : 0, oplane = (size_t) s->Y * s->X;
+  const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+#pragma GCC unroll 16
+  for (int g = 0; g < G; g++) {
+    __m512 v[8];
+#pragma GCC unroll 8
+    for (int o = 0; o < OB; o++) {
+      const int c = o0 + o;
+      v[o]        = _mm512_add_ps(acc[o * G + g], _mm512_set1_ps(L->lane[c]));
+      if (L->act == GYRE_ACT_RELU)
+        v[o] = _mm512_max_ps(v[o], zero);
+      else if (L->act >= 0) { /* GELU, tanh */
+        float t[16] __attribute__((aligned(64)));
+        _mm512_store_ps(t, v[o]);
+        GyreCPUActRange((GyreActivation) L->act, avx, t, t, 16);
+        v[o] = _mm512_load_ps(t);
+      }
+      if (L->bn)
+        v[o] = _mm512_fmadd_ps(v[o], _mm512_set1_ps(L->lane[Co + c]),
+                               _mm512_set1_ps(L->lane[2 * Co + c]));
+      if (!next) _mm512_mask_storeu_ps(out + c * oplane + (size_t) yb[g] * s->X + xb[g], m, v[o]);
+    }
+    if (next)
+#pragma GCC unroll 4
+      for (int o = 0; o < OB; o += 2) { /* (o0 even: OB is 8, 4, 2 or a last 1) */
+        const __m512i p = _mm512_permutexvar_epi16(
+            ilv, (__m512i) _mm512_cvtne2ps_pbh(o + 1 < OB ? v[o + 1] : zero, v[o]));
+        _mm512_mask_storeu_epi32(next + (size_t) (o0 + o) / 2 * nplane +
+                                     (size_t) (yb[g] + nl->s.PY) * Xn + nl->s.PX + xb[g],
+                                 m, p);
+      }
+  }
+}
+
+/* one layer of one sample on the planar path: every output channel in groups of 8 (4, 2, 1 for
+ * the rest), each at every block of 16 pixels of every row, G blocks at a time (the group's last
+ * blocks repeated where fewer remain) */
+AMX_TARGET static void pl_layer(const AmxLayer *L, const uint32_t *in, int avx, const AmxLayer *nl,
+                                uint32_t *next, float *out)
+{
+  const GyreConvShape *s = &L->s;
+  const int            n = s->X < 16 ? s->X : 16, nb = (s->X + n - 1) / n, NB = s->Y * nb;
+  const __mmask16      m = (__mmask16) ((1u << n) - 1u);
+  for (int o0 = 0; o0 < s->Cout;) {
+    const int r = s->Cout - o0, OB = r >= 8 ? 8 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
+    const int G = OB == 8 ? 2 : OB == 4 ? 4 : OB == 2 ? 8 : 12;
+    for (int b0 = 0; b0 < NB; b0 += G) {
+      int yb[16], xb[16];
+      for (int j = 0; j < G; j++) {
+        const int b = b0 + j < NB ? b0 + j : NB - 1;
+        yb[j] = b / nb, xb[j] = block_x(b % nb, 0, n, s->X);
+      }
+      if (OB == 8)
+        pl_group(L, in, 8, 2, o0, yb, xb, m, avx, nl, next, out);
+      else if (OB == 4)
+        pl_group(L, in, 4, 4, o0, yb, xb, m, avx, nl, next, out);
+      else if (OB == 2)
+        pl_group(L, in, 2, 8, o0, yb, xb, m, avx, nl, next, out);
+      else
+        pl_group(L, in, 1, 12, o0, yb, xb, m, avx, nl, next, out);
+    }
+    o0 += OB;
+  }
+}
+#undef PL_DP
 #endif
 
 #if CONV_AMX
@@ -1173,6 +1367,13 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
       return NULL; /* the caller runs the layers */
     }
     L->s = s, L->act = p->act, L->ky2 = l == 0 && s.Cin == 1 && s.KY > 1;
+    if (soft_on) { /* the planar path: planes of pairs */
+      L->cp = 2, L->kr = L->ky2 ? (s.KY + 1) / 2 : s.KY, L->np = L->ky2 ? 1 : (s.Cin + 1) / 2;
+      wlen += 2 * (size_t) L->kr * s.KX * L->np * s.Cout, nlane += 3 * (size_t) s.Cout;
+      if (L->np * padded_len(L) > c->blen) c->blen = L->np * padded_len(L);
+      shape[1] = s.Cout;
+      continue;
+    }
     tiling(L);
     if (L->ky2 && L->cp != 2) /* (a kernel so wide that its run is stored padded to 32) */
       L->ky2 = 0, tiling(L);
@@ -1193,6 +1394,13 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
   for (int l = 0, w = 0, k = 0; l < n; l++) {
     AmxLayer *L = &c->L[l];
     L->wt = c->wt + w, L->lane = c->lane + k;
+    if (soft_on) {
+      L->wp = (uint32_t *) L->wt;
+      pack_weights_planar(L, layers[l].W->data, L->wp);
+      lanes_planar(L, &layers[l]);
+      w += 2 * L->kr * L->s.KX * L->np * L->s.Cout, k += 3 * L->s.Cout;
+      continue;
+    }
     pack_weights(L, layers[l].W->data, L->wt);
     if (L->nq) {
       L->wv = L->wt + 512 * L->nt * L->kr * L->nch;
@@ -1264,8 +1472,18 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
                       1);
       xi = c->xn;
     }
-    load_input(&L[0], xi, cur);
-    for (int l = 0; l < n; l++) {
+    for (int l = 0; l < n && soft_on; l++) { /* the planar path */
+      const int last = l == n - 1;
+      if (l == 0) pl_load_input(&L[0], xi, (uint32_t *) cur);
+      pl_layer(&L[l], (uint32_t *) cur, avx, last ? NULL : &L[l + 1],
+               last ? NULL : (uint32_t *) nxt, y->data + i * yplane);
+      for (int j = 0; !last && j < L[l + 1].np; j++)
+        fill_halo(&L[l + 1], nxt + j * padded_len(&L[l + 1]));
+      uint16_t *t = cur;
+      cur = nxt, nxt = t;
+    }
+    if (!soft_on) load_input(&L[0], xi, cur);
+    for (int l = 0; l < n && !soft_on; l++) {
       const int last = l == n - 1;
       amx_layer(&L[l], cur, avx, last ? NULL : &L[l + 1], last ? NULL : nxt, y->data + i * yplane,
                 c->cb);
