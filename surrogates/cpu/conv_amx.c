@@ -1207,6 +1207,14 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
             PL_DP(acc[o * G + g], a[g], wp + o);
       }
     }
+  /* the sums and their bias out of the registers first (GELU's and tanh's call, with them live,
+   * made the compiler keep some accumulators on the stack through the products) */
+  float cb[16][16] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+  for (int k = 0; k < OB * G; k++)
+    _mm512_store_ps(cb[k], _mm512_add_ps(acc[k], _mm512_set1_ps(L->lane[o0 + k / G])));
+  if (L->act >= 0 && L->act != GYRE_ACT_RELU) /* GELU, tanh */
+    GyreCPUActRange((GyreActivation) L->act, avx, cb[0], cb[0], (size_t) 16 * OB * G);
   const __m512  zero   = _mm512_setzero_ps();
   const int     Xn     = next ? s->X + 2 * nl->s.PX : 0;
   const size_t  nplane = next ? padded_len(nl) / 2 : 0, oplane = (size_t) s->Y * s->X;
@@ -1218,15 +1226,8 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
 #pragma GCC unroll 8
     for (int o = 0; o < OB; o++) {
       const int c = o0 + o;
-      v[o]        = _mm512_add_ps(acc[o * G + g], _mm512_set1_ps(L->lane[c]));
-      if (L->act == GYRE_ACT_RELU)
-        v[o] = _mm512_max_ps(v[o], zero);
-      else if (L->act >= 0) { /* GELU, tanh */
-        float t[16] __attribute__((aligned(64)));
-        _mm512_store_ps(t, v[o]);
-        GyreCPUActRange((GyreActivation) L->act, avx, t, t, 16);
-        v[o] = _mm512_load_ps(t);
-      }
+      v[o]        = _mm512_load_ps(cb[o * G + g]);
+      if (L->act == GYRE_ACT_RELU) v[o] = _mm512_max_ps(v[o], zero);
       if (L->bn)
         v[o] = _mm512_fmadd_ps(v[o], _mm512_set1_ps(L->lane[Co + c]),
                                _mm512_set1_ps(L->lane[2 * Co + c]));
@@ -1243,6 +1244,21 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
       }
   }
 }
+
+/* pl_group's shapes, each a function of its own (inlined into one, the compiler kept a third of
+ * the accumulators on the stack) */
+#define PL_GROUP_FN(OB, G)                                                                         \
+  AMX_TARGET static __attribute__((noinline)) void pl_group_##OB##x##G(                            \
+      const AmxLayer *L, const uint32_t *in, int o0, const int *yb, const int *xb, __mmask16 m,    \
+      int avx, const AmxLayer *nl, uint32_t *next, float *out)                                     \
+  {                                                                                                \
+    pl_group(L, in, OB, G, o0, yb, xb, m, avx, nl, next, out);                                     \
+  }
+PL_GROUP_FN(8, 2)
+PL_GROUP_FN(4, 4)
+PL_GROUP_FN(2, 8)
+PL_GROUP_FN(1, 12)
+#undef PL_GROUP_FN
 
 /* one layer of one sample on the planar path: every output channel in groups of 8 (4, 2, 1 for
  * the rest), each at every block of 16 pixels of every row, G blocks at a time (the group's last
@@ -1263,13 +1279,13 @@ AMX_TARGET static void pl_layer(const AmxLayer *L, const uint32_t *in, int avx, 
         yb[j] = b / nb, xb[j] = block_x(b % nb, 0, n, s->X);
       }
       if (OB == 8)
-        pl_group(L, in, 8, 2, o0, yb, xb, m, avx, nl, next, out);
+        pl_group_8x2(L, in, o0, yb, xb, m, avx, nl, next, out);
       else if (OB == 4)
-        pl_group(L, in, 4, 4, o0, yb, xb, m, avx, nl, next, out);
+        pl_group_4x4(L, in, o0, yb, xb, m, avx, nl, next, out);
       else if (OB == 2)
-        pl_group(L, in, 2, 8, o0, yb, xb, m, avx, nl, next, out);
+        pl_group_2x8(L, in, o0, yb, xb, m, avx, nl, next, out);
       else
-        pl_group(L, in, 1, 12, o0, yb, xb, m, avx, nl, next, out);
+        pl_group_1x12(L, in, o0, yb, xb, m, avx, nl, next, out);
     }
     o0 += OB;
   }
