@@ -1207,14 +1207,16 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
             PL_DP(acc[o * G + g], a[g], wp + o);
       }
     }
-  /* the sums and their bias out of the registers first (GELU's and tanh's call, with them live,
-   * made the compiler keep some accumulators on the stack through the products) */
-  float cb[16][16] __attribute__((aligned(64)));
+  /* the sums and their bias; for GELU and tanh, out of the registers first (their call, with
+   * accumulators live, made the compiler keep some on the stack through the products) */
+  const int call = L->act >= 0 && L->act != GYRE_ACT_RELU;
+  float     cb[16][16] __attribute__((aligned(64)));
 #pragma GCC unroll 16
-  for (int k = 0; k < OB * G; k++)
-    _mm512_store_ps(cb[k], _mm512_add_ps(acc[k], _mm512_set1_ps(L->lane[o0 + k / G])));
-  if (L->act >= 0 && L->act != GYRE_ACT_RELU) /* GELU, tanh */
-    GyreCPUActRange((GyreActivation) L->act, avx, cb[0], cb[0], (size_t) 16 * OB * G);
+  for (int k = 0; k < OB * G; k++) {
+    acc[k] = _mm512_add_ps(acc[k], _mm512_set1_ps(L->lane[o0 + k / G]));
+    if (call) _mm512_store_ps(cb[k], acc[k]);
+  }
+  if (call) GyreCPUActRange((GyreActivation) L->act, avx, cb[0], cb[0], (size_t) 16 * OB * G);
   const __m512  zero   = _mm512_setzero_ps();
   const int     Xn     = next ? s->X + 2 * nl->s.PX : 0;
   const size_t  nplane = next ? padded_len(nl) / 2 : 0, oplane = (size_t) s->Y * s->X;
@@ -1226,7 +1228,7 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
 #pragma GCC unroll 8
     for (int o = 0; o < OB; o++) {
       const int c = o0 + o;
-      v[o]        = _mm512_load_ps(cb[o * G + g]);
+      v[o]        = call ? _mm512_load_ps(cb[o * G + g]) : acc[o * G + g];
       if (L->act == GYRE_ACT_RELU) v[o] = _mm512_max_ps(v[o], zero);
       if (L->bn)
         v[o] = _mm512_fmadd_ps(v[o], _mm512_set1_ps(L->lane[Co + c]),
