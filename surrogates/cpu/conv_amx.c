@@ -336,8 +336,9 @@ typedef struct {
   float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none); planar:
                           * [3][Cout] */
   int       act, bn;
-  int       np; /* planar: the input's planes of pairs (cp 2, kr as above) */
-  uint32_t *wp; /* planar: [kr][KX][np][Cout] weight pairs (pack_weights_planar) */
+  int       np;  /* planar: the input's planes of pairs (cp 2, kr as above) */
+  uint32_t *wp;  /* planar: [kr][KX][np][Cout] weight pairs (pack_weights_planar) */
+  long     *tap; /* planar: [kr KX np] each pair's input from a block's first (uint32s) */
 } AmxLayer;
 
 /* fp32 -> bf16, round to nearest even (VCVTNEPS2BF16's rounding; a NaN stays a NaN) */
@@ -1152,6 +1153,17 @@ static void pack_weights_planar(const AmxLayer *L, const float *W, uint32_t *w)
         }
 }
 
+/* each pair's input, from a block's first pixel: kernel row (pair) ky, column kx, plane j */
+static void taps_planar(AmxLayer *L)
+{
+  const GyreConvShape *s  = &L->s;
+  const long           Xp = s->X + 2 * s->PX, plane = (long) padded_len(L) / 2;
+  for (int ky = 0, t = 0; ky < L->kr; ky++)
+    for (int kx = 0; kx < s->KX; kx++)
+      for (int j = 0; j < L->np; j++)
+        L->tap[t++] = (L->ky2 ? 2 : 1) * ky * Xp + kx + j * plane;
+}
+
 /* each output channel's bias, batch-norm scale and shift, as lanes() but one value a channel:
  * lane[o], lane[Cout + o], lane[2 Cout + o] */
 static void lanes_planar(AmxLayer *L, const GyreConvPostLayer *p)
@@ -1180,9 +1192,7 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
          const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
 {
   const GyreConvShape *s  = &L->s;
-  const int            Xp = s->X + 2 * s->PX, KX = s->KX, np = L->np, ys = L->ky2 ? 2 : 1;
-  const int            Co    = s->Cout;
-  const size_t         plane = padded_len(L) / 2;
+  const int            Xp = s->X + 2 * s->PX, KX = s->KX, np = L->np, Co = s->Cout;
   __m512               acc[16]; /* [OB][G] (OB G <= 16: SRA keeps so small an array in registers) */
   const uint32_t      *base[16];
 #pragma GCC unroll 16
@@ -1192,21 +1202,18 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
   for (int k = 0; k < OB * G; k++)
     acc[k] = _mm512_setzero_ps();
   const uint32_t *wp = L->wp + o0;
-  for (int ky = 0; ky < L->kr; ky++)
-    for (int kx = 0; kx < KX; kx++) {
-      const size_t off = (size_t) ys * ky * Xp + kx;
-      for (int j = 0; j < np; j++, wp += Co) {
-        __m512i a[16];
+  const int       nt = L->kr * KX * np; /* (one loop: the taps' offsets from a table) */
+  for (int t = 0; t < nt; t++, wp += Co) {
+    __m512i a[16];
 #pragma GCC unroll 16
-        for (int g = 0; g < G; g++)
-          a[g] = _mm512_maskz_loadu_epi32(m, base[g] + off + j * plane);
+    for (int g = 0; g < G; g++)
+      a[g] = _mm512_maskz_loadu_epi32(m, base[g] + L->tap[t]);
 #pragma GCC unroll 8
-        for (int o = 0; o < OB; o++)
+    for (int o = 0; o < OB; o++)
 #pragma GCC unroll 16
-          for (int g = 0; g < G; g++)
-            PL_DP(acc[o * G + g], a[g], wp + o);
-      }
-    }
+      for (int g = 0; g < G; g++)
+        PL_DP(acc[o * G + g], a[g], wp + o);
+  }
   /* the sums and their bias; for GELU and tanh, out of the registers first (their call, with
    * accumulators live, made the compiler keep some on the stack through the products) */
   const int call = L->act >= 0 && L->act != GYRE_ACT_RELU;
@@ -1307,12 +1314,14 @@ typedef struct {
   AmxLayer      *L;
   uint16_t      *wt, *buf;
   float         *lane, *cb, *xn; /* xn: a normalised input sample */
+  long          *tap;            /* planar: the layers' tap offsets */
 } ChainCache;
 
 static void cache_free(ChainCache *c)
 {
   if (!c) return;
   free(c->sig), free(c->L), free(c->wt), free(c->buf), free(c->lane), free(c->cb), free(c->xn);
+  free(c->tap);
   free(c);
 }
 
@@ -1361,7 +1370,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
                               const GyreTensor *y, GyreStatus *st)
 {
   ChainCache *c    = calloc(1, sizeof *c);
-  size_t      wlen = 0, nlane = 0;
+  size_t      wlen = 0, nlane = 0, ntap = 0;
   *st = GYRE_OK;
   if (!c || !(c->L = calloc((size_t) n, sizeof *c->L))) goto oom;
   c->n  = n;
@@ -1388,6 +1397,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     if (soft_on) { /* the planar path: planes of pairs */
       L->cp = 2, L->kr = L->ky2 ? (s.KY + 1) / 2 : s.KY, L->np = L->ky2 ? 1 : (s.Cin + 1) / 2;
       wlen += 2 * (size_t) L->kr * s.KX * L->np * s.Cout, nlane += 3 * (size_t) s.Cout;
+      ntap += (size_t) L->kr * s.KX * L->np;
       if (L->np * padded_len(L) > c->blen) c->blen = L->np * padded_len(L);
       shape[1] = s.Cout;
       continue;
@@ -1409,12 +1419,16 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
   c->wt = malloc(sizeof(uint16_t) * wlen), c->buf = malloc(sizeof(uint16_t) * 2 * c->blen);
   c->lane = malloc(sizeof(float) * nlane), c->cb = aligned_alloc(64, sizeof(float) * 1024);
   if (!c->wt || !c->buf || !c->lane || !c->cb) goto oom;
+  if (ntap && !(c->tap = malloc(sizeof(long) * ntap))) goto oom;
+  ntap = 0;
   for (int l = 0, w = 0, k = 0; l < n; l++) {
     AmxLayer *L = &c->L[l];
     L->wt = c->wt + w, L->lane = c->lane + k;
     if (soft_on) {
-      L->wp = (uint32_t *) L->wt;
+      L->wp = (uint32_t *) L->wt, L->tap = c->tap + ntap;
       pack_weights_planar(L, layers[l].W->data, L->wp);
+      taps_planar(L);
+      ntap += (size_t) L->kr * L->s.KX * L->np;
       lanes_planar(L, &layers[l]);
       w += 2 * L->kr * L->s.KX * L->np * L->s.Cout, k += 3 * L->s.Cout;
       continue;
