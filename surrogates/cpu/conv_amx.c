@@ -449,6 +449,12 @@ static void fill_halo(const AmxLayer *L, uint16_t *buf)
   const size_t         row = (size_t) Xp * C;
   for (int yy = PY; yy < PY + Y; yy++) {
     uint16_t *r = buf + yy * row;
+    if ((!s->circ || PX <= X) && C == 2) { /* (a pair a pixel: no call a pixel) */
+      soft_pair *q = (soft_pair *) r;
+      for (int xx = 0; xx < PX; xx++)
+        q[xx] = s->circ ? q[X + xx] : 0, q[PX + X + xx] = s->circ ? q[PX + xx] : 0;
+      continue;
+    }
     if (s->circ && PX <= X) { /* the row's last PX pixels on the left, its first on the right */
       memcpy(r, r + (size_t) X * C, sizeof(uint16_t) * PX * C);
       memcpy(r + (size_t) (PX + X) * C, r + (size_t) PX * C, sizeof(uint16_t) * PX * C);
