@@ -1189,37 +1189,16 @@ static void lanes_planar(AmxLayer *L, const GyreConvPostLayer *p)
   acc = _mm512_dpbf16_ps(acc, (__m512bh) (a),                                                      \
                          (__m512bh) _mm512_set1_epi32(*(const soft_pair *) (wp)))
 
-/* output channels o0 .. o0 + OB - 1 at G blocks of 16 pixels (block g: row yb[g], columns xb[g]
- * on, the lanes of m), then each one's bias, activation and batch norm, into the next layer's
- * planes (two channels a plane) or the fp32 output (OB and G constants: the loops unrolled, the
- * accumulators in registers) */
+/* the sums acc[o NB + b] of output channels o0 .. o0 + OB - 1 at NB blocks of 16 pixels (block b:
+ * row yb[b], columns xb[b] on, the lanes of m) after each one's bias, activation and batch norm:
+ * into the next layer's planes (two channels a plane) or the fp32 output (OB and NB constants:
+ * the loops unrolled, the accumulators in registers) */
 AMX_TARGET static inline __attribute__((always_inline)) void
-pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o0, const int *yb,
-         const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
+pl_post(const AmxLayer *L, __m512 *acc, const int OB, const int G, int o0, const int *yb,
+        const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
 {
   const GyreConvShape *s  = &L->s;
-  const int            Xp = s->X + 2 * s->PX, KX = s->KX, np = L->np, Co = s->Cout;
-  __m512               acc[16]; /* [OB][G] (OB G <= 16: SRA keeps so small an array in registers) */
-  const uint32_t      *base[16];
-#pragma GCC unroll 16
-  for (int g = 0; g < G; g++)
-    base[g] = in + (size_t) yb[g] * Xp + xb[g];
-#pragma GCC unroll 16
-  for (int k = 0; k < OB * G; k++)
-    acc[k] = _mm512_setzero_ps();
-  const uint32_t *wp = L->wp + o0;
-  const int       nt = L->kr * KX * np; /* (one loop: the taps' offsets from a table) */
-  for (int t = 0; t < nt; t++, wp += Co) {
-    __m512i a[16];
-#pragma GCC unroll 16
-    for (int g = 0; g < G; g++)
-      a[g] = _mm512_maskz_loadu_epi32(m, base[g] + L->tap[t]);
-#pragma GCC unroll 8
-    for (int o = 0; o < OB; o++)
-#pragma GCC unroll 16
-      for (int g = 0; g < G; g++)
-        PL_DP(acc[o * G + g], a[g], wp + o);
-  }
+  const int            Co = s->Cout;
   /* the sums and their bias; for GELU and tanh, out of the registers first (their call, with
    * accumulators live, made the compiler keep some on the stack through the products) */
   const int call = L->act >= 0 && L->act != GYRE_ACT_RELU;
@@ -1260,6 +1239,80 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
   }
 }
 
+/* output channels o0 .. o0 + OB - 1 at G blocks of 16 pixels (block g: row yb[g], columns xb[g]
+ * on, the lanes of m): their sums, then pl_post (OB and G constants: the loops unrolled, the
+ * accumulators in registers) */
+AMX_TARGET static inline __attribute__((always_inline)) void
+pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o0, const int *yb,
+         const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
+{
+  const GyreConvShape *s  = &L->s;
+  const int            Xp = s->X + 2 * s->PX, KX = s->KX, np = L->np, Co = s->Cout;
+  __m512               acc[16]; /* [OB][G] (OB G <= 16: SRA keeps so small an array in registers) */
+  const uint32_t      *base[16];
+#pragma GCC unroll 16
+  for (int g = 0; g < G; g++)
+    base[g] = in + (size_t) yb[g] * Xp + xb[g];
+#pragma GCC unroll 16
+  for (int k = 0; k < OB * G; k++)
+    acc[k] = _mm512_setzero_ps();
+  const uint32_t *wp = L->wp + o0;
+  const int       nt = L->kr * KX * np; /* (one loop: the taps' offsets from a table) */
+  for (int t = 0; t < nt; t++, wp += Co) {
+    __m512i a[16];
+#pragma GCC unroll 16
+    for (int g = 0; g < G; g++)
+      a[g] = _mm512_maskz_loadu_epi32(m, base[g] + L->tap[t]);
+#pragma GCC unroll 8
+    for (int o = 0; o < OB; o++)
+#pragma GCC unroll 16
+      for (int g = 0; g < G; g++)
+        PL_DP(acc[o * G + g], a[g], wp + o);
+  }
+  pl_post(L, acc, OB, G, o0, yb, xb, m, avx, nl, next, out);
+}
+
+/* one output channel (o0) at R rows from y0 by G blocks of 16 pixels of those rows (columns xb[g]
+ * on): each input row's vector loaded once for the up to KY output rows that use it (OB = 1 took
+ * a load a product: loads, not products, bounded it). Each output row still takes its kernel rows,
+ * then columns and pairs, in order: pl_group's sums, bit for bit */
+AMX_TARGET static inline __attribute__((always_inline)) void
+pl_rows(const AmxLayer *L, const uint32_t *in, const int R, const int G, int o0, int y0,
+        const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
+{
+  const GyreConvShape *s  = &L->s;
+  const int            Xp = s->X + 2 * s->PX, Co = s->Cout, ys = L->ky2 ? 2 : 1;
+  const int            nr = L->s.KX * L->np; /* a kernel row's pairs (the taps of ky = 0) */
+  __m512               acc[16];              /* [R][G] */
+  int                  yv[16], xv[16];
+#pragma GCC unroll 16
+  for (int k = 0; k < R * G; k++)
+    acc[k] = _mm512_setzero_ps(), yv[k] = y0 + k / G, xv[k] = xb[k % G];
+  for (int t = 0; t < R + ys * (L->kr - 1); t++) { /* input rows y0 + t */
+    const uint32_t *w[16];                         /* output row y0 + q's weights for row t */
+#pragma GCC unroll 16
+    for (int q = 0; q < R; q++) { /* (kernel row (t - q) / ys, where that is one) */
+      const int d = t - q;
+      w[q] =
+          d >= 0 && d % ys == 0 && d / ys < L->kr ? L->wp + (size_t) d / ys * nr * Co + o0 : NULL;
+    }
+    for (int u = 0; u < nr; u++) {
+      const uint32_t *a0 = in + (size_t) (y0 + t) * Xp + L->tap[u];
+      __m512i         a[16];
+#pragma GCC unroll 16
+      for (int g = 0; g < G; g++)
+        a[g] = _mm512_maskz_loadu_epi32(m, a0 + xb[g]);
+#pragma GCC unroll 16
+      for (int q = 0; q < R; q++)
+        if (w[q])
+#pragma GCC unroll 16
+          for (int g = 0; g < G; g++)
+            PL_DP(acc[q * G + g], a[g], w[q] + (size_t) u * Co);
+    }
+  }
+  pl_post(L, acc, 1, R * G, o0, yv, xv, m, avx, nl, next, out);
+}
+
 /* pl_group's shapes, each a function of its own (inlined into one, the compiler kept a third of
  * the accumulators on the stack) */
 #define PL_GROUP_FN(OB, G)                                                                         \
@@ -1274,6 +1327,17 @@ PL_GROUP_FN(4, 4)
 PL_GROUP_FN(2, 8)
 PL_GROUP_FN(1, 12)
 #undef PL_GROUP_FN
+#define PL_ROWS_FN(R, G)                                                                           \
+  AMX_TARGET static __attribute__((noinline)) void pl_rows_##R##x##G(                              \
+      const AmxLayer *L, const uint32_t *in, int o0, int y0, const int *xb, __mmask16 m, int avx,  \
+      const AmxLayer *nl, uint32_t *next, float *out)                                              \
+  {                                                                                                \
+    pl_rows(L, in, R, G, o0, y0, xb, m, avx, nl, next, out);                                       \
+  }
+PL_ROWS_FN(3, 4)
+PL_ROWS_FN(6, 2)
+PL_ROWS_FN(12, 1)
+#undef PL_ROWS_FN
 
 /* one layer of one sample on the planar path: every output channel in groups of 8 (4, 2, 1 for
  * the rest), each at every block of 16 pixels of every row, G blocks at a time (the group's last
@@ -1287,6 +1351,26 @@ AMX_TARGET static void pl_layer(const AmxLayer *L, const uint32_t *in, int avx, 
   for (int o0 = 0; o0 < s->Cout;) {
     const int r = s->Cout - o0, OB = r >= 8 ? 8 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
     const int G = OB == 8 ? 2 : OB == 4 ? 4 : OB == 2 ? 8 : 12;
+    /* one channel: by bands of R rows (the last shifted back to end at the last row), G blocks
+     * of a band's rows at a time (as many as the row has, up to 4: R G = 12) */
+    const int gr = nb >= 4 ? 4 : nb >= 2 ? 2 : 1, R = 12 / gr;
+    if (OB == 1 && s->Y >= R) {
+      for (int yi = 0; yi < s->Y; yi += R)
+        for (int ib = 0; ib < nb; ib += gr) {
+          const int y0 = yi < s->Y - R ? yi : s->Y - R;
+          int       xb[4];
+          for (int j = 0; j < gr; j++)
+            xb[j] = block_x(ib, j, n, s->X);
+          if (gr == 4)
+            pl_rows_3x4(L, in, o0, y0, xb, m, avx, nl, next, out);
+          else if (gr == 2)
+            pl_rows_6x2(L, in, o0, y0, xb, m, avx, nl, next, out);
+          else
+            pl_rows_12x1(L, in, o0, y0, xb, m, avx, nl, next, out);
+        }
+      o0++;
+      continue;
+    }
     for (int b0 = 0; b0 < NB; b0 += G) {
       int yb[16], xb[16];
       for (int j = 0; j < G; j++) {
