@@ -284,7 +284,7 @@ GyreStatus GyreBackendMemoryStats(GyreBackend *be, size_t *in_use, size_t *peak)
 GyreStatus GyreBackendSetPrecision(GyreBackend *be, const char *precision);
 /* Where the CPU backend's bf16 runs on this machine: "AMX" (Intel Sapphire Rapids and later),
  * "AVX-512 BF16" (AMD Zen 4 and later, Intel Cooper Lake; or with AMX where GYRE_CPU_AMX=0: the
- * same layers, each tile product by VDPBF16PS), or NULL (nowhere: bf16 refused). */
+ * same products by VDPBF16PS, pixels in the vector lanes), or NULL (nowhere: bf16 refused). */
 const char *GyreCPUBF16Unit(void);
 /* The precision set ("fp32" unless GyreBackendSetPrecision changed it). */
 const char *GyreBackendPrecision(const GyreBackend *be);

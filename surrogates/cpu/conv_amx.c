@@ -50,12 +50,12 @@
  *
  * Where: x86-64 with AMX-TILE, AMX-BF16, AVX-512 (F, BW, VL, BF16) and the kernel's permission to
  * use the tiles (Linux >= 5.16, arch_prctl ARCH_REQ_XCOMP_PERM): Intel Sapphire Rapids and
- * later; and, the tiles' products done by AVX-512 BF16's VDPBF16PS instead (soft_dp, below), on
- * x86-64 with AVX-512 F, BW, VL and BF16 but no AMX: AMD Zen 4 and later, Intel Cooper Lake (on
- * this path the small CNN's call is 0.070 ms against fp32's 0.105 on an AMD EPYC, bench/
- * RESULTS.md). GyreCPUBF16Kind says which (GYRE_CPU_AMX=0 takes the second where AMX is there
- * too); GyreBackendSetPrecision(cpu, "bf16") is refused elsewhere. Samples run one after the
- * other (a closure's call is one field). */
+ * later; and, in another layout (the planar path, below: pixels in the vector lanes, every
+ * product a useful one) by AVX-512 BF16's VDPBF16PS, on x86-64 with AVX-512 F, BW, VL and BF16 but
+ * no AMX: AMD Zen 4 and later, Intel Cooper Lake (there the small CNN's call on a 64^2 field is
+ * 0.044 ms against fp32's 0.105 on an AMD EPYC, bench/RESULTS.md). GyreCPUBF16Kind says which
+ * (GYRE_CPU_AMX=0 takes the second where AMX is there too); GyreBackendSetPrecision(cpu, "bf16")
+ * is refused elsewhere. Samples run one after the other (a closure's call is one field). */
 #define _GNU_SOURCE /* syscall */
 #include <math.h>
 #include <stdint.h>
@@ -112,10 +112,10 @@ int GyreCPUHasAMXBF16(void)
 #endif
 }
 
-static int soft_on; /* 1: the tiles in AVX-512 BF16 (GyreCPUBF16Kind 1) */
+static int planar_on; /* 1: the planar path, by AVX-512 BF16 (GyreCPUBF16Kind 1) */
 
-/* 2: AMX; 1: AVX-512 BF16 without AMX, or with it where GYRE_CPU_AMX=0 (the same layers, each
- * tile product computed by VDPBF16PS: below); 0: no bf16 here */
+/* 2: AMX; 1: AVX-512 BF16 without AMX, or with it where GYRE_CPU_AMX=0 (the planar path: the same
+ * products, another layout and order of sums); 0: no bf16 here */
 int GyreCPUBF16Kind(void)
 {
   static int kind = -1;
@@ -126,7 +126,7 @@ int GyreCPUBF16Kind(void)
     const char *e = getenv("GYRE_CPU_AMX");
     k             = has_avx512_bf16() ? 1 : 0;
     if (k && !(e && !strcmp(e, "0")) && GyreCPUHasAMXBF16()) k = 2;
-    soft_on = k == 1; /* (every thread that gets here writes the same) */
+    planar_on = k == 1; /* (every thread that gets here writes the same) */
 #pragma omp atomic write
     kind = k;
   }
@@ -149,176 +149,16 @@ typedef struct {
   uint8_t  rows[16];
 } TileConfig;
 
-/* The tiles in AVX-512 BF16 where the CPU has no AMX (GyreCPUBF16Kind 1: AMD Zen 4 and later,
- * Intel Cooper Lake): the same layers, tile by tile, with each tile operation done in zmm
- * registers. A loaded tile is its address and row stride; an accumulator, 16 rows of 16 floats in
- * memory; TDPBF16PS's product C[m][n] += sum over the pairs k of A[m][2k] B[k][2n] + A[m][2k+1]
- * B[k][2n+1] is, for 8 rows at a time, pair by pair, VDPBF16PS of B's row k (16 columns' pairs)
- * and A's pair k broadcast. Each output is again the same sum in the same order wherever its pixel
- * lies (the order of a pair's two products, and their rounding, VDPBF16PS's rather than the
- * tiles': not bitwise AMX's results). soft_on: set by GyreCPUBF16Kind. */
-typedef struct {
-  float           c[4][256] __attribute__((aligned(64))); /* accumulators 0-3 */
-  const uint16_t *p[8];                                   /* loaded tiles 4-7 */
-  long            stride[8];
-  uint8_t         rows[8];
-  uint16_t        colsb[8];
-} SoftTiles;
-static __thread SoftTiles soft;
+/* a bf16 pair read as one 32-bit value (may alias the uint16_t buffers) */
+typedef int32_t bf16_pair __attribute__((may_alias));
 
-static inline void soft_config(const TileConfig *cfg)
-{
-  for (int t = 0; t < 8; t++)
-    soft.rows[t] = cfg->rows[t], soft.colsb[t] = cfg->colsb[t];
-}
-
-/* C (tile c) += A (tile a) x B (tile b), as TDPBF16PS: rows of C, sixteen at a time (sixteen
- * chains of VDPBF16PS: eight left it waiting on the instruction's latency), each pair k of B's
- * rows by VDPBF16PS with A's pair k of that row broadcast */
-/* a bf16 pair read as one 32-bit value (by the asm below: may alias the uint16_t buffers) */
-typedef int32_t soft_pair __attribute__((may_alias));
-
-AMX_TARGET static void soft_dp(int c, int a, int b)
-{
-  const int   R = soft.rows[c], K = soft.colsb[a] / 4;
-  const char *A = (const char *) soft.p[a], *B = (const char *) soft.p[b];
-  const long  as = soft.stride[a], bs = soft.stride[b], as2 = 2 * as, as3 = 3 * as;
-  float      *C = soft.c[c];
-  int         m = 0;
-  /* (A's pair as VDPBF16PS's embedded broadcast: a broadcast instruction of its own, which the
-   * compiler keeps, took a shuffle unit on AMD Zen; and row m's pair addressed from one of four
-   * bases, one to four rows apart, where the compiler chained 16 additions an iteration) */
-#define SOFT_DP(i, p)                                                                              \
-  __asm__("vdpbf16ps %1%{1to16%}, %2, %0" : "+v"(c##i) : "m"(*(const soft_pair *) (p)), "v"(w))
-#define SOFT_DP4(i0, i1, i2, i3, q)                                                                \
-  SOFT_DP(i0, q);                                                                                  \
-  SOFT_DP(i1, q + as);                                                                             \
-  SOFT_DP(i2, q + as2);                                                                            \
-  SOFT_DP(i3, q + as3)
-#define SOFT_LD(i) __m512 c##i = _mm512_load_ps(C + 16 * (m + i))
-#define SOFT_ST(i) _mm512_store_ps(C + 16 * (m + i), c##i)
-  if (R == 16) {
-    SOFT_LD(0);
-    SOFT_LD(1);
-    SOFT_LD(2);
-    SOFT_LD(3);
-    SOFT_LD(4);
-    SOFT_LD(5);
-    SOFT_LD(6);
-    SOFT_LD(7);
-    SOFT_LD(8);
-    SOFT_LD(9);
-    SOFT_LD(10);
-    SOFT_LD(11);
-    SOFT_LD(12);
-    SOFT_LD(13);
-    SOFT_LD(14);
-    SOFT_LD(15);
-    const char *q0 = A, *q4 = A + 4 * as, *q8 = A + 8 * as, *q12 = A + 12 * as;
-    for (int k = 0; k < K; k++, q0 += 4, q4 += 4, q8 += 4, q12 += 4) {
-      const __m512bh w = (__m512bh) _mm512_loadu_si512(B + k * bs);
-      SOFT_DP4(0, 1, 2, 3, q0);
-      SOFT_DP4(4, 5, 6, 7, q4);
-      SOFT_DP4(8, 9, 10, 11, q8);
-      SOFT_DP4(12, 13, 14, 15, q12);
-    }
-    SOFT_ST(0);
-    SOFT_ST(1);
-    SOFT_ST(2);
-    SOFT_ST(3);
-    SOFT_ST(4);
-    SOFT_ST(5);
-    SOFT_ST(6);
-    SOFT_ST(7);
-    SOFT_ST(8);
-    SOFT_ST(9);
-    SOFT_ST(10);
-    SOFT_ST(11);
-    SOFT_ST(12);
-    SOFT_ST(13);
-    SOFT_ST(14);
-    SOFT_ST(15);
-    return;
-  }
-  for (; m + 4 <= R; m += 4) { /* (rows narrower than 16 tile rows) */
-    SOFT_LD(0);
-    SOFT_LD(1);
-    SOFT_LD(2);
-    SOFT_LD(3);
-    const char *q0 = A + m * as;
-    for (int k = 0; k < K; k++, q0 += 4) {
-      const __m512bh w = (__m512bh) _mm512_loadu_si512(B + k * bs);
-      SOFT_DP4(0, 1, 2, 3, q0);
-    }
-    SOFT_ST(0);
-    SOFT_ST(1);
-    SOFT_ST(2);
-    SOFT_ST(3);
-  }
-  for (; m < R; m++) {
-    SOFT_LD(0);
-    const char *q0 = A + m * as;
-    for (int k = 0; k < K; k++, q0 += 4) {
-      const __m512bh w = (__m512bh) _mm512_loadu_si512(B + k * bs);
-      SOFT_DP(0, q0);
-    }
-    SOFT_ST(0);
-  }
-#undef SOFT_DP
-#undef SOFT_DP4
-#undef SOFT_LD
-#undef SOFT_ST
-}
-
-/* accumulator t's rows zeroed by zmm stores (memset's, of another width or by rep stosb, kept
- * soft_dp's loads of them waiting for the stores to retire) */
-AMX_TARGET static inline void soft_zero(int t)
-{
-  for (int r = 0; r < soft.rows[t]; r++)
-    _mm512_store_ps(soft.c[t] + 16 * r, _mm512_setzero_ps());
-}
-
-/* the tile operations: AMX's, or soft's */
-#define T_CONFIG(cfg)                                                                              \
-  do {                                                                                             \
-    if (soft_on)                                                                                   \
-      soft_config(cfg);                                                                            \
-    else                                                                                           \
-      _tile_loadconfig(cfg);                                                                       \
-  } while (0)
-#define T_RELEASE()                                                                                \
-  do {                                                                                             \
-    if (!soft_on) _tile_release();                                                                 \
-  } while (0)
-#define T_ZERO(t)                                                                                  \
-  do {                                                                                             \
-    if (soft_on)                                                                                   \
-      soft_zero(t);                                                                                \
-    else                                                                                           \
-      _tile_zero(t);                                                                               \
-  } while (0)
-#define T_LOAD(t, ptr, s)                                                                          \
-  do {                                                                                             \
-    if (soft_on)                                                                                   \
-      soft.p[t] = (ptr), soft.stride[t] = (s);                                                     \
-    else                                                                                           \
-      _tile_loadd(t, ptr, s);                                                                      \
-  } while (0)
-#define T_DP(c, a, b)                                                                              \
-  do {                                                                                             \
-    if (soft_on)                                                                                   \
-      soft_dp(c, a, b);                                                                            \
-    else                                                                                           \
-      _tile_dpbf16ps(c, a, b);                                                                     \
-  } while (0)
-#define T_STORE(t, ptr, s)                                                                         \
-  do {                                                                                             \
-    if (soft_on)                                                                                   \
-      for (int r_ = 0; r_ < soft.rows[t]; r_++)                                                    \
-        memcpy((char *) (ptr) + (size_t) r_ * (s), soft.c[t] + 16 * r_, 64);                       \
-    else                                                                                           \
-      _tile_stored(t, ptr, s);                                                                     \
-  } while (0)
+/* the tile operations */
+#define T_CONFIG(cfg) _tile_loadconfig(cfg)
+#define T_RELEASE() _tile_release()
+#define T_ZERO(t) _tile_zero(t)
+#define T_LOAD(t, ptr, s) _tile_loadd(t, ptr, s)
+#define T_DP(c, a, b) _tile_dpbf16ps(c, a, b)
+#define T_STORE(t, ptr, s) _tile_stored(t, ptr, s)
 
 /* one layer: its shape (the output's Y, X are the input's), its packed weights, what follows it */
 typedef struct {
@@ -331,8 +171,6 @@ typedef struct {
                           * with tr, the input rows of a band: KY + 15 */
   int       tr;          /* 1: one output channel, 16 output rows in a tile's columns (below) */
   uint16_t *wt;          /* [nt][kr][nch] tiles of (KC / 2) x 32 bf16 (a tile's 1 KiB each) */
-  int       nq;          /* soft tr: 32-value pieces of a kernel row's run (soft_layer_rows) */
-  uint16_t *wv;          /* soft tr: [KY][nq] pieces of 32 bf16 weights, or NULL */
   float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none); planar:
                           * [3][Cout] */
   int       act, bn;
@@ -450,7 +288,7 @@ static void fill_halo(const AmxLayer *L, uint16_t *buf)
   for (int yy = PY; yy < PY + Y; yy++) {
     uint16_t *r = buf + yy * row;
     if ((!s->circ || PX <= X) && C == 2) { /* (a pair a pixel: no call a pixel) */
-      soft_pair *q = (soft_pair *) r;
+      bf16_pair *q = (bf16_pair *) r;
       for (int xx = 0; xx < PX; xx++)
         q[xx] = s->circ ? q[X + xx] : 0, q[PX + X + xx] = s->circ ? q[PX + xx] : 0;
       continue;
@@ -770,98 +608,6 @@ AMX_TARGET static void epilogue_rows(const AmxLayer *L, int y0, int x0, float *c
   }
 }
 
-/* the sums of the 16 lanes of each of a[0 .. 15], in that order: a tree of additions whose
- * grouping is the same for every vector (lanes j and j + 8, then the partial sums 4 apart, 2
- * apart, 1 apart) */
-AMX_TARGET static inline __m512 sum16x16(__m512 *a)
-{
-  __m512 v[8], w[4], x[2];
-#pragma GCC unroll 8
-  for (int p = 0; p < 8; p++) /* 128-bit blocks (0, 2) and (1, 3): a[p] low, a[p + 8] high */
-    v[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[p], a[p + 8], 0x44),
-                         _mm512_shuffle_f32x4(a[p], a[p + 8], 0xee));
-#pragma GCC unroll 4
-  for (int p = 0; p < 4; p++) /* blocks (0, 1) and (2, 3): blocks a[p], a[p + 4], ... */
-    w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[p], v[p + 4], 0x88),
-                         _mm512_shuffle_f32x4(v[p], v[p + 4], 0xdd));
-#pragma GCC unroll 2
-  for (int p = 0; p < 2; p++) /* within each block: lanes 0 and 2, 1 and 3 */
-    x[p] = _mm512_add_ps(
-        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(w[p]), _mm512_castps_pd(w[p + 2]))),
-        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(w[p]), _mm512_castps_pd(w[p + 2]))));
-  const __m512 y = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(3, 1, 3, 1)));
-  /* lane l of y holds vector 0 2 1 3, 8 10 9 11, 4 6 5 7, 12 14 13 15 (l = 0 .. 15)'s sum */
-  const __m512i perm = _mm512_set_epi32(15, 13, 14, 12, 7, 5, 6, 4, 11, 9, 10, 8, 3, 1, 2, 0);
-  return _mm512_permutexvar_ps(perm, y);
-}
-
-/* a layer with one output channel on the soft path (no AMX; not a first layer with two input rows
- * a pixel): each output pixel's KY kernel-row runs of KX Cp values, 32 at a time (the last piece a
- * masked load), by VDPBF16PS against the kernel row's weights (L->wv), into 16 lanes a pixel, 16
- * pixels of a row at a time (X if fewer; the last block shifted back to end at the row's end);
- * the lanes then summed (sum16x16). Three products a pixel for the closure's last layer, where the
- * tiles' layouts took 13.5 (tr: 15 of 16 columns' weights zero a kernel row) or more. Used for
- * every such layer, whatever the field's size, so that each pixel is the same sums in the same
- * order wherever it lies (the tiles' layouts sum in another order). */
-AMX_TARGET static void soft_layer_rows(const AmxLayer *L, const uint16_t *in, int avx,
-                                       const AmxLayer *nl, uint16_t *next, float *out)
-{
-  const GyreConvShape *s  = &L->s;
-  const int            Xp = s->X + 2 * s->PX, cp = L->cp, nq = L->nq, run = s->KX * cp;
-  const int            n = s->X < 16 ? s->X : 16;
-  const __mmask32      last =
-      (__mmask32) (run % 32 ? (1u << (run % 32)) - 1u : 0xffffffffu); /* the last piece's */
-  /* (the channel's bias, scale and shift: its first column's, whichever layout the tiles had) */
-  const size_t nlane = 16 * (size_t) L->nt;
-  const __m512 b = _mm512_set1_ps(L->lane[0]), sc = _mm512_set1_ps(L->lane[nlane]),
-               sh = _mm512_set1_ps(L->lane[2 * nlane]);
-  for (int y = 0; y < s->Y; y++)
-    for (int ib = 0; ib < (s->X + n - 1) / n; ib++) {
-      const int x0 = block_x(ib, 0, n, s->X);
-      __m512    acc[16]; /* (in registers: the loops over p unrolled, their bounds constant) */
-#pragma GCC unroll 16
-      for (int p = 0; p < 16; p++)
-        acc[p] = _mm512_setzero_ps();
-      for (int ky = 0; ky < s->KY; ky++)
-        for (int q = 0; q < nq; q++) {
-          const __m512bh  w = (__m512bh) _mm512_loadu_si512(L->wv + 32 * ((size_t) ky * nq + q));
-          const __mmask32 m = q == nq - 1 ? last : 0xffffffffu;
-          const uint16_t *a = in + ((size_t) (y + ky) * Xp + x0) * cp + 32 * q;
-          if (n == 16)
-#pragma GCC unroll 16
-            for (int p = 0; p < 16; p++)
-              acc[p] = _mm512_dpbf16_ps(
-                  acc[p], w, (__m512bh) _mm512_maskz_loadu_epi16(m, a + (size_t) p * cp));
-          else
-#pragma GCC unroll 16
-            for (int p = 0; p < 16; p++) /* (past n: pixel n - 1 again, not stored) */
-              acc[p] = _mm512_dpbf16_ps(
-                  acc[p], w,
-                  (__m512bh) _mm512_maskz_loadu_epi16(m, a + (size_t) (p < n ? p : n - 1) * cp));
-        }
-      float row[16] __attribute__((aligned(64)));
-      _mm512_store_ps(row, sum16x16(acc));
-      post_rows(L, 1, row, avx, b, sc, sh);
-      put_row16(L, nl, next, out, y, x0, n, _mm512_load_ps(row));
-    }
-}
-
-/* a one-channel layer's weights for soft_layer_rows: kernel row ky's run (value k: input channel k
- * % Cp of kernel column k / Cp; 0 for the padding channels and past the run) in pieces of 32 */
-static void pack_weights_rows(const AmxLayer *L, const float *W, uint16_t *wv)
-{
-  const GyreConvShape *s = &L->s;
-  memset(wv, 0, sizeof(uint16_t) * 32 * (size_t) s->KY * L->nq);
-  for (int ky = 0; ky < s->KY; ky++)
-    for (int k = 0; k < s->KX * L->cp; k++) {
-      const int kx = k / L->cp, i = k % L->cp;
-      if (i < s->Cin)
-        wv[32 * (size_t) ky * L->nq + k] =
-            to_bf16(W[(((size_t) 0 * s->Cin + i) * s->KY + ky) * s->KX + kx]);
-    }
-}
-
 /* a tr layer (one output channel): bands of 16 output rows (the last shifted back to end at the
  * last row), 16 pixels a tile row, four blocks of a band at a time. Input row j of a band is one
  * tile load a block (its pixels' runs of KX Cp values, chunk by chunk), multiplied by weight
@@ -1020,9 +766,7 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
     cfg.colsb[i]    = (uint16_t) (input ? 2 * kc : 64);
   }
   T_CONFIG(&cfg);
-  if (L->wv)
-    soft_layer_rows(L, in, avx, nl, next, out);
-  else if (L->tr)
+  if (L->tr)
     amx_layer_rows(L, in, avx, nl, next, out, cb);
   else if (stack)
     amx_layer_stack(L, in, avx, nl, next, out, cb);
@@ -1099,7 +843,7 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
   T_RELEASE();
 }
 
-/* ---- The planar path: AVX-512 BF16 without AMX (soft_on) ----
+/* ---- The planar path: AVX-512 BF16 without AMX (planar_on) ----
  * Where there are no tiles the chain runs in another layout, with pixels in the vector lanes. A
  * layer's input is planes of bf16 pairs, each plane padded as the NHWC buffers above (Cp = 2: a
  * pair a pixel): plane j holds channels 2 j and 2 j + 1 of each pixel in one 32-bit value (a zero
@@ -1187,7 +931,7 @@ static void lanes_planar(AmxLayer *L, const GyreConvPostLayer *p)
 /* acc += the 16 lanes' pairs a by the weight pair at wp, broadcast */
 #define PL_DP(acc, a, wp)                                                                          \
   acc = _mm512_dpbf16_ps(acc, (__m512bh) (a),                                                      \
-                         (__m512bh) _mm512_set1_epi32(*(const soft_pair *) (wp)))
+                         (__m512bh) _mm512_set1_epi32(*(const bf16_pair *) (wp)))
 
 /* the sums acc[o NB + b] of output channels o0 .. o0 + OB - 1 at NB blocks of 16 pixels (block b:
  * row yb[b], columns xb[b] on, the lanes of m) after each one's bias, activation and batch norm:
@@ -1484,7 +1228,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
       return NULL; /* the caller runs the layers */
     }
     L->s = s, L->act = p->act, L->ky2 = l == 0 && s.Cin == 1 && s.KY > 1;
-    if (soft_on) { /* the planar path: planes of pairs */
+    if (planar_on) { /* the planar path: planes of pairs */
       L->cp = 2, L->kr = L->ky2 ? (s.KY + 1) / 2 : s.KY, L->np = L->ky2 ? 1 : (s.Cin + 1) / 2;
       wlen += 2 * (size_t) L->kr * s.KX * L->np * s.Cout, nlane += 3 * (size_t) s.Cout;
       ntap += (size_t) L->kr * s.KX * L->np;
@@ -1496,8 +1240,6 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     if (L->ky2 && L->cp != 2) /* (a kernel so wide that its run is stored padded to 32) */
       L->ky2 = 0, tiling(L);
     wlen += 512 * (size_t) L->nt * L->kr * L->nch;
-    if (soft_on && s.Cout == 1 && !L->ky2) /* (soft_layer_rows' weights after the tiles') */
-      L->nq = (s.KX * L->cp + 31) / 32, wlen += 32 * (size_t) s.KY * L->nq;
     nlane += 48 * (size_t) L->nt;
     if (padded_len(L) > c->blen) c->blen = padded_len(L);
     shape[1] = s.Cout;
@@ -1514,7 +1256,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
   for (int l = 0, w = 0, k = 0; l < n; l++) {
     AmxLayer *L = &c->L[l];
     L->wt = c->wt + w, L->lane = c->lane + k;
-    if (soft_on) {
+    if (planar_on) {
       L->wp = (uint32_t *) L->wt, L->tap = c->tap + ntap;
       pack_weights_planar(L, layers[l].W->data, L->wp);
       taps_planar(L);
@@ -1524,11 +1266,6 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
       continue;
     }
     pack_weights(L, layers[l].W->data, L->wt);
-    if (L->nq) {
-      L->wv = L->wt + 512 * L->nt * L->kr * L->nch;
-      pack_weights_rows(L, layers[l].W->data, L->wv);
-      w += 32 * L->s.KY * L->nq;
-    }
     lanes(L, &layers[l]);
     w += 512 * L->nt * L->kr * L->nch;
     k += 48 * L->nt;
@@ -1594,7 +1331,7 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
                       1);
       xi = c->xn;
     }
-    for (int l = 0; l < n && soft_on; l++) { /* the planar path */
+    for (int l = 0; l < n && planar_on; l++) { /* the planar path */
       const int last = l == n - 1;
       if (l == 0) pl_load_input(&L[0], xi, (uint32_t *) cur);
       pl_layer(&L[l], (uint32_t *) cur, avx, last ? NULL : &L[l + 1],
@@ -1604,8 +1341,8 @@ GyreStatus GyreCPUConvChainForward(GyreBackend *be, int n, const GyreConvPostLay
       uint16_t *t = cur;
       cur = nxt, nxt = t;
     }
-    if (!soft_on) load_input(&L[0], xi, cur);
-    for (int l = 0; l < n && !soft_on; l++) {
+    if (!planar_on) load_input(&L[0], xi, cur);
+    for (int l = 0; l < n && !planar_on; l++) {
       const int last = l == n - 1;
       amx_layer(&L[l], cur, avx, last ? NULL : &L[l + 1], last ? NULL : nxt, y->data + i * yplane,
                 c->cb);

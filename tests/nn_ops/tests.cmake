@@ -8,8 +8,8 @@ foreach(group dense act mlp loss conv spectral chain)
 endforeach()
 # chain: a CNN's inference in bf16 on AMX or AVX-512 BF16 (conv_chain_forward); skipped (77) where
 # the CPU has neither, after checking that bf16 is refused naming them; chain_avx512: the same
-# with AMX's tile products by AVX-512 BF16 (GYRE_CPU_AMX=0: on a CPU with AMX, the path of CPUs
-# without it; elsewhere the same run again)
+# by AVX-512 BF16 instead of AMX's tiles (GYRE_CPU_AMX=0: on a CPU with AMX, the planar path of
+# CPUs without it; elsewhere the same run again)
 set_tests_properties(nn_ops_chain PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME nn_ops_chain_avx512 COMMAND test_nn_ops chain
          WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
