@@ -943,15 +943,14 @@ pl_post(const AmxLayer *L, __m512 *acc, const int OB, const int G, int o0, const
 {
   const GyreConvShape *s  = &L->s;
   const int            Co = s->Cout;
-  /* the sums and their bias; for GELU and tanh, out of the registers first (their call, with
-   * accumulators live, made the compiler keep some on the stack through the products) */
+  /* for GELU and tanh the sums out of the registers first (their call, with accumulators live,
+   * made the compiler keep some on the stack through the products) */
   const int call = L->act >= 0 && L->act != GYRE_ACT_RELU;
   float     cb[16][16] __attribute__((aligned(64)));
+  if (call)
 #pragma GCC unroll 16
-  for (int k = 0; k < OB * G; k++) {
-    acc[k] = _mm512_add_ps(acc[k], _mm512_set1_ps(L->lane[o0 + k / G]));
-    if (call) _mm512_store_ps(cb[k], acc[k]);
-  }
+    for (int k = 0; k < OB * G; k++)
+      _mm512_store_ps(cb[k], acc[k]);
   if (call) GyreCPUActRange((GyreActivation) L->act, avx, cb[0], cb[0], (size_t) 16 * OB * G);
   const __m512  zero   = _mm512_setzero_ps();
   const int     Xn     = next ? s->X + 2 * nl->s.PX : 0;
@@ -998,8 +997,8 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
   for (int g = 0; g < G; g++)
     base[g] = in + (size_t) yb[g] * Xp + xb[g];
 #pragma GCC unroll 16
-  for (int k = 0; k < OB * G; k++)
-    acc[k] = _mm512_setzero_ps();
+  for (int k = 0; k < OB * G; k++) /* (each sum from its bias) */
+    acc[k] = _mm512_set1_ps(L->lane[o0 + k / G]);
   const uint32_t *wp = L->wp + o0;
   const int       nt = L->kr * KX * np; /* (one loop: the taps' offsets from a table) */
   for (int t = 0; t < nt; t++, wp += Co) {
@@ -1031,7 +1030,7 @@ pl_rows(const AmxLayer *L, const uint32_t *in, const int R, const int G, int o0,
   int                  yv[16], xv[16];
 #pragma GCC unroll 16
   for (int k = 0; k < R * G; k++)
-    acc[k] = _mm512_setzero_ps(), yv[k] = y0 + k / G, xv[k] = xb[k % G];
+    acc[k] = _mm512_set1_ps(L->lane[o0]), yv[k] = y0 + k / G, xv[k] = xb[k % G];
   for (int t = 0; t < R + ys * (L->kr - 1); t++) { /* input rows y0 + t */
     const uint32_t *w[16];                         /* output row y0 + q's weights for row t */
 #pragma GCC unroll 16
