@@ -44,9 +44,10 @@
  * in fp32 by the tiles (TDPBF16PS; denormals read as zero), the bias, activation and batch norm
  * in fp32 (GyreCPUActRange's arithmetic; the batch norm as one fused multiply-add, v sc + (beta -
  * mean sc), where bn_forward rounds three times: a third of the epilogue's vector work), and the
- * result rounded to bf16 for the next layer; the last layer's output is fp32. Each output pixel
- * is the same sum in the same order wherever it lies in the block (a tile row is one pixel), so
- * the result does not depend on the block's size, as the fp32 direct convolution's.
+ * result rounded to bf16 for the next layer; the last layer's output is fp32 (the planar path,
+ * below: the sums start from the bias). Each output pixel is the same sum in the same order
+ * wherever it lies in the block (a tile row is one pixel), so the result does not depend on the
+ * block's size, as the fp32 direct convolution's.
  *
  * Where: x86-64 with AMX-TILE, AMX-BF16, AVX-512 (F, BW, VL, BF16) and the kernel's permission to
  * use the tiles (Linux >= 5.16, arch_prctl ARCH_REQ_XCOMP_PERM): Intel Sapphire Rapids and
@@ -179,12 +180,15 @@ typedef struct {
   long     *tap; /* planar: [kr KX np] each pair's input from a block's first (uint32s) */
 } AmxLayer;
 
-/* fp32 -> bf16, round to nearest even (VCVTNEPS2BF16's rounding; a NaN stays a NaN) */
+/* fp32 -> bf16 as VCVTNEPS2BF16: round to nearest even, a subnormal input read as a zero of its
+ * sign (the vector conversions do so: a value converted here and one converted by them must agree
+ * wherever the block puts it), a NaN stays a NaN */
 static inline uint16_t to_bf16(float f)
 {
   uint32_t u;
   memcpy(&u, &f, 4);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t) ((u >> 16) | 0x40);
+  if (!(u & 0x7f800000u)) return (uint16_t) ((u >> 16) & 0x8000u);
   return (uint16_t) ((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
@@ -850,14 +854,15 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
  * for an odd count's last), or, for a 1-channel first layer (ky2), rows yy and yy + 1 of the
  * input, as load_input_rows stores them. An accumulator is 16 consecutive pixels of one output
  * channel, and one VDPBF16PS adds to it one pair's two products at each of its pixels: the 16
- * pixels' pair (one load) by the pair's two weights, broadcast (VDPBF16PS's embedded broadcast,
- * which costs nothing more here: an AMD EPYC does one such product a cycle, as from registers).
+ * pixels' pair (one load) by the pair's two weights, broadcast (a broadcast costs nothing more
+ * here: an AMD EPYC does one such product a cycle, as with both operands in registers).
  * OB output channels by G blocks of 16 pixels are done at once (OB G accumulators in registers;
  * per pair and tap, G loads and OB G products), so every product is a useful one, where the
- * tiles' layouts emulated by VDPBF16PS spent a quarter to a half of theirs on zeros (the small
- * CNN: 27 products a pixel against 36, bench/RESULTS.md). Each output pixel's sum is its products
- * in one order, the taps (kernel rows, or pairs of rows, then columns) and in each the pairs,
- * whatever block or lane it is in: the result does not depend on the block, as the tiles' does
+ * tiles' layouts emulated by VDPBF16PS (this path until 2026-11-28) spent a quarter to a half of
+ * theirs on zeros (the small CNN: 27.75 products a pixel against 36, bench/RESULTS.md). Each
+ * output pixel's sum is its bias, then its products in one order, the taps (kernel rows, or pairs
+ * of rows, then columns) and in each the pairs, whatever block, lane or kernel (pl_group,
+ * pl_rows) computes it: the result does not depend on the block, as the tiles' does
  * not (a block of a row's last 16 pixels overlaps the one before, to the same values; a row
  * narrower than 16 is one masked block). Products as VDPBF16PS's (a pair's two products, then
  * the sum), so not bitwise the tiles' results. */
@@ -928,15 +933,16 @@ static void lanes_planar(AmxLayer *L, const GyreConvPostLayer *p)
   }
 }
 
-/* acc += the 16 lanes' pairs a by the weight pair at wp, broadcast */
+/* acc += the 16 lanes' pairs a by the weight pair at wp, broadcast (vpbroadcastd: as fast as
+ * VDPBF16PS's embedded broadcast, and the compiler allocates the registers better) */
 #define PL_DP(acc, a, wp)                                                                          \
   acc = _mm512_dpbf16_ps(acc, (__m512bh) (a),                                                      \
                          (__m512bh) _mm512_set1_epi32(*(const bf16_pair *) (wp)))
 
-/* the sums acc[o NB + b] of output channels o0 .. o0 + OB - 1 at NB blocks of 16 pixels (block b:
- * row yb[b], columns xb[b] on, the lanes of m) after each one's bias, activation and batch norm:
- * into the next layer's planes (two channels a plane) or the fp32 output (OB and NB constants:
- * the loops unrolled, the accumulators in registers) */
+/* the sums acc[o G + g] (each from its bias) of output channels o0 .. o0 + OB - 1 at G blocks of
+ * 16 pixels (block g: row yb[g], columns xb[g] on, the lanes of m) after their activation and
+ * batch norm: into the next layer's planes (two channels a plane) or the fp32 output (OB and G
+ * constants: the loops unrolled, the accumulators in registers) */
 AMX_TARGET static inline __attribute__((always_inline)) void
 pl_post(const AmxLayer *L, __m512 *acc, const int OB, const int G, int o0, const int *yb,
         const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
@@ -1094,10 +1100,15 @@ AMX_TARGET static void pl_layer(const AmxLayer *L, const uint32_t *in, int avx, 
   for (int o0 = 0; o0 < s->Cout;) {
     const int r = s->Cout - o0, OB = r >= 8 ? 8 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
     const int G = OB == 8 ? 2 : OB == 4 ? 4 : OB == 2 ? 8 : 12;
-    /* one channel: by bands of R rows (the last shifted back to end at the last row), G blocks
-     * of a band's rows at a time (as many as the row has, up to 4: R G = 12) */
-    const int gr = nb >= 4 ? 4 : nb >= 2 ? 2 : 1, R = 12 / gr;
-    if (OB == 1 && s->Y >= R) {
+    /* one channel: by bands of R rows (the last shifted back to end at the last row), gr blocks
+     * of a band's rows at a time (R gr = 12): the shape that computes the fewest blocks (bands
+     * times groups, each 12 blocks), the most blocks at a time among equals; none where Y < R */
+    int gr = 0, R = 0;
+    for (int g = 4, best = 0; g >= 1; g /= 2) {
+      const int rr = 12 / g, work = (s->Y + rr - 1) / rr * ((nb + g - 1) / g);
+      if (s->Y >= rr && (!gr || work < best)) gr = g, R = rr, best = work;
+    }
+    if (OB == 1 && gr) {
       for (int yi = 0; yi < s->Y; yi += R)
         for (int ib = 0; ib < nb; ib += gr) {
           const int y0 = yi < s->Y - R ? yi : s->Y - R;

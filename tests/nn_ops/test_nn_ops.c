@@ -834,13 +834,13 @@ static void test_conv(int dims, int N, int Cin, int Cout, int Y, int X, int KY, 
 }
 
 /* ---- conv_chain_forward in bf16 (AMX, or AVX-512 BF16) ---- */
-/* fp32 -> bf16 -> fp32, round to nearest even (as the chain rounds inputs, weights and the
- * activations between layers) */
+/* fp32 -> bf16 -> fp32, round to nearest even, a subnormal as a zero of its sign (as the chain
+ * rounds inputs, weights and the activations between layers: VCVTNEPS2BF16's rounding) */
 static float bf16_round(float f)
 {
   uint32_t u;
   memcpy(&u, &f, 4);
-  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  u = !(u & 0x7f800000u) ? u & 0x80000000u : (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
   memcpy(&f, &u, 4);
   return f;
 }
@@ -1144,6 +1144,34 @@ static void nan_reach(GyreBackend *bf, int Cin, int Y, int X, int r0, int q0, in
   GyreTensorDestroy(&x), GyreTensorDestroy(&y);
 }
 
+/* subnormal inputs read as zeros wherever they lie (the vector conversions flush them; the
+ * scalar one, for a row's last columns and the padding, must too): one layer Cin -> 1 with a K x K
+ * kernel of weights 2^100 on a field of the largest subnormals, which rounded as numbers would be
+ * the smallest normal bf16 (products ~1e-8): every output 0, in every column */
+static void subnormal_zero(GyreBackend *bf, int Cin, int K)
+{
+  ChainLayer L1 = {.Cin = Cin, .Cout = 1, .K = K, .act = -1};
+  tensor(&L1.W, 4, 1, Cin, K, K), tensor(&L1.b, 1, 1, 0, 0, 0), tensor(&L1.st, 1, 4, 0, 0, 0);
+  for (size_t k = 0; k < L1.W.size; k++)
+    L1.W.data[k] = 0x1p100f;
+  GyreTensor     x, y;
+  const uint32_t sub = 0x007fc000u;
+  tensor(&x, 4, 1, Cin, 3, 20), tensor(&y, 4, 1, 1, 3, 20);
+  for (size_t k = 0; k < x.size; k++)
+    memcpy(&x.data[k], &sub, 4);
+  const int done    = chain_run(bf, 1, &L1, GYRE_PAD_CIRCULAR, &x, &y);
+  long      nonzero = 0;
+  for (size_t k = 0; k < y.size; k++)
+    nonzero += y.data[k] != 0.0f;
+  const int bad = !done || nonzero;
+  printf("%s chain: subnormal inputs read as zeros in every column (%d -> 1, %dx%d kernel): %ld "
+         "of %zu outputs not 0\n",
+         bad ? "FAIL" : "ok  ", Cin, K, K, nonzero, y.size);
+  failures += bad;
+  GyreTensorDestroy(&L1.W), GyreTensorDestroy(&L1.b), GyreTensorDestroy(&L1.st);
+  GyreTensorDestroy(&x), GyreTensorDestroy(&y);
+}
+
 /* the bf16 chain where AMX or AVX-512 BF16 runs it (else 77: ctest's skip, with the refusal's
  * message checked) */
 static int test_chains(void)
@@ -1212,9 +1240,12 @@ static int test_chains(void)
    * with a zero weight: one row above too (conv_amx.c); with one output channel on a 32 x 32
    * field (a tr layer), also the other output rows of the 16-row band whose input rows hold it
    * (0 x NaN: rows 0-15, which read input rows 0-17; the band 16-31 reads rows 16-31 and 0-1),
-   * in its columns */
+   * in its columns. These are AMX's bounds; the planar path (no AMX) reaches only the kernels'
+   * points and, from a 1-channel first layer, the row above */
   nan_reach(bf, 1, 8, 16, 3, 5, 1, 4, 8, "one channel in and out, 8 x 16");
   nan_reach(bf, 2, 32, 32, 10, 5, 0, 15, 1, "two channels in, one out, 32 x 32");
+  subnormal_zero(bf, 2, 1); /* (two channels a pair: a row's last 4 columns converted alone) */
+  subnormal_zero(bf, 1, 3); /* (two rows a pixel, the padding columns converted alone) */
   /* at fp32 the op declines */
   {
     GyreTensor x, y;
