@@ -1021,42 +1021,39 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
   pl_post(L, acc, OB, G, o0, yb, xb, m, avx, nl, next, out);
 }
 
-/* one output channel (o0) at R rows from y0 by G blocks of 16 pixels of those rows (columns xb[g]
- * on): each input row's vector loaded once for the up to KY output rows that use it (OB = 1 took
- * a load a product: loads, not products, bounded it). Each output row still takes its kernel rows,
- * then columns and pairs, in order: pl_group's sums, bit for bit */
+/* one output channel (o0) of a layer of 3 kernel rows (not ky2) at R rows from y0 by G blocks of
+ * 16 pixels of those rows (columns xb[g] on): each input row's vector loaded once for the up to 3
+ * output rows that use it (OB = 1 took a load a product: loads, not products, bounded it), the
+ * input rows unrolled so that which output rows take which kernel row is known when compiled (a
+ * test a row and product made R = 12 slower than one row at a time). Each output row still takes
+ * its kernel rows, then columns and pairs, in order: pl_group's sums, bit for bit */
 AMX_TARGET static inline __attribute__((always_inline)) void
 pl_rows(const AmxLayer *L, const uint32_t *in, const int R, const int G, int o0, int y0,
         const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
 {
   const GyreConvShape *s  = &L->s;
-  const int            Xp = s->X + 2 * s->PX, Co = s->Cout, ys = L->ky2 ? 2 : 1;
+  const int            Xp = s->X + 2 * s->PX, Co = s->Cout;
   const int            nr = L->s.KX * L->np; /* a kernel row's pairs (the taps of ky = 0) */
   __m512               acc[16];              /* [R][G] */
   int                  yv[16], xv[16];
 #pragma GCC unroll 16
   for (int k = 0; k < R * G; k++)
     acc[k] = _mm512_set1_ps(L->lane[o0]), yv[k] = y0 + k / G, xv[k] = xb[k % G];
-  for (int t = 0; t < R + ys * (L->kr - 1); t++) { /* input rows y0 + t */
-    const uint32_t *w[16];                         /* output row y0 + q's weights for row t */
-#pragma GCC unroll 16
-    for (int q = 0; q < R; q++) { /* (kernel row (t - q) / ys, where that is one) */
-      const int d = t - q;
-      w[q] =
-          d >= 0 && d % ys == 0 && d / ys < L->kr ? L->wp + (size_t) d / ys * nr * Co + o0 : NULL;
-    }
+#pragma GCC unroll 14
+  for (int t = 0; t < R + 2;
+       t++) { /* input rows y0 + t: output row y0 + q takes kernel row t - q */
+    const uint32_t *row = in + (size_t) (y0 + t) * Xp;
     for (int u = 0; u < nr; u++) {
-      const uint32_t *a0 = in + (size_t) (y0 + t) * Xp + L->tap[u];
-      __m512i         a[16];
+      __m512i a[16];
 #pragma GCC unroll 16
       for (int g = 0; g < G; g++)
-        a[g] = _mm512_maskz_loadu_epi32(m, a0 + xb[g]);
+        a[g] = _mm512_maskz_loadu_epi32(m, row + L->tap[u] + xb[g]);
 #pragma GCC unroll 16
       for (int q = 0; q < R; q++)
-        if (w[q])
+        if (t - q >= 0 && t - q < 3)
 #pragma GCC unroll 16
           for (int g = 0; g < G; g++)
-            PL_DP(acc[q * G + g], a[g], w[q] + (size_t) u * Co);
+            PL_DP(acc[q * G + g], a[g], L->wp + ((size_t) (t - q) * nr + u) * Co + o0);
     }
   }
   pl_post(L, acc, 1, R * G, o0, yv, xv, m, avx, nl, next, out);
@@ -1100,15 +1097,16 @@ AMX_TARGET static void pl_layer(const AmxLayer *L, const uint32_t *in, int avx, 
   for (int o0 = 0; o0 < s->Cout;) {
     const int r = s->Cout - o0, OB = r >= 8 ? 8 : r >= 4 ? 4 : r >= 2 ? 2 : 1;
     const int G = OB == 8 ? 2 : OB == 4 ? 4 : OB == 2 ? 8 : 12;
-    /* one channel: by bands of R rows (the last shifted back to end at the last row), gr blocks
-     * of a band's rows at a time (R gr = 12): the shape that computes the fewest blocks (bands
-     * times groups, each 12 blocks), the most blocks at a time among equals; none where Y < R */
+    /* one channel of 3 kernel rows: by bands of R rows (the last shifted back to end at the last
+     * row), gr blocks of a band's rows at a time (R gr = 12): the shape that computes the fewest
+     * blocks (bands times groups, each 12 blocks), the most blocks at a time among equals; none
+     * where Y < R (then, and for other kernels, as the other channel groups) */
     int gr = 0, R = 0;
     for (int g = 4, best = 0; g >= 1; g /= 2) {
       const int rr = 12 / g, work = (s->Y + rr - 1) / rr * ((nb + g - 1) / g);
       if (s->Y >= rr && (!gr || work < best)) gr = g, R = rr, best = work;
     }
-    if (OB == 1 && gr) {
+    if (OB == 1 && gr && L->kr == 3 && !L->ky2) {
       for (int yi = 0; yi < s->Y; yi += R)
         for (int ib = 0; ib < nb; ib += gr) {
           const int y0 = yi < s->Y - R ? yi : s->Y - R;
