@@ -963,28 +963,31 @@ pl_post(const AmxLayer *L, __m512 *acc, const int OB, const int G, int o0, const
   const size_t  nplane = next ? padded_len(nl) / 2 : 0, oplane = (size_t) s->Y * s->X;
   const __m512i ilv = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-#pragma GCC unroll 16
-  for (int g = 0; g < G; g++) {
-    __m512 v[8];
-#pragma GCC unroll 8
-    for (int o = 0; o < OB; o++) {
-      const int c = o0 + o;
-      v[o]        = call ? _mm512_load_ps(cb[o * G + g]) : acc[o * G + g];
-      if (L->act == GYRE_ACT_RELU) v[o] = _mm512_max_ps(v[o], zero);
-      if (L->bn)
-        v[o] = _mm512_fmadd_ps(v[o], _mm512_set1_ps(L->lane[Co + c]),
-                               _mm512_set1_ps(L->lane[2 * Co + c]));
-      if (!next) _mm512_mask_storeu_ps(out + c * oplane + (size_t) yb[g] * s->X + xb[g], m, v[o]);
-    }
-    if (next)
+  /* channels two at a time (a plane of the next input; o0 is even: OB is 8, 4, 2 or a last 1),
+   * their scales and shifts broadcast once for the G blocks */
 #pragma GCC unroll 4
-      for (int o = 0; o < OB; o += 2) { /* (o0 even: OB is 8, 4, 2 or a last 1) */
-        const __m512i p = _mm512_permutexvar_epi16(
-            ilv, (__m512i) _mm512_cvtne2ps_pbh(o + 1 < OB ? v[o + 1] : zero, v[o]));
-        _mm512_mask_storeu_epi32(next + (size_t) (o0 + o) / 2 * nplane +
-                                     (size_t) (yb[g] + nl->s.PY) * Xn + nl->s.PX + xb[g],
+  for (int o = 0; o < OB; o += 2) {
+    const int    c = o0 + o, two = o + 1 < OB;
+    const __m512 s0 = _mm512_set1_ps(L->lane[Co + c]), h0 = _mm512_set1_ps(L->lane[2 * Co + c]);
+    const __m512 s1 = two ? _mm512_set1_ps(L->lane[Co + c + 1]) : zero;
+    const __m512 h1 = two ? _mm512_set1_ps(L->lane[2 * Co + c + 1]) : zero;
+#pragma GCC unroll 16
+    for (int g = 0; g < G; g++) {
+      __m512 v0 = call ? _mm512_load_ps(cb[o * G + g]) : acc[o * G + g];
+      __m512 v1 = !two ? zero : call ? _mm512_load_ps(cb[(o + 1) * G + g]) : acc[(o + 1) * G + g];
+      if (L->act == GYRE_ACT_RELU) v0 = _mm512_max_ps(v0, zero), v1 = _mm512_max_ps(v1, zero);
+      if (L->bn) v0 = _mm512_fmadd_ps(v0, s0, h0), v1 = two ? _mm512_fmadd_ps(v1, s1, h1) : zero;
+      if (next) {
+        const __m512i p = _mm512_permutexvar_epi16(ilv, (__m512i) _mm512_cvtne2ps_pbh(v1, v0));
+        _mm512_mask_storeu_epi32(next + (size_t) c / 2 * nplane + (size_t) (yb[g] + nl->s.PY) * Xn +
+                                     nl->s.PX + xb[g],
                                  m, p);
+        continue;
       }
+      float *op = out + c * oplane + (size_t) yb[g] * s->X + xb[g];
+      _mm512_mask_storeu_ps(op, m, v0);
+      if (two) _mm512_mask_storeu_ps(op + oplane, m, v1);
+    }
   }
 }
 
