@@ -495,7 +495,7 @@ void GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, Pet
 
 /* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. A rank
  * that owns the whole grid reads its own points (periodic wrap) without a ghost exchange. */
-static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
+static PetscErrorCode ApplyLocal(GyreSurrogateEval ev, const PetscScalar *src)
 {
   PetscInt xs = ev->xs, ys = ev->ys, xm = ev->xm, ym = ev->ym, gxs = ev->gxs, gys = ev->gys;
   PetscInt gxm = ev->gxm, M, N, C = ev->cin, r = ev->r;
@@ -505,7 +505,10 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
   PetscFunctionBegin;
   if (ev->whole) { /* u: this rank's points, the whole grid: (global) row length M */
     M = xm, N = ym, gxs = xs, gys = ys, gxm = xm;
-    PetscCall(VecGetArrayRead(ev->in, &u));
+    if (src)
+      u = src;
+    else
+      PetscCall(VecGetArrayRead(ev->in, &u));
   } else { /* u: the ghosted local block, row length gxm */
     M = N = 0;
     PetscCall(DMGetLocalVector(ev->in_dm, &Ul));
@@ -541,9 +544,9 @@ static PetscErrorCode ApplyLocal(GyreSurrogateEval ev)
   else /* per point: the stencils by their offsets (set up once) */
     for (PetscInt i = 0, m = n * C * S; i < m; i++)
       ev->xin[i] = (float) PetscRealPart(u[ev->gidx[i]]);
-  if (ev->whole)
+  if (ev->whole && !src)
     PetscCall(VecRestoreArrayRead(ev->in, &u));
-  else {
+  else if (!ev->whole) {
     PetscCall(VecRestoreArrayRead(Ul, &u));
     PetscCall(DMRestoreLocalVector(ev->in_dm, &Ul));
   }
@@ -619,7 +622,9 @@ static PetscErrorCode ApplyWhole(GyreSurrogateEval ev)
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
-PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
+/* GyreSurrogateEvalApply on ev->in, or (src not NULL: a rank owning the whole grid) on src, the
+ * input's array itself */
+static PetscErrorCode ApplyFrom(GyreSurrogateEval ev, const PetscScalar *src, const float **y)
 {
   const PetscScalar *x;
   PetscBool          same;
@@ -631,10 +636,13 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
    * a rank cost less than the compare, the copy and the agreement) */
   same = PETSC_FALSE;
   if (ev->kind != GYRE_EVAL_POINTS) {
-    PetscCall(VecGetArrayRead(ev->in, &x));
+    if (src)
+      x = src;
+    else
+      PetscCall(VecGetArrayRead(ev->in, &x));
     same = ev->have_last && !memcmp(x, ev->last, sizeof(PetscScalar) * ev->nlast);
     if (!same) PetscCall(PetscArraycpy(ev->last, x, ev->nlast));
-    PetscCall(VecRestoreArrayRead(ev->in, &x));
+    if (!src) PetscCall(VecRestoreArrayRead(ev->in, &x));
     if (ev->size > 1)
       PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &same, 1, MPIU_BOOL, MPI_LAND,
                                PetscObjectComm((PetscObject) ev->in)));
@@ -644,13 +652,20 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
     if (ev->kind == GYRE_EVAL_WHOLE)
       PetscCall(ApplyWhole(ev));
     else
-      PetscCall(ApplyLocal(ev));
+      PetscCall(ApplyLocal(ev, src));
     ev->have_last = PETSC_TRUE;
   }
   if (ev->sigma > 0 && !ev->trip && ev->g_ny > 0)
     GuardValues(ev, ev->g_nx, ev->g_per_in, ev->g_y, ev->g_ny, ev->g_per_out);
   PetscCall(PetscLogEventEnd(GYRE_SURROGATE_EVENT, ev->in, 0, 0, 0));
   *y = ev->y;
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y)
+{
+  PetscFunctionBegin;
+  PetscCall(ApplyFrom(ev, NULL, y));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 
@@ -763,6 +778,14 @@ PetscErrorCode GyreSurrogateEvalApplyState(GyreSurrogateEval ev, Vec U, PetscInt
   PetscCall(VecGetArrayRead(U, &u));
   if (GyreSurrogateEvalReadsState(ev)) { /* the stencils straight from the state */
     const PetscErrorCode ierr = GyreSurrogateEvalApplyStateArray(ev, u, dof, comp, y);
+    PetscCall(VecRestoreArrayRead(U, &u));
+    PetscCall(ierr);
+    PetscFunctionReturn(PETSC_SUCCESS);
+  }
+  if (ev->kind == GYRE_EVAL_BLOCK && ev->whole && C == 1 && dof == 1) {
+    /* the state is the input as it is, and this rank has all of it: read from its array, without
+     * the copy into the evaluator's input (ApplyLocal reads a whole rank's points from an array) */
+    const PetscErrorCode ierr = ApplyFrom(ev, u, y);
     PetscCall(VecRestoreArrayRead(U, &u));
     PetscCall(ierr);
     PetscFunctionReturn(PETSC_SUCCESS);
