@@ -175,9 +175,10 @@ typedef struct {
   float    *lane;        /* [3][nt][16]: each column's bias, scale, shift (zeros: none); planar:
                           * [3][Cout] */
   int       act, bn;
-  int       np;  /* planar: the input's planes of pairs (cp 2, kr as above) */
-  uint32_t *wp;  /* planar: [kr][KX][np][Cout] weight pairs (pack_weights_planar) */
-  long     *tap; /* planar: [kr KX np] each pair's input from a block's first (uint32s) */
+  int       np;   /* planar: the input's planes of pairs (cp 2, kr as above) */
+  uint32_t *wp;   /* planar: [kr][KX][np][Cout] weight pairs (pack_weights_planar) */
+  long     *tap;  /* planar: [kr KX np] each pair's input from a block's first (uint32s) */
+  int       ntap; /* planar: the taps (products a pixel and output channel) */
 } AmxLayer;
 
 /* fp32 -> bf16 as VCVTNEPS2BF16: round to nearest even, a subnormal input read as a zero of its
@@ -867,16 +868,31 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
  * narrower than 16 is one masked block). Products as VDPBF16PS's (a pair's two products, then
  * the sum), so not bitwise the tiles' results. */
 
-/* the network's input sample x (Cin, Y, X) fp32 into the first layer's planes (padded) */
+/* the network's input sample x (Cin, Y, X) fp32 into the first layer's planes (padded). A
+ * 1-channel first layer (ky2): plane 0 the padded input's rows in pairs (load_input_rows), plane 1
+ * its columns in pairs, (yy, xx) and (yy, xx + 1) (0 past the last column), for an odd kernel's
+ * last row (taps_planar) */
 AMX_TARGET static void pl_load_input(const AmxLayer *L, const float *x, uint32_t *buf)
 {
-  const GyreConvShape *s = &L->s;
+  const GyreConvShape *s     = &L->s;
+  const int            Xp    = s->X + 2 * s->PX;
+  const size_t         plane = padded_len(L) / 2, xplane = (size_t) s->Y * s->X;
   if (L->ky2) {
     load_input_rows(L, x, buf);
+    const __m512i lo = _mm512_set1_epi32(0xffff);
+    for (int yy = 0; yy < s->Y + 2 * s->PY; yy++) {
+      const uint32_t *v  = buf + (size_t) yy * Xp;
+      uint32_t       *h  = buf + plane + (size_t) yy * Xp;
+      int             xx = 0;
+      for (; xx + 17 <= Xp; xx += 16) /* (value xx + 16 read: the last vector's next) */
+        _mm512_storeu_si512(h + xx,
+                            _mm512_or_si512(_mm512_and_si512(_mm512_loadu_si512(v + xx), lo),
+                                            _mm512_slli_epi32(_mm512_loadu_si512(v + xx + 1), 16)));
+      for (; xx < Xp; xx++)
+        h[xx] = (v[xx] & 0xffffu) | (xx + 1 < Xp ? v[xx + 1] << 16 : 0);
+    }
     return;
   }
-  const int    Xp    = s->X + 2 * s->PX;
-  const size_t plane = padded_len(L) / 2, xplane = (size_t) s->Y * s->X;
   for (int j = 0; j < L->np; j++) {
     const float *a = x + 2 * j * xplane, *b = 2 * j + 1 < s->Cin ? a + xplane : NULL;
     uint32_t    *p = buf + j * plane;
@@ -887,36 +903,46 @@ AMX_TARGET static void pl_load_input(const AmxLayer *L, const float *x, uint32_t
   }
 }
 
-/* a layer's weights as pairs: [kr][KX][np][Cout], the pair of input channels 2 j, 2 j + 1 (ky2:
- * kernel rows 2 ky, 2 ky + 1 of channel 0) at tap (ky, kx) for output channel o; zeros past the
- * channels or rows */
-static void pack_weights_planar(const AmxLayer *L, const float *W, uint32_t *w)
-{
-  const GyreConvShape *s = &L->s;
-  for (int ky = 0; ky < L->kr; ky++)
-    for (int kx = 0; kx < s->KX; kx++)
-      for (int j = 0; j < L->np; j++)
-        for (int o = 0; o < s->Cout; o++) {
-          uint32_t v = 0;
-          for (int h = 0; h < 2; h++) {
-            const int i = L->ky2 ? 0 : 2 * j + h, r = L->ky2 ? 2 * ky + h : ky;
-            if (i < s->Cin && r < s->KY)
-              v |= (uint32_t) to_bf16(W[(((size_t) o * s->Cin + i) * s->KY + r) * s->KX + kx])
-                   << 16 * h;
-          }
-          w[(((size_t) ky * s->KX + kx) * L->np + j) * s->Cout + o] = v;
-        }
-}
-
-/* each pair's input, from a block's first pixel: kernel row (pair) ky, column kx, plane j */
-static void taps_planar(AmxLayer *L)
+/* the layer's taps, in the order its sums take them: each one's input from a block's first pixel
+ * (L->tap, uint32s) and its weight pairs for the output channels (w[t Cout + o]; zeros past the
+ * channels or rows). Kernel row ky, column kx, plane j: channels 2 j, 2 j + 1. A 1-channel first
+ * layer (ky2): kernel rows 2 k, 2 k + 1 at column kx from plane 0 (rows in pairs), then an odd
+ * kernel's last row as column pairs 2 k, 2 k + 1 from plane 1: (KY - 1) / 2 KX + (KX + 1) / 2
+ * products (13 for 5 x 5, where rows in pairs alone took 15) */
+static int taps_planar(const AmxLayer *L, const float *W, long *tap, uint32_t *w)
 {
   const GyreConvShape *s  = &L->s;
   const long           Xp = s->X + 2 * s->PX, plane = (long) padded_len(L) / 2;
-  for (int ky = 0, t = 0; ky < L->kr; ky++)
-    for (int kx = 0; kx < s->KX; kx++)
-      for (int j = 0; j < L->np; j++)
-        L->tap[t++] = (L->ky2 ? 2 : 1) * ky * Xp + kx + j * plane;
+  const int            C = s->Cout, KX = s->KX;
+  int                  t = 0;
+  /* (weight (o, i, r, k), 0 outside the kernel and the channels) */
+#define PL_W(o, i, r, k)                                                                           \
+  ((i) < s->Cin && (r) < s->KY && (k) < KX                                                         \
+       ? (uint32_t) to_bf16(W[(((size_t) (o) *s->Cin + (i)) * s->KY + (r)) * KX + (k)])            \
+       : 0u)
+  if (L->ky2) {
+    for (int k = 0; k + 1 < s->KY; k += 2)
+      for (int kx = 0; kx < KX; kx++, t++) {
+        if (tap) tap[t] = k * Xp + kx;
+        for (int o = 0; w && o < C; o++)
+          w[(size_t) t * C + o] = PL_W(o, 0, k, kx) | PL_W(o, 0, k + 1, kx) << 16;
+      }
+    for (int kx = 0; s->KY % 2 && kx < KX; kx += 2, t++) {
+      if (tap) tap[t] = plane + (s->KY - 1) * Xp + kx;
+      for (int o = 0; w && o < C; o++)
+        w[(size_t) t * C + o] = PL_W(o, 0, s->KY - 1, kx) | PL_W(o, 0, s->KY - 1, kx + 1) << 16;
+    }
+    return t;
+  }
+  for (int ky = 0; ky < s->KY; ky++)
+    for (int kx = 0; kx < KX; kx++)
+      for (int j = 0; j < L->np; j++, t++) {
+        if (tap) tap[t] = ky * Xp + kx + j * plane;
+        for (int o = 0; w && o < C; o++)
+          w[(size_t) t * C + o] = PL_W(o, 2 * j, ky, kx) | PL_W(o, 2 * j + 1, ky, kx) << 16;
+      }
+  return t;
+#undef PL_W
 }
 
 /* each output channel's bias, batch-norm scale and shift, as lanes() but one value a channel:
@@ -999,7 +1025,7 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
          const int *xb, __mmask16 m, int avx, const AmxLayer *nl, uint32_t *next, float *out)
 {
   const GyreConvShape *s  = &L->s;
-  const int            Xp = s->X + 2 * s->PX, KX = s->KX, np = L->np, Co = s->Cout;
+  const int            Xp = s->X + 2 * s->PX, Co = s->Cout;
   __m512               acc[16]; /* [OB][G] (OB G <= 16: SRA keeps so small an array in registers) */
   const uint32_t      *base[16];
 #pragma GCC unroll 16
@@ -1009,8 +1035,7 @@ pl_group(const AmxLayer *L, const uint32_t *in, const int OB, const int G, int o
   for (int k = 0; k < OB * G; k++) /* (each sum from its bias) */
     acc[k] = _mm512_set1_ps(L->lane[o0 + k / G]);
   const uint32_t *wp = L->wp + o0;
-  const int       nt = L->kr * KX * np; /* (one loop: the taps' offsets from a table) */
-  for (int t = 0; t < nt; t++, wp += Co) {
+  for (int t = 0; t < L->ntap; t++, wp += Co) { /* (one loop: the taps' offsets from a table) */
     __m512i a[16];
 #pragma GCC unroll 16
     for (int g = 0; g < G; g++)
@@ -1240,9 +1265,10 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     }
     L->s = s, L->act = p->act, L->ky2 = l == 0 && s.Cin == 1 && s.KY > 1;
     if (planar_on) { /* the planar path: planes of pairs */
-      L->cp = 2, L->kr = L->ky2 ? (s.KY + 1) / 2 : s.KY, L->np = L->ky2 ? 1 : (s.Cin + 1) / 2;
-      wlen += 2 * (size_t) L->kr * s.KX * L->np * s.Cout, nlane += 3 * (size_t) s.Cout;
-      ntap += (size_t) L->kr * s.KX * L->np;
+      L->cp = 2, L->kr = L->ky2 ? (s.KY + 1) / 2 : s.KY, L->np = L->ky2 ? 2 : (s.Cin + 1) / 2;
+      L->ntap = taps_planar(L, NULL, NULL, NULL);
+      wlen += 2 * (size_t) L->ntap * s.Cout, nlane += 3 * (size_t) s.Cout;
+      ntap += (size_t) L->ntap;
       if (L->np * padded_len(L) > c->blen) c->blen = L->np * padded_len(L);
       shape[1] = s.Cout;
       continue;
@@ -1269,11 +1295,10 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
     L->wt = c->wt + w, L->lane = c->lane + k;
     if (planar_on) {
       L->wp = (uint32_t *) L->wt, L->tap = c->tap + ntap;
-      pack_weights_planar(L, layers[l].W->data, L->wp);
-      taps_planar(L);
-      ntap += (size_t) L->kr * L->s.KX * L->np;
+      taps_planar(L, layers[l].W->data, L->tap, L->wp);
+      ntap += (size_t) L->ntap;
       lanes_planar(L, &layers[l]);
-      w += 2 * L->kr * L->s.KX * L->np * L->s.Cout, k += 3 * L->s.Cout;
+      w += 2 * L->ntap * L->s.Cout, k += 3 * L->s.Cout;
       continue;
     }
     pack_weights(L, layers[l].W->data, L->wt);
