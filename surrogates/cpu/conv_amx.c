@@ -853,14 +853,15 @@ AMX_TARGET static void amx_layer(const AmxLayer *L, const uint16_t *in, int avx,
  * layer's input is planes of bf16 pairs, each plane padded as the NHWC buffers above (Cp = 2: a
  * pair a pixel): plane j holds channels 2 j and 2 j + 1 of each pixel in one 32-bit value (a zero
  * for an odd count's last), or, for a 1-channel first layer (ky2), rows yy and yy + 1 of the
- * input, as load_input_rows stores them. An accumulator is 16 consecutive pixels of one output
+ * input, as load_input_rows stores them, with a second plane of columns xx and xx + 1 for an odd
+ * kernel's last row. An accumulator is 16 consecutive pixels of one output
  * channel, and one VDPBF16PS adds to it one pair's two products at each of its pixels: the 16
  * pixels' pair (one load) by the pair's two weights, broadcast (a broadcast costs nothing more
  * here: an AMD EPYC does one such product a cycle, as with both operands in registers).
  * OB output channels by G blocks of 16 pixels are done at once (OB G accumulators in registers;
  * per pair and tap, G loads and OB G products), so every product is a useful one, where the
  * tiles' layouts emulated by VDPBF16PS (this path until 2026-11-28) spent a quarter to a half of
- * theirs on zeros (the small CNN: 27.75 products a pixel against 36, bench/RESULTS.md). Each
+ * theirs on zeros (the small CNN: 26.75 products a pixel against 36, bench/RESULTS.md). Each
  * output pixel's sum is its bias, then its products in one order, the taps (kernel rows, or pairs
  * of rows, then columns) and in each the pairs, whatever block, lane or kernel (pl_group,
  * pl_rows) computes it: the result does not depend on the block, as the tiles' does
