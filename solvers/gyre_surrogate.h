@@ -128,8 +128,10 @@ PetscErrorCode GyreSurrogateEvalApply(GyreSurrogateEval ev, const float **y);
 /* The network on the state U (dof components a point, the input channels its components
  * comp[0..cin)): *y as GyreSurrogateEvalApply's. Where this rank owns the whole grid and the
  * network is applied per point, the stencils are gathered straight from U into the network's
- * input (offsets set up on the first call); otherwise the channels are packed (GetInput) and
- * GyreSurrogateEvalApply runs. The same values either way. Collective. */
+ * input (offsets set up on the first call); where it owns the whole grid, the network takes a
+ * block and its one input channel is the state itself, the block is read from U's array;
+ * otherwise the channels are packed (GetInput) and GyreSurrogateEvalApply runs. The same values
+ * every way. Collective. */
 /* x[k] = (float) u[k] and f[k] += scale * y[k] for k < n: the closure's conversions each call,
  * 4 values a vector where the CPU has AVX2 and FMA (the same arithmetic as the plain loops,
  * bitwise) */

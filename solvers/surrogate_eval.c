@@ -493,8 +493,9 @@ void GyreSurrogateAddScaled(PetscScalar *f, const float *y, PetscReal scale, Pet
     f[k] += scale * y[k];
 }
 
-/* POINTS and BLOCK: the packed input with its ghost points, evaluated on this rank. A rank
- * that owns the whole grid reads its own points (periodic wrap) without a ghost exchange. */
+/* POINTS and BLOCK: the packed input (ev->in; src, where not NULL on a rank that owns the whole
+ * grid: that array instead) with its ghost points, evaluated on this rank. A rank that owns the
+ * whole grid reads its own points (periodic wrap) without a ghost exchange. */
 static PetscErrorCode ApplyLocal(GyreSurrogateEval ev, const PetscScalar *src)
 {
   PetscInt xs = ev->xs, ys = ev->ys, xm = ev->xm, ym = ev->ym, gxs = ev->gxs, gys = ev->gys;

@@ -176,8 +176,8 @@ typedef struct {
                           * [3][Cout] */
   int       act, bn;
   int       np;   /* planar: the input's planes of pairs (cp 2, kr as above) */
-  uint32_t *wp;   /* planar: [kr][KX][np][Cout] weight pairs (pack_weights_planar) */
-  long     *tap;  /* planar: [kr KX np] each pair's input from a block's first (uint32s) */
+  uint32_t *wp;   /* planar: [ntap][Cout] weight pairs (taps_planar) */
+  long     *tap;  /* planar: [ntap] each tap's input from a block's first pixel (uint32s) */
   int       ntap; /* planar: the taps (products a pixel and output channel) */
 } AmxLayer;
 
@@ -881,7 +881,7 @@ AMX_TARGET static void pl_load_input(const AmxLayer *L, const float *x, uint32_t
   if (L->ky2) {
     load_input_rows(L, x, buf);
     const __m512i lo = _mm512_set1_epi32(0xffff);
-    for (int yy = 0; yy < s->Y + 2 * s->PY; yy++) {
+    for (int yy = s->KY - 1; yy < s->Y + 2 * s->PY; yy++) { /* (the rows the last tap reads) */
       const uint32_t *v  = buf + (size_t) yy * Xp;
       uint32_t       *h  = buf + plane + (size_t) yy * Xp;
       int             xx = 0;
