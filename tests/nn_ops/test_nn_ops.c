@@ -1233,6 +1233,11 @@ static int test_chains(void)
    * channels (not two input rows a pixel) */
   const int wide1[2][5] = {{1, 4, 17, R, 1}, {4, 1, 3, -1, 0}};
   test_chain(bf, 2, 1, 20, 24, GYRE_PAD_CIRCULAR, 2, wide1);
+  /* a 1-channel first layer of 7 x 7 (rows in pairs, its last row in column pairs on the planar
+   * path), alone with zero padding on rows narrower than 16, and into a 3-channel layer */
+  const int k7[2][5] = {{1, 3, 7, T, 0}, {3, 2, 3, R, 1}};
+  test_chain(bf, 2, 2, 11, 13, GYRE_PAD_ZERO, 1, k7);
+  test_chain(bf, 2, 1, 14, 37, GYRE_PAD_CIRCULAR, 2, k7);
   /* one output channel on fields at least 16 x 16: 16 output rows a tile's columns (conv_amx.c's
    * tr layers): sizes not multiples of 16 (the last band and block shifted back), a hidden
    * 1-channel layer, a run of several chunks (20 and 33 channels), a kernel of 5 rows, GELU */
