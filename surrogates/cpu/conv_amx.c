@@ -259,23 +259,22 @@ static void pack_weights(const AmxLayer *L, const float *W, uint16_t *wt)
 }
 
 /* each column's bias, batch-norm scale (gamma invstd, as bn_forward's) and shift (beta - mean
- * scale, one rounding) into L->lane */
+ * scale, one rounding) into L->lane: the tiles' columns (nt x 16, each its channel or none), or
+ * on the planar path one a channel */
 static void lanes(AmxLayer *L, const GyreConvPostLayer *p)
 {
-  const size_t nl = 16 * (size_t) L->nt;
+  const size_t nl = planar_on ? (size_t) L->s.Cout : 16 * (size_t) L->nt;
   memset(L->lane, 0, sizeof(float) * 3 * nl);
   L->bn = p->mean != NULL;
-  for (int t = 0; t < L->nt; t++)
-    for (int n = 0; n < 16; n++) {
-      const int    o = column_channel(L, t, n);
-      const size_t k = 16 * (size_t) t + n;
-      if (o < 0) continue;
-      L->lane[k] = p->b && p->b->data ? p->b->data[o] : 0.0f;
-      if (!L->bn) continue;
-      const float sc      = p->gamma[o] * p->invstd[o]; /* (bn_forward's scale) */
-      L->lane[nl + k]     = sc;
-      L->lane[2 * nl + k] = fmaf(-p->mean[o], sc, p->beta[o]);
-    }
+  for (size_t k = 0; k < nl; k++) {
+    const int o = planar_on ? (int) k : column_channel(L, (int) k / 16, (int) k % 16);
+    if (o < 0) continue;
+    L->lane[k] = p->b && p->b->data ? p->b->data[o] : 0.0f;
+    if (!L->bn) continue;
+    const float sc      = p->gamma[o] * p->invstd[o]; /* (bn_forward's scale) */
+    L->lane[nl + k]     = sc;
+    L->lane[2 * nl + k] = fmaf(-p->mean[o], sc, p->beta[o]);
+  }
 }
 
 /* the padded NHWC buffer's size for a layer's input: (Y + 2 PY)(X + 2 PX) Cp */
@@ -390,14 +389,12 @@ AMX_TARGET static void load_input(const AmxLayer *L, const float *x, uint16_t *b
   const int    Y = s->Y, X = s->X, C = s->Cin, cp = L->cp, Xp = X + 2 * s->PX;
   const size_t plane = (size_t) Y * X;
   for (int y = 0; y < Y; y++) {
-    uint16_t    *r   = buf + ((size_t) (y + s->PY) * Xp + s->PX) * cp;
-    const float *src = x + (size_t) y * X;
-    int          i   = 0;
-    if (C == 1 && cp == 2) /* a value and a zero a pixel: 16 pixels a vector */
-      for (; i + 16 <= X; i += 16)
-        _mm512_storeu_si512(r + 2 * i, _mm512_cvtepu16_epi32(
-                                           (__m256i) _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i))));
-    for (; i < X; i++)
+    uint16_t *r = buf + ((size_t) (y + s->PY) * Xp + s->PX) * cp;
+    if (C == 1 && cp == 2) { /* a value and a zero a pixel: the planar path's pairs */
+      pair_row(x + (size_t) y * X, NULL, (uint32_t *) r, X);
+      continue;
+    }
+    for (int i = 0; i < X; i++)
       for (int c = 0; c < cp; c++)
         r[(size_t) i * cp + c] = c < C ? to_bf16(x[c * plane + (size_t) y * X + i]) : 0;
   }
@@ -946,20 +943,6 @@ static int taps_planar(const AmxLayer *L, const float *W, long *tap, uint32_t *w
 #undef PL_W
 }
 
-/* each output channel's bias, batch-norm scale and shift, as lanes() but one value a channel:
- * lane[o], lane[Cout + o], lane[2 Cout + o] */
-static void lanes_planar(AmxLayer *L, const GyreConvPostLayer *p)
-{
-  const int C = L->s.Cout;
-  L->bn       = p->mean != NULL;
-  for (int o = 0; o < C; o++) {
-    const float sc     = L->bn ? p->gamma[o] * p->invstd[o] : 0.0f;
-    L->lane[o]         = p->b && p->b->data ? p->b->data[o] : 0.0f;
-    L->lane[C + o]     = sc;
-    L->lane[2 * C + o] = L->bn ? fmaf(-p->mean[o], sc, p->beta[o]) : 0.0f;
-  }
-}
-
 /* acc += the 16 lanes' pairs a by the weight pair at wp, broadcast (vpbroadcastd: as fast as
  * VDPBF16PS's embedded broadcast, and the compiler allocates the registers better) */
 #define PL_DP(acc, a, wp)                                                                          \
@@ -1298,7 +1281,7 @@ static ChainCache *chain_make(int n, const GyreConvPostLayer *layers, const Gyre
       L->wp = (uint32_t *) L->wt, L->tap = c->tap + ntap;
       taps_planar(L, layers[l].W->data, L->tap, L->wp);
       ntap += (size_t) L->ntap;
-      lanes_planar(L, &layers[l]);
+      lanes(L, &layers[l]);
       w += 2 * L->ntap * L->s.Cout, k += 3 * L->s.Cout;
       continue;
     }
