@@ -368,6 +368,9 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   PetscCheck(out[0], comm, PETSC_ERR_USER_INPUT, "no -train_out FILE given (the model file)");
   PetscCheck(!strcmp(backend, "cpu") || !strcmp(backend, "cuda"), comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-surrogate_backend %s: expected cpu or cuda", backend);
+  /* the backend's knobs in the environment, before any file is touched (the backend's
+   * creation checks them again) */
+  PetscCallGyre(comm, GyreBackendCheckEnv());
   PetscCheck(batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-train_batch %" PetscInt_FMT " must be at least 1", batch);
   PetscCheck(epochs >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,

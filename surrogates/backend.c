@@ -27,11 +27,91 @@ static int default_threads(int threads)
   return threads;
 }
 
+/* The backends' knobs (README: the CPU backend's own knobs and the GYRE_CUDA_* ones) and the
+ * values each takes, '|' between them: "fft:#" is "fft:" and a whole number >= 1, "#" a number
+ * > 0. Unset or empty is the default. The code reading a knob treats an unknown value as its
+ * default, so a misspelt one (GYRE_CPU_AVX512=yes) would compare the default with itself in
+ * silence: every backend's creation refuses it instead, with one error naming it. */
+static const struct {
+  const char *name, *values;
+} knobs[] = {
+    {"GYRE_MLP_FUSED", "0|1"},
+    {"GYRE_DENSE_DIRECT", "0|1"},
+    {"GYRE_CPU_AVX512", "0|1|2"},
+    {"GYRE_GELU_AVX2", "0|1"},
+    {"GYRE_CPU_AMX", "0|1"},
+    {"GYRE_RELU_INPLACE", "0|1"},
+    {"GYRE_CONV_ALGO", "im2col|shift|direct|fft"},
+    {"GYRE_NCCL", "0|1|force"},
+    {"GYRE_CUDA_CONV", "auto|implicit|shift|im2col|direct|fft|fft:#"},
+    {"GYRE_CUDA_POST", "0|1"},
+    {"GYRE_CUDA_PROFILE", "0|1|2"},
+    {"GYRE_CUDA_GRAPH", "0|1"},
+    {"GYRE_CUDA_PW", "gemm"},
+    {"GYRE_CUDA_PW_DW", "loop"},
+    {"GYRE_CUDA_IM2COL_MB", "#"},
+    {"GYRE_CUDA_IGEMM_BN", "64|128"},
+    {"GYRE_CUDA_IGEMM_TN", "4|8"},
+    {"GYRE_CUDA_IGEMM_TC", "0|3"},
+    {"GYRE_CUDA_IGEMM_DW_BK", "8|32"},
+    {"GYRE_CUDA_IGEMM_DW_HOIST", "0|1"},
+    {"GYRE_CUDA_IGEMM_SPLIT", "0|1"},
+    {"GYRE_CUDA_MODES_TILED", "0|1"},
+    {"GYRE_CUDA_TWIDDLE", "0|1"},
+};
+
+/* whether v is one of values (the table's form above) */
+static int knob_value_ok(const char *v, const char *values)
+{
+  for (const char *a = values; *a;) {
+    const char  *bar = strchr(a, '|');
+    const size_t n   = bar ? (size_t) (bar - a) : strlen(a);
+    if (a[n - 1] == '#') { /* a number (after the prefix before '#') */
+      char  *end;
+      double x = 0;
+      if (!strncmp(v, a, n - 1) && v[n - 1]) {
+        x = strtod(v + n - 1, &end);
+        if (!*end && x > 0 && (n == 1 || (x >= 1 && x == (double) (long) x))) return 1;
+      }
+    } else if (strlen(v) == n && !strncmp(v, a, n))
+      return 1;
+    a += n + (bar ? 1 : 0);
+  }
+  return 0;
+}
+
+GyreStatus GyreBackendCheckEnv(void)
+{
+  for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+    const char *v = getenv(knobs[i].name);
+    if (v && *v && !knob_value_ok(v, knobs[i].values)) {
+      char        took[128] = "";
+      const char *a         = knobs[i].values;
+      for (int k = 0; *a; k++) { /* "0, 1 or 2" */
+        const char  *bar = strchr(a, '|');
+        const size_t n = bar ? (size_t) (bar - a) : strlen(a), len = strlen(took);
+        const char  *sep = k == 0 ? "" : bar ? ", " : " or ";
+        const int    num = a[n - 1] == '#';
+        snprintf(took + len, sizeof took - len, "%s%.*s%s", sep, (int) (n - (size_t) num), a,
+                 !num     ? ""
+                 : n == 1 ? "a number > 0"
+                          : "N (a whole number N >= 1)");
+        a += n + (bar ? 1 : 0);
+      }
+      return GyreStatusSet(GYRE_ERR_ARG,
+                           "environment variable %s=%s: it takes %s (unset: the default)",
+                           knobs[i].name, v, took);
+    }
+  }
+  return GYRE_OK;
+}
+
 GyreStatus GyreBackendCreate(const char *name, int threads, GyreBackend **be)
 {
   GyreBackend *b;
 
   *be = NULL;
+  GyreCall(GyreBackendCheckEnv());
   if (!name || (strcmp(name, "cpu") && strcmp(name, "cuda")))
     return GyreStatusSet(GYRE_ERR_ARG, "unknown backend '%s' (built: %s)", name ? name : "",
                          GyreBackendsBuilt());

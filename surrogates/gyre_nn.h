@@ -268,8 +268,13 @@ struct GyreBackend_s {
 
 /* ---- backends (surrogates/backend.c) ---- */
 /* Creates the backend named "cpu" (or "cuda" where built); threads <= 0: the default
- * (OMP_NUM_THREADS or 1). GYRE_ERR_ARG naming the known backends otherwise. */
+ * (OMP_NUM_THREADS or 1). GYRE_ERR_ARG naming the known backends otherwise, or naming a knob of
+ * the environment with a value it does not take (GyreBackendCheckEnv). */
 GyreStatus GyreBackendCreate(const char *name, int threads, GyreBackend **be);
+/* GYRE_ERR_ARG naming the first of the backends' knobs (GYRE_CPU_AVX512, GYRE_CUDA_CONV, ...)
+ * whose value in the environment is not one it takes; GYRE_OK where each is unset, empty or
+ * known. */
+GyreStatus GyreBackendCheckEnv(void);
 GyreStatus GyreBackendDestroy(GyreBackend **be);
 /* Waits for the backend's queued work (a no-op for the CPU backend). */
 GyreStatus GyreBackendSynchronize(GyreBackend *be);

@@ -801,12 +801,14 @@ static int conv_forced(void)
   return f;
 }
 
-/* an unknown GYRE_CONV_ALGO, as the CUDA backend's GYRE_CUDA_CONV: one error naming it */
+/* an unknown GYRE_CONV_ALGO: one error naming it (the backend's creation refuses it first,
+ * GyreBackendCheckEnv; here for a value set after that, as a test may) */
 static GyreStatus conv_algo_check(void)
 {
   if (conv_forced() != 4) return GYRE_OK;
-  return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CONV_ALGO=%s: im2col, shift, direct or fft",
-                       getenv("GYRE_CONV_ALGO"));
+  GyreCall(GyreBackendCheckEnv());
+  return GyreStatusSet(GYRE_ERR_ARG, "GYRE_CONV_ALGO: an unknown value, read at the first "
+                                     "convolution (since changed)");
 }
 
 /* the direct forward: by default for few output channels with a kernel larger than 1 x 1 (a

@@ -94,6 +94,12 @@ expect_error "threads out of range" "-surrogate_threads -2: expected 0 (OMP_NUM_
 expect_error "scale not finite" "-surrogate_scale inf: not a finite number" \
   "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_scale inf \
   -output step1.nc -output_overwrite
+# a backend knob with a value it does not take (the default would run in silence), on 2 ranks
+export GYRE_CPU_AVX512=yes
+expect_error "a knob's unknown value" \
+  "environment variable GYRE_CPU_AVX512=yes: it takes 0, 1 or 2 (unset: the default)" \
+  mpirun_n 2 "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -output step1.nc -output_overwrite
+unset GYRE_CPU_AVX512
 [ "$(sha256sum step1.nc)" = "$sum" ] || fail "a refused option changed step1.nc"
 
 # mismatches: one error line each

@@ -1,5 +1,5 @@
 /* test_nn_ops.c — forward and gradient checks of the CPU backend's network ops, modelled on
- * ggml's test-backend-ops. Usage: test_nn_ops dense|act|mlp|loss|conv|chain|spectral.
+ * ggml's test-backend-ops. Usage: test_nn_ops dense|act|mlp|loss|conv|chain|spectral|knobs.
  * For every case:
  *  1. forward: the float op against a direct double-precision reference (direct sums, a
  *     direct DFT for the spectral convolution) — pins the forward semantics;
@@ -1371,6 +1371,71 @@ static void test_spectral_concurrent(void)
   failures += bad;
 }
 
+/* the backends' knobs (GyreBackendCheckEnv): every value the README gives each one is taken,
+ * and a value it does not take is one error naming the variable and the value */
+static void test_env_knobs(void)
+{
+  static const struct {
+    const char *name, *good[8], *bad[4];
+  } k[] = {
+      {"GYRE_MLP_FUSED", {"0", "1", ""}, {"yes", "00", " 0"}},
+      {"GYRE_DENSE_DIRECT", {"0", "1"}, {"off"}},
+      {"GYRE_CPU_AVX512", {"0", "1", "2"}, {"3", "-1", "2x"}},
+      {"GYRE_GELU_AVX2", {"0", "1"}, {"no"}},
+      {"GYRE_CPU_AMX", {"0", "1"}, {"2"}},
+      {"GYRE_RELU_INPLACE", {"0", "1"}, {"false"}},
+      {"GYRE_CONV_ALGO", {"im2col", "shift", "direct", "fft"}, {"bogus", "FFT", "fft:5"}},
+      {"GYRE_NCCL", {"0", "1", "force"}, {"on"}},
+      {"GYRE_CUDA_CONV",
+       {"auto", "implicit", "shift", "im2col", "direct", "fft", "fft:25", "fft:1"},
+       {"fft:0", "fft:", "fft:2.5", "gemm"}},
+      {"GYRE_CUDA_POST", {"0", "1"}, {"off"}},
+      {"GYRE_CUDA_PROFILE", {"0", "1", "2"}, {"yes"}},
+      {"GYRE_CUDA_GRAPH", {"0", "1"}, {"2"}},
+      {"GYRE_CUDA_PW", {"gemm"}, {"kernel"}},
+      {"GYRE_CUDA_PW_DW", {"loop"}, {"1"}},
+      {"GYRE_CUDA_IM2COL_MB", {"1024", "0.001", "64"}, {"0", "-1", "1e", "big"}},
+      {"GYRE_CUDA_IGEMM_BN", {"64", "128"}, {"32"}},
+      {"GYRE_CUDA_IGEMM_TN", {"4", "8"}, {"16"}},
+      {"GYRE_CUDA_IGEMM_TC", {"0", "3"}, {"1"}},
+      {"GYRE_CUDA_IGEMM_DW_BK", {"8", "32"}, {"16"}},
+      {"GYRE_CUDA_IGEMM_DW_HOIST", {"0", "1"}, {"yes"}},
+      {"GYRE_CUDA_IGEMM_SPLIT", {"0", "1"}, {"no"}},
+      {"GYRE_CUDA_MODES_TILED", {"0", "1"}, {"-1"}},
+      {"GYRE_CUDA_TWIDDLE", {"0", "1"}, {"table"}},
+  };
+  int checked = 0;
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    char *saved = getenv(k[i].name) ? strdup(getenv(k[i].name)) : NULL;
+    for (int g = 0; g < 8 && k[i].good[g]; g++, checked++) {
+      setenv(k[i].name, k[i].good[g], 1);
+      if (GyreBackendCheckEnv() != GYRE_OK) {
+        fprintf(stderr, "FAIL knobs: %s=%s refused: %s\n", k[i].name, k[i].good[g],
+                GyreStatusMessage());
+        failures++;
+      }
+    }
+    for (int b = 0; b < 4 && k[i].bad[b]; b++, checked++) {
+      char want[96];
+      snprintf(want, sizeof want, "environment variable %s=%s: it takes ", k[i].name, k[i].bad[b]);
+      setenv(k[i].name, k[i].bad[b], 1);
+      GyreBackend     *x     = NULL;
+      const GyreStatus st    = GyreBackendCheckEnv();
+      const int        named = st == GYRE_ERR_ARG && strstr(GyreStatusMessage(), want);
+      if (!named || GyreBackendCreate("cpu", 1, &x) != GYRE_ERR_ARG || x) {
+        fprintf(stderr, "FAIL knobs: %s=%s not refused as expected (%s)\n", k[i].name, k[i].bad[b],
+                st ? GyreStatusMessage() : "taken");
+        failures++;
+      }
+    }
+    if (saved)
+      setenv(k[i].name, saved, 1), free(saved);
+    else
+      unsetenv(k[i].name);
+  }
+  printf("knobs: %d values of %zu knobs checked\n", checked, sizeof k / sizeof k[0]);
+}
+
 int main(int argc, char **argv)
 {
   const char *what = argc > 1 ? argv[1] : "all";
@@ -1392,6 +1457,7 @@ int main(int argc, char **argv)
     test_dense(256, 32, 32, 1);
     test_dense_rows();
   }
+  if (all || !strcmp(what, "knobs")) test_env_knobs();
   if (all || !strcmp(what, "act"))
     for (int a = 0; a < 3; a++) {
       test_act((GyreActivation) a);

@@ -1,7 +1,7 @@
 # tests/nn_ops: forward (against double references) and finite-difference gradient checks of
 # the CPU backend's network ops (surrogate library alone, no PETSc).
 gyre_add_nn_test_exe(test_nn_ops ${CMAKE_CURRENT_LIST_DIR}/test_nn_ops.c)
-foreach(group dense act mlp loss conv spectral chain)
+foreach(group dense act mlp loss conv spectral chain knobs)
   add_test(NAME nn_ops_${group} COMMAND test_nn_ops ${group}
            WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   set_tests_properties(nn_ops_${group} PROPERTIES LABELS "unit" TIMEOUT 120)
@@ -31,9 +31,10 @@ foreach(algo im2col shift fft direct)
   set_tests_properties(nn_ops_conv_${algo} PROPERTIES LABELS "unit" TIMEOUT 120
                        ENVIRONMENT "GYRE_CONV_ALGO=${algo}")
 endforeach()
-# an unknown algorithm is refused by the ops with one error naming the value
+# an unknown algorithm is refused, by the backend's creation, with one error naming the value
 add_test(NAME nn_ops_conv_unknown_algo COMMAND test_nn_ops conv
          WORKING_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 set_tests_properties(nn_ops_conv_unknown_algo PROPERTIES LABELS "unit" TIMEOUT 120
                      ENVIRONMENT "GYRE_CONV_ALGO=bogus"
-                     PASS_REGULAR_EXPRESSION "GYRE_CONV_ALGO=bogus: im2col, shift, direct or fft")
+                     PASS_REGULAR_EXPRESSION
+                     "GYRE_CONV_ALGO=bogus: it takes im2col, shift, direct or fft")

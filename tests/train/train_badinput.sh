@@ -437,5 +437,14 @@ expect_error "an empty list entry" "-cnn_channels 8,,8: an empty entry" \
 expect_error "operator records backwards" "expected 0 <= t0 < t1" \
   "$GYRE" train -train_data g16.nc -train_mode operator -train_inputs vorticity \
   -train_targets vorticity -train_op_t0 3 -train_op_t1 1 -train_out m.nc
+# a backend knob with a value it does not take, refused before the files are touched
+export GYRE_CUDA_CONV=fft:0
+expect_error "a knob's unknown value" \
+  "environment variable GYRE_CUDA_CONV=fft:0: it takes auto, implicit, shift, im2col, direct, fft or fft:N (a whole number N >= 1)" \
+  mpirun_n 2 "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.nc -train_overwrite
+unset GYRE_CUDA_CONV
+expect_error "a knob's unknown number" "GYRE_CUDA_IM2COL_MB=0: it takes a number > 0" \
+  env GYRE_CUDA_IM2COL_MB=0 "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.nc \
+  -train_overwrite
 echo "$sum" | sha256sum -c --quiet || fail "a refused run changed good.nc or its checkpoint"
 echo "train_badinput: passed"
