@@ -43,12 +43,14 @@ typedef struct {
 
   /* output */
   GyreFile  out;
-  PetscBool output_made;      /* this run has written to run->output (it may be closed since) */
-  char     *output_aside;     /* the file -output_overwrite replaces, aside until the end */
-  char     *checkpoint_aside; /* and the checkpoint that went with it */
-  int       varids[GYRE_MAX_FIELDS];
-  double   *buf;
-  char     *command_line, *options;
+  PetscBool output_made;    /* this run has written to run->output (it may be closed since) */
+  PetscBool failed_done;    /* GyreRunOutputFailed has dealt with the files (once: its note is in
+                             * the run's error, which GyreSimulateFailed must not repeat) */
+  char   *output_aside;     /* the file -output_overwrite replaces, aside until the end */
+  char   *checkpoint_aside; /* and the checkpoint that went with it */
+  int     varids[GYRE_MAX_FIELDS];
+  double *buf;
+  char   *command_line, *options;
 
   /* surrogates */
   PetscInt          advance_steps; /* steps per advance: 1, or the emulator's stride in steps */

@@ -367,6 +367,8 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
 
   PetscFunctionBegin;
   note[0] = 0;
+  if (run->failed_done) PetscFunctionReturn(PETSC_SUCCESS);
+  run->failed_done = PETSC_TRUE;
   if (made) PetscCall(CloseOutput(run, PETSC_FALSE));
   if (run->checkpoint_written) {
     PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint));
