@@ -238,6 +238,18 @@ static int IsOptionName(const char *w)
   return 1;
 }
 
+/* Whether w is -NAME=VALUE with NAME an option's name: an option given with '=' (refused: the
+ * value goes after a space), not a value of the option before it */
+static int IsOptionEquals(const char *w)
+{
+  const char *eq = strchr(w, '=');
+  char        name[256];
+  if (!eq || (size_t) (eq - w) >= sizeof name) return 0;
+  memcpy(name, w, (size_t) (eq - w));
+  name[eq - w] = 0;
+  return IsOptionName(name);
+}
+
 /* Reads a PETSc options file: '#' starts a comment (outside double quotes); each remaining
  * line is -KEY followed by its values, words split at blanks, a double-quoted word kept whole
  * (its quotes removed), as PETSc's own reader does. */
@@ -1492,7 +1504,7 @@ int GyreSubmitCommand(int argc, char **argv)
     }
     if (IsOptionName(a)) {
       Opt *o = OptsAdd(&s.cmd, a + 1, "the command line");
-      while (i + 1 < argc && !IsOptionName(argv[i + 1]))
+      while (i + 1 < argc && !IsOptionName(argv[i + 1]) && !IsOptionEquals(argv[i + 1]))
         OptAddValue(o, argv[++i]);
       continue;
     }

@@ -61,6 +61,9 @@ expect_error "a day of 25 hours" "-slurm_time '1-25': expected a time limit" \
   fail "-slurm_time 90:30 (minutes:seconds) refused"
 expect_error "an option with '='" "'-slurm_nodes=-2' is not an option: give the value after a space (-slurm_nodes -2)" \
   "$GYRE" submit "$opts" -size tiny -dry_run -slurm_nodes=-2
+# ... also after an option with a value (it was taken as that option's second value)
+expect_error "an option with '=' after a value" "'-slurm_nodes=-2' is not an option: give the value after a space" \
+  "$GYRE" submit "$opts" -size tiny -dry_run -slurm_partition debug -slurm_nodes=-2
 expect_error "a directory as -gyre" "-gyre '/tmp' is not an executable file" \
   "$GYRE" submit "$opts" -size tiny -dry_run -gyre /tmp
 expect_error "a missing -gyre" "is not an executable file" \
