@@ -7,6 +7,8 @@
  * GYRE_EXIT_CHECKPOINTED after a signal. Collective. */
 extern const char GyreTrainHelp[];
 PetscErrorCode    GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitcode);
+/* Releases the training's checkpoint lock (its FILE.lock removed) after the command's error */
+void GyreTrainFailed(void);
 
 /* `gyre compare` (cli/compare.c): the options of GyreCompareHelp, then the validation library's
  * GyreCompare. Collective. */

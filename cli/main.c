@@ -407,6 +407,7 @@ int main(int argc, char **argv)
     int csize = size;
     if (first_error_comm != MPI_COMM_NULL) MPI_Comm_size(first_error_comm, &csize);
     /* An error raised on one rank alone cannot be finalised collectively. */
+    if (!strcmp(cmd, "train")) GyreTrainFailed(); /* its checkpoint's lock file, removed */
     if (csize < size) {
       if (!strcmp(cmd, "simulate")) GyreSimulateAbandon(); /* the file it replaces, back */
       MPI_Abort(PETSC_COMM_WORLD, 1);

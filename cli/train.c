@@ -253,6 +253,17 @@ static int StopRequested(void *ctx)
   return GyreSignalsReceived(); /* the signal's number, or 0 */
 }
 
+/* The checkpoint lock this process holds (rank 0; -1: none), released by GyreTrainFailed where
+ * the command ends in an error */
+static char train_lock_path[PETSC_MAX_PATH_LEN];
+static int  train_lock_fd = -1;
+
+void GyreTrainFailed(void)
+{
+  GyreCheckpointUnlock(train_lock_path, train_lock_fd);
+  train_lock_fd = -1;
+}
+
 PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitcode)
 {
   GyreTrainerOptions o;
@@ -404,7 +415,6 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
   /* the checkpoint's name, and whether the run starts afresh */
   char path[PETSC_MAX_PATH_LEN] = "";
   int  fresh                    = 0;
-  int  lockfd                   = -1; /* rank 0's lock on path.lock (GyreCheckpointLock) */
   {
     /* a fresh run never replaces a model file unless asked to; a resumed one updates it.
      * -train_resume auto is a fresh run where its checkpoint does not exist (a requeued job
@@ -422,7 +432,8 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                path, out);
     /* one training at a time on a checkpoint (held until the training ends, its file then
      * removed: GyreCheckpointUnlock below), before -train_resume auto looks for it */
-    PetscCall(GyreCheckpointLock(comm, path, "train", "-train_checkpoint", &lockfd));
+    PetscCall(GyreCheckpointLock(comm, path, "train", "-train_checkpoint", &train_lock_fd));
+    PetscCall(PetscStrncpy(train_lock_path, path, sizeof train_lock_path));
     if (rank == 0 && (!resume[0] || (is_auto && access(path, F_OK) != 0)) && access(out, F_OK) == 0)
       clash = is_auto ? 2 : 1;
     /* the model file or its checkpoint is one of the data files (the glob's matches) */
@@ -655,6 +666,6 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     PetscCallGyre(comm, GyreFileDropAside(comm, &out_aside));
     PetscCallGyre(comm, GyreFileDropAside(comm, &ckpt_aside));
   }
-  GyreCheckpointUnlock(path, lockfd); /* (an error before here leaves the file, unlocked) */
+  GyreTrainFailed(); /* (not failed: the same release; an error before here, by main) */
   PetscFunctionReturn(PETSC_SUCCESS);
 }

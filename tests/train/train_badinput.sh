@@ -447,4 +447,7 @@ expect_error "a knob's unknown number" "GYRE_CUDA_IM2COL_MB=0: it takes a number
   env GYRE_CUDA_IM2COL_MB=0 "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.nc \
   -train_overwrite
 echo "$sum" | sha256sum -c --quiet || fail "a refused run changed good.nc or its checkpoint"
+# a refused run leaves no checkpoint lock file behind (each left its FILE.lock)
+locks=$(ls ./*.lock 2>/dev/null || true)
+[ -z "$locks" ] || fail "refused runs left lock files: $locks"
 echo "train_badinput: passed"
