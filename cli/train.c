@@ -381,7 +381,7 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
              "-surrogate_backend %s: expected cpu or cuda", backend);
   /* the backend's knobs in the environment, before any file is touched (the backend's
    * creation checks them again) */
-  PetscCallGyre(comm, GyreBackendCheckEnv());
+  PetscCallGyre(comm, GyreStatusAgree(comm, GyreBackendCheckEnv())); /* (every rank's) */
   PetscCheck(batch >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,
              "-train_batch %" PetscInt_FMT " must be at least 1", batch);
   PetscCheck(epochs >= 1, comm, PETSC_ERR_ARG_OUTOFRANGE,

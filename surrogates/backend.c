@@ -1,4 +1,8 @@
 /* backend.c — choosing a backend by name at run time (-surrogate_backend cpu|cuda). */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +32,12 @@ static int default_threads(int threads)
 }
 
 /* The backends' knobs (README: the CPU backend's own knobs and the GYRE_CUDA_* ones) and the
- * values each takes, '|' between them: "fft:#" is "fft:" and a whole number >= 1, "#" a number
- * > 0. Unset or empty is the default. The code reading a knob treats an unknown value as its
- * default, so a misspelt one (GYRE_CPU_AVX512=yes) would compare the default with itself in
- * silence: every backend's creation refuses it instead, with one error naming it. */
+ * values each takes, '|' between them: "fft:#" is "fft:" and a whole number from 1 (digits
+ * only, as the code reads it with atoi), "#" a finite number > 0 up to 1e9 (decimal: digits, a
+ * point, an exponent). Unset or empty is the default. The code reading a knob treats an
+ * unknown value as its default, so a misspelt one (GYRE_CPU_AVX512=yes) would compare the
+ * default with itself in silence: every backend's creation refuses it instead, with one error
+ * naming it. */
 static const struct {
   const char *name, *values;
 } knobs[] = {
@@ -60,19 +66,30 @@ static const struct {
     {"GYRE_CUDA_TWIDDLE", "0|1"},
 };
 
+/* whether v is a number as "#" takes it (whole: as "fft:#" does) */
+static int knob_number_ok(const char *v, int whole)
+{
+  char *end;
+  if (whole) {
+    if (strspn(v, "0123456789") != strlen(v) || !*v) return 0;
+    errno        = 0;
+    const long n = strtol(v, &end, 10);
+    return !errno && n >= 1 && n <= INT_MAX;
+  }
+  if (!isdigit((unsigned char) v[0]) && v[0] != '.') return 0; /* (no blank, sign, inf, nan) */
+  if (strspn(v, "0123456789.eE+-") != strlen(v)) return 0;     /* (no hexadecimal) */
+  const double x = strtod(v, &end);
+  return !*end && isfinite(x) && x > 0 && x <= 1e9;
+}
+
 /* whether v is one of values (the table's form above) */
 static int knob_value_ok(const char *v, const char *values)
 {
   for (const char *a = values; *a;) {
     const char  *bar = strchr(a, '|');
     const size_t n   = bar ? (size_t) (bar - a) : strlen(a);
-    if (a[n - 1] == '#') { /* a number (after the prefix before '#') */
-      char  *end;
-      double x = 0;
-      if (!strncmp(v, a, n - 1) && v[n - 1]) {
-        x = strtod(v + n - 1, &end);
-        if (!*end && x > 0 && (n == 1 || (x >= 1 && x == (double) (long) x))) return 1;
-      }
+    if (n && a[n - 1] == '#') { /* a number, after the prefix before '#' */
+      if (!strncmp(v, a, n - 1) && knob_number_ok(v + n - 1, n > 1)) return 1;
     } else if (strlen(v) == n && !strncmp(v, a, n))
       return 1;
     a += n + (bar ? 1 : 0);
@@ -91,10 +108,10 @@ GyreStatus GyreBackendCheckEnv(void)
         const char  *bar = strchr(a, '|');
         const size_t n = bar ? (size_t) (bar - a) : strlen(a), len = strlen(took);
         const char  *sep = k == 0 ? "" : bar ? ", " : " or ";
-        const int    num = a[n - 1] == '#';
+        const int    num = n && a[n - 1] == '#';
         snprintf(took + len, sizeof took - len, "%s%.*s%s", sep, (int) (n - (size_t) num), a,
                  !num     ? ""
-                 : n == 1 ? "a number > 0"
+                 : n == 1 ? "a number > 0 (up to 1e9)"
                           : "N (a whole number N >= 1)");
         a += n + (bar ? 1 : 0);
       }

@@ -832,9 +832,9 @@ GyreStatus GyreCUDAConvBackward(GyreBackend *be, const GyreTensor *x, const Gyre
                             dy->data, (int) g.P, (long long) g.s.Cout * g.P, W->data, g.s.Cin, 0,
                             0.0f, dx->data, (int) g.P, (long long) g.s.Cin * g.P, g.s.N));
     /* the weight gradient: the kernel where its tile fits, else a cuBLAS GEMM a sample
-     * (GYRE_CUDA_PW_DW=loop forces the GEMMs, for the tests) */
+     * (GYRE_CUDA_PW_DW=loop forces the GEMMs, for the tests; empty: the default) */
     const char *pwdw = getenv("GYRE_CUDA_PW_DW");
-    if (dW && !pwdw && g.s.Cin * g.s.Cout <= 256 * PW_DW_PAIRS &&
+    if (dW && !(pwdw && *pwdw) && g.s.Cin * g.s.Cout <= 256 * PW_DW_PAIRS &&
         (g.s.Cin + g.s.Cout) * (PW_DW_TP + 1) * sizeof(float) <= 48 * 1024) {
       CUDA_PROF(be, "conv backward 1x1 dW (kernel)");
       GyreCall(pointwise_dw(be, g.s.N, g.s.Cin, g.s.Cout, g.P, x->data, dy->data, dW->data));
