@@ -174,9 +174,9 @@ PetscErrorCode GyreClosureCreate_Surrogate(GyreClosure cl, GyreModel model)
   cl->destroy     = Destroy;
   sc->comp        = -1;
   sc->held_step   = -1;
+  /* -surrogate: listed by -help in the closure's block (GyreClosureCreateFromOptions) */
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-surrogate", path, sizeof path, NULL));
   PetscOptionsBegin(model->comm, NULL, "Surrogate closure (-closure surrogate)", "closure");
-  PetscCall(PetscOptionsString("-surrogate", "model file from gyre train", NULL, path, path,
-                               sizeof path, NULL));
   sc->scale = 1;
   PetscCall(PetscOptionsReal("-surrogate_scale", "F += scale x output (ns2d's S enters as -S)",
                              NULL, sc->scale, &sc->scale, NULL));

@@ -98,12 +98,9 @@ PetscErrorCode GyreEmulatorCreate(GyreRun *run, PetscReal *stride)
   PetscFunctionBegin;
   *stride       = 0;
   run->emulator = NULL;
-  PetscOptionsBegin(model->comm, NULL, "Emulator (-surrogate_mode emulator)", "surrogate");
-  PetscCall(PetscOptionsString("-surrogate", "model file from gyre train", NULL, path, path,
-                               sizeof path, NULL));
-  PetscCall(PetscOptionsString("-surrogate_mode", "closure or emulator", NULL, mode, mode,
-                               sizeof mode, NULL));
-  PetscOptionsEnd();
+  /* (listed by -help in the closure's block, GyreClosureCreateFromOptions: read here quietly) */
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-surrogate", path, sizeof path, NULL));
+  PetscCall(PetscOptionsGetString(NULL, NULL, "-surrogate_mode", mode, sizeof mode, NULL));
   if (strcmp(mode, "emulator")) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCheck(path[0], model->comm, PETSC_ERR_USER_INPUT,
              "-surrogate_mode emulator needs -surrogate FILE (a model file from gyre train "

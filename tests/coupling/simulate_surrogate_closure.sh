@@ -130,4 +130,13 @@ expect_error "polynomial without coefficients" "-closure polynomial needs its co
 "$GYRE" simulate -model l96 -l96_mode one_scale -closure polynomial -help > poly_help.txt ||
   fail "-closure polynomial -help failed"
 grep -q -- "-closure_coeffs <" poly_help.txt || fail "-closure polynomial -help lacks -closure_coeffs"
+# -help lists each of -surrogate and -surrogate_mode once (the emulator's and the surrogate
+# closure's blocks listed them again, described otherwise), also with a model file given
+for a in "-model ns2d" "-model l96 -l96_mode one_scale -surrogate closure.nc"; do
+  # shellcheck disable=SC2086
+  "$GYRE" simulate $a -help > s_help.txt 2>&1 || fail "$a -help failed"
+  for o in surrogate surrogate_mode; do
+    [ "$(grep -c -- "^  -$o <" s_help.txt)" = 1 ] || fail "$a -help lists -$o other than once"
+  done
+done
 echo "simulate_surrogate_closure: passed"
