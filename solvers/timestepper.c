@@ -152,8 +152,8 @@ PetscErrorCode GyreModelSetUpTS(GyreModel m, TS ts)
     PetscCall(TSGetType(ts, &type));
     SETERRQ(m->comm, PETSC_ERR_SUP,
             "-ts_type %s is not supported by gyre simulate: use an explicit integrator (rk, "
-            "ssp, euler) or an IMEX one (arkimex, rosw)",
-            type);
+            "ssp, euler)%s",
+            type, split ? " or an IMEX one (arkimex, rosw)" : "");
   }
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -13,5 +13,11 @@ for ts in "ssp" "rk -ts_rk_type 3" "euler"; do
   "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -output "l96_${ts%% *}.nc" -ts_type $ts
 done
 if "$GYRE" simulate $ns -ts_type beuler -output be.nc 2> err.txt; then fail "beuler accepted"; fi
-grep -q "not supported" err.txt || fail "no clear message for an unsupported -ts_type"
+grep -q "not supported.*or an IMEX one (arkimex, rosw)" err.txt ||
+  fail "no clear message for an unsupported -ts_type"
+# l96 has no stiff part: the IMEX integrators, which it refuses, are not suggested
+if "$GYRE" simulate -model l96 -ts_max_time 0.05 -quiet -ts_type beuler -output be.nc 2> err.txt
+then fail "beuler accepted for l96"; fi
+grep -q "not supported by gyre simulate: use an explicit integrator (rk, ssp, euler)$" err.txt ||
+  { cat err.txt; fail "l96's message for an unsupported -ts_type suggests an IMEX one"; }
 echo "simulate_tstypes: ok"
