@@ -474,6 +474,12 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
     }
     PetscCallMPI(MPI_Bcast(&other, 1, MPI_INT, 0, comm));
     PetscCallMPI(MPI_Bcast(why, sizeof why, MPI_CHAR, 0, comm));
+    PetscCallMPI(MPI_Bcast(&clash, 1, MPI_INT, 0, comm));
+    /* (an earlier training's model file and checkpoint: both named) */
+    PetscCheck(other != 1 || overwrite || clash != 1, comm, PETSC_ERR_FILE_OPEN,
+               "-train_out '%s' and its checkpoint '%s' exist and this training starts afresh: "
+               "resume from them with -train_resume, remove them, or give -train_overwrite",
+               out, path);
     PetscCheck(other != 1 || overwrite, comm, PETSC_ERR_FILE_OPEN,
                "the checkpoint '%s' exists and this training starts afresh: resume from it with "
                "-train_resume, remove it, or give -train_overwrite",
@@ -486,7 +492,6 @@ PetscErrorCode GyreTrainCommand(MPI_Comm comm, int argc, char **argv, int *exitc
                "-train_out '%s' exists and is not the model of the training resumed from '%s': "
                "%s; choose another -train_out, or give -train_overwrite",
                out, from, why);
-    PetscCallMPI(MPI_Bcast(&clash, 1, MPI_INT, 0, comm));
     PetscCheck(clash != 1 || overwrite, comm, PETSC_ERR_FILE_OPEN,
                "-train_out '%s' exists: remove it, give -train_overwrite, or resume with "
                "-train_resume",

@@ -396,6 +396,10 @@ gsum=$(sha256sum gcopy.nc)
 expect_error "a fresh run over an existing checkpoint" "the checkpoint 'gcopy.nc' exists and this training starts afresh" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_out fresh.nc -train_checkpoint gcopy.nc
 echo "$gsum" | sha256sum -c --quiet || fail "gcopy.nc was replaced by a checkpoint"
+# an earlier training's model and checkpoint: both named
+expect_error "a fresh run over a trained model and its checkpoint" \
+  "-train_out 'good.nc' and its checkpoint 'good.ckpt.nc' exist and this training starts afresh" \
+  "$GYRE" train -train_data d.nc "${t[@]}" -train_out good.nc
 "$GYRE" train -train_data d.nc "${t[@]}" -train_stencil 1 -train_out other.nc
 osum=$(sha256sum other.nc)
 expect_error "resuming over another model" "-train_out 'other.nc' exists and is not the model of the training resumed from 'good.ckpt.nc'" \

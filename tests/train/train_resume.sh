@@ -35,7 +35,7 @@ PY
 )
 ncdiff full1.ckpt.nc full2.ckpt.nc --vars "${split% *}" --rtol 1e-5 || fail "2 ranks differ from 1 rank"
 ncdiff full1.ckpt.nc full2.ckpt.nc --vars "${split#* }" --rtol 1e-4 || fail "2 ranks' Adam moments differ"
-expect_error "existing model file" "exists" "$GYRE" train "${common[@]}" -train_out full1.nc
+expect_error "existing model file" "-train_out 'full1.nc' and its checkpoint 'full1.ckpt.nc' exist" "$GYRE" train "${common[@]}" -train_out full1.nc
 # -train_resume auto starts afresh only where neither the checkpoint nor the model file exists
 # (a requeued job whose checkpoint went missing stops, the file named)
 mv part1.ckpt.nc gone.ckpt.nc
