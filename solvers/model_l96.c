@@ -389,8 +389,9 @@ static PetscErrorCode L96ReadVar(GyreModel m, GyreFile file, const char *var, si
   if (off) {
     if (member < 0) member = 0;
     PetscCheck((size_t) member < dimlens[0], m->comm, PETSC_ERR_FILE_UNEXPECTED,
-               "%s: variable %s has %zu members, member %" PetscInt_FMT " was asked for",
-               GyreFilePath(file), var, dimlens[0], member);
+               "%s: variable %s has %zu members, this run -ensemble_size %" PetscInt_FMT
+               " (member m starts from the file's member m): give -ensemble_size %zu at most",
+               GyreFilePath(file), var, dimlens[0], m->ensemble_size, dimlens[0]);
     start[0] = (size_t) member;
     count[0] = 1;
   }

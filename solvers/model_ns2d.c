@@ -646,8 +646,9 @@ static PetscErrorCode NS2DReadState(GyreModel m, GyreFile file, size_t rec, Pets
   if (off) {
     if (member < 0) member = 0;
     PetscCheck((size_t) member < lens[0], m->comm, PETSC_ERR_FILE_UNEXPECTED,
-               "%s: vorticity has %zu members, member %" PetscInt_FMT " was asked for",
-               GyreFilePath(file), lens[0], member);
+               "%s: vorticity has %zu members, this run -ensemble_size %" PetscInt_FMT
+               " (member m starts from the file's member m): give -ensemble_size %zu at most",
+               GyreFilePath(file), lens[0], m->ensemble_size, lens[0]);
     start[0] = (size_t) member;
     count[0] = 1;
   }

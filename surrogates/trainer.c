@@ -135,6 +135,17 @@ static GyreStatus describe_model(Trainer *tr)
   case GYRE_NET_FNO:
     m->fno     = o->fno;
     m->fno.dim = dim, m->fno.in_channels = info->nin, m->fno.out_channels = info->nout;
+    /* the network's own condition (network.c), said here with the option's name */
+    if ((size_t) m->fno.modes > info->nx / 2 + 1 ||
+        (dim == 2 && 2 * (size_t) m->fno.modes > info->ny)) {
+      const size_t most =
+          dim == 2 && info->ny / 2 < info->nx / 2 + 1 ? info->ny / 2 : info->nx / 2 + 1;
+      return GyreStatusSet(GYRE_ERR_ARG,
+                           "train: -fno_modes %d does not fit the data's grid, %zu x %zu points "
+                           "(modes <= X/2+1%s: at most %zu here)",
+                           m->fno.modes, dim == 2 ? info->ny : (size_t) 1, info->nx,
+                           dim == 2 ? " and 2 modes <= Y" : "", most);
+    }
     break;
   case GYRE_NET_CNN:
     m->cnn     = o->cnn;

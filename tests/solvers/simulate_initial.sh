@@ -26,6 +26,13 @@ PY
 if "$GYRE" simulate -model l96 -ts_max_time 1 -quiet -output bad.nc -initial_file truth.nc \
      -initial_time 0.503 2> err.txt; then fail "a missing initial time was accepted"; fi
 grep -q "0.503" err.txt || { cat err.txt; fail "message does not name the time"; }
+# more members than the file holds: the option named, and what fits
+"$GYRE" simulate -model l96 -ensemble_size 2 -ts_max_time 0.5 -quiet -output ens2.nc
+expect_error "more members than the initial file's" \
+  "ens2.nc: variable X has 2 members, this run -ensemble_size 3 (member m starts from the file's member m): give -ensemble_size 2 at most" \
+  mpirun_n 2 "$GYRE" simulate -model l96 -ensemble_size 3 -ts_max_time 1 -quiet -output bad.nc \
+  -initial_file ens2.nc -initial_time 0.5
+[ ! -e bad.nc ] || fail "a refused run made its output"
 # a model-chosen dt (ns2d's CFL step) divides the output interval and, where that alone does
 # not divide them, the initial and end times too: output 0.07 from 0.25 to 0.98 steps 0.01
 # (0.07/5 = 0.014, the CFL-rounded step for the output alone, divides neither 0.25 nor 0.98)

@@ -435,6 +435,10 @@ expect_error "a variable twice" "-train_inputs X,X: 'X' is given twice" \
   "$GYRE" train -train_data d.nc -train_inputs X,X -train_targets coupling -train_out m.nc
 expect_error "a stencil wider than the grid" "a stencil of 4 points on each side (9 wide) does not fit" \
   "$GYRE" train -train_data d.nc "${t[@]}" -train_stencil 4 -train_out m.nc
+expect_error "FNO modes beyond the grid" \
+  "-fno_modes 9 does not fit the data's grid, 16 x 16 points (modes <= X/2+1 and 2 modes <= Y: at most 8 here)" \
+  "$GYRE" train -train_data g16.nc -train_mode emulator -train_inputs vorticity -net fno \
+  -fno_modes 9 -train_batch 2 -train_out m.nc
 expect_error "an empty list entry" "-cnn_channels 8,,8: an empty entry" \
   "$GYRE" train -train_data g16.nc -train_inputs vorticity -train_targets subgrid_forcing \
   -net cnn -cnn_channels 8,,8 -train_out m.nc
