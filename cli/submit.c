@@ -335,6 +335,8 @@ typedef struct {
   const char *const *stages;        /* the experiment's stage prefixes */
   Job                job[MAX_JOBS];
   int                njob;
+  int                made[3];  /* DIR, DIR/slurm, DIR/logs: made by this submission */
+  int                nscripts; /* the jobs' scripts it has written */
 } Submit;
 
 static const char *sizes[] = {"tiny", "small", "full", NULL};
@@ -1388,16 +1390,29 @@ static int Status(const char *arg)
 
 /* ---- gyre submit ------------------------------------------------------------------------ */
 
-static int MakeDir(const char *path)
+static int MakeDir(const char *path, int *made)
 {
-  if (mkdir(path, 0777) && errno != EEXIST)
+  *made = mkdir(path, 0777) == 0;
+  if (!*made && errno != EEXIST)
     return Error("cannot create directory '%s': %s", path, strerror(errno));
   return 0;
 }
 
-/* Cancels the jobs of s already submitted (sbatch failed for a later one). */
+/* Cancels the jobs of s already submitted (sbatch failed for a later one), and removes what
+ * the submission wrote: its scripts, and the directories it made where they are empty (a
+ * cancelled job may have begun its log) */
 static void CancelSubmitted(const Submit *s)
 {
+  char path[PATH_MAX + 64];
+  for (int i = 0; i < s->nscripts; i++) {
+    snprintf(path, sizeof path, "%s/slurm/%s.sbatch", s->dir, s->job[i].name);
+    unlink(path);
+  }
+  const char *sub[3] = {"/logs", "/slurm", ""};
+  for (int k = 0; k < 3; k++) {
+    snprintf(path, sizeof path, "%s%s", s->dir, sub[k]);
+    if (s->made[2 - k]) rmdir(path);
+  }
   Argv a = {0};
   ArgvAdd(&a, "scancel");
   for (int i = 0; i < s->njob; i++)
@@ -1639,11 +1654,17 @@ int GyreSubmitCommand(int argc, char **argv)
   if (access(jobs, F_OK) == 0)
     return Error("'%s' already holds a pipeline (%s): give another -dir, or remove it", s.dir,
                  jobs);
-  if (MakeDir(s.dir)) return 1;
+  if (MakeDir(s.dir, &s.made[0])) return 1;
   snprintf(sub, sizeof sub, "%s/slurm", s.dir);
-  if (MakeDir(sub)) return 1;
+  if (MakeDir(sub, &s.made[1])) {
+    CancelSubmitted(&s);
+    return 1;
+  }
   snprintf(sub, sizeof sub, "%s/logs", s.dir);
-  if (MakeDir(sub)) return 1;
+  if (MakeDir(sub, &s.made[2])) {
+    CancelSubmitted(&s);
+    return 1;
+  }
   for (int i = 0; i < s.njob; i++) {
     Job *j      = &s.job[i];
     Buf  script = {0}, out = {0}, err = {0};
@@ -1654,9 +1675,11 @@ int GyreSubmitCommand(int argc, char **argv)
       return 1;
     }
     FILE *f = fopen(path, "w");
+    s.nscripts += f != NULL;
     if (!f || fputs(script.s, f) < 0 || fclose(f)) {
+      const int werr = errno;
       CancelSubmitted(&s);
-      return Error("cannot write '%s': %s", path, strerror(errno));
+      return Error("cannot write '%s': %s", path, strerror(werr));
     }
     chmod(path, 0755);
     int rc = 0;

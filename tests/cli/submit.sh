@@ -20,7 +20,8 @@ mkdir -p fakebin
 cat > fakebin/sbatch << 'EOS'
 #!/bin/bash
 echo "$*" >> "$FAKE_LOG"
-if [ -n "${FAKE_FAIL:-}" ]; then
+if [ -n "${FAKE_FAIL:-}" ] ||
+  { [ -n "${FAKE_FAIL_AFTER:-}" ] && [ "$(wc -l < "$FAKE_LOG")" -gt "$FAKE_FAIL_AFTER" ]; }; then
   echo "sbatch: error: Invalid account or account/partition combination specified" >&2
   exit 1
 fi
@@ -92,6 +93,16 @@ expect_error "sbatch missing" "'sbatch' not found" env PATH=/nonexistent "$GYRE"
   -size tiny -dir "$work/p0"
 expect_error "sbatch failing" "sbatch failed for job 'truth' (exit status 1): sbatch: error: Invalid account" \
   env PATH="$fake_path" FAKE_FAIL=1 "$GYRE" submit "$opts" -size tiny -dir "$work/p1"
+[ ! -e "$work/p1" ] || fail "a submission that failed left $(find "$work/p1")"
+# failing part-way (the third job): the two submitted are cancelled, the scripts removed, and
+# a directory that held something before (here a log) stays with it alone
+rm -f "$FAKE_LOG"
+mkdir -p "$work/p2/logs" && touch "$work/p2/logs/earlier.out"
+expect_error "sbatch failing at the third job" "sbatch failed for job 'train'" \
+  env PATH="$fake_path" FAKE_FAIL_AFTER=2 "$GYRE" submit "$opts" -size tiny -dir "$work/p2"
+grep -q "^scancel 101 102$" "$FAKE_LOG" || { cat "$FAKE_LOG"; fail "the submitted jobs not cancelled"; }
+[ "$(cd "$work/p2" && find . | sort | tr '\n' ' ')" = ". ./logs ./logs/earlier.out " ] ||
+  fail "a submission that failed part-way left $(find "$work/p2")"
 expect_error "-status of nothing" "cannot read" "$GYRE" submit -status "$work/none"
 printf 'good\n' > "$work/notjobs.txt"
 expect_error "-status of another file" "is not a pipeline's jobs.txt: line 1 is not 'JOB ID'" \
