@@ -58,7 +58,8 @@ def main():
     rows = [(t - start, r) for t, r in zip(lead, rel) if t > start + 1e-9]
     lines = [
         f"relative L2 error of the vorticity against the emulator's lead (model time units; "
-        f"{history} physics frames first, then emulator advances):",
+        f"{history} physics frames first: the initial state and {start} physics advances, "
+        f"then emulator advances):",
     ]
     lines += [f"  lead {lt:5.4g}: {r:.4f}" for lt, r in rows]
     lines += [
