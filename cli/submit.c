@@ -1398,11 +1398,35 @@ static int MakeDir(const char *path, int *made)
   return 0;
 }
 
-/* Cancels the jobs of s already submitted (sbatch failed for a later one), and removes what
- * the submission wrote: its scripts, and the directories it made where they are empty (a
- * cancelled job may have begun its log) */
+/* Cancels the jobs of s already submitted (sbatch failed for a later one) and, where none is
+ * left queued (none submitted, or scancel done), removes what the submission wrote: its
+ * scripts, and the directories it made where they are empty (a cancelled job may have begun
+ * its log). Where scancel fails, the jobs may still run in DIR: everything stays, said so. */
 static void CancelSubmitted(const Submit *s)
 {
+  Argv a    = {0};
+  int  left = 0; /* jobs possibly still queued */
+  ArgvAdd(&a, "scancel");
+  for (int i = 0; i < s->njob; i++)
+    if (s->job[i].id[0]) ArgvAdd(&a, "%s", s->job[i].id);
+  if (a.n > 1) {
+    Buf  out = {0}, err = {0};
+    int  rc         = 1;
+    char first[512] = "";
+    left            = Capture(a.v, &out, &err, &rc) || rc;
+    FirstLine(BufStr(&err), first, sizeof first);
+    if (left)
+      fprintf(stderr,
+              "gyre submit: scancel of the jobs already submitted failed%s%s: they may still "
+              "run, in '%s' (its scripts and logs kept)\n",
+              first[0] ? ": " : "", first, s->dir);
+    else
+      fprintf(stderr, "gyre submit: cancelled the jobs already submitted\n");
+    free(out.s);
+    free(err.s);
+  }
+  ArgvFree(&a);
+  if (left) return;
   char path[PATH_MAX + 64];
   for (int i = 0; i < s->nscripts; i++) {
     snprintf(path, sizeof path, "%s/slurm/%s.sbatch", s->dir, s->job[i].name);
@@ -1413,20 +1437,6 @@ static void CancelSubmitted(const Submit *s)
     snprintf(path, sizeof path, "%s%s", s->dir, sub[k]);
     if (s->made[2 - k]) rmdir(path);
   }
-  Argv a = {0};
-  ArgvAdd(&a, "scancel");
-  for (int i = 0; i < s->njob; i++)
-    if (s->job[i].id[0]) ArgvAdd(&a, "%s", s->job[i].id);
-  if (a.n > 1) {
-    Buf out = {0}, err = {0};
-    int rc;
-    if (!Capture(a.v, &out, &err, &rc))
-      fprintf(stderr, "gyre submit: cancelled the jobs already submitted (scancel%s%s)\n",
-              rc ? " failed: " : "", rc ? BufStr(&err) : "");
-    free(out.s);
-    free(err.s);
-  }
-  ArgvFree(&a);
 }
 
 /* Appends w as one shell word: as it is when it holds only harmless characters, else quoted. */

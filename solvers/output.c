@@ -368,7 +368,6 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
   PetscFunctionBegin;
   note[0] = 0;
   if (run->failed_done) PetscFunctionReturn(PETSC_SUCCESS);
-  run->failed_done = PETSC_TRUE;
   if (made) PetscCall(CloseOutput(run, PETSC_FALSE));
   if (run->checkpoint_written) {
     PetscCall(PetscSNPrintf(cfailed, sizeof cfailed, "%s.failed", run->checkpoint));
@@ -385,6 +384,7 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
     if (made)
       PetscCall(PetscSNPrintf(note, len, "output '%s' keeps the records written so far%s",
                               run->output, ckpt));
+    run->failed_done = PETSC_TRUE; /* (only once done: a failure part-way is tried again) */
     PetscFunctionReturn(PETSC_SUCCESS);
   }
   /* the earlier files back; the run's records and checkpoint go together (a -restart auto must
@@ -405,5 +405,6 @@ PetscErrorCode GyreRunOutputFailed(GyreRun *run, char *note, size_t len)
     PetscCall(PetscSNPrintf(note, len, "output '%s' is as it was before this run", run->output));
   else
     PutBackNote(run, note, len, "records", failed, ckpt, earlier);
+  run->failed_done = PETSC_TRUE;
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -31,6 +31,10 @@ EOS
 cat > fakebin/scancel << 'EOS'
 #!/bin/bash
 echo "scancel $*" >> "$FAKE_LOG"
+if [ -n "${FAKE_SCANCEL_FAIL:-}" ]; then
+  echo "scancel: error: Slurm controller not responding" >&2
+  exit 1
+fi
 EOS
 chmod +x fakebin/sbatch fakebin/scancel
 export FAKE_LOG=$work/sbatch.log
@@ -103,6 +107,16 @@ expect_error "sbatch failing at the third job" "sbatch failed for job 'train'" \
 grep -q "^scancel 101 102$" "$FAKE_LOG" || { cat "$FAKE_LOG"; fail "the submitted jobs not cancelled"; }
 [ "$(cd "$work/p2" && find . | sort | tr '\n' ' ')" = ". ./logs ./logs/earlier.out " ] ||
   fail "a submission that failed part-way left $(find "$work/p2")"
+# ... where scancel fails too, the jobs may still run there: everything stays, said so
+rm -f "$FAKE_LOG"
+set +e
+env PATH="$fake_path" FAKE_FAIL_AFTER=2 FAKE_SCANCEL_FAIL=1 "$GYRE" submit "$opts" -size tiny \
+  -dir "$work/p3" > out.txt 2> err.txt
+set -e
+grep -q "scancel of the jobs already submitted failed: scancel: error: Slurm controller not responding: they may still run" err.txt ||
+  { cat err.txt; fail "a failed scancel is not said"; }
+[ -e "$work/p3/slurm/truth.sbatch" ] && [ -d "$work/p3/logs" ] ||
+  fail "the scripts and logs of jobs that may still run were removed"
 expect_error "-status of nothing" "cannot read" "$GYRE" submit -status "$work/none"
 printf 'good\n' > "$work/notjobs.txt"
 expect_error "-status of another file" "is not a pipeline's jobs.txt: line 1 is not 'JOB ID'" \
