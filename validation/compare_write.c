@@ -276,7 +276,8 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
       GyreCall(DefPending(f, l, name, v, 1, lead_dim, &n, ln, r->spectral >= 2 ? "1" : u2, NULL,
                           qv[2 * q + w]));
       snprintf(name, sizeof name, "%s_drift_%s_", qn[q], who);
-      snprintf(ln, sizeof ln, "%s %s drift X(lead)/X(0) - 1 (NaN where X(0) = 0)", WHO, qn[q]);
+      snprintf(ln, sizeof ln, "%s %s drift %s(lead)/%s(0) - 1 (NaN where %s(0) = 0)", WHO, qn[q],
+               qn[q], qn[q], qn[q]);
       GyreCall(
           DefPending(f, l, name, v, 1, lead_dim, &n, ln, "1", NULL, d->drift + (2 * q + w) * n));
       snprintf(name, sizeof name, "%s_drift_final_%s_", qn[q], who);
@@ -323,9 +324,11 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
                           "REF kinetic-energy spectrum", "1", cm, r->ke_ref));
       GyreCall(DefPending(f, l, "ke_spectrum_test_", v, 1, wn, &r->nshell,
                           "TEST kinetic-energy spectrum", "1", cm, r->ke_test));
-      GyreCall(DefPending(f, l, "rmse_log_ke_spectrum_", v, 0, NULL, NULL,
-                          "RMSE of log10 kinetic-energy spectra (TEST vs REF)", "1",
-                          "shells 1..K, log10 of the time-mean spectra", &r->rmse_log_ke));
+      GyreCall(DefPending(
+          f, l, "rmse_log_ke_spectrum_", v, 0, NULL, NULL,
+          "RMSE of log10 kinetic-energy spectra (TEST vs REF)", "1",
+          "shells 1..K, log10 of the time-mean spectra, floored at 1e-14 x REF's largest",
+          &r->rmse_log_ke));
     }
     snprintf(name, sizeof name, "%s_spectrum_", r->spectral >= 2 ? "enstrophy" : "power");
     snprintf(ln, sizeof ln, "%s_spectrum_ref_", r->spectral >= 2 ? "enstrophy" : "power");
@@ -337,8 +340,10 @@ static GyreStatus DefineFlow(GyreFile f, PendingList *l, const GyreCmpVar *v, si
                         r->spectral >= 2 ? "TEST enstrophy spectrum" : "TEST variance spectrum",
                         r->spectral >= 2 ? "1" : u2, cm, r->ens_test));
     snprintf(ln, sizeof ln, "rmse_log_%s", name);
-    GyreCall(DefPending(f, l, ln, v, 0, NULL, NULL, "RMSE of log10 spectra (TEST vs REF)", "1",
-                        "shells 1..K, log10 of the time-mean spectra", &r->rmse_log_ens));
+    GyreCall(
+        DefPending(f, l, ln, v, 0, NULL, NULL, "RMSE of log10 spectra (TEST vs REF)", "1",
+                   "shells 1..K, log10 of the time-mean spectra, floored at 1e-14 x REF's largest",
+                   &r->rmse_log_ens));
   }
 
   /* snapshots of member 0 */

@@ -350,9 +350,15 @@ def words(m, v):
         valid = np.nonzero(np.isfinite(m.get(f"{q}_ref_{v}")))[0]
         upto = lead[valid[-1]] if valid.size else float("nan")
         name = "kinetic energy" if q == "energy" and "enstrophy" in qs else q
-        drifts = [signed_pct(x) if e != 0 else "undefined (zero at lead 0)"
+        if e0[0] == 0 and e0[1] == 0:
+            out.append(f"The {name} is zero at lead 0 in REF and TEST: its drift (E(t)/E(0) - 1) "
+                       f"is undefined.")
+            continue
+        drifts = [f"drifts by {signed_pct(x)}" if e != 0 else "is zero at lead 0 (its drift undefined)"
                   for x, e in zip((fr, ft), e0)]
-        out.append(f"The {name} drifts by {drifts[0]} in REF and {drifts[1]} in TEST from "
+        if e0[0] != 0 and e0[1] != 0:  # "drifts by a in REF and b in TEST"
+            drifts[1] = drifts[1].removeprefix("drifts by ")
+        out.append(f"The {name} {drifts[0]} in REF and {drifts[1]} in TEST from "
                    f"lead 0 to {upto:.4g} (E(t)/E(0) - 1).")
     bt = m.scalar(f"blowup_time_{v}")
     if np.isfinite(bt):

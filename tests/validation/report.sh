@@ -194,4 +194,12 @@ for o in -output -report_python GYRE_REPORT_SCRIPT; do
 done
 "$GYRE" help > usage.txt
 grep -q "report     plots and words" usage.txt || { cat usage.txt; fail "gyre help lacks report"; }
+# a field that is zero at lead 0 in both (one-scale l96's coupling without a closure): its
+# drift is said to be undefined, once, not "drifts by undefined"
+"$GYRE" simulate -model l96 -l96_mode one_scale -ts_max_time 0.5 -quiet -output one.nc
+"$GYRE" compare one.nc one.nc -compare_vars coupling -output zero_m.nc -quiet
+"$GYRE" report zero_m.nc -output zero_report > /dev/null
+grep -q "^- The energy is zero at lead 0 in REF and TEST: its drift (E(t)/E(0) - 1) is undefined.$" \
+  zero_report/report.md || { cat zero_report/report.md; fail "a zero field's drift not said"; }
+grep -q "drifts by undefined" zero_report/report.md && fail "'drifts by undefined' in the report"
 echo "report: ok"
