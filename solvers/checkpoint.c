@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "gyre_run.h"
+#include "gyre_surrogate.h"
 
 PetscErrorCode GyreCheckpointLock(MPI_Comm comm, const char *path, const char *who, const char *opt,
                                   int *lockfd)
@@ -232,6 +233,8 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
     vs.dims[1] = "x", vs.dims[2] = "component";
   }
   PetscCallGyre(run->comm, GyreFileDefineVar(f, &vs, &varid));
+  int guard[2];
+  PetscCall(GyreGuardCheckpointDefine(run, f, guard));
   PetscCall((*m->ops.describe)(m, desc, sizeof desc));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_model", m->name));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_parameters", desc));
@@ -239,6 +242,12 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_integrator", buf));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_output", run->output));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_surrogate", SurrogateKind(run)));
+  if (run->surrogate) { /* which model: a run continued with another is another run */
+    PetscCallGyre(run->comm,
+                  GyreFilePutAttText(f, "gyre_checkpoint_surrogate_file", run->surrogate->path));
+    PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_surrogate_sha256",
+                                                run->surrogate->sha256));
+  }
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_dt", run->dt));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_seed", (double) m->seed));
   PetscCallGyre(run->comm, GyreFilePutAttDouble(f, "gyre_checkpoint_ensemble_size",
@@ -263,6 +272,7 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
       PetscCallGyre(run->comm, s);
     }
   }
+  PetscCall(GyreGuardCheckpointWrite(run, &f, guard));
   PetscCallGyre(run->comm, GyreFileClose(&f));
   PetscFunctionReturn(PETSC_SUCCESS);
 }
@@ -298,6 +308,32 @@ static PetscErrorCode CheckText(GyreRun *run, GyreFile *f, const char *path, con
                           "in this run%s",
                           path, what, there, here, options));
   free(there);
+  if (!same) GyreFileClose(f);
+  PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* The surrogate's model file against the checkpoint's (by content: a copy elsewhere is the
+ * same model): an error naming both (the file closed) where another model would continue the
+ * run; not checked where the checkpoint predates the record */
+static PetscErrorCode CheckSurrogateFile(GyreRun *run, GyreFile *f, const char *path)
+{
+  char *sha = NULL, *file = NULL;
+
+  PetscFunctionBegin;
+  if (!run->surrogate ||
+      GyreFileGetAttText(*f, "gyre_checkpoint_surrogate_sha256", &sha) != GYRE_OK)
+    PetscFunctionReturn(PETSC_SUCCESS);
+  if (GyreFileGetAttText(*f, "gyre_checkpoint_surrogate_file", &file) != GYRE_OK) file = NULL;
+  PetscBool same = (PetscBool) !strcmp(sha, run->surrogate->sha256);
+  char      msg[3 * PETSC_MAX_PATH_LEN];
+  PetscCall(
+      PetscSNPrintf(msg, sizeof msg,
+                    "checkpoint '%s' belongs to another run: surrogate '%s' (sha256 %.12s...) "
+                    "in the checkpoint, '%s' (sha256 %.12s...) in this run (-surrogate: the "
+                    "model the run began with continues it)",
+                    path, file ? file : "?", sha, run->surrogate->path, run->surrogate->sha256));
+  free(sha), free(file);
   if (!same) GyreFileClose(f);
   PetscCheck(same, run->comm, PETSC_ERR_FILE_UNEXPECTED, "%s", msg);
   PetscFunctionReturn(PETSC_SUCCESS);
@@ -382,6 +418,7 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
                         " (-ts_type, -ts_rk_type, -ts_arkimex_type)"));
     PetscCall(CheckText(run, &f, path, "gyre_checkpoint_surrogate", SurrogateKind(run), "surrogate",
                         " (-surrogate, -surrogate_mode)"));
+    PetscCall(CheckSurrogateFile(run, &f, path));
   }
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_dt", run->dt, "dt"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_seed", (double) m->seed, "-seed"));
@@ -410,6 +447,7 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   run->step = (PetscInt) v;
   PetscCallGyre(run->comm, GyreFileGetAttDouble(f, "gyre_checkpoint_step_first", &v));
   run->step_first = (PetscInt) v;
+  PetscCall(GyreGuardCheckpointRead(run, f, path));
   PetscCallGyre(run->comm, GyreFileClose(&f));
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -10,8 +10,9 @@
  * with a summary at the end.
  *
  * Options: -guard 0|1 (1 when the closure is a surrogate), -guard_sigma s (6), -guard_band b
- * (0.5: the band [min (1 - b), max (1 + b)]), -guard_cooldown n (10 steps or advances). The
- * cooldown is not kept in checkpoints: a restarted run starts with the surrogate on. */
+ * (0.5: the band [min (1 - b), max (1 + b)]), -guard_cooldown n (10 steps or advances). A
+ * checkpoint keeps each member's cooldown and the events so far (GyreGuardCheckpointWrite): a
+ * restarted run continues as the interrupted one would, its summary counting every leg. */
 #include "gyre_run.h"
 #include "gyre_surrogate.h"
 
@@ -221,5 +222,119 @@ PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary)
     snprintf(*events + off, len - off, "; ... and %" PetscInt_FMT " more", g->nev - shown);
   if (!g->nev) PetscCall(PetscStrncpy(*events, "none", len));
   if (!run->quiet || g->nev) PetscCall(PetscPrintf(run->comm, "[guard] %s\n", *summary));
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+/* ---- the guard's state in a checkpoint ---------------------------------------------------- */
+#define GUARD_FIELDS 4 /* an event's time, step, member and reason */
+
+PetscErrorCode GyreGuardCheckpointDefine(GyreRun *run, GyreFile f, int varid[2])
+{
+  GyreGuard g = run->guard;
+
+  PetscFunctionBegin;
+  varid[0] = varid[1] = -1;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  GyreVarSpec off = {.name      = "guard_off_until",
+                     .ndims     = 1,
+                     .dims      = {"member"},
+                     .long_name = "the guard: each member's first step with the surrogate back on "
+                                  "(its cooldown)",
+                     .units     = "1",
+                     .precision = GYRE_DOUBLE};
+  PetscCallGyre(run->comm, GyreFileDefineVar(f, &off, &varid[0]));
+  if (g->nev) {
+    GyreDimSpec n = {.name = "guard_events", .len = (size_t) g->nev};
+    GyreDimSpec k = {.name = "guard_event_field", .len = GUARD_FIELDS};
+    PetscCallGyre(run->comm, GyreFileDefineDim(f, &n));
+    PetscCallGyre(run->comm, GyreFileDefineDim(f, &k));
+    GyreVarSpec ev = {.name      = "guard_event",
+                      .ndims     = 2,
+                      .dims      = {"guard_events", "guard_event_field"},
+                      .long_name = "the guard's events so far: time, step, member, reason "
+                                   "(1 output NaN/Inf, 2 input, 3 output out of range, 4 "
+                                   "invariant out of band)",
+                      .units     = "1",
+                      .precision = GYRE_DOUBLE};
+    PetscCallGyre(run->comm, GyreFileDefineVar(f, &ev, &varid[1]));
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardCheckpointWrite(GyreRun *run, GyreFile *f, const int varid[2])
+{
+  GyreGuard   g = run->guard;
+  PetscMPIInt rank;
+  double     *v;
+  size_t      start[2] = {0, 0}, count[2];
+
+  PetscFunctionBegin;
+  if (!g) PetscFunctionReturn(PETSC_SUCCESS);
+  PetscCallMPI(MPI_Comm_rank(run->comm, &rank));
+  const PetscInt nm = run->model->ensemble_size, n = PetscMax(nm, g->nev * GUARD_FIELDS);
+  PetscCall(PetscMalloc1(n, &v));
+  for (PetscInt e = 0; e < nm; e++)
+    v[e] = (double) g->off_until[e];
+  count[0]      = rank ? 0 : (size_t) nm; /* (the same on every rank: rank 0 writes it) */
+  GyreStatus st = GyreFileWriteBlock(*f, varid[0], 0, start, count, v);
+  if (!st && g->nev) {
+    for (PetscInt i = 0; i < g->nev; i++) {
+      const GuardEvent *a = &g->ev[i];
+      double           *w = v + GUARD_FIELDS * i;
+      w[0] = a->t, w[1] = (double) a->step, w[2] = (double) a->member, w[3] = (double) a->reason;
+    }
+    count[0] = rank ? 0 : (size_t) g->nev, count[1] = rank ? 0 : GUARD_FIELDS;
+    st = GyreFileWriteBlock(*f, varid[1], 0, start, count, v);
+  }
+  PetscCall(PetscFree(v));
+  if (st) GyreFileAbort(f); /* (the checkpoint before it stays) */
+  PetscCallGyre(run->comm, st);
+  PetscFunctionReturn(PETSC_SUCCESS);
+}
+
+PetscErrorCode GyreGuardCheckpointRead(GyreRun *run, GyreFile f, const char *path)
+{
+  GyreGuard g = run->guard;
+  int       ndims, has_time;
+  size_t    lens[GYRE_IO_MAX_DIMS], start[2] = {0, 0}, count[2];
+  char      names[GYRE_IO_MAX_DIMS][64];
+  double   *v;
+
+  PetscFunctionBegin;
+  if (!g || GyreFileInqVar(f, "guard_off_until", &ndims, names, lens, &has_time) != GYRE_OK)
+    PetscFunctionReturn(PETSC_SUCCESS); /* (a checkpoint without a guard's state) */
+  const PetscInt nm = run->model->ensemble_size;
+  PetscCheck(ndims == 1 && lens[0] == (size_t) nm, run->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint '%s': guard_off_until is not one value a member", path);
+  PetscCall(PetscMalloc1(nm, &v));
+  count[0]      = (size_t) nm;
+  GyreStatus st = GyreFileReadBlock(f, "guard_off_until", 0, start, count, v);
+  for (PetscInt e = 0; !st && e < nm; e++)
+    g->off_until[e] = (PetscInt) v[e];
+  PetscCall(PetscFree(v));
+  PetscCallGyre(run->comm, st);
+  if (GyreFileInqVar(f, "guard_event", &ndims, names, lens, &has_time) != GYRE_OK)
+    PetscFunctionReturn(PETSC_SUCCESS); /* (no event yet) */
+  PetscCheck(ndims == 2 && lens[1] == GUARD_FIELDS && lens[0] <= (size_t) PETSC_MAX_INT / 8,
+             run->comm, PETSC_ERR_FILE_UNEXPECTED,
+             "checkpoint '%s': guard_event is not %d fields an event", path, GUARD_FIELDS);
+  const PetscInt nev = (PetscInt) lens[0];
+  PetscCall(PetscMalloc1(GUARD_FIELDS * nev, &v));
+  count[0] = lens[0], count[1] = GUARD_FIELDS;
+  st = GyreFileReadBlock(f, "guard_event", 0, start, count, v);
+  if (!st) {
+    PetscCall(PetscFree(g->ev));
+    PetscCall(PetscMalloc1(nev, &g->ev));
+    g->nev = g->cap = nev;
+    PetscCall(PetscArrayzero(g->count, 5));
+    for (PetscInt i = 0; i < nev; i++) {
+      const double  *w = v + GUARD_FIELDS * i;
+      const PetscInt r = (PetscInt) w[3];
+      g->ev[i]         = (GuardEvent){(PetscReal) w[0], (PetscInt) w[1], (PetscInt) w[2], r};
+      if (r > 0 && r < 5) g->count[r]++;
+    }
+  }
+  PetscCall(PetscFree(v));
+  PetscCallGyre(run->comm, st);
   PetscFunctionReturn(PETSC_SUCCESS);
 }

@@ -165,6 +165,14 @@ PetscErrorCode GyreGuardOutputEnd(GyreRun *run);
 /* The events and a summary as text for the output file (malloc'ed, PetscFree them; NULL
  * without a guard); prints the summary. Collective. */
 PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary);
+/* The guard's state in a checkpoint, so that a restarted run continues as the interrupted one
+ * would (each member's cooldown) and its summary counts every leg's events: Define in the
+ * file's define mode (variables guard_off_until(member) and guard_event(guard_events, field)),
+ * Write after it (the file aborted where it fails), Read on a restart (nothing where the checkpoint
+ * has none, or the run no guard). Without a guard they do nothing. Collective. */
+PetscErrorCode GyreGuardCheckpointDefine(GyreRun *run, GyreFile f, int varid[2]);
+PetscErrorCode GyreGuardCheckpointWrite(GyreRun *run, GyreFile *f, const int varid[2]);
+PetscErrorCode GyreGuardCheckpointRead(GyreRun *run, GyreFile f, const char *path);
 
 /* signals.c */
 /* Installs handlers for SIGTERM and SIGUSR1 that request a checkpoint-and-exit. */

@@ -31,8 +31,9 @@ struct _p_GyreSurrogateEval {
   GyreSurrogate    *s;
   GyreNetWorkspace *ws;
   char              path[PETSC_MAX_PATH_LEN];
-  PetscInt          dim, r;    /* spatial dims; receptive radius (-1: the whole field) */
-  PetscInt          cin, cout; /* network input and output channels */
+  char              sha256[65]; /* the model file's (a checkpoint records which model it ran) */
+  PetscInt          dim, r;     /* spatial dims; receptive radius (-1: the whole field) */
+  PetscInt          cin, cout;  /* network input and output channels */
   GyreEvalKind      kind;
   DM                in_dm;  /* the model's layout, dof cin, stencil width r (0 for WHOLE) */
   DM                out_dm; /* WHOLE: the model's layout, dof cout */

@@ -48,6 +48,14 @@ PetscErrorCode GyreSurrogateEvalCreate(GyreModel model, const char *path, GyreSu
   PetscCallGyre(model->comm, GyreBackendCreate(backend, (int) threads, &ev->be));
   PetscCallGyre(model->comm, GyreBackendSetPrecision(ev->be, precision));
   PetscCallGyre(model->comm, GyreSurrogateLoad(model->comm, ev->path, ev->be, &ev->s));
+  { /* the file's hash, for checkpoints (rank 0's, as the provenance's) */
+    PetscMPIInt rank;
+    GyreStatus  st = GYRE_OK;
+    PetscCallMPI(MPI_Comm_rank(model->comm, &rank));
+    if (rank == 0) st = GyreHashFile(ev->path, ev->sha256);
+    PetscCallGyre(model->comm, GyreStatusAgree(model->comm, st));
+    PetscCallMPI(MPI_Bcast(ev->sha256, sizeof ev->sha256, MPI_CHAR, 0, model->comm));
+  }
   /* the CPU's bf16 runs a CNN's convolutions (AMX or AVX-512 BF16) and nothing else: said, or
    * refused */
   if (!strcmp(backend, "cpu") && !strcmp(precision, "bf16")) {

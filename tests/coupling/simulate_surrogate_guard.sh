@@ -35,6 +35,31 @@ mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_tim
 grep -q "^\[guard\] t = .*member .*: .*_out_of_" f60.log || fail "no [guard] event line on the log"
 grep -q "^\[guard\] [0-9]* events:" f60.log || fail "no [guard] summary on the log"
 check_events f60.nc out_of_range
+# a restart continues the guard: the members' cooldowns and the events so far are in the
+# checkpoint, so two legs give the uninterrupted run bitwise, its events all counted
+leg=(-model l96 -l96_mode one_scale -l96_F 60 -ensemble_size 2 -surrogate closure.nc -quiet
+  -output f60_legs.nc -checkpoint f60_legs.ckpt)
+mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 1.05 > /dev/null
+mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 2 -restart auto > /dev/null
+"$PYTHON" - <<'PY' || fail "a restarted guarded run differs from the uninterrupted one"
+import netCDF4, numpy as np
+a, b = netCDF4.Dataset("f60.nc"), netCDF4.Dataset("f60_legs.nc")
+for v in ("X", "coupling"):
+    assert np.array_equal(a[v][:], b[v][:]), f"{v} differs: max {np.abs(a[v][:] - b[v][:]).max()}"
+for att in ("guard_summary", "guard_events"):
+    assert a.getncattr(att) == b.getncattr(att), (att, a.getncattr(att)[:80], b.getncattr(att)[:80])
+print("two legs:", b.getncattr("guard_summary"))
+PY
+# ... and only with the model it began with (by content: a copy that was changed is another)
+cp closure.nc closure_copy.nc
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("closure_copy.nc", "a"); d.setncattr("note", "another model"); d.close()
+PY
+sum=$(sha256sum f60_legs.nc f60_legs.ckpt)
+expect_error "a restart with another model" "surrogate 'closure.nc' (sha256 .*) in the checkpoint, 'closure_copy.nc' (sha256 .*) in this run" \
+  mpirun_n 2 "$GYRE" simulate "${leg[@]/closure.nc/closure_copy.nc}" -ts_max_time 3 -restart auto
+echo "$sum" | sha256sum -c --quiet || fail "a refused restart changed the output or checkpoint"
 # the same with an analytic fallback (a polynomial closure while the surrogate is off)
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_time 2 \
   -ensemble_size 2 -surrogate closure.nc -guard_fallback polynomial \
