@@ -639,8 +639,13 @@ PetscErrorCode GyreSimulate(MPI_Comm comm, int argc, char **argv, int *exitcode)
              "-ts_max_time %g is before the initial time %g", (double) tmax,
              (double) run->initial_time);
   PetscCall(TimeToSteps(run, "-initial_time", run->initial_time, 0, 1, &run->step_first));
-  /* whole steps now; whole strides from the initial time once it is known (a checkpoint's) */
-  PetscCall(TimeToSteps(run, "-ts_max_time", tmax, 0, 1, &run->nsteps));
+  /* whole steps now; whole strides from the initial time once it is known (a checkpoint's):
+   * an emulator's end time is checked then only, so that the times it suggests are strides
+   * (whole steps' suggestions would be refused in their turn) */
+  if (run->advance_steps > 1 && tmax / run->dt < (PetscReal) PETSC_MAX_INT)
+    run->nsteps = (PetscInt) round(tmax / run->dt);
+  else
+    PetscCall(TimeToSteps(run, "-ts_max_time", tmax, 0, 1, &run->nsteps));
   if (checkpoint_every > 0)
     PetscCall(TimeToSteps(run, "-checkpoint_every", checkpoint_every, 0, run->advance_steps,
                           &checkpoint_every_steps));

@@ -125,6 +125,14 @@ PY
 "$GYRE" simulate "${lead2[@]}" -ts_dt 0.00277777778 -output_every 0.1 -initial_file truth.nc \
   -initial_time 0.05 -ts_max_time 0.35 -output l2.nc -output_overwrite ||
   fail "the suggested -ts_dt refuses an initial time of the training data"
+# an end time off even the steps of dt: the suggestions are whole strides from the initial
+# time (they were whole steps, then refused in their turn), and one given back is accepted
+expect_error "lead 2: an end time off the steps" \
+  "-ts_max_time 0.3333 is not the initial time 0.05 plus a whole number of the emulator's advances (.*): give 0.25 or 0.35$" \
+  "$GYRE" simulate "${lead2[@]}" -output_every 0.1 -initial_file truth.nc -initial_time 0.05 \
+  -ts_max_time 0.3333 -output l2.nc -output_overwrite
+"$GYRE" simulate "${lead2[@]}" -output_every 0.1 -initial_file truth.nc -initial_time 0.05 \
+  -ts_max_time 0.25 -output l2.nc -output_overwrite || fail "a suggested end time is refused"
 expect_error "lead 2: an output interval of whole steps but not whole strides" \
   "-output_every 0.15 is not a whole number of the emulator's advances (surrogate 'lead2.nc' advances by 0.1 = 20 steps of dt = 0.005, lead 2 x record spacing 0.05 of its training data): give 0.1 or 0.2$" \
   "$GYRE" simulate "${lead2[@]}" -output_every 0.15 -output l2.nc -output_overwrite
