@@ -50,18 +50,26 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
   if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscNew(&g));
   g->sigma = 6, g->band = 0.5, g->cooldown = 10;
+  PetscBool set[3] = {PETSC_FALSE, PETSC_FALSE, PETSC_FALSE};
   PetscOptionsBegin(run->comm, NULL, "Guard of a learned closure or emulator", "guard");
   PetscCall(PetscOptionsBool("-guard", "check every step or advance with the surrogate", NULL, on,
                              &on, NULL));
   PetscCall(PetscOptionsReal("-guard_sigma", "inputs/outputs beyond this many training std trip",
-                             NULL, g->sigma, &g->sigma, NULL));
+                             NULL, g->sigma, &g->sigma, &set[0]));
   PetscCall(PetscOptionsReal("-guard_band", "widening of the training band of mean squares", NULL,
-                             g->band, &g->band, NULL));
+                             g->band, &g->band, &set[1]));
   PetscCall(PetscOptionsInt("-guard_cooldown",
                             "steps (emulator: advances) without the surrogate after a trip", NULL,
-                            g->cooldown, &g->cooldown, NULL));
+                            g->cooldown, &g->cooldown, &set[2]));
   PetscOptionsEnd();
-  if (!on) {
+  if (!on) { /* (its options read: a value that is not one is still an error) */
+    static const char *const name[3] = {"-guard_sigma", "-guard_band", "-guard_cooldown"};
+    for (int i = 0; i < 3; i++)
+      if (set[i])
+        PetscCall(PetscFPrintf(run->comm, PETSC_STDERR,
+                               "gyre: warning: option %s does nothing with -guard 0 (the guard "
+                               "off)\n",
+                               name[i]));
     PetscCall(PetscFree(g));
     PetscFunctionReturn(PETSC_SUCCESS);
   }

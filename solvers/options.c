@@ -167,29 +167,44 @@ PetscErrorCode GyreOptionsWarnUnused(MPI_Comm comm, const char *cmd)
   /* gyre simulate's options that apply only with another: said so, not "misspelt"
    * (when the condition holds, as it does for -ns2d_N with -model ns2d: misspelt after all) */
   static const struct {
-    const char *prefix, *when, *opt, *value, *also; /* applies where opt is given (as value),
-                                                     * and also, where not NULL */
+    const char *prefix, *when, *opt, *value, *also, *dflt; /* applies where opt is given (as
+                                                            * value, dflt where unset), and
+                                                            * also, where not NULL */
   } cond[] = {
-      {"guard", "with -surrogate", "-surrogate", NULL, NULL},
-      {"surrogate_", "with -surrogate", "-surrogate", NULL, NULL},
+      {"guard", "with -surrogate", "-surrogate", NULL, NULL, NULL},
+      {"surrogate_", "with -surrogate", "-surrogate", NULL, NULL, NULL},
+      {"surrogate_closure_eval", "with -surrogate and -surrogate_mode closure (the default)",
+       "-surrogate_mode", "closure", "-surrogate", "closure"},
+      {"surrogate_scale", "with -surrogate and -surrogate_mode closure (the default)",
+       "-surrogate_mode", "closure", "-surrogate", "closure"},
+      {"surrogate_physics_every", "with -surrogate and -surrogate_mode emulator", "-surrogate_mode",
+       "emulator", "-surrogate", NULL},
       {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",
-       "-closure", "polynomial", NULL},
+       "-closure", "polynomial", NULL, NULL},
       {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",
-       "-guard_fallback", "polynomial", "-surrogate"},
-      {"l96_", "with -model l96", "-model", "l96", NULL},
-      {"ns2d_", "with -model ns2d", "-model", "ns2d", NULL},
+       "-guard_fallback", "polynomial", "-surrogate", NULL},
+      {"l96_", "with -model l96", "-model", "l96", NULL, NULL},
+      {"ns2d_", "with -model ns2d", "-model", "ns2d", NULL, NULL},
       {"output_coarsen", "with -model ns2d and -output_stride above 1", "-output_stride", NULL,
-       NULL}};
+       NULL, NULL}};
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));
   for (PetscInt i = 0; i < n && rank == 0; i++) {
     const char *when  = NULL;
     PetscBool   holds = PETSC_FALSE;
+    size_t      best  = 0; /* the longest prefix that matches decides (entries of one prefix:
+                            * either condition) */
     for (size_t k = 0; !strcmp(cmd, "simulate") && k < sizeof cond / sizeof cond[0]; k++) {
-      char      v[64] = "";
-      PetscBool set;
-      if (strncmp(names[i], cond[k].prefix, strlen(cond[k].prefix))) continue;
+      char         v[64] = "";
+      PetscBool    set;
+      const size_t len = strlen(cond[k].prefix);
+      if (strncmp(names[i], cond[k].prefix, len) || len < best) continue;
+      if (len > best) best = len, holds = PETSC_FALSE;
       when = cond[k].when;
       PetscCall(PetscOptionsGetString(NULL, NULL, cond[k].opt, v, sizeof v, &set));
+      if (!set && cond[k].dflt) {
+        PetscCall(PetscStrncpy(v, cond[k].dflt, sizeof v));
+        set = PETSC_TRUE;
+      }
       if (set && cond[k].also) PetscCall(PetscOptionsHasName(NULL, NULL, cond[k].also, &set));
       if (set && (!cond[k].value || !strcmp(v, cond[k].value))) holds = PETSC_TRUE;
     }

@@ -94,6 +94,12 @@ expect_error "threads out of range" "-surrogate_threads -2: expected 0 (OMP_NUM_
 expect_error "scale not finite" "-surrogate_scale inf: not a finite number" \
   "$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_scale inf \
   -output step1.nc -output_overwrite
+# an option of the other mode, or of the guard turned off: said so, not "misspelt"
+"$GYRE" simulate "${fc[@]}" -surrogate closure.nc -surrogate_physics_every 2 -guard 0 \
+  -guard_sigma 2 -output w.nc 2> warn.txt || fail "a run with options of another mode failed"
+grep -q "option -surrogate_physics_every 2 was not used: it applies only with -surrogate and -surrogate_mode emulator" warn.txt &&
+  grep -q "option -guard_sigma does nothing with -guard 0" warn.txt ||
+  { cat warn.txt; fail "the warnings do not say when the options apply"; }
 # a backend knob with a value it does not take (the default would run in silence), on 2 ranks
 export GYRE_CPU_AVX512=yes
 expect_error "a knob's unknown value" \
