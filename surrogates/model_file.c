@@ -170,7 +170,7 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(GyreFilePutAttText(f, "seed", buf));
   GyreCall(GyreFilePutAttText(f, "input_fields", m->input_fields));
   GyreCall(GyreFilePutAttText(f, "output_fields", m->output_fields));
-  GyreCall(GyreFilePutAttText(f, "units", m->units));
+  GyreCall(GyreFilePutAttText(f, "field_units", m->units)); /* (CF has no global "units") */
   GyreCall(put_num(f, "grid_nx", m->grid_nx));
   GyreCall(put_num(f, "grid_ny", m->grid_ny));
   GyreCall(GyreFilePutAttText(f, "training_options", m->training_options));
@@ -179,7 +179,7 @@ static GyreStatus define_and_attrs(GyreFile f, GyreNet *net, const GyreModelMeta
   GyreCall(GyreFilePutAttText(f, "mode", m->mode));
   GyreCall(put_num(f, "per_point", m->per_point));
   GyreCall(put_num(f, "stencil", m->stencil));
-  GyreCall(put_num(f, "history", m->history));
+  GyreCall(put_num(f, "history_frames", m->history)); /* (CF's "history" is an audit trail) */
   GyreCall(put_num(f, "lead", m->lead));
   GyreCall(put_num(f, "record_dt", m->record_dt));
   GyreCall(put_num(f, "dx", m->dx));
@@ -694,7 +694,14 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   m->seed = strtoull(buf, NULL, 10);
   GyreCall(get_text(f, path, "input_fields", m->input_fields, sizeof m->input_fields));
   GyreCall(get_text(f, path, "output_fields", m->output_fields, sizeof m->output_fields));
-  GyreCall(get_text(f, path, "units", m->units, sizeof m->units));
+  { /* "units" in files written before the CF-proper name */
+    char *u = NULL;
+    if (!GyreFileGetAttText(f, "field_units", &u))
+      snprintf(m->units, sizeof m->units, "%s", u);
+    else
+      GyreCall(get_text(f, path, "units", m->units, sizeof m->units));
+    free(u);
+  }
   GyreCall(get_int(f, path, "grid_nx", &m->grid_nx));
   GyreCall(get_int(f, path, "grid_ny", &m->grid_ny));
   GyreCall(get_text(f, path, "training_options", m->training_options, sizeof m->training_options));
@@ -711,7 +718,10 @@ static GyreStatus read_meta(GyreFile f, const char *path, GyreModelMeta *m)
   if (!GyreFileGetAttDouble(f, "per_point", &num))
     GyreCall(get_int(f, path, "per_point", &m->per_point));
   if (!GyreFileGetAttDouble(f, "stencil", &num)) GyreCall(get_int(f, path, "stencil", &m->stencil));
-  if (!GyreFileGetAttDouble(f, "history", &num)) GyreCall(get_int(f, path, "history", &m->history));
+  if (!GyreFileGetAttDouble(f, "history_frames", &num))
+    GyreCall(get_int(f, path, "history_frames", &m->history));
+  else if (!GyreFileGetAttDouble(f, "history", &num)) /* (the name before history_frames) */
+    GyreCall(get_int(f, path, "history", &m->history));
   if (!GyreFileGetAttDouble(f, "lead", &num)) GyreCall(get_int(f, path, "lead", &m->lead));
   if (GyreFileGetAttDouble(f, "record_dt", &m->record_dt)) m->record_dt = 0;
   if (GyreFileGetAttDouble(f, "dx", &m->dx)) m->dx = 0;

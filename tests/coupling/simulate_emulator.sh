@@ -19,6 +19,23 @@ mpirun_n 2 "$GYRE" train "${train[@]}" -net cnn -net_depth 2 -cnn_channels 16 -c
 mpirun_n 2 "$GYRE" train "${train[@]}" -net fno -fno_modes 3 -net_width 8 -net_depth 2 \
   -train_out fno.nc
 
+# the model file's global attributes keep clear of CF's (history, units), and a file of the
+# names before (history, units) still loads
+"$PYTHON" - <<'PY' || fail "the model file's attributes"
+import netCDF4, shutil
+d = netCDF4.Dataset("cnn.nc")
+a = d.ncattrs()
+assert "history" not in a and "units" not in a and d.history_frames == 2, a
+d.close()
+shutil.copy("cnn.nc", "cnn_old.nc")
+d = netCDF4.Dataset("cnn_old.nc", "a")
+d.renameAttribute("history_frames", "history"); d.renameAttribute("field_units", "units")
+d.close()
+PY
+"$GYRE" info cnn_old.nc > old_info.txt || fail "a model file of the older names does not load"
+grep -q "history 2, lead 1" old_info.txt && grep -q "units: X: " old_info.txt ||
+  { cat old_info.txt; fail "a model file of the older names read otherwise"; }
+
 run=(-model l96 -l96_mode one_scale -ts_max_time 2 -output_every 0.1 -ensemble_size 2 -seed 11
      -quiet)
 mpirun_n 2 "$GYRE" simulate "${run[@]}" -output physics.nc
