@@ -23,6 +23,12 @@ PetscErrorCode GyreSignalsInstall(void)
   sigemptyset(&sa.sa_mask);
   PetscCheck(sigaction(SIGTERM, &sa, NULL) == 0 && sigaction(SIGUSR1, &sa, NULL) == 0,
              PETSC_COMM_SELF, PETSC_ERR_SYS, "cannot install the SIGTERM/SIGUSR1 handlers");
+  /* a log piped into a reader that ends early (gyre simulate ... | head) does not kill the run
+   * (PETSc's handler aborted it, its output left 'running'): the writes to the closed pipe
+   * fail, the run goes on to its end */
+  sa.sa_handler = SIG_IGN;
+  PetscCheck(sigaction(SIGPIPE, &sa, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS,
+             "cannot ignore SIGPIPE");
   PetscFunctionReturn(PETSC_SUCCESS);
 }
 

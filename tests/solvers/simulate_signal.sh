@@ -88,4 +88,16 @@ waiter=""
 # on it (the second then locked the file at the path afresh and resumed, above)
 [ ! -e lock.ckpt.lock ] && [ ! -e run.ckpt.lock ] ||
   { ls; fail "a run that ended left its checkpoint's lock file"; }
+# a log piped into a reader that stops early (| head -1): the run goes on to its end (SIGPIPE
+# killed it, its output left 'running' with no records)
+set +e
+mpirun_n 2 "$GYRE" simulate -model l96 -ts_max_time 2 -output piped.nc 2>&1 | head -1
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" = 0 ] || fail "a run whose log reader stopped exited $status"
+"$PYTHON" -c "
+import netCDF4
+d = netCDF4.Dataset('piped.nc')
+assert d.getncattr('end_time') != 'running' and len(d['time']) == 401, (d.getncattr('end_time'), len(d['time']))
+" || fail "a run whose log reader stopped did not complete its output"
 echo "simulate_signal: ok"
