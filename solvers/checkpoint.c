@@ -242,6 +242,8 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_integrator", buf));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_output", run->output));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_surrogate", SurrogateKind(run)));
+  GyreGuardDescribe(run, desc, sizeof desc);
+  PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_guard", desc));
   if (run->surrogate) { /* which model: a run continued with another is another run */
     PetscCallGyre(run->comm,
                   GyreFilePutAttText(f, "gyre_checkpoint_surrogate_file", run->surrogate->path));
@@ -419,6 +421,9 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
     PetscCall(CheckText(run, &f, path, "gyre_checkpoint_surrogate", SurrogateKind(run), "surrogate",
                         " (-surrogate, -surrogate_mode)"));
     PetscCall(CheckSurrogateFile(run, &f, path));
+    GyreGuardDescribe(run, here, sizeof here);
+    PetscCall(CheckText(run, &f, path, "gyre_checkpoint_guard", here, "guard",
+                        " (-guard, -guard_sigma, -guard_band, -guard_cooldown)"));
   }
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_dt", run->dt, "dt"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_seed", (double) m->seed, "-seed"));

@@ -50,7 +50,7 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
   if (!ev) PetscFunctionReturn(PETSC_SUCCESS);
   PetscCall(PetscNew(&g));
   g->sigma = 6, g->band = 0.5, g->cooldown = 10;
-  PetscBool set[3] = {PETSC_FALSE, PETSC_FALSE, PETSC_FALSE};
+  PetscBool set[4] = {PETSC_FALSE, PETSC_FALSE, PETSC_FALSE, PETSC_FALSE};
   PetscOptionsBegin(run->comm, NULL, "Guard of a learned closure or emulator", "guard");
   PetscCall(PetscOptionsBool("-guard", "check every step or advance with the surrogate", NULL, on,
                              &on, NULL));
@@ -63,8 +63,10 @@ PetscErrorCode GyreGuardCreate(GyreRun *run)
                             g->cooldown, &g->cooldown, &set[2]));
   PetscOptionsEnd();
   if (!on) { /* (its options read: a value that is not one is still an error) */
-    static const char *const name[3] = {"-guard_sigma", "-guard_band", "-guard_cooldown"};
-    for (int i = 0; i < 3; i++)
+    static const char *const name[4] = {"-guard_sigma", "-guard_band", "-guard_cooldown",
+                                        "-guard_fallback"};
+    PetscCall(PetscOptionsHasName(NULL, NULL, name[3], &set[3]));
+    for (int i = 0; i < 4; i++)
       if (set[i])
         PetscCall(PetscFPrintf(run->comm, PETSC_STDERR,
                                "gyre: warning: option %s does nothing with -guard 0 (the guard "
@@ -234,6 +236,18 @@ PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary)
 }
 
 /* ---- the guard's state in a checkpoint ---------------------------------------------------- */
+void GyreGuardDescribe(const GyreRun *run, char *buf, size_t n)
+{
+  const GyreGuard g = run->guard;
+  if (!run->surrogate)
+    snprintf(buf, n, "none");
+  else if (!g)
+    snprintf(buf, n, "off");
+  else
+    snprintf(buf, n, "sigma %.17g band %.17g cooldown %ld", (double) g->sigma, (double) g->band,
+             (long) g->cooldown);
+}
+
 #define GUARD_FIELDS 4 /* an event's time, step, member and reason */
 
 PetscErrorCode GyreGuardCheckpointDefine(GyreRun *run, GyreFile f, int varid[2])
@@ -338,8 +352,13 @@ PetscErrorCode GyreGuardCheckpointRead(GyreRun *run, GyreFile f, const char *pat
     for (PetscInt i = 0; i < nev; i++) {
       const double  *w = v + GUARD_FIELDS * i;
       const PetscInt r = (PetscInt) w[3];
-      g->ev[i]         = (GuardEvent){(PetscReal) w[0], (PetscInt) w[1], (PetscInt) w[2], r};
-      if (r > 0 && r < 5) g->count[r]++;
+      if (!(r > 0 && r < 5)) {
+        PetscCall(PetscFree(v));
+        SETERRQ(run->comm, PETSC_ERR_FILE_UNEXPECTED,
+                "checkpoint '%s': guard event %" PetscInt_FMT " has no reason %g", path, i, w[3]);
+      }
+      g->ev[i] = (GuardEvent){(PetscReal) w[0], (PetscInt) w[1], (PetscInt) w[2], r};
+      g->count[r]++;
     }
   }
   PetscCall(PetscFree(v));

@@ -177,6 +177,8 @@ PetscErrorCode GyreOptionsWarnUnused(MPI_Comm comm, const char *cmd)
        "-surrogate_mode", "closure", "-surrogate", "closure"},
       {"surrogate_scale", "with -surrogate and -surrogate_mode closure (the default)",
        "-surrogate_mode", "closure", "-surrogate", "closure"},
+      {"guard_fallback", "with -surrogate and -surrogate_mode closure (the default)",
+       "-surrogate_mode", "closure", "-surrogate", "closure"},
       {"surrogate_physics_every", "with -surrogate and -surrogate_mode emulator", "-surrogate_mode",
        "emulator", "-surrogate", NULL},
       {"closure_coeffs", "with -closure polynomial or -surrogate and -guard_fallback polynomial",

@@ -77,6 +77,10 @@ PY
   -surrogate_closure_eval step -output w.nc 2> warn.txt || fail "an emulator run failed"
 grep -q "option -surrogate_closure_eval step was not used: it applies only with -surrogate and -surrogate_mode closure (the default)" \
   warn.txt || { cat warn.txt; fail "a closure's option with an emulator was called misspelt"; }
+"$GYRE" simulate "${run[@]}" -ts_max_time 0.2 -surrogate cnn.nc -surrogate_mode emulator \
+  -guard_fallback polynomial -output w2.nc 2> warn.txt || fail "an emulator run failed"
+grep -q "option -guard_fallback polynomial was not used: it applies only with -surrogate and -surrogate_mode closure" \
+  warn.txt || { cat warn.txt; fail "-guard_fallback with an emulator was called misspelt"; }
 # the network's cost is the GyreSurrogate event of -log_view; a restart from a checkpoint (which
 # does not hold the history: it is filled by physics again) completes the same records
 mpirun_n 2 "$GYRE" simulate "${run[@]}" -ts_max_time 1 -surrogate cnn.nc -surrogate_mode emulator \

@@ -60,6 +60,12 @@ sum=$(sha256sum f60_legs.nc f60_legs.ckpt)
 expect_error "a restart with another model" "surrogate 'closure.nc' (sha256 .*) in the checkpoint, 'closure_copy.nc' (sha256 .*) in this run" \
   mpirun_n 2 "$GYRE" simulate "${leg[@]/closure.nc/closure_copy.nc}" -ts_max_time 3 -restart auto
 echo "$sum" | sha256sum -c --quiet || fail "a refused restart changed the output or checkpoint"
+# ... and with its guard's settings (another would be another run, its summary wrong)
+expect_error "a restart with the guard off" "guard sigma 6 band 0.5 cooldown 10 in the checkpoint, off in this run" \
+  mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart auto -guard 0
+expect_error "a restart with another cooldown" "cooldown 10 in the checkpoint, sigma 6 band 0.5 cooldown 3 in this run" \
+  mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart auto -guard_cooldown 3
+echo "$sum" | sha256sum -c --quiet || fail "a refused restart changed the output or checkpoint"
 # the same with an analytic fallback (a polynomial closure while the surrogate is off)
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_time 2 \
   -ensemble_size 2 -surrogate closure.nc -guard_fallback polynomial \
