@@ -242,7 +242,7 @@ PetscErrorCode GyreRunCheckpointWrite(GyreRun *run, const char *path)
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_integrator", buf));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_output", run->output));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_surrogate", SurrogateKind(run)));
-  GyreGuardDescribe(run, desc, sizeof desc);
+  PetscCall(GyreGuardDescribe(run, desc, sizeof desc));
   PetscCallGyre(run->comm, GyreFilePutAttText(f, "gyre_checkpoint_guard", desc));
   if (run->surrogate) { /* which model: a run continued with another is another run */
     PetscCallGyre(run->comm,
@@ -414,16 +414,17 @@ PetscErrorCode GyreRunCheckpointRead(GyreRun *run, const char *path)
   { /* the same integrator (-ts_type, -ts_rk_type, -ts_arkimex_type): another would continue
      * the trajectory by other arithmetic than the interrupted run's; the same use of a
      * surrogate */
-    char here[128];
+    char here[512];
     PetscCall(Integrator(run->ts, here, sizeof here));
     PetscCall(CheckText(run, &f, path, "gyre_checkpoint_integrator", here, "integrator",
                         " (-ts_type, -ts_rk_type, -ts_arkimex_type)"));
     PetscCall(CheckText(run, &f, path, "gyre_checkpoint_surrogate", SurrogateKind(run), "surrogate",
                         " (-surrogate, -surrogate_mode)"));
     PetscCall(CheckSurrogateFile(run, &f, path));
-    GyreGuardDescribe(run, here, sizeof here);
+    PetscCall(GyreGuardDescribe(run, here, sizeof here));
     PetscCall(CheckText(run, &f, path, "gyre_checkpoint_guard", here, "guard",
-                        " (-guard, -guard_sigma, -guard_band, -guard_cooldown)"));
+                        " (-guard, -guard_sigma, -guard_band, -guard_cooldown, -guard_fallback, "
+                        "-closure_coeffs)"));
   }
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_dt", run->dt, "dt"));
   PetscCall(CheckNumber(run, f, path, "gyre_checkpoint_seed", (double) m->seed, "-seed"));

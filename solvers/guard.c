@@ -236,16 +236,34 @@ PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary)
 }
 
 /* ---- the guard's state in a checkpoint ---------------------------------------------------- */
-void GyreGuardDescribe(const GyreRun *run, char *buf, size_t n)
+PetscErrorCode GyreGuardDescribe(const GyreRun *run, char *buf, size_t n)
 {
   const GyreGuard g = run->guard;
+
+  PetscFunctionBegin;
   if (!run->surrogate)
     snprintf(buf, n, "none");
   else if (!g)
     snprintf(buf, n, "off");
-  else
-    snprintf(buf, n, "sigma %.17g band %.17g cooldown %ld", (double) g->sigma, (double) g->band,
-             (long) g->cooldown);
+  else {
+    char a[32], b[32];
+    int  len    = snprintf(buf, n, "sigma %s band %s cooldown %ld",
+                           GyreNumberFormat(g->sigma, NULL, NULL, a, sizeof a),
+                           GyreNumberFormat(g->band, NULL, NULL, b, sizeof b), (long) g->cooldown);
+    char fb[32] = "none"; /* a closure's fallback (an emulator's is physics) */
+    if (!run->emulator)
+      PetscCall(PetscOptionsGetString(NULL, NULL, "-guard_fallback", fb, sizeof fb, NULL));
+    if (!strcmp(fb, "polynomial") && len > 0 && (size_t) len < n) {
+      PetscReal c[64];
+      PetscInt  nc = 64;
+      PetscCall(PetscOptionsGetRealArray(NULL, NULL, "-closure_coeffs", c, &nc, NULL));
+      len += snprintf(buf + len, n - (size_t) len, " fallback polynomial");
+      for (PetscInt i = 0; i < nc && len > 0 && (size_t) len < n; i++)
+        len += snprintf(buf + len, n - (size_t) len, "%s%s", i ? "," : " ",
+                        GyreNumberFormat(c[i], NULL, NULL, a, sizeof a));
+    }
+  }
+  PetscFunctionReturn(PETSC_SUCCESS);
 }
 
 #define GUARD_FIELDS 4 /* an event's time, step, member and reason */

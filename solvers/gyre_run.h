@@ -172,8 +172,9 @@ PetscErrorCode GyreGuardSummary(GyreRun *run, char **events, char **summary);
  * has none, or the run no guard). Without a guard they do nothing. Collective. */
 PetscErrorCode GyreGuardCheckpointDefine(GyreRun *run, GyreFile f, int varid[2]);
 /* The guard's settings in words ("none" without a surrogate, "off" with -guard 0, else sigma,
- * band and cooldown): a checkpoint records them, and a restart with others is another run */
-void           GyreGuardDescribe(const GyreRun *run, char *buf, size_t n);
+ * band, cooldown and a closure's polynomial fallback): a checkpoint records them, and a restart
+ * with others is another run */
+PetscErrorCode GyreGuardDescribe(const GyreRun *run, char *buf, size_t n);
 PetscErrorCode GyreGuardCheckpointWrite(GyreRun *run, GyreFile *f, const int varid[2]);
 PetscErrorCode GyreGuardCheckpointRead(GyreRun *run, GyreFile f, const char *path);
 

@@ -65,6 +65,9 @@ expect_error "a restart with the guard off" "guard sigma 6 band 0.5 cooldown 10 
   mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart auto -guard 0
 expect_error "a restart with another cooldown" "cooldown 10 in the checkpoint, sigma 6 band 0.5 cooldown 3 in this run" \
   mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart auto -guard_cooldown 3
+expect_error "a restart with a fallback" "cooldown 10 in the checkpoint, sigma 6 band 0.5 cooldown 10 fallback polynomial 0,1 in this run" \
+  mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart auto -guard_fallback polynomial \
+  -closure_coeffs 0,1
 echo "$sum" | sha256sum -c --quiet || fail "a refused restart changed the output or checkpoint"
 # the same with an analytic fallback (a polynomial closure while the surrogate is off)
 mpirun_n 2 "$GYRE" simulate -model l96 -l96_mode one_scale -l96_F 60 -ts_max_time 2 \
