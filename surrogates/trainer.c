@@ -601,6 +601,17 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
   int    last = o->epochs;
   if (o->epochs_per_run > 0 && tr->nepochs + o->epochs_per_run < last)
     last = tr->nepochs + o->epochs_per_run;
+  /* a training that had stopped early, resumed (a requeued job run again after its end): it
+   * stays stopped, as the uninterrupted run did (it trained on, changing the finished model) */
+  if (from && o->early_stop > 0 && since_best >= o->early_stop && tr->nepochs < o->epochs &&
+      !tr->partial_batches) {
+    res->stopped_early = 1, last = tr->nepochs;
+    if (log)
+      fprintf(log,
+              "train: the training in '%s' had stopped early after epoch %d (no better %s loss "
+              "for %d epochs): nothing more to do\n",
+              from, tr->nepochs, tr->info.nval > 0 ? "validation" : "training", o->early_stop);
+  }
   for (int e = tr->nepochs; e < last; e++) {
     double t0 = MPI_Wtime(), tl, vl, sum = 0;
     long   first = 0, done = 0;

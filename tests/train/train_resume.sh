@@ -23,6 +23,20 @@ for np in 1 2; do
   ncdiff full$np.ckpt.nc part$np.ckpt.nc || fail "np $np: resumed checkpoint differs"
   ncdiff full$np.nc part$np.nc || fail "np $np: resumed best model differs"
 done
+# a training that stopped early, run again with -train_resume auto (a requeued job after its
+# end): it stays stopped, the model and checkpoint as they were (it trained on)
+"$GYRE" simulate -model l96 -l96_mode two_scale -ts_max_time 2 -ensemble_size 2 -seed 5 \
+  -output esd.nc -quiet
+es=(-train_data esd.nc -train_inputs X -train_targets coupling -net_width 8 -train_epochs 30
+    -train_batch 256 -train_lr 1e-2 -train_early_stop 1 -train_out es.nc -train_resume auto)
+mpirun_n 2 "$GYRE" train "${es[@]}" > es1.log
+grep -q "early stop: no better validation loss" es1.log ||
+  { cat es1.log; fail "the early-stop case did not stop early: change its settings"; }
+sum=$(sha256sum es.nc es.ckpt.nc)
+mpirun_n 2 "$GYRE" train "${es[@]}" > es2.log
+grep -q "had stopped early after epoch .*: nothing more to do" es2.log ||
+  { cat es2.log; fail "a resumed early-stopped training did not say it had stopped"; }
+echo "$sum" | sha256sum -c --quiet || fail "a resumed early-stopped training changed its files"
 # 2 ranks x b against 1 rank x 2b: the weights and batch-norm statistics to 1e-5; the Adam
 # moments (their relative error is largest for gradients that nearly cancel) to 1e-4
 split=$("$PYTHON" - <<'PY'
