@@ -246,6 +246,21 @@ static PetscErrorCode InitialState(GyreRun *run)
     PetscCheck(m->ops.readstate, run->comm, PETSC_ERR_SUP, "model %s cannot start from a file",
                m->name);
     PetscCall((*m->ops.readstate)(m, f, rec, run->member, run->U));
+    if (run->member == 1 && m->nfields > 0) { /* (said once, at the second member) */
+      char   names[GYRE_IO_MAX_DIMS][64];
+      size_t lens[GYRE_IO_MAX_DIMS];
+      int    nd = 0, has_time, members = 0;
+      if (GyreFileInqVar(f, m->fields[0].spec.name, &nd, names, lens, &has_time) == GYRE_OK)
+        for (int d = 0; d < nd; d++)
+          members |= !strcmp(names[d], "member");
+      if (!members)
+        PetscCall(
+            PetscFPrintf(run->comm, PETSC_STDERR,
+                         "gyre: warning: -initial_file '%s' holds one state: all %" PetscInt_FMT
+                         " members start from it and, the model being deterministic, stay "
+                         "identical (-seed perturbs only the model's own initial states)\n",
+                         run->initial_file, m->ensemble_size));
+    }
     PetscCallGyre(run->comm, GyreFileClose(&f));
   } else {
     PetscCall((*m->ops.initialstate)(m, run->member, run->U));

@@ -499,9 +499,13 @@ GyreStatus GyreDatasetCreate(MPI_Comm comm, const GyreDatasetOptions *opts, Gyre
                        opts->val_fraction);
   else if (opts->per_point && opts->kind != GYRE_SAMPLE_CLOSURE)
     st = GyreStatusSet(GYRE_ERR_ARG, "dataset: per-point samples are for closures only");
-  else if (opts->stencil < 0 || (opts->stencil > 0 && !opts->per_point))
+  else if (opts->stencil < 0)
+    st = GyreStatusSet(GYRE_ERR_ARG, "dataset: stencil %d: expected 0 or more points a side",
+                       opts->stencil);
+  else if (opts->stencil > 0 && !opts->per_point)
     st = GyreStatusSet(GYRE_ERR_ARG,
-                       "dataset: stencil %d: a stencil (>= 0) is for per-point samples only",
+                       "dataset: stencil %d: a stencil (1 or more points a side) is for per-point "
+                       "samples only (-train_per_point 1)",
                        opts->stencil);
   int size;
   MPI_Comm_size(comm, &size);

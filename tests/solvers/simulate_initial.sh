@@ -33,6 +33,11 @@ expect_error "more members than the initial file's" \
   mpirun_n 2 "$GYRE" simulate -model l96 -ensemble_size 3 -ts_max_time 1 -quiet -output bad.nc \
   -initial_file ens2.nc -initial_time 0.5
 [ ! -e bad.nc ] || fail "a refused run made its output"
+# one state for several members: said once (the members stay identical)
+mpirun_n 2 "$GYRE" simulate -model l96 -ensemble_size 3 -ts_max_time 1 -quiet -output same.nc \
+  -initial_file truth.nc -initial_time 0.5 2> warn.txt
+[ "$(grep -c "warning: -initial_file 'truth.nc' holds one state: all 3 members start from it" warn.txt)" = 1 ] ||
+  { cat warn.txt; fail "one initial state for 3 members not said once"; }
 # a model-chosen dt (ns2d's CFL step) divides the output interval and, where that alone does
 # not divide them, the initial and end times too: output 0.07 from 0.25 to 0.98 steps 0.01
 # (0.07/5 = 0.014, the CFL-rounded step for the output alone, divides neither 0.25 nor 0.98)
