@@ -1208,7 +1208,11 @@ static GyreStatus read_training(GyreFile f, const char *path, GyreNet *net, Gyre
   }
   if (!opt) {
     if (t->opt)
-      return GyreStatusSet(GYRE_ERR_FORMAT, "model file '%s': holds no optimiser state", path);
+      return GyreStatusSet(GYRE_ERR_FORMAT,
+                           "'%s' is a model file, not a training checkpoint: it holds no "
+                           "optimiser state (resume from its checkpoint, by default "
+                           "MODEL.ckpt.nc)",
+                           path);
     return GYRE_OK;
   }
   int step;

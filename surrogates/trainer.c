@@ -665,8 +665,10 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
       hms(t_all / ran * (last - e - 1), eta, sizeof eta);
       char v32[48] = "";
       if (!isnan(vl32)) snprintf(v32, sizeof v32, " (fp32 %.4e)", vl32);
-      fprintf(log, "epoch %d/%d  train %.4e  val %.4e%s  lr %.3g  %.0f samples/s  ETA %s%s\n",
-              e + 1, o->epochs, tl, vl, v32, GyreOptimizerGetLR(tr->opt), rate, eta,
+      char vs[32] = "-"; /* (no validation samples: the training loss decides) */
+      if (tr->info.nval > 0) snprintf(vs, sizeof vs, "%.4e", vl);
+      fprintf(log, "epoch %d/%d  train %.4e  val %s%s  lr %.3g  %.0f samples/s  ETA %s%s\n", e + 1,
+              o->epochs, tl, vs, v32, GyreOptimizerGetLR(tr->opt), rate, eta,
               better ? "  (best, saved)" : "");
       fflush(log);
     }
