@@ -315,6 +315,15 @@ static PetscErrorCode NS2DSetUp(GyreModel m)
              "-output_stride %" PetscInt_FMT " leaves a %" PetscInt_FMT "x%" PetscInt_FMT
              " stored grid: it must be at least 4x4",
              r, ns->nx / r, ns->ny / r);
+  if (r == 1) { /* (read, so not called misspelt: said to do nothing) */
+    PetscBool set;
+    PetscCall(PetscOptionsHasName(NULL, NULL, "-output_coarsen", &set));
+    if (set)
+      PetscCall(PetscFPrintf(m->comm, PETSC_STDERR,
+                             "gyre: warning: option -output_coarsen does nothing with "
+                             "-output_stride 1 (the fields are stored at the computed "
+                             "resolution)\n"));
+  }
 
   PetscCall(GyreGridCreatePlane(m->comm, ns->nx, ns->ny, 1.0, 1.0, 1, 1, r, &fine));
   PetscCall(NS2DSpaceCreate(fine, &ns->fine));

@@ -112,6 +112,11 @@ expect_error "a blow-up with a misspelt option" "blow-up at step" \
 grep -q "option -guard_cooldown 2 was not used: it applies only with -surrogate" warn.txt &&
   grep -q "option -ns2d_nu 1 was not used: it applies only with -model ns2d" warn.txt ||
   { cat warn.txt; fail "the warnings do not say when the options apply"; }
+# ... and -output_coarsen for ns2d stored at its own resolution does nothing, said once
+"$GYRE" simulate -model ns2d -grid_nx 16 -ts_max_time 0.05 -output_coarsen block -quiet \
+  -output w5.nc 2> warn.txt || fail "a run with -output_coarsen and no stride failed"
+[ "$(grep -c "option -output_coarsen does nothing with -output_stride 1" warn.txt)" = 1 ] ||
+  { cat warn.txt; fail "-output_coarsen without -output_stride not said once"; }
 # a closure on the two-scale system would add a second coupling term to X
 expect_error "a closure in two_scale" "-closure polynomial: -l96_mode two_scale computes the coupling from Y exactly" \
   "$GYRE" simulate -model l96 -closure polynomial -closure_coeffs 1,2 -ts_max_time 0.05 -quiet \
