@@ -601,16 +601,19 @@ static GyreStatus run(Trainer *tr, GyreTrainerResult *res)
   int    last = o->epochs;
   if (o->epochs_per_run > 0 && tr->nepochs + o->epochs_per_run < last)
     last = tr->nepochs + o->epochs_per_run;
-  /* a training that had stopped early, resumed (a requeued job run again after its end): it
-   * stays stopped, as the uninterrupted run did (it trained on, changing the finished model) */
+  /* a training whose last -train_early_stop epochs brought no better loss, resumed (a requeued
+   * job run again after it had stopped early, or -train_epochs raised): it stops here, as the
+   * uninterrupted run does (it trained on, changing the finished model) */
   if (from && o->early_stop > 0 && since_best >= o->early_stop && tr->nepochs < o->epochs &&
       !tr->partial_batches) {
     res->stopped_early = 1, last = tr->nepochs;
     if (log)
       fprintf(log,
-              "train: the training in '%s' had stopped early after epoch %d (no better %s loss "
-              "for %d epochs): nothing more to do\n",
-              from, tr->nepochs, tr->info.nval > 0 ? "validation" : "training", o->early_stop);
+              "train: early stop: no better %s loss in the %d epochs after epoch %d of '%s' "
+              "(-train_early_stop %d): nothing more to do (a larger -train_early_stop trains "
+              "on)\n",
+              tr->info.nval > 0 ? "validation" : "training", since_best, best_epoch + 1, from,
+              o->early_stop);
   }
   for (int e = tr->nepochs; e < last; e++) {
     double t0 = MPI_Wtime(), tl, vl, sum = 0;

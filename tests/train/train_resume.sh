@@ -34,7 +34,7 @@ grep -q "early stop: no better validation loss" es1.log ||
   { cat es1.log; fail "the early-stop case did not stop early: change its settings"; }
 sum=$(sha256sum es.nc es.ckpt.nc)
 mpirun_n 2 "$GYRE" train "${es[@]}" > es2.log
-grep -q "had stopped early after epoch .*: nothing more to do" es2.log ||
+grep -q "early stop: no better validation loss in the .* epochs after epoch .* of .es.ckpt.nc. (-train_early_stop 1): nothing more to do" es2.log ||
   { cat es2.log; fail "a resumed early-stopped training did not say it had stopped"; }
 echo "$sum" | sha256sum -c --quiet || fail "a resumed early-stopped training changed its files"
 # 2 ranks x b against 1 rank x 2b: the weights and batch-norm statistics to 1e-5; the Adam
