@@ -82,17 +82,26 @@ static int knob_number_ok(const char *v, int whole)
   return !*end && isfinite(x) && x > 0 && x <= 1e9;
 }
 
+/* The table's next value from *a (n characters; *last: no '|' after it); *a moves past it */
+static const char *knob_next(const char **a, size_t *n, int *last)
+{
+  const char *v = *a, *bar = strchr(v, '|');
+  *n = bar ? (size_t) (bar - v) : strlen(v), *last = !bar;
+  *a = v + *n + (bar ? 1 : 0);
+  return v;
+}
+
 /* whether v is one of values (the table's form above) */
 static int knob_value_ok(const char *v, const char *values)
 {
+  size_t n;
+  int    last;
   for (const char *a = values; *a;) {
-    const char  *bar = strchr(a, '|');
-    const size_t n   = bar ? (size_t) (bar - a) : strlen(a);
-    if (n && a[n - 1] == '#') { /* a number, after the prefix before '#' */
-      if (!strncmp(v, a, n - 1) && knob_number_ok(v + n - 1, n > 1)) return 1;
-    } else if (strlen(v) == n && !strncmp(v, a, n))
+    const char *t = knob_next(&a, &n, &last);
+    if (n && t[n - 1] == '#') { /* a number, after the prefix before '#' */
+      if (!strncmp(v, t, n - 1) && knob_number_ok(v + n - 1, n > 1)) return 1;
+    } else if (strlen(v) == n && !strncmp(v, t, n))
       return 1;
-    a += n + (bar ? 1 : 0);
   }
   return 0;
 }
@@ -104,16 +113,20 @@ GyreStatus GyreBackendCheckEnv(void)
     if (v && *v && !knob_value_ok(v, knobs[i].values)) {
       char        took[128] = "";
       const char *a         = knobs[i].values;
+      size_t      n;
+      int         last;
       for (int k = 0; *a; k++) { /* "0, 1 or 2" */
-        const char  *bar = strchr(a, '|');
-        const size_t n = bar ? (size_t) (bar - a) : strlen(a), len = strlen(took);
-        const char  *sep = k == 0 ? "" : bar ? ", " : " or ";
-        const int    num = n && a[n - 1] == '#';
-        snprintf(took + len, sizeof took - len, "%s%.*s%s", sep, (int) (n - (size_t) num), a,
+        const char  *t   = knob_next(&a, &n, &last);
+        const size_t len = strlen(took);
+        const int    num = n && t[n - 1] == '#';
+        snprintf(took + len, sizeof took - len, "%s%.*s%s",
+                 k == 0 ? ""
+                 : last ? " or "
+                        : ", ",
+                 (int) (n - (size_t) num), t,
                  !num     ? ""
                  : n == 1 ? "a number > 0 (up to 1e9)"
                           : "N (a whole number N >= 1)");
-        a += n + (bar ? 1 : 0);
       }
       return GyreStatusSet(GYRE_ERR_ARG,
                            "environment variable %s=%s: it takes %s (unset: the default)",
