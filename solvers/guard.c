@@ -368,12 +368,15 @@ PetscErrorCode GyreGuardCheckpointRead(GyreRun *run, GyreFile f, const char *pat
     g->nev = g->cap = nev;
     PetscCall(PetscArrayzero(g->count, 5));
     for (PetscInt i = 0; i < nev; i++) {
-      const double  *w = v + GUARD_FIELDS * i;
-      const PetscInt r = (PetscInt) w[3];
-      if (!(r > 0 && r < 5)) {
-        PetscCall(PetscFree(v));
+      const double  *w  = v + GUARD_FIELDS * i;
+      const double   wr = w[3];
+      const PetscInt r  = (PetscInt) wr;
+      if (!(r > 0 && r < 5 && wr == (double) r)) {
+        char b[32];
+        PetscCall(PetscFree(v)); /* (w with it: its value kept in wr) */
         SETERRQ(run->comm, PETSC_ERR_FILE_UNEXPECTED,
-                "checkpoint '%s': guard event %" PetscInt_FMT " has no reason %g", path, i, w[3]);
+                "checkpoint '%s': guard event %" PetscInt_FMT " has no reason %s (1 to 4)", path, i,
+                GyreNumberFormat(wr, NULL, NULL, b, sizeof b));
       }
       g->ev[i] = (GuardEvent){(PetscReal) w[0], (PetscInt) w[1], (PetscInt) w[2], r};
       g->count[r]++;

@@ -60,6 +60,15 @@ sum=$(sha256sum f60_legs.nc f60_legs.ckpt)
 expect_error "a restart with another model" "surrogate 'closure.nc' (sha256 .*) in the checkpoint, 'closure_copy.nc' (sha256 .*) in this run" \
   mpirun_n 2 "$GYRE" simulate "${leg[@]/closure.nc/closure_copy.nc}" -ts_max_time 3 -restart auto
 echo "$sum" | sha256sum -c --quiet || fail "a refused restart changed the output or checkpoint"
+# a checkpoint whose guard events are corrupt (a reason no guard gives) is one error
+cp f60_legs.ckpt bad_guard.ckpt
+"$PYTHON" - <<'PY'
+import netCDF4
+d = netCDF4.Dataset("bad_guard.ckpt", "a"); d["guard_event"][0, 3] = 9; d.close()
+PY
+expect_error "corrupt guard events in a checkpoint" "checkpoint 'bad_guard.ckpt': guard event 0 has no reason 9" \
+  mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart bad_guard.ckpt
+echo "$sum" | sha256sum -c --quiet || fail "a refused restart changed the output or checkpoint"
 # ... and with its guard's settings (another would be another run, its summary wrong)
 expect_error "a restart with the guard off" "guard sigma 6 band 0.5 cooldown 10 in the checkpoint, off in this run" \
   mpirun_n 2 "$GYRE" simulate "${leg[@]}" -ts_max_time 3 -restart auto -guard 0
